@@ -1,0 +1,435 @@
+/*  zb_config: ZPL configuration files with checked, typed access. */
+#include "zb_config.h"
+#include "zb_time.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct _zb_config_t {
+    zconfig_t *root;  // the parsed tree
+    char *filename;   // for messages
+    char error[1024]; // the first error, or ""
+};
+
+//  zconfig reports a syntax error only as a log line on stdout, e.g.
+//  "26-11-28 05:46:01 E (zconfig): (3) indent 4 spaces at once", and returns
+//  NULL. To give the user "FILE:3: indent 4 spaces at once" we catch stdout
+//  in a temporary file for the duration of the load. Config loading happens
+//  at start-up and on reload, when nothing else writes to stdout.
+static zconfig_t *s_load_catching_errors(const char *text, char *caught, size_t size)
+{
+    caught[0] = '\0';
+    FILE *tmp = tmpfile();
+    int saved = dup(STDOUT_FILENO);
+    if (!tmp || saved < 0) {
+        if (tmp)
+            fclose(tmp);
+        if (saved >= 0)
+            close(saved);
+        return zconfig_str_load(text);
+    }
+    fflush(stdout);
+    dup2(fileno(tmp), STDOUT_FILENO);
+    zconfig_t *root = zconfig_str_load(text);
+    fflush(stdout);
+    dup2(saved, STDOUT_FILENO);
+    close(saved);
+    rewind(tmp);
+    size_t len = fread(caught, 1, size - 1, tmp);
+    caught[len] = '\0';
+    fclose(tmp);
+    return root;
+}
+
+//  Reads a whole file of at most ZB_CONFIG_MAX_BYTES. zconfig_load is not
+//  used: in czmq 4.2.1 it leaks its file object on every syntax error.
+#define ZB_CONFIG_MAX_BYTES (1024 * 1024)
+static char *s_read_file(const char *path, char *err, size_t errsize)
+{
+    char *text = NULL;
+    FILE *file = fopen(path, "r");
+    if (!file) {
+        snprintf(err, errsize, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    text = malloc(ZB_CONFIG_MAX_BYTES + 1);
+    size_t len = text ? fread(text, 1, ZB_CONFIG_MAX_BYTES + 1, file) : 0;
+    if (!text || ferror(file) || len > ZB_CONFIG_MAX_BYTES || memchr(text, '\0', len)) {
+        snprintf(err, errsize, "%s: %s", path,
+                 !text                       ? "out of memory"
+                 : ferror(file)              ? strerror(errno)
+                 : len > ZB_CONFIG_MAX_BYTES ? "larger than 1 MiB"
+                                             : "contains a NUL byte");
+        free(text);
+        text = NULL;
+    } else
+        text[len] = '\0';
+    fclose(file);
+    return text;
+}
+
+zb_config_t *zb_config_load(const char *path, char *err, size_t errsize)
+{
+    char *text = s_read_file(path, err, errsize);
+    if (!text)
+        return NULL;
+    char caught[512];
+    zconfig_t *root = s_load_catching_errors(text, caught, sizeof(caught));
+    free(text);
+    if (!root) {
+        const char *where = strstr(caught, "(zconfig): (");
+        int line = 0;
+        char why[256] = "syntax error";
+        if (where && sscanf(where, "(zconfig): (%d) %255[^\n]", &line, why) >= 1 && line > 0)
+            snprintf(err, errsize, "%s:%d: %s", path, line, why);
+        else
+            snprintf(err, errsize, "%s: %s", path, why);
+        return NULL;
+    }
+    zb_config_t *self = zb_config_new_empty(path);
+    if (!self) {
+        zconfig_destroy(&root);
+        snprintf(err, errsize, "%s: out of memory", path);
+        return NULL;
+    }
+    zconfig_destroy(&self->root);
+    self->root = root;
+    return self;
+}
+
+zb_config_t *zb_config_new_empty(const char *name)
+{
+    zb_config_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return NULL;
+    self->root = zconfig_new("root", NULL);
+    self->filename = strdup(name);
+    if (!self->root || !self->filename)
+        zb_config_destroy(&self);
+    return self;
+}
+
+void zb_config_destroy(zb_config_t **self_p)
+{
+    if (self_p && *self_p) {
+        zb_config_t *self = *self_p;
+        zconfig_destroy(&self->root);
+        free(self->filename);
+        free(self);
+        *self_p = NULL;
+    }
+}
+
+zconfig_t *zb_config_root(zb_config_t *self)
+{
+    return self->root;
+}
+
+const char *zb_config_filename(zb_config_t *self)
+{
+    return self->filename;
+}
+
+const char *zb_config_error(zb_config_t *self)
+{
+    return self->error[0] ? self->error : NULL;
+}
+
+//  zconfig offers no way up from a node in the released API, so the path
+//  comes from a search down from the root. Trees are small.
+static bool s_find_path(zconfig_t *from, zconfig_t *node, char *buf, size_t size, size_t len)
+{
+    for (zconfig_t *child = zconfig_child(from); child; child = zconfig_next(child)) {
+        int n = snprintf(buf + len, size - len, "%s%s", len ? "/" : "", zconfig_name(child));
+        size_t next = n > 0 && (size_t)n < size - len ? len + (size_t)n : size - 1;
+        if (child == node || s_find_path(child, node, buf, size, next))
+            return true;
+        buf[len] = '\0';
+    }
+    return false;
+}
+
+void zb_config_path(zb_config_t *self, zconfig_t *node, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (!s_find_path(self->root, node, buf, size, 0))
+        buf[0] = '\0';
+}
+
+int zb_config_fail(zb_config_t *self, zconfig_t *node, const char *format, ...)
+{
+    if (self->error[0])
+        return -1;
+    char what[512], path[256] = "";
+    va_list args;
+    va_start(args, format);
+    vsnprintf(what, sizeof(what), format, args);
+    va_end(args);
+    if (node)
+        zb_config_path(self, node, path, sizeof(path));
+    snprintf(self->error, sizeof(self->error), "%s: %s%s%s", self->filename, path,
+             path[0] ? ": " : "", what);
+    return -1;
+}
+
+int zb_config_check_known(zb_config_t *self, zconfig_t *section, const char *const known[])
+{
+    int rc = 0;
+    for (zconfig_t *child = section ? zconfig_child(section) : NULL; child;
+         child = zconfig_next(child)) {
+        const char *name = zconfig_name(child);
+        bool found = false;
+        for (size_t i = 0; known[i] && !found; i++)
+            found = strcmp(name, known[i]) == 0;
+        if (!found)
+            rc = zb_config_fail(self, child, "unknown key");
+        //  zconfig keeps repeated keys as siblings; the later would silently
+        //  lose, so a repeat is an error.
+        for (zconfig_t *other = zconfig_next(child); other; other = zconfig_next(other))
+            if (strcmp(name, zconfig_name(other)) == 0)
+                rc = zb_config_fail(self, other, "given twice");
+    }
+    return rc;
+}
+
+//  The child named key, or NULL. A key that has children of its own is a
+//  section, not a value: that is an error for a scalar key.
+static zconfig_t *s_value_node(zb_config_t *self, zconfig_t *section, const char *key)
+{
+    zconfig_t *node = section ? zconfig_locate(section, key) : NULL;
+    if (node && zconfig_child(node)) {
+        zb_config_fail(self, node, "expected a value, not a section");
+        return NULL;
+    }
+    return node;
+}
+
+const char *zb_config_string(zb_config_t *self, zconfig_t *section, const char *key,
+                             const char *dflt)
+{
+    zconfig_t *node = s_value_node(self, section, key);
+    const char *value = node ? zconfig_value(node) : NULL;
+    return value && *value ? value : dflt;
+}
+
+int zb_config_duration(zb_config_t *self, zconfig_t *section, const char *key, int64_t dflt,
+                       int64_t min, int64_t max, int64_t *value)
+{
+    *value = dflt;
+    zconfig_t *node = s_value_node(self, section, key);
+    if (!node)
+        return 0;
+    const char *text = zconfig_value(node);
+    int64_t ms;
+    char low[32], high[32];
+    if (zb_time_parse_duration(text, &ms) != 0)
+        return zb_config_fail(self, node, "\"%s\" is not a duration (e.g. 500ms, 2s, 1m, 1h, 7d)",
+                              text);
+    if (ms < min || ms > max) {
+        zb_time_format_duration(min, low, sizeof(low));
+        zb_time_format_duration(max, high, sizeof(high));
+        return zb_config_fail(self, node, "\"%s\" is out of range (%s to %s)", text, low, high);
+    }
+    *value = ms;
+    return 0;
+}
+
+int zb_config_int(zb_config_t *self, zconfig_t *section, const char *key, int64_t dflt, int64_t min,
+                  int64_t max, int64_t *value)
+{
+    *value = dflt;
+    zconfig_t *node = s_value_node(self, section, key);
+    if (!node)
+        return 0;
+    const char *text = zconfig_value(node);
+    char *end;
+    errno = 0;
+    long long n = strtoll(text, &end, 10);
+    if (errno || end == text || *end != '\0')
+        return zb_config_fail(self, node, "\"%s\" is not a whole number", text);
+    if (n < min || n > max)
+        return zb_config_fail(self, node, "%lld is out of range (%lld to %lld)", n, (long long)min,
+                              (long long)max);
+    *value = n;
+    return 0;
+}
+
+int zb_config_bytes(zb_config_t *self, zconfig_t *section, const char *key, char *buf, size_t size,
+                    size_t *len)
+{
+    *len = 0;
+    if (size)
+        buf[0] = '\0';
+    zconfig_t *node = s_value_node(self, section, key);
+    if (!node)
+        return 0;
+    char why[128];
+    if (zb_unescape(zconfig_value(node), buf, size, len, why, sizeof(why)) != 0)
+        return zb_config_fail(self, node, "%s", why);
+    return 0;
+}
+
+static int s_hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int zb_unescape(const char *text, char *buf, size_t size, size_t *len, char *err, size_t errsize)
+{
+    size_t n = 0;
+    for (const char *p = text; *p; p++) {
+        char c = *p;
+        if (c == '\\') {
+            p++;
+            switch (*p) {
+            case 'r':
+                c = '\r';
+                break;
+            case 'n':
+                c = '\n';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case '0':
+                c = '\0';
+                break;
+            case '\\':
+                c = '\\';
+                break;
+            case '"':
+                c = '"';
+                break;
+            case 'x':
+                if (s_hex(p[1]) < 0 || s_hex(p[2]) < 0) {
+                    snprintf(err, errsize, "\\x needs two hex digits");
+                    return -1;
+                }
+                c = (char)(s_hex(p[1]) * 16 + s_hex(p[2]));
+                p += 2;
+                break;
+            case '\0':
+                snprintf(err, errsize, "ends with a lone backslash");
+                return -1;
+            default:
+                snprintf(err, errsize, "unknown escape \\%c", *p);
+                return -1;
+            }
+        }
+        if (n >= size) {
+            snprintf(err, errsize, "longer than %zu bytes", size);
+            return -1;
+        }
+        buf[n++] = c;
+    }
+    if (n < size)
+        buf[n] = '\0';
+    *len = n;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Self-test
+
+static char *s_write_temp(const char *text)
+{
+    char *path = strdup("/tmp/zb-config-test-XXXXXX");
+    int fd = mkstemp(path);
+    assert(fd >= 0);
+    assert(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+//  Loads text; expects either success with no recorded error, or an error
+//  line containing `expect` after the file name.
+static void s_check(const char *text, const char *expect, bool verbose)
+{
+    char *path = s_write_temp(text);
+    char err[1024] = "";
+    zb_config_t *config = zb_config_load(path, err, sizeof(err));
+    if (config) {
+        zconfig_t *section = zconfig_locate(zb_config_root(config), "svc");
+        const char *const known[] = {"timeout", "send", "fails", "name", NULL};
+        int64_t n;
+        char bytes[16];
+        size_t len;
+        zb_config_duration(config, section, "timeout", 500, 1, 60000, &n);
+        zb_config_int(config, section, "fails", 3, 1, 100, &n);
+        zb_config_bytes(config, section, "send", bytes, sizeof(bytes), &len);
+        zb_config_string(config, section, "name", "x");
+        zb_config_check_known(config, section, known);
+        if (zb_config_error(config))
+            snprintf(err, sizeof(err), "%s", zb_config_error(config));
+    }
+    if (verbose)
+        printf("\n    %s -> %s", expect ? expect : "ok", err);
+    if (expect) {
+        char want[1100];
+        snprintf(want, sizeof(want), "%s%s", path, expect);
+        if (strncmp(err, want, strlen(want)) != 0) {
+            fprintf(stderr, "got '%s', wanted '%s'\n", err, want);
+            assert(false);
+        }
+    } else
+        assert(err[0] == '\0');
+    zb_config_destroy(&config);
+    unlink(path);
+    free(path);
+}
+
+void zb_config_test(bool verbose)
+{
+    char buf[64], err[128];
+    size_t len;
+    assert(zb_unescape("PING\\r\\n", buf, sizeof(buf), &len, err, sizeof(err)) == 0);
+    assert(len == 6 && memcmp(buf, "PING\r\n", 6) == 0);
+    assert(zb_unescape("a\\x41\\t\\\\\\\"\\0z", buf, sizeof(buf), &len, err, sizeof(err)) == 0);
+    assert(len == 7 && memcmp(buf, "aA\t\\\"\0z", 7) == 0);
+    assert(zb_unescape("\\q", buf, sizeof(buf), &len, err, sizeof(err)) == -1);
+    assert(strstr(err, "unknown escape \\q"));
+    assert(zb_unescape("\\x4", buf, sizeof(buf), &len, err, sizeof(err)) == -1);
+    assert(zb_unescape("ab\\", buf, sizeof(buf), &len, err, sizeof(err)) == -1);
+    assert(zb_unescape("abcd", buf, 3, &len, err, sizeof(err)) == -1);
+    assert(strstr(err, "longer than 3 bytes"));
+
+    s_check("svc\n    timeout = 2s\n    fails = 5\n    send = \"PING\\r\\n\"  # comment\n", NULL,
+            verbose);
+    s_check("svc\n    timeout = 5x\n", ": svc/timeout: \"5x\" is not a duration", verbose);
+    s_check("svc\n    timeout = 2m\n", ": svc/timeout: \"2m\" is out of range", verbose);
+    s_check("svc\n    fails = three\n", ": svc/fails: \"three\" is not a whole number", verbose);
+    s_check("svc\n    fails = 0\n", ": svc/fails: 0 is out of range (1 to 100)", verbose);
+    s_check("svc\n    send = \"\\q\"\n", ": svc/send: unknown escape \\q", verbose);
+    s_check("svc\n    sned = 1\n", ": svc/sned: unknown key", verbose);
+    s_check("svc\n    fails = 2\n    fails = 3\n", ": svc/fails: given twice", verbose);
+    s_check("svc\n    timeout\n        x = 1\n", ": svc/timeout: expected a value, not a section",
+            verbose);
+    s_check("svc\n    name = x\n      bad = 1\n", ":3: indent 4 spaces at once", verbose);
+    s_check("svc\n    na me = x\n", ":2: invalid syntax", verbose);
+    s_check("svc\n    name = \"x\n", ":2: missing \"", verbose);
+
+    strcpy(err, "");
+    zb_config_t *config = zb_config_load("/nonexistent/zbeat.cfg", err, sizeof(err));
+    assert(!config && strcmp(err, "/nonexistent/zbeat.cfg: No such file or directory") == 0);
+    config = zb_config_new_empty("(defaults)");
+    int64_t n;
+    assert(zb_config_duration(config, NULL, "beat", 1000, 1, 2000, &n) == 0 && n == 1000);
+    assert(strcmp(zb_config_string(config, NULL, "name", "dflt"), "dflt") == 0);
+    assert(zb_config_error(config) == NULL);
+    zb_config_fail(config, NULL, "first");
+    zb_config_fail(config, NULL, "second");
+    assert(strcmp(zb_config_error(config), "(defaults): first") == 0);
+    zb_config_destroy(&config);
+    assert(config == NULL);
+}

@@ -1,0 +1,68 @@
+/*  zb_config: ZPL configuration files with checked, typed access.
+
+    Wraps czmq's zconfig. The loader turns a ZPL syntax error into
+    "FILE:LINE: message"; the typed getters check each value and remember the
+    first error as "FILE: path/to/key: message" (the zconfig tree keeps no
+    line numbers). Callers read every key they know, then call
+    zb_config_check_known on each section so that unknown keys are errors too,
+    and finally look at zb_config_error: one line for the user, exit 2.
+*/
+#ifndef ZB_CONFIG_H
+#define ZB_CONFIG_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct _zb_config_t zb_config_t;
+
+//  Loads a ZPL file. Returns NULL with "FILE:LINE: message" (or
+//  "FILE: message" when unreadable) in err.
+zb_config_t *zb_config_load(const char *path, char *err, size_t errsize);
+
+//  An empty configuration (every key takes its default), named for errors.
+zb_config_t *zb_config_new_empty(const char *name);
+
+void zb_config_destroy(zb_config_t **self_p);
+
+//  The root of the tree, and the file name used in messages.
+zconfig_t *zb_config_root(zb_config_t *self);
+const char *zb_config_filename(zb_config_t *self);
+
+//  The first error recorded, or NULL when all is well.
+const char *zb_config_error(zb_config_t *self);
+
+//  Records an error about a node (or, with node NULL, about the file) unless
+//  one is recorded already. Returns -1 for convenience.
+int zb_config_fail(zb_config_t *self, zconfig_t *node, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+//  The key's path for messages, e.g. "service/redis/timeout".
+void zb_config_path(zb_config_t *self, zconfig_t *node, char *buf, size_t size);
+
+//  Fails for every child of section whose name is not in known (a
+//  NULL-terminated list). A NULL section passes.
+int zb_config_check_known(zb_config_t *self, zconfig_t *section, const char *const known[]);
+
+//  Typed getters: the child `key` of `section` (which may be NULL). When the
+//  key is absent the default is returned; when it is present but invalid an
+//  error is recorded, the default is returned and so is -1 where a status
+//  is returned.
+const char *zb_config_string(zb_config_t *self, zconfig_t *section, const char *key,
+                             const char *dflt);
+int zb_config_duration(zb_config_t *self, zconfig_t *section, const char *key, int64_t dflt,
+                       int64_t min, int64_t max, int64_t *value);
+int zb_config_int(zb_config_t *self, zconfig_t *section, const char *key, int64_t dflt,
+                  int64_t min, int64_t max, int64_t *value);
+//  A string with C escapes (\r \n \t \\ \" \0 \xHH) decoded into buf.
+int zb_config_bytes(zb_config_t *self, zconfig_t *section, const char *key, char *buf,
+                    size_t size, size_t *len);
+
+//  Decodes C escapes. Returns 0, or -1 with a reason in err for a bad escape
+//  or when the result does not fit (size includes no terminator; one is
+//  added when room remains).
+int zb_unescape(const char *text, char *buf, size_t size, size_t *len, char *err, size_t errsize);
+
+void zb_config_test(bool verbose);
+
+#endif

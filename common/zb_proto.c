@@ -1,0 +1,714 @@
+/*  zb_proto: wire protocol v1, encoder and strict decoder. */
+#include "zb_proto.h"
+
+#include <assert.h>
+#include <czmq.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *s_state_names[] = {"unknown", "up", "down", "stopped", "removed"};
+#define ZB_STATE_COUNT (sizeof(s_state_names) / sizeof(s_state_names[0]))
+
+bool zb_name_valid(const char *name)
+{
+    size_t len = 0;
+    if (!name || !isalnum((unsigned char)name[0]))
+        return false;
+    for (const char *p = name; *p; p++, len++) {
+        //  Plain ASCII classes: the C locale's isalnum is not trusted with
+        //  bytes above 127.
+        unsigned char c = (unsigned char)*p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        if (!ok || len >= ZB_NAME_MAX)
+            return false;
+    }
+    return true;
+}
+
+const char *zb_state_name(zb_state_t state)
+{
+    return (unsigned)state < ZB_STATE_COUNT ? s_state_names[state] : "invalid";
+}
+
+int zb_state_parse(const char *name, zb_state_t *state)
+{
+    for (size_t i = 0; name && i < ZB_STATE_COUNT; i++) {
+        if (strcmp(name, s_state_names[i]) == 0) {
+            *state = (zb_state_t)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+zb_msg_t *zb_msg_new(zb_msg_type_t type)
+{
+    assert(type == ZB_MSG_BEAT || type == ZB_MSG_EVENT);
+    zb_msg_t *self = calloc(1, sizeof(*self));
+    if (self)
+        self->type = type;
+    return self;
+}
+
+void zb_msg_destroy(zb_msg_t **self_p)
+{
+    if (self_p && *self_p) {
+        free((*self_p)->services);
+        free(*self_p);
+        *self_p = NULL;
+    }
+}
+
+int zb_msg_add_service(zb_msg_t *self, const zb_service_status_t *service)
+{
+    if (self->service_count >= ZB_PROTO_MAX_SERVICES)
+        return -1;
+    if (self->service_count == self->service_alloc) {
+        size_t alloc = self->service_alloc ? self->service_alloc * 2 : 16;
+        zb_service_status_t *services = realloc(self->services, alloc * sizeof(*services));
+        if (!services)
+            return -1;
+        self->services = services;
+        self->service_alloc = alloc;
+    }
+    self->services[self->service_count++] = *service;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Encoding
+
+//  Texts from strerror and the like are ASCII; anything jansson refuses as
+//  invalid UTF-8 is sent as an empty string rather than failing the message.
+static json_t *s_text(const char *text)
+{
+    json_t *value = json_string(text);
+    return value ? value : json_string("");
+}
+
+static const char *s_type_name(zb_msg_type_t type)
+{
+    return type == ZB_MSG_BEAT ? "beat" : "event";
+}
+
+int zb_msg_encode(const zb_msg_t *self, char **topic_p, char **json_p, char *err, size_t errsize)
+{
+    int rc = -1;
+    json_t *root = json_object();
+    *topic_p = NULL;
+    *json_p = NULL;
+    if (!root)
+        goto done;
+    json_object_set_new(root, "v", json_integer(ZB_PROTO_VERSION));
+    json_object_set_new(root, "type", json_string(s_type_name(self->type)));
+    json_object_set_new(root, "host", s_text(self->host));
+    json_object_set_new(root, "instance", s_text(self->instance));
+    json_object_set_new(root, "seq", json_integer((json_int_t)self->seq));
+    json_object_set_new(root, "time_ms", json_integer(self->time_ms));
+    if (self->type == ZB_MSG_BEAT) {
+        json_object_set_new(root, "interval_ms", json_integer(self->interval_ms));
+        json_object_set_new(root, "dropped", json_integer((json_int_t)self->dropped));
+        json_t *services = json_array();
+        json_object_set_new(root, "services", services);
+        for (size_t i = 0; i < self->service_count; i++) {
+            const zb_service_status_t *s = &self->services[i];
+            json_t *item = json_object();
+            json_object_set_new(item, "name", s_text(s->name));
+            json_object_set_new(item, "kind", s_text(s->kind));
+            json_object_set_new(item, "state", json_string(zb_state_name(s->state)));
+            json_object_set_new(item, "since_ms", json_integer(s->since_ms));
+            json_object_set_new(item, "rtt_us",
+                                s->rtt_us >= 0 ? json_integer(s->rtt_us) : json_null());
+            json_object_set_new(item, "reason", s_text(s->reason));
+            json_object_set_new(item, "error", s_text(s->error));
+            json_array_append_new(services, item);
+        }
+    } else {
+        if (self->service[0])
+            json_object_set_new(root, "service", s_text(self->service));
+        json_object_set_new(root, "from", json_string(zb_state_name(self->from)));
+        json_object_set_new(root, "to", json_string(zb_state_name(self->to)));
+        json_object_set_new(root, "at_ms", json_integer(self->at_ms));
+        json_object_set_new(root, "reason", s_text(self->reason));
+        json_object_set_new(root, "error", s_text(self->error));
+    }
+    *json_p = json_dumps(root, JSON_COMPACT);
+    if (!*json_p || strlen(*json_p) > ZB_PROTO_MAX_BYTES) {
+        snprintf(err, errsize, "message too large or out of memory");
+        goto done;
+    }
+    if (asprintf(topic_p, "%s.%s", s_type_name(self->type), self->host) < 0) {
+        *topic_p = NULL;
+        snprintf(err, errsize, "out of memory");
+        goto done;
+    }
+    rc = 0;
+done:
+    if (rc != 0) {
+        free(*json_p);
+        *json_p = NULL;
+    }
+    json_decref(root);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Decoding. Each getter writes "where: what" into err and returns -1.
+
+typedef struct {
+    char *err;
+    size_t errsize;
+    char where[48]; // e.g. "services[3]"
+} s_ctx_t;
+
+static int s_fail(s_ctx_t *ctx, const char *key, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int s_fail(s_ctx_t *ctx, const char *key, const char *format, ...)
+{
+    char what[160];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(what, sizeof(what), format, args);
+    va_end(args);
+    snprintf(ctx->err, ctx->errsize, "%s%s%s: %s", ctx->where, ctx->where[0] ? "." : "", key, what);
+    return -1;
+}
+
+static int s_get_int(s_ctx_t *ctx, json_t *obj, const char *key, bool required, int64_t min,
+                     int64_t max, int64_t *out)
+{
+    json_t *value = json_object_get(obj, key);
+    if (!value || json_is_null(value)) {
+        if (required)
+            return s_fail(ctx, key, "missing");
+        return 0;
+    }
+    if (!json_is_integer(value))
+        return s_fail(ctx, key, "not an integer");
+    json_int_t n = json_integer_value(value);
+    if (n < min || n > max)
+        return s_fail(ctx, key, "%lld out of range", (long long)n);
+    *out = n;
+    return 0;
+}
+
+static int s_get_str(s_ctx_t *ctx, json_t *obj, const char *key, bool required, char *buf,
+                     size_t maxlen)
+{
+    json_t *value = json_object_get(obj, key);
+    buf[0] = '\0';
+    if (!value || json_is_null(value)) {
+        if (required)
+            return s_fail(ctx, key, "missing");
+        return 0;
+    }
+    if (!json_is_string(value))
+        return s_fail(ctx, key, "not a string");
+    size_t len = json_string_length(value);
+    const char *text = json_string_value(value);
+    if (len > maxlen)
+        return s_fail(ctx, key, "longer than %zu bytes", maxlen);
+    if (memchr(text, '\0', len))
+        return s_fail(ctx, key, "contains NUL");
+    memcpy(buf, text, len + 1);
+    return 0;
+}
+
+static int s_get_name(s_ctx_t *ctx, json_t *obj, const char *key, bool required, char *buf)
+{
+    if (s_get_str(ctx, obj, key, required, buf, ZB_NAME_MAX) != 0)
+        return -1;
+    if ((required || buf[0]) && !zb_name_valid(buf))
+        return s_fail(ctx, key, "invalid name");
+    return 0;
+}
+
+static int s_get_state(s_ctx_t *ctx, json_t *obj, const char *key, zb_state_t *state)
+{
+    char name[16];
+    if (s_get_str(ctx, obj, key, true, name, sizeof(name) - 1) != 0)
+        return -1;
+    if (zb_state_parse(name, state) != 0)
+        return s_fail(ctx, key, "unknown state");
+    return 0;
+}
+
+static int s_decode_service(s_ctx_t *ctx, json_t *item, zb_service_status_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->rtt_us = -1;
+    if (!json_is_object(item))
+        return s_fail(ctx, "", "not an object");
+    if (s_get_name(ctx, item, "name", true, s->name) ||
+        s_get_state(ctx, item, "state", &s->state) ||
+        s_get_str(ctx, item, "kind", false, s->kind, ZB_KIND_MAX) ||
+        s_get_int(ctx, item, "since_ms", true, 0, INT64_MAX, &s->since_ms) ||
+        s_get_int(ctx, item, "rtt_us", false, 0, INT64_MAX, &s->rtt_us) ||
+        s_get_str(ctx, item, "reason", false, s->reason, ZB_REASON_MAX) ||
+        s_get_str(ctx, item, "error", false, s->error, ZB_ERROR_MAX))
+        return -1;
+    if (s->state == ZB_STATE_REMOVED)
+        return s_fail(ctx, "state", "removed is for events only");
+    return 0;
+}
+
+static int s_decode_body(s_ctx_t *ctx, json_t *root, zb_msg_t *self)
+{
+    int64_t n = 0;
+    if (self->type == ZB_MSG_BEAT) {
+        if (s_get_int(ctx, root, "interval_ms", true, 1, 86400000, &self->interval_ms) ||
+            s_get_int(ctx, root, "dropped", false, 0, INT64_MAX, &n))
+            return -1;
+        self->dropped = (uint64_t)n;
+        json_t *services = json_object_get(root, "services");
+        if (!json_is_array(services))
+            return s_fail(ctx, "services", "missing or not an array");
+        size_t count = json_array_size(services);
+        if (count > ZB_PROTO_MAX_SERVICES)
+            return s_fail(ctx, "services", "more than %d", ZB_PROTO_MAX_SERVICES);
+        self->services = count ? malloc(count * sizeof(zb_service_status_t)) : NULL;
+        if (count && !self->services)
+            return s_fail(ctx, "services", "out of memory");
+        self->service_alloc = count;
+        for (size_t i = 0; i < count; i++) {
+            snprintf(ctx->where, sizeof(ctx->where), "services[%zu]", i);
+            if (s_decode_service(ctx, json_array_get(services, i), &self->services[i]) != 0)
+                return -1;
+            self->service_count++;
+        }
+        return 0;
+    }
+    if (s_get_name(ctx, root, "service", false, self->service) ||
+        s_get_state(ctx, root, "from", &self->from) || s_get_state(ctx, root, "to", &self->to) ||
+        s_get_int(ctx, root, "at_ms", true, 0, INT64_MAX, &self->at_ms) ||
+        s_get_str(ctx, root, "reason", false, self->reason, ZB_REASON_MAX) ||
+        s_get_str(ctx, root, "error", false, self->error, ZB_ERROR_MAX))
+        return -1;
+    if (!self->service[0] && self->to != ZB_STATE_STOPPED)
+        return s_fail(ctx, "to", "a host event must go to stopped");
+    return 0;
+}
+
+zb_msg_t *zb_msg_decode(const void *topic, size_t topic_len, const void *json, size_t json_len,
+                        char *err, size_t errsize)
+{
+    s_ctx_t ctx = {err, errsize, ""};
+    zb_msg_t *self = NULL;
+    json_t *root = NULL;
+    char type[8], expected_topic[ZB_PROTO_MAX_TOPIC + 1];
+    int64_t n = 0;
+
+    if (topic_len > ZB_PROTO_MAX_TOPIC || json_len > ZB_PROTO_MAX_BYTES) {
+        snprintf(err, errsize, "message too large");
+        goto fail;
+    }
+    json_error_t jerr;
+    root = json_loadb(json, json_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf(err, errsize, "bad JSON at byte %d: %s", jerr.position, jerr.text);
+        goto fail;
+    }
+    if (!json_is_object(root)) {
+        snprintf(err, errsize, "not a JSON object");
+        goto fail;
+    }
+    if (s_get_int(&ctx, root, "v", true, 1, INT32_MAX, &n))
+        goto fail;
+    if (n != ZB_PROTO_VERSION) {
+        snprintf(err, errsize, "unsupported protocol version %lld", (long long)n);
+        goto fail;
+    }
+    if (s_get_str(&ctx, root, "type", true, type, sizeof(type) - 1))
+        goto fail;
+    if (strcmp(type, "beat") != 0 && strcmp(type, "event") != 0) {
+        snprintf(err, errsize, "type: unknown message type");
+        goto fail;
+    }
+    self = zb_msg_new(strcmp(type, "beat") == 0 ? ZB_MSG_BEAT : ZB_MSG_EVENT);
+    if (!self) {
+        snprintf(err, errsize, "out of memory");
+        goto fail;
+    }
+    if (s_get_name(&ctx, root, "host", true, self->host) ||
+        s_get_str(&ctx, root, "instance", true, self->instance, ZB_INSTANCE_LEN))
+        goto fail;
+    if (strlen(self->instance) != ZB_INSTANCE_LEN ||
+        strspn(self->instance, "0123456789abcdef") != ZB_INSTANCE_LEN) {
+        s_fail(&ctx, "instance", "not %d lowercase hex digits", ZB_INSTANCE_LEN);
+        goto fail;
+    }
+    if (s_get_int(&ctx, root, "seq", true, 1, INT64_MAX, &n))
+        goto fail;
+    self->seq = (uint64_t)n;
+    if (s_get_int(&ctx, root, "time_ms", true, 0, INT64_MAX, &self->time_ms))
+        goto fail;
+    //  The topic must say what the body says: subscribers filter on it.
+    snprintf(expected_topic, sizeof(expected_topic), "%s.%s", type, self->host);
+    if (topic_len != strlen(expected_topic) || memcmp(topic, expected_topic, topic_len) != 0) {
+        snprintf(err, errsize, "topic does not match type and host");
+        goto fail;
+    }
+    if (s_decode_body(&ctx, root, self) != 0)
+        goto fail;
+    json_decref(root);
+    return self;
+fail:
+    zb_msg_destroy(&self);
+    json_decref(root);
+    return NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Sockets
+
+int zb_msg_send(const zb_msg_t *self, void *zsock)
+{
+    char *topic, *json, err[128];
+    if (zb_msg_encode(self, &topic, &json, err, sizeof(err)) != 0)
+        return -1;
+    void *handle = zsock_resolve(zsock);
+    int rc = -1;
+    //  A PUB decides at the first frame whether the message goes out (with
+    //  ZMQ_XPUB_NODROP it refuses with EAGAIN instead of dropping silently);
+    //  once the first frame is accepted, the second one is too.
+    if (zmq_send(handle, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0 &&
+        zmq_send(handle, json, strlen(json), ZMQ_DONTWAIT) >= 0)
+        rc = 0;
+    free(topic);
+    free(json);
+    return rc;
+}
+
+static int s_recv(void *zsock, zb_msg_t **msg_p, char *err, size_t errsize, int flags)
+{
+    void *handle = zsock_resolve(zsock);
+    zmq_msg_t frames[2];
+    int count = 0, rc = -1;
+    bool more = true;
+    *msg_p = NULL;
+    //  Read every frame of the message, so that a malformed one is consumed
+    //  whole; keep only the first two.
+    while (more) {
+        zmq_msg_t frame;
+        zmq_msg_init(&frame);
+        if (zmq_msg_recv(&frame, handle, count == 0 ? flags : 0) < 0) {
+            zmq_msg_close(&frame);
+            if (count == 0) {
+                snprintf(err, errsize, "%s", zmq_strerror(errno));
+                return -2;
+            }
+            break; // the rest of a multipart message always arrives with it
+        }
+        more = zmq_msg_more(&frame);
+        if (count < 2)
+            frames[count] = frame;
+        else
+            zmq_msg_close(&frame);
+        count++;
+    }
+    if (count != 2)
+        snprintf(err, errsize, "expected 2 frames, got %d", count);
+    else {
+        *msg_p = zb_msg_decode(zmq_msg_data(&frames[0]), zmq_msg_size(&frames[0]),
+                               zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]), err, errsize);
+        rc = *msg_p ? 0 : -1;
+    }
+    for (int i = 0; i < count && i < 2; i++)
+        zmq_msg_close(&frames[i]);
+    return rc;
+}
+
+int zb_msg_recv(void *zsock, zb_msg_t **msg_p, char *err, size_t errsize)
+{
+    return s_recv(zsock, msg_p, err, errsize, 0);
+}
+
+int zb_msg_recv_nowait(void *zsock, zb_msg_t **msg_p, char *err, size_t errsize)
+{
+    return s_recv(zsock, msg_p, err, errsize, ZMQ_DONTWAIT);
+}
+
+//  --------------------------------------------------------------------------
+//  Self-test
+
+static zb_msg_t *s_decode_text(const char *topic, const char *json, char *err, size_t errsize)
+{
+    return zb_msg_decode(topic, strlen(topic), json, strlen(json), err, errsize);
+}
+
+//  Decoding must fail, and the reason must mention `expect`.
+static void s_expect_reject(const char *topic, const char *json, const char *expect, bool verbose)
+{
+    char err[256] = "";
+    zb_msg_t *msg = s_decode_text(topic, json, err, sizeof(err));
+    if (verbose)
+        printf("\n    rejected: %s", err);
+    assert(msg == NULL);
+    if (!strstr(err, expect)) {
+        fprintf(stderr, "reason '%s' lacks '%s'\n", err, expect);
+        assert(false);
+    }
+}
+
+#define ZB_TEST_HEAD "{\"v\":1,\"type\":\"event\",\"host\":\"h\",\"instance\":\"0123456789abcdef\","
+
+void zb_proto_test(bool verbose)
+{
+    char err[256];
+    assert(zb_name_valid("web-1"));
+    assert(zb_name_valid("a.b_c-9"));
+    assert(!zb_name_valid(""));
+    assert(!zb_name_valid("-web"));
+    assert(!zb_name_valid("web 1"));
+    assert(!zb_name_valid("web/1"));
+    assert(!zb_name_valid("w\xc3\xa9"));
+    char longname[ZB_NAME_MAX + 2];
+    memset(longname, 'a', sizeof(longname));
+    longname[ZB_NAME_MAX] = '\0';
+    assert(zb_name_valid(longname));
+    longname[ZB_NAME_MAX] = 'a';
+    longname[ZB_NAME_MAX + 1] = '\0';
+    assert(!zb_name_valid(longname));
+
+    zb_state_t state;
+    assert(zb_state_parse("down", &state) == 0 && state == ZB_STATE_DOWN);
+    assert(zb_state_parse("sideways", &state) == -1);
+    assert(strcmp(zb_state_name(ZB_STATE_STOPPED), "stopped") == 0);
+
+    //  Beat round trip
+    zb_msg_t *beat = zb_msg_new(ZB_MSG_BEAT);
+    strcpy(beat->host, "web-1");
+    strcpy(beat->instance, "00112233445566ff");
+    beat->seq = 42;
+    beat->time_ms = 1764300000123;
+    beat->interval_ms = 1000;
+    beat->dropped = 3;
+    for (int i = 0; i < 100; i++) {
+        zb_service_status_t s = {.state = i % 2 ? ZB_STATE_UP : ZB_STATE_DOWN,
+                                 .since_ms = 1764300000000 + i,
+                                 .rtt_us = i == 7 ? -1 : i * 10};
+        snprintf(s.name, sizeof(s.name), "svc-%d", i);
+        strcpy(s.kind, "probe");
+        strcpy(s.reason, i % 2 ? "ok" : "refused");
+        strcpy(s.error, i % 2 ? "" : "connect: \"Connection refused\"\n");
+        assert(zb_msg_add_service(beat, &s) == 0);
+    }
+    char *topic, *json;
+    assert(zb_msg_encode(beat, &topic, &json, err, sizeof(err)) == 0);
+    assert(strcmp(topic, "beat.web-1") == 0);
+    zb_msg_t *copy = s_decode_text(topic, json, err, sizeof(err));
+    assert(copy);
+    assert(copy->type == ZB_MSG_BEAT && copy->seq == 42 && copy->time_ms == beat->time_ms);
+    assert(copy->interval_ms == 1000 && copy->dropped == 3 && copy->service_count == 100);
+    assert(strcmp(copy->host, "web-1") == 0 && strcmp(copy->instance, beat->instance) == 0);
+    for (int i = 0; i < 100; i++) {
+        zb_service_status_t *a = &beat->services[i], *b = &copy->services[i];
+        assert(strcmp(a->name, b->name) == 0 && a->state == b->state);
+        assert(a->since_ms == b->since_ms && a->rtt_us == b->rtt_us);
+        assert(strcmp(a->reason, b->reason) == 0 && strcmp(a->error, b->error) == 0);
+        assert(strcmp(a->kind, b->kind) == 0);
+    }
+    zb_msg_destroy(&copy);
+    free(topic);
+    free(json);
+
+    //  The beat's service limit
+    while (beat->service_count < ZB_PROTO_MAX_SERVICES) {
+        zb_service_status_t s = {.since_ms = 1};
+        snprintf(s.name, sizeof(s.name), "s%zu", beat->service_count);
+        assert(zb_msg_add_service(beat, &s) == 0);
+    }
+    zb_service_status_t extra = {.since_ms = 1};
+    strcpy(extra.name, "one-too-many");
+    assert(zb_msg_add_service(beat, &extra) == -1);
+    assert(zb_msg_encode(beat, &topic, &json, err, sizeof(err)) == 0);
+    copy = s_decode_text(topic, json, err, sizeof(err));
+    assert(copy && copy->service_count == ZB_PROTO_MAX_SERVICES);
+    zb_msg_destroy(&copy);
+    free(topic);
+    free(json);
+    zb_msg_destroy(&beat);
+    assert(beat == NULL);
+    zb_msg_destroy(&beat); // harmless on NULL
+
+    //  Event and host event round trips
+    zb_msg_t *event = zb_msg_new(ZB_MSG_EVENT);
+    strcpy(event->host, "db");
+    strcpy(event->instance, "aaaaaaaaaaaaaaaa");
+    event->seq = 1;
+    event->time_ms = 5;
+    strcpy(event->service, "redis");
+    event->from = ZB_STATE_UP;
+    event->to = ZB_STATE_DOWN;
+    event->at_ms = 4;
+    strcpy(event->reason, "refused");
+    assert(zb_msg_encode(event, &topic, &json, err, sizeof(err)) == 0);
+    assert(strcmp(topic, "event.db") == 0);
+    copy = s_decode_text(topic, json, err, sizeof(err));
+    assert(copy && copy->type == ZB_MSG_EVENT && copy->from == ZB_STATE_UP);
+    assert(copy->to == ZB_STATE_DOWN && copy->at_ms == 4 && strcmp(copy->service, "redis") == 0);
+    assert(strcmp(copy->reason, "refused") == 0);
+    zb_msg_destroy(&copy);
+    free(topic);
+    free(json);
+    event->service[0] = '\0';
+    event->to = ZB_STATE_STOPPED;
+    assert(zb_msg_encode(event, &topic, &json, err, sizeof(err)) == 0);
+    assert(!strstr(json, "\"service\""));
+    copy = s_decode_text(topic, json, err, sizeof(err));
+    assert(copy && copy->service[0] == '\0' && copy->to == ZB_STATE_STOPPED);
+    zb_msg_destroy(&copy);
+    free(topic);
+    free(json);
+    zb_msg_destroy(&event);
+
+    //  Unknown fields are ignored: later versions may add some.
+    copy = s_decode_text("event.h",
+                         ZB_TEST_HEAD "\"seq\":1,\"time_ms\":1,\"service\":\"s\",\"from\":\"up\","
+                                      "\"to\":\"down\",\"at_ms\":1,\"future\":{\"x\":[1,2]}}",
+                         err, sizeof(err));
+    assert(copy);
+    zb_msg_destroy(&copy);
+
+    //  Every limit and malformation the decoder refuses
+    const char *ev_tail =
+        "\"seq\":1,\"time_ms\":1,\"service\":\"s\",\"from\":\"up\",\"to\":\"down\","
+        "\"at_ms\":1}";
+    char text[1024];
+    s_expect_reject("event.h", "", "bad JSON", verbose);
+    s_expect_reject("event.h", "{\"v\":1", "bad JSON", verbose);
+    s_expect_reject("event.h", "[1,2]", "not a JSON object", verbose);
+    s_expect_reject("event.h", "{\"type\":\"event\"}", "v: missing", verbose);
+    s_expect_reject("event.h", "{\"v\":2,\"type\":\"event\"}", "version 2", verbose);
+    s_expect_reject("event.h", "{\"v\":\"1\"}", "v: not an integer", verbose);
+    s_expect_reject("event.h", "{\"v\":1,\"type\":\"gossip\"}", "unknown message type", verbose);
+    s_expect_reject("event.h", "{\"v\":1,\"v\":1}", "bad JSON", verbose); // duplicate key
+    snprintf(text, sizeof(text), ZB_TEST_HEAD "%s", ev_tail);
+    s_expect_reject("beat.h", text, "topic does not match", verbose);
+    s_expect_reject("event.hx", text, "topic does not match", verbose);
+    snprintf(text, sizeof(text),
+             "{\"v\":1,\"type\":\"event\",\"host\":\"h h\",\"instance\":\"0123456789abcdef\",%s",
+             ev_tail);
+    s_expect_reject("event.h h", text, "host: invalid name", verbose);
+    snprintf(text, sizeof(text),
+             "{\"v\":1,\"type\":\"event\",\"host\":\"h\",\"instance\":\"0123456789ABCDEF\",%s",
+             ev_tail);
+    s_expect_reject("event.h", text, "instance: not 16", verbose);
+    s_expect_reject("event.h",
+                    ZB_TEST_HEAD "\"seq\":0,\"time_ms\":1,\"service\":\"s\",\"from\":\"up\","
+                                 "\"to\":\"down\",\"at_ms\":1}",
+                    "seq: 0 out of range", verbose);
+    s_expect_reject("event.h",
+                    ZB_TEST_HEAD "\"seq\":1.5,\"time_ms\":1,\"service\":\"s\",\"from\":\"up\","
+                                 "\"to\":\"down\",\"at_ms\":1}",
+                    "seq: not an integer", verbose);
+    s_expect_reject("event.h",
+                    ZB_TEST_HEAD "\"seq\":1,\"time_ms\":1,\"service\":\"s\",\"from\":\"up\","
+                                 "\"to\":\"sideways\",\"at_ms\":1}",
+                    "to: unknown state", verbose);
+    s_expect_reject("event.h",
+                    ZB_TEST_HEAD "\"seq\":1,\"time_ms\":1,\"from\":\"up\",\"to\":\"down\","
+                                 "\"at_ms\":1}",
+                    "host event must go to stopped", verbose);
+    s_expect_reject("event.h",
+                    ZB_TEST_HEAD "\"seq\":1,\"time_ms\":1,\"service\":\"s\",\"from\":\"up\","
+                                 "\"to\":\"down\",\"at_ms\":1,\"reason\":"
+                                 "\"0123456789012345678901234567890123\"}",
+                    "reason: longer than 32", verbose);
+    s_expect_reject("event.h",
+                    ZB_TEST_HEAD "\"seq\":1,\"time_ms\":1,\"service\":\"s\",\"from\":\"up\","
+                                 "\"to\":\"down\",\"at_ms\":1,\"error\":\"a\\u0000b\"}",
+                    "is not allowed", verbose); // jansson refuses NUL itself
+    s_expect_reject("event.h",
+                    ZB_TEST_HEAD "\"seq\":1,\"time_ms\":1,\"service\":7,\"from\":\"up\","
+                                 "\"to\":\"down\",\"at_ms\":1}",
+                    "service: not a string", verbose);
+    s_expect_reject("event.h",
+                    ZB_TEST_HEAD "\"seq\":1,\"time_ms\":-5,\"service\":\"s\",\"from\":\"up\","
+                                 "\"to\":\"down\",\"at_ms\":1}",
+                    "time_ms: -5 out of range", verbose);
+    s_expect_reject("beat.h",
+                    "{\"v\":1,\"type\":\"beat\",\"host\":\"h\",\"instance\":\"0123456789abcdef\","
+                    "\"seq\":1,\"time_ms\":1,\"interval_ms\":1000}",
+                    "services: missing", verbose);
+    s_expect_reject("beat.h",
+                    "{\"v\":1,\"type\":\"beat\",\"host\":\"h\",\"instance\":\"0123456789abcdef\","
+                    "\"seq\":1,\"time_ms\":1,\"interval_ms\":0,\"services\":[]}",
+                    "interval_ms: 0 out of range", verbose);
+    s_expect_reject("beat.h",
+                    "{\"v\":1,\"type\":\"beat\",\"host\":\"h\",\"instance\":\"0123456789abcdef\","
+                    "\"seq\":1,\"time_ms\":1,\"interval_ms\":10,\"services\":[{\"name\":\"a\","
+                    "\"state\":\"up\",\"since_ms\":1},{\"name\":\"\",\"state\":\"up\","
+                    "\"since_ms\":1}]}",
+                    "services[1].name: invalid name", verbose);
+    s_expect_reject("beat.h",
+                    "{\"v\":1,\"type\":\"beat\",\"host\":\"h\",\"instance\":\"0123456789abcdef\","
+                    "\"seq\":1,\"time_ms\":1,\"interval_ms\":10,\"services\":[{\"name\":\"a\","
+                    "\"state\":\"removed\",\"since_ms\":1}]}",
+                    "events only", verbose);
+    s_expect_reject("beat.h",
+                    "{\"v\":1,\"type\":\"beat\",\"host\":\"h\",\"instance\":\"0123456789abcdef\","
+                    "\"seq\":1,\"time_ms\":1,\"interval_ms\":10,\"services\":[7]}",
+                    "not an object", verbose);
+
+    //  Size limits: an oversized frame is refused before parsing, and a beat
+    //  with one service too many is refused after.
+    char *big = malloc(ZB_PROTO_MAX_BYTES + 2);
+    memset(big, ' ', ZB_PROTO_MAX_BYTES + 1);
+    big[ZB_PROTO_MAX_BYTES + 1] = '\0';
+    s_expect_reject("beat.h", big, "too large", verbose);
+    free(big);
+    size_t cap = 200 + (ZB_PROTO_MAX_SERVICES + 1) * 4;
+    char *many = malloc(cap);
+    size_t len = (size_t)snprintf(many, cap,
+                                  "{\"v\":1,\"type\":\"beat\",\"host\":\"h\",\"instance\":"
+                                  "\"0123456789abcdef\",\"seq\":1,\"time_ms\":1,"
+                                  "\"interval_ms\":10,\"services\":[");
+    for (int i = 0; i <= ZB_PROTO_MAX_SERVICES; i++)
+        len += (size_t)snprintf(many + len, cap - len, "%s{}", i ? "," : "");
+    snprintf(many + len, cap - len, "]}");
+    s_expect_reject("beat.h", many, "more than", verbose);
+    free(many);
+
+    //  Over a real PUB/SUB pair: send, receive, and a malformed message is
+    //  consumed whole and reported. Until the subscription has reached the
+    //  PUB its messages are dropped, so warm up with retries, then test.
+    zsock_t *sub = zsock_new_sub("@inproc://zb-proto-test", "");
+    zsock_t *pub = zsock_new_pub(">inproc://zb-proto-test");
+    assert(sub && pub);
+    zsock_set_rcvtimeo(sub, 10);
+    event = zb_msg_new(ZB_MSG_EVENT);
+    strcpy(event->host, "h");
+    strcpy(event->instance, "0123456789abcdef");
+    strcpy(event->service, "s");
+    event->seq = 1;
+    event->to = ZB_STATE_DOWN;
+    zb_msg_t *msg = NULL;
+    int64_t deadline = zclock_mono() + 5000;
+    while (!msg && zclock_mono() < deadline) {
+        assert(zb_msg_send(event, pub) == 0);
+        zb_msg_recv(sub, &msg, err, sizeof(err));
+    }
+    assert(msg && msg->seq == 1);
+    zb_msg_destroy(&msg);
+    while (zb_msg_recv(sub, &msg, err, sizeof(err)) == 0) // drain the warm-up surplus
+        zb_msg_destroy(&msg);
+    zsock_set_rcvtimeo(sub, 2000);
+    zstr_sendx(pub, "beat.h", "{not json", "extra", NULL);
+    event->seq = 9;
+    assert(zb_msg_send(event, pub) == 0);
+    assert(zb_msg_recv(sub, &msg, err, sizeof(err)) == -1);
+    assert(strstr(err, "expected 2 frames, got 3"));
+    assert(zb_msg_recv(sub, &msg, err, sizeof(err)) == 0);
+    assert(msg->seq == 9 && msg->to == ZB_STATE_DOWN);
+    zb_msg_destroy(&msg);
+    zb_msg_destroy(&event);
+    zsock_destroy(&pub);
+    zsock_destroy(&sub);
+}

@@ -1,0 +1,167 @@
+/*  zb_time: clocks, durations and timestamps. */
+#include "zb_time.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int64_t s_clock_us(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t zb_time_mono_ms(void)
+{
+    return s_clock_us(CLOCK_MONOTONIC) / 1000;
+}
+
+int64_t zb_time_mono_us(void)
+{
+    return s_clock_us(CLOCK_MONOTONIC);
+}
+
+int64_t zb_time_wall_ms(void)
+{
+    return s_clock_us(CLOCK_REALTIME) / 1000;
+}
+
+int zb_time_parse_duration(const char *text, int64_t *ms)
+{
+    static const struct {
+        const char *unit;
+        double ms;
+    } units[] = {{"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}, {"d", 86400e3}};
+
+    if (!text || !isdigit((unsigned char)*text))
+        return -1;
+    char *end;
+    errno = 0;
+    double value = strtod(text, &end);
+    if (errno || end == text)
+        return -1;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(end, units[i].unit) == 0) {
+            double result = value * units[i].ms;
+            //  Ten years is more than any interval or retention needs, and
+            //  keeps every later sum far from overflow.
+            if (result > 10.0 * 366 * 86400e3)
+                return -1;
+            *ms = (int64_t)(result + 0.5);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void zb_time_format_duration(int64_t ms, char *buf, size_t size)
+{
+    const char *sign = ms < 0 ? "-" : "";
+    if (ms < 0)
+        ms = -ms;
+    int64_t s = ms / 1000;
+    if (ms < 1000)
+        snprintf(buf, size, "%s%" PRId64 "ms", sign, ms);
+    else if (s < 60)
+        snprintf(buf, size, "%s%" PRId64 ".%01" PRId64 "s", sign, s, (ms % 1000) / 100);
+    else if (s < 3600)
+        snprintf(buf, size, "%s%" PRId64 "m%02" PRId64 "s", sign, s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(buf, size, "%s%" PRId64 "h%02" PRId64 "m", sign, s / 3600, (s % 3600) / 60);
+    else
+        snprintf(buf, size, "%s%" PRId64 "d%02" PRId64 "h", sign, s / 86400, (s % 86400) / 3600);
+}
+
+void zb_time_format_rfc3339(int64_t wall_ms, char *buf, size_t size)
+{
+    time_t secs = (time_t)(wall_ms >= 0 ? wall_ms / 1000 : (wall_ms - 999) / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int zb_time_parse_when(const char *text, int64_t now_wall_ms, int64_t *wall_ms)
+{
+    int64_t ago;
+    if (zb_time_parse_duration(text, &ago) == 0) {
+        *wall_ms = now_wall_ms - ago;
+        return 0;
+    }
+    //  RFC 3339 in UTC, with the time (and the Z) optional.
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *rest = strptime(text, "%Y-%m-%d", &tm);
+    if (!rest)
+        return -1;
+    if (*rest == 'T' || *rest == ' ') {
+        rest = strptime(rest + 1, "%H:%M:%S", &tm);
+        if (!rest)
+            return -1;
+    }
+    if (*rest == 'Z')
+        rest++;
+    if (*rest != '\0')
+        return -1;
+    time_t secs = timegm(&tm);
+    if (secs == (time_t)-1)
+        return -1;
+    *wall_ms = (int64_t)secs * 1000;
+    return 0;
+}
+
+void zb_time_test(bool verbose)
+{
+    (void)verbose;
+    int64_t ms = -1;
+    assert(zb_time_parse_duration("500ms", &ms) == 0 && ms == 500);
+    assert(zb_time_parse_duration("1s", &ms) == 0 && ms == 1000);
+    assert(zb_time_parse_duration("1.5s", &ms) == 0 && ms == 1500);
+    assert(zb_time_parse_duration("2m", &ms) == 0 && ms == 120000);
+    assert(zb_time_parse_duration("1h", &ms) == 0 && ms == 3600000);
+    assert(zb_time_parse_duration("400d", &ms) == 0 && ms == 400LL * 86400000);
+    assert(zb_time_parse_duration("0s", &ms) == 0 && ms == 0);
+    assert(zb_time_parse_duration("5x", &ms) == -1);
+    assert(zb_time_parse_duration("5", &ms) == -1);
+    assert(zb_time_parse_duration("", &ms) == -1);
+    assert(zb_time_parse_duration(NULL, &ms) == -1);
+    assert(zb_time_parse_duration("-1s", &ms) == -1);
+    assert(zb_time_parse_duration(" 1s", &ms) == -1);
+    assert(zb_time_parse_duration("1s ", &ms) == -1);
+    assert(zb_time_parse_duration("1e300d", &ms) == -1);
+    assert(zb_time_parse_duration("nan", &ms) == -1);
+
+    char buf[32];
+    zb_time_format_duration(850, buf, sizeof(buf));
+    assert(strcmp(buf, "850ms") == 0);
+    zb_time_format_duration(42300, buf, sizeof(buf));
+    assert(strcmp(buf, "42.3s") == 0);
+    zb_time_format_duration(192000, buf, sizeof(buf));
+    assert(strcmp(buf, "3m12s") == 0);
+    zb_time_format_duration(7500000, buf, sizeof(buf));
+    assert(strcmp(buf, "2h05m") == 0);
+    zb_time_format_duration(3 * 86400000LL + 4 * 3600000LL, buf, sizeof(buf));
+    assert(strcmp(buf, "3d04h") == 0);
+
+    zb_time_format_rfc3339(1764308407123LL, buf, sizeof(buf));
+    assert(strcmp(buf, "2025-11-28T05:40:07Z") == 0);
+
+    int64_t when;
+    assert(zb_time_parse_when("2h", 10000000, &when) == 0 && when == 10000000 - 7200000);
+    assert(zb_time_parse_when("2025-11-28T05:40:07Z", 0, &when) == 0 && when == 1764308407000LL);
+    assert(zb_time_parse_when("2025-11-28T05:40:07", 0, &when) == 0 && when == 1764308407000LL);
+    assert(zb_time_parse_when("2025-11-28", 0, &when) == 0 && when == 1764288000000LL);
+    assert(zb_time_parse_when("yesterday", 0, &when) == -1);
+    assert(zb_time_parse_when("2025-11-28T05:40", 0, &when) == -1);
+    assert(zb_time_parse_when("2025-11-28Tjunk", 0, &when) == -1);
+
+    int64_t a = zb_time_mono_ms();
+    int64_t b = zb_time_mono_ms();
+    assert(b >= a);
+    assert(zb_time_wall_ms() > 1600000000000LL);
+}

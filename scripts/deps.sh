@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+#   Installs what zbeat needs to build and test, from Debian 12 packages.
+#   Idempotent: installs only what is missing, and runs apt-get update only
+#   then. Run as root (or with sudo available).
+set -euo pipefail
+
+PACKAGES=(
+    # build
+    cmake make gcc pkg-config
+    libczmq-dev libzmq3-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev
+    # tests: real services and tools
+    redis-server python3 python3-zmq sqlite3 procps iproute2
+    # hygiene: format check, sanitizers' runtime for clang, valgrind
+    clang clang-format libclang-rt-14-dev valgrind
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "deps: all ${#PACKAGES[@]} packages present"
+    exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: done"
