@@ -4,6 +4,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,30 +20,29 @@ struct _zb_config_t {
 //  zconfig reports a syntax error only as a log line on stdout, e.g.
 //  "26-11-28 05:46:01 E (zconfig): (3) indent 4 spaces at once", and returns
 //  NULL. To give the user "FILE:3: indent 4 spaces at once" we catch stdout
-//  in a temporary file for the duration of the load. Config loading happens
-//  at start-up and on reload, when nothing else writes to stdout.
+//  in a pipe for the duration of the parse (non-blocking: a full pipe could
+//  only lose log text, never hang). Config loading happens at start-up and
+//  on reload, when nothing else writes to stdout.
 static zconfig_t *s_load_catching_errors(const char *text, char *caught, size_t size)
 {
     caught[0] = '\0';
-    FILE *tmp = tmpfile();
+    int fds[2] = {-1, -1};
     int saved = dup(STDOUT_FILENO);
-    if (!tmp || saved < 0) {
-        if (tmp)
-            fclose(tmp);
+    if (saved < 0 || pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
         if (saved >= 0)
             close(saved);
         return zconfig_str_load(text);
     }
     fflush(stdout);
-    dup2(fileno(tmp), STDOUT_FILENO);
+    dup2(fds[1], STDOUT_FILENO);
     zconfig_t *root = zconfig_str_load(text);
     fflush(stdout);
     dup2(saved, STDOUT_FILENO);
     close(saved);
-    rewind(tmp);
-    size_t len = fread(caught, 1, size - 1, tmp);
-    caught[len] = '\0';
-    fclose(tmp);
+    close(fds[1]);
+    ssize_t len = read(fds[0], caught, size - 1);
+    caught[len > 0 ? len : 0] = '\0';
+    close(fds[0]);
     return root;
 }
 
@@ -78,23 +78,29 @@ zb_config_t *zb_config_load(const char *path, char *err, size_t errsize)
     char *text = s_read_file(path, err, errsize);
     if (!text)
         return NULL;
+    zb_config_t *self = zb_config_load_text(text, path, err, errsize);
+    free(text);
+    return self;
+}
+
+zb_config_t *zb_config_load_text(const char *text, const char *name, char *err, size_t errsize)
+{
     char caught[512];
     zconfig_t *root = s_load_catching_errors(text, caught, sizeof(caught));
-    free(text);
     if (!root) {
         const char *where = strstr(caught, "(zconfig): (");
         int line = 0;
         char why[256] = "syntax error";
         if (where && sscanf(where, "(zconfig): (%d) %255[^\n]", &line, why) >= 1 && line > 0)
-            snprintf(err, errsize, "%s:%d: %s", path, line, why);
+            snprintf(err, errsize, "%s:%d: %s", name, line, why);
         else
-            snprintf(err, errsize, "%s: %s", path, why);
+            snprintf(err, errsize, "%s: %s", name, why);
         return NULL;
     }
-    zb_config_t *self = zb_config_new_empty(path);
+    zb_config_t *self = zb_config_new_empty(name);
     if (!self) {
         zconfig_destroy(&root);
-        snprintf(err, errsize, "%s: out of memory", path);
+        snprintf(err, errsize, "%s: out of memory", name);
         return NULL;
     }
     zconfig_destroy(&self->root);

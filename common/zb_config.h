@@ -20,6 +20,9 @@ typedef struct _zb_config_t zb_config_t;
 //  "FILE: message" when unreadable) in err.
 zb_config_t *zb_config_load(const char *path, char *err, size_t errsize);
 
+//  Parses ZPL text; name stands for the file in messages.
+zb_config_t *zb_config_load_text(const char *text, const char *name, char *err, size_t errsize);
+
 //  An empty configuration (every key takes its default), named for errors.
 zb_config_t *zb_config_new_empty(const char *name);
 
@@ -52,11 +55,11 @@ const char *zb_config_string(zb_config_t *self, zconfig_t *section, const char *
                              const char *dflt);
 int zb_config_duration(zb_config_t *self, zconfig_t *section, const char *key, int64_t dflt,
                        int64_t min, int64_t max, int64_t *value);
-int zb_config_int(zb_config_t *self, zconfig_t *section, const char *key, int64_t dflt,
-                  int64_t min, int64_t max, int64_t *value);
+int zb_config_int(zb_config_t *self, zconfig_t *section, const char *key, int64_t dflt, int64_t min,
+                  int64_t max, int64_t *value);
 //  A string with C escapes (\r \n \t \\ \" \0 \xHH) decoded into buf.
-int zb_config_bytes(zb_config_t *self, zconfig_t *section, const char *key, char *buf,
-                    size_t size, size_t *len);
+int zb_config_bytes(zb_config_t *self, zconfig_t *section, const char *key, char *buf, size_t size,
+                    size_t *len);
 
 //  Decodes C escapes. Returns 0, or -1 with a reason in err for a bad escape
 //  or when the result does not fit (size includes no terminator; one is

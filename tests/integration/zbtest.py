@@ -375,11 +375,12 @@ class TestCase(unittest.TestCase):
     def tearDown(self):
         failed = self._failed()
         for p in reversed(self.procs):
-            p.close()
-        if failed:
-            for p in self.procs:
+            p.stop(signal.SIGKILL)
+        for p in self.procs:
+            if failed:
                 sys.stderr.write("\n----- %s (%s) -----\n%s" % (p.name, " ".join(p.args),
                                                                p.output()[-20000:]))
+            p.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def _failed(self):

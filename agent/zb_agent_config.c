@@ -1,0 +1,491 @@
+/*  zb_agent_config: the agent's configuration file. See zb_agent_config.h. */
+#include "zb_agent_config.h"
+#include "zb_config.h"
+#include "zb_listener.h"
+#include "zb_time.h"
+
+#include <assert.h>
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ZB_INTERVAL_MIN_MS 50
+#define ZB_INTERVAL_MAX_MS (3600 * 1000)
+#define ZB_INTERVAL_DEFAULT_MS 1000
+#define ZB_TIMEOUT_DEFAULT_MS 500
+#define ZB_BEAT_MIN_MS 100
+#define ZB_BEAT_MAX_MS (3600 * 1000)
+#define ZB_PUSH_MIN_MS 100
+#define ZB_PUSH_MAX_MS (3600 * 1000)
+#define ZB_PUSH_TIMEOUT_MAX_MS (2 * ZB_PUSH_MAX_MS)
+#define ZB_TTL_MIN_MS 100
+#define ZB_TTL_MAX_MS (400LL * 24 * 3600 * 1000)
+
+static const char *const s_root_keys[] = {"agent", "service", NULL};
+static const char *const s_agent_keys[] = {"name", "monitor", "beat", "listen", NULL};
+static const char *const s_service_keys[] = {"probe", "send", "expect", "interval", "timeout",
+                                             "fails", "push", "ttl",    NULL};
+static const char *const s_push_keys[] = {"push", "timeout", NULL};
+static const char *const s_ttl_keys[] = {"ttl", NULL};
+
+#define ZB_NAME_RULE "1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit"
+
+void zb_agent_config_destroy(zb_agent_config_t **self_p)
+{
+    assert(self_p);
+    zb_agent_config_t *self = *self_p;
+    if (!self)
+        return;
+    free(self->monitor);
+    free(self->listen);
+    free(self->services);
+    free(self);
+    *self_p = NULL;
+}
+
+//  A probed service: `probe = host:port` and how to check it.
+static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_probe_config_t *probe)
+{
+    snprintf(probe->name, sizeof(probe->name), "%s", zconfig_name(node));
+    zconfig_t *target = zconfig_locate(node, "probe");
+    const char *text = zb_config_string(config, node, "probe", NULL);
+    if (zb_config_error(config))
+        return -1;
+    if (!text)
+        return zb_config_fail(config, target, "is empty (expected host:port)");
+    char why[300];
+    if (strlen(text) >= sizeof(probe->target))
+        return zb_config_fail(config, target, "is too long");
+    if (zb_net_resolve(text, &probe->addr, why, sizeof(why)) == -1)
+        return zb_config_fail(config, target, "%s", why);
+    snprintf(probe->target, sizeof(probe->target), "%s", text);
+
+    int64_t value;
+    if (zb_config_duration(config, node, "interval", ZB_INTERVAL_DEFAULT_MS, ZB_INTERVAL_MIN_MS,
+                           ZB_INTERVAL_MAX_MS, &value) == -1)
+        return -1;
+    probe->interval_ms = value;
+    //  The default timeout fits short intervals too.
+    int64_t timeout_default = ZB_TIMEOUT_DEFAULT_MS < probe->interval_ms / 2
+                                  ? ZB_TIMEOUT_DEFAULT_MS
+                                  : probe->interval_ms / 2;
+    if (zb_config_duration(config, node, "timeout", timeout_default, 1, ZB_INTERVAL_MAX_MS,
+                           &value) == -1)
+        return -1;
+    probe->timeout_ms = value;
+    if (probe->timeout_ms >= probe->interval_ms) {
+        char timeout[32], interval[32];
+        zb_time_format_duration(probe->timeout_ms, timeout, sizeof(timeout));
+        zb_time_format_duration(probe->interval_ms, interval, sizeof(interval));
+        zconfig_t *where = zconfig_locate(node, "timeout");
+        return zb_config_fail(config, where ? where : node,
+                              "timeout %s must be shorter than interval %s", timeout, interval);
+    }
+    if (zb_config_int(config, node, "fails", 3, 1, 100, &value) == -1)
+        return -1;
+    probe->fails = (int)value;
+
+    zconfig_t *send = zconfig_locate(node, "send");
+    zconfig_t *expect = zconfig_locate(node, "expect");
+    if (zb_config_bytes(config, node, "send", probe->send, sizeof(probe->send), &probe->send_len) ==
+            -1 ||
+        zb_config_bytes(config, node, "expect", probe->expect, sizeof(probe->expect),
+                        &probe->expect_len) == -1)
+        return -1;
+    if (send && probe->send_len == 0)
+        return zb_config_fail(config, send,
+                              "is empty (leave send out for a connection-only check)");
+    if (expect && probe->expect_len == 0)
+        return zb_config_fail(config, expect, "is empty (leave expect out to accept any reply)");
+    if (expect && !send)
+        return zb_config_fail(config, expect, "needs send (a reply is only read after a ping)");
+    return 0;
+}
+
+//  A service that heartbeats the agent: `push = DURATION` (and maybe
+//  `timeout`), or `ttl = DURATION`.
+static int s_load_push(zb_config_t *config, zconfig_t *node, zb_push_kind_t kind,
+                       zb_push_config_t *push)
+{
+    const char *key = kind == ZB_PUSH_PUSH ? "push" : "ttl";
+    //  Probe keys mean nothing here; saying so beats ignoring them.
+    const char *const *allowed = kind == ZB_PUSH_PUSH ? s_push_keys : s_ttl_keys;
+    for (zconfig_t *child = zconfig_child(node); child; child = zconfig_next(child)) {
+        bool ok = false;
+        for (size_t i = 0; allowed[i]; i++)
+            ok = ok || strcmp(zconfig_name(child), allowed[i]) == 0;
+        if (!ok)
+            return zb_config_fail(config, child, "does not apply to %s services (%s)", key,
+                                  kind == ZB_PUSH_PUSH ? "they take push and timeout"
+                                                       : "they take ttl only");
+    }
+    snprintf(push->name, sizeof(push->name), "%s", zconfig_name(node));
+    push->kind = kind;
+    int64_t value;
+    if (kind == ZB_PUSH_TTL) {
+        if (zb_config_duration(config, node, "ttl", 0, ZB_TTL_MIN_MS, ZB_TTL_MAX_MS, &value) == -1)
+            return -1;
+        push->period_ms = push->deadline_ms = value;
+        return 0;
+    }
+    if (zb_config_duration(config, node, "push", 0, ZB_PUSH_MIN_MS, ZB_PUSH_MAX_MS, &value) == -1)
+        return -1;
+    push->period_ms = value;
+    //  Half a period of slack: a heartbeat a little late is not an outage.
+    if (zb_config_duration(config, node, "timeout", value + value / 2, 1, ZB_PUSH_TIMEOUT_MAX_MS,
+                           &value) == -1)
+        return -1;
+    push->deadline_ms = value;
+    if (push->deadline_ms < push->period_ms) {
+        char timeout[32], period[32];
+        zb_time_format_duration(push->deadline_ms, timeout, sizeof(timeout));
+        zb_time_format_duration(push->period_ms, period, sizeof(period));
+        return zb_config_fail(config, zconfig_locate(node, "timeout"),
+                              "timeout %s must not be shorter than push %s", timeout, period);
+    }
+    return 0;
+}
+
+static int s_load_service(zb_config_t *config, zconfig_t *node, zb_service_config_t *service)
+{
+    const char *name = zconfig_name(node);
+    if (!zb_name_valid(name))
+        return zb_config_fail(config, node, "\"%s\" is not a valid service name (" ZB_NAME_RULE ")",
+                              name);
+    if (zb_config_check_known(config, node, s_service_keys) == -1)
+        return -1;
+    //  Exactly one of probe, push, ttl says what kind of service this is.
+    zconfig_t *kinds[] = {zconfig_locate(node, "probe"), zconfig_locate(node, "push"),
+                          zconfig_locate(node, "ttl")};
+    zconfig_t *first = NULL;
+    for (size_t i = 0; i < 3; i++) {
+        if (kinds[i] && first)
+            return zb_config_fail(config, kinds[i],
+                                  "a service takes exactly one of probe, push, ttl (%s is set)",
+                                  zconfig_name(first));
+        if (kinds[i])
+            first = kinds[i];
+    }
+    if (!first)
+        return zb_config_fail(config, node,
+                              "one of probe = host:port, push = DURATION, ttl = DURATION is "
+                              "required");
+    service->probed = kinds[0] != NULL;
+    if (service->probed)
+        return s_load_probe(config, node, &service->probe);
+    return s_load_push(config, node, kinds[1] ? ZB_PUSH_PUSH : ZB_PUSH_TTL, &service->push);
+}
+
+static int s_load_services(zb_config_t *config, zconfig_t *section, zb_agent_config_t *self)
+{
+    size_t count = 0;
+    for (zconfig_t *node = zconfig_child(section); node; node = zconfig_next(node))
+        count++;
+    if (count > ZB_AGENT_MAX_SERVICES)
+        return zb_config_fail(config, section, "%zu services; at most %d are supported", count,
+                              ZB_AGENT_MAX_SERVICES);
+    if (count == 0)
+        return 0;
+    self->services = calloc(count, sizeof(*self->services));
+    zhashx_t *seen = zhashx_new();
+    int rc = -1;
+    if (!self->services || !seen) {
+        zb_config_fail(config, NULL, "out of memory");
+        goto done;
+    }
+    for (zconfig_t *node = zconfig_child(section); node; node = zconfig_next(node)) {
+        if (zhashx_insert(seen, zconfig_name(node), node) == -1) {
+            zb_config_fail(config, node, "service given twice");
+            goto done;
+        }
+        if (s_load_service(config, node, &self->services[self->service_count]) == -1)
+            goto done;
+        if (!self->services[self->service_count].probed)
+            self->push_count++;
+        self->service_count++;
+    }
+    rc = 0;
+done:
+    zhashx_destroy(&seen);
+    return rc;
+}
+
+static int s_load_agent(zb_config_t *config, zconfig_t *section, zb_agent_config_t *self,
+                        bool name_overridden)
+{
+    if (zb_config_check_known(config, section, s_agent_keys) == -1)
+        return -1;
+    const char *name = zb_config_string(config, section, "name", NULL);
+    const char *monitor = zb_config_string(config, section, "monitor", ZB_AGENT_MONITOR_DEFAULT);
+    const char *listen = zb_config_string(config, section, "listen", ZB_LISTENER_ENDPOINT);
+    if (zb_config_error(config))
+        return -1;
+    char why[300];
+    if (name && !zb_name_valid(name))
+        return zb_config_fail(config, zconfig_locate(section, "name"),
+                              "\"%s\" is not a valid host name (" ZB_NAME_RULE ")", name);
+    if (name)
+        snprintf(self->name, sizeof(self->name), "%s", name);
+    else if (!name_overridden) {
+        char host[256] = "";
+        if (gethostname(host, sizeof(host) - 1) == -1 || !zb_name_valid(host))
+            return zb_config_fail(
+                config, NULL,
+                "the machine's host name \"%s\" is not a valid name (" ZB_NAME_RULE
+                "); set agent/name",
+                host);
+        snprintf(self->name, sizeof(self->name), "%s", host);
+    }
+    if (zb_net_endpoints_check(monitor, false, why, sizeof(why)) == -1)
+        return zb_config_fail(config, zconfig_locate(section, "monitor"), "%s", why);
+    if (zb_listener_endpoint_check(listen, why, sizeof(why)) == -1)
+        return zb_config_fail(config, zconfig_locate(section, "listen"), "%s", why);
+    int64_t beat;
+    if (zb_config_duration(config, section, "beat", ZB_AGENT_BEAT_DEFAULT_MS, ZB_BEAT_MIN_MS,
+                           ZB_BEAT_MAX_MS, &beat) == -1)
+        return -1;
+    self->beat_ms = beat;
+    self->monitor = strdup(monitor);
+    self->listen = strdup(listen);
+    if (!self->monitor || !self->listen)
+        return zb_config_fail(config, NULL, "out of memory");
+    return 0;
+}
+
+static int s_apply_overrides(zb_agent_config_t *self, const zb_agent_overrides_t *overrides,
+                             char *err, size_t errsize)
+{
+    char why[300];
+    if (overrides->name) {
+        if (!zb_name_valid(overrides->name)) {
+            snprintf(err, errsize, "%s: \"%s\" is not a valid host name (" ZB_NAME_RULE ")",
+                     overrides->name_source, overrides->name);
+            return -1;
+        }
+        snprintf(self->name, sizeof(self->name), "%s", overrides->name);
+    }
+    if (overrides->monitor) {
+        if (zb_net_endpoints_check(overrides->monitor, false, why, sizeof(why)) == -1) {
+            snprintf(err, errsize, "%s: %s", overrides->monitor_source, why);
+            return -1;
+        }
+        char *monitor = strdup(overrides->monitor);
+        if (!monitor) {
+            snprintf(err, errsize, "%s: out of memory", overrides->monitor_source);
+            return -1;
+        }
+        free(self->monitor);
+        self->monitor = monitor;
+    }
+    return 0;
+}
+
+zb_agent_config_t *zb_agent_config_load(const char *path, const zb_agent_overrides_t *overrides,
+                                        char *err, size_t errsize)
+{
+    assert(path && err);
+    zb_agent_overrides_t none = {NULL, NULL, NULL, NULL};
+    if (!overrides)
+        overrides = &none;
+    zb_agent_config_t *self = NULL;
+    zb_config_t *config = zb_config_load(path, err, errsize);
+    if (!config)
+        goto failed;
+    self = calloc(1, sizeof(*self));
+    if (!self) {
+        snprintf(err, errsize, "%s: out of memory", path);
+        goto failed;
+    }
+    zconfig_t *root = zb_config_root(config);
+    if (zb_config_check_known(config, root, s_root_keys) == 0 &&
+        s_load_agent(config, zconfig_locate(root, "agent"), self, overrides->name != NULL) == 0) {
+        zconfig_t *services = zconfig_locate(root, "service");
+        if (services)
+            s_load_services(config, services, self);
+    }
+    if (zb_config_error(config)) {
+        snprintf(err, errsize, "%s", zb_config_error(config));
+        goto failed;
+    }
+    if (s_apply_overrides(self, overrides, err, errsize) == -1)
+        goto failed;
+    zb_config_destroy(&config);
+    return self;
+failed:
+    zb_agent_config_destroy(&self);
+    zb_config_destroy(&config);
+    return NULL;
+}
+
+//  Self-test
+
+static zb_agent_config_t *s_load_text(const char *text, const zb_agent_overrides_t *overrides,
+                                      char *err, size_t errsize)
+{
+    char path[] = "/tmp/zb-agent-config-test-XXXXXX";
+    int fd = mkstemp(path);
+    assert(fd >= 0);
+    assert(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    zb_agent_config_t *self = zb_agent_config_load(path, overrides, err, errsize);
+    //  Errors start with the file name; drop it to compare the rest.
+    size_t len = strlen(path);
+    if (!self && strncmp(err, path, len) == 0)
+        memmove(err, err + len, strlen(err + len) + 1);
+    unlink(path);
+    return self;
+}
+
+static void s_expect_error(const char *text, const char *expect)
+{
+    char err[512];
+    zb_agent_config_t *self = s_load_text(text, NULL, err, sizeof(err));
+    if (self || strcmp(err, expect) != 0) {
+        fprintf(stderr, "\nconfig:\n%s\nwanted: '%s'\ngot:    '%s'\n", text, expect,
+                self ? "(loaded)" : err);
+        assert(false);
+    }
+}
+
+void zb_agent_config_test(bool verbose)
+{
+    (void)verbose;
+    char err[512];
+    zb_agent_config_t *self = s_load_text("agent\n"
+                                          "    name = web-1\n"
+                                          "    monitor = tcp://10.0.0.1:7400, tcp://[::1]:7400\n"
+                                          "    beat = 200ms\n"
+                                          "service\n"
+                                          "    redis\n"
+                                          "        probe = 127.0.0.1:6379\n"
+                                          "        send = \"PING\\r\\n\"\n"
+                                          "        expect = \"+PONG\"\n"
+                                          "        interval = 2s\n"
+                                          "        timeout = 1s\n"
+                                          "        fails = 5\n"
+                                          "    ssh\n"
+                                          "        probe = [::1]:22\n"
+                                          "        interval = 200ms\n",
+                                          NULL, err, sizeof(err));
+    assert(self);
+    assert(strcmp(self->name, "web-1") == 0);
+    assert(strcmp(self->monitor, "tcp://10.0.0.1:7400, tcp://[::1]:7400") == 0);
+    assert(self->beat_ms == 200 && strcmp(self->listen, ZB_LISTENER_ENDPOINT) == 0);
+    assert(self->service_count == 2 && self->push_count == 0);
+    assert(self->services[0].probed && self->services[1].probed);
+    zb_probe_config_t *redis = &self->services[0].probe, *ssh = &self->services[1].probe;
+    assert(strcmp(redis->name, "redis") == 0 && strcmp(redis->target, "127.0.0.1:6379") == 0);
+    assert(redis->send_len == 6 && memcmp(redis->send, "PING\r\n", 6) == 0);
+    assert(redis->expect_len == 5 && memcmp(redis->expect, "+PONG", 5) == 0);
+    assert(redis->interval_ms == 2000 && redis->timeout_ms == 1000 && redis->fails == 5);
+    assert(ssh->send_len == 0 && ssh->expect_len == 0);
+    assert(ssh->interval_ms == 200 && ssh->timeout_ms == 100 && ssh->fails == 3);
+    assert(ssh->addr.addr.ss_family == AF_INET6);
+    zb_agent_config_destroy(&self);
+    assert(self == NULL);
+    zb_agent_config_destroy(&self);
+
+    //  Defaults, and overrides winning over the file.
+    zb_agent_overrides_t overrides = {"db-2", "--name", "tcp://127.0.0.1:9", "ZBEAT_MONITOR"};
+    self = s_load_text("agent\n    name = web-1\n", &overrides, err, sizeof(err));
+    assert(self);
+    assert(strcmp(self->name, "db-2") == 0 && strcmp(self->monitor, "tcp://127.0.0.1:9") == 0);
+    assert(self->beat_ms == 1000 && self->service_count == 0);
+    zb_agent_config_destroy(&self);
+    overrides.name = "bad name";
+    self = s_load_text("", &overrides, err, sizeof(err));
+    assert(!self && strncmp(err, "--name: \"bad name\" is not a valid host name", 43) == 0);
+    overrides.name = NULL;
+    overrides.monitor = "tcp://x";
+    self = s_load_text("", &overrides, err, sizeof(err));
+    assert(!self && strncmp(err, "ZBEAT_MONITOR: \"tcp://x\"", 24) == 0);
+
+    //  Push and ttl services, next to a probed one.
+    self = s_load_text("agent\n"
+                       "    listen = tcp://*:7411\n"
+                       "service\n"
+                       "    worker\n"
+                       "        push = 10s\n"
+                       "    importer\n"
+                       "        push = 30s\n"
+                       "        timeout = 1m\n"
+                       "    redis\n"
+                       "        probe = 127.0.0.1:6379\n"
+                       "    backup\n"
+                       "        ttl = 25h\n",
+                       NULL, err, sizeof(err));
+    assert(self);
+    assert(strcmp(self->listen, "tcp://*:7411") == 0);
+    assert(self->service_count == 4 && self->push_count == 3);
+    zb_push_config_t *worker = &self->services[0].push, *importer = &self->services[1].push,
+                     *backup = &self->services[3].push;
+    assert(!self->services[0].probed && self->services[2].probed && !self->services[3].probed);
+    assert(strcmp(worker->name, "worker") == 0 && worker->kind == ZB_PUSH_PUSH);
+    assert(worker->period_ms == 10000 && worker->deadline_ms == 15000);
+    assert(importer->period_ms == 30000 && importer->deadline_ms == 60000);
+    assert(strcmp(backup->name, "backup") == 0 && backup->kind == ZB_PUSH_TTL);
+    assert(backup->period_ms == 25 * 3600 * 1000 && backup->deadline_ms == backup->period_ms);
+    assert(strcmp(self->services[2].probe.name, "redis") == 0);
+    zb_agent_config_destroy(&self);
+
+    s_expect_error("service\n    w\n        push = 10s\n        ttl = 1h\n",
+                   ": service/w/ttl: a service takes exactly one of probe, push, ttl (push is "
+                   "set)");
+    s_expect_error("service\n    w\n        probe = 127.0.0.1:1\n        push = 1s\n",
+                   ": service/w/push: a service takes exactly one of probe, push, ttl (probe is "
+                   "set)");
+    s_expect_error("service\n    w\n        push = 10s\n        send = x\n",
+                   ": service/w/send: does not apply to push services (they take push and "
+                   "timeout)");
+    s_expect_error("service\n    w\n        ttl = 1h\n        timeout = 2h\n",
+                   ": service/w/timeout: does not apply to ttl services (they take ttl only)");
+    s_expect_error("service\n    w\n        push = 10s\n        timeout = 5s\n",
+                   ": service/w/timeout: timeout 5.0s must not be shorter than push 10.0s");
+    s_expect_error("service\n    w\n        push = 10\n",
+                   ": service/w/push: \"10\" is not a duration (e.g. 500ms, 2s, 1m, 1h, 7d)");
+    s_expect_error("service\n    w\n        push = 10ms\n",
+                   ": service/w/push: \"10ms\" is out of range (100ms to 1h00m)");
+    s_expect_error("service\n    w\n        ttl = 0s\n",
+                   ": service/w/ttl: \"0s\" is out of range (100ms to 400d00h)");
+    s_expect_error("agent\n    listen = tcp://127.0.0.1\n",
+                   ": agent/listen: \"tcp://127.0.0.1\": expected HOST:PORT");
+    s_expect_error("agent\n    listen = ipc:///tmp/x\n",
+                   ": agent/listen: \"ipc:///tmp/x\": only tcp:// is supported");
+
+    s_expect_error("agent\n    beat = 5x\n",
+                   ": agent/beat: \"5x\" is not a duration (e.g. 500ms, 2s, 1m, 1h, 7d)");
+    s_expect_error("agent\n    beat = 10ms\n",
+                   ": agent/beat: \"10ms\" is out of range (100ms to 1h00m)");
+    s_expect_error("agent\n    nmae = x\n", ": agent/nmae: unknown key");
+    s_expect_error("agnet\n    name = x\n", ": agnet: unknown key");
+    s_expect_error("agent\n    monitor = 127.0.0.1:7400\n",
+                   ": agent/monitor: \"127.0.0.1:7400\" is not an endpoint (tcp://host:port or "
+                   "ipc://path)");
+    s_expect_error("agent\n    listen = tcp://*:x\n", ": agent/listen: \"tcp://*:x\": bad port");
+    s_expect_error("service\n    _redis\n        probe = 127.0.0.1:1\n",
+                   ": service/_redis: \"_redis\" is not a valid service name (" ZB_NAME_RULE ")");
+    s_expect_error("service\n    redis\n        send = x\n",
+                   ": service/redis: one of probe = host:port, push = DURATION, ttl = DURATION "
+                   "is required");
+    s_expect_error("service\n    redis\n        probe = 127.0.0.1:99999\n",
+                   ": service/redis/probe: \"127.0.0.1:99999\" is not host:port (port must be "
+                   "1..65535)");
+    s_expect_error("service\n    redis\n        probe = 127.0.0.1:1\n        timeout = 1s\n",
+                   ": service/redis/timeout: timeout 1.0s must be shorter than interval 1.0s");
+    s_expect_error("service\n    redis\n        probe = 127.0.0.1:1\n        interval = 1s\n"
+                   "        prbe = 1\n",
+                   ": service/redis/prbe: unknown key");
+    s_expect_error("service\n    redis\n        probe = 127.0.0.1:1\n        expect = x\n",
+                   ": service/redis/expect: needs send (a reply is only read after a ping)");
+    s_expect_error("service\n    redis\n        probe = 127.0.0.1:1\n        send = \"\"\n",
+                   ": service/redis/send: is empty (leave send out for a connection-only check)");
+    s_expect_error("service\n    redis\n        probe = 127.0.0.1:1\n        send = \"\\q\"\n",
+                   ": service/redis/send: unknown escape \\q");
+    s_expect_error("service\n    a\n        probe = 127.0.0.1:1\n    a\n        probe = "
+                   "127.0.0.1:2\n",
+                   ": service/a: service given twice");
+    s_expect_error("service\n    a\n        probe = 127.0.0.1:1\n        fails = 0\n",
+                   ": service/a/fails: 0 is out of range (1 to 100)");
+}

@@ -1,0 +1,61 @@
+/*  zb_agent_config: the agent's configuration file (docs/config-agent.md).
+
+    Reads the ZPL file through zb_config, checks every key (unknown keys and
+    sections are errors), resolves every probe address once, and applies the
+    command-line and environment overrides. Errors are one line for the
+    user: "FILE: service/redis/timeout: "5x" is not a duration".
+*/
+#ifndef ZB_AGENT_CONFIG_H
+#define ZB_AGENT_CONFIG_H
+
+#include "zb_probe.h"
+#include "zb_proto.h"
+#include "zb_push.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZB_AGENT_MONITOR_DEFAULT "tcp://127.0.0.1:7400"
+#define ZB_AGENT_BEAT_DEFAULT_MS 1000
+//  Every service goes into every beat, and one beat must fit the protocol's
+//  frame limit (ZB_PROTO_MAX_BYTES) even when each service carries a long
+//  error text: about 8192 x 400 bytes of JSON.
+#define ZB_AGENT_MAX_SERVICES 8192
+
+//  A service is either probed by the agent or heartbeats it (push, ttl).
+typedef struct {
+    bool probed;             // probe holds it; else push does
+    zb_probe_config_t probe; // `probe = host:port`
+    zb_push_config_t push;   // `push = DURATION` or `ttl = DURATION`
+} zb_service_config_t;
+
+typedef struct {
+    char name[ZB_NAME_MAX + 1]; // host name in messages
+    char *monitor;              // comma-separated endpoints the PUB connects to
+    int64_t beat_ms;            // beat interval
+    char *listen;               // the push listener's endpoint (default set)
+    zb_service_config_t *services;
+    size_t service_count;
+    size_t push_count; // push and ttl services: the listener runs if any
+} zb_agent_config_t;
+
+//  Values from flags or the environment, which win over the file. A source
+//  names where a value came from, for errors ("--name", "ZBEAT_HOST").
+typedef struct {
+    const char *name;
+    const char *name_source;
+    const char *monitor;
+    const char *monitor_source;
+} zb_agent_overrides_t;
+
+//  Loads and checks FILE, then applies overrides (may be NULL). Returns NULL
+//  with one line in err: "FILE:LINE: message", "FILE: path: message", or
+//  "SOURCE: message" for a bad override.
+zb_agent_config_t *zb_agent_config_load(const char *path, const zb_agent_overrides_t *overrides,
+                                        char *err, size_t errsize);
+
+void zb_agent_config_destroy(zb_agent_config_t **self_p);
+
+void zb_agent_config_test(bool verbose);
+
+#endif

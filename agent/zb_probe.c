@@ -1,0 +1,472 @@
+/*  zb_probe: one TCP service over a persistent connection. See zb_probe.h.
+
+    Connection states and what the one timer means in each:
+        CLOSED      no socket; timer: when to connect
+        CONNECTING  connect in progress; timer: connect timeout
+        IDLE        connected; timer: next ping (none when connection-only)
+        WAITING     ping sent; timer: reply timeout
+
+    Checks are paced by next_check, which advances one interval per ping so
+    checks stay on a steady cadence whatever happens in between. While
+    down, reconnects follow a capped exponential backoff instead.
+*/
+#include "zb_probe.h"
+#include "zb_log.h"
+#include "zb_time.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define ZB_PROBE_BACKOFF_MIN_MS 100
+
+typedef enum { S_CLOSED, S_CONNECTING, S_IDLE, S_WAITING } s_conn_t;
+
+struct _zb_probe_t {
+    zb_loop_t *loop;                 // the agent's loop
+    const zb_probe_config_t *config; // not owned
+    zb_probe_notify_fn *notify;      // state changes go here
+    void *notify_arg;                // for notify
+    zb_timer_t timer;                // meaning depends on conn
+    int fd;                          // the connection, or -1
+    s_conn_t conn;                   // connection state
+    zb_service_status_t status;      // what beats report
+    int failures;                    // consecutive failed checks
+    int64_t next_check;              // monotonic ms of the next ping
+    int64_t backoff_ms;              // next reconnect delay while down
+    int64_t started_us;              // connect or ping start, for rtt
+    int64_t connected_ms;            // when this connection was set up
+    bool proven;                     // a good reply came on this connection
+    int64_t quick_ms;                // last at-once reconnect after an unproven close
+    size_t matched;                  // reply bytes matched against expect
+};
+
+static void s_on_io(zb_loop_t *loop, int fd, int events, void *arg);
+static void s_on_timer(zb_loop_t *loop, zb_timer_t *timer, void *arg);
+static void s_connect(zb_probe_t *self);
+
+zb_probe_t *zb_probe_new(zb_loop_t *loop, const zb_probe_config_t *config,
+                         zb_probe_notify_fn *notify, void *arg)
+{
+    assert(loop && config && notify);
+    assert(config->timeout_ms > 0 && config->timeout_ms < config->interval_ms);
+    assert(config->fails >= 1);
+    zb_probe_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return NULL;
+    self->loop = loop;
+    self->config = config;
+    self->notify = notify;
+    self->notify_arg = arg;
+    self->fd = -1;
+    self->conn = S_CLOSED;
+    zb_timer_init(&self->timer, s_on_timer, self);
+    snprintf(self->status.name, sizeof(self->status.name), "%s", config->name);
+    snprintf(self->status.kind, sizeof(self->status.kind), "probe");
+    self->status.state = ZB_STATE_UNKNOWN;
+    self->status.since_ms = zb_time_wall_ms();
+    self->status.rtt_us = -1;
+    self->backoff_ms = ZB_PROBE_BACKOFF_MIN_MS;
+    //  Far in the past: the first unproven close may reconnect at once.
+    self->quick_ms = INT64_MIN / 2;
+    return self;
+}
+
+static void s_close(zb_probe_t *self)
+{
+    if (self->fd != -1) {
+        zb_loop_del_fd(self->loop, self->fd);
+        close(self->fd);
+        self->fd = -1;
+    }
+    zb_loop_timer_cancel(self->loop, &self->timer);
+    self->conn = S_CLOSED;
+}
+
+void zb_probe_destroy(zb_probe_t **self_p)
+{
+    assert(self_p);
+    zb_probe_t *self = *self_p;
+    if (!self)
+        return;
+    s_close(self);
+    free(self);
+    *self_p = NULL;
+}
+
+void zb_probe_start(zb_probe_t *self, int64_t delay_ms)
+{
+    assert(self);
+    assert(self->conn == S_CLOSED && self->fd == -1);
+    self->next_check = zb_time_mono_ms() + (delay_ms > 0 ? delay_ms : 0);
+    zb_loop_timer_set(self->loop, &self->timer, self->next_check);
+}
+
+const zb_service_status_t *zb_probe_status(zb_probe_t *self)
+{
+    assert(self);
+    return &self->status;
+}
+
+//  State and verdicts
+
+static void s_set_error(zb_probe_t *self, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void s_set_error(zb_probe_t *self, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    vsnprintf(self->status.error, sizeof(self->status.error), format, args);
+    va_end(args);
+}
+
+static void s_set_state(zb_probe_t *self, zb_state_t to, const char *reason)
+{
+    zb_state_t from = self->status.state;
+    snprintf(self->status.reason, sizeof(self->status.reason), "%s", reason);
+    if (from == to)
+        return; // while down, reason and error follow the latest failure
+    self->status.state = to;
+    self->status.since_ms = zb_time_wall_ms();
+    if (to == ZB_STATE_DOWN) {
+        self->backoff_ms = ZB_PROBE_BACKOFF_MIN_MS < self->config->interval_ms
+                               ? ZB_PROBE_BACKOFF_MIN_MS
+                               : self->config->interval_ms;
+        zb_log_info("%s: %s -> %s (%s: %s)", self->config->name, zb_state_name(from),
+                    zb_state_name(to), reason, self->status.error);
+    } else
+        zb_log_info("%s: %s -> %s", self->config->name, zb_state_name(from), zb_state_name(to));
+    self->notify(self, from, self->notify_arg);
+}
+
+static void s_good(zb_probe_t *self, int64_t rtt_us)
+{
+    self->failures = 0;
+    self->status.rtt_us = rtt_us;
+    self->status.error[0] = '\0';
+    s_set_state(self, ZB_STATE_UP, "ok");
+}
+
+//  One failed check (the error text is set already): down after `fails` in
+//  a row.
+static void s_failure(zb_probe_t *self, const char *reason)
+{
+    if (self->failures < self->config->fails)
+        self->failures++;
+    if (self->status.state == ZB_STATE_DOWN || self->failures >= self->config->fails)
+        s_set_state(self, ZB_STATE_DOWN, reason);
+    else
+        zb_log_debug("%s: check failed (%d of %d): %s", self->config->name, self->failures,
+                     self->config->fails, self->status.error);
+}
+
+//  A failure that needs no confirmation: nothing listens, or no route.
+static void s_down_now(zb_probe_t *self, const char *reason)
+{
+    self->failures = self->config->fails;
+    s_set_state(self, ZB_STATE_DOWN, reason);
+}
+
+//  Scheduling
+
+//  The ping due now is being made: the next one is an interval later (or an
+//  interval from now, after a stall, rather than a burst of catch-up pings).
+static void s_consume_check(zb_probe_t *self, int64_t now)
+{
+    if (self->next_check <= now) {
+        self->next_check += self->config->interval_ms;
+        if (self->next_check <= now)
+            self->next_check = now + self->config->interval_ms;
+    }
+}
+
+//  Connects again later: after the backoff while down, else at the next
+//  check.
+static void s_reconnect_later(zb_probe_t *self)
+{
+    assert(self->conn == S_CLOSED);
+    int64_t now = zb_time_mono_ms();
+    int64_t deadline;
+    if (self->status.state == ZB_STATE_DOWN) {
+        deadline = now + self->backoff_ms;
+        self->backoff_ms *= 2;
+        if (self->backoff_ms > self->config->interval_ms)
+            self->backoff_ms = self->config->interval_ms;
+    } else
+        deadline = self->next_check > now ? self->next_check : now;
+    zb_loop_timer_set(self->loop, &self->timer, deadline);
+}
+
+//  After a failed ping the connection is dropped, so a late reply can never
+//  be taken for the answer to the next ping. Reconnect at once: a watched
+//  connection is what lets us see a crash the moment it happens.
+static void s_reconnect_after_failure(zb_probe_t *self)
+{
+    if (self->status.state == ZB_STATE_DOWN)
+        s_reconnect_later(self);
+    else
+        s_connect(self);
+}
+
+//  Connection
+
+static const char *s_connect_reason(int error)
+{
+    switch (error) {
+    case ECONNREFUSED:
+        return "refused";
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case ENETDOWN:
+    case EHOSTDOWN:
+    case ETIMEDOUT:
+        return "unreachable";
+    default:
+        return "error";
+    }
+}
+
+static void s_connect_failed(zb_probe_t *self, int error, const char *what)
+{
+    s_close(self);
+    s_set_error(self, "%s: %s", what, strerror(error));
+    s_down_now(self, s_connect_reason(error));
+    s_reconnect_later(self);
+}
+
+static void s_ping(zb_probe_t *self)
+{
+    assert(self->conn == S_IDLE);
+    const zb_probe_config_t *config = self->config;
+    int64_t now = zb_time_mono_ms();
+    s_consume_check(self, now);
+    self->matched = 0;
+    self->started_us = zb_time_mono_us();
+    ssize_t n = send(self->fd, config->send, config->send_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n == (ssize_t)config->send_len) {
+        self->conn = S_WAITING;
+        zb_loop_timer_set(self->loop, &self->timer, now + config->timeout_ms);
+        return;
+    }
+    if (n == -1)
+        s_set_error(self, "send: %s", strerror(errno));
+    else
+        s_set_error(self, "send: only %zd of %zu bytes fit", n, config->send_len);
+    const char *reason = n == -1 && (errno == EPIPE || errno == ECONNRESET) ? "closed" : "error";
+    s_close(self);
+    s_failure(self, reason);
+    s_reconnect_after_failure(self);
+}
+
+static void s_on_connected(zb_probe_t *self)
+{
+    int64_t now = zb_time_mono_ms();
+    self->conn = S_IDLE;
+    self->connected_ms = now;
+    self->proven = false;
+    zb_loop_timer_cancel(self->loop, &self->timer);
+    if (zb_loop_mod_fd(self->loop, self->fd, ZB_LOOP_READ) == -1) {
+        int error = errno;
+        s_close(self);
+        s_set_error(self, "epoll: %s", strerror(error));
+        s_failure(self, "error");
+        s_reconnect_later(self);
+        return;
+    }
+    if (self->config->send_len == 0)
+        s_good(self, zb_time_mono_us() - self->started_us);
+    else if (self->status.state == ZB_STATE_DOWN || now >= self->next_check)
+        s_ping(self); // while down, every accepted reconnect is a chance to recover
+    else
+        zb_loop_timer_set(self->loop, &self->timer, self->next_check);
+}
+
+static void s_connect(zb_probe_t *self)
+{
+    assert(self->fd == -1);
+    self->conn = S_CLOSED;
+    self->started_us = zb_time_mono_us();
+    int fd;
+    int rc = zb_net_connect(&self->config->addr, &fd);
+    if (rc == -1) {
+        s_connect_failed(self, errno, "connect");
+        return;
+    }
+    if (zb_loop_add_fd(self->loop, fd, ZB_LOOP_WRITE, s_on_io, self) == -1) {
+        int error = errno;
+        close(fd);
+        s_connect_failed(self, error, "epoll");
+        return;
+    }
+    self->fd = fd;
+    if (rc == 0) {
+        s_on_connected(self);
+        return;
+    }
+    self->conn = S_CONNECTING;
+    zb_loop_timer_set(self->loop, &self->timer, zb_time_mono_ms() + self->config->timeout_ms);
+}
+
+//  The peer closed or reset the connection. If the connection had proved
+//  itself (a good reply, or held open for a while), this is a service that
+//  closed an idle connection or just died: reconnect at once, and the
+//  reconnect tells which. An unproven connection that closes (a service
+//  accepting and dropping connections) gets at most one at-once reconnect
+//  per interval, so it cannot spin the loop.
+static void s_on_peer_closed(zb_probe_t *self, int error)
+{
+    const zb_probe_config_t *config = self->config;
+    bool waiting = self->conn == S_WAITING;
+    int64_t now = zb_time_mono_ms();
+    bool proven =
+        self->proven || (config->send_len == 0 && now - self->connected_ms >= config->timeout_ms);
+    s_close(self);
+    if (waiting || (!proven && config->send_len > 0)) {
+        s_set_error(self, "%s%s", error ? strerror(error) : "connection closed by peer",
+                    waiting ? " while waiting for a reply" : " before any reply");
+        s_failure(self, "closed");
+    } else
+        zb_log_debug("%s: connection closed by peer (%s); reconnecting", config->name,
+                     error ? strerror(error) : "EOF");
+    if (self->status.state == ZB_STATE_DOWN)
+        s_reconnect_later(self);
+    else if (proven || now - self->quick_ms >= config->interval_ms) {
+        if (!proven)
+            self->quick_ms = now;
+        s_connect(self);
+    } else
+        s_reconnect_later(self);
+}
+
+//  Replies
+
+//  Quotes up to 40 bytes of a reply for the error text.
+static void s_printable(const char *data, size_t len, char *buf, size_t size)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < len && i < 40 && used + 5 < size; i++) {
+        unsigned char c = (unsigned char)data[i];
+        if (c == '\r')
+            used += (size_t)snprintf(buf + used, size - used, "\\r");
+        else if (c == '\n')
+            used += (size_t)snprintf(buf + used, size - used, "\\n");
+        else if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+            used += (size_t)snprintf(buf + used, size - used, "\\x%02x", c);
+        else
+            buf[used++] = (char)c;
+    }
+    buf[used] = '\0';
+}
+
+static void s_reply_good(zb_probe_t *self)
+{
+    self->proven = true;
+    self->conn = S_IDLE;
+    s_good(self, zb_time_mono_us() - self->started_us);
+    zb_loop_timer_set(self->loop, &self->timer, self->next_check);
+}
+
+static void s_reply_bad(zb_probe_t *self, const char *data, size_t len)
+{
+    //  What came: the part that matched, then the rest of this read.
+    char got[ZB_PROBE_EXPECT_MAX + 64], text[200];
+    size_t have = self->matched < sizeof(got) ? self->matched : sizeof(got);
+    memcpy(got, self->config->expect, have);
+    size_t more = len < sizeof(got) - have ? len : sizeof(got) - have;
+    memcpy(got + have, data, more);
+    s_printable(got, have + more, text, sizeof(text));
+    s_set_error(self, "bad response \"%s\"", text);
+    s_close(self);
+    s_failure(self, "bad-response");
+    s_reconnect_after_failure(self);
+}
+
+static void s_read(zb_probe_t *self)
+{
+    const zb_probe_config_t *config = self->config;
+    char buf[4096];
+    ssize_t n = recv(self->fd, buf, sizeof(buf), 0);
+    if (n == 0) {
+        s_on_peer_closed(self, 0);
+        return;
+    }
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            s_on_peer_closed(self, errno);
+        return;
+    }
+    //  Outside a ping (banners, the tail of a reply) bytes are discarded.
+    if (self->conn != S_WAITING)
+        return;
+    if (config->expect_len == 0) {
+        s_reply_good(self);
+        return;
+    }
+    //  Compared as it arrives: a wrong first byte is a bad reply at once, a
+    //  reply that stops short of the prefix runs into the timeout.
+    size_t take = config->expect_len - self->matched;
+    if ((size_t)n < take)
+        take = (size_t)n;
+    if (memcmp(buf, config->expect + self->matched, take) != 0) {
+        s_reply_bad(self, buf, (size_t)n);
+        return;
+    }
+    self->matched += take;
+    if (self->matched == config->expect_len)
+        s_reply_good(self);
+}
+
+//  Loop callbacks
+
+static void s_on_io(zb_loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    zb_probe_t *self = arg;
+    assert(fd == self->fd);
+    if (self->conn == S_CONNECTING) {
+        int error = zb_net_connect_result(fd);
+        if (error)
+            s_connect_failed(self, error, "connect");
+        else
+            s_on_connected(self);
+    } else if (self->conn == S_IDLE || self->conn == S_WAITING)
+        s_read(self);
+}
+
+static void s_on_timer(zb_loop_t *loop, zb_timer_t *timer, void *arg)
+{
+    (void)loop;
+    (void)timer;
+    zb_probe_t *self = arg;
+    char text[32];
+    switch (self->conn) {
+    case S_CLOSED:
+        s_connect(self);
+        break;
+    case S_CONNECTING:
+        zb_time_format_duration(self->config->timeout_ms, text, sizeof(text));
+        s_set_error(self, "connect: no answer within %s", text);
+        s_close(self);
+        s_consume_check(self, zb_time_mono_ms());
+        s_failure(self, "timeout");
+        s_reconnect_later(self);
+        break;
+    case S_IDLE:
+        s_ping(self);
+        break;
+    case S_WAITING:
+        zb_time_format_duration(self->config->timeout_ms, text, sizeof(text));
+        s_set_error(self, "no reply within %s", text);
+        s_close(self);
+        s_failure(self, "timeout");
+        s_reconnect_after_failure(self);
+        break;
+    }
+}

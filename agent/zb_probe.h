@@ -1,0 +1,64 @@
+/*  zb_probe: watches one TCP service over a persistent connection.
+
+    Every probe lives in the agent's one event loop: a socket, a timer and a
+    small state machine, no thread. The connection is held open between
+    checks, so a service that dies is seen the moment its kernel closes or
+    resets the connection: the probe reconnects at once, and a refused
+    reconnect is "down" within milliseconds instead of an interval later.
+
+    With `send`, every interval the probe sends the ping and expects a reply
+    that starts with `expect` (any byte when expect is empty) within the
+    timeout; `fails` consecutive failures make the service down. Without
+    `send`, the check is the connection itself: an accepted connect is up.
+
+    The probe reports each state change through a callback; the status
+    (state, since, rtt, reason, last error) is read for beats.
+*/
+#ifndef ZB_PROBE_H
+#define ZB_PROBE_H
+
+#include "zb_loop.h"
+#include "zb_net.h"
+#include "zb_proto.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZB_PROBE_SEND_MAX 1024  // bytes of a ping
+#define ZB_PROBE_EXPECT_MAX 256 // bytes of an expected reply prefix
+
+typedef struct {
+    char name[ZB_NAME_MAX + 1];
+    char target[300];   // "host:port" as configured, for messages
+    zb_net_addr_t addr; // resolved once at configuration time
+    char send[ZB_PROBE_SEND_MAX];
+    size_t send_len; // 0: connection-only check
+    char expect[ZB_PROBE_EXPECT_MAX];
+    size_t expect_len;   // 0: any reply byte will do
+    int64_t interval_ms; // between checks
+    int64_t timeout_ms;  // for a connect or a reply; < interval_ms
+    int fails;           // consecutive failures before down
+} zb_probe_config_t;
+
+typedef struct _zb_probe_t zb_probe_t;
+
+//  Called from inside the loop after the probe's state changed; the probe's
+//  status already holds the new state, since, reason and error.
+typedef void(zb_probe_notify_fn)(zb_probe_t *probe, zb_state_t from, void *arg);
+
+//  config must outlive the probe. Returns NULL when out of memory.
+zb_probe_t *zb_probe_new(zb_loop_t *loop, const zb_probe_config_t *config,
+                         zb_probe_notify_fn *notify, void *arg);
+//  Closes the connection and cancels the timer; no callback is made.
+void zb_probe_destroy(zb_probe_t **self_p);
+
+//  Makes the first check after delay_ms (agents spread their probes' first
+//  checks so a thousand of them don't hit one server in the same
+//  millisecond, and stay spread afterwards).
+void zb_probe_start(zb_probe_t *self, int64_t delay_ms);
+
+//  The service as a beat reports it. The pointer stays valid until the
+//  probe is destroyed; its contents change as the probe runs.
+const zb_service_status_t *zb_probe_status(zb_probe_t *self);
+
+#endif

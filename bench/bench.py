@@ -1,0 +1,1107 @@
+#!/usr/bin/env python3
+"""zbeat benchmarks (issue 8, docs/benchmarks.md). Run through bench/run.sh.
+
+Every comparison runs side by side in the same run and is reported as a
+ratio next to its target, because the machine is shared and absolute times
+drift. Nothing here passes or fails: the table says where a target is met.
+
+Sizes and durations come from the environment (see docs/benchmarks.md);
+the defaults keep a full run under about ten minutes on two cores.
+"""
+
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import zmq
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.dirname(HERE)
+BUILD = os.environ.get("ZB_BUILD_DIR", os.path.join(SOURCE, "build-bench"))
+TOOLS = os.environ.get("ZB_BENCH_TOOLS", os.path.join(BUILD, "bench", "bin"))
+RESULTS = os.environ.get("BENCH_RESULTS", os.path.join(HERE, "results"))
+
+
+def env_int(name, default):
+    return int(os.environ.get(name, default))
+
+
+def env_list(name, default):
+    return [int(x) for x in os.environ.get(name, default).split(",") if x.strip()]
+
+
+CFG = {
+    "items": os.environ.get("BENCH_ONLY", "1,2,3,4,5"),
+    "kills": env_int("BENCH_KILLS", 100),
+    "hangs": env_int("BENCH_HANGS", 5),
+    "monit": env_int("BENCH_MONIT", 1),
+    "ingest_agents": env_list("BENCH_INGEST_AGENTS", "1000,2500,5000,10000"),
+    "ingest_services": env_int("BENCH_INGEST_SERVICES", 20),
+    "ingest_seconds": env_int("BENCH_INGEST_SECONDS", 10),
+    "ingest_warmup": env_int("BENCH_INGEST_WARMUP", 4),
+    "burst_services": env_int("BENCH_BURST_SERVICES", 10000),
+    "scale_services": env_int("BENCH_SCALE_SERVICES", 10000),
+    "scale_per_agent": env_int("BENCH_SCALE_PER_AGENT", 5000),
+    "scale_seconds": env_int("BENCH_SCALE_SECONDS", 30),
+    "monit_ports": env_int("BENCH_MONIT_PORTS", 1000),
+    "monit_seconds": env_int("BENCH_MONIT_SECONDS", 15),
+    "query_rows": env_list("BENCH_QUERY_ROWS", "10000,1000000"),
+    "query_runs": env_int("BENCH_QUERY_RUNS", 20),
+}
+
+RESULTS_ROWS = []  # dicts: item, metric, value, floor, ratio, target, met, note
+PROCS = []  # every child, killed at exit
+TMP = tempfile.mkdtemp(prefix="zbeat-bench.")
+
+
+def log(text):
+    print("[bench %s] %s" % (time.strftime("%H:%M:%S"), text), flush=True)
+
+
+def tool(name):
+    for d in (TOOLS, os.path.join(BUILD, "bin")):
+        path = os.path.join(d, name)
+        if os.path.exists(path):
+            return path
+    sys.exit("bench: %s not built (run bench/run.sh)" % name)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout, what, step=0.005):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out after %.1fs waiting for: %s" % (timeout, what))
+        time.sleep(step)
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def pct(values, p):
+    """Percentile by nearest rank (p in 0..100) of a non-empty list."""
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+# --------------------------------------------------------------------------
+# Processes
+
+
+class Proc:
+    """A child process; stdout lines optionally captured with receipt times."""
+
+    def __init__(self, args, name, lines=False, env=None):
+        self.name = name
+        self.log = os.path.join(TMP, name + ".log")
+        self.errf = open(self.log, "wb")
+        self.lines = []  # (monotonic time, text) when lines=True
+        self.p = subprocess.Popen(args, stdout=subprocess.PIPE if lines else self.errf,
+                                  stderr=self.errf, env=env, start_new_session=True)
+        PROCS.append(self)
+        if lines:
+            self.reader = threading.Thread(target=self._read, daemon=True)
+            self.reader.start()
+
+    def _read(self):
+        for raw in self.p.stdout:
+            self.lines.append((time.monotonic(), raw.decode(errors="replace").rstrip("\n")))
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def send(self, sig):
+        if self.alive():
+            self.p.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.alive():
+            self.p.send_signal(sig)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        if getattr(self, "reader", None):
+            self.reader.join(5)
+        self.errf.close()
+        return self.p.returncode
+
+    def text(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def find(self, prefix, start=0):
+        for t, line in self.lines[start:]:
+            if line.startswith(prefix):
+                return t, line
+        return None
+
+
+def cleanup():
+    for proc in PROCS:
+        if proc.alive():
+            try:
+                proc.p.kill()
+                proc.p.wait(5)
+            except OSError:
+                pass
+
+
+def cpu_seconds(pid):
+    """CPU time of every thread of pid, from schedstat (ns resolution)."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass
+    return total / 1e9
+
+
+def rss_kib(pid, field="VmRSS"):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def result(item, metric, value, floor=None, ratio=None, target="", met=None, note=""):
+    row = dict(item=item, metric=metric, value=value, floor=floor, ratio=ratio, target=target,
+               met=met, note=note)
+    RESULTS_ROWS.append(row)
+    log("RESULT %s | %s | %s | floor %s | ratio %s | target %s | %s %s" % (
+        item, metric, value, floor, ratio, target,
+        {True: "met", False: "MISSED", None: ""}[met], note))
+
+
+def ms(x):
+    return "%.2f ms" % (x * 1000.0)
+
+
+# --------------------------------------------------------------------------
+# Daemons
+
+
+def start_redis(port, name):
+    proc = Proc(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--protected-mode", "no"], name)
+    wait_for(lambda: port_open(port), 10, "redis on %d" % port)
+    return proc
+
+
+def start_monitor(db, port, name, verbose=False):
+    args = [tool("zbeat-monitor"), "--db", db, "--bind", "tcp://127.0.0.1:%d" % port]
+    if verbose:
+        args.append("-v")
+    proc = Proc(args, name)
+    wait_for(lambda: "monitor started" in proc.text() or not proc.alive(), 20, "monitor start")
+    if not proc.alive():
+        raise RuntimeError("monitor died: " + proc.text())
+    return proc
+
+
+def monitor_counters(proc):
+    m = re.search(r"monitor stopping: (.*)", proc.text())
+    if not m:
+        return {}
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))}
+
+
+def start_agent(cfg_text, name):
+    path = os.path.join(TMP, name + ".cfg")
+    with open(path, "w") as f:
+        f.write(cfg_text)
+    return Proc([tool("zbeat-agent"), "-c", path], name)
+
+
+class Sub:
+    """A SUB socket polled from the start by a thread; messages timestamped."""
+
+    def __init__(self):
+        self.ctx = zmq.Context.instance()
+        self.sock = self.ctx.socket(zmq.SUB)
+        self.sock.setsockopt(zmq.SUBSCRIBE, b"")
+        port = self.sock.bind_to_random_port("tcp://127.0.0.1")
+        self.endpoint = "tcp://127.0.0.1:%d" % port
+        self.msgs = []
+        self.running = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        poller = zmq.Poller()
+        poller.register(self.sock, zmq.POLLIN)
+        while self.running:
+            if poller.poll(20):
+                while True:
+                    try:
+                        frames = self.sock.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    t = time.monotonic()
+                    try:
+                        self.msgs.append((t, json.loads(frames[1])))
+                    except (ValueError, IndexError):
+                        pass
+
+    def event_after(self, t0, service, to, start=0):
+        for t, m in self.msgs[start:]:
+            if (t >= t0 and m.get("type") == "event" and m.get("service") == service
+                    and m.get("to") == to):
+                return t
+        return None
+
+    def state(self, service):
+        """The last state reported for service by an event or a beat."""
+        for _, m in reversed(self.msgs):
+            if m.get("type") == "event" and m.get("service") == service:
+                return m["to"]
+            if m.get("type") == "beat":
+                for s in m.get("services", []):
+                    if s["name"] == service:
+                        return s["state"]
+        return None
+
+    def close(self):
+        self.running = False
+        self.thread.join(2)
+        self.sock.close(0)
+
+
+class LogTail:
+    """Follows a growing log file; lines timestamped when first seen (2 ms polls)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.lines = []
+        self.running = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        buf = b""
+        f = None
+        while self.running:
+            if f is None:
+                try:
+                    f = open(self.path, "rb")
+                except OSError:
+                    time.sleep(0.01)
+                    continue
+            chunk = f.read()
+            if chunk:
+                t = time.monotonic()
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    self.lines.append((t, line.decode(errors="replace")))
+            else:
+                time.sleep(0.002)
+
+    def find_after(self, t0, needle):
+        for t, line in self.lines:
+            if t >= t0 and needle in line:
+                return t
+        return None
+
+    def close(self):
+        self.running = False
+        self.thread.join(2)
+
+
+MONIT_HEAD = """set daemon 1
+set log {dir}/monit.log
+set pidfile {dir}/monit.pid
+set idfile {dir}/monit.id
+set statefile {dir}/monit.state
+"""
+MONIT_CHECK = """check host {name} with address 127.0.0.1
+    if failed port {port} send "PING\\r\\n" expect "\\+PONG" with timeout 1 seconds then alert
+"""
+
+
+def start_monit(name, checks):
+    """checks: [(name, port)]. Returns (proc, log path)."""
+    d = os.path.join(TMP, name)
+    os.makedirs(d, exist_ok=True)
+    rc = os.path.join(d, "monitrc")
+    with open(rc, "w") as f:
+        f.write(MONIT_HEAD.format(dir=d))
+        for check, port in checks:
+            f.write(MONIT_CHECK.format(name=check, port=port))
+    os.chmod(rc, 0o600)
+    proc = Proc(["monit", "-c", rc, "-I"], name)
+    return proc, os.path.join(d, "monit.log")
+
+
+def have_monit():
+    if not CFG["monit"]:
+        return False
+    if shutil.which("monit"):
+        return True
+    log("monit not installed: the comparisons with monit are skipped (bench/run.sh installs it)")
+    return False
+
+
+# --------------------------------------------------------------------------
+# Items 1 and 2: crash and hang detection, zbeat vs floor vs monit
+
+AGENT_CFG = """agent
+    name = bench
+    monitor = {monitors}
+    beat = 1s
+service
+    redis
+        probe = 127.0.0.1:{port}
+        send = "PING\\r\\n"
+        expect = "+PONG"
+        interval = 1s
+        timeout = 500ms
+        fails = 1
+    redis-f3
+        probe = 127.0.0.1:{port}
+        send = "PING\\r\\n"
+        expect = "+PONG"
+        interval = 1s
+        timeout = 500ms
+        fails = 3
+"""
+
+
+class FloorClient:
+    """The floor: a bare TCP client holding a connection to redis, timing EOF."""
+
+    def __init__(self, port):
+        self.port = port
+        self.eof = None
+        self.sock = None
+        self.thread = None
+
+    def arm(self):
+        self.eof = None
+        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        self.sock.sendall(b"PING\r\n")
+        if not self.sock.recv(64).startswith(b"+PONG"):
+            raise RuntimeError("floor client: redis did not answer")
+        self.sock.settimeout(None)
+        self.thread = threading.Thread(target=self._wait, daemon=True)
+        self.thread.start()
+
+    def _wait(self):
+        try:
+            self.sock.recv(64)
+        except OSError:
+            pass
+        self.eof = time.monotonic()
+        self.sock.close()
+
+
+def commit_floor(db):
+    """One SQLite commit of one outage-like row: WAL, synchronous=NORMAL, as zb_store."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("CREATE TABLE IF NOT EXISTS outages (id INTEGER PRIMARY KEY, host TEXT, "
+                 "service TEXT, started_at_ms INTEGER, ended_at_ms INTEGER, reason TEXT)")
+    conn.execute("CREATE INDEX IF NOT EXISTS o_host ON outages (host, started_at_ms)")
+
+    def once():
+        t = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO outages (host, service, started_at_ms, reason) "
+                     "VALUES ('bench', 'redis', ?, 'refused')", (int(time.time() * 1000),))
+        conn.execute("COMMIT")
+        return time.perf_counter() - t
+    return once
+
+
+def open_outage(db_conn):
+    row = db_conn.execute("SELECT id FROM outages WHERE host = 'bench' AND kind = 'service' "
+                          "AND service = 'redis' AND ended_at_ms IS NULL").fetchone()
+    return row[0] if row else None
+
+
+def bench_detection():
+    log("items 1-2: crash detection (%d kills), hang detection (%d stops)" % (
+        CFG["kills"], CFG["hangs"]))
+    use_monit = have_monit()
+    rport, mport = free_port(), free_port()
+    redis = start_redis(rport, "det-redis")
+    db = os.path.join(TMP, "det.db")
+    monitor = start_monitor(db, mport, "det-monitor")
+    sub = Sub()
+    agent = start_agent(AGENT_CFG.format(
+        monitors="tcp://127.0.0.1:%d,%s" % (mport, sub.endpoint), port=rport), "det-agent")
+    monit = tail = None
+    if use_monit:
+        monit, mlog = start_monit("det-monit", [("redis", rport)])
+        tail = LogTail(mlog)
+        wait_for(lambda: tail.find_after(0, "started"), 10, "monit start")
+    wait_for(lambda: sub.state("redis") == "up" and sub.state("redis-f3") == "up", 20,
+             "agent reports redis up")
+    dbc = wait_for(lambda: os.path.exists(db) and sqlite3.connect(
+        "file:%s?mode=ro" % db, uri=True, isolation_level=None), 10, "monitor db")
+    floor_db = commit_floor(os.path.join(TMP, "floor.db"))
+    floor = FloorClient(rport)
+    ev, dbt, fl, fl_db, mon, missed = [], [], [], [], [], []
+
+    def ready():
+        ok = sub.state("redis") == "up" and sub.state("redis-f3") == "up"
+        ok = ok and open_outage(dbc) is None
+        if use_monit:
+            last = [ln for _, ln in tail.lines if "'redis'" in ln]
+            ok = ok and (not last or "succeeded" in last[-1])
+        return ok
+
+    for i in range(CFG["kills"]):
+        wait_for(ready, 30, "everything sees redis up before kill %d" % i, step=0.01)
+        floor.arm()
+        # Random phase against the agent's 1 s pings and monit's 1 s cycle.
+        time.sleep(random.uniform(0.05, 0.5 if not use_monit else 1.0))
+        start = len(sub.msgs)
+        t0 = time.monotonic()
+        os.kill(redis.pid, signal.SIGKILL)
+        t_db = None
+        deadline = t0 + 5
+        while time.monotonic() < deadline:
+            if t_db is None and open_outage(dbc) is not None:
+                t_db = time.monotonic()
+            if t_db is not None:
+                break
+            time.sleep(0.0005)
+        commit = floor_db()
+        floor.thread.join(5)
+        t_ev = wait_for(lambda: sub.event_after(t0, "redis", "down", start) or
+                        time.monotonic() > t0 + 5, 6, "down event")
+        t_mon = None
+        if use_monit:
+            t_mon = wait_for(lambda: tail.find_after(t0, "failed") or time.monotonic() > t0 + 5,
+                             6, "monit failure")
+        if t_ev is True or t_db is None or floor.eof is None or t_mon is True:
+            missed.append(i)
+        else:
+            ev.append(t_ev - t0)
+            dbt.append(t_db - t0)
+            fl.append(floor.eof - t0)
+            fl_db.append(floor.eof - t0 + commit)
+            if use_monit:
+                mon.append(t_mon - t0)
+        redis.stop(signal.SIGKILL)
+        redis = start_redis(rport, "det-redis-%d" % (i + 1))
+        if (i + 1) % 10 == 0:
+            log("  kill %d/%d: event p50 %s, db p50 %s, floor p50 %s%s" % (
+                i + 1, CFG["kills"], ms(pct(ev, 50)), ms(pct(dbt, 50)), ms(pct(fl_db, 50)),
+                ", monit p50 %s" % ms(pct(mon, 50)) if mon else ""))
+
+    if ev:
+        fp99 = pct(fl_db, 99)
+        result("1 crash", "kill -> down event on PUB, p50", ms(pct(ev, 50)),
+               ms(pct(fl_db, 50)), "%.1fx" % (pct(ev, 50) / pct(fl_db, 50)))
+        result("1 crash", "kill -> down event on PUB, p99", ms(pct(ev, 99)), ms(fp99),
+               "%.1fx" % (pct(ev, 99) / fp99), "p99 <= 3x floor", pct(ev, 99) <= 3 * fp99)
+        result("1 crash", "kill -> outage row committed, p50", ms(pct(dbt, 50)),
+               ms(pct(fl_db, 50)), "%.1fx" % (pct(dbt, 50) / pct(fl_db, 50)))
+        result("1 crash", "kill -> outage row committed, p99", ms(pct(dbt, 99)), ms(fp99),
+               "%.1fx" % (pct(dbt, 99) / fp99), "p99 <= 3x floor", pct(dbt, 99) <= 3 * fp99,
+               "floor = bare TCP client EOF + one SQLite commit; n=%d, missed %d" % (
+                   len(ev), len(missed)))
+        result("1 crash", "floor parts p50: EOF / commit", "%s / %s" % (
+            ms(pct(fl, 50)), ms(pct([a - b for a, b in zip(fl_db, fl)], 50))))
+    if mon:
+        ratio = pct(mon, 50) / pct(dbt, 50)
+        result("2 monit", "kill -> monit failure, p50 (p99)", "%s (%s)" % (
+            ms(pct(mon, 50)), ms(pct(mon, 99))), "zbeat db %s" % ms(pct(dbt, 50)),
+            "%.0fx" % ratio, "zbeat >= 100x faster at p50", ratio >= 100,
+            "monit: set daemon 1, send/expect on the same port")
+        ratio_ev = pct(mon, 50) / pct(ev, 50)
+        result("2 monit", "vs zbeat PUB event, p50", ms(pct(mon, 50)),
+               "zbeat event %s" % ms(pct(ev, 50)), "%.0fx" % ratio_ev,
+               "zbeat >= 100x faster at p50", ratio_ev >= 100)
+
+    # Hangs: SIGSTOP. zbeat's bound is interval + timeout with fails = 1,
+    # fails*interval + timeout with fails = 3; monit's is its cycle plus its
+    # (whole-second) timeout.
+    hang = {"redis": [], "redis-f3": [], "db": [], "monit": []}
+    for i in range(CFG["hangs"]):
+        wait_for(ready, 30, "everything sees redis up before stop %d" % i, step=0.01)
+        time.sleep(random.uniform(0.1, 1.0))
+        start = len(sub.msgs)
+        t0 = time.monotonic()
+        os.kill(redis.pid, signal.SIGSTOP)
+        t_db = None
+        while time.monotonic() < t0 + 8:
+            if open_outage(dbc) is not None:
+                t_db = time.monotonic()
+                break
+            time.sleep(0.001)
+        got = {}
+        for svc in ("redis", "redis-f3"):
+            got[svc] = wait_for(lambda: sub.event_after(t0, svc, "down", start) or
+                                time.monotonic() > t0 + 8, 9, "hang event")
+        if use_monit:
+            got["monit"] = wait_for(lambda: tail.find_after(t0, "failed") or
+                                    time.monotonic() > t0 + 8, 9, "monit hang")
+        os.kill(redis.pid, signal.SIGCONT)
+        for key, t in got.items():
+            if t is not True:
+                hang[key].append(t - t0)
+        if t_db:
+            hang["db"].append(t_db - t0)
+    if hang["redis"]:
+        worst = max(hang["redis"])
+        result("2 hang", "SIGSTOP -> down event, fails=1, max (p50)", "%s (%s)" % (
+            ms(worst), ms(pct(hang["redis"], 50))), None, None,
+            "<= interval + timeout = 1500 ms", worst <= 1.5 + 0.05,
+            "n=%d; +50 ms allowed for delivery" % len(hang["redis"]))
+    if hang["redis-f3"]:
+        worst = max(hang["redis-f3"])
+        result("2 hang", "SIGSTOP -> down event, fails=3 (default), max (p50)", "%s (%s)" % (
+            ms(worst), ms(pct(hang["redis-f3"], 50))), None, None,
+            "<= 3*interval + timeout = 3500 ms", worst <= 3.5 + 0.05)
+    if hang["monit"]:
+        result("2 hang", "SIGSTOP -> monit failure, max (p50)", "%s (%s)" % (
+            ms(max(hang["monit"])), ms(pct(hang["monit"], 50))),
+            None, "%.1fx zbeat fails=1 p50" % (pct(hang["monit"], 50) / pct(hang["redis"], 50))
+            if hang["redis"] else None, "", None, "monit: cycle 1 s + timeout 1 s (its minimum)")
+
+    sub.close()
+    agent.stop()
+    monitor.stop()
+    if monit:
+        tail.close()
+        monit.stop()
+    redis.stop(signal.SIGKILL)
+    return {"event": ev, "db": dbt, "floor_eof": fl, "floor": fl_db, "monit": mon,
+            "hang": hang, "missed": missed}
+
+
+# --------------------------------------------------------------------------
+# Item 3: monitor ingest
+
+
+class MarkerWatch:
+    """Polls the monitor's database for marker outages; lag = commit seen - sent."""
+
+    def __init__(self, db):
+        self.db = db
+        self.seen = {}
+        self.running = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        conn = None
+        while self.running:
+            try:
+                if conn is None:
+                    conn = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True,
+                                           isolation_level=None)
+                rows = conn.execute("SELECT service FROM outages WHERE host = 'bench-marker'"
+                                    ).fetchall()
+                t = time.monotonic()
+                for (svc,) in rows:
+                    self.seen.setdefault(svc, t)
+            except sqlite3.Error:
+                conn = None
+            time.sleep(0.005)
+
+    def close(self):
+        self.running = False
+        self.thread.join(2)
+
+
+def loadgen_markers(proc):
+    out = {}
+    for t, line in proc.lines:
+        if line.startswith("marker "):
+            _, n, us = line.split()
+            out["m" + n] = int(us) / 1e6
+    return out
+
+
+def loadgen_progress(proc, at):
+    """Messages sent by the time `at` (monotonic), from the progress lines."""
+    sent = 0
+    for _, line in proc.lines:
+        if line.startswith("progress "):
+            _, us, n = line.split()
+            if int(us) / 1e6 <= at:
+                sent = int(n)
+    return sent
+
+
+def run_load(endpoint, agents, seconds, extra=(), name="load"):
+    args = [tool("zb-bench-load"), "--endpoint", endpoint, "--agents", str(agents),
+            "--services", str(CFG["ingest_services"]), "--duration-ms", str(seconds * 1000)]
+    return Proc(args + list(extra), name, lines=True)
+
+
+def measure_window(load, pid, warmup, seconds):
+    """CPU of pid and messages sent over [ready+warmup, ready+warmup+seconds]."""
+    t_ready = wait_for(lambda: load.find("ready") or not load.alive(), 30, "loadgen ready")
+    if t_ready is True or not load.alive() and not load.find("ready"):
+        raise RuntimeError("loadgen failed: " + load.text())
+    t_ready = int(t_ready[1].split()[1]) / 1e6
+    while time.monotonic() < t_ready + warmup:
+        time.sleep(0.01)
+    t1, c1 = time.monotonic(), cpu_seconds(pid)
+    while time.monotonic() < t_ready + warmup + seconds:
+        time.sleep(0.01)
+    t2, c2 = time.monotonic(), cpu_seconds(pid)
+    # Progress lines arrive every 100 ms: give the last one time to land.
+    time.sleep(0.15)
+    sent = loadgen_progress(load, t2) - loadgen_progress(load, t1)
+    return {"wall": t2 - t1, "cpu": c2 - c1, "messages": sent}
+
+
+def bench_ingest():
+    svc = CFG["ingest_services"]
+    warm, secs = CFG["ingest_warmup"], CFG["ingest_seconds"]
+    log("item 3: monitor ingest, agents %s x %d services, %d s windows" % (
+        CFG["ingest_agents"], svc, secs))
+    steps = []
+    best = None
+    for m in CFG["ingest_agents"]:
+        # Floor: bare SUB loop, same generator, same rate.
+        port = free_port()
+        sub = Proc([tool("zb-bench-sub"), "--bind", "tcp://127.0.0.1:%d" % port], "floor-%d" % m)
+        load = run_load("tcp://127.0.0.1:%d" % port, m, warm + secs + 1, name="load-floor-%d" % m)
+        fw = measure_window(load, sub.pid, warm, secs)
+        load.p.wait(60)
+        load.stop()
+        time.sleep(0.3)
+        sub.stop()
+        fl_msgs = int(re.search(r"messages=(\d+)", sub.text()).group(1))
+        fl_sent = int(re.search(r"sent=(\d+)", load.find("done")[1]).group(1))
+        # Monitor, fresh database.
+        port = free_port()
+        db = os.path.join(TMP, "ingest-%d.db" % m)
+        monitor = start_monitor(db, port, "ingest-monitor-%d" % m)
+        watch = MarkerWatch(db)
+        load = run_load("tcp://127.0.0.1:%d" % port, m, warm + secs + 1,
+                        ["--marker-ms", "500"], name="load-monitor-%d" % m)
+        mw = measure_window(load, monitor.pid, warm, secs)
+        load.p.wait(60)
+        load.stop()
+        done = load.find("done")[1]
+        sent = int(re.search(r"sent=(\d+)", done).group(1))
+        late = int(re.search(r"late_max_us=(\d+)", done).group(1)) / 1e6
+        markers = loadgen_markers(load)
+        last = "m%d" % (len(markers) - 1)
+        try:
+            wait_for(lambda: last in watch.seen, 30, "last marker committed")
+        except RuntimeError:
+            pass
+        watch.close()
+        rss = rss_kib(monitor.pid)
+        monitor.stop()
+        cnt = monitor_counters(monitor)
+        # Lags of markers sent inside the window (after warm-up) and the last one.
+        t_ready = int(load.find("ready")[1].split()[1]) / 1e6
+        lags = [watch.seen[k] - t for k, t in markers.items()
+                if k in watch.seen and t >= t_ready + warm]
+        end_lag = watch.seen[last] - markers[last] if last in watch.seen else float("inf")
+        max_lag = max(lags + [end_lag])
+        keeps_up = (cnt.get("seq_gaps", 1) == 0 and cnt.get("dropped", 1) == 0
+                    and cnt.get("messages", 0) >= sent and max_lag < 1.0)
+        rate = mw["messages"] / mw["wall"]
+        cap = mw["messages"] / mw["cpu"] if mw["cpu"] > 0 else float("inf")
+        fcap = fw["messages"] / fw["cpu"] if fw["cpu"] > 0 else float("inf")
+        step = dict(agents=m, msg_rate=rate, beat_rate=rate * svc, monitor_cpu=mw["cpu"] / mw["wall"],
+                    monitor_msgs_per_cpu_s=cap, floor_cpu=fw["cpu"] / fw["wall"],
+                    floor_msgs_per_cpu_s=fcap, floor_received=fl_msgs, floor_sent=fl_sent,
+                    counters=cnt, sent=sent, max_lag=max_lag, end_lag=end_lag,
+                    loadgen_late_max=late, keeps_up=keeps_up, monitor_rss_kib=rss)
+        steps.append(step)
+        log("  M=%d: %.0f msg/s = %.0f beats/s; monitor %.0f%% CPU (%.0f msg/CPU-s), "
+            "floor %.0f%% CPU (%.0f msg/CPU-s, %d/%d received); gaps %s dropped %s "
+            "processed %s/%d; lag max %.0f ms end %.0f ms; loadgen late max %.0f ms -> %s" % (
+                m, rate, rate * svc, 100 * step["monitor_cpu"], cap, 100 * step["floor_cpu"],
+                fcap, fl_msgs, fl_sent, cnt.get("seq_gaps"), cnt.get("dropped"),
+                cnt.get("messages"), sent, max_lag * 1000, end_lag * 1000, late * 1000,
+                "keeps up" if keeps_up else "FALLS BEHIND"))
+        if keeps_up:
+            best = step
+        else:
+            break
+
+    if best:
+        result("3 ingest", "sustained, M=%d agents x %d services" % (best["agents"], svc),
+               "%.0f beats/s (%.0f msg/s), monitor at %.0f%% of a core" % (
+                   best["beat_rate"], best["msg_rate"], 100 * best["monitor_cpu"]),
+               None, None, ">= 100,000 beats/s", best["beat_rate"] >= 100000,
+               "no gaps, no drops, marker lag max %.0f ms" % (best["max_lag"] * 1000))
+        cap_beats = best["monitor_msgs_per_cpu_s"] * svc
+        result("3 ingest", "capacity on one core (beats per CPU-second)",
+               "%.0f beats/s" % cap_beats, None, None, ">= 100,000 beats/s", cap_beats >= 100000,
+               "at M=%d: messages / monitor CPU time" % best["agents"])
+        ratio = best["monitor_msgs_per_cpu_s"] / best["floor_msgs_per_cpu_s"]
+        result("3 ingest", "monitor vs bare SUB (messages per CPU-second)",
+               "%.0f msg/CPU-s" % best["monitor_msgs_per_cpu_s"],
+               "%.0f msg/CPU-s" % best["floor_msgs_per_cpu_s"], "%.0f%%" % (100 * ratio),
+               ">= 25% of the floor", ratio >= 0.25)
+    if steps and not steps[-1]["keeps_up"]:
+        s = steps[-1]
+        result("3 ingest", "first step that falls behind: M=%d" % s["agents"],
+               "%.0f beats/s offered" % s["beat_rate"], None, None, "", None,
+               "gaps %s, dropped %s, lag max %.0f ms" % (
+                   s["counters"].get("seq_gaps"), s["counters"].get("dropped"),
+                   s["max_lag"] * 1000))
+    burst = bench_burst()
+    return {"steps": steps, "burst": burst}
+
+
+def bench_burst():
+    n = CFG["burst_services"]
+    svc = CFG["ingest_services"]
+    agents = max(1, n // svc)
+    log("item 3b: burst, %d agents x %d services go down at once" % (agents, svc))
+    port = free_port()
+    db = os.path.join(TMP, "burst.db")
+    monitor = start_monitor(db, port, "burst-monitor")
+    load = run_load("tcp://127.0.0.1:%d" % port, agents, 12, ["--burst-at-ms", "4000"],
+                    name="load-burst")
+    t_burst = wait_for(lambda: load.find("burst") or not load.alive(), 30, "burst sent")
+    if t_burst is True:
+        raise RuntimeError("loadgen: " + load.text())
+    _, b_start, b_end, _ = t_burst[1].split()
+    b_start, b_end = int(b_start) / 1e6, int(b_end) / 1e6
+    conn = sqlite3.connect("file:%s?mode=ro" % db, uri=True, isolation_level=None)
+    total = agents * svc
+
+    def all_open():
+        c = conn.execute("SELECT count(*) FROM outages WHERE kind = 'service' AND "
+                         "ended_at_ms IS NULL").fetchone()[0]
+        return time.monotonic() if c >= total else None
+    t_all = wait_for(all_open, 60, "%d outages committed" % total, step=0.002)
+    load.p.wait(60)
+    load.stop()
+    monitor.stop()
+    cnt = monitor_counters(monitor)
+    # Reference: the same number of rows in one transaction from Python.
+    ref = sqlite3.connect(os.path.join(TMP, "burst-floor.db"), isolation_level=None)
+    ref.execute("PRAGMA journal_mode = WAL")
+    ref.execute("PRAGMA synchronous = NORMAL")
+    ref.execute("CREATE TABLE o (id INTEGER PRIMARY KEY, host TEXT, service TEXT, "
+                "started_at_ms INTEGER, ended_at_ms INTEGER)")
+    ref.execute("CREATE INDEX o_h ON o (host, started_at_ms)")
+    t = time.perf_counter()
+    ref.execute("BEGIN")
+    ref.executemany("INSERT INTO o (host, service, started_at_ms) VALUES (?, ?, ?)",
+                    [("h%d" % (i // svc), "s%d" % (i % svc), i) for i in range(total)])
+    ref.execute("COMMIT")
+    t_ref = time.perf_counter() - t
+    result("3 burst", "%d services down at once -> all committed" % total,
+           ms(t_all - b_start), ms(t_ref), "%.1fx" % ((t_all - b_start) / t_ref), "report",
+           None, "sending the burst took %s; floor = %d rows in one transaction; gaps %s" % (
+               ms(b_end - b_start), total, cnt.get("seq_gaps")))
+    return {"services": total, "commit_s": t_all - b_start, "send_s": b_end - b_start,
+            "floor_s": t_ref, "counters": cnt}
+
+
+# --------------------------------------------------------------------------
+# Item 4: agent scale
+
+SCALE_HEAD = """agent
+    name = {name}
+    monitor = {monitor}
+    beat = 1s
+"""
+SCALE_SVC = """    s{i:05d}
+        probe = 127.0.0.1:{port}
+        send = "PING\\r\\n"
+        expect = "+PONG"
+        interval = 1s
+"""
+
+
+def scale_cfg(name, monitor, port, count):
+    text = SCALE_HEAD.format(name=name, monitor=monitor)
+    if count:
+        text += "service\n" + "".join(SCALE_SVC.format(i=i, port=port) for i in range(count))
+    return text
+
+
+def server_stats(server):
+    n = len(server.lines)
+    server.send(signal.SIGUSR1)
+    t, line = wait_for(lambda: server.find("stats", n), 5, "server stats")
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+
+
+def bench_scale():
+    total, per = CFG["scale_services"], CFG["scale_per_agent"]
+    counts = [per] * (total // per) + ([total % per] if total % per else [])
+    log("item 4: agent scale, %d services in %d agent(s) %s, %d s window" % (
+        total, len(counts), counts, CFG["scale_seconds"]))
+    server = Proc([tool("zb-bench-server")], "scale-server", lines=True)
+    t, line = wait_for(lambda: server.find("port"), 10, "server port")
+    port = int(line.split()[1])
+    sink = Proc([tool("zb-bench-sub"), "--bind", "tcp://127.0.0.1:%d" % free_port()], "scale-sink")
+    wait_for(lambda: "listening" in sink.text(), 10, "sink")
+    endpoint = sink.text().split()[1]
+    base = start_agent(scale_cfg("base", endpoint, port, 0), "scale-agent-0")
+    agents = [start_agent(scale_cfg("scale-%d" % i, endpoint, port, c), "scale-agent-%d" % (i + 1))
+              for i, c in enumerate(counts)]
+    wait_for(lambda: server_stats(server)["conns"] >= total or
+             not all(a.alive() for a in agents), 120, "%d connections" % total, step=0.5)
+    if not all(a.alive() for a in agents):
+        raise RuntimeError("agent died: " + "".join(a.text()[-2000:] for a in agents))
+    t_conn = time.monotonic()
+    time.sleep(5)  # every probe through a few cycles
+    s1, t1 = server_stats(server), time.monotonic()
+    c1 = [cpu_seconds(a.pid) for a in agents]
+    time.sleep(CFG["scale_seconds"])
+    s2, t2 = server_stats(server), time.monotonic()
+    c2 = [cpu_seconds(a.pid) for a in agents]
+    rss = [rss_kib(a.pid) for a in agents]
+    hwm = [rss_kib(a.pid, "VmHWM") for a in agents]
+    rss0 = rss_kib(base.pid)
+    wall = t2 - t1
+    cpu = sum(b - a for a, b in zip(c1, c2))
+    checks = s2["lines"] - s1["lines"]
+    reconnects = s2["accepts"] - s1["accepts"]
+    per_svc = (sum(rss) - len(agents) * rss0) * 1024.0 / total
+    per_svc_hwm = (sum(hwm) - len(agents) * rss0) * 1024.0 / total
+    for a in agents + [base]:
+        a.stop()
+    sink.stop()
+    server.stop()
+    cpu_pct = 100 * cpu / wall
+    result("4 scale", "agent CPU, %d probes at 1 s (%d agent(s))" % (total, len(agents)),
+           "%.1f%% of one core" % cpu_pct, None, None, "<= 25% of one core", cpu_pct <= 25,
+           "%.0f checks/s answered; %d reconnects in window; all connected %.1f s after start" % (
+               checks / wall, reconnects, t_conn - t1 + 5 + wall))
+    result("4 scale", "agent memory per service (RSS - RSS of a 0-service agent)",
+           "%.0f B (peak %.0f B)" % (per_svc, per_svc_hwm), "%d KiB base" % rss0, None,
+           "<= 1 KiB per service", per_svc <= 1024,
+           "RSS %s KiB" % "+".join(str(r) for r in rss))
+    zb_cpu_check = cpu / checks if checks else float("inf")
+    out = {"services": total, "agents": counts, "cpu_pct": cpu_pct, "checks_per_s": checks / wall,
+           "rss_kib": rss, "hwm_kib": hwm, "rss0_kib": rss0, "bytes_per_service": per_svc,
+           "cpu_per_check_us": zb_cpu_check * 1e6}
+    if have_monit():
+        out["monit"] = bench_monit_scale(zb_cpu_check)
+    else:
+        result("4 scale", "zbeat CPU per check", "%.1f us" % (zb_cpu_check * 1e6))
+    return out
+
+
+def bench_monit_scale(zb_cpu_check):
+    n = CFG["monit_ports"]
+    log("item 4b: monit checking %d ports, %d s window" % (n, CFG["monit_seconds"]))
+    server = Proc([tool("zb-bench-server"), "--ports", str(n)], "monit-server", lines=True)
+    wait_for(lambda: server.find("ready"), 20, "server ready")
+    ports = [int(line.split()[1]) for _, line in server.lines if line.startswith("port ")]
+    monit, mlog = start_monit("scale-monit", [("p%04d" % i, p) for i, p in enumerate(ports)])
+    wait_for(lambda: server_stats(server)["lines"] >= n, 60, "monit's first cycle", step=0.5)
+    time.sleep(2)
+    s1, t1, c1 = server_stats(server), time.monotonic(), cpu_seconds(monit.pid)
+    time.sleep(CFG["monit_seconds"])
+    s2, t2, c2 = server_stats(server), time.monotonic(), cpu_seconds(monit.pid)
+    monit.stop()
+    server.stop()
+    checks = s2["lines"] - s1["lines"]
+    cpu = c2 - c1
+    per = cpu / checks if checks else float("inf")
+    result("4 scale", "CPU per check: monit (%d ports) vs zbeat" % n, "monit %.1f us" % (per * 1e6),
+           "zbeat %.1f us" % (zb_cpu_check * 1e6), "%.1fx" % (per / zb_cpu_check), "report", None,
+           "monit: %.0f checks/s at %.1f%% CPU (connect+send+expect+close per check)" % (
+               checks / (t2 - t1), 100 * cpu / (t2 - t1)))
+    return {"ports": n, "checks_per_s": checks / (t2 - t1), "cpu_pct": 100 * cpu / (t2 - t1),
+            "cpu_per_check_us": per * 1e6}
+
+
+# --------------------------------------------------------------------------
+# Item 5: query cost
+
+DAY = 86400000
+
+
+def make_db(path, rows):
+    """A monitor database with `rows` outages: the last 30 days are the same
+    1000 outages whatever the size (host-07 has 10 of them, one open); the
+    rest is older history spread over 31..400 days ago, across 100 hosts."""
+    port = free_port()
+    monitor = start_monitor(path, port, "query-monitor-%d" % rows)
+    monitor.stop()
+    now = int(time.time() * 1000)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    recent = min(1000, rows)
+    conn.executemany(
+        "INSERT INTO outages (kind, host, service, started_at_ms, ended_at_ms, reason, error, "
+        "end_reason, instance) VALUES ('service', ?, ?, ?, ?, 'refused', "
+        "'connect: Connection refused', ?, '0123456789abcdef')",
+        [("host-%02d" % (i % 100), "svc-%d" % ((i // 100) % 20), now - 60000 - i * (29 * DAY // 1000),
+          None if i < 10 else now - i * (29 * DAY // 1000), None if i < 10 else "up")
+         for i in range(recent)])
+    old = rows - recent
+    if old > 0:
+        conn.execute(
+            "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < ?1 - 1) "
+            "INSERT INTO outages (kind, host, service, started_at_ms, ended_at_ms, reason, error, "
+            "end_reason, instance) SELECT 'service', printf('host-%02d', i % 100), "
+            "printf('svc-%d', (i / 100) % 20), ?2 - 31 * ?3 - i * (369 * ?3 / ?1), "
+            "?2 - 31 * ?3 - i * (369 * ?3 / ?1) + 1000 + (i % 3600) * 1000, 'refused', "
+            "'connect: Connection refused', 'up', '0123456789abcdef' FROM c",
+            (old, now, DAY))
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    conn.close()
+
+
+def bench_query():
+    sizes = CFG["query_rows"]
+    runs = CFG["query_runs"]
+    log("item 5: query cost on %s outages, %d runs each" % (sizes, runs))
+    dbs = {}
+    for n in sizes:
+        path = os.path.join(TMP, "query-%d.db" % n)
+        t = time.monotonic()
+        make_db(path, n)
+        log("  generated %d outages in %.1f s" % (n, time.monotonic() - t))
+        dbs[n] = path
+    cli = tool("zbeat")
+    args = ["outages", "--host", "host-07", "--since", "30d", "--json"]
+    times = {n: [] for n in sizes}
+    counts = {}
+    for n in sizes:  # warm the page cache once
+        out = subprocess.run([cli, "--db", dbs[n]] + args, capture_output=True, check=True)
+        counts[n] = len(json.loads(out.stdout))
+    for _ in range(runs):  # interleaved, so machine noise hits both alike
+        for n in sizes:
+            t = time.perf_counter()
+            subprocess.run([cli, "--db", dbs[n]] + args, stdout=subprocess.DEVNULL, check=True)
+            times[n].append(time.perf_counter() - t)
+    plan = subprocess.run([cli, "--db", dbs[sizes[-1]]] + args[:-1] + ["--explain"],
+                          capture_output=True, text=True).stdout.strip()
+    small, big = sizes[0], sizes[-1]
+    m_small, m_big = statistics.median(times[small]), statistics.median(times[big])
+    ratio = m_big / m_small
+    result("5 query", "`zbeat outages --host H --since 30d --json`, median of %d" % runs,
+           "%d rows: %s" % (big, ms(m_big)), "%d rows: %s" % (small, ms(m_small)),
+           "%.2fx" % ratio, "<= 2x", ratio <= 2,
+           "same %d results in both; plan: %s" % (counts[big], plan.replace("\n", "; ")))
+    return {"sizes": sizes, "median_s": {str(n): statistics.median(times[n]) for n in sizes},
+            "p90_s": {str(n): pct(times[n], 90) for n in sizes}, "results": counts, "plan": plan}
+
+
+# --------------------------------------------------------------------------
+# Report
+
+
+def machine():
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    rev = subprocess.run(["git", "-C", SOURCE, "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True).stdout.strip()
+    return {"nproc": os.cpu_count(), "cpu": model, "kernel": platform.release(),
+            "load_start": os.getloadavg(), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                 time.gmtime()),
+            "git": rev + (" (with uncommitted changes)" if subprocess.run(
+                ["git", "-C", SOURCE, "status", "--porcelain"], capture_output=True,
+                text=True).stdout.strip() else "")}
+
+
+def fmt(v):
+    return "" if v is None else str(v)
+
+
+def report(info, data, elapsed):
+    lines = ["# zbeat benchmark results", "",
+             "Machine: %d CPU(s), %s, Linux %s; load average %.2f at start, %.2f at end." % (
+                 info["nproc"], info["cpu"], info["kernel"], info["load_start"][0],
+                 os.getloadavg()[0]),
+             "Run: %s, tree %s, %.0f s. Settings: %s" % (info["date"], info["git"], elapsed,
+                                                          json.dumps(CFG)), "",
+             "| item | metric | value | floor / reference | ratio | target | met |",
+             "|---|---|---|---|---|---|---|"]
+    for r in RESULTS_ROWS:
+        met = {True: "yes", False: "**no**", None: ""}[r["met"]]
+        metric = r["metric"] + (" — " + r["note"] if r["note"] else "")
+        lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            r["item"], metric.replace("|", "/"), fmt(r["value"]), fmt(r["floor"]),
+            fmt(r["ratio"]), r["target"], met))
+    text = "\n".join(lines) + "\n"
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, "latest.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(RESULTS, "latest.json"), "w") as f:
+        json.dump({"machine": info, "config": CFG, "rows": RESULTS_ROWS, "data": data}, f,
+                  indent=1, default=str)
+    print("\n" + text, flush=True)
+
+
+def main():
+    info = machine()
+    log("machine: %d CPUs, %s, load %.2f; work dir %s" % (
+        info["nproc"], info["cpu"], info["load_start"][0], TMP))
+    items = CFG["items"].split(",")
+    data = {}
+    t0 = time.monotonic()
+    try:
+        if "1" in items or "2" in items:
+            data["detection"] = bench_detection()
+        if "3" in items:
+            data["ingest"] = bench_ingest()
+        if "4" in items:
+            data["scale"] = bench_scale()
+        if "5" in items:
+            data["query"] = bench_query()
+    finally:
+        cleanup()
+    report(info, data, time.monotonic() - t0)
+    if os.environ.get("BENCH_KEEP"):
+        log("kept logs and databases in %s" % TMP)
+    else:
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    try:
+        main()
+    except KeyboardInterrupt:
+        cleanup()
+        sys.exit(130)

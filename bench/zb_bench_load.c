@@ -1,0 +1,490 @@
+/*  zb-bench-load: many simulated agents publishing protocol v1 to one
+    endpoint, paced like real agents (docs/benchmarks.md, item 3).
+
+    Every simulated agent (a "host") sends one beat per interval listing its
+    services; hosts are spread evenly over the interval, as independent
+    agents would be. Options add a burst (every service of every host goes
+    down at once, as events, and later beats say so) and markers (events of
+    a separate host, printed with their send time, so the runner can time
+    how far behind the receiver is).
+
+    Messages are encoded once per host with zb_msg_encode and only the
+    numbers that change (seq, time_ms, at_ms) are rewritten per send: the
+    generator must be much cheaper than the monitor it loads, on a machine
+    where both share two cores. The first message of every template is
+    decoded back with zb_msg_decode, so a mismatch with the protocol fails
+    at start, not silently in the results.
+
+    stdout, one line each (times are CLOCK_MONOTONIC microseconds, the clock
+    of Python's time.monotonic()):
+        ready <mono_us>                     subscriptions arrived, sending starts
+        progress <mono_us> <messages>       every 100 ms
+        burst <start_us> <end_us> <events>  the burst was handed to ZeroMQ
+        marker <n> <mono_us>                marker n is about to be sent
+        done sent=N beats=N events=N late_max_us=N elapsed_us=N
+*/
+#include "zb_proto.h"
+#include "zb_time.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define S_HOLES 3 // seq, time_ms, at_ms
+#define S_PROGRESS_US 100000
+#define S_SUBSCRIBE_TIMEOUT_MS 10000
+
+//  Values that cannot occur otherwise, searched for in the encoded JSON.
+static const int64_t s_sentinel[S_HOLES] = {9000000000000000001LL, 9000000000000000002LL,
+                                            9000000000000000003LL};
+
+//  An encoded message with holes where numbers change per send.
+typedef struct {
+    char *topic;
+    size_t topic_len;
+    char *piece[S_HOLES + 1]; // text around the holes, in order
+    size_t piece_len[S_HOLES + 1];
+    int hole[S_HOLES]; // which value goes in each hole (0 seq, 1 time, 2 at)
+    int holes;         // number of holes found
+} s_template_t;
+
+typedef struct {
+    char name[ZB_NAME_MAX + 1];
+    char instance[ZB_INSTANCE_LEN + 1];
+    uint64_t seq;
+    s_template_t beat;    // current beat (up, or down after the burst)
+    s_template_t *events; // burst events, one per service; NULL without burst
+    bool down;            // after the burst
+} s_host_t;
+
+typedef struct {
+    const char *endpoint;
+    int agents;
+    int services;
+    int64_t interval_us;
+    int64_t duration_us;
+    int sockets;
+    int64_t burst_at_us; // from start; -1: no burst
+    int64_t marker_us;   // marker period; 0: none
+    const char *prefix;
+} s_options_t;
+
+static void s_template_free(s_template_t *t)
+{
+    free(t->topic);
+    for (int i = 0; i <= S_HOLES; i++)
+        free(t->piece[i]);
+    memset(t, 0, sizeof(*t));
+}
+
+//  Splits the encoded message at the sentinels it contains.
+static int s_template_make(s_template_t *t, const zb_msg_t *msg)
+{
+    char *topic = NULL, *json = NULL, err[256];
+    memset(t, 0, sizeof(*t));
+    if (zb_msg_encode(msg, &topic, &json, err, sizeof(err)) != 0) {
+        fprintf(stderr, "zb-bench-load: encode: %s\n", err);
+        return -1;
+    }
+    t->topic = topic;
+    t->topic_len = strlen(topic);
+    //  Find every sentinel, then order them by position.
+    const char *pos[S_HOLES] = {NULL};
+    char text[32];
+    for (int i = 0; i < S_HOLES; i++) {
+        snprintf(text, sizeof(text), "%" PRId64, s_sentinel[i]);
+        pos[i] = strstr(json, text);
+    }
+    const char *cursor = json;
+    for (;;) {
+        int next = -1;
+        for (int i = 0; i < S_HOLES; i++)
+            if (pos[i] && pos[i] >= cursor && (next < 0 || pos[i] < pos[next]))
+                next = i;
+        size_t len = next < 0 ? strlen(cursor) : (size_t)(pos[next] - cursor);
+        t->piece[t->holes] = strndup(cursor, len);
+        t->piece_len[t->holes] = len;
+        if (next < 0)
+            break;
+        t->hole[t->holes++] = next;
+        snprintf(text, sizeof(text), "%" PRId64, s_sentinel[next]);
+        cursor = pos[next] + strlen(text);
+    }
+    free(json);
+    return 0;
+}
+
+//  Fills the holes into buf; returns the length.
+static size_t s_template_fill(const s_template_t *t, const int64_t values[S_HOLES], char *buf,
+                              size_t size)
+{
+    size_t len = 0;
+    for (int i = 0; i <= t->holes; i++) {
+        if (len + t->piece_len[i] + 24 > size)
+            return 0;
+        memcpy(buf + len, t->piece[i], t->piece_len[i]);
+        len += t->piece_len[i];
+        if (i < t->holes)
+            len += (size_t)snprintf(buf + len, size - len, "%" PRId64, values[t->hole[i]]);
+    }
+    return len;
+}
+
+//  Decodes one filled template: what we send must be what the protocol says.
+static int s_template_check(const s_template_t *t, const char *buf, size_t len, uint64_t seq)
+{
+    char err[256];
+    zb_msg_t *msg = zb_msg_decode(t->topic, t->topic_len, buf, len, err, sizeof(err));
+    if (!msg || msg->seq != seq) {
+        fprintf(stderr, "zb-bench-load: generated message does not decode: %s\n",
+                msg ? "wrong seq" : err);
+        zb_msg_destroy(&msg);
+        return -1;
+    }
+    zb_msg_destroy(&msg);
+    return 0;
+}
+
+static zb_msg_t *s_beat_msg(const s_host_t *host, int services, zb_state_t state, int64_t since)
+{
+    zb_msg_t *msg = zb_msg_new(ZB_MSG_BEAT);
+    if (!msg)
+        return NULL;
+    snprintf(msg->host, sizeof(msg->host), "%s", host->name);
+    snprintf(msg->instance, sizeof(msg->instance), "%s", host->instance);
+    msg->seq = (uint64_t)s_sentinel[0];
+    msg->time_ms = s_sentinel[1];
+    msg->interval_ms = 1000;
+    for (int i = 0; i < services; i++) {
+        zb_service_status_t status = {.state = state, .since_ms = since, .rtt_us = 250};
+        snprintf(status.name, sizeof(status.name), "svc-%d", i);
+        snprintf(status.kind, sizeof(status.kind), "probe");
+        snprintf(status.reason, sizeof(status.reason), "%s",
+                 state == ZB_STATE_DOWN ? "refused" : "ok");
+        if (state == ZB_STATE_DOWN)
+            snprintf(status.error, sizeof(status.error), "connect: Connection refused");
+        if (zb_msg_add_service(msg, &status) != 0) {
+            zb_msg_destroy(&msg);
+            return NULL;
+        }
+    }
+    return msg;
+}
+
+static zb_msg_t *s_event_msg(const char *host, const char *instance, const char *service)
+{
+    zb_msg_t *msg = zb_msg_new(ZB_MSG_EVENT);
+    if (!msg)
+        return NULL;
+    snprintf(msg->host, sizeof(msg->host), "%s", host);
+    snprintf(msg->instance, sizeof(msg->instance), "%s", instance);
+    snprintf(msg->service, sizeof(msg->service), "%s", service);
+    msg->seq = (uint64_t)s_sentinel[0];
+    msg->time_ms = s_sentinel[1];
+    msg->at_ms = s_sentinel[2];
+    msg->from = ZB_STATE_UP;
+    msg->to = ZB_STATE_DOWN;
+    snprintf(msg->reason, sizeof(msg->reason), "refused");
+    snprintf(msg->error, sizeof(msg->error), "connect: Connection refused");
+    return msg;
+}
+
+static void s_instance(char *buf)
+{
+    for (int i = 0; i < ZB_INSTANCE_LEN; i++)
+        buf[i] = "0123456789abcdef"[rand() % 16];
+    buf[ZB_INSTANCE_LEN] = '\0';
+}
+
+//  Sends one message from a template with the next seq. Returns 0 or -1.
+static int s_send(void *sock, const s_template_t *t, uint64_t seq, int64_t at_ms, char *buf,
+                  size_t size, bool check)
+{
+    int64_t values[S_HOLES] = {(int64_t)seq, zb_time_wall_ms(), at_ms};
+    size_t len = s_template_fill(t, values, buf, size);
+    if (len == 0 || (check && s_template_check(t, buf, len, seq) != 0))
+        return -1;
+    if (zmq_send(sock, t->topic, t->topic_len, ZMQ_SNDMORE) < 0 || zmq_send(sock, buf, len, 0) < 0)
+        return -1;
+    return 0;
+}
+
+//  A marker: an event of its own host, one new service each, so every
+//  marker opens one outage row the runner can wait for.
+static void s_marker(s_host_t *host, zsock_t *sock, int n)
+{
+    char service[32];
+    snprintf(service, sizeof(service), "m%d", n);
+    zb_msg_t *msg = s_event_msg(host->name, host->instance, service);
+    if (!msg)
+        return;
+    msg->seq = ++host->seq;
+    msg->time_ms = msg->at_ms = zb_time_wall_ms();
+    printf("marker %d %" PRId64 "\n", n, zb_time_mono_us());
+    fflush(stdout);
+    if (zb_msg_send(msg, sock) != 0)
+        fprintf(stderr, "zb-bench-load: marker %d not sent\n", n);
+    zb_msg_destroy(&msg);
+}
+
+static void s_sleep_until(int64_t due_us)
+{
+    int64_t now = zb_time_mono_us();
+    if (due_us - now < 200)
+        return;
+    struct timespec ts = {.tv_sec = due_us / 1000000, .tv_nsec = (due_us % 1000000) * 1000};
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
+//  XPUB instead of PUB: it hands us the subscription, so nothing is sent
+//  (and lost) before the receiver has subscribed.
+static int s_wait_subscribed(zsock_t **socks, int count)
+{
+    int64_t deadline = zb_time_mono_ms() + S_SUBSCRIBE_TIMEOUT_MS;
+    for (int i = 0; i < count; i++) {
+        char byte[256];
+        zsock_set_rcvtimeo(socks[i], 100);
+        while (zmq_recv(zsock_resolve(socks[i]), byte, sizeof(byte), 0) < 1 || byte[0] != 1) {
+            if (zsys_interrupted || zb_time_mono_ms() > deadline) {
+                fprintf(stderr, "zb-bench-load: no subscription from %s\n",
+                        zsock_endpoint(socks[i]));
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: zb-bench-load --endpoint EP [--agents M] [--services S] [--interval-ms I]\n"
+            "       [--duration-ms D] [--sockets K] [--burst-at-ms T] [--marker-ms P]\n"
+            "       [--prefix NAME]\n");
+}
+
+static int s_parse(int argc, char **argv, s_options_t *o)
+{
+    *o = (s_options_t){.agents = 100,
+                       .services = 20,
+                       .interval_us = 1000000,
+                       .duration_us = 10000000,
+                       .sockets = 0,
+                       .burst_at_us = -1,
+                       .prefix = "load"};
+    static const struct option longs[] = {{"endpoint", required_argument, NULL, 'e'},
+                                          {"agents", required_argument, NULL, 'm'},
+                                          {"services", required_argument, NULL, 's'},
+                                          {"interval-ms", required_argument, NULL, 'i'},
+                                          {"duration-ms", required_argument, NULL, 'd'},
+                                          {"sockets", required_argument, NULL, 'k'},
+                                          {"burst-at-ms", required_argument, NULL, 'b'},
+                                          {"marker-ms", required_argument, NULL, 'p'},
+                                          {"prefix", required_argument, NULL, 'x'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        long long v = optarg ? atoll(optarg) : 0;
+        switch (c) {
+        case 'e':
+            o->endpoint = optarg;
+            break;
+        case 'm':
+            o->agents = (int)v;
+            break;
+        case 's':
+            o->services = (int)v;
+            break;
+        case 'i':
+            o->interval_us = v * 1000;
+            break;
+        case 'd':
+            o->duration_us = v * 1000;
+            break;
+        case 'k':
+            o->sockets = (int)v;
+            break;
+        case 'b':
+            o->burst_at_us = v * 1000;
+            break;
+        case 'p':
+            o->marker_us = v * 1000;
+            break;
+        case 'x':
+            o->prefix = optarg;
+            break;
+        case 'h':
+            s_usage(stdout);
+            exit(0);
+        default:
+            return -1;
+        }
+    }
+    if (!o->endpoint || o->agents < 1 || o->services < 0 || o->services > 1000 ||
+        o->interval_us < 1000 || o->duration_us < 0)
+        return -1;
+    if (o->sockets <= 0 || o->sockets > o->agents)
+        o->sockets = o->agents < 100 ? o->agents : 100;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    s_options_t o;
+    if (s_parse(argc, argv, &o) != 0) {
+        s_usage(stderr);
+        return 2;
+    }
+    int rc = 1;
+    srand((unsigned)zb_time_mono_us());
+    zsys_init();
+    s_host_t *hosts = calloc((size_t)o.agents, sizeof(*hosts));
+    zsock_t **socks = calloc((size_t)o.sockets, sizeof(*socks));
+    size_t bufsize = (size_t)o.services * 512 + 4096;
+    char *buf = malloc(bufsize);
+    s_host_t marker_host = {.seq = 0};
+    uint64_t sent = 0, beats = 0, events = 0;
+    if (!hosts || !socks || !buf)
+        goto done;
+
+    for (int i = 0; i < o.agents; i++) {
+        s_host_t *host = &hosts[i];
+        snprintf(host->name, sizeof(host->name), "%s-%05d", o.prefix, i);
+        s_instance(host->instance);
+        zb_msg_t *msg = s_beat_msg(host, o.services, ZB_STATE_UP, zb_time_wall_ms());
+        int made = msg ? s_template_make(&host->beat, msg) : -1;
+        zb_msg_destroy(&msg);
+        if (made != 0)
+            goto done;
+        if (o.burst_at_us >= 0) {
+            host->events = calloc((size_t)o.services, sizeof(*host->events));
+            if (!host->events)
+                goto done;
+            for (int s = 0; s < o.services; s++) {
+                char service[32];
+                snprintf(service, sizeof(service), "svc-%d", s);
+                msg = s_event_msg(host->name, host->instance, service);
+                made = msg ? s_template_make(&host->events[s], msg) : -1;
+                zb_msg_destroy(&msg);
+                if (made != 0)
+                    goto done;
+            }
+        }
+    }
+    snprintf(marker_host.name, sizeof(marker_host.name), "bench-marker");
+    s_instance(marker_host.instance);
+
+    for (int i = 0; i < o.sockets; i++) {
+        socks[i] = zsock_new(ZMQ_XPUB);
+        if (!socks[i])
+            goto done;
+        //  Deep enough that a slow receiver, not this generator, drops: the
+        //  receiver's RCVHWM decides, as with real agents.
+        zsock_set_sndhwm(socks[i], 100000);
+        zsock_set_linger(socks[i], 5000);
+        if (zsock_connect(socks[i], "%s", o.endpoint) != 0) {
+            fprintf(stderr, "zb-bench-load: cannot connect %s\n", o.endpoint);
+            goto done;
+        }
+    }
+    if (s_wait_subscribed(socks, o.sockets) != 0)
+        goto done;
+
+    int64_t start = zb_time_mono_us();
+    int64_t end = start + o.duration_us;
+    int64_t next_progress = start, next_marker = o.marker_us ? start + o.marker_us : INT64_MAX;
+    int64_t late_max = 0;
+    int64_t burst_at = o.burst_at_us >= 0 ? start + o.burst_at_us : INT64_MAX;
+    int markers = 0;
+    printf("ready %" PRId64 "\n", start);
+    fflush(stdout);
+    for (int64_t round = 0; !zsys_interrupted; round++) {
+        int64_t round_start = start + round * o.interval_us;
+        if (round_start >= end)
+            break;
+        for (int i = 0; i < o.agents && !zsys_interrupted; i++) {
+            int64_t due = round_start + (int64_t)i * o.interval_us / o.agents;
+            if (due >= end)
+                break;
+            s_sleep_until(due);
+            int64_t now = zb_time_mono_us();
+            if (now - due > late_max)
+                late_max = now - due;
+            s_host_t *host = &hosts[i];
+            void *sock = zsock_resolve(socks[i % o.sockets]);
+            if (s_send(sock, &host->beat, ++host->seq, 0, buf, bufsize, round == 0) != 0) {
+                fprintf(stderr, "zb-bench-load: send failed: %s\n", zmq_strerror(errno));
+                goto done;
+            }
+            sent++;
+            beats += (uint64_t)o.services;
+            if (now >= burst_at) {
+                //  Every service of every host at once, as fast as we can.
+                burst_at = INT64_MAX;
+                int64_t burst_start = zb_time_mono_us(), wall = zb_time_wall_ms();
+                for (int h = 0; h < o.agents; h++) {
+                    void *hs = zsock_resolve(socks[h % o.sockets]);
+                    for (int s = 0; s < o.services; s++) {
+                        if (s_send(hs, &hosts[h].events[s], ++hosts[h].seq, wall, buf, bufsize,
+                                   h == 0 && s == 0) != 0)
+                            goto done;
+                        sent++;
+                        events++;
+                    }
+                }
+                printf("burst %" PRId64 " %" PRId64 " %" PRIu64 "\n", burst_start,
+                       zb_time_mono_us(), events);
+                fflush(stdout);
+                //  Later beats agree, or they would end the outages at once.
+                for (int h = 0; h < o.agents; h++) {
+                    zb_msg_t *msg = s_beat_msg(&hosts[h], o.services, ZB_STATE_DOWN, wall);
+                    s_template_free(&hosts[h].beat);
+                    int made = msg ? s_template_make(&hosts[h].beat, msg) : -1;
+                    zb_msg_destroy(&msg);
+                    if (made != 0)
+                        goto done;
+                }
+            }
+            if (now >= next_marker) {
+                next_marker += o.marker_us;
+                s_marker(&marker_host, socks[0], markers++);
+                sent++;
+            }
+            if (now >= next_progress) {
+                next_progress += S_PROGRESS_US;
+                printf("progress %" PRId64 " %" PRIu64 "\n", now, sent);
+                fflush(stdout);
+            }
+        }
+    }
+    if (o.marker_us) {
+        //  One after the last beat: its lag is the backlog left at the end.
+        s_marker(&marker_host, socks[0], markers++);
+        sent++;
+    }
+    printf("progress %" PRId64 " %" PRIu64 "\n", zb_time_mono_us(), sent);
+    printf("done sent=%" PRIu64 " beats=%" PRIu64 " events=%" PRIu64 " late_max_us=%" PRId64
+           " elapsed_us=%" PRId64 "\n",
+           sent, beats, events, late_max, zb_time_mono_us() - start);
+    fflush(stdout);
+    rc = 0;
+done:
+    for (int i = 0; socks && i < o.sockets; i++)
+        zsock_destroy(&socks[i]);
+    for (int i = 0; hosts && i < o.agents; i++) {
+        s_template_free(&hosts[i].beat);
+        for (int s = 0; hosts[i].events && s < o.services; s++)
+            s_template_free(&hosts[i].events[s]);
+        free(hosts[i].events);
+    }
+    free(hosts);
+    free(socks);
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,914 @@
+/*  zbeat: answers "what is down now?" and "what went down, when, for how
+    long?" from the monitor's database, opened read-only (docs/cli.md);
+    manages silences, the one thing it writes.
+
+    zbeat [--db PATH] status   [--json | --csv]
+    zbeat [--db PATH] outages  [--host H] [--service S] [--since WHEN] [--until WHEN]
+                               [--open] [--limit N] [--json | --csv] [--explain]
+    zbeat [--db PATH] hosts    [--json | --csv]
+    zbeat [--db PATH] alerts   [--since WHEN] [--limit N] [--json | --csv]
+    zbeat [--db PATH] silence  add --host GLOB [--service GLOB] --for DURATION [--reason TEXT]
+    zbeat [--db PATH] silence  list [--all] [--json | --csv]
+    zbeat [--db PATH] silence  remove ID
+
+    Exit: 0 ok, 1 runtime failure (no database...), 2 bad usage.
+*/
+#include "zb_proto.h"
+#include "zb_store.h"
+#include "zb_time.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_NAME "zbeat"
+#define S_JSON_FLAGS (JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15))
+
+typedef enum { S_TABLE, S_JSON, S_CSV } s_format_t;
+
+//  Where rows go: a table collected for alignment, or JSON/CSV streamed.
+typedef struct {
+    s_format_t format;
+    size_t columns;
+    const char *const *header;
+    size_t rows;  // rows so far (JSON needs to know the first)
+    size_t alloc; // cells allocated
+    char **cells; // table: rows x columns, escaped
+    int64_t now;  // wall clock, for "up to now" durations
+    bool failed;  // out of memory or write error
+} s_out_t;
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: " S_NAME " [--db PATH] COMMAND [OPTIONS]\n"
+            "\n"
+            "commands:\n"
+            "  status    every host and service: state, since\n"
+            "  outages   outage history, newest first\n"
+            "            --host H  --service S  --since WHEN  --until WHEN  --open  --limit N\n"
+            "            --explain (print the query plan instead)\n"
+            "  hosts     every host: state, last seen, agent instance, beat interval\n"
+            "  alerts    alerts made, newest first, and their delivery to each channel\n"
+            "            --since WHEN  --limit N\n"
+            "  silence add --host GLOB [--service GLOB] --for DURATION [--reason TEXT]\n"
+            "            hold the alerts of matching outages (they are still recorded)\n"
+            "  silence list [--all]   silences not ended yet (--all: every one)\n"
+            "  silence remove ID      end a silence now\n"
+            "\n"
+            "options:\n"
+            "  --db PATH      database (default $ZBEAT_DB, then ./zbeat.db)\n"
+            "  --json, --csv  machine-readable output (docs/cli.md)\n"
+            "  WHEN           a duration before now (2h, 30d) or RFC 3339 UTC time\n"
+            "                 (2026-11-01T00:00:00Z, 2026-11-01)\n"
+            "  --version, --help\n");
+}
+
+static void s_safe(const char *in, char *out, size_t size);
+static int s_bad(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+//  Bad usage: one line naming the problem, exit code 2.
+static int s_bad(const char *format, ...)
+{
+    char text[512], safe[1024];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(text, sizeof(text), format, args);
+    va_end(args);
+    //  The message may quote an argument: echo it harmlessly.
+    s_safe(text, safe, sizeof(safe));
+    fprintf(stderr, S_NAME ": %s (see " S_NAME " --help)\n", safe);
+    return 2;
+}
+
+//  Text from the database is printed so that it can never drive a terminal:
+//  control characters, C1 controls and invalid UTF-8 become \xHH.
+static void s_safe(const char *in, char *out, size_t size)
+{
+    size_t n = 0;
+    const unsigned char *p = (const unsigned char *)in;
+    while (*p && n + 5 < size) {
+        size_t len = 0;
+        if (*p >= 0x20 && *p < 0x7f)
+            len = 1;
+        else if (*p >= 0xc2 && *p <= 0xdf && (p[1] & 0xc0) == 0x80 && !(*p == 0xc2 && p[1] < 0xa0))
+            len = 2; // C1 controls (U+0080..U+009F) are refused
+        else if (*p >= 0xe0 && *p <= 0xef && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80 &&
+                 !(*p == 0xe0 && p[1] < 0xa0) && !(*p == 0xed && p[1] >= 0xa0))
+            len = 3;
+        else if (*p >= 0xf0 && *p <= 0xf4 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80 &&
+                 (p[3] & 0xc0) == 0x80 && !(*p == 0xf0 && p[1] < 0x90) &&
+                 !(*p == 0xf4 && p[1] >= 0x90))
+            len = 4;
+        if (len == 0) {
+            n += snprintf(out + n, size - n, "\\x%02x", *p);
+            p++;
+            continue;
+        }
+        if (n + len >= size)
+            break;
+        memcpy(out + n, p, len);
+        n += len;
+        p += len;
+    }
+    out[n] = '\0';
+}
+
+//  A JSON string: jansson escapes control characters itself (and
+//  JSON_ENSURE_ASCII everything else), but refuses invalid UTF-8.
+static json_t *s_json_text(const char *text)
+{
+    if (!text)
+        return json_null();
+    json_t *value = json_string(text);
+    if (!value) {
+        char safe[1024];
+        s_safe(text, safe, sizeof(safe));
+        value = json_string(safe);
+    }
+    return value;
+}
+
+//  RFC 3339 UTC with milliseconds: "2026-11-28T05:40:07.123Z".
+static void s_time_precise(int64_t ms, char *buf, size_t size)
+{
+    char base[40];
+    zb_time_format_rfc3339(ms, base, sizeof(base));
+    size_t len = strlen(base);
+    if (len > 0 && base[len - 1] == 'Z') {
+        base[len - 1] = '\0';
+        snprintf(buf, size, "%s.%03dZ", base, (int)(((ms % 1000) + 1000) % 1000));
+    } else
+        snprintf(buf, size, "%s", base);
+}
+
+static json_t *s_json_time(int64_t ms)
+{
+    char buf[48];
+    s_time_precise(ms, buf, sizeof(buf));
+    return json_string(buf);
+}
+
+static void s_out_json(s_out_t *out, json_t *object)
+{
+    char *text = object ? json_dumps(object, S_JSON_FLAGS) : NULL;
+    if (!text) {
+        out->failed = true;
+        json_decref(object);
+        return;
+    }
+    fputs(out->rows == 0 ? "[\n  " : ",\n  ", stdout);
+    fputs(text, stdout);
+    out->rows++;
+    free(text);
+    json_decref(object);
+}
+
+static void s_csv_field(const char *text)
+{
+    char safe[1024];
+    s_safe(text ? text : "", safe, sizeof(safe));
+    if (strpbrk(safe, ",\"\r\n") == NULL) {
+        fputs(safe, stdout);
+        return;
+    }
+    putchar('"');
+    for (const char *p = safe; *p; p++) {
+        if (*p == '"')
+            putchar('"');
+        putchar(*p);
+    }
+    putchar('"');
+}
+
+static void s_csv_row(size_t columns, const char *const *values)
+{
+    for (size_t i = 0; i < columns; i++) {
+        if (i)
+            putchar(',');
+        s_csv_field(values[i]);
+    }
+    putchar('\n');
+}
+
+//  A row of text cells (NULL prints as "-" in a table, empty in CSV).
+static void s_out_row(s_out_t *out, const char *const *values)
+{
+    if (out->format == S_CSV) {
+        if (out->rows++ == 0)
+            s_csv_row(out->columns, out->header);
+        s_csv_row(out->columns, values);
+        return;
+    }
+    if ((out->rows + 1) * out->columns > out->alloc) {
+        size_t alloc = out->alloc ? out->alloc * 2 : 64 * out->columns;
+        char **cells = realloc(out->cells, alloc * sizeof(char *));
+        if (!cells) {
+            out->failed = true;
+            return;
+        }
+        out->cells = cells;
+        out->alloc = alloc;
+    }
+    for (size_t i = 0; i < out->columns; i++) {
+        char safe[1024];
+        s_safe(values[i] ? values[i] : "-", safe, sizeof(safe));
+        out->cells[out->rows * out->columns + i] = strdup(safe);
+        if (!out->cells[out->rows * out->columns + i])
+            out->failed = true;
+    }
+    out->rows++;
+}
+
+static void s_out_init(s_out_t *out, s_format_t format, size_t columns, const char *const *header)
+{
+    memset(out, 0, sizeof(*out));
+    out->format = format;
+    out->columns = columns;
+    out->header = header;
+    out->now = zb_time_wall_ms();
+}
+
+//  Ends the output (prints a table) and frees it. Returns the exit code.
+static int s_out_finish(s_out_t *out, const char *none)
+{
+    if (out->format == S_JSON)
+        fputs(out->rows ? "\n]\n" : "[]\n", stdout);
+    else if (out->format == S_CSV && out->rows == 0)
+        s_csv_row(out->columns, out->header);
+    else if (out->format == S_TABLE && out->rows == 0)
+        printf("%s\n", none);
+    else if (out->format == S_TABLE) {
+        size_t width[16] = {0};
+        for (size_t c = 0; c < out->columns; c++)
+            width[c] = strlen(out->header[c]);
+        for (size_t r = 0; r < out->rows; r++)
+            for (size_t c = 0; c < out->columns; c++) {
+                const char *cell = out->cells[r * out->columns + c];
+                size_t len = cell ? strlen(cell) : 0;
+                if (len > width[c])
+                    width[c] = len;
+            }
+        for (size_t r = 0; r <= out->rows; r++) {
+            const char *const *cells =
+                r == 0 ? out->header : (const char *const *)&out->cells[(r - 1) * out->columns];
+            //  No padding after the last non-empty cell: no trailing blanks.
+            size_t used = out->columns;
+            while (used > 1 && !(cells[used - 1] && *cells[used - 1]))
+                used--;
+            for (size_t c = 0; c < used; c++) {
+                if (c + 1 == used)
+                    printf("%s", cells[c] ? cells[c] : "");
+                else
+                    printf("%-*s  ", (int)width[c], cells[c] ? cells[c] : "");
+            }
+            putchar('\n');
+        }
+    }
+    for (size_t i = 0; out->cells && i < out->rows * out->columns; i++)
+        free(out->cells[i]);
+    free(out->cells);
+    out->cells = NULL;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, S_NAME ": write error: %s\n", strerror(errno));
+        return 1;
+    }
+    if (out->failed) {
+        fprintf(stderr, S_NAME ": out of memory\n");
+        return 1;
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  status
+
+static const char *const s_status_header[] = {"HOST", "SERVICE", "STATE", "SINCE", "FOR", "REASON"};
+
+static int s_status_row(const zb_store_status_t *row, void *arg)
+{
+    s_out_t *out = arg;
+    if (out->format == S_JSON) {
+        json_t *o = json_object();
+        json_object_set_new(o, "host", s_json_text(row->host));
+        json_object_set_new(o, "service", s_json_text(row->service));
+        json_object_set_new(o, "state", s_json_text(row->state));
+        json_object_set_new(o, "since", s_json_time(row->since_ms));
+        json_object_set_new(o, "reason", s_json_text(row->reason));
+        json_object_set_new(o, "error", s_json_text(row->error));
+        s_out_json(out, o);
+        return 0;
+    }
+    char since[48], age[32], reason[512] = "";
+    if (out->format == S_CSV)
+        s_time_precise(row->since_ms, since, sizeof(since));
+    else
+        zb_time_format_rfc3339(row->since_ms, since, sizeof(since));
+    zb_time_format_duration(out->now > row->since_ms ? out->now - row->since_ms : 0, age,
+                            sizeof(age));
+    if (row->reason && out->format == S_TABLE)
+        snprintf(reason, sizeof(reason), "%s%s%s", row->reason,
+                 row->error && *row->error ? ": " : "", row->error ? row->error : "");
+    const char *values[] = {row->host, row->service, row->state,
+                            since,     age,          out->format == S_CSV ? row->reason : reason};
+    s_out_row(out, values);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  outages
+
+static const char *const s_outage_header[] = {"HOST",  "SERVICE",  "KIND",  "STARTED",
+                                              "ENDED", "DURATION", "REASON"};
+static const char *const s_outage_csv_header[] = {"id",         "host",     "service",    "kind",
+                                                  "started_at", "ended_at", "duration_s", "reason",
+                                                  "end_reason", "error",    "silenced"};
+
+static int s_outage_row(const zb_store_outage_t *outage, void *arg)
+{
+    s_out_t *out = arg;
+    bool open = outage->ended_at_ms < 0;
+    int64_t end = open ? out->now : outage->ended_at_ms;
+    int64_t duration = end > outage->started_at_ms ? end - outage->started_at_ms : 0;
+    if (out->format == S_JSON) {
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_integer(outage->id));
+        json_object_set_new(o, "host", s_json_text(outage->host));
+        json_object_set_new(o, "service", s_json_text(outage->service));
+        json_object_set_new(o, "kind", s_json_text(outage->kind));
+        json_object_set_new(o, "started_at", s_json_time(outage->started_at_ms));
+        json_object_set_new(o, "ended_at", open ? json_null() : s_json_time(outage->ended_at_ms));
+        json_object_set_new(o, "duration_s", json_real((double)duration / 1000.0));
+        json_object_set_new(o, "reason", s_json_text(outage->reason));
+        json_object_set_new(o, "end_reason", s_json_text(outage->end_reason));
+        json_object_set_new(o, "error", s_json_text(outage->error));
+        json_object_set_new(o, "silenced", json_boolean(outage->silenced));
+        s_out_json(out, o);
+        return 0;
+    }
+    char started[48], ended[48] = "", took[48], id[32];
+    if (out->format == S_CSV) {
+        s_time_precise(outage->started_at_ms, started, sizeof(started));
+        if (!open)
+            s_time_precise(outage->ended_at_ms, ended, sizeof(ended));
+        snprintf(took, sizeof(took), "%.3f", (double)duration / 1000.0);
+        snprintf(id, sizeof(id), "%lld", (long long)outage->id);
+        const char *values[] = {id,
+                                outage->host,
+                                outage->service,
+                                outage->kind,
+                                started,
+                                open ? NULL : ended,
+                                took,
+                                outage->reason,
+                                outage->end_reason,
+                                outage->error,
+                                outage->silenced ? "true" : "false"};
+        s_out_row(out, values);
+        return 0;
+    }
+    zb_time_format_rfc3339(outage->started_at_ms, started, sizeof(started));
+    if (open)
+        snprintf(ended, sizeof(ended), "open");
+    else
+        zb_time_format_rfc3339(outage->ended_at_ms, ended, sizeof(ended));
+    zb_time_format_duration(duration, took, sizeof(took));
+    if (open)
+        strncat(took, "+", sizeof(took) - strlen(took) - 1);
+    char reason[64];
+    snprintf(reason, sizeof(reason), "%s%s", outage->reason, outage->silenced ? " [silenced]" : "");
+    const char *values[] = {outage->host, outage->service, outage->kind, started, ended,
+                            took,         reason};
+    s_out_row(out, values);
+    return 0;
+}
+
+static int s_plan_line(const char *text, void *arg)
+{
+    (void)arg;
+    char safe[1024];
+    s_safe(text, safe, sizeof(safe));
+    printf("%s\n", safe);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  hosts
+
+static const char *const s_hosts_header[] = {"HOST",      "STATE",    "SINCE",
+                                             "LAST SEEN", "INSTANCE", "BEAT"};
+static const char *const s_hosts_csv_header[] = {"host",      "state",    "since",
+                                                 "last_seen", "instance", "interval_ms"};
+
+static int s_host_row(const zb_store_host_t *host, void *arg)
+{
+    s_out_t *out = arg;
+    if (out->format == S_JSON) {
+        json_t *o = json_object();
+        json_object_set_new(o, "host", s_json_text(host->name));
+        json_object_set_new(o, "state", s_json_text(host->state));
+        json_object_set_new(o, "since", s_json_time(host->since_ms));
+        json_object_set_new(o, "last_seen",
+                            host->last_seen_ms > 0 ? s_json_time(host->last_seen_ms) : json_null());
+        json_object_set_new(o, "instance", s_json_text(host->instance));
+        json_object_set_new(o, "interval_ms", json_integer(host->interval_ms));
+        s_out_json(out, o);
+        return 0;
+    }
+    char since[48], seen[48] = "", beat[32] = "";
+    if (out->format == S_CSV) {
+        s_time_precise(host->since_ms, since, sizeof(since));
+        if (host->last_seen_ms > 0)
+            s_time_precise(host->last_seen_ms, seen, sizeof(seen));
+        snprintf(beat, sizeof(beat), "%lld", (long long)host->interval_ms);
+    } else {
+        zb_time_format_rfc3339(host->since_ms, since, sizeof(since));
+        if (host->last_seen_ms > 0)
+            zb_time_format_rfc3339(host->last_seen_ms, seen, sizeof(seen));
+        if (host->interval_ms > 0)
+            zb_time_format_duration(host->interval_ms, beat, sizeof(beat));
+    }
+    const char *values[] = {host->name,
+                            host->state,
+                            since,
+                            seen[0] ? seen : NULL,
+                            host->instance[0] ? host->instance : NULL,
+                            beat[0] ? beat : NULL};
+    s_out_row(out, values);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  alerts
+
+static const char *const s_alerts_header[] = {"CREATED", "ALERT", "CHANNEL", "STATUS",
+                                              "TRIES",   "SENT",  "ERROR"};
+static const char *const s_alerts_csv_header[] = {
+    "id",     "created_at", "trigger", "host",   "service",         "outage_id", "channel",
+    "status", "attempts",   "sent_at", "result", "next_attempt_at", "last_error"};
+
+//  JSON groups an alert's deliveries into one object: rows come ordered by
+//  alert, so the object is flushed when the next alert begins.
+typedef struct {
+    s_out_t *out;
+    json_t *current; // the alert being collected
+    int64_t seq;     // its creation number
+} s_alerts_t;
+
+static void s_alerts_flush(s_alerts_t *alerts)
+{
+    if (alerts->current)
+        s_out_json(alerts->out, alerts->current);
+    alerts->current = NULL;
+}
+
+static int s_alert_row(const zb_store_delivery_t *row, void *arg)
+{
+    s_alerts_t *alerts = arg;
+    s_out_t *out = alerts->out;
+    const zb_store_alert_t *alert = row->alert;
+    if (out->format == S_JSON) {
+        if (!alerts->current || alerts->seq != alert->seq) {
+            s_alerts_flush(alerts);
+            json_t *o = json_object();
+            json_object_set_new(o, "id", s_json_text(alert->id));
+            json_object_set_new(o, "created_at", s_json_time(alert->created_at_ms));
+            json_object_set_new(o, "trigger", s_json_text(alert->trigger));
+            json_object_set_new(o, "host", s_json_text(alert->host));
+            json_object_set_new(o, "service", s_json_text(alert->service));
+            json_object_set_new(o, "outage_id",
+                                alert->outage_id > 0 ? json_integer(alert->outage_id)
+                                                     : json_null());
+            json_t *payload = json_loads(alert->payload, 0, NULL);
+            json_object_set_new(o, "alert", payload ? payload : json_null());
+            json_object_set_new(o, "deliveries", json_array());
+            alerts->current = o;
+            alerts->seq = alert->seq;
+        }
+        if (!row->channel)
+            return 0;
+        json_t *d = json_object();
+        json_object_set_new(d, "channel", s_json_text(row->channel));
+        json_object_set_new(d, "status", s_json_text(row->status));
+        json_object_set_new(d, "attempts", json_integer(row->attempts));
+        json_object_set_new(d, "sent_at",
+                            row->sent_at_ms >= 0 ? s_json_time(row->sent_at_ms) : json_null());
+        json_object_set_new(d, "next_attempt_at",
+                            strcmp(row->status, "pending") == 0
+                                ? s_json_time(row->next_attempt_at_ms)
+                                : json_null());
+        json_object_set_new(d, "result",
+                            row->result >= 0 ? json_integer(row->result) : json_null());
+        json_object_set_new(d, "last_error", s_json_text(row->last_error));
+        json_array_append_new(json_object_get(alerts->current, "deliveries"), d);
+        return 0;
+    }
+    char created[48], sent[48] = "", tries[16] = "", result[24] = "", next[48] = "", oid[24] = "";
+    if (row->channel)
+        snprintf(tries, sizeof(tries), "%d", row->attempts);
+    if (out->format == S_CSV) {
+        s_time_precise(alert->created_at_ms, created, sizeof(created));
+        if (row->sent_at_ms >= 0)
+            s_time_precise(row->sent_at_ms, sent, sizeof(sent));
+        if (row->status && strcmp(row->status, "pending") == 0)
+            s_time_precise(row->next_attempt_at_ms, next, sizeof(next));
+        if (row->result >= 0)
+            snprintf(result, sizeof(result), "%lld", (long long)row->result);
+        if (alert->outage_id > 0)
+            snprintf(oid, sizeof(oid), "%lld", (long long)alert->outage_id);
+        const char *values[] = {alert->id,      created, alert->trigger, alert->host,
+                                alert->service, oid,     row->channel,   row->status,
+                                tries,          sent,    result,         next,
+                                row->last_error};
+        s_out_row(out, values);
+        return 0;
+    }
+    zb_time_format_rfc3339(alert->created_at_ms, created, sizeof(created));
+    if (row->sent_at_ms >= 0)
+        zb_time_format_rfc3339(row->sent_at_ms, sent, sizeof(sent));
+    const char *values[] = {created,
+                            alert->id,
+                            row->channel,
+                            row->status,
+                            row->channel ? tries : NULL,
+                            sent[0] ? sent : NULL,
+                            row->last_error && *row->last_error ? row->last_error : NULL};
+    s_out_row(out, values);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  silence
+
+static const char *const s_silence_header[] = {"ID",   "HOST", "SERVICE", "STARTS",
+                                               "ENDS", "LEFT", "REASON"};
+static const char *const s_silence_csv_header[] = {"id",      "host",   "service",   "starts_at",
+                                                   "ends_at", "reason", "created_at"};
+
+static int s_silence_row(const zb_store_silence_t *silence, void *arg)
+{
+    s_out_t *out = arg;
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", (long long)silence->id);
+    if (out->format == S_JSON) {
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_integer(silence->id));
+        json_object_set_new(o, "host", s_json_text(silence->host));
+        json_object_set_new(o, "service", s_json_text(silence->service));
+        json_object_set_new(o, "starts_at", s_json_time(silence->starts_at_ms));
+        json_object_set_new(o, "ends_at", s_json_time(silence->ends_at_ms));
+        json_object_set_new(o, "reason", s_json_text(silence->reason));
+        json_object_set_new(o, "created_at", s_json_time(silence->created_at_ms));
+        json_object_set_new(
+            o, "active",
+            json_boolean(silence->starts_at_ms <= out->now && out->now < silence->ends_at_ms));
+        s_out_json(out, o);
+        return 0;
+    }
+    char starts[48], ends[48], left[32] = "ended", created[48];
+    if (out->format == S_CSV) {
+        s_time_precise(silence->starts_at_ms, starts, sizeof(starts));
+        s_time_precise(silence->ends_at_ms, ends, sizeof(ends));
+        s_time_precise(silence->created_at_ms, created, sizeof(created));
+        const char *values[] = {id,   silence->host,   silence->service, starts,
+                                ends, silence->reason, created};
+        s_out_row(out, values);
+        return 0;
+    }
+    zb_time_format_rfc3339(silence->starts_at_ms, starts, sizeof(starts));
+    zb_time_format_rfc3339(silence->ends_at_ms, ends, sizeof(ends));
+    if (silence->ends_at_ms > out->now)
+        zb_time_format_duration(silence->ends_at_ms - out->now, left, sizeof(left));
+    const char *values[] = {id,   silence->host, silence->service ? silence->service : "*", starts,
+                            ends, left,          *silence->reason ? silence->reason : NULL};
+    s_out_row(out, values);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Arguments
+
+typedef struct {
+    const char *db;
+    const char *command;
+    const char *action; // silence: add | list | remove
+    const char *target; // silence remove: the id
+    const char *host;   // --host: a name (outages) or a glob (silence add)
+    const char *service;
+    const char *duration; // --for
+    const char *reason;   // --reason
+    bool all;             // silence list --all
+    s_format_t format;
+    bool explain;
+    zb_store_query_t query;
+} s_args_t;
+
+//  "--name VALUE" or "--name=VALUE": returns the value and advances *i, or
+//  NULL when argv[*i] is not this option. *missing is set when it is, but
+//  the value is missing.
+static const char *s_value(int argc, char *argv[], int *i, const char *name, bool *missing)
+{
+    size_t len = strlen(name);
+    if (strncmp(argv[*i], name, len) != 0)
+        return NULL;
+    if (argv[*i][len] == '=')
+        return argv[*i] + len + 1;
+    if (argv[*i][len] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = true;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static int s_when(const char *flag, const char *text, int64_t *ms)
+{
+    if (zb_time_parse_when(text, zb_time_wall_ms(), ms) != 0)
+        return s_bad("%s: \"%.80s\" is not a time (e.g. 2h, 30d, 2026-11-01T00:00:00Z)", flag,
+                     text);
+    return 0;
+}
+
+//  A silence's pattern: 1..64 of name characters and the glob's * ? [ ] !
+static bool s_glob_valid(const char *text)
+{
+    size_t len = strlen(text);
+    if (len == 0 || len > 64)
+        return false;
+    for (const char *p = text; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr("._-*?[]!", *p)))
+            return false;
+    return true;
+}
+
+//  Which options each command takes (the rest are refused).
+static int s_check_options(const s_args_t *args)
+{
+    const char *cmd = args->command;
+    bool outages = strcmp(cmd, "outages") == 0;
+    bool alerts = strcmp(cmd, "alerts") == 0;
+    bool add = strcmp(cmd, "silence") == 0 && args->action && strcmp(args->action, "add") == 0;
+    bool list = strcmp(cmd, "silence") == 0 && args->action && strcmp(args->action, "list") == 0;
+    const zb_store_query_t *q = &args->query;
+    if ((args->host || args->service) && !outages && !add)
+        return s_bad("%s takes no filters (--host and --service are for outages and silence add)",
+                     cmd);
+    if ((q->open_only || args->explain || q->until_ms != ZB_STORE_NO_TIME) && !outages)
+        return s_bad("%s takes no filters (they are for outages)", cmd);
+    if ((q->limit || q->since_ms != ZB_STORE_NO_TIME) && !outages && !alerts)
+        return s_bad("%s takes no filters (they are for outages and alerts)", cmd);
+    if ((args->duration || args->reason) && !add)
+        return s_bad("--for and --reason are for silence add");
+    if (args->all && !list)
+        return s_bad("--all is for silence list");
+    if (outages && args->host && !zb_name_valid(args->host))
+        return s_bad("--host: \"%.80s\" is not a host name", args->host);
+    if (outages && args->service && !zb_name_valid(args->service))
+        return s_bad("--service: \"%.80s\" is not a service name", args->service);
+    return 0;
+}
+
+static int s_parse(int argc, char *argv[], s_args_t *args)
+{
+    memset(args, 0, sizeof(*args));
+    zb_store_query_init(&args->query);
+    bool json = false, csv = false;
+    const char *extra = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        bool missing = false;
+        const char *value;
+        if ((value = s_value(argc, argv, &i, "--db", &missing)))
+            args->db = value;
+        else if ((value = s_value(argc, argv, &i, "--host", &missing)))
+            args->host = value;
+        else if ((value = s_value(argc, argv, &i, "--service", &missing)))
+            args->service = value;
+        else if ((value = s_value(argc, argv, &i, "--for", &missing)))
+            args->duration = value;
+        else if ((value = s_value(argc, argv, &i, "--reason", &missing)))
+            args->reason = value;
+        else if ((value = s_value(argc, argv, &i, "--since", &missing))) {
+            if (s_when("--since", value, &args->query.since_ms) != 0)
+                return 2;
+        } else if ((value = s_value(argc, argv, &i, "--until", &missing))) {
+            if (s_when("--until", value, &args->query.until_ms) != 0)
+                return 2;
+        } else if ((value = s_value(argc, argv, &i, "--limit", &missing))) {
+            char *end;
+            errno = 0;
+            long long n = strtoll(value, &end, 10);
+            if (errno || end == value || *end || n < 1 || n > 1000000000)
+                return s_bad("--limit: \"%.80s\" is not a number from 1 to 1000000000", value);
+            args->query.limit = n;
+        } else if (missing)
+            return s_bad("%s needs a value", arg);
+        else if (strcmp(arg, "--json") == 0)
+            json = true;
+        else if (strcmp(arg, "--csv") == 0)
+            csv = true;
+        else if (strcmp(arg, "--open") == 0)
+            args->query.open_only = true;
+        else if (strcmp(arg, "--explain") == 0)
+            args->explain = true;
+        else if (strcmp(arg, "--all") == 0)
+            args->all = true;
+        else if (arg[0] == '-' && arg[1] != '\0')
+            return s_bad("unknown option '%.80s'", arg);
+        else if (!args->command)
+            args->command = arg;
+        else if (strcmp(args->command, "silence") == 0 && !args->action)
+            args->action = arg;
+        else if (args->action && strcmp(args->action, "remove") == 0 && !args->target)
+            args->target = arg;
+        else if (!extra)
+            extra = arg;
+    }
+    if (!args->command)
+        return s_bad("no command given");
+    static const char *const commands[] = {"status", "outages", "hosts", "alerts", "silence"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        known = known || strcmp(args->command, commands[i]) == 0;
+    if (!known)
+        return s_bad("unknown command '%.80s'", args->command);
+    if (extra)
+        return s_bad("unexpected argument '%.80s'", extra);
+    if (strcmp(args->command, "silence") == 0) {
+        if (!args->action)
+            return s_bad("silence needs add, list or remove");
+        if (strcmp(args->action, "add") != 0 && strcmp(args->action, "list") != 0 &&
+            strcmp(args->action, "remove") != 0)
+            return s_bad("silence: unknown action '%.80s' (add, list or remove)", args->action);
+        if (strcmp(args->action, "remove") == 0 && !args->target)
+            return s_bad("silence remove needs the silence's ID (see zbeat silence list)");
+    }
+    if (json && csv)
+        return s_bad("--json and --csv exclude each other");
+    args->format = json ? S_JSON : csv ? S_CSV : S_TABLE;
+    int rc = s_check_options(args);
+    if (rc != 0)
+        return rc;
+    args->query.host = args->host;
+    args->query.service = args->service;
+    if (args->query.since_ms != ZB_STORE_NO_TIME && args->query.until_ms != ZB_STORE_NO_TIME &&
+        args->query.since_ms > args->query.until_ms)
+        return s_bad("--since is after --until");
+    if (!args->db) {
+        const char *env = getenv("ZBEAT_DB");
+        args->db = env && *env ? env : "zbeat.db";
+    }
+    return 0;
+}
+
+//  silence add / remove: the only writes, on a database that must exist.
+static int s_silence_write(const s_args_t *args)
+{
+    int64_t now = zb_time_wall_ms();
+    int64_t duration = 0, id = 0;
+    if (strcmp(args->action, "add") == 0) {
+        if (!args->host)
+            return s_bad("silence add needs --host (a host name or glob, e.g. web-*)");
+        if (!s_glob_valid(args->host))
+            return s_bad("--host: \"%.80s\" is not a host name or glob pattern", args->host);
+        if (args->service && !s_glob_valid(args->service))
+            return s_bad("--service: \"%.80s\" is not a service name or glob pattern",
+                         args->service);
+        if (!args->duration)
+            return s_bad("silence add needs --for (a duration, e.g. 2h)");
+        if (zb_time_parse_duration(args->duration, &duration) != 0 || duration < 1000 ||
+            duration > 400LL * 86400 * 1000)
+            return s_bad("--for: \"%.80s\" is not a duration from 1s to 400d", args->duration);
+        if (args->reason && strlen(args->reason) > 200)
+            return s_bad("--reason: longer than 200 characters");
+    } else {
+        char *end;
+        errno = 0;
+        long long n = strtoll(args->target, &end, 10);
+        if (errno || end == args->target || *end || n < 1)
+            return s_bad("silence remove: \"%.80s\" is not a silence ID", args->target);
+        id = n;
+    }
+    char err[600];
+    zb_store_t *store = zb_store_open_existing(args->db, err, sizeof(err));
+    if (!store) {
+        char safe[700];
+        s_safe(err, safe, sizeof(safe));
+        fprintf(stderr, S_NAME ": %s\n", safe);
+        return 1;
+    }
+    int rc = 1;
+    if (strcmp(args->action, "add") == 0) {
+        zb_store_silence_t silence = {
+            .host = args->host,
+            .service = args->service,
+            .starts_at_ms = now,
+            .ends_at_ms = now + duration,
+            .reason = args->reason ? args->reason : "",
+            .created_at_ms = now,
+        };
+        if (zb_store_silence_add(store, &silence, &id) == 0 && zb_store_commit(store) == 0) {
+            char ends[48];
+            zb_time_format_rfc3339(silence.ends_at_ms, ends, sizeof(ends));
+            printf("silence %lld: %s/%s until %s\n", (long long)id, args->host,
+                   args->service ? args->service : "*", ends);
+            rc = 0;
+        }
+    } else {
+        int ended = zb_store_silence_end(store, id, now);
+        if (ended >= 0 && zb_store_commit(store) == 0) {
+            if (ended == 1) {
+                printf("silence %lld removed\n", (long long)id);
+                rc = 0;
+            } else {
+                fprintf(stderr, S_NAME ": no active silence %lld (see zbeat silence list)\n",
+                        (long long)id);
+                zb_store_destroy(&store);
+                return 1;
+            }
+        }
+    }
+    if (rc != 0) {
+        char safe[700];
+        s_safe(zb_store_error(store), safe, sizeof(safe));
+        fprintf(stderr, S_NAME ": %s\n", safe);
+    }
+    zb_store_destroy(&store);
+    return rc;
+}
+
+int main(int argc, char *argv[])
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            s_usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf(S_NAME " " ZB_VERSION "\n");
+            return 0;
+        }
+    }
+    s_args_t args;
+    int rc = s_parse(argc, argv, &args);
+    if (rc != 0)
+        return rc;
+    if (strcmp(args.command, "silence") == 0 && strcmp(args.action, "list") != 0)
+        return s_silence_write(&args);
+
+    char err[600];
+    zb_store_t *store = zb_store_open_readonly(args.db, err, sizeof(err));
+    if (!store) {
+        char safe[700];
+        s_safe(err, safe, sizeof(safe));
+        fprintf(stderr, S_NAME ": %s\n", safe);
+        return 1;
+    }
+    s_out_t out;
+    int walk = 0;
+    if (strcmp(args.command, "status") == 0) {
+        s_out_init(&out, args.format, 6, s_status_header);
+        if (args.format == S_CSV) {
+            static const char *const csv[] = {"host", "service", "state", "since", "for", "reason"};
+            out.header = csv;
+        }
+        walk = zb_store_status(store, s_status_row, &out);
+        rc = s_out_finish(&out, "no hosts yet");
+    } else if (strcmp(args.command, "hosts") == 0) {
+        s_out_init(&out, args.format, 6,
+                   args.format == S_CSV ? s_hosts_csv_header : s_hosts_header);
+        walk = zb_store_hosts(store, s_host_row, &out);
+        rc = s_out_finish(&out, "no hosts yet");
+    } else if (strcmp(args.command, "alerts") == 0) {
+        bool csv = args.format == S_CSV;
+        s_out_init(&out, args.format, csv ? 13 : 7, csv ? s_alerts_csv_header : s_alerts_header);
+        s_alerts_t alerts = {.out = &out};
+        int64_t since = args.query.since_ms == ZB_STORE_NO_TIME ? 0 : args.query.since_ms;
+        walk = zb_store_deliveries(store, since, args.query.limit, s_alert_row, &alerts);
+        s_alerts_flush(&alerts);
+        rc = s_out_finish(&out, "no alerts");
+    } else if (strcmp(args.command, "silence") == 0) {
+        bool csv = args.format == S_CSV;
+        s_out_init(&out, args.format, 7, csv ? s_silence_csv_header : s_silence_header);
+        walk = zb_store_silences(store, args.all ? INT64_MIN : out.now, s_silence_row, &out);
+        rc = s_out_finish(&out, args.all ? "no silences" : "no active silences");
+    } else if (args.explain)
+        walk = zb_store_outages_plan(store, &args.query, s_plan_line, NULL);
+    else {
+        bool csv = args.format == S_CSV;
+        s_out_init(&out, args.format, csv ? 11 : 7, csv ? s_outage_csv_header : s_outage_header);
+        walk = zb_store_outages(store, &args.query, s_outage_row, &out);
+        rc = s_out_finish(&out, "no outages");
+    }
+    if (walk != 0) {
+        fprintf(stderr, S_NAME ": %s\n", zb_store_error(store));
+        rc = 1;
+    }
+    zb_store_destroy(&store);
+    return rc;
+}

@@ -1,0 +1,138 @@
+/*  zbeat-monitor: records every agent's outages in SQLite.
+
+    zbeat-monitor [-c FILE] [--check-config] [--db PATH] [--bind ENDPOINT]
+                  [--liveness N] [-v] [--version] [--help]
+
+    Settings: flag > environment (ZBEAT_DB, ZBEAT_BIND) > file > default.
+    Exit: 0 after SIGINT/SIGTERM, 1 on a runtime failure, 2 on bad usage or
+    configuration (one line on stderr).
+*/
+#include "zb_log.h"
+#include "zb_monitor.h"
+#include "zb_monitor_config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_NAME "zbeat-monitor"
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: " S_NAME " [-c FILE] [--check-config] [--db PATH] [--bind ENDPOINT]\n"
+            "                     [--liveness N] [-v] [--version] [--help]\n"
+            "\n"
+            "  -c, --config FILE   ZPL configuration (optional; see docs/config-monitor.md)\n"
+            "      --check-config  validate the configuration and exit\n"
+            "      --db PATH       SQLite database (env ZBEAT_DB; default " ZB_MONITOR_DB_DEFAULT
+            ")\n"
+            "      --bind ENDPOINT where agents connect (env ZBEAT_BIND; "
+            "default " ZB_MONITOR_BIND_DEFAULT ")\n"
+            "      --liveness N    beats a host may miss before it is silent (default 3)\n"
+            "  -v, --verbose       debug logging\n"
+            "      --version       print the version and exit\n"
+            "  -h, --help          print this help and exit\n");
+}
+
+static int s_bad(const char *message)
+{
+    fprintf(stderr, S_NAME ": %s\n", message);
+    return 2;
+}
+
+int main(int argc, char *argv[])
+{
+    enum { OPT_CHECK = 256, OPT_VERSION, OPT_DB, OPT_BIND, OPT_LIVENESS };
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", no_argument, NULL, OPT_CHECK},
+        {"db", required_argument, NULL, OPT_DB},
+        {"bind", required_argument, NULL, OPT_BIND},
+        {"liveness", required_argument, NULL, OPT_LIVENESS},
+        {"verbose", no_argument, NULL, 'v'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *file = NULL, *db = NULL, *bind = NULL, *liveness = NULL;
+    bool check = false, verbose = false;
+    int opt;
+    opterr = 0; // our own one-line messages
+    while ((opt = getopt_long(argc, argv, ":c:vh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            file = optarg;
+            break;
+        case OPT_CHECK:
+            check = true;
+            break;
+        case OPT_DB:
+            db = optarg;
+            break;
+        case OPT_BIND:
+            bind = optarg;
+            break;
+        case OPT_LIVENESS:
+            liveness = optarg;
+            break;
+        case 'v':
+            verbose = true;
+            break;
+        case OPT_VERSION:
+            printf(S_NAME " " ZB_VERSION "\n");
+            return 0;
+        case 'h':
+            s_usage(stdout);
+            return 0;
+        case ':':
+            fprintf(stderr, S_NAME ": %s needs a value (see --help)\n", argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, S_NAME ": unknown option '%s' (see --help)\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, S_NAME ": unexpected argument '%s' (see --help)\n", argv[optind]);
+        return 2;
+    }
+
+    zb_monitor_config_t config;
+    zb_monitor_config_defaults(&config);
+    char err[1024];
+    if (file && zb_monitor_config_load(&config, file, err, sizeof(err)) != 0)
+        return s_bad(err);
+    const char *env_db = getenv("ZBEAT_DB");
+    const char *env_bind = getenv("ZBEAT_BIND");
+    if (env_db && *env_db &&
+        zb_monitor_config_set_db(&config, env_db, "ZBEAT_DB", err, sizeof(err)) != 0)
+        return s_bad(err);
+    if (env_bind && *env_bind &&
+        zb_monitor_config_set_bind(&config, env_bind, "ZBEAT_BIND", err, sizeof(err)) != 0)
+        return s_bad(err);
+    if (db && zb_monitor_config_set_db(&config, db, "--db", err, sizeof(err)) != 0)
+        return s_bad(err);
+    if (bind && zb_monitor_config_set_bind(&config, bind, "--bind", err, sizeof(err)) != 0)
+        return s_bad(err);
+    if (liveness &&
+        zb_monitor_config_set_liveness(&config, liveness, "--liveness", err, sizeof(err)) != 0)
+        return s_bad(err);
+    if (check) {
+        printf("%s: ok\n", file ? file : "(no config file)");
+        return 0;
+    }
+
+    zb_log_init(S_NAME, verbose);
+    zb_monitor_t *monitor = zb_monitor_new(&config, err, sizeof(err));
+    if (!monitor) {
+        zb_log_error("%s", err);
+        return 1;
+    }
+    int rc = zb_monitor_run(monitor) == 0 ? 0 : 1;
+    zb_monitor_destroy(&monitor);
+    if (rc == 0)
+        zb_log_info("monitor stopped");
+    return rc;
+}

@@ -1,0 +1,58 @@
+/*  zb_monitor: subscribes to every agent, keeps the current state of every
+    host and service, records outages through zb_store, flags silent hosts.
+
+    The state machine (zb_monitor_handle, zb_monitor_sweep) takes the clocks
+    as arguments, so the self-test drives it deterministically; the loop
+    (zb_monitor_run) feeds it from a bound SUB socket and timers.
+*/
+#ifndef ZB_MONITOR_H
+#define ZB_MONITOR_H
+
+#include "zb_monitor_config.h"
+#include "zb_proto.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+//  Limits on what one monitor tracks; beyond them messages are dropped (and
+//  logged once), so hostile input cannot exhaust memory.
+#define ZB_MONITOR_MAX_HOSTS 10000
+#define ZB_MONITOR_MAX_SERVICES 10000 // per host
+
+typedef struct _zb_monitor_t zb_monitor_t;
+
+typedef struct {
+    uint64_t messages;      // decoded and accepted
+    uint64_t decode_errors; // malformed, dropped
+    uint64_t seq_gaps;      // messages missed, from sequence numbers
+    uint64_t stale;         // seq not after the last seen of the same instance
+    uint64_t dropped;       // over the host/service caps
+    uint64_t db_errors;     // failed commits
+} zb_monitor_stats_t;
+
+//  Opens the store named in config (creating it) and loads the state it
+//  holds. Returns NULL with a one-line reason in err.
+zb_monitor_t *zb_monitor_new(const zb_monitor_config_t *config, char *err, size_t errsize);
+
+//  Writes what is kept only in memory (last seen times), closes the store.
+void zb_monitor_destroy(zb_monitor_t **self_p);
+
+//  Binds and runs until SIGINT/SIGTERM. Returns 0, or -1 when the socket
+//  could not be set up (logged).
+int zb_monitor_run(zb_monitor_t *self);
+
+//  One decoded message, received at the given clocks.
+void zb_monitor_handle(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall);
+
+//  Flags hosts silent for liveness x their interval.
+void zb_monitor_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall);
+
+//  Commits the writes of this pass. Returns 0 or -1.
+int zb_monitor_commit(zb_monitor_t *self);
+
+void zb_monitor_stats(zb_monitor_t *self, zb_monitor_stats_t *stats);
+
+void zb_monitor_test(bool verbose);
+
+#endif

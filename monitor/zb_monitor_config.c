@@ -1,0 +1,354 @@
+/*  zb_monitor_config: the monitor's settings. See zb_monitor_config.h. */
+#include "zb_monitor_config.h"
+#include "zb_config.h"
+#include "zb_proto.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void zb_monitor_config_defaults(zb_monitor_config_t *self)
+{
+    assert(self);
+    memset(self, 0, sizeof(*self));
+    snprintf(self->bind, sizeof(self->bind), "%s", ZB_MONITOR_BIND_DEFAULT);
+    snprintf(self->db, sizeof(self->db), "%s", ZB_MONITOR_DB_DEFAULT);
+    self->liveness = ZB_MONITOR_LIVENESS_DEFAULT;
+    self->retention_ms = ZB_MONITOR_RETENTION_DEFAULT_MS;
+    self->flap_threshold = ZB_MONITOR_FLAP_THRESHOLD_DEFAULT;
+    self->flap_window_ms = ZB_MONITOR_FLAP_WINDOW_DEFAULT_MS;
+    self->flap_quiet_ms = ZB_MONITOR_FLAP_WINDOW_DEFAULT_MS;
+}
+
+//  An endpoint list is one or more "transport://address", comma-separated.
+//  Only the shape is checked here; binding finds the rest (a busy port).
+static const char *s_bind_problem(const char *value)
+{
+    if (!*value)
+        return "is empty";
+    const char *start = value;
+    while (true) {
+        const char *end = strchr(start, ',');
+        size_t len = end ? (size_t)(end - start) : strlen(start);
+        const char *sep = memmem(start, len, "://", 3);
+        if (!sep || sep == start || sep + 3 == start + len)
+            return "is not an endpoint like tcp://*:7400";
+        size_t tlen = (size_t)(sep - start);
+        if (!(tlen == 3 && memcmp(start, "tcp", 3) == 0) &&
+            !(tlen == 3 && memcmp(start, "ipc", 3) == 0) &&
+            !(tlen == 6 && memcmp(start, "inproc", 6) == 0))
+            return "has an unknown transport (tcp, ipc or inproc)";
+        if (!end)
+            return NULL;
+        start = end + 1;
+    }
+}
+
+static int s_set_text(char *buf, size_t size, const char *value, const char *what, char *err,
+                      size_t errsize)
+{
+    if (strlen(value) >= size) {
+        snprintf(err, errsize, "%s: too long", what);
+        return -1;
+    }
+    snprintf(buf, size, "%s", value);
+    return 0;
+}
+
+int zb_monitor_config_set_bind(zb_monitor_config_t *self, const char *value, const char *what,
+                               char *err, size_t errsize)
+{
+    assert(self && value && what);
+    const char *problem = s_bind_problem(value);
+    if (problem) {
+        snprintf(err, errsize, "%s: \"%.200s\" %s", what, value, problem);
+        return -1;
+    }
+    return s_set_text(self->bind, sizeof(self->bind), value, what, err, errsize);
+}
+
+int zb_monitor_config_set_db(zb_monitor_config_t *self, const char *value, const char *what,
+                             char *err, size_t errsize)
+{
+    assert(self && value && what);
+    if (!*value) {
+        snprintf(err, errsize, "%s: is empty", what);
+        return -1;
+    }
+    return s_set_text(self->db, sizeof(self->db), value, what, err, errsize);
+}
+
+int zb_monitor_config_set_liveness(zb_monitor_config_t *self, const char *value, const char *what,
+                                   char *err, size_t errsize)
+{
+    assert(self && value && what);
+    char *end;
+    errno = 0;
+    long n = strtol(value, &end, 10);
+    if (errno || end == value || *end != '\0' || n < ZB_MONITOR_LIVENESS_MIN ||
+        n > ZB_MONITOR_LIVENESS_MAX) {
+        snprintf(err, errsize, "%s: \"%.50s\" is not a whole number from %d to %d", what, value,
+                 ZB_MONITOR_LIVENESS_MIN, ZB_MONITOR_LIVENESS_MAX);
+        return -1;
+    }
+    self->liveness = (int)n;
+    return 0;
+}
+
+//  A filter: comma-separated glob patterns of name characters and * ? [ ] !
+static const char *s_patterns_problem(const char *value)
+{
+    if (!*value)
+        return "is empty";
+    const char *start = value;
+    while (true) {
+        const char *end = strchr(start, ',');
+        size_t len = end ? (size_t)(end - start) : strlen(start);
+        if (len == 0)
+            return "has an empty pattern (patterns are comma-separated)";
+        if (len > 64)
+            return "has a pattern longer than 64 characters";
+        for (size_t i = 0; i < len; i++) {
+            char c = start[i];
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  strchr("._-*?[]!", c)))
+                return "is not a list of glob patterns like web-*,db-?";
+        }
+        if (!end)
+            return NULL;
+        start = end + 1;
+    }
+}
+
+static void s_channel_load(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section)
+{
+    static const char *const keys[] = {"exec",     "webhook",   "template",    "timeout", "hosts",
+                                       "services", "retry-for", "backoff-max", NULL};
+    const char *name = zconfig_name(section);
+    if (!zconfig_child(section)) {
+        zb_config_fail(config, section, "is not a channel: give it exec or webhook");
+        return;
+    }
+    if (zconfig_value(section) && *zconfig_value(section)) {
+        zb_config_fail(config, section, "is a section: it takes no value");
+        return;
+    }
+    if (!zb_name_valid(name)) {
+        zb_config_fail(config, section, "is not a valid channel name (letters, digits, . _ -)");
+        return;
+    }
+    if (self->channel_count == ZB_MONITOR_CHANNELS_MAX) {
+        zb_config_fail(config, section, "more than %d channels", ZB_MONITOR_CHANNELS_MAX);
+        return;
+    }
+    zb_config_check_known(config, section, keys);
+    zb_channel_config_t *channel = &self->channels[self->channel_count];
+    memset(channel, 0, sizeof(*channel));
+    snprintf(channel->name, sizeof(channel->name), "%s", name);
+    const char *exec = zb_config_string(config, section, "exec", NULL);
+    const char *webhook = zb_config_string(config, section, "webhook", NULL);
+    const char *template = zb_config_string(config, section, "template", NULL);
+    if (!exec == !webhook)
+        zb_config_fail(config, section, "needs exactly one of exec and webhook");
+    if (exec && (!*exec || strlen(exec) >= sizeof(channel->exec)))
+        zb_config_fail(config, zconfig_locate(section, "exec"), "is empty or too long");
+    else if (exec)
+        snprintf(channel->exec, sizeof(channel->exec), "%s", exec);
+    if (webhook && strncmp(webhook, "http://", 7) != 0 && strncmp(webhook, "https://", 8) != 0)
+        zb_config_fail(config, zconfig_locate(section, "webhook"),
+                       "\"%.200s\" is not an http:// or https:// URL", webhook);
+    else if (webhook && strlen(webhook) >= sizeof(channel->webhook))
+        zb_config_fail(config, zconfig_locate(section, "webhook"), "is too long");
+    else if (webhook)
+        snprintf(channel->webhook, sizeof(channel->webhook), "%s", webhook);
+    if (template && !webhook)
+        zb_config_fail(config, zconfig_locate(section, "template"), "is for webhooks only");
+    else if (template && strcmp(template, "json") == 0)
+        channel->template = ZB_TEMPLATE_JSON;
+    else if (template && strcmp(template, "slack") == 0)
+        channel->template = ZB_TEMPLATE_SLACK;
+    else if (template && strcmp(template, "mattermost") == 0)
+        channel->template = ZB_TEMPLATE_MATTERMOST;
+    else if (template)
+        zb_config_fail(config, zconfig_locate(section, "template"),
+                       "\"%.50s\" is not one of json, slack, mattermost", template);
+    static const struct {
+        const char *key;
+        size_t offset;
+    } filters[] = {{"hosts", offsetof(zb_channel_config_t, hosts)},
+                   {"services", offsetof(zb_channel_config_t, services)}};
+    for (size_t i = 0; i < 2; i++) {
+        const char *value = zb_config_string(config, section, filters[i].key, NULL);
+        if (!value)
+            continue;
+        const char *problem = s_patterns_problem(value);
+        if (problem)
+            zb_config_fail(config, zconfig_locate(section, filters[i].key), "\"%.100s\" %s", value,
+                           problem);
+        else
+            snprintf((char *)channel + filters[i].offset, sizeof(channel->hosts), "%s", value);
+    }
+    zb_config_duration(config, section, "timeout", ZB_CHANNEL_TIMEOUT_DEFAULT_MS, 100, 3600 * 1000,
+                       &channel->timeout_ms);
+    zb_config_duration(config, section, "retry-for", ZB_CHANNEL_RETRY_FOR_DEFAULT_MS, 1000,
+                       30LL * 86400 * 1000, &channel->retry_for_ms);
+    zb_config_duration(config, section, "backoff-max", ZB_CHANNEL_BACKOFF_MAX_DEFAULT_MS, 100,
+                       86400 * 1000, &channel->backoff_max_ms);
+    self->channel_count++;
+}
+
+static void s_alert_load(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section)
+{
+    if (zconfig_value(section) && *zconfig_value(section))
+        zb_config_fail(config, section, "is a section: it takes no value");
+    for (zconfig_t *child = zconfig_child(section); child; child = zconfig_next(child)) {
+        for (zconfig_t *other = zconfig_next(child); other; other = zconfig_next(other))
+            if (strcmp(zconfig_name(child), zconfig_name(other)) == 0)
+                zb_config_fail(config, other, "given twice");
+        s_channel_load(self, config, child);
+    }
+}
+
+int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *err, size_t errsize)
+{
+    assert(self && path && err);
+    static const char *const sections[] = {"monitor", "alert", NULL};
+    static const char *const keys[] = {
+        "bind",           "db",          "liveness",   "retention", "publish",
+        "flap-threshold", "flap-window", "flap-quiet", "repeat",    NULL};
+
+    zb_config_t *config = zb_config_load(path, err, errsize);
+    if (!config)
+        return -1;
+    zconfig_t *root = zb_config_root(config);
+    zb_config_check_known(config, root, sections);
+    zconfig_t *section = zconfig_locate(root, "monitor");
+    if (section && zconfig_value(section) && *zconfig_value(section))
+        zb_config_fail(config, section, "is a section: it takes no value");
+    zb_config_check_known(config, section, keys);
+
+    char why[512];
+    zconfig_t *node = section ? zconfig_locate(section, "bind") : NULL;
+    const char *bind = zb_config_string(config, section, "bind", NULL);
+    if (bind && zb_monitor_config_set_bind(self, bind, "bind", why, sizeof(why)) != 0)
+        zb_config_fail(config, node, "%s", why + strlen("bind: "));
+    node = section ? zconfig_locate(section, "db") : NULL;
+    const char *db = zb_config_string(config, section, "db", NULL);
+    if (db && zb_monitor_config_set_db(self, db, "db", why, sizeof(why)) != 0)
+        zb_config_fail(config, node, "%s", why + strlen("db: "));
+    int64_t value = 0;
+    if (zb_config_int(config, section, "liveness", self->liveness, ZB_MONITOR_LIVENESS_MIN,
+                      ZB_MONITOR_LIVENESS_MAX, &value) == 0)
+        self->liveness = (int)value;
+    if (zb_config_duration(config, section, "retention", self->retention_ms,
+                           ZB_MONITOR_RETENTION_MIN_MS, ZB_MONITOR_RETENTION_MAX_MS, &value) == 0)
+        self->retention_ms = value;
+    node = section ? zconfig_locate(section, "publish") : NULL;
+    const char *publish = zb_config_string(config, section, "publish", NULL);
+    const char *problem = publish ? s_bind_problem(publish) : NULL;
+    if (problem)
+        zb_config_fail(config, node, "\"%.200s\" %s", publish, problem);
+    else if (publish && strlen(publish) >= sizeof(self->publish))
+        zb_config_fail(config, node, "too long");
+    else if (publish)
+        snprintf(self->publish, sizeof(self->publish), "%s", publish);
+    if (zb_config_int(config, section, "flap-threshold", self->flap_threshold, 0, 1000, &value) ==
+        0)
+        self->flap_threshold = (int)value;
+    zb_config_duration(config, section, "flap-window", self->flap_window_ms, 1000,
+                       7LL * 86400 * 1000, &self->flap_window_ms);
+    //  The quiet period defaults to the window, whatever the window is.
+    zb_config_duration(config, section, "flap-quiet", self->flap_window_ms, 1000,
+                       7LL * 86400 * 1000, &self->flap_quiet_ms);
+    zb_config_duration(config, section, "repeat", 0, 1000, 30LL * 86400 * 1000, &self->repeat_ms);
+    zconfig_t *alert = zconfig_locate(root, "alert");
+    if (alert)
+        s_alert_load(self, config, alert);
+
+    int rc = 0;
+    if (zb_config_error(config)) {
+        snprintf(err, errsize, "%s", zb_config_error(config));
+        rc = -1;
+    }
+    zb_config_destroy(&config);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Self-test
+
+static int s_load_text(zb_monitor_config_t *config, const char *text, char *err, size_t errsize)
+{
+    char path[] = "/tmp/zb_monitor_config_test.XXXXXX";
+    int fd = mkstemp(path);
+    assert(fd >= 0);
+    assert(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    zb_monitor_config_defaults(config);
+    int rc = zb_monitor_config_load(config, path, err, errsize);
+    //  Messages name the file; make them comparable.
+    if (rc != 0 && strncmp(err, path, strlen(path)) == 0)
+        memmove(err, err + strlen(path), strlen(err + strlen(path)) + 1);
+    unlink(path);
+    return rc;
+}
+
+void zb_monitor_config_test(bool verbose)
+{
+    zb_monitor_config_t config;
+    char err[512];
+
+    assert(s_load_text(&config,
+                       "monitor\n    bind = tcp://127.0.0.1:7411\n    db = /tmp/x.db\n"
+                       "    liveness = 5\n    retention = 30d\n",
+                       err, sizeof(err)) == 0);
+    assert(strcmp(config.bind, "tcp://127.0.0.1:7411") == 0);
+    assert(strcmp(config.db, "/tmp/x.db") == 0);
+    assert(config.liveness == 5);
+    assert(config.retention_ms == 30LL * 86400 * 1000);
+
+    //  An empty file keeps every default.
+    assert(s_load_text(&config, "", err, sizeof(err)) == 0);
+    assert(strcmp(config.bind, ZB_MONITOR_BIND_DEFAULT) == 0);
+    assert(config.liveness == ZB_MONITOR_LIVENESS_DEFAULT);
+
+    static const struct {
+        const char *text;
+        const char *expect;
+    } bad[] = {
+        {"monitor\n    liveness = 0\n", ": monitor/liveness: 0 is out of range"},
+        {"monitor\n    liveness = x\n", ": monitor/liveness: \"x\" is not a whole number"},
+        {"monitor\n    retention = 5\n", ": monitor/retention: \"5\" is not a duration"},
+        {"monitor\n    retention = 1s\n", ": monitor/retention: \"1s\" is out of range"},
+        {"monitor\n    bind = localhost\n", ": monitor/bind: \"localhost\" is not an endpoint"},
+        {"monitor\n    bind = udp://x:1\n", ": monitor/bind: \"udp://x:1\" has an unknown"},
+        {"monitor\n    colour = blue\n", ": monitor/colour: unknown key"},
+        {"monitor\n    db = a\n    db = b\n", ": monitor/db: given twice"},
+        {"agent\n    name = x\n", ": agent: unknown key"},
+        {"monitor\n        bind = x\n", ":2: "},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        assert(s_load_text(&config, bad[i].text, err, sizeof(err)) == -1);
+        if (verbose)
+            printf("\n    %s", err);
+        if (strncmp(err, bad[i].expect, strlen(bad[i].expect)) != 0) {
+            fprintf(stderr, "got '%s', expected '%s'\n", err, bad[i].expect);
+            assert(false);
+        }
+    }
+
+    zb_monitor_config_defaults(&config);
+    assert(zb_monitor_config_set_liveness(&config, "7", "--liveness", err, sizeof(err)) == 0);
+    assert(config.liveness == 7);
+    assert(zb_monitor_config_set_liveness(&config, "101", "--liveness", err, sizeof(err)) == -1);
+    assert(strstr(err, "--liveness: \"101\""));
+    assert(zb_monitor_config_set_bind(&config, "tcp://*:1,ipc:///tmp/x", "ZBEAT_BIND", err,
+                                      sizeof(err)) == 0);
+    assert(zb_monitor_config_set_bind(&config, "tcp://*:1,", "ZBEAT_BIND", err, sizeof(err)) == -1);
+    assert(zb_monitor_config_set_db(&config, "", "ZBEAT_DB", err, sizeof(err)) == -1);
+}

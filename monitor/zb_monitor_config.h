@@ -1,0 +1,77 @@
+/*  zb_monitor_config: the monitor's settings, from defaults, a ZPL file, the
+    environment and flags (in rising precedence). docs/config-monitor.md.
+
+    A plain struct rather than an opaque class: it is a bag of values that
+    main fills layer by layer and the monitor reads, nothing more.
+*/
+#ifndef ZB_MONITOR_CONFIG_H
+#define ZB_MONITOR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZB_MONITOR_BIND_DEFAULT "tcp://*:7400"
+#define ZB_MONITOR_DB_DEFAULT "zbeat.db"
+#define ZB_MONITOR_LIVENESS_DEFAULT 3
+#define ZB_MONITOR_LIVENESS_MIN 1
+#define ZB_MONITOR_LIVENESS_MAX 100
+#define ZB_MONITOR_RETENTION_DEFAULT_MS (400LL * 86400 * 1000)
+#define ZB_MONITOR_RETENTION_MIN_MS (3600LL * 1000)
+#define ZB_MONITOR_RETENTION_MAX_MS (100LL * 365 * 86400 * 1000)
+
+#define ZB_MONITOR_FLAP_THRESHOLD_DEFAULT 6
+#define ZB_MONITOR_FLAP_WINDOW_DEFAULT_MS (10LL * 60 * 1000)
+#define ZB_MONITOR_CHANNELS_MAX 16
+#define ZB_CHANNEL_TIMEOUT_DEFAULT_MS 10000
+#define ZB_CHANNEL_RETRY_FOR_DEFAULT_MS (24LL * 3600 * 1000)
+#define ZB_CHANNEL_BACKOFF_MAX_DEFAULT_MS (5LL * 60 * 1000)
+
+//  How a webhook's body looks: the alert JSON itself, or a chat message.
+typedef enum { ZB_TEMPLATE_JSON, ZB_TEMPLATE_SLACK, ZB_TEMPLATE_MATTERMOST } zb_template_t;
+
+//  One alert channel (section alert/<name>): exactly one of exec, webhook.
+typedef struct {
+    char name[65];          // the user's name for it (a valid zbeat name)
+    char exec[1024];        // command line run by /bin/sh -c, or ""
+    char webhook[2048];     // http(s) URL, or ""
+    zb_template_t template; // webhook body
+    char hosts[512];        // comma-separated glob patterns, "" = every host
+    char services[512];     // comma-separated glob patterns, "" = every service
+    int64_t timeout_ms;     // one attempt
+    int64_t retry_for_ms;   // an alert undelivered this long after it was made fails
+    int64_t backoff_max_ms; // cap of the exponential backoff between attempts
+} zb_channel_config_t;
+
+typedef struct {
+    char bind[1024];      // ZeroMQ endpoint(s) the SUB socket binds, comma-separated
+    char db[4096];        // SQLite file
+    int liveness;         // beats a host may miss before it is silent
+    int64_t retention_ms; // outages that ended longer ago are pruned
+    char publish[1024];   // ZeroMQ endpoint(s) the PUB socket of alerts binds, "" = none
+    int flap_threshold;   // more transitions than this in the window is flapping; 0 = off
+    int64_t flap_window_ms;
+    int64_t flap_quiet_ms; // stable this long ends flapping
+    int64_t repeat_ms;     // reminder period while an outage stays open, 0 = none
+    size_t channel_count;
+    zb_channel_config_t channels[ZB_MONITOR_CHANNELS_MAX];
+} zb_monitor_config_t;
+
+void zb_monitor_config_defaults(zb_monitor_config_t *self);
+
+//  Overlays the file's settings. Returns 0, or -1 with one line for the user
+//  in err: "FILE:LINE: message" or "FILE: monitor/key: message".
+int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *err, size_t errsize);
+
+//  Checks and sets single values, for the environment and flags; `what`
+//  names the source in err ("--liveness", "ZBEAT_BIND").
+int zb_monitor_config_set_bind(zb_monitor_config_t *self, const char *value, const char *what,
+                               char *err, size_t errsize);
+int zb_monitor_config_set_db(zb_monitor_config_t *self, const char *value, const char *what,
+                             char *err, size_t errsize);
+int zb_monitor_config_set_liveness(zb_monitor_config_t *self, const char *value, const char *what,
+                                   char *err, size_t errsize);
+
+void zb_monitor_config_test(bool verbose);
+
+#endif

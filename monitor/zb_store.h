@@ -1,0 +1,232 @@
+/*  zb_store: the monitor's SQLite database (and the CLI's read-only view).
+
+    The only module that knows SQL. The schema lives in schema/NNN_name.sql,
+    embedded into the binary at build time and applied in order, one
+    transaction per file, tracked with PRAGMA user_version, so a newer monitor
+    upgrades an older database in place.
+
+    Writers (the monitor) open read-write: WAL, synchronous=NORMAL, a busy
+    timeout, every statement prepared once. Write calls open a transaction
+    on demand; zb_store_commit ends it, so the monitor batches all writes of
+    one event-loop pass into one transaction. Readers (the CLI) open
+    read-only and never block the writer.
+
+    Rows are passed as structs of borrowed pointers: for writes the caller
+    owns them; for reads they are valid only during the callback.
+*/
+#ifndef ZB_STORE_H
+#define ZB_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct _zb_store_t zb_store_t;
+
+//  A host's current state: "alive", "silent" or "stopped".
+typedef struct {
+    const char *name;
+    const char *state;
+    int64_t since_ms; // wall clock: when it entered this state
+    const char *instance;
+    int64_t interval_ms;  // announced beat interval, 0 when never announced
+    int64_t last_seen_ms; // wall clock, written when it matters (see docs/operations.md)
+} zb_store_host_t;
+
+//  A service's current state: "up", "down", "unknown" or "stopped".
+typedef struct {
+    const char *host;
+    const char *name;
+    const char *kind; // "probe", "push", ...; may be ""
+    const char *state;
+    int64_t since_ms;
+    const char *reason;
+    const char *error;
+} zb_store_service_t;
+
+//  One outage. kind is "service" or "host"; service is NULL for a host.
+typedef struct {
+    int64_t id;
+    const char *kind;
+    const char *host;
+    const char *service;
+    int64_t started_at_ms;
+    int64_t ended_at_ms; // -1 while open
+    const char *reason;
+    const char *error;
+    const char *end_reason; // NULL while open
+    const char *instance;
+    bool silenced; // a silence held its opening alert
+    bool notified; // its opening alert went out to the channels
+} zb_store_outage_t;
+
+//  One row of `zbeat status`: a host (service NULL) or one of its services.
+typedef struct {
+    const char *host;
+    const char *service;
+    const char *state;
+    int64_t since_ms;
+    const char *reason; // NULL for a host row
+    const char *error;  // NULL for a host row
+} zb_store_status_t;
+
+//  One alert of the outbox. service is NULL for a host alert, outage_id 0
+//  when the alert is not about one outage.
+typedef struct {
+    int64_t seq; // creation order
+    const char *id;
+    int64_t created_at_ms;
+    const char *trigger;
+    const char *host;
+    const char *service;
+    int64_t outage_id;
+    const char *payload; // the alert JSON
+} zb_store_alert_t;
+
+//  One delivery of an alert to a channel. For `zbeat alerts`, an alert
+//  without channels comes with channel NULL.
+typedef struct {
+    const zb_store_alert_t *alert;
+    const char *channel;
+    const char *status; // pending | sent | failed | held
+    int attempts;
+    int64_t next_attempt_at_ms;
+    const char *last_error;
+    int64_t result;       // exit or HTTP status of the last attempt, -1 when none
+    int64_t sent_at_ms;   // -1 until sent
+    int64_t queued_at_ms; // when it became pending (retry-for counts from here)
+} zb_store_delivery_t;
+
+//  A silence: host and service are glob patterns, service NULL = all.
+typedef struct {
+    int64_t id;
+    const char *host;
+    const char *service;
+    int64_t starts_at_ms;
+    int64_t ends_at_ms;
+    const char *reason;
+    int64_t created_at_ms;
+} zb_store_silence_t;
+
+//  Filters for zb_store_outages. Unset fields filter nothing.
+#define ZB_STORE_NO_TIME INT64_MIN
+typedef struct {
+    const char *host;    // NULL: every host
+    const char *service; // NULL: every service (and host outages)
+    int64_t since_ms;    // outages still open at or after this time
+    int64_t until_ms;    // outages started at or before this time
+    bool open_only;
+    int64_t limit; // 0: no limit
+} zb_store_query_t;
+
+void zb_store_query_init(zb_store_query_t *query);
+
+typedef int(zb_store_host_fn)(const zb_store_host_t *host, void *arg);
+typedef int(zb_store_service_fn)(const zb_store_service_t *service, void *arg);
+typedef int(zb_store_outage_fn)(const zb_store_outage_t *outage, void *arg);
+typedef int(zb_store_status_fn)(const zb_store_status_t *row, void *arg);
+typedef int(zb_store_text_fn)(const char *text, void *arg);
+typedef int(zb_store_delivery_fn)(const zb_store_delivery_t *delivery, void *arg);
+typedef int(zb_store_silence_fn)(const zb_store_silence_t *silence, void *arg);
+
+//  Opens (creating and migrating) a database for writing. Returns NULL with
+//  a one-line reason in err.
+zb_store_t *zb_store_open(const char *path, char *err, size_t errsize);
+
+//  Opens an existing database read-only. A missing file is "no such
+//  database"; an older or newer schema is refused with a clear reason.
+zb_store_t *zb_store_open_readonly(const char *path, char *err, size_t errsize);
+
+//  Opens an existing database read-write without creating or upgrading it
+//  (the CLI's silence commands). Refuses what zb_store_open_readonly does.
+zb_store_t *zb_store_open_existing(const char *path, char *err, size_t errsize);
+
+//  Commits any open transaction, then closes.
+void zb_store_destroy(zb_store_t **self_p);
+
+//  The schema version of the database, and the newest this binary knows.
+int zb_store_version(zb_store_t *self);
+int zb_store_latest_version(void);
+
+//  The last error message of a failed call.
+const char *zb_store_error(zb_store_t *self);
+
+//  Ends the transaction the write calls opened, if any. On failure the
+//  transaction is rolled back and -1 returned (the error is logged).
+int zb_store_commit(zb_store_t *self);
+
+//  Writes: each returns 0, or -1 with zb_store_error set.
+int zb_store_host_put(zb_store_t *self, const zb_store_host_t *host);
+int zb_store_host_seen(zb_store_t *self, const char *name, int64_t last_seen_ms);
+int zb_store_service_put(zb_store_t *self, const zb_store_service_t *service);
+int zb_store_service_delete(zb_store_t *self, const char *host, const char *name);
+int zb_store_instance_put(zb_store_t *self, const char *host, const char *instance,
+                          int64_t first_seen_ms, uint64_t last_seq);
+
+//  Opens an outage unless one is open already for (kind, host, service);
+//  either way *id_p is the open outage's id and *started_p (if not NULL) its
+//  start. Returns 1 when it opened one, 0 when one was open, -1 on error.
+int zb_store_outage_open(zb_store_t *self, const zb_store_outage_t *outage, int64_t *id_p,
+                         int64_t *started_p);
+
+//  Closes an open outage. Returns 1 when closed, 0 when it was not open.
+int zb_store_outage_close(zb_store_t *self, int64_t id, int64_t ended_at_ms,
+                          const char *end_reason);
+
+//  Records that an outage's opening alert went out (notified) or was held
+//  by a silence (silenced).
+int zb_store_outage_flag(zb_store_t *self, int64_t id, bool notified, bool silenced);
+
+//  Deletes up to batch outages (and stale instance rows, and alerts with
+//  nothing left to deliver) that ended before before_ms. Returns the number
+//  of outages and alerts deleted, or -1.
+int zb_store_prune(zb_store_t *self, int64_t before_ms, int batch);
+
+//  Alerts. zb_store_alert_add inserts the alert and one delivery per channel
+//  (pending and due at once, or held), unless an alert with that id exists.
+//  Returns 1 when inserted, 0 when the id existed, -1 on error.
+int zb_store_alert_add(zb_store_t *self, const zb_store_alert_t *alert, const char *const *channels,
+                       size_t channel_count, bool held);
+//  Held deliveries of the alert become pending, due at now_ms. Returns the
+//  number released, or -1.
+int zb_store_alert_release(zb_store_t *self, const char *id, int64_t now_ms);
+//  The alert with this id (fn is called once), 0 when there is none.
+int zb_store_alert_get(zb_store_t *self, const char *id, zb_store_delivery_fn *fn, void *arg);
+
+//  The channel's oldest pending delivery (fn is called at most once).
+int zb_store_delivery_next(zb_store_t *self, const char *channel, zb_store_delivery_fn *fn,
+                           void *arg);
+//  Records an attempt: status, attempts, next attempt, error text, result,
+//  sent time (-1: none) for (alert id, channel). Committed at once.
+int zb_store_delivery_update(zb_store_t *self, const char *alert_id, const char *channel,
+                             const zb_store_delivery_t *update);
+
+//  Alerts created at or after since_ms, newest first, each with its
+//  deliveries (an alert without any comes once, channel NULL).
+int zb_store_deliveries(zb_store_t *self, int64_t since_ms, int64_t limit, zb_store_delivery_fn *fn,
+                        void *arg);
+
+//  Silences. Add sets *id_p; remove ends the silence at now_ms (kept as
+//  history) and returns 1, or 0 when there was no such active silence.
+int zb_store_silence_add(zb_store_t *self, const zb_store_silence_t *silence, int64_t *id_p);
+int zb_store_silence_end(zb_store_t *self, int64_t id, int64_t now_ms);
+//  Silences not yet ended at now_ms (ZB_STORE_NO_TIME: all), by id.
+int zb_store_silences(zb_store_t *self, int64_t now_ms, zb_store_silence_fn *fn, void *arg);
+
+//  Reads. A callback returning non-zero stops the walk; the call returns
+//  that value (or -1 on a database error, 0 when the walk completed).
+int zb_store_hosts(zb_store_t *self, zb_store_host_fn *fn, void *arg);
+int zb_store_services(zb_store_t *self, zb_store_service_fn *fn, void *arg);
+int zb_store_open_outages(zb_store_t *self, zb_store_outage_fn *fn, void *arg);
+int zb_store_status(zb_store_t *self, zb_store_status_fn *fn, void *arg);
+//  Newest first.
+int zb_store_outages(zb_store_t *self, const zb_store_query_t *query, zb_store_outage_fn *fn,
+                     void *arg);
+//  EXPLAIN QUERY PLAN of exactly the statement zb_store_outages runs: one
+//  line per plan step.
+int zb_store_outages_plan(zb_store_t *self, const zb_store_query_t *query, zb_store_text_fn *fn,
+                          void *arg);
+
+void zb_store_test(bool verbose);
+
+#endif

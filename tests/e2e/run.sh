@@ -1,0 +1,279 @@
+#!/bin/bash
+#   End-to-end test of the docker-compose deployment (issue 6).
+#
+#   Brings up docker-compose.yml (one monitor, three demo hosts, each with its
+#   own network namespace holding redis, an agent and a push worker) under a
+#   dedicated project name, then breaks real containers and checks what the
+#   monitor recorded through the zbeat CLI's JSON:
+#     1. all hosts alive and every service up
+#     2. an agent on the real host's network (network_mode: host) reaches the
+#        monitor through the published ingest port
+#     3. docker kill host1's redis -> a service outage; start it -> closed
+#     4. docker network disconnect host2 -> host silent, services unknown, a
+#        host outage; reconnect -> closed
+#     5. docker-compose restart monitor while host3's redis is down -> the
+#        outage is still there, once, and closes when redis returns
+#     6. the whole outage history is exactly what steps 3-5 caused
+#   Every wait is a poll on a condition with a deadline. The stack is always
+#   taken down (docker-compose down -v), and container logs are printed when a
+#   step fails.
+#
+#   Exit 0 on pass (or SKIP when no Docker engine is reachable), 1 on failure.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+t_start=$EPOCHREALTIME
+
+#   A dedicated project, image tag and loopback-only random host ports, so the
+#   test never touches or collides with a user's stack (project "zbeat").
+project=zbeat-e2e
+export ZBEAT_TAG=e2e
+export ZBEAT_INGEST_PORT=127.0.0.1:
+export ZBEAT_ALERT_PORT=127.0.0.1:
+edge_name=$project-edge1
+
+if ! command -v docker >/dev/null 2>&1 || ! timeout 30 docker info >/dev/null 2>&1; then
+    echo "SKIP: e2e: no Docker engine reachable (docker info failed)"
+    exit 0
+fi
+if command -v docker-compose >/dev/null 2>&1; then
+    compose=(docker-compose)
+elif docker compose version >/dev/null 2>&1; then
+    compose=(docker compose)
+else
+    echo "SKIP: e2e: Docker engine found but neither docker-compose nor 'docker compose'"
+    exit 0
+fi
+compose+=(-p "$project" -f "$root/docker-compose.yml")
+
+# --- helpers ---------------------------------------------------------------
+
+elapsed() { # elapsed SINCE -> seconds with one decimal
+    awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'
+}
+plus() { # plus TIME DELTA -> TIME+DELTA (awk's default %.6g would round it)
+    awk -v t="$1" -v d="$2" 'BEGIN { printf "%.6f", t + d }'
+}
+step_no=0
+step_t=$t_start
+step() {
+    [ "$step_no" -eq 0 ] || echo "    ($(elapsed "$step_t")s)"
+    step_no=$((step_no + 1))
+    step_t=$EPOCHREALTIME
+    echo "== step $step_no: $* [at $(elapsed "$t_start")s]"
+}
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+check() { /usr/bin/python3 "$here/check.py" "$@"; }
+
+#   The CLI inside the monitor container (ZBEAT_DB is set in the image).
+#   docker exec on the compose container: the same as `docker-compose exec -T
+#   monitor zbeat ...`, without compose's start-up time in every poll.
+zb() { docker exec "$monitor" zbeat "$@"; }
+status_is() { zb status --json | check "$@"; }
+outages_are() { zb outages --json | check "$@"; }
+
+#   wait_for TIMEOUT WHAT CMD...: runs CMD every 0.2 s until it succeeds;
+#   fails the test with CMD's last output after TIMEOUT seconds. Sets waited.
+waited=0
+wait_for() {
+    local timeout=$1 what=$2 t0=$EPOCHREALTIME out
+    shift 2
+    while :; do
+        if out=$("$@" 2>&1); then
+            waited=$(elapsed "$t0")
+            echo "    $what: after ${waited}s (${out##*$'\n'})"
+            return 0
+        fi
+        if awk -v a="$t0" -v b="$EPOCHREALTIME" -v t="$timeout" 'BEGIN { exit !(b - a > t) }'
+        then
+            fail "timed out after ${timeout}s waiting for: $what; last check: ${out##*$'\n'}"
+        fi
+        sleep 0.2 # the poll period, not a synchronisation
+    done
+}
+
+#   assert WHAT CMD...: CMD must succeed now.
+assert() {
+    local what=$1 out
+    shift
+    out=$("$@" 2>&1) || fail "$what: ${out##*$'\n'}"
+    echo "    $what: ${out##*$'\n'}"
+}
+
+cid() { "${compose[@]}" ps -q "$1"; }
+
+#   monitor_link CONTAINER: the local port of CONTAINER's established TCP
+#   connection to the monitor's port 7400 (hex 1CE8), from the kernel's table
+#   in its network namespace; fails when there is none.
+monitor_link() {
+    docker exec "$1" cat /proc/net/tcp |
+        awk '$3 ~ /:1CE8$/ && $4 == "01" { split($2, a, ":"); print a[2]; found = 1; exit }
+             END { exit !found }'
+}
+
+cleanup() {
+    local rc=$?
+    set +e
+    trap - EXIT INT TERM
+    if [ "$rc" -ne 0 ]; then
+        echo "==== e2e failed in step $step_no; containers and their logs:"
+        "${compose[@]}" ps
+        [ -z "${monitor:-}" ] || { echo "---- zbeat outages"; zb outages; echo "---- zbeat status"; zb status; }
+        docker logs --timestamps "$edge_name" 2>&1 | sed "s/^/$edge_name | /"
+        "${compose[@]}" logs --no-color --timestamps --tail=300
+    fi
+    docker rm -fv "$edge_name" >/dev/null 2>&1
+    "${compose[@]}" down -v --remove-orphans --timeout 5 >/dev/null 2>&1 ||
+        echo "e2e: warning: docker-compose down -v failed" >&2
+    [ -z "${tmp:-}" ] || rm -rf "$tmp"
+    if [ "$rc" -eq 0 ]; then
+        echo "PASS: e2e in $(elapsed "$t_start")s"
+    else
+        echo "FAIL: e2e (exit $rc) after $(elapsed "$t_start")s"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+tmp=$(mktemp -d /tmp/zbeat-e2e.XXXXXX)
+chmod 0755 "$tmp"
+
+# --- the test -----------------------------------------------------------------
+
+step "base image, build, up"
+"$root/docker/base-image.sh"
+#   A stack left over by an interrupted run would carry its database along.
+"${compose[@]}" down -v --remove-orphans --timeout 5 >/dev/null 2>&1 || true
+docker rm -fv "$edge_name" >/dev/null 2>&1 || true
+#   `up -d --build` in two steps: every zbeat service shares one image and the
+#   demo redis services another, so build each once, from one snapshot of the
+#   tree, and time it; `up` then finds both images.
+t=$EPOCHREALTIME
+"${compose[@]}" build monitor redis1 >"$tmp/build.log" 2>&1 ||
+    { cat "$tmp/build.log"; fail "image build failed"; }
+echo "    images built in $(elapsed "$t")s"
+t=$EPOCHREALTIME
+"${compose[@]}" up -d >"$tmp/up.log" 2>&1 || { cat "$tmp/up.log"; fail "docker-compose up failed"; }
+echo "    stack up in $(elapsed "$t")s"
+monitor=$(cid monitor)
+[ -n "$monitor" ] || fail "no monitor container"
+docker image ls "zbeat:$ZBEAT_TAG" --format '    image zbeat:{{.Tag}}: {{.Size}}'
+
+step "all 3 hosts alive, redis and worker up on each"
+wait_for 120 "3 hosts alive, all services up" \
+    status_is status-up host1,host2,host3 redis,worker
+#   The quick start's own command, through docker-compose exec.
+"${compose[@]}" exec -T monitor zbeat status | sed 's/^/    | /'
+#   Nothing went down while the stack came up (the agents start after redis).
+assert "no outages after start-up" outages_are outage-set
+health_all() {
+    local c h bad=""
+    for c in monitor agent1 agent2 agent3 worker1 redis1; do
+        h=$(docker inspect -f '{{.State.Health.Status}}' "$(cid $c)")
+        [ "$h" = healthy ] || bad="$bad $c=$h"
+    done
+    [ -z "$bad" ] && echo "healthchecks healthy" || { echo "not yet:$bad"; return 1; }
+}
+wait_for 90 "docker healthchecks of monitor, agents, worker, redis" health_all
+
+step "an agent on the host's own network reaches the published ingest port"
+ingest=$("${compose[@]}" port monitor 7400)
+case "$ingest" in 127.0.0.1:*) ;; *) fail "ingest published as '$ingest', not on loopback" ;; esac
+listen_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf 'agent\n    beat = 1s\n    listen = tcp://127.0.0.1:%s\n' "$listen_port" >"$tmp/edge.cfg"
+chmod 0644 "$tmp/edge.cfg"
+docker run -d --name "$edge_name" --network host \
+    -e ZBEAT_HOST=edge1 -e "ZBEAT_MONITOR=tcp://$ingest" \
+    -v "$tmp/edge.cfg:/etc/zbeat/agent.cfg:ro" \
+    "zbeat:$ZBEAT_TAG" zbeat-agent -c /etc/zbeat/agent.cfg >/dev/null
+wait_for 30 "edge1 alive via tcp://$ingest" status_is status edge1 alive
+docker stop -t 10 "$edge_name" >/dev/null
+wait_for 15 "edge1 stopped on purpose (SIGTERM)" status_is status edge1 stopped
+docker rm -v "$edge_name" >/dev/null
+
+step "docker kill host1's redis -> service outage; start it -> closed"
+redis1=$(cid redis1)
+t_kill=$EPOCHREALTIME
+docker kill "$redis1" >/dev/null
+t_killed=$EPOCHREALTIME
+wait_for 30 "host1/redis outage open" outages_are outages host1 redis 1 0
+#   Refused connects are seen at once: the outage starts (agent's clock, the
+#   same kernel clock) within one probe interval (1s) of the kill.
+assert "detected within one probe interval" \
+    outages_are outage-times host1 redis "$t_kill" "$(plus "$t_killed" +1.0)"
+assert "reason" outages_are reason host1 redis refused,closed
+assert "host1 still alive, redis down" status_is service host1 redis down
+assert "other hosts untouched" status_is status-up host2,host3 redis,worker
+t_fix=$EPOCHREALTIME
+docker start "$redis1" >/dev/null
+t_fixed=$EPOCHREALTIME
+wait_for 30 "host1/redis outage closed" outages_are outages host1 redis 0 1
+#   While down the agent reconnects with backoff capped at the interval (1s).
+assert "recovery seen within two probe intervals" \
+    outages_are outage-times host1 redis "$t_kill" "$(plus "$t_killed" +1.0)" \
+    "$t_fix" "$(plus "$t_fixed" +2.0)"
+wait_for 10 "host1/redis up" status_is service host1 redis up
+
+step "docker network disconnect host2 -> host silent, services unknown; reconnect -> back"
+host2=$(cid host2)
+net=$(docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' "$host2")
+net=${net%% *}
+[ -n "$net" ] || fail "host2 is on no network"
+t_cut=$EPOCHREALTIME
+docker network disconnect "$net" "$host2"
+wait_for 30 "host2 silent, its services unknown" status_is status host2 silent unknown
+#   liveness 3 x beat 1s: silent after 3 s, plus the monitor's sweep and our poll.
+awk -v w="$waited" 'BEGIN { exit !(w <= 6.0) }' || fail "host2 flagged silent only after ${waited}s"
+wait_for 10 "one open host outage for host2" outages_are outages host2 - 1 0
+#   The outage starts when the monitor last heard host2: within a beat of the cut.
+assert "host outage starts at the last beat before the cut" \
+    outages_are outage-times host2 - "$(plus "$t_cut" -1.5)" \
+    "$(plus "$t_cut" +0.5)"
+assert "no service outages for the silent host's services" outages_are outages host2 redis 0 0
+assert "no service outages for the silent host's services" outages_are outages host2 worker 0 0
+assert "other hosts alive" status_is status-up host1,host3 redis,worker
+docker network connect --alias host2 "$net" "$host2"
+wait_for 60 "host2 back, host outage closed" outages_are outages host2 - 0 1
+wait_for 30 "host2 alive, services up" status_is status-up host2 redis,worker
+assert "still no service outages on host2" outages_are outages host2 redis 0 0
+#   TODO(issue 5): "exactly one alert for it through a configured channel".
+#   The monitor's alerting is not there yet; when it is, configure a channel
+#   in docker/config/monitor.cfg and count the alerts for host2 here.
+echo "    TODO(issue 5): exactly one alert for host2 through a configured channel: NOT CHECKED"
+
+step "docker-compose restart monitor while host3's redis is down"
+redis3=$(cid redis3)
+docker kill "$redis3" >/dev/null
+wait_for 30 "host3/redis outage open" outages_are outages host3 redis 1 0
+agent3=$(cid agent3)
+link=$(monitor_link "$agent3") || fail "agent3 has no connection to the monitor"
+t=$EPOCHREALTIME
+"${compose[@]}" restart monitor >"$tmp/restart.log" 2>&1 ||
+    { cat "$tmp/restart.log"; fail "docker-compose restart monitor failed"; }
+echo "    monitor restarted in $(elapsed "$t")s"
+monitor=$(cid monitor)
+#   The agent reconnects (a new connection, from another local port); from
+#   then on every beat says host3's redis is down, and the monitor must
+#   continue the outage it had, not open a second one.
+new_link() { l=$(monitor_link "$agent3") && [ "$l" != "$link" ] && echo "port 0x$l"; }
+wait_for 30 "agent3 reconnected to the restarted monitor" new_link
+#   A dwell, not a synchronisation: nothing may change while beats flow, and
+#   there is no event to wait for. 3 beats reach the monitor meanwhile.
+sleep 3
+assert "the open outage survived the restart, once" outages_are outages host3 redis 1 0
+assert "host3 alive, redis down" status_is service host3 redis down
+assert "all other hosts alive" status_is status-up host1,host2 redis,worker
+docker start "$redis3" >/dev/null
+wait_for 30 "host3/redis outage closed" outages_are outages host3 redis 0 1
+wait_for 30 "all hosts alive, all services up" status_is status-up host1,host2,host3 redis,worker
+
+step "the whole history is exactly what the test did"
+assert "outage history" outages_are outage-set host1/redis:1 host2:1 host3/redis:1
+zb outages | sed 's/^/    | /'
+echo "    ($(elapsed "$step_t")s)"

@@ -1,0 +1,208 @@
+"""zbeat-agent against zbtest.TcpServer: each failure mode is seen within its
+bound, with the right reason, and recovery is seen too."""
+
+import signal
+import socket
+import threading
+import time
+
+import zbtest
+from agent_helpers import AgentCase
+
+PING = {"send": '"PING\\r\\n"', "expect": '"+PONG"'}
+
+
+class AgentFailureTest(AgentCase):
+
+    def start_one(self, server, interval="1s", timeout="300ms", fails=3, ping=True):
+        keys = dict(PING) if ping else {}
+        keys.update(probe="127.0.0.1:%d" % server.port, interval=interval, timeout=timeout,
+                    fails=fails)
+        agent = self.start_agent([("svc", keys)])
+        self.wait_subscribed()
+        self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
+                      zbtest.beat_state(m, "svc") == "up", 10, "a beat with svc up")
+        return agent
+
+    def test_hang_is_down_after_fails_intervals(self):
+        server = zbtest.TcpServer(self)
+        interval, timeout, fails = 0.5, 0.2, 3
+        agent = self.start_one(server, "500ms", "200ms", fails)
+        start = self.mark()
+        t_hang = time.monotonic()
+        server.set_mode("hang")
+        down = self.wait_event("svc", "down", 10, start=start)
+        took = down["t"] - t_hang
+        self.assertEqual(down["msg"]["reason"], "timeout")
+        self.assertIn("no reply within", down["msg"]["error"])
+        # The first missed ping comes within one interval of the hang, then
+        # one per interval: down after (fails-1) to fails intervals, plus
+        # the timeout.
+        self.assertGreaterEqual(took, (fails - 1) * interval)
+        self.assertLess(took, fails * interval + timeout + 0.25,
+                        "down %.3fs after the hang" % took)
+
+        start = self.mark()
+        server.set_mode("answer")
+        up = self.wait_event("svc", "up", 5, start=start)
+        # While down the backoff is capped at one interval.
+        self.assertLess(up["t"] - self.sub.messages()[start]["t"], interval + timeout + 0.25)
+        self.stop_agent(agent)
+
+    def test_refuse_is_down_at_once(self):
+        server = zbtest.TcpServer(self)
+        agent = self.start_one(server, "2s", "500ms")
+        start = self.mark()
+        t_refuse = time.monotonic()
+        server.set_mode("refuse")  # closes the listener and every connection
+        down = self.wait_event("svc", "down", 10, start=start)
+        self.assertEqual(down["msg"]["reason"], "refused")
+        self.assertIn("Connection refused", down["msg"]["error"])
+        self.assertLess(down["t"] - t_refuse, 0.5)
+        start = self.mark()
+        server.set_mode("answer")
+        self.wait_event("svc", "up", 5, start=start)
+        self.stop_agent(agent)
+
+    def test_close_mode_is_down_closed(self):
+        """A server that accepts and closes at once: every check fails with
+        "closed", so down after about `fails` intervals; the agent must not
+        spin reconnecting meanwhile."""
+        server = zbtest.TcpServer(self)
+        interval, fails = 0.5, 3
+        agent = self.start_one(server, "500ms", "200ms", fails)
+        start = self.mark()
+        accepted = server.accepted
+        t_close = time.monotonic()
+        server.set_mode("close")
+        down = self.wait_event("svc", "down", 10, start=start)
+        took = down["t"] - t_close
+        self.assertEqual(down["msg"]["reason"], "closed")
+        self.assertLess(took, fails * interval + 0.5, "down %.3fs after close mode" % took)
+        # Reconnects are paced (one at once, then per interval or backoff):
+        # a spinning agent would make thousands of connections here.
+        self.assertLess(server.accepted - accepted, 4 * fails)
+        # Down it stays, with reconnects capped at one per interval.
+        t0, n0 = time.monotonic(), server.accepted
+        zbtest.wait_for(lambda: time.monotonic() - t0 > 1.5, 5, "1.5 s in close mode")
+        self.assertLess(server.accepted - n0, 1.5 / interval + 4)
+        self.assertEqual([m for m in self.sub.events()[0:] if m["msg"]["to"] == "up"
+                          and m["t"] > down["t"]], [])
+        start = self.mark()
+        server.set_mode("answer")
+        self.wait_event("svc", "up", 5, start=start)
+        self.stop_agent(agent)
+
+    def down_in_beat(self, timeout=10):
+        """The svc status of the first beat that says down (the event itself
+        may have gone out before the subscription arrived)."""
+        m = self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
+                          zbtest.beat_state(m, "svc") == "down", timeout, "a beat with svc down")
+        return m["msg"]["services"][0]
+
+    def test_bad_response(self):
+        server = zbtest.TcpServer(self, reply=b"-ERR nope\r\n")
+        agent = self.start_agent([("svc", dict(PING, probe="127.0.0.1:%d" % server.port,
+                                                interval="200ms", timeout="100ms", fails=2))])
+        svc = self.down_in_beat()
+        self.assertEqual(svc["reason"], "bad-response")
+        self.assertIn("bad response \"-ERR nope", svc["error"])
+        self.stop_agent(agent)
+
+    def test_connection_only(self):
+        server = zbtest.TcpServer(self)
+        agent = self.start_one(server, "1s", "300ms", ping=False)
+        beat = self.sub.beats()[-1]["msg"]["services"][0]
+        self.assertEqual(beat["state"], "up")
+        self.assertIsInstance(beat["rtt_us"], int)  # the connect time
+        self.assertEqual(server.connections(), 1)
+        start = self.mark()
+        t_refuse = time.monotonic()
+        server.set_mode("refuse")
+        down = self.wait_event("svc", "down", 10, start=start)
+        self.assertEqual(down["msg"]["reason"], "refused")
+        self.assertLess(down["t"] - t_refuse, 0.5)
+        start = self.mark()
+        server.set_mode("answer")
+        self.wait_event("svc", "up", 5, start=start)
+        zbtest.wait_for(lambda: server.connections() == 1, 5, "one held connection")
+        self.stop_agent(agent)
+
+    def test_connect_timeout(self):
+        """A connect that never completes counts as a timeout; `fails` of
+        them in a row make the service down. A listener whose accept queue
+        is full drops further SYNs, so connects to it hang."""
+        listener = socket.socket()
+        self.addCleanup(listener.close)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = []
+        for _ in range(3):
+            c = socket.socket()
+            self.addCleanup(c.close)
+            c.setblocking(False)
+            c.connect_ex(("127.0.0.1", port))
+            fillers.append(c)
+        # Wait until one filler's handshake is done and the queue is full.
+        zbtest.wait_for(lambda: any(c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 and
+                                    c.send(b"") == 0 for c in fillers), 5, "a full accept queue")
+        agent = self.start_agent([("svc", {"probe": "127.0.0.1:%d" % port, "interval": "300ms",
+                                           "timeout": "100ms", "fails": 2})])
+        svc = self.down_in_beat()
+        self.assertEqual(svc["reason"], "timeout")
+        self.assertIn("connect: no answer within 100ms", svc["error"])
+        self.stop_agent(agent)
+
+    def test_sigstop_gives_no_false_timeout(self):
+        """A reply that arrived while the agent was stopped is read before
+        the reply timeout that expired meanwhile is looked at."""
+        port = zbtest.free_port()
+        listener = socket.create_server(("127.0.0.1", port))
+        self.addCleanup(listener.close)
+
+        def serve():
+            # One connection at a time; each ping is answered 30 ms late, so
+            # the agent spends a third of its time waiting for a reply.
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                with conn:
+                    while True:
+                        try:
+                            data = conn.recv(100)
+                        except OSError:
+                            break
+                        if not data:
+                            break
+                        time.sleep(0.03)  # the service's latency, not a wait
+                        try:
+                            conn.sendall(b"+PONG\r\n")
+                        except OSError:
+                            break
+        threading.Thread(target=serve, daemon=True).start()
+        agent = self.start_agent([("svc", dict(PING, probe="127.0.0.1:%d" % port,
+                                                interval="100ms", timeout="60ms", fails=1))])
+        self.wait_subscribed()
+        self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
+                      zbtest.beat_state(m, "svc") == "up", 10, "svc up")
+        start = self.mark()
+        for i in range(15):
+            agent.send_signal(signal.SIGSTOP)
+            t0 = time.monotonic()
+            zbtest.wait_for(lambda: time.monotonic() - t0 > 0.1 + 0.013 * i, 5, "a stop")
+            agent.send_signal(signal.SIGCONT)
+            t0 = time.monotonic()
+            zbtest.wait_for(lambda: time.monotonic() - t0 > 0.05 + 0.007 * i, 5, "a run")
+        n = len(self.sub.beats())
+        zbtest.wait_for(lambda: len(self.sub.beats()) >= n + 3, 5, "3 more beats")
+        self.assertEqual([m["msg"] for m in self.sub.messages()[start:]
+                          if m["msg"]["type"] == "event"], [])
+        self.assertNotIn("check failed", agent.output())
+        self.stop_agent(agent)
+
+
+if __name__ == "__main__":
+    zbtest.main()

@@ -1,0 +1,87 @@
+"""zbeat-agent against a real redis-server: up, a SIGKILL seen well under one
+probe interval, and up again after a restart."""
+
+import subprocess
+import time
+
+import zbtest
+from agent_helpers import REDIS_PING, AgentCase
+
+
+class AgentRedisTest(AgentCase):
+
+    def test_kill_and_restart(self):
+        redis = self.redis()
+        interval = 2.0
+        agent = self.start_agent([("redis", dict(REDIS_PING, probe="127.0.0.1:%d" % redis.port,
+                                                   interval="2s", timeout="500ms", fails=3))])
+        self.wait_subscribed()
+        # The first verdict may be lost with the first messages (before the
+        # subscription arrived): the beats say up either way.
+        self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
+                      zbtest.beat_state(m, "redis") == "up", 10, "a beat with redis up")
+        beat = self.sub.beats()[-1]["msg"]
+        svc = beat["services"][0]
+        self.assertEqual(svc["kind"], "probe")
+        self.assertEqual(svc["reason"], "ok")
+        self.assertIsInstance(svc["rtt_us"], int)
+        self.assertGreater(svc["rtt_us"], 0)
+
+        # The kill lands somewhere inside a 2 s interval; only the held
+        # connection can reveal it within a fraction of that.
+        start = self.mark()
+        t_kill = time.monotonic()
+        redis.kill()
+        down = self.wait_event("redis", "down", 10, start=start)
+        delay = down["t"] - t_kill
+        self.assertIn(down["msg"]["reason"], ("refused", "closed"))
+        self.assertEqual(down["msg"]["from"], "up")
+        self.assertLess(delay, interval / 2,
+                        "down seen %.3fs after the kill; interval is %.1fs" % (delay, interval))
+
+        # Beats agree while it is down.
+        self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
+                      zbtest.beat_state(m, "redis") == "down", 5, "a beat with redis down",
+                      start=start)
+
+        start = self.mark()
+        redis.start()
+        up = self.wait_event("redis", "up", 10, start=start)
+        self.assertEqual(up["msg"]["from"], "down")
+        self.assertEqual(up["msg"]["reason"], "ok")
+        # While down, reconnects back off but never wait longer than one
+        # interval: up comes within about an interval of the restart.
+        self.assertLess(up["t"] - self.sub.messages()[start]["t"], interval + 1.5)
+        self.stop_agent(agent)
+
+    def test_redis_closes_idle_connection(self):
+        """redis's `CLIENT KILL` closes our connection while it is idle: the
+        agent reconnects at once and the service stays up (no event)."""
+        redis = self.redis()
+        agent = self.start_agent([("redis", dict(REDIS_PING, probe="127.0.0.1:%d" % redis.port,
+                                                   interval="1s"))])
+        self.wait_subscribed()
+        self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
+                      zbtest.beat_state(m, "redis") == "up", 10, "a beat with redis up")
+        start = self.mark()
+        out = subprocess.run(["redis-cli", "-p", str(redis.port), "CLIENT", "KILL", "TYPE",
+                              "normal", "SKIPME", "yes"], capture_output=True, check=True)
+        self.assertEqual(out.stdout.strip(), b"1", out)
+        # Let at least two pings go by (12 beats of 200 ms): every beat must
+        # say up and no event may appear.
+        zbtest.wait_for(lambda: len(self.sub.messages()) - start >= 12, 10, "12 more messages")
+        after = self.sub.messages()[start:]
+        self.assertEqual([m for m in after if m["msg"]["type"] == "event"], [])
+        for m in after:
+            self.assertEqual(zbtest.beat_state(m, "redis"), "up")
+        # ... and the agent did reconnect (redis counts its clients).
+        # (CLIENT LIST counts the redis-cli asking, too).
+        zbtest.wait_for(lambda: len(subprocess.run(
+            ["redis-cli", "-p", str(redis.port), "CLIENT", "LIST"],
+            capture_output=True).stdout.splitlines()) == 2, 5, "the agent connected again")
+        self.assertIn("connection closed by peer", agent.output())
+        self.stop_agent(agent)
+
+
+if __name__ == "__main__":
+    zbtest.main()

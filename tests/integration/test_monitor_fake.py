@@ -1,0 +1,314 @@
+"""zbeat-monitor against fake agents speaking protocol v1 exactly: outages
+from events and from beats, sequence gaps, stale messages, agent restarts,
+host silence and planned stops, a monitor crash, malformed input."""
+
+import json
+import re
+import signal
+import socket
+import time
+
+import zmq
+
+import zbtest
+from monitor_helpers import MonitorCase, host_outages, now_ms, parse_rfc3339_ms, \
+    service_outages
+
+
+class MonitorFakeAgentTest(MonitorCase):
+
+    def test_outage_from_events(self):
+        self.start_monitor()
+        agent = self.fake("web-1")
+        agent.set("redis", "up")
+        agent.set("ssh", "up")
+        agent.beat()
+        self.wait_state("web-1", "redis", "up", 10)
+        t_down = now_ms() - 5000  # the agent's own timestamps are what count
+        agent.event("redis", "down", at_ms=t_down, reason="refused",
+                    error="connect: Connection refused")
+        rows = self.wait_outages(lambda r: service_outages(r), 10, "redis outage")
+        self.assertEqual(len(rows), 1)
+        o = rows[0]
+        self.assertEqual((o["host"], o["service"], o["kind"]), ("web-1", "redis", "service"))
+        self.assertEqual(parse_rfc3339_ms(o["started_at"]), t_down)
+        self.assertIsNone(o["ended_at"])
+        self.assertEqual(o["reason"], "refused")
+        self.assertEqual(o["error"], "connect: Connection refused")
+        self.assertGreaterEqual(o["duration_s"], 5.0)  # up to now while open
+        self.assertEqual(self.status()[("web-1", "redis")]["state"], "down")
+
+        # Beats repeating the down state record nothing new.
+        for _ in range(3):
+            agent.beat()
+        t_up = t_down + 4321
+        agent.event("redis", "up", at_ms=t_up)
+        rows = self.wait_outages(lambda r: r and r[0]["ended_at"], 10, "outage closed")
+        self.assertEqual(len(rows), 1)
+        self.assertEqual(parse_rfc3339_ms(rows[0]["ended_at"]), t_up)
+        self.assertEqual(rows[0]["duration_s"], 4.321)
+        self.assertEqual(rows[0]["end_reason"], "up")
+        self.assertEqual(self.status()[("web-1", "redis")]["state"], "up")
+        stats = self.stop_monitor()
+        self.assertEqual(stats["decode_errors"], 0)
+        self.assertEqual(stats["seq_gaps"], 0)
+
+    def test_beats_repair_lost_events(self):
+        self.start_monitor()
+        agent = self.fake("web-1")
+        agent.set("redis", "up")
+        agent.beat()
+        self.wait_state("web-1", "redis", "up", 10)
+        # The down event is lost: the next beat carries it, with its since.
+        since = now_ms() - 2500
+        agent.set("redis", "down", since_ms=since, reason="timeout")
+        agent.seq += 1  # the lost event's sequence number
+        agent.beat()
+        rows = self.wait_outages(lambda r: r, 10, "outage from a beat")
+        self.assertEqual(parse_rfc3339_ms(rows[0]["started_at"]), since)
+        self.assertEqual(rows[0]["reason"], "timeout")
+        # The up event is lost too: the beat closes the outage at its since.
+        back = since + 2000
+        agent.set("redis", "up", since_ms=back)
+        agent.seq += 1
+        agent.beat()
+        rows = self.wait_outages(lambda r: r[0]["ended_at"], 10, "closed by a beat")
+        self.assertEqual(len(rows), 1)
+        self.assertEqual(parse_rfc3339_ms(rows[0]["ended_at"]), back)
+        stats = self.stop_monitor()
+        self.assertEqual(stats["seq_gaps"], 2)
+
+    def test_sequence_gaps_and_stale_messages(self):
+        self.start_monitor()
+        agent = self.fake("web-1")
+        agent.set("redis", "up")
+        for _ in range(3):
+            agent.beat()  # seq 1..3
+        agent.seq = 6
+        agent.beat()  # seq 7: 4, 5, 6 missed
+        # Replayed or duplicated old messages must not change anything.
+        agent.set("redis", "down")
+        agent.beat(seq=7)
+        agent.beat(seq=2)
+        agent.set("redis", "up")
+        agent.beat()  # seq 8
+        agent.event("ssh", "up")  # seq 9: a marker that all before it was handled
+        self.wait_state("web-1", "ssh", "up", 10)
+        self.assertEqual(self.outages(), [])
+        stats = self.stop_monitor()
+        self.assertEqual(stats["seq_gaps"], 3)
+        self.assertEqual(stats["stale"], 2)
+        self.assertEqual(stats["messages"], 6)
+
+    def test_agent_restart_keeps_outages_and_creates_none(self):
+        self.start_monitor()
+        agent = self.fake("web-1")
+        agent.set("redis", "up")
+        agent.set("ssh", "up")
+        agent.set("old", "up")
+        agent.beat()
+        t_down = now_ms()
+        agent.event("redis", "down", at_ms=t_down)
+        self.wait_outages(lambda r: r, 10, "redis outage")
+
+        # A new run of the agent: everything unknown at first, "old" gone
+        # from its configuration. Sequence numbers start again at 1.
+        agent.restart()
+        agent.services = {}
+        agent.set("redis", "unknown")
+        agent.set("ssh", "unknown")
+        agent.beat()
+        self.wait_state("web-1", "ssh", "unknown", 10)
+        self.assertNotIn(("web-1", "old"), self.status())
+        # redis still down for the new run: the same outage continues.
+        agent.event("redis", "down")
+        agent.event("ssh", "up")
+        self.wait_state("web-1", "ssh", "up", 10)
+        rows = service_outages(self.outages(), service="redis")
+        self.assertEqual(len(rows), 1)
+        self.assertEqual(parse_rfc3339_ms(rows[0]["started_at"]), t_down)
+        self.assertIsNone(rows[0]["ended_at"])
+        agent.event("redis", "up")
+        rows = self.wait_outages(lambda r: r[0]["ended_at"], 10, "redis outage closed")
+        self.assertEqual(len(rows), 1, "no phantom outages: %s" % rows)
+        stats = self.stop_monitor()
+        self.assertEqual(stats["seq_gaps"], 0)
+
+    def test_removed_and_stopped_services_close_outages(self):
+        self.start_monitor()
+        agent = self.fake("web-1")
+        for name in ("a", "b", "c"):
+            agent.set(name, "up")
+        agent.beat()
+        for name in ("a", "b", "c"):
+            agent.event(name, "down")
+        self.wait_outages(lambda r: len(r) == 3, 10, "three outages")
+        agent.event("a", "removed")
+        agent.event("b", "stopped", reason="bye")
+        agent.drop("c")  # a beat no longer listing it
+        agent.beat()
+        rows = self.wait_outages(lambda r: all(o["ended_at"] for o in r), 10, "all closed")
+        ends = {o["service"]: o["end_reason"] for o in rows}
+        self.assertEqual(ends, {"a": "removed", "b": "stopped", "c": "removed"})
+        status = self.status()
+        self.assertNotIn(("web-1", "a"), status)
+        self.assertNotIn(("web-1", "c"), status)
+        self.assertEqual(status[("web-1", "b")]["state"], "stopped")
+
+    def test_silent_host_and_return(self):
+        self.start_monitor()
+        beat_s = 0.2
+        agent = self.fake("quiet-1", interval_ms=int(beat_s * 1000))
+        agent.set("redis", "up")
+        agent.set("ssh", "down")
+        for _ in range(5):  # the agent's own pacing
+            agent.beat()
+            t_last = time.time()
+            time.sleep(beat_s)
+        self.wait_state("quiet-1", None, "silent", 10)
+        detected = self.log_time(r"host silent: quiet-1")
+        # Silent after liveness (3) x the announced interval, at most one
+        # beat late (the sweep runs every 100 ms).
+        self.assertGreaterEqual(detected - t_last, 3 * beat_s - 0.02)
+        self.assertLess(detected - t_last, 3 * beat_s + beat_s)
+        status = self.status()
+        self.assertEqual(status[("quiet-1", "redis")]["state"], "unknown")
+        self.assertEqual(status[("quiet-1", "ssh")]["state"], "unknown")
+        rows = self.outages()
+        self.assertEqual(len(host_outages(rows)), 1)
+        host = host_outages(rows)[0]
+        self.assertIsNone(host["service"])
+        self.assertEqual(host["reason"], "silent")
+        # It starts when the host was last heard, not when it was noticed.
+        self.assertLess(abs(parse_rfc3339_ms(host["started_at"]) / 1000 - t_last), 0.1)
+        # ssh's outage stays open; no outage for redis (unknown is not down).
+        self.assertEqual(len(service_outages(rows, service="ssh")), 1)
+        self.assertEqual(service_outages(rows, service="redis"), [])
+
+        t_back = time.time()
+        agent.beat()
+        self.wait_state("quiet-1", None, "alive", 10)
+        rows = self.wait_outages(lambda r: host_outages(r)[0]["ended_at"], 10, "host back")
+        host = host_outages(rows)[0]
+        self.assertLess(abs(parse_rfc3339_ms(host["ended_at"]) / 1000 - t_back), 0.2)
+        self.assertEqual(host["end_reason"], "back")
+        status = self.status()
+        self.assertEqual(status[("quiet-1", "redis")]["state"], "up")
+        self.assertEqual(status[("quiet-1", "ssh")]["state"], "down")
+        self.assertIsNone(service_outages(rows, service="ssh")[0]["ended_at"])
+
+    def test_planned_stop_is_not_an_outage(self):
+        self.start_monitor()
+        stopping = self.fake("stop-1", interval_ms=200)
+        witness = self.fake("witness-1", interval_ms=200)
+        stopping.set("redis", "up")
+        stopping.beat()
+        witness.beat()
+        stopping.stop()
+        self.wait_state("stop-1", None, "stopped", 10)
+        self.assertEqual(self.status()[("stop-1", "redis")]["state"], "unknown")
+        # The witness went quiet at the same moment; once it is flagged
+        # silent, stop-1's deadline has passed too.
+        self.wait_state("witness-1", None, "silent", 10)
+        self.assertEqual(self.status()[("stop-1", None)]["state"], "stopped")
+        self.assertEqual(host_outages(self.outages(), "stop-1"), [])
+        # Beats resume (a new run): alive again, still no outage.
+        stopping.restart()
+        stopping.beat()
+        self.wait_state("stop-1", None, "alive", 10)
+        self.assertEqual(host_outages(self.outages(), "stop-1"), [])
+
+    def test_monitor_crash_keeps_one_outage(self):
+        self.start_monitor()
+        agent = self.fake("web-1")
+        agent.set("redis", "up")
+        agent.beat()
+        t_down = now_ms()
+        agent.event("redis", "down")
+        self.wait_outages(lambda r: r, 10, "outage open")
+        self.monitor.stop(signal.SIGKILL)  # committed is committed
+
+        self.start_monitor(name="monitor2")
+        self.resync(agent)  # beats say still down: nothing new
+        agent.event("redis", "up")
+        rows = self.wait_outages(lambda r: r and r[0]["ended_at"], 10, "outage closed")
+        self.assertEqual(len(rows), 1)
+        self.assertEqual(parse_rfc3339_ms(rows[0]["started_at"]), t_down)
+        self.stop_monitor()
+
+    def test_malformed_input_is_counted_and_survived(self):
+        self.start_monitor(["-v"])
+        agent = self.fake("web-1")
+        agent.set("redis", "up")
+        agent.beat()
+        self.wait_state("web-1", "redis", "up", 10)
+        good = {"v": 1, "type": "beat", "host": "web-1", "instance": agent.instance,
+                "seq": 99, "time_ms": now_ms(), "interval_ms": 1000, "services": []}
+
+        def variant(**changes):
+            msg = dict(good)
+            msg.update(changes)
+            return [b"beat.web-1", json.dumps(msg).encode()]
+
+        bad = [
+            [b"only one frame"],
+            [b"beat.web-1", b"{}", b"three frames"],
+            [b"beat.web-1", b"{not json"],
+            [b"beat.web-1", b"[1, 2, 3]"],
+            [b"beat.web-1", b"\xff\xfe\x00garbage"],
+            variant(v=2),
+            variant(host="x" * 10000),
+            variant(host="bad host"),
+            variant(instance="nothex"),
+            variant(seq=-1),
+            variant(services=[{"name": "\x1b[31mred", "state": "up", "since_ms": 1}]),
+            variant(services="many"),
+            [b"beat.other", json.dumps(good).encode()],  # topic does not match
+            [b"event.web-1", json.dumps(dict(good, type="event")).encode()],
+        ]
+        for frames in bad:
+            agent.send_raw(frames)
+        agent.event("marker", "up")  # all of the above handled once it shows
+        self.wait_state("web-1", "marker", "up", 10)
+
+        # An oversize frame: ZeroMQ drops that sender's connection (its own
+        # socket, so the fake agent stays connected).
+        ctx = zmq.Context.instance()
+        big = ctx.socket(zmq.XPUB)
+        big.setsockopt(zmq.LINGER, 0)
+        big.connect(self.endpoint)
+        zbtest.wait_for(lambda: big.poll(10), 10, "subscription on the big socket")
+        big.recv()
+        big.send_multipart([b"beat.web-1", b"x" * (5 * 1024 * 1024)])
+        # Raw bytes that are not ZMTP at all.
+        with socket.create_connection(("127.0.0.1", self.port)) as raw:
+            raw.sendall(b"GET / HTTP/1.0\r\n\r\n" + bytes(range(256)) * 16)
+
+        # Still recording; an agent's free text cannot drive a terminal.
+        agent.event("redis", "down", error="\x1b]0;pwned\x07 \x1b[2J")
+        self.wait_outages(lambda r: r, 10, "an outage after the junk")
+        self.assertTrue(self.monitor.alive())
+        big.close()
+        stats = self.stop_monitor()
+        # Every one of ours was refused, for its own reason, in order. The
+        # raw bytes count too: libzmq takes a peer without a ZMTP 3 greeting
+        # for ZMTP 1.0 and frames its bytes as messages, malformed ones.
+        reasons = re.findall(r"D: malformed message: (.*)", self.monitor.output())
+        self.assertEqual(len(reasons), stats["decode_errors"])
+        expected = ["expected 2 frames, got 1", "expected 2 frames, got 3", "bad JSON",
+                    "not a JSON object", "bad JSON", "unsupported protocol version",
+                    "host: longer than", "host: invalid name", "instance:", "seq:",
+                    "services[0].name: invalid name", "services:", "topic does not match",
+                    "from: missing"]
+        self.assertEqual(len(expected), len(bad))
+        for reason, want in zip(reasons, expected):
+            self.assertIn(want, reason)
+        self.assertGreater(len(reasons), len(bad))  # the raw bytes
+        self.assertIn("dropped malformed message", self.monitor.output())
+        # Neither decoder messages nor agents' texts put control characters
+        # into the log.
+        self.assertNotIn("\x1b", self.monitor.output())
+
+
+if __name__ == "__main__":
+    zbtest.main()
