@@ -7,8 +7,11 @@
 */
 #include "zb_agent.h"
 #include "zb_agent_config.h"
+#include "zb_check.h"
+#include "zb_config.h"
 #include "zb_listener.h"
 #include "zb_log.h"
+#include "zb_time.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -21,23 +24,36 @@
 
 static void s_usage(FILE *out)
 {
-    fprintf(out, "usage: " ZB_PROGRAM " -c FILE [options]\n"
-                 "\n"
-                 "Watches this host's services over persistent TCP connections (probes, and\n"
-                 "heartbeats that push and ttl services send to agent/listen) and publishes\n"
-                 "beats and state changes over ZeroMQ to the monitor(s).\n"
-                 "\n"
-                 "  -c, --config FILE       configuration file (required; docs/config-agent.md)\n"
-                 "      --check-config      check the configuration, print \"FILE: ok\", exit\n"
-                 "      --name HOST         host name in messages (env ZBEAT_HOST; agent/name)\n"
-                 "      --monitor ENDPOINTS where to publish, comma-separated\n"
-                 "                          (env ZBEAT_MONITOR; agent/monitor)\n"
-                 "  -v, --verbose           debug logging\n"
-                 "      --version           print the version and exit\n"
-                 "  -h, --help              print this help and exit\n"
-                 "\n"
-                 "Flags win over the environment, the environment over the file.\n"
-                 "Exit status: 0 ok, 1 runtime failure, 2 bad configuration or usage.\n");
+    fprintf(
+        out,
+        "usage: " ZB_PROGRAM " -c FILE [options]\n"
+        "       " ZB_PROGRAM " -c FILE --probe-once NAME\n"
+        "       " ZB_PROGRAM " --probe-once HOST:PORT [--send S] [--expect E] "
+        "[--timeout T]\n"
+        "\n"
+        "Watches this host's services over persistent TCP connections (probes, and\n"
+        "heartbeats that push and ttl services send to agent/listen) and publishes\n"
+        "beats and state changes over ZeroMQ to the monitor(s).\n"
+        "\n"
+        "  -c, --config FILE       configuration file (required; docs/config-agent.md)\n"
+        "      --check-config      check the configuration, print \"FILE: ok\", exit\n"
+        "      --name HOST         host name in messages (env ZBEAT_HOST; agent/name)\n"
+        "      --monitor ENDPOINTS where to publish, comma-separated\n"
+        "                          (env ZBEAT_MONITOR; agent/monitor)\n"
+        "      --log-format F      log lines as text (the default) or json\n"
+        "  -v, --verbose           debug logging\n"
+        "      --version           print the version and exit\n"
+        "  -h, --help              print this help and exit\n"
+        "\n"
+        "  --probe-once NAME|HOST:PORT  check once, print each step, exit 0 up, 1 down\n"
+        "      --send S            the ping (C escapes, e.g. \"PING\\r\\n\"); none: connect only\n"
+        "      --expect E          the prefix the reply must start with (needs --send)\n"
+        "      --timeout T         for the connect and for the reply (default 500ms)\n"
+        "\n"
+        "Flags win over the environment, the environment over the file.\n"
+        "SIGHUP reloads the configuration file.\n"
+        "Exit status: 0 ok, 1 runtime failure (--probe-once: down), 2 bad\n"
+        "configuration or usage.\n");
 }
 
 //  A thousand probes need a thousand descriptors: take what the hard limit
@@ -64,7 +80,111 @@ static const char *s_env(const char *name)
     return value && *value ? value : NULL;
 }
 
-enum { OPT_CHECK = 256, OPT_VERSION, OPT_NAME, OPT_MONITOR };
+enum {
+    OPT_CHECK = 256,
+    OPT_VERSION,
+    OPT_NAME,
+    OPT_MONITOR,
+    OPT_PROBE_ONCE,
+    OPT_SEND,
+    OPT_EXPECT,
+    OPT_TIMEOUT,
+    OPT_LOG_FORMAT
+};
+
+//  The flags of --probe-once HOST:PORT.
+typedef struct {
+    const char *send;
+    const char *expect;
+    const char *timeout;
+} s_once_flags_t;
+
+//  --probe-once HOST:PORT: a probe made of flags. Returns 0, or -1 after
+//  printing the error.
+static int s_once_config(const char *target, const s_once_flags_t *flags, zb_probe_config_t *config)
+{
+    char why[300];
+    memset(config, 0, sizeof(*config));
+    if (strlen(target) >= sizeof(config->target) ||
+        zb_net_resolve(target, &config->addr, why, sizeof(why)) == -1) {
+        fprintf(stderr, ZB_PROGRAM ": --probe-once: %s\n",
+                strlen(target) >= sizeof(config->target) ? "too long" : why);
+        return -1;
+    }
+    snprintf(config->target, sizeof(config->target), "%s", target);
+    if (flags->send) {
+        int rc = zb_unescape(flags->send, config->send, sizeof(config->send), &config->send_len,
+                             why, sizeof(why));
+        if (rc == -1 || config->send_len == 0) {
+            fprintf(stderr, ZB_PROGRAM ": --send: %s\n", rc == -1 ? why : "is empty");
+            return -1;
+        }
+    }
+    if (flags->expect) {
+        int rc = zb_unescape(flags->expect, config->expect, sizeof(config->expect),
+                             &config->expect_len, why, sizeof(why));
+        if (rc == -1 || config->expect_len == 0) {
+            fprintf(stderr, ZB_PROGRAM ": --expect: %s\n", rc == -1 ? why : "is empty");
+            return -1;
+        }
+    }
+    if (flags->expect && !flags->send) {
+        fprintf(stderr, ZB_PROGRAM ": --expect needs --send (a reply is only read after a ping)\n");
+        return -1;
+    }
+    config->timeout_ms = 500;
+    if (flags->timeout && (zb_time_parse_duration(flags->timeout, &config->timeout_ms) == -1 ||
+                           config->timeout_ms < 1 || config->timeout_ms > 3600 * 1000)) {
+        fprintf(stderr, ZB_PROGRAM ": --timeout: \"%s\" is not a duration from 1ms to 1h\n",
+                flags->timeout);
+        return -1;
+    }
+    config->interval_ms = config->timeout_ms + 1;
+    config->fails = 1;
+    return 0;
+}
+
+//  --probe-once: exit 0 up, 1 down, 2 usage or configuration.
+static int s_probe_once(const char *path, const zb_agent_overrides_t *overrides, const char *target,
+                        const s_once_flags_t *flags)
+{
+    zb_probe_config_t once;
+    if (!path) {
+        if (s_once_config(target, flags, &once) == -1)
+            return 2;
+        return zb_check_run(&once, stdout);
+    }
+    if (flags->send || flags->expect || flags->timeout) {
+        fprintf(stderr, ZB_PROGRAM ": --send, --expect and --timeout go with --probe-once "
+                                   "HOST:PORT; with -c the service's keys apply\n");
+        return 2;
+    }
+    char err[1024];
+    zb_agent_config_t *config = zb_agent_config_load(path, overrides, err, sizeof(err));
+    if (!config) {
+        fprintf(stderr, ZB_PROGRAM ": %s\n", err);
+        return 2;
+    }
+    int rc = 2;
+    const zb_service_config_t *service = NULL;
+    for (size_t i = 0; i < config->service_count && !service; i++) {
+        const zb_service_config_t *item = &config->services[i];
+        if (strcmp(item->probed ? item->probe.name : item->push.name, target) == 0)
+            service = item;
+    }
+    if (!service)
+        fprintf(stderr, ZB_PROGRAM ": %s: no service \"%s\" (for an address, leave out -c)\n", path,
+                target);
+    else if (!service->probed)
+        fprintf(stderr,
+                ZB_PROGRAM ": %s: %s is a %s service: it reports to the agent, there is "
+                           "nothing to probe\n",
+                path, target, service->push.kind == ZB_PUSH_PUSH ? "push" : "ttl");
+    else
+        rc = zb_check_run(&service->probe, stdout);
+    zb_agent_config_destroy(&config);
+    return rc;
+}
 
 int main(int argc, char *argv[])
 {
@@ -74,12 +194,20 @@ int main(int argc, char *argv[])
         {"name", required_argument, NULL, OPT_NAME},
         {"monitor", required_argument, NULL, OPT_MONITOR},
         {"verbose", no_argument, NULL, 'v'},
+        {"probe-once", required_argument, NULL, OPT_PROBE_ONCE},
+        {"send", required_argument, NULL, OPT_SEND},
+        {"expect", required_argument, NULL, OPT_EXPECT},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *path = NULL;
     bool check = false, verbose = false;
+    const char *probe_once = NULL;
+    s_once_flags_t once_flags = {NULL, NULL, NULL};
+    zb_log_format_t log_format = ZB_LOG_TEXT;
     zb_agent_overrides_t overrides = {NULL, NULL, NULL, NULL};
     opterr = 0; // our own one-line messages
     int opt;
@@ -102,6 +230,24 @@ int main(int argc, char *argv[])
         case 'v':
             verbose = true;
             break;
+        case OPT_PROBE_ONCE:
+            probe_once = optarg;
+            break;
+        case OPT_SEND:
+            once_flags.send = optarg;
+            break;
+        case OPT_EXPECT:
+            once_flags.expect = optarg;
+            break;
+        case OPT_TIMEOUT:
+            once_flags.timeout = optarg;
+            break;
+        case OPT_LOG_FORMAT:
+            if (zb_log_format_parse(optarg, &log_format) == -1) {
+                fprintf(stderr, ZB_PROGRAM ": --log-format: \"%s\" is not text or json\n", optarg);
+                return 2;
+            }
+            break;
         case OPT_VERSION:
             printf(ZB_PROGRAM " %s\n", ZB_VERSION);
             return 0;
@@ -120,7 +266,12 @@ int main(int argc, char *argv[])
         fprintf(stderr, ZB_PROGRAM ": unexpected argument \"%s\" (try --help)\n", argv[optind]);
         return 2;
     }
-    if (!path) {
+    if (!probe_once && (once_flags.send || once_flags.expect || once_flags.timeout)) {
+        fprintf(stderr, ZB_PROGRAM ": --send, --expect and --timeout go with --probe-once "
+                                   "(try --help)\n");
+        return 2;
+    }
+    if (!path && !probe_once) {
         fprintf(stderr, ZB_PROGRAM ": no configuration file: use -c FILE (try --help)\n");
         return 2;
     }
@@ -128,11 +279,24 @@ int main(int argc, char *argv[])
         overrides.name_source = "ZBEAT_HOST";
     if (!overrides.monitor && (overrides.monitor = s_env("ZBEAT_MONITOR")))
         overrides.monitor_source = "ZBEAT_MONITOR";
+    zb_log_init(ZB_PROGRAM, verbose);
+    zb_log_set_format(log_format);
+    if (probe_once) {
+        if (check) {
+            fprintf(stderr, ZB_PROGRAM ": --check-config and --probe-once do not mix\n");
+            return 2;
+        }
+        return s_probe_once(path, &overrides, probe_once, &once_flags);
+    }
 
     char err[1024];
     zb_agent_config_t *config = zb_agent_config_load(path, &overrides, err, sizeof(err));
     if (!config) {
-        fprintf(stderr, ZB_PROGRAM ": %s\n", err);
+        //  A log shipper reading JSON gets this line as JSON too.
+        if (!check && log_format == ZB_LOG_JSON)
+            zb_log_error("%s", err);
+        else
+            fprintf(stderr, ZB_PROGRAM ": %s\n", err);
         return 2;
     }
     if (check) {
@@ -140,17 +304,15 @@ int main(int argc, char *argv[])
         zb_agent_config_destroy(&config);
         return 0;
     }
-    zb_log_init(ZB_PROGRAM, verbose);
     //  Probes write with MSG_NOSIGNAL; this covers everything else.
     signal(SIGPIPE, SIG_IGN);
     //  The push listener takes what is left over, up to its connection cap.
     s_raise_nofile(config->service_count + 64 + (config->push_count ? ZB_LISTENER_MAX_CONNS : 0));
 
     int rc = 1;
-    zb_agent_t *agent = zb_agent_new(config);
+    zb_agent_t *agent = zb_agent_new(&config, path, &overrides);
     if (agent && zb_agent_run(agent) == 0)
         rc = 0;
     zb_agent_destroy(&agent);
-    zb_agent_config_destroy(&config);
     return rc;
 }

@@ -34,7 +34,9 @@ typedef struct {
 } s_service_t;
 
 struct _zb_agent_t {
-    const zb_agent_config_t *config;    // not owned
+    zb_agent_config_t *config;          // owned; replaced by a reload
+    char *path;                         // the configuration file, for reloads
+    zb_agent_overrides_t overrides;     // flags and environment (strings owned)
     zb_loop_t *loop;                    // everything runs here
     zsock_t *pub;                       // connected to every monitor
     s_service_t *services;              // config order
@@ -77,10 +79,7 @@ static void s_publish(zb_agent_t *self, zb_msg_t *msg)
         self->dropped++;
 }
 
-static const zb_service_status_t *s_service_status(s_service_t *service)
-{
-    return service->probe ? zb_probe_status(service->probe) : zb_push_status(service->push);
-}
+static const zb_service_status_t *s_service_status(const s_service_t *service);
 
 static void s_on_beat(zb_loop_t *loop, zb_timer_t *timer, void *arg)
 {
@@ -112,6 +111,8 @@ static void s_on_beat(zb_loop_t *loop, zb_timer_t *timer, void *arg)
 
 static void s_publish_change(zb_agent_t *self, const zb_service_status_t *status, zb_state_t from)
 {
+    zb_log_state(self->config->name, status->name, zb_state_name(from),
+                 zb_state_name(status->state), status->reason, status->error);
     zb_msg_t *event = self->event;
     snprintf(event->service, sizeof(event->service), "%s", status->name);
     event->from = from;
@@ -199,15 +200,15 @@ static void s_on_closed(void *arg, const char *service, const char *error)
 //  The listener may hold only the descriptors that probes and ZeroMQ leave
 //  over: a flood of connections must never make a probe's connect fail
 //  with EMFILE. Real push services always fit, idle strangers may not.
-static size_t s_listener_max_conns(const zb_agent_t *self)
+static size_t s_listener_max_conns(const zb_agent_config_t *config, size_t probe_count)
 {
     size_t want = ZB_LISTENER_MAX_CONNS;
-    if (want < 2 * self->config->push_count)
-        want = 2 * self->config->push_count;
+    if (want < 2 * config->push_count)
+        want = 2 * config->push_count;
     struct rlimit limit;
     if (getrlimit(RLIMIT_NOFILE, &limit) == -1 || limit.rlim_cur == RLIM_INFINITY)
         return want;
-    size_t reserved = self->probe_count + ZB_AGENT_FD_RESERVE;
+    size_t reserved = probe_count + ZB_AGENT_FD_RESERVE;
     size_t budget = limit.rlim_cur > reserved ? (size_t)limit.rlim_cur - reserved : 0;
     if (budget < want) {
         zb_log_warning("push listener: the open file limit %lu leaves room for %zu connections",
@@ -217,32 +218,107 @@ static size_t s_listener_max_conns(const zb_agent_t *self)
     return want;
 }
 
-static int s_make_listener(zb_agent_t *self)
+//  Binds the listener for config (which declares push or ttl services).
+static zb_listener_t *s_listener_new(zb_agent_t *self, const zb_agent_config_t *config,
+                                     size_t probe_count, char *err, size_t errsize)
 {
-    const zb_agent_config_t *config = self->config;
-    self->pushes = zhashx_new();
-    if (!self->pushes) {
-        zb_log_error("out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < self->service_count; i++)
-        if (self->services[i].push)
-            zhashx_insert(self->pushes, zb_push_config(self->services[i].push)->name,
-                          self->services[i].push);
-    if (config->push_count == 0)
-        return 0; // nothing would be accepted: keep the port free
     zb_listener_callbacks_t callbacks = {s_on_hello, s_on_ping, s_on_checkin, s_on_bye,
                                          s_on_closed};
-    char err[512];
-    self->listener =
-        zb_listener_new(self->loop, config->listen, &callbacks, self, err, sizeof(err));
-    if (!self->listener) {
-        zb_log_error("push listener: %s", err);
-        return -1;
-    }
-    zb_listener_set_max_conns(self->listener, s_listener_max_conns(self));
-    return 0;
+    zb_listener_t *listener =
+        zb_listener_new(self->loop, config->listen, &callbacks, self, err, errsize);
+    if (listener)
+        zb_listener_set_max_conns(listener, s_listener_max_conns(config, probe_count));
+    return listener;
 }
+
+//  The listener's name -> zb_push_t index over services.
+static zhashx_t *s_pushes_new(const s_service_t *services, size_t count)
+{
+    zhashx_t *pushes = zhashx_new();
+    if (!pushes)
+        return NULL;
+    for (size_t i = 0; i < count; i++)
+        if (services[i].push &&
+            zhashx_insert(pushes, zb_push_config(services[i].push)->name, services[i].push) == -1) {
+            zhashx_destroy(&pushes);
+            return NULL;
+        }
+    return pushes;
+}
+
+//  Services
+
+static const zb_service_status_t *s_service_status(const s_service_t *service)
+{
+    return service->probe ? zb_probe_status(service->probe) : zb_push_status(service->push);
+}
+
+static int s_service_make(zb_agent_t *self, const zb_service_config_t *config, s_service_t *service)
+{
+    if (config->probed)
+        service->probe = zb_probe_new(self->loop, &config->probe, s_on_probe_change, self);
+    else
+        service->push = zb_push_new(self->loop, &config->push, s_on_push_change, self);
+    return service->probe || service->push ? 0 : -1;
+}
+
+static void s_service_destroy(s_service_t *service)
+{
+    zb_probe_destroy(&service->probe);
+    zb_push_destroy(&service->push);
+}
+
+//  The first checks of new probes are spread, 2 ms apart, over at most
+//  ZB_AGENT_SPREAD_MS (or the probe's interval if shorter).
+static void s_service_start(const s_service_t *service, size_t index, size_t count)
+{
+    if (service->push) {
+        zb_push_start(service->push);
+        return;
+    }
+    const zb_probe_config_t *probe = zb_probe_config(service->probe);
+    int64_t spread = (int64_t)count * 2;
+    if (spread > ZB_AGENT_SPREAD_MS)
+        spread = ZB_AGENT_SPREAD_MS;
+    if (spread > probe->interval_ms)
+        spread = probe->interval_ms;
+    zb_probe_start(service->probe, count ? (int64_t)index * spread / (int64_t)count : 0);
+    zb_log_debug("%s: probing %s every %" PRId64 "ms%s", probe->name, probe->target,
+                 probe->interval_ms, probe->send_len ? "" : " (connection only)");
+}
+
+//  Whether a running service can take the new configuration in place
+//  (zb_probe_set_config, zb_push_set_config): the same kind and, for a
+//  probe, the same address and conversation; only timings differ.
+static bool s_service_compatible(const zb_service_config_t *a, const zb_service_config_t *b)
+{
+    if (a->probed != b->probed)
+        return false;
+    if (!a->probed)
+        return a->push.kind == b->push.kind;
+    const zb_probe_config_t *x = &a->probe, *y = &b->probe;
+    return strcmp(x->target, y->target) == 0 && x->addr.len == y->addr.len &&
+           memcmp(&x->addr.addr, &y->addr.addr, x->addr.len) == 0 && x->send_len == y->send_len &&
+           memcmp(x->send, y->send, x->send_len) == 0 && x->expect_len == y->expect_len &&
+           memcmp(x->expect, y->expect, x->expect_len) == 0;
+}
+
+static bool s_service_same(const zb_service_config_t *a, const zb_service_config_t *b)
+{
+    if (!s_service_compatible(a, b))
+        return false;
+    if (!a->probed)
+        return a->push.period_ms == b->push.period_ms && a->push.deadline_ms == b->push.deadline_ms;
+    return a->probe.interval_ms == b->probe.interval_ms &&
+           a->probe.timeout_ms == b->probe.timeout_ms && a->probe.fails == b->probe.fails;
+}
+
+static const char *s_service_config_name(const zb_service_config_t *config)
+{
+    return config->probed ? config->probe.name : config->push.name;
+}
+
+//  Signals
 
 static void s_on_stop(zb_loop_t *loop, int signum, void *arg)
 {
@@ -263,26 +339,82 @@ static void s_on_hup(zb_loop_t *loop, int signum, void *arg)
 {
     (void)loop;
     (void)signum;
-    (void)arg;
-    zb_log_info("SIGHUP ignored: configuration reload is not supported yet");
+    zb_agent_reload(arg);
 }
 
-static int s_connect_monitors(zb_agent_t *self)
+//  Monitor endpoints
+
+//  Splits a comma-separated endpoint list. NULL when out of memory.
+static zlist_t *s_endpoints(const char *list)
 {
-    int rc = -1;
-    char *list = strdup(self->config->monitor);
-    if (!list)
-        return -1;
+    zlist_t *endpoints = zlist_new();
+    char *copy = strdup(list);
+    if (!endpoints || !copy) {
+        zlist_destroy(&endpoints);
+        free(copy);
+        return NULL;
+    }
+    zlist_autofree(endpoints);
     char *save = NULL;
-    for (char *item = strtok_r(list, ", \t", &save); item; item = strtok_r(NULL, ", \t", &save))
+    for (char *item = strtok_r(copy, ", \t", &save); item; item = strtok_r(NULL, ", \t", &save))
+        if (zlist_append(endpoints, item) == -1) {
+            zlist_destroy(&endpoints);
+            break;
+        }
+    free(copy);
+    return endpoints;
+}
+
+static bool s_endpoints_has(zlist_t *endpoints, const char *endpoint)
+{
+    for (const char *item = zlist_first(endpoints); item; item = zlist_next(endpoints))
+        if (strcmp(item, endpoint) == 0)
+            return true;
+    return false;
+}
+
+//  Connects to every endpoint of `list` that `except` (may be NULL) does
+//  not have. On failure, what was connected is disconnected again.
+static int s_connect_monitors(zb_agent_t *self, const char *list, const char *except)
+{
+    zlist_t *endpoints = s_endpoints(list);
+    zlist_t *old = except ? s_endpoints(except) : zlist_new();
+    zlist_t *done = zlist_new();
+    int rc = -1;
+    if (!endpoints || !old || !done) {
+        zb_log_error("out of memory");
+        goto finished;
+    }
+    for (const char *item = zlist_first(endpoints); item; item = zlist_next(endpoints)) {
+        if (s_endpoints_has(old, item) || s_endpoints_has(done, item))
+            continue;
         if (zsock_connect(self->pub, "%s", item) == -1) {
             zb_log_error("cannot connect to monitor %s: %s", item, zmq_strerror(zmq_errno()));
-            goto done;
+            for (const char *undo = zlist_first(done); undo; undo = zlist_next(done))
+                zsock_disconnect(self->pub, "%s", undo);
+            goto finished;
         }
+        zlist_append(done, (void *)item);
+    }
     rc = 0;
-done:
-    free(list);
+finished:
+    zlist_destroy(&done);
+    zlist_destroy(&old);
+    zlist_destroy(&endpoints);
     return rc;
+}
+
+//  Disconnects from every endpoint of `list` that `keep` does not have.
+static void s_disconnect_monitors(zb_agent_t *self, const char *list, const char *keep)
+{
+    zlist_t *endpoints = s_endpoints(list);
+    zlist_t *kept = s_endpoints(keep);
+    if (endpoints && kept)
+        for (const char *item = zlist_first(endpoints); item; item = zlist_next(endpoints))
+            if (!s_endpoints_has(kept, item))
+                zsock_disconnect(self->pub, "%s", item);
+    zlist_destroy(&kept);
+    zlist_destroy(&endpoints);
 }
 
 static int s_make_pub(zb_agent_t *self)
@@ -302,25 +434,49 @@ static int s_make_pub(zb_agent_t *self)
     int one = 1;
     if (zmq_setsockopt(zsock_resolve(self->pub), ZMQ_XPUB_NODROP, &one, sizeof(one)) == -1)
         zb_log_warning("ZMQ_XPUB_NODROP not supported: drops cannot be counted");
-    return s_connect_monitors(self);
+    return s_connect_monitors(self, self->config->monitor, NULL);
 }
 
-zb_agent_t *zb_agent_new(const zb_agent_config_t *config)
+static char *s_strdup_or_null(const char *text, bool *failed)
 {
-    assert(config);
-    zb_agent_t *self = calloc(1, sizeof(*self));
-    if (!self)
+    if (!text)
         return NULL;
-    self->config = config;
+    char *copy = strdup(text);
+    if (!copy)
+        *failed = true;
+    return copy;
+}
+
+zb_agent_t *zb_agent_new(zb_agent_config_t **config_p, const char *path,
+                         const zb_agent_overrides_t *overrides)
+{
+    assert(config_p && *config_p && path);
+    zb_agent_t *self = calloc(1, sizeof(*self));
+    if (!self) {
+        zb_agent_config_destroy(config_p);
+        return NULL;
+    }
+    self->config = *config_p;
+    *config_p = NULL;
+    const zb_agent_config_t *config = self->config;
     //  First: zb_agent_destroy cancels it on every failure path.
     zb_timer_init(&self->beat_timer, s_on_beat, self);
     s_make_instance(self->instance);
+    bool failed = false;
+    self->path = s_strdup_or_null(path, &failed);
+    if (overrides) {
+        self->overrides.name = s_strdup_or_null(overrides->name, &failed);
+        self->overrides.name_source = s_strdup_or_null(overrides->name_source, &failed);
+        self->overrides.monitor = s_strdup_or_null(overrides->monitor, &failed);
+        self->overrides.monitor_source = s_strdup_or_null(overrides->monitor_source, &failed);
+    }
     self->loop = zb_loop_new();
     self->beat = zb_msg_new(ZB_MSG_BEAT);
     self->event = zb_msg_new(ZB_MSG_EVENT);
     self->services =
         config->service_count ? calloc(config->service_count, sizeof(*self->services)) : NULL;
-    if (!self->loop || !self->beat || !self->event || (config->service_count && !self->services)) {
+    if (failed || !self->loop || !self->beat || !self->event ||
+        (config->service_count && !self->services)) {
         zb_log_error("out of memory");
         goto failed;
     }
@@ -335,23 +491,28 @@ zb_agent_t *zb_agent_new(const zb_agent_config_t *config)
     if (s_make_pub(self) == -1)
         goto failed;
     for (size_t i = 0; i < config->service_count; i++) {
-        const zb_service_config_t *service = &config->services[i];
-        if (service->probed)
-            self->services[i].probe =
-                zb_probe_new(self->loop, &service->probe, s_on_probe_change, self);
-        else
-            self->services[i].push =
-                zb_push_new(self->loop, &service->push, s_on_push_change, self);
-        if (!self->services[i].probe && !self->services[i].push) {
+        if (s_service_make(self, &config->services[i], &self->services[i]) == -1) {
             zb_log_error("out of memory");
             goto failed;
         }
         self->service_count++;
-        if (service->probed)
+        if (config->services[i].probed)
             self->probe_count++;
     }
-    if (s_make_listener(self) == -1)
+    self->pushes = s_pushes_new(self->services, self->service_count);
+    if (!self->pushes) {
+        zb_log_error("out of memory");
         goto failed;
+    }
+    //  No push or ttl services: nothing would be accepted, keep the port free.
+    if (config->push_count > 0) {
+        char err[512];
+        self->listener = s_listener_new(self, config, self->probe_count, err, sizeof(err));
+        if (!self->listener) {
+            zb_log_error("push listener: %s", err);
+            goto failed;
+        }
+    }
     return self;
 failed:
     zb_agent_destroy(&self);
@@ -367,10 +528,8 @@ void zb_agent_destroy(zb_agent_t **self_p)
     //  The listener first: it makes no callbacks once destroyed.
     zb_listener_destroy(&self->listener);
     zhashx_destroy(&self->pushes);
-    for (size_t i = 0; i < self->service_count; i++) {
-        zb_probe_destroy(&self->services[i].probe);
-        zb_push_destroy(&self->services[i].push);
-    }
+    for (size_t i = 0; i < self->service_count; i++)
+        s_service_destroy(&self->services[i]);
     free(self->services);
     if (self->loop)
         zb_loop_timer_cancel(self->loop, &self->beat_timer);
@@ -378,6 +537,12 @@ void zb_agent_destroy(zb_agent_t **self_p)
     zb_msg_destroy(&self->beat);
     zb_msg_destroy(&self->event);
     zb_loop_destroy(&self->loop);
+    zb_agent_config_destroy(&self->config);
+    free(self->path);
+    free((char *)self->overrides.name);
+    free((char *)self->overrides.name_source);
+    free((char *)self->overrides.monitor);
+    free((char *)self->overrides.monitor_source);
     free(self);
     *self_p = NULL;
 }
@@ -395,22 +560,9 @@ int zb_agent_run(zb_agent_t *self)
         zb_log_info("push listener on %s (port %d): %zu push and ttl services", config->listen,
                     zb_listener_port(self->listener), config->push_count);
     size_t probe_index = 0;
-    for (size_t i = 0; i < self->service_count; i++) {
-        if (self->services[i].push) {
-            zb_push_start(self->services[i].push);
-            continue;
-        }
-        const zb_probe_config_t *probe = &config->services[i].probe;
-        int64_t spread = (int64_t)self->probe_count * 2;
-        if (spread > ZB_AGENT_SPREAD_MS)
-            spread = ZB_AGENT_SPREAD_MS;
-        if (spread > probe->interval_ms)
-            spread = probe->interval_ms;
-        zb_probe_start(self->services[i].probe,
-                       (int64_t)probe_index++ * spread / (int64_t)self->probe_count);
-        zb_log_debug("%s: probing %s every %" PRId64 "ms%s", probe->name, probe->target,
-                     probe->interval_ms, probe->send_len ? "" : " (connection only)");
-    }
+    for (size_t i = 0; i < self->service_count; i++)
+        s_service_start(&self->services[i], self->services[i].probe ? probe_index++ : 0,
+                        self->probe_count);
     //  The first beat goes out at once; it is usually lost while the
     //  monitor's subscription is on its way, and the next one repairs that.
     self->next_beat = zb_time_mono_ms();
@@ -420,4 +572,256 @@ int zb_agent_run(zb_agent_t *self)
         return -1;
     }
     return 0;
+}
+
+//  Reload
+
+//  What a reload will do, prepared before anything running is touched.
+typedef struct {
+    zb_agent_config_t *config; // the new configuration
+    s_service_t *services;     // in the new config's order
+    size_t *old_index;         // per new service: the running one of that name, or SIZE_MAX
+    bool *kept;                // per new service: the running object carries on
+    bool *taken;               // per running service: it has a successor of its name
+    size_t probe_count;        // in the new config
+    zhashx_t *pushes;          // over services
+    zb_listener_t *listener;   // newly bound (listen changed, or the first push service)
+    bool monitors_connected;   // endpoints new in config->monitor are connected
+} s_plan_t;
+
+//  Undoes a plan that will not be applied: everything it made is destroyed
+//  (running objects it would have kept are left alone).
+static void s_plan_abandon(zb_agent_t *self, s_plan_t *plan)
+{
+    if (plan->monitors_connected)
+        s_disconnect_monitors(self, plan->config->monitor, self->config->monitor);
+    zb_listener_destroy(&plan->listener);
+    zhashx_destroy(&plan->pushes);
+    if (plan->services && plan->kept)
+        for (size_t i = 0; i < plan->config->service_count; i++)
+            if (!plan->kept[i])
+                s_service_destroy(&plan->services[i]);
+    free(plan->services);
+    free(plan->old_index);
+    free(plan->kept);
+    free(plan->taken);
+    zb_agent_config_destroy(&plan->config);
+}
+
+//  Everything that may fail: the new services' objects, the listener's
+//  bind, the new monitor connections. Returns 0, or -1 with err set.
+static int s_plan_make(zb_agent_t *self, s_plan_t *plan, char *err, size_t errsize)
+{
+    zb_agent_config_t *config = plan->config;
+    size_t count = config->service_count;
+    plan->services = calloc(count ? count : 1, sizeof(*plan->services));
+    plan->old_index = calloc(count ? count : 1, sizeof(*plan->old_index));
+    plan->kept = calloc(count ? count : 1, sizeof(*plan->kept));
+    plan->taken = calloc(self->service_count ? self->service_count : 1, sizeof(*plan->taken));
+    zhashx_t *running = zhashx_new(); // name -> index + 1 of a running service
+    int rc = -1;
+    if (!plan->services || !plan->old_index || !plan->kept || !plan->taken || !running) {
+        snprintf(err, errsize, "out of memory");
+        goto done;
+    }
+    for (size_t j = 0; j < self->service_count; j++)
+        if (zhashx_insert(running, s_service_status(&self->services[j])->name,
+                          (void *)(uintptr_t)(j + 1)) == -1) {
+            snprintf(err, errsize, "out of memory");
+            goto done;
+        }
+    for (size_t i = 0; i < count; i++) {
+        const zb_service_config_t *service = &config->services[i];
+        uintptr_t found = (uintptr_t)zhashx_lookup(running, s_service_config_name(service));
+        plan->old_index[i] = found ? found - 1 : SIZE_MAX;
+        if (found) {
+            plan->taken[found - 1] = true;
+            if (s_service_compatible(&self->config->services[found - 1], service)) {
+                plan->kept[i] = true;
+                plan->services[i] = self->services[found - 1];
+            }
+        }
+        if (!plan->kept[i] && s_service_make(self, service, &plan->services[i]) == -1) {
+            snprintf(err, errsize, "out of memory");
+            goto done;
+        }
+        if (service->probed)
+            plan->probe_count++;
+    }
+    plan->pushes = s_pushes_new(plan->services, count);
+    if (!plan->pushes) {
+        snprintf(err, errsize, "out of memory");
+        goto done;
+    }
+    if (config->push_count > 0 &&
+        (!self->listener || strcmp(config->listen, self->config->listen) != 0)) {
+        char why[512];
+        plan->listener = s_listener_new(self, config, plan->probe_count, why, sizeof(why));
+        if (!plan->listener) {
+            snprintf(err, errsize, "push listener: %s", why);
+            goto done;
+        }
+    }
+    if (s_connect_monitors(self, config->monitor, self->config->monitor) == -1) {
+        snprintf(err, errsize, "agent/monitor: cannot connect (see above)");
+        goto done;
+    }
+    plan->monitors_connected = true;
+    rc = 0;
+done:
+    zhashx_destroy(&running);
+    return rc;
+}
+
+//  Publishes a service's removal and forgets it.
+static void s_service_remove(zb_agent_t *self, s_service_t *service)
+{
+    const zb_service_status_t *status = s_service_status(service);
+    if (service->push && self->listener)
+        zb_listener_drop(self->listener, status->name, "removed");
+    zb_msg_t *event = self->event;
+    snprintf(event->service, sizeof(event->service), "%s", status->name);
+    event->from = status->state;
+    event->to = ZB_STATE_REMOVED;
+    event->at_ms = zb_time_wall_ms();
+    snprintf(event->reason, sizeof(event->reason), "removed");
+    event->error[0] = '\0';
+    zb_log_state(self->config->name, status->name, zb_state_name(status->state),
+                 zb_state_name(ZB_STATE_REMOVED), "removed", NULL);
+    s_publish(self, event);
+    s_service_destroy(service);
+}
+
+//  Applies a plan; nothing here can fail.
+static void s_plan_apply(zb_agent_t *self, s_plan_t *plan)
+{
+    zb_agent_config_t *config = plan->config;
+    size_t added = 0, removed = 0, changed = 0, restarted = 0, unchanged = 0;
+
+    //  Removed services: announced, so monitors close their outages as
+    //  "removed" instead of waiting for them.
+    for (size_t j = 0; j < self->service_count; j++)
+        if (!plan->taken[j]) {
+            s_service_remove(self, &self->services[j]);
+            removed++;
+        }
+    for (size_t i = 0; i < config->service_count; i++) {
+        size_t j = plan->old_index[i];
+        const zb_service_config_t *service = &config->services[i];
+        if (j == SIZE_MAX) {
+            added++;
+            continue;
+        }
+        s_service_t *old = &self->services[j];
+        if (plan->kept[i]) {
+            if (s_service_same(&self->config->services[j], service))
+                unchanged++;
+            else
+                changed++;
+            //  Same object, new configuration: points into the new config
+            //  before the old one is freed.
+            if (old->probe)
+                zb_probe_set_config(old->probe, &service->probe);
+            else
+                zb_push_set_config(old->push, &service->push);
+            continue;
+        }
+        //  A new address, conversation or kind: a new object, which keeps
+        //  the verdict until its own first one. A push client connected for
+        //  the old kind must say HELLO again.
+        const zb_service_status_t *status = s_service_status(old);
+        if (plan->services[i].probe)
+            zb_probe_take_state(plan->services[i].probe, status);
+        else
+            zb_push_take_state(plan->services[i].push, status);
+        if (old->push && self->listener)
+            zb_listener_drop(self->listener, status->name, "reconfigured");
+        zb_log_info("%s: configuration changed: restarting its check", status->name);
+        s_service_destroy(old);
+        changed++;
+        restarted++;
+    }
+    free(self->services);
+    self->services = plan->services;
+    self->service_count = config->service_count;
+    self->probe_count = plan->probe_count;
+    plan->services = NULL;
+    zhashx_destroy(&self->pushes);
+    self->pushes = plan->pushes;
+    plan->pushes = NULL;
+
+    //  The listener: rebound when listen changed, closed when no push or
+    //  ttl service is left. Clients of a closed listener are told to go.
+    bool moved = plan->listener || config->push_count == 0;
+    if (self->listener && moved) {
+        for (size_t i = 0; i < self->service_count; i++)
+            if (self->services[i].push)
+                zb_listener_drop(self->listener, zb_push_config(self->services[i].push)->name,
+                                 "reconfigured");
+        zb_listener_destroy(&self->listener);
+    }
+    if (plan->listener) {
+        self->listener = plan->listener;
+        plan->listener = NULL;
+        zb_log_info("push listener on %s (port %d)", config->listen,
+                    zb_listener_port(self->listener));
+    } else if (self->listener)
+        zb_listener_set_max_conns(self->listener, s_listener_max_conns(config, self->probe_count));
+
+    s_disconnect_monitors(self, self->config->monitor, config->monitor);
+    plan->monitors_connected = false;
+
+    //  A new beat interval counts from the last beat.
+    if (config->beat_ms != self->config->beat_ms) {
+        int64_t now = zb_time_mono_ms();
+        self->next_beat += config->beat_ms - self->config->beat_ms;
+        if (self->next_beat < now)
+            self->next_beat = now;
+        zb_loop_timer_set(self->loop, &self->beat_timer, self->next_beat);
+    }
+
+    zb_agent_config_destroy(&self->config);
+    self->config = config;
+    plan->config = NULL;
+
+    size_t fresh = 0, probe_index = 0;
+    for (size_t i = 0; i < config->service_count; i++)
+        if (!plan->kept[i] && config->services[i].probed)
+            fresh++;
+    for (size_t i = 0; i < config->service_count; i++)
+        if (!plan->kept[i])
+            s_service_start(&self->services[i], self->services[i].probe ? probe_index++ : 0, fresh);
+    zb_log_info("reloaded %s: %zu services: %zu added, %zu removed, %zu changed (%zu restarted), "
+                "%zu unchanged",
+                self->path, config->service_count, added, removed, changed, restarted, unchanged);
+}
+
+int zb_agent_reload(zb_agent_t *self)
+{
+    assert(self);
+    zb_log_info("reloading %s", self->path);
+    char err[1024];
+    s_plan_t plan;
+    memset(&plan, 0, sizeof(plan));
+    plan.config = zb_agent_config_load(self->path, &self->overrides, err, sizeof(err));
+    if (!plan.config)
+        goto rejected;
+    //  The host name is the identity monitors keep state under: a new one
+    //  is a different host, which a restart (a new instance) expresses.
+    if (strcmp(plan.config->name, self->config->name) != 0) {
+        snprintf(err, sizeof(err),
+                 "%s: agent/name cannot change on reload (\"%s\" -> \"%s\"): restart the agent",
+                 self->path, self->config->name, plan.config->name);
+        goto rejected;
+    }
+    if (s_plan_make(self, &plan, err, sizeof(err)) == -1)
+        goto rejected;
+    s_plan_apply(self, &plan);
+    s_plan_abandon(self, &plan); // frees what is left of it
+    return 0;
+rejected:
+    zb_log_error("reload rejected: %s; carrying on with the previous configuration", err);
+    if (plan.config)
+        s_plan_abandon(self, &plan);
+    return -1;
 }

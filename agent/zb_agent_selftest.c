@@ -1,5 +1,8 @@
 /*  Runs the self-test of one agent module (or all): zb-agent-selftest NAME */
 #include "zb_agent_config.h"
+#include "zb_check.h"
+#include "zb_listener.h"
+#include "zb_log.h"
 #include "zb_net.h"
 #include "zb_push.h"
 #include <stdio.h>
@@ -9,9 +12,9 @@ static const struct {
     const char *name;
     void (*test)(bool verbose);
 } s_tests[] = {
-    {"net", zb_net_test},
-    {"agent_config", zb_agent_config_test},
-    {"push", zb_push_test},
+    {"net", zb_net_test},     {"agent_config", zb_agent_config_test},
+    {"push", zb_push_test},   {"listener", zb_listener_test},
+    {"check", zb_check_test}, {"log", zb_log_test},
 };
 
 int main(int argc, char *argv[])

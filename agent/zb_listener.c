@@ -22,6 +22,13 @@
 #define S_ACCEPTS_PER_EVENT 64  // then let the other fds have a turn
 #define S_DRAIN_BEFORE_CLOSE 16 // reads of 4 KiB, see s_conn_close
 #define S_PAUSE_MS 100          // no accepting after running out of fds
+//  The replies to one read: at most ZB_LINE_MAX / 5 PINGs or ZB_LINE_MAX / 8
+//  CHECKINs, plus an ERR line, fit with room to spare.
+#define S_OUT_MAX 1024
+//  Replies are a few bytes: a peer that does not read them fills even a
+//  small send buffer soon, and is then dropped (see s_conn_reply) instead of
+//  making the kernel prune a long queue of tiny segments inside our send().
+#define S_SNDBUF 4096
 
 typedef struct _s_conn_t s_conn_t;
 
@@ -52,6 +59,9 @@ struct _zb_listener_t {
     zb_timer_t reaper;          // frees the graveyard after the current pass
     zb_timer_t resume;          // re-enables accepting after running out of fds
     zhashx_t *services;         // service name -> s_conn_t that said HELLO
+    s_conn_t *out_conn;         // whose replies out gathers (during its read)
+    size_t out_len;             // bytes in out
+    char out[S_OUT_MAX];        // the replies to one read, sent with one send()
 };
 
 static void s_on_readable(zb_loop_t *loop, int fd, int events, void *arg);
@@ -76,13 +86,36 @@ static void s_list_unlink(s_conn_t **head, s_conn_t *conn)
     conn->prev = conn->next = NULL;
 }
 
-//  Sends one reply line. Never blocks: a reply that does not fit at once
-//  means a peer that does not read, and returns -1.
+//  Sends what was gathered for conn. Never blocks: replies that do not fit
+//  at once mean a peer that does not read, and return -1.
+static int s_conn_flush(s_conn_t *conn)
+{
+    zb_listener_t *self = conn->listener;
+    if (self->out_conn != conn || self->out_len == 0)
+        return 0;
+    size_t len = self->out_len;
+    self->out_len = 0;
+    ssize_t sent = send(conn->fd, self->out, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    return sent == (ssize_t)len ? 0 : -1;
+}
+
+//  One reply line. While conn's input is being handled, replies are
+//  gathered and leave with one send() per read: a client pipelining PINGs
+//  costs one system call per read, not one per line. Otherwise (a
+//  connection closed on behalf of another one) it is sent at once.
 static int s_conn_send(s_conn_t *conn, const char *text)
 {
+    zb_listener_t *self = conn->listener;
     char line[64];
     int len = snprintf(line, sizeof(line), "%s\n", text);
     assert(len > 0 && (size_t)len < sizeof(line));
+    if (self->out_conn == conn) {
+        if (self->out_len + (size_t)len > sizeof(self->out) && s_conn_flush(conn) != 0)
+            return -1;
+        memcpy(self->out + self->out_len, line, (size_t)len);
+        self->out_len += (size_t)len;
+        return 0;
+    }
     ssize_t sent = send(conn->fd, line, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
     return sent == len ? 0 : -1;
 }
@@ -103,6 +136,10 @@ static void s_conn_close(s_conn_t *conn, const char *err_reason, const char *clo
         snprintf(text, sizeof(text), "ERR %s", err_reason);
         s_conn_send(conn, text);
     }
+    //  Whatever was gathered goes out before the close, the ERR last.
+    s_conn_flush(conn);
+    if (self->out_conn == conn)
+        self->out_conn = NULL;
     //  close() with unread input makes Linux send a reset, which may destroy
     //  the ERR line before the peer reads it. Draining what has arrived
     //  already makes an orderly FIN likely for well-behaved clients; a
@@ -260,6 +297,9 @@ static void s_on_readable(zb_loop_t *loop, int fd, int events, void *arg)
     }
     conn->len += (size_t)got;
 
+    zb_listener_t *self = conn->listener;
+    self->out_conn = conn;
+    self->out_len = 0;
     size_t start = 0;
     while (conn->fd >= 0) {
         char *newline = memchr(conn->buf + start, '\n', conn->len - start);
@@ -273,12 +313,15 @@ static void s_on_readable(zb_loop_t *loop, int fd, int events, void *arg)
         line[line_len] = '\0';
         s_conn_line(conn, line, line_len);
     }
-    if (conn->fd < 0)
-        return;
-    memmove(conn->buf, conn->buf + start, conn->len - start);
-    conn->len -= start;
-    if (conn->len == ZB_LINE_MAX)
-        s_conn_fail(conn, "line-too-long");
+    if (conn->fd >= 0) {
+        memmove(conn->buf, conn->buf + start, conn->len - start);
+        conn->len -= start;
+        if (conn->len == ZB_LINE_MAX)
+            s_conn_fail(conn, "line-too-long");
+    }
+    if (conn->fd >= 0 && s_conn_flush(conn) != 0)
+        s_conn_close(conn, NULL, "reply not sent: the client does not read");
+    self->out_conn = NULL;
 }
 
 //  Out of file descriptors: the pending connection would wake the
@@ -345,6 +388,8 @@ static void s_on_accept(zb_loop_t *loop, int fd, int events, void *arg)
         }
         int one = 1;
         setsockopt(conn_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        int sndbuf = S_SNDBUF;
+        setsockopt(conn_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
         conn->listener = self;
         conn->fd = conn_fd;
         zb_timer_init(&conn->hello_timer, s_on_hello_timeout, conn);
@@ -874,6 +919,22 @@ void zb_listener_test(bool verbose)
     s_test_expect_line(fd, "PONG");
     for (int i = 0; i < 3; i++)
         s_test_expect_event(&test, "ping worker");
+    //  A full line buffer of PINGs: their replies leave together, in order,
+    //  after the CHECKIN's.
+    char pings[ZB_LINE_MAX];
+    size_t pings_len = 0;
+    while (pings_len + 5 <= sizeof(pings)) {
+        memcpy(pings + pings_len, "PING\n", 5);
+        pings_len += 5;
+    }
+    s_test_send(fd, "CHECKIN\n", 8);
+    s_test_send(fd, pings, pings_len);
+    s_test_expect_line(fd, "OK checkin");
+    s_test_expect_event(&test, "checkin worker");
+    for (size_t i = 0; i < pings_len / 5; i++) {
+        s_test_expect_line(fd, "PONG");
+        s_test_expect_event(&test, "ping worker");
+    }
     s_test_send(fd, "BYE\n", 4);
     s_test_expect_line(fd, "OK bye");
     s_test_expect_eof(fd);

@@ -107,6 +107,65 @@ void zb_probe_start(zb_probe_t *self, int64_t delay_ms)
     zb_loop_timer_set(self->loop, &self->timer, self->next_check);
 }
 
+void zb_probe_set_config(zb_probe_t *self, const zb_probe_config_t *config)
+{
+    assert(self && config);
+    assert(strcmp(config->name, self->config->name) == 0);
+    assert(config->send_len == self->config->send_len);
+    assert(config->expect_len == self->config->expect_len);
+    assert(config->timeout_ms > 0 && config->timeout_ms < config->interval_ms);
+    const zb_probe_config_t *old = self->config;
+    self->config = config;
+    if (config->interval_ms == old->interval_ms && config->timeout_ms == old->timeout_ms &&
+        config->fails == old->fails)
+        return; // unchanged: not even the timer is touched
+    int64_t now = zb_time_mono_ms();
+    if (self->failures > config->fails)
+        self->failures = config->fails;
+    if (self->backoff_ms > config->interval_ms)
+        self->backoff_ms = config->interval_ms;
+    //  The check planned on the old cadence stays, unless the new interval
+    //  wants one sooner; from then on the new interval paces the checks.
+    if (self->next_check > now + config->interval_ms)
+        self->next_check = now + config->interval_ms;
+    switch (self->conn) {
+    case S_CLOSED:
+        //  Waiting to reconnect (next check, or backoff while down).
+        if (zb_timer_armed(&self->timer) && self->timer.deadline > now + config->interval_ms)
+            zb_loop_timer_set(self->loop, &self->timer, now + config->interval_ms);
+        break;
+    case S_IDLE:
+        if (config->send_len > 0)
+            zb_loop_timer_set(self->loop, &self->timer, self->next_check);
+        break;
+    case S_CONNECTING:
+    case S_WAITING:
+        //  The attempt under way gets the new timeout, counted from its
+        //  start (a deadline already past fires on the next pass).
+        zb_loop_timer_set(self->loop, &self->timer, self->started_us / 1000 + config->timeout_ms);
+        break;
+    }
+}
+
+void zb_probe_take_state(zb_probe_t *self, const zb_service_status_t *status)
+{
+    assert(self && status);
+    assert(self->conn == S_CLOSED && !zb_timer_armed(&self->timer));
+    self->status.state = status->state;
+    self->status.since_ms = status->since_ms;
+    snprintf(self->status.reason, sizeof(self->status.reason), "%s", status->reason);
+    snprintf(self->status.error, sizeof(self->status.error), "%s", status->error);
+    //  Down stays down until a good check, as if this probe had failed.
+    if (status->state == ZB_STATE_DOWN)
+        self->failures = self->config->fails;
+}
+
+const zb_probe_config_t *zb_probe_config(zb_probe_t *self)
+{
+    assert(self);
+    return self->config;
+}
+
 const zb_service_status_t *zb_probe_status(zb_probe_t *self)
 {
     assert(self);
@@ -134,14 +193,10 @@ static void s_set_state(zb_probe_t *self, zb_state_t to, const char *reason)
         return; // while down, reason and error follow the latest failure
     self->status.state = to;
     self->status.since_ms = zb_time_wall_ms();
-    if (to == ZB_STATE_DOWN) {
+    if (to == ZB_STATE_DOWN)
         self->backoff_ms = ZB_PROBE_BACKOFF_MIN_MS < self->config->interval_ms
                                ? ZB_PROBE_BACKOFF_MIN_MS
                                : self->config->interval_ms;
-        zb_log_info("%s: %s -> %s (%s: %s)", self->config->name, zb_state_name(from),
-                    zb_state_name(to), reason, self->status.error);
-    } else
-        zb_log_info("%s: %s -> %s", self->config->name, zb_state_name(from), zb_state_name(to));
     self->notify(self, from, self->notify_arg);
 }
 

@@ -11,8 +11,9 @@
     timeout; `fails` consecutive failures make the service down. Without
     `send`, the check is the connection itself: an accepted connect is up.
 
-    The probe reports each state change through a callback; the status
-    (state, since, rtt, reason, last error) is read for beats.
+    The probe reports each state change through a callback (which also
+    logs it); the status (state, since, rtt, reason, last error) is read for
+    beats.
 */
 #ifndef ZB_PROBE_H
 #define ZB_PROBE_H
@@ -56,6 +57,20 @@ void zb_probe_destroy(zb_probe_t **self_p);
 //  checks so a thousand of them don't hit one server in the same
 //  millisecond, and stay spread afterwards).
 void zb_probe_start(zb_probe_t *self, int64_t delay_ms);
+
+//  Takes a new configuration for the same service (reload). The caller
+//  makes sure only interval, timeout and fails differ (name, target,
+//  address, send and expect are the same): the connection, the state and
+//  the failure count carry on. A shorter interval brings the next check
+//  forward; a new timeout applies to a connect or reply under way.
+void zb_probe_set_config(zb_probe_t *self, const zb_probe_config_t *config);
+
+//  Starts from another check's verdict instead of unknown (a service whose
+//  target changed on reload keeps its state until this probe's first
+//  verdict). Copies state, since, reason and error; call before start.
+void zb_probe_take_state(zb_probe_t *self, const zb_service_status_t *status);
+
+const zb_probe_config_t *zb_probe_config(zb_probe_t *self);
 
 //  The service as a beat reports it. The pointer stays valid until the
 //  probe is destroyed; its contents change as the probe runs.

@@ -1,6 +1,5 @@
 /*  zb_push: the verdict on one push or ttl service. See zb_push.h. */
 #include "zb_push.h"
-#include "zb_log.h"
 #include "zb_time.h"
 
 #include <assert.h>
@@ -15,6 +14,7 @@ struct _zb_push_t {
     zb_push_notify_fn *notify;      // state changes go here
     void *notify_arg;               // for notify
     zb_timer_t deadline;            // see s_on_deadline
+    int64_t armed_ms;               // monotonic ms the deadline runs from
     bool connected;                 // push: said HELLO, no BYE or close since
     bool ever;                      // push: HELLO seen; ttl: CHECKIN seen
     zb_service_status_t status;     // what beats report
@@ -60,7 +60,8 @@ void zb_push_destroy(zb_push_t **self_p)
 //  rather than the loop's pass time, so a deadline is never early.
 static void s_arm(zb_push_t *self)
 {
-    zb_loop_timer_set(self->loop, &self->deadline, zb_time_mono_ms() + self->config->deadline_ms);
+    self->armed_ms = zb_time_mono_ms();
+    zb_loop_timer_set(self->loop, &self->deadline, self->armed_ms + self->config->deadline_ms);
 }
 
 void zb_push_start(zb_push_t *self)
@@ -84,12 +85,6 @@ static void s_set_state(zb_push_t *self, zb_state_t to, const char *reason, cons
     snprintf(self->status.reason, sizeof(self->status.reason), "%s", reason);
     self->status.state = to;
     self->status.since_ms = zb_time_wall_ms();
-    if (self->status.error[0])
-        zb_log_info("%s: %s -> %s (%s: %s)", self->config->name, zb_state_name(from),
-                    zb_state_name(to), reason, self->status.error);
-    else
-        zb_log_info("%s: %s -> %s (%s)", self->config->name, zb_state_name(from), zb_state_name(to),
-                    reason);
     self->notify(self, from, self->notify_arg);
 }
 
@@ -166,6 +161,27 @@ void zb_push_closed(zb_push_t *self, const char *error)
     self->connected = false;
     zb_loop_timer_cancel(self->loop, &self->deadline);
     s_set_state(self, ZB_STATE_DOWN, "closed", "%s", error && *error ? error : "connection closed");
+}
+
+void zb_push_set_config(zb_push_t *self, const zb_push_config_t *config)
+{
+    assert(self && config);
+    assert(config->kind == self->config->kind && config->deadline_ms > 0);
+    assert(strcmp(config->name, self->config->name) == 0);
+    bool moved = config->deadline_ms != self->config->deadline_ms;
+    self->config = config;
+    if (moved && zb_timer_armed(&self->deadline))
+        zb_loop_timer_set(self->loop, &self->deadline, self->armed_ms + config->deadline_ms);
+}
+
+void zb_push_take_state(zb_push_t *self, const zb_service_status_t *status)
+{
+    assert(self && status);
+    assert(!zb_timer_armed(&self->deadline));
+    self->status.state = status->state;
+    self->status.since_ms = status->since_ms;
+    snprintf(self->status.reason, sizeof(self->status.reason), "%s", status->reason);
+    snprintf(self->status.error, sizeof(self->status.error), "%s", status->error);
 }
 
 const zb_push_config_t *zb_push_config(zb_push_t *self)
@@ -325,6 +341,43 @@ void zb_push_test(bool verbose)
     s_test_expect(&test, 2, ZB_STATE_UP, ZB_STATE_DOWN, "ttl-expired");
     assert(strcmp(zb_push_status(push)->error, "no check-in for 50ms") == 0);
     assert(test.count == 3);
+    zb_push_destroy(&push);
+
+    //  A reload: a longer deadline moves the running one, counted from the
+    //  line that armed it; the state carries on, without an event.
+    zb_push_config_t longer = {"worker", ZB_PUSH_PUSH, 70, 300};
+    memset(&test, 0, sizeof(test));
+    push = zb_push_new(loop, &config, s_test_notify, &test);
+    assert(push);
+    zb_push_start(push);
+    zb_push_hello(push);
+    s_test_expect(&test, 0, ZB_STATE_UNKNOWN, ZB_STATE_UP, "ok");
+    start = zb_time_mono_ms();
+    zb_push_ping(push);
+    s_test_run(loop, 50);
+    zb_push_set_config(push, &longer);
+    assert(zb_push_config(push) == &longer);
+    s_test_run(loop, 150); // past the old deadline (100), not the new one
+    assert(test.count == 1);
+    s_test_run(loop, 200);
+    s_test_expect(&test, 1, ZB_STATE_UP, ZB_STATE_DOWN, "timeout");
+    assert(zb_time_mono_ms() - start >= 300);
+    assert(strcmp(zb_push_status(push)->error, "no heartbeat for 300ms") == 0);
+    //  Taking over another service's verdict: no event, the same since.
+    zb_service_status_t other = *zb_push_status(push);
+    other.state = ZB_STATE_UP;
+    other.since_ms = 12345;
+    snprintf(other.reason, sizeof(other.reason), "ok");
+    other.error[0] = '\0';
+    zb_push_t *successor = zb_push_new(loop, &longer, s_test_notify, &test);
+    assert(successor);
+    zb_push_take_state(successor, &other);
+    assert(zb_push_status(successor)->state == ZB_STATE_UP);
+    assert(zb_push_status(successor)->since_ms == 12345);
+    assert(strcmp(zb_push_status(successor)->kind, "push") == 0);
+    zb_push_hello(successor); // already up: no event
+    assert(test.count == 2);
+    zb_push_destroy(&successor);
     zb_push_destroy(&push);
     zb_loop_destroy(&loop);
 }

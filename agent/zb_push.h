@@ -58,6 +58,17 @@ void zb_push_checkin(zb_push_t *self);
 void zb_push_bye(zb_push_t *self);
 void zb_push_closed(zb_push_t *self, const char *error);
 
+//  Takes a new configuration for the same service (reload). The caller
+//  makes sure name and kind are the same; the state and the connection
+//  carry on, and a running deadline is moved to the new length, counted
+//  from the line (or start) that armed it.
+void zb_push_set_config(zb_push_t *self, const zb_push_config_t *config);
+
+//  Starts from another service's verdict instead of unknown (a service
+//  whose kind changed on reload). Copies state, since, reason and error;
+//  call before start.
+void zb_push_take_state(zb_push_t *self, const zb_service_status_t *status);
+
 const zb_push_config_t *zb_push_config(zb_push_t *self);
 
 //  The service as a beat reports it (kind "push" or "ttl", rtt_us -1).

@@ -241,18 +241,21 @@ static void s_sleep_until(int64_t due_us)
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
 
-//  XPUB instead of PUB: it hands us the subscription, so nothing is sent
-//  (and lost) before the receiver has subscribed.
-static int s_wait_subscribed(zsock_t **socks, int count)
+//  XPUB instead of PUB: it hands us the subscriptions (all of them, with
+//  XPUB_VERBOSE), so nothing is sent, and lost, before every receiver has
+//  subscribed.
+static int s_wait_subscribed(zsock_t **socks, int count, int peers)
 {
     int64_t deadline = zb_time_mono_ms() + S_SUBSCRIBE_TIMEOUT_MS;
     for (int i = 0; i < count; i++) {
-        char byte[256];
         zsock_set_rcvtimeo(socks[i], 100);
-        while (zmq_recv(zsock_resolve(socks[i]), byte, sizeof(byte), 0) < 1 || byte[0] != 1) {
-            if (zsys_interrupted || zb_time_mono_ms() > deadline) {
-                fprintf(stderr, "zb-bench-load: no subscription from %s\n",
-                        zsock_endpoint(socks[i]));
+        for (int got = 0; got < peers;) {
+            char byte[256];
+            if (zmq_recv(zsock_resolve(socks[i]), byte, sizeof(byte), 0) >= 1 && byte[0] == 1)
+                got++;
+            else if (zsys_interrupted || zb_time_mono_ms() > deadline) {
+                fprintf(stderr, "zb-bench-load: %d of %d subscriptions after %d ms\n", got, peers,
+                        S_SUBSCRIBE_TIMEOUT_MS);
                 return -1;
             }
         }
@@ -262,10 +265,11 @@ static int s_wait_subscribed(zsock_t **socks, int count)
 
 static void s_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: zb-bench-load --endpoint EP [--agents M] [--services S] [--interval-ms I]\n"
-            "       [--duration-ms D] [--sockets K] [--burst-at-ms T] [--marker-ms P]\n"
-            "       [--prefix NAME]\n");
+    fprintf(
+        out,
+        "usage: zb-bench-load --endpoint EP[,EP...] [--agents M] [--services S] [--interval-ms I]\n"
+        "       [--duration-ms D] [--sockets K] [--burst-at-ms T] [--marker-ms P]\n"
+        "       [--prefix NAME]\n");
 }
 
 static int s_parse(int argc, char **argv, s_options_t *o)
@@ -350,6 +354,7 @@ int main(int argc, char **argv)
     char *buf = malloc(bufsize);
     s_host_t marker_host = {.seq = 0};
     uint64_t sent = 0, beats = 0, events = 0;
+    int peers = 0;
     if (!hosts || !socks || !buf)
         goto done;
 
@@ -388,12 +393,22 @@ int main(int argc, char **argv)
         //  receiver's RCVHWM decides, as with real agents.
         zsock_set_sndhwm(socks[i], 100000);
         zsock_set_linger(socks[i], 5000);
-        if (zsock_connect(socks[i], "%s", o.endpoint) != 0) {
-            fprintf(stderr, "zb-bench-load: cannot connect %s\n", o.endpoint);
-            goto done;
+        zsock_set_xpub_verbose(socks[i], 1);
+        //  Every socket connects to every endpoint: a PUB fans each message
+        //  out to all, so receivers measured side by side get the same load.
+        char *list = strdup(o.endpoint), *save = NULL;
+        peers = 0;
+        for (char *ep = strtok_r(list, ",", &save); ep; ep = strtok_r(NULL, ",", &save)) {
+            if (zsock_connect(socks[i], "%s", ep) != 0) {
+                fprintf(stderr, "zb-bench-load: cannot connect %s\n", ep);
+                free(list);
+                goto done;
+            }
+            peers++;
         }
+        free(list);
     }
-    if (s_wait_subscribed(socks, o.sockets) != 0)
+    if (s_wait_subscribed(socks, o.sockets, peers) != 0)
         goto done;
 
     int64_t start = zb_time_mono_us();

@@ -53,10 +53,10 @@ if ! debootstrap --variant=minbase "$SUITE" "$root" "$mirror" >"$tmp/debootstrap
     exit 1
 fi
 #   Everything below edits the new root file system; make sure it is one.
-[ -d "$root/etc/apt" ] && [ "$root" != "/" ] || {
+if [ ! -d "$root/etc/apt" ] || [ "$root" = "/" ]; then
     echo "base-image: no root file system in $root" >&2
     exit 1
-}
+fi
 
 #   The archives the official image lists (release, updates, security), so
 #   builds on this image see the same package versions as users' builds.

@@ -1,12 +1,13 @@
 /*  zbeat-monitor: records every agent's outages in SQLite.
 
     zbeat-monitor [-c FILE] [--check-config] [--db PATH] [--bind ENDPOINT]
-                  [--liveness N] [-v] [--version] [--help]
+                  [--liveness N] [--http HOST:PORT] [-v] [--version] [--help]
 
     Settings: flag > environment (ZBEAT_DB, ZBEAT_BIND) > file > default.
     Exit: 0 after SIGINT/SIGTERM, 1 on a runtime failure, 2 on bad usage or
     configuration (one line on stderr).
 */
+#include "zb_http.h"
 #include "zb_log.h"
 #include "zb_monitor.h"
 #include "zb_monitor_config.h"
@@ -22,7 +23,7 @@ static void s_usage(FILE *out)
 {
     fprintf(out,
             "usage: " S_NAME " [-c FILE] [--check-config] [--db PATH] [--bind ENDPOINT]\n"
-            "                     [--liveness N] [-v] [--version] [--help]\n"
+            "                     [--liveness N] [--http HOST:PORT] [-v] [--version] [--help]\n"
             "\n"
             "  -c, --config FILE   ZPL configuration (optional; see docs/config-monitor.md)\n"
             "      --check-config  validate the configuration and exit\n"
@@ -31,6 +32,7 @@ static void s_usage(FILE *out)
             "      --bind ENDPOINT where agents connect (env ZBEAT_BIND; "
             "default " ZB_MONITOR_BIND_DEFAULT ")\n"
             "      --liveness N    beats a host may miss before it is silent (default 3)\n"
+            "      --http HOST:PORT  serve the status page, API and metrics (docs/http.md)\n"
             "  -v, --verbose       debug logging\n"
             "      --version       print the version and exit\n"
             "  -h, --help          print this help and exit\n");
@@ -44,19 +46,20 @@ static int s_bad(const char *message)
 
 int main(int argc, char *argv[])
 {
-    enum { OPT_CHECK = 256, OPT_VERSION, OPT_DB, OPT_BIND, OPT_LIVENESS };
+    enum { OPT_CHECK = 256, OPT_VERSION, OPT_DB, OPT_BIND, OPT_LIVENESS, OPT_HTTP };
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"check-config", no_argument, NULL, OPT_CHECK},
         {"db", required_argument, NULL, OPT_DB},
         {"bind", required_argument, NULL, OPT_BIND},
         {"liveness", required_argument, NULL, OPT_LIVENESS},
+        {"http", required_argument, NULL, OPT_HTTP},
         {"verbose", no_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *file = NULL, *db = NULL, *bind = NULL, *liveness = NULL;
+    const char *file = NULL, *db = NULL, *bind = NULL, *liveness = NULL, *http = NULL;
     bool check = false, verbose = false;
     int opt;
     opterr = 0; // our own one-line messages
@@ -76,6 +79,9 @@ int main(int argc, char *argv[])
             break;
         case OPT_LIVENESS:
             liveness = optarg;
+            break;
+        case OPT_HTTP:
+            http = optarg;
             break;
         case 'v':
             verbose = true;
@@ -119,6 +125,8 @@ int main(int argc, char *argv[])
     if (liveness &&
         zb_monitor_config_set_liveness(&config, liveness, "--liveness", err, sizeof(err)) != 0)
         return s_bad(err);
+    if (http && zb_monitor_config_set_http(&config, http, "--http", err, sizeof(err)) != 0)
+        return s_bad(err);
     if (check) {
         printf("%s: ok\n", file ? file : "(no config file)");
         return 0;
@@ -130,7 +138,19 @@ int main(int argc, char *argv[])
         zb_log_error("%s", err);
         return 1;
     }
+    //  The HTTP threads read the database and the monitor's snapshot; they
+    //  stop before the monitor goes away.
+    zb_http_t *server = NULL;
+    if (config.http[0]) {
+        server = zb_http_new(config.http, config.db, monitor, err, sizeof(err));
+        if (!server) {
+            zb_log_error("%s", err);
+            zb_monitor_destroy(&monitor);
+            return 1;
+        }
+    }
     int rc = zb_monitor_run(monitor) == 0 ? 0 : 1;
+    zb_http_destroy(&server);
     zb_monitor_destroy(&monitor);
     if (rc == 0)
         zb_log_info("monitor stopped");

@@ -175,6 +175,9 @@ int zb_hook_run(const char *command, const char *input, char *const *env, int64_
     //  the pipe open, so no waiting for end of file.
     if (out[0] >= 0)
         s_read(out[0], result);
+    size_t len = strlen(result->output);
+    while (len > 0 && result->output[len - 1] == ' ')
+        result->output[--len] = '\0';
     if (WIFEXITED(status))
         result->exit_status = WEXITSTATUS(status);
     else if (WIFSIGNALED(status))
@@ -207,7 +210,7 @@ void zb_hook_test(bool verbose)
     assert(zb_hook_run("read line; echo \"got $line for $ZBEAT_HOST\"; exit 3", "hello\n", env,
                        5000, NULL, &result) == 0);
     assert(result.exit_status == 3 && !result.timed_out);
-    assert(strcmp(result.output, "got hello for web-1 ") == 0);
+    assert(strcmp(result.output, "got hello for web-1") == 0);
 
     //  No inherited descriptors beyond 0, 1, 2.
     int fd = open("/dev/null", O_RDONLY); // not CLOEXEC on purpose

@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #define ZB_MONITOR_DRAIN 2000    // messages handled per pass, one transaction
@@ -121,6 +122,8 @@ struct _zb_monitor_t {
     bool poke;               // the pass made deliveries: wake the delivery threads
     zsock_t *pub;            // while running, when monitor/publish is set
     zb_dispatch_t *dispatch; // while running
+    pthread_mutex_t shared_lock; // guards shared
+    zb_monitor_stats_t shared;   // stats as of the last pass, for other threads (HTTP)
 };
 
 static void s_service_destroy(void **item)
@@ -364,8 +367,9 @@ static void s_alert_closed(zb_monitor_t *self, s_host_t *host, s_service_t *serv
         host->notified = host->held = false;
         host->reminded = 0;
     }
-    //  While flapping, the stable notice will say how it ended.
-    if (!notified || (service && service->flapping))
+    //  While flapping (and the flapping alert went out), the stable notice
+    //  will say how it ended.
+    if (!notified || (service && service->flapping && service->flap_notified))
         return;
     zb_alert_t alert = {
         .trigger = ZB_ALERT_RECOVERED,
@@ -443,7 +447,7 @@ static void s_flap_end(zb_monitor_t *self, s_host_t *host, s_service_t *service)
         return; // the host's own alert covers what happened since
     if (!service->flap_notified) {
         //  Nobody was told of the flapping: say it is down, as usual.
-        if (service->outage_id)
+        if (service->outage_id && !service->notified)
             s_alert_opened(self, host, service);
         return;
     }
@@ -597,6 +601,10 @@ static bool s_outage_open(zb_monitor_t *self, s_host_t *host, s_service_t *servi
         host->outage_id = id;
         host->outage_started_ms = started;
     }
+    if (rc == 1 && service)
+        self->stats.service_outages++;
+    else if (rc == 1)
+        self->stats.host_outages++;
     char why[ZB_REASON_MAX + 1], text[ZB_ERROR_MAX + 1];
     s_clean(reason, why, sizeof(why));
     s_clean(error, text, sizeof(text));
@@ -920,21 +928,55 @@ static void s_silences_clear(zb_monitor_t *self)
     self->silence_count = 0;
 }
 
+static bool s_silence_listed(const zb_store_silence_t *list, size_t count, int64_t id)
+{
+    for (size_t i = 0; i < count; i++)
+        if (list[i].id == id)
+            return true;
+    return false;
+}
+
 //  Silences are re-read every tick: `zbeat silence` writes them from
-//  another process, and this is cheap (only those not yet ended).
+//  another process, and this is cheap (only those not yet ended). Changes
+//  are logged, so an operator sees the monitor took them up.
 static void s_silences_load(zb_monitor_t *self)
 {
     if (!self->silences) {
-        self->silences = calloc(ZB_MONITOR_SILENCES_MAX, sizeof(zb_store_silence_t));
+        self->silences = calloc(2 * ZB_MONITOR_SILENCES_MAX, sizeof(zb_store_silence_t));
         if (!self->silences)
             return;
     }
-    s_silences_clear(self);
+    //  The previous set moves to the second half, for comparison.
+    zb_store_silence_t *before = self->silences + ZB_MONITOR_SILENCES_MAX;
+    size_t before_count = self->silence_count;
+    memcpy(before, self->silences, before_count * sizeof(zb_store_silence_t));
+    self->silence_count = 0;
     int rc = zb_store_silences(self->store, self->now_wall, s_load_silence, self);
-    if (rc < 0)
+    if (rc < 0) {
+        //  Keep the previous set rather than dropping every silence.
         zb_log_error("silences: %s", zb_store_error(self->store));
-    else if (rc == 1)
+        s_silences_clear(self);
+        memcpy(self->silences, before, before_count * sizeof(zb_store_silence_t));
+        self->silence_count = before_count;
+        return;
+    }
+    if (rc == 1)
         zb_log_warning("more than %d silences: the rest are ignored", ZB_MONITOR_SILENCES_MAX);
+    for (size_t i = 0; i < self->silence_count; i++) {
+        const zb_store_silence_t *silence = &self->silences[i];
+        if (!s_silence_listed(before, before_count, silence->id)) {
+            char until[40];
+            zb_time_format_rfc3339(silence->ends_at_ms, until, sizeof(until));
+            zb_log_info("silence %" PRId64 " taken up: %s/%s until %s", silence->id, silence->host,
+                        silence->service ? silence->service : "*", until);
+        }
+    }
+    for (size_t i = 0; i < before_count; i++) {
+        if (!s_silence_listed(self->silences, self->silence_count, before[i].id))
+            zb_log_info("silence %" PRId64 " ended", before[i].id);
+        free((char *)before[i].host);
+        free((char *)before[i].service);
+    }
 }
 
 //  Once a second: silences re-read, held alerts released when their
@@ -951,10 +993,15 @@ static void s_alert_tick(zb_monitor_t *self)
         walk = walk || host->held;
         if (host->outage_id && host->notified && self->config.repeat_ms)
             s_remind(self, host, NULL);
-        if (host->state != S_ALIVE)
-            continue; // one alert per incident: the host's
+        //  One alert per incident: while the host is silent or stopped, its
+        //  services wait (and are looked at again once it is back).
+        bool alive = host->state == S_ALIVE;
         for (s_service_t *service = zhashx_first(host->services); service;
              service = zhashx_next(host->services)) {
+            if (!alive) {
+                walk = walk || service->held || service->flapping;
+                continue;
+            }
             if (service->flapping &&
                 self->now_mono - service->changed_mono >= self->config.flap_quiet_ms)
                 s_flap_end(self, host, service);
@@ -1004,20 +1051,42 @@ static void s_publish_flush(zb_monitor_t *self, bool send)
     }
 }
 
+//  Ends a pass: times the commit when it wrote, and copies the counters
+//  where other threads can read them (zb_monitor_snapshot).
+static void s_share(zb_monitor_t *self, bool wrote, bool ok, int64_t took_us)
+{
+    static const int64_t bounds[] = ZB_MONITOR_COMMIT_BOUNDS_US;
+    if (wrote) {
+        size_t i = 0;
+        while (i + 1 < ZB_MONITOR_COMMIT_BUCKETS && took_us > bounds[i])
+            i++;
+        self->stats.db_commit_buckets[i]++;
+        self->stats.db_commits++;
+        self->stats.db_commit_us += (uint64_t)took_us;
+        self->stats.db_ok = ok;
+    }
+    self->stats.pass_mono = zb_time_mono_ms();
+    pthread_mutex_lock(&self->shared_lock);
+    self->shared = self->stats;
+    pthread_mutex_unlock(&self->shared_lock);
+}
+
 int zb_monitor_commit(zb_monitor_t *self)
 {
     assert(self);
+    bool wrote = zb_store_pending(self->store);
+    int64_t start_us = zb_time_mono_us();
     bool ok = zb_store_commit(self->store) == 0;
+    if (!ok)
+        self->stats.db_errors++;
+    s_share(self, wrote, ok, zb_time_mono_us() - start_us);
     //  Only what is committed leaves the monitor: a rolled-back alert was
     //  never made.
     s_publish_flush(self, ok);
     if (ok && self->poke && self->dispatch)
         zb_dispatch_poke(self->dispatch);
     self->poke = false;
-    if (ok)
-        return 0;
-    self->stats.db_errors++;
-    return -1;
+    return ok ? 0 : -1;
 }
 
 //  Last-seen times are kept in memory; this writes those that moved, so a
@@ -1040,6 +1109,14 @@ void zb_monitor_stats(zb_monitor_t *self, zb_monitor_stats_t *stats)
 {
     assert(self && stats);
     *stats = self->stats;
+}
+
+void zb_monitor_snapshot(zb_monitor_t *self, zb_monitor_stats_t *stats)
+{
+    assert(self && stats);
+    pthread_mutex_lock(&self->shared_lock);
+    *stats = self->shared;
+    pthread_mutex_unlock(&self->shared_lock);
 }
 
 //  --------------------------------------------------------------------------
@@ -1132,6 +1209,9 @@ zb_monitor_t *zb_monitor_new(const zb_monitor_config_t *config, char *err, size_
         return NULL;
     }
     self->config = *config;
+    pthread_mutex_init(&self->shared_lock, NULL);
+    self->stats.db_ok = true;
+    self->shared = self->stats;
     self->prune_timer = -1;
     self->now_mono = zb_time_mono_ms();
     self->now_wall = zb_time_wall_ms();
@@ -1174,6 +1254,7 @@ void zb_monitor_destroy(zb_monitor_t **self_p)
     zlistx_destroy(&self->publish);
     s_silences_clear(self);
     free(self->silences);
+    pthread_mutex_destroy(&self->shared_lock);
     free(self);
     *self_p = NULL;
 }
@@ -1488,6 +1569,165 @@ static void s_expect_status(const char *db, const char *expect)
     }
 }
 
+static int s_alert_text(const zb_store_delivery_t *row, void *arg)
+{
+    s_rows_t *rows = arg;
+    size_t len = strlen(rows->text);
+    char item[256];
+    snprintf(item, sizeof(item), "%s@%s=%s;", row->alert->id, row->channel ? row->channel : "-",
+             row->status ? row->status : "-");
+    //  Newest first from the store: prepend, for oldest first.
+    if (len + strlen(item) + 1 < sizeof(rows->text)) {
+        memmove(rows->text + strlen(item), rows->text, len + 1);
+        memcpy(rows->text, item, strlen(item));
+    }
+    rows->count++;
+    return 0;
+}
+
+static void s_expect_alerts(const char *db, const char *expect)
+{
+    char err[256];
+    zb_store_t *store = zb_store_open_readonly(db, err, sizeof(err));
+    assert(store);
+    s_rows_t rows = {0};
+    assert(zb_store_deliveries(store, 0, 0, s_alert_text, &rows) == 0);
+    zb_store_destroy(&store);
+    if (strcmp(rows.text, expect) != 0) {
+        fprintf(stderr, "\nalerts: %s\nexpected: %s\n", rows.text, expect);
+        assert(false);
+    }
+}
+
+static void s_sweep(zb_monitor_t *self, int64_t mono)
+{
+    zb_monitor_sweep(self, mono, T0 + mono);
+    assert(zb_monitor_commit(self) == 0);
+}
+
+//  The alert rules, driven with explicit clocks: one alert per incident,
+//  flapping, silences held and released, reminders, a restart.
+static void s_test_alerts(const char *dir)
+{
+    zb_monitor_config_t config;
+    zb_monitor_config_defaults(&config);
+    snprintf(config.db, sizeof(config.db), "%s/alerts.db", dir);
+    config.flap_threshold = 2;
+    config.flap_window_ms = 10000;
+    config.flap_quiet_ms = 5000;
+    config.repeat_ms = 60000;
+    config.channel_count = 2;
+    memset(config.channels, 0, 2 * sizeof(config.channels[0]));
+    snprintf(config.channels[0].name, sizeof(config.channels[0].name), "x");
+    snprintf(config.channels[0].hosts, sizeof(config.channels[0].hosts), "web-*");
+    snprintf(config.channels[1].name, sizeof(config.channels[1].name), "y");
+    snprintf(config.channels[1].hosts, sizeof(config.channels[1].hosts), "db-*");
+    char err[512];
+    zb_monitor_t *monitor = zb_monitor_new(&config, err, sizeof(err));
+    assert(monitor);
+
+    //  Down, then up: one alert each, to the channel whose filter matches.
+    s_feed(monitor, s_beat("web-1", S_INSTANCE_A, 1, T0 + 1000, "redis=up@500,ssh=up@500"), 1000);
+    s_feed(monitor,
+           s_event_msg("web-1", S_INSTANCE_A, 2, "redis", ZB_STATE_DOWN, T0 + 2000, "refused"),
+           2000);
+    s_feed(monitor, s_beat("web-1", S_INSTANCE_A, 3, T0 + 2100, "redis=down@2000,ssh=up@500"),
+           2100);
+    s_feed(monitor, s_event_msg("web-1", S_INSTANCE_A, 4, "redis", ZB_STATE_UP, T0 + 3000, "ok"),
+           3000);
+    s_expect_alerts(config.db, "web-1/redis/1/down@x=pending;web-1/redis/1/recovered@x=pending;");
+
+    //  A third change within the window is flapping: one alert, then
+    //  nothing until quiet for flap_quiet; it settled down: "stable".
+    s_feed(monitor,
+           s_event_msg("web-1", S_INSTANCE_A, 5, "redis", ZB_STATE_DOWN, T0 + 4000, "refused"),
+           4000);
+    s_feed(monitor, s_event_msg("web-1", S_INSTANCE_A, 6, "redis", ZB_STATE_UP, T0 + 4500, "ok"),
+           4500);
+    s_feed(monitor,
+           s_event_msg("web-1", S_INSTANCE_A, 7, "redis", ZB_STATE_DOWN, T0 + 5000, "refused"),
+           5000);
+    s_feed(monitor, s_beat("web-1", S_INSTANCE_A, 8, T0 + 7000, "redis=down@5000,ssh=up@500"),
+           7000);
+    s_sweep(monitor, 7001);
+    s_feed(monitor, s_beat("web-1", S_INSTANCE_A, 9, T0 + 9999, "redis=down@5000,ssh=up@500"),
+           9999);
+    s_sweep(monitor, 10001);
+    s_feed(monitor, s_event_msg("web-1", S_INSTANCE_A, 10, "redis", ZB_STATE_UP, T0 + 11000, "ok"),
+           11000);
+    s_expect_alerts(config.db, "web-1/redis/1/down@x=pending;web-1/redis/1/recovered@x=pending;"
+                               "web-1/redis/flap-1800000004000/flapping@x=pending;"
+                               "web-1/redis/flap-1800000004000/stable@x=pending;"
+                               "web-1/redis/3/recovered@x=pending;");
+
+    //  A silence holds ssh's alert; the outage is recorded all the same.
+    char path[sizeof(config.db) + 8];
+    snprintf(path, sizeof(path), "%s", config.db);
+    zb_store_t *cli = zb_store_open_existing(path, err, sizeof(err));
+    assert(cli);
+    zb_store_silence_t silence = {.host = "web-?",
+                                  .service = "ssh",
+                                  .starts_at_ms = T0,
+                                  .ends_at_ms = T0 + 100000,
+                                  .created_at_ms = T0};
+    int64_t silence_id = 0;
+    assert(zb_store_silence_add(cli, &silence, &silence_id) == 0 && zb_store_commit(cli) == 0);
+    s_sweep(monitor, 11500);
+    s_feed(monitor,
+           s_event_msg("web-1", S_INSTANCE_A, 11, "ssh", ZB_STATE_DOWN, T0 + 12000, "timeout"),
+           12000);
+    s_expect_alerts(config.db, "web-1/redis/1/down@x=pending;web-1/redis/1/recovered@x=pending;"
+                               "web-1/redis/flap-1800000004000/flapping@x=pending;"
+                               "web-1/redis/flap-1800000004000/stable@x=pending;"
+                               "web-1/redis/3/recovered@x=pending;web-1/ssh/4/down@x=held;");
+    //  Ended early: the alert goes out as ssh is still down.
+    assert(zb_store_silence_end(cli, silence_id, T0 + 12500) == 1 && zb_store_commit(cli) == 0);
+    zb_store_destroy(&cli);
+    s_sweep(monitor, 12600);
+    //  A reminder one repeat period after the start.
+    s_feed(monitor, s_beat("web-1", S_INSTANCE_A, 12, T0 + 71000, "redis=up@11000,ssh=down@12000"),
+           71000);
+    s_sweep(monitor, 71001);
+    s_feed(monitor, s_beat("web-1", S_INSTANCE_A, 13, T0 + 72000, "redis=up@11000,ssh=down@12000"),
+           72000);
+    s_sweep(monitor, 72001);
+    s_feed(monitor, s_beat("web-1", S_INSTANCE_A, 14, T0 + 73000, "redis=up@11000,ssh=down@12000"),
+           73000);
+    s_sweep(monitor, 73001); // not twice
+    //  Silent: one host alert, nothing for its services.
+    s_sweep(monitor, 80000);
+    s_expect_alerts(config.db, "web-1/redis/1/down@x=pending;web-1/redis/1/recovered@x=pending;"
+                               "web-1/redis/flap-1800000004000/flapping@x=pending;"
+                               "web-1/redis/flap-1800000004000/stable@x=pending;"
+                               "web-1/redis/3/recovered@x=pending;web-1/ssh/4/down@x=pending;"
+                               "web-1/ssh/4/reminder-1@x=pending;web-1/-/5/silent@x=pending;");
+
+    //  Restart: what was alerted is known, so the recoveries follow.
+    zb_monitor_destroy(&monitor);
+    monitor = zb_monitor_new(&config, err, sizeof(err));
+    assert(monitor);
+    s_feed(monitor, s_beat("web-1", S_INSTANCE_A, 15, T0 + 90000, "redis=up@11000,ssh=up@89000"),
+           90000);
+    //  Other hosts go to other channels; a host with none gets no delivery.
+    s_feed(monitor,
+           s_event_msg("db-1", S_INSTANCE_B, 1, "pg", ZB_STATE_DOWN, T0 + 91000, "refused"), 91000);
+    s_feed(monitor,
+           s_event_msg("app-1", S_INSTANCE_B, 1, "x", ZB_STATE_DOWN, T0 + 91000, "refused"), 91000);
+    s_expect_alerts(config.db, "web-1/redis/1/down@x=pending;web-1/redis/1/recovered@x=pending;"
+                               "web-1/redis/flap-1800000004000/flapping@x=pending;"
+                               "web-1/redis/flap-1800000004000/stable@x=pending;"
+                               "web-1/redis/3/recovered@x=pending;web-1/ssh/4/down@x=pending;"
+                               "web-1/ssh/4/reminder-1@x=pending;web-1/-/5/silent@x=pending;"
+                               "web-1/-/5/recovered@x=pending;web-1/ssh/4/recovered@x=pending;"
+                               "db-1/pg/6/down@y=pending;app-1/x/7/down@-=-;");
+    zb_monitor_destroy(&monitor);
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s%s", config.db, suffixes[i]);
+        unlink(path);
+    }
+}
+
 void zb_monitor_test(bool verbose)
 {
     if (!verbose)
@@ -1614,6 +1854,7 @@ void zb_monitor_test(bool verbose)
     zb_monitor_stats(monitor, &stats);
     assert(stats.dropped == dropped + 2); // two hosts known already
     zb_monitor_destroy(&monitor);
+    s_test_alerts(dir);
 
     char path[sizeof(config.db) + 8];
     const char *suffixes[] = {"", "-wal", "-shm"};

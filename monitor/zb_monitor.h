@@ -22,6 +22,12 @@
 
 typedef struct _zb_monitor_t zb_monitor_t;
 
+//  Commit time histogram: bucket i counts commits that took at most
+//  bound i (microseconds); the last bucket counts the rest.
+#define ZB_MONITOR_COMMIT_BUCKETS 12
+#define ZB_MONITOR_COMMIT_BOUNDS_US                                                                \
+    {500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000}
+
 typedef struct {
     uint64_t messages;      // decoded and accepted
     uint64_t decode_errors; // malformed, dropped
@@ -29,6 +35,14 @@ typedef struct {
     uint64_t stale;         // seq not after the last seen of the same instance
     uint64_t dropped;       // over the host/service caps
     uint64_t db_errors;     // failed commits
+    //  For the HTTP server's /metrics and /healthz (zb_monitor_snapshot):
+    uint64_t service_outages; // service outages opened since start
+    uint64_t host_outages;    // host outages opened since start
+    uint64_t db_commits;      // transactions that wrote, committed or failed
+    uint64_t db_commit_us;    // time spent committing them
+    uint64_t db_commit_buckets[ZB_MONITOR_COMMIT_BUCKETS]; // by time, see below
+    bool db_ok;                                            // the last of them committed
+    int64_t pass_mono; // monotonic ms at the end of the last loop pass, 0 before the first
 } zb_monitor_stats_t;
 
 //  Opens the store named in config (creating it) and loads the state it
@@ -52,6 +66,9 @@ void zb_monitor_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall);
 int zb_monitor_commit(zb_monitor_t *self);
 
 void zb_monitor_stats(zb_monitor_t *self, zb_monitor_stats_t *stats);
+
+//  The same from any thread: a copy taken at the end of the last loop pass.
+void zb_monitor_snapshot(zb_monitor_t *self, zb_monitor_stats_t *stats);
 
 void zb_monitor_test(bool verbose);
 

@@ -1,6 +1,7 @@
 /*  zb_monitor_config: the monitor's settings. See zb_monitor_config.h. */
 #include "zb_monitor_config.h"
 #include "zb_config.h"
+#include "zb_http.h"
 #include "zb_proto.h"
 
 #include <assert.h>
@@ -80,6 +81,19 @@ int zb_monitor_config_set_db(zb_monitor_config_t *self, const char *value, const
         return -1;
     }
     return s_set_text(self->db, sizeof(self->db), value, what, err, errsize);
+}
+
+//  "" turns the HTTP server off (the default).
+int zb_monitor_config_set_http(zb_monitor_config_t *self, const char *value, const char *what,
+                               char *err, size_t errsize)
+{
+    assert(self && value && what);
+    char why[300];
+    if (*value && zb_http_address_check(value, why, sizeof(why)) != 0) {
+        snprintf(err, errsize, "%s: %s", what, why);
+        return -1;
+    }
+    return s_set_text(self->http, sizeof(self->http), value, what, err, errsize);
 }
 
 int zb_monitor_config_set_liveness(zb_monitor_config_t *self, const char *value, const char *what,
@@ -219,7 +233,7 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     static const char *const sections[] = {"monitor", "alert", NULL};
     static const char *const keys[] = {
         "bind",           "db",          "liveness",   "retention", "publish",
-        "flap-threshold", "flap-window", "flap-quiet", "repeat",    NULL};
+        "flap-threshold", "flap-window", "flap-quiet", "repeat",    "http", NULL};
 
     zb_config_t *config = zb_config_load(path, err, errsize);
     if (!config)
@@ -265,6 +279,10 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     zb_config_duration(config, section, "flap-quiet", self->flap_window_ms, 1000,
                        7LL * 86400 * 1000, &self->flap_quiet_ms);
     zb_config_duration(config, section, "repeat", 0, 1000, 30LL * 86400 * 1000, &self->repeat_ms);
+    node = section ? zconfig_locate(section, "http") : NULL;
+    const char *http = zb_config_string(config, section, "http", NULL);
+    if (http && zb_monitor_config_set_http(self, http, "http", why, sizeof(why)) != 0)
+        zb_config_fail(config, node, "%s", why + strlen("http: "));
     zconfig_t *alert = zconfig_locate(root, "alert");
     if (alert)
         s_alert_load(self, config, alert);
@@ -311,10 +329,40 @@ void zb_monitor_config_test(bool verbose)
     assert(config.liveness == 5);
     assert(config.retention_ms == 30LL * 86400 * 1000);
 
+    //  Alerting: publish, flapping, reminders, channels.
+    assert(s_load_text(&config,
+                       "monitor\n    publish = tcp://*:7402\n    flap-threshold = 4\n"
+                       "    flap-window = 2m\n    repeat = 1h\n"
+                       "alert\n    oncall\n        exec = /usr/local/bin/page --now\n"
+                       "        timeout = 5s\n"
+                       "    chat\n        webhook = https://hooks.example.com/T0/B0\n"
+                       "        template = slack\n        hosts = web-*\n"
+                       "        services = redis,db-*\n        retry-for = 1h\n"
+                       "        backoff-max = 30s\n",
+                       err, sizeof(err)) == 0);
+    assert(strcmp(config.publish, "tcp://*:7402") == 0);
+    assert(config.flap_threshold == 4 && config.flap_window_ms == 120000);
+    assert(config.flap_quiet_ms == 120000); // the window, unless given
+    assert(config.repeat_ms == 3600000);
+    assert(config.channel_count == 2);
+    assert(strcmp(config.channels[0].name, "oncall") == 0);
+    assert(strcmp(config.channels[0].exec, "/usr/local/bin/page --now") == 0);
+    assert(config.channels[0].timeout_ms == 5000);
+    assert(config.channels[0].retry_for_ms == ZB_CHANNEL_RETRY_FOR_DEFAULT_MS);
+    assert(strcmp(config.channels[1].webhook, "https://hooks.example.com/T0/B0") == 0);
+    assert(config.channels[1].template == ZB_TEMPLATE_SLACK);
+    assert(strcmp(config.channels[1].hosts, "web-*") == 0);
+    assert(strcmp(config.channels[1].services, "redis,db-*") == 0);
+    assert(config.channels[1].timeout_ms == ZB_CHANNEL_TIMEOUT_DEFAULT_MS);
+    assert(config.channels[1].retry_for_ms == 3600000);
+    assert(config.channels[1].backoff_max_ms == 30000);
+
     //  An empty file keeps every default.
     assert(s_load_text(&config, "", err, sizeof(err)) == 0);
     assert(strcmp(config.bind, ZB_MONITOR_BIND_DEFAULT) == 0);
     assert(config.liveness == ZB_MONITOR_LIVENESS_DEFAULT);
+    assert(config.channel_count == 0 && config.publish[0] == '\0' && config.repeat_ms == 0);
+    assert(config.flap_threshold == ZB_MONITOR_FLAP_THRESHOLD_DEFAULT);
 
     static const struct {
         const char *text;
@@ -330,6 +378,25 @@ void zb_monitor_config_test(bool verbose)
         {"monitor\n    db = a\n    db = b\n", ": monitor/db: given twice"},
         {"agent\n    name = x\n", ": agent: unknown key"},
         {"monitor\n        bind = x\n", ":2: "},
+        {"monitor\n    publish = 7402\n", ": monitor/publish: \"7402\" is not an endpoint"},
+        {"monitor\n    flap-threshold = -1\n", ": monitor/flap-threshold: -1 is out of range"},
+        {"monitor\n    repeat = 0\n", ": monitor/repeat: \"0\" is not a duration"},
+        {"alert\n    x\n        timeout = 1s\n", ": alert/x: needs exactly one of exec and"},
+        {"alert\n    x\n        exec = a\n        webhook = http://h/\n",
+         ": alert/x: needs exactly one of exec and webhook"},
+        {"alert\n    x = 1\n", ": alert/x: is not a channel"},
+        {"alert\n    x\n        webhook = ftp://h/\n", ": alert/x/webhook: \"ftp://h/\" is not"},
+        {"alert\n    x\n        exec = a\n        template = slack\n",
+         ": alert/x/template: is for webhooks only"},
+        {"alert\n    x\n        webhook = http://h/\n        template = teams\n",
+         ": alert/x/template: \"teams\" is not one of"},
+        {"alert\n    x\n        exec = a\n        hosts = web-*,\n",
+         ": alert/x/hosts: \"web-*,\" has an empty pattern"},
+        {"alert\n    x\n        exec = a\n        services = a b\n", ": alert/x/services: "},
+        {"alert\n    x\n        exec = a\n        colour = 1\n", ": alert/x/colour: unknown key"},
+        {"alert\n    x\n        exec = a\n        timeout = 2h\n",
+         ": alert/x/timeout: \"2h\" is out"},
+        {"alert\n    x\n        exec = a\n    x\n        exec = b\n", ": alert/x: given twice"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';

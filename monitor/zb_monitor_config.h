@@ -49,6 +49,7 @@ typedef struct {
     int liveness;         // beats a host may miss before it is silent
     int64_t retention_ms; // outages that ended longer ago are pruned
     char publish[1024];   // ZeroMQ endpoint(s) the PUB socket of alerts binds, "" = none
+    char http[256];       // HOST:PORT of the HTTP server (docs/http.md), "" = none
     int flap_threshold;   // more transitions than this in the window is flapping; 0 = off
     int64_t flap_window_ms;
     int64_t flap_quiet_ms; // stable this long ends flapping
@@ -69,6 +70,8 @@ int zb_monitor_config_set_bind(zb_monitor_config_t *self, const char *value, con
                                char *err, size_t errsize);
 int zb_monitor_config_set_db(zb_monitor_config_t *self, const char *value, const char *what,
                              char *err, size_t errsize);
+int zb_monitor_config_set_http(zb_monitor_config_t *self, const char *value, const char *what,
+                               char *err, size_t errsize);
 int zb_monitor_config_set_liveness(zb_monitor_config_t *self, const char *value, const char *what,
                                    char *err, size_t errsize);
 

@@ -428,6 +428,12 @@ const char *zb_store_error(zb_store_t *self)
     return self->error;
 }
 
+bool zb_store_pending(zb_store_t *self)
+{
+    assert(self);
+    return self->in_txn;
+}
+
 int zb_store_commit(zb_store_t *self)
 {
     assert(self);

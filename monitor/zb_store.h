@@ -155,6 +155,10 @@ const char *zb_store_error(zb_store_t *self);
 //  transaction is rolled back and -1 returned (the error is logged).
 int zb_store_commit(zb_store_t *self);
 
+//  True while writes wait in a transaction that zb_store_commit will end
+//  (so the monitor times only commits that write).
+bool zb_store_pending(zb_store_t *self);
+
 //  Writes: each returns 0, or -1 with zb_store_error set.
 int zb_store_host_put(zb_store_t *self, const zb_store_host_t *host);
 int zb_store_host_seen(zb_store_t *self, const char *name, int64_t last_seen_ms);

@@ -6,14 +6,19 @@
 #   ZB_DEMO_DIR   where the demo keeps its DB, configs and logs
 #                 (default: a fresh temp dir)
 #   ZB_DEMO_ONCE  set to 1 to start everything, print the status once and stop
-#                 (used by the test that keeps this script honest)
+#   ZB_DEMO_BIN   use the binaries in this directory instead of building
+#                 (both used by the test that keeps this script honest)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/deps.sh
-cmake -S . -B build -DZB_WERROR=ON >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
-bin=$PWD/build/bin
+if [ -n "${ZB_DEMO_BIN:-}" ]; then
+    bin=$ZB_DEMO_BIN
+else
+    scripts/deps.sh
+    cmake -S . -B build -DZB_WERROR=ON >/dev/null
+    cmake --build build -j"$(nproc)" >/dev/null
+    bin=$PWD/build/bin
+fi
 
 dir=${ZB_DEMO_DIR:-$(mktemp -d /tmp/zbeat-demo.XXXXXX)}
 mkdir -p "$dir"
@@ -63,7 +68,7 @@ agent db-1 redis "${redis_port[2]}"
 status() { "$bin/zbeat" --db "$db" status; }
 #   Wait (with a deadline) until both hosts and all three services are up.
 for _ in $(seq 100); do
-    [ "$(status 2>/dev/null | grep -cw up)" -ge 5 ] && break
+    [ "$(status 2>/dev/null | grep -cwE "up|alive")" -ge 5 ] && break
     sleep 0.1
 done
 

@@ -12,6 +12,8 @@ PACKAGES=(
     redis-server python3 python3-zmq sqlite3 procps iproute2
     # hygiene: format check, sanitizers' runtime for clang, valgrind
     clang clang-format libclang-rt-14-dev valgrind
+    # packaging checks: man page lint, .deb tools, systemd-analyze
+    mandoc dpkg-dev systemd
 )
 
 missing=()

@@ -20,6 +20,14 @@ $EPOCHREALTIME gives them.
                                     within the given times
   reason HOST SERVICE|- REASONS     the newest such outage's reason is one of
                                     REASONS (comma-separated)
+  alerts-sent N                     `zbeat alerts --json` lists exactly N alerts,
+                                    each delivered ("sent") to every channel
+On the alert channel's file (one alert JSON per line, blank lines ignored):
+  alert-log HOST SERVICE|- TRIGGERS the alerts about HOST's SERVICE (- = the host
+                                    itself) are exactly TRIGGERS (comma-separated,
+                                    in order; "" for none)
+  alert-log-set SPEC...             the whole file is exactly SPEC, each
+                                    HOST[/SERVICE]=TRIGGERS, and no id repeats
 """
 
 import datetime
@@ -144,11 +152,64 @@ def s_reason(doc, host, service, reasons):
     s_done(reason in reasons.split(","), "%s/%s reason %s" % (host, service, reason))
 
 
+def s_alerts_sent(doc, count):
+    unsent = [
+        "%s to %s: %s" % (a["id"], d["channel"], d["status"])
+        for a in doc
+        for d in a["deliveries"]
+        if d["status"] != "sent"
+    ]
+    ok = len(doc) == int(count) and not unsent and all(a["deliveries"] for a in doc)
+    s_done(ok, "%d alerts (%s)%s" % (
+        len(doc), ", ".join(a["id"] for a in doc), "; not sent: " + ", ".join(unsent) if unsent else ""))
+
+
+def s_alert_lines(text):
+    lines = []
+    for line in text.splitlines():
+        if line.strip():
+            try:
+                lines.append(json.loads(line))
+            except ValueError:
+                s_done(False, "not an alert: %r" % line[:200])
+    return lines
+
+
+def s_alert_key(alert):
+    return alert["host"] + ("/" + alert["service"] if alert["service"] else "")
+
+
+def s_alert_log(alerts, host, service, triggers):
+    key = host + ("" if service == "-" else "/" + service)
+    got = [a["trigger"] for a in alerts if s_alert_key(a) == key]
+    want = [t for t in triggers.split(",") if t]
+    s_done(got == want, "alerts for %s: %s" % (key, ",".join(got) or "none"))
+
+
+def s_alert_log_set(alerts, specs):
+    want = {}
+    for spec in specs:
+        key, _, triggers = spec.partition("=")
+        want[key] = [t for t in triggers.split(",") if t]
+    got = {}
+    for a in alerts:
+        got.setdefault(s_alert_key(a), []).append(a["trigger"])
+    ids = [a["id"] for a in alerts]
+    unique = len(ids) == len(set(ids))
+    s_done(got == want and unique, "alert log %s%s" % (
+        " ".join("%s=%s" % (k, ",".join(v)) for k, v in sorted(got.items())),
+        "" if unique else " (repeated ids: %s)" % sorted(i for i in set(ids) if ids.count(i) > 1)))
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     command, args = sys.argv[1], sys.argv[2:]
     text = sys.stdin.read()
+    if command == "alert-log":
+        s_alert_log(s_alert_lines(text), *args)
+    if command == "alert-log-set":
+        s_alert_log_set(s_alert_lines(text), args)
     try:
         doc = json.loads(text)
     except ValueError:
@@ -160,6 +221,7 @@ def main():
         "outages": s_outages,
         "outage-times": s_outage_times,
         "reason": s_reason,
+        "alerts-sent": s_alerts_sent,
     }
     if command == "outage-set":
         s_outage_set(doc, args)

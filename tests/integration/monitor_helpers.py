@@ -232,6 +232,7 @@ def host_outages(rows, host=None):
 # a MonitorCase that writes the monitor's configuration.
 
 import http.server
+import socket
 import threading
 
 
@@ -239,7 +240,8 @@ class WebhookReceiver:
     """A real HTTP server (python's http.server) in a thread, recording every
     POST as {'path', 'body' (decoded JSON, or None), 'raw', 'headers', 't'}.
     .status is the answer; .stop() closes the listening socket (connections
-    refused), .start() listens again on the same port."""
+    refused), .start() listens again on the same port. While stopped the port
+    stays bound (not listening), so no other test's server can take it."""
 
     def __init__(self, case=None, status=200):
         self.status = status
@@ -248,12 +250,16 @@ class WebhookReceiver:
         self._posts = []
         self._server = None
         self._thread = None
+        self._placeholder = None
         self.start()
         self.port = self._server.server_address[1]
         if case is not None:
-            case.addCleanup(self.stop)
+            case.addCleanup(self.close)
 
     def start(self):
+        if self._placeholder is not None:
+            self._placeholder.close()
+            self._placeholder = None
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -289,6 +295,17 @@ class WebhookReceiver:
             self._server.server_close()
             self._thread.join(timeout=5)
             self._server = None
+            # Bound, never listening: connections are refused, and the
+            # port is still ours when the receiver comes back.
+            self._placeholder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._placeholder.bind(("127.0.0.1", self.port))
+
+    def close(self):
+        self.stop()
+        if self._placeholder is not None:
+            self._placeholder.close()
+            self._placeholder = None
 
     @property
     def url(self):
@@ -367,14 +384,15 @@ class AlertCase(MonitorCase):
         return list(reversed(self.cli_json("alerts", *args)))
 
     def wait_delivered(self, count, timeout, what, channel=None):
-        """Until `count` alerts exist and every delivery is sent."""
+        """Until `count` alerts exist and every delivery is settled: sent, or
+        held by a silence (nothing more will happen to it until it ends)."""
         def check():
             rows = self.alerts()
             if len(rows) < count:
                 return None
             ds = [d for r in rows for d in r["deliveries"]
                   if channel is None or d["channel"] == channel]
-            return rows if ds and all(d["status"] == "sent" for d in ds) else None
+            return rows if ds and all(d["status"] in ("sent", "held") for d in ds) else None
         return zbtest.wait_for(check, timeout, what)
 
 

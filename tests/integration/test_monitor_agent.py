@@ -52,7 +52,9 @@ class MonitorAgentTest(MonitorCase):
         t_seen = time.time()
         o = rows[0]
         self.assertEqual((o["host"], o["service"], o["kind"]), ("web-1", "redis", "service"))
-        self.assertIn(o["reason"], ("refused", "closed"))
+        # Killed mid-connect, the agent may see a reset ("error": the
+        # agent's classification, not the monitor's business here).
+        self.assertIn(o["reason"], ("refused", "closed", "error"))
         self.assertIsNone(o["ended_at"])
         # Recorded within one probe interval of the kill, starting at it.
         self.assertLess(t_seen - t_kill, interval)

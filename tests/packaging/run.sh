@@ -68,6 +68,7 @@ need_package mandoc mandoc
 need_package systemd-analyze systemd
 need_package dpkg-shlibdeps dpkg-dev
 need_package cpack cmake
+need_package objdump binutils
 
 # --- 1. man pages -----------------------------------------------------------
 step "man pages: mandoc -T lint"
@@ -165,6 +166,7 @@ fi
 ok "systemd-analyze verify: ${units[*]}"
 for u in "${units[@]}"; do
     grep -q '^ExecStart=/usr/bin/' "$unitdir/$u" || fail "$u: ExecStart is not in /usr/bin"
+    # shellcheck disable=SC2016 # a literal $MAINPID
     grep -q '^ExecReload=/bin/kill -HUP \$MAINPID$' "$unitdir/$u" || fail "$u: no ExecReload"
 done
 #   Exposure 2.0 or less ("OK"); the units are at 1.6. This keeps a later
@@ -184,7 +186,9 @@ rm -f "$build"/zbeat_*.deb
 (cd "$build" && cpack -G DEB) >"$tmp/cpack.log" 2>&1 ||
     { cat "$tmp/cpack.log" >&2; fail "cpack -G DEB failed"; }
 debs=("$build"/zbeat_*.deb)
-[ ${#debs[@]} -eq 1 ] && [ -f "${debs[0]}" ] || fail "cpack made no single zbeat_*.deb"
+if [ ${#debs[@]} -ne 1 ] || [ ! -f "${debs[0]}" ]; then
+    fail "cpack made no single zbeat_*.deb"
+fi
 deb=${debs[0]}
 echo "package: ${deb##*/} ($(stat -c %s "$deb") bytes)"
 depends=$(dpkg-deb -f "$deb" Depends)

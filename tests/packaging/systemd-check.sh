@@ -40,10 +40,10 @@ echo "started: both units; sd-test/monitor-port is up"
 #   The sandbox is really in force, as user zbeat.
 for u in zbeat-agent zbeat-monitor; do
     pid=$(systemctl show -p MainPID --value $u.service)
-    grep -q '^NoNewPrivs:[[:space:]]*1$' /proc/$pid/status || cfail "$u: NoNewPrivs is off"
-    grep -q '^Seccomp:[[:space:]]*2$' /proc/$pid/status || cfail "$u: no seccomp filter"
-    grep -q '^CapEff:[[:space:]]*0*$' /proc/$pid/status || cfail "$u: has capabilities"
-    [ "$(stat -c %U /proc/$pid)" = zbeat ] || cfail "$u runs as $(stat -c %U /proc/$pid)"
+    grep -q '^NoNewPrivs:[[:space:]]*1$' /proc/"$pid"/status || cfail "$u: NoNewPrivs is off"
+    grep -q '^Seccomp:[[:space:]]*2$' /proc/"$pid"/status || cfail "$u: no seccomp filter"
+    grep -q '^CapEff:[[:space:]]*0*$' /proc/"$pid"/status || cfail "$u: has capabilities"
+    [ "$(stat -c %U /proc/"$pid")" = zbeat ] || cfail "$u runs as $(stat -c %U /proc/"$pid")"
 done
 [ "$(stat -c '%U %a' $db)" = "zbeat 640" ] || cfail "$db is $(stat -c '%U %a' $db)"
 echo "sandboxed: NoNewPrivs, seccomp, no capabilities, user zbeat; $db is zbeat 640"

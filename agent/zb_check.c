@@ -1,0 +1,339 @@
+/*  zb_check: one probe, once, told step by step. See zb_check.h. */
+#include "zb_check.h"
+#include "zb_time.h"
+
+#include <assert.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define S_SHOW_MAX 200   // reply bytes shown
+#define S_REPLY_MAX 4096 // reply bytes read
+
+typedef struct {
+    const zb_probe_config_t *config;
+    FILE *out;
+    int fd;
+    char reason[32];
+    char error[256];
+    int64_t rtt_us;
+} s_check_t;
+
+static void s_fail(s_check_t *self, const char *reason, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void s_fail(s_check_t *self, const char *reason, const char *format, ...)
+{
+    snprintf(self->reason, sizeof(self->reason), "%s", reason);
+    va_list args;
+    va_start(args, format);
+    vsnprintf(self->error, sizeof(self->error), format, args);
+    va_end(args);
+}
+
+//  Bytes as a C string literal's inside, at most S_SHOW_MAX of them.
+static void s_escape(const char *data, size_t len, char *buf, size_t size)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < len && i < S_SHOW_MAX && used + 5 < size; i++) {
+        unsigned char c = (unsigned char)data[i];
+        if (c == '\r')
+            used += (size_t)snprintf(buf + used, size - used, "\\r");
+        else if (c == '\n')
+            used += (size_t)snprintf(buf + used, size - used, "\\n");
+        else if (c == '\t')
+            used += (size_t)snprintf(buf + used, size - used, "\\t");
+        else if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+            used += (size_t)snprintf(buf + used, size - used, "\\x%02x", c);
+        else
+            buf[used++] = (char)c;
+    }
+    buf[used] = '\0';
+}
+
+static const char *s_connect_reason(int error)
+{
+    switch (error) {
+    case ECONNREFUSED:
+        return "refused";
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case ENETDOWN:
+    case EHOSTDOWN:
+    case ETIMEDOUT:
+        return "unreachable";
+    default:
+        return "error";
+    }
+}
+
+//  Waits for events on the socket until deadline_us. Returns the revents,
+//  0 on timeout.
+static int s_wait(int fd, short events, int64_t deadline_us)
+{
+    for (;;) {
+        int64_t left = deadline_us - zb_time_mono_us();
+        if (left <= 0)
+            return 0;
+        struct pollfd item = {fd, events, 0};
+        int rc = poll(&item, 1, (int)((left + 999) / 1000));
+        if (rc > 0)
+            return item.revents;
+        if (rc == -1 && errno != EINTR)
+            return POLLERR;
+    }
+}
+
+static int s_connect(s_check_t *self)
+{
+    const zb_probe_config_t *config = self->config;
+    char text[32];
+    int64_t start = zb_time_mono_us();
+    int rc = zb_net_connect(&config->addr, &self->fd);
+    if (rc == 1) {
+        if (s_wait(self->fd, POLLOUT, start + config->timeout_ms * 1000) == 0) {
+            zb_time_format_duration(config->timeout_ms, text, sizeof(text));
+            s_fail(self, "timeout", "connect: no answer within %s", text);
+            fprintf(self->out, "connect: no answer within %s\n", text);
+            return -1;
+        }
+        int error = zb_net_connect_result(self->fd);
+        if (error) {
+            errno = error;
+            rc = -1;
+        }
+    }
+    if (rc == -1) {
+        int error = errno;
+        s_fail(self, s_connect_reason(error), "connect: %s", strerror(error));
+        fprintf(self->out, "connect: failed after %.3fms: %s\n",
+                (double)(zb_time_mono_us() - start) / 1000, strerror(error));
+        return -1;
+    }
+    self->rtt_us = zb_time_mono_us() - start;
+    fprintf(self->out, "connect: ok in %.3fms\n", (double)self->rtt_us / 1000);
+    return 0;
+}
+
+//  Sends the ping and reads until the reply is judged.
+static int s_ping(s_check_t *self)
+{
+    const zb_probe_config_t *config = self->config;
+    char text[S_SHOW_MAX * 4 + 8], limit[32];
+    s_escape(config->send, config->send_len, text, sizeof(text));
+    int64_t start = zb_time_mono_us();
+    ssize_t sent = send(self->fd, config->send, config->send_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent != (ssize_t)config->send_len) {
+        int error = errno;
+        if (sent == -1)
+            s_fail(self, error == EPIPE || error == ECONNRESET ? "closed" : "error", "send: %s",
+                   strerror(error));
+        else
+            s_fail(self, "error", "send: only %zd of %zu bytes fit", sent, config->send_len);
+        fprintf(self->out, "send: %s\n", self->error + strlen("send: "));
+        return -1;
+    }
+    fprintf(self->out, "send: %zu bytes \"%s\"%s\n", config->send_len, text,
+            config->send_len > S_SHOW_MAX ? "..." : "");
+
+    char reply[S_REPLY_MAX];
+    size_t got = 0;
+    int64_t deadline = start + config->timeout_ms * 1000;
+    int rc = -1;
+    for (;;) {
+        if (got == sizeof(reply) || s_wait(self->fd, POLLIN, deadline) == 0) {
+            zb_time_format_duration(config->timeout_ms, limit, sizeof(limit));
+            s_fail(self, "timeout", "no reply within %s", limit);
+            break;
+        }
+        ssize_t n = recv(self->fd, reply + got, sizeof(reply) - got, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            continue;
+        if (n <= 0) {
+            s_fail(self, "closed", "%s while waiting for a reply",
+                   n == 0 ? "connection closed by peer" : strerror(errno));
+            break;
+        }
+        got += (size_t)n;
+        //  As zb_probe: compared as it arrives, the first wrong byte decides.
+        size_t cmp = got < config->expect_len ? got : config->expect_len;
+        if (memcmp(reply, config->expect, cmp) != 0) {
+            char bad[S_SHOW_MAX * 4 + 8];
+            s_escape(reply, got < 40 ? got : 40, bad, sizeof(bad));
+            s_fail(self, "bad-response", "bad response \"%s\"", bad);
+            break;
+        }
+        if (got >= config->expect_len) {
+            self->rtt_us = zb_time_mono_us() - start;
+            rc = 0;
+            break;
+        }
+    }
+    s_escape(reply, got, text, sizeof(text));
+    if (got > 0 || rc == 0)
+        fprintf(self->out, "reply: %zu bytes in %.3fms \"%s\"%s\n", got,
+                (double)(zb_time_mono_us() - start) / 1000, text, got > S_SHOW_MAX ? "..." : "");
+    else
+        fprintf(self->out, "reply: none after %.3fms\n",
+                (double)(zb_time_mono_us() - start) / 1000);
+    return rc;
+}
+
+int zb_check_run(const zb_probe_config_t *config, FILE *out)
+{
+    assert(config && out);
+    char address[128], timeout[32];
+    zb_net_addr_format(&config->addr, address, sizeof(address));
+    zb_time_format_duration(config->timeout_ms, timeout, sizeof(timeout));
+    fprintf(out, "probe %s%s%s (%s), timeout %s%s\n", config->name, config->name[0] ? ": " : "",
+            config->target, address, timeout, config->send_len ? "" : ", connection only");
+    s_check_t self = {config, out, -1, "", "", -1};
+    int rc = s_connect(&self);
+    if (rc == 0 && config->send_len > 0)
+        rc = s_ping(&self);
+    if (self.fd != -1)
+        close(self.fd);
+    if (rc == 0)
+        fprintf(out, "verdict: up (ok), rtt %.3fms\n", (double)self.rtt_us / 1000);
+    else
+        fprintf(out, "verdict: down (%s: %s)\n", self.reason, self.error);
+    fflush(out);
+    return rc == 0 ? 0 : 1;
+}
+
+//  Self-test: real sockets on 127.0.0.1; a thread plays the service.
+
+#include <pthread.h>
+
+typedef struct {
+    int listener;
+    const char *reply; // NULL: close without a word
+    size_t reply_len;
+} s_test_server_t;
+
+static void *s_test_serve(void *arg)
+{
+    s_test_server_t *server = arg;
+    int fd = accept(server->listener, NULL, NULL);
+    assert(fd >= 0);
+    char buf[256];
+    assert(recv(fd, buf, sizeof(buf), 0) > 0);
+    if (server->reply) {
+        assert(send(fd, server->reply, server->reply_len, MSG_NOSIGNAL) ==
+               (ssize_t)server->reply_len);
+        //  Held open until the check is done with it: wait for its close.
+        while (recv(fd, buf, sizeof(buf), 0) > 0)
+            ;
+    }
+    close(fd);
+    return NULL;
+}
+
+static int s_test_listener(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert(fd >= 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert(bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0);
+    assert(listen(fd, 16) == 0);
+    socklen_t len = sizeof(addr);
+    assert(getsockname(fd, (struct sockaddr *)&addr, &len) == 0);
+    *port = ntohs(addr.sin_port);
+    return fd;
+}
+
+static void s_test_config(zb_probe_config_t *config, int port, const char *send, const char *expect)
+{
+    memset(config, 0, sizeof(*config));
+    snprintf(config->name, sizeof(config->name), "svc");
+    snprintf(config->target, sizeof(config->target), "127.0.0.1:%d", port);
+    char err[128];
+    assert(zb_net_resolve(config->target, &config->addr, err, sizeof(err)) == 0);
+    config->send_len = strlen(send);
+    memcpy(config->send, send, config->send_len);
+    config->expect_len = strlen(expect);
+    memcpy(config->expect, expect, config->expect_len);
+    config->interval_ms = 1000;
+    config->timeout_ms = 150;
+    config->fails = 1;
+}
+
+//  Runs the check; its output must contain every line fragment given.
+static void s_test_expect(const zb_probe_config_t *config, int rc, const char *verdict,
+                          const char *fragment, bool verbose)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    assert(out);
+    assert(zb_check_run(config, out) == rc);
+    fclose(out);
+    if (verbose)
+        printf("\n%s", text);
+    if (!strstr(text, verdict) || (fragment && !strstr(text, fragment))) {
+        fprintf(stderr, "\nwanted '%s' and '%s' in:\n%s", verdict, fragment ? fragment : "", text);
+        assert(false);
+    }
+    free(text);
+}
+
+static void s_test_served(int port, int listener, const char *reply, const char *expect, int rc,
+                          const char *verdict, const char *fragment, bool verbose)
+{
+    s_test_server_t server = {listener, reply, reply ? strlen(reply) : 0};
+    pthread_t thread;
+    assert(pthread_create(&thread, NULL, s_test_serve, &server) == 0);
+    zb_probe_config_t config;
+    s_test_config(&config, port, "PING\r\n", expect);
+    s_test_expect(&config, rc, verdict, fragment, verbose);
+    assert(pthread_join(thread, NULL) == 0);
+}
+
+void zb_check_test(bool verbose)
+{
+    int port;
+    int listener = s_test_listener(&port);
+    zb_probe_config_t config;
+
+    //  Connection-only: the backlog accepts it, nobody needs to.
+    s_test_config(&config, port, "", "");
+    s_test_expect(&config, 0, "verdict: up (ok), rtt ", ", connection only\n", verbose);
+
+    //  A hanging service: accepted, never answers.
+    s_test_config(&config, port, "PING\r\n", "+PONG");
+    int64_t start = zb_time_mono_ms();
+    s_test_expect(&config, 1, "verdict: down (timeout: no reply within 150ms)\n",
+                  "send: 6 bytes \"PING\\r\\n\"\nreply: none after ", verbose);
+    assert(zb_time_mono_ms() - start >= 150);
+    //  A fresh listener: the first one's backlog holds the closed connections.
+    close(listener);
+    listener = s_test_listener(&port);
+
+    s_test_served(port, listener, "+PONG\r\n", "+PONG", 0, "verdict: up (ok), rtt ",
+                  "reply: 7 bytes in ", verbose);
+    s_test_served(port, listener, "+PONG\r\n", "+PONG", 0, "\"+PONG\\r\\n\"", NULL, verbose);
+    s_test_served(port, listener, "x", "", 0, "verdict: up (ok)", "reply: 1 bytes", verbose);
+    s_test_served(port, listener, "-ERR \"no\"\x01\r\n", "+PONG", 1,
+                  "verdict: down (bad-response: bad response \"-ERR \\x22no\\x22\\x01\\r\\n\")",
+                  NULL, verbose);
+    s_test_served(port, listener, NULL, "+PONG", 1,
+                  "verdict: down (closed: connection closed by peer while waiting for a reply)",
+                  "reply: none after", verbose);
+    //  A reply that stops short of expect runs into the timeout.
+    s_test_served(port, listener, "+PO", "+PONG", 1, "verdict: down (timeout: no reply within",
+                  "reply: 3 bytes", verbose);
+
+    //  Nothing listens: refused.
+    close(listener);
+    s_test_config(&config, port, "PING\r\n", "+PONG");
+    s_test_expect(&config, 1, "verdict: down (refused: connect: Connection refused)\n",
+                  "connect: failed after ", verbose);
+    if (verbose)
+        printf("\n");
+}

@@ -1,0 +1,67 @@
+/*  zb_http: the monitor's read-only HTTP interface (docs/http.md).
+
+    GET /                the status page (monitor/www, embedded at build time)
+    GET /healthz         200 while the ingest loop runs and the database takes writes
+    GET /metrics         Prometheus text format
+    GET /api/v1/status   the array of `zbeat status --json`
+    GET /api/v1/outages  the array of `zbeat outages --json` (filters, pages)
+    GET /api/v1/report   the object of `zbeat report --json`
+
+    libmicrohttpd serves it from its own threads (one per connection, with a
+    cap on connections and a timeout, so a slow client holds only its own
+    thread). Each request reads the database through its own read-only
+    zb_store connection, like the CLI, so it never blocks ingest; the live
+    counters come from zb_monitor_snapshot. Anything but GET and HEAD is 405.
+*/
+#ifndef ZB_HTTP_H
+#define ZB_HTTP_H
+
+#include "zb_monitor.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct _zb_http_t zb_http_t;
+
+//  Limits (docs/http.md).
+#define ZB_HTTP_CONNECTIONS_MAX 64   // open connections; more wait in the kernel's backlog
+#define ZB_HTTP_TIMEOUT_S 10         // an idle or too slow connection is closed after this
+#define ZB_HTTP_REQUEST_BYTES 16384  // request line and headers
+#define ZB_HTTP_LIMIT_DEFAULT 1000   // outages per page
+#define ZB_HTTP_LIMIT_MAX 10000      // outages per page, at most
+#define ZB_HTTP_OFFSET_MAX 1000000   // deepest page start
+#define ZB_HTTP_HEALTHY_PASS_MS 2000 // /healthz: the ingest loop passed this recently
+
+//  One file of the status page, embedded from monitor/www by
+//  monitor/embed_www.cmake (generated zb_www.c).
+typedef struct {
+    const char *path; // "/app.js"
+    const char *type; // Content-Type
+    const unsigned char *data;
+    size_t size;
+} zb_http_asset_t;
+
+extern const zb_http_asset_t zb_http_assets[];
+extern const size_t zb_http_asset_count;
+
+//  Checks an address to serve on: "HOST:PORT" with HOST a numeric IPv4
+//  address, "localhost", "*" (every IPv4 address) or "[IPv6]", PORT 0 to
+//  65535 (0: any free port). Returns 0, or -1 with the reason in err.
+int zb_http_address_check(const char *address, char *err, size_t errsize);
+
+//  Starts serving. db is the database's path (opened read-only per
+//  request); monitor gives the live counters and may be NULL (then
+//  /healthz is 503 and /metrics has only what the database says). Returns
+//  NULL with a one-line reason in err.
+zb_http_t *zb_http_new(const char *address, const char *db, zb_monitor_t *monitor, char *err,
+                       size_t errsize);
+
+//  Stops the threads, closing every connection.
+void zb_http_destroy(zb_http_t **self_p);
+
+//  The port it listens on (the chosen one, for port 0).
+int zb_http_port(zb_http_t *self);
+
+void zb_http_test(bool verbose);
+
+#endif

@@ -1,0 +1,39 @@
+/*  zb_query: the JSON shapes of the database's answers, shared by the zbeat
+    CLI (`status --json`, `outages --json`) and the monitor's HTTP API, so
+    that both print exactly the same objects (docs/cli.md is their public
+    definition).
+
+    Text from the database is made harmless on the way out: JSON strings are
+    valid UTF-8 (invalid bytes become \xHH), and printable text for tables
+    and CSV has control characters escaped as well.
+*/
+#ifndef ZB_QUERY_H
+#define ZB_QUERY_H
+
+#include "zb_store.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+//  How JSON answers are dumped: one line per object, pure ASCII.
+#define ZB_QUERY_JSON_FLAGS (JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15))
+
+//  Copies text so that it can never drive a terminal: control characters,
+//  C1 controls and invalid UTF-8 become \xHH. Truncates to size.
+void zb_query_printable(const char *in, char *out, size_t size);
+
+//  RFC 3339 UTC with milliseconds: "2026-11-28T05:40:07.123Z".
+void zb_query_time_precise(int64_t ms, char *buf, size_t size);
+
+//  A JSON string (null for NULL), or a time as above.
+json_t *zb_query_json_text(const char *text);
+json_t *zb_query_json_time(int64_t ms);
+
+//  One row of `zbeat status --json`.
+json_t *zb_query_status_json(const zb_store_status_t *row);
+
+//  One row of `zbeat outages --json`; now_ms ends an open outage's duration.
+json_t *zb_query_outage_json(const zb_store_outage_t *outage, int64_t now_ms);
+
+#endif

@@ -1,0 +1,174 @@
+"""Operating the agent (issue 10): --probe-once against a live redis, a
+refused port and a hanging server; --log-format json."""
+
+import json
+import signal
+import time
+
+import zbtest
+from agent_helpers import AgentCase, REDIS_PING, agent_config
+
+
+class ProbeOnceTest(zbtest.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.agent = zbtest.bin("zbeat-agent")
+
+    def once(self, *args):
+        t = time.monotonic()
+        rc, out, err = self.run_cmd([self.agent] + list(args))
+        return rc, out, err, time.monotonic() - t
+
+    def test_live_redis(self):
+        redis = self.redis()
+        target = "127.0.0.1:%d" % redis.port
+        rc, out, err, _ = self.once("--probe-once", target, "--send", "PING\\r\\n",
+                                    "--expect", "+PONG")
+        self.assertEqual(rc, 0, out + err)
+        lines = out.splitlines()
+        self.assertEqual(lines[0], "probe %s (%s), timeout 500ms" % (target, target))
+        self.assertRegex(lines[1], r"^connect: ok in \d+\.\d{3}ms$")
+        self.assertEqual(lines[2], 'send: 6 bytes "PING\\r\\n"')
+        self.assertRegex(lines[3], r'^reply: 7 bytes in \d+\.\d{3}ms "\+PONG\\r\\n"$')
+        self.assertRegex(lines[4], r"^verdict: up \(ok\), rtt \d+\.\d{3}ms$")
+        self.assertEqual(len(lines), 5)
+        self.assertEqual(err, "")
+
+        # A reply that is not the expected one.
+        rc, out, _, _ = self.once("--probe-once", target, "--send", "PING\\r\\n",
+                                  "--expect", "+PANG")
+        self.assertEqual(rc, 1)
+        self.assertIn('verdict: down (bad-response: bad response "+PONG\\r\\n")', out)
+
+        # Connection only.
+        rc, out, _, _ = self.once("--probe-once", target)
+        self.assertEqual(rc, 0)
+        self.assertIn("timeout 500ms, connection only\n", out)
+        self.assertNotIn("send:", out)
+
+        # The same through a configuration file, by service name.
+        keys = dict(REDIS_PING, probe=target, timeout="300ms")
+        path = self.write("agent.cfg", agent_config("tcp://127.0.0.1:1", [
+            ("redis", keys), ("worker", {"push": "1s"})]))
+        rc, out, err, _ = self.once("-c", path, "--probe-once", "redis")
+        self.assertEqual(rc, 0, out + err)
+        self.assertTrue(out.startswith("probe redis: %s (%s), timeout 300ms\n" % (target, target)))
+        self.assertIn("verdict: up (ok)", out)
+
+        # Usage errors: 2, one line on stderr.
+        for args, message in [
+                (["-c", path, "--probe-once", "nosuch"], 'no service "nosuch"'),
+                (["-c", path, "--probe-once", "worker"], "worker is a push service"),
+                (["-c", path, "--probe-once", "redis", "--timeout", "1s"], "go with --probe-once"),
+                (["--probe-once", target, "--expect", "+PONG"], "--expect needs --send"),
+                (["--probe-once", target, "--send", "PING\\q"], "--send: unknown escape"),
+                (["--probe-once", target, "--send", ""], "--send: is empty"),
+                (["--probe-once", target, "--timeout", "5"], "--timeout: \"5\" is not"),
+                (["--probe-once", "127.0.0.1"], "--probe-once: "),
+                (["--probe-once", "127.0.0.1:0"], "--probe-once: "),
+                (["-c", path, "--send", "x"], "go with --probe-once"),
+                (["-c", path, "--check-config", "--probe-once", "redis"], "do not mix")]:
+            rc, out, err, _ = self.once(*args)
+            self.assertEqual(rc, 2, args)
+            self.assertIn(message, err, args)
+            self.assertEqual(len(err.splitlines()), 1, err)
+            self.assertEqual(out, "")
+
+    def test_refused(self):
+        port = zbtest.free_port()
+        rc, out, err, took = self.once("--probe-once", "127.0.0.1:%d" % port, "--send", "PING\\r\\n")
+        self.assertEqual(rc, 1)
+        self.assertRegex(out, r"connect: failed after \d+\.\d{3}ms: Connection refused\n")
+        self.assertTrue(out.endswith("verdict: down (refused: connect: Connection refused)\n"),
+                        out)
+        self.assertLess(took, 5)
+
+    def test_hanging_server(self):
+        server = zbtest.TcpServer(self, mode="hang")
+        rc, out, err, took = self.once("--probe-once", "127.0.0.1:%d" % server.port, "--send",
+                                       "PING\\r\\n", "--expect", "+PONG", "--timeout", "300ms")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("reply: none after ", out)
+        self.assertTrue(out.endswith("verdict: down (timeout: no reply within 300ms)\n"), out)
+        self.assertGreaterEqual(took, 0.3)
+        self.assertEqual(server.accepted, 1)
+
+        # A server that closes without a reply.
+        server.set_mode("close")
+        rc, out, _, _ = self.once("--probe-once", "127.0.0.1:%d" % server.port, "--send", "x\\n")
+        self.assertEqual(rc, 1)
+        self.assertRegex(out, r"verdict: down \(closed: .* while waiting for a reply\)\n$")
+
+
+class JsonLogTest(AgentCase):
+
+    def json_lines(self, proc):
+        lines = [line for line in proc.output().splitlines() if line.strip()]
+        records = [json.loads(line) for line in lines]  # every line is one object
+        for r in records:
+            self.assertRegex(r["ts"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+            self.assertIn(r["level"], ("debug", "info", "warning", "error"))
+            self.assertEqual(r["ident"], "zbeat-agent")
+            self.assertIsInstance(r["msg"], str)
+        return records
+
+    def test_state_lines_have_fields(self):
+        redis = self.redis()
+        agent = self.start_agent([("redis", dict(REDIS_PING, probe="127.0.0.1:%d" % redis.port))],
+                                 args=["--log-format", "json"])
+        self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
+                      zbtest.beat_state(m, "redis") == "up", 10, "a beat with redis up")
+        start = self.mark()
+        redis.kill()
+        self.wait_event("redis", "down", 10, start=start)
+        zbtest.wait_for(lambda: any(r.get("state") == "down" for r in self.json_lines(agent)), 5,
+                        "the down line")
+        states = [r for r in self.json_lines(agent) if "state" in r]
+        self.assertEqual([(r["from"], r["state"]) for r in states],
+                         [("unknown", "up"), ("up", "down")])
+        up, down = states
+        self.assertEqual((up["host"], up["service"], up["reason"], up["level"]),
+                         ("test-host", "redis", "ok", "info"))
+        self.assertNotIn("error", up)
+        self.assertEqual((down["host"], down["service"], down["reason"]),
+                         ("test-host", "redis", "refused"))
+        self.assertIn(down["error"], ("connect: Connection refused",
+                                      "connection closed by peer while waiting for a reply"))
+        self.assertEqual(down["msg"], "redis: up -> down (refused: %s)" % down["error"]
+                         if down["reason"] == "refused" else down["msg"])
+        # -v: debug lines are JSON too.
+        self.assertTrue(any(r["level"] == "debug" for r in self.json_lines(agent)))
+
+        # A rejected reload is one JSON error line.
+        path = self.write("agent.cfg", "agent\n    beat = 5x\n")
+        agent.send_signal(signal.SIGHUP)
+        zbtest.wait_for(lambda: any(r["level"] == "error" for r in self.json_lines(agent)), 5,
+                        "the error line")
+        error = [r for r in self.json_lines(agent) if r["level"] == "error"][0]
+        self.assertEqual(error["msg"], "reload rejected: %s: agent/beat: \"5x\" is not a duration "
+                         "(e.g. 500ms, 2s, 1m, 1h, 7d); carrying on with the previous "
+                         "configuration" % path)
+        self.stop_agent(agent)
+        self.json_lines(agent)
+
+    def test_flag_errors(self):
+        rc, out, err = self.run_cmd([self.agent_bin, "--log-format", "xml", "-c", "x.cfg"])
+        self.assertEqual(rc, 2)
+        self.assertEqual(err, "zbeat-agent: --log-format: \"xml\" is not text or json\n")
+        # A bad file at start-up: one JSON line too.
+        path = self.write("bad.cfg", "agent\n    nmae = x\n")
+        rc, out, err = self.run_cmd([self.agent_bin, "--log-format", "json", "-c", path])
+        self.assertEqual(rc, 2)
+        record = json.loads(err)
+        self.assertEqual((record["level"], record["msg"]), ("error", "%s: agent/nmae: unknown key"
+                                                            % path))
+        # --check-config stays plain.
+        rc, out, err = self.run_cmd([self.agent_bin, "--log-format", "json", "-c", path,
+                                     "--check-config"])
+        self.assertEqual(rc, 2)
+        self.assertEqual(err, "zbeat-agent: %s: agent/nmae: unknown key\n" % path)
+
+
+if __name__ == "__main__":
+    zbtest.main()

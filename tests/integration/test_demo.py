@@ -1,0 +1,39 @@
+"""The README's demo command starts a working stack: both hosts alive and all
+three services up in `zbeat status --json`, and it cleans up after itself."""
+
+import json
+import os
+import subprocess
+
+import zbtest
+
+
+class Demo(zbtest.TestCase):
+    def test_demo_once(self):
+        zbtest.bin("zbeat-monitor")
+        env = dict(os.environ, ZB_DEMO_ONCE="1", ZB_DEMO_DIR=self.tmp,
+                   ZB_DEMO_BIN=os.path.join(zbtest.BUILD_DIR, "bin"))
+        r = subprocess.run([os.path.join(zbtest.SOURCE_DIR, "scripts", "demo.sh")], env=env,
+                           capture_output=True, text=True, timeout=60 * zbtest.SLOW)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("web-1", r.stdout)
+        db = os.path.join(self.tmp, "zbeat.db")
+        code, out, err = self.run_cmd([zbtest.bin("zbeat"), "--db", db, "status", "--json"])
+        self.assertEqual(code, 0, err)
+        rows = json.loads(out)
+        states = {(r["host"], r["service"]): r["state"] for r in rows}
+        self.assertEqual(states.get(("web-1", None)), "alive", rows)
+        self.assertEqual(states.get(("db-1", None)), "alive", rows)
+        for key in [("web-1", "cache"), ("web-1", "sessions"), ("db-1", "redis")]:
+            self.assertEqual(states.get(key), "up", rows)
+        # The demo's processes are gone: the monitor released its port and
+        # nothing still holds the DB's write lock.
+        for name in ("web-1", "db-1"):
+            with open(os.path.join(self.tmp, name + ".pid")) as f:
+                pid = int(f.read())
+            zbtest.wait_for(lambda: not os.path.exists("/proc/%d" % pid), 10,
+                            "%s's agent to exit" % name)
+
+
+if __name__ == "__main__":
+    zbtest.main()
