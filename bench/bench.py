@@ -733,8 +733,13 @@ def ingest_step(m, decode_floor=False):
             if k in watch.seen and t >= w["ready"] + warm]
     end_lag = watch.seen[last] - markers[last] if last in watch.seen else float("inf")
     max_lag = max(lags + [end_lag])
+    p50_lag = pct(lags, 50) if lags else end_lag
+    # Falling behind: anything lost, or a backlog that does not drain (the
+    # typical marker, or the one after the last beat, over one beat
+    # interval late). Spikes of the maximum are reported, not judged: on a
+    # shared machine they follow the neighbours' load.
     keeps_up = (cnt.get("seq_gaps", 1) == 0 and cnt.get("dropped", 1) == 0
-                and cnt.get("messages", 0) >= sent and max_lag < 1.0)
+                and cnt.get("messages", 0) >= sent and p50_lag < 1.0 and end_lag < 1.0)
     rate = w["messages"] / w["wall"]
     per_cpu = [w["messages"] / c if c > 0 else float("inf") for c in w["cpu"]]
     step = dict(agents=m, msg_rate=rate, beat_rate=rate * svc,
@@ -743,13 +748,15 @@ def ingest_step(m, decode_floor=False):
                 us_per_msg={k: 1e6 / v for k, v in zip(["monitor"] + [f[0] for f in floors],
                                                         per_cpu)},
                 floor_received=received, counters=cnt, sent=sent, max_lag=max_lag,
+                p50_lag=p50_lag, lags=[round(x, 4) for x in lags],
                 end_lag=end_lag, loadgen_late_max=late, keeps_up=keeps_up, monitor_rss_kib=rss)
     log("  M=%d: %.0f msg/s = %.0f beats/s; CPU us/msg %s; monitor %.0f%% of a core; "
-        "gaps %s dropped %s processed %s/%d, floor received %s; lag max %.0f ms end %.0f ms; "
+        "gaps %s dropped %s processed %s/%d, floor received %s; lag p50 %.0f max %.0f end %.0f ms; "
         "loadgen late max %.0f ms -> %s" % (
             m, rate, rate * svc, {k: round(v, 1) for k, v in step["us_per_msg"].items()},
             100 * step["monitor_cpu"], cnt.get("seq_gaps"), cnt.get("dropped"),
-            cnt.get("messages"), sent, received, max_lag * 1000, end_lag * 1000, late * 1000,
+            cnt.get("messages"), sent, received, p50_lag * 1000, max_lag * 1000, end_lag * 1000,
+            late * 1000,
             "keeps up" if keeps_up else "FALLS BEHIND"))
     return step
 
@@ -773,7 +780,8 @@ def bench_ingest():
                "%.0f beats/s (%.0f msg/s), monitor at %.0f%% of a core" % (
                    best["beat_rate"], best["msg_rate"], 100 * best["monitor_cpu"]),
                None, None, ">= 100,000 beats/s", best["beat_rate"] >= 100000,
-               "no gaps, no drops, marker lag max %.0f ms" % (best["max_lag"] * 1000))
+               "no gaps, no drops; marker lag p50 %.0f ms, max %.0f ms" % (
+                   best["p50_lag"] * 1000, best["max_lag"] * 1000))
         cap_beats = best["monitor_msgs_per_cpu_s"] * svc
         result("3 ingest", "capacity on one core (beats per CPU-second)",
                "%.0f beats/s" % cap_beats, None, None, ">= 100,000 beats/s", cap_beats >= 100000,
@@ -787,9 +795,10 @@ def bench_ingest():
         s = steps[-1]
         result("3 ingest", "first step that falls behind: M=%d" % s["agents"],
                "%.0f beats/s offered" % s["beat_rate"], None, None, "", None,
-               "gaps %s, dropped %s, lag max %.0f ms" % (
+               "gaps %s, dropped %s, processed %s of %d, lag p50 %.0f ms, end %.0f ms" % (
                    s["counters"].get("seq_gaps"), s["counters"].get("dropped"),
-                   s["max_lag"] * 1000))
+                   s["counters"].get("messages"), s["sent"], s["p50_lag"] * 1000,
+                   s["end_lag"] * 1000))
     attrib = None
     if CFG["ingest_attrib"] and best:
         log("item 3: where the monitor's time goes (bare SUB / SUB + zb_msg_decode / monitor)")

@@ -6,6 +6,7 @@
     zbeat [--db PATH] outages  [--host H] [--service S] [--since WHEN] [--until WHEN]
                                [--open] [--limit N] [--json | --csv] [--explain]
     zbeat [--db PATH] hosts    [--json | --csv]
+    zbeat [--db PATH] report   [--since WHEN] [--until WHEN] [--host H] [--json | --csv]
     zbeat [--db PATH] alerts   [--since WHEN] [--limit N] [--json | --csv]
     zbeat [--db PATH] silence  add --host GLOB [--service GLOB] --for DURATION [--reason TEXT]
     zbeat [--db PATH] silence  list [--all] [--json | --csv]
@@ -14,6 +15,8 @@
     Exit: 0 ok, 1 runtime failure (no database...), 2 bad usage.
 */
 #include "zb_proto.h"
+#include "zb_query.h"
+#include "zb_report.h"
 #include "zb_store.h"
 #include "zb_time.h"
 
@@ -58,6 +61,8 @@ static void s_usage(FILE *out)
             "            hold the alerts of matching outages (they are still recorded)\n"
             "  silence list [--all]   silences not ended yet (--all: every one)\n"
             "  silence remove ID      end a silence now\n"
+            "  report    availability per service: downtime, outages, MTTR, longest\n"
+            "            --since WHEN (default 30d)  --until WHEN  --host H\n"
             "\n"
             "options:\n"
             "  --db PATH      database (default $ZBEAT_DB, then ./zbeat.db)\n"
@@ -88,68 +93,25 @@ static int s_bad(const char *format, ...)
 //  control characters, C1 controls and invalid UTF-8 become \xHH.
 static void s_safe(const char *in, char *out, size_t size)
 {
-    size_t n = 0;
-    const unsigned char *p = (const unsigned char *)in;
-    while (*p && n + 5 < size) {
-        size_t len = 0;
-        if (*p >= 0x20 && *p < 0x7f)
-            len = 1;
-        else if (*p >= 0xc2 && *p <= 0xdf && (p[1] & 0xc0) == 0x80 && !(*p == 0xc2 && p[1] < 0xa0))
-            len = 2; // C1 controls (U+0080..U+009F) are refused
-        else if (*p >= 0xe0 && *p <= 0xef && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80 &&
-                 !(*p == 0xe0 && p[1] < 0xa0) && !(*p == 0xed && p[1] >= 0xa0))
-            len = 3;
-        else if (*p >= 0xf0 && *p <= 0xf4 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80 &&
-                 (p[3] & 0xc0) == 0x80 && !(*p == 0xf0 && p[1] < 0x90) &&
-                 !(*p == 0xf4 && p[1] >= 0x90))
-            len = 4;
-        if (len == 0) {
-            n += snprintf(out + n, size - n, "\\x%02x", *p);
-            p++;
-            continue;
-        }
-        if (n + len >= size)
-            break;
-        memcpy(out + n, p, len);
-        n += len;
-        p += len;
-    }
-    out[n] = '\0';
+    zb_query_printable(in, out, size);
 }
 
 //  A JSON string: jansson escapes control characters itself (and
 //  JSON_ENSURE_ASCII everything else), but refuses invalid UTF-8.
 static json_t *s_json_text(const char *text)
 {
-    if (!text)
-        return json_null();
-    json_t *value = json_string(text);
-    if (!value) {
-        char safe[1024];
-        s_safe(text, safe, sizeof(safe));
-        value = json_string(safe);
-    }
-    return value;
+    return zb_query_json_text(text);
 }
 
 //  RFC 3339 UTC with milliseconds: "2026-11-28T05:40:07.123Z".
 static void s_time_precise(int64_t ms, char *buf, size_t size)
 {
-    char base[40];
-    zb_time_format_rfc3339(ms, base, sizeof(base));
-    size_t len = strlen(base);
-    if (len > 0 && base[len - 1] == 'Z') {
-        base[len - 1] = '\0';
-        snprintf(buf, size, "%s.%03dZ", base, (int)(((ms % 1000) + 1000) % 1000));
-    } else
-        snprintf(buf, size, "%s", base);
+    zb_query_time_precise(ms, buf, size);
 }
 
 static json_t *s_json_time(int64_t ms)
 {
-    char buf[48];
-    s_time_precise(ms, buf, sizeof(buf));
-    return json_string(buf);
+    return zb_query_json_time(ms);
 }
 
 static void s_out_json(s_out_t *out, json_t *object)
@@ -292,14 +254,7 @@ static int s_status_row(const zb_store_status_t *row, void *arg)
 {
     s_out_t *out = arg;
     if (out->format == S_JSON) {
-        json_t *o = json_object();
-        json_object_set_new(o, "host", s_json_text(row->host));
-        json_object_set_new(o, "service", s_json_text(row->service));
-        json_object_set_new(o, "state", s_json_text(row->state));
-        json_object_set_new(o, "since", s_json_time(row->since_ms));
-        json_object_set_new(o, "reason", s_json_text(row->reason));
-        json_object_set_new(o, "error", s_json_text(row->error));
-        s_out_json(out, o);
+        s_out_json(out, zb_query_status_json(row));
         return 0;
     }
     char since[48], age[32], reason[512] = "";
@@ -334,19 +289,7 @@ static int s_outage_row(const zb_store_outage_t *outage, void *arg)
     int64_t end = open ? out->now : outage->ended_at_ms;
     int64_t duration = end > outage->started_at_ms ? end - outage->started_at_ms : 0;
     if (out->format == S_JSON) {
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_integer(outage->id));
-        json_object_set_new(o, "host", s_json_text(outage->host));
-        json_object_set_new(o, "service", s_json_text(outage->service));
-        json_object_set_new(o, "kind", s_json_text(outage->kind));
-        json_object_set_new(o, "started_at", s_json_time(outage->started_at_ms));
-        json_object_set_new(o, "ended_at", open ? json_null() : s_json_time(outage->ended_at_ms));
-        json_object_set_new(o, "duration_s", json_real((double)duration / 1000.0));
-        json_object_set_new(o, "reason", s_json_text(outage->reason));
-        json_object_set_new(o, "end_reason", s_json_text(outage->end_reason));
-        json_object_set_new(o, "error", s_json_text(outage->error));
-        json_object_set_new(o, "silenced", json_boolean(outage->silenced));
-        s_out_json(out, o);
+        s_out_json(out, zb_query_outage_json(outage, out->now));
         return 0;
     }
     char started[48], ended[48] = "", took[48], id[32];
@@ -652,21 +595,24 @@ static int s_check_options(const s_args_t *args)
     const char *cmd = args->command;
     bool outages = strcmp(cmd, "outages") == 0;
     bool alerts = strcmp(cmd, "alerts") == 0;
+    bool report = strcmp(cmd, "report") == 0;
+    if (report && (args->service || args->query.open_only || args->explain || args->query.limit))
+        return s_bad("report takes --since, --until and --host only");
     bool add = strcmp(cmd, "silence") == 0 && args->action && strcmp(args->action, "add") == 0;
     bool list = strcmp(cmd, "silence") == 0 && args->action && strcmp(args->action, "list") == 0;
     const zb_store_query_t *q = &args->query;
-    if ((args->host || args->service) && !outages && !add)
+    if ((args->host || args->service) && !outages && !add && !report)
         return s_bad("%s takes no filters (--host and --service are for outages and silence add)",
                      cmd);
-    if ((q->open_only || args->explain || q->until_ms != ZB_STORE_NO_TIME) && !outages)
+    if ((q->open_only || args->explain || q->until_ms != ZB_STORE_NO_TIME) && !outages && !report)
         return s_bad("%s takes no filters (they are for outages)", cmd);
-    if ((q->limit || q->since_ms != ZB_STORE_NO_TIME) && !outages && !alerts)
+    if ((q->limit || q->since_ms != ZB_STORE_NO_TIME) && !outages && !alerts && !report)
         return s_bad("%s takes no filters (they are for outages and alerts)", cmd);
     if ((args->duration || args->reason) && !add)
         return s_bad("--for and --reason are for silence add");
     if (args->all && !list)
         return s_bad("--all is for silence list");
-    if (outages && args->host && !zb_name_valid(args->host))
+    if ((outages || report) && args->host && !zb_name_valid(args->host))
         return s_bad("--host: \"%.80s\" is not a host name", args->host);
     if (outages && args->service && !zb_name_valid(args->service))
         return s_bad("--service: \"%.80s\" is not a service name", args->service);
@@ -731,7 +677,8 @@ static int s_parse(int argc, char *argv[], s_args_t *args)
     }
     if (!args->command)
         return s_bad("no command given");
-    static const char *const commands[] = {"status", "outages", "hosts", "alerts", "silence"};
+    static const char *const commands[] = {"status", "outages", "hosts",
+                                           "alerts", "silence", "report"};
     bool known = false;
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         known = known || strcmp(args->command, commands[i]) == 0;
@@ -842,6 +789,37 @@ static int s_silence_write(const s_args_t *args)
     return rc;
 }
 
+//  report: availability per service and host (zb_report; docs/cli.md).
+static int s_report(zb_store_t *store, const s_args_t *args)
+{
+    int64_t now = zb_time_wall_ms();
+    int64_t until = args->query.until_ms != ZB_STORE_NO_TIME ? args->query.until_ms : now;
+    int64_t since = args->query.since_ms != ZB_STORE_NO_TIME ? args->query.since_ms
+                                                             : until - 30LL * 86400 * 1000;
+    if (since >= until)
+        return s_bad("--since is not before --until");
+    char err[600], safe[700];
+    json_t *report = zb_report_build(store, args->host, since, until, now, err, sizeof(err));
+    if (!report) {
+        s_safe(err, safe, sizeof(safe));
+        fprintf(stderr, S_NAME ": %s\n", safe);
+        return 1;
+    }
+    int rc = 0;
+    if (args->format == S_JSON) {
+        char *text = json_dumps(report, ZB_QUERY_JSON_FLAGS);
+        rc = text && printf("%s\n", text) > 0 && fflush(stdout) == 0 ? 0 : -1;
+        free(text);
+    } else if (args->format == S_CSV)
+        rc = zb_report_print_csv(report, stdout);
+    else
+        rc = zb_report_print_table(report, stdout);
+    json_decref(report);
+    if (rc != 0)
+        fprintf(stderr, S_NAME ": write error: %s\n", strerror(errno));
+    return rc == 0 ? 0 : 1;
+}
+
 int main(int argc, char *argv[])
 {
     for (int i = 1; i < argc; i++) {
@@ -897,7 +875,9 @@ int main(int argc, char *argv[])
         s_out_init(&out, args.format, 7, csv ? s_silence_csv_header : s_silence_header);
         walk = zb_store_silences(store, args.all ? INT64_MIN : out.now, s_silence_row, &out);
         rc = s_out_finish(&out, args.all ? "no silences" : "no active silences");
-    } else if (args.explain)
+    } else if (strcmp(args.command, "report") == 0)
+        rc = s_report(store, &args);
+    else if (args.explain)
         walk = zb_store_outages_plan(store, &args.query, s_plan_line, NULL);
     else {
         bool csv = args.format == S_CSV;

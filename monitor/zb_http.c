@@ -719,10 +719,15 @@ static void s_monitor_metrics(s_buf_t *out, zb_monitor_t *monitor)
     uint64_t cumulative = 0;
     for (size_t i = 0; i < ZB_MONITOR_COMMIT_BUCKETS; i++) {
         cumulative += st.db_commit_buckets[i];
-        if (i + 1 < ZB_MONITOR_COMMIT_BUCKETS)
-            s_buf_printf(out, "zbeat_db_write_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
-                         (double)bounds[i] / 1e6, cumulative);
-        else
+        if (i + 1 < ZB_MONITOR_COMMIT_BUCKETS) {
+            //  As the official clients print bounds: "0.005", "1.0".
+            char le[32];
+            snprintf(le, sizeof(le), "%g", (double)bounds[i] / 1e6);
+            if (!strchr(le, '.'))
+                strcat(le, ".0");
+            s_buf_printf(out, "zbeat_db_write_seconds_bucket{le=\"%s\"} %" PRIu64 "\n", le,
+                         cumulative);
+        } else
             s_buf_printf(out, "zbeat_db_write_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
                          cumulative);
     }
@@ -907,12 +912,14 @@ zb_http_t *zb_http_new(const char *address, const char *db, zb_monitor_t *monito
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &block, &old);
+    //  The logger first, so that MHD's own complaints about the options
+    //  come through it as well.
     self->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, s_on_request, self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)ZB_HTTP_CONNECTIONS_MAX,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)ZB_HTTP_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ZB_HTTP_REQUEST_BYTES,
-        MHD_OPTION_EXTERNAL_LOGGER, s_on_log, NULL, MHD_OPTION_END);
+        flags, 0, NULL, NULL, s_on_request, self, MHD_OPTION_EXTERNAL_LOGGER, s_on_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)ZB_HTTP_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)ZB_HTTP_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)ZB_HTTP_REQUEST_BYTES, MHD_OPTION_END);
     int error = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!self->daemon) {

@@ -122,8 +122,10 @@ struct _zb_monitor_t {
     bool poke;               // the pass made deliveries: wake the delivery threads
     zsock_t *pub;            // while running, when monitor/publish is set
     zb_dispatch_t *dispatch; // while running
+
+    //  For other threads (the HTTP server): stats copied at every pass.
     pthread_mutex_t shared_lock; // guards shared
-    zb_monitor_stats_t shared;   // stats as of the last pass, for other threads (HTTP)
+    zb_monitor_stats_t shared;   // stats as of the last pass
 };
 
 static void s_service_destroy(void **item)
@@ -1063,8 +1065,12 @@ static void s_share(zb_monitor_t *self, bool wrote, bool ok, int64_t took_us)
         self->stats.db_commit_buckets[i]++;
         self->stats.db_commits++;
         self->stats.db_commit_us += (uint64_t)took_us;
-        self->stats.db_ok = ok;
     }
+    //  A write or the commit of this pass failed (counted), or it wrote.
+    if (self->stats.db_errors != self->shared.db_errors)
+        self->stats.db_ok = false;
+    else if (wrote && ok)
+        self->stats.db_ok = true;
     self->stats.pass_mono = zb_time_mono_ms();
     pthread_mutex_lock(&self->shared_lock);
     self->shared = self->stats;

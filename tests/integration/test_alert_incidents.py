@@ -112,6 +112,7 @@ class AlertIncidentTest(AlertCase):
         self.assertEqual(rec["outage_id"], down["outage_id"])
 
         # A frozen agent: its host is silent, one alert, none for services.
+        self.wait_beating("web-1")  # its interval (so its deadline) is known
         agent.send_signal(signal.SIGSTOP)
         zbtest.wait_for(lambda: len(hook.alerts()) >= 3, 10, "the silent alert")
         agent.send_signal(signal.SIGCONT)
