@@ -6,6 +6,9 @@
 #include "zb_probe.h"
 #include "zb_push.h"
 #include "zb_time.h"
+#include "zb_journal.h"
+#include "zb_replay.h"
+#include "zb_watch.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -39,6 +42,9 @@ struct _zb_agent_t {
     zb_agent_overrides_t overrides;     // flags and environment (strings owned)
     zb_loop_t *loop;                    // everything runs here
     zsock_t *pub;                       // connected to every monitor
+    zb_watch_t *watch;                  // heartbeats and reachability of pub's monitors
+    zb_journal_t *journal;              // recent events, when journal or replay is set
+    zb_replay_t *replay;                // replays the journal to monitors until acked
     s_service_t *services;              // config order
     size_t service_count;               // services made
     size_t probe_count;                 // of which probed
@@ -77,6 +83,13 @@ static void s_publish(zb_agent_t *self, zb_msg_t *msg)
     msg->time_ms = zb_time_wall_ms();
     if (zb_msg_send(msg, self->pub) == -1)
         self->dropped++;
+    //  Transitions also go to the journal, and from there to every monitor
+    //  until it acknowledges them (PUB/SUB alone loses what a monitor misses).
+    if (msg->type == ZB_MSG_EVENT && self->journal) {
+        zb_journal_append(self->journal, msg);
+        if (self->replay)
+            zb_replay_kick(self->replay);
+    }
 }
 
 static const zb_service_status_t *s_service_status(const s_service_t *service);
@@ -90,6 +103,8 @@ static void s_on_beat(zb_loop_t *loop, zb_timer_t *timer, void *arg)
                        self->dropped - self->dropped_logged, self->dropped);
         self->dropped_logged = self->dropped;
     }
+    if (self->journal)
+        zb_journal_sync(self->journal);
     zb_msg_t *beat = self->beat;
     beat->interval_ms = self->config->beat_ms;
     beat->dropped = self->dropped;
@@ -434,6 +449,13 @@ static int s_make_pub(zb_agent_t *self)
     int one = 1;
     if (zmq_setsockopt(zsock_resolve(self->pub), ZMQ_XPUB_NODROP, &one, sizeof(one)) == -1)
         zb_log_warning("ZMQ_XPUB_NODROP not supported: drops cannot be counted");
+    //  Before connecting: keys, like heartbeats, apply to new connections,
+    //  and the watch must see the first connection's events.
+    zb_curve_apply(&self->config->curve, self->pub);
+    zb_watch_heartbeats(self->pub, self->config->beat_ms);
+    self->watch = zb_watch_new(self->loop, self->pub);
+    if (!self->watch)
+        return -1;
     return s_connect_monitors(self, self->config->monitor, NULL);
 }
 
@@ -490,6 +512,19 @@ zb_agent_t *zb_agent_new(zb_agent_config_t **config_p, const char *path,
     }
     if (s_make_pub(self) == -1)
         goto failed;
+    if (config->journal || config->replay) {
+        char err[512];
+        self->journal = zb_journal_new(config->journal, 0, err, sizeof(err));
+        if (!self->journal) {
+            zb_log_error("journal: %s", err);
+            goto failed;
+        }
+    }
+    if (config->replay) {
+        self->replay = zb_replay_new(self->loop, self->journal, config->replay, config->beat_ms);
+        if (!self->replay)
+            goto failed;
+    }
     for (size_t i = 0; i < config->service_count; i++) {
         if (s_service_make(self, &config->services[i], &self->services[i]) == -1) {
             zb_log_error("out of memory");
@@ -533,6 +568,9 @@ void zb_agent_destroy(zb_agent_t **self_p)
     free(self->services);
     if (self->loop)
         zb_loop_timer_cancel(self->loop, &self->beat_timer);
+    zb_watch_destroy(&self->watch); // before the socket it watches
+    zb_replay_destroy(&self->replay);
+    zb_journal_destroy(&self->journal);
     zsock_destroy(&self->pub);
     zb_msg_destroy(&self->beat);
     zb_msg_destroy(&self->event);
@@ -556,6 +594,12 @@ int zb_agent_run(zb_agent_t *self)
     zb_log_info("zbeat-agent %s: host %s, instance %s, %zu services, beat %s, monitor %s",
                 ZB_VERSION, config->name, self->instance, config->service_count, beat,
                 config->monitor);
+    if (config->curve.on)
+        zb_log_info(
+            "CURVE on: key %.12s... (host %s), monitor key %.12s...", config->curve.public_key,
+            config->curve.host[0] ? config->curve.host : "not named", config->curve.server_key);
+    else
+        zb_log_info("CURVE off: messages go in plaintext (agent/cert, docs/security.md)");
     if (self->listener)
         zb_log_info("push listener on %s (port %d): %zu push and ttl services", config->listen,
                     zb_listener_port(self->listener), config->push_count);
@@ -812,6 +856,15 @@ int zb_agent_reload(zb_agent_t *self)
         snprintf(err, sizeof(err),
                  "%s: agent/name cannot change on reload (\"%s\" -> \"%s\"): restart the agent",
                  self->path, self->config->name, plan.config->name);
+        goto rejected;
+    }
+    //  Keys belong to the socket, whose connections would all have to be
+    //  remade: a restart does that more simply.
+    if (!zb_curve_same(&plan.config->curve, &self->config->curve)) {
+        snprintf(err, sizeof(err),
+                 "%s: agent/cert and agent/monitor-cert cannot change on reload: restart the "
+                 "agent",
+                 self->path);
         goto rejected;
     }
     if (s_plan_make(self, &plan, err, sizeof(err)) == -1)

@@ -24,7 +24,9 @@
 #define ZB_TTL_MAX_MS (400LL * 24 * 3600 * 1000)
 
 static const char *const s_root_keys[] = {"agent", "service", NULL};
-static const char *const s_agent_keys[] = {"name", "monitor", "beat", "listen", NULL};
+static const char *const s_agent_keys[] = {"name", "monitor",      "beat", "listen",
+                                           "cert", "monitor-cert", "journal", "replay",
+                                           NULL};
 static const char *const s_service_keys[] = {"probe", "send", "expect", "interval", "timeout",
                                              "fails", "push", "ttl",    NULL};
 static const char *const s_push_keys[] = {"push", "timeout", NULL};
@@ -40,6 +42,8 @@ void zb_agent_config_destroy(zb_agent_config_t **self_p)
         return;
     free(self->monitor);
     free(self->listen);
+    free(self->journal);
+    free(self->replay);
     free(self->services);
     free(self);
     *self_p = NULL;
@@ -247,9 +251,36 @@ static int s_load_agent(zb_config_t *config, zconfig_t *section, zb_agent_config
                            ZB_BEAT_MAX_MS, &beat) == -1)
         return -1;
     self->beat_ms = beat;
+    //  CURVE: both keys or neither.
+    const char *cert = zb_config_string(config, section, "cert", NULL);
+    const char *monitor_cert = zb_config_string(config, section, "monitor-cert", NULL);
+    if (zb_config_error(config))
+        return -1;
+    if (cert && !monitor_cert)
+        return zb_config_fail(config, zconfig_locate(section, "cert"),
+                              "needs agent/monitor-cert (the monitor's public certificate)");
+    if (monitor_cert && !cert)
+        return zb_config_fail(config, zconfig_locate(section, "monitor-cert"),
+                              "needs agent/cert (this agent's secret certificate)");
+    int which;
+    if (cert && zb_curve_load(cert, monitor_cert, &self->curve, &which, why, sizeof(why)) == -1)
+        return zb_config_fail(config, zconfig_locate(section, which ? "monitor-cert" : "cert"),
+                              "%s", why);
+    //  Journal and replay (docs/operations.md, "Nothing lost").
+    const char *journal = zb_config_string(config, section, "journal", NULL);
+    const char *replay = zb_config_string(config, section, "replay", NULL);
+    if (zb_config_error(config))
+        return -1;
+    if (replay && zb_net_endpoints_check(replay, false, why, sizeof(why)) == -1)
+        return zb_config_fail(config, zconfig_locate(section, "replay"), "%s", why);
+    if (journal && !*journal)
+        return zb_config_fail(config, zconfig_locate(section, "journal"), "is empty");
+    self->journal = journal ? strdup(journal) : NULL;
+    self->replay = replay ? strdup(replay) : NULL;
     self->monitor = strdup(monitor);
     self->listen = strdup(listen);
-    if (!self->monitor || !self->listen)
+    if (!self->monitor || !self->listen || (journal && !self->journal) ||
+        (replay && !self->replay))
         return zb_config_fail(config, NULL, "out of memory");
     return 0;
 }
@@ -311,6 +342,15 @@ zb_agent_config_t *zb_agent_config_load(const char *path, const zb_agent_overrid
     }
     if (s_apply_overrides(self, overrides, err, errsize) == -1)
         goto failed;
+    //  The monitor refuses every message for another host than the one its
+    //  allow-list binds to this key: say so now rather than be ignored.
+    if (self->curve.on && self->curve.host[0] && strcmp(self->curve.host, self->name) != 0) {
+        snprintf(err, errsize,
+                 "%s: agent/cert: the certificate is for host %s, but this agent is %s%s%s%s", path,
+                 self->curve.host, self->name, overrides->name ? " (" : "",
+                 overrides->name ? overrides->name_source : "", overrides->name ? ")" : "");
+        goto failed;
+    }
     zb_config_destroy(&config);
     return self;
 failed:

@@ -8,6 +8,7 @@
 #ifndef ZB_AGENT_CONFIG_H
 #define ZB_AGENT_CONFIG_H
 
+#include "zb_curve.h"
 #include "zb_probe.h"
 #include "zb_proto.h"
 #include "zb_push.h"
@@ -34,6 +35,9 @@ typedef struct {
     char *monitor;              // comma-separated endpoints the PUB connects to
     int64_t beat_ms;            // beat interval
     char *listen;               // the push listener's endpoint (default set)
+    char *journal;              // agent/journal: transitions file, NULL = memory only
+    char *replay;               // agent/replay: monitors' replay endpoints, NULL = none
+    zb_curve_keys_t curve;      // agent/cert and agent/monitor-cert (curve.on)
     zb_service_config_t *services;
     size_t service_count;
     size_t push_count; // push and ttl services: the listener runs if any

@@ -1,15 +1,19 @@
 /*  Runs the self-test of one agent module (or all): zb-agent-selftest NAME */
 #include "zb_agent_config.h"
 #include "zb_check.h"
+#include "zb_journal.h"
+#include "zb_curve.h"
 #include "zb_listener.h"
 #include "zb_net.h"
 #include "zb_push.h"
 #include "zb_selftest.h"
+#include "zb_watch.h"
 
 static const zb_selftest_t s_tests[] = {
     {"net", zb_net_test},     {"agent_config", zb_agent_config_test},
     {"push", zb_push_test},   {"listener", zb_listener_test},
-    {"check", zb_check_test},
+    {"check", zb_check_test}, {"watch", zb_watch_test},
+    {"curve", zb_curve_test}, {"journal", zb_journal_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

@@ -14,6 +14,7 @@
 
     Exit: 0 ok, 1 runtime failure (no database...), 2 bad usage.
 */
+#include "keygen.h"
 #include "zb_proto.h"
 #include "zb_query.h"
 #include "zb_report.h"
@@ -63,6 +64,8 @@ static void s_usage(FILE *out)
             "  silence remove ID      end a silence now\n"
             "  report    availability per service: downtime, outages, MTTR, longest\n"
             "            --since WHEN (default 30d)  --until WHEN  --host H\n"
+            "  keygen    CURVE key pairs: keygen --host NAME --out DIR | keygen --monitor\n"
+            "            --out DIR (zbeat keygen --help, docs/security.md)\n"
             "\n"
             "options:\n"
             "  --db PATH      database (default $ZBEAT_DB, then ./zbeat.db)\n"
@@ -822,6 +825,9 @@ static int s_report(zb_store_t *store, const s_args_t *args)
 
 int main(int argc, char *argv[])
 {
+    //  Needs no database: its own arguments, its own help.
+    if (argc > 1 && strcmp(argv[1], "keygen") == 0)
+        return zb_keygen_main(argc - 1, argv + 1);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             s_usage(stdout);

@@ -385,7 +385,11 @@ int zb_msg_send(const zb_msg_t *self, void *zsock)
     return rc;
 }
 
-static int s_recv(void *zsock, zb_msg_t **msg_p, char *err, size_t errsize, int flags)
+//  user_id (may be NULL) receives the "User-Id" property of the first frame:
+//  the key a ZAP handler admitted the sender's connection with, or "" when
+//  there is none (no ZAP handler, as with plaintext).
+static int s_recv(void *zsock, zb_msg_t **msg_p, char *user_id, size_t user_id_size, char *err,
+                  size_t errsize, int flags)
 {
     void *handle = zsock_resolve(zsock);
     zmq_msg_t frames[2];
@@ -412,6 +416,10 @@ static int s_recv(void *zsock, zb_msg_t **msg_p, char *err, size_t errsize, int 
             zmq_msg_close(&frame);
         count++;
     }
+    if (user_id && user_id_size) {
+        const char *property = zmq_msg_gets(&frames[0], "User-Id");
+        snprintf(user_id, user_id_size, "%s", property ? property : "");
+    }
     if (count != 2)
         snprintf(err, errsize, "expected 2 frames, got %d", count);
     else {
@@ -426,12 +434,18 @@ static int s_recv(void *zsock, zb_msg_t **msg_p, char *err, size_t errsize, int 
 
 int zb_msg_recv(void *zsock, zb_msg_t **msg_p, char *err, size_t errsize)
 {
-    return s_recv(zsock, msg_p, err, errsize, 0);
+    return s_recv(zsock, msg_p, NULL, 0, err, errsize, 0);
 }
 
 int zb_msg_recv_nowait(void *zsock, zb_msg_t **msg_p, char *err, size_t errsize)
 {
-    return s_recv(zsock, msg_p, err, errsize, ZMQ_DONTWAIT);
+    return s_recv(zsock, msg_p, NULL, 0, err, errsize, ZMQ_DONTWAIT);
+}
+
+int zb_msg_recv_nowait_user(void *zsock, zb_msg_t **msg_p, char *user_id, size_t user_id_size,
+                            char *err, size_t errsize)
+{
+    return s_recv(zsock, msg_p, user_id, user_id_size, err, errsize, ZMQ_DONTWAIT);
 }
 
 //  --------------------------------------------------------------------------

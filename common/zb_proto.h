@@ -107,6 +107,12 @@ int zb_msg_recv(void *zsock, zb_msg_t **msg_p, char *err, size_t errsize);
 //  Like zb_msg_recv but never blocks: returns -2 when no message is waiting.
 int zb_msg_recv_nowait(void *zsock, zb_msg_t **msg_p, char *err, size_t errsize);
 
+//  Like zb_msg_recv_nowait, and also copies the connection's "User-Id"
+//  (the CURVE key a ZAP handler admitted, Z85) into user_id, "" when none.
+//  It is set whenever a message was read, malformed or not.
+int zb_msg_recv_nowait_user(void *zsock, zb_msg_t **msg_p, char *user_id, size_t user_id_size,
+                            char *err, size_t errsize);
+
 void zb_proto_test(bool verbose);
 
 #endif

@@ -1,5 +1,6 @@
 /*  Runs the self-test of one monitor module (or all): zb-monitor-selftest NAME */
 #include "zb_alert.h"
+#include "zb_auth.h"
 #include "zb_dispatch.h"
 #include "zb_hook.h"
 #include "zb_monitor.h"
@@ -9,10 +10,10 @@
 #include "zb_selftest.h"
 
 static const zb_selftest_t s_tests[] = {
-    {"store", zb_store_test},     {"monitor_config", zb_monitor_config_test},
-    {"alert", zb_alert_test},     {"hook", zb_hook_test},
-    {"webhook", zb_webhook_test}, {"dispatch", zb_dispatch_test},
-    {"monitor", zb_monitor_test},
+    {"store", zb_store_test},       {"monitor_config", zb_monitor_config_test},
+    {"auth", zb_auth_test},         {"alert", zb_alert_test},
+    {"hook", zb_hook_test},         {"webhook", zb_webhook_test},
+    {"dispatch", zb_dispatch_test}, {"monitor", zb_monitor_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

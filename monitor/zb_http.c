@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ struct _zb_http_t {
     char *db;                  // database path, opened read-only per request
     zb_monitor_t *monitor;     // live counters, or NULL
     int port;                  // where it listens
+    atomic_int heavy;          // outages and report answers being built
 };
 
 //  A growing text buffer; after a failed allocation it stays failed.
@@ -705,6 +707,8 @@ static void s_monitor_metrics(s_buf_t *out, zb_monitor_t *monitor)
     s_counter(out, "zbeat_dropped_messages_total",
               "Messages dropped over the host or service caps.", st.dropped);
     s_counter(out, "zbeat_db_errors_total", "Failed database writes and commits.", st.db_errors);
+    s_counter(out, "zbeat_rejected_messages_total",
+              "Messages refused: their host is not bound to the sender's key.", st.rejected);
     s_family(out, "zbeat_outages_opened_total", "counter",
              "Outages opened by this monitor since it started.", NULL);
     s_buf_printf(out,
@@ -864,10 +868,19 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
         return s_metrics(&req);
     if (strcmp(url, "/api/v1/status") == 0)
         return s_api_status(&req);
-    if (strcmp(url, "/api/v1/outages") == 0)
-        return s_api_outages(&req);
-    if (strcmp(url, "/api/v1/report") == 0)
-        return s_api_report(&req);
+    bool outages = strcmp(url, "/api/v1/outages") == 0;
+    if (outages || strcmp(url, "/api/v1/report") == 0) {
+        //  These answers may be megabytes: a few at a time, so that many
+        //  greedy clients cannot make the monitor's memory balloon.
+        enum MHD_Result rc;
+        if (atomic_fetch_add(&req.self->heavy, 1) >= ZB_HTTP_HEAVY_MAX)
+            rc = s_error(&req, MHD_HTTP_SERVICE_UNAVAILABLE,
+                         "busy: %d large answers in progress, try again", ZB_HTTP_HEAVY_MAX);
+        else
+            rc = outages ? s_api_outages(&req) : s_api_report(&req);
+        atomic_fetch_sub(&req.self->heavy, 1);
+        return rc;
+    }
     const char *path = strcmp(url, "/") == 0 ? "/index.html" : url;
     for (size_t i = 0; i < zb_http_asset_count; i++)
         if (strcmp(path, zb_http_assets[i].path) == 0)
@@ -883,7 +896,9 @@ static void s_on_log(void *cls, const char *format, va_list args)
     size_t len = strlen(text);
     while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
         text[--len] = '\0';
-    zb_log_warning("http: %s", text);
+    //  Debug only: MHD speaks of every client that goes away early, and a
+    //  client must not be able to fill the monitor's log.
+    zb_log_debug("http: %s", text);
 }
 
 zb_http_t *zb_http_new(const char *address, const char *db, zb_monitor_t *monitor, char *err,
@@ -900,6 +915,7 @@ zb_http_t *zb_http_new(const char *address, const char *db, zb_monitor_t *monito
         goto failed;
     }
     self->monitor = monitor;
+    atomic_init(&self->heavy, 0);
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                          MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6)
@@ -1080,6 +1096,15 @@ void zb_http_test(bool verbose)
         assert(s_status_of(answer) == 400 && strstr(answer, "{\"error\":"));
         free(answer);
     }
+    //  Too many large answers in progress: 503 at once, the others still served.
+    atomic_store(&http->heavy, ZB_HTTP_HEAVY_MAX);
+    answer = s_get(port, "/api/v1/outages");
+    assert(s_status_of(answer) == 503 && strstr(answer, "busy"));
+    free(answer);
+    answer = s_get(port, "/api/v1/status");
+    assert(s_status_of(answer) == 200);
+    free(answer);
+    atomic_store(&http->heavy, 0);
     answer = s_get(port, "/api/v1/report?since=1970-01-01T00:00:00Z");
     assert(s_status_of(answer) == 200 && strstr(answer, "\"rows\":[{\"host\":\"web-1\""));
     free(answer);

@@ -31,6 +31,7 @@ typedef struct _zb_http_t zb_http_t;
 #define ZB_HTTP_LIMIT_MAX 10000      // outages per page, at most
 #define ZB_HTTP_OFFSET_MAX 1000000   // deepest page start
 #define ZB_HTTP_HEALTHY_PASS_MS 2000 // /healthz: the ingest loop passed this recently
+#define ZB_HTTP_HEAVY_MAX 4          // outages and report answers built at once (more: 503)
 
 //  One file of the status page, embedded from monitor/www by
 //  monitor/embed_www.cmake (generated zb_www.c).

@@ -24,7 +24,9 @@
     commits, never before.
 */
 #include "zb_monitor.h"
+#include "zb_replay.h"
 #include "zb_alert.h"
+#include "zb_auth.h"
 #include "zb_dispatch.h"
 #include "zb_log.h"
 #include "zb_store.h"
@@ -54,6 +56,8 @@
 #define ZB_MONITOR_ALERT_TICK_MS 1000 // silences re-read, flapping and reminders checked
 #define ZB_MONITOR_SILENCES_MAX 10000
 #define ZB_MONITOR_PUB_HWM 100000
+#define ZB_MONITOR_HEARTBEAT_IVL_MS 5000
+#define ZB_MONITOR_HEARTBEAT_TIMEOUT_MS 30000
 
 typedef enum { S_ALIVE, S_SILENT, S_STOPPED } s_host_state_t;
 
@@ -103,6 +107,7 @@ typedef struct {
 struct _zb_monitor_t {
     zb_monitor_config_t config; // a copy: the caller's may go away
     zb_store_t *store;          // the database
+    zb_auth_t *auth;            // while running: who may report for which host
     zhashx_t *hosts;            // name -> s_host_t
     zb_monitor_stats_t stats;   // counters, logged at exit
     uint64_t writes;            // store writes so far (to see if a message wrote)
@@ -122,6 +127,7 @@ struct _zb_monitor_t {
     bool poke;               // the pass made deliveries: wake the delivery threads
     zsock_t *pub;            // while running, when monitor/publish is set
     zb_dispatch_t *dispatch; // while running
+    zb_replay_server_t *replay; // while running, when monitor/replay is set
 
     //  For other threads (the HTTP server): stats copied at every pass.
     pthread_mutex_t shared_lock; // guards shared
@@ -815,6 +821,49 @@ static void s_reconcile(zb_monitor_t *self, s_host_t *host, const zb_msg_t *msg)
     zlistx_destroy(&gone);
 }
 
+static void s_event(zb_monitor_t *self, s_host_t *host, const zb_msg_t *msg);
+
+int zb_monitor_replay(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall)
+{
+    assert(self && msg && msg->type == ZB_MSG_EVENT);
+    self->now_mono = now_mono;
+    self->now_wall = now_wall;
+    int rc = zb_store_replay_key(self->store, msg->host, msg->instance, msg->seq, now_wall);
+    s_write_result(self, rc);
+    //  A host's stop only matters live: the host is heard again by now.
+    if (rc != 1 || !msg->service[0])
+        return rc;
+    bool created = false;
+    s_host_t *host = s_host_get(self, msg->host, now_wall, &created);
+    if (!host)
+        return -1;
+    if (created)
+        s_host_write(self, host);
+    s_service_t *service = zhashx_lookup(host->services, msg->service);
+    //  Replays come in the agent's order: newer than what we know (or we
+    //  know nothing, e.g. while the host was silent), the transition is
+    //  applied as if heard live, alerts included.
+    if (!service || service->state == ZB_STATE_UNKNOWN || msg->at_ms >= service->since_ms) {
+        s_event(self, host, msg);
+        return 1;
+    }
+    //  Behind the current state (a beat told us where the service is now):
+    //  history only, bounded by when the current state began.
+    if (msg->to == ZB_STATE_DOWN) {
+        zb_store_outage_t outage = {.kind = "service",
+                                    .host = msg->host,
+                                    .service = msg->service,
+                                    .started_at_ms = msg->at_ms,
+                                    .reason = msg->reason,
+                                    .error = msg->error,
+                                    .instance = msg->instance};
+        s_write_result(self, zb_store_replay_down(self->store, &outage, service->since_ms));
+    } else if (msg->to != ZB_STATE_UNKNOWN)
+        s_write_result(self, zb_store_replay_end(self->store, msg->host, msg->service, msg->at_ms,
+                                                 zb_state_name(msg->to)));
+    return 1;
+}
+
 static void s_event(zb_monitor_t *self, s_host_t *host, const zb_msg_t *msg)
 {
     if (!msg->service[0]) {
@@ -1296,12 +1345,19 @@ static void s_drain(zb_monitor_t *self)
 {
     for (int i = 0; i < ZB_MONITOR_DRAIN; i++) {
         zb_msg_t *msg = NULL;
-        char why[256] = "";
-        int rc = zb_msg_recv_nowait(self->sub, &msg, why, sizeof(why));
+        char why[256] = "", user_id[64] = "";
+        int rc =
+            zb_msg_recv_nowait_user(self->sub, &msg, user_id, sizeof(user_id), why, sizeof(why));
         if (rc == -2)
             break;
         if (rc == -1) {
             s_malformed(self, why);
+            continue;
+        }
+        //  Only the host bound to the sender's key (CURVE; zb_auth logs).
+        if (zb_auth_check(self->auth, user_id, msg->host) != 0) {
+            self->stats.rejected++;
+            zb_msg_destroy(&msg);
             continue;
         }
         zb_monitor_handle(self, msg, zb_time_mono_ms(), zb_time_wall_ms());
@@ -1403,6 +1459,18 @@ int zb_monitor_run(zb_monitor_t *self)
     zsock_set_maxmsgsize(self->sub, ZB_PROTO_MAX_BYTES + 64 * 1024);
     zsock_set_rcvhwm(self->sub, ZB_MONITOR_RCVHWM);
     zsock_set_subscribe(self->sub, "");
+    //  ZMTP heartbeats drop an agent's connection that went half-open (its
+    //  host died without a FIN); agents ask for the same from their side.
+    zsock_set_heartbeat_ivl(self->sub, ZB_MONITOR_HEARTBEAT_IVL_MS);
+    zsock_set_heartbeat_timeout(self->sub, ZB_MONITOR_HEARTBEAT_TIMEOUT_MS);
+    //  Authentication first: binding without it would admit anyone.
+    char why[600];
+    self->auth = zb_auth_new(self->sub, self->config.cert, self->config.agents, self->config.bind,
+                             why, sizeof(why));
+    if (!self->auth) {
+        zb_log_error("%s", why);
+        goto done;
+    }
     if (s_bind(self->sub, self->config.bind, "listening") != 0)
         goto done;
     if (self->config.publish[0]) {
@@ -1427,6 +1495,15 @@ int zb_monitor_run(zb_monitor_t *self)
     zb_log_info("monitor started: db %s, liveness %d, %zu hosts known", self->config.db,
                 self->config.liveness, zhashx_size(self->hosts));
     zloop_reader(self->loop, self->sub, s_on_readable, self);
+    if (zb_auth_attach(self->auth, self->loop) != 0) {
+        zb_log_error("cannot watch the allow-list");
+        goto done;
+    }
+    if (self->config.replay[0]) {
+        self->replay = zb_replay_server_new(self, self->loop, self->config.replay);
+        if (!self->replay)
+            goto done;
+    }
     zloop_timer(self->loop, ZB_MONITOR_SWEEP_MS, 0, s_on_sweep, self);
     zloop_timer(self->loop, ZB_MONITOR_CHECKPOINT_MS, 0, s_on_checkpoint, self);
     zloop_timer(self->loop, ZB_MONITOR_PRUNE_MS, 0, s_on_prune_period, self);
@@ -1435,14 +1512,17 @@ int zb_monitor_run(zb_monitor_t *self)
     zloop_start(self->loop);
     s_drain(self);
     zb_log_info("monitor stopping: messages=%" PRIu64 " decode_errors=%" PRIu64 " seq_gaps=%" PRIu64
-                " stale=%" PRIu64 " dropped=%" PRIu64 " db_errors=%" PRIu64,
+                " stale=%" PRIu64 " dropped=%" PRIu64 " db_errors=%" PRIu64 " rejected=%" PRIu64,
                 self->stats.messages, self->stats.decode_errors, self->stats.seq_gaps,
-                self->stats.stale, self->stats.dropped, self->stats.db_errors);
+                self->stats.stale, self->stats.dropped, self->stats.db_errors,
+                self->stats.rejected);
     rc = 0;
 done:
+    zb_replay_server_destroy(&self->replay);
     zb_dispatch_destroy(&self->dispatch);
     zsock_destroy(&self->pub);
     zloop_destroy(&self->loop);
+    zb_auth_destroy(&self->auth); // stops watching the socket: before it goes
     zsock_destroy(&self->sub);
     return rc;
 }

@@ -37,13 +37,14 @@ typedef struct {
     uint64_t stale;         // seq not after the last seen of the same instance
     uint64_t dropped;       // over the host/service caps
     uint64_t db_errors;     // failed commits
+    uint64_t rejected;      // refused by zb_auth: a host not bound to the sender's key
     //  For the HTTP server's /metrics and /healthz (zb_monitor_snapshot):
     uint64_t service_outages; // service outages opened since start
     uint64_t host_outages;    // host outages opened since start
     uint64_t db_commits;      // transactions that wrote, committed or failed
     uint64_t db_commit_us;    // time spent committing them
-    uint64_t db_commit_buckets[ZB_MONITOR_COMMIT_BUCKETS]; // by time, see below
-    bool db_ok; // no write failed in the last pass that wrote (or tried to)
+    uint64_t db_commit_buckets[ZB_MONITOR_COMMIT_BUCKETS]; // by time, bounds above
+    bool db_ok;        // no write failed in the last pass that wrote (or tried to)
     int64_t pass_mono; // monotonic ms at the end of the last loop pass, 0 before the first
 } zb_monitor_stats_t;
 
@@ -60,6 +61,13 @@ int zb_monitor_run(zb_monitor_t *self);
 
 //  One decoded message, received at the given clocks.
 void zb_monitor_handle(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall);
+
+//  One transition replayed from an agent's journal (zb_replay), applied at
+//  most once per (host, instance, seq): newer than what the monitor knows
+//  of the service (or the service unknown), it is applied as if heard live;
+//  older, it only fills the outage history behind the current state.
+//  Returns 1 when applied, 0 when seen before, -1 on error (not applied).
+int zb_monitor_replay(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall);
 
 //  Flags hosts silent for liveness x their interval.
 void zb_monitor_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall);

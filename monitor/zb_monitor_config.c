@@ -1,5 +1,6 @@
 /*  zb_monitor_config: the monitor's settings. See zb_monitor_config.h. */
 #include "zb_monitor_config.h"
+#include "zb_auth.h"
 #include "zb_config.h"
 #include "zb_http.h"
 #include "zb_proto.h"
@@ -232,8 +233,9 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     assert(self && path && err);
     static const char *const sections[] = {"monitor", "alert", NULL};
     static const char *const keys[] = {
-        "bind",        "db",         "liveness", "retention", "publish", "flap-threshold",
-        "flap-window", "flap-quiet", "repeat",   "http",      NULL};
+        "bind",           "db",          "liveness",   "retention", "publish",
+        "flap-threshold", "flap-window", "flap-quiet", "repeat",    "http",
+        "cert",           "agents",      "replay",     NULL};
 
     zb_config_t *config = zb_config_load(path, err, errsize);
     if (!config)
@@ -270,6 +272,15 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
         zb_config_fail(config, node, "too long");
     else if (publish)
         snprintf(self->publish, sizeof(self->publish), "%s", publish);
+    node = section ? zconfig_locate(section, "replay") : NULL;
+    const char *replay = zb_config_string(config, section, "replay", NULL);
+    problem = replay ? s_bind_problem(replay) : NULL;
+    if (problem)
+        zb_config_fail(config, node, "\"%.200s\" %s", replay, problem);
+    else if (replay && strlen(replay) >= sizeof(self->replay))
+        zb_config_fail(config, node, "too long");
+    else if (replay)
+        snprintf(self->replay, sizeof(self->replay), "%s", replay);
     if (zb_config_int(config, section, "flap-threshold", self->flap_threshold, 0, 1000, &value) ==
         0)
         self->flap_threshold = (int)value;
@@ -283,6 +294,8 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     const char *http = zb_config_string(config, section, "http", NULL);
     if (http && zb_monitor_config_set_http(self, http, "http", why, sizeof(why)) != 0)
         zb_config_fail(config, node, "%s", why + strlen("http: "));
+    zb_auth_config_load(config, section, self->cert, sizeof(self->cert), self->agents,
+                        sizeof(self->agents));
     zconfig_t *alert = zconfig_locate(root, "alert");
     if (alert)
         s_alert_load(self, config, alert);

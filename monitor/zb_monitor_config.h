@@ -49,7 +49,10 @@ typedef struct {
     int liveness;         // beats a host may miss before it is silent
     int64_t retention_ms; // outages that ended longer ago are pruned
     char publish[1024];   // ZeroMQ endpoint(s) the PUB socket of alerts binds, "" = none
+    char replay[1024];    // ZeroMQ endpoint(s) the replay ROUTER binds (zb_replay), "" = none
     char http[256];       // HOST:PORT of the HTTP server (docs/http.md), "" = none
+    char cert[4096];      // the monitor's secret certificate: CURVE on; "" = plaintext
+    char agents[4096];    // directory of admitted agents' public certificates (zb_auth)
     int flap_threshold;   // more transitions than this in the window is flapping; 0 = off
     int64_t flap_window_ms;
     int64_t flap_quiet_ms; // stable this long ends flapping

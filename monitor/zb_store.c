@@ -5,6 +5,7 @@
 */
 #include "zb_store.h"
 #include "zb_log.h"
+#include "zb_time.h"
 #include "zb_schema.h"
 
 #include <assert.h>
@@ -56,6 +57,11 @@ enum {
     S_DELIVERY_UPDATE,
     S_SILENCE_INSERT,
     S_SILENCE_END,
+    S_REPLAY_INSERT,
+    S_HISTORY_FIND,
+    S_HISTORY_INSERT,
+    S_HISTORY_END,
+    S_PRUNE_REPLAYED,
     S_COUNT
 };
 
@@ -151,6 +157,20 @@ static const char *const s_sql[S_COUNT] = {
     [S_SILENCE_INSERT] = "INSERT INTO silences (host, service, starts_at_ms, ends_at_ms, reason, "
                          "created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [S_SILENCE_END] = "UPDATE silences SET ends_at_ms = ?2 WHERE id = ?1 AND ends_at_ms > ?2",
+    //  Replay (zb_store_replay_*): history behind what the monitor knows.
+    [S_REPLAY_INSERT] = "INSERT OR IGNORE INTO replayed (host, instance, seq, received_ms) "
+                        "VALUES (?1, ?2, ?3, ?4)",
+    [S_HISTORY_FIND] = "SELECT id FROM outages WHERE host = ?1 AND kind = 'service' AND "
+                       "service = ?2 AND started_at_ms <= ?3 AND "
+                       "(ended_at_ms IS NULL OR ended_at_ms > ?3) LIMIT 1",
+    [S_HISTORY_INSERT] = "INSERT INTO outages (kind, host, service, started_at_ms, ended_at_ms, "
+                         "reason, error, end_reason, instance) VALUES ('service', ?1, ?2, ?3, "
+                         "max(?4, ?3), ?5, ?6, 'replayed', ?7)",
+    [S_HISTORY_END] = "UPDATE outages SET ended_at_ms = max(?3, started_at_ms), end_reason = ?4 "
+                      "WHERE id = (SELECT id FROM outages WHERE host = ?1 AND kind = 'service' "
+                      "AND service = ?2 AND end_reason = 'replayed' AND started_at_ms <= ?3 AND "
+                      "ended_at_ms >= ?3 ORDER BY started_at_ms DESC LIMIT 1)",
+    [S_PRUNE_REPLAYED] = "DELETE FROM replayed WHERE received_ms < ?1",
 };
 
 struct _zb_store_t {
@@ -161,7 +181,20 @@ struct _zb_store_t {
     int version;                 // PRAGMA user_version
     sqlite3_stmt *stmt[S_COUNT]; // prepared statements, NULL when not prepared
     char error[512];             // last error message
+    //  Redo: every write of the open transaction, as SQL with its values,
+    //  so that a failed commit (disk full, I/O error) loses nothing: the
+    //  next transaction applies them again first, in order (same row ids).
+    char **redo;
+    size_t redo_count;
+    size_t redo_alloc;
+    bool redo_pending;   // a commit failed: redo holds what it lost
+    bool redo_broken;    // this transaction cannot be committed as it is
+    int64_t retry_mono;  // next retry when no new write comes
+    int64_t failed_mono; // when the first commit of the current streak failed
 };
+
+//  Retries of a failed commit when nothing new is written.
+#define ZB_STORE_RETRY_MS 1000
 
 static void s_set_error(zb_store_t *self, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
@@ -231,11 +264,54 @@ static void s_bind_text(sqlite3_stmt *stmt, int index, const char *text)
 }
 
 //  Steps a bound write statement to completion and resets it.
+static void s_redo_add(zb_store_t *self, sqlite3_stmt *stmt)
+{
+    char *sql = sqlite3_expanded_sql(stmt);
+    if (sql && self->redo_count == self->redo_alloc) {
+        size_t alloc = self->redo_alloc ? self->redo_alloc * 2 : 64;
+        char **redo = realloc(self->redo, alloc * sizeof(*redo));
+        if (redo) {
+            self->redo = redo;
+            self->redo_alloc = alloc;
+        }
+    }
+    if (!sql || self->redo_count == self->redo_alloc) {
+        //  Cannot be redone: this transaction must commit as a whole or
+        //  its writes are lost; say so rather than pretend.
+        zb_log_error("%s: out of memory recording a write for retry", self->path);
+        sqlite3_free(sql);
+        return;
+    }
+    self->redo[self->redo_count++] = sql;
+}
+
+static void s_redo_clear(zb_store_t *self)
+{
+    for (size_t i = 0; i < self->redo_count; i++)
+        sqlite3_free(self->redo[i]);
+    self->redo_count = 0;
+}
+
 static int s_step_done(zb_store_t *self, int which)
 {
     sqlite3_stmt *stmt = self->stmt[which];
+    //  SQLite may roll a transaction back by itself after SQLITE_FULL or an
+    //  I/O error; a write now would commit on its own, out of order. Keep
+    //  it for the retry instead.
+    if (self->in_txn && which > S_ROLLBACK && sqlite3_get_autocommit(self->db)) {
+        self->redo_broken = true;
+        s_redo_add(self, stmt);
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
+        s_set_error(self, "%s: transaction rolled back after an error", self->path);
+        return -1;
+    }
     int rc = sqlite3_step(stmt);
     int result = rc == SQLITE_DONE ? 0 : s_db_fail(self, s_sql[which]);
+    //  Writes inside a transaction (S_BEGIN, S_COMMIT, S_ROLLBACK come
+    //  before them) are kept until their commit succeeds.
+    if (result == 0 && self->in_txn && which > S_ROLLBACK)
+        s_redo_add(self, stmt);
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
     return result;
@@ -250,6 +326,17 @@ static int s_begin(zb_store_t *self)
     if (s_step_done(self, S_BEGIN) != 0)
         return -1;
     self->in_txn = true;
+    //  What a failed commit lost goes first, every time: later writes build
+    //  on it (an outage opened then, closed now, keeps its row id).
+    for (size_t i = 0; self->redo_pending && i < self->redo_count; i++) {
+        char *errmsg = NULL;
+        if (sqlite3_exec(self->db, self->redo[i], NULL, NULL, &errmsg) != SQLITE_OK) {
+            s_set_error(self, "%s: retry: %s", self->path, errmsg ? errmsg : "failed");
+            sqlite3_free(errmsg);
+            self->redo_broken = true;
+            break;
+        }
+    }
     return 0;
 }
 
@@ -400,8 +487,14 @@ void zb_store_destroy(zb_store_t **self_p)
     zb_store_t *self = *self_p;
     if (!self)
         return;
-    if (self->in_txn)
-        zb_store_commit(self);
+    if (self->in_txn || self->redo_pending) {
+        self->retry_mono = 0;
+        if (zb_store_commit(self) != 0 && self->redo_count)
+            zb_log_error("%s: %zu changes could not be written and are lost", self->path,
+                         self->redo_count);
+    }
+    s_redo_clear(self);
+    free(self->redo);
     s_finalize_all(self);
     //  The last connection to close checkpoints and removes the WAL file.
     if (self->db && sqlite3_close(self->db) != SQLITE_OK)
@@ -431,21 +524,47 @@ const char *zb_store_error(zb_store_t *self)
 bool zb_store_pending(zb_store_t *self)
 {
     assert(self);
-    return self->in_txn;
+    return self->in_txn || self->redo_pending;
 }
 
 int zb_store_commit(zb_store_t *self)
 {
     assert(self);
-    if (!self->in_txn)
-        return 0;
+    int64_t now = zb_time_mono_ms();
+    if (!self->in_txn) {
+        //  Nothing new: retry what a failed commit left, once a second.
+        if (!self->redo_pending || now < self->retry_mono)
+            return 0;
+        if (s_begin(self) != 0) {
+            self->retry_mono = now + ZB_STORE_RETRY_MS;
+            return -1;
+        }
+    }
     self->in_txn = false;
-    if (s_step_done(self, S_COMMIT) == 0)
+    if (!self->redo_broken && s_step_done(self, S_COMMIT) == 0) {
+        if (self->redo_pending) {
+            char took[32];
+            zb_time_format_duration(now - self->failed_mono, took, sizeof(took));
+            zb_log_warning("database writable again after %s: %zu changes kept in memory are "
+                           "written",
+                           took, self->redo_count);
+        }
+        self->redo_pending = false;
+        s_redo_clear(self);
         return 0;
-    zb_log_error("database write failed, changes of this pass are lost: %s", self->error);
+    }
+    if (!self->redo_pending) {
+        zb_log_error("DATABASE WRITE FAILED: %s; the monitor carries on with its state in "
+                     "memory, keeps the %zu changes not written and retries until they are",
+                     self->error, self->redo_count);
+        self->failed_mono = now;
+    }
     //  A failed COMMIT may leave the transaction open (SQLITE_BUSY).
     if (!sqlite3_get_autocommit(self->db))
-        s_step_done(self, S_ROLLBACK);
+        sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+    self->redo_pending = true;
+    self->redo_broken = false;
+    self->retry_mono = now + ZB_STORE_RETRY_MS;
     return -1;
 }
 
@@ -562,6 +681,67 @@ int zb_store_outage_open(zb_store_t *self, const zb_store_outage_t *outage, int6
     return result;
 }
 
+int zb_store_replay_key(zb_store_t *self, const char *host, const char *instance, uint64_t seq,
+                        int64_t now_ms)
+{
+    assert(self && host && instance);
+    if (s_begin(self) != 0)
+        return -1;
+    sqlite3_stmt *stmt = self->stmt[S_REPLAY_INSERT];
+    s_bind_text(stmt, 1, host);
+    s_bind_text(stmt, 2, instance);
+    sqlite3_bind_int64(stmt, 3, (int64_t)seq);
+    sqlite3_bind_int64(stmt, 4, now_ms);
+    if (s_step_done(self, S_REPLAY_INSERT) != 0)
+        return -1;
+    return sqlite3_changes(self->db) == 1 ? 1 : 0;
+}
+
+int zb_store_replay_down(zb_store_t *self, const zb_store_outage_t *outage, int64_t bound_ms)
+{
+    assert(self && outage && outage->host && outage->service);
+    if (s_begin(self) != 0)
+        return -1;
+    sqlite3_stmt *stmt = self->stmt[S_HISTORY_FIND];
+    s_bind_text(stmt, 1, outage->host);
+    s_bind_text(stmt, 2, outage->service);
+    sqlite3_bind_int64(stmt, 3, outage->started_at_ms);
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    if (rc == SQLITE_ROW)
+        return 0; // an outage covers that moment already
+    if (rc != SQLITE_DONE)
+        return s_db_fail(self, "find outage");
+    stmt = self->stmt[S_HISTORY_INSERT];
+    s_bind_text(stmt, 1, outage->host);
+    s_bind_text(stmt, 2, outage->service);
+    sqlite3_bind_int64(stmt, 3, outage->started_at_ms);
+    sqlite3_bind_int64(stmt, 4, bound_ms);
+    s_bind_text(stmt, 5, outage->reason ? outage->reason : "");
+    s_bind_text(stmt, 6, outage->error ? outage->error : "");
+    s_bind_text(stmt, 7, outage->instance ? outage->instance : "");
+    if (s_step_done(self, S_HISTORY_INSERT) != 0)
+        return -1;
+    return 1;
+}
+
+int zb_store_replay_end(zb_store_t *self, const char *host, const char *service, int64_t at_ms,
+                        const char *end_reason)
+{
+    assert(self && host && service && end_reason);
+    if (s_begin(self) != 0)
+        return -1;
+    sqlite3_stmt *stmt = self->stmt[S_HISTORY_END];
+    s_bind_text(stmt, 1, host);
+    s_bind_text(stmt, 2, service);
+    sqlite3_bind_int64(stmt, 3, at_ms);
+    s_bind_text(stmt, 4, end_reason);
+    if (s_step_done(self, S_HISTORY_END) != 0)
+        return -1;
+    return sqlite3_changes(self->db) > 0 ? 1 : 0;
+}
+
 int zb_store_outage_close(zb_store_t *self, int64_t id, int64_t ended_at_ms, const char *end_reason)
 {
     assert(self && end_reason);
@@ -590,6 +770,10 @@ int zb_store_prune(zb_store_t *self, int64_t before_ms, int batch)
     stmt = self->stmt[S_PRUNE_INSTANCES];
     sqlite3_bind_int64(stmt, 1, before_ms);
     if (s_step_done(self, S_PRUNE_INSTANCES) != 0)
+        return -1;
+    stmt = self->stmt[S_PRUNE_REPLAYED];
+    sqlite3_bind_int64(stmt, 1, before_ms);
+    if (s_step_done(self, S_PRUNE_REPLAYED) != 0)
         return -1;
     for (int which = S_PRUNE_DELIVERIES; which <= S_PRUNE_ALERTS; which++) {
         stmt = self->stmt[which];
@@ -736,15 +920,17 @@ static int s_outages_prepare(zb_store_t *self, const zb_store_query_t *query, bo
     if (query->until_ms != ZB_STORE_NO_TIME)
         S_WHERE("started_at_ms <= :until");
     if (query->since_ms != ZB_STORE_NO_TIME)
-        S_WHERE("(ended_at_ms IS NULL OR ended_at_ms >= :since)");
+        S_WHERE("ifnull(ended_at_ms, 9223372036854775807) >= :since"); // schema/003
     if (query->open_only)
         S_WHERE("ended_at_ms IS NULL");
 #undef S_WHERE
-    //  Open outages are few: find them through the partial index and sort,
-    //  rather than walk the whole started_at_ms index in order ("+" keeps
-    //  the planner from using an index for the ORDER BY).
+    //  Open outages are few, and so are those that ended since a recent
+    //  time: find them through the partial or the ended-at index and sort,
+    //  rather than walk the host's whole started_at_ms index in order ("+"
+    //  keeps the planner from using an index for the ORDER BY).
+    bool few = query->open_only || query->since_ms != ZB_STORE_NO_TIME;
     len += snprintf(sql + len, sizeof(sql) - len, " ORDER BY %sstarted_at_ms DESC, id DESC",
-                    query->open_only ? "+" : "");
+                    few ? "+" : "");
     if (query->limit > 0)
         len += snprintf(sql + len, sizeof(sql) - len, " LIMIT :limit");
     assert(len < sizeof(sql));

@@ -177,6 +177,20 @@ int zb_store_outage_open(zb_store_t *self, const zb_store_outage_t *outage, int6
 int zb_store_outage_close(zb_store_t *self, int64_t id, int64_t ended_at_ms,
                           const char *end_reason);
 
+//  Replay of agent journals (monitor/zb_replay.c). replay_key records the
+//  key of a replayed transition: 1 when new, 0 when seen before (apply
+//  nothing), -1 on error. replay_down records a service outage that began
+//  at outage->started_at_ms, behind what the monitor already knows, unless
+//  an outage covers that moment: closed at bound_ms (when the current state
+//  began) with end_reason "replayed" until replay_end, for the transition
+//  that ended it, sets the true end. Each returns 1 when it wrote, 0 when
+//  there was nothing to do, -1 on error.
+int zb_store_replay_key(zb_store_t *self, const char *host, const char *instance, uint64_t seq,
+                        int64_t now_ms);
+int zb_store_replay_down(zb_store_t *self, const zb_store_outage_t *outage, int64_t bound_ms);
+int zb_store_replay_end(zb_store_t *self, const char *host, const char *service, int64_t at_ms,
+                        const char *end_reason);
+
 //  Records that an outage's opening alert went out (notified) or was held
 //  by a silence (silenced).
 int zb_store_outage_flag(zb_store_t *self, int64_t id, bool notified, bool silenced);

@@ -7,9 +7,11 @@ set -euo pipefail
 PACKAGES=(
     # build
     cmake make gcc pkg-config
-    libczmq-dev libzmq3-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev
+    libczmq-dev libzmq3-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
     # tests: real services and tools
-    redis-server python3 python3-zmq sqlite3 procps iproute2
+    redis-server python3 python3-zmq python3-prometheus-client sqlite3 procps iproute2
+    # the status page test: a real headless browser
+    chromium chromium-driver python3-selenium
     # hygiene: format check, sanitizers' runtime for clang, valgrind
     clang clang-format libclang-rt-14-dev valgrind
     # packaging checks: man page lint, .deb tools, systemd-analyze

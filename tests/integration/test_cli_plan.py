@@ -48,8 +48,13 @@ class CliPlanTest(MonitorCase):
 
     def test_per_host_and_per_service_queries_use_an_index(self):
         self.assert_index_driven(self.plan("--host", "h-17"), "outages_host_started")
+        # With --since, the outages that ended since then (schema/003): a
+        # range of the ended-at index, not every outage the host ever had.
         self.assert_index_driven(self.plan("--host", "h-17", "--since", "30d", "--until", "1d"),
-                                 "outages_host_started")
+                                 "outages_host_ended")
+        self.assert_index_driven(self.plan("--service", "s-3", "--since", "2h"),
+                                 "outages_service_ended")
+        self.assert_index_driven(self.plan("--since", "2h"), "outages_ended")
         self.assert_index_driven(self.plan("--host", "h-17", "--open"), "outages_")
         self.assert_index_driven(self.plan("--service", "s-3", "--limit", "10"),
                                  "outages_service_started")

@@ -172,6 +172,27 @@ class HttpApiTest(HttpCase):
         self.assertGreater(time.monotonic() - t0, 8)
         self.assertLess(time.monotonic() - t1, 15 * zbtest.SLOW)
 
+    def test_connection_limit(self):
+        # 64 stalled connections fill the server; one more is closed at
+        # once (not queued); when they go, service resumes.
+        stalled = []
+        for _ in range(64):
+            s = socket.create_connection(("127.0.0.1", self.http_port))
+            s.sendall(b"GET / HTTP/1.1\r\n")
+            stalled.append(s)
+            self.addCleanup(s.close)
+        def refused():
+            try:
+                request(self.http_port, "/healthz", timeout=5)
+            except (ConnectionError, OSError):
+                return True
+            return False
+        zbtest.wait_for(refused, 5, "the 65th connection closed")
+        for s in stalled:
+            s.close()
+        zbtest.wait_for(lambda: not refused(), 5, "service again")
+        self.assertEqual(self.get("/api/v1/status").status, 200)
+
     def test_healthz_follows_the_loop_and_the_database(self):
         self.assertEqual(self.get("/healthz").status, 200)
         self.assertEqual(self.get("/healthz").text(), "ok\n")
@@ -199,6 +220,24 @@ class HttpApiTest(HttpCase):
         db.execute("DROP TRIGGER refuse_UPDATE")
         a.event("web", "up")
         zbtest.wait_for(lambda: self.get("/healthz").status == 200, 10, "healthz 200 again")
+
+    def test_configuration_errors(self):
+        for args in (["--http", "7480"], ["--http", "example.com:80"],
+                     ["--http", "127.0.0.1:65536"], ["--http", "[::1:80"]):
+            rc, out, err = self.run_cmd([self.monitor_bin, "--check-config"] + args)
+            self.assertEqual(rc, 2, err)
+            self.assertEqual(len(err.splitlines()), 1, err)
+            self.assertIn("--http", err)
+        path = self.write("bad.cfg", "monitor\n    http = 127.0.0.1:x\n")
+        rc, _, err = self.run_cmd([self.monitor_bin, "-c", path, "--check-config"])
+        self.assertEqual(rc, 2)
+        self.assertIn("monitor/http", err)
+        # The port is taken (by this test's own monitor): exit 1, and said.
+        rc, _, err = self.run_cmd([self.monitor_bin, "--db", self.db + "2", "--bind",
+                                   "tcp://127.0.0.1:%d" % zbtest.free_port(),
+                                   "--http", "127.0.0.1:%d" % self.http_port])
+        self.assertEqual(rc, 1)
+        self.assertIn("cannot serve on", err)
 
     def test_healthz_when_the_monitor_stops(self):
         self.assertEqual(self.get("/healthz").status, 200)

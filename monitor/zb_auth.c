@@ -1,0 +1,855 @@
+/*  zb_auth: who may report to this monitor. See zb_auth.h.
+
+    Why not czmq's zauth for ZAP: its certificate store (czmq 4.2.1)
+    asserts when two files in the directory hold the same key, so a
+    `cp web-1.cert web-1.cert.bak` would abort the monitor at the next
+    handshake; it detects changes by whole seconds, file count and total
+    size (a same-size rewrite within a second goes unseen); and it logs
+    through zsys, every request or none. The ZAP handler here is the same
+    RFC 27 exchange, answered from one allow-list that the message check
+    shares, so the two can never disagree: a key admitted at a handshake is
+    known to the check at once, and a file removed is gone for both.
+
+    Threads: the ZAP handler runs in its own actor, so a handshake never
+    waits for the monitor's loop (a slow commit); the allow-list is shared
+    under a mutex. Everything else runs in the monitor's loop.
+*/
+#include "zb_auth.h"
+#include "zb_log.h"
+#include "zb_proto.h"
+#include "zb_time.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define S_ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define S_NO_SECRET "0000000000000000000000000000000000000000" // Z85 of 32 zero bytes
+//  A handshake re-reads the directory (when it changed) at most this often:
+//  a flood of handshakes must not turn into a flood of directory scans.
+#define S_ZAP_RESCAN_MIN_MS 100
+#define S_LOG_KEY 12 // key characters shown in logs: enough to tell keys apart
+
+//  One admitted key.
+typedef struct {
+    char host[ZB_NAME_MAX + 1]; // bound host; "" when the file names none (refused)
+    char file[256];             // the certificate it came from, for the log
+} s_key_t;
+
+//  Warnings that hostile peers could repeat at will: the first at once, then
+//  at most one per ZB_AUTH_LOG_MS with the count of those held back.
+typedef struct {
+    int64_t logged_mono; // 0 before the first
+    uint64_t held;       // refusals since the last line
+} s_limit_t;
+
+//  The allow-list, shared by the ZAP actor and the loop.
+typedef struct {
+    pthread_mutex_t lock;
+    char *dir;              // monitor/agents
+    zhashx_t *keys;         // Z85 key -> s_key_t
+    uint64_t signature;     // of the directory as last read
+    bool read;              // read at least once
+    int64_t scanned_mono;   // last look at the directory
+    zb_auth_stats_t stats;  // both threads count here (not handshake_errors)
+    s_limit_t refused_log;  // ZAP refusals (ZAP thread)
+    s_limit_t admitted_log; // ZAP admissions (ZAP thread)
+} s_list_t;
+
+struct _zb_auth_t {
+    bool curve;      // monitor/cert given
+    s_list_t *list;  // when curve
+    zactor_t *zap;   // the ZAP handler, when curve
+    void *watched;   // the agents' socket (libzmq handle) being monitored
+    zsock_t *events; // PAIR: its failed handshakes
+    char events_endpoint[64];
+    s_limit_t forged_log; // loop thread from here on
+    s_limit_t revoked_log;
+    s_limit_t handshake_log;
+    uint64_t handshake_errors; // counted here, in the loop
+};
+
+//  --------------------------------------------------------------------------
+//  Helpers
+
+static void s_printable(char *text)
+{
+    for (unsigned char *p = (unsigned char *)text; *p; p++)
+        if (*p < 0x20 || *p >= 0x7f)
+            *p = '?';
+}
+
+//  True when the line may go out now, with a note of how many were held
+//  back in note ("" or "; 12 more not logged"); otherwise it is counted.
+static bool s_limit_pass(s_limit_t *limit, char *note, size_t size)
+{
+    int64_t now = zb_time_mono_ms();
+    if (limit->logged_mono && now - limit->logged_mono < ZB_AUTH_LOG_MS) {
+        limit->held++;
+        return false;
+    }
+    if (limit->held)
+        snprintf(note, size, "; %" PRIu64 " more not logged", limit->held);
+    else
+        note[0] = '\0';
+    limit->held = 0;
+    limit->logged_mono = now;
+    return true;
+}
+
+static uint64_t s_mix(uint64_t hash, const void *data, size_t size)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < size; i++)
+        hash = (hash ^ p[i]) * 1099511628211ULL; // FNV-1a
+    return hash;
+}
+
+static bool s_is_secret_file(const char *path)
+{
+    size_t len = strlen(path);
+    return len >= 7 && strcmp(path + len - 7, "_secret") == 0;
+}
+
+//  --------------------------------------------------------------------------
+//  The allow-list
+
+static void s_key_destroy(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+//  What the directory holds now: every file's path, inode, size and
+//  modification time to the nanosecond. Any change of any file changes it.
+static uint64_t s_signature(const char *dir)
+{
+    uint64_t hash = 14695981039346656037ULL;
+    zdir_t *tree = zdir_new(dir, NULL);
+    zfile_t **files = tree ? zdir_flatten(tree) : NULL;
+    for (size_t i = 0; files && files[i]; i++) {
+        const char *path = zfile_filename(files[i], NULL);
+        struct stat st;
+        hash = s_mix(hash, path, strlen(path) + 1);
+        if (stat(path, &st) == 0) {
+            int64_t values[] = {(int64_t)st.st_ino, (int64_t)st.st_size, (int64_t)st.st_mtim.tv_sec,
+                                (int64_t)st.st_mtim.tv_nsec, (int64_t)st.st_ctim.tv_nsec};
+            hash = s_mix(hash, values, sizeof(values));
+        }
+    }
+    zdir_flatten_free(&files);
+    zdir_destroy(&tree);
+    return hash;
+}
+
+//  Reads every public certificate under dir (as zcertstore would: every
+//  regular file not ending in _secret, subdirectories included). Returns
+//  NULL only when out of memory; an absent directory admits no one.
+static zhashx_t *s_keys_read(const char *dir)
+{
+    zhashx_t *keys = zhashx_new();
+    if (!keys)
+        return NULL;
+    zhashx_set_destructor(keys, s_key_destroy);
+    zdir_t *tree = zdir_new(dir, NULL);
+    if (!tree)
+        zb_log_warning("allow-list %s cannot be read: no agent is admitted", dir);
+    zfile_t **files = tree ? zdir_flatten(tree) : NULL;
+    for (size_t i = 0; files && files[i]; i++) {
+        const char *path = zfile_filename(files[i], NULL);
+        if (!zfile_is_regular(files[i]) || s_is_secret_file(path))
+            continue;
+        zcert_t *cert = zcert_load(path);
+        if (!cert) {
+            zb_log_warning("allow-list: %s is not a certificate, ignored", path);
+            continue;
+        }
+        const char *host = zcert_meta(cert, "host");
+        if (!host || !zb_name_valid(host)) {
+            zb_log_warning("allow-list: %s has no valid host in its metadata: the agent is "
+                           "admitted, but every message from it will be refused",
+                           path);
+            host = "";
+        }
+        s_key_t *key = zhashx_lookup(keys, zcert_public_txt(cert));
+        if (key && strcmp(key->host, host) != 0) {
+            //  One key, two hosts: neither binding can be trusted.
+            zb_log_warning("allow-list: %s and %s hold the same key for different hosts: its "
+                           "messages will be refused",
+                           key->file, path);
+            key->host[0] = '\0';
+        } else if (!key && (key = calloc(1, sizeof(*key))) != NULL) {
+            snprintf(key->host, sizeof(key->host), "%s", host);
+            snprintf(key->file, sizeof(key->file), "%s", path);
+            if (zhashx_insert(keys, zcert_public_txt(cert), key) != 0)
+                free(key);
+        }
+        zcert_destroy(&cert);
+    }
+    zdir_flatten_free(&files);
+    zdir_destroy(&tree);
+    return keys;
+}
+
+//  Logs what changed between two readings (NULL: the first).
+static void s_keys_diff(const char *dir, zhashx_t *old, zhashx_t *keys)
+{
+    if (!old) {
+        zb_log_info("allow-list %s: %zu agent key%s", dir, zhashx_size(keys),
+                    zhashx_size(keys) == 1 ? "" : "s");
+        if (zhashx_size(keys) == 0)
+            zb_log_warning("allow-list %s is empty: no agent can connect until a certificate "
+                           "is added (zbeat keygen)",
+                           dir);
+        return;
+    }
+    for (s_key_t *key = zhashx_first(old); key; key = zhashx_next(old)) {
+        const char *text = zhashx_cursor(old);
+        if (!zhashx_lookup(keys, text))
+            zb_log_info("allow-list: revoked %s (key %.*s..., was %s): refused from now on",
+                        key->host[0] ? key->host : "(no host)", S_LOG_KEY, text, key->file);
+    }
+    for (s_key_t *key = zhashx_first(keys); key; key = zhashx_next(keys)) {
+        const char *text = zhashx_cursor(keys);
+        s_key_t *before = zhashx_lookup(old, text);
+        if (!before)
+            zb_log_info("allow-list: admitted %s (key %.*s..., %s)",
+                        key->host[0] ? key->host : "(no host)", S_LOG_KEY, text, key->file);
+        else if (strcmp(before->host, key->host) != 0)
+            zb_log_info("allow-list: key %.*s... now bound to %s (was %s)", S_LOG_KEY, text,
+                        key->host[0] ? key->host : "(no host)",
+                        before->host[0] ? before->host : "(no host)");
+    }
+}
+
+//  Re-reads the directory if anything in it changed. Lock held.
+static void s_list_rescan(s_list_t *list)
+{
+    list->scanned_mono = zb_time_mono_ms();
+    uint64_t signature = s_signature(list->dir);
+    if (list->read && signature == list->signature)
+        return;
+    zhashx_t *keys = s_keys_read(list->dir);
+    if (!keys) {
+        zb_log_error("allow-list: out of memory, keeping the previous one");
+        return;
+    }
+    s_keys_diff(list->dir, list->read ? list->keys : NULL, keys);
+    zhashx_destroy(&list->keys);
+    list->keys = keys;
+    list->signature = signature;
+    list->read = true;
+    list->stats.keys = zhashx_size(keys);
+}
+
+static s_list_t *s_list_new(const char *dir)
+{
+    s_list_t *list = calloc(1, sizeof(*list));
+    if (!list)
+        return NULL;
+    pthread_mutex_init(&list->lock, NULL);
+    list->dir = strdup(dir);
+    if (list->dir)
+        s_list_rescan(list);
+    if (!list->keys) {
+        pthread_mutex_destroy(&list->lock);
+        free(list->dir);
+        free(list);
+        return NULL;
+    }
+    return list;
+}
+
+static void s_list_destroy(s_list_t **list_p)
+{
+    s_list_t *list = *list_p;
+    if (!list)
+        return;
+    zhashx_destroy(&list->keys);
+    pthread_mutex_destroy(&list->lock);
+    free(list->dir);
+    free(list);
+    *list_p = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  The ZAP handler (RFC 27), in its own thread
+
+//  ZAP metadata: the ZMTP property format, one "host" property.
+static zframe_t *s_metadata(const char *host)
+{
+    size_t len = strlen(host);
+    unsigned char buf[1 + 4 + 4 + ZB_NAME_MAX];
+    buf[0] = 4;
+    memcpy(buf + 1, "host", 4);
+    buf[5] = 0;
+    buf[6] = 0;
+    buf[7] = 0;
+    buf[8] = (unsigned char)len;
+    memcpy(buf + 9, host, len);
+    return zframe_new(buf, 9 + len);
+}
+
+//  Answers one request. Only CURVE from a listed key bound to a host is
+//  admitted; NULL (sockets of this process without security) passes, as
+//  with zauth, since a NULL handshake cannot reach a CURVE server socket.
+static void s_zap_answer(zsock_t *handler, s_list_t *list)
+{
+    zmsg_t *request = zmsg_recv(handler);
+    if (!request)
+        return;
+    char *version = zmsg_popstr(request);
+    char *sequence = zmsg_popstr(request);
+    char *domain = zmsg_popstr(request);
+    char *address = zmsg_popstr(request);
+    char *identity = zmsg_popstr(request);
+    char *mechanism = zmsg_popstr(request);
+    zframe_t *credential = zmsg_pop(request);
+    const char *status = "400", *text = "No access";
+    char key[ZB_AUTH_KEY_LEN + 1] = "";
+    char host[ZB_NAME_MAX + 1] = "";
+    if (!version || strcmp(version, "1.0") != 0 || !sequence || !mechanism || !address) {
+        status = "500";
+        text = "Bad request";
+    } else if (strcmp(mechanism, "NULL") == 0) {
+        status = "200";
+        text = "OK";
+    } else if (strcmp(mechanism, "CURVE") == 0 && credential && zframe_size(credential) == 32 &&
+               zmq_z85_encode(key, zframe_data(credential), 32)) {
+        pthread_mutex_lock(&list->lock);
+        if (zb_time_mono_ms() - list->scanned_mono >= S_ZAP_RESCAN_MIN_MS)
+            s_list_rescan(list);
+        s_key_t *entry = zhashx_lookup(list->keys, key);
+        if (entry) {
+            status = "200";
+            text = "OK";
+            snprintf(host, sizeof(host), "%s", entry->host);
+        } else
+            list->stats.refused++;
+        s_printable(address);
+        char note[64];
+        if (!entry && s_limit_pass(&list->refused_log, note, sizeof(note)))
+            zb_log_warning("refused a connection from %s: key %s is not in the allow-list %s "
+                           "(%" PRIu64 " refused in all%s)",
+                           address, key, list->dir, list->stats.refused, note);
+        else if (entry && s_limit_pass(&list->admitted_log, note, sizeof(note)))
+            zb_log_info("admitted %s (key %.*s...) from %s%s",
+                        entry->host[0] ? entry->host : "(no host)", S_LOG_KEY, key, address, note);
+        else if (entry)
+            zb_log_debug("admitted %s (key %.*s...) from %s", entry->host, S_LOG_KEY, key, address);
+        pthread_mutex_unlock(&list->lock);
+    }
+    zmsg_t *reply = zmsg_new();
+    if (reply) {
+        zmsg_addstr(reply, "1.0");
+        zmsg_addstr(reply, sequence ? sequence : "");
+        zmsg_addstr(reply, status);
+        zmsg_addstr(reply, text);
+        //  User-Id: the key, which every message of the connection carries.
+        zmsg_addstr(reply, *status == '2' ? key : "");
+        zframe_t *metadata = host[0] ? s_metadata(host) : zframe_new_empty();
+        if (metadata)
+            zmsg_append(reply, &metadata);
+        zmsg_send(&reply, handler);
+    }
+    zmsg_destroy(&reply);
+    zframe_destroy(&credential);
+    free(version);
+    free(sequence);
+    free(domain);
+    free(address);
+    free(identity);
+    free(mechanism);
+    zmsg_destroy(&request);
+}
+
+//  The actor: binds the ZAP endpoint, tells zb_auth_new "" or why not,
+//  answers until $TERM.
+static void s_zap_actor(zsock_t *pipe, void *arg)
+{
+    s_list_t *list = arg;
+    zsock_t *handler = zsock_new(ZMQ_REP);
+    zpoller_t *poller = NULL;
+    zsock_signal(pipe, 0);
+    if (!handler || zsock_bind(handler, S_ZAP_ENDPOINT) != 0) {
+        zstr_sendf(pipe, "cannot start the ZAP handler: %s", zmq_strerror(zmq_errno()));
+        goto done;
+    }
+    poller = zpoller_new(pipe, handler, NULL);
+    if (!poller) {
+        zstr_send(pipe, "out of memory");
+        goto done;
+    }
+    zstr_send(pipe, "");
+    while (true) {
+        void *which = zpoller_wait(poller, -1);
+        if (which == handler)
+            s_zap_answer(handler, list);
+        else if (which == pipe) {
+            char *command = zstr_recv(pipe);
+            bool stop = !command || strcmp(command, "$TERM") == 0;
+            free(command);
+            if (stop)
+                break;
+        } else if (zpoller_terminated(poller))
+            break;
+    }
+done:
+    zpoller_destroy(&poller);
+    if (handler)
+        zsock_unbind(handler, S_ZAP_ENDPOINT);
+    zsock_destroy(&handler);
+}
+
+//  --------------------------------------------------------------------------
+//  Configuration
+
+void zb_auth_config_load(zb_config_t *config, zconfig_t *section, char *cert, size_t cert_size,
+                         char *agents, size_t agents_size)
+{
+    assert(config && cert && agents);
+    const char *cert_value = zb_config_string(config, section, "cert", NULL);
+    const char *agents_value = zb_config_string(config, section, "agents", NULL);
+    zconfig_t *cert_node = section ? zconfig_locate(section, "cert") : NULL;
+    zconfig_t *agents_node = section ? zconfig_locate(section, "agents") : NULL;
+    if (!cert_value && !agents_value)
+        return;
+    if (!cert_value || !*cert_value) {
+        zb_config_fail(config, agents_node,
+                       "needs monitor/cert (the monitor's secret certificate): an allow-list "
+                       "alone would check nothing");
+        return;
+    }
+    if (!agents_value || !*agents_value) {
+        zb_config_fail(config, cert_node,
+                       "needs monitor/agents (the directory of admitted agents' certificates): "
+                       "without it CURVE would encrypt but admit anyone");
+        return;
+    }
+    if (strlen(cert_value) >= cert_size || strlen(agents_value) >= agents_size) {
+        zb_config_fail(config, strlen(cert_value) >= cert_size ? cert_node : agents_node,
+                       "is too long");
+        return;
+    }
+    zcert_t *server = zcert_load(cert_value);
+    if (!server)
+        zb_config_fail(config, cert_node, "\"%.200s\" cannot be read as a certificate", cert_value);
+    else if (strcmp(zcert_secret_txt(server), S_NO_SECRET) == 0)
+        zb_config_fail(config, cert_node,
+                       "\"%.200s\" holds no secret key (give the .cert_secret file)", cert_value);
+    zcert_destroy(&server);
+    struct stat st;
+    if (stat(agents_value, &st) != 0)
+        zb_config_fail(config, agents_node, "\"%.200s\": %s", agents_value, strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        zb_config_fail(config, agents_node, "\"%.200s\" is not a directory", agents_value);
+    snprintf(cert, cert_size, "%s", cert_value);
+    snprintf(agents, agents_size, "%s", agents_value);
+}
+
+bool zb_auth_endpoint_local(const char *endpoint)
+{
+    assert(endpoint);
+    while (*endpoint == ' ')
+        endpoint++;
+    if (strncmp(endpoint, "ipc://", 6) == 0 || strncmp(endpoint, "inproc://", 9) == 0)
+        return true;
+    if (strncmp(endpoint, "tcp://", 6) != 0)
+        return false;
+    const char *host = endpoint + 6;
+    return strncmp(host, "127.", 4) == 0 || strncmp(host, "[::1]:", 6) == 0 ||
+           strncmp(host, "localhost:", 10) == 0;
+}
+
+//  --------------------------------------------------------------------------
+//  The object
+
+static void s_warn_plaintext(const char *bind)
+{
+    char *list = strdup(bind);
+    char *save = NULL;
+    for (char *ep = list ? strtok_r(list, ",", &save) : NULL; ep; ep = strtok_r(NULL, ",", &save))
+        if (!zb_auth_endpoint_local(ep))
+            zb_log_warning("NO AUTHENTICATION: listening on %s in plaintext: anyone who can "
+                           "reach it can report any host up or down. Set monitor/cert and "
+                           "monitor/agents (docs/security.md)",
+                           ep);
+    free(list);
+}
+
+zb_auth_t *zb_auth_new(zsock_t *sock, const char *cert, const char *agents, const char *bind,
+                       char *err, size_t errsize)
+{
+    assert(sock && cert && agents && bind && err);
+    zcert_t *server = NULL;
+    zb_auth_t *self = calloc(1, sizeof(*self));
+    if (!self) {
+        snprintf(err, errsize, "out of memory");
+        return NULL;
+    }
+    //  Any peer that stalls its handshake (a port scanner, a half-open
+    //  connection) holds a file descriptor only this long.
+    zsock_set_handshake_ivl(sock, ZB_AUTH_HANDSHAKE_MS);
+    //  Failed handshakes are reported through a socket monitor: a peer that
+    //  is not ZeroMQ, or an agent with the wrong monitor key.
+    //  Unique per object: a closed monitor endpoint may linger a while.
+    static unsigned s_count = 0;
+    snprintf(self->events_endpoint, sizeof(self->events_endpoint), "inproc://zb-auth-%u",
+             __atomic_fetch_add(&s_count, 1, __ATOMIC_RELAXED));
+    self->watched = zsock_resolve(sock);
+    if (zmq_socket_monitor(self->watched, self->events_endpoint,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0 ||
+        !(self->events = zsock_new_pair(self->events_endpoint))) {
+        snprintf(err, errsize, "cannot watch handshakes: %s", zmq_strerror(zmq_errno()));
+        goto failed;
+    }
+    if (!*cert) {
+        s_warn_plaintext(bind);
+        return self;
+    }
+    self->curve = true;
+    server = zcert_load(cert);
+    if (!server || strcmp(zcert_secret_txt(server), S_NO_SECRET) == 0) {
+        snprintf(err, errsize, "monitor/cert: \"%.200s\" is not a secret certificate", cert);
+        goto failed;
+    }
+    struct stat st;
+    if (stat(cert, &st) == 0 && (st.st_mode & 077))
+        zb_log_warning("monitor/cert: %s is readable by other users: chmod 600 it", cert);
+    self->list = s_list_new(agents);
+    if (!self->list) {
+        snprintf(err, errsize, "out of memory");
+        goto failed;
+    }
+    //  The handler must be bound before the socket is: a CURVE server that
+    //  finds no ZAP handler admits every client that knows its public key.
+    self->zap = zactor_new(s_zap_actor, self->list);
+    char *status = self->zap ? zstr_recv(self->zap) : NULL;
+    if (!status || *status) {
+        snprintf(err, errsize, "%s", status ? status : "cannot start the ZAP handler");
+        free(status);
+        goto failed;
+    }
+    free(status);
+    zcert_apply(server, sock);
+    zsock_set_curve_server(sock, 1);
+    zb_log_info("CURVE on: server key %.*s..., agents admitted from %s", S_LOG_KEY,
+                zcert_public_txt(server), agents);
+    zcert_destroy(&server);
+    return self;
+failed:
+    zcert_destroy(&server);
+    zb_auth_destroy(&self);
+    return NULL;
+}
+
+void zb_auth_destroy(zb_auth_t **self_p)
+{
+    assert(self_p);
+    zb_auth_t *self = *self_p;
+    if (!self)
+        return;
+    zactor_destroy(&self->zap); // before the list it reads
+    s_list_destroy(&self->list);
+    if (self->watched)
+        zmq_socket_monitor(self->watched, NULL, 0);
+    zsock_destroy(&self->events);
+    free(self);
+    *self_p = NULL;
+}
+
+bool zb_auth_enabled(zb_auth_t *self)
+{
+    assert(self);
+    return self->curve;
+}
+
+static const char *s_handshake_error(int event, uint32_t value)
+{
+    if (event != ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+        return "the peer went away or sent something that is not ZeroMQ";
+    if (value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC)
+        return "cryptographic error: an agent with the wrong monitor-cert?";
+    if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+        return "security mismatch: a plaintext agent and a CURVE monitor, or the reverse?";
+    return "ZeroMQ protocol error";
+}
+
+static int s_on_event(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    zb_auth_t *self = arg;
+    //  A socket monitor blocks libzmq's I/O thread when its queue is full:
+    //  take everything there is.
+    for (int i = 0; i < 10000 && (zsock_events(reader) & ZMQ_POLLIN); i++) {
+        zmsg_t *msg = zmsg_recv(reader);
+        zframe_t *head = msg ? zmsg_first(msg) : NULL;
+        if (!head || zframe_size(head) != 6) {
+            zmsg_destroy(&msg);
+            continue;
+        }
+        uint16_t event;
+        uint32_t value;
+        memcpy(&event, zframe_data(head), 2);
+        memcpy(&value, zframe_data(head) + 2, 4);
+        zmsg_destroy(&msg);
+        const char *why = s_handshake_error(event, value);
+        self->handshake_errors++;
+        zb_log_debug("failed handshake: %s (event %u, value 0x%x)", why, event, value);
+        char note[64];
+        if (s_limit_pass(&self->handshake_log, note, sizeof(note)))
+            zb_log_warning("dropped a connection that failed the handshake: %s (%" PRIu64
+                           " in all%s)",
+                           why, self->handshake_errors, note);
+    }
+    return 0;
+}
+
+static int s_on_rescan(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    zb_auth_t *self = arg;
+    pthread_mutex_lock(&self->list->lock);
+    s_list_rescan(self->list);
+    pthread_mutex_unlock(&self->list->lock);
+    return 0;
+}
+
+int zb_auth_attach(zb_auth_t *self, zloop_t *loop)
+{
+    assert(self && loop);
+    if (zloop_reader(loop, self->events, s_on_event, self) != 0)
+        return -1;
+    if (self->curve && zloop_timer(loop, ZB_AUTH_RESCAN_MS, 0, s_on_rescan, self) == -1)
+        return -1;
+    return 0;
+}
+
+int zb_auth_check(zb_auth_t *self, const char *user_id, const char *host)
+{
+    assert(self && user_id && host);
+    if (!self->curve)
+        return 0;
+    s_list_t *list = self->list;
+    pthread_mutex_lock(&list->lock);
+    s_key_t *key = *user_id ? zhashx_lookup(list->keys, user_id) : NULL;
+    char bound[ZB_NAME_MAX + 1] = "";
+    if (key)
+        snprintf(bound, sizeof(bound), "%s", key->host);
+    bool ok = key && bound[0] && strcmp(bound, host) == 0;
+    uint64_t count = 0;
+    if (!ok)
+        count = key ? ++list->stats.forged : ++list->stats.revoked;
+    pthread_mutex_unlock(&list->lock);
+    if (ok)
+        return 0;
+    char id[ZB_AUTH_KEY_LEN + 1];
+    snprintf(id, sizeof(id), "%s", user_id);
+    s_printable(id);
+    char note[64];
+    if (key && s_limit_pass(&self->forged_log, note, sizeof(note)))
+        zb_log_warning("refused a message for host %s from the key of %s (%.*s...): an agent "
+                       "reports only for the host its certificate names (%" PRIu64
+                       " forged in all%s)",
+                       host, bound[0] ? bound : "no host", S_LOG_KEY, id, count, note);
+    else if (!key && s_limit_pass(&self->revoked_log, note, sizeof(note)))
+        zb_log_warning("refused a message for host %s: its key %s is not in the allow-list "
+                       "(revoked while connected) (%" PRIu64 " in all%s)",
+                       host, *id ? id : "(none)", count, note);
+    return -1;
+}
+
+void zb_auth_stats(zb_auth_t *self, zb_auth_stats_t *stats)
+{
+    assert(self && stats);
+    memset(stats, 0, sizeof(*stats));
+    if (self->list) {
+        pthread_mutex_lock(&self->list->lock);
+        *stats = self->list->stats;
+        pthread_mutex_unlock(&self->list->lock);
+    }
+    stats->handshake_errors = self->handshake_errors;
+}
+
+//  --------------------------------------------------------------------------
+//  Self-test: a real CURVE handshake against the ZAP handler.
+
+//  Sends from pub until sub gets a message or timeout; returns the User-Id
+//  (static buffer) or NULL.
+static const char *s_exchange(zsock_t *pub, zsock_t *sub, int timeout_ms)
+{
+    static char user_id[64];
+    int64_t end = zb_time_mono_ms() + timeout_ms;
+    zpoller_t *poller = zpoller_new(sub, NULL);
+    const char *result = NULL;
+    while (!result && zb_time_mono_ms() < end) {
+        zstr_sendx(pub, "beat.x", "{}", NULL);
+        if (zpoller_wait(poller, 20) == sub) {
+            zb_msg_t *msg = NULL;
+            char why[256];
+            zb_msg_recv_nowait_user(sub, &msg, user_id, sizeof(user_id), why, sizeof(why));
+            zb_msg_destroy(&msg);
+            result = user_id;
+        }
+    }
+    zpoller_destroy(&poller);
+    return result;
+}
+
+static zsock_t *s_client(zcert_t *cert, const char *server_key, int port)
+{
+    zsock_t *pub = zsock_new(ZMQ_PUB);
+    assert(pub);
+    zcert_apply(cert, pub);
+    zsock_set_curve_serverkey(pub, server_key);
+    assert(zsock_connect(pub, "tcp://127.0.0.1:%d", port) == 0);
+    return pub;
+}
+
+void zb_auth_test(bool verbose)
+{
+    (void)verbose;
+    assert(zb_auth_endpoint_local("tcp://127.0.0.1:7400"));
+    assert(zb_auth_endpoint_local("tcp://[::1]:7400"));
+    assert(zb_auth_endpoint_local("tcp://localhost:7400"));
+    assert(zb_auth_endpoint_local("ipc:///run/zbeat.sock"));
+    assert(!zb_auth_endpoint_local("tcp://*:7400"));
+    assert(!zb_auth_endpoint_local("tcp://0.0.0.0:7400"));
+    assert(!zb_auth_endpoint_local("tcp://10.0.0.1:7400"));
+    assert(!zb_auth_endpoint_local("tcp://localhost.evil.example:7400"));
+
+    char dir[] = "/tmp/zb-auth-test-XXXXXX";
+    assert(mkdtemp(dir));
+    char agents[300], path[400], server_path[400];
+    snprintf(agents, sizeof(agents), "%s/agents", dir);
+    assert(mkdir(agents, 0700) == 0);
+    zcert_t *server = zcert_new();
+    zcert_t *web1 = zcert_new();
+    zcert_t *web2 = zcert_new();
+    zcert_t *stranger = zcert_new();
+    assert(server && web1 && web2 && stranger);
+    snprintf(server_path, sizeof(server_path), "%s/monitor.cert", dir);
+    assert(zcert_save(server, server_path) == 0);
+    zcert_set_meta(web1, "host", "web-1");
+    zcert_set_meta(web2, "host", "web-2");
+    snprintf(path, sizeof(path), "%s/web-1.cert", agents);
+    assert(zcert_save_public(web1, path) == 0);
+    snprintf(path, sizeof(path), "%s/web-2.cert", agents);
+    assert(zcert_save_public(web2, path) == 0);
+    //  The same key twice (a backup copy): tolerated, same host.
+    snprintf(path, sizeof(path), "%s/web-2.cert.bak", agents);
+    assert(zcert_save_public(web2, path) == 0);
+
+    //  Configuration checks.
+    char cert_buf[400], agents_buf[400], err[512];
+    zb_config_t *config =
+        zb_config_load_text("monitor\n    agents = /nonexistent\n", "t", err, sizeof(err));
+    assert(config);
+    zconfig_t *section = zconfig_locate(zb_config_root(config), "monitor");
+    zb_auth_config_load(config, section, cert_buf, sizeof(cert_buf), agents_buf,
+                        sizeof(agents_buf));
+    assert(zb_config_error(config) && strstr(zb_config_error(config), "monitor/agents: needs"));
+    zb_config_destroy(&config);
+    char text[1200];
+    snprintf(text, sizeof(text), "monitor\n    cert = %s\n    agents = %s\n", server_path, path);
+    config = zb_config_load_text(text, "t", err, sizeof(err));
+    zb_auth_config_load(config, zconfig_locate(zb_config_root(config), "monitor"), cert_buf,
+                        sizeof(cert_buf), agents_buf, sizeof(agents_buf));
+    assert(zb_config_error(config) && strstr(zb_config_error(config), "is not a directory"));
+    zb_config_destroy(&config);
+    snprintf(text, sizeof(text), "monitor\n    cert = %s/web-1.cert\n    agents = %s\n", agents,
+             agents);
+    config = zb_config_load_text(text, "t", err, sizeof(err));
+    zb_auth_config_load(config, zconfig_locate(zb_config_root(config), "monitor"), cert_buf,
+                        sizeof(cert_buf), agents_buf, sizeof(agents_buf));
+    assert(zb_config_error(config) && strstr(zb_config_error(config), "holds no secret key"));
+    zb_config_destroy(&config);
+    snprintf(text, sizeof(text), "monitor\n    cert = %s_secret\n    agents = %s\n", server_path,
+             agents);
+    config = zb_config_load_text(text, "t", err, sizeof(err));
+    zb_auth_config_load(config, zconfig_locate(zb_config_root(config), "monitor"), cert_buf,
+                        sizeof(cert_buf), agents_buf, sizeof(agents_buf));
+    assert(!zb_config_error(config));
+    assert(strcmp(agents_buf, agents) == 0);
+    zb_config_destroy(&config);
+
+    //  CURVE: listed keys pass the handshake and bind their host.
+    zsock_t *sub = zsock_new(ZMQ_SUB);
+    assert(sub);
+    zsock_set_subscribe(sub, "");
+    zb_auth_t *auth = zb_auth_new(sub, cert_buf, agents, "tcp://127.0.0.1:*", err, sizeof(err));
+    assert(auth && zb_auth_enabled(auth));
+    int port = zsock_bind(sub, "tcp://127.0.0.1:*");
+    assert(port > 0);
+    zsock_t *pub1 = s_client(web1, zcert_public_txt(server), port);
+    const char *user = s_exchange(pub1, sub, 5000);
+    assert(user && strcmp(user, zcert_public_txt(web1)) == 0);
+    assert(zb_auth_check(auth, user, "web-1") == 0);
+    assert(zb_auth_check(auth, user, "web-2") == -1); // forged
+    zsock_t *pub2 = s_client(web2, zcert_public_txt(server), port);
+    user = s_exchange(pub2, sub, 5000);
+    assert(user && strcmp(user, zcert_public_txt(web2)) == 0);
+    assert(zb_auth_check(auth, user, "web-2") == 0);
+
+    //  A key not listed never gets a message through.
+    zsock_t *pub3 = s_client(stranger, zcert_public_txt(server), port);
+    zpoller_t *poller = zpoller_new(sub, NULL);
+    for (int i = 0; i < 10; i++) {
+        zstr_sendx(pub3, "beat.x", "{}", NULL);
+        while (zpoller_wait(poller, 20) == sub) {
+            zb_msg_t *msg = NULL;
+            char id[64], why[256];
+            zb_msg_recv_nowait_user(sub, &msg, id, sizeof(id), why, sizeof(why));
+            zb_msg_destroy(&msg);
+            assert(strcmp(id, zcert_public_txt(stranger)) != 0);
+        }
+    }
+    zpoller_destroy(&poller);
+    zb_auth_stats_t stats;
+    zb_auth_stats(auth, &stats);
+    assert(stats.refused >= 1 && stats.forged == 1 && stats.revoked == 0 && stats.keys == 2);
+
+    //  Revocation: the file goes, the rescan sees it, the open connection's
+    //  messages are refused from then on.
+    snprintf(path, sizeof(path), "%s/web-1.cert", agents);
+    assert(unlink(path) == 0);
+    pthread_mutex_lock(&auth->list->lock);
+    s_list_rescan(auth->list);
+    pthread_mutex_unlock(&auth->list->lock);
+    assert(zb_auth_check(auth, zcert_public_txt(web1), "web-1") == -1);
+    assert(zb_auth_check(auth, "", "web-1") == -1);
+    zb_auth_stats(auth, &stats);
+    assert(stats.revoked == 2 && stats.keys == 1);
+    zsock_destroy(&pub1);
+    zsock_destroy(&pub2);
+    zsock_destroy(&pub3);
+    zb_auth_destroy(&auth);
+    assert(auth == NULL);
+    zb_auth_destroy(&auth);
+    zsock_destroy(&sub);
+
+    //  Plaintext: everything passes.
+    sub = zsock_new(ZMQ_SUB);
+    auth = zb_auth_new(sub, "", "", "tcp://127.0.0.1:*", err, sizeof(err));
+    assert(auth && !zb_auth_enabled(auth));
+    assert(zb_auth_check(auth, "", "anything") == 0);
+    zb_auth_destroy(&auth);
+    zsock_destroy(&sub);
+
+    zcert_destroy(&server);
+    zcert_destroy(&web1);
+    zcert_destroy(&web2);
+    zcert_destroy(&stranger);
+    zdir_t *tree = zdir_new(dir, NULL);
+    if (tree)
+        zdir_remove(tree, true);
+    zdir_destroy(&tree);
+}

@@ -1,0 +1,156 @@
+/*  zb_replay: the monitor's replay ROUTER. See zb_replay.h. */
+#include "zb_replay.h"
+#include "zb_log.h"
+#include "zb_proto.h"
+#include "zb_time.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct _zb_replay_server_t {
+    zb_monitor_t *monitor; // not owned
+    zloop_t *loop;         // not owned
+    zsock_t *router;       // bound
+    zlistx_t *acks;        // zmsg_t: acks waiting for the commit
+    uint64_t applied;      // new transitions applied
+    uint64_t duplicates;   // seen before
+    uint64_t bad;          // undecodable
+};
+
+static void s_ack_free(void **item)
+{
+    zmsg_destroy((zmsg_t **)item);
+}
+
+static void s_handle(zb_replay_server_t *self, zmsg_t *msg, int64_t mono, int64_t wall)
+{
+    zframe_t *routing = zmsg_pop(msg);
+    zframe_t *kind = zmsg_pop(msg);
+    zframe_t *topic = zmsg_pop(msg);
+    zframe_t *json = zmsg_pop(msg);
+    zb_msg_t *event = NULL;
+    char err[256] = "";
+    if (routing && kind && topic && json && zframe_streq(kind, "EVENT"))
+        event = zb_msg_decode(zframe_data(topic), zframe_size(topic), zframe_data(json),
+                              zframe_size(json), err, sizeof(err));
+    if (!event || event->type != ZB_MSG_EVENT) {
+        //  Logged at most once per batch in the caller's counts.
+        self->bad++;
+        zb_log_debug("replay: bad message: %s", err[0] ? err : "not an event");
+        goto done;
+    }
+    int rc = zb_monitor_replay(self->monitor, event, mono, wall);
+    if (rc < 0)
+        goto done; // not acked: the agent sends it again
+    if (rc == 0)
+        self->duplicates++;
+    else
+        self->applied++;
+    zmsg_t *ack = zmsg_new();
+    if (ack) {
+        zmsg_append(ack, &routing);
+        zmsg_addstr(ack, "ACK");
+        zmsg_addstr(ack, event->instance);
+        zmsg_addstrf(ack, "%" PRIu64, event->seq);
+        if (!zlistx_add_end(self->acks, ack))
+            zmsg_destroy(&ack);
+    }
+done:
+    zb_msg_destroy(&event);
+    zframe_destroy(&routing);
+    zframe_destroy(&kind);
+    zframe_destroy(&topic);
+    zframe_destroy(&json);
+}
+
+static int s_on_readable(zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    (void)reader;
+    zb_replay_server_t *self = arg;
+    int64_t mono = zb_time_mono_ms();
+    int64_t wall = zb_time_wall_ms();
+    uint64_t bad = self->bad;
+    for (int i = 0; i < ZB_REPLAY_SERVER_BATCH; i++) {
+        zmsg_t *msg = zmsg_recv_nowait(self->router);
+        if (!msg)
+            break;
+        s_handle(self, msg, mono, wall);
+        zmsg_destroy(&msg);
+    }
+    if (self->bad > bad)
+        zb_log_warning("replay: %" PRIu64 " malformed messages ignored", self->bad - bad);
+    //  Acks only for what is committed: after a failed commit the agents
+    //  resend, and the unique keys make the second pass exact.
+    if (zb_monitor_commit(self->monitor) == 0) {
+        zmsg_t *ack;
+        while ((ack = zlistx_detach(self->acks, NULL)))
+            zmsg_send(&ack, self->router);
+    } else
+        zlistx_purge(self->acks);
+    return 0;
+}
+
+zb_replay_server_t *zb_replay_server_new(zb_monitor_t *monitor, zloop_t *loop,
+                                         const char *endpoints)
+{
+    assert(monitor && loop && endpoints);
+    zb_replay_server_t *self = calloc(1, sizeof(*self));
+    if (!self) {
+        zb_log_error("replay: out of memory");
+        return NULL;
+    }
+    self->monitor = monitor;
+    self->loop = loop;
+    self->acks = zlistx_new();
+    self->router = zsock_new(ZMQ_ROUTER);
+    if (!self->acks || !self->router) {
+        zb_log_error("replay: cannot create the socket");
+        goto failed;
+    }
+    zlistx_set_destructor(self->acks, s_ack_free);
+    zsock_set_maxmsgsize(self->router, ZB_PROTO_MAX_BYTES + 64 * 1024);
+    //  An agent that went away must not hold acks at the HWM forever.
+    zsock_set_router_mandatory(self->router, 0);
+    zsock_set_heartbeat_ivl(self->router, 5000);
+    zsock_set_heartbeat_timeout(self->router, 30000);
+    char *list = strdup(endpoints);
+    char *save = NULL;
+    int rc = list ? 0 : -1;
+    for (char *ep = list ? strtok_r(list, ", ", &save) : NULL; ep && rc == 0;
+         ep = strtok_r(NULL, ", ", &save)) {
+        if (zsock_bind(self->router, "%s", ep) == -1) {
+            zb_log_error("cannot bind %s: %s", ep, zmq_strerror(zmq_errno()));
+            rc = -1;
+        } else
+            zb_log_info("replay on %s", zsock_endpoint(self->router));
+    }
+    free(list);
+    if (rc != 0 || zloop_reader(loop, self->router, s_on_readable, self) != 0)
+        goto failed;
+    return self;
+failed:
+    zb_replay_server_destroy(&self);
+    return NULL;
+}
+
+void zb_replay_server_destroy(zb_replay_server_t **self_p)
+{
+    assert(self_p);
+    zb_replay_server_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->router) {
+        zloop_reader_end(self->loop, self->router);
+        if (self->applied || self->duplicates)
+            zb_log_info("replay: %" PRIu64 " transitions applied, %" PRIu64 " duplicates",
+                        self->applied, self->duplicates);
+    }
+    zsock_destroy(&self->router);
+    zlistx_destroy(&self->acks);
+    free(self);
+    *self_p = NULL;
+}
