@@ -7,10 +7,10 @@
     Exit: 0 after SIGINT/SIGTERM, 1 on a runtime failure, 2 on bad usage or
     configuration (one line on stderr).
 */
-#include "zb_http.h"
 #include "zb_log.h"
 #include "zb_monitor.h"
 #include "zb_monitor_config.h"
+#include "zb_reload.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -105,27 +105,14 @@ int main(int argc, char *argv[])
         return 2;
     }
 
+    //  SIGHUP is a reload, read in the loop (zb_reload): blocked before any
+    //  thread starts, so it can never kill us, even during start-up.
+    zb_reload_block();
+    //  The same layering again on every reload.
+    const zb_reload_args_t args = {file, db, bind, liveness, http};
     zb_monitor_config_t config;
-    zb_monitor_config_defaults(&config);
     char err[1024];
-    if (file && zb_monitor_config_load(&config, file, err, sizeof(err)) != 0)
-        return s_bad(err);
-    const char *env_db = getenv("ZBEAT_DB");
-    const char *env_bind = getenv("ZBEAT_BIND");
-    if (env_db && *env_db &&
-        zb_monitor_config_set_db(&config, env_db, "ZBEAT_DB", err, sizeof(err)) != 0)
-        return s_bad(err);
-    if (env_bind && *env_bind &&
-        zb_monitor_config_set_bind(&config, env_bind, "ZBEAT_BIND", err, sizeof(err)) != 0)
-        return s_bad(err);
-    if (db && zb_monitor_config_set_db(&config, db, "--db", err, sizeof(err)) != 0)
-        return s_bad(err);
-    if (bind && zb_monitor_config_set_bind(&config, bind, "--bind", err, sizeof(err)) != 0)
-        return s_bad(err);
-    if (liveness &&
-        zb_monitor_config_set_liveness(&config, liveness, "--liveness", err, sizeof(err)) != 0)
-        return s_bad(err);
-    if (http && zb_monitor_config_set_http(&config, http, "--http", err, sizeof(err)) != 0)
+    if (zb_reload_config(&args, &config, err, sizeof(err)) != 0)
         return s_bad(err);
     if (check) {
         printf("%s: ok\n", file ? file : "(no config file)");
@@ -138,19 +125,16 @@ int main(int argc, char *argv[])
         zb_log_error("%s", err);
         return 1;
     }
-    //  The HTTP threads read the database and the monitor's snapshot; they
-    //  stop before the monitor goes away.
-    zb_http_t *server = NULL;
-    if (config.http[0]) {
-        server = zb_http_new(config.http, config.db, monitor, err, sizeof(err));
-        if (!server) {
-            zb_log_error("%s", err);
-            zb_monitor_destroy(&monitor);
-            return 1;
-        }
+    //  It owns the HTTP server, whose threads read the database and the
+    //  monitor's snapshot: it goes before the monitor does.
+    zb_reload_t *reload = zb_reload_new(&args, monitor, &config, err, sizeof(err));
+    if (!reload) {
+        zb_log_error("%s", err);
+        zb_monitor_destroy(&monitor);
+        return 1;
     }
     int rc = zb_monitor_run(monitor) == 0 ? 0 : 1;
-    zb_http_destroy(&server);
+    zb_reload_destroy(&reload);
     zb_monitor_destroy(&monitor);
     if (rc == 0)
         zb_log_info("monitor stopped");

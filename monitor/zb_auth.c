@@ -64,6 +64,7 @@ typedef struct {
 
 struct _zb_auth_t {
     bool curve;      // monitor/cert given
+    zcert_t *server; // the monitor's key pair, when curve
     s_list_t *list;  // when curve
     zactor_t *zap;   // the ZAP handler, when curve
     void *watched;   // the agents' socket (libzmq handle) being monitored
@@ -538,11 +539,11 @@ zb_auth_t *zb_auth_new(zsock_t *sock, const char *cert, const char *agents, cons
         goto failed;
     }
     free(status);
-    zcert_apply(server, sock);
-    zsock_set_curve_server(sock, 1);
+    self->server = server;
+    server = NULL;
+    zb_auth_secure(self, sock);
     zb_log_info("CURVE on: server key %.*s..., agents admitted from %s", S_LOG_KEY,
-                zcert_public_txt(server), agents);
-    zcert_destroy(&server);
+                zcert_public_txt(self->server), agents);
     return self;
 failed:
     zcert_destroy(&server);
@@ -561,8 +562,19 @@ void zb_auth_destroy(zb_auth_t **self_p)
     if (self->watched)
         zmq_socket_monitor(self->watched, NULL, 0);
     zsock_destroy(&self->events);
+    zcert_destroy(&self->server);
     free(self);
     *self_p = NULL;
+}
+
+void zb_auth_secure(zb_auth_t *self, zsock_t *sock)
+{
+    assert(self && sock);
+    zsock_set_handshake_ivl(sock, ZB_AUTH_HANDSHAKE_MS);
+    if (!self->curve)
+        return;
+    zcert_apply(self->server, sock);
+    zsock_set_curve_server(sock, 1);
 }
 
 bool zb_auth_enabled(zb_auth_t *self)

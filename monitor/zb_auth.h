@@ -58,6 +58,12 @@ zb_auth_t *zb_auth_new(zsock_t *sock, const char *cert, const char *agents, cons
                        char *err, size_t errsize);
 void zb_auth_destroy(zb_auth_t **self_p);
 
+//  Secures another socket that takes agents' messages (e.g. the replay
+//  ROUTER) like the first: the same server key, the same ZAP handler and
+//  handshake timeout; call zb_auth_check on its messages too. Before it
+//  binds. Nothing but the timeout without CURVE.
+void zb_auth_secure(zb_auth_t *self, zsock_t *sock);
+
 //  Registers the allow-list rescan timer and the handshake-failure reader.
 //  Returns 0 or -1.
 int zb_auth_attach(zb_auth_t *self, zloop_t *loop);

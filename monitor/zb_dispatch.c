@@ -27,14 +27,16 @@ typedef struct {
     zb_channel_config_t channel;
     char db[4096];
     const atomic_bool *stop;
+    atomic_bool retired; // reload: end after the attempt in progress
+    zactor_t *actor;     // the thread
 } s_courier_t;
 
 struct _zb_dispatch_t {
-    atomic_bool stop;      // abandon attempts in progress
-    size_t count;          // threads
-    zactor_t **actors;     // one per channel
-    s_courier_t *couriers; // their arguments, owned here
-    bool curl;             // zb_webhook_init was called
+    atomic_bool stop;   // abandon attempts in progress
+    zlistx_t *couriers; // s_courier_t, one per configured channel
+    zlistx_t *retired;  // s_courier_t told to end on reload, not yet reaped
+    char db[4096];      // for the threads started on reload
+    bool curl;          // zb_webhook_init was called
 };
 
 //  The head of the channel's queue, copied out of the row.
@@ -213,7 +215,7 @@ static void s_courier(zsock_t *pipe, void *args)
     int64_t sleep = 0;
     bool running = poller != NULL;
     while (running) {
-        if (store && !atomic_load(self->stop))
+        if (store && !atomic_load(self->stop) && !atomic_load(&self->retired))
             sleep = s_work(self, store);
         else
             sleep = ZB_DISPATCH_RECHECK_MS;
@@ -240,6 +242,44 @@ static void s_courier(zsock_t *pipe, void *args)
     zb_store_destroy(&store);
 }
 
+static void s_courier_destroy(s_courier_t **courier_p)
+{
+    s_courier_t *courier = *courier_p;
+    if (!courier)
+        return;
+    zactor_destroy(&courier->actor);
+    free(courier);
+    *courier_p = NULL;
+}
+
+//  Starts a channel's thread. Returns NULL with the reason in err.
+static s_courier_t *s_courier_start(zb_dispatch_t *self, const zb_channel_config_t *channel,
+                                    char *err, size_t errsize)
+{
+    if (!self->curl) {
+        if (zb_webhook_init() != 0) {
+            snprintf(err, errsize, "libcurl: global init failed");
+            return NULL;
+        }
+        self->curl = true;
+    }
+    s_courier_t *courier = calloc(1, sizeof(*courier));
+    if (!courier) {
+        snprintf(err, errsize, "out of memory");
+        return NULL;
+    }
+    courier->channel = *channel;
+    snprintf(courier->db, sizeof(courier->db), "%s", self->db);
+    courier->stop = &self->stop;
+    atomic_init(&courier->retired, false);
+    courier->actor = zactor_new(s_courier, courier);
+    if (!courier->actor || !zlistx_add_end(self->couriers, courier)) {
+        snprintf(err, errsize, "alert channel %s: cannot start its thread", channel->name);
+        s_courier_destroy(&courier);
+    }
+    return courier;
+}
+
 zb_dispatch_t *zb_dispatch_new(const zb_monitor_config_t *config, char *err, size_t errsize)
 {
     assert(config && err);
@@ -249,37 +289,31 @@ zb_dispatch_t *zb_dispatch_new(const zb_monitor_config_t *config, char *err, siz
         return NULL;
     }
     atomic_init(&self->stop, false);
-    if (config->channel_count == 0)
-        return self;
-    self->actors = calloc(config->channel_count, sizeof(zactor_t *));
-    self->couriers = calloc(config->channel_count, sizeof(s_courier_t));
-    if (!self->actors || !self->couriers) {
+    snprintf(self->db, sizeof(self->db), "%s", config->db);
+    self->couriers = zlistx_new();
+    self->retired = zlistx_new();
+    if (!self->couriers || !self->retired) {
         snprintf(err, errsize, "out of memory");
         goto failed;
     }
-    if (zb_webhook_init() != 0) {
-        snprintf(err, errsize, "libcurl: global init failed");
-        goto failed;
-    }
-    self->curl = true;
-    for (size_t i = 0; i < config->channel_count; i++) {
-        s_courier_t *courier = &self->couriers[i];
-        courier->channel = config->channels[i];
-        snprintf(courier->db, sizeof(courier->db), "%s", config->db);
-        courier->stop = &self->stop;
-        self->actors[i] = zactor_new(s_courier, courier);
-        if (!self->actors[i]) {
-            snprintf(err, errsize, "alert channel %s: cannot start its thread",
-                     config->channels[i].name);
+    for (size_t i = 0; i < config->channel_count; i++)
+        if (!s_courier_start(self, &config->channels[i], err, errsize))
             goto failed;
-        }
-        self->count++;
-    }
     return self;
 
 failed:
     zb_dispatch_destroy(&self);
     return NULL;
+}
+
+static void s_list_destroy(zlistx_t **list_p)
+{
+    if (!*list_p)
+        return;
+    s_courier_t *courier;
+    while ((courier = zlistx_detach(*list_p, NULL)))
+        s_courier_destroy(&courier);
+    zlistx_destroy(list_p);
 }
 
 void zb_dispatch_destroy(zb_dispatch_t **self_p)
@@ -289,22 +323,88 @@ void zb_dispatch_destroy(zb_dispatch_t **self_p)
     if (!self)
         return;
     atomic_store(&self->stop, true);
-    for (size_t i = 0; i < self->count; i++)
-        zactor_destroy(&self->actors[i]);
+    s_list_destroy(&self->couriers);
+    s_list_destroy(&self->retired);
     if (self->curl)
         zb_webhook_cleanup();
-    free(self->actors);
-    free(self->couriers);
     free(self);
     *self_p = NULL;
+}
+
+//  Retired threads that have ended are joined; the others are left to
+//  finish their attempt (never waited for: that would stall ingest).
+static void s_reap(zb_dispatch_t *self)
+{
+    for (s_courier_t *courier = zlistx_first(self->retired); courier;
+         courier = zlistx_next(self->retired)) {
+        //  The actor's only message after start-up is its exit signal.
+        if (zsock_events(courier->actor) & ZMQ_POLLIN) {
+            zlistx_detach_cur(self->retired);
+            s_courier_destroy(&courier); // the $TERM it sends cannot block (sndtimeo 0)
+        }
+    }
+}
+
+static bool s_channel_same(const zb_channel_config_t *a, const zb_channel_config_t *b)
+{
+    return strcmp(a->name, b->name) == 0 && strcmp(a->exec, b->exec) == 0 &&
+           strcmp(a->webhook, b->webhook) == 0 && a->template == b->template &&
+           strcmp(a->hosts, b->hosts) == 0 && strcmp(a->services, b->services) == 0 &&
+           a->timeout_ms == b->timeout_ms && a->retry_for_ms == b->retry_for_ms &&
+           a->backoff_max_ms == b->backoff_max_ms;
+}
+
+int zb_dispatch_reload(zb_dispatch_t *self, const zb_monitor_config_t *config)
+{
+    assert(self && config);
+    int rc = 0;
+    s_reap(self);
+    //  Changed or removed: told to end after the attempt in progress.
+    s_courier_t *courier;
+    for (courier = zlistx_first(self->couriers); courier; courier = zlistx_next(self->couriers)) {
+        bool keep = false;
+        for (size_t i = 0; i < config->channel_count && !keep; i++)
+            keep = s_channel_same(&courier->channel, &config->channels[i]);
+        if (!keep) {
+            zlistx_detach_cur(self->couriers);
+            atomic_store(&courier->retired, true);
+            zsock_set_sndtimeo(courier->actor, 0);
+            zstr_send(courier->actor, "$TERM");
+            if (!zlistx_add_end(self->retired, courier)) {
+                zb_log_error("alert channel %s: out of memory", courier->channel.name);
+                s_courier_destroy(&courier); // waits for it: rare enough
+            } else
+                zb_log_info("alert channel %s: stopping after the attempt in progress",
+                            courier->channel.name);
+        }
+    }
+    //  New or changed: a thread of their own.
+    for (size_t i = 0; i < config->channel_count; i++) {
+        const zb_channel_config_t *channel = &config->channels[i];
+        bool running = false;
+        for (courier = zlistx_first(self->couriers); courier && !running;
+             courier = zlistx_next(self->couriers))
+            running = strcmp(courier->channel.name, channel->name) == 0;
+        if (running)
+            continue;
+        char err[600];
+        if (!s_courier_start(self, channel, err, sizeof(err))) {
+            zb_log_error("%s", err);
+            rc = -1;
+        } else
+            zb_log_info("alert channel %s started", channel->name);
+    }
+    return rc;
 }
 
 void zb_dispatch_poke(zb_dispatch_t *self)
 {
     assert(self);
-    for (size_t i = 0; i < self->count; i++) {
+    s_reap(self);
+    for (s_courier_t *courier = zlistx_first(self->couriers); courier;
+         courier = zlistx_next(self->couriers)) {
         //  A full pipe means pokes are waiting already: dropping is fine.
-        void *sock = zsock_resolve(zactor_sock(self->actors[i]));
+        void *sock = zsock_resolve(zactor_sock(courier->actor));
         zmq_send(sock, "POKE", 4, ZMQ_DONTWAIT);
     }
 }

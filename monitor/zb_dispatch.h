@@ -35,6 +35,12 @@ void zb_dispatch_destroy(zb_dispatch_t **self_p);
 //  New deliveries were committed: wake the threads. Never blocks.
 void zb_dispatch_poke(zb_dispatch_t *self);
 
+//  Reload: the threads of channels that changed or went away end after the
+//  attempt in progress (never waited for); new and changed channels get a
+//  thread. A removed channel's pending deliveries stay in the database as
+//  they are. Returns 0, or -1 when a thread could not start (logged).
+int zb_dispatch_reload(zb_dispatch_t *self, const zb_monitor_config_t *config);
+
 void zb_dispatch_test(bool verbose);
 
 #endif

@@ -121,13 +121,16 @@ struct _zb_monitor_t {
     int64_t now_wall;
     zb_store_silence_t *silences; // active and future silences (strings owned)
     size_t silence_count;
-    int64_t alert_tick_mono; // when silences, flapping, reminders were last checked
-    bool alert_walk;         // something held or flapping: walk the services at the tick
-    zlistx_t *publish;       // "topic\0payload" to publish once the pass commits
-    bool poke;               // the pass made deliveries: wake the delivery threads
-    zsock_t *pub;            // while running, when monitor/publish is set
-    zb_dispatch_t *dispatch; // while running
-    zb_replay_server_t *replay; // while running, when monitor/replay is set
+    int64_t alert_tick_mono;      // when silences, flapping, reminders were last checked
+    bool alert_walk;              // something held or flapping: walk the services at the tick
+    zlistx_t *publish;            // "topic\0payload" to publish once the pass commits
+    bool poke;                    // the pass made deliveries: wake the delivery threads
+    zsock_t *pub;                 // while running, when monitor/publish is set
+    zb_dispatch_t *dispatch;      // while running
+    zb_replay_server_t *replay;   // while running, when monitor/replay is set
+    int hangup_fd;                // SIGHUP's signalfd (zb_reload), or -1
+    zb_monitor_hangup_fn *hangup; // called when it is readable
+    void *hangup_arg;
 
     //  For other threads (the HTTP server): stats copied at every pass.
     pthread_mutex_t shared_lock; // guards shared
@@ -839,6 +842,20 @@ int zb_monitor_replay(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono,
         return -1;
     if (created)
         s_host_write(self, host);
+    //  The two channels race: a beat still queued on the SUB socket may be
+    //  older than this transition. Live messages of this agent run up to
+    //  its sequence number are stale from now on (events among them come
+    //  through here anyway).
+    if (strcmp(host->instance, msg->instance) == 0 && msg->seq > host->last_seq)
+        host->last_seq = msg->seq;
+    //  A down already on record (heard live, or replayed to a previous run
+    //  of this monitor whose ack was lost) changes nothing.
+    if (msg->to == ZB_STATE_DOWN) {
+        int covered = zb_store_replay_covered(self->store, msg->host, msg->service, msg->at_ms);
+        s_write_result(self, covered);
+        if (covered != 0)
+            return covered == 1 ? 1 : -1;
+    }
     s_service_t *service = zhashx_lookup(host->services, msg->service);
     //  Replays come in the agent's order: newer than what we know (or we
     //  know nothing, e.g. while the host was silent), the transition is
@@ -1264,6 +1281,7 @@ zb_monitor_t *zb_monitor_new(const zb_monitor_config_t *config, char *err, size_
         return NULL;
     }
     self->config = *config;
+    self->hangup_fd = -1;
     pthread_mutex_init(&self->shared_lock, NULL);
     self->stats.db_ok = true;
     self->shared = self->stats;
@@ -1444,6 +1462,132 @@ static int s_bind(zsock_t *sock, const char *list, const char *what)
     return rc;
 }
 
+void zb_monitor_set_hangup(zb_monitor_t *self, int fd, zb_monitor_hangup_fn *fn, void *arg)
+{
+    assert(self && fd >= 0 && fn && !self->loop);
+    self->hangup_fd = fd;
+    self->hangup = fn;
+    self->hangup_arg = arg;
+}
+
+static int s_on_hangup(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)loop;
+    (void)item;
+    zb_monitor_t *self = arg;
+    self->hangup(self->hangup_arg);
+    return 0;
+}
+
+static int s_hangup_attach(zb_monitor_t *self)
+{
+    if (self->hangup_fd == -1)
+        return 0;
+    zmq_pollitem_t item = {NULL, self->hangup_fd, ZMQ_POLLIN, 0};
+    if (zloop_poller(self->loop, &item, s_on_hangup, self) != 0) {
+        zb_log_error("cannot watch for SIGHUP");
+        return -1;
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Live reload (zb_reload calls zb_monitor_apply from the loop).
+
+//  What a reload cannot change in a running monitor: the store is open,
+//  and bind/cert/agents/replay are wired into sockets and zb_auth.
+static int s_apply_check(const zb_monitor_config_t *old, const zb_monitor_config_t *fresh,
+                         char *err, size_t errsize)
+{
+    static const struct {
+        const char *key;
+        size_t offset;
+    } fixed[] = {
+        {"db", offsetof(zb_monitor_config_t, db)},
+        {"bind", offsetof(zb_monitor_config_t, bind)},
+        {"cert", offsetof(zb_monitor_config_t, cert)},
+        {"agents", offsetof(zb_monitor_config_t, agents)},
+        {"replay", offsetof(zb_monitor_config_t, replay)},
+    };
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        if (strcmp((const char *)old + fixed[i].offset, (const char *)fresh + fixed[i].offset)) {
+            snprintf(err, errsize, "monitor/%s: cannot change on reload; restart", fixed[i].key);
+            return -1;
+        }
+    return 0;
+}
+
+static zsock_t *s_pub_open(const char *endpoints)
+{
+    zsock_t *pub = zsock_new(ZMQ_PUB);
+    if (!pub)
+        return NULL;
+    zsock_set_sndhwm(pub, ZB_MONITOR_PUB_HWM);
+    if (s_bind(pub, endpoints, "publishing alerts") != 0)
+        zsock_destroy(&pub);
+    return pub;
+}
+
+//  The PUB socket on its new endpoints. The new one is bound first, so a
+//  failure keeps the old one; only when they collide (same port) does the
+//  old one go first, and comes back if the new one still fails.
+static int s_apply_publish(zb_monitor_t *self, const char *endpoints, char *err, size_t errsize)
+{
+    zsock_t *pub = NULL;
+    if (*endpoints) {
+        pub = s_pub_open(endpoints);
+        if (!pub && self->pub) {
+            zsock_destroy(&self->pub);
+            pub = s_pub_open(endpoints);
+            if (!pub)
+                self->pub = s_pub_open(self->config.publish);
+        }
+        if (!pub) {
+            snprintf(err, errsize, "monitor/publish: cannot bind %s", endpoints);
+            return -1;
+        }
+    }
+    zsock_destroy(&self->pub);
+    self->pub = pub;
+    return 0;
+}
+
+int zb_monitor_apply(zb_monitor_t *self, const zb_monitor_config_t *config, char *err,
+                     size_t errsize)
+{
+    assert(self && config && err && self->loop);
+    zb_monitor_config_t *old = &self->config;
+    if (s_apply_check(old, config, err, errsize) != 0)
+        return -1;
+    if (strcmp(old->publish, config->publish) != 0) {
+        if (s_apply_publish(self, config->publish, err, errsize) != 0)
+            return -1;
+        zb_log_info("reload: publish %s", *config->publish ? config->publish : "off");
+    }
+    //  Nothing below fails the reload.
+    if (old->liveness != config->liveness)
+        zb_log_info("reload: liveness %d -> %d", old->liveness, config->liveness);
+    if (old->flap_threshold != config->flap_threshold) {
+        //  The rings are sized by the threshold: start them afresh.
+        for (s_host_t *host = zhashx_first(self->hosts); host; host = zhashx_next(self->hosts))
+            for (s_service_t *service = zhashx_first(host->services); service;
+                 service = zhashx_next(host->services)) {
+                free(service->flaps);
+                service->flaps = NULL;
+                service->flap_count = service->flap_next = 0;
+            }
+    }
+    if (self->dispatch && zb_dispatch_reload(self->dispatch, config) != 0)
+        zb_log_error("reload: some alert channels did not start; their deliveries wait");
+    bool prune = old->retention_ms != config->retention_ms;
+    *old = *config;
+    //  Deliveries are made with the new channels from the next alert on.
+    if (prune && self->prune_timer == -1)
+        self->prune_timer = zloop_timer(self->loop, 1, 1, s_on_prune, self);
+    self->alert_walk = true;
+    return 0;
+}
+
 int zb_monitor_run(zb_monitor_t *self)
 {
     assert(self);
@@ -1504,6 +1648,8 @@ int zb_monitor_run(zb_monitor_t *self)
         if (!self->replay)
             goto done;
     }
+    if (s_hangup_attach(self) != 0)
+        goto done;
     zloop_timer(self->loop, ZB_MONITOR_SWEEP_MS, 0, s_on_sweep, self);
     zloop_timer(self->loop, ZB_MONITOR_CHECKPOINT_MS, 0, s_on_checkpoint, self);
     zloop_timer(self->loop, ZB_MONITOR_PRUNE_MS, 0, s_on_prune_period, self);

@@ -77,6 +77,19 @@ int zb_monitor_commit(zb_monitor_t *self);
 
 void zb_monitor_stats(zb_monitor_t *self, zb_monitor_stats_t *stats);
 
+//  Live reload (zb_reload): fn(arg) is called from the loop whenever fd is
+//  readable (a signalfd for SIGHUP). Set before zb_monitor_run.
+typedef void(zb_monitor_hangup_fn)(void *arg);
+void zb_monitor_set_hangup(zb_monitor_t *self, int fd, zb_monitor_hangup_fn *fn, void *arg);
+
+//  Applies new settings to the running monitor, from the loop: liveness,
+//  retention (pruning re-run), flapping, repeat, alert channels and their
+//  filters, the publish endpoint. Refuses them (-1, one line in err, the
+//  old settings stay whole) when db, bind, replay, cert or agents differ,
+//  or the new publish endpoint cannot be bound.
+int zb_monitor_apply(zb_monitor_t *self, const zb_monitor_config_t *config, char *err,
+                     size_t errsize);
+
 //  The same from any thread: a copy taken at the end of the last loop pass.
 void zb_monitor_snapshot(zb_monitor_t *self, zb_monitor_stats_t *stats);
 

@@ -697,23 +697,31 @@ int zb_store_replay_key(zb_store_t *self, const char *host, const char *instance
     return sqlite3_changes(self->db) == 1 ? 1 : 0;
 }
 
-int zb_store_replay_down(zb_store_t *self, const zb_store_outage_t *outage, int64_t bound_ms)
+int zb_store_replay_covered(zb_store_t *self, const char *host, const char *service, int64_t at_ms)
 {
-    assert(self && outage && outage->host && outage->service);
+    assert(self && host && service);
     if (s_begin(self) != 0)
         return -1;
     sqlite3_stmt *stmt = self->stmt[S_HISTORY_FIND];
-    s_bind_text(stmt, 1, outage->host);
-    s_bind_text(stmt, 2, outage->service);
-    sqlite3_bind_int64(stmt, 3, outage->started_at_ms);
+    s_bind_text(stmt, 1, host);
+    s_bind_text(stmt, 2, service);
+    sqlite3_bind_int64(stmt, 3, at_ms);
     int rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
     if (rc == SQLITE_ROW)
-        return 0; // an outage covers that moment already
-    if (rc != SQLITE_DONE)
-        return s_db_fail(self, "find outage");
-    stmt = self->stmt[S_HISTORY_INSERT];
+        return 1;
+    return rc == SQLITE_DONE ? 0 : s_db_fail(self, "find outage");
+}
+
+int zb_store_replay_down(zb_store_t *self, const zb_store_outage_t *outage, int64_t bound_ms)
+{
+    assert(self && outage && outage->host && outage->service);
+    int covered = zb_store_replay_covered(self, outage->host, outage->service,
+                                          outage->started_at_ms);
+    if (covered != 0)
+        return covered == 1 ? 0 : -1;
+    sqlite3_stmt *stmt = self->stmt[S_HISTORY_INSERT];
     s_bind_text(stmt, 1, outage->host);
     s_bind_text(stmt, 2, outage->service);
     sqlite3_bind_int64(stmt, 3, outage->started_at_ms);

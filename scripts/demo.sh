@@ -23,9 +23,13 @@ fi
 dir=${ZB_DEMO_DIR:-$(mktemp -d /tmp/zbeat-demo.XXXXXX)}
 mkdir -p "$dir"
 pids=()
+#   Stops in reverse order of start: agents (a planned stop each), then the
+#   monitor, then the services, so that shutting down records no outage.
 cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        kill "${pids[$i]}" 2>/dev/null || true
+        wait "${pids[$i]}" 2>/dev/null || true
+    done
 }
 trap cleanup EXIT INT TERM
 

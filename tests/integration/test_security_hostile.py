@@ -65,7 +65,7 @@ class Flooder(FakeAgent):
         sock.setsockopt(zmq.LINGER, 5000)
         sock.connect(endpoint)
         self.sock, self.endpoint, self.host, self.interval_ms = sock, endpoint, "x", 600000
-        self.instance, self.seq, self.services = "0123456789abcdef", 0, {}
+        self.instance, self.seq, self.services = os.urandom(8).hex(), 0, {}
 
 
 class Attack:

@@ -1,0 +1,177 @@
+"""Live reload of the monitor on SIGHUP (issue 10): a running monitor with a
+fake agent; liveness changes take effect, alert channels come and go, a
+broken or refused configuration leaves the old one in force, and SIGHUP
+never kills the monitor (with or without -c)."""
+
+import glob
+import os
+import re
+import signal
+import threading
+import time
+
+import zbtest
+from monitor_helpers import AlertCase, host_outages
+
+RECORD = """#!/bin/sh
+# Records one call: the alert JSON on stdin, one file per call.
+cat > "$(mktemp %(dir)s/call.XXXXXX)"
+"""
+
+
+class Beater:
+    """Beats a fake agent every interval from its own thread until stopped;
+    .last is the monotonic time of the last beat sent."""
+
+    def __init__(self, agent):
+        self.agent = agent
+        self.last = None
+        self.halt = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.halt.is_set():
+            self.agent.beat()
+            self.last = time.monotonic()
+            self.halt.wait(self.agent.interval_ms / 1000.0)
+
+    def stop(self):
+        self.halt.set()
+        self.thread.join()
+        return self.last
+
+
+class MonitorReloadTest(AlertCase):
+
+    def setUp(self):
+        super().setUp()
+        self.beaters = []
+
+    def tearDown(self):
+        for beater in self.beaters:
+            beater.stop()
+        super().tearDown()
+
+    def beat(self, agent):
+        beater = Beater(agent)
+        self.beaters.append(beater)
+        return beater
+
+    def channel(self, name):
+        d = os.path.join(self.tmp, "calls-" + name)
+        os.makedirs(d, exist_ok=True)
+        script = self.write("hook-%s.sh" % name, RECORD % {"dir": d})
+        os.chmod(script, 0o755)
+        return (name, {"exec": '"%s"' % script, "timeout": "5s"})
+
+    def calls(self, name):
+        return sorted(glob.glob(os.path.join(self.tmp, "calls-" + name, "call.*")))
+
+    def hup(self, done=r"reload: done|reload failed|nothing changed"):
+        """SIGHUP, then waits for the reload's outcome line (a new one)."""
+        before = len(re.findall(done, self.monitor.output()))
+        self.monitor.send_signal(signal.SIGHUP)
+        zbtest.wait_for(lambda: len(re.findall(done, self.monitor.output())) > before
+                        or not self.monitor.alive(), 10, "the reload's outcome in the log")
+        self.assertTrue(self.monitor.alive(), "monitor died on SIGHUP:\n" + self.monitor.output())
+
+    def silence_after(self, host, beater, timeout):
+        """Stops beating; seconds from the last beat until the host outage."""
+        last = beater.stop()
+        self.wait_outages(lambda rows: host_outages(rows, host), timeout, "%s silent" % host)
+        return time.monotonic() - last
+
+    def test_liveness_shortened(self):
+        # 20 x 200 ms: silent after 4 s; reloaded to 2 x 200 ms.
+        self.start_alerting(liveness=20)
+        agent = self.fake("web-1", interval_ms=200)
+        beater = self.beat(agent)
+        self.wait_beating("web-1")
+        self.monitor_config(liveness=2)
+        self.hup()
+        self.assertIn("reload: liveness 20 -> 2", self.monitor.output())
+        took = self.silence_after("web-1", beater, 10)
+        self.assertLess(took, 3.0, "silence detected under the new liveness (0.4 s)")
+
+    def test_channel_added_and_removed(self):
+        self.start_alerting([self.channel("a")], liveness=10)
+        agent = self.fake("web-1", interval_ms=200)
+        agent.set("redis", "up")
+        self.beat(agent)
+        self.wait_state("web-1", "redis", "up", 10)
+        agent.event("redis", "down")
+        zbtest.wait_for(lambda: len(self.calls("a")) == 1, 15, "channel a gets the down alert")
+
+        self.monitor_config([self.channel("b")], liveness=10)
+        self.hup()
+        log = self.monitor.output()
+        self.assertIn("alert channel a: stopping", log)
+        self.assertIn("alert channel b started", log)
+
+        agent.event("redis", "up")
+        zbtest.wait_for(lambda: len(self.calls("b")) == 1, 15, "channel b gets the next alert")
+        agent.event("redis", "down")
+        zbtest.wait_for(lambda: len(self.calls("b")) == 2, 15, "channel b gets the one after")
+        self.assertEqual(len(self.calls("a")), 1, "the removed channel got nothing more")
+        # The database agrees: the alerts made after the reload went to b only.
+        alerts = self.alerts()
+        self.assertEqual(len(alerts), 3)
+        self.assertEqual([d["channel"] for d in alerts[0]["deliveries"]], ["a"])
+        for alert in alerts[1:]:
+            self.assertEqual([d["channel"] for d in alert["deliveries"]], ["b"])
+
+    def test_broken_config_keeps_the_old_one(self):
+        # Old: 20 x 200 ms = 4 s. The broken file also asks for liveness 1:
+        # if any of it leaked in, silence would come after 0.2 s.
+        self.start_alerting(liveness=20)
+        agent = self.fake("web-1", interval_ms=200)
+        beater = self.beat(agent)
+        self.wait_beating("web-1")
+        path = self.write("monitor.cfg", "monitor\n    liveness = 1\n    bogus = 3\n")
+        rc, _, err = self.run_cmd([self.monitor_bin, "-c", path, "--check-config"])
+        self.assertEqual(rc, 2)
+        startup_error = err.strip().split(": ", 1)[1]  # without "zbeat-monitor: "
+        self.hup()
+        log = self.monitor.output()
+        self.assertIn(startup_error, log, "the start-up error, logged on reload")
+        self.assertIn("reload failed; keeping the old configuration", log)
+        took = self.silence_after("web-1", beater, 15)
+        self.assertGreater(took, 3.5, "the old liveness (4 s) still in force")
+        self.assertTrue(self.monitor.alive())
+
+    def test_db_change_refused(self):
+        # No --db flag this time, so the file's db is what counts.
+        other = os.path.join(self.tmp, "other.db")
+        cfg = "monitor\n    db = \"%s\"\n    bind = \"%s\"\n    liveness = %d\n"
+        path = self.write("monitor.cfg", cfg % (self.db, self.endpoint, 20))
+        self.monitor = self.start([self.monitor_bin, "-c", path, "-v"], "monitor")
+        zbtest.wait_for(lambda: "listening on" in self.monitor.output(), 10, "monitor listening")
+        agent = self.fake("web-1", interval_ms=200)
+        beater = self.beat(agent)
+        self.wait_beating("web-1")
+        self.write("monitor.cfg", cfg % (other, self.endpoint, 1))
+        self.hup()
+        self.assertIn("monitor/db: cannot change on reload; restart", self.monitor.output())
+        self.assertFalse(os.path.exists(other))
+        took = self.silence_after("web-1", beater, 15)
+        self.assertGreater(took, 3.5, "the old liveness (4 s) still in force")
+
+    def test_sighup_without_config_file(self):
+        self.start_monitor(["-v"])
+        agent = self.fake("web-1", interval_ms=200)
+        agent.set("redis", "up")
+        self.beat(agent)
+        self.wait_state("web-1", "redis", "up", 10)
+        for _ in range(3):
+            self.hup()
+        self.assertIn("no configuration file (-c) to re-read", self.monitor.output())
+        # Still ingesting.
+        agent.event("redis", "down")
+        self.wait_state("web-1", "redis", "down", 10)
+        self.stop_monitor()
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
