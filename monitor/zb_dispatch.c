@@ -17,17 +17,29 @@
 
 #define ZB_DISPATCH_RECHECK_MS 1000 // longest sleep: clock changes, lost pokes
 #define ZB_DISPATCH_BACKOFF_MS 1000 // first retry delay
+#define ZB_DISPATCH_HANDOFF_MS 20   // a successor's look at its predecessor
 
 extern char **environ;
 
 //  What a channel's thread owns: a copy of its configuration and the
 //  shared stop flag (set before the threads are told to end, so that an
 //  attempt in progress is abandoned quickly).
+//  Hands a channel's queue from a thread retired on reload to its
+//  successor (the channel changed): the successor starts work only once
+//  the old thread has finished its attempt, so no delivery goes out twice.
+typedef struct {
+    atomic_bool ended; // the retired thread has stopped working
+    int refs;          // couriers holding it; changed on the caller's thread only
+    bool claimed;      // a successor holds it
+} s_baton_t;
+
 typedef struct {
     zb_channel_config_t channel;
     char db[4096];
     const atomic_bool *stop;
     atomic_bool retired; // reload: end after the attempt in progress
+    s_baton_t *after;    // work only once this has ended, or NULL
+    s_baton_t *handoff;  // set when retired: ended when this thread is done, or NULL
     zactor_t *actor;     // the thread
 } s_courier_t;
 
@@ -215,7 +227,9 @@ static void s_courier(zsock_t *pipe, void *args)
     int64_t sleep = 0;
     bool running = poller != NULL;
     while (running) {
-        if (store && !atomic_load(self->stop) && !atomic_load(&self->retired))
+        if (self->after && !atomic_load(&self->after->ended))
+            sleep = ZB_DISPATCH_HANDOFF_MS;
+        else if (store && !atomic_load(self->stop) && !atomic_load(&self->retired))
             sleep = s_work(self, store);
         else
             sleep = ZB_DISPATCH_RECHECK_MS;
@@ -238,6 +252,11 @@ static void s_courier(zsock_t *pipe, void *args)
             zstr_free(&command);
         zstr_free(&command);
     }
+    //  A successor of ours that is retired in turn still keeps the order.
+    while (self->after && !atomic_load(&self->after->ended))
+        zclock_sleep(ZB_DISPATCH_HANDOFF_MS);
+    if (self->handoff)
+        atomic_store(&self->handoff->ended, true);
     zpoller_destroy(&poller);
     zb_store_destroy(&store);
 }
@@ -248,13 +267,17 @@ static void s_courier_destroy(s_courier_t **courier_p)
     if (!courier)
         return;
     zactor_destroy(&courier->actor);
+    s_baton_t *batons[] = {courier->after, courier->handoff};
+    for (size_t i = 0; i < 2; i++)
+        if (batons[i] && --batons[i]->refs == 0)
+            free(batons[i]);
     free(courier);
     *courier_p = NULL;
 }
 
 //  Starts a channel's thread. Returns NULL with the reason in err.
 static s_courier_t *s_courier_start(zb_dispatch_t *self, const zb_channel_config_t *channel,
-                                    char *err, size_t errsize)
+                                    s_baton_t *after, char *err, size_t errsize)
 {
     if (!self->curl) {
         if (zb_webhook_init() != 0) {
@@ -272,6 +295,11 @@ static s_courier_t *s_courier_start(zb_dispatch_t *self, const zb_channel_config
     snprintf(courier->db, sizeof(courier->db), "%s", self->db);
     courier->stop = &self->stop;
     atomic_init(&courier->retired, false);
+    if (after) {
+        after->claimed = true;
+        after->refs++;
+        courier->after = after;
+    }
     courier->actor = zactor_new(s_courier, courier);
     if (!courier->actor || !zlistx_add_end(self->couriers, courier)) {
         snprintf(err, errsize, "alert channel %s: cannot start its thread", channel->name);
@@ -297,7 +325,7 @@ zb_dispatch_t *zb_dispatch_new(const zb_monitor_config_t *config, char *err, siz
         goto failed;
     }
     for (size_t i = 0; i < config->channel_count; i++)
-        if (!s_courier_start(self, &config->channels[i], err, errsize))
+        if (!s_courier_start(self, &config->channels[i], NULL, err, errsize))
             goto failed;
     return self;
 
@@ -368,6 +396,12 @@ int zb_dispatch_reload(zb_dispatch_t *self, const zb_monitor_config_t *config)
         if (!keep) {
             zlistx_detach_cur(self->couriers);
             atomic_store(&courier->retired, true);
+            //  Before $TERM: the thread reads it when it ends.
+            courier->handoff = calloc(1, sizeof(s_baton_t));
+            if (courier->handoff) {
+                atomic_init(&courier->handoff->ended, false);
+                courier->handoff->refs = 1;
+            }
             zsock_set_sndtimeo(courier->actor, 0);
             zstr_send(courier->actor, "$TERM");
             if (!zlistx_add_end(self->retired, courier)) {
@@ -387,8 +421,14 @@ int zb_dispatch_reload(zb_dispatch_t *self, const zb_monitor_config_t *config)
             running = strcmp(courier->channel.name, channel->name) == 0;
         if (running)
             continue;
+        //  A changed channel: after its retired thread (the latest one).
+        s_baton_t *after = NULL;
+        for (courier = zlistx_first(self->retired); courier; courier = zlistx_next(self->retired))
+            if (strcmp(courier->channel.name, channel->name) == 0 && courier->handoff &&
+                !courier->handoff->claimed)
+                after = courier->handoff;
         char err[600];
-        if (!s_courier_start(self, channel, err, sizeof(err))) {
+        if (!s_courier_start(self, channel, after, err, sizeof(err))) {
             zb_log_error("%s", err);
             rc = -1;
         } else

@@ -833,6 +833,12 @@ int zb_monitor_replay(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono,
     self->now_wall = now_wall;
     int rc = zb_store_replay_key(self->store, msg->host, msg->instance, msg->seq, now_wall);
     s_write_result(self, rc);
+    if (rc == 0) {
+        //  Seen before; still, live messages of that run up to it are stale.
+        s_host_t *known = zhashx_lookup(self->hosts, msg->host);
+        if (known && strcmp(known->instance, msg->instance) == 0 && msg->seq > known->last_seq)
+            known->last_seq = msg->seq;
+    }
     //  A host's stop only matters live: the host is heard again by now.
     if (rc != 1 || !msg->service[0])
         return rc;
@@ -840,8 +846,13 @@ int zb_monitor_replay(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono,
     s_host_t *host = s_host_get(self, msg->host, now_wall, &created);
     if (!host)
         return -1;
-    if (created)
+    if (created) {
+        //  First heard through its replay: that is hearing it (the silence
+        //  deadline starts now, not at the epoch).
+        host->last_seen_mono = now_mono;
+        host->last_seen_wall = now_wall;
         s_host_write(self, host);
+    }
     //  The two channels race: a beat still queued on the SUB socket may be
     //  older than this transition. Live messages of this agent run up to
     //  its sequence number are stale from now on (events among them come
@@ -1212,6 +1223,12 @@ static int s_load_host(const zb_store_host_t *row, void *arg)
     host->last_seen_written = row->last_seen_ms;
     //  A fresh grace period: the host was not silent; we were away.
     host->last_seen_mono = zb_time_mono_ms();
+    //  Messages of this agent run up to what is committed are stale: a beat
+    //  queued in the agent while we were down must not undo a transition
+    //  the previous run recorded (or that replay brought).
+    if (row->instance && row->instance[0] &&
+        zb_store_instance_seq(self->store, row->name, row->instance, &host->last_seq) != 0)
+        host->last_seq = 0;
     return 0;
 }
 
@@ -1517,30 +1534,50 @@ static int s_apply_check(const zb_monitor_config_t *old, const zb_monitor_config
     return 0;
 }
 
-static zsock_t *s_pub_open(const char *endpoints)
+//  A PUB socket bound on every endpoint, or NULL (logged when `quiet` is
+//  false). `tries` > 1 retries every 10 ms: a socket just closed frees its
+//  port only when the I/O thread gets to it.
+static zsock_t *s_pub_open(const char *endpoints, int tries, bool quiet)
 {
-    zsock_t *pub = zsock_new(ZMQ_PUB);
-    if (!pub)
-        return NULL;
-    zsock_set_sndhwm(pub, ZB_MONITOR_PUB_HWM);
-    if (s_bind(pub, endpoints, "publishing alerts") != 0)
-        zsock_destroy(&pub);
+    char *list = strdup(endpoints);
+    zsock_t *pub = NULL;
+    for (int attempt = 1; list && attempt <= tries && !pub; attempt++) {
+        if (attempt > 1)
+            zclock_sleep(10);
+        strcpy(list, endpoints);
+        pub = zsock_new(ZMQ_PUB);
+        if (!pub)
+            break;
+        zsock_set_sndhwm(pub, ZB_MONITOR_PUB_HWM);
+        char *save = NULL;
+        for (char *ep = strtok_r(list, ",", &save); ep && pub; ep = strtok_r(NULL, ",", &save))
+            if (zsock_bind(pub, "%s", ep) == -1) {
+                if (attempt == tries && !quiet)
+                    zb_log_error("cannot bind %s: %s", ep, zmq_strerror(zmq_errno()));
+                zsock_destroy(&pub);
+            }
+    }
+    if (pub)
+        zb_log_info("publishing alerts on %s", endpoints);
+    free(list);
     return pub;
 }
 
 //  The PUB socket on its new endpoints. The new one is bound first, so a
-//  failure keeps the old one; only when they collide (same port) does the
-//  old one go first, and comes back if the new one still fails.
+//  failure keeps the old one; only when that fails (most often: the same
+//  port) does the old one go first, and comes back if the new one still
+//  fails. That path may hold the loop for up to 1 s; messages queue
+//  meanwhile and are drained before any sweep.
 static int s_apply_publish(zb_monitor_t *self, const char *endpoints, char *err, size_t errsize)
 {
     zsock_t *pub = NULL;
     if (*endpoints) {
-        pub = s_pub_open(endpoints);
+        pub = s_pub_open(endpoints, 1, self->pub != NULL);
         if (!pub && self->pub) {
             zsock_destroy(&self->pub);
-            pub = s_pub_open(endpoints);
+            pub = s_pub_open(endpoints, 50, false);
             if (!pub)
-                self->pub = s_pub_open(self->config.publish);
+                self->pub = s_pub_open(self->config.publish, 50, false);
         }
         if (!pub) {
             snprintf(err, errsize, "monitor/publish: cannot bind %s", endpoints);
@@ -1580,6 +1617,12 @@ int zb_monitor_apply(zb_monitor_t *self, const zb_monitor_config_t *config, char
     if (self->dispatch && zb_dispatch_reload(self->dispatch, config) != 0)
         zb_log_error("reload: some alert channels did not start; their deliveries wait");
     bool prune = old->retention_ms != config->retention_ms;
+    if (prune) {
+        char was[32], now[32];
+        zb_time_format_duration(old->retention_ms, was, sizeof(was));
+        zb_time_format_duration(config->retention_ms, now, sizeof(now));
+        zb_log_info("reload: retention %s -> %s", was, now);
+    }
     *old = *config;
     //  Deliveries are made with the new channels from the next alert on.
     if (prune && self->prune_timer == -1)

@@ -29,6 +29,19 @@ void zb_query_printable(const char *in, char *out, size_t size)
             p++;
             continue;
         }
+        //  Bidirectional overrides and isolates (U+202A..U+202E,
+        //  U+2066..U+2069) reorder what a terminal shows after them: a
+        //  reason could make a table line read as something else.
+        if (len == 3 && p[0] == 0xe2 &&
+            ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+             (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9))) {
+            if (n + 7 >= size)
+                break;
+            n += snprintf(out + n, size - n, "\\u%04x",
+                          0x2000 | ((p[1] & 0x3f) << 6) | (p[2] & 0x3f));
+            p += 3;
+            continue;
+        }
         if (n + len >= size)
             break;
         memcpy(out + n, p, len);

@@ -114,11 +114,13 @@ void zb_reload_destroy(zb_reload_t **self_p)
     *self_p = NULL;
 }
 
-//  The HTTP server on its new address. The new one starts first, so a
-//  failure leaves the old one serving; only when the new address collides
-//  with the old one (same port) is the old one stopped first.
-static void s_http_restart(zb_reload_t *self, const zb_monitor_config_t *config)
+//  The HTTP server on its new address. The new one starts first, so that
+//  a failure leaves the old one serving; only when the new address collides
+//  with the old (same port) does the old one stop first, and it comes back
+//  if the new one still fails. config->http ends up naming what serves.
+static void s_http_restart(zb_reload_t *self, zb_monitor_config_t *config)
 {
+    const char *old = self->config->http;
     char err[600] = "";
     zb_http_t *fresh = NULL;
     if (config->http[0]) {
@@ -126,9 +128,16 @@ static void s_http_restart(zb_reload_t *self, const zb_monitor_config_t *config)
         if (!fresh && self->http) {
             zb_http_destroy(&self->http);
             fresh = zb_http_new(config->http, config->db, self->monitor, err, sizeof(err));
+            if (!fresh) {
+                char again[600];
+                self->http = zb_http_new(old, config->db, self->monitor, again, sizeof(again));
+            }
         }
         if (!fresh) {
-            zb_log_error("reload: monitor/http: %s; the HTTP server is off", err);
+            zb_log_error("reload: monitor/http: %s; %s%s", err,
+                         self->http ? "the HTTP server stays on " : "the HTTP server is off",
+                         self->http ? old : "");
+            snprintf(config->http, sizeof(config->http), "%s", self->http ? old : "");
             return;
         }
     }
@@ -144,29 +153,28 @@ int zb_reload_now(zb_reload_t *self)
 {
     assert(self);
     if (!self->args.file) {
-        zb_log_info("SIGHUP: no configuration file (-c) to re-read; nothing changed");
+        zb_log_info("reload: no configuration file (-c) to re-read; nothing changed");
         return 0;
     }
     int rc = -1;
     char err[1024];
     zb_monitor_config_t *config = malloc(sizeof(*config));
     if (!config) {
-        zb_log_error("reload: out of memory; keeping the old configuration");
+        zb_log_error("reload rejected: out of memory; carrying on with the previous configuration");
         return -1;
     }
-    zb_log_info("SIGHUP: reloading %s", self->args.file);
+    //  The same one-line error as at start-up, inside one log line (like the
+    //  agent's): an operator greps for "reload rejected".
     if (zb_reload_config(&self->args, config, err, sizeof(err)) != 0 ||
         zb_monitor_apply(self->monitor, config, err, sizeof(err)) != 0) {
-        zb_log_error("%s", err);
-        zb_log_error("reload failed; keeping the old configuration");
+        zb_log_error("reload rejected: %s; carrying on with the previous configuration", err);
         goto done;
     }
-    //  Needs a new or no server, or one for a database path change (which
-    //  apply refused above, so only the address matters).
+    //  The database cannot differ (apply refused that): only the address.
     if (strcmp(config->http, self->config->http) != 0)
         s_http_restart(self, config);
     *self->config = *config;
-    zb_log_info("reload: done");
+    zb_log_info("reloaded %s", self->args.file);
     rc = 0;
 done:
     free(config);

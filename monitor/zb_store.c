@@ -62,6 +62,7 @@ enum {
     S_HISTORY_INSERT,
     S_HISTORY_END,
     S_PRUNE_REPLAYED,
+    S_INSTANCE_SEQ,
     S_COUNT
 };
 
@@ -171,6 +172,7 @@ static const char *const s_sql[S_COUNT] = {
                       "AND service = ?2 AND end_reason = 'replayed' AND started_at_ms <= ?3 AND "
                       "ended_at_ms >= ?3 ORDER BY started_at_ms DESC LIMIT 1)",
     [S_PRUNE_REPLAYED] = "DELETE FROM replayed WHERE received_ms < ?1",
+    [S_INSTANCE_SEQ] = "SELECT last_seq FROM instances WHERE host = ?1 AND instance = ?2",
 };
 
 struct _zb_store_t {
@@ -695,6 +697,21 @@ int zb_store_replay_key(zb_store_t *self, const char *host, const char *instance
     if (s_step_done(self, S_REPLAY_INSERT) != 0)
         return -1;
     return sqlite3_changes(self->db) == 1 ? 1 : 0;
+}
+
+int zb_store_instance_seq(zb_store_t *self, const char *host, const char *instance, uint64_t *seq)
+{
+    assert(self && host && instance && seq);
+    sqlite3_stmt *stmt = self->stmt[S_INSTANCE_SEQ];
+    if (!stmt)
+        return -1;
+    s_bind_text(stmt, 1, host);
+    s_bind_text(stmt, 2, instance);
+    int rc = sqlite3_step(stmt);
+    *seq = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(stmt, 0) : 0;
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : s_db_fail(self, "instance seq");
 }
 
 int zb_store_replay_covered(zb_store_t *self, const char *host, const char *service, int64_t at_ms)

@@ -188,6 +188,9 @@ int zb_store_outage_close(zb_store_t *self, int64_t id, int64_t ended_at_ms,
 int zb_store_replay_key(zb_store_t *self, const char *host, const char *instance, uint64_t seq,
                         int64_t now_ms);
 int zb_store_replay_down(zb_store_t *self, const zb_store_outage_t *outage, int64_t bound_ms);
+//  The last sequence number of (host, instance) whose effects are committed,
+//  0 when unknown. Returns 0 or -1.
+int zb_store_instance_seq(zb_store_t *self, const char *host, const char *instance, uint64_t *seq);
 //  1 when an outage of the service covers at_ms (started at or before it,
 //  open or ended after it), 0 when none, -1 on error.
 int zb_store_replay_covered(zb_store_t *self, const char *host, const char *service, int64_t at_ms);

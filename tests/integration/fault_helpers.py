@@ -110,5 +110,13 @@ class FaultCase(MonitorCase):
         try:
             zbtest.wait_for(matches, timeout, "database outages match the agent's journal")
         except AssertionError as e:
-            raise AssertionError("%s\nwant %r\ngot  %r" % (e, last.get("want"), last.get("got")))
+            rows = [(r["service"], r["started_at"], r["ended_at"], r["end_reason"], r["id"])
+                    for r in self.outages() if r["host"] == host]
+            raise AssertionError("%s\nwant %r\ngot  %r\nrows %r" % (e, last.get("want"),
+                                                                  last.get("got"), rows))
         return last["want"]
+
+
+def host_outages_of(rows, host):
+    """Host (silent) outages of host in `zbeat outages --json` rows."""
+    return [r for r in rows if r["host"] == host and r["kind"] == "host"]

@@ -10,12 +10,17 @@ import signal
 import threading
 import time
 
+import urllib.error
+import urllib.request
+
 import zbtest
-from monitor_helpers import AlertCase, host_outages
+from monitor_helpers import AlertCase, StreamSub, host_outages
 
 RECORD = """#!/bin/sh
-# Records one call: the alert JSON on stdin, one file per call.
+# Records one call: the alert JSON on stdin, one file per call; then takes
+# $1 seconds (an attempt in progress).
 cat > "$(mktemp %(dir)s/call.XXXXXX)"
+sleep "${1:-0}"
 """
 
 
@@ -58,17 +63,17 @@ class MonitorReloadTest(AlertCase):
         self.beaters.append(beater)
         return beater
 
-    def channel(self, name):
+    def channel(self, name, sleep=0):
         d = os.path.join(self.tmp, "calls-" + name)
         os.makedirs(d, exist_ok=True)
         script = self.write("hook-%s.sh" % name, RECORD % {"dir": d})
         os.chmod(script, 0o755)
-        return (name, {"exec": '"%s"' % script, "timeout": "5s"})
+        return (name, {"exec": '"%s %s"' % (script, sleep), "timeout": "10s"})
 
     def calls(self, name):
         return sorted(glob.glob(os.path.join(self.tmp, "calls-" + name, "call.*")))
 
-    def hup(self, done=r"reload: done|reload failed|nothing changed"):
+    def hup(self, done=r"reloaded |reload rejected|nothing changed"):
         """SIGHUP, then waits for the reload's outcome line (a new one)."""
         before = len(re.findall(done, self.monitor.output()))
         self.monitor.send_signal(signal.SIGHUP)
@@ -121,6 +126,25 @@ class MonitorReloadTest(AlertCase):
         for alert in alerts[1:]:
             self.assertEqual([d["channel"] for d in alert["deliveries"]], ["b"])
 
+    def test_changed_channel_delivers_once(self):
+        # The old thread is inside a slow attempt when the channel changes:
+        # it finishes that one; its successor takes the rest, nothing twice.
+        self.start_alerting([self.channel("a", sleep=2)], liveness=10)
+        agent = self.fake("web-1", interval_ms=200)
+        agent.set("redis", "up")
+        self.beat(agent)
+        self.wait_state("web-1", "redis", "up", 10)
+        agent.event("redis", "down")
+        zbtest.wait_for(lambda: len(self.calls("a")) == 1, 15, "the slow attempt started")
+        agent.event("redis", "up")
+        agent.event("redis", "down")
+        self.wait_outages(lambda rows: len(rows) == 2, 10, "the second outage")
+        self.monitor_config([self.channel("a", sleep=0)], liveness=10)
+        self.hup()
+        rows = self.wait_delivered(3, 30, "all three alerts delivered")
+        self.assertEqual(len(self.calls("a")), 3, "each alert exactly once")
+        self.assertEqual([d["attempts"] for r in rows for d in r["deliveries"]], [1, 1, 1])
+
     def test_broken_config_keeps_the_old_one(self):
         # Old: 20 x 200 ms = 4 s. The broken file also asks for liveness 1:
         # if any of it leaked in, silence would come after 0.2 s.
@@ -135,7 +159,8 @@ class MonitorReloadTest(AlertCase):
         self.hup()
         log = self.monitor.output()
         self.assertIn(startup_error, log, "the start-up error, logged on reload")
-        self.assertIn("reload failed; keeping the old configuration", log)
+        self.assertIn("reload rejected: %s; carrying on with the previous configuration"
+                      % startup_error, log)
         took = self.silence_after("web-1", beater, 15)
         self.assertGreater(took, 3.5, "the old liveness (4 s) still in force")
         self.assertTrue(self.monitor.alive())
@@ -156,6 +181,42 @@ class MonitorReloadTest(AlertCase):
         self.assertFalse(os.path.exists(other))
         took = self.silence_after("web-1", beater, 15)
         self.assertGreater(took, 3.5, "the old liveness (4 s) still in force")
+
+    def healthz(self, port):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=5) as r:
+                return r.status
+        except (urllib.error.URLError, ConnectionError):
+            return None
+
+    def test_publish_and_http_move(self):
+        pub1, pub2, http1, http2 = (zbtest.free_port() for _ in range(4))
+        self.start_alerting(publish='"tcp://127.0.0.1:%d"' % pub1, http="127.0.0.1:%d" % http1)
+        agent = self.fake("web-1", interval_ms=200)
+        agent.set("redis", "up")
+        self.beat(agent)
+        self.wait_state("web-1", "redis", "up", 10)
+        zbtest.wait_for(lambda: self.healthz(http1) == 200, 10, "HTTP on the first port")
+
+        self.monitor_config(publish='"tcp://127.0.0.1:%d"' % pub2, http="127.0.0.1:%d" % http2)
+        self.hup()
+        self.assertIn("reloaded ", self.monitor.output())
+        self.assertEqual(self.healthz(http2), 200, "HTTP on the new port at once")
+        self.assertIsNone(self.healthz(http1), "the old port closed")
+        # The stream is on the new endpoint: services coming up until the
+        # SUB sees one (a PUB drops what it sends before the subscription).
+        sub = StreamSub(self, "tcp://127.0.0.1:%d" % pub2)
+        n = 0
+
+        def flowing():
+            nonlocal n
+            n += 1
+            agent.event("probe-%d" % n, "up")
+            return [m for m in sub.messages() if m[0].startswith("state.web-1.probe-")]
+        zbtest.wait_for(flowing, 10, "the stream flowing on the new endpoint")
+        agent.event("redis", "down")
+        zbtest.wait_for(lambda: [m for m in sub.messages() if m[0] == "alert.web-1.redis"], 10,
+                        "the next alert on the new endpoint")
 
     def test_sighup_without_config_file(self):
         self.start_monitor(["-v"])

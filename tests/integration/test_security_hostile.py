@@ -143,6 +143,22 @@ class Attack:
 
 
 class HostileTest(MonitorCase):
+    def setUp(self):
+        super().setUp()
+        # Under AddressSanitizer freed memory sits in a quarantine (256 MB by
+        # default) before reuse, which would read as growth: keep it small so
+        # RSS means what it means without sanitizers.
+        self.asan_options = os.environ.get("ASAN_OPTIONS")
+        os.environ["ASAN_OPTIONS"] = ((self.asan_options + ":") if self.asan_options else "") + \
+            "quarantine_size_mb=1"
+
+    def tearDown(self):
+        if self.asan_options is None:
+            os.environ.pop("ASAN_OPTIONS", None)
+        else:
+            os.environ["ASAN_OPTIONS"] = self.asan_options
+        super().tearDown()
+
     def test_monitor_survives_and_records_on_time(self):
         redis = self.redis()
         monitor = self.start_monitor(["--liveness", "3"])
@@ -186,9 +202,14 @@ class HostileTest(MonitorCase):
         self.wait_state("bogus-00000", "marker-again", "up", 60, "the second flood handled")
         after2 = rss_kb(monitor.proc.pid)
         growth = after2 - after1
+        print("\nRSS kB: base %d, after round 1 %d, after round 2 %d" % (base, after1, after2))
+        # Round 2 keeps nothing, but the queue's peak while the monitor
+        # catches up (ZeroMQ's buffers, malloc not giving pages back) shows in
+        # RSS: under 1 MB alone, ~10 MB on a loaded machine, bounded by the
+        # queue's high-water mark whatever the attack's size.
         self.assertLess(growth, 32 * 1024, "RSS grew %d kB in round 2 (base %d, round 1 %d)"
                         % (growth, base, after1))
-        self.assertLess(after1 - base, 256 * 1024, "RSS after round 1")
+        self.assertLess(after1 - base, 128 * 1024, "RSS after round 1")
         self.assertTrue(agent.alive())
         stats = self.stop_monitor()
         self.assertGreaterEqual(stats["dropped"], 10000)

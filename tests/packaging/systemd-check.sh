@@ -63,6 +63,18 @@ systemctl is-active --quiet zbeat-agent.service || cfail "the agent died on relo
     cfail "reload restarted the agent"
 echo "reload: good config signalled, broken config refused, agent still PID $pid"
 
+#   The monitor reloads in place too (SIGHUP re-reads monitor.cfg; before
+#   it handled SIGHUP, `systemctl reload` killed it).
+pid=$(systemctl show -p MainPID --value zbeat-monitor.service)
+systemctl reload zbeat-monitor.service || cfail "systemctl reload zbeat-monitor"
+monitor_reloaded() { journalctl --no-pager -u zbeat-monitor | grep -q 'reloaded .*monitor.cfg'; }
+wait_for 20 "the monitor's reload in its log" monitor_reloaded
+systemctl is-active --quiet zbeat-monitor.service || cfail "the monitor died on reload"
+[ "$(systemctl show -p MainPID --value zbeat-monitor.service)" = "$pid" ] ||
+    cfail "reload restarted the monitor"
+wait_for 10 "sd-test/monitor-port still up" status_has '^sd-test,monitor-port,up,'
+echo "reload: monitor re-read its config, still PID $pid"
+
 #   Stop: SIGTERM is a planned stop with exit 0, so the units end inactive,
 #   not failed, and the monitor records the host as stopped.
 hosts_has() { zbeat --db "$db" hosts --csv 2>/dev/null | grep -q "$1"; }

@@ -1,0 +1,106 @@
+"""The fault suite's TestCase: a monitor namespace, host namespaces with an
+agent and stand-in services each, and the agent's journal as ground truth."""
+
+import os
+import signal
+import sys
+import time
+import unittest
+
+import netns
+import zbtest
+from fault_helpers import FaultCase, expected_outages, db_outages, journal_events
+
+LISTEN = os.path.join(netns.HERE, "listen.py")
+
+
+class NetFaultCase(FaultCase):
+    def setUp(self):
+        ok, why = netns.available()
+        if not ok:
+            raise unittest.SkipTest(why)
+        super().setUp()
+        self.net = netns.Net(self)
+        self.services = {}  # (host n, name) -> [port, Proc or None]
+
+    # Monitors live in the monitor namespace, bound on every address.
+    def start_ns_monitor(self, name="monitor", db=None, port=7400, replay_port=7403,
+                         extra=""):
+        cfg = self.write("%s.cfg" % name, "monitor\n    replay = tcp://0.0.0.0:%d\n%s"
+                         % (replay_port, extra))
+        proc = self.start(self.net.exec_args(self.net.mon, [
+            self.monitor_bin, "--db", db or self.db, "--bind", "tcp://0.0.0.0:%d" % port,
+            "-c", cfg]), name)
+        zbtest.wait_for(lambda: "listening on" in proc.output() or not proc.alive(), 10,
+                        "%s listening" % name)
+        self.assertTrue(proc.alive(), proc.output())
+        return proc
+
+    def kill(self, proc):
+        proc.stop(signal.SIGKILL)
+
+    # Services: a listener in the host's namespace; killed = down.
+    def service(self, n, name, up=True):
+        key = (n, name)
+        if key not in self.services:
+            self.services[key] = [zbtest.free_port(), None]
+        port, proc = self.services[key]
+        if up and not (proc and proc.alive()):
+            self.services[key][1] = self.start(
+                self.net.exec_args(self.net.host(n), ["/usr/bin/python3", LISTEN, port]),
+                "svc-h%d-%s" % (n, name))
+        elif not up and proc:
+            proc.stop(signal.SIGKILL)
+            self.services[key][1] = None
+        return port
+
+    def start_ns_agent(self, n, names, monitors=((7400, 7403),), beat=None, name=None):
+        """Agent of host n ("h<n>") probing its services, publishing to each
+        (port, replay port) of the monitor namespace, journaling to tmp."""
+        self.journal = os.path.join(self.tmp, "journal-h%d" % n)
+        addr = self.net.monitor_addr(n)
+        lines = ["agent", "    name = h%d" % n,
+                 "    monitor = %s" % ", ".join("tcp://%s:%d" % (addr, p) for p, _ in monitors),
+                 "    replay = %s" % ", ".join("tcp://%s:%d" % (addr, r) for _, r in monitors),
+                 "    journal = %s" % self.journal]
+        if beat:
+            lines.append("    beat = %s" % beat)
+        lines.append("service")
+        for svc in names:
+            port = self.services[(n, svc)][0]
+            lines += ["    %s" % svc, "        probe = 127.0.0.1:%d" % port,
+                      "        interval = 200ms", "        fails = 1"]
+        path = self.write("agent-h%d.cfg" % n, "\n".join(lines) + "\n")
+        return self.start(self.net.exec_args(self.net.host(n), [
+            zbtest.bin("zbeat-agent"), "-c", path]), name or "agent-h%d" % n)
+
+    def host_row(self, host, db=None):
+        rows = [h for h in self.cli_json_db(db, "hosts") if h["host"] == host]
+        return rows[0] if rows else None
+
+    def cli_json_db(self, db, *args):
+        import json
+        rc, out, err = self.cli(*(list(args) + ["--json"]), db=db or self.db)
+        self.assertEqual(rc, 0, err)
+        return json.loads(out)
+
+    def wait_matches(self, host, db=None, timeout=30):
+        last = {}
+
+        def matches():
+            want = expected_outages(journal_events(self.journal), host)
+            got = db_outages(self.cli_json_db(db, "outages"), host)
+            last["want"], last["got"] = want, got
+            return want == got
+        try:
+            zbtest.wait_for(matches, timeout, "database outages match %s's journal" % host)
+        except AssertionError as e:
+            raise AssertionError("%s\nwant %r\ngot  %r" % (e, last.get("want"), last.get("got")))
+        return last["want"]
+
+    def hold(self, since, seconds):
+        """The fault lasts this long (from time.monotonic() `since`): the
+        duration is the scenario, not a synchronisation."""
+        left = since + seconds - time.monotonic()
+        if left > 0:
+            time.sleep(left)
