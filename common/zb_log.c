@@ -240,6 +240,18 @@ void zb_log_state(const char *host, const char *service, const char *from, const
     s_emit('I', text, &state);
 }
 
+void zb_log_fields(const char *host, const char *service, const char *state, const char *reason,
+                   const char *format, ...)
+{
+    char text[S_TEXT_MAX];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(text, sizeof(text), format, args);
+    va_end(args);
+    s_state_t fields = {host, service, NULL, state, reason, NULL};
+    s_emit('I', text, &fields);
+}
+
 //  Self-test: lines written to a temporary file and read back.
 
 static char *s_test_capture(FILE *file)
@@ -316,6 +328,10 @@ void zb_log_test(bool verbose)
                   "(timeout: no reply within 500ms)\",\"host\":\"web-1\",\"service\":\"redis\","
                   "\"from\":\"up\",\"state\":\"down\",\"reason\":\"timeout\",\"error\":\"no reply "
                   "within 500ms\"}\n");
+    zb_log_fields("web-1", NULL, "silent", NULL, "host silent: %s", "web-1");
+    s_test_expect(s_test_capture(file),
+                  "\",\"level\":\"info\",\"ident\":\"zb-test\",\"msg\":\"host silent: web-1\","
+                  "\"host\":\"web-1\",\"state\":\"silent\"}\n");
     zb_log_state(NULL, "redis", "down", "up", "ok", NULL);
     s_test_expect(s_test_capture(file),
                   "\",\"level\":\"info\",\"ident\":\"zb-test\",\"msg\":\"redis: down -> "

@@ -46,6 +46,13 @@ void zb_log_error(const char *format, ...) __attribute__((format(printf, 1, 2)))
 void zb_log_state(const char *host, const char *service, const char *from, const char *to,
                   const char *reason, const char *error);
 
+//  An info line about a host or service (the monitor's outage and host
+//  lines): the text is the formatted message; JSON adds host, service,
+//  state and reason as fields (NULL or empty ones are left out), the same
+//  fields zb_log_state gives, so one grep finds both.
+void zb_log_fields(const char *host, const char *service, const char *state, const char *reason,
+                   const char *format, ...) __attribute__((format(printf, 5, 6)));
+
 void zb_log_test(bool verbose);
 
 #endif

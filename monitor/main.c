@@ -23,7 +23,8 @@ static void s_usage(FILE *out)
 {
     fprintf(out,
             "usage: " S_NAME " [-c FILE] [--check-config] [--db PATH] [--bind ENDPOINT]\n"
-            "                     [--liveness N] [--http HOST:PORT] [-v] [--version] [--help]\n"
+            "                     [--liveness N] [--http HOST:PORT] [--log-format text|json]\n"
+            "                     [-v] [--version] [--help]\n"
             "\n"
             "  -c, --config FILE   ZPL configuration (optional; see docs/config-monitor.md)\n"
             "      --check-config  validate the configuration and exit\n"
@@ -33,6 +34,7 @@ static void s_usage(FILE *out)
             "default " ZB_MONITOR_BIND_DEFAULT ")\n"
             "      --liveness N    beats a host may miss before it is silent (default 3)\n"
             "      --http HOST:PORT  serve the status page, API and metrics (docs/http.md)\n"
+            "      --log-format F  log lines as text (the default) or json\n"
             "  -v, --verbose       debug logging\n"
             "      --version       print the version and exit\n"
             "  -h, --help          print this help and exit\n");
@@ -46,7 +48,7 @@ static int s_bad(const char *message)
 
 int main(int argc, char *argv[])
 {
-    enum { OPT_CHECK = 256, OPT_VERSION, OPT_DB, OPT_BIND, OPT_LIVENESS, OPT_HTTP };
+    enum { OPT_CHECK = 256, OPT_VERSION, OPT_DB, OPT_BIND, OPT_LIVENESS, OPT_HTTP, OPT_LOG_FORMAT };
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"check-config", no_argument, NULL, OPT_CHECK},
@@ -54,6 +56,7 @@ int main(int argc, char *argv[])
         {"bind", required_argument, NULL, OPT_BIND},
         {"liveness", required_argument, NULL, OPT_LIVENESS},
         {"http", required_argument, NULL, OPT_HTTP},
+        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
         {"verbose", no_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -61,6 +64,7 @@ int main(int argc, char *argv[])
     };
     const char *file = NULL, *db = NULL, *bind = NULL, *liveness = NULL, *http = NULL;
     bool check = false, verbose = false;
+    zb_log_format_t log_format = ZB_LOG_TEXT;
     int opt;
     opterr = 0; // our own one-line messages
     while ((opt = getopt_long(argc, argv, ":c:vh", options, NULL)) != -1) {
@@ -82,6 +86,12 @@ int main(int argc, char *argv[])
             break;
         case OPT_HTTP:
             http = optarg;
+            break;
+        case OPT_LOG_FORMAT:
+            if (zb_log_format_parse(optarg, &log_format) == -1) {
+                fprintf(stderr, S_NAME ": --log-format: \"%s\" is not text or json\n", optarg);
+                return 2;
+            }
             break;
         case 'v':
             verbose = true;
@@ -120,6 +130,7 @@ int main(int argc, char *argv[])
     }
 
     zb_log_init(S_NAME, verbose);
+    zb_log_set_format(log_format);
     zb_monitor_t *monitor = zb_monitor_new(&config, err, sizeof(err));
     if (!monitor) {
         zb_log_error("%s", err);

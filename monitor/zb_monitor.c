@@ -620,10 +620,10 @@ static bool s_outage_open(zb_monitor_t *self, s_host_t *host, s_service_t *servi
     s_clean(reason, why, sizeof(why));
     s_clean(error, text, sizeof(text));
     if (rc == 1 && service)
-        zb_log_info("outage opened: %s/%s (%s%s%s)", host->name, service->name, why,
-                    *text ? ": " : "", text);
+        zb_log_fields(host->name, service->name, "down", why, "outage opened: %s/%s (%s%s%s)",
+                      host->name, service->name, why, *text ? ": " : "", text);
     else if (rc == 1)
-        zb_log_info("outage opened: %s (%s)", host->name, why);
+        zb_log_fields(host->name, NULL, "silent", why, "outage opened: %s (%s)", host->name, why);
     return rc == 1;
 }
 
@@ -646,8 +646,9 @@ static void s_outage_close(zb_monitor_t *self, s_host_t *host, s_service_t *serv
         int64_t started = service->outage_started_ms;
         zb_time_format_duration(ended_ms > started ? ended_ms - started : 0, duration,
                                 sizeof(duration));
-        zb_log_info("outage closed: %s/%s after %s (%s)", host->name, service->name, duration,
-                    end_reason);
+        zb_log_fields(host->name, service->name, "up", end_reason,
+                      "outage closed: %s/%s after %s (%s)", host->name, service->name, duration,
+                      end_reason);
     }
 }
 
@@ -758,7 +759,8 @@ static void s_host_silent(zb_monitor_t *self, s_host_t *host, int64_t now_mono)
 {
     char ago[32];
     zb_time_format_duration(now_mono - host->last_seen_mono, ago, sizeof(ago));
-    zb_log_info("host silent: %s (last heard %s ago)", host->name, ago);
+    zb_log_fields(host->name, NULL, "silent", NULL, "host silent: %s (last heard %s ago)",
+                  host->name, ago);
     bool opened = s_outage_open(self, host, NULL, host->last_seen_wall, "silent", "");
     s_host_quiet(self, host, S_SILENT, host->last_seen_wall);
     if (opened)
@@ -871,7 +873,12 @@ int zb_monitor_replay(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono,
     //  Replays come in the agent's order: newer than what we know (or we
     //  know nothing, e.g. while the host was silent), the transition is
     //  applied as if heard live, alerts included.
-    if (!service || service->state == ZB_STATE_UNKNOWN || msg->at_ms >= service->since_ms) {
+    //  Never older than an open outage, though: the two channels race, and
+    //  an old "up" must not end the outage a newer "down" began.
+    bool newer =
+        !service || ((service->state == ZB_STATE_UNKNOWN || msg->at_ms >= service->since_ms) &&
+                     (!service->outage_id || msg->at_ms >= service->outage_started_ms));
+    if (newer) {
         s_event(self, host, msg);
         return 1;
     }
@@ -885,7 +892,10 @@ int zb_monitor_replay(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono,
                                     .reason = msg->reason,
                                     .error = msg->error,
                                     .instance = msg->instance};
-        s_write_result(self, zb_store_replay_down(self->store, &outage, service->since_ms));
+        int64_t bound = service->since_ms;
+        if (service->outage_id && service->outage_started_ms < bound)
+            bound = service->outage_started_ms;
+        s_write_result(self, zb_store_replay_down(self->store, &outage, bound));
     } else if (msg->to != ZB_STATE_UNKNOWN)
         s_write_result(self, zb_store_replay_end(self->store, msg->host, msg->service, msg->at_ms,
                                                  zb_state_name(msg->to)));
@@ -950,14 +960,16 @@ void zb_monitor_handle(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono
     if (host->state == S_SILENT) {
         char duration[32];
         zb_time_format_duration(now_wall - host->since_ms, duration, sizeof(duration));
-        zb_log_info("host back: %s (silent for %s)", host->name, duration);
+        zb_log_fields(host->name, NULL, "alive", "back", "host back: %s (silent for %s)",
+                      host->name, duration);
         s_outage_close(self, host, NULL, now_wall, "back");
         s_publish_state(self, host->name, NULL, "silent", "alive", now_wall, "back");
         host->state = S_ALIVE;
         host->since_ms = now_wall;
         dirty = true;
     } else if (host->state == S_STOPPED && !(msg->type == ZB_MSG_EVENT && !msg->service[0])) {
-        zb_log_info("host back: %s (after a stop)", host->name);
+        zb_log_fields(host->name, NULL, "alive", "back", "host back: %s (after a stop)",
+                      host->name);
         s_publish_state(self, host->name, NULL, "stopped", "alive", now_wall, "back");
         host->state = S_ALIVE;
         host->since_ms = now_wall;

@@ -9,6 +9,7 @@ $EPOCHREALTIME gives them.
   status-up HOSTS SERVICES          every host alive, each of SERVICES on it up
   status HOST STATE [SVC_STATE]     HOST in STATE, each of its services in SVC_STATE
   service HOST SERVICE STATE        that service in STATE
+  absent HOSTS                      none of HOSTS (comma-separated) appears at all
   outages HOST SERVICE|- OPEN CLOSED
                                     exactly OPEN open and CLOSED closed outages of
                                     HOST's SERVICE (- = host outages)
@@ -80,6 +81,11 @@ def s_service(doc, host, service, state):
     rows = [r for r in s_rows(doc, host) if r["service"] == service]
     seen = rows[0]["state"] if rows else "absent"
     s_done(seen == state, "%s/%s is %s" % (host, service, seen))
+
+
+def s_absent(doc, hosts):
+    seen = sorted({r["host"] for r in doc if r.get("host") in hosts.split(",")})
+    s_done(not seen, "present: %s" % ", ".join(seen) if seen else "%s absent" % hosts)
 
 
 def s_select(doc, host, service):
@@ -218,6 +224,7 @@ def main():
         "status-up": s_status_up,
         "status": s_status,
         "service": s_service,
+        "absent": s_absent,
         "outages": s_outages,
         "outage-times": s_outage_times,
         "reason": s_reason,

@@ -6,8 +6,12 @@
 #   dedicated project name, then breaks real containers and checks what the
 #   monitor recorded through the zbeat CLI's JSON:
 #     1. all hosts alive and every service up
-#     2. an agent on the real host's network (network_mode: host) reaches the
-#        monitor through the published ingest port
+#     2. CURVE is on: a host added the documented way (a key pair on the keys
+#        volume, its public certificate into the monitor's allow-list, no
+#        restart) runs an agent on the real host's network (network_mode:
+#        host) that reaches the monitor through the published ingest port; an
+#        agent with a key not in the allow-list and one without a key are
+#        refused: the monitor logs both, records nothing from them
 #     3. docker kill host1's redis -> a service outage; start it -> closed
 #     4. docker network disconnect host2 -> host silent, services unknown, a
 #        host outage; reconnect -> closed; exactly one alert for it (and its
@@ -33,6 +37,9 @@ export ZBEAT_TAG=e2e
 export ZBEAT_INGEST_PORT=127.0.0.1:
 export ZBEAT_ALERT_PORT=127.0.0.1:
 edge_name=$project-edge1
+#   Agents the monitor must refuse: an unlisted key, no key at all.
+rogue_names="$project-rogue1 $project-rogue2"
+keys_volume=${project}_zbeat-keys
 
 if ! command -v docker >/dev/null 2>&1 || ! timeout 30 docker info >/dev/null 2>&1; then
     echo "SKIP: e2e: no Docker engine reachable (docker info failed)"
@@ -136,12 +143,15 @@ cleanup() {
                 zb "$what"
             done
         fi
-        if docker container inspect "$edge_name" >/dev/null 2>&1; then
-            docker logs --timestamps "$edge_name" 2>&1 | sed "s/^/$edge_name | /"
-        fi
+        for c in $edge_name $rogue_names; do
+            if docker container inspect "$c" >/dev/null 2>&1; then
+                docker logs --timestamps "$c" 2>&1 | sed "s/^/$c | /"
+            fi
+        done
         "${compose[@]}" logs --no-color --timestamps --tail=300
     fi
-    docker rm -fv "$edge_name" >/dev/null 2>&1
+    # shellcheck disable=SC2086 # word splitting wanted
+    docker rm -fv $edge_name $rogue_names >/dev/null 2>&1
     "${compose[@]}" down -v --remove-orphans --timeout 5 >/dev/null 2>&1 ||
         echo "e2e: warning: docker-compose down -v failed" >&2
     [ -z "${tmp:-}" ] || rm -rf "$tmp"
@@ -165,7 +175,8 @@ step "base image, build, up"
 "$root/docker/base-image.sh"
 #   A stack left over by an interrupted run would carry its database along.
 "${compose[@]}" down -v --remove-orphans --timeout 5 >/dev/null 2>&1 || true
-docker rm -fv "$edge_name" >/dev/null 2>&1 || true
+# shellcheck disable=SC2086 # word splitting wanted
+docker rm -fv $edge_name $rogue_names >/dev/null 2>&1 || true
 #   `up -d --build` in two steps: every zbeat service shares one image and the
 #   demo redis services another, so build each once, from one snapshot of the
 #   tree, and time it; `up` then finds both images.
@@ -202,17 +213,74 @@ health_all() {
 }
 wait_for 90 "docker healthchecks of monitor, agents, worker, redis" health_all
 
-step "an agent on the host's own network reaches the published ingest port"
+step "CURVE: a host added without a restart reaches the published port; unknown keys refused"
 ingest=$("${compose[@]}" port monitor 7400)
 case "$ingest" in 127.0.0.1:*) ;; *) fail "ingest published as '$ingest', not on loopback" ;; esac
-listen_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-printf 'agent\n    beat = 1s\n    listen = tcp://127.0.0.1:%s\n' "$listen_port" >"$tmp/edge.cfg"
-chmod 0644 "$tmp/edge.cfg"
-docker run -d --name "$edge_name" --network host \
-    -e ZBEAT_HOST=edge1 -e "ZBEAT_MONITOR=tcp://$ingest" \
-    -v "$tmp/edge.cfg:/etc/zbeat/agent.cfg:ro" \
-    "zbeat:$ZBEAT_TAG" zbeat-agent -c /etc/zbeat/agent.cfg >/dev/null
+#   monitor_log_has REGEX: the monitor's log (since its start) matches.
+monitor_log_has() {
+    local n
+    n=$(docker logs "$monitor" 2>&1 | grep -cE "$1") || true
+    echo "$n matching line(s) in the monitor's log"
+    [ "$n" -gt 0 ]
+}
+#   edge_config NAME [CURVE]: an agent config on the host's network, with the
+#   keys on the volume under /keys/NAME when CURVE is given.
+free_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+edge_config() {
+    printf 'agent\n    beat = 1s\n    listen = tcp://127.0.0.1:%s\n' "$(free_port)" >"$tmp/$1.cfg"
+    [ -z "${2:-}" ] || printf '    cert = /keys/%s/%s.cert_secret\n    monitor-cert = /keys/%s/monitor.cert\n' \
+        "$1" "$1" "$1" >>"$tmp/$1.cfg"
+    chmod 0644 "$tmp/$1.cfg"
+}
+#   edge_agent CONTAINER HOST: zbeat-agent on the host's network namespace
+#   (the real-host recipe), the keys volume read-only at /keys.
+edge_agent() {
+    docker run -d --name "$1" --network host \
+        -e "ZBEAT_HOST=$2" -e "ZBEAT_MONITOR=tcp://$ingest" \
+        -v "$tmp/$2.cfg:/etc/zbeat/agent.cfg:ro" -v "$keys_volume:/keys:ro" \
+        "zbeat:$ZBEAT_TAG" zbeat-agent -c /etc/zbeat/agent.cfg >/dev/null
+}
+assert "CURVE on in the monitor" monitor_log_has "CURVE on: server key .*agents admitted from /keys/agents"
+#   Adding a host, as docs/deploy.md says: its key pair (as the user zbeat,
+#   who owns the volume), its public certificate into the allow-list, the
+#   monitor's public certificate next to its secret. No restart.
+docker run --rm -v "$keys_volume:/keys" "zbeat:$ZBEAT_TAG" sh -ec '
+    zbeat keygen --host edge1 --out /keys/edge1 >/dev/null
+    cp /keys/monitor/monitor.cert /keys/edge1/
+    cp /keys/edge1/edge1.cert /keys/agents/
+    zbeat keygen --host rogue1 --out /keys/rogue1 >/dev/null
+    cp /keys/monitor/monitor.cert /keys/rogue1/' ||
+    fail "cannot add keys to the volume $keys_volume"
+#   libzmq does not retry a connection refused at the handshake: start the
+#   agent once the monitor has re-read its allow-list.
+wait_for 10 "the monitor admits edge1's key, no restart" monitor_log_has "allow-list: admitted edge1 "
+edge_config edge1 curve
+edge_agent "$edge_name" edge1
 wait_for 30 "edge1 alive via tcp://$ingest" status_is status edge1 alive
+#   rogue1 has a key pair and the monitor's certificate, but its key is not in
+#   the allow-list; rogue2 speaks plaintext.
+edge_config rogue1 curve
+edge_config rogue2
+edge_agent "$project-rogue1" rogue1
+edge_agent "$project-rogue2" rogue2
+wait_for 30 "the monitor refuses rogue1's key" monitor_log_has \
+    "refused a connection from .*: key .* is not in the allow-list /keys/agents"
+wait_for 30 "the monitor drops rogue2's plaintext handshake" monitor_log_has \
+    "failed the handshake: security mismatch"
+rogue1_refused() {
+    docker logs "$project-rogue1" 2>&1 | grep -c "refused our key" || return 1
+}
+wait_for 30 "rogue1 knows it was refused" rogue1_refused
+#   A dwell, not a synchronisation: refused agents send nothing that could be
+#   waited for. edge1 and the demo hosts beat twice meanwhile.
+sleep 2
+assert "nothing recorded for rogue1 or rogue2" status_is absent rogue1,rogue2
+assert "no host outages for them" outages_are outages rogue1 - 0 0
+assert "the admitted agent still alive" status_is status edge1 alive
+# shellcheck disable=SC2086 # word splitting wanted
+docker rm -fv $rogue_names >/dev/null
 docker stop -t 10 "$edge_name" >/dev/null
 wait_for 15 "edge1 stopped on purpose (SIGTERM)" status_is status edge1 stopped
 docker rm -v "$edge_name" >/dev/null
