@@ -32,4 +32,4 @@ for host in $hosts; do
 done
 chown -R zbeat:zbeat /keys
 chmod 0755 /keys /keys/agents
-echo "keys: monitor and $(echo $hosts | wc -w) hosts ($hosts) in /keys"
+echo "keys: ready in /keys for the monitor and $hosts"

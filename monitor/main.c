@@ -37,7 +37,9 @@ static void s_usage(FILE *out)
             "      --log-format F  log lines as text (the default) or json\n"
             "  -v, --verbose       debug logging\n"
             "      --version       print the version and exit\n"
-            "  -h, --help          print this help and exit\n");
+            "  -h, --help          print this help and exit\n"
+            "\n"
+            "SIGHUP reloads the configuration file; SIGINT/SIGTERM stop.\n");
 }
 
 static int s_bad(const char *message)
