@@ -57,22 +57,6 @@ static void s_escape(const char *data, size_t len, char *buf, size_t size)
     buf[used] = '\0';
 }
 
-static const char *s_connect_reason(int error)
-{
-    switch (error) {
-    case ECONNREFUSED:
-        return "refused";
-    case ENETUNREACH:
-    case EHOSTUNREACH:
-    case ENETDOWN:
-    case EHOSTDOWN:
-    case ETIMEDOUT:
-        return "unreachable";
-    default:
-        return "error";
-    }
-}
-
 //  Waits for events on the socket until deadline_us. Returns the revents,
 //  0 on timeout.
 static int s_wait(int fd, short events, int64_t deadline_us)
@@ -111,7 +95,7 @@ static int s_connect(s_check_t *self)
     }
     if (rc == -1) {
         int error = errno;
-        s_fail(self, s_connect_reason(error), "connect: %s", strerror(error));
+        s_fail(self, zb_net_connect_reason(error), "connect: %s", strerror(error));
         fprintf(self->out, "connect: failed after %.3fms: %s\n",
                 (double)(zb_time_mono_us() - start) / 1000, strerror(error));
         return -1;

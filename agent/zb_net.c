@@ -205,6 +205,22 @@ done:
     return rc;
 }
 
+const char *zb_net_connect_reason(int error)
+{
+    switch (error) {
+    case ECONNREFUSED:
+        return "refused";
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case ENETDOWN:
+    case EHOSTDOWN:
+    case ETIMEDOUT:
+        return "unreachable";
+    default:
+        return "error";
+    }
+}
+
 void zb_net_test(bool verbose)
 {
     (void)verbose;

@@ -41,6 +41,10 @@ int zb_net_connect_result(int fd);
 //  message in err.
 int zb_net_endpoints_check(const char *list, bool bind, char *err, size_t errsize);
 
+//  The wire protocol's reason for a failed connect (errno): "refused",
+//  "unreachable" or "error".
+const char *zb_net_connect_reason(int error);
+
 void zb_net_test(bool verbose);
 
 #endif

@@ -271,27 +271,11 @@ static void s_reconnect_after_failure(zb_probe_t *self)
 
 //  Connection
 
-static const char *s_connect_reason(int error)
-{
-    switch (error) {
-    case ECONNREFUSED:
-        return "refused";
-    case ENETUNREACH:
-    case EHOSTUNREACH:
-    case ENETDOWN:
-    case EHOSTDOWN:
-    case ETIMEDOUT:
-        return "unreachable";
-    default:
-        return "error";
-    }
-}
-
 static void s_connect_failed(zb_probe_t *self, int error, const char *what)
 {
     s_close(self);
     s_set_error(self, "%s: %s", what, strerror(error));
-    s_down_now(self, s_connect_reason(error));
+    s_down_now(self, zb_net_connect_reason(error));
     s_reconnect_later(self);
 }
 

@@ -109,7 +109,7 @@ static json_t *s_json_text(const char *text)
 //  RFC 3339 UTC with milliseconds: "2026-11-28T05:40:07.123Z".
 static void s_time_precise(int64_t ms, char *buf, size_t size)
 {
-    zb_query_time_precise(ms, buf, size);
+    zb_time_format_rfc3339_ms(ms, buf, size);
 }
 
 static json_t *s_json_time(int64_t ms)

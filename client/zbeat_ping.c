@@ -7,6 +7,7 @@
     acknowledged, 1 otherwise; run exits with CMD's status (128+N when CMD
     died of signal N, 127/126 when it could not be started); 2 for bad usage.
 */
+#include "zb_time.h"
 #include "zbeat_client.h"
 
 #include <errno.h>
@@ -75,27 +76,11 @@ static int s_usage_error(const char *format, const char *value)
 //  "10s" -> 10000. Positive, and at most a day: a heartbeat period.
 static int s_parse_duration(const char *text, int *ms)
 {
-    static const struct {
-        const char *unit;
-        double ms;
-    } units[] = {{"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}};
-    if (!text || *text < '0' || *text > '9')
+    int64_t value;
+    if (zb_time_parse_duration(text, &value) != 0 || value < 1 || value > 86400000)
         return -1;
-    char *end;
-    errno = 0;
-    double value = strtod(text, &end);
-    if (errno || end == text)
-        return -1;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcmp(end, units[i].unit) == 0) {
-            double result = value * units[i].ms + 0.5;
-            if (result < 1 || result > 86400e3)
-                return -1;
-            *ms = (int)result;
-            return 0;
-        }
-    }
-    return -1;
+    *ms = (int)value;
+    return 0;
 }
 
 //  "HOST:PORT", "[IPv6]:PORT", optionally after "tcp://" (the agent's own

@@ -161,17 +161,15 @@ static const char *s_level_name(char level)
 static void s_emit(char level, const char *text, const s_state_t *state)
 {
     FILE *out = s_stream ? s_stream : stderr;
-    char stamp[32];
-    int64_t now = zb_time_wall_ms();
-    zb_time_format_rfc3339(now, stamp, sizeof(stamp));
-    stamp[strlen(stamp) - 1] = '\0'; // drop the Z, the milliseconds go first
+    char stamp[40];
+    zb_time_format_rfc3339_ms(zb_time_wall_ms(), stamp, sizeof(stamp));
     if (s_format == ZB_LOG_TEXT) {
-        fprintf(out, "%s.%03dZ %s %c: %s\n", stamp, (int)(now % 1000), s_ident, level, text);
+        fprintf(out, "%s %s %c: %s\n", stamp, s_ident, level, text);
         return;
     }
     char line[S_LINE_MAX];
-    size_t used = (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s.%03dZ\",\"level\":\"%s\"",
-                                   stamp, (int)(now % 1000), s_level_name(level));
+    size_t used = (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\"", stamp,
+                                   s_level_name(level));
     s_json_field(line, sizeof(line), &used, "ident", s_ident);
     if (used + 16 < sizeof(line)) {
         used += (size_t)snprintf(line + used, sizeof(line) - used, ",\"msg\":");

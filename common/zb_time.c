@@ -86,6 +86,14 @@ void zb_time_format_rfc3339(int64_t wall_ms, char *buf, size_t size)
     strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+void zb_time_format_rfc3339_ms(int64_t wall_ms, char *buf, size_t size)
+{
+    char base[32];
+    zb_time_format_rfc3339(wall_ms, base, sizeof(base));
+    base[strlen(base) - 1] = '\0'; // the Z goes after the milliseconds
+    snprintf(buf, size, "%s.%03dZ", base, (int)(((wall_ms % 1000) + 1000) % 1000));
+}
+
 int zb_time_parse_when(const char *text, int64_t now_wall_ms, int64_t *wall_ms)
 {
     int64_t ago;
@@ -150,6 +158,10 @@ void zb_time_test(bool verbose)
 
     zb_time_format_rfc3339(1764308407123LL, buf, sizeof(buf));
     assert(strcmp(buf, "2025-11-28T05:40:07Z") == 0);
+    zb_time_format_rfc3339_ms(1764308407123LL, buf, sizeof(buf));
+    assert(strcmp(buf, "2025-11-28T05:40:07.123Z") == 0);
+    zb_time_format_rfc3339_ms(-1, buf, sizeof(buf));
+    assert(strcmp(buf, "1969-12-31T23:59:59.999Z") == 0);
 
     int64_t when;
     assert(zb_time_parse_when("2h", 10000000, &when) == 0 && when == 10000000 - 7200000);

@@ -29,6 +29,9 @@ void zb_time_format_duration(int64_t ms, char *buf, size_t size);
 //  Formats wall-clock milliseconds as RFC 3339 UTC, "2026-11-28T05:40:07Z".
 void zb_time_format_rfc3339(int64_t wall_ms, char *buf, size_t size);
 
+//  The same with milliseconds, "2026-11-28T05:40:07.123Z".
+void zb_time_format_rfc3339_ms(int64_t wall_ms, char *buf, size_t size);
+
 //  Parses a point in time as given on a command line: either a duration
 //  meaning "that long before now" ("2h", "30d"), or an RFC 3339 UTC time
 //  ("2026-11-01T00:00:00Z", "2026-11-01T00:00:00", "2026-11-01").

@@ -41,25 +41,12 @@ void zb_alert_id(const zb_alert_t *self, char *buf, size_t size)
         snprintf(buf, size, "%s/%s/%" PRId64 "/%s", self->host, service, self->outage_id, trigger);
 }
 
-//  RFC 3339 UTC with milliseconds, as the CLI's JSON has them.
-static void s_time(int64_t ms, char *buf, size_t size)
-{
-    char base[40];
-    zb_time_format_rfc3339(ms, base, sizeof(base));
-    size_t len = strlen(base);
-    if (len > 0 && base[len - 1] == 'Z') {
-        base[len - 1] = '\0';
-        snprintf(buf, size, "%s.%03dZ", base, (int)(((ms % 1000) + 1000) % 1000));
-    } else
-        snprintf(buf, size, "%s", base);
-}
-
 static json_t *s_json_time(int64_t ms)
 {
     if (ms < 0)
         return json_null();
     char buf[48];
-    s_time(ms, buf, sizeof(buf));
+    zb_time_format_rfc3339_ms(ms, buf, sizeof(buf));
     return json_string(buf);
 }
 

@@ -51,18 +51,6 @@ void zb_query_printable(const char *in, char *out, size_t size)
     out[n] = '\0';
 }
 
-void zb_query_time_precise(int64_t ms, char *buf, size_t size)
-{
-    char base[40];
-    zb_time_format_rfc3339(ms, base, sizeof(base));
-    size_t len = strlen(base);
-    if (len > 0 && base[len - 1] == 'Z') {
-        base[len - 1] = '\0';
-        snprintf(buf, size, "%s.%03dZ", base, (int)(((ms % 1000) + 1000) % 1000));
-    } else
-        snprintf(buf, size, "%s", base);
-}
-
 //  jansson escapes control characters itself (and JSON_ENSURE_ASCII
 //  everything else), but refuses invalid UTF-8: that is made printable.
 json_t *zb_query_json_text(const char *text)
@@ -81,7 +69,7 @@ json_t *zb_query_json_text(const char *text)
 json_t *zb_query_json_time(int64_t ms)
 {
     char buf[48];
-    zb_query_time_precise(ms, buf, sizeof(buf));
+    zb_time_format_rfc3339_ms(ms, buf, sizeof(buf));
     return json_string(buf);
 }
 

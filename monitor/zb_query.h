@@ -23,9 +23,6 @@
 //  C1 controls and invalid UTF-8 become \xHH. Truncates to size.
 void zb_query_printable(const char *in, char *out, size_t size);
 
-//  RFC 3339 UTC with milliseconds: "2026-11-28T05:40:07.123Z".
-void zb_query_time_precise(int64_t ms, char *buf, size_t size);
-
 //  A JSON string (null for NULL), or a time as above.
 json_t *zb_query_json_text(const char *text);
 json_t *zb_query_json_time(int64_t ms);
