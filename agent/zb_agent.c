@@ -75,12 +75,17 @@ static void s_make_instance(char *buf)
 
 //  Stamps and sends a message. Every message takes a sequence number, sent
 //  or not, so a monitor sees the gap where one was dropped.
-static void s_publish(zb_agent_t *self, zb_msg_t *msg)
+static void s_stamp(zb_agent_t *self, zb_msg_t *msg)
 {
     snprintf(msg->host, sizeof(msg->host), "%s", self->config->name);
     memcpy(msg->instance, self->instance, sizeof(msg->instance));
     msg->seq = ++self->seq;
     msg->time_ms = zb_time_wall_ms();
+}
+
+static void s_publish(zb_agent_t *self, zb_msg_t *msg)
+{
+    s_stamp(self, msg);
     if (zb_msg_send(msg, self->pub) == -1)
         self->dropped++;
     //  Transitions also go to the journal, and from there to every monitor
@@ -93,6 +98,14 @@ static void s_publish(zb_agent_t *self, zb_msg_t *msg)
 }
 
 static const zb_service_status_t *s_service_status(const s_service_t *service);
+
+//  The beat reads every status where it lives (zb_msg_send_beat), instead
+//  of copying them all into a message first.
+static const zb_service_status_t *s_beat_service(void *arg, size_t index)
+{
+    zb_agent_t *self = arg;
+    return s_service_status(&self->services[index]);
+}
 
 static void s_on_beat(zb_loop_t *loop, zb_timer_t *timer, void *arg)
 {
@@ -108,13 +121,9 @@ static void s_on_beat(zb_loop_t *loop, zb_timer_t *timer, void *arg)
     zb_msg_t *beat = self->beat;
     beat->interval_ms = self->config->beat_ms;
     beat->dropped = self->dropped;
-    beat->service_count = 0;
-    for (size_t i = 0; i < self->service_count; i++)
-        if (zb_msg_add_service(beat, s_service_status(&self->services[i])) == -1) {
-            zb_log_error("beat: cannot add service %zu (out of memory)", i);
-            break;
-        }
-    s_publish(self, beat);
+    s_stamp(self, beat);
+    if (zb_msg_send_beat(beat, self->service_count, s_beat_service, self, self->pub) == -1)
+        self->dropped++;
     //  Beats keep their cadence; after a stall the next is one beat away,
     //  not a burst of catch-up beats.
     int64_t now = zb_loop_now(loop);

@@ -6,6 +6,7 @@
 
 #include <assert.h>
 #include <czmq.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +25,44 @@
 #define ZB_TTL_MAX_MS (400LL * 24 * 3600 * 1000)
 
 static const char *const s_root_keys[] = {"agent", "service", NULL};
-static const char *const s_agent_keys[] = {"name", "monitor",      "beat", "listen",
-                                           "cert", "monitor-cert", "journal", "replay",
-                                           NULL};
+static const char *const s_agent_keys[] = {"name",         "monitor", "beat",   "listen", "cert",
+                                           "monitor-cert", "journal", "replay", NULL};
 static const char *const s_service_keys[] = {"probe", "send", "expect", "interval", "timeout",
                                              "fails", "push", "ttl",    NULL};
 static const char *const s_push_keys[] = {"push", "timeout", NULL};
 static const char *const s_ttl_keys[] = {"ttl", NULL};
+
+//  The probes' texts are packed one after the other into slabs that the
+//  config owns (self->texts, a list): sized to their content, without a
+//  malloc header each, and in one place rather than scattered among the
+//  parser's temporary blocks, which would leave holes when freed.
+#define ZB_TEXT_SLAB 65536
+
+typedef struct s_text_slab_t {
+    struct s_text_slab_t *next;
+    size_t used;
+    size_t size;
+    char data[];
+} s_text_slab_t;
+
+//  Returns size bytes from self's slabs, NULL when out of memory.
+static char *s_text_alloc(zb_agent_config_t *self, size_t size)
+{
+    s_text_slab_t *slab = self->texts;
+    if (!slab || slab->size - slab->used < size) {
+        size_t want = size > ZB_TEXT_SLAB ? size : ZB_TEXT_SLAB;
+        slab = malloc(sizeof(*slab) + want);
+        if (!slab)
+            return NULL;
+        slab->next = self->texts;
+        slab->used = 0;
+        slab->size = want;
+        self->texts = slab;
+    }
+    char *text = slab->data + slab->used;
+    slab->used += size;
+    return text;
+}
 
 #define ZB_NAME_RULE "1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit"
 
@@ -44,15 +76,20 @@ void zb_agent_config_destroy(zb_agent_config_t **self_p)
     free(self->listen);
     free(self->journal);
     free(self->replay);
+    while (self->texts) {
+        s_text_slab_t *slab = self->texts;
+        self->texts = slab->next;
+        free(slab);
+    }
     free(self->services);
     free(self);
     *self_p = NULL;
 }
 
 //  A probed service: `probe = host:port` and how to check it.
-static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_probe_config_t *probe)
+static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_agent_config_t *self,
+                        zb_probe_config_t *probe)
 {
-    snprintf(probe->name, sizeof(probe->name), "%s", zconfig_name(node));
     zconfig_t *target = zconfig_locate(node, "probe");
     const char *text = zb_config_string(config, node, "probe", NULL);
     if (zb_config_error(config))
@@ -60,11 +97,10 @@ static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_probe_config_t 
     if (!text)
         return zb_config_fail(config, target, "is empty (expected host:port)");
     char why[300];
-    if (strlen(text) >= sizeof(probe->target))
+    if (strlen(text) > ZB_PROBE_TARGET_MAX)
         return zb_config_fail(config, target, "is too long");
     if (zb_net_resolve(text, &probe->addr, why, sizeof(why)) == -1)
         return zb_config_fail(config, target, "%s", why);
-    snprintf(probe->target, sizeof(probe->target), "%s", text);
 
     int64_t value;
     if (zb_config_duration(config, node, "interval", ZB_INTERVAL_DEFAULT_MS, ZB_INTERVAL_MIN_MS,
@@ -93,9 +129,9 @@ static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_probe_config_t 
 
     zconfig_t *send = zconfig_locate(node, "send");
     zconfig_t *expect = zconfig_locate(node, "expect");
-    if (zb_config_bytes(config, node, "send", probe->send, sizeof(probe->send), &probe->send_len) ==
-            -1 ||
-        zb_config_bytes(config, node, "expect", probe->expect, sizeof(probe->expect),
+    char send_buf[ZB_PROBE_SEND_MAX], expect_buf[ZB_PROBE_EXPECT_MAX];
+    if (zb_config_bytes(config, node, "send", send_buf, sizeof(send_buf), &probe->send_len) == -1 ||
+        zb_config_bytes(config, node, "expect", expect_buf, sizeof(expect_buf),
                         &probe->expect_len) == -1)
         return -1;
     if (send && probe->send_len == 0)
@@ -105,6 +141,27 @@ static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_probe_config_t 
         return zb_config_fail(config, expect, "is empty (leave expect out to accept any reply)");
     if (expect && !send)
         return zb_config_fail(config, expect, "needs send (a reply is only read after a ping)");
+    //  The texts at their real size (fixed buffers for the longest ping
+    //  would cost 1.6 KB per service), in the config's slabs.
+    const char *name = zconfig_name(node);
+    size_t name_len = strlen(name), target_len = strlen(text);
+    char *block = s_text_alloc(self, name_len + 1 + target_len + 1 + probe->send_len + 1 +
+                                         probe->expect_len + 1);
+    if (!block)
+        return zb_config_fail(config, NULL, "out of memory");
+    char *target_text = block + name_len + 1;
+    char *send_text = target_text + target_len + 1;
+    char *expect_text = send_text + probe->send_len + 1;
+    memcpy(block, name, name_len + 1);
+    memcpy(target_text, text, target_len + 1);
+    memcpy(send_text, send_buf, probe->send_len);
+    send_text[probe->send_len] = '\0';
+    memcpy(expect_text, expect_buf, probe->expect_len);
+    expect_text[probe->expect_len] = '\0';
+    probe->name = block;
+    probe->target = target_text;
+    probe->send = send_text;
+    probe->expect = expect_text;
     return 0;
 }
 
@@ -152,7 +209,8 @@ static int s_load_push(zb_config_t *config, zconfig_t *node, zb_push_kind_t kind
     return 0;
 }
 
-static int s_load_service(zb_config_t *config, zconfig_t *node, zb_service_config_t *service)
+static int s_load_service(zb_config_t *config, zconfig_t *node, zb_agent_config_t *self,
+                          zb_service_config_t *service)
 {
     const char *name = zconfig_name(node);
     if (!zb_name_valid(name))
@@ -178,7 +236,7 @@ static int s_load_service(zb_config_t *config, zconfig_t *node, zb_service_confi
                               "required");
     service->probed = kinds[0] != NULL;
     if (service->probed)
-        return s_load_probe(config, node, &service->probe);
+        return s_load_probe(config, node, self, &service->probe);
     return s_load_push(config, node, kinds[1] ? ZB_PUSH_PUSH : ZB_PUSH_TTL, &service->push);
 }
 
@@ -204,7 +262,7 @@ static int s_load_services(zb_config_t *config, zconfig_t *section, zb_agent_con
             zb_config_fail(config, node, "service given twice");
             goto done;
         }
-        if (s_load_service(config, node, &self->services[self->service_count]) == -1)
+        if (s_load_service(config, node, self, &self->services[self->service_count]) == -1)
             goto done;
         if (!self->services[self->service_count].probed)
             self->push_count++;
@@ -279,8 +337,7 @@ static int s_load_agent(zb_config_t *config, zconfig_t *section, zb_agent_config
     self->replay = replay ? strdup(replay) : NULL;
     self->monitor = strdup(monitor);
     self->listen = strdup(listen);
-    if (!self->monitor || !self->listen || (journal && !self->journal) ||
-        (replay && !self->replay))
+    if (!self->monitor || !self->listen || (journal && !self->journal) || (replay && !self->replay))
         return zb_config_fail(config, NULL, "out of memory");
     return 0;
 }
@@ -352,6 +409,12 @@ zb_agent_config_t *zb_agent_config_load(const char *path, const zb_agent_overrid
         goto failed;
     }
     zb_config_destroy(&config);
+    //  The parse tree was thousands of small blocks, which free() leaves
+    //  in malloc's fast bins, unmerged: coalesce them now, so that what the
+    //  agent allocates next reuses them, and give whole pages back.
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
     return self;
 failed:
     zb_agent_config_destroy(&self);
@@ -421,6 +484,7 @@ void zb_agent_config_test(bool verbose)
     assert(redis->expect_len == 5 && memcmp(redis->expect, "+PONG", 5) == 0);
     assert(redis->interval_ms == 2000 && redis->timeout_ms == 1000 && redis->fails == 5);
     assert(ssh->send_len == 0 && ssh->expect_len == 0);
+    assert(ssh->send && ssh->expect && strcmp(ssh->target, "[::1]:22") == 0);
     assert(ssh->interval_ms == 200 && ssh->timeout_ms == 100 && ssh->fails == 3);
     assert(ssh->addr.addr.ss_family == AF_INET6);
     zb_agent_config_destroy(&self);

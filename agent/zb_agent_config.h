@@ -23,11 +23,14 @@
 //  error text: about 8192 x 400 bytes of JSON.
 #define ZB_AGENT_MAX_SERVICES 8192
 
-//  A service is either probed by the agent or heartbeats it (push, ttl).
+//  A service is either probed by the agent or heartbeats it (push, ttl):
+//  one of the two, so they share the memory (thousands per agent).
 typedef struct {
-    bool probed;             // probe holds it; else push does
-    zb_probe_config_t probe; // `probe = host:port`
-    zb_push_config_t push;   // `push = DURATION` or `ttl = DURATION`
+    bool probed; // probe holds it; else push does
+    union {
+        zb_probe_config_t probe; // `probe = host:port`
+        zb_push_config_t push;   // `push = DURATION` or `ttl = DURATION`
+    };
 } zb_service_config_t;
 
 typedef struct {
@@ -40,6 +43,7 @@ typedef struct {
     zb_curve_keys_t curve;      // agent/cert and agent/monitor-cert (curve.on)
     zb_service_config_t *services;
     size_t service_count;
+    void *texts;       // owned: where the probes' name, target, send and expect live
     size_t push_count; // push and ttl services: the listener runs if any
 } zb_agent_config_t;
 

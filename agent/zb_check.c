@@ -232,17 +232,20 @@ static int s_test_listener(int *port)
     return fd;
 }
 
+//  send and expect must outlive the config (string literals do).
 static void s_test_config(zb_probe_config_t *config, int port, const char *send, const char *expect)
 {
+    static char target[32]; // the config points here; one test config at a time
     memset(config, 0, sizeof(*config));
-    snprintf(config->name, sizeof(config->name), "svc");
-    snprintf(config->target, sizeof(config->target), "127.0.0.1:%d", port);
+    config->name = "svc";
+    snprintf(target, sizeof(target), "127.0.0.1:%d", port);
+    config->target = target;
     char err[128];
     assert(zb_net_resolve(config->target, &config->addr, err, sizeof(err)) == 0);
+    config->send = send;
     config->send_len = strlen(send);
-    memcpy(config->send, send, config->send_len);
+    config->expect = expect;
     config->expect_len = strlen(expect);
-    memcpy(config->expect, expect, config->expect_len);
     config->interval_ms = 1000;
     config->timeout_ms = 150;
     config->fails = 1;

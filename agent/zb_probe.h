@@ -27,14 +27,18 @@
 
 #define ZB_PROBE_SEND_MAX 1024  // bytes of a ping
 #define ZB_PROBE_EXPECT_MAX 256 // bytes of an expected reply prefix
+#define ZB_PROBE_TARGET_MAX 299 // bytes of "host:port"
 
+//  name, target, send and expect point to text sized to its content (an
+//  agent holds thousands of configs): whoever fills a config in owns them
+//  and keeps them as long as the config (zb_agent_config frees its own).
 typedef struct {
-    char name[ZB_NAME_MAX + 1];
-    char target[300];   // "host:port" as configured, for messages
-    zb_net_addr_t addr; // resolved once at configuration time
-    char send[ZB_PROBE_SEND_MAX];
-    size_t send_len; // 0: connection-only check
-    char expect[ZB_PROBE_EXPECT_MAX];
+    const char *name;    // the service; "" for a probe of no service
+    const char *target;  // "host:port" as configured, for messages
+    zb_net_addr_t addr;  // resolved once at configuration time
+    const char *send;    // send_len bytes; never NULL, "" when unset
+    size_t send_len;     // 0: connection-only check
+    const char *expect;  // expect_len bytes; never NULL, "" when unset
     size_t expect_len;   // 0: any reply byte will do
     int64_t interval_ms; // between checks
     int64_t timeout_ms;  // for a connect or a reply; < interval_ms

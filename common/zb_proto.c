@@ -96,57 +96,216 @@ static const char *s_type_name(zb_msg_type_t type)
     return type == ZB_MSG_BEAT ? "beat" : "event";
 }
 
-int zb_msg_encode(const zb_msg_t *self, char **topic_p, char **json_p, char *err, size_t errsize)
+//  v, type, host, instance, seq and time_ms: what every message starts with.
+static json_t *s_head_json(const zb_msg_t *self)
 {
-    int rc = -1;
     json_t *root = json_object();
+    if (!root)
+        return NULL;
+    if (json_object_set_new(root, "v", json_integer(ZB_PROTO_VERSION)) ||
+        json_object_set_new(root, "type", json_string(s_type_name(self->type))) ||
+        json_object_set_new(root, "host", s_text(self->host)) ||
+        json_object_set_new(root, "instance", s_text(self->instance)) ||
+        json_object_set_new(root, "seq", json_integer((json_int_t)self->seq)) ||
+        json_object_set_new(root, "time_ms", json_integer(self->time_ms))) {
+        json_decref(root);
+        root = NULL;
+    }
+    return root;
+}
+
+//  One entry of a beat's services array.
+static json_t *s_service_json(const zb_service_status_t *s)
+{
+    json_t *item = json_object();
+    if (!item)
+        return NULL;
+    if (json_object_set_new(item, "name", s_text(s->name)) ||
+        json_object_set_new(item, "kind", s_text(s->kind)) ||
+        json_object_set_new(item, "state", json_string(zb_state_name(s->state))) ||
+        json_object_set_new(item, "since_ms", json_integer(s->since_ms)) ||
+        json_object_set_new(item, "rtt_us",
+                            s->rtt_us >= 0 ? json_integer(s->rtt_us) : json_null()) ||
+        json_object_set_new(item, "reason", s_text(s->reason)) ||
+        json_object_set_new(item, "error", s_text(s->error))) {
+        json_decref(item);
+        item = NULL;
+    }
+    return item;
+}
+
+//  The beat's text, built piece by piece. Always NUL-terminated once data
+//  is set; len excludes the NUL.
+typedef struct {
+    char *data;
+    size_t len;
+    size_t size;
+    size_t expect; // projected length of the whole text, 0 when unknown
+} s_buf_t;
+
+//  Makes room for `more` bytes and a NUL. The buffer grows to the
+//  projected size of the whole text at once: doubling would leave up to
+//  twice the text allocated, and a trail of freed smaller buffers, every
+//  beat. The size is rounded up (to 64 KiB for a large beat) so that the
+//  next beat of about the same length reuses the block this one freed.
+static int s_buf_reserve(s_buf_t *buf, size_t more)
+{
+    if (more > ZB_PROTO_MAX_BYTES)
+        return -1;
+    size_t need = buf->len + more + 1;
+    if (need <= buf->size)
+        return 0;
+    size_t size = buf->expect > need ? buf->expect : need;
+    if (size < 2 * buf->size && !buf->expect)
+        size = 2 * buf->size;
+    size_t grain = size < 65536 ? 4096 : 65536;
+    size = (size + grain - 1) / grain * grain;
+    char *data = realloc(buf->data, size);
+    if (!data)
+        return -1;
+    buf->data = data;
+    buf->size = size;
+    return 0;
+}
+
+static int s_buf_append(s_buf_t *buf, const char *text, size_t len)
+{
+    if (s_buf_reserve(buf, len) == -1)
+        return -1;
+    memcpy(buf->data + buf->len, text, len);
+    buf->len += len;
+    buf->data[buf->len] = '\0';
+    return 0;
+}
+
+//  Appends value's compact JSON, as json_dumps(value, JSON_COMPACT) writes
+//  it: straight into the buffer, with no string of its own.
+static int s_buf_dump(s_buf_t *buf, const json_t *value)
+{
+    size_t room = buf->size > buf->len ? buf->size - buf->len - 1 : 0;
+    size_t need = json_dumpb(value, buf->data + buf->len, room, JSON_COMPACT);
+    if (need == 0)
+        return -1;
+    if (need > room) {
+        if (s_buf_reserve(buf, need) == -1)
+            return -1;
+        json_dumpb(value, buf->data + buf->len, need, JSON_COMPACT);
+    }
+    buf->len += need;
+    buf->data[buf->len] = '\0';
+    return 0;
+}
+
+static int s_topic(const zb_msg_t *self, char **topic_p, char *err, size_t errsize)
+{
+    if (asprintf(topic_p, "%s.%s", s_type_name(self->type), self->host) < 0) {
+        *topic_p = NULL;
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int zb_msg_encode_beat(const zb_msg_t *self, size_t count, zb_msg_service_fn *fn, void *arg,
+                       char **topic_p, char **json_p, size_t *json_len_p, char *err, size_t errsize)
+{
+    assert(self && self->type == ZB_MSG_BEAT && (fn || count == 0));
+    int rc = -1;
+    s_buf_t buf = {NULL, 0, 0, 0};
+    json_t *item = NULL;
     *topic_p = NULL;
     *json_p = NULL;
-    if (!root)
+    if (count > ZB_PROTO_MAX_SERVICES) {
+        snprintf(err, errsize, "more than %d services", ZB_PROTO_MAX_SERVICES);
         goto done;
-    json_object_set_new(root, "v", json_integer(ZB_PROTO_VERSION));
-    json_object_set_new(root, "type", json_string(s_type_name(self->type)));
-    json_object_set_new(root, "host", s_text(self->host));
-    json_object_set_new(root, "instance", s_text(self->instance));
-    json_object_set_new(root, "seq", json_integer((json_int_t)self->seq));
-    json_object_set_new(root, "time_ms", json_integer(self->time_ms));
-    if (self->type == ZB_MSG_BEAT) {
-        json_object_set_new(root, "interval_ms", json_integer(self->interval_ms));
-        json_object_set_new(root, "dropped", json_integer((json_int_t)self->dropped));
-        json_t *services = json_array();
-        json_object_set_new(root, "services", services);
-        for (size_t i = 0; i < self->service_count; i++) {
-            const zb_service_status_t *s = &self->services[i];
-            json_t *item = json_object();
-            json_object_set_new(item, "name", s_text(s->name));
-            json_object_set_new(item, "kind", s_text(s->kind));
-            json_object_set_new(item, "state", json_string(zb_state_name(s->state)));
-            json_object_set_new(item, "since_ms", json_integer(s->since_ms));
-            json_object_set_new(item, "rtt_us",
-                                s->rtt_us >= 0 ? json_integer(s->rtt_us) : json_null());
-            json_object_set_new(item, "reason", s_text(s->reason));
-            json_object_set_new(item, "error", s_text(s->error));
-            json_array_append_new(services, item);
-        }
-    } else {
-        if (self->service[0])
-            json_object_set_new(root, "service", s_text(self->service));
-        json_object_set_new(root, "from", json_string(zb_state_name(self->from)));
-        json_object_set_new(root, "to", json_string(zb_state_name(self->to)));
-        json_object_set_new(root, "at_ms", json_integer(self->at_ms));
-        json_object_set_new(root, "reason", s_text(self->reason));
-        json_object_set_new(root, "error", s_text(self->error));
     }
+    //  Never a NULL buffer for json_dumpb, even with no room left.
+    if (s_buf_reserve(&buf, 0) == -1) {
+        snprintf(err, errsize, "out of memory");
+        goto done;
+    }
+    //  The header with an empty services array, "...,"services":[]}"; the
+    //  services then go between the brackets, each dumped on its own, which
+    //  is the text jansson makes of the whole document at once.
+    json_t *root = s_head_json(self);
+    if (!root || json_object_set_new(root, "interval_ms", json_integer(self->interval_ms)) ||
+        json_object_set_new(root, "dropped", json_integer((json_int_t)self->dropped)) ||
+        json_object_set_new(root, "services", json_array()) || s_buf_dump(&buf, root) == -1) {
+        json_decref(root);
+        snprintf(err, errsize, "out of memory");
+        goto done;
+    }
+    json_decref(root);
+    assert(buf.len > 3 && memcmp(buf.data + buf.len - 3, "[]}", 3) == 0);
+    buf.len -= 2;
+    size_t head = buf.len;
+    for (size_t i = 0; i < count; i++) {
+        if (i > 0) {
+            //  The rest like the services so far, with an eighth to spare.
+            size_t rest = (buf.len - head) / i * (count - i) + 2;
+            buf.expect = buf.len + rest + rest / 8;
+            if (buf.expect > ZB_PROTO_MAX_BYTES + 1)
+                buf.expect = ZB_PROTO_MAX_BYTES + 1;
+        }
+        item = s_service_json(fn(arg, i));
+        if (!item || (i > 0 && s_buf_append(&buf, ",", 1) == -1) || s_buf_dump(&buf, item) == -1 ||
+            buf.len > ZB_PROTO_MAX_BYTES) {
+            snprintf(err, errsize, "message too large or out of memory");
+            goto done;
+        }
+        json_decref(item);
+        item = NULL;
+    }
+    if (s_buf_append(&buf, "]}", 2) == -1 || buf.len > ZB_PROTO_MAX_BYTES) {
+        snprintf(err, errsize, "message too large or out of memory");
+        goto done;
+    }
+    if (s_topic(self, topic_p, err, errsize) == -1)
+        goto done;
+    *json_p = buf.data;
+    buf.data = NULL;
+    if (json_len_p)
+        *json_len_p = buf.len;
+    rc = 0;
+done:
+    json_decref(item);
+    free(buf.data);
+    return rc;
+}
+
+static const zb_service_status_t *s_msg_service(void *arg, size_t index)
+{
+    const zb_msg_t *self = arg;
+    return &self->services[index];
+}
+
+int zb_msg_encode(const zb_msg_t *self, char **topic_p, char **json_p, char *err, size_t errsize)
+{
+    if (self->type == ZB_MSG_BEAT)
+        return zb_msg_encode_beat(self, self->service_count, s_msg_service, (void *)self, topic_p,
+                                  json_p, NULL, err, errsize);
+    int rc = -1;
+    json_t *root = s_head_json(self);
+    *topic_p = NULL;
+    *json_p = NULL;
+    if (!root) {
+        snprintf(err, errsize, "out of memory");
+        goto done;
+    }
+    if (self->service[0])
+        json_object_set_new(root, "service", s_text(self->service));
+    json_object_set_new(root, "from", json_string(zb_state_name(self->from)));
+    json_object_set_new(root, "to", json_string(zb_state_name(self->to)));
+    json_object_set_new(root, "at_ms", json_integer(self->at_ms));
+    json_object_set_new(root, "reason", s_text(self->reason));
+    json_object_set_new(root, "error", s_text(self->error));
     *json_p = json_dumps(root, JSON_COMPACT);
     if (!*json_p || strlen(*json_p) > ZB_PROTO_MAX_BYTES) {
         snprintf(err, errsize, "message too large or out of memory");
         goto done;
     }
-    if (asprintf(topic_p, "%s.%s", s_type_name(self->type), self->host) < 0) {
-        *topic_p = NULL;
-        snprintf(err, errsize, "out of memory");
+    if (s_topic(self, topic_p, err, errsize) == -1)
         goto done;
-    }
     rc = 0;
 done:
     if (rc != 0) {
@@ -367,21 +526,58 @@ fail:
 //  --------------------------------------------------------------------------
 //  Sockets
 
-int zb_msg_send(const zb_msg_t *self, void *zsock)
+//  ZeroMQ frees a zero-copy frame's data with this, from its I/O thread.
+static void s_free_frame(void *data, void *hint)
 {
-    char *topic, *json, err[128];
-    if (zb_msg_encode(self, &topic, &json, err, sizeof(err)) != 0)
-        return -1;
+    (void)hint;
+    free(data);
+}
+
+//  Sends topic and json (len bytes), taking json: it becomes the second
+//  frame's data without a copy, and ZeroMQ frees it once sent.
+static int s_send(void *zsock, const char *topic, char *json, size_t len)
+{
     void *handle = zsock_resolve(zsock);
-    int rc = -1;
     //  A PUB decides at the first frame whether the message goes out (with
     //  ZMQ_XPUB_NODROP it refuses with EAGAIN instead of dropping silently);
     //  once the first frame is accepted, the second one is too.
-    if (zmq_send(handle, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0 &&
-        zmq_send(handle, json, strlen(json), ZMQ_DONTWAIT) >= 0)
-        rc = 0;
+    if (zmq_send(handle, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        free(json);
+        return -1;
+    }
+    zmq_msg_t frame;
+    if (zmq_msg_init_data(&frame, json, len, s_free_frame, NULL) != 0) {
+        free(json);
+        return -1;
+    }
+    if (zmq_msg_send(&frame, handle, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&frame); // frees json
+        return -1;
+    }
+    return 0;
+}
+
+int zb_msg_send(const zb_msg_t *self, void *zsock)
+{
+    if (self->type == ZB_MSG_BEAT)
+        return zb_msg_send_beat(self, self->service_count, s_msg_service, (void *)self, zsock);
+    char *topic, *json, err[128];
+    if (zb_msg_encode(self, &topic, &json, err, sizeof(err)) != 0)
+        return -1;
+    int rc = s_send(zsock, topic, json, strlen(json));
     free(topic);
-    free(json);
+    return rc;
+}
+
+int zb_msg_send_beat(const zb_msg_t *self, size_t count, zb_msg_service_fn *fn, void *arg,
+                     void *zsock)
+{
+    char *topic, *json, err[128];
+    size_t len;
+    if (zb_msg_encode_beat(self, count, fn, arg, &topic, &json, &len, err, sizeof(err)) != 0)
+        return -1;
+    int rc = s_send(zsock, topic, json, len);
+    free(topic);
     return rc;
 }
 
@@ -529,8 +725,50 @@ void zb_proto_test(bool verbose)
         assert(strcmp(a->kind, b->kind) == 0);
     }
     zb_msg_destroy(&copy);
+    //  The text is what jansson makes of the whole document at once (the
+    //  encoder used to build it so): same keys, same order, same bytes.
+    json_t *dom = json_object();
+    json_object_set_new(dom, "v", json_integer(1));
+    json_object_set_new(dom, "type", json_string("beat"));
+    json_object_set_new(dom, "host", json_string(beat->host));
+    json_object_set_new(dom, "instance", json_string(beat->instance));
+    json_object_set_new(dom, "seq", json_integer(42));
+    json_object_set_new(dom, "time_ms", json_integer(beat->time_ms));
+    json_object_set_new(dom, "interval_ms", json_integer(1000));
+    json_object_set_new(dom, "dropped", json_integer(3));
+    json_t *array = json_array();
+    json_object_set_new(dom, "services", array);
+    for (size_t i = 0; i < beat->service_count; i++)
+        json_array_append_new(array, s_service_json(&beat->services[i]));
+    char *whole = json_dumps(dom, JSON_COMPACT);
+    assert(whole && strcmp(whole, json) == 0);
+    free(whole);
+    json_decref(dom);
     free(topic);
     free(json);
+    //  From a callback, and with no services at all.
+    size_t json_len;
+    assert(zb_msg_encode_beat(beat, 1, s_msg_service, beat, &topic, &json, &json_len, err,
+                              sizeof(err)) == 0);
+    assert(json_len == strlen(json));
+    assert(strcmp(json, "{\"v\":1,\"type\":\"beat\",\"host\":\"web-1\",\"instance\":"
+                        "\"00112233445566ff\",\"seq\":42,\"time_ms\":1764300000123,"
+                        "\"interval_ms\":1000,\"dropped\":3,\"services\":[{\"name\":\"svc-0\","
+                        "\"kind\":\"probe\",\"state\":\"down\",\"since_ms\":1764300000000,"
+                        "\"rtt_us\":0,\"reason\":\"refused\",\"error\":\"connect: "
+                        "\\\"Connection refused\\\"\\n\"}]}") == 0);
+    free(topic);
+    free(json);
+    assert(zb_msg_encode_beat(beat, 0, NULL, NULL, &topic, &json, NULL, err, sizeof(err)) == 0);
+    assert(strcmp(topic, "beat.web-1") == 0 && strstr(json, ",\"services\":[]}"));
+    copy = s_decode_text(topic, json, err, sizeof(err));
+    assert(copy && copy->service_count == 0);
+    zb_msg_destroy(&copy);
+    free(topic);
+    free(json);
+    assert(zb_msg_encode_beat(beat, ZB_PROTO_MAX_SERVICES + 1, s_msg_service, beat, &topic, &json,
+                              NULL, err, sizeof(err)) == -1);
+    assert(!topic && !json && strstr(err, "more than"));
 
     //  The beat's service limit
     while (beat->service_count < ZB_PROTO_MAX_SERVICES) {

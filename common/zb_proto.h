@@ -41,8 +41,8 @@ typedef struct {
     char name[ZB_NAME_MAX + 1];
     char kind[ZB_KIND_MAX + 1]; // "probe", "push", "ttl"; may be empty
     zb_state_t state;
-    int64_t since_ms;           // wall clock: when it entered this state
-    int64_t rtt_us;             // last round trip, -1 when none
+    int64_t since_ms;               // wall clock: when it entered this state
+    int64_t rtt_us;                 // last round trip, -1 when none
     char reason[ZB_REASON_MAX + 1]; // why it is in this state; may be empty
     char error[ZB_ERROR_MAX + 1];   // last error text; may be empty
 } zb_service_status_t;
@@ -88,6 +88,27 @@ int zb_msg_add_service(zb_msg_t *self, const zb_service_status_t *service);
 //  Encodes into a topic and a JSON text, both heap strings the caller frees.
 //  Over-long error texts are truncated. Returns 0, or -1 with *err set.
 int zb_msg_encode(const zb_msg_t *self, char **topic_p, char **json_p, char *err, size_t errsize);
+
+//  A beat's services one at a time: returns the status of service `index`
+//  (0 to count - 1), valid until the next call.
+typedef const zb_service_status_t *(zb_msg_service_fn)(void *arg, size_t index);
+
+//  Encodes a beat whose `count` services come from fn(arg, i) instead of
+//  self->services, which is ignored. The header is encoded first and each
+//  service on its own, appended to one buffer, so that the peak is one
+//  service's jansson document, not one for all of them, and the caller
+//  needs no copy of every status. The text is the same as zb_msg_encode
+//  makes (which encodes beats this way). *json_p is NUL-terminated and
+//  *json_len_p (may be NULL) gets its length. Returns 0, or -1 with *err
+//  set (more than ZB_PROTO_MAX_SERVICES, too large, out of memory).
+int zb_msg_encode_beat(const zb_msg_t *self, size_t count, zb_msg_service_fn *fn, void *arg,
+                       char **topic_p, char **json_p, size_t *json_len_p, char *err,
+                       size_t errsize);
+
+//  Like zb_msg_send for such a beat; the JSON frame goes to ZeroMQ without
+//  a copy.
+int zb_msg_send_beat(const zb_msg_t *self, size_t count, zb_msg_service_fn *fn, void *arg,
+                     void *zsock);
 
 //  Decodes one message; topic and json need not be NUL-terminated. Returns a
 //  new message, or NULL with a one-line reason in err.

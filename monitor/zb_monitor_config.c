@@ -233,9 +233,8 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     assert(self && path && err);
     static const char *const sections[] = {"monitor", "alert", NULL};
     static const char *const keys[] = {
-        "bind",           "db",          "liveness",   "retention", "publish",
-        "flap-threshold", "flap-window", "flap-quiet", "repeat",    "http",
-        "cert",           "agents",      "replay",     NULL};
+        "bind",       "db",     "liveness", "retention", "publish", "flap-threshold", "flap-window",
+        "flap-quiet", "repeat", "http",     "cert",      "agents",  "replay",         NULL};
 
     zb_config_t *config = zb_config_load(path, err, errsize);
     if (!config)

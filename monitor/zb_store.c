@@ -734,8 +734,8 @@ int zb_store_replay_covered(zb_store_t *self, const char *host, const char *serv
 int zb_store_replay_down(zb_store_t *self, const zb_store_outage_t *outage, int64_t bound_ms)
 {
     assert(self && outage && outage->host && outage->service);
-    int covered = zb_store_replay_covered(self, outage->host, outage->service,
-                                          outage->started_at_ms);
+    int covered =
+        zb_store_replay_covered(self, outage->host, outage->service, outage->started_at_ms);
     if (covered != 0)
         return covered == 1 ? 0 : -1;
     sqlite3_stmt *stmt = self->stmt[S_HISTORY_INSERT];
