@@ -530,7 +530,8 @@ zb_agent_t *zb_agent_new(zb_agent_config_t **config_p, const char *path,
         }
     }
     if (config->replay) {
-        self->replay = zb_replay_new(self->loop, self->journal, config->replay, config->beat_ms);
+        self->replay = zb_replay_new(self->loop, self->journal, config->replay, config->beat_ms,
+                                     &config->curve, config->name, self->instance);
         if (!self->replay)
             goto failed;
     }
@@ -629,6 +630,12 @@ int zb_agent_run(zb_agent_t *self)
 
 //  Reload
 
+//  Two optional settings are the same (both unset, or equal).
+static bool s_same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 //  What a reload will do, prepared before anything running is touched.
 typedef struct {
     zb_agent_config_t *config; // the new configuration
@@ -640,6 +647,9 @@ typedef struct {
     zhashx_t *pushes;          // over services
     zb_listener_t *listener;   // newly bound (listen changed, or the first push service)
     bool monitors_connected;   // endpoints new in config->monitor are connected
+    bool replay_changed;       // agent/replay differs: plan->replay (or none) takes over
+    zb_replay_t *replay;       // to the new replay endpoints
+    zb_journal_t *journal;     // in memory, when replay begins without a journal before
 } s_plan_t;
 
 //  Undoes a plan that will not be applied: everything it made is destroyed
@@ -648,6 +658,8 @@ static void s_plan_abandon(zb_agent_t *self, s_plan_t *plan)
 {
     if (plan->monitors_connected)
         s_disconnect_monitors(self, plan->config->monitor, self->config->monitor);
+    zb_replay_destroy(&plan->replay); // before the journal it reads
+    zb_journal_destroy(&plan->journal);
     zb_listener_destroy(&plan->listener);
     zhashx_destroy(&plan->pushes);
     if (plan->services && plan->kept)
@@ -720,6 +732,26 @@ static int s_plan_make(zb_agent_t *self, s_plan_t *plan, char *err, size_t errsi
         goto done;
     }
     plan->monitors_connected = true;
+    //  New replay endpoints: a new replay offers the whole journal to each
+    //  (acks are in memory; monitors ignore what they already have).
+    plan->replay_changed = !s_same_text(config->replay, self->config->replay);
+    if (plan->replay_changed && config->replay) {
+        zb_journal_t *journal = self->journal;
+        if (!journal) {
+            char why[512];
+            journal = plan->journal = zb_journal_new(NULL, 0, why, sizeof(why));
+            if (!journal) {
+                snprintf(err, errsize, "journal: %s", why);
+                goto done;
+            }
+        }
+        plan->replay = zb_replay_new(self->loop, journal, config->replay, config->beat_ms,
+                                     &config->curve, config->name, self->instance);
+        if (!plan->replay) {
+            snprintf(err, errsize, "agent/replay: cannot connect (see above)");
+            goto done;
+        }
+    }
     rc = 0;
 done:
     zhashx_destroy(&running);
@@ -750,6 +782,18 @@ static void s_plan_apply(zb_agent_t *self, s_plan_t *plan)
 {
     zb_agent_config_t *config = plan->config;
     size_t added = 0, removed = 0, changed = 0, restarted = 0, unchanged = 0;
+
+    //  First, so that the transitions below go to the new replay too.
+    if (plan->replay_changed) {
+        zb_replay_destroy(&self->replay);
+        self->replay = plan->replay;
+        plan->replay = NULL;
+        if (plan->journal) {
+            self->journal = plan->journal;
+            plan->journal = NULL;
+        }
+        zb_log_info("replay to %s", config->replay ? config->replay : "no monitor");
+    }
 
     //  Removed services: announced, so monitors close their outages as
     //  "removed" instead of waiting for them.
@@ -865,6 +909,13 @@ int zb_agent_reload(zb_agent_t *self)
         snprintf(err, sizeof(err),
                  "%s: agent/name cannot change on reload (\"%s\" -> \"%s\"): restart the agent",
                  self->path, self->config->name, plan.config->name);
+        goto rejected;
+    }
+    //  The journal file is read once, at start: what it holds would have
+    //  to be merged with what is in memory.
+    if (!s_same_text(plan.config->journal, self->config->journal)) {
+        snprintf(err, sizeof(err), "%s: agent/journal cannot change on reload: restart the agent",
+                 self->path);
         goto rejected;
     }
     //  Keys belong to the socket, whose connections would all have to be

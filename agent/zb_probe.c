@@ -318,9 +318,12 @@ static void s_on_connected(zb_probe_t *self)
         s_reconnect_later(self);
         return;
     }
-    if (self->config->send_len == 0)
+    if (self->config->send_len == 0) {
+        //  The connect is the check: the next one is an interval away, so
+        //  a service that accepts and closes cannot spin the reconnects.
+        s_consume_check(self, now);
         s_good(self, zb_time_mono_us() - self->started_us);
-    else if (self->status.state == ZB_STATE_DOWN || now >= self->next_check)
+    } else if (self->status.state == ZB_STATE_DOWN || now >= self->next_check)
         s_ping(self); // while down, every accepted reconnect is a chance to recover
     else
         zb_loop_timer_set(self->loop, &self->timer, self->next_check);

@@ -12,17 +12,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define S_NO_STATUS UINT64_MAX // no STATUS sent yet
+
 typedef struct {
     zb_replay_t *owner;
-    unsigned bit;       // its acked bit in the journal
-    char *endpoint;     // for logs
-    zsock_t *dealer;    // connected to the monitor's ROUTER
-    int fd;             // ZMQ_FD, in the loop
-    uint64_t cursor;    // first id not acked
-    uint64_t sent;      // ids below this (from cursor) are in flight
-    int64_t progress;   // monotonic ms of the last send or ack
-    bool behind_logged; // "N transitions to replay" said
-    bool synced;        // everything held at start was acked once
+    unsigned bit;         // its acked bit in the journal
+    char *endpoint;       // for logs
+    zsock_t *dealer;      // connected to the monitor's ROUTER
+    zb_watch_t *watch;    // the dealer's connection: re-connects after a refused key
+    int fd;               // ZMQ_FD, in the loop
+    int64_t status_mono;  // last STATUS sent
+    uint64_t status_sent; // the count it carried, S_NO_STATUS before the first
+    uint64_t cursor;      // first id not acked
+    uint64_t sent;        // ids below this (from cursor) are in flight
+    int64_t progress;     // monotonic ms of the last send or ack
+    bool behind_logged;   // "N transitions to replay" said
+    bool synced;          // everything held at start was acked once
 } s_peer_t;
 
 struct _zb_replay_t {
@@ -30,8 +35,13 @@ struct _zb_replay_t {
     zb_journal_t *journal;
     s_peer_t peers[ZB_REPLAY_MAX_ENDPOINTS];
     size_t count;
-    zb_timer_t timer; // retries
+    zb_timer_t timer;                   // retries and STATUS reports
+    int64_t beat_ms;                    // STATUS period
+    char host[ZB_NAME_MAX + 1];         // this agent's, for STATUS
+    char instance[ZB_INSTANCE_LEN + 1]; // this run's, for STATUS
 };
+
+static uint64_t s_pending(s_peer_t *p);
 
 //  Sends from p->sent while the window and the socket allow.
 static void s_send(s_peer_t *p)
@@ -118,6 +128,24 @@ static void s_drain(s_peer_t *p)
     }
 }
 
+//  "STATUS", host, instance, pending: how far behind this monitor is.
+//  Dropped when not connected (ZMQ_IMMEDIATE); the next beat says it again.
+static void s_status(s_peer_t *p, int64_t now)
+{
+    zb_replay_t *self = p->owner;
+    uint64_t pending = s_pending(p);
+    char count[24];
+    snprintf(count, sizeof(count), "%" PRIu64, pending);
+    void *handle = zsock_resolve(p->dealer);
+    if (zmq_send(handle, "STATUS", 6, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+        return;
+    zmq_send(handle, self->host, strlen(self->host), ZMQ_SNDMORE);
+    zmq_send(handle, self->instance, strlen(self->instance), ZMQ_SNDMORE);
+    zmq_send(handle, count, strlen(count), 0);
+    p->status_mono = now;
+    p->status_sent = pending;
+}
+
 //  Sends and reads acks until nothing is readable. ZMQ_FD is edge-like:
 //  any send may consume its wake-up, so ZMQ_EVENTS is checked after each
 //  round; a backlog beyond the rounds is picked up by the timer.
@@ -128,6 +156,13 @@ static void s_pump(s_peer_t *p)
         if (!(zsock_events(p->dealer) & ZMQ_POLLIN))
             break;
         s_drain(p);
+    }
+    //  Caught up: say so at once, not at the next beat.
+    if (p->status_sent != 0 && p->status_sent != S_NO_STATUS && s_pending(p) == 0) {
+        s_status(p, zb_time_mono_ms());
+        //  The send may have consumed ZMQ_FD's wake-up: reading
+        //  ZMQ_EVENTS re-arms it.
+        zsock_events(p->dealer);
     }
 }
 
@@ -157,15 +192,21 @@ static void s_on_timer(zb_loop_t *loop, zb_timer_t *timer, void *arg)
             p->sent = p->cursor;
             p->progress = now;
         }
+        if (now - p->status_mono >= self->beat_ms)
+            s_status(p, now);
         s_pump(p);
     }
-    zb_loop_timer_set(loop, timer, now + ZB_REPLAY_RETRY_MS / 4);
+    int64_t period = ZB_REPLAY_RETRY_MS / 4;
+    if (self->beat_ms < period)
+        period = self->beat_ms;
+    zb_loop_timer_set(loop, timer, now + period);
 }
 
 zb_replay_t *zb_replay_new(zb_loop_t *loop, zb_journal_t *journal, const char *endpoints,
-                           int64_t beat_ms)
+                           int64_t beat_ms, const zb_curve_keys_t *keys, const char *host,
+                           const char *instance)
 {
-    assert(loop && journal && endpoints);
+    assert(loop && journal && endpoints && keys && host && instance && beat_ms > 0);
     zb_replay_t *self = calloc(1, sizeof(*self));
     if (!self) {
         zb_log_error("replay: out of memory");
@@ -173,6 +214,9 @@ zb_replay_t *zb_replay_new(zb_loop_t *loop, zb_journal_t *journal, const char *e
     }
     self->loop = loop;
     self->journal = journal;
+    self->beat_ms = beat_ms;
+    snprintf(self->host, sizeof(self->host), "%s", host);
+    snprintf(self->instance, sizeof(self->instance), "%s", instance);
     zb_timer_init(&self->timer, s_on_timer, self);
     char *list = strdup(endpoints);
     char *save = NULL;
@@ -191,6 +235,7 @@ zb_replay_t *zb_replay_new(zb_loop_t *loop, zb_journal_t *journal, const char *e
         p->fd = -1;
         p->cursor = zb_journal_first(journal);
         p->sent = p->cursor;
+        p->status_sent = S_NO_STATUS;
         p->endpoint = strdup(item);
         p->dealer = zsock_new(ZMQ_DEALER);
         self->count++;
@@ -201,7 +246,16 @@ zb_replay_t *zb_replay_new(zb_loop_t *loop, zb_journal_t *journal, const char *e
         zsock_set_immediate(p->dealer, 1);
         zsock_set_linger(p->dealer, 0);
         zsock_set_sndhwm(p->dealer, ZB_REPLAY_WINDOW * 2);
+        //  Before connecting: keys, heartbeats and the watch apply to
+        //  connections made afterwards.
+        zb_curve_apply(keys, p->dealer);
         zb_watch_heartbeats(p->dealer, beat_ms);
+        p->watch = zb_watch_new(loop, p->dealer);
+        if (!p->watch)
+            goto failed;
+        //  Its connection changes are the PUB socket's to log; a refused
+        //  key is said here too.
+        zb_watch_set_label(p->watch, "monitor (replay)", true);
         if (zsock_connect(p->dealer, "%s", item) == -1) {
             zb_log_error("replay: cannot connect to %s: %s", item, zmq_strerror(zmq_errno()));
             goto failed;
@@ -234,6 +288,7 @@ void zb_replay_destroy(zb_replay_t **self_p)
         s_peer_t *p = &self->peers[i];
         if (p->fd != -1)
             zb_loop_del_fd(self->loop, p->fd);
+        zb_watch_destroy(&p->watch); // before the socket it watches
         zsock_destroy(&p->dealer);
         free(p->endpoint);
     }
@@ -248,10 +303,14 @@ void zb_replay_kick(zb_replay_t *self)
         s_pump(&self->peers[i]);
 }
 
+static uint64_t s_pending(s_peer_t *p)
+{
+    s_advance(p);
+    return zb_journal_end(p->owner->journal) - p->cursor;
+}
+
 uint64_t zb_replay_pending(zb_replay_t *self, size_t index)
 {
     assert(self && index < self->count);
-    s_peer_t *p = &self->peers[index];
-    s_advance(p);
-    return zb_journal_end(self->journal) - p->cursor;
+    return s_pending(&self->peers[index]);
 }

@@ -11,10 +11,15 @@
 
 typedef enum { S_NEW, S_UP, S_DOWN } s_state_t;
 
-//  One monitor endpoint as the socket's events name it.
+//  One monitor endpoint as the socket's events name it: the string it was
+//  connected with, so it can be re-connected by that name.
 typedef struct {
     s_state_t state;
     int64_t changed_mono; // when it entered the state
+    bool refused;         // our key was refused, not admitted since
+    int64_t retry_mono;   // when to re-connect it, 0 when not due
+    int64_t backoff_ms;   // the wait before the next retry after that
+    unsigned attempts;    // re-connects in this refusal streak
 } s_endpoint_t;
 
 struct _zb_watch_t {
@@ -23,6 +28,11 @@ struct _zb_watch_t {
     zsock_t *events;     // PAIR reading the socket monitor
     int fd;              // its ZMQ_FD, in the loop
     zhashx_t *endpoints; // endpoint -> s_endpoint_t
+    zb_timer_t retry;    // the next re-connect of a refused endpoint
+    char label[32];      // peers' name in logs
+    bool quiet;          // log only refusals and re-admissions
+    int64_t retry_first_ms;
+    int64_t retry_max_ms;
 };
 
 int zb_watch_heartbeats(zsock_t *sock, int64_t beat_ms)
@@ -66,6 +76,81 @@ static s_endpoint_t *s_endpoint(zb_watch_t *self, const char *name)
     return endpoint;
 }
 
+//  Arms the timer for the earliest re-connect due, if any.
+static void s_retry_arm(zb_watch_t *self)
+{
+    int64_t next = 0;
+    for (s_endpoint_t *endpoint = zhashx_first(self->endpoints); endpoint;
+         endpoint = zhashx_next(self->endpoints))
+        if (endpoint->retry_mono && (!next || endpoint->retry_mono < next))
+            next = endpoint->retry_mono;
+    if (next)
+        zb_loop_timer_set(self->loop, &self->retry, next);
+    else
+        zb_loop_timer_cancel(self->loop, &self->retry);
+}
+
+//  Our key was refused at name's handshake: libzmq will not connect there
+//  again by itself (4.3), so we do, later.
+static void s_refused(zb_watch_t *self, s_endpoint_t *endpoint, const char *name, int64_t now)
+{
+    if (!endpoint->refused) {
+        char first[32], most[32];
+        zb_time_format_duration(self->retry_first_ms, first, sizeof(first));
+        zb_time_format_duration(self->retry_max_ms, most, sizeof(most));
+        zb_log_warning("%s refused our key: %s (is this agent's public certificate in its "
+                       "allow-list?); trying again every %s..%s",
+                       self->label, name, first, most);
+        endpoint->refused = true;
+        endpoint->attempts = 0;
+        endpoint->backoff_ms = self->retry_first_ms;
+    }
+    if (endpoint->retry_mono)
+        return; // one refusal, several events
+    endpoint->retry_mono = now + endpoint->backoff_ms;
+    endpoint->backoff_ms *= 2;
+    if (endpoint->backoff_ms > self->retry_max_ms)
+        endpoint->backoff_ms = self->retry_max_ms;
+    s_retry_arm(self);
+}
+
+static void s_on_retry(zb_loop_t *loop, zb_timer_t *timer, void *arg)
+{
+    (void)timer;
+    zb_watch_t *self = arg;
+    int64_t now = zb_loop_now(loop);
+    zlistx_t *gone = NULL;
+    for (s_endpoint_t *endpoint = zhashx_first(self->endpoints); endpoint;
+         endpoint = zhashx_next(self->endpoints)) {
+        if (!endpoint->retry_mono || endpoint->retry_mono > now)
+            continue;
+        endpoint->retry_mono = 0;
+        const char *name = zhashx_cursor(self->endpoints);
+        //  The endpoint is still registered (its session ended, not the
+        //  endpoint): disconnect, then connect anew. ENOENT: a reload
+        //  removed it meanwhile; it is no business of ours any more.
+        if (zsock_disconnect(self->sock, "%s", name) == -1) {
+            if (!gone)
+                gone = zlistx_new();
+            if (gone)
+                zlistx_add_end(gone, (void *)name);
+            continue;
+        }
+        endpoint->attempts++;
+        if (zsock_connect(self->sock, "%s", name) == -1)
+            zb_log_error("%s: cannot connect to %s again: %s", self->label, name,
+                         zmq_strerror(zmq_errno()));
+        else
+            zb_log_debug("%s: re-connecting to %s (attempt %u)", self->label, name,
+                         endpoint->attempts);
+    }
+    //  Deleted after the walk: a zhashx must not change while iterated.
+    for (const char *name = gone ? zlistx_first(gone) : NULL; name; name = zlistx_next(gone))
+        zhashx_delete(self->endpoints, name);
+    zlistx_destroy(&gone);
+    s_retry_arm(self);
+}
+
 static void s_handle(zb_watch_t *self, int event, const char *name)
 {
     bool up = event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
@@ -83,11 +168,17 @@ static void s_handle(zb_watch_t *self, int event, const char *name)
     int64_t now = zb_time_mono_ms();
     char took[32];
     zb_time_format_duration(now - endpoint->changed_mono, took, sizeof(took));
+    if (up && endpoint->refused) {
+        zb_log_info("%s admitted our key: %s (after %u attempt%s)", self->label, name,
+                    endpoint->attempts, endpoint->attempts == 1 ? "" : "s");
+        endpoint->refused = false;
+        endpoint->retry_mono = 0;
+    }
     if (up && endpoint->state != S_UP) {
-        if (endpoint->state == S_DOWN)
-            zb_log_info("monitor back: %s (after %s)", name, took);
-        else
-            zb_log_info("monitor connected: %s", name);
+        if (!self->quiet && endpoint->state == S_DOWN)
+            zb_log_info("%s back: %s (after %s)", self->label, name, took);
+        else if (!self->quiet)
+            zb_log_info("%s connected: %s", self->label, name);
         endpoint->state = S_UP;
         endpoint->changed_mono = now;
     } else if (down && endpoint->state != S_DOWN) {
@@ -95,11 +186,14 @@ static void s_handle(zb_watch_t *self, int event, const char *name)
                           : event == ZMQ_EVENT_CONNECT_RETRIED ? "cannot connect"
                           : event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "refused our key"
                                                                      : "handshake failed";
-        zb_log_warning("monitor unreachable: %s (%s); messages are dropped until it is back", name,
-                       why);
+        if (!self->quiet)
+            zb_log_warning("%s unreachable: %s (%s); messages are dropped until it is back",
+                           self->label, name, why);
         endpoint->state = S_DOWN;
         endpoint->changed_mono = now;
     }
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        s_refused(self, endpoint, name, now);
 }
 
 //  ZMQ_FD signals "look at ZMQ_EVENTS", edge-style: drain everything now,
@@ -154,6 +248,10 @@ zb_watch_t *zb_watch_new(zb_loop_t *loop, zsock_t *sock)
     }
     self->loop = loop;
     self->fd = -1;
+    zb_timer_init(&self->retry, s_on_retry, self);
+    snprintf(self->label, sizeof(self->label), "monitor");
+    self->retry_first_ms = ZB_WATCH_RETRY_MS;
+    self->retry_max_ms = ZB_WATCH_RETRY_MAX_MS;
     self->endpoints = zhashx_new();
     if (!self->endpoints) {
         zb_log_error("monitor watch: out of memory");
@@ -200,12 +298,27 @@ void zb_watch_destroy(zb_watch_t **self_p)
         return;
     if (self->fd != -1)
         zb_loop_del_fd(self->loop, self->fd);
+    zb_loop_timer_cancel(self->loop, &self->retry);
     if (self->sock)
         zmq_socket_monitor(zsock_resolve(self->sock), NULL, 0);
     zsock_destroy(&self->events);
     zhashx_destroy(&self->endpoints);
     free(self);
     *self_p = NULL;
+}
+
+void zb_watch_set_label(zb_watch_t *self, const char *label, bool quiet)
+{
+    assert(self && label);
+    snprintf(self->label, sizeof(self->label), "%s", label);
+    self->quiet = quiet;
+}
+
+void zb_watch_set_retry(zb_watch_t *self, int64_t first_ms, int64_t max_ms)
+{
+    assert(self && first_ms > 0 && max_ms >= first_ms);
+    self->retry_first_ms = first_ms;
+    self->retry_max_ms = max_ms;
 }
 
 size_t zb_watch_reachable(zb_watch_t *self)
@@ -224,28 +337,99 @@ size_t zb_watch_reachable(zb_watch_t *self)
 
 typedef struct {
     zb_watch_t *watch;
-    size_t want;
+    size_t want;  // reachable endpoints
+    bool refused; // or: wait for a refused endpoint instead
     int64_t deadline;
     zb_timer_t timer;
 } s_wait_t;
 
+static bool s_any_refused(zb_watch_t *watch)
+{
+    for (s_endpoint_t *endpoint = zhashx_first(watch->endpoints); endpoint;
+         endpoint = zhashx_next(watch->endpoints))
+        if (endpoint->refused)
+            return true;
+    return false;
+}
+
+static bool s_wait_done(s_wait_t *wait)
+{
+    return wait->refused ? s_any_refused(wait->watch)
+                         : zb_watch_reachable(wait->watch) == wait->want;
+}
+
 static void s_on_check(zb_loop_t *loop, zb_timer_t *timer, void *arg)
 {
     s_wait_t *wait = arg;
-    if (zb_watch_reachable(wait->watch) == wait->want || zb_loop_now(loop) > wait->deadline)
+    if (s_wait_done(wait) || zb_loop_now(loop) > wait->deadline)
         zb_loop_stop(loop);
     else
         zb_loop_timer_set(loop, timer, zb_loop_now(loop) + 10);
 }
 
-static bool s_wait_reachable(zb_loop_t *loop, zb_watch_t *watch, size_t want)
+static bool s_wait(zb_loop_t *loop, zb_watch_t *watch, size_t want, bool refused)
 {
-    s_wait_t wait = {.watch = watch, .want = want, .deadline = zb_time_mono_ms() + 10000};
+    s_wait_t wait = {
+        .watch = watch, .want = want, .refused = refused, .deadline = zb_time_mono_ms() + 10000};
     zb_timer_init(&wait.timer, s_on_check, &wait);
     zb_loop_timer_set(loop, &wait.timer, zb_time_mono_ms());
     zb_loop_run(loop);
     zb_loop_timer_cancel(loop, &wait.timer);
-    return zb_watch_reachable(watch) == want;
+    return s_wait_done(&wait);
+}
+
+static bool s_wait_reachable(zb_loop_t *loop, zb_watch_t *watch, size_t want)
+{
+    return s_wait(loop, watch, want, false);
+}
+
+//  A CURVE server whose ZAP handler (czmq's zauth, good enough for a test)
+//  refuses our key until its public certificate is in the directory: the
+//  watch re-connects, and the key admitted later gets in without a restart.
+static void s_test_refused_key(zb_loop_t *loop)
+{
+    char dir[] = "/tmp/zb-watch-test-XXXXXX";
+    assert(mkdtemp(dir));
+    zactor_t *auth = zactor_new(zauth, NULL);
+    assert(auth);
+    assert(zstr_sendx(auth, "CURVE", dir, NULL) == 0);
+    assert(zsock_wait(auth) == 0);
+    zcert_t *server = zcert_new();
+    zcert_t *client = zcert_new();
+    assert(server && client);
+    zsock_t *sub = zsock_new(ZMQ_SUB);
+    assert(sub);
+    zcert_apply(server, sub);
+    zsock_set_curve_server(sub, 1);
+    int port = zsock_bind(sub, "tcp://127.0.0.1:*");
+    assert(port > 0);
+    zsock_t *pub = zsock_new(ZMQ_PUB);
+    assert(pub);
+    zcert_apply(client, pub);
+    zsock_set_curve_serverkey(pub, zcert_public_txt(server));
+    zb_watch_heartbeats(pub, 1000);
+    zb_watch_t *watch = zb_watch_new(loop, pub);
+    assert(watch);
+    zb_watch_set_label(watch, "replay", true);
+    zb_watch_set_retry(watch, 50, 100);
+    assert(zsock_connect(pub, "tcp://127.0.0.1:%d", port) == 0);
+    assert(s_wait(loop, watch, 0, true));
+    assert(zb_watch_reachable(watch) == 0);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/client.cert", dir);
+    assert(zcert_save_public(client, path) == 0);
+    assert(s_wait_reachable(loop, watch, 1));
+    assert(!s_any_refused(watch));
+    zb_watch_destroy(&watch);
+    zsock_destroy(&pub);
+    zsock_destroy(&sub);
+    zactor_destroy(&auth);
+    zcert_destroy(&client);
+    zcert_destroy(&server);
+    zdir_t *tree = zdir_new(dir, NULL);
+    if (tree)
+        zdir_remove(tree, true);
+    zdir_destroy(&tree);
 }
 
 void zb_watch_test(bool verbose)
@@ -278,6 +462,7 @@ void zb_watch_test(bool verbose)
     zb_watch_destroy(&watch);
     zsock_destroy(&pub);
     zsock_destroy(&sub);
+    s_test_refused_key(loop);
     zb_loop_destroy(&loop);
     printf("OK\n");
 }

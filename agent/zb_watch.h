@@ -10,6 +10,16 @@
 
     "Reachable" means a ZMTP handshake completed, not merely that TCP
     connected: a frozen monitor's kernel still accepts connections.
+
+    A monitor that refuses our key (CURVE, ZAP status 400) gets it again:
+    libzmq 4.3 ends such a connection for good instead of reconnecting, so
+    an agent admitted to the allow-list later would stay out until
+    restarted. The watch re-connects that endpoint after ZB_WATCH_RETRY_MS,
+    doubling up to ZB_WATCH_RETRY_MAX_MS while it is refused, and says so
+    once per refusal streak:
+
+        monitor refused our key: tcp://10.0.0.1:7400 (...); trying again every 5s..30s
+        monitor admitted our key: tcp://10.0.0.1:7400 (after 3 attempts)
 */
 #ifndef ZB_WATCH_H
 #define ZB_WATCH_H
@@ -29,6 +39,10 @@
 #define ZB_WATCH_IVL_MAX_MS 10000
 #define ZB_WATCH_TIMEOUT_FACTOR 5
 #define ZB_WATCH_TIMEOUT_MIN_MS 5000
+//  Re-connects after our key was refused: the first after this long, then
+//  twice as long each time, never more than the maximum.
+#define ZB_WATCH_RETRY_MS 5000
+#define ZB_WATCH_RETRY_MAX_MS 30000
 
 typedef struct _zb_watch_t zb_watch_t;
 
@@ -42,6 +56,14 @@ int zb_watch_heartbeats(zsock_t *sock, int64_t beat_ms);
 //  logs why) on failure. The watch must be destroyed before the socket.
 zb_watch_t *zb_watch_new(zb_loop_t *loop, zsock_t *sock);
 void zb_watch_destroy(zb_watch_t **self_p);
+
+//  Names the socket's peers in log lines ("monitor" by default, e.g.
+//  "replay"); quiet: only key refusals and re-admissions are logged, not
+//  every connection change (for a side channel next to a logged one).
+void zb_watch_set_label(zb_watch_t *self, const char *label, bool quiet);
+
+//  The refusal backoff (tests): first retry after first_ms, at most max_ms.
+void zb_watch_set_retry(zb_watch_t *self, int64_t first_ms, int64_t max_ms);
 
 //  Endpoints whose last connection completed a handshake and is still up.
 size_t zb_watch_reachable(zb_watch_t *self);

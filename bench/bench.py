@@ -9,6 +9,7 @@ Sizes and durations come from the environment (see docs/benchmarks.md);
 the defaults keep a full run under about ten minutes on two cores.
 """
 
+import calendar
 import json
 import os
 import platform
@@ -43,7 +44,7 @@ def env_list(name, default):
 
 
 CFG = {
-    "items": os.environ.get("BENCH_ONLY", "1,2,3,4,5"),
+    "items": os.environ.get("BENCH_ONLY", "1,2,3,4,5,6"),
     "kills": env_int("BENCH_KILLS", 100),
     "hangs": env_int("BENCH_HANGS", 5),
     "monit": env_int("BENCH_MONIT", 1),
@@ -60,6 +61,13 @@ CFG = {
     "monit_seconds": env_int("BENCH_MONIT_SECONDS", 15),
     "query_rows": env_list("BENCH_QUERY_ROWS", "10000,1000000"),
     "query_runs": env_int("BENCH_QUERY_RUNS", 20),
+    "lossy_loss": float(os.environ.get("BENCH_LOSSY_LOSS", "30")),
+    "lossy_delay": float(os.environ.get("BENCH_LOSSY_DELAY", "100")),
+    "lossy_jitter": float(os.environ.get("BENCH_LOSSY_JITTER", "100")),
+    "lossy_tunings": os.environ.get("BENCH_LOSSY_TUNINGS", "1s:3,1s:6,1s:10,1s:20,2s:10"),
+    "lossy_seconds": env_int("BENCH_LOSSY_SECONDS", 120),
+    "lossy_kills": env_int("BENCH_LOSSY_KILLS", 3),
+    "lossy_control": env_int("BENCH_LOSSY_CONTROL", 1),
 }
 
 RESULTS_ROWS = []  # dicts: item, metric, value, floor, ratio, target, met, note
@@ -1052,6 +1060,256 @@ def bench_query():
 
 
 # --------------------------------------------------------------------------
+# Item 6: a lossy link (issue 11)
+#
+# Every tuning runs at the same time in namespaces of its own (a netns.Net
+# each): an agent in a host namespace whose link to the monitor namespace is
+# shaped (loss, delay +- jitter, both ways: tc netem, or zb-netem where the
+# kernel has no sch_netem; tests/faults/netns.py), and a monitor with the
+# tuning's liveness. A tuning is BEAT:LIVENESS, plus ":thin" for Linux's
+# linear retransmission timeouts on thin TCP streams in both namespaces
+# (net.ipv4.tcp_thin_linear_timeouts=1). A control host, default tuning on
+# an unshaped path of the same kind, shows what the machine alone does.
+
+LOSSY_AGENT = """agent
+    name = {name}
+    monitor = tcp://{addr}:{port}
+    beat = {beat}
+"""
+
+
+def parse_duration_ms(text):
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)", text.strip())
+    if not m:
+        raise ValueError("%r is not a duration like 500ms, 1s, 2m" % text)
+    return float(m.group(1)) * {"ms": 1, "s": 1000, "m": 60000}[m.group(2)]
+
+
+def log_time_ms(line):
+    """Wall time (ms) of a zbeat log line, from its RFC 3339 stamp; None if none."""
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z", line)
+    if not m:
+        return None
+    return calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")) * 1000 + int(
+        m.group(2))
+
+
+class LossyHost:
+    """One tuning: a shaped host n, its agent and its own monitor, in
+    namespaces of their own."""
+
+    def __init__(self, net, n, beat, liveness, thin, shaped):
+        self.net, self.n, self.beat, self.liveness = net, n, beat, liveness
+        self.thin, self.shaped = thin, shaped
+        self.name = "h%d" % n
+        self.threshold_ms = parse_duration_ms(beat) * liveness
+        self.port = 7500 + n
+        self.db = os.path.join(TMP, "lossy-%d.db" % n)
+        self.monitor = None
+        self.agent = None
+        self.agents = []  # every run, for the logs
+        self.conn = None
+
+    def label(self):
+        return "beat %s, liveness %d (silent after %s)%s%s" % (
+            self.beat, self.liveness, "%g s" % (self.threshold_ms / 1000),
+            ", thin-stream linear RTO" if self.thin else "",
+            "" if self.shaped else ", no loss (control)")
+
+    def start_monitor(self):
+        self.monitor = Proc(self.net.exec_args(self.net.mon, [
+            tool("zbeat-monitor"), "--db", self.db, "--bind", "tcp://0.0.0.0:%d" % self.port,
+            "--liveness", self.liveness]), "lossy-monitor-%d" % self.n)
+        wait_for(lambda: "monitor started" in self.monitor.text() or not self.monitor.alive(),
+                 20, "monitor %d start" % self.n)
+        if not self.monitor.alive():
+            raise RuntimeError("monitor died: " + self.monitor.text())
+        self.conn = sqlite3.connect("file:%s?mode=ro" % self.db, uri=True, isolation_level=None)
+
+    def start_agent(self):
+        name = "lossy-agent-%d-%d" % (self.n, len(self.agents))
+        path = os.path.join(TMP, name + ".cfg")
+        with open(path, "w") as f:
+            f.write(LOSSY_AGENT.format(name=self.name, addr=self.net.monitor_addr(self.n),
+                                       port=self.port, beat=self.beat))
+        self.agent = Proc(self.net.exec_args(self.net.hosts[self.n], [
+            tool("zbeat-agent"), "-c", path]), name)
+        self.agents.append(self.agent)
+
+    def heard(self):
+        row = self.conn.execute("SELECT state, interval_ms FROM hosts WHERE name = ?",
+                                (self.name,)).fetchone()
+        return row is not None and row[1] > 0 and row[0] == "alive" and not self.silent()
+
+    def silent(self):
+        return self.conn.execute(
+            "SELECT 1 FROM outages WHERE kind = 'host' AND host = ? AND ended_at_ms IS NULL",
+            (self.name,)).fetchone() is not None
+
+    def silences(self, ws, we):
+        """Host outages flagged within [ws, we) (wall ms; flagged = last heard +
+        threshold) and the silent time inside the window."""
+        rows = self.conn.execute(
+            "SELECT started_at_ms, ended_at_ms FROM outages WHERE kind = 'host' AND host = ?",
+            (self.name,)).fetchall()
+        lengths, silent_ms = [], 0
+        for start, end in rows:
+            end = we if end is None else min(end, we)
+            if ws <= start + self.threshold_ms < we:
+                lengths.append((end - start) / 1000.0)  # from last heard to heard again
+            silent_ms += max(0, end - max(start, ws))
+        return lengths, silent_ms
+
+
+def lossy_tunings():
+    """[(beat, liveness, thin)] from BENCH_LOSSY_TUNINGS; exits on a bad one."""
+    tunings = []
+    for item in CFG["lossy_tunings"].split(","):
+        parts = item.strip().split(":")
+        try:
+            if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "thin"):
+                raise ValueError
+            parse_duration_ms(parts[0])
+            liveness = int(parts[1])
+            if not 1 <= liveness <= 100:
+                raise ValueError
+        except ValueError:
+            shutil.rmtree(TMP, ignore_errors=True)
+            sys.exit("bench: BENCH_LOSSY_TUNINGS: %r is not BEAT:LIVENESS[:thin] "
+                     "(e.g. 1s:3, 500ms:10:thin; liveness 1 to 100)" % item)
+        tunings.append((parts[0], liveness, len(parts) == 3))
+    return tunings
+
+
+def bench_lossy():
+    loss, delay, jitter = CFG["lossy_loss"], CFG["lossy_delay"], CFG["lossy_jitter"]
+    tunings = lossy_tunings()
+    log("item 6: lossy link, %g%% loss and %g ms +- %g ms both ways; tunings %s; %d s "
+        "window, %d kills" % (loss, delay, jitter, CFG["lossy_tunings"], CFG["lossy_seconds"],
+                              CFG["lossy_kills"]))
+    sys.path.insert(0, os.path.join(SOURCE, "tests", "faults"))
+    try:
+        import netns
+    except ImportError as e:
+        result("6 lossy", "lossy link", "skipped", note="tests/faults/netns.py: %s" % e)
+        return {"skipped": str(e)}
+    ok, why = netns.available()
+    if not ok:
+        log("item 6 skipped: %s" % why)
+        result("6 lossy", "lossy link", "skipped", note=why)
+        return {"skipped": why}
+    netem, _ = netns.netem_available()
+    hosts = []
+    try:
+        specs = [(b, l, thin, True) for b, l, thin in tunings]
+        if CFG["lossy_control"]:
+            specs.append(("1s", 3, False, False))
+        for i, (beat, liveness, thin, shaped) in enumerate(specs):
+            net = netns.Net(None, tool=tool("zb-netem"), logdir=TMP)
+            h = LossyHost(net, i + 1, beat, liveness, thin, shaped)
+            hosts.append(h)
+            net.host(h.n, shaped=True)
+            if thin:
+                for ns in (net.mon, net.hosts[h.n]):
+                    netns.run("ip", "netns", "exec", ns, "sysctl", "-qw",
+                              "net.ipv4.tcp_thin_linear_timeouts=1")
+            if shaped:
+                net.shape(h.n, loss=loss, delay=delay, jitter=jitter, seed=1000 + h.n)
+            h.start_monitor()
+            h.start_agent()
+        wait_for(lambda: all(h.heard() for h in hosts), 120, "every agent heard", step=0.1)
+        before = {h.n: h.net.counts(h.n) for h in hosts}
+        ws = int(time.time() * 1000)
+        t_ws = time.monotonic()
+        log("  every agent heard; window of %d s" % CFG["lossy_seconds"])
+        time.sleep(CFG["lossy_seconds"])
+        we = int(time.time() * 1000)
+        window_s = time.monotonic() - t_ws
+        after = {h.n: h.net.counts(h.n) for h in hosts}
+        out = {"loss": loss, "delay_ms": delay, "jitter_ms": jitter, "window_s": window_s,
+               "shaper": "tc netem" if netem else "zb-netem", "hosts": []}
+        for h in hosts:
+            lengths, silent_ms = h.silences(ws, we)
+            count = len(lengths)
+            drops = sum(1 for line in h.agent.text().splitlines()
+                        if "monitor unreachable" in line and ws <= (log_time_ms(line) or 0) < we)
+            h.window = {"false_silent": count, "per_min": count / (window_s / 60.0),
+                        "silent_ms": silent_ms, "unreachable": drops,
+                        "unheard_s": sorted(lengths)}
+            a, b = before.get(h.n), after.get(h.n)
+            if a and b:
+                h.window["lost_share"] = [
+                    (b["%s_lost" % s] - a["%s_lost" % s]) / max(1, b["%s_in" % s] - a["%s_in" % s])
+                    for s in "ab"]
+        # Detection: every agent killed at once (each host has its own
+        # monitor), at a random moment; the time to the open host outage.
+        for h in hosts:
+            h.detect = []
+        for k in range(CFG["lossy_kills"]):
+            wait_for(lambda: all(h.heard() for h in hosts), 120,
+                     "every agent heard before kill %d" % k, step=0.1)
+            time.sleep(random.uniform(0, 2))
+            t0 = {}
+            for h in hosts:
+                t0[h.n] = time.monotonic()
+                h.agent.send(signal.SIGKILL)
+            pending = {h.n: h for h in hosts}
+            took = {}
+            deadline = time.monotonic() + max(h.threshold_ms for h in hosts) / 1000 + 30
+            while pending and time.monotonic() < deadline:
+                for n, h in list(pending.items()):
+                    if h.silent():
+                        took[n] = time.monotonic() - t0[n]
+                        h.detect.append(took[n])
+                        del pending[n]
+                time.sleep(0.005)
+            for h in hosts:
+                h.agent.stop(signal.SIGKILL)
+                h.start_agent()
+            log("  kill %d/%d: %s" % (k + 1, CFG["lossy_kills"], ", ".join(
+                "%s %s" % (h.name, "%.2f s" % took[h.n] if h.n in took else "missed")
+                for h in hosts)))
+        for h in hosts:
+            h.monitor.stop()
+            counters = monitor_counters(h.monitor)
+            w = h.window
+            shares = w.get("lost_share")
+            note = "%d false silent in %.0f s%s, silent %.1f%% of the time; %d heartbeat " \
+                   "disconnects; messages lost %d of %d (whole run)%s" % (
+                       w["false_silent"], window_s,
+                       " (unheard for %s s)" % ", ".join("%.1f" % x for x in w["unheard_s"])
+                       if w["unheard_s"] else "", 100.0 * w["silent_ms"] / (window_s * 1000),
+                       w["unreachable"], counters.get("seq_gaps", 0),
+                       counters.get("messages", 0) + counters.get("seq_gaps", 0),
+                       "; packets lost host->monitor %.1f%%, monitor->host %.1f%%" % (
+                           100 * shares[0], 100 * shares[1]) if shares else "")
+            result("6 lossy", "%s: false silent / min" % h.label(), "%.2f" % w["per_min"],
+                   target="report", note=note)
+            det = h.detect
+            result("6 lossy", "%s: agent killed -> host silent, p50 (max), n=%d" % (
+                h.label(), len(det)),
+                "%.2f s (%.2f s)" % (statistics.median(det), max(det)) if det else "none",
+                "%g s" % (h.threshold_ms / 1000), "%.2fx" % (statistics.median(det) /
+                                                              (h.threshold_ms / 1000))
+                if det else None, "report",
+                note="reference: the silence threshold, beat x liveness; missed %d" % (
+                    CFG["lossy_kills"] - len(det)))
+            out["hosts"].append({"beat": h.beat, "liveness": h.liveness, "thin": h.thin,
+                                 "shaped": h.shaped,
+                                 "threshold_ms": h.threshold_ms, "window": h.window,
+                                 "detect_s": det, "counters": counters})
+        return out
+    finally:
+        for h in hosts:
+            for p in h.agents + [h.monitor]:
+                if p is not None:
+                    p.stop(signal.SIGKILL)
+            if h.conn is not None:
+                h.conn.close()
+            h.net.close()
+
+
+# --------------------------------------------------------------------------
 # Report
 
 
@@ -1109,6 +1367,8 @@ def main():
     log("machine: %d CPUs, %s, load %.2f; work dir %s" % (
         info["nproc"], info["cpu"], info["load_start"][0], TMP))
     items = CFG["items"].split(",")
+    if "6" in items:
+        lossy_tunings()  # a bad setting stops the run before it starts
     data = {}
     t0 = time.monotonic()
     try:
@@ -1120,6 +1380,8 @@ def main():
             data["scale"] = bench_scale()
         if "5" in items:
             data["query"] = bench_query()
+        if "6" in items:
+            data["lossy"] = bench_lossy()
     finally:
         cleanup()
     report(info, data, time.monotonic() - t0)

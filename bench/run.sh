@@ -3,8 +3,9 @@
 #   results table and writes bench/results/latest.md (+ latest.json).
 #   docs/benchmarks.md describes the items and the settings (BENCH_* env).
 #
-#   bench/run.sh                      # everything, ~10 minutes on 2 cores
+#   bench/run.sh                      # everything, ~13 minutes on 2 cores
 #   BENCH_ONLY=1,2 BENCH_KILLS=10 bench/run.sh   # a quick look
+#   BENCH_ONLY=6 bench/run.sh         # the lossy link alone (root: namespaces)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(dirname "$here")
@@ -24,7 +25,9 @@ fi
 #   The daemons: a Release build of the main tree. The bench tools: a small
 #   project of their own (bench/CMakeLists.txt) that builds only common/.
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j2 --target zbeat-agent zbeat-monitor zbeat >/dev/null
+#   zb-netem (tests/faults) shapes the lossy link of item 6 where the kernel
+#   has no sch_netem.
+cmake --build "$build" -j2 --target zbeat-agent zbeat-monitor zbeat zb-netem >/dev/null
 cmake -S "$here" -B "$build/bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build/bench" -j2 >/dev/null
 

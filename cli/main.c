@@ -6,6 +6,7 @@
     zbeat [--db PATH] outages  [--host H] [--service S] [--since WHEN] [--until WHEN]
                                [--open] [--limit N] [--json | --csv] [--explain]
     zbeat [--db PATH] hosts    [--json | --csv]
+    zbeat [--db PATH] monitor  [--json | --csv]
     zbeat [--db PATH] report   [--since WHEN] [--until WHEN] [--host H] [--json | --csv]
     zbeat [--db PATH] alerts   [--since WHEN] [--limit N] [--json | --csv]
     zbeat [--db PATH] silence  add --host GLOB [--service GLOB] --for DURATION [--reason TEXT]
@@ -51,11 +52,13 @@ static void s_usage(FILE *out)
             "usage: " S_NAME " [--db PATH] COMMAND [OPTIONS]\n"
             "\n"
             "commands:\n"
-            "  status    every host and service: state, since\n"
+            "  status    the monitor (running? caught up?), then every host and service\n"
             "  outages   outage history, newest first\n"
             "            --host H  --service S  --since WHEN  --until WHEN  --open  --limit N\n"
             "            --explain (print the query plan instead)\n"
-            "  hosts     every host: state, last seen, agent instance, beat interval\n"
+            "  hosts     every host: state, last heard, agent instance, beat interval,\n"
+            "            transitions its agent has yet to replay to the monitor\n"
+            "  monitor   the monitor alone: running, not heard, stopped; caught up or behind\n"
             "  alerts    alerts made, newest first, and their delivery to each channel\n"
             "            --since WHEN  --limit N\n"
             "  silence add --host GLOB [--service GLOB] --for DURATION [--reason TEXT]\n"
@@ -249,6 +252,100 @@ static int s_out_finish(s_out_t *out, const char *none)
 }
 
 //  --------------------------------------------------------------------------
+//  monitor: the monitor's own row (schema 5)
+
+typedef struct {
+    zb_store_monitor_t row; // strings point into the buffers below
+    bool found;
+    char hostname[256];
+    char version[64];
+} s_monitor_t;
+
+static int s_monitor_copy(const zb_store_monitor_t *row, void *arg)
+{
+    s_monitor_t *monitor = arg;
+    monitor->row = *row;
+    snprintf(monitor->hostname, sizeof(monitor->hostname), "%s", row->hostname);
+    snprintf(monitor->version, sizeof(monitor->version), "%s", row->version);
+    monitor->row.hostname = monitor->hostname;
+    monitor->row.version = monitor->version;
+    monitor->found = true;
+    return 0;
+}
+
+static const char *const s_monitor_csv_header[] = {"state",
+                                                   "caught_up",
+                                                   "pid",
+                                                   "hostname",
+                                                   "version",
+                                                   "started_at",
+                                                   "heartbeat_at",
+                                                   "heartbeat_ms",
+                                                   "stopped_at",
+                                                   "hosts_replaying",
+                                                   "transitions_pending",
+                                                   "hosts_unreported"};
+
+//  `zbeat monitor`: one line, one JSON object, or a CSV header and row.
+static int s_monitor_print(const s_monitor_t *monitor, s_format_t format)
+{
+    const zb_store_monitor_t *row = monitor->found ? &monitor->row : NULL;
+    int64_t now = zb_time_wall_ms();
+    if (format == S_JSON) {
+        json_t *o = zb_query_monitor_json(row, now);
+        char *text = o ? json_dumps(o, S_JSON_FLAGS) : NULL;
+        if (text)
+            printf("%s\n", text);
+        free(text);
+        json_decref(o);
+        if (!text) {
+            fprintf(stderr, S_NAME ": out of memory\n");
+            return 1;
+        }
+    } else if (format == S_CSV) {
+        char numbers[6][24] = {"", "", "", "", "", ""};
+        char times[3][48] = {"", "", ""};
+        if (row) {
+            snprintf(numbers[0], sizeof(numbers[0]), "%lld", (long long)row->pid);
+            snprintf(numbers[1], sizeof(numbers[1]), "%lld", (long long)row->heartbeat_ms);
+            s_time_precise(row->started_at_ms, times[0], sizeof(times[0]));
+            s_time_precise(row->heartbeat_at_ms, times[1], sizeof(times[1]));
+            if (row->stopped_at_ms >= 0)
+                s_time_precise(row->stopped_at_ms, times[2], sizeof(times[2]));
+        }
+        snprintf(numbers[2], sizeof(numbers[2]), "%lld",
+                 (long long)(row ? row->hosts_replaying : 0));
+        snprintf(numbers[3], sizeof(numbers[3]), "%lld",
+                 (long long)(row ? row->transitions_pending : 0));
+        snprintf(numbers[4], sizeof(numbers[4]), "%lld",
+                 (long long)(row ? row->hosts_unreported : 0));
+        const char *values[] = {zb_query_monitor_state(row, now),
+                                zb_query_monitor_caught_up(row, now) ? "true" : "false",
+                                numbers[0],
+                                row ? row->hostname : "",
+                                row ? row->version : "",
+                                times[0],
+                                times[1],
+                                numbers[1],
+                                times[2],
+                                numbers[2],
+                                numbers[3],
+                                numbers[4]};
+        s_csv_row(12, s_monitor_csv_header);
+        s_csv_row(12, values);
+    } else {
+        char line[600];
+        zb_query_monitor_line(row, now, line, sizeof(line));
+        printf("%s\n", line);
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, S_NAME ": write error: %s\n", strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
 //  status
 
 static const char *const s_status_header[] = {"HOST", "SERVICE", "STATE", "SINCE", "FOR", "REASON"};
@@ -344,10 +441,17 @@ static int s_plan_line(const char *text, void *arg)
 //  --------------------------------------------------------------------------
 //  hosts
 
-static const char *const s_hosts_header[] = {"HOST",      "STATE",    "SINCE",
-                                             "LAST SEEN", "INSTANCE", "BEAT"};
-static const char *const s_hosts_csv_header[] = {"host",      "state",    "since",
-                                                 "last_seen", "instance", "interval_ms"};
+static const char *const s_hosts_header[] = {"HOST",     "STATE", "SINCE", "LAST HEARD",
+                                             "INSTANCE", "BEAT",  "REPLAY"};
+static const char *const s_hosts_csv_header[] = {"host",           "state",          "since",
+                                                 "last_seen",      "instance",       "interval_ms",
+                                                 "replay_pending", "replay_reported"};
+
+//  A replay report counts when the host's current agent run made it.
+static bool s_replay_known(const zb_store_host_t *host)
+{
+    return host->replay_pending >= 0 && strcmp(host->replay_instance, host->instance) == 0;
+}
 
 static int s_host_row(const zb_store_host_t *host, void *arg)
 {
@@ -361,28 +465,46 @@ static int s_host_row(const zb_store_host_t *host, void *arg)
                             host->last_seen_ms > 0 ? s_json_time(host->last_seen_ms) : json_null());
         json_object_set_new(o, "instance", s_json_text(host->instance));
         json_object_set_new(o, "interval_ms", json_integer(host->interval_ms));
+        bool known = s_replay_known(host);
+        json_object_set_new(o, "replay_pending",
+                            known ? json_integer(host->replay_pending) : json_null());
+        json_object_set_new(o, "replay_reported",
+                            known ? s_json_time(host->replay_reported_ms) : json_null());
         s_out_json(out, o);
         return 0;
     }
-    char since[48], seen[48] = "", beat[32] = "";
+    char since[48], seen[48] = "", beat[32] = "", replay[32] = "", reported[48] = "";
+    if (s_replay_known(host))
+        snprintf(replay, sizeof(replay), "%lld", (long long)host->replay_pending);
     if (out->format == S_CSV) {
         s_time_precise(host->since_ms, since, sizeof(since));
         if (host->last_seen_ms > 0)
             s_time_precise(host->last_seen_ms, seen, sizeof(seen));
         snprintf(beat, sizeof(beat), "%lld", (long long)host->interval_ms);
-    } else {
-        zb_time_format_rfc3339(host->since_ms, since, sizeof(since));
-        if (host->last_seen_ms > 0)
-            zb_time_format_rfc3339(host->last_seen_ms, seen, sizeof(seen));
-        if (host->interval_ms > 0)
-            zb_time_format_duration(host->interval_ms, beat, sizeof(beat));
+        if (replay[0])
+            s_time_precise(host->replay_reported_ms, reported, sizeof(reported));
+        const char *values[] = {host->name,     host->state, since,  seen,
+                                host->instance, beat,        replay, reported};
+        s_out_row(out, values);
+        return 0;
     }
+    zb_time_format_rfc3339(host->since_ms, since, sizeof(since));
+    //  How long ago, as `status` says it of the monitor: to the 5 s the
+    //  monitor writes it with (docs/operations.md).
+    if (host->last_seen_ms > 0) {
+        zb_time_format_duration(out->now > host->last_seen_ms ? out->now - host->last_seen_ms : 0,
+                                seen, sizeof(seen));
+        strncat(seen, " ago", sizeof(seen) - strlen(seen) - 1);
+    }
+    if (host->interval_ms > 0)
+        zb_time_format_duration(host->interval_ms, beat, sizeof(beat));
     const char *values[] = {host->name,
                             host->state,
                             since,
                             seen[0] ? seen : NULL,
                             host->instance[0] ? host->instance : NULL,
-                            beat[0] ? beat : NULL};
+                            beat[0] ? beat : NULL,
+                            replay[0] ? replay : NULL};
     s_out_row(out, values);
     return 0;
 }
@@ -680,8 +802,8 @@ static int s_parse(int argc, char *argv[], s_args_t *args)
     }
     if (!args->command)
         return s_bad("no command given");
-    static const char *const commands[] = {"status", "outages", "hosts",
-                                           "alerts", "silence", "report"};
+    static const char *const commands[] = {"status",  "outages", "hosts",  "alerts",
+                                           "silence", "report",  "monitor"};
     bool known = false;
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         known = known || strcmp(args->command, commands[i]) == 0;
@@ -855,16 +977,31 @@ int main(int argc, char *argv[])
     }
     s_out_t out;
     int walk = 0;
+    s_monitor_t monitor = {.found = false};
     if (strcmp(args.command, "status") == 0) {
         s_out_init(&out, args.format, 6, s_status_header);
         if (args.format == S_CSV) {
             static const char *const csv[] = {"host", "service", "state", "since", "for", "reason"};
             out.header = csv;
         }
-        walk = zb_store_status(store, s_status_row, &out);
+        //  Text only: JSON and CSV keep their one shape (`zbeat monitor`
+        //  gives the same in those formats).
+        if (args.format == S_TABLE)
+            walk = zb_store_monitor(store, s_monitor_copy, &monitor);
+        if (walk == 0)
+            walk = zb_store_status(store, s_status_row, &out);
+        if (walk == 0 && args.format == S_TABLE) {
+            char line[600];
+            zb_query_monitor_line(monitor.found ? &monitor.row : NULL, out.now, line, sizeof(line));
+            printf("%s\n", line);
+        }
         rc = s_out_finish(&out, "no hosts yet");
+    } else if (strcmp(args.command, "monitor") == 0) {
+        walk = zb_store_monitor(store, s_monitor_copy, &monitor);
+        if (walk == 0)
+            rc = s_monitor_print(&monitor, args.format);
     } else if (strcmp(args.command, "hosts") == 0) {
-        s_out_init(&out, args.format, 6,
+        s_out_init(&out, args.format, args.format == S_CSV ? 8 : 7,
                    args.format == S_CSV ? s_hosts_csv_header : s_hosts_header);
         walk = zb_store_hosts(store, s_host_row, &out);
         rc = s_out_finish(&out, "no hosts yet");

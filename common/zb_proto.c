@@ -1,11 +1,11 @@
-/*  zb_proto: wire protocol v1, encoder and strict decoder. */
+/*  zb_proto: wire protocol v1: messages, the encoder, sending and receiving
+    (the strict decoder is in zb_proto_decode.c). */
 #include "zb_proto.h"
 
 #include <assert.h>
 #include <czmq.h>
 #include <errno.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,213 +317,6 @@ done:
 }
 
 //  --------------------------------------------------------------------------
-//  Decoding. Each getter writes "where: what" into err and returns -1.
-
-typedef struct {
-    char *err;
-    size_t errsize;
-    char where[48]; // e.g. "services[3]"
-} s_ctx_t;
-
-static int s_fail(s_ctx_t *ctx, const char *key, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int s_fail(s_ctx_t *ctx, const char *key, const char *format, ...)
-{
-    char what[160];
-    va_list args;
-    va_start(args, format);
-    vsnprintf(what, sizeof(what), format, args);
-    va_end(args);
-    snprintf(ctx->err, ctx->errsize, "%s%s%s: %s", ctx->where, ctx->where[0] ? "." : "", key, what);
-    return -1;
-}
-
-static int s_get_int(s_ctx_t *ctx, json_t *obj, const char *key, bool required, int64_t min,
-                     int64_t max, int64_t *out)
-{
-    json_t *value = json_object_get(obj, key);
-    if (!value || json_is_null(value)) {
-        if (required)
-            return s_fail(ctx, key, "missing");
-        return 0;
-    }
-    if (!json_is_integer(value))
-        return s_fail(ctx, key, "not an integer");
-    json_int_t n = json_integer_value(value);
-    if (n < min || n > max)
-        return s_fail(ctx, key, "%lld out of range", (long long)n);
-    *out = n;
-    return 0;
-}
-
-static int s_get_str(s_ctx_t *ctx, json_t *obj, const char *key, bool required, char *buf,
-                     size_t maxlen)
-{
-    json_t *value = json_object_get(obj, key);
-    buf[0] = '\0';
-    if (!value || json_is_null(value)) {
-        if (required)
-            return s_fail(ctx, key, "missing");
-        return 0;
-    }
-    if (!json_is_string(value))
-        return s_fail(ctx, key, "not a string");
-    size_t len = json_string_length(value);
-    const char *text = json_string_value(value);
-    if (len > maxlen)
-        return s_fail(ctx, key, "longer than %zu bytes", maxlen);
-    if (memchr(text, '\0', len))
-        return s_fail(ctx, key, "contains NUL");
-    memcpy(buf, text, len + 1);
-    return 0;
-}
-
-static int s_get_name(s_ctx_t *ctx, json_t *obj, const char *key, bool required, char *buf)
-{
-    if (s_get_str(ctx, obj, key, required, buf, ZB_NAME_MAX) != 0)
-        return -1;
-    if ((required || buf[0]) && !zb_name_valid(buf))
-        return s_fail(ctx, key, "invalid name");
-    return 0;
-}
-
-static int s_get_state(s_ctx_t *ctx, json_t *obj, const char *key, zb_state_t *state)
-{
-    char name[16];
-    if (s_get_str(ctx, obj, key, true, name, sizeof(name) - 1) != 0)
-        return -1;
-    if (zb_state_parse(name, state) != 0)
-        return s_fail(ctx, key, "unknown state");
-    return 0;
-}
-
-static int s_decode_service(s_ctx_t *ctx, json_t *item, zb_service_status_t *s)
-{
-    memset(s, 0, sizeof(*s));
-    s->rtt_us = -1;
-    if (!json_is_object(item))
-        return s_fail(ctx, "", "not an object");
-    if (s_get_name(ctx, item, "name", true, s->name) ||
-        s_get_state(ctx, item, "state", &s->state) ||
-        s_get_str(ctx, item, "kind", false, s->kind, ZB_KIND_MAX) ||
-        s_get_int(ctx, item, "since_ms", true, 0, INT64_MAX, &s->since_ms) ||
-        s_get_int(ctx, item, "rtt_us", false, 0, INT64_MAX, &s->rtt_us) ||
-        s_get_str(ctx, item, "reason", false, s->reason, ZB_REASON_MAX) ||
-        s_get_str(ctx, item, "error", false, s->error, ZB_ERROR_MAX))
-        return -1;
-    if (s->state == ZB_STATE_REMOVED)
-        return s_fail(ctx, "state", "removed is for events only");
-    return 0;
-}
-
-static int s_decode_body(s_ctx_t *ctx, json_t *root, zb_msg_t *self)
-{
-    int64_t n = 0;
-    if (self->type == ZB_MSG_BEAT) {
-        if (s_get_int(ctx, root, "interval_ms", true, 1, 86400000, &self->interval_ms) ||
-            s_get_int(ctx, root, "dropped", false, 0, INT64_MAX, &n))
-            return -1;
-        self->dropped = (uint64_t)n;
-        json_t *services = json_object_get(root, "services");
-        if (!json_is_array(services))
-            return s_fail(ctx, "services", "missing or not an array");
-        size_t count = json_array_size(services);
-        if (count > ZB_PROTO_MAX_SERVICES)
-            return s_fail(ctx, "services", "more than %d", ZB_PROTO_MAX_SERVICES);
-        self->services = count ? malloc(count * sizeof(zb_service_status_t)) : NULL;
-        if (count && !self->services)
-            return s_fail(ctx, "services", "out of memory");
-        self->service_alloc = count;
-        for (size_t i = 0; i < count; i++) {
-            snprintf(ctx->where, sizeof(ctx->where), "services[%zu]", i);
-            if (s_decode_service(ctx, json_array_get(services, i), &self->services[i]) != 0)
-                return -1;
-            self->service_count++;
-        }
-        return 0;
-    }
-    if (s_get_name(ctx, root, "service", false, self->service) ||
-        s_get_state(ctx, root, "from", &self->from) || s_get_state(ctx, root, "to", &self->to) ||
-        s_get_int(ctx, root, "at_ms", true, 0, INT64_MAX, &self->at_ms) ||
-        s_get_str(ctx, root, "reason", false, self->reason, ZB_REASON_MAX) ||
-        s_get_str(ctx, root, "error", false, self->error, ZB_ERROR_MAX))
-        return -1;
-    if (!self->service[0] && self->to != ZB_STATE_STOPPED)
-        return s_fail(ctx, "to", "a host event must go to stopped");
-    return 0;
-}
-
-zb_msg_t *zb_msg_decode(const void *topic, size_t topic_len, const void *json, size_t json_len,
-                        char *err, size_t errsize)
-{
-    s_ctx_t ctx = {err, errsize, ""};
-    zb_msg_t *self = NULL;
-    json_t *root = NULL;
-    char type[8], expected_topic[ZB_PROTO_MAX_TOPIC + 1];
-    int64_t n = 0;
-
-    if (topic_len > ZB_PROTO_MAX_TOPIC || json_len > ZB_PROTO_MAX_BYTES) {
-        snprintf(err, errsize, "message too large");
-        goto fail;
-    }
-    json_error_t jerr;
-    root = json_loadb(json, json_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        snprintf(err, errsize, "bad JSON at byte %d: %s", jerr.position, jerr.text);
-        goto fail;
-    }
-    if (!json_is_object(root)) {
-        snprintf(err, errsize, "not a JSON object");
-        goto fail;
-    }
-    if (s_get_int(&ctx, root, "v", true, 1, INT32_MAX, &n))
-        goto fail;
-    if (n != ZB_PROTO_VERSION) {
-        snprintf(err, errsize, "unsupported protocol version %lld", (long long)n);
-        goto fail;
-    }
-    if (s_get_str(&ctx, root, "type", true, type, sizeof(type) - 1))
-        goto fail;
-    if (strcmp(type, "beat") != 0 && strcmp(type, "event") != 0) {
-        snprintf(err, errsize, "type: unknown message type");
-        goto fail;
-    }
-    self = zb_msg_new(strcmp(type, "beat") == 0 ? ZB_MSG_BEAT : ZB_MSG_EVENT);
-    if (!self) {
-        snprintf(err, errsize, "out of memory");
-        goto fail;
-    }
-    if (s_get_name(&ctx, root, "host", true, self->host) ||
-        s_get_str(&ctx, root, "instance", true, self->instance, ZB_INSTANCE_LEN))
-        goto fail;
-    if (strlen(self->instance) != ZB_INSTANCE_LEN ||
-        strspn(self->instance, "0123456789abcdef") != ZB_INSTANCE_LEN) {
-        s_fail(&ctx, "instance", "not %d lowercase hex digits", ZB_INSTANCE_LEN);
-        goto fail;
-    }
-    if (s_get_int(&ctx, root, "seq", true, 1, INT64_MAX, &n))
-        goto fail;
-    self->seq = (uint64_t)n;
-    if (s_get_int(&ctx, root, "time_ms", true, 0, INT64_MAX, &self->time_ms))
-        goto fail;
-    //  The topic must say what the body says: subscribers filter on it.
-    snprintf(expected_topic, sizeof(expected_topic), "%s.%s", type, self->host);
-    if (topic_len != strlen(expected_topic) || memcmp(topic, expected_topic, topic_len) != 0) {
-        snprintf(err, errsize, "topic does not match type and host");
-        goto fail;
-    }
-    if (s_decode_body(&ctx, root, self) != 0)
-        goto fail;
-    json_decref(root);
-    return self;
-fail:
-    zb_msg_destroy(&self);
-    json_decref(root);
-    return NULL;
-}
-
-//  --------------------------------------------------------------------------
 //  Sockets
 
 //  ZeroMQ frees a zero-copy frame's data with this, from its I/O thread.
@@ -652,11 +445,13 @@ static zb_msg_t *s_decode_text(const char *topic, const char *json, char *err, s
     return zb_msg_decode(topic, strlen(topic), json, strlen(json), err, errsize);
 }
 
-//  Decoding must fail, and the reason must mention `expect`.
-static void s_expect_reject(const char *topic, const char *json, const char *expect, bool verbose)
+//  Decoding len bytes of json must fail, and the reason must mention
+//  `expect`.
+static void s_expect_reject_n(const char *topic, const char *json, size_t len, const char *expect,
+                              bool verbose)
 {
     char err[256] = "";
-    zb_msg_t *msg = s_decode_text(topic, json, err, sizeof(err));
+    zb_msg_t *msg = zb_msg_decode(topic, strlen(topic), json, len, err, sizeof(err));
     if (verbose)
         printf("\n    rejected: %s", err);
     assert(msg == NULL);
@@ -666,7 +461,174 @@ static void s_expect_reject(const char *topic, const char *json, const char *exp
     }
 }
 
+static void s_expect_reject(const char *topic, const char *json, const char *expect, bool verbose)
+{
+    s_expect_reject_n(topic, json, strlen(json), expect, verbose);
+}
+
+//  Decoding must succeed; returns the message.
+static zb_msg_t *s_expect_accept(const char *topic, const char *json)
+{
+    char err[256] = "";
+    zb_msg_t *msg = s_decode_text(topic, json, err, sizeof(err));
+    if (!msg) {
+        fprintf(stderr, "'%s' rejected: %s\n", json, err);
+        assert(false);
+    }
+    return msg;
+}
+
 #define ZB_TEST_HEAD "{\"v\":1,\"type\":\"event\",\"host\":\"h\",\"instance\":\"0123456789abcdef\","
+#define ZB_TEST_EVENT                                                                              \
+    ZB_TEST_HEAD                                                                                   \
+    "\"seq\":1,\"time_ms\":1,\"service\":\"s\",\"from\":\"up\",\"to\":\"down\",\"at_ms\":1"
+#define ZB_TEST_BEAT                                                                               \
+    "{\"v\":1,\"type\":\"beat\",\"host\":\"h\",\"instance\":\"0123456789abcdef\",\"seq\":1,"       \
+    "\"time_ms\":1,\"interval_ms\":10,\"services\":["
+#define ZB_TEST_SERVICE "{\"name\":\"a\",\"state\":\"up\",\"since_ms\":1"
+
+//  A text with `depth` arrays nested in the value of an unknown key, and
+//  `inner` in the innermost. The caller frees it.
+static char *s_nested(size_t depth, const char *inner)
+{
+    size_t len = strlen(ZB_TEST_EVENT) + 2 * depth + strlen(inner) + 16;
+    char *text = malloc(len);
+    assert(text);
+    size_t at = (size_t)snprintf(text, len, "%s,\"deep\":", ZB_TEST_EVENT);
+    memset(text + at, '[', depth);
+    at += depth;
+    at += (size_t)snprintf(text + at, len - at, "%s", inner);
+    memset(text + at, ']', depth);
+    snprintf(text + at + depth, len - at - depth, "}");
+    return text;
+}
+
+//  What the streaming decoder must do as the tree decoder did: what jansson
+//  refused (and yajl alone would not), and the freedoms JSON gives.
+static void s_test_strictness(bool verbose)
+{
+    //  Duplicate keys, known and unknown, at every level.
+    s_expect_reject("beat.h", ZB_TEST_BEAT ZB_TEST_SERVICE ",\"name\":\"b\"}]}",
+                    "duplicate key \"services[0].name\"", verbose);
+    s_expect_reject("event.h", ZB_TEST_EVENT ",\"x\":1,\"x\":2}", "duplicate key \"x\"", verbose);
+    s_expect_reject("event.h", ZB_TEST_EVENT ",\"x\":1,\"\\u0078\":2}", "duplicate key", verbose);
+    s_expect_reject("event.h", ZB_TEST_EVENT ",\"x\":[{\"a\":{\"b\":1,\"b\":1}}]}", "duplicate key",
+                    verbose);
+    s_expect_reject("beat.h", ZB_TEST_BEAT ZB_TEST_SERVICE ",\"x\":1,\"x\":1}]}", "duplicate key",
+                    verbose);
+    //  A beat has no "from": there it is an unknown key like any other.
+    s_expect_reject("beat.h", ZB_TEST_BEAT "],\"from\":1,\"from\":1}", "duplicate key", verbose);
+    //  Wrong types inside a service.
+    s_expect_reject("beat.h", ZB_TEST_BEAT "{\"name\":\"a\",\"state\":\"up\",\"since_ms\":\"1\"}]}",
+                    "services[0].since_ms: not an integer", verbose);
+    s_expect_reject("beat.h",
+                    ZB_TEST_BEAT ZB_TEST_SERVICE "}," ZB_TEST_SERVICE ",\"rtt_us\":true}]}",
+                    "services[1].rtt_us: not an integer", verbose);
+    s_expect_reject("beat.h", ZB_TEST_BEAT "{\"name\":7,\"state\":\"up\",\"since_ms\":1}]}",
+                    "services[0].name: not a string", verbose);
+    s_expect_reject("beat.h", ZB_TEST_BEAT "{\"name\":\"a\",\"state\":[],\"since_ms\":1}]}",
+                    "services[0].state: not a string", verbose);
+    s_expect_reject("beat.h", ZB_TEST_BEAT "[]]}", "services[0]: not an object", verbose);
+    s_expect_reject("beat.h", ZB_TEST_BEAT "null]}", "services[0]: not an object", verbose);
+    s_expect_reject("beat.h", ZB_TEST_BEAT ZB_TEST_SERVICE ",\"kind\":{}}]}",
+                    "services[0].kind: not a string", verbose);
+    s_expect_reject("beat.h",
+                    "{\"v\":1,\"type\":\"beat\",\"host\":\"h\",\"instance\":\"0123456789abcdef\","
+                    "\"seq\":1,\"time_ms\":1,\"interval_ms\":10,\"services\":{}}",
+                    "services: missing or not an array", verbose);
+    //  Numbers: ranges, int64 overflow, reals where integers belong.
+    s_expect_reject("beat.h", ZB_TEST_BEAT ZB_TEST_SERVICE ",\"rtt_us\":-1}]}",
+                    "services[0].rtt_us: -1 out of range", verbose);
+    s_expect_reject("beat.h",
+                    "{\"v\":1,\"type\":\"beat\",\"host\":\"h\",\"instance\":\"0123456789abcdef\","
+                    "\"seq\":1,\"time_ms\":1,\"interval_ms\":86400001,\"services\":[]}",
+                    "interval_ms: 86400001 out of range", verbose);
+    s_expect_reject("event.h", "{\"v\":2147483648}", "v: 2147483648 out of range", verbose);
+    s_expect_reject("event.h", "{\"v\":1.0}", "v: not an integer", verbose);
+    s_expect_reject("beat.h", ZB_TEST_BEAT "{\"name\":\"a\",\"state\":\"up\",\"since_ms\":1e3}]}",
+                    "services[0].since_ms: not an integer", verbose);
+    s_expect_reject("event.h", ZB_TEST_HEAD "\"seq\":9223372036854775808}", "too big integer",
+                    verbose);
+    s_expect_reject("event.h", ZB_TEST_EVENT ",\"x\":-9223372036854775809}",
+                    "too big negative integer", verbose);
+    s_expect_reject("event.h", ZB_TEST_EVENT ",\"x\":[1e400]}", "real number overflow", verbose);
+    //  UTF-8: jansson's strict reading, which yajl's check does not have.
+    s_expect_reject("event.h", ZB_TEST_EVENT ",\"error\":\"\xff\"}", "invalid UTF-8", verbose);
+    s_expect_reject("event.h", ZB_TEST_EVENT ",\"error\":\"\xc0\x80\"}", "invalid UTF-8", verbose);
+    s_expect_reject("event.h", ZB_TEST_EVENT ",\"error\":\"\xed\xa0\x80\"}", "invalid UTF-8",
+                    verbose);
+    s_expect_reject("event.h", ZB_TEST_EVENT ",\"x\":\"\xf4\x90\x80\x80\"}", "invalid UTF-8",
+                    verbose);
+    s_expect_reject("event.h", ZB_TEST_EVENT ",\"x\":\"\xe2\x82\"}", "invalid UTF-8", verbose);
+    s_expect_reject("event.h", ZB_TEST_EVENT "}\xc3", "invalid UTF-8", verbose);
+    //  \u escapes: lone or mismatched surrogates and U+0000, keys too.
+    s_expect_reject("event.h", ZB_TEST_EVENT ",\"error\":\"\\ud800\"}", "surrogate \\uD800",
+                    verbose);
+    s_expect_reject("event.h", ZB_TEST_EVENT ",\"error\":\"\\udc00x\"}", "surrogate \\uDC00",
+                    verbose);
+    s_expect_reject("event.h", ZB_TEST_EVENT ",\"error\":\"\\ud800\\u0041\"}", "surrogate",
+                    verbose);
+    s_expect_reject("event.h", ZB_TEST_EVENT ",\"x\\u0000\":1}", "\\u0000 is not allowed", verbose);
+    //  Control characters: raw ones in strings, and \v and \f, which yajl
+    //  takes for whitespace. A raw NUL anywhere, even where jansson skipped
+    //  one (right after a number).
+    s_expect_reject("event.h", ZB_TEST_EVENT ",\"error\":\"a\tb\"}", "bad JSON", verbose);
+    s_expect_reject("event.h", ZB_TEST_EVENT "}\v", "control character 0x0b", verbose);
+    s_expect_reject("event.h", "\f" ZB_TEST_EVENT "}", "control character 0x0c", verbose);
+    static const char nul[] = "{\"v\":1\0,\"type\":\"event\"}";
+    s_expect_reject_n("event.h", nul, sizeof(nul) - 1, "control character 0x00", verbose);
+    //  Trailing garbage, even what yajl's own check lets through (an
+    //  unterminated string), and truncated documents.
+    s_expect_reject("event.h", ZB_TEST_EVENT "} x", "end of file expected", verbose);
+    s_expect_reject("event.h", ZB_TEST_EVENT "}\"abc", "end of file expected", verbose);
+    s_expect_reject("event.h", ZB_TEST_EVENT "}{}", "end of file expected", verbose);
+    s_expect_reject("event.h", ZB_TEST_EVENT, "bad JSON", verbose);
+    s_expect_reject("beat.h", ZB_TEST_BEAT ZB_TEST_SERVICE, "bad JSON", verbose);
+    s_expect_reject("event.h", ZB_TEST_EVENT ",\"x\":\"abc", "bad JSON", verbose);
+    s_expect_reject("event.h", "  ", "bad JSON", verbose);
+    char none[64] = "";
+    assert(!zb_msg_decode("event.h", 7, NULL, 0, none, sizeof(none)) && strstr(none, "bad JSON"));
+    s_expect_reject("event.h", "12", "not a JSON object", verbose);
+    s_expect_reject("event.h", "\"text\"", "not a JSON object", verbose);
+    //  Nesting: a value may sit at depth 2048 (the root is at 1), no deeper.
+    char *deep = s_nested(ZB_PROTO_MAX_DEPTH - 1, "");
+    zb_msg_t *msg = s_expect_accept("event.h", deep);
+    zb_msg_destroy(&msg);
+    free(deep);
+    deep = s_nested(ZB_PROTO_MAX_DEPTH, "");
+    s_expect_reject("event.h", deep, "maximum parsing depth", verbose);
+    free(deep);
+    deep = s_nested(ZB_PROTO_MAX_DEPTH - 1, "1");
+    s_expect_reject("event.h", deep, "maximum parsing depth", verbose);
+    free(deep);
+    deep = s_nested(100000, "");
+    s_expect_reject("event.h", deep, "maximum parsing depth", verbose);
+    free(deep);
+
+    //  What JSON allows: any key order (type last, services first),
+    //  whitespace, escapes, nulls for optional fields, unknown keys with
+    //  any value at any level, the same key in different objects.
+    msg = s_expect_accept("beat.h",
+                          "{ \"services\" : [ { \"since_ms\" : 5 , \"state\" : \"down\" ,\n"
+                          "\t\"name\" : \"\\u0061b\", \"rtt_us\": null, \"x\": {\"x\": [{\"x\": 1},"
+                          " {\"x\": 1}]} } ] ,\r\n \"interval_ms\" : 10, \"dropped\": null,"
+                          " \"time_ms\": 1, \"seq\": 9223372036854775807, \"instance\":"
+                          " \"0123456789abcdef\", \"host\": \"h\", \"from\": \"sideways\","
+                          " \"type\": \"beat\", \"v\": 1 } \n");
+    assert(msg->type == ZB_MSG_BEAT && msg->seq == INT64_MAX && msg->service_count == 1);
+    assert(strcmp(msg->services[0].name, "ab") == 0 && msg->services[0].state == ZB_STATE_DOWN);
+    assert(msg->services[0].since_ms == 5 && msg->services[0].rtt_us == -1 && msg->dropped == 0);
+    zb_msg_destroy(&msg);
+    msg = s_expect_accept("event.h",
+                          ZB_TEST_HEAD "\"seq\":1,\"time_ms\":1,\"service\":null,"
+                                       "\"from\":\"up\",\"to\":\"stopped\",\"at_ms\":1,"
+                                       "\"error\":\"\\ud83d\\ude00 \xc3\xa9\\n\\\"\\\\u0000\","
+                                       "\"a\":-9223372036854775808,\"b\":1e-400,\"c\":"
+                                       "123456789012345678901234567890.5,\"d\":[true,false,{}]}");
+    assert(msg->service[0] == '\0' && msg->to == ZB_STATE_STOPPED);
+    assert(strcmp(msg->error, "\xf0\x9f\x98\x80 \xc3\xa9\n\"\\u0000") == 0);
+    zb_msg_destroy(&msg);
+}
 
 void zb_proto_test(bool verbose)
 {
@@ -909,6 +871,8 @@ void zb_proto_test(bool verbose)
                     "\"seq\":1,\"time_ms\":1,\"interval_ms\":10,\"services\":[7]}",
                     "not an object", verbose);
 
+    s_test_strictness(verbose);
+
     //  Size limits: an oversized frame is refused before parsing, and a beat
     //  with one service too many is refused after.
     char *big = malloc(ZB_PROTO_MAX_BYTES + 2);
@@ -916,14 +880,16 @@ void zb_proto_test(bool verbose)
     big[ZB_PROTO_MAX_BYTES + 1] = '\0';
     s_expect_reject("beat.h", big, "too large", verbose);
     free(big);
-    size_t cap = 200 + (ZB_PROTO_MAX_SERVICES + 1) * 4;
+    //  Valid services, so that the count is what trips.
+    const char *item = "{\"name\":\"a\",\"state\":\"up\",\"since_ms\":1}";
+    size_t cap = 200 + (ZB_PROTO_MAX_SERVICES + 1) * (strlen(item) + 1);
     char *many = malloc(cap);
     size_t len = (size_t)snprintf(many, cap,
                                   "{\"v\":1,\"type\":\"beat\",\"host\":\"h\",\"instance\":"
                                   "\"0123456789abcdef\",\"seq\":1,\"time_ms\":1,"
                                   "\"interval_ms\":10,\"services\":[");
     for (int i = 0; i <= ZB_PROTO_MAX_SERVICES; i++)
-        len += (size_t)snprintf(many + len, cap - len, "%s{}", i ? "," : "");
+        len += (size_t)snprintf(many + len, cap - len, "%s%s", i ? "," : "", item);
     snprintf(many + len, cap - len, "]}");
     s_expect_reject("beat.h", many, "more than", verbose);
     free(many);

@@ -32,7 +32,7 @@ static void s_usage(FILE *out)
             ")\n"
             "      --bind ENDPOINT where agents connect (env ZBEAT_BIND; "
             "default " ZB_MONITOR_BIND_DEFAULT ")\n"
-            "      --liveness N    beats a host may miss before it is silent (default 3)\n"
+            "      --liveness N    beats a host may miss before it is silent (default 5)\n"
             "      --http HOST:PORT  serve the status page, API and metrics (docs/http.md)\n"
             "      --log-format F  log lines as text (the default) or json\n"
             "  -v, --verbose       debug logging\n"

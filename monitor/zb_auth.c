@@ -62,15 +62,20 @@ typedef struct {
     s_limit_t admitted_log; // ZAP admissions (ZAP thread)
 } s_list_t;
 
-struct _zb_auth_t {
-    bool curve;      // monitor/cert given
-    zcert_t *server; // the monitor's key pair, when curve
-    s_list_t *list;  // when curve
-    zactor_t *zap;   // the ZAP handler, when curve
-    void *watched;   // the agents' socket (libzmq handle) being monitored
+//  A socket whose failed handshakes are counted: a socket monitor's PAIR.
+typedef struct {
+    zsock_t *sock;   // watched, not owned; NULL when the slot is free
     zsock_t *events; // PAIR: its failed handshakes
-    char events_endpoint[64];
-    s_limit_t forged_log; // loop thread from here on
+} s_watch_t;
+
+struct _zb_auth_t {
+    bool curve;                             // monitor/cert given
+    zcert_t *server;                        // the monitor's key pair, when curve
+    s_list_t *list;                         // when curve
+    zactor_t *zap;                          // the ZAP handler, when curve
+    s_watch_t watches[ZB_AUTH_SOCKETS_MAX]; // the agents' socket first
+    zloop_t *loop;                          // once attached
+    s_limit_t forged_log;                   // loop thread from here on
     s_limit_t revoked_log;
     s_limit_t handshake_log;
     uint64_t handshake_errors; // counted here, in the loop
@@ -484,6 +489,47 @@ static void s_warn_plaintext(const char *bind)
     free(list);
 }
 
+static int s_on_event(zloop_t *loop, zsock_t *reader, void *arg);
+
+//  Failed handshakes are reported through a socket monitor: a peer that is
+//  not ZeroMQ, or an agent with the wrong monitor key. ZAP refusals are
+//  counted by the ZAP handler itself.
+static int s_watch_add(zb_auth_t *self, zsock_t *sock, char *err, size_t errsize)
+{
+    s_watch_t *watch = NULL;
+    for (size_t i = 0; i < ZB_AUTH_SOCKETS_MAX && !watch; i++)
+        if (!self->watches[i].sock)
+            watch = &self->watches[i];
+    if (!watch) {
+        snprintf(err, errsize, "more than %d sockets to secure", ZB_AUTH_SOCKETS_MAX);
+        return -1;
+    }
+    //  Unique per watch: a closed monitor endpoint may linger a while.
+    static unsigned s_count = 0;
+    char endpoint[64];
+    snprintf(endpoint, sizeof(endpoint), "inproc://zb-auth-%u",
+             __atomic_fetch_add(&s_count, 1, __ATOMIC_RELAXED));
+    if (zmq_socket_monitor(zsock_resolve(sock), endpoint,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
+        snprintf(err, errsize, "cannot watch handshakes: %s", zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    watch->events = zsock_new_pair(endpoint);
+    if (!watch->events) {
+        snprintf(err, errsize, "cannot watch handshakes: %s", zmq_strerror(zmq_errno()));
+        zmq_socket_monitor(zsock_resolve(sock), NULL, 0);
+        return -1;
+    }
+    watch->sock = sock;
+    if (self->loop && zloop_reader(self->loop, watch->events, s_on_event, self) != 0) {
+        snprintf(err, errsize, "cannot watch handshakes: out of memory");
+        zb_auth_forget(self, sock);
+        return -1;
+    }
+    return 0;
+}
+
 zb_auth_t *zb_auth_new(zsock_t *sock, const char *cert, const char *agents, const char *bind,
                        char *err, size_t errsize)
 {
@@ -497,20 +543,8 @@ zb_auth_t *zb_auth_new(zsock_t *sock, const char *cert, const char *agents, cons
     //  Any peer that stalls its handshake (a port scanner, a half-open
     //  connection) holds a file descriptor only this long.
     zsock_set_handshake_ivl(sock, ZB_AUTH_HANDSHAKE_MS);
-    //  Failed handshakes are reported through a socket monitor: a peer that
-    //  is not ZeroMQ, or an agent with the wrong monitor key.
-    //  Unique per object: a closed monitor endpoint may linger a while.
-    static unsigned s_count = 0;
-    snprintf(self->events_endpoint, sizeof(self->events_endpoint), "inproc://zb-auth-%u",
-             __atomic_fetch_add(&s_count, 1, __ATOMIC_RELAXED));
-    self->watched = zsock_resolve(sock);
-    if (zmq_socket_monitor(self->watched, self->events_endpoint,
-                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0 ||
-        !(self->events = zsock_new_pair(self->events_endpoint))) {
-        snprintf(err, errsize, "cannot watch handshakes: %s", zmq_strerror(zmq_errno()));
+    if (s_watch_add(self, sock, err, errsize) != 0)
         goto failed;
-    }
     if (!*cert) {
         s_warn_plaintext(bind);
         return self;
@@ -541,7 +575,8 @@ zb_auth_t *zb_auth_new(zsock_t *sock, const char *cert, const char *agents, cons
     free(status);
     self->server = server;
     server = NULL;
-    zb_auth_secure(self, sock);
+    zcert_apply(self->server, sock);
+    zsock_set_curve_server(sock, 1);
     zb_log_info("CURVE on: server key %.*s..., agents admitted from %s", S_LOG_KEY,
                 zcert_public_txt(self->server), agents);
     return self;
@@ -559,22 +594,46 @@ void zb_auth_destroy(zb_auth_t **self_p)
         return;
     zactor_destroy(&self->zap); // before the list it reads
     s_list_destroy(&self->list);
-    if (self->watched)
-        zmq_socket_monitor(self->watched, NULL, 0);
-    zsock_destroy(&self->events);
+    //  The loop it was attached to is gone by now (zb_auth.h).
+    self->loop = NULL;
+    for (size_t i = 0; i < ZB_AUTH_SOCKETS_MAX; i++)
+        if (self->watches[i].sock)
+            zb_auth_forget(self, self->watches[i].sock);
     zcert_destroy(&self->server);
     free(self);
     *self_p = NULL;
 }
 
-void zb_auth_secure(zb_auth_t *self, zsock_t *sock)
+int zb_auth_secure(zb_auth_t *self, zsock_t *sock, const char *bind, char *err, size_t errsize)
 {
-    assert(self && sock);
+    assert(self && sock && bind && err);
     zsock_set_handshake_ivl(sock, ZB_AUTH_HANDSHAKE_MS);
-    if (!self->curve)
-        return;
+    if (s_watch_add(self, sock, err, errsize) != 0)
+        return -1;
+    if (!self->curve) {
+        s_warn_plaintext(bind);
+        return 0;
+    }
+    //  The ZAP handler serves every CURVE server socket of the process, so
+    //  this one is admitted from the same allow-list.
     zcert_apply(self->server, sock);
     zsock_set_curve_server(sock, 1);
+    return 0;
+}
+
+void zb_auth_forget(zb_auth_t *self, zsock_t *sock)
+{
+    assert(self && sock);
+    for (size_t i = 0; i < ZB_AUTH_SOCKETS_MAX; i++) {
+        s_watch_t *watch = &self->watches[i];
+        if (watch->sock != sock)
+            continue;
+        if (self->loop)
+            zloop_reader_end(self->loop, watch->events);
+        zmq_socket_monitor(zsock_resolve(sock), NULL, 0);
+        zsock_destroy(&watch->events);
+        watch->sock = NULL;
+    }
 }
 
 bool zb_auth_enabled(zb_auth_t *self)
@@ -637,9 +696,12 @@ static int s_on_rescan(zloop_t *loop, int timer_id, void *arg)
 
 int zb_auth_attach(zb_auth_t *self, zloop_t *loop)
 {
-    assert(self && loop);
-    if (zloop_reader(loop, self->events, s_on_event, self) != 0)
-        return -1;
+    assert(self && loop && !self->loop);
+    self->loop = loop;
+    for (size_t i = 0; i < ZB_AUTH_SOCKETS_MAX; i++)
+        if (self->watches[i].sock &&
+            zloop_reader(loop, self->watches[i].events, s_on_event, self) != 0)
+            return -1;
     if (self->curve && zloop_timer(loop, ZB_AUTH_RESCAN_MS, 0, s_on_rescan, self) == -1)
         return -1;
     return 0;
@@ -840,6 +902,41 @@ void zb_auth_test(bool verbose)
     assert(zb_auth_check(auth, "", "web-1") == -1);
     zb_auth_stats(auth, &stats);
     assert(stats.revoked == 2 && stats.keys == 1);
+
+    //  A second socket (the replay ROUTER) secured the same way: the same
+    //  allow-list admits web-2 and tells its key; the stranger gets nothing in.
+    zsock_t *router = zsock_new(ZMQ_ROUTER);
+    assert(router);
+    assert(zb_auth_secure(auth, router, "tcp://127.0.0.1:*", err, sizeof(err)) == 0);
+    int router_port = zsock_bind(router, "tcp://127.0.0.1:*");
+    assert(router_port > 0);
+    zsock_t *dealers[2] = {zsock_new(ZMQ_DEALER), zsock_new(ZMQ_DEALER)};
+    zcert_t *dealer_certs[2] = {web2, stranger};
+    for (int i = 0; i < 2; i++) {
+        assert(dealers[i]);
+        zcert_apply(dealer_certs[i], dealers[i]);
+        zsock_set_curve_serverkey(dealers[i], zcert_public_txt(server));
+        assert(zsock_connect(dealers[i], "tcp://127.0.0.1:%d", router_port) == 0);
+        zstr_sendx(dealers[i], "STATUS", i ? "stranger" : "web-2", NULL);
+    }
+    zmsg_t *msg = zmsg_recv(router); // web-2's, the only one that can come
+    assert(msg && zmsg_size(msg) == 3);
+    zframe_t *routing = zmsg_first(msg);
+    zframe_t *kind = zmsg_next(msg);
+    (void)routing;
+    assert(zframe_streq(kind, "STATUS"));
+    const char *router_user = zframe_meta(kind, "User-Id");
+    assert(router_user && strcmp(router_user, zcert_public_txt(web2)) == 0);
+    assert(zb_auth_check(auth, router_user, "web-2") == 0);
+    zmsg_destroy(&msg);
+    poller = zpoller_new(router, NULL);
+    assert(zpoller_wait(poller, 200) == NULL);
+    zpoller_destroy(&poller);
+    zb_auth_forget(auth, router);
+    zsock_destroy(&dealers[0]);
+    zsock_destroy(&dealers[1]);
+    zsock_destroy(&router);
+
     zsock_destroy(&pub1);
     zsock_destroy(&pub2);
     zsock_destroy(&pub3);

@@ -33,6 +33,7 @@
 #define ZB_AUTH_HANDSHAKE_MS 5000 // ZMQ_HANDSHAKE_IVL: a peer that stalls its handshake is dropped
 #define ZB_AUTH_LOG_MS 10000      // at most one warning per kind of refusal this often
 #define ZB_AUTH_KEY_LEN 40        // a CURVE public key in Z85
+#define ZB_AUTH_SOCKETS_MAX 4     // sockets secured by one zb_auth: the SUB and the replay ROUTER
 
 typedef struct _zb_auth_t zb_auth_t;
 
@@ -56,16 +57,25 @@ void zb_auth_config_load(zb_config_t *config, zconfig_t *section, char *cert, si
 //  the plaintext warning. Returns NULL with one line in err.
 zb_auth_t *zb_auth_new(zsock_t *sock, const char *cert, const char *agents, const char *bind,
                        char *err, size_t errsize);
+//  After the loop it was attached to (its readers go with the loop), before
+//  the sockets it watches.
 void zb_auth_destroy(zb_auth_t **self_p);
 
-//  Secures another socket that takes agents' messages (e.g. the replay
-//  ROUTER) like the first: the same server key, the same ZAP handler and
-//  handshake timeout; call zb_auth_check on its messages too. Before it
-//  binds. Nothing but the timeout without CURVE.
-void zb_auth_secure(zb_auth_t *self, zsock_t *sock);
+//  Secures another socket that takes agents' messages (the replay ROUTER)
+//  like the first: the same server key, the same ZAP handler (so the same
+//  allow-list), the same handshake timeout, its failed handshakes counted
+//  and logged with the first socket's; call zb_auth_check on its messages
+//  too. Before it binds. Without CURVE: the timeout, the handshake watch,
+//  and the plaintext warning for every endpoint of bind beyond loopback.
+//  Returns 0, or -1 with one line in err. Call zb_auth_forget before the
+//  socket is destroyed.
+int zb_auth_secure(zb_auth_t *self, zsock_t *sock, const char *bind, char *err, size_t errsize);
 
-//  Registers the allow-list rescan timer and the handshake-failure reader.
-//  Returns 0 or -1.
+//  Stops watching a socket given to zb_auth_secure (before it goes).
+void zb_auth_forget(zb_auth_t *self, zsock_t *sock);
+
+//  Registers the allow-list rescan timer and the handshake-failure readers
+//  (of sockets secured later too). Returns 0 or -1.
 int zb_auth_attach(zb_auth_t *self, zloop_t *loop);
 
 //  One decoded message's host, and the key its connection was admitted with

@@ -499,6 +499,53 @@ static enum MHD_Result s_api_outages(s_request_t *req)
 }
 
 //  --------------------------------------------------------------------------
+//  GET /api/v1/monitor: `zbeat monitor --json`, plus what only the running
+//  monitor knows: the changes it keeps in memory after failed commits.
+
+static int s_on_monitor(const zb_store_monitor_t *row, void *arg)
+{
+    json_t **answer = arg;
+    *answer = zb_query_monitor_json(row, zb_time_wall_ms());
+    return 0;
+}
+
+static enum MHD_Result s_api_monitor(s_request_t *req)
+{
+    static const char *const known[] = {NULL};
+    char bad[300], err[600];
+    if (!s_args_known(req, known, bad, sizeof(bad)))
+        return s_error(req, MHD_HTTP_BAD_REQUEST, "%s", bad);
+    zb_store_t *store = s_store(req, err, sizeof(err));
+    if (!store)
+        return s_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", err);
+    json_t *answer = NULL;
+    int rc = zb_store_monitor(store, s_on_monitor, &answer);
+    if (rc < 0) {
+        enum MHD_Result result =
+            s_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", zb_store_error(store));
+        zb_store_destroy(&store);
+        return result;
+    }
+    zb_store_destroy(&store);
+    if (!answer)
+        answer = zb_query_monitor_json(NULL, zb_time_wall_ms());
+    if (answer && req->self->monitor) {
+        zb_monitor_stats_t stats;
+        zb_monitor_snapshot(req->self->monitor, &stats);
+        json_object_set_new(answer, "kept_writes", json_integer((json_int_t)stats.kept_writes));
+    }
+    char *text = answer ? json_dumps(answer, ZB_QUERY_JSON_FLAGS) : NULL;
+    json_decref(answer);
+    s_buf_t buf = {0};
+    if (text)
+        s_buf_printf(&buf, "%s\n", text);
+    else
+        buf.failed = true;
+    free(text);
+    return s_send(req, MHD_HTTP_OK, S_JSON, &buf, NULL);
+}
+
+//  --------------------------------------------------------------------------
 //  GET /api/v1/report
 
 static enum MHD_Result s_api_report(s_request_t *req)
@@ -742,6 +789,9 @@ static void s_monitor_metrics(s_buf_t *out, zb_monitor_t *monitor)
     s_family(out, "zbeat_db_write_ok", "gauge",
              "1 when the last database write succeeded, 0 when it failed.", NULL);
     s_buf_printf(out, "zbeat_db_write_ok %d\n", st.db_ok ? 1 : 0);
+    s_family(out, "zbeat_db_kept_writes", "gauge",
+             "Changes kept in memory after failed commits, waiting to be written.", NULL);
+    s_buf_printf(out, "zbeat_db_kept_writes %" PRIu64 "\n", st.kept_writes);
     s_family(out, "zbeat_ingest_pass_age_seconds", "gauge",
              "Time since the ingest loop last finished a pass (it passes at least every 100ms).",
              NULL);
@@ -868,6 +918,8 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
         return s_metrics(&req);
     if (strcmp(url, "/api/v1/status") == 0)
         return s_api_status(&req);
+    if (strcmp(url, "/api/v1/monitor") == 0)
+        return s_api_monitor(&req);
     bool outages = strcmp(url, "/api/v1/outages") == 0;
     if (outages || strcmp(url, "/api/v1/report") == 0) {
         //  These answers may be megabytes: a few at a time, so that many
@@ -1043,7 +1095,7 @@ void zb_http_test(bool verbose)
 
     zb_store_t *store = zb_store_open(path, err, sizeof(err));
     assert(store);
-    zb_store_host_t host = {"web-1", "alive", 1000, "0123456789abcdef", 1000, 1500};
+    zb_store_host_t host = {"web-1", "alive", 1000, "0123456789abcdef", 1000, 1500, -1, 0, ""};
     zb_store_service_t service = {"web-1", "redis", "probe", "down", 2000, "refused", "nope"};
     zb_store_outage_t outage = {.kind = "service",
                                 .host = "web-1",
@@ -1063,6 +1115,23 @@ void zb_http_test(bool verbose)
     assert(strstr(answer, "Content-Type: application/json"));
     assert(strstr(answer, "\r\n\r\n[\n  {\"host\":\"web-1\",\"service\":null,\"state\":\"alive\""));
     assert(strstr(answer, "\"service\":\"redis\",\"state\":\"down\""));
+    free(answer);
+    //  No monitor ever ran on it: "unknown", and no kept_writes without one.
+    answer = s_get(port, "/api/v1/monitor");
+    assert(s_status_of(answer) == 200 && strstr(answer, "{\"state\":\"unknown\""));
+    assert(!strstr(answer, "kept_writes"));
+    free(answer);
+    zb_store_monitor_t row = {.pid = 7,
+                              .hostname = "mon",
+                              .version = "1",
+                              .started_at_ms = zb_time_wall_ms() - 1000,
+                              .heartbeat_at_ms = zb_time_wall_ms(),
+                              .heartbeat_ms = 5000,
+                              .stopped_at_ms = -1};
+    assert(zb_store_monitor_put(store, &row) == 0 && zb_store_commit(store) == 0);
+    answer = s_get(port, "/api/v1/monitor");
+    assert(s_status_of(answer) == 200);
+    assert(strstr(answer, "{\"state\":\"running\",\"caught_up\":true,\"pid\":7,"));
     free(answer);
     answer = s_get(port, "/api/v1/outages?host=web-1&open=true&limit=1");
     assert(s_status_of(answer) == 200 && strstr(answer, "\"reason\":\"refused\""));

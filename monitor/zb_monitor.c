@@ -43,10 +43,9 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#define ZB_MONITOR_DRAIN 2000    // messages handled per pass, one transaction
-#define ZB_MONITOR_RCVHWM 100000 // queued messages before ZeroMQ drops
-#define ZB_MONITOR_SWEEP_MS 100  // silence check period
-#define ZB_MONITOR_CHECKPOINT_MS 60000
+#define ZB_MONITOR_DRAIN 2000       // messages handled per pass, one transaction
+#define ZB_MONITOR_RCVHWM 100000    // queued messages before ZeroMQ drops
+#define ZB_MONITOR_SWEEP_MS 100     // silence check period
 #define ZB_MONITOR_PRUNE_MS 3600000 // retention pass period
 #define ZB_MONITOR_PRUNE_BATCH 1000 // outages deleted per transaction
 #define ZB_MONITOR_ERROR_LOG_MS 10000
@@ -58,6 +57,9 @@
 #define ZB_MONITOR_PUB_HWM 100000
 #define ZB_MONITOR_HEARTBEAT_IVL_MS 5000
 #define ZB_MONITOR_HEARTBEAT_TIMEOUT_MS 30000
+//  The monitor's row (its own liveness) and hosts' last-seen times and
+//  replay reports are written this often (schema 5, docs/operations.md).
+#define ZB_MONITOR_ALIVE_MS 5000
 
 typedef enum { S_ALIVE, S_SILENT, S_STOPPED } s_host_state_t;
 
@@ -102,6 +104,11 @@ typedef struct {
     int64_t reminded;          // reminders made for the outage
     zhashx_t *services;        // name -> s_service_t
     bool cap_logged;           // the services cap was hit and said so
+    bool replay_known;         // its agent reported over replay (zb_monitor_replay_status)
+    uint64_t replay_pending;   // the last report: journal entries not acknowledged
+    int64_t replay_wall;       // when it came
+    char replay_instance[ZB_INSTANCE_LEN + 1]; // the agent run that made it
+    bool replay_dirty;                         // not written since
 } s_host_t;
 
 struct _zb_monitor_t {
@@ -128,6 +135,7 @@ struct _zb_monitor_t {
     zsock_t *pub;                 // while running, when monitor/publish is set
     zb_dispatch_t *dispatch;      // while running
     zb_replay_server_t *replay;   // while running, when monitor/replay is set
+    int64_t started_wall;         // when zb_monitor_run began: the monitor row's
     int hangup_fd;                // SIGHUP's signalfd (zb_reload), or -1
     zb_monitor_hangup_fn *hangup; // called when it is readable
     void *hangup_arg;
@@ -655,9 +663,16 @@ static void s_outage_close(zb_monitor_t *self, s_host_t *host, s_service_t *serv
 //  --------------------------------------------------------------------------
 //  Services
 
+//  Bounded copy; on the path of every service of every beat, so no
+//  snprintf (its format parsing was a tenth of the monitor's CPU).
 static void s_copy(char *dst, size_t size, const char *src)
 {
-    snprintf(dst, size, "%s", src ? src : "");
+    size_t len = src ? strlen(src) : 0;
+    if (len > size - 1)
+        len = size - 1;
+    if (len)
+        memcpy(dst, src, len);
+    dst[len] = '\0';
 }
 
 //  Drops a service from state: its outage ends as "removed".
@@ -835,6 +850,12 @@ int zb_monitor_replay(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono,
     self->now_wall = now_wall;
     int rc = zb_store_replay_key(self->store, msg->host, msg->instance, msg->seq, now_wall);
     s_write_result(self, rc);
+    //  Committed with its effects, so that the next run of this monitor
+    //  also knows live messages of that agent run up to here are stale
+    //  (the agent's PUB queue delivers what it held while we were down).
+    if (rc == 1)
+        s_write_result(
+            self, zb_store_instance_put(self->store, msg->host, msg->instance, now_wall, msg->seq));
     if (rc == 0) {
         //  Seen before; still, live messages of that run up to it are stale.
         s_host_t *known = zhashx_lookup(self->hosts, msg->host);
@@ -880,6 +901,11 @@ int zb_monitor_replay(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono,
                      (!service->outage_id || msg->at_ms >= service->outage_started_ms));
     if (newer) {
         s_event(self, host, msg);
+        //  A beat may have brought this state first: then the history row
+        //  replay bounded at that moment ends here, and says why.
+        if (msg->to != ZB_STATE_DOWN && msg->to != ZB_STATE_UNKNOWN)
+            s_write_result(self, zb_store_replay_end(self->store, msg->host, msg->service,
+                                                     msg->at_ms, zb_state_name(msg->to)));
         return 1;
     }
     //  Behind the current state (a beat told us where the service is now):
@@ -1174,6 +1200,7 @@ int zb_monitor_commit(zb_monitor_t *self)
     bool ok = zb_store_commit(self->store) == 0;
     if (!ok)
         self->stats.db_errors++;
+    self->stats.kept_writes = zb_store_kept(self->store);
     s_share(self, wrote, ok, zb_time_mono_us() - start_us);
     //  Only what is committed leaves the monitor: a rolled-back alert was
     //  never made.
@@ -1184,20 +1211,98 @@ int zb_monitor_commit(zb_monitor_t *self)
     return ok ? 0 : -1;
 }
 
-//  Last-seen times are kept in memory; this writes those that moved, so a
-//  crash loses at most one checkpoint period of them.
+//  Last-seen times and replay reports are kept in memory; this writes
+//  those that moved (with the sequence number heard, so a restart knows
+//  what is stale), so a crash loses at most one ZB_MONITOR_ALIVE_MS of them.
 static void s_checkpoint(zb_monitor_t *self)
 {
     for (s_host_t *host = zhashx_first(self->hosts); host; host = zhashx_next(self->hosts)) {
-        if (host->last_seen_wall == host->last_seen_written)
+        bool moved = host->last_seen_wall != host->last_seen_written;
+        if (!moved && !host->replay_dirty)
             continue;
-        s_write_result(self, zb_store_host_seen(self->store, host->name, host->last_seen_wall));
-        host->last_seen_written = host->last_seen_wall;
-        if (host->instance[0])
+        s_write_result(self,
+                       zb_store_host_heard(self->store, host->name, host->last_seen_wall,
+                                           host->replay_known ? (int64_t)host->replay_pending : -1,
+                                           host->replay_wall, host->replay_instance));
+        if (moved && host->instance[0])
             s_write_result(self, zb_store_instance_put(self->store, host->name, host->instance,
                                                        host->last_seen_wall, host->last_seq));
+        host->last_seen_written = host->last_seen_wall;
+        host->replay_dirty = false;
     }
     zb_monitor_commit(self);
+}
+
+//  --------------------------------------------------------------------------
+//  The monitor's own liveness, and how far behind agents' replay it is
+
+void zb_monitor_rejected(zb_monitor_t *self)
+{
+    assert(self);
+    self->stats.rejected++;
+}
+
+int zb_monitor_replay_status(zb_monitor_t *self, const char *name, const char *instance,
+                             uint64_t pending, int64_t now_wall)
+{
+    assert(self && name && instance);
+    s_host_t *host = zhashx_lookup(self->hosts, name);
+    if (!host)
+        return -1;
+    //  Written at once when it changes (the CLI sees "behind" and "caught
+    //  up" promptly) or is the first since this monitor started; otherwise
+    //  only its time moves, written by the next s_alive pass. While commits
+    //  fail, nothing new is queued: s_alive writes it once they succeed.
+    bool changed = !host->replay_known || host->replay_pending != pending ||
+                   host->replay_wall < self->started_wall ||
+                   strcmp(host->replay_instance, instance) != 0;
+    s_copy(host->replay_instance, sizeof(host->replay_instance), instance);
+    host->replay_known = true;
+    host->replay_pending = pending;
+    host->replay_wall = now_wall;
+    host->replay_dirty = true;
+    if (changed && zb_store_kept(self->store) == 0) {
+        s_write_result(self, zb_store_host_heard(self->store, host->name, host->last_seen_wall,
+                                                 (int64_t)pending, now_wall, instance));
+        host->replay_dirty = false;
+    }
+    return 0;
+}
+
+//  Writes the monitor's row (stopped_ms -1 while running) and what moved of
+//  hosts' last-seen times and replay reports. Skipped while commits fail:
+//  the kept writes must not grow with every pass, and a row that ages is
+//  the truth for readers (the monitor is not getting anything written).
+static void s_alive(zb_monitor_t *self, int64_t stopped_ms)
+{
+    if (!self->started_wall || zb_store_kept(self->store) > 0)
+        return;
+    int64_t now = zb_time_wall_ms();
+    char hostname[256] = "";
+    if (gethostname(hostname, sizeof(hostname) - 1) != 0)
+        hostname[0] = '\0';
+    zb_store_monitor_t row = {.pid = getpid(),
+                              .hostname = hostname,
+                              .version = ZB_VERSION,
+                              .started_at_ms = self->started_wall,
+                              .heartbeat_at_ms = now,
+                              .heartbeat_ms = ZB_MONITOR_ALIVE_MS,
+                              .stopped_at_ms = stopped_ms};
+    s_write_result(self, zb_store_monitor_put(self->store, &row));
+    s_checkpoint(self);
+}
+
+static int s_on_alive(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    zb_monitor_t *self = arg;
+    s_alive(self, -1);
+    zb_log_debug("stats: messages=%" PRIu64 " decode_errors=%" PRIu64 " seq_gaps=%" PRIu64
+                 " stale=%" PRIu64 " dropped=%" PRIu64 " db_errors=%" PRIu64,
+                 self->stats.messages, self->stats.decode_errors, self->stats.seq_gaps,
+                 self->stats.stale, self->stats.dropped, self->stats.db_errors);
+    return 0;
 }
 
 void zb_monitor_stats(zb_monitor_t *self, zb_monitor_stats_t *stats)
@@ -1431,19 +1536,6 @@ static int s_on_sweep(zloop_t *loop, int timer_id, void *arg)
     s_drain(self);
     zb_monitor_sweep(self, zb_time_mono_ms(), zb_time_wall_ms());
     zb_monitor_commit(self);
-    return 0;
-}
-
-static int s_on_checkpoint(zloop_t *loop, int timer_id, void *arg)
-{
-    (void)loop;
-    (void)timer_id;
-    zb_monitor_t *self = arg;
-    s_checkpoint(self);
-    zb_log_debug("stats: messages=%" PRIu64 " decode_errors=%" PRIu64 " seq_gaps=%" PRIu64
-                 " stale=%" PRIu64 " dropped=%" PRIu64 " db_errors=%" PRIu64,
-                 self->stats.messages, self->stats.decode_errors, self->stats.seq_gaps,
-                 self->stats.stale, self->stats.dropped, self->stats.db_errors);
     return 0;
 }
 
@@ -1699,19 +1791,22 @@ int zb_monitor_run(zb_monitor_t *self)
         goto done;
     }
     if (self->config.replay[0]) {
-        self->replay = zb_replay_server_new(self, self->loop, self->config.replay);
+        self->replay = zb_replay_server_new(self, self->loop, self->config.replay, self->auth);
         if (!self->replay)
             goto done;
     }
     if (s_hangup_attach(self) != 0)
         goto done;
     zloop_timer(self->loop, ZB_MONITOR_SWEEP_MS, 0, s_on_sweep, self);
-    zloop_timer(self->loop, ZB_MONITOR_CHECKPOINT_MS, 0, s_on_checkpoint, self);
+    zloop_timer(self->loop, ZB_MONITOR_ALIVE_MS, 0, s_on_alive, self);
+    self->started_wall = zb_time_wall_ms();
+    s_alive(self, -1);
     zloop_timer(self->loop, ZB_MONITOR_PRUNE_MS, 0, s_on_prune_period, self);
     self->prune_timer = zloop_timer(self->loop, 1, 1, s_on_prune, self);
     //  Returns on SIGINT/SIGTERM (czmq's handler sets zsys_interrupted).
     zloop_start(self->loop);
     s_drain(self);
+    s_alive(self, zb_time_wall_ms());
     zb_log_info("monitor stopping: messages=%" PRIu64 " decode_errors=%" PRIu64 " seq_gaps=%" PRIu64
                 " stale=%" PRIu64 " dropped=%" PRIu64 " db_errors=%" PRIu64 " rejected=%" PRIu64,
                 self->stats.messages, self->stats.decode_errors, self->stats.seq_gaps,
@@ -2024,6 +2119,7 @@ void zb_monitor_test(bool verbose)
     zb_monitor_config_t config;
     zb_monitor_config_defaults(&config);
     snprintf(config.db, sizeof(config.db), "%s/m.db", dir);
+    config.liveness = 3; // the timings below are written for it
     char err[512];
     zb_monitor_t *monitor = zb_monitor_new(&config, err, sizeof(err));
     assert(monitor);

@@ -46,6 +46,8 @@ typedef struct {
     uint64_t db_commit_buckets[ZB_MONITOR_COMMIT_BUCKETS]; // by time, bounds above
     bool db_ok;        // no write failed in the last pass that wrote (or tried to)
     int64_t pass_mono; // monotonic ms at the end of the last loop pass, 0 before the first
+
+    uint64_t kept_writes; // changes kept in memory after failed commits (zb_store_kept)
 } zb_monitor_stats_t;
 
 //  Opens the store named in config (creating it) and loads the state it
@@ -68,6 +70,16 @@ void zb_monitor_handle(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono
 //  older, it only fills the outage history behind the current state.
 //  Returns 1 when applied, 0 when seen before, -1 on error (not applied).
 int zb_monitor_replay(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall);
+
+//  An agent's report over its replay channel (zb_replay): pending journal
+//  entries its run `instance` has not had acknowledged by this monitor.
+//  Kept per host and written to the database (hosts.replay_pending).
+//  Returns 0, or -1 for a host this monitor does not track (ignored).
+int zb_monitor_replay_status(zb_monitor_t *self, const char *host, const char *instance,
+                             uint64_t pending, int64_t now_wall);
+
+//  Counts a message refused by zb_auth outside the SUB socket (`rejected`).
+void zb_monitor_rejected(zb_monitor_t *self);
 
 //  Flags hosts silent for liveness x their interval.
 void zb_monitor_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall);

@@ -2,6 +2,7 @@
 #include "zb_query.h"
 #include "zb_time.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -108,4 +109,101 @@ json_t *zb_query_outage_json(const zb_store_outage_t *outage, int64_t now_ms)
     json_object_set_new(o, "error", zb_query_json_text(outage->error));
     json_object_set_new(o, "silenced", json_boolean(outage->silenced));
     return o;
+}
+
+const char *zb_query_monitor_state(const zb_store_monitor_t *row, int64_t now_ms)
+{
+    if (!row)
+        return "unknown";
+    if (row->stopped_at_ms >= 0)
+        return "stopped";
+    //  A clock step back makes a young heartbeat look older, never younger.
+    if (now_ms - row->heartbeat_at_ms > ZB_QUERY_MONITOR_STALE * row->heartbeat_ms)
+        return "not-heard";
+    return "running";
+}
+
+bool zb_query_monitor_caught_up(const zb_store_monitor_t *row, int64_t now_ms)
+{
+    return strcmp(zb_query_monitor_state(row, now_ms), "running") == 0 &&
+           row->hosts_replaying == 0 && row->hosts_unreported == 0;
+}
+
+json_t *zb_query_monitor_json(const zb_store_monitor_t *row, int64_t now_ms)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "state", json_string(zb_query_monitor_state(row, now_ms)));
+    json_object_set_new(o, "caught_up", json_boolean(zb_query_monitor_caught_up(row, now_ms)));
+    json_object_set_new(o, "pid", row ? json_integer(row->pid) : json_null());
+    json_object_set_new(o, "hostname", zb_query_json_text(row ? row->hostname : NULL));
+    json_object_set_new(o, "version", zb_query_json_text(row ? row->version : NULL));
+    json_object_set_new(o, "started_at",
+                        row ? zb_query_json_time(row->started_at_ms) : json_null());
+    json_object_set_new(o, "heartbeat_at",
+                        row ? zb_query_json_time(row->heartbeat_at_ms) : json_null());
+    json_object_set_new(o, "heartbeat_age_s",
+                        row ? json_real((double)(now_ms - row->heartbeat_at_ms) / 1000.0)
+                            : json_null());
+    json_object_set_new(o, "heartbeat_ms", row ? json_integer(row->heartbeat_ms) : json_null());
+    json_object_set_new(o, "stopped_at",
+                        row && row->stopped_at_ms >= 0 ? zb_query_json_time(row->stopped_at_ms)
+                                                       : json_null());
+    json_object_set_new(o, "hosts_replaying", json_integer(row ? row->hosts_replaying : 0));
+    json_object_set_new(o, "transitions_pending", json_integer(row ? row->transitions_pending : 0));
+    json_object_set_new(o, "hosts_unreported", json_integer(row ? row->hosts_unreported : 0));
+    return o;
+}
+
+static const char *s_plural(int64_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
+void zb_query_monitor_line(const zb_store_monitor_t *row, int64_t now_ms, char *buf, size_t size)
+{
+    const char *state = zb_query_monitor_state(row, now_ms);
+    if (!row) {
+        snprintf(buf, size,
+                 "monitor: no record of it yet (no monitor has run on this database "
+                 "since it was created or upgraded)");
+        return;
+    }
+    char host[300], age[32], up[32];
+    zb_query_printable(row->hostname, host, sizeof(host));
+    zb_time_format_duration(now_ms > row->heartbeat_at_ms ? now_ms - row->heartbeat_at_ms : 0, age,
+                            sizeof(age));
+    if (strcmp(state, "stopped") == 0) {
+        zb_time_format_duration(now_ms > row->stopped_at_ms ? now_ms - row->stopped_at_ms : 0, age,
+                                sizeof(age));
+        snprintf(buf, size, "monitor: stopped %s ago (pid %" PRId64 " on %s)", age, row->pid,
+                 host[0] ? host : "?");
+        return;
+    }
+    if (strcmp(state, "not-heard") == 0) {
+        snprintf(buf, size,
+                 "monitor: not heard for %s (pid %" PRId64 " on %s): killed, hung, or "
+                 "unable to write this database",
+                 age, row->pid, host[0] ? host : "?");
+        return;
+    }
+    zb_time_format_duration(now_ms > row->started_at_ms ? now_ms - row->started_at_ms : 0, up,
+                            sizeof(up));
+    int n = snprintf(buf, size, "monitor: up %s, heard %s ago, ", up, age);
+    if (n < 0 || (size_t)n >= size)
+        return;
+    if (zb_query_monitor_caught_up(row, now_ms)) {
+        snprintf(buf + n, size - n, "caught up");
+        return;
+    }
+    n += snprintf(buf + n, size - n, "behind:");
+    if (row->hosts_replaying && (size_t)n < size)
+        n += snprintf(buf + n, size - n, " %" PRId64 " host%s replaying (%" PRId64 " transition%s)",
+                      row->hosts_replaying, s_plural(row->hosts_replaying),
+                      row->transitions_pending, s_plural(row->transitions_pending));
+    if (row->hosts_unreported && (size_t)n < size)
+        snprintf(buf + n, size - n, "%s %" PRId64 " host%s not reported since it started",
+                 row->hosts_replaying ? "," : "", row->hosts_unreported,
+                 s_plural(row->hosts_unreported));
 }

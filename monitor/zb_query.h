@@ -13,6 +13,7 @@
 #include "zb_store.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,5 +33,18 @@ json_t *zb_query_status_json(const zb_store_status_t *row);
 
 //  One row of `zbeat outages --json`; now_ms ends an open outage's duration.
 json_t *zb_query_outage_json(const zb_store_outage_t *outage, int64_t now_ms);
+
+//  The monitor as its row says (docs/cli.md "monitor"), for `zbeat status`,
+//  `zbeat monitor` and GET /api/v1/monitor. row NULL: the database has none.
+//  "running" while its heartbeat is younger than ZB_QUERY_MONITOR_STALE
+//  periods, "not-heard" when older, "stopped" after a clean stop, "unknown"
+//  without a row. Caught up: running, and no host's last replay report
+//  (since the monitor started) leaves a transition unacknowledged.
+#define ZB_QUERY_MONITOR_STALE 3
+const char *zb_query_monitor_state(const zb_store_monitor_t *row, int64_t now_ms);
+bool zb_query_monitor_caught_up(const zb_store_monitor_t *row, int64_t now_ms);
+json_t *zb_query_monitor_json(const zb_store_monitor_t *row, int64_t now_ms);
+//  One line for a terminal, e.g. "monitor: up 3h12m, heard 1.2s ago, caught up".
+void zb_query_monitor_line(const zb_store_monitor_t *row, int64_t now_ms, char *buf, size_t size);
 
 #endif

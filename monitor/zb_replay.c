@@ -5,6 +5,7 @@
 #include "zb_time.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,11 +14,14 @@
 struct _zb_replay_server_t {
     zb_monitor_t *monitor; // not owned
     zloop_t *loop;         // not owned
+    zb_auth_t *auth;       // not owned: secures the router
     zsock_t *router;       // bound
+    bool secured;          // router given to zb_auth_secure
     zlistx_t *acks;        // zmsg_t: acks waiting for the commit
     uint64_t applied;      // new transitions applied
     uint64_t duplicates;   // seen before
     uint64_t bad;          // undecodable
+    uint64_t rejected;     // refused by zb_auth (host not bound to the key, key revoked)
 };
 
 static void s_ack_free(void **item)
@@ -25,14 +29,65 @@ static void s_ack_free(void **item)
     zmsg_destroy((zmsg_t **)item);
 }
 
+//  The key the sender's connection was admitted with ("" in plaintext),
+//  carried by every frame it sent.
+static const char *s_user_id(zframe_t *frame)
+{
+    const char *user_id = zframe_meta(frame, "User-Id");
+    return user_id ? user_id : "";
+}
+
+//  A frame as a C string, when it is one: at most max bytes, no NUL.
+static bool s_frame_text(zframe_t *frame, char *buf, size_t max)
+{
+    size_t size = frame ? zframe_size(frame) : 0;
+    if (!frame || size == 0 || size > max || memchr(zframe_data(frame), '\0', size))
+        return false;
+    memcpy(buf, zframe_data(frame), size);
+    buf[size] = '\0';
+    return true;
+}
+
+//  "STATUS", host, instance, pending. Returns false when malformed.
+static bool s_status(zb_replay_server_t *self, zframe_t *kind, zmsg_t *msg, int64_t wall)
+{
+    char host[ZB_NAME_MAX + 1], instance[ZB_INSTANCE_LEN + 1], count[24];
+    if (zmsg_size(msg) != 3 || !s_frame_text(zmsg_first(msg), host, ZB_NAME_MAX) ||
+        !zb_name_valid(host) || !s_frame_text(zmsg_next(msg), instance, ZB_INSTANCE_LEN) ||
+        strlen(instance) != ZB_INSTANCE_LEN ||
+        strspn(instance, "0123456789abcdef") != ZB_INSTANCE_LEN ||
+        !s_frame_text(zmsg_next(msg), count, 20) || strspn(count, "0123456789") != strlen(count))
+        return false;
+    errno = 0;
+    uint64_t pending = strtoull(count, NULL, 10);
+    if (errno)
+        return false;
+    if (zb_auth_check(self->auth, s_user_id(kind), host) != 0) {
+        self->rejected++;
+        zb_monitor_rejected(self->monitor);
+        return true;
+    }
+    zb_monitor_replay_status(self->monitor, host, instance, pending, wall);
+    return true;
+}
+
 static void s_handle(zb_replay_server_t *self, zmsg_t *msg, int64_t mono, int64_t wall)
 {
     zframe_t *routing = zmsg_pop(msg);
     zframe_t *kind = zmsg_pop(msg);
-    zframe_t *topic = zmsg_pop(msg);
-    zframe_t *json = zmsg_pop(msg);
+    zframe_t *topic = NULL;
+    zframe_t *json = NULL;
     zb_msg_t *event = NULL;
     char err[256] = "";
+    if (routing && kind && zframe_streq(kind, "STATUS")) {
+        if (!s_status(self, kind, msg, wall)) {
+            self->bad++;
+            zb_log_debug("replay: bad STATUS message");
+        }
+        goto done;
+    }
+    topic = zmsg_pop(msg);
+    json = zmsg_pop(msg);
     if (routing && kind && topic && json && zframe_streq(kind, "EVENT"))
         event = zb_msg_decode(zframe_data(topic), zframe_size(topic), zframe_data(json),
                               zframe_size(json), err, sizeof(err));
@@ -40,6 +95,14 @@ static void s_handle(zb_replay_server_t *self, zmsg_t *msg, int64_t mono, int64_
         //  Logged at most once per batch in the caller's counts.
         self->bad++;
         zb_log_debug("replay: bad message: %s", err[0] ? err : "not an event");
+        goto done;
+    }
+    //  Only the host bound to the sender's key (CURVE; zb_auth logs). Not
+    //  acknowledged: a forger learns nothing, and a key admitted again later
+    //  gets its transitions in when the agent resends them.
+    if (zb_auth_check(self->auth, s_user_id(kind), event->host) != 0) {
+        self->rejected++;
+        zb_monitor_rejected(self->monitor);
         goto done;
     }
     int rc = zb_monitor_replay(self->monitor, event, mono, wall);
@@ -95,9 +158,9 @@ static int s_on_readable(zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 zb_replay_server_t *zb_replay_server_new(zb_monitor_t *monitor, zloop_t *loop,
-                                         const char *endpoints)
+                                         const char *endpoints, zb_auth_t *auth)
 {
-    assert(monitor && loop && endpoints);
+    assert(monitor && loop && endpoints && auth);
     zb_replay_server_t *self = calloc(1, sizeof(*self));
     if (!self) {
         zb_log_error("replay: out of memory");
@@ -105,6 +168,7 @@ zb_replay_server_t *zb_replay_server_new(zb_monitor_t *monitor, zloop_t *loop,
     }
     self->monitor = monitor;
     self->loop = loop;
+    self->auth = auth;
     self->acks = zlistx_new();
     self->router = zsock_new(ZMQ_ROUTER);
     if (!self->acks || !self->router) {
@@ -117,6 +181,13 @@ zb_replay_server_t *zb_replay_server_new(zb_monitor_t *monitor, zloop_t *loop,
     zsock_set_router_mandatory(self->router, 0);
     zsock_set_heartbeat_ivl(self->router, 5000);
     zsock_set_heartbeat_timeout(self->router, 30000);
+    //  Before binding: bound without it, the router would admit anyone.
+    char err[300];
+    if (zb_auth_secure(auth, self->router, endpoints, err, sizeof(err)) != 0) {
+        zb_log_error("replay: %s", err);
+        goto failed;
+    }
+    self->secured = true;
     char *list = strdup(endpoints);
     char *save = NULL;
     int rc = list ? 0 : -1;
@@ -145,10 +216,13 @@ void zb_replay_server_destroy(zb_replay_server_t **self_p)
         return;
     if (self->router) {
         zloop_reader_end(self->loop, self->router);
-        if (self->applied || self->duplicates)
-            zb_log_info("replay: %" PRIu64 " transitions applied, %" PRIu64 " duplicates",
-                        self->applied, self->duplicates);
+        if (self->applied || self->duplicates || self->rejected)
+            zb_log_info("replay: %" PRIu64 " transitions applied, %" PRIu64 " duplicates, %" PRIu64
+                        " refused",
+                        self->applied, self->duplicates, self->rejected);
     }
+    if (self->secured)
+        zb_auth_forget(self->auth, self->router);
     zsock_destroy(&self->router);
     zlistx_destroy(&self->acks);
     free(self);

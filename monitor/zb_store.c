@@ -33,12 +33,12 @@ enum {
     S_ALERT_GET,
     S_DELIVERIES,
     S_SILENCES,
+    S_MONITOR,
     S_READ_COUNT, // writers' statements follow
     S_BEGIN = S_READ_COUNT,
     S_COMMIT,
     S_ROLLBACK,
     S_HOST_PUT,
-    S_HOST_SEEN,
     S_SERVICE_PUT,
     S_SERVICE_DELETE,
     S_INSTANCE_PUT,
@@ -63,6 +63,8 @@ enum {
     S_HISTORY_END,
     S_PRUNE_REPLAYED,
     S_INSTANCE_SEQ,
+    S_MONITOR_PUT,
+    S_HOST_HEARD,
     S_COUNT
 };
 
@@ -84,7 +86,8 @@ enum {
     "WHERE d.alert_id = alerts.id AND d.status = 'pending') ORDER BY seq LIMIT ?2"
 
 static const char *const s_sql[S_COUNT] = {
-    [S_HOSTS] = "SELECT name, state, since_ms, instance, interval_ms, last_seen_ms "
+    [S_HOSTS] = "SELECT name, state, since_ms, instance, interval_ms, last_seen_ms, "
+                "ifnull(replay_pending, -1), replay_reported_ms, replay_instance "
                 "FROM hosts ORDER BY name",
     [S_SERVICES] = "SELECT host, name, kind, state, since_ms, reason, error "
                    "FROM services ORDER BY host, name",
@@ -101,6 +104,17 @@ static const char *const s_sql[S_COUNT] = {
                      "ORDER BY a.seq DESC, d.channel LIMIT ?2",
     [S_SILENCES] = "SELECT id, host, service, starts_at_ms, ends_at_ms, reason, created_at_ms "
                    "FROM silences WHERE ends_at_ms > ?1 ORDER BY id",
+    //  Schema 5: the monitor's row and what the hosts' replay reports add up to.
+    [S_MONITOR] = "SELECT pid, hostname, version, started_at_ms, heartbeat_at_ms, heartbeat_ms, "
+                  "ifnull(stopped_at_ms, -1), "
+                  "(SELECT count(*) FROM hosts WHERE replay_pending > 0 AND "
+                  "replay_instance = instance), "
+                  "(SELECT ifnull(sum(replay_pending), 0) FROM hosts WHERE replay_pending > 0 "
+                  "AND replay_instance = instance), "
+                  "(SELECT count(*) FROM hosts WHERE replay_pending IS NOT NULL AND "
+                  "replay_instance = instance AND state = 'alive' AND "
+                  "replay_reported_ms < monitor.started_at_ms) "
+                  "FROM monitor WHERE id = 1",
     //  IMMEDIATE: take the write lock at once, so a busy database shows up
     //  here (where busy_timeout retries) and never as a failed upgrade later.
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -111,7 +125,6 @@ static const char *const s_sql[S_COUNT] = {
                    "state = excluded.state, since_ms = excluded.since_ms, "
                    "instance = excluded.instance, interval_ms = excluded.interval_ms, "
                    "last_seen_ms = excluded.last_seen_ms",
-    [S_HOST_SEEN] = "UPDATE hosts SET last_seen_ms = ?2 WHERE name = ?1",
     [S_SERVICE_PUT] = "INSERT INTO services (host, name, kind, state, since_ms, reason, error) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (host, name) DO UPDATE SET "
                       "kind = excluded.kind, state = excluded.state, since_ms = excluded.since_ms, "
@@ -167,12 +180,24 @@ static const char *const s_sql[S_COUNT] = {
     [S_HISTORY_INSERT] = "INSERT INTO outages (kind, host, service, started_at_ms, ended_at_ms, "
                          "reason, error, end_reason, instance) VALUES ('service', ?1, ?2, ?3, "
                          "max(?4, ?3), ?5, ?6, 'replayed', ?7)",
+    //  The end of a closed outage that spans the moment the agent says the
+    //  service came back: a provisional "replayed" end, or an end inferred
+    //  while transitions were missing (a beat that said "up since" after an
+    //  unseen up/down cycle merged two outages). The agent's journal wins.
     [S_HISTORY_END] = "UPDATE outages SET ended_at_ms = max(?3, started_at_ms), end_reason = ?4 "
                       "WHERE id = (SELECT id FROM outages WHERE host = ?1 AND kind = 'service' "
-                      "AND service = ?2 AND end_reason = 'replayed' AND started_at_ms <= ?3 AND "
-                      "ended_at_ms >= ?3 ORDER BY started_at_ms DESC LIMIT 1)",
+                      "AND service = ?2 AND started_at_ms <= ?3 AND (ended_at_ms > ?3 OR "
+                      "(end_reason = 'replayed' AND ended_at_ms = ?3)) "
+                      "ORDER BY started_at_ms DESC LIMIT 1)",
     [S_PRUNE_REPLAYED] = "DELETE FROM replayed WHERE received_ms < ?1",
     [S_INSTANCE_SEQ] = "SELECT last_seq FROM instances WHERE host = ?1 AND instance = ?2",
+    [S_MONITOR_PUT] = "INSERT OR REPLACE INTO monitor (id, pid, hostname, version, started_at_ms, "
+                      "heartbeat_at_ms, heartbeat_ms, stopped_at_ms) "
+                      "VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_HOST_HEARD] = "UPDATE hosts SET last_seen_ms = ?2, "
+                     "replay_pending = coalesce(?3, replay_pending), "
+                     "replay_reported_ms = coalesce(?4, replay_reported_ms), "
+                     "replay_instance = coalesce(?5, replay_instance) WHERE name = ?1",
 };
 
 struct _zb_store_t {
@@ -585,15 +610,48 @@ int zb_store_host_put(zb_store_t *self, const zb_store_host_t *host)
     return s_step_done(self, S_HOST_PUT);
 }
 
-int zb_store_host_seen(zb_store_t *self, const char *name, int64_t last_seen_ms)
+int zb_store_monitor_put(zb_store_t *self, const zb_store_monitor_t *monitor)
 {
-    assert(self && name);
+    assert(self && monitor);
     if (s_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_HOST_SEEN];
+    sqlite3_stmt *stmt = self->stmt[S_MONITOR_PUT];
+    sqlite3_bind_int64(stmt, 1, monitor->pid);
+    s_bind_text(stmt, 2, monitor->hostname ? monitor->hostname : "");
+    s_bind_text(stmt, 3, monitor->version ? monitor->version : "");
+    sqlite3_bind_int64(stmt, 4, monitor->started_at_ms);
+    sqlite3_bind_int64(stmt, 5, monitor->heartbeat_at_ms);
+    sqlite3_bind_int64(stmt, 6, monitor->heartbeat_ms);
+    if (monitor->stopped_at_ms >= 0)
+        sqlite3_bind_int64(stmt, 7, monitor->stopped_at_ms);
+    else
+        sqlite3_bind_null(stmt, 7);
+    return s_step_done(self, S_MONITOR_PUT);
+}
+
+int zb_store_host_heard(zb_store_t *self, const char *name, int64_t last_seen_ms,
+                        int64_t replay_pending, int64_t replay_reported_ms,
+                        const char *replay_instance)
+{
+    assert(self && name && (replay_pending < 0 || replay_instance));
+    if (s_begin(self) != 0)
+        return -1;
+    sqlite3_stmt *stmt = self->stmt[S_HOST_HEARD];
     s_bind_text(stmt, 1, name);
     sqlite3_bind_int64(stmt, 2, last_seen_ms);
-    return s_step_done(self, S_HOST_SEEN);
+    //  Bound NULL, coalesce() keeps the report the row has.
+    if (replay_pending >= 0) {
+        sqlite3_bind_int64(stmt, 3, replay_pending);
+        sqlite3_bind_int64(stmt, 4, replay_reported_ms);
+        s_bind_text(stmt, 5, replay_instance);
+    }
+    return s_step_done(self, S_HOST_HEARD);
+}
+
+size_t zb_store_kept(zb_store_t *self)
+{
+    assert(self);
+    return self->redo_pending ? self->redo_count : 0;
 }
 
 int zb_store_service_put(zb_store_t *self, const zb_store_service_t *service)
@@ -839,6 +897,9 @@ static int s_host_row(sqlite3_stmt *stmt, void *fn, void *arg)
         .instance = s_text(stmt, 3),
         .interval_ms = sqlite3_column_int64(stmt, 4),
         .last_seen_ms = sqlite3_column_int64(stmt, 5),
+        .replay_pending = sqlite3_column_int64(stmt, 6),
+        .replay_reported_ms = sqlite3_column_int64(stmt, 7),
+        .replay_instance = s_text(stmt, 8),
     };
     return ((zb_store_host_fn *)fn)(&host, arg);
 }
@@ -912,6 +973,29 @@ int zb_store_status(zb_store_t *self, zb_store_status_fn *fn, void *arg)
 {
     assert(self && fn);
     return s_walk(self, self->stmt[S_STATUS], "status", s_status_row, (void *)fn, arg);
+}
+
+static int s_monitor_row(sqlite3_stmt *stmt, void *fn, void *arg)
+{
+    zb_store_monitor_t monitor = {
+        .pid = sqlite3_column_int64(stmt, 0),
+        .hostname = s_text(stmt, 1),
+        .version = s_text(stmt, 2),
+        .started_at_ms = sqlite3_column_int64(stmt, 3),
+        .heartbeat_at_ms = sqlite3_column_int64(stmt, 4),
+        .heartbeat_ms = sqlite3_column_int64(stmt, 5),
+        .stopped_at_ms = sqlite3_column_int64(stmt, 6),
+        .hosts_replaying = sqlite3_column_int64(stmt, 7),
+        .transitions_pending = sqlite3_column_int64(stmt, 8),
+        .hosts_unreported = sqlite3_column_int64(stmt, 9),
+    };
+    return ((zb_store_monitor_fn *)fn)(&monitor, arg);
+}
+
+int zb_store_monitor(zb_store_t *self, zb_store_monitor_fn *fn, void *arg)
+{
+    assert(self && fn);
+    return s_walk(self, self->stmt[S_MONITOR], "monitor", s_monitor_row, (void *)fn, arg);
 }
 
 void zb_store_query_init(zb_store_query_t *query)
@@ -1243,6 +1327,14 @@ static int s_stop_at_first(const zb_store_host_t *host, void *arg)
     return 7;
 }
 
+static int s_copy_monitor(const zb_store_monitor_t *monitor, void *arg)
+{
+    zb_store_monitor_t *copy = arg;
+    *copy = *monitor;
+    copy->hostname = copy->version = NULL; // valid only during the call
+    return 0;
+}
+
 void zb_store_test(bool verbose)
 {
     (void)verbose;
@@ -1271,7 +1363,7 @@ void zb_store_test(bool verbose)
     assert(store);
     assert(zb_store_version(store) == zb_store_latest_version());
 
-    zb_store_host_t host = {"web-1", "alive", 1000, "0123456789abcdef", 1000, 1500};
+    zb_store_host_t host = {"web-1", "alive", 1000, "0123456789abcdef", 1000, 1500, -1, 0, ""};
     assert(zb_store_host_put(store, &host) == 0);
     host.state = "silent";
     assert(zb_store_host_put(store, &host) == 0); // upsert
@@ -1362,6 +1454,41 @@ void zb_store_test(bool verbose)
     //  A callback's non-zero return stops the walk and is returned.
     int calls = 0;
     assert(zb_store_hosts(reader, s_stop_at_first, &calls) == 7 && calls == 1);
+
+    //  Schema 5: no monitor row yet; then one, and the hosts' replay reports
+    //  summed up (web-1 is silent: not counted as unreported).
+    zb_store_monitor_t got = {.pid = 0};
+    assert(zb_store_monitor(reader, s_copy_monitor, &got) == 0 && got.pid == 0);
+    zb_store_monitor_t row = {.pid = 42,
+                              .hostname = "mon",
+                              .version = "1",
+                              .started_at_ms = 5000,
+                              .heartbeat_at_ms = 6000,
+                              .heartbeat_ms = 5000,
+                              .stopped_at_ms = -1};
+    assert(zb_store_monitor_put(store, &row) == 0);
+    //  A report of another agent run than the host's current one is ignored.
+    assert(zb_store_host_heard(store, "web-1", 1600, 99, 4000, "00000000000000ff") == 0);
+    assert(zb_store_commit(store) == 0);
+    assert(zb_store_monitor(reader, s_copy_monitor, &got) == 0 && got.hosts_replaying == 0);
+    assert(zb_store_host_heard(store, "web-1", 1600, 37, 4000, "0123456789abcdef") == 0);
+    assert(zb_store_commit(store) == 0);
+    assert(zb_store_monitor(reader, s_copy_monitor, &got) == 0);
+    assert(got.pid == 42 && got.started_at_ms == 5000 && got.heartbeat_at_ms == 6000);
+    assert(got.stopped_at_ms == -1 && got.heartbeat_ms == 5000);
+    assert(got.hosts_replaying == 1 && got.transitions_pending == 37 && got.hosts_unreported == 0);
+    //  pending -1 keeps the report; a clean stop is recorded.
+    row.stopped_at_ms = 7000;
+    assert(zb_store_monitor_put(store, &row) == 0);
+    assert(zb_store_host_heard(store, "web-1", 1700, -1, 0, NULL) == 0);
+    assert(zb_store_kept(store) == 0);
+    assert(zb_store_commit(store) == 0);
+    assert(zb_store_monitor(reader, s_copy_monitor, &got) == 0);
+    assert(got.stopped_at_ms == 7000 && got.transitions_pending == 37);
+    assert(zb_store_host_heard(store, "web-1", 1700, 0, 4100, "0123456789abcdef") == 0);
+    assert(zb_store_commit(store) == 0);
+    assert(zb_store_monitor(reader, s_copy_monitor, &got) == 0);
+    assert(got.hosts_replaying == 0 && got.transitions_pending == 0);
     zb_store_destroy(&reader);
     assert(!reader);
 

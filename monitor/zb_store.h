@@ -31,7 +31,28 @@ typedef struct {
     const char *instance;
     int64_t interval_ms;  // announced beat interval, 0 when never announced
     int64_t last_seen_ms; // wall clock, written when it matters (see docs/operations.md)
+    //  Read only (zb_store_hosts; written by zb_store_host_heard):
+    int64_t replay_pending;      // its agent's last report over replay, -1 when none
+    int64_t replay_reported_ms;  // when that report came, 0 when none
+    const char *replay_instance; // the agent run that made it ("" when none)
 } zb_store_host_t;
+
+//  The monitor's own row (schema 5): who writes the database, since when,
+//  and when it last said so.
+typedef struct {
+    int64_t pid;
+    const char *hostname; // the machine it runs on
+    const char *version;
+    int64_t started_at_ms;
+    int64_t heartbeat_at_ms; // last write of the row
+    int64_t heartbeat_ms;    // how often it is written
+    int64_t stopped_at_ms;   // a clean stop, -1 while running (or after a crash)
+    //  Read only (zb_store_monitor), from the hosts table:
+    //  Only reports of each host's current agent run count.
+    int64_t hosts_replaying;     // hosts whose last report has entries not acknowledged
+    int64_t transitions_pending; // the sum of those entries
+    int64_t hosts_unreported;    // alive hosts that report over replay, not since started_at
+} zb_store_monitor_t;
 
 //  A service's current state: "up", "down", "unknown" or "stopped".
 typedef struct {
@@ -161,11 +182,20 @@ bool zb_store_pending(zb_store_t *self);
 
 //  Writes: each returns 0, or -1 with zb_store_error set.
 int zb_store_host_put(zb_store_t *self, const zb_store_host_t *host);
-int zb_store_host_seen(zb_store_t *self, const char *name, int64_t last_seen_ms);
 int zb_store_service_put(zb_store_t *self, const zb_store_service_t *service);
 int zb_store_service_delete(zb_store_t *self, const char *host, const char *name);
 int zb_store_instance_put(zb_store_t *self, const char *host, const char *instance,
                           int64_t first_seen_ms, uint64_t last_seq);
+//  The monitor's row, replaced whole.
+int zb_store_monitor_put(zb_store_t *self, const zb_store_monitor_t *monitor);
+//  A host's last-seen time and its agent's last replay report, made by agent
+//  run replay_instance (pending -1: leaves the report as it is).
+int zb_store_host_heard(zb_store_t *self, const char *name, int64_t last_seen_ms,
+                        int64_t replay_pending, int64_t replay_reported_ms,
+                        const char *replay_instance);
+//  Changes kept in memory after failed commits, waiting for a retry; 0 when
+//  the last commit succeeded.
+size_t zb_store_kept(zb_store_t *self);
 
 //  Opens an outage unless one is open already for (kind, host, service);
 //  either way *id_p is the open outage's id and *started_p (if not NULL) its
@@ -183,7 +213,8 @@ int zb_store_outage_close(zb_store_t *self, int64_t id, int64_t ended_at_ms,
 //  at outage->started_at_ms, behind what the monitor already knows, unless
 //  an outage covers that moment: closed at bound_ms (when the current state
 //  began) with end_reason "replayed" until replay_end, for the transition
-//  that ended it, sets the true end. Each returns 1 when it wrote, 0 when
+//  that ended it, sets the true end (also cutting short an outage whose
+//  end was inferred past that moment). Each returns 1 when it wrote, 0 when
 //  there was nothing to do, -1 on error.
 int zb_store_replay_key(zb_store_t *self, const char *host, const char *instance, uint64_t seq,
                         int64_t now_ms);
@@ -243,6 +274,10 @@ int zb_store_hosts(zb_store_t *self, zb_store_host_fn *fn, void *arg);
 int zb_store_services(zb_store_t *self, zb_store_service_fn *fn, void *arg);
 int zb_store_open_outages(zb_store_t *self, zb_store_outage_fn *fn, void *arg);
 int zb_store_status(zb_store_t *self, zb_store_status_fn *fn, void *arg);
+//  The monitor's row with its summary of the hosts' replay reports (fn is
+//  called at most once: not when no monitor ran on schema 5 yet).
+typedef int(zb_store_monitor_fn)(const zb_store_monitor_t *monitor, void *arg);
+int zb_store_monitor(zb_store_t *self, zb_store_monitor_fn *fn, void *arg);
 //  Newest first.
 int zb_store_outages(zb_store_t *self, const zb_store_query_t *query, zb_store_outage_fn *fn,
                      void *arg);

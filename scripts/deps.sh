@@ -7,7 +7,8 @@ set -euo pipefail
 PACKAGES=(
     # build
     cmake make gcc pkg-config
-    libczmq-dev libzmq3-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
+    libczmq-dev libzmq3-dev libsqlite3-dev libjansson-dev libyajl-dev libcurl4-openssl-dev
+    libmicrohttpd-dev
     # tests: real services and tools
     redis-server python3 python3-zmq python3-prometheus-client sqlite3 procps iproute2 nftables
     # the status page test: a real headless browser

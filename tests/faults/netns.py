@@ -1,13 +1,37 @@
 """Network namespaces for the fault suite (issue 11): a monitor namespace and
 host namespaces, each host joined to the monitor by its own veth pair.
 
-Addresses are private (10.251.N.0/24) and exist only inside namespaces this
-module creates; every name carries the test's pid, and everything is deleted
-at cleanup (deleting a namespace deletes its veth ends)."""
+A host made with host(n, shaped=True) can have its link shaped (loss, delay,
+jitter: shape()). Where the kernel has sch_netem that is `tc netem` on both
+ends of the plain link; where it has not, the host sits behind a router
+namespace instead, and zb-netem (tests/faults/zb_netem.c) forwards every
+packet between two TUN devices there:
 
+    host ns               router ns                              monitor ns
+    eth0 10.253.N.2 ---- zbh 10.253.N.1   zbu 10.251.N.254 ---- zbmN 10.251.N.1
+                            |                 |
+                  (ip rule iif zbh: table 100 -> TUN zth)
+                  (ip rule iif zbu: table 101 -> TUN ztm)
+                          zth <-- zb-netem --> ztm
+
+What arrives from the host is routed into zth; zb-netem reads it, and after
+its loss and delay writes it into ztm, where the kernel receives it and
+forwards it by the main table to the monitor; the reverse likewise. So both
+directions are shaped, each with its own draws, as netem on both ends does.
+
+Addresses are private (10.251.N.0/24, 10.253.N.0/24) and exist only inside
+namespaces this module creates; every name carries the test's pid, and
+everything is deleted at cleanup (deleting a namespace deletes its veth ends
+and TUN devices)."""
+
+import itertools
 import os
+import re
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
@@ -34,28 +58,51 @@ def available():
     return True, ""
 
 
+_NETEM = []  # the answer of netem_available(), once asked
+_NETS = itertools.count()  # Net number within this process: unique names
+
+
 def netem_available():
     """(True, "") when tc netem works here (the kernel's sch_netem), else why not."""
+    if _NETEM:
+        return _NETEM[0]
     name = "zbf%d-netem" % os.getpid()
     run("ip", "netns", "add", name, check=False)
     try:
         r = run("tc", "-n", name, "qdisc", "add", "dev", "lo", "root", "netem", "loss", "1%",
                 check=False)
-        return r.returncode == 0, r.stderr.strip()
+        _NETEM.append((r.returncode == 0, r.stderr.strip()))
+        return _NETEM[0]
     finally:
         run("ip", "netns", "del", name, check=False)
 
 
+def netem_tool():
+    """The built zb-netem (skips the test when it is not built)."""
+    return zbtest.bin("zb-netem")
+
+
 class Net:
     """A monitor namespace plus hosts. host(n) returns its namespace name;
-    the monitor is reachable from host n at 10.251.n.1."""
+    the monitor is reachable from host n at 10.251.n.1.
 
-    def __init__(self, case):
-        self.prefix = "zbf%d-%d" % (os.getpid(), id(case) % 10000)
+    case: a unittest.TestCase (cleanup registered, zb-netem's log in its
+    tmp), or None (the caller calls close(); bench/ does). tool: the zb-netem
+    binary, found in the build when not given."""
+
+    def __init__(self, case=None, tool=None, logdir=None):
+        self.prefix = "zbf%d-%d" % (os.getpid(), next(_NETS))
         self.mon = self.prefix + "-mon"
         self.hosts = {}
+        self.shaped = {}    # host n -> "netem" or "tool": how shape() works for it
+        self.routers = {}   # host n -> its router namespace (the "tool" way)
+        self.shapers = {}   # host n -> the running zb-netem
+        self.final = {}     # host n -> the counts zb-netem printed when it last stopped
+        self.tool = tool
+        self.logdir = logdir or getattr(case, "tmp", None) or tempfile.gettempdir()
         self.made = []
-        case.addCleanup(self.close)
+        if case is not None:
+            case.addCleanup(self.close)
         self._ns(self.mon)
 
     def _ns(self, name):
@@ -63,21 +110,150 @@ class Net:
         self.made.append(name)
         run("ip", "-n", name, "link", "set", "lo", "up")
 
-    def host(self, n):
+    def host(self, n, shaped=False):
+        """Host n's namespace, made on first use. shaped=True makes its link
+        shapeable with shape(): by tc netem where the kernel has it, else
+        through a router namespace and zb-netem (shaped="tool": that way in
+        any case). A shaped host's link starts unshaped."""
         if n in self.hosts:
+            if shaped and n not in self.shaped:
+                raise RuntimeError("host %d was made without shaped=True" % n)
             return self.hosts[n]
         name = "%s-h%d" % (self.prefix, n)
         self._ns(name)
-        outer, inner = "zbm%d" % n, "eth0"
-        # Created in the monitor's namespace, one end moved to the host's.
-        run("ip", "-n", self.mon, "link", "add", outer, "type", "veth", "peer", "name", inner,
-            "netns", name)
-        run("ip", "-n", self.mon, "addr", "add", "10.251.%d.1/24" % n, "dev", outer)
-        run("ip", "-n", name, "addr", "add", "10.251.%d.2/24" % n, "dev", inner)
-        run("ip", "-n", self.mon, "link", "set", outer, "up")
-        run("ip", "-n", name, "link", "set", inner, "up")
+        via = None
+        if shaped:
+            via = "tool" if shaped == "tool" or not netem_available()[0] else "netem"
+        if via == "tool":
+            self._route(n, name)
+        else:
+            outer, inner = "zbm%d" % n, "eth0"
+            # Created in the monitor's namespace, one end moved to the host's.
+            run("ip", "-n", self.mon, "link", "add", outer, "type", "veth", "peer", "name",
+                inner, "netns", name)
+            run("ip", "-n", self.mon, "addr", "add", "10.251.%d.1/24" % n, "dev", outer)
+            run("ip", "-n", name, "addr", "add", "10.251.%d.2/24" % n, "dev", inner)
+            run("ip", "-n", self.mon, "link", "set", outer, "up")
+            run("ip", "-n", name, "link", "set", inner, "up")
         self.hosts[n] = name
+        if via:
+            self.shaped[n] = via
+        if via == "tool":
+            self.shape(n)  # the path forwards only through zb-netem
         return name
+
+    def _route(self, n, host_ns):
+        """The router namespace between host n and the monitor (module doc)."""
+        router = "%s-r%d" % (self.prefix, n)
+        self._ns(router)
+        self.routers[n] = router
+
+        def sysctl(key, value):
+            run("ip", "netns", "exec", router, "sysctl", "-qw", "%s=%s" % (key, value))
+        sysctl("net.ipv4.ip_forward", 1)
+        # Packets come back out of the TUN devices with sources the main
+        # table routes elsewhere: reverse-path filtering would drop them.
+        for dev in ("all", "default"):
+            sysctl("net.ipv4.conf.%s.rp_filter" % dev, 0)
+        run("ip", "-n", router, "link", "add", "zbh", "type", "veth", "peer", "name", "eth0",
+            "netns", host_ns)
+        run("ip", "-n", router, "link", "add", "zbu", "type", "veth", "peer", "name",
+            "zbm%d" % n, "netns", self.mon)
+        for tun in ("zth", "ztm"):
+            run("ip", "-n", router, "tuntap", "add", "dev", tun, "mode", "tun")
+        run("ip", "-n", router, "addr", "add", "10.253.%d.1/24" % n, "dev", "zbh")
+        run("ip", "-n", router, "addr", "add", "10.251.%d.254/24" % n, "dev", "zbu")
+        run("ip", "-n", host_ns, "addr", "add", "10.253.%d.2/24" % n, "dev", "eth0")
+        run("ip", "-n", self.mon, "addr", "add", "10.251.%d.1/24" % n, "dev", "zbm%d" % n)
+        for dev in ("zbh", "zbu", "zth", "ztm"):
+            sysctl("net.ipv4.conf.%s.rp_filter" % dev, 0)
+            run("ip", "-n", router, "link", "set", dev, "up")
+        run("ip", "-n", host_ns, "link", "set", "eth0", "up")
+        run("ip", "-n", self.mon, "link", "set", "zbm%d" % n, "up")
+        run("ip", "-n", host_ns, "route", "add", "default", "via", "10.253.%d.1" % n)
+        run("ip", "-n", self.mon, "route", "add", "10.253.%d.0/24" % n, "via",
+            "10.251.%d.254" % n)
+        # What arrives from either side goes into that side's TUN device;
+        # what zb-netem writes back comes in by the TUN and takes the main
+        # table, i.e. the connected route of the other side.
+        run("ip", "-n", router, "route", "add", "default", "dev", "zth", "table", "100")
+        run("ip", "-n", router, "route", "add", "default", "dev", "ztm", "table", "101")
+        run("ip", "-n", router, "rule", "add", "iif", "zbh", "lookup", "100", "pref", "100")
+        run("ip", "-n", router, "rule", "add", "iif", "zbu", "lookup", "101", "pref", "101")
+
+    def shape(self, n, loss=0, delay=0, jitter=0, seed=None):
+        """loss percent, delay ms +- jitter ms (uniform) on host n's link,
+        each way with its own draws, as `tc netem loss L% delay D J` on both
+        ends. All zero: unshaped. Returns "netem" or "tool" (how)."""
+        via = self.shaped.get(n)
+        if via is None:
+            raise RuntimeError("host %d was made without shaped=True" % n)
+        if via == "netem":
+            spec = "loss %g%%" % loss
+            if delay or jitter:
+                spec += " delay %gms %gms" % (delay, jitter)
+            self.netem(n, spec if (loss or delay or jitter) else None)
+            return via
+        self.stop_shaper(n)
+        tool = self.tool or netem_tool()
+        log = os.path.join(self.logdir, "zb-netem-h%d.log" % n)
+        out = open(log, "ab")
+        offset = out.tell()
+        args = [tool, "--loss", "%g" % loss, "--delay", "%g" % delay, "--jitter", "%g" % jitter,
+                "--seed", str(n if seed is None else seed), "zth", "ztm"]
+        proc = subprocess.Popen(self.exec_args(self.routers[n], args), stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        shaper = _Shaper(proc, out, log, offset)
+        self.shapers[n] = shaper
+        deadline = time.monotonic() + 10
+        while "forwarding" not in shaper.output():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                self.stop_shaper(n)
+                raise RuntimeError("zb-netem did not start: " + shaper.output().strip())
+            time.sleep(0.01)
+        return via
+
+    def counts(self, n):
+        """zb-netem's counters for host n: a_* for packets from the host to
+        the monitor, b_* for the reverse (in, lost, overflow, out, errors),
+        and queued. None where tc netem shapes the link."""
+        shaper = self.shapers.get(n)
+        if shaper is None:
+            return self.final.get(n)
+        seen = len(shaper.counts())
+        shaper.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 5
+        while len(shaper.counts()) <= seen:
+            if shaper.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("zb-netem printed no counts: " + shaper.output().strip())
+            time.sleep(0.01)
+        return shaper.counts()[-1]
+
+    def tool_output(self, n):
+        shaper = self.shapers.get(n)
+        return shaper.output() if shaper else ""
+
+    def stop_shaper(self, n):
+        """Stops host n's zb-netem (SIGTERM; the link stops forwarding):
+        its exit status, its final counts in self.final[n]."""
+        shaper = self.shapers.pop(n, None)
+        if shaper is None:
+            return None
+        if shaper.proc.poll() is None:
+            shaper.proc.send_signal(signal.SIGTERM)
+            try:
+                shaper.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                shaper.proc.kill()
+                shaper.proc.wait()
+        counts = shaper.counts()
+        shaper.out.close()
+        if counts:
+            self.final[n] = counts[-1]
+        return shaper.proc.returncode
+
+    def host_addr(self, n):
+        return ("10.253.%d.2" if n in self.routers else "10.251.%d.2") % n
 
     def monitor_addr(self, n):
         return "10.251.%d.1" % n
@@ -111,6 +287,33 @@ class Net:
         return ["ip", "netns", "exec", ns] + [str(a) for a in args]
 
     def close(self):
-        for name in reversed(self.made):
-            run("ip", "netns", "del", name, check=False)
-        self.made = []
+        try:
+            # zb-netem first: a process in a namespace keeps it alive.
+            for n in list(self.shapers):
+                self.stop_shaper(n)
+        finally:
+            for name in reversed(self.made):
+                run("ip", "netns", "del", name, check=False)
+            self.made = []
+
+
+class _Shaper:
+    """A running zb-netem: its process and its part of the log."""
+
+    def __init__(self, proc, out, log, offset):
+        self.proc, self.out, self.log, self.offset = proc, out, log, offset
+
+    def output(self):
+        if not self.out.closed:
+            self.out.flush()
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(self.offset)
+                return f.read().decode("utf-8", "replace")
+        except OSError:  # a test's tmp is removed before its cleanups run
+            return ""
+
+    def counts(self):
+        """Every counts line so far, as dicts."""
+        return [{k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", line)}
+                for line in self.output().splitlines() if line.startswith("counts ")]

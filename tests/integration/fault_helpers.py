@@ -75,7 +75,9 @@ class FaultCase(MonitorCase):
         self.journal = os.path.join(self.tmp, "journal-web-1")
 
     def start_replaying_monitor(self, name="monitor"):
-        return self.start_monitor(["-c", self.monitor_cfg], name=name)
+        # ZB_TEST_VERBOSE=1: debug logs, to see why a run went wrong.
+        verbose = ["-v"] if os.environ.get("ZB_TEST_VERBOSE") == "1" else []
+        return self.start_monitor(["-c", self.monitor_cfg] + verbose, name=name)
 
     def start_agent(self, services, name="agent", host="web-1"):
         path = self.write("%s.cfg" % name, agent_config(self.endpoint, self.replay,

@@ -37,6 +37,9 @@ class FakeAgent:
     def __init__(self, endpoint, host, interval_ms=1000, instance=None):
         self.ctx = zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.XPUB)
+        #  Every subscription, also a restarted monitor's repeat of one the
+        #  kept pipe still holds (a connecting socket keeps its pipe).
+        self.sock.setsockopt(zmq.XPUB_VERBOSE, 1)
         self.sock.setsockopt(zmq.LINGER, 2000)
         self.sock.connect(endpoint)
         self.endpoint = endpoint
@@ -61,16 +64,19 @@ class FakeAgent:
         self.instance = secrets.token_hex(8)
         self.seq = 0
 
-    def _send(self, kind, body, seq=None):
+    def _send(self, kind, body, seq=None, live=True):
+        """Sends a message (live=False: only numbers it, as one the monitor
+        missed); returns it as a dict with its two frames under "frames"."""
         if seq is None:
             self.seq += 1
             seq = self.seq
         msg = {"v": 1, "type": kind, "host": self.host, "instance": self.instance, "seq": seq,
                "time_ms": now_ms()}
         msg.update(body)
-        self.sock.send_multipart([("%s.%s" % (kind, self.host)).encode(),
-                                  json.dumps(msg).encode()])
-        return msg
+        frames = [("%s.%s" % (kind, self.host)).encode(), json.dumps(msg).encode()]
+        if live:
+            self.sock.send_multipart(frames)
+        return dict(msg, frames=frames)
 
     def set(self, name, state, since_ms=None, reason=None, error=""):
         """Changes the service table that beats report (no event sent)."""
@@ -87,7 +93,7 @@ class FakeAgent:
         return self._send("beat", {"interval_ms": self.interval_ms, "dropped": 0,
                                    "services": list(self.services.values())}, seq)
 
-    def event(self, service, to, at_ms=None, reason=None, error="", seq=None):
+    def event(self, service, to, at_ms=None, reason=None, error="", seq=None, live=True):
         """A transition event; also updates the beat table."""
         at_ms = at_ms if at_ms is not None else now_ms()
         frm = self.services.get(service, {}).get("state", "unknown")
@@ -97,7 +103,7 @@ class FakeAgent:
         else:
             self.set(service, to, at_ms, reason, error)
         return self._send("event", {"service": service, "from": frm, "to": to, "at_ms": at_ms,
-                                    "reason": reason, "error": error}, seq)
+                                    "reason": reason, "error": error}, seq, live)
 
     def stop(self):
         """The planned-stop host event an agent sends on SIGTERM."""
@@ -320,44 +326,15 @@ class WebhookReceiver:
         return [p["body"] for p in self.posts()]
 
 
-class StreamSub:
+class StreamSub(zbtest.SubReader):
     """A SUB socket connected to the monitor's PUB (the usual direction for
     a stream), polled by a thread from the start, recording (topic, JSON)."""
 
     def __init__(self, case, endpoint):
-        self.sock = zmq.Context.instance().socket(zmq.SUB)
-        self.sock.setsockopt(zmq.SUBSCRIBE, b"")
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.connect(endpoint)
-        self._lock = threading.Lock()
-        self._messages = []
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        case.addCleanup(self.close)
+        super().__init__(case, endpoint, connect=True)
 
-    def _run(self):
-        poller = zmq.Poller()
-        poller.register(self.sock, zmq.POLLIN)
-        while not self._stop:
-            if not poller.poll(20):
-                continue
-            while True:
-                try:
-                    frames = self.sock.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                with self._lock:
-                    self._messages.append((frames[0].decode(), json.loads(frames[1])))
-
-    def messages(self):
-        with self._lock:
-            return list(self._messages)
-
-    def close(self):
-        self._stop = True
-        self._thread.join(timeout=2)
-        self.sock.close()
+    def _record(self, frames, t):
+        return (frames[0].decode(), json.loads(frames[1]))
 
 
 class AlertCase(MonitorCase):

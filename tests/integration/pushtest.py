@@ -5,41 +5,26 @@ the C client can be tested on their own: it records every line each
 connection sends, with its receipt time, and answers like the agent would.
 """
 
-import selectors
-import socket
-import threading
 import time
 
 import zbtest
 
 
-class LineServer:
+class LineServer(zbtest.SelectorServer):
     """A fake agent listener on 127.0.0.1 in its own thread.
 
     Modes: 'agent' answers like the agent (OK hello / PONG / OK checkin /
     OK bye, then close; ERR unknown-service for names in `reject`);
     'nopong' says OK hello but nothing afterwards; 'silent' never answers;
     'refuse' is not listening at all (connects are refused).
+    close_all() and send_all(text) come from zbtest.SelectorServer.
     """
 
     def __init__(self, case, mode="agent", reject=(), port=0):
         self.mode = mode
         self.reject = set(reject)
-        self._lock = threading.Lock()
-        self._sel = selectors.DefaultSelector()
-        self._records = []  # one dict per accepted connection
-        self._socks = {}  # socket -> record
-        self._listener = None
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
-        self._pending = []
-        self._stop = False
-        self.port = port or zbtest.free_port()
-        if mode != "refuse":
-            self._listen()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        case.addCleanup(self.close)
+        self._records = []  # one dict per accepted connection, in accept order
+        super().__init__(case, port, listen=mode != "refuse")
 
     # Test side
 
@@ -72,113 +57,24 @@ class LineServer:
     def set_mode(self, mode):
         def change():
             self.mode = mode
-            if mode == "refuse" and self._listener is not None:
-                self._sel.unregister(self._listener)
-                self._listener.close()
-                self._listener = None
-            elif mode != "refuse" and self._listener is None:
-                self._listen()
-                self._sel.register(self._listener, selectors.EVENT_READ, "listen")
+            self._listening(mode != "refuse")
         self._call(change)
 
-    def close_all(self):
-        """Closes every open connection, as an agent restart would."""
-        def drop():
-            for s in list(self._socks):
-                self._drop(s)
-        self._call(drop)
+    # Server thread: zbtest.SelectorServer's hooks
 
-    def send_all(self, text):
-        """Sends text to every open connection."""
-        def send():
-            for s in list(self._socks):
-                try:
-                    s.send(text.encode())
-                except OSError:
-                    self._drop(s)
-        self._call(send)
-
-    def close(self):
-        self._stop = True
-        self._wake_w.send(b"x")
-        self._thread.join(timeout=5)
-        self._sel.close()
-        self._wake_r.close()
-        self._wake_w.close()
-
-    # Server thread
-
-    def _listen(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", self.port))
-        s.listen(128)
-        s.setblocking(False)
-        self._listener = s
-
-    def _call(self, fn):
-        done = threading.Event()
+    def _open(self, sock):
+        record = {"lines": [], "times": [], "eof": False, "eof_t": None, "buf": b""}
         with self._lock:
-            self._pending.append((fn, done))
-        self._wake_w.send(b"x")
-        if not done.wait(10):
-            raise AssertionError("LineServer thread did not respond")
+            self._records.append(record)
+        return record
 
-    def _run(self):
-        if self._listener is not None:
-            self._sel.register(self._listener, selectors.EVENT_READ, "listen")
-        while not self._stop:
-            for key, _ in self._sel.select(0.1):
-                if key.data == "wake":
-                    self._wake_r.recv(4096)
-                    with self._lock:
-                        pending, self._pending = self._pending, []
-                    for fn, done in pending:
-                        fn()
-                        done.set()
-                elif key.data == "listen":
-                    self._accept()
-                else:
-                    self._read(key.fileobj)
-        for s in list(self._socks):
-            self._drop(s)
-        if self._listener is not None:
-            self._listener.close()
-
-    def _accept(self):
-        while self._listener is not None:
-            try:
-                s, _ = self._listener.accept()
-            except (BlockingIOError, OSError):
-                return
-            s.setblocking(False)
-            record = {"lines": [], "times": [], "eof": False, "eof_t": None, "buf": b""}
-            with self._lock:
-                self._records.append(record)
-                self._socks[s] = record
-            self._sel.register(s, selectors.EVENT_READ, "conn")
-
-    def _drop(self, s, eof=False):
-        record = self._socks.pop(s, None)
-        if record is not None and eof:
+    def _closed(self, record, eof):
+        if eof:
             with self._lock:
                 record["eof"] = True
                 record["eof_t"] = time.monotonic()
-        try:
-            self._sel.unregister(s)
-        except (KeyError, ValueError):
-            pass
-        s.close()
 
-    def _read(self, s):
-        try:
-            data = s.recv(65536)
-        except OSError:
-            data = b""
-        if not data:
-            self._drop(s, eof=True)
-            return
-        record = self._socks[s]
+    def _data(self, sock, record, data):
         now = time.monotonic()
         buf = record["buf"] + data
         *lines, record["buf"] = buf.split(b"\n")
@@ -190,12 +86,12 @@ class LineServer:
             reply, close = self._answer(line, record)
             if reply:
                 try:
-                    s.send(reply.encode() + b"\n")
+                    sock.send(reply.encode() + b"\n")
                 except OSError:
-                    self._drop(s, eof=True)
+                    self._drop(sock, eof=True)
                     return
             if close:
-                self._drop(s)
+                self._drop(sock)
                 return
 
     def _answer(self, line, record):

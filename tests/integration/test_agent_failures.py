@@ -128,6 +128,20 @@ class AgentFailureTest(AgentCase):
         zbtest.wait_for(lambda: server.connections() == 1, 5, "one held connection")
         self.stop_agent(agent)
 
+    def test_connection_only_to_a_closing_server_does_not_spin(self):
+        """Connection-only: a service that accepts and closes at once is up
+        at every connect (that is all such a probe asks), but reconnects
+        stay paced at one per interval."""
+        server = zbtest.TcpServer(self, mode="close")
+        interval = 0.2
+        agent = self.start_one(server, "200ms", "100ms", ping=False)
+        t0, n0 = time.monotonic(), server.accepted
+        zbtest.wait_for(lambda: time.monotonic() - t0 > 2.0, 5, "2 s against a closing server")
+        took, made = time.monotonic() - t0, server.accepted - n0
+        # One at-once reconnect per interval at most, plus the checks.
+        self.assertLess(made, 2 * took / interval + 4, "%d connections in %.1fs" % (made, took))
+        self.stop_agent(agent)
+
     def test_connect_timeout(self):
         """A connect that never completes counts as a timeout; `fails` of
         them in a row make the service down. A listener whose accept queue

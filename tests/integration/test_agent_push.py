@@ -1,8 +1,11 @@
 """zbeat-agent's push and ttl services (issue 4, docs/push.md), from the
-agent's side: deadlines, verdicts in beats and events, and a listener under
-attack that must not disturb probing. The clients here are raw sockets and
-small Python processes, so these tests depend on the agent alone."""
+agent's side: deadlines, verdicts in beats and events, the newest-wins rule,
+and a listener under attack that must not disturb probing. The clients are
+raw sockets and small Python processes, so those tests depend on the agent
+alone; EndToEnd adds zbeat-ping against the real agent and a push outage in
+`zbeat outages` (the monitor and the CLI)."""
 
+import json
 import os
 import random
 import signal
@@ -13,7 +16,7 @@ import threading
 import time
 
 import zbtest
-from agent_helpers import REDIS_PING, AgentCase
+from agent_helpers import REDIS_PING, AgentCase, agent_config
 
 MS = 0.002  # the agent keeps time in whole ms: a deadline may round down by 1
 
@@ -52,6 +55,16 @@ def proc_status(pid, key):
 
 def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def child_pid(pid):
+    """The first child's pid of a process, or None."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            children = f.read().split()
+    except OSError:
+        return None
+    return int(children[0]) if children else None
 
 
 def service(beat, name):
@@ -104,9 +117,17 @@ class PushCase(AgentCase):
             c.close()
         super().tearDown()
 
-    def start_push_agent(self, services, **kwargs):
+    def start_push_agent(self, services, monitor=None, **kwargs):
+        """An agent with its push listener on self.port, publishing to the
+        subscriber (and to the others in monitor, a comma list, if given)."""
         self.t_start = time.monotonic()
-        agent = self.start_agent(services, listen="tcp://127.0.0.1:%d" % self.port, **kwargs)
+        listen = "tcp://127.0.0.1:%d" % self.port
+        if monitor is None:
+            agent = self.start_agent(services, listen=listen, **kwargs)
+        else:
+            path = self.write("agent.cfg", agent_config(monitor, services, listen=listen,
+                                                        **kwargs))
+            agent = self.start([self.agent_bin, "-c", path, "-v"], "agent")
         zbtest.wait_for(lambda: zbtest.port_open(self.port) or not agent.alive(), 10,
                         "the push listener")
         self.assertTrue(agent.alive(), "the agent exited")
@@ -128,6 +149,19 @@ class PushCase(AgentCase):
     def events_of(self, name, start=0):
         return [m["msg"] for m in self.sub.messages()[start:]
                 if m["msg"]["type"] == "event" and m["msg"].get("service") == name]
+
+    def ping_cmd(self, *args):
+        """A zbeat-ping command line against this agent's listener."""
+        return [zbtest.bin("zbeat-ping"), "--agent", "127.0.0.1:%d" % self.port] + list(args)
+
+    def start_ping_run(self, svc, proc_name):
+        """zbeat-ping run SVC -- sleep 60 (PING every 300 ms), and a cleanup
+        for its child: a SIGKILL of zbeat-ping leaves the sleep behind."""
+        ping = self.start(self.ping_cmd("--every", "300ms", "run", svc, "--", "sleep", "60"),
+                          proc_name)
+        child = zbtest.wait_for(lambda: child_pid(ping.pid), 10, "the command of " + proc_name)
+        self.addCleanup(lambda: os.path.exists("/proc/%d" % child) and os.kill(child, 9))
+        return ping
 
 
 class Deadlines(PushCase):
@@ -211,6 +245,29 @@ class Deadlines(PushCase):
         self.assertEqual(c.ask("HELLO worker"), "OK hello")
         up = self.wait_event("worker", "up", 5, start=start)
         self.assertEqual(up["msg"]["from"], "stopped")
+
+    def test_newest_connection_wins(self):
+        push = 1.0
+        self.start_push_agent([("worker", {"push": "1s"})])
+        self.wait_subscribed()
+        old = self.client()
+        self.assertEqual(old.ask("HELLO worker"), "OK hello")
+        self.wait_state("worker", "up", 5)
+        start = self.mark()
+        new = self.client()
+        self.assertEqual(new.ask("HELLO worker"), "OK hello")
+        self.assertEqual(old.line(), "ERR replaced")
+        self.assertIsNone(old.line())
+        self.assertEqual(new.ask("PING"), "PONG")
+        # Still up past a deadline (1.5 s), through the new connection alone,
+        # and the replacement itself was no event.
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < push * 2:
+            self.assertEqual(new.ask("PING"), "PONG")
+            n = self.mark()  # paced by the agent's beats (200 ms)
+            self.sub.wait(lambda m: m["msg"]["type"] == "beat", 5, "the next beat", start=n)
+        self.assertEqual(self.events_of("worker", start), [])
+        self.assertEqual(zbtest.beat_state(self.sub.beats()[-1], "worker"), "up")
 
     def test_never_connected_and_ttl_unknown_until_expiry(self):
         self.start_push_agent([("worker", {"push": "500ms"}), ("job", {"ttl": "1500ms"})])
@@ -317,9 +374,10 @@ class Listener(PushCase):
 
 
 class Hostile(PushCase):
-    """Garbage, 1 MiB lines, a PING flood that never reads its PONGs, silent
-    and half-closed connections, and 5000 idle connections, all at once,
-    while a redis probe and a well-behaved push client carry on."""
+    """Each kind of bad line gets its own ERR and a close; then garbage,
+    1 MiB lines, a PING flood that never reads its PONGs, silent and
+    half-closed connections, and 5000 idle connections, all at once, while a
+    redis probe and a well-behaved push client carry on."""
 
     IDLE = 5000
     INTERVAL = 0.2  # the redis probe's interval and the agent's beat
@@ -351,15 +409,49 @@ class Hostile(PushCase):
     def flood(self, data, hello=None):
         """Sends data on a fresh connection without reading; returns how it ended."""
         try:
-            s = socket.create_connection(("127.0.0.1", self.port))
-            s.settimeout(20 * zbtest.SLOW)
-            if hello:
-                s.sendall(hello)
-            s.sendall(data)
-            s.close()
+            with socket.create_connection(("127.0.0.1", self.port)) as s:
+                s.settimeout(20 * zbtest.SLOW)
+                if hello:
+                    s.sendall(hello)
+                s.sendall(data)
             return "sent"
         except OSError as e:
             return type(e).__name__
+
+    def test_each_bad_line_gets_its_err_and_a_close(self):
+        target = zbtest.TcpServer(self)
+        agent = self.start_push_agent([
+            ("worker", {"push": "1s"}),
+            ("other", dict(REDIS_PING, probe="127.0.0.1:%d" % target.port, interval="200ms",
+                           timeout="100ms"))])
+        self.wait_state("other", "up", 10)
+        start = self.mark()
+        for text, reply in ((b"\x00\xff\xfe garbage\x01\n", "ERR bad-command"),
+                            (b"PING\n", "ERR no-hello"),
+                            (b"HELLO nope\n", "ERR unknown-service"),
+                            (b"HELLO other\n", "ERR unknown-service"),  # a probe service
+                            (b"HELLO worker\nHELLO worker\n", None)):
+            c = self.client()
+            c.send(text)
+            if reply:
+                self.assertEqual(c.line(), reply, text)
+            else:
+                self.assertEqual(c.line(), "OK hello")
+                self.assertEqual(c.line(), "ERR second-hello")
+            self.assertIsNone(c.line(), text)
+        big = self.client()
+        try:
+            big.send(b"x" * (1 << 20))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the agent closed it early: also right
+        self.assertIn(big.line(), ("ERR line-too-long", None))
+        # The probe never noticed, and a well-behaved client is still served.
+        self.assertEqual(self.events_of("other", start), [])
+        c = self.client()
+        self.assertEqual(c.ask("HELLO worker"), "OK hello")
+        self.assertEqual(c.ask("PING"), "PONG")
+        self.assertTrue(agent.alive())
+        self.stop_agent(agent)
 
     def test_hostile_clients_do_not_disturb_probing(self):
         redis = self.redis()
@@ -491,6 +583,86 @@ class Hostile(PushCase):
                                                          max(gaps), max(rtts), replies))
         self.assertTrue(agent.alive())
         self.stop_agent(agent)
+
+
+class EndToEnd(PushCase):
+    """zbeat-ping against the real agent, and a push outage that reaches
+    `zbeat outages` through the monitor like any other."""
+
+    def test_zbeat_ping_checkin_brings_a_ttl_service_up(self):
+        self.start_push_agent([("job", {"ttl": "2s"})])
+        self.wait_subscribed()
+        start = self.mark()
+        rc, _, err = self.run_cmd(self.ping_cmd("checkin", "job"))
+        self.assertEqual(rc, 0, err)
+        up = self.wait_event("job", "up", 5, start=start)["msg"]
+        self.assertEqual((up["from"], up["reason"]), ("unknown", "ok"))
+        self.assertEqual(service(self.wait_state("job", "up", 5, start=start), "job")["kind"],
+                         "ttl")
+
+    def test_checkin_of_undeclared_service_fails(self):
+        self.start_push_agent([("job", {"ttl": "2s"})])
+        rc, _, err = self.run_cmd(self.ping_cmd("checkin", "nope"))
+        self.assertEqual(rc, 1)
+        self.assertIn("ERR unknown-service", err)
+
+    def test_zbeat_ping_run_exit_0_is_a_planned_stop(self):
+        push = 1.0
+        self.start_push_agent([("worker", {"push": "1s"})])
+        self.wait_subscribed()
+        start = self.mark()
+        rc, _, err = self.run_cmd(self.ping_cmd("--every", "300ms", "run", "worker", "--",
+                                                "sleep", "0.7"))
+        self.assertEqual(rc, 0, err)
+        stopped = self.wait_event("worker", "stopped", 5, start=start)
+        self.assertEqual((stopped["msg"]["from"], stopped["msg"]["reason"]), ("up", "bye"))
+        # Well past the deadline: still stopped, never down. (A slow start
+        # may put a never-connected down before the HELLO: not the point.)
+        self.sub.wait(lambda m: m["t"] > stopped["t"] + push * 2 and m["msg"]["type"] == "beat",
+                      10, "a beat two push intervals after BYE", start=start)
+        self.assertEqual(zbtest.beat_state(self.sub.beats()[-1], "worker"), "stopped")
+        tos = [e["to"] for e in self.events_of("worker", start)]
+        self.assertEqual(tos[tos.index("up"):], ["up", "stopped"], tos)
+
+    def test_push_outage_in_zbeat_outages(self):
+        push = 1.0
+        monitor_bin = zbtest.bin("zbeat-monitor")
+        cli = zbtest.bin("zbeat")
+        db = os.path.join(self.tmp, "zbeat.db")
+        endpoint = "tcp://127.0.0.1:%d" % zbtest.free_port()
+        self.start([monitor_bin, "--db", db, "--bind", endpoint], "monitor")
+        self.start_push_agent([("worker", {"push": "1s"})], host="push-host",
+                              monitor="%s,%s" % (endpoint, self.sub.endpoint))
+        ping = self.start_ping_run("worker", "zbeat-ping")
+        self.wait_state("worker", "up", 10)
+        # A killed zbeat-ping is seen at once, and a new one brings it back.
+        start = self.mark()
+        t_kill = time.monotonic()
+        ping.stop(signal.SIGKILL)
+        down = self.wait_event("worker", "down", 10, start=start)
+        self.assertEqual((down["msg"]["from"], down["msg"]["reason"]), ("up", "closed"))
+        self.assertLess(down["t"] - t_kill, push / 2, "a dead client must be seen at once")
+        self.start_ping_run("worker", "zbeat-ping-2")
+        up = self.wait_event("worker", "up", 10, start=start)
+        self.assertEqual(up["msg"]["from"], "down")
+
+        def outage():
+            rc, out, err = self.run_cmd([cli, "--db", db, "outages", "--json"])
+            if rc != 0 or not out.strip():
+                return None
+            try:
+                rows = json.loads(out)
+            except ValueError:
+                rows = [json.loads(line) for line in out.splitlines() if line.strip()]
+            rows = rows if isinstance(rows, list) else [rows]
+            for row in rows:
+                if row.get("service") == "worker" and row.get("ended_at"):
+                    return row
+            return None
+        row = zbtest.wait_for(outage, 15, "the push outage in `zbeat outages`")
+        self.assertEqual(row["host"], "push-host")
+        self.assertEqual(row["kind"], "service")  # a service outage, not a host one
+        self.assertEqual(row["reason"], "closed")
 
 
 if __name__ == "__main__":

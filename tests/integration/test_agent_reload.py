@@ -2,10 +2,8 @@
 unchanged; agent keys (monitor, beat, listen); bad files and a changed host
 name rejected while the agent carries on with what it had."""
 
-import selectors
 import signal
 import socket
-import threading
 import time
 
 import zbtest
@@ -14,77 +12,46 @@ from agent_helpers import AgentCase, agent_config
 PING = {"send": '"PING\\r\\n"', "expect": '"+PONG"'}
 
 
-class PingServer:
+class PingServer(zbtest.SelectorServer):
     """A +PONG server that records, per accepted connection, the peer port
     and the receipt time of every line, so a test can tell "the same
     connection" from "a reconnect" and measure the ping cadence."""
 
     def __init__(self, case):
-        self._lock = threading.Lock()
-        self._conns = []  # {'port': peer port, 'times': [t], 'open': bool}
-        self._sel = selectors.DefaultSelector()
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(64)
-        self._listener.setblocking(False)
-        self.port = self._listener.getsockname()[1]
-        self._sel.register(self._listener, selectors.EVENT_READ, None)
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        case.addCleanup(self.close)
+        self._records = []  # {'port': peer port, 'times': [t], 'open': bool}, in accept order
+        super().__init__(case)
 
-    def _run(self):
-        while not self._stop:
-            for key, _ in self._sel.select(0.05):
-                if key.data is None:
-                    conn, peer = self._listener.accept()
-                    conn.setblocking(False)
-                    record = {"port": peer[1], "times": [], "open": True}
-                    with self._lock:
-                        self._conns.append(record)
-                    self._sel.register(conn, selectors.EVENT_READ, record)
-                    continue
-                conn, record = key.fileobj, key.data
-                try:
-                    data = conn.recv(4096)
-                except OSError:
-                    data = b""
-                if not data:
-                    self._sel.unregister(conn)
-                    conn.close()
-                    with self._lock:
-                        record["open"] = False
-                    continue
-                now = time.monotonic()
-                with self._lock:
-                    record["times"] += [now] * data.count(b"\n")
-                try:
-                    conn.send(b"+PONG\r\n" * data.count(b"\n"))
-                except OSError:
-                    pass
-
-    def accepted(self):
+    def _open(self, sock):
+        record = {"port": sock.getpeername()[1], "times": [], "open": True}
         with self._lock:
-            return len(self._conns)
+            self._records.append(record)
+        return record
+
+    def _data(self, sock, record, data):
+        lines = data.count(b"\n")
+        now = time.monotonic()
+        with self._lock:
+            record["times"] += [now] * lines
+        try:
+            sock.send(b"+PONG\r\n" * lines)
+        except OSError:
+            pass
+
+    def _closed(self, record, eof):
+        with self._lock:
+            record["open"] = False
 
     def ports(self):
         with self._lock:
-            return [c["port"] for c in self._conns]
+            return [c["port"] for c in self._records]
 
     def open_ports(self):
         with self._lock:
-            return [c["port"] for c in self._conns if c["open"]]
+            return [c["port"] for c in self._records if c["open"]]
 
     def pings_since(self, t):
         with self._lock:
-            return sum(1 for c in self._conns for x in c["times"] if x >= t)
-
-    def close(self):
-        self._stop = True
-        self._thread.join(timeout=5)
-        for key in list(self._sel.get_map().values()):
-            key.fileobj.close()
+            return sum(1 for c in self._records for x in c["times"] if x >= t)
 
 
 def probe(server, interval="200ms", timeout="100ms", **extra):
@@ -130,7 +97,7 @@ class ReloadTest(AgentCase):
         agent = self.start_with([("keep", probe(keep)), ("change", probe(change, "1s")),
                                  ("remove", probe(remove))])
         first = self.beat_with(self.all_up(["keep", "change", "remove"]), "all three up")
-        zbtest.wait_for(lambda: keep.accepted() == 1 and change.accepted() == 1, 5,
+        zbtest.wait_for(lambda: keep.accepted == 1 and change.accepted == 1, 5,
                         "one connection each")
         before = {n: service_of(first, n) for n in ("keep", "change")}
         keep_ports, change_ports = keep.ports(), change.ports()
@@ -217,7 +184,7 @@ class ReloadTest(AgentCase):
             self.assertEqual([s["name"] for s in b["msg"]["services"]], ["svc"])
             self.assertEqual(zbtest.beat_state(b, "svc"), "up")
             self.assertEqual(b["msg"]["host"], "test-host")
-        self.assertEqual(server.accepted(), 1)
+        self.assertEqual(server.accepted, 1)
         self.assertEqual([m for m in self.sub.messages()[start:] if m["msg"]["type"] == "event"],
                          [])
         self.assertTrue(agent.alive())
@@ -297,6 +264,7 @@ class PushReloadTest(AgentCase):
         path = self.write("agent.cfg", agent_config(self.sub.endpoint, services, listen=listen))
         agent = self.start([self.agent_bin, "-c", path, "-v"], "agent")
         zbtest.wait_for(lambda: zbtest.port_open(port), 10, "the push listener")
+        self.wait_subscribed()  # before it, PUB drops events (the first "up")
         _, worker = self.client(port)
         self.assertEqual(self.ask(worker, "HELLO worker"), "OK hello")
         _, job = self.client(port)

@@ -152,6 +152,9 @@ class CliOutputTest(MonitorCase):
         self.assertEqual(parse_rfc3339_ms(rows[2]["since"]), self.t - 30 * 60000)
         rc, out, err = self.cli("status")
         self.assertEqual(rc, 0, err)
+        # The monitor's own line first (nothing replays here: caught up).
+        self.assertRegex(out.splitlines()[0], r"^monitor: up \S+, heard \S+ ago, caught up$")
+        self.assertEqual(out.splitlines()[1].split()[:3], ["HOST", "SERVICE", "STATE"])
         self.assertRegex(out, r"\na-1 +web +down +\S+Z +3\dm\d\ds +timeout\n")
         rc, out, err = self.cli("status", "--csv")
         table = list(csv.reader(io.StringIO(out)))
@@ -162,16 +165,21 @@ class CliOutputTest(MonitorCase):
         self.assertEqual([h["host"] for h in hosts], ["a-1", "b-2", "c-3"])
         for h in hosts:
             self.assertEqual(set(h), {"host", "state", "since", "last_seen", "instance",
-                                      "interval_ms"})
+                                      "interval_ms", "replay_pending", "replay_reported"})
             self.assertRegex(h["instance"], r"^[0-9a-f]{16}$")
+            # These agents have no replay channel: nothing reported.
+            self.assertEqual((h["replay_pending"], h["replay_reported"]), (None, None))
         self.assertEqual([h["interval_ms"] for h in hosts], [3600000] * 3)
         rc, out, err = self.cli("hosts")
         self.assertEqual(rc, 0, err)
-        self.assertEqual(out.splitlines()[0].split(), ["HOST", "STATE", "SINCE", "LAST", "SEEN",
-                                                       "INSTANCE", "BEAT"])
+        self.assertEqual(out.splitlines()[0].split(), ["HOST", "STATE", "SINCE", "LAST", "HEARD",
+                                                       "INSTANCE", "BEAT", "REPLAY"])
+        self.assertRegex(out.splitlines()[1],
+                         r"^a-1 +alive +\S+Z +\S+ ago +[0-9a-f]{16} +1h00m +-$")
         rc, out, err = self.cli("hosts", "--csv")
         self.assertEqual(list(csv.reader(io.StringIO(out)))[0],
-                         ["host", "state", "since", "last_seen", "instance", "interval_ms"])
+                         ["host", "state", "since", "last_seen", "instance", "interval_ms",
+                          "replay_pending", "replay_reported"])
 
     def test_db_from_environment_and_after_the_monitor_stopped(self):
         self.stop_monitor()

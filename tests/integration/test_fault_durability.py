@@ -46,13 +46,11 @@ class Flapper:
 
 
 class DurabilityTest(FaultCase):
-    #   Known bug (issue 11, left open): in about 1 run of 3, one of the 50
-    #   kills leaves a wrong row: a zero-length duplicate next to the true
-    #   outage, or two outages merged. Nothing is ever lost. A race between
-    #   live and replayed transitions around a restart; until it is fixed the
-    #   test runs only on request, so CI stays a verdict on everything else.
-    @unittest.skipUnless(os.environ.get("ZB_KNOWN_BUGS") == "1",
-                         "known bug, issue 11: set ZB_KNOWN_BUGS=1 to run")
+    #   Two races this test found, both fixed: a beat queued in the agent
+    #   while the monitor was down, older than transitions replay had
+    #   committed, undid them in the next run (zero-length duplicates); and
+    #   a beat's "up since" merged two outages whose middle was missed
+    #   (replay now parts them). test_fault_replay pins each one down.
     def test_kill_9_at_random_moments(self):
         kills = int(os.environ.get("ZB_FAULT_KILLS", "50"))
         seed = int(os.environ.get("ZB_FAULT_SEED", str(int(time.time()))))

@@ -4,9 +4,13 @@ agent's own times; also after the agent itself restarted."""
 
 import re
 import signal
+import time
+
+import zmq
 
 import zbtest
-from fault_helpers import FaultCase, journal_events
+from fault_helpers import FaultCase, agent_config, journal_events
+from monitor_helpers import now_ms, parse_rfc3339_ms
 
 
 class ReplayTest(FaultCase):
@@ -73,6 +77,113 @@ class ReplayTest(FaultCase):
         after = self.outages()
         self.assertEqual([(o["id"], o["started_at"], o["ended_at"]) for o in before],
                          [(o["id"], o["started_at"], o["ended_at"]) for o in after])
+
+    def test_reload_points_replay_at_another_monitor(self):
+        # The agent publishes and replays to a monitor that is not there;
+        # a reload points its replay at ours, which then gets the journal,
+        # although it never hears the agent's PUB stream.
+        servers = {n: zbtest.TcpServer(self) for n in ("a", "b")}
+        self.start_replaying_monitor()
+        ports = {n: s.port for n, s in servers.items()}
+        nowhere = "tcp://127.0.0.1:%d" % zbtest.free_port()
+        path = self.write("agent.cfg", agent_config(nowhere, nowhere, self.journal, ports))
+        agent = self.start([zbtest.bin("zbeat-agent"), "-c", path], "agent")
+        self.wait_transition("a", "up")
+        servers["a"].set_mode("refuse")
+        n = self.wait_transition("a", "down")
+        servers["a"].set_mode("answer")
+        self.wait_transition("a", "up", n)
+        self.assertEqual(self.outages(), [])
+        self.write("agent.cfg", agent_config(nowhere, self.replay, self.journal, ports))
+        agent.send_signal(signal.SIGHUP)
+        zbtest.wait_for(lambda: "replay to %s" % self.replay in agent.output(), 10,
+                        "the agent applies the new replay endpoint")
+        want = self.wait_db_matches_journal()
+        self.assertEqual(len(want["a"]), 1)
+        # The journal cannot move on a reload: rejected, replay carries on.
+        self.write("agent.cfg", agent_config(nowhere, self.replay, self.journal + "-2", ports))
+        agent.send_signal(signal.SIGHUP)
+        zbtest.wait_for(lambda: "agent/journal cannot change on reload" in agent.output(), 10,
+                        "the reload is rejected")
+        self.assertTrue(agent.alive())
+
+    def replay_events(self, events, timeout=10):
+        """Replays events (FakeAgent messages) over the monitor's replay
+        channel as an agent does; returns once every one is acked."""
+        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.replay)
+        try:
+            for e in events:
+                sock.send_multipart([b"EVENT"] + e["frames"])
+            acked = set()
+            want = {(e["instance"], e["seq"]) for e in events}
+            deadline = time.monotonic() + timeout * zbtest.SLOW
+            while acked != want:
+                self.assertLess(time.monotonic(), deadline, "acks %r of %r" % (acked, want))
+                if sock.poll(50):
+                    kind, instance, seq = sock.recv_multipart()
+                    self.assertEqual(kind, b"ACK")
+                    acked.add((instance.decode(), int(seq)))
+        finally:
+            sock.close()
+
+    def test_replay_splits_an_outage_a_beat_merged(self):
+        # Down seen live; up, down, up missed; a beat then says "up since"
+        # the last up, closing the first outage there: two outages merged.
+        # The replayed journal must part them again, at the agent's times.
+        self.start_replaying_monitor()
+        agent = self.fake("web-1")
+        t = now_ms() - 60000
+        agent.set("s", "up", since_ms=t)
+        agent.beat()
+        self.wait_state("web-1", "s", "up", 10)
+        journal = [agent.event("s", "down", at_ms=t + 1000)]
+        self.wait_outages(lambda r: r, 10, "the outage seen live")
+        journal += [agent.event("s", "up", at_ms=t + 2000, live=False),
+                    agent.event("s", "down", at_ms=t + 3000, live=False),
+                    agent.event("s", "up", at_ms=t + 4000, live=False)]
+        agent.beat()
+        rows = self.wait_outages(lambda r: r and r[0]["ended_at"], 10, "closed by the beat")
+        self.assertEqual([(parse_rfc3339_ms(r["started_at"]), parse_rfc3339_ms(r["ended_at"]))
+                          for r in rows], [(t + 1000, t + 4000)])
+        self.replay_events(journal)
+        rows = self.outages()
+        self.assertEqual(sorted((parse_rfc3339_ms(r["started_at"]),
+                                 parse_rfc3339_ms(r["ended_at"]), r["end_reason"]) for r in rows),
+                         [(t + 1000, t + 2000, "up"), (t + 3000, t + 4000, "up")])
+        # Offered again (an ack lost): nothing changes.
+        self.replay_events(journal)
+        self.assertEqual(len(self.outages()), 2)
+        self.assertEqual(self.status()[("web-1", "s")]["state"], "up")
+
+    def test_what_replay_committed_makes_live_messages_stale_after_a_restart(self):
+        # An agent's PUB queue holds what it sent while the monitor was down
+        # and delivers it to the next run: a beat older than transitions the
+        # replay already committed must not reopen the outage they closed.
+        self.start_replaying_monitor()
+        agent = self.fake("web-1")
+        t = now_ms() - 60000
+        agent.set("s", "up", since_ms=t)
+        agent.beat()  # seq 1
+        self.wait_state("web-1", "s", "up", 10)
+        down = agent.event("s", "down", at_ms=t + 1000, live=False)  # seq 2
+        stale = agent.beat(seq=3)  # queued: "down since t + 1000"
+        up = agent.event("s", "up", at_ms=t + 2000, live=False, seq=4)
+        agent.seq = 4
+        self.replay_events([down, up])
+        self.assertEqual(len(self.outages()), 1)
+        self.monitor.stop(signal.SIGKILL)
+        self.start_replaying_monitor(name="monitor2")
+        agent.wait_subscribed()
+        agent.send_raw(stale["frames"])
+        agent.event("marker", "up")  # all before it was handled
+        self.wait_state("web-1", "marker", "up", 10)
+        rows = self.outages()
+        self.assertEqual([(parse_rfc3339_ms(r["started_at"]), parse_rfc3339_ms(r["ended_at"]))
+                          for r in rows], [(t + 1000, t + 2000)])
+        self.assertEqual(self.status()[("web-1", "s")]["state"], "up")
+        self.assertEqual(self.stop_monitor()["stale"], 1)
 
 
 if __name__ == "__main__":

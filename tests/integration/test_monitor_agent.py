@@ -91,9 +91,9 @@ class MonitorAgentTest(MonitorCase):
         agent.send_signal(signal.SIGSTOP)
         self.wait_state("web-1", None, "silent", 10)
         detected = self.log_time(r"host silent: web-1")
-        # liveness (3) x beat, plus at most one beat.
-        self.assertLess(detected - t_stop, 3 * beat + beat)
-        self.assertGreater(detected - t_stop, 2 * beat - 0.05)
+        # liveness (5, the default) x beat, plus at most one beat.
+        self.assertLess(detected - t_stop, 5 * beat + beat)
+        self.assertGreater(detected - t_stop, 4 * beat - 0.05)
         self.assertEqual(self.status()[("web-1", "redis")]["state"], "unknown")
         rows = self.outages()
         self.assertEqual(len(host_outages(rows, "web-1")), 1)

@@ -167,10 +167,10 @@ class MonitorFakeAgentTest(MonitorCase):
             time.sleep(beat_s)
         self.wait_state("quiet-1", None, "silent", 10)
         detected = self.log_time(r"host silent: quiet-1")
-        # Silent after liveness (3) x the announced interval, at most one
-        # beat late (the sweep runs every 100 ms).
-        self.assertGreaterEqual(detected - t_last, 3 * beat_s - 0.02)
-        self.assertLess(detected - t_last, 3 * beat_s + beat_s)
+        # Silent after liveness (5, the default) x the announced interval,
+        # at most one beat late (the sweep runs every 100 ms).
+        self.assertGreaterEqual(detected - t_last, 5 * beat_s - 0.02)
+        self.assertLess(detected - t_last, 5 * beat_s + beat_s)
         status = self.status()
         self.assertEqual(status[("quiet-1", "redis")]["state"], "unknown")
         self.assertEqual(status[("quiet-1", "ssh")]["state"], "unknown")

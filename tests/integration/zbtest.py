@@ -138,17 +138,28 @@ class Redis:
         self.start()
 
 
-class Sub:
-    """A bound SUB socket polled by a reader thread from the start, so
-    subscriptions reach connecting PUBs (NOTES-zeromq), recording every
-    message with its monotonic receipt time."""
+class SubReader:
+    """A SUB socket read by a thread in a poll loop from the moment it
+    exists, recording every message that passes its topic filter.
 
-    def __init__(self, case=None, endpoint=None):
+    Bound by default: the agents' and FakeAgents' PUBs connect to it, and a
+    bound SUB sends its subscription to a connecting PUB only while it is
+    polled (NOTES-zeromq), so the thread polls before anyone publishes.
+    connect=True instead for a stream whose PUB binds (the monitor's
+    publish endpoint). topics: the prefixes subscribed to (str or bytes).
+    _record(frames, t) makes the record kept for a message; frames it
+    cannot read (ValueError, IndexError) are kept apart, in bad()."""
+
+    def __init__(self, case=None, endpoint=None, topics=("",), connect=False):
         self.ctx = zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.SUB)
-        self.sock.setsockopt(zmq.SUBSCRIBE, b"")
+        for topic in topics:
+            self.sock.setsockopt(zmq.SUBSCRIBE,
+                                 topic.encode() if isinstance(topic, str) else topic)
         self.sock.setsockopt(zmq.LINGER, 0)
-        if endpoint is None:
+        if connect:
+            self.sock.connect(endpoint)
+        elif endpoint is None:
             port = self.sock.bind_to_random_port("tcp://127.0.0.1")
             endpoint = "tcp://127.0.0.1:%d" % port
         else:
@@ -163,6 +174,10 @@ class Sub:
         if case is not None:
             case.addCleanup(self.close)
 
+    def _record(self, frames, t):
+        """The record kept for one message: {'topic', 'msg' (JSON), 't'}."""
+        return {"topic": frames[0].decode(), "msg": json.loads(frames[1]), "t": t}
+
     def _run(self):
         poller = zmq.Poller()
         poller.register(self.sock, zmq.POLLIN)
@@ -174,10 +189,10 @@ class Sub:
                     frames = self.sock.recv_multipart(zmq.NOBLOCK)
                 except zmq.Again:
                     break
-                t = time.monotonic()
                 try:
-                    record = {"topic": frames[0].decode(), "msg": json.loads(frames[1]), "t": t}
-                except (ValueError, IndexError, UnicodeDecodeError):
+                    # UnicodeDecodeError is a ValueError.
+                    record = self._record(frames, time.monotonic())
+                except (ValueError, IndexError):
                     with self._lock:
                         self._bad.append(frames)
                     continue
@@ -189,14 +204,9 @@ class Sub:
             return list(self._messages)
 
     def bad(self):
+        """The raw frames of messages _record could not read."""
         with self._lock:
             return list(self._bad)
-
-    def events(self):
-        return [m for m in self.messages() if m["msg"].get("type") == "event"]
-
-    def beats(self):
-        return [m for m in self.messages() if m["msg"].get("type") == "beat"]
 
     def wait(self, pred, timeout, what, start=0):
         """The first recorded message (from index start) for which pred is true."""
@@ -208,9 +218,22 @@ class Sub:
         return wait_for(find, timeout, what)
 
     def close(self):
+        if self._stop:
+            return
         self._stop = True
         self._thread.join(timeout=2)
         self.sock.close()
+
+
+class Sub(SubReader):
+    """The agents' receiving end: a bound SubReader whose records are
+    {'topic', 'msg', 't'}, with the agent protocol's message kinds."""
+
+    def events(self):
+        return [m for m in self.messages() if m["msg"].get("type") == "event"]
+
+    def beats(self):
+        return [m for m in self.messages() if m["msg"].get("type") == "beat"]
 
 
 def is_event(service, to, host=None):
@@ -230,26 +253,39 @@ def beat_state(beat, service):
     return None
 
 
-class TcpServer:
-    """A test TCP service on 127.0.0.1 in its own thread, with switchable
-    behaviour: 'answer' replies +PONG to every line, 'hang' accepts and reads
-    but never replies, 'close' accepts and closes at once, 'refuse' closes the
-    listening socket so connects are refused."""
+class SelectorServer:
+    """A TCP server on 127.0.0.1 in its own thread: one selector over the
+    listening socket, the connections and a wake pipe through which the test
+    thread has functions run in the server thread (_call), so only that thread
+    ever touches the sockets.
 
-    def __init__(self, case=None, port=0, mode="answer", reply=b"+PONG\r\n"):
-        self.reply = reply
-        self.mode = mode
+    Subclasses say what a connection is through three hooks, all run in the
+    server thread: _open(sock) returns the connection's record (None: close
+    it at once), _data(sock, record, data) handles what it sent, and
+    _closed(record, eof) hears that it went (eof: the peer closed or failed,
+    not we).
+    Records live in self._conns (socket -> record); change them under
+    self._lock when the test thread reads them.
+
+    listen=False starts with no listening socket (connects are refused) on
+    a port that was free; _listening(on), in the server thread, switches.
+    Attributes a subclass's hooks read must be set before this __init__
+    starts the thread."""
+
+    def __init__(self, case=None, port=0, listen=True, backlog=4096):
         self._lock = threading.Lock()
         self._sel = selectors.DefaultSelector()
         self._conns = {}
         self._listener = None
+        self._backlog = backlog
         self.port = port
+        self.accepted = 0  # connections accepted, also those closed at once
         self._wake_r, self._wake_w = socket.socketpair()
         self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
         self._pending = []
         self._stop = False
-        self.accepted = 0
-        if mode != "refuse":
+        self._done = False
+        if listen:
             self._listen()
         elif not self.port:
             self.port = free_port()
@@ -258,14 +294,45 @@ class TcpServer:
         if case is not None:
             case.addCleanup(self.close)
 
-    def _listen(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", self.port))
-        s.listen(4096)
-        s.setblocking(False)
-        self.port = s.getsockname()[1]
-        self._listener = s
+    # Hooks
+
+    def _open(self, sock):
+        return {}
+
+    def _data(self, sock, record, data):
+        pass
+
+    def _closed(self, record, eof):
+        pass
+
+    # Test side
+
+    def close_all(self):
+        """Closes every open connection, as a restarting server would."""
+        self._call(self._drop_all)
+
+    def send_all(self, data):
+        """Sends data (str or bytes) to every open connection."""
+        data = data.encode() if isinstance(data, str) else data
+
+        def send():
+            for s in list(self._conns):
+                try:
+                    s.send(data)
+                except OSError:
+                    self._drop(s, eof=True)
+        self._call(send)
+
+    def close(self):
+        if self._done:
+            return
+        self._done = True
+        self._stop = True
+        self._wake_w.send(b"x")
+        self._thread.join(timeout=5)
+        self._sel.close()
+        self._wake_r.close()
+        self._wake_w.close()
 
     def _call(self, fn):
         """Runs fn in the server thread and waits for it."""
@@ -273,41 +340,31 @@ class TcpServer:
         with self._lock:
             self._pending.append((fn, done))
         self._wake_w.send(b"x")
-        if not done.wait(10):
-            raise AssertionError("TcpServer thread did not respond")
+        if not done.wait(10 * SLOW):
+            raise AssertionError("%s thread did not respond" % type(self).__name__)
 
-    def set_mode(self, mode):
-        def change():
-            self.mode = mode
-            if mode == "refuse":
-                if self._listener is not None:
-                    self._sel.unregister(self._listener)
-                    self._listener.close()
-                    self._listener = None
-                for c in list(self._conns):
-                    self._drop(c)
-            else:
-                if self._listener is None:
-                    self._listen()
-                    self._sel.register(self._listener, selectors.EVENT_READ, "listen")
-                if mode == "close":
-                    for c in list(self._conns):
-                        self._drop(c)
-        self._call(change)
+    # Server thread
 
-    def connections(self):
-        with self._lock:
-            return len(self._conns)
+    def _listening(self, on):
+        """Listens again on the same port, or closes the listening socket."""
+        if on and self._listener is None:
+            self._listen()
+        elif not on and self._listener is not None:
+            self._sel.unregister(self._listener)
+            self._listener.close()
+            self._listener = None
 
-    def _drop(self, conn):
-        self._sel.unregister(conn)
-        with self._lock:
-            del self._conns[conn]
-        conn.close()
+    def _listen(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port))
+        s.listen(self._backlog)
+        s.setblocking(False)
+        self.port = s.getsockname()[1]
+        self._listener = s
+        self._sel.register(s, selectors.EVENT_READ, "listen")
 
     def _run(self):
-        if self._listener is not None:
-            self._sel.register(self._listener, selectors.EVENT_READ, "listen")
         while not self._stop:
             for key, _ in self._sel.select(0.1):
                 if key.data == "wake":
@@ -321,48 +378,92 @@ class TcpServer:
                     self._accept()
                 else:
                     self._read(key.fileobj)
-        for c in list(self._conns):
-            self._drop(c)
-        if self._listener is not None:
-            self._listener.close()
+        self._drop_all()
+        self._listening(False)
 
     def _accept(self):
         while self._listener is not None:
             try:
-                conn, _ = self._listener.accept()
-            except (BlockingIOError, OSError):
+                s, _ = self._listener.accept()
+            except OSError:  # BlockingIOError included: none left
                 return
             self.accepted += 1
-            if self.mode == "close":
-                conn.close()
+            record = self._open(s)
+            if record is None:
+                s.close()
                 continue
-            conn.setblocking(False)
+            s.setblocking(False)
             with self._lock:
-                self._conns[conn] = b""
-            self._sel.register(conn, selectors.EVENT_READ, "conn")
+                self._conns[s] = record
+            self._sel.register(s, selectors.EVENT_READ, "conn")
 
-    def _read(self, conn):
+    def _read(self, s):
+        record = self._conns.get(s)
+        if record is None:  # dropped earlier in the same select() batch
+            return
         try:
-            data = conn.recv(65536)
+            data = s.recv(65536)
         except OSError:
             data = b""
         if not data:
-            self._drop(conn)
+            self._drop(s, eof=True)
             return
+        self._data(s, record, data)
+
+    def _drop(self, s, eof=False):
+        """Closes a connection (eof: the peer's doing, not ours)."""
+        with self._lock:
+            record = self._conns.pop(s, None)
+        try:
+            self._sel.unregister(s)
+        except (KeyError, ValueError):
+            pass
+        s.close()
+        if record is not None:
+            self._closed(record, eof)
+
+    def _drop_all(self):
+        for s in list(self._conns):
+            self._drop(s)
+
+
+class TcpServer(SelectorServer):
+    """A test TCP service with switchable behaviour: 'answer' replies
+    +PONG to every line, 'hang' accepts and reads but never replies, 'close'
+    accepts and closes at once, 'refuse' closes the listening socket so
+    connects are refused."""
+
+    def __init__(self, case=None, port=0, mode="answer", reply=b"+PONG\r\n"):
+        self.reply = reply
+        self.mode = mode
+        super().__init__(case, port, listen=mode != "refuse")
+
+    def set_mode(self, mode):
+        def change():
+            self.mode = mode
+            self._listening(mode != "refuse")
+            if mode in ("refuse", "close"):
+                self._drop_all()
+        self._call(change)
+
+    def connections(self):
+        """How many connections are open."""
+        with self._lock:
+            return len(self._conns)
+
+    def _open(self, sock):
+        return None if self.mode == "close" else {"buf": b""}
+
+    def _data(self, sock, record, data):
         if self.mode != "answer":
             return
-        with self._lock:
-            buf = self._conns[conn] + data
-            lines = buf.count(b"\n")
-            self._conns[conn] = buf[buf.rfind(b"\n") + 1:]
+        buf = record["buf"] + data
+        lines = buf.count(b"\n")
+        record["buf"] = buf[buf.rfind(b"\n") + 1:]
         try:
-            conn.send(self.reply * lines)
+            sock.send(self.reply * lines)
         except OSError:
-            self._drop(conn)
-
-    def close(self):
-        self._stop = True
-        self._thread.join(timeout=5)
+            self._drop(sock, eof=True)
 
 
 class TestCase(unittest.TestCase):
@@ -381,7 +482,10 @@ class TestCase(unittest.TestCase):
                 sys.stderr.write("\n----- %s (%s) -----\n%s" % (p.name, " ".join(p.args),
                                                                p.output()[-20000:]))
             p.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if failed and os.environ.get("ZB_KEEP_TMP") == "1":
+            sys.stderr.write("\nkept %s (ZB_KEEP_TMP=1)\n" % self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def _failed(self):
         outcome = getattr(self, "_outcome", None)

@@ -1,0 +1,912 @@
+/*  zb_proto_decode: the strict decoder of wire protocol v1 (zb_msg_decode,
+    declared in zb_proto.h; the module's self-test is in zb_proto.c).
+*/
+#include "zb_proto.h"
+#include "zb_time.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <yajl/yajl_parse.h>
+
+//  --------------------------------------------------------------------------
+//  Decoding. One pass of yajl's callbacks checks every value as it arrives
+//  and writes it straight into the message: no tree is built (jansson's
+//  tree was most of the monitor's cost per beat). What is accepted is what
+//  the tree decoder accepted: the strictness jansson had and yajl lacks is
+//  added here (s_scan, the depth limit, duplicate keys, number ranges).
+
+//  What a key names. Root fields in the order the encoder writes them, then
+//  a service's; S_F_ITEM stands for a whole element of "services".
+typedef enum {
+    S_F_UNKNOWN = -1,
+    S_F_V,
+    S_F_TYPE,
+    S_F_HOST,
+    S_F_INSTANCE,
+    S_F_SEQ,
+    S_F_TIME_MS,
+    S_F_INTERVAL_MS,
+    S_F_DROPPED,
+    S_F_SERVICES,
+    S_F_SERVICE,
+    S_F_FROM,
+    S_F_TO,
+    S_F_AT_MS,
+    S_F_REASON,
+    S_F_ERROR,
+    S_F_NAME, // first of a service's
+    S_F_KIND,
+    S_F_STATE,
+    S_F_SINCE_MS,
+    S_F_RTT_US,
+    S_F_SVC_REASON,
+    S_F_SVC_ERROR,
+    S_F_ITEM
+} s_field_t;
+
+typedef enum { S_INT, S_STR, S_NAME, S_STATE, S_LIST } s_kind_t;
+
+//  Which messages have a field: every one (S_HEAD), beats or events.
+#define S_HEAD 1
+#define S_BEAT 2
+#define S_EVENT 4
+
+typedef struct {
+    const char *key;
+    size_t len;    // of key
+    s_kind_t kind; // what its value must be
+    int types;     // S_HEAD, S_BEAT or S_EVENT
+    bool required; // missing or null is an error
+    int64_t min;   // S_INT: bounds
+    int64_t max;
+    size_t max_len; // S_STR, S_NAME, S_STATE: bytes
+} s_spec_t;
+
+#define S_KEY(text) .key = text, .len = sizeof(text) - 1
+
+static const s_spec_t s_specs[] = {
+    [S_F_V] = {S_KEY("v"), S_INT, S_HEAD, true, 1, INT32_MAX, 0},
+    [S_F_TYPE] = {S_KEY("type"), S_STR, S_HEAD, true, 0, 0, 7},
+    [S_F_HOST] = {S_KEY("host"), S_NAME, S_HEAD, true, 0, 0, ZB_NAME_MAX},
+    [S_F_INSTANCE] = {S_KEY("instance"), S_STR, S_HEAD, true, 0, 0, ZB_INSTANCE_LEN},
+    [S_F_SEQ] = {S_KEY("seq"), S_INT, S_HEAD, true, 1, INT64_MAX, 0},
+    [S_F_TIME_MS] = {S_KEY("time_ms"), S_INT, S_HEAD, true, 0, INT64_MAX, 0},
+    [S_F_INTERVAL_MS] = {S_KEY("interval_ms"), S_INT, S_BEAT, true, 1, 86400000, 0},
+    [S_F_DROPPED] = {S_KEY("dropped"), S_INT, S_BEAT, false, 0, INT64_MAX, 0},
+    [S_F_SERVICES] = {S_KEY("services"), S_LIST, S_BEAT, true, 0, 0, 0},
+    [S_F_SERVICE] = {S_KEY("service"), S_NAME, S_EVENT, false, 0, 0, ZB_NAME_MAX},
+    [S_F_FROM] = {S_KEY("from"), S_STATE, S_EVENT, true, 0, 0, 15},
+    [S_F_TO] = {S_KEY("to"), S_STATE, S_EVENT, true, 0, 0, 15},
+    [S_F_AT_MS] = {S_KEY("at_ms"), S_INT, S_EVENT, true, 0, INT64_MAX, 0},
+    [S_F_REASON] = {S_KEY("reason"), S_STR, S_EVENT, false, 0, 0, ZB_REASON_MAX},
+    [S_F_ERROR] = {S_KEY("error"), S_STR, S_EVENT, false, 0, 0, ZB_ERROR_MAX},
+    [S_F_NAME] = {S_KEY("name"), S_NAME, S_BEAT, true, 0, 0, ZB_NAME_MAX},
+    [S_F_KIND] = {S_KEY("kind"), S_STR, S_BEAT, false, 0, 0, ZB_KIND_MAX},
+    [S_F_STATE] = {S_KEY("state"), S_STATE, S_BEAT, true, 0, 0, 15},
+    [S_F_SINCE_MS] = {S_KEY("since_ms"), S_INT, S_BEAT, true, 0, INT64_MAX, 0},
+    [S_F_RTT_US] = {S_KEY("rtt_us"), S_INT, S_BEAT, false, 0, INT64_MAX, 0},
+    [S_F_SVC_REASON] = {S_KEY("reason"), S_STR, S_BEAT, false, 0, 0, ZB_REASON_MAX},
+    [S_F_SVC_ERROR] = {S_KEY("error"), S_STR, S_BEAT, false, 0, 0, ZB_ERROR_MAX},
+    [S_F_ITEM] = {S_KEY(""), S_LIST, S_BEAT, false, 0, 0, 0},
+};
+
+#define S_BIT(field) (1u << (field))
+
+//  Where the parse is.
+typedef enum {
+    S_AT_TOP,     // before the root object
+    S_IN_ROOT,    // in the root object
+    S_IN_LIST,    // in "services"
+    S_IN_SERVICE, // in one of its objects
+    S_IN_SKIP,    // in the value of a key we do not know
+    S_AT_END      // after the root object
+} s_level_t;
+
+//  The keys that no table names, one set for the whole text: each key
+//  is stored with the id of its object, so that a duplicate is found in
+//  one probe however many keys an object has.
+typedef struct {
+    uint32_t object; // id of the key's object; 0 for a free slot
+    uint32_t hash;   // of object and bytes
+    uint32_t offset; // of its bytes in text
+    uint32_t len;
+} s_key_t;
+
+typedef struct {
+    s_key_t *slots; // open addressing, at most half full
+    size_t size;    // slots, a power of two
+    size_t count;   // slots in use
+    char *text;     // the keys' bytes, one after another
+    size_t text_len;
+    size_t text_size;
+    uint32_t seed; // random per text: crafted keys cannot all collide
+} s_keys_t;
+
+typedef struct {
+    zb_msg_t *msg; // being filled
+    char *err;     // the caller's
+    size_t errsize;
+    yajl_handle parser; // for byte positions in messages
+    const char *topic;  // the first frame, checked against the body
+    size_t topic_len;
+    int types;             // root fields read: S_HEAD and the topic's type
+    s_level_t level;       // where the parse is
+    s_field_t field;       // whose value comes next
+    int hint;              // the field last found: the next is likely after it
+    zb_msg_type_t type;    // the body's, 0 until read
+    uint32_t root_seen;    // S_BIT per root key present
+    uint32_t root_have;    // and per value that was not null
+    uint32_t service_seen; // the same for the current service
+    uint32_t service_have;
+    size_t services_hint;  // first allocation of services
+    size_t depth;          // arrays and objects open
+    size_t skip_depth;     // S_IN_SKIP: the depth the skipped value is at
+    s_level_t skip_level;  // and where it returns to
+    uint32_t objects_seen; // objects opened so far: the next one's id
+    uint32_t *objects;     // [ZB_PROTO_MAX_DEPTH + 1]: the id of the object at each depth
+    s_keys_t keys;         // unknown keys so far
+} s_parse_t;
+
+//  Writes "where.key: what" (or only what, for S_F_UNKNOWN) into err.
+//  Returns 0, which stops yajl from a callback.
+static int s_fail(s_parse_t *p, s_field_t field, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int s_fail(s_parse_t *p, s_field_t field, const char *format, ...)
+{
+    char what[160];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(what, sizeof(what), format, args);
+    va_end(args);
+    if (field == S_F_UNKNOWN)
+        snprintf(p->err, p->errsize, "%s", what);
+    else if (field >= S_F_NAME)
+        snprintf(p->err, p->errsize, "services[%zu]%s%s: %s", p->msg->service_count,
+                 s_specs[field].len ? "." : "", s_specs[field].key, what);
+    else
+        snprintf(p->err, p->errsize, "%s: %s", s_specs[field].key, what);
+    return 0;
+}
+
+//  A fault of the JSON itself, of the kind jansson refused while parsing:
+//  "bad JSON at byte N: what".
+static int s_bad_json(s_parse_t *p, const char *format, ...) __attribute__((format(printf, 2, 3)));
+
+static int s_bad_json(s_parse_t *p, const char *format, ...)
+{
+    char what[160];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(what, sizeof(what), format, args);
+    va_end(args);
+    snprintf(p->err, p->errsize, "bad JSON at byte %zu: %s", yajl_get_bytes_consumed(p->parser),
+             what);
+    return 0;
+}
+
+//  Length of the UTF-8 sequence at text, or 0 when it is not one that
+//  jansson accepts: no overlong forms, no surrogates, nothing past U+10FFFF.
+static size_t s_utf8_length(const unsigned char *text, size_t len)
+{
+    unsigned char c = text[0];
+    size_t need;
+    uint32_t value, min;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 2;
+        value = c & 0x1F;
+        min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        value = c & 0x0F;
+        min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        value = c & 0x07;
+        min = 0x10000;
+    } else
+        return 0;
+    if (need > len)
+        return 0;
+    for (size_t i = 1; i < need; i++) {
+        if ((text[i] & 0xC0) != 0x80)
+            return 0;
+        value = value << 6 | (text[i] & 0x3F);
+    }
+    if (value < min || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF))
+        return 0;
+    return need;
+}
+
+//  The value of 4 hex digits at text, or -1.
+static long s_hex4(const unsigned char *text, size_t len)
+{
+    long value = 0;
+    if (len < 4)
+        return -1;
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = text[i];
+        int digit = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                           : -1;
+        if (digit < 0)
+            return -1;
+        value = value * 16 + digit;
+    }
+    return value;
+}
+
+//  Refuses the \u escapes that jansson refused and yajl would turn into
+//  '?' or into the wrong character: U+0000, a lone surrogate, a high
+//  surrogate followed by anything but a low one. Escapes that are not 4 hex
+//  digits are left to yajl. On valid JSON the string tracking is exact.
+static int s_scan_escapes(const unsigned char *text, size_t len, char *err, size_t errsize)
+{
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        if (!in_string) {
+            in_string = text[i] == '"';
+            continue;
+        }
+        if (text[i] == '"')
+            in_string = false;
+        if (text[i] != '\\' || i + 1 >= len)
+            continue;
+        size_t at = i++;
+        if (text[i] != 'u')
+            continue;
+        long value = s_hex4(text + i + 1, len - i - 1);
+        if (value < 0)
+            continue;
+        i += 4;
+        if (value == 0) {
+            snprintf(err, errsize, "bad JSON at byte %zu: \\u0000 is not allowed", at);
+            return -1;
+        }
+        if (value >= 0xD800 && value <= 0xDBFF) {
+            long low = i + 2 < len && text[i + 1] == '\\' && text[i + 2] == 'u'
+                           ? s_hex4(text + i + 3, len - i - 3)
+                           : -1;
+            if (low < 0xDC00 || low > 0xDFFF) {
+                snprintf(err, errsize, "bad JSON at byte %zu: unpaired UTF-16 surrogate \\u%04lX",
+                         at, value);
+                return -1;
+            }
+            i += 6;
+        } else if (value >= 0xDC00 && value <= 0xDFFF) {
+            snprintf(err, errsize, "bad JSON at byte %zu: unpaired UTF-16 surrogate \\u%04lX", at,
+                     value);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+//  What jansson checked and yajl does not, over the whole text before it
+//  is parsed: strict UTF-8; no control characters but the whitespace JSON
+//  allows (yajl also takes \v and \f for whitespace); and \u escapes (see
+//  above). Outside strings such bytes are no valid JSON either, so the text
+//  can be checked whole. Eight bytes at a time while they are plain ASCII.
+static int s_scan(const unsigned char *text, size_t len, char *err, size_t errsize)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    size_t i = 0;
+    while (i < len) {
+        if (i + 8 <= len) {
+            uint64_t word;
+            memcpy(&word, text + i, 8);
+            //  Any byte >= 0x80, or any below 0x20 (exact when none is
+            //  >= 0x80, which the first term catches).
+            if (!((word | ((word - 0x20 * ones) & ~word)) & highs)) {
+                i += 8;
+                continue;
+            }
+        }
+        unsigned char c = text[i];
+        if (c >= 0x20 && c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c < 0x20) {
+            if (c != '\t' && c != '\n' && c != '\r') {
+                snprintf(err, errsize, "bad JSON at byte %zu: control character 0x%02x", i, c);
+                return -1;
+            }
+            i++;
+            continue;
+        }
+        size_t n = s_utf8_length(text + i, len - i);
+        if (n == 0) {
+            snprintf(err, errsize, "bad JSON at byte %zu: invalid UTF-8", i);
+            return -1;
+        }
+        i += n;
+    }
+    if (len == 0) // text may be NULL then, which memchr does not take
+        return 0;
+    //  Most texts have no escapes at all, and memchr is fast.
+    for (const unsigned char *at = text; (at = memchr(at, '\\', len - (size_t)(at - text))); at++)
+        if (at + 1 < text + len && at[1] == 'u')
+            return s_scan_escapes(text, len, err, errsize);
+    return 0;
+}
+
+//  Reads a number as jansson did: one without fraction or exponent is an
+//  integer and must fit int64_t; any other is a real and must fit a double.
+//  yajl's lexer has checked the grammar. Sets *integer and, for an integer,
+//  *value.
+static int s_number(s_parse_t *p, const char *text, size_t len, int64_t *value, bool *integer)
+{
+    bool negative = text[0] == '-';
+    uint64_t n = 0, limit = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    bool overflow = false;
+    size_t i = negative;
+    for (; i < len && text[i] >= '0' && text[i] <= '9'; i++) {
+        unsigned digit = (unsigned)(text[i] - '0');
+        //  18 digits always fit: the division is only for longer numbers.
+        if (i - negative >= 18)
+            overflow |= n > (limit - digit) / 10;
+        n = n * 10 + digit;
+    }
+    *integer = i == len;
+    if (*integer) {
+        if (overflow)
+            return s_bad_json(p, negative ? "too big negative integer" : "too big integer");
+        *value = !negative ? (int64_t)n : n > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)n;
+        return 1;
+    }
+    //  strtod wants a terminated copy. The C locale is assumed: no zbeat
+    //  program calls setlocale.
+    char small[64];
+    char *copy = len < sizeof(small) ? small : malloc(len + 1);
+    if (!copy)
+        return s_fail(p, S_F_UNKNOWN, "out of memory");
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    errno = 0;
+    double real = strtod(copy, NULL);
+    bool huge = (real == HUGE_VAL || real == -HUGE_VAL) && errno == ERANGE;
+    if (copy != small)
+        free(copy);
+    if (huge)
+        return s_bad_json(p, "real number overflow");
+    return 1;
+}
+
+//  Makes sure no other key of the innermost object is `key`.
+static int s_key_unique(s_parse_t *p, const unsigned char *key, size_t len)
+{
+    s_keys_t *keys = &p->keys;
+    uint32_t object = p->objects[p->depth];
+    //  The first unknown key of a text draws the seed: one system call,
+    //  and only for texts our encoder does not make.
+    if (!keys->size &&
+        getrandom(&keys->seed, sizeof(keys->seed), GRND_NONBLOCK) != sizeof(keys->seed))
+        keys->seed = (uint32_t)(uintptr_t)keys ^ (uint32_t)zb_time_mono_ms();
+    uint32_t hash = (2166136261u ^ keys->seed) + object * 0x9E3779B9u; // FNV-1a, seeded
+    for (size_t i = 0; i < len; i++)
+        hash = (hash ^ key[i]) * 16777619u;
+    hash ^= hash >> 16; // the slot is the low bits: mix the high ones in
+    hash *= 0x85EBCA6Bu;
+    hash ^= hash >> 13;
+    if (2 * (keys->count + 1) > keys->size) {
+        size_t size = keys->size ? 2 * keys->size : 64;
+        s_key_t *slots = calloc(size, sizeof(*slots));
+        if (!slots)
+            return s_fail(p, S_F_UNKNOWN, "out of memory");
+        for (size_t i = 0; i < keys->size; i++) {
+            s_key_t *old = &keys->slots[i];
+            if (!old->object)
+                continue;
+            size_t at = old->hash & (size - 1);
+            while (slots[at].object)
+                at = (at + 1) & (size - 1);
+            slots[at] = *old;
+        }
+        free(keys->slots);
+        keys->slots = slots;
+        keys->size = size;
+    }
+    size_t at = hash & (keys->size - 1);
+    for (; keys->slots[at].object; at = (at + 1) & (keys->size - 1)) {
+        s_key_t *slot = &keys->slots[at];
+        if (slot->object == object && slot->hash == hash && slot->len == len &&
+            memcmp(keys->text + slot->offset, key, len) == 0) {
+            //  The key as printable ASCII: it goes into log lines.
+            char shown[40];
+            size_t n = len < sizeof(shown) - 1 ? len : sizeof(shown) - 1;
+            for (size_t i = 0; i < n; i++)
+                shown[i] = key[i] >= 0x20 && key[i] < 0x7F && key[i] != '"' ? (char)key[i] : '?';
+            shown[n] = '\0';
+            return s_bad_json(p, "duplicate key \"%s\"%s", shown, n < len ? "..." : "");
+        }
+    }
+    if (keys->text_len + len >= keys->text_size) { // never NULL, even for ""
+        size_t size = keys->text_size ? 2 * keys->text_size : 1024;
+        while (size < keys->text_len + len)
+            size *= 2;
+        char *text = realloc(keys->text, size);
+        if (!text)
+            return s_fail(p, S_F_UNKNOWN, "out of memory");
+        keys->text = text;
+        keys->text_size = size;
+    }
+    memcpy(keys->text + keys->text_len, key, len);
+    keys->slots[at] = (s_key_t){object, hash, (uint32_t)keys->text_len, (uint32_t)len};
+    keys->text_len += len;
+    keys->count++;
+    return 1;
+}
+
+//  The field of [first, end) that key names, if it is read in this message;
+//  the search starts after the last one found, which is where the encoder
+//  puts the next.
+static s_field_t s_lookup(s_parse_t *p, const unsigned char *key, size_t len, int first, int end)
+{
+    int at = p->hint + 1 >= first && p->hint + 1 < end ? p->hint + 1 : first;
+    for (int tried = first; tried < end; tried++) {
+        const s_spec_t *spec = &s_specs[at];
+        if (spec->len == len && memcmp(spec->key, key, len) == 0) {
+            p->hint = at;
+            return spec->types & p->types ? (s_field_t)at : S_F_UNKNOWN;
+        }
+        if (++at == end)
+            at = first;
+    }
+    return S_F_UNKNOWN;
+}
+
+static int s_wrong_type(s_parse_t *p)
+{
+    switch (s_specs[p->field].kind) {
+    case S_INT:
+        return s_fail(p, p->field, "not an integer");
+    case S_LIST:
+        return s_fail(p, p->field, "missing or not an array");
+    default:
+        return s_fail(p, p->field, "not a string");
+    }
+}
+
+static void s_have(s_parse_t *p)
+{
+    if (p->field >= S_F_NAME)
+        p->service_have |= S_BIT(p->field);
+    else
+        p->root_have |= S_BIT(p->field);
+}
+
+static zb_service_status_t *s_service(s_parse_t *p)
+{
+    return &p->msg->services[p->msg->service_count];
+}
+
+static int s_put_int(s_parse_t *p, int64_t value, bool integer)
+{
+    const s_spec_t *spec = &s_specs[p->field];
+    zb_msg_t *msg = p->msg;
+    if (spec->kind != S_INT)
+        return s_wrong_type(p);
+    if (!integer)
+        return s_fail(p, p->field, "not an integer");
+    if (value < spec->min || value > spec->max)
+        return s_fail(p, p->field, "%lld out of range", (long long)value);
+    switch (p->field) {
+    case S_F_V:
+        if (value != ZB_PROTO_VERSION)
+            return s_fail(p, S_F_UNKNOWN, "unsupported protocol version %lld", (long long)value);
+        break;
+    case S_F_SEQ:
+        msg->seq = (uint64_t)value;
+        break;
+    case S_F_TIME_MS:
+        msg->time_ms = value;
+        break;
+    case S_F_INTERVAL_MS:
+        msg->interval_ms = value;
+        break;
+    case S_F_DROPPED:
+        msg->dropped = (uint64_t)value;
+        break;
+    case S_F_AT_MS:
+        msg->at_ms = value;
+        break;
+    case S_F_SINCE_MS:
+        s_service(p)->since_ms = value;
+        break;
+    case S_F_RTT_US:
+        s_service(p)->rtt_us = value;
+        break;
+    default:
+        assert(false);
+    }
+    s_have(p);
+    return 1;
+}
+
+static int s_put_string(s_parse_t *p, const unsigned char *text, size_t len)
+{
+    const s_spec_t *spec = &s_specs[p->field];
+    zb_msg_t *msg = p->msg;
+    char word[16]; // type and state names
+    char *dest = word;
+    if (spec->kind == S_INT || spec->kind == S_LIST)
+        return s_wrong_type(p);
+    if (len > spec->max_len)
+        return s_fail(p, p->field, "longer than %zu bytes", spec->max_len);
+    switch (p->field) {
+    case S_F_HOST:
+        dest = msg->host;
+        break;
+    case S_F_INSTANCE:
+        dest = msg->instance;
+        break;
+    case S_F_SERVICE:
+        dest = msg->service;
+        break;
+    case S_F_REASON:
+        dest = msg->reason;
+        break;
+    case S_F_ERROR:
+        dest = msg->error;
+        break;
+    case S_F_NAME:
+        dest = s_service(p)->name;
+        break;
+    case S_F_KIND:
+        dest = s_service(p)->kind;
+        break;
+    case S_F_SVC_REASON:
+        dest = s_service(p)->reason;
+        break;
+    case S_F_SVC_ERROR:
+        dest = s_service(p)->error;
+        break;
+    default:
+        break; // type, from, to, state: into word
+    }
+    //  s_scan has refused U+0000, so dest holds the whole string.
+    memcpy(dest, text, len);
+    dest[len] = '\0';
+    if (spec->kind == S_NAME && (spec->required || len) && !zb_name_valid(dest))
+        return s_fail(p, p->field, "invalid name");
+    if (spec->kind == S_STATE) {
+        zb_state_t state;
+        if (zb_state_parse(word, &state) != 0)
+            return s_fail(p, p->field, "unknown state");
+        if (p->field == S_F_FROM)
+            msg->from = state;
+        else if (p->field == S_F_TO)
+            msg->to = state;
+        else
+            s_service(p)->state = state;
+    }
+    if (p->field == S_F_TYPE) {
+        if (strcmp(word, "beat") != 0 && strcmp(word, "event") != 0)
+            return s_fail(p, S_F_TYPE, "unknown message type");
+        p->type = word[0] == 'b' ? ZB_MSG_BEAT : ZB_MSG_EVENT;
+    }
+    if (p->field == S_F_INSTANCE &&
+        (len != ZB_INSTANCE_LEN || strspn(dest, "0123456789abcdef") != ZB_INSTANCE_LEN))
+        return s_fail(p, S_F_INSTANCE, "not %d lowercase hex digits", ZB_INSTANCE_LEN);
+    s_have(p);
+    return 1;
+}
+
+//  Where a scalar value goes: 1 into p->field, 0 nowhere (it belongs to
+//  a key we do not know), -1 it is an error (set).
+static int s_scalar(s_parse_t *p)
+{
+    if (p->depth >= ZB_PROTO_MAX_DEPTH) {
+        s_bad_json(p, "maximum parsing depth reached");
+        return -1;
+    }
+    switch (p->level) {
+    case S_IN_ROOT:
+    case S_IN_SERVICE:
+        return p->field != S_F_UNKNOWN;
+    case S_IN_SKIP:
+        return 0;
+    case S_IN_LIST:
+        s_fail(p, S_F_ITEM, "not an object");
+        return -1;
+    default:
+        s_fail(p, S_F_UNKNOWN, "not a JSON object");
+        return -1;
+    }
+}
+
+static int s_on_null(void *arg)
+{
+    //  A null is as good as a missing key.
+    return s_scalar(arg) >= 0;
+}
+
+static int s_on_boolean(void *arg, int value)
+{
+    (void)value;
+    int slot = s_scalar(arg);
+    return slot == 1 ? s_wrong_type(arg) : slot == 0;
+}
+
+static int s_on_number(void *arg, const char *text, size_t len)
+{
+    int64_t value = 0;
+    bool integer;
+    int slot = s_scalar(arg);
+    if (slot < 0 || !s_number(arg, text, len, &value, &integer))
+        return 0;
+    return slot == 1 ? s_put_int(arg, value, integer) : 1;
+}
+
+static int s_on_string(void *arg, const unsigned char *text, size_t len)
+{
+    int slot = s_scalar(arg);
+    return slot == 1 ? s_put_string(arg, text, len) : slot == 0;
+}
+
+//  An array or object starts as the value of p->field.
+static int s_container(s_parse_t *p)
+{
+    if (p->field != S_F_UNKNOWN)
+        return s_wrong_type(p);
+    p->skip_level = p->level;
+    p->skip_depth = p->depth;
+    p->level = S_IN_SKIP;
+    return 1;
+}
+
+static int s_on_start_map(void *arg)
+{
+    s_parse_t *p = arg;
+    zb_msg_t *msg = p->msg;
+    if (p->depth >= ZB_PROTO_MAX_DEPTH)
+        return s_bad_json(p, "maximum parsing depth reached");
+    switch (p->level) {
+    case S_AT_TOP:
+        p->level = S_IN_ROOT;
+        break;
+    case S_IN_LIST:
+        if (msg->service_count >= ZB_PROTO_MAX_SERVICES)
+            return s_fail(p, S_F_SERVICES, "more than %d", ZB_PROTO_MAX_SERVICES);
+        if (msg->service_count == msg->service_alloc) {
+            size_t alloc = msg->service_alloc ? 2 * msg->service_alloc : p->services_hint;
+            if (alloc > ZB_PROTO_MAX_SERVICES)
+                alloc = ZB_PROTO_MAX_SERVICES;
+            zb_service_status_t *services = realloc(msg->services, alloc * sizeof(*services));
+            if (!services)
+                return s_fail(p, S_F_SERVICES, "out of memory");
+            msg->services = services;
+            msg->service_alloc = alloc;
+        }
+        zb_service_status_t *service = s_service(p);
+        memset(service, 0, sizeof(*service));
+        service->rtt_us = -1;
+        p->service_seen = p->service_have = 0;
+        p->level = S_IN_SERVICE;
+        break;
+    case S_IN_ROOT:
+    case S_IN_SERVICE:
+        if (!s_container(p))
+            return 0;
+        break;
+    default:
+        break;
+    }
+    p->objects[++p->depth] = ++p->objects_seen;
+    return 1;
+}
+
+static int s_on_start_array(void *arg)
+{
+    s_parse_t *p = arg;
+    if (p->depth >= ZB_PROTO_MAX_DEPTH)
+        return s_bad_json(p, "maximum parsing depth reached");
+    switch (p->level) {
+    case S_AT_TOP:
+        return s_fail(p, S_F_UNKNOWN, "not a JSON object");
+    case S_IN_LIST:
+        return s_fail(p, S_F_ITEM, "not an object");
+    case S_IN_ROOT:
+        if (p->field == S_F_SERVICES) {
+            p->level = S_IN_LIST;
+            break;
+        }
+        if (!s_container(p))
+            return 0;
+        break;
+    case S_IN_SERVICE:
+        if (!s_container(p))
+            return 0;
+        break;
+    default:
+        break;
+    }
+    p->depth++;
+    return 1;
+}
+
+static int s_on_key(void *arg, const unsigned char *key, size_t len)
+{
+    s_parse_t *p = arg;
+    uint32_t *seen = &p->root_seen;
+    if (p->level == S_IN_ROOT)
+        p->field = s_lookup(p, key, len, 0, S_F_NAME);
+    else if (p->level == S_IN_SERVICE) {
+        p->field = s_lookup(p, key, len, S_F_NAME, S_F_ITEM);
+        seen = &p->service_seen;
+    } else
+        return s_key_unique(p, key, len);
+    if (p->field == S_F_UNKNOWN)
+        return s_key_unique(p, key, len);
+    if (*seen & S_BIT(p->field)) {
+        if (p->field >= S_F_NAME)
+            return s_bad_json(p, "duplicate key \"services[%zu].%s\"", p->msg->service_count,
+                              s_specs[p->field].key);
+        return s_bad_json(p, "duplicate key \"%s\"", s_specs[p->field].key);
+    }
+    *seen |= S_BIT(p->field);
+    return 1;
+}
+
+//  The root object is complete: what must be there, in the order the tree
+//  decoder checked it.
+static int s_root_end(s_parse_t *p)
+{
+    zb_msg_t *msg = p->msg;
+    for (s_field_t f = S_F_V; f <= S_F_TIME_MS; f++)
+        if (!(p->root_have & S_BIT(f)))
+            return s_fail(p, f, "missing");
+    //  The topic must say what the body says: subscribers filter on it.
+    const char *type = p->type == ZB_MSG_BEAT ? "beat" : "event";
+    size_t type_len = strlen(type), host_len = strlen(msg->host);
+    if (p->topic_len != type_len + 1 + host_len || memcmp(p->topic, type, type_len) != 0 ||
+        p->topic[type_len] != '.' || memcmp(p->topic + type_len + 1, msg->host, host_len) != 0)
+        return s_fail(p, S_F_UNKNOWN, "topic does not match type and host");
+    int body = p->type == ZB_MSG_BEAT ? S_BEAT : S_EVENT;
+    for (s_field_t f = S_F_INTERVAL_MS; f < S_F_NAME; f++)
+        if ((s_specs[f].types & body) && s_specs[f].required && !(p->root_have & S_BIT(f)))
+            return s_fail(p, f, s_specs[f].kind == S_LIST ? "missing or not an array" : "missing");
+    if (p->type == ZB_MSG_EVENT && !msg->service[0] && msg->to != ZB_STATE_STOPPED)
+        return s_fail(p, S_F_TO, "a host event must go to stopped");
+    msg->type = p->type;
+    p->level = S_AT_END;
+    return 1;
+}
+
+static int s_on_end_map(void *arg)
+{
+    s_parse_t *p = arg;
+    p->depth--;
+    switch (p->level) {
+    case S_IN_ROOT:
+        return s_root_end(p);
+    case S_IN_SERVICE:
+        for (s_field_t f = S_F_NAME; f < S_F_ITEM; f++)
+            if (s_specs[f].required && !(p->service_have & S_BIT(f)))
+                return s_fail(p, f, "missing");
+        if (s_service(p)->state == ZB_STATE_REMOVED)
+            return s_fail(p, S_F_STATE, "removed is for events only");
+        p->msg->service_count++;
+        p->level = S_IN_LIST;
+        return 1;
+    default: // S_IN_SKIP
+        if (p->depth == p->skip_depth)
+            p->level = p->skip_level;
+        return 1;
+    }
+}
+
+static int s_on_end_array(void *arg)
+{
+    s_parse_t *p = arg;
+    p->depth--;
+    if (p->level == S_IN_LIST) {
+        p->root_have |= S_BIT(S_F_SERVICES);
+        p->level = S_IN_ROOT;
+    } else if (p->depth == p->skip_depth) // S_IN_SKIP
+        p->level = p->skip_level;
+    return 1;
+}
+
+static const yajl_callbacks s_callbacks = {
+    .yajl_null = s_on_null,
+    .yajl_boolean = s_on_boolean,
+    .yajl_number = s_on_number, // every number as text: we range-check them
+    .yajl_string = s_on_string,
+    .yajl_start_map = s_on_start_map,
+    .yajl_map_key = s_on_key,
+    .yajl_end_map = s_on_end_map,
+    .yajl_start_array = s_on_start_array,
+    .yajl_end_array = s_on_end_array,
+};
+
+zb_msg_t *zb_msg_decode(const void *topic, size_t topic_len, const void *json, size_t json_len,
+                        char *err, size_t errsize)
+{
+    uint32_t objects[ZB_PROTO_MAX_DEPTH + 1];
+    s_parse_t p = {.err = err,
+                   .errsize = errsize,
+                   .topic = topic,
+                   .topic_len = topic_len,
+                   .types = S_HEAD,
+                   .field = S_F_UNKNOWN,
+                   .hint = -1,
+                   .objects = objects};
+    zb_msg_t *result = NULL;
+    const unsigned char *text = json;
+
+    if (topic_len > ZB_PROTO_MAX_TOPIC || json_len > ZB_PROTO_MAX_BYTES) {
+        snprintf(err, errsize, "message too large");
+        goto done;
+    }
+    if (s_scan(text, json_len, err, errsize) == -1)
+        goto done;
+    //  The body is read as the topic's type says. When the body's "type"
+    //  says otherwise, or the topic neither, the message fails the topic
+    //  check; the body's own fields are then not looked at (as before).
+    zb_msg_type_t type = 0;
+    if (topic_len > 5 && memcmp(topic, "beat.", 5) == 0)
+        type = ZB_MSG_BEAT;
+    else if (topic_len > 6 && memcmp(topic, "event.", 6) == 0)
+        type = ZB_MSG_EVENT;
+    p.types |= type == ZB_MSG_BEAT ? S_BEAT : type == ZB_MSG_EVENT ? S_EVENT : 0;
+    //  The first allocation of services: services take about 100 bytes of
+    //  JSON each, so most beats need no other.
+    p.services_hint = json_len / 96 < 4 ? 4 : json_len / 96;
+    p.msg = zb_msg_new(type ? type : ZB_MSG_BEAT);
+    p.parser = yajl_alloc(&s_callbacks, NULL, &p);
+    if (!p.msg || !p.parser) {
+        snprintf(err, errsize, "out of memory");
+        goto done;
+    }
+    //  s_scan has checked the UTF-8; what follows the root is checked below.
+    yajl_config(p.parser, yajl_dont_validate_strings, 1);
+    yajl_config(p.parser, yajl_allow_trailing_garbage, 1);
+    yajl_status status = yajl_parse(p.parser, text, json_len);
+    size_t at = yajl_get_bytes_consumed(p.parser);
+    //  Unless the root is complete the text ended early, or it is a
+    //  number, which yajl holds back until it knows the number has ended.
+    if (status == yajl_status_ok && p.level != S_AT_END) {
+        status = yajl_complete_parse(p.parser);
+        at = json_len;
+    }
+    if (status == yajl_status_error) {
+        unsigned char *what = yajl_get_error(p.parser, 0, NULL, 0);
+        snprintf(err, errsize, "bad JSON at byte %zu: %.*s", at,
+                 what ? (int)strcspn((char *)what, "\n") : 0, what ? (char *)what : "");
+        if (what)
+            yajl_free_error(p.parser, what);
+        goto done;
+    }
+    if (status != yajl_status_ok) // a callback has said why
+        goto done;
+    if (p.level != S_AT_END) {
+        snprintf(err, errsize, "bad JSON at byte %zu: premature end of input", json_len);
+        goto done;
+    }
+    //  With trailing garbage allowed, yajl stopped right after the root;
+    //  only JSON's whitespace may follow.
+    for (; at < json_len; at++) {
+        if (text[at] != ' ' && text[at] != '\t' && text[at] != '\n' && text[at] != '\r') {
+            snprintf(err, errsize, "bad JSON at byte %zu: end of file expected", at);
+            goto done;
+        }
+    }
+    result = p.msg;
+    p.msg = NULL;
+done:
+    if (p.parser)
+        yajl_free(p.parser);
+    free(p.keys.slots);
+    free(p.keys.text);
+    zb_msg_destroy(&p.msg);
+    return result;
+}
