@@ -64,7 +64,7 @@ CFG = {
     "lossy_loss": float(os.environ.get("BENCH_LOSSY_LOSS", "30")),
     "lossy_delay": float(os.environ.get("BENCH_LOSSY_DELAY", "100")),
     "lossy_jitter": float(os.environ.get("BENCH_LOSSY_JITTER", "100")),
-    "lossy_tunings": os.environ.get("BENCH_LOSSY_TUNINGS", "1s:3,1s:6,1s:10,1s:20,2s:10"),
+    "lossy_tunings": os.environ.get("BENCH_LOSSY_TUNINGS", "1s:3,1s:5,1s:10,1s:20,2s:10"),
     "lossy_seconds": env_int("BENCH_LOSSY_SECONDS", 120),
     "lossy_kills": env_int("BENCH_LOSSY_KILLS", 3),
     "lossy_control": env_int("BENCH_LOSSY_CONTROL", 1),
