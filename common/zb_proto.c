@@ -5,6 +5,7 @@
 #include <assert.h>
 #include <czmq.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,26 +115,6 @@ static json_t *s_head_json(const zb_msg_t *self)
     return root;
 }
 
-//  One entry of a beat's services array.
-static json_t *s_service_json(const zb_service_status_t *s)
-{
-    json_t *item = json_object();
-    if (!item)
-        return NULL;
-    if (json_object_set_new(item, "name", s_text(s->name)) ||
-        json_object_set_new(item, "kind", s_text(s->kind)) ||
-        json_object_set_new(item, "state", json_string(zb_state_name(s->state))) ||
-        json_object_set_new(item, "since_ms", json_integer(s->since_ms)) ||
-        json_object_set_new(item, "rtt_us",
-                            s->rtt_us >= 0 ? json_integer(s->rtt_us) : json_null()) ||
-        json_object_set_new(item, "reason", s_text(s->reason)) ||
-        json_object_set_new(item, "error", s_text(s->error))) {
-        json_decref(item);
-        item = NULL;
-    }
-    return item;
-}
-
 //  The beat's text, built piece by piece. Always NUL-terminated once data
 //  is set; len excludes the NUL.
 typedef struct {
@@ -196,6 +177,118 @@ static int s_buf_dump(s_buf_t *buf, const json_t *value)
     return 0;
 }
 
+//  Length of text when it is valid UTF-8 (what jansson accepts: no
+//  overlong forms, surrogates or code points above U+10FFFF), else -1.
+static ssize_t s_utf8_len(const char *text)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    while (*p) {
+        unsigned char c = *p;
+        size_t more;
+        uint32_t cp;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            more = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            more = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            more = 3;
+            cp = c & 0x07;
+        } else
+            return -1;
+        for (size_t i = 1; i <= more; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return -1; // also stops at the NUL
+            cp = (cp << 6) | (p[i] & 0x3F);
+        }
+        if ((more == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (more == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return -1;
+        p += more + 1;
+    }
+    return (ssize_t)((const char *)p - text);
+}
+
+//  Appends text as a JSON string, escaped as jansson escapes it; text that
+//  is not valid UTF-8 becomes "" (as s_text makes it).
+static int s_buf_string(s_buf_t *buf, const char *text)
+{
+    ssize_t len = s_utf8_len(text);
+    if (len < 0)
+        len = 0;
+    //  Worst case: every byte a six-byte \u00XX, and the quotes.
+    if (s_buf_reserve(buf, (size_t)len * 6 + 2) == -1)
+        return -1;
+    char *out = buf->data + buf->len;
+    *out++ = '"';
+    for (ssize_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *out++ = (char)c;
+            continue;
+        }
+        *out++ = '\\';
+        switch (c) {
+        case '"':
+        case '\\':
+            *out++ = (char)c;
+            break;
+        case '\b':
+            *out++ = 'b';
+            break;
+        case '\f':
+            *out++ = 'f';
+            break;
+        case '\n':
+            *out++ = 'n';
+            break;
+        case '\r':
+            *out++ = 'r';
+            break;
+        case '\t':
+            *out++ = 't';
+            break;
+        default:
+            out += sprintf(out, "u%04X", c);
+        }
+    }
+    *out++ = '"';
+    buf->len = (size_t)(out - buf->data);
+    buf->data[buf->len] = '\0';
+    return 0;
+}
+
+//  Appends one entry of a beat's services array, the text jansson makes of
+//  it (s_service_json, which the self-test compares it with), without a
+//  JSON tree: at thousands of services per beat the tree was most of the
+//  agent's own CPU after the probes' system calls.
+static int s_buf_service(s_buf_t *buf, const zb_service_status_t *s)
+{
+    char number[64];
+    int n;
+    if (s_buf_append(buf, "{\"name\":", 8) == -1 || s_buf_string(buf, s->name) == -1 ||
+        s_buf_append(buf, ",\"kind\":", 8) == -1 || s_buf_string(buf, s->kind) == -1 ||
+        s_buf_append(buf, ",\"state\":", 9) == -1 ||
+        s_buf_string(buf, zb_state_name(s->state)) == -1)
+        return -1;
+    if (s->rtt_us >= 0)
+        n = snprintf(number, sizeof(number), ",\"since_ms\":%" PRId64 ",\"rtt_us\":%" PRId64,
+                     s->since_ms, s->rtt_us);
+    else
+        n = snprintf(number, sizeof(number), ",\"since_ms\":%" PRId64 ",\"rtt_us\":null",
+                     s->since_ms);
+    if (s_buf_append(buf, number, (size_t)n) == -1 || s_buf_append(buf, ",\"reason\":", 10) == -1 ||
+        s_buf_string(buf, s->reason) == -1 || s_buf_append(buf, ",\"error\":", 9) == -1 ||
+        s_buf_string(buf, s->error) == -1 || s_buf_append(buf, "}", 1) == -1)
+        return -1;
+    return 0;
+}
+
 static int s_topic(const zb_msg_t *self, char **topic_p, char *err, size_t errsize)
 {
     if (asprintf(topic_p, "%s.%s", s_type_name(self->type), self->host) < 0) {
@@ -212,7 +305,6 @@ int zb_msg_encode_beat(const zb_msg_t *self, size_t count, zb_msg_service_fn *fn
     assert(self && self->type == ZB_MSG_BEAT && (fn || count == 0));
     int rc = -1;
     s_buf_t buf = {NULL, 0, 0, 0};
-    json_t *item = NULL;
     *topic_p = NULL;
     *json_p = NULL;
     if (count > ZB_PROTO_MAX_SERVICES) {
@@ -247,14 +339,11 @@ int zb_msg_encode_beat(const zb_msg_t *self, size_t count, zb_msg_service_fn *fn
             if (buf.expect > ZB_PROTO_MAX_BYTES + 1)
                 buf.expect = ZB_PROTO_MAX_BYTES + 1;
         }
-        item = s_service_json(fn(arg, i));
-        if (!item || (i > 0 && s_buf_append(&buf, ",", 1) == -1) || s_buf_dump(&buf, item) == -1 ||
+        if ((i > 0 && s_buf_append(&buf, ",", 1) == -1) || s_buf_service(&buf, fn(arg, i)) == -1 ||
             buf.len > ZB_PROTO_MAX_BYTES) {
             snprintf(err, errsize, "message too large or out of memory");
             goto done;
         }
-        json_decref(item);
-        item = NULL;
     }
     if (s_buf_append(&buf, "]}", 2) == -1 || buf.len > ZB_PROTO_MAX_BYTES) {
         snprintf(err, errsize, "message too large or out of memory");
@@ -268,7 +357,6 @@ int zb_msg_encode_beat(const zb_msg_t *self, size_t count, zb_msg_service_fn *fn
         *json_len_p = buf.len;
     rc = 0;
 done:
-    json_decref(item);
     free(buf.data);
     return rc;
 }
@@ -630,6 +718,27 @@ static void s_test_strictness(bool verbose)
     zb_msg_destroy(&msg);
 }
 
+//  One entry of a beat's services array as a JSON tree: what the encoder's
+//  text is checked against.
+static json_t *s_service_json(const zb_service_status_t *s)
+{
+    json_t *item = json_object();
+    if (!item)
+        return NULL;
+    if (json_object_set_new(item, "name", s_text(s->name)) ||
+        json_object_set_new(item, "kind", s_text(s->kind)) ||
+        json_object_set_new(item, "state", json_string(zb_state_name(s->state))) ||
+        json_object_set_new(item, "since_ms", json_integer(s->since_ms)) ||
+        json_object_set_new(item, "rtt_us",
+                            s->rtt_us >= 0 ? json_integer(s->rtt_us) : json_null()) ||
+        json_object_set_new(item, "reason", s_text(s->reason)) ||
+        json_object_set_new(item, "error", s_text(s->error))) {
+        json_decref(item);
+        item = NULL;
+    }
+    return item;
+}
+
 void zb_proto_test(bool verbose)
 {
     char err[256];
@@ -706,6 +815,38 @@ void zb_proto_test(bool verbose)
     assert(whole && strcmp(whole, json) == 0);
     free(whole);
     json_decref(dom);
+    //  Escapes and UTF-8 checks as jansson's, byte for byte: every single
+    //  byte, then random strings of bytes that make many (in)valid
+    //  sequences.
+    static const unsigned char alphabet[] = {'a',  '"',  '\\', '\n', 0x01, 0x1f, 0x7f, 0x80,
+                                             0xbf, 0xc0, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0,
+                                             0xf4, 0xf5, 0x9f, 0xa0, 0x8f, 0x90, 0xff, '/'};
+    uint32_t rand_state = 12345;
+    for (int i = 1; i < 256 + 20000; i++) {
+        zb_service_status_t s = {.since_ms = i, .rtt_us = i % 3 ? i : -1};
+        strcpy(s.name, "n");
+        if (i < 256)
+            s.error[0] = (char)i;
+        else {
+            rand_state = rand_state * 1103515245 + 12345;
+            size_t len = (rand_state >> 16) % 12;
+            for (size_t k = 0; k < len; k++) {
+                rand_state = rand_state * 1103515245 + 12345;
+                s.error[k] = (char)alphabet[(rand_state >> 16) % sizeof(alphabet)];
+            }
+        }
+        s_buf_t mine = {NULL, 0, 0, 0};
+        assert(s_buf_service(&mine, &s) == 0);
+        json_t *item = s_service_json(&s);
+        char *theirs = json_dumps(item, JSON_COMPACT);
+        if (strcmp(mine.data, theirs) != 0) {
+            fprintf(stderr, "\nencoder: %s\njansson: %s\n", mine.data, theirs);
+            assert(false);
+        }
+        free(theirs);
+        json_decref(item);
+        free(mine.data);
+    }
     free(topic);
     free(json);
     //  From a callback, and with no services at all.

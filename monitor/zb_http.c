@@ -276,6 +276,20 @@ static enum MHD_Result s_send(s_request_t *req, unsigned int status, const char 
     return rc;
 }
 
+//  One JSON document (taken: freed here; NULL means out of memory).
+static enum MHD_Result s_send_json(s_request_t *req, unsigned int status, json_t *answer)
+{
+    char *text = answer ? json_dumps(answer, ZB_QUERY_JSON_FLAGS) : NULL;
+    json_decref(answer);
+    s_buf_t buf = {0};
+    if (text)
+        s_buf_printf(&buf, "%s\n", text);
+    else
+        buf.failed = true;
+    free(text);
+    return s_send(req, status, S_JSON, &buf, NULL);
+}
+
 static enum MHD_Result s_error(s_request_t *req, unsigned int status, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -287,18 +301,10 @@ static enum MHD_Result s_error(s_request_t *req, unsigned int status, const char
     va_start(args, format);
     vsnprintf(text, sizeof(text), format, args);
     va_end(args);
-    s_buf_t buf = {0};
     json_t *object = json_object();
     if (object)
         json_object_set_new(object, "error", zb_query_json_text(text));
-    char *dump = object ? json_dumps(object, ZB_QUERY_JSON_FLAGS) : NULL;
-    json_decref(object);
-    if (dump)
-        s_buf_printf(&buf, "%s\n", dump);
-    else
-        buf.failed = true;
-    free(dump);
-    return s_send(req, status, S_JSON, &buf, NULL);
+    return s_send_json(req, status, object);
 }
 
 //  Only the parameters the route knows: a typo is an error, not a filter
@@ -534,15 +540,7 @@ static enum MHD_Result s_api_monitor(s_request_t *req)
         zb_monitor_snapshot(req->self->monitor, &stats);
         json_object_set_new(answer, "kept_writes", json_integer((json_int_t)stats.kept_writes));
     }
-    char *text = answer ? json_dumps(answer, ZB_QUERY_JSON_FLAGS) : NULL;
-    json_decref(answer);
-    s_buf_t buf = {0};
-    if (text)
-        s_buf_printf(&buf, "%s\n", text);
-    else
-        buf.failed = true;
-    free(text);
-    return s_send(req, MHD_HTTP_OK, S_JSON, &buf, NULL);
+    return s_send_json(req, MHD_HTTP_OK, answer);
 }
 
 //  --------------------------------------------------------------------------
@@ -574,15 +572,7 @@ static enum MHD_Result s_api_report(s_request_t *req)
     zb_store_destroy(&store);
     if (!report)
         return s_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", err);
-    char *text = json_dumps(report, ZB_QUERY_JSON_FLAGS);
-    json_decref(report);
-    s_buf_t buf = {0};
-    if (text)
-        s_buf_printf(&buf, "%s\n", text);
-    else
-        buf.failed = true;
-    free(text);
-    return s_send(req, MHD_HTTP_OK, S_JSON, &buf, NULL);
+    return s_send_json(req, MHD_HTTP_OK, report);
 }
 
 //  --------------------------------------------------------------------------

@@ -60,6 +60,8 @@
 //  The monitor's row (its own liveness) and hosts' last-seen times and
 //  replay reports are written this often (schema 5, docs/operations.md).
 #define ZB_MONITOR_ALIVE_MS 5000
+//  Least time a pass that cannot begin its transaction waits (zb_monitor_begin).
+#define ZB_MONITOR_LOCKED_WAIT_MS 1000
 
 typedef enum { S_ALIVE, S_SILENT, S_STOPPED } s_host_state_t;
 
@@ -118,6 +120,7 @@ struct _zb_monitor_t {
     zhashx_t *hosts;            // name -> s_host_t
     zb_monitor_stats_t stats;   // counters, logged at exit
     uint64_t writes;            // store writes so far (to see if a message wrote)
+    bool locked_out;            // zb_monitor_begin failed and has not succeeded since
     bool cap_logged;            // the hosts cap was hit and said so
     int64_t error_log_mono;     // when a malformed message was last logged
     uint64_t errors_unlogged;   // malformed messages since then
@@ -1192,6 +1195,31 @@ static void s_share(zb_monitor_t *self, bool wrote, bool ok, int64_t took_us)
     pthread_mutex_unlock(&self->shared_lock);
 }
 
+int zb_monitor_begin(zb_monitor_t *self)
+{
+    assert(self);
+    int64_t start = zb_time_mono_ms();
+    if (zb_store_begin(self->store) == 0) {
+        if (self->locked_out)
+            zb_log_warning("database writable again: reading input");
+        self->locked_out = false;
+        return 0;
+    }
+    if (!self->locked_out)
+        zb_log_error("database: %s; input waits in the queues until it can be written",
+                     zb_store_error(self->store));
+    self->locked_out = true;
+    self->stats.db_errors++;
+    s_share(self, false, false, 0);
+    //  A lock held by another process fails after the busy timeout; an
+    //  error that fails at once (a read-only file) must not make the loop
+    //  spin on input it leaves unread: this waits, as the busy timeout would.
+    int64_t left = start + ZB_MONITOR_LOCKED_WAIT_MS - zb_time_mono_ms();
+    if (left > 0)
+        zclock_sleep((int)left);
+    return -1;
+}
+
 int zb_monitor_commit(zb_monitor_t *self)
 {
     assert(self);
@@ -1214,21 +1242,26 @@ int zb_monitor_commit(zb_monitor_t *self)
 //  Last-seen times and replay reports are kept in memory; this writes
 //  those that moved (with the sequence number heard, so a restart knows
 //  what is stale), so a crash loses at most one ZB_MONITOR_ALIVE_MS of them.
+static void s_host_heard_write(zb_monitor_t *self, s_host_t *host)
+{
+    s_write_result(self,
+                   zb_store_host_heard(self->store, host->name, host->last_seen_wall,
+                                       host->replay_known ? (int64_t)host->replay_pending : -1,
+                                       host->replay_wall, host->replay_instance));
+    host->replay_dirty = false;
+}
+
 static void s_checkpoint(zb_monitor_t *self)
 {
     for (s_host_t *host = zhashx_first(self->hosts); host; host = zhashx_next(self->hosts)) {
         bool moved = host->last_seen_wall != host->last_seen_written;
         if (!moved && !host->replay_dirty)
             continue;
-        s_write_result(self,
-                       zb_store_host_heard(self->store, host->name, host->last_seen_wall,
-                                           host->replay_known ? (int64_t)host->replay_pending : -1,
-                                           host->replay_wall, host->replay_instance));
+        s_host_heard_write(self, host);
         if (moved && host->instance[0])
             s_write_result(self, zb_store_instance_put(self->store, host->name, host->instance,
                                                        host->last_seen_wall, host->last_seq));
         host->last_seen_written = host->last_seen_wall;
-        host->replay_dirty = false;
     }
     zb_monitor_commit(self);
 }
@@ -1261,11 +1294,8 @@ int zb_monitor_replay_status(zb_monitor_t *self, const char *name, const char *i
     host->replay_pending = pending;
     host->replay_wall = now_wall;
     host->replay_dirty = true;
-    if (changed && zb_store_kept(self->store) == 0) {
-        s_write_result(self, zb_store_host_heard(self->store, host->name, host->last_seen_wall,
-                                                 (int64_t)pending, now_wall, instance));
-        host->replay_dirty = false;
-    }
+    if (changed && zb_store_kept(self->store) == 0)
+        s_host_heard_write(self, host);
     return 0;
 }
 
@@ -1275,7 +1305,7 @@ int zb_monitor_replay_status(zb_monitor_t *self, const char *name, const char *i
 //  the truth for readers (the monitor is not getting anything written).
 static void s_alive(zb_monitor_t *self, int64_t stopped_ms)
 {
-    if (!self->started_wall || zb_store_kept(self->store) > 0)
+    if (!self->started_wall || zb_store_kept(self->store) > 0 || zb_monitor_begin(self) != 0)
         return;
     int64_t now = zb_time_wall_ms();
     char hostname[256] = "";
@@ -1495,6 +1525,8 @@ static void s_malformed(zb_monitor_t *self, char *why)
 
 static void s_drain(zb_monitor_t *self)
 {
+    if (zb_monitor_begin(self) != 0)
+        return;
     for (int i = 0; i < ZB_MONITOR_DRAIN; i++) {
         zb_msg_t *msg = NULL;
         char why[256] = "", user_id[64] = "";
@@ -1534,6 +1566,8 @@ static int s_on_sweep(zloop_t *loop, int timer_id, void *arg)
     //  What is already queued counts before anyone is called silent: after
     //  a stall of the monitor itself, every host would look quiet.
     s_drain(self);
+    if (zb_monitor_begin(self) != 0)
+        return 0;
     zb_monitor_sweep(self, zb_time_mono_ms(), zb_time_wall_ms());
     zb_monitor_commit(self);
     return 0;
@@ -1546,6 +1580,8 @@ static int s_on_prune(zloop_t *loop, int timer_id, void *arg)
     (void)timer_id;
     zb_monitor_t *self = arg;
     self->prune_timer = -1;
+    if (zb_monitor_begin(self) != 0)
+        return 0; // the next period's prune tries again
     int64_t before = zb_time_wall_ms() - self->config.retention_ms;
     int deleted = zb_store_prune(self->store, before, ZB_MONITOR_PRUNE_BATCH);
     if (deleted < 0)

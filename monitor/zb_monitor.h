@@ -84,6 +84,13 @@ void zb_monitor_rejected(zb_monitor_t *self);
 //  Flags hosts silent for liveness x their interval.
 void zb_monitor_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall);
 
+//  Starts a pass that may write, before it changes anything in memory:
+//  -1 when the database cannot be written now (another process holds its
+//  write lock past the busy timeout). The pass must then leave its input
+//  where it is (the queues, the agents' journals) and try again later, so
+//  that no change is made in memory that the database would not get.
+int zb_monitor_begin(zb_monitor_t *self);
+
 //  Commits the writes of this pass. Returns 0 or -1.
 int zb_monitor_commit(zb_monitor_t *self);
 

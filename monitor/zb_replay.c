@@ -134,6 +134,9 @@ static int s_on_readable(zloop_t *loop, zsock_t *reader, void *arg)
     (void)loop;
     (void)reader;
     zb_replay_server_t *self = arg;
+    //  Unread until the database can be written: the agents keep resending.
+    if (zb_monitor_begin(self->monitor) != 0)
+        return 0;
     int64_t mono = zb_time_mono_ms();
     int64_t wall = zb_time_wall_ms();
     uint64_t bad = self->bad;

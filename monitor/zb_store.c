@@ -204,7 +204,8 @@ struct _zb_store_t {
     sqlite3 *db;                 // the connection
     char *path;                  // for messages
     bool readonly;               // opened with zb_store_open_readonly
-    bool in_txn;                 // a write opened a transaction not yet committed
+    bool in_txn;                 // a transaction is open, not yet committed
+    bool wrote;                  // a write was made in it
     int version;                 // PRAGMA user_version
     sqlite3_stmt *stmt[S_COUNT]; // prepared statements, NULL when not prepared
     char error[512];             // last error message
@@ -337,14 +338,17 @@ static int s_step_done(zb_store_t *self, int which)
     int result = rc == SQLITE_DONE ? 0 : s_db_fail(self, s_sql[which]);
     //  Writes inside a transaction (S_BEGIN, S_COMMIT, S_ROLLBACK come
     //  before them) are kept until their commit succeeds.
-    if (result == 0 && self->in_txn && which > S_ROLLBACK)
+    if (result == 0 && self->in_txn && which > S_ROLLBACK) {
+        self->wrote = true;
         s_redo_add(self, stmt);
+    }
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
     return result;
 }
 
-//  Opens the batch transaction on the first write of a pass.
+//  Opens the batch transaction (zb_store_begin, or the first write of a
+//  pass).
 static int s_begin(zb_store_t *self)
 {
     assert(!self->readonly);
@@ -548,10 +552,16 @@ const char *zb_store_error(zb_store_t *self)
     return self->error;
 }
 
+int zb_store_begin(zb_store_t *self)
+{
+    assert(self);
+    return s_begin(self);
+}
+
 bool zb_store_pending(zb_store_t *self)
 {
     assert(self);
-    return self->in_txn || self->redo_pending;
+    return (self->in_txn && self->wrote) || self->redo_pending;
 }
 
 int zb_store_commit(zb_store_t *self)
@@ -568,6 +578,7 @@ int zb_store_commit(zb_store_t *self)
         }
     }
     self->in_txn = false;
+    self->wrote = false;
     if (!self->redo_broken && s_step_done(self, S_COMMIT) == 0) {
         if (self->redo_pending) {
             char took[32];

@@ -172,8 +172,17 @@ int zb_store_latest_version(void);
 //  The last error message of a failed call.
 const char *zb_store_error(zb_store_t *self);
 
-//  Ends the transaction the write calls opened, if any. On failure the
-//  transaction is rolled back and -1 returned (the error is logged).
+//  Opens the transaction that the writes up to zb_store_commit join (the
+//  first write opens it otherwise), taking the write lock: -1 when another
+//  process holds it past the busy timeout (5 s), or on another error. A
+//  caller that begins before it changes anything in memory never loses a
+//  write to a locked database: it can wait and try again with nothing done.
+int zb_store_begin(zb_store_t *self);
+
+//  Ends the transaction zb_store_begin or the write calls opened, if any.
+//  On failure the transaction is rolled back and -1 returned (the error is
+//  logged); its writes are kept in memory and tried again first by the
+//  next transaction, or alone once a second (ZB_STORE_RETRY_MS).
 int zb_store_commit(zb_store_t *self);
 
 //  True while writes wait in a transaction that zb_store_commit will end

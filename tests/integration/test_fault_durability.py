@@ -4,6 +4,7 @@ is intact and holds exactly the outages of the agent's own journal."""
 
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -75,6 +76,56 @@ class DurabilityTest(FaultCase):
         self.assertGreater(sum(len(v) for v in want.values()), kills // 5,
                            "the services flapped (seed %d)" % seed)
         self.assertEqual(integrity(self.db), [("ok",)])
+
+    def test_database_locked_by_another_process(self):
+        # Another process holds the write lock past the busy timeout (5 s)
+        # while services flap: the monitor takes no input it could not
+        # write (a change made in memory but not in the database would be
+        # lost), and once the lock is gone the database holds exactly the
+        # agent's journal. Without replay, which would mend what a monitor
+        # lost: the live stream must carry it all.
+        servers = [zbtest.TcpServer(self) for _ in range(3)]
+        self.start_monitor()
+        self.start_agent({"s%d" % i: s.port for i, s in enumerate(servers)})
+        # One outage of s0 recorded first: the monitor is past its start.
+        self.wait_transition("s0", "up")
+        servers[0].set_mode("refuse")
+        n = self.wait_transition("s0", "down")
+        servers[0].set_mode("answer")
+        self.wait_transition("s0", "up", n)
+        self.assertTrue(self.wait_db_matches_journal())
+        con = sqlite3.connect(self.db, isolation_level=None, timeout=10)
+        self.addCleanup(con.close)
+        con.execute("BEGIN IMMEDIATE")
+        mark = len(journal_events(self.journal))
+        # A transition first: the pass that meets the lock is one that
+        # opens an outage.
+        servers[0].set_mode("refuse")
+        self.wait_transition("s0", "down", mark)
+        flapper = Flapper(servers, 7)
+        try:
+            zbtest.wait_for(lambda: "input waits" in self.monitor.output(), 20,
+                            "the monitor says it waits for the database")
+            # Held through more than two busy timeouts: a monitor that
+            # waited per write would lose one write per timeout.
+            until = time.monotonic() + 12
+            zbtest.wait_for(lambda: time.monotonic() > until and
+                            len(journal_events(self.journal)) >= mark + 8, 30,
+                            "12 s and transitions while the database is locked")
+        finally:
+            flapper.stop()
+        self.assertTrue(self.monitor.alive())
+        con.execute("ROLLBACK")
+        want = self.wait_db_matches_journal(timeout=30)
+        self.assertGreater(sum(len(v) for v in want.values()), 1)
+        output = self.monitor.output()
+        self.assertIn("database writable again", output)
+        # No write failed ("database: <error>" is logged for each one that
+        # does): the one that met the lock used to be lost.
+        self.assertEqual(re.findall(r" E: database: .*", output),
+                         [re.search(r" E: database: .*input waits.*", output).group(0)])
+        self.assertEqual(integrity(self.db), [("ok",)])
+        self.assertTrue(self.monitor.alive())
 
     def test_disk_full_then_space_returns(self):
         if os.geteuid() != 0:
