@@ -206,6 +206,7 @@ struct _zb_store_t {
     bool readonly;               // opened with zb_store_open_readonly
     bool in_txn;                 // a transaction is open, not yet committed
     bool wrote;                  // a write was made in it
+    bool replayed;               // what a failed commit left was applied in it
     int version;                 // PRAGMA user_version
     sqlite3_stmt *stmt[S_COUNT]; // prepared statements, NULL when not prepared
     char error[512];             // last error message
@@ -347,9 +348,8 @@ static int s_step_done(zb_store_t *self, int which)
     return result;
 }
 
-//  Opens the batch transaction (zb_store_begin, or the first write of a
-//  pass).
-static int s_begin(zb_store_t *self)
+//  Opens the batch transaction of a pass (zb_store_begin).
+static int s_txn_open(zb_store_t *self)
 {
     assert(!self->readonly);
     if (self->in_txn)
@@ -357,9 +357,19 @@ static int s_begin(zb_store_t *self)
     if (s_step_done(self, S_BEGIN) != 0)
         return -1;
     self->in_txn = true;
-    //  What a failed commit lost goes first, every time: later writes build
-    //  on it (an outage opened then, closed now, keeps its row id).
-    for (size_t i = 0; self->redo_pending && i < self->redo_count; i++) {
+    self->replayed = false;
+    return 0;
+}
+
+//  Before the first write of a transaction: what a failed commit lost goes
+//  first, every time, as later writes build on it (an outage opened then,
+//  closed now, keeps its row id). Not for a pass that writes nothing.
+static void s_replay(zb_store_t *self)
+{
+    if (!self->redo_pending || self->replayed)
+        return;
+    self->replayed = true;
+    for (size_t i = 0; i < self->redo_count; i++) {
         char *errmsg = NULL;
         if (sqlite3_exec(self->db, self->redo[i], NULL, NULL, &errmsg) != SQLITE_OK) {
             s_set_error(self, "%s: retry: %s", self->path, errmsg ? errmsg : "failed");
@@ -368,6 +378,14 @@ static int s_begin(zb_store_t *self)
             break;
         }
     }
+}
+
+//  Every write starts here: the transaction open, the kept writes first.
+static int s_begin(zb_store_t *self)
+{
+    if (s_txn_open(self) != 0)
+        return -1;
+    s_replay(self);
     return 0;
 }
 
@@ -555,7 +573,7 @@ const char *zb_store_error(zb_store_t *self)
 int zb_store_begin(zb_store_t *self)
 {
     assert(self);
-    return s_begin(self);
+    return s_txn_open(self);
 }
 
 bool zb_store_pending(zb_store_t *self)
@@ -568,14 +586,21 @@ int zb_store_commit(zb_store_t *self)
 {
     assert(self);
     int64_t now = zb_time_mono_ms();
-    if (!self->in_txn) {
-        //  Nothing new: retry what a failed commit left, once a second.
-        if (!self->redo_pending || now < self->retry_mono)
-            return 0;
-        if (s_begin(self) != 0) {
-            self->retry_mono = now + ZB_STORE_RETRY_MS;
-            return -1;
-        }
+    //  What a failed commit left goes with the next writes, or alone once
+    //  a second.
+    bool retry = self->redo_pending && now >= self->retry_mono;
+    if (!self->in_txn && !retry)
+        return 0;
+    if (self->in_txn && !self->wrote && !retry && !self->replayed) {
+        //  Begun, nothing written: ends without touching the kept writes.
+        self->in_txn = false;
+        if (s_step_done(self, S_COMMIT) != 0)
+            sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+        return 0;
+    }
+    if (s_begin(self) != 0) {
+        self->retry_mono = now + ZB_STORE_RETRY_MS;
+        return -1;
     }
     self->in_txn = false;
     self->wrote = false;
@@ -1502,6 +1527,24 @@ void zb_store_test(bool verbose)
     assert(got.hosts_replaying == 0 && got.transitions_pending == 0);
     zb_store_destroy(&reader);
     assert(!reader);
+
+    //  zb_store_begin: a pass that writes nothing is not pending. Another
+    //  connection's write lock makes it fail (after the busy timeout,
+    //  shortened here) with nothing open; the pass can then wait.
+    assert(zb_store_begin(store) == 0 && !zb_store_pending(store));
+    assert(zb_store_commit(store) == 0);
+    sqlite3 *other = NULL;
+    assert(sqlite3_open(path, &other) == SQLITE_OK);
+    assert(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_busy_timeout(store->db, 20);
+    assert(zb_store_begin(store) == -1 && strstr(zb_store_error(store), "locked"));
+    assert(!store->in_txn && !zb_store_pending(store) && zb_store_commit(store) == 0);
+    assert(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(other);
+    sqlite3_busy_timeout(store->db, ZB_STORE_BUSY_MS);
+    assert(zb_store_begin(store) == 0 && zb_store_begin(store) == 0);
+    assert(zb_store_host_heard(store, "web-1", 1800, -1, 0, NULL) == 0);
+    assert(zb_store_pending(store) && zb_store_commit(store) == 0 && !zb_store_pending(store));
 
     //  Prune: only outages ended before the cutoff.
     assert(zb_store_prune(store, 3000, 100) == 1);

@@ -3,6 +3,7 @@ truth, the outages they imply, and the outages a monitor's database holds."""
 
 import json
 import os
+import signal
 
 import zbtest
 from monitor_helpers import MonitorCase, parse_rfc3339_ms
@@ -83,6 +84,26 @@ class FaultCase(MonitorCase):
         path = self.write("%s.cfg" % name, agent_config(self.endpoint, self.replay,
                                                         self.journal, services, host))
         return self.start([zbtest.bin("zbeat-agent"), "-c", path], name)
+
+    def change_unseen(self, servers, bounce=(), down=(), up=()):
+        """Kills the monitor (SIGKILL); then, unseen by it, each service of
+        bounce goes down and recovers, each of down goes down, each of up
+        recovers (servers: {name: TcpServer}). Returns the journal's length
+        from before the changes."""
+        self.monitor.stop(signal.SIGKILL)
+        mark = len(journal_events(self.journal))
+        for name in bounce:
+            servers[name].set_mode("refuse")
+            n = self.wait_transition(name, "down", mark)
+            servers[name].set_mode("answer")
+            self.wait_transition(name, "up", n)
+        for name in down:
+            servers[name].set_mode("refuse")
+            self.wait_transition(name, "down", mark)
+        for name in up:
+            servers[name].set_mode("answer")
+            self.wait_transition(name, "up", mark)
+        return mark
 
     def journal_has(self, pred, timeout, what):
         return zbtest.wait_for(lambda: [e for e in journal_events(self.journal) if pred(e)],

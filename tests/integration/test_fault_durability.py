@@ -87,8 +87,10 @@ class DurabilityTest(FaultCase):
         servers = [zbtest.TcpServer(self) for _ in range(3)]
         self.start_monitor()
         self.start_agent({"s%d" % i: s.port for i, s in enumerate(servers)})
-        # One outage of s0 recorded first: the monitor is past its start.
-        self.wait_transition("s0", "up")
+        # One outage of s0 recorded first: the monitor is past its start
+        # (heard the agent: without replay, what the agent publishes before
+        # its PUB has connected is not received).
+        self.wait_state("web-1", "s0", "up", 10)
         servers[0].set_mode("refuse")
         n = self.wait_transition("s0", "down")
         servers[0].set_mode("answer")

@@ -23,18 +23,8 @@ class ReplayTest(FaultCase):
         self.wait_state("web-1", "d", "down", 10)
         self.wait_db_matches_journal()
 
-        self.monitor.stop(signal.SIGKILL)
-        mark = len(journal_events(self.journal))
         # a goes down and recovers, b and c go down, d recovers: all unseen.
-        servers["a"].set_mode("refuse")
-        n = self.wait_transition("a", "down", mark)
-        servers["a"].set_mode("answer")
-        self.wait_transition("a", "up", n)
-        for name in ("b", "c"):
-            servers[name].set_mode("refuse")
-            self.wait_transition(name, "down", mark)
-        servers["d"].set_mode("answer")
-        self.wait_transition("d", "up", mark)
+        self.change_unseen(servers, bounce="a", down="bc", up="d")
 
         self.start_replaying_monitor(name="monitor2")
         want = self.wait_db_matches_journal()

@@ -155,14 +155,7 @@ class CaughtUpTest(FaultCase):
         self.assertRegex(self.status_line(), r"^monitor: up \S+, heard \S+ ago, caught up$")
 
         # Transitions the monitor does not see: a down and up, b down.
-        self.monitor.stop(signal.SIGKILL)
-        mark = len(journal_events(self.journal))
-        servers["a"].set_mode("refuse")
-        n = self.wait_transition("a", "down", mark)
-        servers["a"].set_mode("answer")
-        self.wait_transition("a", "up", n)
-        servers["b"].set_mode("refuse")
-        self.wait_transition("b", "down", mark)
+        mark = self.change_unseen(servers, bounce="a", down="b")
         missed = len(journal_events(self.journal)) - mark
 
         # The new monitor gets them, but its acknowledgements are held back:
