@@ -1523,10 +1523,10 @@ static void s_malformed(zb_monitor_t *self, char *why)
     self->errors_unlogged = 0;
 }
 
-static void s_drain(zb_monitor_t *self)
+//  Handles what the SUB socket holds, up to ZB_MONITOR_DRAIN messages,
+//  inside the pass's transaction (the caller begins and commits it).
+static void s_take_input(zb_monitor_t *self)
 {
-    if (zb_monitor_begin(self) != 0)
-        return;
     for (int i = 0; i < ZB_MONITOR_DRAIN; i++) {
         zb_msg_t *msg = NULL;
         char why[256] = "", user_id[64] = "";
@@ -1547,6 +1547,14 @@ static void s_drain(zb_monitor_t *self)
         zb_monitor_handle(self, msg, zb_time_mono_ms(), zb_time_wall_ms());
         zb_msg_destroy(&msg);
     }
+}
+
+//  One pass of input alone.
+static void s_drain(zb_monitor_t *self)
+{
+    if (zb_monitor_begin(self) != 0)
+        return;
+    s_take_input(self);
     zb_monitor_commit(self);
 }
 
@@ -1565,9 +1573,9 @@ static int s_on_sweep(zloop_t *loop, int timer_id, void *arg)
     zb_monitor_t *self = arg;
     //  What is already queued counts before anyone is called silent: after
     //  a stall of the monitor itself, every host would look quiet.
-    s_drain(self);
     if (zb_monitor_begin(self) != 0)
         return 0;
+    s_take_input(self);
     zb_monitor_sweep(self, zb_time_mono_ms(), zb_time_wall_ms());
     zb_monitor_commit(self);
     return 0;

@@ -591,8 +591,9 @@ int zb_store_commit(zb_store_t *self)
     bool retry = self->redo_pending && now >= self->retry_mono;
     if (!self->in_txn && !retry)
         return 0;
-    if (self->in_txn && !self->wrote && !retry && !self->replayed) {
-        //  Begun, nothing written: ends without touching the kept writes.
+    if (self->redo_pending && !retry && !self->replayed) {
+        //  Begun (zb_store_begin) and nothing written, or the write would
+        //  have applied them: the kept writes wait for their retry.
         self->in_txn = false;
         if (s_step_done(self, S_COMMIT) != 0)
             sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
