@@ -38,7 +38,7 @@ static void s_usage(FILE *out)
         "\n"
         "  -c, --config FILE       configuration file (required; docs/config-agent.md)\n"
         "      --check-config      check the configuration, print \"FILE: ok\", exit\n"
-        "      --name HOST         host name in messages (env ZBEAT_HOST; agent/name)\n"
+        "      --name HOST         host name in messages (env ZBEAT_NAME; agent/name)\n"
         "      --monitor ENDPOINTS where to publish, comma-separated\n"
         "                          (env ZBEAT_MONITOR; agent/monitor)\n"
         "      --log-format F      log lines as text (the default) or json\n"
@@ -79,6 +79,13 @@ static const char *s_env(const char *name)
 {
     const char *value = getenv(name);
     return value && *value ? value : NULL;
+}
+
+//  Docker's default host name: the container id, 12 (or all 64) hex digits.
+static bool s_looks_like_container_id(const char *name)
+{
+    size_t len = strspn(name, "0123456789abcdef");
+    return name[len] == '\0' && (len == 12 || len == 64);
 }
 
 enum {
@@ -280,6 +287,8 @@ int main(int argc, char *argv[])
         fprintf(stderr, ZB_PROGRAM ": no configuration file: use -c FILE (try --help)\n");
         return 2;
     }
+    if (!overrides.name && (overrides.name = s_env("ZBEAT_NAME")))
+        overrides.name_source = "ZBEAT_NAME";
     if (!overrides.name && (overrides.name = s_env("ZBEAT_HOST")))
         overrides.name_source = "ZBEAT_HOST";
     if (!overrides.monitor && (overrides.monitor = s_env("ZBEAT_MONITOR")))
@@ -312,6 +321,19 @@ int main(int argc, char *argv[])
         else
             fprintf(stderr, ZB_PROGRAM ": %s\n", err);
         return 2;
+    }
+    if (s_looks_like_container_id(config->name)) {
+        //  Docker names a container's host after its id: a recreated
+        //  container would be a new host, and the old one silent for good.
+        char warning[256];
+        snprintf(warning, sizeof(warning),
+                 "the agent's name \"%s\" looks like a container id: every recreated "
+                 "container becomes a new host; set --name, ZBEAT_NAME or agent/name",
+                 config->name);
+        if (check)
+            fprintf(stderr, ZB_PROGRAM ": warning: %s\n", warning);
+        else
+            zb_log_warning("%s", warning);
     }
     if (check) {
         printf("%s: ok\n", path);

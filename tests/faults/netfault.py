@@ -46,9 +46,15 @@ class NetFaultCase(FaultCase):
             self.services[key] = [zbtest.free_port(), None]
         port, proc = self.services[key]
         if up and not (proc and proc.alive()):
-            self.services[key][1] = self.start(
+            proc = self.start(
                 self.net.exec_args(self.net.host(n), ["/usr/bin/python3", LISTEN, port]),
                 "svc-h%d-%s" % (n, name))
+            # Up means accepting: a listener killed before it listened would
+            # never have been up, and the down the test waits for never comes.
+            zbtest.wait_for(lambda: "listening" in proc.output() or not proc.alive(), 10,
+                            "h%d/%s listening" % (n, name))
+            self.assertTrue(proc.alive(), proc.output())
+            self.services[key][1] = proc
         elif not up and proc:
             proc.stop(signal.SIGKILL)
             self.services[key][1] = None

@@ -23,8 +23,7 @@ class NetnsFaultTest(NetFaultCase):
         self.service(1, "d", up=False)
         monitor = self.start_ns_monitor()
         self.start_ns_agent(1, "abcd", beat="500ms")
-        self.wait_state("h1", "a", "up", 15)
-        self.wait_state("h1", "d", "down", 15)
+        self.wait_states("h1", {"a": "up", "b": "up", "c": "up", "d": "down"})
         self.wait_matches("h1")
 
         monitor.stop(signal.SIGKILL)
@@ -48,7 +47,7 @@ class NetnsFaultTest(NetFaultCase):
             self.service(1, svc)
         self.start_ns_monitor()
         self.start_ns_agent(1, "ab", beat="500ms")
-        self.wait_state("h1", "a", "up", 15)
+        self.wait_states("h1", {"a": "up", "b": "up"})
         self.wait_matches("h1")
         self.wait_beating("h1")  # the monitor knows its interval: silence is 1.5 s
 
@@ -81,7 +80,7 @@ class NetnsFaultTest(NetFaultCase):
         self.service(1, "b")
         monitor = self.start_ns_monitor()
         agent = self.start_ns_agent(1, "ab", beat="500ms")
-        self.wait_state("h1", "a", "down", 15)
+        self.wait_states("h1", {"a": "down", "b": "up"})
         self.wait_matches("h1")
         monitor.stop(signal.SIGKILL)
         agent.stop(signal.SIGKILL)
@@ -103,7 +102,8 @@ class NetnsFaultTest(NetFaultCase):
         monitor_b = self.start_ns_monitor(name="monitor-b", db=db_b, port=7410,
                                           replay_port=7413)
         self.start_ns_agent(1, "ab", monitors=((7400, 7403), (7410, 7413)), beat="500ms")
-        self.wait_state("h1", "a", "up", 15)
+        self.wait_states("h1", {"a": "up", "b": "up"})
+        self.wait_states("h1", {"a": "up", "b": "up"}, db=db_b)
         self.service(1, "a", up=False)
         self.wait_transition("a", "down")
         self.wait_matches("h1", db=db_b)

@@ -23,8 +23,7 @@ class LossyLinkTest(NetFaultCase):
             self.service(1, svc)
         self.start_ns_monitor()
         agent = self.start_ns_agent(1, "ab")  # default beat
-        self.wait_state("h1", "a", "up", 15)
-        self.wait_state("h1", "b", "up", 15)
+        self.wait_states("h1", {"a": "up", "b": "up"})
         self.wait_beating("h1")
         how = self.net.shape(1, loss=10, delay=100, jitter=100)
         since = time.monotonic()

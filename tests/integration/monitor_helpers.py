@@ -215,6 +215,22 @@ class MonitorCase(zbtest.TestCase):
             return row if row and row["state"] == state else None
         return zbtest.wait_for(check, timeout, what or "%s/%s %s" % (host, service, state))
 
+    def wait_states(self, host, states, timeout=15, db=None):
+        """Until the database (db, else the test's) shows each service of
+        host in its state ({name: state}): a fault injected before every
+        service has settled races the start."""
+        def check():
+            path = db or self.db
+            if not os.path.exists(path):
+                return None
+            rc, out, _ = self.cli("status", "--json", db=path)
+            if rc != 0:
+                return None
+            rows = {r["service"]: r["state"] for r in json.loads(out)
+                    if r.get("host") == host and r.get("service")}
+            return all(rows.get(k) == v for k, v in states.items())
+        zbtest.wait_for(check, timeout, "%s: %r" % (host, states))
+
     def log_time(self, pattern, proc=None):
         """Wall time (s) of the first monitor log line matching pattern."""
         proc = proc or self.monitor

@@ -170,5 +170,31 @@ class JsonLogTest(AgentCase):
         self.assertEqual(err, "zbeat-agent: %s: agent/nmae: unknown key\n" % path)
 
 
+
+class ContainerNameTest(zbtest.TestCase):
+    """An agent named like a container id (Docker's default host name) is
+    warned about: every recreate would make it a new host."""
+
+    def config(self, name):
+        return self.write("agent-%s.cfg" % name, agent_config("tcp://127.0.0.1:1", [
+            ("worker", {"push": "1s"})], host=name))
+
+    def test_container_id_name_is_warned_about(self):
+        agent = zbtest.bin("zbeat-agent")
+        for name, warned in [("3f9c2a1b7d4e", True), ("a" * 64, True), ("web-1", False),
+                             ("3f9c2a1b7d4", False), ("3f9c2a1b7d4g", False)]:
+            rc, out, err = self.run_cmd([agent, "-c", self.config(name), "--check-config"])
+            self.assertEqual(rc, 0, err)
+            self.assertEqual("looks like a container id" in err, warned, (name, err))
+        # The environment names it: no warning, the name taken from ZBEAT_NAME.
+        rc, out, err = self.run_cmd([agent, "-c", self.config("3f9c2a1b7d4e"), "--check-config"],
+                                    env={"ZBEAT_NAME": "web-1"})
+        self.assertEqual((rc, err), (0, ""))
+        # A running agent says it in its log.
+        proc = self.start([agent, "-c", self.config("0123456789ab")], "agent")
+        zbtest.wait_for(lambda: "looks like a container id" in proc.output(), 10,
+                        "the warning in the agent's log")
+
+
 if __name__ == "__main__":
     zbtest.main()

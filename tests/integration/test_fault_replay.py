@@ -19,8 +19,7 @@ class ReplayTest(FaultCase):
         servers["d"].set_mode("refuse")
         self.start_replaying_monitor()
         self.start_agent({n: s.port for n, s in servers.items()})
-        self.wait_state("web-1", "a", "up", 10)
-        self.wait_state("web-1", "d", "down", 10)
+        self.wait_states("web-1", {"a": "up", "b": "up", "c": "up", "d": "down"})
         self.wait_db_matches_journal()
 
         # a goes down and recovers, b and c go down, d recovers: all unseen.

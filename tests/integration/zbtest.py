@@ -7,6 +7,7 @@ tearDown, and on failure its logs are printed.
 
 import json
 import os
+import random
 import selectors
 import shutil
 import signal
@@ -38,11 +39,43 @@ def bin(name):
     return path
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_EPHEMERAL = _ephemeral_range()
+_HANDED_OUT = set()
+
+
 def free_port():
-    """A TCP port that was free a moment ago on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port that was free a moment ago on 127.0.0.1, for a process
+    under test to bind later.
+
+    Taken from below the kernel's ephemeral range: a port the kernel picked
+    for bind(0) is soon picked again as the local port of some outgoing
+    connection (an agent's, a CLI's), which then holds it when the process
+    under test binds it ("Address already in use"). Below the range only
+    another test can take it; a port is never handed out twice by one
+    process, and a random start keeps parallel test processes apart."""
+    low = 10000
+    high = max(low + 1000, _EPHEMERAL[0] - 1)
+    for _ in range(1000):
+        port = random.randint(low, high)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free port in %d-%d" % (low, high))
 
 
 def wait_for(pred, timeout, what):
