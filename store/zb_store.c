@@ -12,8 +12,10 @@
 #include "zb_schema.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -343,6 +345,110 @@ static int s_migrate(zb_store_t *self)
 
 typedef enum { S_MODE_WRITE, S_MODE_READONLY, S_MODE_EXISTING } s_mode_t;
 
+//  "file:///real/path?immutable=1", the path percent-encoded: NULL when
+//  out of memory or the path cannot be resolved.
+static char *s_immutable_uri(const char *path)
+{
+    char *real = realpath(path, NULL);
+    if (!real)
+        return NULL;
+    char *uri = malloc(strlen(real) * 3 + 32);
+    if (uri) {
+        char *p = uri + sprintf(uri, "file://");
+        for (const unsigned char *c = (const unsigned char *)real; *c; c++) {
+            if (isalnum(*c) || strchr("/._-~", *c))
+                *p++ = (char)*c;
+            else
+                p += sprintf(p, "%%%02X", *c);
+        }
+        strcpy(p, "?immutable=1");
+    }
+    free(real);
+    return uri;
+}
+
+static int s_connect(zb_store_t *self, int flags, bool immutable)
+{
+    const char *name = self->path;
+    char *uri = NULL;
+    if (immutable) {
+        uri = s_immutable_uri(self->path);
+        if (!uri) {
+            zb_store_set_error(self, "%s: %s", self->path, strerror(errno));
+            return -1;
+        }
+        name = uri;
+        flags |= SQLITE_OPEN_URI;
+    }
+    int rc = sqlite3_open_v2(name, &self->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    free(uri);
+    if (rc != SQLITE_OK) {
+        if (self->db)
+            return zb_store_fail(self, "open");
+        zb_store_set_error(self, "%s: open: out of memory", self->path);
+        return -1;
+    }
+    sqlite3_extended_result_codes(self->db, 1);
+    sqlite3_busy_timeout(self->db, ZB_STORE_BUSY_MS);
+    return 0;
+}
+
+//  True when the last call failed for want of write access to the file or
+//  to its directory (where WAL needs its -wal and -shm files).
+static bool s_denied(zb_store_t *self)
+{
+    int code = sqlite3_extended_errcode(self->db) & 0xff;
+    return code == SQLITE_READONLY || code == SQLITE_CANTOPEN || code == SQLITE_PERM;
+}
+
+static bool s_wal_absent(const char *path)
+{
+    char wal[PATH_MAX + 8];
+    struct stat st;
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    return stat(wal, &st) != 0 && errno == ENOENT;
+}
+
+//  Refuses another application's SQLite file, so that the monitor never
+//  adds its schema to it and the CLI never reads it as ours: an
+//  application_id not ours, or no zbeat schema yet tables of its own, or a
+//  schema version without zbeat's tables. *id_p: the file's application_id.
+static int s_identify(zb_store_t *self, int64_t *id_p)
+{
+    int64_t tables = 0;
+    if (s_pragma_int(self, "PRAGMA application_id", id_p) != 0)
+        return -1;
+    if (*id_p == ZB_STORE_APPLICATION_ID)
+        return 0;
+    if (*id_p != 0) {
+        zb_store_set_error(self,
+                           "%s: not a zbeat database (application_id 0x%08x is another "
+                           "application's)",
+                           self->path, (unsigned)*id_p);
+        return -1;
+    }
+    //  Written before zbeat set application_id, a new file, or someone else's.
+    if (s_pragma_int(self,
+                     self->version == 0 ? "SELECT count(*) FROM sqlite_master"
+                                        : "SELECT count(*) FROM sqlite_master WHERE "
+                                          "type = 'table' AND name = 'outages'",
+                     &tables) != 0)
+        return -1;
+    if (self->version == 0 && tables > 0) {
+        zb_store_set_error(self,
+                           "%s: not a zbeat database (it holds another application's tables; "
+                           "zbeat creates its own in a new file)",
+                           self->path);
+        return -1;
+    }
+    if (self->version > 0 && tables == 0) {
+        zb_store_set_error(self, "%s: not a zbeat database (schema version %d, no zbeat tables)",
+                           self->path, self->version);
+        return -1;
+    }
+    return 0;
+}
+
 static zb_store_t *s_open(const char *path, s_mode_t mode, char *err, size_t errsize)
 {
     bool readonly = mode == S_MODE_READONLY;
@@ -370,19 +476,37 @@ static zb_store_t *s_open(const char *path, s_mode_t mode, char *err, size_t err
                            errno == ENOENT ? "no such database" : strerror(errno));
         goto failed;
     }
-    if (sqlite3_open_v2(path, &self->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        if (self->db)
-            zb_store_fail(self, "open");
-        else
-            zb_store_set_error(self, "%s: open: out of memory", path);
+    if (s_connect(self, flags, false) != 0)
+        goto failed;
+    int64_t version = 0, id = 0;
+    if (s_pragma_int(self, "PRAGMA user_version", &version) != 0) {
+        if (!s_denied(self))
+            goto failed;
+        //  A reader of a WAL database needs its -shm and -wal files, and
+        //  creates them when missing: not in a directory it cannot write.
+        //  Without a -wal file every commit is in the database file, and
+        //  no writer can start there either: read it as immutable.
+        if (readonly && s_wal_absent(path)) {
+            sqlite3_close(self->db);
+            self->db = NULL;
+            if (s_connect(self, flags, true) != 0 ||
+                s_pragma_int(self, "PRAGMA user_version", &version) != 0)
+                goto failed;
+        } else if (!readonly) {
+            zb_store_set_error(self,
+                               "%s: cannot write the database: %s (its directory must be "
+                               "writable too, for the -wal and -shm files)",
+                               path, sqlite3_errmsg(self->db));
+            goto failed;
+        } else
+            goto failed;
+    }
+    //  A file sqlite could open only for reading (read-only file): the
+    //  monitor would run on, failing every write.
+    if (!readonly && sqlite3_db_readonly(self->db, "main") == 1) {
+        zb_store_set_error(self, "%s: cannot write the database: the file is read-only", path);
         goto failed;
     }
-    sqlite3_extended_result_codes(self->db, 1);
-    sqlite3_busy_timeout(self->db, ZB_STORE_BUSY_MS);
-
-    int64_t version = 0;
-    if (s_pragma_int(self, "PRAGMA user_version", &version) != 0)
-        goto failed;
     self->version = (int)version;
     int latest = zb_store_latest_version();
     if (self->version > latest) {
@@ -390,6 +514,8 @@ static zb_store_t *s_open(const char *path, s_mode_t mode, char *err, size_t err
                            self->version, latest);
         goto failed;
     }
+    if (s_identify(self, &id) != 0)
+        goto failed;
     if (as_is) {
         if (self->version == 0) {
             zb_store_set_error(self, "%s: not a zbeat database (no schema)", path);
@@ -408,6 +534,11 @@ static zb_store_t *s_open(const char *path, s_mode_t mode, char *err, size_t err
         //  a power loss may lose the last commits (docs/operations.md).
         if (s_exec(self, "PRAGMA journal_mode = WAL", "journal_mode") != 0 ||
             s_exec(self, "PRAGMA synchronous = NORMAL", "synchronous") != 0 || s_migrate(self) != 0)
+            goto failed;
+        //  Ours from now on (once: it is a write).
+        if (id != ZB_STORE_APPLICATION_ID &&
+            s_exec(self, "PRAGMA application_id = " ZB_STORE_STR(ZB_STORE_APPLICATION_ID),
+                   "application_id") != 0)
             goto failed;
     }
     if (s_prepare_all(self) != 0)

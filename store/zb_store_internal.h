@@ -20,10 +20,13 @@
 //  Retries of a failed commit when nothing new is written.
 #define ZB_STORE_RETRY_MS 1000
 
-//  PRAGMA application_id of a zbeat database ("zbea"): set when the store
-//  creates one, so that another application's SQLite file is never taken
-//  for ours (and ours never for theirs). Older zbeat databases have 0.
-#define ZB_STORE_APPLICATION_ID 0x7a626561
+//  PRAGMA application_id of a zbeat database: 0x7a626561, "zbea" (decimal,
+//  as the pragma takes it). Set when the monitor first writes one, so that
+//  another application's SQLite file is never taken for ours. Databases of
+//  zbeat before it have 0 and zbeat's tables.
+#define ZB_STORE_APPLICATION_ID 2053530977
+#define ZB_STORE_STR_(x) #x
+#define ZB_STORE_STR(x) ZB_STORE_STR_(x)
 
 //  The fixed statements, prepared at open. Reads come first: a read-only
 //  store prepares only those.

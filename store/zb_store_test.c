@@ -64,6 +64,42 @@ static int s_copy_monitor(const zb_store_monitor_t *monitor, void *arg)
     return 0;
 }
 
+//  A second connection, as another program would have it.
+static void s_sql(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert(sqlite3_open(path, &db) == SQLITE_OK);
+    char *message = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &message) != SQLITE_OK) {
+        printf("%s: %s\n", sql, message);
+        assert(!"sql failed");
+    }
+    sqlite3_close(db);
+}
+
+static int64_t s_one(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    assert(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    assert(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK);
+    assert(sqlite3_step(stmt) == SQLITE_ROW);
+    int64_t value = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return value;
+}
+
+static int64_t s_application_id(const char *path)
+{
+    return s_one(path, "PRAGMA application_id");
+}
+
+static int64_t s_table_count(const char *path)
+{
+    return s_one(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table'");
+}
+
 void zb_store_test(bool verbose)
 {
     (void)verbose;
@@ -255,11 +291,29 @@ void zb_store_test(bool verbose)
     assert(collect.count == 2);
     zb_store_destroy(&store);
 
+    //  The database says it is zbeat's; a database of zbeat from before
+    //  application_id (0, with zbeat's tables) is still ours, and stamped
+    //  by the next writer.
+    assert(s_application_id(path) == ZB_STORE_APPLICATION_ID);
+    s_sql(path, "PRAGMA application_id = 0");
+    zb_store_t *old = zb_store_open_readonly(path, err, sizeof(err));
+    assert(old || (printf("%s\n", err), 0));
+    zb_store_destroy(&old);
+    store = zb_store_open(path, err, sizeof(err));
+    assert(store);
+    zb_store_destroy(&store);
+    assert(s_application_id(path) == ZB_STORE_APPLICATION_ID);
+
+    //  Another application's id: refused by writers and readers alike.
+    s_sql(path, "PRAGMA application_id = 42");
+    assert(!zb_store_open(path, err, sizeof(err)) && strstr(err, "not a zbeat database") &&
+           strstr(err, "application_id 0x0000002a"));
+    assert(!zb_store_open_readonly(path, err, sizeof(err)) && strstr(err, "not a zbeat database"));
+    assert(!zb_store_open_existing(path, err, sizeof(err)) && strstr(err, "not a zbeat database"));
+    s_sql(path, "PRAGMA application_id = " ZB_STORE_STR(ZB_STORE_APPLICATION_ID));
+
     //  A database from the future is refused, by writers and readers.
-    sqlite3 *db = NULL;
-    assert(sqlite3_open(path, &db) == SQLITE_OK);
-    assert(sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
+    s_sql(path, "PRAGMA user_version = 999");
     assert(!zb_store_open(path, err, sizeof(err)) && strstr(err, "newer"));
     assert(!zb_store_open_readonly(path, err, sizeof(err)) && strstr(err, "newer"));
 
@@ -278,6 +332,34 @@ void zb_store_test(bool verbose)
     assert(file);
     fclose(file);
     assert(!zb_store_open_readonly(path, err, sizeof(err)) && strstr(err, "not a zbeat database"));
+
+    //  Another application's SQLite file without a user_version: the
+    //  writer adds no schema to it, and says why.
+    remove(path);
+    s_sql(path, "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT); "
+                "INSERT INTO notes (text) VALUES ('mine')");
+    assert(!zb_store_open(path, err, sizeof(err)) && strstr(err, "not a zbeat database") &&
+           strstr(err, "another application's tables"));
+    assert(!zb_store_open_readonly(path, err, sizeof(err)) && strstr(err, "not a zbeat database"));
+    assert(s_table_count(path) == 1 && s_application_id(path) == 0);
+    //  ...nor one that has a user_version of its own.
+    s_sql(path, "PRAGMA user_version = 2");
+    assert(!zb_store_open(path, err, sizeof(err)) && strstr(err, "no zbeat tables"));
+    assert(s_table_count(path) == 1);
+
+    //  A file the writer may not write (not for root, whom modes do not
+    //  stop; tests/integration/test_store_access.py runs it as nobody).
+    remove(path);
+    store = zb_store_open(path, err, sizeof(err));
+    assert(store);
+    zb_store_destroy(&store);
+    if (geteuid() != 0) {
+        assert(chmod(path, 0444) == 0);
+        assert(!zb_store_open(path, err, sizeof(err)) && strstr(err, "read-only"));
+        reader = zb_store_open_readonly(path, err, sizeof(err));
+        assert(reader);
+        zb_store_destroy(&reader);
+    }
 
     remove(path);
     remove(wal);
