@@ -24,6 +24,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+//  Alerts old enough to prune and with nothing left to deliver; the same
+//  set for both prune statements (deliveries first).
+#define S_PRUNABLE_ALERTS                                                                          \
+    "SELECT id FROM alerts WHERE created_at_ms < ?1 AND NOT EXISTS (SELECT 1 FROM deliveries d "   \
+    "WHERE d.alert_id = alerts.id AND d.status = 'pending') ORDER BY seq LIMIT ?2"
+
 const char *const zb_store_sql[S_COUNT] = {
     [S_HOSTS] = "SELECT name, state, since_ms, instance, interval_ms, last_seen_ms, "
                 "ifnull(replay_pending, -1), replay_reported_ms, replay_instance "

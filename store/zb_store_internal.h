@@ -72,22 +72,18 @@ enum {
     S_HOST_HEARD,
     S_COUNT
 };
+//  Columns as s_outage_row (zb_store_outage.c) reads them.
 #define S_OUTAGE_COLUMNS                                                                           \
     "id, kind, host, service, started_at_ms, ended_at_ms, reason, error, end_reason, instance, "   \
     "silenced, notified"
 
-//  An alert and one of its deliveries (NULLs when it has none).
+//  An alert and one of its deliveries (NULLs when it has none), as
+//  s_delivery_row (zb_store_alert.c) reads them.
 #define S_DELIVERY_COLUMNS                                                                         \
     "a.seq, a.id, a.created_at_ms, a.trigger, a.host, a.service, a.outage_id, a.payload, "         \
     "d.channel, d.status, d.attempts, d.next_attempt_at_ms, d.last_error, d.result, "              \
     "d.sent_at_ms, "                                                                               \
     "d.queued_at_ms"
-
-//  Alerts old enough to prune and with nothing left to deliver; the same
-//  set for both prune statements (deliveries first).
-#define S_PRUNABLE_ALERTS                                                                          \
-    "SELECT id FROM alerts WHERE created_at_ms < ?1 AND NOT EXISTS (SELECT 1 FROM deliveries d "   \
-    "WHERE d.alert_id = alerts.id AND d.status = 'pending') ORDER BY seq LIMIT ?2"
 
 struct _zb_store_t {
     sqlite3 *db;                 // the connection
