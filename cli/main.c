@@ -102,22 +102,10 @@ static void s_safe(const char *in, char *out, size_t size)
     zb_query_printable(in, out, size);
 }
 
-//  A JSON string: jansson escapes control characters itself (and
-//  JSON_ENSURE_ASCII everything else), but refuses invalid UTF-8.
-static json_t *s_json_text(const char *text)
-{
-    return zb_query_json_text(text);
-}
-
 //  RFC 3339 UTC with milliseconds: "2026-11-28T05:40:07.123Z".
 static void s_time_precise(int64_t ms, char *buf, size_t size)
 {
     zb_time_format_rfc3339_ms(ms, buf, size);
-}
-
-static json_t *s_json_time(int64_t ms)
-{
-    return zb_query_json_time(ms);
 }
 
 static void s_out_json(s_out_t *out, json_t *object)
@@ -450,27 +438,14 @@ static const char *const s_hosts_csv_header[] = {"host",           "state",     
 //  A replay report counts when the host's current agent run made it.
 static bool s_replay_known(const zb_store_host_t *host)
 {
-    return host->replay_pending >= 0 && strcmp(host->replay_instance, host->instance) == 0;
+    return zb_query_host_replay_known(host);
 }
 
 static int s_host_row(const zb_store_host_t *host, void *arg)
 {
     s_out_t *out = arg;
     if (out->format == S_JSON) {
-        json_t *o = json_object();
-        json_object_set_new(o, "host", s_json_text(host->name));
-        json_object_set_new(o, "state", s_json_text(host->state));
-        json_object_set_new(o, "since", s_json_time(host->since_ms));
-        json_object_set_new(o, "last_seen",
-                            host->last_seen_ms > 0 ? s_json_time(host->last_seen_ms) : json_null());
-        json_object_set_new(o, "instance", s_json_text(host->instance));
-        json_object_set_new(o, "interval_ms", json_integer(host->interval_ms));
-        bool known = s_replay_known(host);
-        json_object_set_new(o, "replay_pending",
-                            known ? json_integer(host->replay_pending) : json_null());
-        json_object_set_new(o, "replay_reported",
-                            known ? s_json_time(host->replay_reported_ms) : json_null());
-        s_out_json(out, o);
+        s_out_json(out, zb_query_host_json(host));
         return 0;
     }
     char since[48], seen[48] = "", beat[32] = "", replay[32] = "", reported[48] = "";
@@ -541,37 +516,12 @@ static int s_alert_row(const zb_store_delivery_t *row, void *arg)
     if (out->format == S_JSON) {
         if (!alerts->current || alerts->seq != alert->seq) {
             s_alerts_flush(alerts);
-            json_t *o = json_object();
-            json_object_set_new(o, "id", s_json_text(alert->id));
-            json_object_set_new(o, "created_at", s_json_time(alert->created_at_ms));
-            json_object_set_new(o, "trigger", s_json_text(alert->trigger));
-            json_object_set_new(o, "host", s_json_text(alert->host));
-            json_object_set_new(o, "service", s_json_text(alert->service));
-            json_object_set_new(o, "outage_id",
-                                alert->outage_id > 0 ? json_integer(alert->outage_id)
-                                                     : json_null());
-            json_t *payload = json_loads(alert->payload, 0, NULL);
-            json_object_set_new(o, "alert", payload ? payload : json_null());
-            json_object_set_new(o, "deliveries", json_array());
-            alerts->current = o;
+            alerts->current = zb_query_alert_json(alert);
             alerts->seq = alert->seq;
         }
-        if (!row->channel)
-            return 0;
-        json_t *d = json_object();
-        json_object_set_new(d, "channel", s_json_text(row->channel));
-        json_object_set_new(d, "status", s_json_text(row->status));
-        json_object_set_new(d, "attempts", json_integer(row->attempts));
-        json_object_set_new(d, "sent_at",
-                            row->sent_at_ms >= 0 ? s_json_time(row->sent_at_ms) : json_null());
-        json_object_set_new(d, "next_attempt_at",
-                            strcmp(row->status, "pending") == 0
-                                ? s_json_time(row->next_attempt_at_ms)
-                                : json_null());
-        json_object_set_new(d, "result",
-                            row->result >= 0 ? json_integer(row->result) : json_null());
-        json_object_set_new(d, "last_error", s_json_text(row->last_error));
-        json_array_append_new(json_object_get(alerts->current, "deliveries"), d);
+        if (row->channel && alerts->current)
+            json_array_append_new(json_object_get(alerts->current, "deliveries"),
+                                  zb_query_delivery_json(row));
         return 0;
     }
     char created[48], sent[48] = "", tries[16] = "", result[24] = "", next[48] = "", oid[24] = "";
@@ -622,18 +572,7 @@ static int s_silence_row(const zb_store_silence_t *silence, void *arg)
     char id[24];
     snprintf(id, sizeof(id), "%lld", (long long)silence->id);
     if (out->format == S_JSON) {
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_integer(silence->id));
-        json_object_set_new(o, "host", s_json_text(silence->host));
-        json_object_set_new(o, "service", s_json_text(silence->service));
-        json_object_set_new(o, "starts_at", s_json_time(silence->starts_at_ms));
-        json_object_set_new(o, "ends_at", s_json_time(silence->ends_at_ms));
-        json_object_set_new(o, "reason", s_json_text(silence->reason));
-        json_object_set_new(o, "created_at", s_json_time(silence->created_at_ms));
-        json_object_set_new(
-            o, "active",
-            json_boolean(silence->starts_at_ms <= out->now && out->now < silence->ends_at_ms));
-        s_out_json(out, o);
+        s_out_json(out, zb_query_silence_json(silence, out->now));
         return 0;
     }
     char starts[48], ends[48], left[32] = "ended", created[48];

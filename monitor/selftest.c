@@ -5,15 +5,17 @@
 #include "zb_hook.h"
 #include "zb_monitor.h"
 #include "zb_monitor_config.h"
-#include "zb_store.h"
 #include "zb_webhook.h"
 #include "zb_selftest.h"
 
 static const zb_selftest_t s_tests[] = {
-    {"store", zb_store_test},       {"monitor_config", zb_monitor_config_test},
-    {"auth", zb_auth_test},         {"alert", zb_alert_test},
-    {"hook", zb_hook_test},         {"webhook", zb_webhook_test},
-    {"dispatch", zb_dispatch_test}, {"monitor", zb_monitor_test},
+    {"monitor_config", zb_monitor_config_test},
+    {"auth", zb_auth_test},
+    {"alert", zb_alert_test},
+    {"hook", zb_hook_test},
+    {"webhook", zb_webhook_test},
+    {"dispatch", zb_dispatch_test},
+    {"monitor", zb_monitor_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

@@ -111,6 +111,88 @@ json_t *zb_query_outage_json(const zb_store_outage_t *outage, int64_t now_ms)
     return o;
 }
 
+bool zb_query_host_replay_known(const zb_store_host_t *host)
+{
+    return host->replay_pending >= 0 && strcmp(host->replay_instance, host->instance) == 0;
+}
+
+json_t *zb_query_host_json(const zb_store_host_t *host)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "host", zb_query_json_text(host->name));
+    json_object_set_new(o, "state", zb_query_json_text(host->state));
+    json_object_set_new(o, "since", zb_query_json_time(host->since_ms));
+    json_object_set_new(o, "last_seen",
+                        host->last_seen_ms > 0 ? zb_query_json_time(host->last_seen_ms)
+                                               : json_null());
+    json_object_set_new(o, "instance", zb_query_json_text(host->instance));
+    json_object_set_new(o, "interval_ms", json_integer(host->interval_ms));
+    bool known = zb_query_host_replay_known(host);
+    json_object_set_new(o, "replay_pending",
+                        known ? json_integer(host->replay_pending) : json_null());
+    json_object_set_new(o, "replay_reported",
+                        known ? zb_query_json_time(host->replay_reported_ms) : json_null());
+    return o;
+}
+
+json_t *zb_query_alert_json(const zb_store_alert_t *alert)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "id", zb_query_json_text(alert->id));
+    json_object_set_new(o, "created_at", zb_query_json_time(alert->created_at_ms));
+    json_object_set_new(o, "trigger", zb_query_json_text(alert->trigger));
+    json_object_set_new(o, "host", zb_query_json_text(alert->host));
+    json_object_set_new(o, "service", zb_query_json_text(alert->service));
+    json_object_set_new(o, "outage_id",
+                        alert->outage_id > 0 ? json_integer(alert->outage_id) : json_null());
+    //  The payload is the alert as it was sent: embedded as JSON, not text.
+    json_t *payload = json_loads(alert->payload, 0, NULL);
+    json_object_set_new(o, "alert", payload ? payload : json_null());
+    json_object_set_new(o, "deliveries", json_array());
+    return o;
+}
+
+json_t *zb_query_delivery_json(const zb_store_delivery_t *delivery)
+{
+    json_t *d = json_object();
+    if (!d)
+        return NULL;
+    bool pending = delivery->status && strcmp(delivery->status, "pending") == 0;
+    json_object_set_new(d, "channel", zb_query_json_text(delivery->channel));
+    json_object_set_new(d, "status", zb_query_json_text(delivery->status));
+    json_object_set_new(d, "attempts", json_integer(delivery->attempts));
+    json_object_set_new(d, "sent_at",
+                        delivery->sent_at_ms >= 0 ? zb_query_json_time(delivery->sent_at_ms)
+                                                  : json_null());
+    json_object_set_new(d, "next_attempt_at",
+                        pending ? zb_query_json_time(delivery->next_attempt_at_ms) : json_null());
+    json_object_set_new(d, "result",
+                        delivery->result >= 0 ? json_integer(delivery->result) : json_null());
+    json_object_set_new(d, "last_error", zb_query_json_text(delivery->last_error));
+    return d;
+}
+
+json_t *zb_query_silence_json(const zb_store_silence_t *silence, int64_t now_ms)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "id", json_integer(silence->id));
+    json_object_set_new(o, "host", zb_query_json_text(silence->host));
+    json_object_set_new(o, "service", zb_query_json_text(silence->service));
+    json_object_set_new(o, "starts_at", zb_query_json_time(silence->starts_at_ms));
+    json_object_set_new(o, "ends_at", zb_query_json_time(silence->ends_at_ms));
+    json_object_set_new(o, "reason", zb_query_json_text(silence->reason));
+    json_object_set_new(o, "created_at", zb_query_json_time(silence->created_at_ms));
+    json_object_set_new(
+        o, "active", json_boolean(silence->starts_at_ms <= now_ms && now_ms < silence->ends_at_ms));
+    return o;
+}
+
 const char *zb_query_monitor_state(const zb_store_monitor_t *row, int64_t now_ms)
 {
     if (!row)

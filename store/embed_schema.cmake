@@ -21,7 +21,7 @@ endforeach()
 if(expect EQUAL 1)
     message(FATAL_ERROR "schema: no NNN_name.sql files in ${SCHEMA_DIR}")
 endif()
-set(text "//  Generated from schema/NNN_name.sql by monitor/embed_schema.cmake: do not edit.
+set(text "//  Generated from schema/NNN_name.sql by store/embed_schema.cmake: do not edit.
 #include \"zb_schema.h\"
 
 const zb_schema_step_t zb_schema_steps[] = {

@@ -13,6 +13,15 @@
 
     Rows are passed as structs of borrowed pointers: for writes the caller
     owns them; for reads they are valid only during the callback.
+
+    The database carries zbeat's PRAGMA application_id: no open takes
+    another application's SQLite file for ours, nor adds a schema to it.
+
+    Implemented in store/: zb_store.c (the connection, migrations,
+    transactions, the redo log), zb_store_fleet.c (hosts, services,
+    instances, the monitor's row), zb_store_outage.c (outages, replay,
+    pruning, the outage query), zb_store_alert.c (outbox and deliveries),
+    zb_store_silence.c.
 */
 #ifndef ZB_STORE_H
 #define ZB_STORE_H
@@ -151,11 +160,15 @@ typedef int(zb_store_delivery_fn)(const zb_store_delivery_t *delivery, void *arg
 typedef int(zb_store_silence_fn)(const zb_store_silence_t *silence, void *arg);
 
 //  Opens (creating and migrating) a database for writing. Returns NULL with
-//  a one-line reason in err.
+//  a one-line reason in err, also when the file or its directory cannot be
+//  written (so the monitor never runs without recording) or the file is
+//  another application's.
 zb_store_t *zb_store_open(const char *path, char *err, size_t errsize);
 
 //  Opens an existing database read-only. A missing file is "no such
-//  database"; an older or newer schema is refused with a clear reason.
+//  database"; an older or newer schema is refused with a clear reason. In a
+//  directory the caller cannot write, a database without a -wal file (no
+//  monitor running there) is read as immutable: nothing is created.
 zb_store_t *zb_store_open_readonly(const char *path, char *err, size_t errsize);
 
 //  Opens an existing database read-write without creating or upgrading it

@@ -1,7 +1,7 @@
 /*  zb_query: the JSON shapes of the database's answers, shared by the zbeat
-    CLI (`status --json`, `outages --json`) and the monitor's HTTP API, so
-    that both print exactly the same objects (docs/cli.md is their public
-    definition).
+    CLI (`status`, `outages`, `hosts`, `alerts`, `silence list` with --json)
+    and the monitor's HTTP API, so that both print exactly the same objects
+    (docs/cli.md is their public definition).
 
     Text from the database is made harmless on the way out: JSON strings are
     valid UTF-8 (invalid bytes become \xHH), and printable text for tables
@@ -34,6 +34,20 @@ json_t *zb_query_status_json(const zb_store_status_t *row);
 //  One row of `zbeat outages --json`; now_ms ends an open outage's duration.
 json_t *zb_query_outage_json(const zb_store_outage_t *outage, int64_t now_ms);
 
+//  One row of `zbeat hosts --json`. Its replay report is shown only when
+//  the host's current agent run made it (zb_query_host_replay_known).
+bool zb_query_host_replay_known(const zb_store_host_t *host);
+json_t *zb_query_host_json(const zb_store_host_t *host);
+
+//  One alert of `zbeat alerts --json`, with an empty "deliveries" array
+//  that the caller fills with zb_query_delivery_json of its deliveries
+//  (rows with a channel).
+json_t *zb_query_alert_json(const zb_store_alert_t *alert);
+json_t *zb_query_delivery_json(const zb_store_delivery_t *delivery);
+
+//  One row of `zbeat silence list --json`; "active" at now_ms.
+json_t *zb_query_silence_json(const zb_store_silence_t *silence, int64_t now_ms);
+
 //  The monitor as its row says (docs/cli.md "monitor"), for `zbeat status`,
 //  `zbeat monitor` and GET /api/v1/monitor. row NULL: the database has none.
 //  "running" while its heartbeat is younger than ZB_QUERY_MONITOR_STALE
@@ -46,5 +60,7 @@ bool zb_query_monitor_caught_up(const zb_store_monitor_t *row, int64_t now_ms);
 json_t *zb_query_monitor_json(const zb_store_monitor_t *row, int64_t now_ms);
 //  One line for a terminal, e.g. "monitor: up 3h12m, heard 1.2s ago, caught up".
 void zb_query_monitor_line(const zb_store_monitor_t *row, int64_t now_ms, char *buf, size_t size);
+
+void zb_query_test(bool verbose);
 
 #endif

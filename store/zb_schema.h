@@ -1,5 +1,5 @@
 /*  zb_schema: the SQL migrations of schema/, embedded at build time
-    (monitor/embed_schema.cmake generates the table). Step i has version i+1.
+    (store/embed_schema.cmake generates the table). Step i has version i+1.
 */
 #ifndef ZB_SCHEMA_H
 #define ZB_SCHEMA_H

@@ -1,0 +1,136 @@
+/*  zb_store_alert: the alert outbox (one row per alert) and its
+    deliveries (one per channel): add, release held ones, take the next
+    pending one, record an attempt, list them (`zbeat alerts`).
+    See zb_store.h.
+*/
+#include "zb_store_internal.h"
+
+#include <assert.h>
+#include <string.h>
+
+int zb_store_alert_add(zb_store_t *self, const zb_store_alert_t *alert, const char *const *channels,
+                       size_t channel_count, bool held)
+{
+    assert(self && alert && alert->id && alert->trigger && alert->host && alert->payload);
+    if (zb_store_write_begin(self) != 0)
+        return -1;
+    sqlite3_stmt *stmt = self->stmt[S_ALERT_INSERT];
+    zb_store_bind_text(stmt, 1, alert->id);
+    sqlite3_bind_int64(stmt, 2, alert->created_at_ms);
+    zb_store_bind_text(stmt, 3, alert->trigger);
+    zb_store_bind_text(stmt, 4, alert->host);
+    zb_store_bind_text(stmt, 5, alert->service);
+    if (alert->outage_id > 0)
+        sqlite3_bind_int64(stmt, 6, alert->outage_id);
+    else
+        sqlite3_bind_null(stmt, 6);
+    zb_store_bind_text(stmt, 7, alert->payload);
+    if (zb_store_step(self, S_ALERT_INSERT) != 0)
+        return -1;
+    //  The same id again (a replayed transition): delivered once already.
+    if (sqlite3_changes(self->db) == 0)
+        return 0;
+    for (size_t i = 0; i < channel_count; i++) {
+        stmt = self->stmt[S_DELIVERY_INSERT];
+        zb_store_bind_text(stmt, 1, alert->id);
+        zb_store_bind_text(stmt, 2, channels[i]);
+        zb_store_bind_text(stmt, 3, held ? "held" : "pending");
+        sqlite3_bind_int64(stmt, 4, alert->created_at_ms);
+        if (zb_store_step(self, S_DELIVERY_INSERT) != 0)
+            return -1;
+    }
+    return 1;
+}
+
+int zb_store_alert_release(zb_store_t *self, const char *id, int64_t now_ms)
+{
+    assert(self && id);
+    if (zb_store_write_begin(self) != 0)
+        return -1;
+    sqlite3_stmt *stmt = self->stmt[S_ALERT_RELEASE];
+    zb_store_bind_text(stmt, 1, id);
+    sqlite3_bind_int64(stmt, 2, now_ms);
+    if (zb_store_step(self, S_ALERT_RELEASE) != 0)
+        return -1;
+    return sqlite3_changes(self->db);
+}
+
+static int s_delivery_row(sqlite3_stmt *stmt, void *fn, void *arg)
+{
+    zb_store_alert_t alert = {
+        .seq = sqlite3_column_int64(stmt, 0),
+        .id = zb_store_text(stmt, 1),
+        .created_at_ms = sqlite3_column_int64(stmt, 2),
+        .trigger = zb_store_text(stmt, 3),
+        .host = zb_store_text(stmt, 4),
+        .service = zb_store_text_or_null(stmt, 5),
+        .outage_id = sqlite3_column_int64(stmt, 6),
+        .payload = zb_store_text(stmt, 7),
+    };
+    bool none = sqlite3_column_type(stmt, 8) == SQLITE_NULL;
+    zb_store_delivery_t delivery = {
+        .alert = &alert,
+        .channel = zb_store_text_or_null(stmt, 8),
+        .status = none ? NULL : zb_store_text(stmt, 9),
+        .attempts = sqlite3_column_int(stmt, 10),
+        .next_attempt_at_ms = sqlite3_column_int64(stmt, 11),
+        .last_error = none ? NULL : zb_store_text(stmt, 12),
+        .result =
+            sqlite3_column_type(stmt, 13) == SQLITE_NULL ? -1 : sqlite3_column_int64(stmt, 13),
+        .sent_at_ms =
+            sqlite3_column_type(stmt, 14) == SQLITE_NULL ? -1 : sqlite3_column_int64(stmt, 14),
+        .queued_at_ms = sqlite3_column_int64(stmt, 15),
+    };
+    return ((zb_store_delivery_fn *)fn)(&delivery, arg);
+}
+
+int zb_store_alert_get(zb_store_t *self, const char *id, zb_store_delivery_fn *fn, void *arg)
+{
+    assert(self && id && fn);
+    sqlite3_stmt *stmt = self->stmt[S_ALERT_GET];
+    zb_store_bind_text(stmt, 1, id);
+    return zb_store_walk(self, stmt, "alert", s_delivery_row, (void *)fn, arg);
+}
+
+int zb_store_delivery_next(zb_store_t *self, const char *channel, zb_store_delivery_fn *fn,
+                           void *arg)
+{
+    assert(self && channel && fn);
+    sqlite3_stmt *stmt = self->stmt[S_DELIVERY_NEXT];
+    zb_store_bind_text(stmt, 1, channel);
+    return zb_store_walk(self, stmt, "next delivery", s_delivery_row, (void *)fn, arg);
+}
+
+int zb_store_delivery_update(zb_store_t *self, const char *alert_id, const char *channel,
+                             const zb_store_delivery_t *update)
+{
+    assert(self && alert_id && channel && update && update->status);
+    if (zb_store_write_begin(self) != 0)
+        return -1;
+    sqlite3_stmt *stmt = self->stmt[S_DELIVERY_UPDATE];
+    zb_store_bind_text(stmt, 1, alert_id);
+    zb_store_bind_text(stmt, 2, channel);
+    zb_store_bind_text(stmt, 3, update->status);
+    sqlite3_bind_int(stmt, 4, update->attempts);
+    sqlite3_bind_int64(stmt, 5, update->next_attempt_at_ms);
+    zb_store_bind_text(stmt, 6, update->last_error ? update->last_error : "");
+    if (update->result >= 0)
+        sqlite3_bind_int64(stmt, 7, update->result);
+    if (update->sent_at_ms >= 0)
+        sqlite3_bind_int64(stmt, 8, update->sent_at_ms);
+    if (zb_store_step(self, S_DELIVERY_UPDATE) != 0) {
+        zb_store_commit(self);
+        return -1;
+    }
+    return zb_store_commit(self);
+}
+
+int zb_store_deliveries(zb_store_t *self, int64_t since_ms, int64_t limit, zb_store_delivery_fn *fn,
+                        void *arg)
+{
+    assert(self && fn);
+    sqlite3_stmt *stmt = self->stmt[S_DELIVERIES];
+    sqlite3_bind_int64(stmt, 1, since_ms);
+    sqlite3_bind_int64(stmt, 2, limit > 0 ? limit : -1);
+    return zb_store_walk(self, stmt, "alerts", s_delivery_row, (void *)fn, arg);
+}

@@ -1,0 +1,198 @@
+/*  zb_store_fleet: the fleet's current state (hosts, services, agent
+    instances, the monitor's own row, when each host was last heard) and
+    the reads of it (`zbeat status`, `zbeat hosts`, `zbeat monitor`).
+    See zb_store.h.
+*/
+#include "zb_store_internal.h"
+
+#include <assert.h>
+#include <stdint.h>
+
+int zb_store_host_put(zb_store_t *self, const zb_store_host_t *host)
+{
+    assert(self && host && host->name && host->state);
+    if (zb_store_write_begin(self) != 0)
+        return -1;
+    sqlite3_stmt *stmt = self->stmt[S_HOST_PUT];
+    zb_store_bind_text(stmt, 1, host->name);
+    zb_store_bind_text(stmt, 2, host->state);
+    sqlite3_bind_int64(stmt, 3, host->since_ms);
+    zb_store_bind_text(stmt, 4, host->instance ? host->instance : "");
+    sqlite3_bind_int64(stmt, 5, host->interval_ms);
+    sqlite3_bind_int64(stmt, 6, host->last_seen_ms);
+    return zb_store_step(self, S_HOST_PUT);
+}
+
+int zb_store_monitor_put(zb_store_t *self, const zb_store_monitor_t *monitor)
+{
+    assert(self && monitor);
+    if (zb_store_write_begin(self) != 0)
+        return -1;
+    sqlite3_stmt *stmt = self->stmt[S_MONITOR_PUT];
+    sqlite3_bind_int64(stmt, 1, monitor->pid);
+    zb_store_bind_text(stmt, 2, monitor->hostname ? monitor->hostname : "");
+    zb_store_bind_text(stmt, 3, monitor->version ? monitor->version : "");
+    sqlite3_bind_int64(stmt, 4, monitor->started_at_ms);
+    sqlite3_bind_int64(stmt, 5, monitor->heartbeat_at_ms);
+    sqlite3_bind_int64(stmt, 6, monitor->heartbeat_ms);
+    if (monitor->stopped_at_ms >= 0)
+        sqlite3_bind_int64(stmt, 7, monitor->stopped_at_ms);
+    else
+        sqlite3_bind_null(stmt, 7);
+    return zb_store_step(self, S_MONITOR_PUT);
+}
+
+int zb_store_host_heard(zb_store_t *self, const char *name, int64_t last_seen_ms,
+                        int64_t replay_pending, int64_t replay_reported_ms,
+                        const char *replay_instance)
+{
+    assert(self && name && (replay_pending < 0 || replay_instance));
+    if (zb_store_write_begin(self) != 0)
+        return -1;
+    sqlite3_stmt *stmt = self->stmt[S_HOST_HEARD];
+    zb_store_bind_text(stmt, 1, name);
+    sqlite3_bind_int64(stmt, 2, last_seen_ms);
+    //  Bound NULL, coalesce() keeps the report the row has.
+    if (replay_pending >= 0) {
+        sqlite3_bind_int64(stmt, 3, replay_pending);
+        sqlite3_bind_int64(stmt, 4, replay_reported_ms);
+        zb_store_bind_text(stmt, 5, replay_instance);
+    }
+    return zb_store_step(self, S_HOST_HEARD);
+}
+int zb_store_service_put(zb_store_t *self, const zb_store_service_t *service)
+{
+    assert(self && service && service->host && service->name && service->state);
+    if (zb_store_write_begin(self) != 0)
+        return -1;
+    sqlite3_stmt *stmt = self->stmt[S_SERVICE_PUT];
+    zb_store_bind_text(stmt, 1, service->host);
+    zb_store_bind_text(stmt, 2, service->name);
+    zb_store_bind_text(stmt, 3, service->kind ? service->kind : "");
+    zb_store_bind_text(stmt, 4, service->state);
+    sqlite3_bind_int64(stmt, 5, service->since_ms);
+    zb_store_bind_text(stmt, 6, service->reason ? service->reason : "");
+    zb_store_bind_text(stmt, 7, service->error ? service->error : "");
+    return zb_store_step(self, S_SERVICE_PUT);
+}
+
+int zb_store_service_delete(zb_store_t *self, const char *host, const char *name)
+{
+    assert(self && host && name);
+    if (zb_store_write_begin(self) != 0)
+        return -1;
+    sqlite3_stmt *stmt = self->stmt[S_SERVICE_DELETE];
+    zb_store_bind_text(stmt, 1, host);
+    zb_store_bind_text(stmt, 2, name);
+    return zb_store_step(self, S_SERVICE_DELETE);
+}
+
+int zb_store_instance_put(zb_store_t *self, const char *host, const char *instance,
+                          int64_t first_seen_ms, uint64_t last_seq)
+{
+    assert(self && host && instance);
+    if (zb_store_write_begin(self) != 0)
+        return -1;
+    sqlite3_stmt *stmt = self->stmt[S_INSTANCE_PUT];
+    zb_store_bind_text(stmt, 1, host);
+    zb_store_bind_text(stmt, 2, instance);
+    sqlite3_bind_int64(stmt, 3, first_seen_ms);
+    //  Sequence numbers fit comfortably: 2^63 messages is never reached.
+    sqlite3_bind_int64(stmt, 4, last_seq > INT64_MAX ? INT64_MAX : (int64_t)last_seq);
+    return zb_store_step(self, S_INSTANCE_PUT);
+}
+int zb_store_instance_seq(zb_store_t *self, const char *host, const char *instance, uint64_t *seq)
+{
+    assert(self && host && instance && seq);
+    sqlite3_stmt *stmt = self->stmt[S_INSTANCE_SEQ];
+    if (!stmt)
+        return -1;
+    zb_store_bind_text(stmt, 1, host);
+    zb_store_bind_text(stmt, 2, instance);
+    int rc = sqlite3_step(stmt);
+    *seq = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(stmt, 0) : 0;
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : zb_store_fail(self, "instance seq");
+}
+static int s_host_row(sqlite3_stmt *stmt, void *fn, void *arg)
+{
+    zb_store_host_t host = {
+        .name = zb_store_text(stmt, 0),
+        .state = zb_store_text(stmt, 1),
+        .since_ms = sqlite3_column_int64(stmt, 2),
+        .instance = zb_store_text(stmt, 3),
+        .interval_ms = sqlite3_column_int64(stmt, 4),
+        .last_seen_ms = sqlite3_column_int64(stmt, 5),
+        .replay_pending = sqlite3_column_int64(stmt, 6),
+        .replay_reported_ms = sqlite3_column_int64(stmt, 7),
+        .replay_instance = zb_store_text(stmt, 8),
+    };
+    return ((zb_store_host_fn *)fn)(&host, arg);
+}
+
+static int s_service_row(sqlite3_stmt *stmt, void *fn, void *arg)
+{
+    zb_store_service_t service = {
+        .host = zb_store_text(stmt, 0),
+        .name = zb_store_text(stmt, 1),
+        .kind = zb_store_text(stmt, 2),
+        .state = zb_store_text(stmt, 3),
+        .since_ms = sqlite3_column_int64(stmt, 4),
+        .reason = zb_store_text(stmt, 5),
+        .error = zb_store_text(stmt, 6),
+    };
+    return ((zb_store_service_fn *)fn)(&service, arg);
+}
+static int s_status_row(sqlite3_stmt *stmt, void *fn, void *arg)
+{
+    zb_store_status_t row = {
+        .host = zb_store_text(stmt, 0),
+        .service = zb_store_text_or_null(stmt, 1),
+        .state = zb_store_text(stmt, 2),
+        .since_ms = sqlite3_column_int64(stmt, 3),
+        .reason = zb_store_text_or_null(stmt, 4),
+        .error = zb_store_text_or_null(stmt, 5),
+    };
+    return ((zb_store_status_fn *)fn)(&row, arg);
+}
+
+int zb_store_hosts(zb_store_t *self, zb_store_host_fn *fn, void *arg)
+{
+    assert(self && fn);
+    return zb_store_walk(self, self->stmt[S_HOSTS], "hosts", s_host_row, (void *)fn, arg);
+}
+
+int zb_store_services(zb_store_t *self, zb_store_service_fn *fn, void *arg)
+{
+    assert(self && fn);
+    return zb_store_walk(self, self->stmt[S_SERVICES], "services", s_service_row, (void *)fn, arg);
+}
+int zb_store_status(zb_store_t *self, zb_store_status_fn *fn, void *arg)
+{
+    assert(self && fn);
+    return zb_store_walk(self, self->stmt[S_STATUS], "status", s_status_row, (void *)fn, arg);
+}
+
+static int s_monitor_row(sqlite3_stmt *stmt, void *fn, void *arg)
+{
+    zb_store_monitor_t monitor = {
+        .pid = sqlite3_column_int64(stmt, 0),
+        .hostname = zb_store_text(stmt, 1),
+        .version = zb_store_text(stmt, 2),
+        .started_at_ms = sqlite3_column_int64(stmt, 3),
+        .heartbeat_at_ms = sqlite3_column_int64(stmt, 4),
+        .heartbeat_ms = sqlite3_column_int64(stmt, 5),
+        .stopped_at_ms = sqlite3_column_int64(stmt, 6),
+        .hosts_replaying = sqlite3_column_int64(stmt, 7),
+        .transitions_pending = sqlite3_column_int64(stmt, 8),
+        .hosts_unreported = sqlite3_column_int64(stmt, 9),
+    };
+    return ((zb_store_monitor_fn *)fn)(&monitor, arg);
+}
+
+int zb_store_monitor(zb_store_t *self, zb_store_monitor_fn *fn, void *arg)
+{
+    assert(self && fn);
+    return zb_store_walk(self, self->stmt[S_MONITOR], "monitor", s_monitor_row, (void *)fn, arg);
+}

@@ -1,0 +1,368 @@
+/*  zb_store's self-test: a real database in a temporary directory, a
+    second connection where locks and forged versions need one.
+*/
+#include "zb_store_internal.h"
+#include "zb_schema.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define s_streq(a, b) (strcmp((a), (b)) == 0)
+
+typedef struct {
+    int count;
+    char text[2048];
+} s_collect_t;
+
+static int s_collect_outage(const zb_store_outage_t *outage, void *arg)
+{
+    s_collect_t *collect = arg;
+    size_t len = strlen(collect->text);
+    snprintf(collect->text + len, sizeof(collect->text) - len, "%s/%s:%s;", outage->host,
+             outage->service ? outage->service : "-", outage->ended_at_ms < 0 ? "open" : "closed");
+    collect->count++;
+    return 0;
+}
+
+static int s_collect_status(const zb_store_status_t *row, void *arg)
+{
+    s_collect_t *collect = arg;
+    size_t len = strlen(collect->text);
+    snprintf(collect->text + len, sizeof(collect->text) - len, "%s/%s=%s;", row->host,
+             row->service ? row->service : "-", row->state);
+    collect->count++;
+    return 0;
+}
+
+static int s_collect_text(const char *text, void *arg)
+{
+    s_collect_t *collect = arg;
+    size_t len = strlen(collect->text);
+    snprintf(collect->text + len, sizeof(collect->text) - len, "%s;", text);
+    collect->count++;
+    return 0;
+}
+
+static int s_stop_at_first(const zb_store_host_t *host, void *arg)
+{
+    (void)host;
+    (*(int *)arg)++;
+    return 7;
+}
+
+static int s_copy_monitor(const zb_store_monitor_t *monitor, void *arg)
+{
+    zb_store_monitor_t *copy = arg;
+    *copy = *monitor;
+    copy->hostname = copy->version = NULL; // valid only during the call
+    return 0;
+}
+
+//  A second connection, as another program would have it.
+static void s_sql(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert(sqlite3_open(path, &db) == SQLITE_OK);
+    char *message = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &message) != SQLITE_OK) {
+        printf("%s: %s\n", sql, message);
+        assert(!"sql failed");
+    }
+    sqlite3_close(db);
+}
+
+static int64_t s_one(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    assert(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    assert(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK);
+    assert(sqlite3_step(stmt) == SQLITE_ROW);
+    int64_t value = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return value;
+}
+
+static int64_t s_application_id(const char *path)
+{
+    return s_one(path, "PRAGMA application_id");
+}
+
+static int64_t s_table_count(const char *path)
+{
+    return s_one(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table'");
+}
+
+void zb_store_test(bool verbose)
+{
+    (void)verbose;
+    char dir[] = "/tmp/zb_store_test.XXXXXX";
+    assert(mkdtemp(dir));
+    char path[256], wal[300], shm[300];
+    snprintf(path, sizeof(path), "%s/test.db", dir);
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    snprintf(shm, sizeof(shm), "%s-shm", path);
+    char err[512];
+
+    //  The schema table is complete and ordered.
+    assert(zb_schema_step_count >= 1);
+    for (int i = 0; i < zb_schema_step_count; i++)
+        assert(zb_schema_steps[i].version == i + 1);
+
+    //  Read-only open of a missing file: a clear message, no file created.
+    zb_store_t *store = zb_store_open_readonly(path, err, sizeof(err));
+    assert(!store);
+    assert(strstr(err, "no such database"));
+    struct stat st;
+    assert(stat(path, &st) != 0);
+
+    //  Create: schema applied.
+    store = zb_store_open(path, err, sizeof(err));
+    assert(store);
+    assert(zb_store_version(store) == zb_store_latest_version());
+
+    zb_store_host_t host = {"web-1", "alive", 1000, "0123456789abcdef", 1000, 1500, -1, 0, ""};
+    assert(zb_store_host_put(store, &host) == 0);
+    host.state = "silent";
+    assert(zb_store_host_put(store, &host) == 0); // upsert
+    zb_store_service_t service = {"web-1", "redis", "probe", "down", 2000, "refused", "nope"};
+    assert(zb_store_service_put(store, &service) == 0);
+    service.name = "gone";
+    assert(zb_store_service_put(store, &service) == 0);
+    assert(zb_store_service_delete(store, "web-1", "gone") == 0);
+    assert(zb_store_instance_put(store, "web-1", "0123456789abcdef", 1000, 5) == 0);
+    assert(zb_store_instance_put(store, "web-1", "0123456789abcdef", 1000, 3) == 0);
+
+    //  One open outage per service: the second open returns the first.
+    zb_store_outage_t outage = {.kind = "service",
+                                .host = "web-1",
+                                .service = "redis",
+                                .started_at_ms = 2000,
+                                .reason = "refused"};
+    int64_t id = 0, id2 = 0, started = 0;
+    assert(zb_store_outage_open(store, &outage, &id, &started) == 1);
+    assert(id > 0 && started == 2000);
+    outage.started_at_ms = 2500;
+    assert(zb_store_outage_open(store, &outage, &id2, &started) == 0);
+    assert(id2 == id && started == 2000);
+    //  A host outage for the same host is a different outage.
+    zb_store_outage_t host_outage = {
+        .kind = "host", .host = "web-1", .started_at_ms = 1500, .reason = "silent"};
+    int64_t host_id = 0;
+    assert(zb_store_outage_open(store, &host_outage, &host_id, NULL) == 1);
+    assert(zb_store_outage_open(store, &host_outage, &id2, NULL) == 0 && id2 == host_id);
+    //  A bad kind is an error, not a silent no-op.
+    zb_store_outage_t bad = {.kind = "bogus", .host = "web-1", .started_at_ms = 1};
+    assert(zb_store_outage_open(store, &bad, &id2, NULL) == -1);
+    assert(zb_store_commit(store) == 0);
+    assert(zb_store_commit(store) == 0); // nothing open: no-op
+
+    //  Close: once only; end never before start.
+    assert(zb_store_outage_close(store, id, 1000, "up") == 1);
+    assert(zb_store_outage_close(store, id, 9000, "up") == 0);
+    assert(zb_store_commit(store) == 0);
+    //  After closing, a new outage for the same service can open.
+    outage.started_at_ms = 10000;
+    int64_t id3 = 0;
+    assert(zb_store_outage_open(store, &outage, &id3, NULL) == 1 && id3 != id);
+    assert(zb_store_commit(store) == 0);
+
+    //  A reader sees committed data while the writer is open (WAL).
+    zb_store_t *reader = zb_store_open_readonly(path, err, sizeof(err));
+    assert(reader);
+    s_collect_t collect = {0};
+    zb_store_query_t query;
+    zb_store_query_init(&query);
+    assert(zb_store_outages(reader, &query, s_collect_outage, &collect) == 0);
+    assert(collect.count == 3);
+    //  Newest first.
+    assert(s_streq(collect.text, "web-1/redis:open;web-1/redis:closed;web-1/-:open;") ||
+           (printf("%s\n", collect.text), 0));
+    memset(&collect, 0, sizeof(collect));
+    query.open_only = true;
+    query.service = "redis";
+    assert(zb_store_outages(reader, &query, s_collect_outage, &collect) == 0);
+    assert(collect.count == 1);
+    memset(&collect, 0, sizeof(collect));
+    zb_store_query_init(&query);
+    query.since_ms = 5000; // the closed one ended at 2000 (clamped to its start)
+    query.limit = 10;
+    assert(zb_store_outages(reader, &query, s_collect_outage, &collect) == 0);
+    assert(collect.count == 2);
+    memset(&collect, 0, sizeof(collect));
+    zb_store_query_init(&query);
+    query.until_ms = 1999;
+    assert(zb_store_outages(reader, &query, s_collect_outage, &collect) == 0);
+    assert(collect.count == 1 && s_streq(collect.text, "web-1/-:open;"));
+
+    memset(&collect, 0, sizeof(collect));
+    assert(zb_store_status(reader, s_collect_status, &collect) == 0);
+    assert(s_streq(collect.text, "web-1/-=silent;web-1/redis=down;"));
+
+    //  The per-host query runs on an index.
+    memset(&collect, 0, sizeof(collect));
+    zb_store_query_init(&query);
+    query.host = "web-1";
+    query.since_ms = 0;
+    query.until_ms = 100000;
+    assert(zb_store_outages_plan(reader, &query, s_collect_text, &collect) == 0);
+    assert(strstr(collect.text, "USING INDEX") || (printf("%s\n", collect.text), 0));
+    assert(!strstr(collect.text, "SCAN outages;"));
+
+    //  A callback's non-zero return stops the walk and is returned.
+    int calls = 0;
+    assert(zb_store_hosts(reader, s_stop_at_first, &calls) == 7 && calls == 1);
+
+    //  Schema 5: no monitor row yet; then one, and the hosts' replay reports
+    //  summed up (web-1 is silent: not counted as unreported).
+    zb_store_monitor_t got = {.pid = 0};
+    assert(zb_store_monitor(reader, s_copy_monitor, &got) == 0 && got.pid == 0);
+    zb_store_monitor_t row = {.pid = 42,
+                              .hostname = "mon",
+                              .version = "1",
+                              .started_at_ms = 5000,
+                              .heartbeat_at_ms = 6000,
+                              .heartbeat_ms = 5000,
+                              .stopped_at_ms = -1};
+    assert(zb_store_monitor_put(store, &row) == 0);
+    //  A report of another agent run than the host's current one is ignored.
+    assert(zb_store_host_heard(store, "web-1", 1600, 99, 4000, "00000000000000ff") == 0);
+    assert(zb_store_commit(store) == 0);
+    assert(zb_store_monitor(reader, s_copy_monitor, &got) == 0 && got.hosts_replaying == 0);
+    assert(zb_store_host_heard(store, "web-1", 1600, 37, 4000, "0123456789abcdef") == 0);
+    assert(zb_store_commit(store) == 0);
+    assert(zb_store_monitor(reader, s_copy_monitor, &got) == 0);
+    assert(got.pid == 42 && got.started_at_ms == 5000 && got.heartbeat_at_ms == 6000);
+    assert(got.stopped_at_ms == -1 && got.heartbeat_ms == 5000);
+    assert(got.hosts_replaying == 1 && got.transitions_pending == 37 && got.hosts_unreported == 0);
+    //  pending -1 keeps the report; a clean stop is recorded.
+    row.stopped_at_ms = 7000;
+    assert(zb_store_monitor_put(store, &row) == 0);
+    assert(zb_store_host_heard(store, "web-1", 1700, -1, 0, NULL) == 0);
+    assert(zb_store_kept(store) == 0);
+    assert(zb_store_commit(store) == 0);
+    assert(zb_store_monitor(reader, s_copy_monitor, &got) == 0);
+    assert(got.stopped_at_ms == 7000 && got.transitions_pending == 37);
+    assert(zb_store_host_heard(store, "web-1", 1700, 0, 4100, "0123456789abcdef") == 0);
+    assert(zb_store_commit(store) == 0);
+    assert(zb_store_monitor(reader, s_copy_monitor, &got) == 0);
+    assert(got.hosts_replaying == 0 && got.transitions_pending == 0);
+    zb_store_destroy(&reader);
+    assert(!reader);
+
+    //  zb_store_begin: a pass that writes nothing is not pending. Another
+    //  connection's write lock makes it fail (after the busy timeout,
+    //  shortened here) with nothing open; the pass can then wait.
+    assert(zb_store_begin(store) == 0 && !zb_store_pending(store));
+    assert(zb_store_commit(store) == 0);
+    sqlite3 *other = NULL;
+    assert(sqlite3_open(path, &other) == SQLITE_OK);
+    assert(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_busy_timeout(store->db, 20);
+    assert(zb_store_begin(store) == -1 && strstr(zb_store_error(store), "locked"));
+    assert(!store->in_txn && !zb_store_pending(store) && zb_store_commit(store) == 0);
+    assert(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(other);
+    sqlite3_busy_timeout(store->db, ZB_STORE_BUSY_MS);
+    assert(zb_store_begin(store) == 0 && zb_store_begin(store) == 0);
+    assert(zb_store_host_heard(store, "web-1", 1800, -1, 0, NULL) == 0);
+    assert(zb_store_pending(store) && zb_store_commit(store) == 0 && !zb_store_pending(store));
+
+    //  Prune: only outages ended before the cutoff.
+    assert(zb_store_prune(store, 3000, 100) == 1);
+    assert(zb_store_prune(store, 3000, 100) == 0);
+    assert(zb_store_commit(store) == 0);
+    zb_store_destroy(&store);
+    assert(!store);
+    zb_store_destroy(&store); // NULL is fine
+
+    //  Reopen: the data persisted, the schema is not applied twice.
+    store = zb_store_open(path, err, sizeof(err));
+    assert(store);
+    memset(&collect, 0, sizeof(collect));
+    assert(zb_store_open_outages(store, s_collect_outage, &collect) == 0);
+    assert(collect.count == 2);
+    zb_store_destroy(&store);
+
+    //  The database says it is zbeat's; a database of zbeat from before
+    //  application_id (0, with zbeat's tables) is still ours, and stamped
+    //  by the next writer.
+    assert(s_application_id(path) == ZB_STORE_APPLICATION_ID);
+    s_sql(path, "PRAGMA application_id = 0");
+    zb_store_t *old = zb_store_open_readonly(path, err, sizeof(err));
+    assert(old || (printf("%s\n", err), 0));
+    zb_store_destroy(&old);
+    store = zb_store_open(path, err, sizeof(err));
+    assert(store);
+    zb_store_destroy(&store);
+    assert(s_application_id(path) == ZB_STORE_APPLICATION_ID);
+
+    //  Another application's id: refused by writers and readers alike.
+    s_sql(path, "PRAGMA application_id = 42");
+    assert(!zb_store_open(path, err, sizeof(err)) && strstr(err, "not a zbeat database") &&
+           strstr(err, "application_id 0x0000002a"));
+    assert(!zb_store_open_readonly(path, err, sizeof(err)) && strstr(err, "not a zbeat database"));
+    assert(!zb_store_open_existing(path, err, sizeof(err)) && strstr(err, "not a zbeat database"));
+    s_sql(path, "PRAGMA application_id = " ZB_STORE_STR(ZB_STORE_APPLICATION_ID));
+
+    //  A database from the future is refused, by writers and readers.
+    s_sql(path, "PRAGMA user_version = 999");
+    assert(!zb_store_open(path, err, sizeof(err)) && strstr(err, "newer"));
+    assert(!zb_store_open_readonly(path, err, sizeof(err)) && strstr(err, "newer"));
+
+    //  Garbage is not a database.
+    FILE *file = fopen(path, "w");
+    assert(file);
+    fputs("this is not sqlite, just text that is long enough to look like a header......\n", file);
+    fclose(file);
+    remove(wal);
+    remove(shm);
+    assert(!zb_store_open_readonly(path, err, sizeof(err)));
+    assert(!zb_store_open(path, err, sizeof(err)));
+
+    //  An empty file opened read-only: no schema.
+    file = fopen(path, "w");
+    assert(file);
+    fclose(file);
+    assert(!zb_store_open_readonly(path, err, sizeof(err)) && strstr(err, "not a zbeat database"));
+
+    //  Another application's SQLite file without a user_version: the
+    //  writer adds no schema to it, and says why.
+    remove(path);
+    s_sql(path, "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT); "
+                "INSERT INTO notes (text) VALUES ('mine')");
+    assert(!zb_store_open(path, err, sizeof(err)) && strstr(err, "not a zbeat database") &&
+           strstr(err, "another application's tables"));
+    assert(!zb_store_open_readonly(path, err, sizeof(err)) && strstr(err, "not a zbeat database"));
+    assert(s_table_count(path) == 1 && s_application_id(path) == 0);
+    //  ...nor one that has a user_version of its own.
+    s_sql(path, "PRAGMA user_version = 2");
+    assert(!zb_store_open(path, err, sizeof(err)) && strstr(err, "no zbeat tables"));
+    assert(s_table_count(path) == 1);
+
+    //  A file the writer may not write (not for root, whom modes do not
+    //  stop; tests/integration/test_store_access.py runs it as nobody).
+    remove(path);
+    store = zb_store_open(path, err, sizeof(err));
+    assert(store);
+    zb_store_destroy(&store);
+    if (geteuid() != 0) {
+        assert(chmod(path, 0444) == 0);
+        assert(!zb_store_open(path, err, sizeof(err)) && strstr(err, "read-only"));
+        reader = zb_store_open_readonly(path, err, sizeof(err));
+        assert(reader);
+        zb_store_destroy(&reader);
+    }
+
+    remove(path);
+    remove(wal);
+    remove(shm);
+    assert(rmdir(dir) == 0 || (printf("rmdir %s: %s\n", dir, strerror(errno)), 0));
+}
