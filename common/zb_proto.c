@@ -1,6 +1,7 @@
 /*  zb_proto: wire protocol v1: messages, the encoder, sending and receiving
     (the strict decoder is in zb_proto_decode.c). */
 #include "zb_proto.h"
+#include "zb_text.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -177,86 +178,20 @@ static int s_buf_dump(s_buf_t *buf, const json_t *value)
     return 0;
 }
 
-//  Length of text when it is valid UTF-8 (what jansson accepts: no
-//  overlong forms, surrogates or code points above U+10FFFF), else -1.
-static ssize_t s_utf8_len(const char *text)
-{
-    const unsigned char *p = (const unsigned char *)text;
-    while (*p) {
-        unsigned char c = *p;
-        size_t more;
-        uint32_t cp;
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) {
-            more = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            more = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            more = 3;
-            cp = c & 0x07;
-        } else
-            return -1;
-        for (size_t i = 1; i <= more; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return -1; // also stops at the NUL
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        if ((more == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (more == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return -1;
-        p += more + 1;
-    }
-    return (ssize_t)((const char *)p - text);
-}
-
 //  Appends text as a JSON string, escaped as jansson escapes it; text that
-//  is not valid UTF-8 becomes "" (as s_text makes it).
+//  is not valid UTF-8 (what jansson refuses) becomes "", as s_text makes
+//  it.
 static int s_buf_string(s_buf_t *buf, const char *text)
 {
-    ssize_t len = s_utf8_len(text);
-    if (len < 0)
+    size_t len = strlen(text);
+    if (!zb_text_utf8_valid(text, len))
         len = 0;
-    //  Worst case: every byte a six-byte \u00XX, and the quotes.
-    if (s_buf_reserve(buf, (size_t)len * 6 + 2) == -1)
+    size_t most = ZB_TEXT_JSON_MAX(len);
+    if (s_buf_reserve(buf, most + 2) == -1)
         return -1;
     char *out = buf->data + buf->len;
     *out++ = '"';
-    for (ssize_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *out++ = (char)c;
-            continue;
-        }
-        *out++ = '\\';
-        switch (c) {
-        case '"':
-        case '\\':
-            *out++ = (char)c;
-            break;
-        case '\b':
-            *out++ = 'b';
-            break;
-        case '\f':
-            *out++ = 'f';
-            break;
-        case '\n':
-            *out++ = 'n';
-            break;
-        case '\r':
-            *out++ = 'r';
-            break;
-        case '\t':
-            *out++ = 't';
-            break;
-        default:
-            out += sprintf(out, "u%04X", c);
-        }
-    }
+    out += zb_text_json_escape(text, len, out, most, 0);
     *out++ = '"';
     buf->len = (size_t)(out - buf->data);
     buf->data[buf->len] = '\0';

@@ -2,6 +2,7 @@
     declared in zb_proto.h; the module's self-test is in zb_proto.c).
 */
 #include "zb_proto.h"
+#include "zb_text.h"
 #include "zb_time.h"
 
 #include <assert.h>
@@ -191,39 +192,6 @@ static int s_bad_json(s_parse_t *p, const char *format, ...)
     return 0;
 }
 
-//  Length of the UTF-8 sequence at text, or 0 when it is not one that
-//  jansson accepts: no overlong forms, no surrogates, nothing past U+10FFFF.
-static size_t s_utf8_length(const unsigned char *text, size_t len)
-{
-    unsigned char c = text[0];
-    size_t need;
-    uint32_t value, min;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 2;
-        value = c & 0x1F;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        value = c & 0x0F;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        value = c & 0x07;
-        min = 0x10000;
-    } else
-        return 0;
-    if (need > len)
-        return 0;
-    for (size_t i = 1; i < need; i++) {
-        if ((text[i] & 0xC0) != 0x80)
-            return 0;
-        value = value << 6 | (text[i] & 0x3F);
-    }
-    if (value < min || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF))
-        return 0;
-    return need;
-}
-
 //  The value of 4 hex digits at text, or -1.
 static long s_hex4(const unsigned char *text, size_t len)
 {
@@ -322,7 +290,7 @@ static int s_scan(const unsigned char *text, size_t len, char *err, size_t errsi
             i++;
             continue;
         }
-        size_t n = s_utf8_length(text + i, len - i);
+        size_t n = zb_text_utf8_next((const char *)text + i, len - i);
         if (n == 0) {
             snprintf(err, errsize, "bad JSON at byte %zu: invalid UTF-8", i);
             return -1;
