@@ -1,7 +1,8 @@
-/*  zb_proto_decode: the strict decoder of wire protocol v1 (zb_msg_decode,
-    declared in zb_proto.h; the module's self-test is in zb_proto.c).
+/*  zb_proto_decode: the strict decoder of wire protocol v1. See
+    zb_proto_decode.h; the self-test is the protocol's, in zb_proto.c.
 */
-#include "zb_proto.h"
+#include "zb_proto_decode.h"
+#include "zb_msg.h"
 #include "zb_text.h"
 #include "zb_time.h"
 
