@@ -70,8 +70,10 @@ static void s_json_string(char *buf, size_t size, size_t *used, const char *text
     size_t end = size - 2; // room for the closing quote and the NUL
     buf[at++] = '"';
     text = text ? text : "";
-    at += zb_text_json_escape(text, strlen(text), buf + at, end - at,
-                              ZB_TEXT_JSON_REPAIR | ZB_TEXT_JSON_DEL);
+    size_t written;
+    zb_text_json_escape(text, strlen(text), buf + at, end - at, &written,
+                        ZB_TEXT_JSON_REPAIR | ZB_TEXT_JSON_DEL);
+    at += written;
     buf[at++] = '"';
     buf[at] = '\0';
     *used = at;

@@ -114,15 +114,13 @@ static int s_buf_dump(s_buf_t *buf, const json_t *value)
 //  it.
 static int s_buf_string(s_buf_t *buf, const char *text)
 {
-    size_t len = strlen(text);
-    if (!zb_text_utf8_valid(text, len))
-        len = 0;
-    size_t most = ZB_TEXT_JSON_MAX(len);
+    size_t len = strlen(text), most = ZB_TEXT_JSON_MAX(len), written;
     if (s_buf_reserve(buf, most + 2) == -1)
         return -1;
     char *out = buf->data + buf->len;
     *out++ = '"';
-    out += zb_text_json_escape(text, len, out, most, 0);
+    if (zb_text_json_escape(text, len, out, most, &written, 0) == len)
+        out += written;
     *out++ = '"';
     buf->len = (size_t)(out - buf->data);
     buf->data[buf->len] = '\0';

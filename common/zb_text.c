@@ -36,86 +36,94 @@ size_t zb_text_utf8_next(const char *text, size_t len)
     return need;
 }
 
-bool zb_text_utf8_valid(const char *text, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        if ((unsigned char)text[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t step = zb_text_utf8_next(text + i, len - i);
-        if (step == 0)
-            return false;
-        i += step;
-    }
-    return true;
-}
-
-size_t zb_text_json_escape(const char *text, size_t len, char *out, size_t size, int flags)
+//  Escapes the one character at text that needs more than a copy into out
+//  (size bytes). Returns the bytes of text it stands for, with *n bytes
+//  written; 0 when it does not fit or is invalid UTF-8 not to be repaired.
+//  Apart from the loop below so that the loop stays small.
+static size_t s_json_piece(const char *text, size_t len, char *out, size_t size, size_t *n,
+                           int flags)
 {
     static const char hex[] = "0123456789ABCDEF";
-    size_t at = 0;
-    for (size_t i = 0; i < len;) {
-        unsigned char c = (unsigned char)text[i];
-        //  The common case first: this is the beat encoder's inner loop.
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x7f) {
-            if (at + 1 > size)
-                break;
-            out[at++] = (char)c;
-            i++;
-            continue;
-        }
-        char piece[6];
-        const char *from = piece;
-        size_t n = 2, step = 1;
-        piece[0] = '\\';
-        switch (c) {
-        case '"':
-        case '\\':
-            piece[1] = (char)c;
-            break;
-        case '\b':
-            piece[1] = 'b';
-            break;
-        case '\f':
-            piece[1] = 'f';
-            break;
-        case '\n':
-            piece[1] = 'n';
-            break;
-        case '\r':
-            piece[1] = 'r';
-            break;
-        case '\t':
-            piece[1] = 't';
-            break;
-        default:
-            if (c < 0x20) {
-                memcpy(piece, "\\u00", 4);
-                piece[4] = hex[c >> 4];
-                piece[5] = hex[c & 15];
-                n = 6;
-            } else if (c == 0x7f) {
-                //  Lower case, as the JSON logs have always written it.
-                if (flags & ZB_TEXT_JSON_DEL)
-                    from = "\\u007f", n = 6;
-                else
-                    from = text + i, n = 1;
-            } else if (!(flags & ZB_TEXT_JSON_REPAIR))
-                from = text + i, n = 1;
-            else if ((step = zb_text_utf8_next(text + i, len - i)) > 0)
-                from = text + i, n = step;
+    unsigned char c = (unsigned char)text[0];
+    char piece[6];
+    const char *from = piece;
+    size_t step = 1;
+    *n = 2;
+    piece[0] = '\\';
+    switch (c) {
+    case '"':
+    case '\\':
+        piece[1] = (char)c;
+        break;
+    case '\b':
+        piece[1] = 'b';
+        break;
+    case '\f':
+        piece[1] = 'f';
+        break;
+    case '\n':
+        piece[1] = 'n';
+        break;
+    case '\r':
+        piece[1] = 'r';
+        break;
+    case '\t':
+        piece[1] = 't';
+        break;
+    default:
+        if (c < 0x20) {
+            memcpy(piece, "\\u00", 4);
+            piece[4] = hex[c >> 4];
+            piece[5] = hex[c & 15];
+            *n = 6;
+        } else if (c == 0x7f) {
+            //  Lower case, as the JSON logs have always written it.
+            if (flags & ZB_TEXT_JSON_DEL)
+                from = "\\u007f", *n = 6;
             else
-                from = "\\ufffd", n = 6, step = 1;
+                from = text, *n = 1;
+        } else if ((step = zb_text_utf8_next(text, len)) > 0)
+            from = text, *n = step;
+        else if (flags & ZB_TEXT_JSON_REPAIR)
+            from = "\\ufffd", *n = 6, step = 1;
+        else
+            return 0;
+    }
+    if (*n > size)
+        return 0;
+    memcpy(out, from, *n);
+    return step;
+}
+
+//  The bytes JSON takes as they are: printable ASCII but " and \\.
+static const bool s_json_plain[256] = {
+    [0x20 ... 0x21] = true, [0x23 ... 0x5b] = true, [0x5d ... 0x7e] = true};
+
+size_t zb_text_json_escape(const char *text, size_t len, char *out, size_t size, size_t *written,
+                           int flags)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    size_t at = 0, i = 0;
+    for (;;) {
+        //  A run of bytes that need no escape, as far as text and room go:
+        //  the beat encoder's inner loop, kept to a load, a test and a store.
+        size_t room = size - at, most = len - i < room ? len - i : room, k = 0;
+        while (k < most && s_json_plain[p[i + k]]) {
+            out[at + k] = (char)p[i + k];
+            k++;
         }
-        if (at + n > size)
+        at += k;
+        i += k;
+        if (i == len || k == room)
             break;
-        memcpy(out + at, from, n);
+        size_t n, step = s_json_piece(text + i, len - i, out + at, size - at, &n, flags);
+        if (step == 0)
+            break;
         at += n;
         i += step;
     }
-    return at;
+    *written = at;
+    return i;
 }
 
 //  U+202A..U+202E and U+2066..U+2069 (E2 80 AA..AE, E2 81 A6..A9) reorder
@@ -197,6 +205,15 @@ static size_t s_utf8_size(uint32_t point)
     return point < 0x80 ? 1 : point < 0x800 ? 2 : point < 0x10000 ? 3 : 4;
 }
 
+//  True when the escaper takes all of text (it stops at invalid UTF-8).
+static bool s_valid(const char *text, size_t len)
+{
+    char out[64];
+    size_t written;
+    assert(ZB_TEXT_JSON_MAX(len) <= sizeof(out));
+    return zb_text_json_escape(text, len, out, sizeof(out), &written, 0) == len;
+}
+
 static void s_test_utf8(bool verbose)
 {
     char seq[8];
@@ -205,10 +222,10 @@ static void s_test_utf8(bool verbose)
         size_t len = s_encode(point, s_utf8_size(point), seq);
         bool surrogate = point >= 0xd800 && point <= 0xdfff;
         assert(zb_text_utf8_next(seq, len) == (surrogate ? 0 : len));
-        assert(zb_text_utf8_valid(seq, len) == !surrogate);
+        assert(s_valid(seq, len) == !surrogate);
         for (size_t cut = 1; cut < len; cut++) {
             assert(zb_text_utf8_next(seq, cut) == 0);
-            assert(!zb_text_utf8_valid(seq, cut));
+            assert(!s_valid(seq, cut));
         }
         //  The same bytes followed by more: only the first sequence counts.
         seq[len] = 'x';
@@ -218,12 +235,12 @@ static void s_test_utf8(bool verbose)
     for (uint32_t point = 0; point < 0x10000; point++)
         for (size_t bytes = s_utf8_size(point) + 1; bytes <= 4; bytes++) {
             size_t len = s_encode(point, bytes, seq);
-            assert(zb_text_utf8_next(seq, len) == 0 && !zb_text_utf8_valid(seq, len));
+            assert(zb_text_utf8_next(seq, len) == 0 && !s_valid(seq, len));
         }
     //  Past U+10FFFF, as far as a four-byte form reaches.
     for (uint32_t point = 0x110000; point <= 0x1fffff; point++) {
         size_t len = s_encode(point, 4, seq);
-        assert(zb_text_utf8_next(seq, len) == 0 && !zb_text_utf8_valid(seq, len));
+        assert(zb_text_utf8_next(seq, len) == 0 && !s_valid(seq, len));
     }
     //  Bytes that never start a sequence; a lead followed by no
     //  continuation; nothing at all.
@@ -237,11 +254,11 @@ static void s_test_utf8(bool verbose)
         seq[1] = 'a';
         assert(zb_text_utf8_next(seq, 4) == 0);
     }
-    assert(zb_text_utf8_next("", 0) == 0 && zb_text_utf8_valid("", 0));
-    assert(zb_text_utf8_valid("a\0b", 3)); // NUL is ASCII
-    assert(zb_text_utf8_valid("caf\xc3\xa9 \xf0\x9f\x98\x80", 10));
-    assert(!zb_text_utf8_valid("caf\xc3\xa9 \xf0\x9f\x98", 9));
-    assert(!zb_text_utf8_valid("\xed\xa0\x80\xed\xb0\x80", 6)); // CESU-8 pair
+    assert(zb_text_utf8_next("", 0) == 0 && s_valid("", 0));
+    assert(s_valid("a\0b", 3)); // NUL is ASCII
+    assert(s_valid("caf\xc3\xa9 \xf0\x9f\x98\x80", 10));
+    assert(!s_valid("caf\xc3\xa9 \xf0\x9f\x98", 9));
+    assert(!s_valid("\xed\xa0\x80\xed\xb0\x80", 6)); // CESU-8 pair
     if (verbose)
         printf("\n    utf8: every code point, overlong, cut and out of range");
 }
@@ -250,7 +267,8 @@ static void s_expect_json(const char *text, size_t len, int flags, size_t size, 
 {
     char out[256];
     assert(size <= sizeof(out));
-    size_t n = zb_text_json_escape(text, len, out, size, flags);
+    size_t n;
+    zb_text_json_escape(text, len, out, size, &n, flags);
     if (n != strlen(expect) || memcmp(out, expect, n) != 0) {
         fprintf(stderr, "json escape: got '%.*s', want '%s'\n", (int)n, out, expect);
         assert(false);
@@ -259,6 +277,7 @@ static void s_expect_json(const char *text, size_t len, int flags, size_t size, 
 
 static void s_test_json(void)
 {
+    char out256[256];
     //  Every byte alone, as jansson writes it.
     for (int c = 0; c < 256; c++) {
         char byte = (char)c, want[8];
@@ -273,8 +292,10 @@ static void s_test_json(void)
                                  : 't');
         else if (c < 0x20)
             snprintf(want, sizeof(want), "\\u%04X", c);
-        else
+        else if (c < 0x80)
             snprintf(want, sizeof(want), "%c", c);
+        else
+            want[0] = '\0'; // alone, never UTF-8: the escape stops
         s_expect_json(&byte, 1, 0, 6, want);
         if (c == 0x7f)
             snprintf(want, sizeof(want), "\\u007f");
@@ -290,8 +311,13 @@ static void s_test_json(void)
     s_expect_json(mixed, strlen(mixed), ZB_TEXT_JSON_REPAIR, 256,
                   "\xc3\xa9\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd"
                   "\\ufffd\\ufffd");
-    //  Without it the caller vouched for the text: bytes are copied.
+    //  Without it the escape stops at the first invalid byte.
     s_expect_json("\xc3\xa9", 2, 0, 64, "\xc3\xa9");
+    size_t written;
+    assert(zb_text_json_escape(mixed, strlen(mixed), out256, sizeof(out256), &written, 0) == 2);
+    assert(written == 2 && memcmp(out256, "\xc3\xa9", 2) == 0);
+    assert(zb_text_json_escape("a\"\xff", 3, out256, sizeof(out256), &written, 0) == 2);
+    assert(written == 3);
     //  A short buffer: stops before the escape that does not fit.
     s_expect_json("ab\ncd", 5, 0, 3, "ab");
     s_expect_json("ab\ncd", 5, 0, 4, "ab\\n");
@@ -302,7 +328,12 @@ static void s_test_json(void)
     //  The worst case fits ZB_TEXT_JSON_MAX exactly.
     char worst[40], out[ZB_TEXT_JSON_MAX(sizeof(worst))];
     memset(worst, 0x01, sizeof(worst));
-    assert(zb_text_json_escape(worst, sizeof(worst), out, sizeof(out), 0) == sizeof(out));
+    assert(zb_text_json_escape(worst, sizeof(worst), out, sizeof(out), &written, 0) ==
+           sizeof(worst));
+    assert(written == sizeof(out));
+    //  Out of room: fewer bytes taken than given.
+    assert(zb_text_json_escape(worst, sizeof(worst), out, sizeof(out) - 1, &written, 0) <
+           sizeof(worst));
 }
 
 static void s_expect_printable(const char *text, size_t len, int flags, size_t size,

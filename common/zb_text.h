@@ -18,11 +18,8 @@
 //  no valid sequence starts here.
 size_t zb_text_utf8_next(const char *text, size_t len);
 
-//  True when len bytes of text are valid UTF-8 throughout.
-bool zb_text_utf8_valid(const char *text, size_t len);
-
 //  zb_text_json_escape flags.
-#define ZB_TEXT_JSON_REPAIR 1 // each byte of invalid UTF-8 becomes \ufffd
+#define ZB_TEXT_JSON_REPAIR 1 // each byte of invalid UTF-8 as \ufffd (else it stops there)
 #define ZB_TEXT_JSON_DEL 2    // DEL as \u007f too (jansson leaves it raw)
 
 //  The most bytes zb_text_json_escape writes for len bytes of text.
@@ -30,11 +27,12 @@ bool zb_text_utf8_valid(const char *text, size_t len);
 
 //  Writes len bytes of text into out as the inside of a JSON string (no
 //  quotes, no NUL), escaped as jansson escapes: \" \\ \b \f \n \r \t, other
-//  bytes below 0x20 as \u00XX. Without ZB_TEXT_JSON_REPAIR the caller has
-//  checked the text (zb_text_utf8_valid) and bytes from 0x80 are copied.
-//  Stops before an escape that does not fit in size bytes, so a short
-//  buffer still holds valid JSON. Returns the bytes written.
-size_t zb_text_json_escape(const char *text, size_t len, char *out, size_t size, int flags);
+//  bytes below 0x20 as \u00XX, valid UTF-8 as it is. Stops before an escape
+//  that does not fit in size bytes (a short buffer still holds valid JSON)
+//  and, without ZB_TEXT_JSON_REPAIR, at invalid UTF-8. Sets *written to the
+//  bytes written; returns the bytes of text taken, len when all were.
+size_t zb_text_json_escape(const char *text, size_t len, char *out, size_t size, size_t *written,
+                           int flags);
 
 //  zb_text_printable flags.
 #define ZB_TEXT_ASCII 1  // every byte from 0x7f as \xHH, valid UTF-8 too
