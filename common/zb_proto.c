@@ -464,6 +464,9 @@ static void s_test_strictness(bool verbose)
                     "duplicate key \"services[0].name\"", verbose);
     s_expect_reject("event.h", ZB_TEST_EVENT ",\"x\":1,\"x\":2}", "duplicate key \"x\"", verbose);
     s_expect_reject("event.h", ZB_TEST_EVENT ",\"x\":1,\"\\u0078\":2}", "duplicate key", verbose);
+    //  A key quoted in the message is printable and unambiguous.
+    s_expect_reject("event.h", ZB_TEST_EVENT ",\"a\\\"b\\u001b\":1,\"a\\\"b\\u001b\":2}",
+                    "duplicate key \"a\\x22b\\x1b\"", verbose);
     s_expect_reject("event.h", ZB_TEST_EVENT ",\"x\":[{\"a\":{\"b\":1,\"b\":1}}]}", "duplicate key",
                     verbose);
     s_expect_reject("beat.h", ZB_TEST_BEAT ZB_TEST_SERVICE ",\"x\":1,\"x\":1}]}", "duplicate key",

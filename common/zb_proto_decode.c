@@ -100,6 +100,8 @@ static const s_spec_t s_specs[] = {
 
 #define S_BIT(field) (1u << (field))
 
+#define S_KEY_SHOWN 39 // bytes of a duplicate key quoted in the message
+
 //  Where the parse is.
 typedef enum {
     S_AT_TOP,     // before the root object
@@ -389,11 +391,10 @@ static int s_key_unique(s_parse_t *p, const unsigned char *key, size_t len)
         if (slot->object == object && slot->hash == hash && slot->len == len &&
             memcmp(keys->text + slot->offset, key, len) == 0) {
             //  The key as printable ASCII: it goes into log lines.
-            char shown[40];
-            size_t n = len < sizeof(shown) - 1 ? len : sizeof(shown) - 1;
-            for (size_t i = 0; i < n; i++)
-                shown[i] = key[i] >= 0x20 && key[i] < 0x7F && key[i] != '"' ? (char)key[i] : '?';
-            shown[n] = '\0';
+            char shown[ZB_TEXT_PRINTABLE_MAX(S_KEY_SHOWN)];
+            size_t n = len < S_KEY_SHOWN ? len : S_KEY_SHOWN;
+            zb_text_printable((const char *)key, n, shown, sizeof(shown),
+                              ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
             return s_bad_json(p, "duplicate key \"%s\"%s", shown, n < len ? "..." : "");
         }
     }
