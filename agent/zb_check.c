@@ -1,5 +1,6 @@
 /*  zb_check: one probe, once, told step by step. See zb_check.h. */
 #include "zb_check.h"
+#include "zb_text.h"
 #include "zb_time.h"
 
 #include <assert.h>
@@ -35,26 +36,6 @@ static void s_fail(s_check_t *self, const char *reason, const char *format, ...)
     va_start(args, format);
     vsnprintf(self->error, sizeof(self->error), format, args);
     va_end(args);
-}
-
-//  Bytes as a C string literal's inside, at most S_SHOW_MAX of them.
-static void s_escape(const char *data, size_t len, char *buf, size_t size)
-{
-    size_t used = 0;
-    for (size_t i = 0; i < len && i < S_SHOW_MAX && used + 5 < size; i++) {
-        unsigned char c = (unsigned char)data[i];
-        if (c == '\r')
-            used += (size_t)snprintf(buf + used, size - used, "\\r");
-        else if (c == '\n')
-            used += (size_t)snprintf(buf + used, size - used, "\\n");
-        else if (c == '\t')
-            used += (size_t)snprintf(buf + used, size - used, "\\t");
-        else if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
-            used += (size_t)snprintf(buf + used, size - used, "\\x%02x", c);
-        else
-            buf[used++] = (char)c;
-    }
-    buf[used] = '\0';
 }
 
 //  Waits for events on the socket until deadline_us. Returns the revents,
@@ -110,7 +91,8 @@ static int s_ping(s_check_t *self)
 {
     const zb_probe_config_t *config = self->config;
     char text[S_SHOW_MAX * 4 + 8], limit[32];
-    s_escape(config->send, config->send_len, text, sizeof(text));
+    zb_text_printable(config->send, config->send_len < S_SHOW_MAX ? config->send_len : S_SHOW_MAX,
+                      text, sizeof(text), ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
     int64_t start = zb_time_mono_us();
     ssize_t sent = send(self->fd, config->send, config->send_len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (sent != (ssize_t)config->send_len) {
@@ -149,7 +131,8 @@ static int s_ping(s_check_t *self)
         size_t cmp = got < config->expect_len ? got : config->expect_len;
         if (memcmp(reply, config->expect, cmp) != 0) {
             char bad[S_SHOW_MAX * 4 + 8];
-            s_escape(reply, got < 40 ? got : 40, bad, sizeof(bad));
+            zb_text_printable(reply, got < 40 ? got : 40, bad, sizeof(bad),
+                              ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
             s_fail(self, "bad-response", "bad response \"%s\"", bad);
             break;
         }
@@ -159,7 +142,8 @@ static int s_ping(s_check_t *self)
             break;
         }
     }
-    s_escape(reply, got, text, sizeof(text));
+    zb_text_printable(reply, got < S_SHOW_MAX ? got : S_SHOW_MAX, text, sizeof(text),
+                      ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
     if (got > 0 || rc == 0)
         fprintf(self->out, "reply: %zu bytes in %.3fms \"%s\"%s\n", got,
                 (double)(zb_time_mono_us() - start) / 1000, text, got > S_SHOW_MAX ? "..." : "");

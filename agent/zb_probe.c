@@ -19,6 +19,7 @@
 */
 #include "zb_probe.h"
 #include "zb_log.h"
+#include "zb_text.h"
 #include "zb_time.h"
 
 #include <assert.h>
@@ -409,24 +410,6 @@ static void s_on_peer_closed(zb_probe_t *self, int error)
 
 //  Replies
 
-//  Quotes up to 40 bytes of a reply for the error text.
-static void s_printable(const char *data, size_t len, char *buf, size_t size)
-{
-    size_t used = 0;
-    for (size_t i = 0; i < len && i < 40 && used + 5 < size; i++) {
-        unsigned char c = (unsigned char)data[i];
-        if (c == '\r')
-            used += (size_t)snprintf(buf + used, size - used, "\\r");
-        else if (c == '\n')
-            used += (size_t)snprintf(buf + used, size - used, "\\n");
-        else if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
-            used += (size_t)snprintf(buf + used, size - used, "\\x%02x", c);
-        else
-            buf[used++] = (char)c;
-    }
-    buf[used] = '\0';
-}
-
 static void s_reply_good(zb_probe_t *self)
 {
     self->proven = true;
@@ -443,7 +426,9 @@ static void s_reply_bad(zb_probe_t *self, const char *data, size_t len)
     memcpy(got, self->config->expect, have);
     size_t more = len < sizeof(got) - have ? len : sizeof(got) - have;
     memcpy(got + have, data, more);
-    s_printable(got, have + more, text, sizeof(text));
+    //  Up to 40 bytes of it, quoted.
+    zb_text_printable(got, have + more < 40 ? have + more : 40, text, sizeof(text),
+                      ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
     s_set_error(self, "bad response \"%s\"", text);
     s_close(self);
     s_failure(self, "bad-response");

@@ -20,6 +20,7 @@
 #include "zb_query.h"
 #include "zb_report.h"
 #include "zb_store.h"
+#include "zb_text.h"
 #include "zb_time.h"
 
 #include <errno.h>
@@ -78,7 +79,6 @@ static void s_usage(FILE *out)
             "  --version, --help\n");
 }
 
-static void s_safe(const char *in, char *out, size_t size);
 static int s_bad(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
 //  Bad usage: one line naming the problem, exit code 2.
@@ -90,16 +90,9 @@ static int s_bad(const char *format, ...)
     vsnprintf(text, sizeof(text), format, args);
     va_end(args);
     //  The message may quote an argument: echo it harmlessly.
-    s_safe(text, safe, sizeof(safe));
+    zb_text_printable(text, strlen(text), safe, sizeof(safe), 0);
     fprintf(stderr, S_NAME ": %s (see " S_NAME " --help)\n", safe);
     return 2;
-}
-
-//  Text from the database is printed so that it can never drive a terminal:
-//  control characters, C1 controls and invalid UTF-8 become \xHH.
-static void s_safe(const char *in, char *out, size_t size)
-{
-    zb_query_printable(in, out, size);
 }
 
 //  RFC 3339 UTC with milliseconds: "2026-11-28T05:40:07.123Z".
@@ -126,7 +119,7 @@ static void s_out_json(s_out_t *out, json_t *object)
 static void s_csv_field(const char *text)
 {
     char safe[1024];
-    s_safe(text ? text : "", safe, sizeof(safe));
+    zb_text_printable(text, text ? strlen(text) : 0, safe, sizeof(safe), 0);
     if (strpbrk(safe, ",\"\r\n") == NULL) {
         fputs(safe, stdout);
         return;
@@ -171,7 +164,8 @@ static void s_out_row(s_out_t *out, const char *const *values)
     }
     for (size_t i = 0; i < out->columns; i++) {
         char safe[1024];
-        s_safe(values[i] ? values[i] : "-", safe, sizeof(safe));
+        const char *value = values[i] ? values[i] : "-";
+        zb_text_printable(value, strlen(value), safe, sizeof(safe), 0);
         out->cells[out->rows * out->columns + i] = strdup(safe);
         if (!out->cells[out->rows * out->columns + i])
             out->failed = true;
@@ -421,7 +415,7 @@ static int s_plan_line(const char *text, void *arg)
 {
     (void)arg;
     char safe[1024];
-    s_safe(text, safe, sizeof(safe));
+    zb_text_printable(text, strlen(text), safe, sizeof(safe), 0);
     printf("%s\n", safe);
     return 0;
 }
@@ -809,7 +803,7 @@ static int s_silence_write(const s_args_t *args)
     zb_store_t *store = zb_store_open_existing(args->db, err, sizeof(err));
     if (!store) {
         char safe[700];
-        s_safe(err, safe, sizeof(safe));
+        zb_text_printable(err, strlen(err), safe, sizeof(safe), 0);
         fprintf(stderr, S_NAME ": %s\n", safe);
         return 1;
     }
@@ -846,7 +840,8 @@ static int s_silence_write(const s_args_t *args)
     }
     if (rc != 0) {
         char safe[700];
-        s_safe(zb_store_error(store), safe, sizeof(safe));
+        const char *why = zb_store_error(store);
+        zb_text_printable(why, strlen(why), safe, sizeof(safe), 0);
         fprintf(stderr, S_NAME ": %s\n", safe);
     }
     zb_store_destroy(&store);
@@ -865,7 +860,7 @@ static int s_report(zb_store_t *store, const s_args_t *args)
     char err[600], safe[700];
     json_t *report = zb_report_build(store, args->host, since, until, now, err, sizeof(err));
     if (!report) {
-        s_safe(err, safe, sizeof(safe));
+        zb_text_printable(err, strlen(err), safe, sizeof(safe), 0);
         fprintf(stderr, S_NAME ": %s\n", safe);
         return 1;
     }
@@ -910,7 +905,7 @@ int main(int argc, char *argv[])
     zb_store_t *store = zb_store_open_readonly(args.db, err, sizeof(err));
     if (!store) {
         char safe[700];
-        s_safe(err, safe, sizeof(safe));
+        zb_text_printable(err, strlen(err), safe, sizeof(safe), 0);
         fprintf(stderr, S_NAME ": %s\n", safe);
         return 1;
     }

@@ -5,11 +5,13 @@
 #include "zb_loop.h"
 #include "zb_proto.h"
 #include "zb_selftest.h"
+#include "zb_text.h"
 #include "zb_time.h"
 
 static const zb_selftest_t s_tests[] = {
     {"time", zb_time_test}, {"proto", zb_proto_test}, {"config", zb_config_test},
     {"loop", zb_loop_test}, {"line", zb_line_test},   {"log", zb_log_test},
+    {"text", zb_text_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

@@ -16,7 +16,7 @@
 #ifndef ZB_LINE_H
 #define ZB_LINE_H
 
-#include "zb_proto.h"
+#include "zb_msg.h"
 #include <stdbool.h>
 #include <stdint.h>
 

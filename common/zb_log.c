@@ -1,5 +1,6 @@
 /*  zb_log: one line per event on stderr. See zb_log.h. */
 #include "zb_log.h"
+#include "zb_text.h"
 #include "zb_time.h"
 
 #include <assert.h>
@@ -57,71 +58,22 @@ void zb_log_set_stream(FILE *stream)
     s_stream = stream;
 }
 
-//  The length of the valid UTF-8 sequence at text, or 0 when it is not one
-//  (overlong forms, surrogates and code points past U+10FFFF included).
-static size_t s_utf8_len(const unsigned char *text)
-{
-    unsigned char c = text[0];
-    size_t len;
-    uint32_t min, point;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, min = 0x80, point = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, min = 0x800, point = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, min = 0x10000, point = c & 0x07;
-    else
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((text[i] & 0xc0) != 0x80)
-            return 0; // the NUL terminator stops us here too
-        point = (point << 6) | (text[i] & 0x3f);
-    }
-    if (point < min || point > 0x10ffff || (point >= 0xd800 && point <= 0xdfff))
-        return 0;
-    return len;
-}
-
 //  Appends text as a JSON string. Messages carry whatever a peer sent or a
 //  file held, so anything that is not valid UTF-8 becomes U+FFFD rather
-//  than a line no parser accepts. Stops before a piece that does not fit
-//  (the line stays valid JSON, merely shorter).
+//  than a line no parser accepts, and DEL is escaped for whoever reads the
+//  line on a terminal. Stops before a piece that does not fit (the line
+//  stays valid JSON, merely shorter).
 static void s_json_string(char *buf, size_t size, size_t *used, const char *text)
 {
     assert(*used + 3 <= size);
     size_t at = *used;
     size_t end = size - 2; // room for the closing quote and the NUL
     buf[at++] = '"';
-    const unsigned char *p = (const unsigned char *)(text ? text : "");
-    while (*p) {
-        char piece[8];
-        size_t len = 0, step = 1;
-        unsigned char c = *p;
-        if (c == '"' || c == '\\')
-            piece[len++] = '\\', piece[len++] = (char)c;
-        else if (c == '\n')
-            len = (size_t)snprintf(piece, sizeof(piece), "\\n");
-        else if (c == '\r')
-            len = (size_t)snprintf(piece, sizeof(piece), "\\r");
-        else if (c == '\t')
-            len = (size_t)snprintf(piece, sizeof(piece), "\\t");
-        else if (c < 0x20 || c == 0x7f)
-            len = (size_t)snprintf(piece, sizeof(piece), "\\u%04x", c);
-        else if (c < 0x80)
-            piece[len++] = (char)c;
-        else if ((step = s_utf8_len(p)) > 0) {
-            memcpy(piece, p, step);
-            len = step;
-        } else {
-            len = (size_t)snprintf(piece, sizeof(piece), "\\ufffd");
-            step = 1;
-        }
-        if (at + len > end)
-            break;
-        memcpy(buf + at, piece, len);
-        at += len;
-        p += step;
-    }
+    text = text ? text : "";
+    size_t written;
+    zb_text_json_escape(text, strlen(text), buf + at, end - at, &written,
+                        ZB_TEXT_JSON_REPAIR | ZB_TEXT_JSON_DEL);
+    at += written;
     buf[at++] = '"';
     buf[at] = '\0';
     *used = at;

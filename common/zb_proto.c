@@ -1,6 +1,8 @@
-/*  zb_proto: wire protocol v1: messages, the encoder, sending and receiving
-    (the strict decoder is in zb_proto_decode.c). */
+/*  zb_proto: wire protocol v1: the encoder, sending and receiving, and the
+    self-test of the whole protocol (messages and the strict decoder
+    included, which this module builds on). */
 #include "zb_proto.h"
+#include "zb_text.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -10,76 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *s_state_names[] = {"unknown", "up", "down", "stopped", "removed"};
-#define ZB_STATE_COUNT (sizeof(s_state_names) / sizeof(s_state_names[0]))
-
-bool zb_name_valid(const char *name)
-{
-    size_t len = 0;
-    if (!name || !isalnum((unsigned char)name[0]))
-        return false;
-    for (const char *p = name; *p; p++, len++) {
-        //  Plain ASCII classes: the C locale's isalnum is not trusted with
-        //  bytes above 127.
-        unsigned char c = (unsigned char)*p;
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == '-';
-        if (!ok || len >= ZB_NAME_MAX)
-            return false;
-    }
-    return true;
-}
-
-const char *zb_state_name(zb_state_t state)
-{
-    return (unsigned)state < ZB_STATE_COUNT ? s_state_names[state] : "invalid";
-}
-
-int zb_state_parse(const char *name, zb_state_t *state)
-{
-    for (size_t i = 0; name && i < ZB_STATE_COUNT; i++) {
-        if (strcmp(name, s_state_names[i]) == 0) {
-            *state = (zb_state_t)i;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-zb_msg_t *zb_msg_new(zb_msg_type_t type)
-{
-    assert(type == ZB_MSG_BEAT || type == ZB_MSG_EVENT);
-    zb_msg_t *self = calloc(1, sizeof(*self));
-    if (self)
-        self->type = type;
-    return self;
-}
-
-void zb_msg_destroy(zb_msg_t **self_p)
-{
-    if (self_p && *self_p) {
-        free((*self_p)->services);
-        free(*self_p);
-        *self_p = NULL;
-    }
-}
-
-int zb_msg_add_service(zb_msg_t *self, const zb_service_status_t *service)
-{
-    if (self->service_count >= ZB_PROTO_MAX_SERVICES)
-        return -1;
-    if (self->service_count == self->service_alloc) {
-        size_t alloc = self->service_alloc ? self->service_alloc * 2 : 16;
-        zb_service_status_t *services = realloc(self->services, alloc * sizeof(*services));
-        if (!services)
-            return -1;
-        self->services = services;
-        self->service_alloc = alloc;
-    }
-    self->services[self->service_count++] = *service;
-    return 0;
-}
 
 //  --------------------------------------------------------------------------
 //  Encoding
@@ -177,86 +109,18 @@ static int s_buf_dump(s_buf_t *buf, const json_t *value)
     return 0;
 }
 
-//  Length of text when it is valid UTF-8 (what jansson accepts: no
-//  overlong forms, surrogates or code points above U+10FFFF), else -1.
-static ssize_t s_utf8_len(const char *text)
-{
-    const unsigned char *p = (const unsigned char *)text;
-    while (*p) {
-        unsigned char c = *p;
-        size_t more;
-        uint32_t cp;
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) {
-            more = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            more = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            more = 3;
-            cp = c & 0x07;
-        } else
-            return -1;
-        for (size_t i = 1; i <= more; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return -1; // also stops at the NUL
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        if ((more == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (more == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return -1;
-        p += more + 1;
-    }
-    return (ssize_t)((const char *)p - text);
-}
-
 //  Appends text as a JSON string, escaped as jansson escapes it; text that
-//  is not valid UTF-8 becomes "" (as s_text makes it).
+//  is not valid UTF-8 (what jansson refuses) becomes "", as s_text makes
+//  it.
 static int s_buf_string(s_buf_t *buf, const char *text)
 {
-    ssize_t len = s_utf8_len(text);
-    if (len < 0)
-        len = 0;
-    //  Worst case: every byte a six-byte \u00XX, and the quotes.
-    if (s_buf_reserve(buf, (size_t)len * 6 + 2) == -1)
+    size_t len = strlen(text), most = ZB_TEXT_JSON_MAX(len), written;
+    if (s_buf_reserve(buf, most + 2) == -1)
         return -1;
     char *out = buf->data + buf->len;
     *out++ = '"';
-    for (ssize_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *out++ = (char)c;
-            continue;
-        }
-        *out++ = '\\';
-        switch (c) {
-        case '"':
-        case '\\':
-            *out++ = (char)c;
-            break;
-        case '\b':
-            *out++ = 'b';
-            break;
-        case '\f':
-            *out++ = 'f';
-            break;
-        case '\n':
-            *out++ = 'n';
-            break;
-        case '\r':
-            *out++ = 'r';
-            break;
-        case '\t':
-            *out++ = 't';
-            break;
-        default:
-            out += sprintf(out, "u%04X", c);
-        }
-    }
+    if (zb_text_json_escape(text, len, out, most, &written, 0) == len)
+        out += written;
     *out++ = '"';
     buf->len = (size_t)(out - buf->data);
     buf->data[buf->len] = '\0';
@@ -600,6 +464,9 @@ static void s_test_strictness(bool verbose)
                     "duplicate key \"services[0].name\"", verbose);
     s_expect_reject("event.h", ZB_TEST_EVENT ",\"x\":1,\"x\":2}", "duplicate key \"x\"", verbose);
     s_expect_reject("event.h", ZB_TEST_EVENT ",\"x\":1,\"\\u0078\":2}", "duplicate key", verbose);
+    //  A key quoted in the message is printable and unambiguous.
+    s_expect_reject("event.h", ZB_TEST_EVENT ",\"a\\\"b\\u001b\":1,\"a\\\"b\\u001b\":2}",
+                    "duplicate key \"a\\x22b\\x1b\"", verbose);
     s_expect_reject("event.h", ZB_TEST_EVENT ",\"x\":[{\"a\":{\"b\":1,\"b\":1}}]}", "duplicate key",
                     verbose);
     s_expect_reject("beat.h", ZB_TEST_BEAT ZB_TEST_SERVICE ",\"x\":1,\"x\":1}]}", "duplicate key",

@@ -1,7 +1,9 @@
-/*  zb_proto_decode: the strict decoder of wire protocol v1 (zb_msg_decode,
-    declared in zb_proto.h; the module's self-test is in zb_proto.c).
+/*  zb_proto_decode: the strict decoder of wire protocol v1. See
+    zb_proto_decode.h; the self-test is the protocol's, in zb_proto.c.
 */
-#include "zb_proto.h"
+#include "zb_proto_decode.h"
+#include "zb_msg.h"
+#include "zb_text.h"
 #include "zb_time.h"
 
 #include <assert.h>
@@ -98,6 +100,8 @@ static const s_spec_t s_specs[] = {
 
 #define S_BIT(field) (1u << (field))
 
+#define S_KEY_SHOWN 39 // bytes of a duplicate key quoted in the message
+
 //  Where the parse is.
 typedef enum {
     S_AT_TOP,     // before the root object
@@ -189,39 +193,6 @@ static int s_bad_json(s_parse_t *p, const char *format, ...)
     snprintf(p->err, p->errsize, "bad JSON at byte %zu: %s", yajl_get_bytes_consumed(p->parser),
              what);
     return 0;
-}
-
-//  Length of the UTF-8 sequence at text, or 0 when it is not one that
-//  jansson accepts: no overlong forms, no surrogates, nothing past U+10FFFF.
-static size_t s_utf8_length(const unsigned char *text, size_t len)
-{
-    unsigned char c = text[0];
-    size_t need;
-    uint32_t value, min;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 2;
-        value = c & 0x1F;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        value = c & 0x0F;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        value = c & 0x07;
-        min = 0x10000;
-    } else
-        return 0;
-    if (need > len)
-        return 0;
-    for (size_t i = 1; i < need; i++) {
-        if ((text[i] & 0xC0) != 0x80)
-            return 0;
-        value = value << 6 | (text[i] & 0x3F);
-    }
-    if (value < min || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF))
-        return 0;
-    return need;
 }
 
 //  The value of 4 hex digits at text, or -1.
@@ -322,7 +293,7 @@ static int s_scan(const unsigned char *text, size_t len, char *err, size_t errsi
             i++;
             continue;
         }
-        size_t n = s_utf8_length(text + i, len - i);
+        size_t n = zb_text_utf8_next((const char *)text + i, len - i);
         if (n == 0) {
             snprintf(err, errsize, "bad JSON at byte %zu: invalid UTF-8", i);
             return -1;
@@ -420,11 +391,10 @@ static int s_key_unique(s_parse_t *p, const unsigned char *key, size_t len)
         if (slot->object == object && slot->hash == hash && slot->len == len &&
             memcmp(keys->text + slot->offset, key, len) == 0) {
             //  The key as printable ASCII: it goes into log lines.
-            char shown[40];
-            size_t n = len < sizeof(shown) - 1 ? len : sizeof(shown) - 1;
-            for (size_t i = 0; i < n; i++)
-                shown[i] = key[i] >= 0x20 && key[i] < 0x7F && key[i] != '"' ? (char)key[i] : '?';
-            shown[n] = '\0';
+            char shown[ZB_TEXT_PRINTABLE_MAX(S_KEY_SHOWN)];
+            size_t n = len < S_KEY_SHOWN ? len : S_KEY_SHOWN;
+            zb_text_printable((const char *)key, n, shown, sizeof(shown),
+                              ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
             return s_bad_json(p, "duplicate key \"%s\"%s", shown, n < len ? "..." : "");
         }
     }

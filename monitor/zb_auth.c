@@ -17,6 +17,7 @@
 #include "zb_auth.h"
 #include "zb_log.h"
 #include "zb_proto.h"
+#include "zb_text.h"
 #include "zb_time.h"
 
 #include <assert.h>
@@ -83,13 +84,6 @@ struct _zb_auth_t {
 
 //  --------------------------------------------------------------------------
 //  Helpers
-
-static void s_printable(char *text)
-{
-    for (unsigned char *p = (unsigned char *)text; *p; p++)
-        if (*p < 0x20 || *p >= 0x7f)
-            *p = '?';
-}
 
 //  True when the line may go out now, with a note of how many were held
 //  back in note ("" or "; 12 more not logged"); otherwise it is counted.
@@ -338,17 +332,18 @@ static void s_zap_answer(zsock_t *handler, s_list_t *list)
             snprintf(host, sizeof(host), "%s", entry->host);
         } else
             list->stats.refused++;
-        s_printable(address);
+        char from[256];
+        zb_text_printable(address, strlen(address), from, sizeof(from), 0);
         char note[64];
         if (!entry && s_limit_pass(&list->refused_log, note, sizeof(note)))
             zb_log_warning("refused a connection from %s: key %s is not in the allow-list %s "
                            "(%" PRIu64 " refused in all%s)",
-                           address, key, list->dir, list->stats.refused, note);
+                           from, key, list->dir, list->stats.refused, note);
         else if (entry && s_limit_pass(&list->admitted_log, note, sizeof(note)))
             zb_log_info("admitted %s (key %.*s...) from %s%s",
-                        entry->host[0] ? entry->host : "(no host)", S_LOG_KEY, key, address, note);
+                        entry->host[0] ? entry->host : "(no host)", S_LOG_KEY, key, from, note);
         else if (entry)
-            zb_log_debug("admitted %s (key %.*s...) from %s", entry->host, S_LOG_KEY, key, address);
+            zb_log_debug("admitted %s (key %.*s...) from %s", entry->host, S_LOG_KEY, key, from);
         pthread_mutex_unlock(&list->lock);
     }
     zmsg_t *reply = zmsg_new();
@@ -725,9 +720,8 @@ int zb_auth_check(zb_auth_t *self, const char *user_id, const char *host)
     pthread_mutex_unlock(&list->lock);
     if (ok)
         return 0;
-    char id[ZB_AUTH_KEY_LEN + 1];
-    snprintf(id, sizeof(id), "%s", user_id);
-    s_printable(id);
+    char id[4 * ZB_AUTH_KEY_LEN + 8];
+    zb_text_printable(user_id, strnlen(user_id, ZB_AUTH_KEY_LEN), id, sizeof(id), 0);
     char note[64];
     if (key && s_limit_pass(&self->forged_log, note, sizeof(note)))
         zb_log_warning("refused a message for host %s from the key of %s (%.*s...): an agent "

@@ -5,6 +5,7 @@
     the child's setup (process group, signal mask, descriptors) for us.
 */
 #include "zb_hook.h"
+#include "zb_text.h"
 #include "zb_time.h"
 
 #include <assert.h>
@@ -23,16 +24,16 @@
 
 #define ZB_HOOK_TICK_MS 20 // how often a quiet child is checked for exit and stop
 
-//  Keeps the start of the child's output for the delivery record, printable
-//  on one line.
+//  Keeps the start of the child's output for the delivery record, on one
+//  line (line breaks and tabs as spaces) and terminal-safe.
 static void s_keep(zb_hook_result_t *result, const char *data, ssize_t len)
 {
+    char line[4096];
+    size_t n = (size_t)len < sizeof(line) ? (size_t)len : sizeof(line);
+    for (size_t i = 0; i < n; i++)
+        line[i] = data[i] == '\n' || data[i] == '\t' ? ' ' : data[i];
     size_t used = strlen(result->output);
-    for (ssize_t i = 0; i < len && used + 1 < sizeof(result->output); i++) {
-        unsigned char c = (unsigned char)data[i];
-        result->output[used++] = c == '\n' || c == '\t' ? ' ' : c >= 0x20 && c < 0x7f ? c : '?';
-    }
-    result->output[used] = '\0';
+    zb_text_printable(line, n, result->output + used, sizeof(result->output) - used, 0);
 }
 
 //  Reads what is there; returns false at end of file (or error).

@@ -30,6 +30,7 @@
 #include "zb_dispatch.h"
 #include "zb_log.h"
 #include "zb_store.h"
+#include "zb_text.h"
 #include "zb_time.h"
 
 #include <assert.h>
@@ -198,17 +199,6 @@ static s_service_t *s_service_new(s_host_t *host, const char *name)
         return NULL;
     }
     return service;
-}
-
-//  Agents' texts (reason, error) are free-form: copied for the log with
-//  anything that could drive a terminal replaced.
-static const char *s_clean(const char *text, char *buf, size_t size)
-{
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)text; *p && n + 1 < size; p++)
-        buf[n++] = *p >= 0x20 && *p < 0x7f ? (char)*p : '?';
-    buf[n] = '\0';
-    return buf;
 }
 
 //  --------------------------------------------------------------------------
@@ -627,9 +617,10 @@ static bool s_outage_open(zb_monitor_t *self, s_host_t *host, s_service_t *servi
         self->stats.service_outages++;
     else if (rc == 1)
         self->stats.host_outages++;
-    char why[ZB_REASON_MAX + 1], text[ZB_ERROR_MAX + 1];
-    s_clean(reason, why, sizeof(why));
-    s_clean(error, text, sizeof(text));
+    //  Agents' texts are free-form: nothing in them may drive a terminal.
+    char why[ZB_TEXT_PRINTABLE_MAX(ZB_REASON_MAX)], text[ZB_TEXT_PRINTABLE_MAX(ZB_ERROR_MAX)];
+    zb_text_printable(reason, strlen(reason), why, sizeof(why), 0);
+    zb_text_printable(error, strlen(error), text, sizeof(text), 0);
     if (rc == 1 && service)
         zb_log_fields(host->name, service->name, "down", why, "outage opened: %s/%s (%s%s%s)",
                       host->name, service->name, why, *text ? ": " : "", text);
@@ -719,9 +710,10 @@ static void s_service_apply(zb_monitor_t *self, s_host_t *host, s_service_t *ser
         s_outage_close(self, host, service, at_ms, "stopped");
     if (!changed)
         return;
-    char why[ZB_REASON_MAX + 1];
+    char why[ZB_TEXT_PRINTABLE_MAX(ZB_REASON_MAX)];
+    zb_text_printable(reason, strlen(reason), why, sizeof(why), 0);
     zb_log_debug("%s/%s: %s -> %s (%s)", host->name, service->name, zb_state_name(from),
-                 zb_state_name(to), s_clean(reason, why, sizeof(why)));
+                 zb_state_name(to), why);
     service->state = to;
     //  Down since the outage began, even when reports arrive later.
     service->since_ms =
@@ -936,9 +928,9 @@ static void s_event(zb_monitor_t *self, s_host_t *host, const zb_msg_t *msg)
     if (!msg->service[0]) {
         //  The decoder admits only "to stopped" for a host event.
         if (msg->to == ZB_STATE_STOPPED && host->state != S_STOPPED) {
-            char why[ZB_REASON_MAX + 1];
-            zb_log_info("host stopped: %s (%s)", host->name,
-                        s_clean(msg->reason, why, sizeof(why)));
+            char why[ZB_TEXT_PRINTABLE_MAX(ZB_REASON_MAX)];
+            zb_text_printable(msg->reason, strlen(msg->reason), why, sizeof(why), 0);
+            zb_log_info("host stopped: %s (%s)", host->name, why);
             s_host_quiet(self, host, S_STOPPED, msg->at_ms);
         }
         return;
@@ -1499,19 +1491,13 @@ void zb_monitor_destroy(zb_monitor_t **self_p)
 //  --------------------------------------------------------------------------
 //  The loop
 
-//  Decoder messages may quote the input: never let it reach a terminal raw.
-static void s_printable(char *text)
-{
-    for (unsigned char *p = (unsigned char *)text; *p; p++)
-        if (*p < 0x20 || *p >= 0x7f)
-            *p = '?';
-}
-
-static void s_malformed(zb_monitor_t *self, char *why)
+static void s_malformed(zb_monitor_t *self, const char *reason)
 {
     self->stats.decode_errors++;
     self->errors_unlogged++;
-    s_printable(why);
+    //  Decoder messages may quote the input: never let it reach a terminal raw.
+    char why[ZB_TEXT_PRINTABLE_MAX(256)];
+    zb_text_printable(reason, strlen(reason), why, sizeof(why), 0);
     zb_log_debug("malformed message: %s", why);
     int64_t now = zb_time_mono_ms();
     if (self->error_log_mono && now - self->error_log_mono < ZB_MONITOR_ERROR_LOG_MS)

@@ -1,56 +1,11 @@
 /*  zb_query: JSON shapes shared by the CLI and the HTTP API. See zb_query.h. */
 #include "zb_query.h"
+#include "zb_text.h"
 #include "zb_time.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-
-void zb_query_printable(const char *in, char *out, size_t size)
-{
-    if (size == 0)
-        return;
-    size_t n = 0;
-    const unsigned char *p = (const unsigned char *)(in ? in : "");
-    while (*p && n + 5 < size) {
-        size_t len = 0;
-        if (*p >= 0x20 && *p < 0x7f)
-            len = 1;
-        else if (*p >= 0xc2 && *p <= 0xdf && (p[1] & 0xc0) == 0x80 && !(*p == 0xc2 && p[1] < 0xa0))
-            len = 2; // C1 controls (U+0080..U+009F) are refused
-        else if (*p >= 0xe0 && *p <= 0xef && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80 &&
-                 !(*p == 0xe0 && p[1] < 0xa0) && !(*p == 0xed && p[1] >= 0xa0))
-            len = 3;
-        else if (*p >= 0xf0 && *p <= 0xf4 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80 &&
-                 (p[3] & 0xc0) == 0x80 && !(*p == 0xf0 && p[1] < 0x90) &&
-                 !(*p == 0xf4 && p[1] >= 0x90))
-            len = 4;
-        if (len == 0) {
-            n += snprintf(out + n, size - n, "\\x%02x", *p);
-            p++;
-            continue;
-        }
-        //  Bidirectional overrides and isolates (U+202A..U+202E,
-        //  U+2066..U+2069) reorder what a terminal shows after them: a
-        //  reason could make a table line read as something else.
-        if (len == 3 && p[0] == 0xe2 &&
-            ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
-             (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9))) {
-            if (n + 7 >= size)
-                break;
-            n += snprintf(out + n, size - n, "\\u%04x",
-                          0x2000 | ((p[1] & 0x3f) << 6) | (p[2] & 0x3f));
-            p += 3;
-            continue;
-        }
-        if (n + len >= size)
-            break;
-        memcpy(out + n, p, len);
-        n += len;
-        p += len;
-    }
-    out[n] = '\0';
-}
 
 //  jansson escapes control characters itself (and JSON_ENSURE_ASCII
 //  everything else), but refuses invalid UTF-8: that is made printable.
@@ -61,7 +16,7 @@ json_t *zb_query_json_text(const char *text)
     json_t *value = json_string(text);
     if (!value) {
         char safe[1024];
-        zb_query_printable(text, safe, sizeof(safe));
+        zb_text_printable(text, strlen(text), safe, sizeof(safe), 0);
         value = json_string(safe);
     }
     return value;
@@ -253,7 +208,8 @@ void zb_query_monitor_line(const zb_store_monitor_t *row, int64_t now_ms, char *
         return;
     }
     char host[300], age[32], up[32];
-    zb_query_printable(row->hostname, host, sizeof(host));
+    zb_text_printable(row->hostname, row->hostname ? strlen(row->hostname) : 0, host, sizeof(host),
+                      0);
     zb_time_format_duration(now_ms > row->heartbeat_at_ms ? now_ms - row->heartbeat_at_ms : 0, age,
                             sizeof(age));
     if (strcmp(state, "stopped") == 0) {

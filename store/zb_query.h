@@ -20,10 +20,6 @@
 //  How JSON answers are dumped: one line per object, pure ASCII.
 #define ZB_QUERY_JSON_FLAGS (JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15))
 
-//  Copies text so that it can never drive a terminal: control characters,
-//  C1 controls and invalid UTF-8 become \xHH. Truncates to size.
-void zb_query_printable(const char *in, char *out, size_t size);
-
 //  A JSON string (null for NULL), or a time as above.
 json_t *zb_query_json_text(const char *text);
 json_t *zb_query_json_time(int64_t ms);

@@ -7,6 +7,7 @@
 */
 #include "zb_report.h"
 #include "zb_query.h"
+#include "zb_text.h"
 #include "zb_time.h"
 
 #include <assert.h>
@@ -373,7 +374,7 @@ static void s_cell(const json_t *row, const char *name, bool table, char *buf, s
     if (!value || json_is_null(value))
         snprintf(buf, size, "%s", table ? "-" : "");
     else if (json_is_string(value))
-        zb_query_printable(json_string_value(value), buf, size);
+        zb_text_printable(json_string_value(value), json_string_length(value), buf, size, 0);
     else if (json_is_integer(value))
         snprintf(buf, size, "%lld", (long long)json_integer_value(value));
     else if (pct && table)
@@ -441,8 +442,9 @@ int zb_report_print_table(const json_t *report, FILE *out)
         }
     }
     char since[48], until[48], window[32];
-    zb_query_printable(json_string_value(json_object_get(report, "since")), since, sizeof(since));
-    zb_query_printable(json_string_value(json_object_get(report, "until")), until, sizeof(until));
+    const json_t *from = json_object_get(report, "since"), *to = json_object_get(report, "until");
+    zb_text_printable(json_string_value(from), json_string_length(from), since, sizeof(since), 0);
+    zb_text_printable(json_string_value(to), json_string_length(to), until, sizeof(until), 0);
     zb_time_format_duration(
         (int64_t)llround(json_real_value(json_object_get(report, "window_s")) * 1000), window,
         sizeof(window));
