@@ -909,11 +909,12 @@ static int s_parse(int argc, char *argv[], s_args_t *args)
         return s_bad("--since is after --until");
     if (!args->db) {
         //  $ZBEAT_DB, then the packaged path when it is there, then the
-        //  working directory (docs/cli.md).
+        //  working directory (docs/cli.md). A packaged directory the user
+        //  may not search (mode 0750) counts as there: "permission denied"
+        //  on it says more than "./zbeat.db: no such database".
         const char *env = getenv("ZBEAT_DB");
-        args->db = env && *env                        ? env
-                   : access(S_PACKAGED_DB, F_OK) == 0 ? S_PACKAGED_DB
-                                                      : "zbeat.db";
+        bool packaged = access(S_PACKAGED_DB, F_OK) == 0 || errno == EACCES;
+        args->db = env && *env ? env : packaged ? S_PACKAGED_DB : "zbeat.db";
     }
     return 0;
 }

@@ -71,13 +71,14 @@ class CliHelpTest(MonitorCase):
         self.assertEqual(rc, 0, err)
         self.assertRegex(out, r"^silence 3: db-2/\* until \d{4}-\d\d-\d\dT[0-9:]+Z\n$")
 
-    def in_namespace(self, var_lib, cwd, args, env):
+    def in_namespace(self, var_lib, cwd, args, env, user=()):
         """Runs zbeat with var_lib mounted on /var/lib, in a mount namespace
-        of its own (the machine's /var/lib is never touched)."""
+        of its own (the machine's /var/lib is never touched); user: a
+        setpriv prefix to run it as another user."""
         script = 'mount --bind "$1" /var/lib && cd "$2" && shift 2 && exec "$@"'
-        r = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", var_lib, cwd,
-                            self.cli_bin] + args, env=env, capture_output=True, text=True,
-                           timeout=30 * zbtest.SLOW)
+        r = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", var_lib, cwd] +
+                           list(user) + [self.cli_bin] + args, env=env, capture_output=True,
+                           text=True, timeout=30 * zbtest.SLOW)
         return r.returncode, r.stdout, r.stderr
 
     def test_default_database_order(self):
@@ -116,6 +117,19 @@ class CliHelpTest(MonitorCase):
         os.makedirs(empty)
         rc, _, err = self.in_namespace(empty, work, ["hosts"], env)
         self.assertEqual((rc, err.strip()), (1, "zbeat: zbeat.db: no such database"))
+        # A user who may not look into the packaged directory (mode 0750,
+        # not in the group) is told so, not sent to ./zbeat.db.
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        for path in (self.tmp, work):
+            os.chmod(path, 0o755)
+        # Only where that user can run the binary at all (a build tree under
+        # a private home directory is out of its reach).
+        if os.getuid() == 0 and shutil.which("setpriv") and subprocess.run(
+                nobody + ["test", "-x", self.cli_bin], cwd=work).returncode == 0:
+            os.chmod(os.path.join(var_lib, "zbeat"), 0o700)
+            rc, _, err = self.in_namespace(var_lib, work, ["hosts"], env, nobody)
+            self.assertEqual(rc, 1, err)
+            self.assertRegex(err, r"(?i)^zbeat: /var/lib/zbeat/zbeat\.db: .*permission denied")
 
 
 if __name__ == "__main__":
