@@ -47,9 +47,9 @@ typedef struct {
     bool failed;  // out of memory or write error
 } s_out_t;
 
-//  Where the packages (deb, rpm, docker) put the monitor's database: the
-//  default after $ZBEAT_DB when it exists, so that `zbeat status` works
-//  on a packaged host without --db.
+//  Where the Debian package (and the Docker image) put the monitor's
+//  database: the default after $ZBEAT_DB when it exists, so that
+//  `zbeat status` works on a packaged host without --db.
 #define S_PACKAGED_DB "/var/lib/zbeat/zbeat.db"
 
 static void s_usage(FILE *out)
