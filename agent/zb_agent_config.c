@@ -5,11 +5,14 @@
 #include "zb_time.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <limits.h>
 #include <czmq.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define ZB_INTERVAL_MIN_MS 50
@@ -274,6 +277,30 @@ done:
     return rc;
 }
 
+//  The journal's directory must exist and be a directory. Returns 0, or -1
+//  with a reason in err.
+static int s_journal_dir_check(const char *path, char *err, size_t errsize)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == path)
+        snprintf(dir, sizeof(dir), "/");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        snprintf(err, errsize, "directory %.200s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, errsize, "%.200s is not a directory", dir);
+        return -1;
+    }
+    return 0;
+}
+
 static int s_load_agent(zb_config_t *config, zconfig_t *section, zb_agent_config_t *self,
                         bool name_overridden)
 {
@@ -331,8 +358,13 @@ static int s_load_agent(zb_config_t *config, zconfig_t *section, zb_agent_config
         return -1;
     if (replay && zb_net_endpoints_check(replay, false, why, sizeof(why)) == -1)
         return zb_config_fail(config, zconfig_locate(section, "replay"), "%s", why);
-    if (journal && !*journal)
-        return zb_config_fail(config, zconfig_locate(section, "journal"), "is empty");
+    zconfig_t *journal_node = section ? zconfig_locate(section, "journal") : NULL;
+    if (journal_node && !journal)
+        return zb_config_fail(config, journal_node, "is empty");
+    //  The journal file is created at start, its directory is not: a
+    //  missing one must fail --check-config, not the agent's first start.
+    if (journal && s_journal_dir_check(journal, why, sizeof(why)) == -1)
+        return zb_config_fail(config, journal_node, "%s", why);
     self->journal = journal ? strdup(journal) : NULL;
     self->replay = replay ? strdup(replay) : NULL;
     self->monitor = strdup(monitor);
@@ -592,4 +624,13 @@ void zb_agent_config_test(bool verbose)
                    ": service/a: service given twice");
     s_expect_error("service\n    a\n        probe = 127.0.0.1:1\n        fails = 0\n",
                    ": service/a/fails: 0 is out of range (1 to 100)");
+    //  The journal's directory must exist (the file itself is created).
+    s_expect_error("agent\n    journal = /nonexistent-zb/journal\n",
+                   ": agent/journal: directory /nonexistent-zb: No such file or directory");
+    s_expect_error("agent\n    journal = /dev/null/journal\n",
+                   ": agent/journal: /dev/null is not a directory");
+    s_expect_error("agent\n    journal = \"\"\n", ": agent/journal: is empty");
+    self = s_load_text("agent\n    journal = /tmp/zb-journal-test\n", NULL, err, sizeof(err));
+    assert(self && strcmp(self->journal, "/tmp/zb-journal-test") == 0);
+    zb_agent_config_destroy(&self);
 }

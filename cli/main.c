@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define S_NAME "zbeat"
 #define S_JSON_FLAGS (JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15))
@@ -46,6 +47,11 @@ typedef struct {
     int64_t now;  // wall clock, for "up to now" durations
     bool failed;  // out of memory or write error
 } s_out_t;
+
+//  Where the Debian package (and the Docker image) put the monitor's
+//  database: the default after $ZBEAT_DB when it exists, so that
+//  `zbeat status` works on a packaged host without --db.
+#define S_PACKAGED_DB "/var/lib/zbeat/zbeat.db"
 
 static void s_usage(FILE *out)
 {
@@ -71,12 +77,82 @@ static void s_usage(FILE *out)
             "  keygen    CURVE key pairs: keygen --host NAME --out DIR | keygen --monitor\n"
             "            --out DIR (zbeat keygen --help, docs/security.md)\n"
             "\n"
+            "  help COMMAND  that command's options (also: zbeat COMMAND --help)\n"
+            "\n"
             "options:\n"
-            "  --db PATH      database (default $ZBEAT_DB, then ./zbeat.db)\n"
+            "  --db PATH      database (default $ZBEAT_DB, then " S_PACKAGED_DB "\n"
+            "                 when it exists, then ./zbeat.db)\n"
             "  --json, --csv  machine-readable output (docs/cli.md)\n"
             "  WHEN           a duration before now (2h, 30d) or RFC 3339 UTC time\n"
             "                 (2026-11-01T00:00:00Z, 2026-11-01)\n"
             "  --version, --help\n");
+}
+
+//  `zbeat COMMAND --help` and `zbeat help COMMAND`: one command's usage.
+static const struct {
+    const char *command;
+    const char *help;
+} s_command_help[] = {
+    {"status", "usage: " S_NAME " [--db PATH] status [--json | --csv]\n"
+               "\n"
+               "The monitor (running? caught up?), then every host and service: state,\n"
+               "since when, for how long, why.\n"},
+    {"outages",
+     "usage: " S_NAME " [--db PATH] outages [--host H] [--service S] [--since WHEN]\n"
+     "                 [--until WHEN] [--open] [--limit N] [--json | --csv] [--explain]\n"
+     "\n"
+     "Outage history, newest first.\n"
+     "  --host H, --service S  only this host, this service\n"
+     "  --since WHEN           outages going on at or after WHEN (open, or ended since)\n"
+     "  --until WHEN           outages that had started at or before WHEN\n"
+     "  --open                 only outages not ended yet\n"
+     "  --limit N              at most N rows\n"
+     "  --explain              print the query plan instead\n"
+     "  WHEN                   a duration before now (2h, 30d) or RFC 3339 UTC time\n"
+     "                         (2026-11-01T00:00:00Z, 2026-11-01)\n"},
+    {"hosts", "usage: " S_NAME " [--db PATH] hosts [--json | --csv]\n"
+              "\n"
+              "Every host: state, last heard, agent instance, beat interval, transitions its\n"
+              "agent has yet to replay to the monitor.\n"},
+    {"monitor", "usage: " S_NAME " [--db PATH] monitor [--json | --csv]\n"
+                "\n"
+                "The monitor alone: running, not heard, stopped; caught up or behind.\n"},
+    {"alerts", "usage: " S_NAME " [--db PATH] alerts [--since WHEN] [--limit N] [--json | --csv]\n"
+               "\n"
+               "Alerts made, newest first, and their delivery to each channel.\n"
+               "  --since WHEN  a duration before now (2h, 30d) or RFC 3339 UTC time\n"
+               "  --limit N     at most N alerts\n"},
+    {"silence",
+     "usage: " S_NAME " [--db PATH] silence add --host GLOB [--service GLOB] --for DURATION\n"
+     "                 [--reason TEXT] [--json | --csv]\n"
+     "       " S_NAME " [--db PATH] silence list [--all] [--json | --csv]\n"
+     "       " S_NAME " [--db PATH] silence remove ID\n"
+     "\n"
+     "  add     hold the alerts of matching outages (they are still recorded);\n"
+     "          prints the new silence (--json, --csv: as silence list does)\n"
+     "  list    silences not ended yet (--all: every one)\n"
+     "  remove  end a silence now\n"},
+    {"report", "usage: " S_NAME " [--db PATH] report [--since WHEN] [--until WHEN] [--host H]\n"
+               "                 [--json | --csv]\n"
+               "\n"
+               "Availability per service: downtime, outages, MTTR, longest.\n"
+               "  --since WHEN  start of the period (default 30d before --until)\n"
+               "  --until WHEN  end of the period (default now)\n"
+               "  --host H      only this host\n"},
+};
+
+//  Prints command's help. Returns false when there is no such command.
+static bool s_help(const char *command, FILE *out)
+{
+    for (size_t i = 0; i < sizeof(s_command_help) / sizeof(s_command_help[0]); i++)
+        if (strcmp(command, s_command_help[i].command) == 0) {
+            fputs(s_command_help[i].help, out);
+            fputs("\n  --db PATH  database (default $ZBEAT_DB, then " S_PACKAGED_DB
+                  " when it exists,\n             then ./zbeat.db)\n",
+                  out);
+            return true;
+        }
+    return false;
 }
 
 static int s_bad(const char *format, ...) __attribute__((format(printf, 1, 2)));
@@ -765,8 +841,13 @@ static int s_parse(int argc, char *argv[], s_args_t *args)
         args->query.since_ms > args->query.until_ms)
         return s_bad("--since is after --until");
     if (!args->db) {
+        //  $ZBEAT_DB, then the packaged path when it is there, then the
+        //  working directory (docs/cli.md). A packaged directory the user
+        //  may not search (mode 0750) counts as there: "permission denied"
+        //  on it says more than "./zbeat.db: no such database".
         const char *env = getenv("ZBEAT_DB");
-        args->db = env && *env ? env : "zbeat.db";
+        bool packaged = access(S_PACKAGED_DB, F_OK) == 0 || errno == EACCES;
+        args->db = env && *env ? env : packaged ? S_PACKAGED_DB : "zbeat.db";
     }
     return 0;
 }
@@ -818,11 +899,25 @@ static int s_silence_write(const s_args_t *args)
             .created_at_ms = now,
         };
         if (zb_store_silence_add(store, &silence, &id) == 0 && zb_store_commit(store) == 0) {
-            char ends[48];
-            zb_time_format_rfc3339(silence.ends_at_ms, ends, sizeof(ends));
-            printf("silence %lld: %s/%s until %s\n", (long long)id, args->host,
-                   args->service ? args->service : "*", ends);
-            rc = 0;
+            if (args->format == S_TABLE) {
+                char ends[48];
+                zb_time_format_rfc3339(silence.ends_at_ms, ends, sizeof(ends));
+                printf("silence %lld: %s/%s until %s\n", (long long)id, args->host,
+                       args->service ? args->service : "*", ends);
+                rc = 0;
+            } else {
+                //  JSON and CSV: the new silence as `silence list` shows it,
+                //  so that one parser reads both.
+                s_out_t out;
+                silence.id = id;
+                s_out_init(&out, args->format, 7,
+                           args->format == S_CSV ? s_silence_csv_header : s_silence_header);
+                out.now = now;
+                s_silence_row(&silence, &out);
+                rc = s_out_finish(&out, "");
+                zb_store_destroy(&store);
+                return rc;
+            }
         }
     } else {
         int ended = zb_store_silence_end(store, id, now);
@@ -879,14 +974,48 @@ static int s_report(zb_store_t *store, const s_args_t *args)
     return rc == 0 ? 0 : 1;
 }
 
+//  The index of the command word (the first argument that is neither an
+//  option nor an option's value), or 0 when there is none.
+static int s_command_at(int argc, char *argv[])
+{
+    static const char *const valued[] = {"--db",     "--host",  "--service", "--for",
+                                         "--reason", "--since", "--until",   "--limit"};
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] != '-' || argv[i][1] == '\0')
+            return i;
+        for (size_t v = 0; v < sizeof(valued) / sizeof(valued[0]); v++)
+            if (strcmp(argv[i], valued[v]) == 0) {
+                i++;
+                break;
+            }
+    }
+    return 0;
+}
+
 int main(int argc, char *argv[])
 {
     //  Needs no database: its own arguments, its own help.
     if (argc > 1 && strcmp(argv[1], "keygen") == 0)
         return zb_keygen_main(argc - 1, argv + 1);
+    //  `zbeat help [COMMAND]`, and --help anywhere: the command's help when
+    //  one is named, the global help otherwise.
+    int at = s_command_at(argc, argv);
+    if (at && strcmp(argv[at], "help") == 0) {
+        const char *topic = at + 1 < argc ? argv[at + 1] : NULL;
+        if (topic && strcmp(topic, "keygen") == 0) {
+            char *keygen_help[] = {"keygen", "--help", NULL};
+            return zb_keygen_main(2, keygen_help);
+        }
+        if (!topic)
+            s_usage(stdout);
+        else if (!s_help(topic, stdout))
+            return s_bad("help: unknown command '%.80s'", topic);
+        return 0;
+    }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            s_usage(stdout);
+            if (!at || !s_help(argv[at], stdout))
+                s_usage(stdout);
             return 0;
         }
         if (strcmp(argv[i], "--version") == 0) {

@@ -1,5 +1,6 @@
 /*  zb_config: ZPL configuration files with checked, typed access. */
 #include "zb_config.h"
+#include "zb_text.h"
 #include "zb_time.h"
 
 #include <assert.h>
@@ -16,6 +17,14 @@ struct _zb_config_t {
     char *filename;   // for messages
     char error[1024]; // the first error, or ""
 };
+
+//  An error line quotes the file's text, which may hold any byte: control
+//  characters (an escape sequence would drive the user's terminal), DEL and
+//  every non-ASCII byte become \xHH.
+static void s_printable(const char *in, char *out, size_t size)
+{
+    zb_text_printable(in, strlen(in), out, size, ZB_TEXT_ASCII);
+}
 
 //  zconfig reports a syntax error only as a log line on stdout, e.g.
 //  "26-11-28 05:46:01 E (zconfig): (3) indent 4 spaces at once", and returns
@@ -90,11 +99,12 @@ zb_config_t *zb_config_load_text(const char *text, const char *name, char *err, 
     if (!root) {
         const char *where = strstr(caught, "(zconfig): (");
         int line = 0;
-        char why[256] = "syntax error";
+        char why[256] = "syntax error", line_text[1024];
         if (where && sscanf(where, "(zconfig): (%d) %255[^\n]", &line, why) >= 1 && line > 0)
-            snprintf(err, errsize, "%s:%d: %s", name, line, why);
+            snprintf(line_text, sizeof(line_text), "%s:%d: %s", name, line, why);
         else
-            snprintf(err, errsize, "%s: %s", name, why);
+            snprintf(line_text, sizeof(line_text), "%s: %s", name, why);
+        s_printable(line_text, err, errsize);
         return NULL;
     }
     zb_config_t *self = zb_config_new_empty(name);
@@ -171,15 +181,15 @@ int zb_config_fail(zb_config_t *self, zconfig_t *node, const char *format, ...)
 {
     if (self->error[0])
         return -1;
-    char what[512], path[256] = "";
+    char what[512], path[256] = "", text[1024];
     va_list args;
     va_start(args, format);
     vsnprintf(what, sizeof(what), format, args);
     va_end(args);
     if (node)
         zb_config_path(self, node, path, sizeof(path));
-    snprintf(self->error, sizeof(self->error), "%s: %s%s%s", self->filename, path,
-             path[0] ? ": " : "", what);
+    snprintf(text, sizeof(text), "%s: %s%s%s", self->filename, path, path[0] ? ": " : "", what);
+    s_printable(text, self->error, sizeof(self->error));
     return -1;
 }
 
@@ -424,6 +434,11 @@ void zb_config_test(bool verbose)
     s_check("svc\n    name = x\n      bad = 1\n", ":3: indent 4 spaces at once", verbose);
     s_check("svc\n    na me = x\n", ":2: invalid syntax", verbose);
     s_check("svc\n    name = \"x\n", ":2: missing \"", verbose);
+    //  Bytes that would drive a terminal are escaped in the error line.
+    s_check("svc\n    timeout = 5\x1b[2J\x07\n",
+            ": svc/timeout: \"5\\x1b[2J\\x07\" is not a duration", verbose);
+    s_check("svc\n    ti\x1bme = 1s\n", ":2: invalid syntax '\\x1bme = 1s'", verbose);
+    s_check("svc\n\x1b[2J\n", ":2: invalid syntax '\\x1b[2J'", verbose);
 
     strcpy(err, "");
     zb_config_t *config = zb_config_load("/nonexistent/zbeat.cfg", err, sizeof(err));

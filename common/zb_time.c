@@ -32,6 +32,9 @@ int64_t zb_time_wall_ms(void)
     return s_clock_us(CLOCK_REALTIME) / 1000;
 }
 
+//  The number is plain decimal: digits with an optional fraction. strtod
+//  alone would also take "0x10s" (hex) and "1e-1s" (an exponent), which no
+//  one means in a configuration file.
 int zb_time_parse_duration(const char *text, int64_t *ms)
 {
     static const struct {
@@ -41,10 +44,26 @@ int zb_time_parse_duration(const char *text, int64_t *ms)
 
     if (!text || !isdigit((unsigned char)*text))
         return -1;
-    char *end;
+    const char *end = text;
+    while (isdigit((unsigned char)*end))
+        end++;
+    if (*end == '.') {
+        end++;
+        if (!isdigit((unsigned char)*end))
+            return -1;
+        while (isdigit((unsigned char)*end))
+            end++;
+    }
+    //  Longer than any sane number: strtod below would take it, but the
+    //  range check would refuse it anyway.
+    if (end - text > 40)
+        return -1;
+    char number[48];
+    memcpy(number, text, (size_t)(end - text));
+    number[end - text] = '\0';
     errno = 0;
-    double value = strtod(text, &end);
-    if (errno || end == text)
+    double value = strtod(number, NULL);
+    if (errno)
         return -1;
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         if (strcmp(end, units[i].unit) == 0) {
@@ -116,6 +135,14 @@ int zb_time_parse_when(const char *text, int64_t now_wall_ms, int64_t *wall_ms)
         rest++;
     if (*rest != '\0')
         return -1;
+    //  strptime takes any day from 1 to 31 and timegm would roll
+    //  2026-02-30 over into March: a day the month lacks is refused.
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int year = tm.tm_year + 1900;
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (tm.tm_mon < 0 || tm.tm_mon > 11 ||
+        tm.tm_mday > days[tm.tm_mon] + (tm.tm_mon == 1 && leap ? 1 : 0))
+        return -1;
     time_t secs = timegm(&tm);
     if (secs == (time_t)-1)
         return -1;
@@ -143,6 +170,15 @@ void zb_time_test(bool verbose)
     assert(zb_time_parse_duration("1s ", &ms) == -1);
     assert(zb_time_parse_duration("1e300d", &ms) == -1);
     assert(zb_time_parse_duration("nan", &ms) == -1);
+    //  Plain decimal only: no hex, no exponent, no bare dot.
+    assert(zb_time_parse_duration("0x10s", &ms) == -1);
+    assert(zb_time_parse_duration("1e-1s", &ms) == -1);
+    assert(zb_time_parse_duration("1E3ms", &ms) == -1);
+    assert(zb_time_parse_duration("1.s", &ms) == -1);
+    assert(zb_time_parse_duration("1..5s", &ms) == -1);
+    assert(zb_time_parse_duration("infs", &ms) == -1);
+    assert(zb_time_parse_duration("0.25s", &ms) == 0 && ms == 250);
+    assert(zb_time_parse_duration("007s", &ms) == 0 && ms == 7000);
 
     char buf[32];
     zb_time_format_duration(850, buf, sizeof(buf));
@@ -171,6 +207,15 @@ void zb_time_test(bool verbose)
     assert(zb_time_parse_when("yesterday", 0, &when) == -1);
     assert(zb_time_parse_when("2025-11-28T05:40", 0, &when) == -1);
     assert(zb_time_parse_when("2025-11-28Tjunk", 0, &when) == -1);
+    //  Days the month lacks are refused, not rolled into the next month.
+    assert(zb_time_parse_when("2026-02-30", 0, &when) == -1);
+    assert(zb_time_parse_when("2026-02-29", 0, &when) == -1);
+    assert(zb_time_parse_when("2026-04-31T00:00:00Z", 0, &when) == -1);
+    assert(zb_time_parse_when("1900-02-29", 0, &when) == -1);
+    assert(zb_time_parse_when("2028-02-29", 0, &when) == 0 && when == 1835395200000LL);
+    assert(zb_time_parse_when("2000-02-29", 0, &when) == 0 && when == 951782400000LL);
+    assert(zb_time_parse_when("2026-12-31", 0, &when) == 0);
+    assert(zb_time_parse_when("2026-13-01", 0, &when) == -1);
 
     int64_t a = zb_time_mono_ms();
     int64_t b = zb_time_mono_ms();

@@ -26,8 +26,33 @@ void zb_monitor_config_defaults(zb_monitor_config_t *self)
     self->flap_quiet_ms = ZB_MONITOR_FLAP_WINDOW_DEFAULT_MS;
 }
 
+//  A tcp address ends in ":PORT", 1 to 65535 in plain digits. ZeroMQ would
+//  take "7400x" as 7400 and 99999 as some other port, and 0 or * as a port
+//  the kernel picks, which no agent could be told: all refused.
+static bool s_tcp_port_valid(const char *address, size_t len)
+{
+    const char *colon = NULL;
+    for (const char *p = address; p < address + len; p++)
+        if (*p == ':')
+            colon = p;
+    if (!colon || colon == address)
+        return false;
+    const char *digits = colon + 1;
+    size_t count = (size_t)(address + len - digits);
+    if (count == 0 || count > 5)
+        return false;
+    long port = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (digits[i] < '0' || digits[i] > '9')
+            return false;
+        port = port * 10 + (digits[i] - '0');
+    }
+    return port >= 1 && port <= 65535;
+}
+
 //  An endpoint list is one or more "transport://address", comma-separated.
-//  Only the shape is checked here; binding finds the rest (a busy port).
+//  Only the shape (and a tcp port) is checked here; binding finds the rest
+//  (a busy port, an address not on this host).
 static const char *s_bind_problem(const char *value)
 {
     if (!*value)
@@ -44,6 +69,9 @@ static const char *s_bind_problem(const char *value)
             !(tlen == 3 && memcmp(start, "ipc", 3) == 0) &&
             !(tlen == 6 && memcmp(start, "inproc", 6) == 0))
             return "has an unknown transport (tcp, ipc or inproc)";
+        if (tlen == 3 && memcmp(start, "tcp", 3) == 0 &&
+            !s_tcp_port_valid(sep + 3, (size_t)(start + len - (sep + 3))))
+            return "needs a port from 1 to 65535 (e.g. tcp://*:7400)";
         if (!end)
             return NULL;
         start = end + 1;
@@ -248,11 +276,18 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
 
     char why[512];
     zconfig_t *node = section ? zconfig_locate(section, "bind") : NULL;
+    //  zb_config_string takes "" for "not given": given empty, bind and db
+    //  would silently become their defaults (./zbeat.db), so they go to
+    //  the setters as they are, which refuse "".
     const char *bind = zb_config_string(config, section, "bind", NULL);
+    if (node && !zconfig_child(node) && !bind)
+        bind = "";
     if (bind && zb_monitor_config_set_bind(self, bind, "bind", why, sizeof(why)) != 0)
         zb_config_fail(config, node, "%s", why + strlen("bind: "));
     node = section ? zconfig_locate(section, "db") : NULL;
     const char *db = zb_config_string(config, section, "db", NULL);
+    if (node && !zconfig_child(node) && !db)
+        db = "";
     if (db && zb_monitor_config_set_db(self, db, "db", why, sizeof(why)) != 0)
         zb_config_fail(config, node, "%s", why + strlen("db: "));
     int64_t value = 0;
@@ -391,6 +426,21 @@ void zb_monitor_config_test(bool verbose)
         {"agent\n    name = x\n", ": agent: unknown key"},
         {"monitor\n        bind = x\n", ":2: "},
         {"monitor\n    publish = 7402\n", ": monitor/publish: \"7402\" is not an endpoint"},
+        //  Ports: plain digits from 1 to 65535, never one the kernel picks.
+        {"monitor\n    bind = tcp://*:99999\n", ": monitor/bind: \"tcp://*:99999\" needs a port"},
+        {"monitor\n    bind = tcp://*:-5\n", ": monitor/bind: \"tcp://*:-5\" needs a port"},
+        {"monitor\n    bind = tcp://*:7400x\n", ": monitor/bind: \"tcp://*:7400x\" needs a port"},
+        {"monitor\n    bind = tcp://*:0\n", ": monitor/bind: \"tcp://*:0\" needs a port"},
+        {"monitor\n    bind = tcp://*:*\n", ": monitor/bind: \"tcp://*:*\" needs a port"},
+        {"monitor\n    bind = tcp://127.0.0.1\n",
+         ": monitor/bind: \"tcp://127.0.0.1\" needs a port"},
+        {"monitor\n    bind = tcp://:7400\n", ": monitor/bind: \"tcp://:7400\" needs a port"},
+        {"monitor\n    bind = tcp://*:7400,tcp://*:65536\n", ": monitor/bind: \"tcp://*:7400,tcp"},
+        {"monitor\n    publish = tcp://*:0\n", ": monitor/publish: \"tcp://*:0\" needs a port"},
+        {"monitor\n    replay = tcp://*:99999\n", ": monitor/replay: \"tcp://*:99999\" needs a"},
+        {"monitor\n    db = \"\"\n", ": monitor/db: is empty"},
+        {"monitor\n    db =\n", ": monitor/db: is empty"},
+        {"monitor\n    bind = \"\"\n", ": monitor/bind: \"\" is empty"},
         {"monitor\n    flap-threshold = -1\n", ": monitor/flap-threshold: -1 is out of range"},
         {"monitor\n    repeat = 0\n", ": monitor/repeat: \"0\" is not a duration"},
         {"alert\n    x\n        timeout = 1s\n", ": alert/x: needs exactly one of exec and"},
@@ -429,5 +479,9 @@ void zb_monitor_config_test(bool verbose)
     assert(zb_monitor_config_set_bind(&config, "tcp://*:1,ipc:///tmp/x", "ZBEAT_BIND", err,
                                       sizeof(err)) == 0);
     assert(zb_monitor_config_set_bind(&config, "tcp://*:1,", "ZBEAT_BIND", err, sizeof(err)) == -1);
+    assert(zb_monitor_config_set_bind(&config, "tcp://[::1]:65535", "--bind", err, sizeof(err)) ==
+           0);
+    assert(zb_monitor_config_set_bind(&config, "tcp://*:0", "--bind", err, sizeof(err)) == -1);
+    assert(strstr(err, "--bind: \"tcp://*:0\" needs a port from 1 to 65535"));
     assert(zb_monitor_config_set_db(&config, "", "ZBEAT_DB", err, sizeof(err)) == -1);
 }

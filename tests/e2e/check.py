@@ -29,6 +29,9 @@ On the alert channel's file (one alert JSON per line, blank lines ignored):
                                     in order; "" for none)
   alert-log-set SPEC...             the whole file is exactly SPEC, each
                                     HOST[/SERVICE]=TRIGGERS, and no id repeats
+On `docker-compose config` (YAML) or `docker port CONTAINER` (text):
+  published-local                   at least one port is published, and every
+                                    one on 127.0.0.1 only
 """
 
 import datetime
@@ -207,11 +210,63 @@ def s_alert_log_set(alerts, specs):
         "" if unique else " (repeated ids: %s)" % sorted(i for i in set(ids) if ids.count(i) > 1)))
 
 
+def s_unquote(text):
+    return text.strip().strip("'\"")
+
+
+def s_published(text):
+    """Each published port's host address, from `docker port` lines
+    ("7400/tcp -> 127.0.0.1:32768") or from the ports lists of a
+    `docker-compose config`, in either the short form docker-compose 1.29
+    prints ("- 127.0.0.1:7400:7400/tcp") or the long one of Compose v2
+    ("- host_ip: 127.0.0.1" among the item's keys). No YAML library: the
+    shape of these lists is all that is needed."""
+    lines = text.splitlines()
+    if any(" -> " in line for line in lines):
+        return [line.split(" -> ", 1)[1].rsplit(":", 1)[0] for line in lines if " -> " in line]
+    hosts = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if line.strip() != "ports:":
+            continue
+        indent = len(line) - len(line.lstrip())
+        items = []
+        while i < len(lines):
+            item = lines[i]
+            depth = len(item) - len(item.lstrip())
+            if not item.strip() or depth < indent or (
+                    depth == indent and not item.lstrip().startswith("- ")):
+                break
+            if item.lstrip().startswith("- ") and depth <= indent + 2:
+                items.append([item.lstrip()[2:]])
+            elif items:
+                items[-1].append(item.strip())
+            i += 1
+        for item in items:
+            fields = dict(f.split(":", 1) for f in item if ": " in f)
+            if len(item) == 1 and ": " not in item[0]:
+                short = s_unquote(item[0])  # [HOST:][PUBLISHED:]TARGET[/PROTO]
+                hosts.append(short.rsplit(":", 2)[0] if short.count(":") == 2 else "")
+            else:
+                hosts.append(s_unquote(fields.get("host_ip", "")))
+    return hosts
+
+
+def s_published_local(text):
+    hosts = s_published(text)
+    ok = bool(hosts) and all(h == "127.0.0.1" for h in hosts)
+    s_done(ok, "published on %s" % (", ".join(h or "all addresses" for h in hosts) or "nothing"))
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     command, args = sys.argv[1], sys.argv[2:]
     text = sys.stdin.read()
+    if command == "published-local":
+        s_published_local(text)
     if command == "alert-log":
         s_alert_log(s_alert_lines(text), *args)
     if command == "alert-log-set":

@@ -19,6 +19,9 @@
 #     5. docker-compose restart monitor while host3's redis is down -> the
 #        outage is still there, once, and closes when redis returns
 #     6. the whole outage and alert history is exactly what steps 3-5 caused
+#   Before and after the build: the compose file, left to its defaults,
+#   publishes the monitor's ports on 127.0.0.1 only (docker-compose config),
+#   and the running monitor's ports are bound there (docker port).
 #   Every wait is a poll on a condition with a deadline. The stack is always
 #   taken down (docker-compose down -v), and container logs are printed when a
 #   step fails.
@@ -171,6 +174,14 @@ chmod 0755 "$tmp"
 
 # --- the test -----------------------------------------------------------------
 
+step "the compose file's defaults publish on 127.0.0.1 only"
+#   Without this test's own port settings: what a user's `up` would publish.
+#   7402 is an unauthenticated alert stream.
+default_ports() {
+    env -u ZBEAT_INGEST_PORT -u ZBEAT_ALERT_PORT "${compose[@]}" config | check published-local
+}
+assert "default published ports" default_ports
+
 step "base image, build, up"
 "$root/docker/base-image.sh"
 #   A stack left over by an interrupted run would carry its database along.
@@ -189,6 +200,8 @@ t=$EPOCHREALTIME
 echo "    stack up in $(elapsed "$t")s"
 monitor=$(cid monitor)
 [ -n "$monitor" ] || fail "no monitor container"
+monitor_ports() { docker port "$monitor" | check published-local; }
+assert "monitor's ports bound on loopback" monitor_ports
 docker image ls "zbeat:$ZBEAT_TAG" --format '    image zbeat:{{.Tag}}: {{.Size}}'
 
 step "all 3 hosts alive, redis and worker up on each"

@@ -60,6 +60,13 @@ class CliErrorsTest(MonitorCase):
             (["outages", "--since", "yesterday"], "--since: \"yesterday\" is not a time"),
             (["outages", "--until", "2026-13-45T99:00:00Z"], "--until: \"2026-13-45T99"),
             (["outages", "--since", "5"], "--since: \"5\" is not a time"),
+            # A day the month lacks is refused, not rolled over into March.
+            (["outages", "--since", "2026-02-30"], "--since: \"2026-02-30\" is not a time"),
+            (["report", "--until", "2026-02-29T00:00:00Z"], "--until: \"2026-02-29T00"),
+            (["alerts", "--since", "2026-11-31"], "--since: \"2026-11-31\" is not a time"),
+            (["silence", "add", "--host", "web-1", "--for", "0x10s"], "--for: \"0x10s\""),
+            (["silence", "add", "--host", "web-1", "--for", "1e3s"], "--for: \"1e3s\""),
+            (["help", "uptime"], "help: unknown command 'uptime'"),
             (["outages", "--since", "1h", "--until", "2h"], "--since is after --until"),
             (["outages", "--limit", "0"], "--limit: \"0\""),
             (["outages", "--limit", "ten"], "--limit: \"ten\""),

@@ -141,6 +141,16 @@ class HttpApiTest(HttpCase):
         # The server still answers.
         self.assertEqual(self.get("/api/v1/status").status, 200)
 
+    def test_days_the_month_lacks_are_refused(self):
+        # 2026-02-30 is not 2 March; 2028 is a leap year, 2026 and 2100 not.
+        for when in ("2026-02-30", "2026-02-29", "2026-04-31T00:00:00Z", "2100-02-29"):
+            for path in ("/api/v1/outages?since=" + when, "/api/v1/report?until=" + when):
+                with self.subTest(path=path):
+                    a = self.get(path)
+                    self.assertEqual(a.status, 400)
+                    self.assertIn("error", a.json())
+        self.assertEqual(self.get("/api/v1/outages?since=2028-02-29").status, 200)
+
     def test_read_only(self):
         for method in ("POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
             for path in ("/api/v1/status", "/api/v1/outages", "/", "/healthz"):

@@ -53,6 +53,52 @@ class MonitorConfigTest(MonitorCase):
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "n.db")))
         self.assert_usage_error(["-c", os.path.join(self.tmp, "missing.cfg")], "missing.cfg")
 
+    def test_ports_and_empty_values_refused(self):
+        # A tcp port is 1 to 65535 in plain digits: ZeroMQ would take
+        # "7400x" as 7400 and 99999 as another port, and 0 or * as a port
+        # the kernel picks (which no agent could be told).
+        for key in ("bind", "publish", "replay"):
+            for port in ("99999", "-5", "7400x", "0", "*", ""):
+                value = "tcp://127.0.0.1:%s" % port
+                path = self.write("port.cfg", "monitor\n    %s = %s\n" % (key, value))
+                expect = 'monitor/%s: "%s" needs a port from 1 to 65535' % (key, value)
+                line = self.assert_usage_error(["-c", path, "--check-config"], expect)
+                self.assertTrue(line.startswith("zbeat-monitor: %s: " % path), line)
+                self.assert_usage_error(["-c", path, "--db", self.db], expect)
+        for port in ("99999", "-5", "7400x", "0"):
+            value = "tcp://127.0.0.1:%s" % port
+            self.assert_usage_error(["--check-config", "--bind", value],
+                                    '--bind: "%s" needs a port' % value)
+            self.assert_usage_error(["--db", self.db], 'ZBEAT_BIND: "%s" needs a port' % value,
+                                    env={"ZBEAT_BIND": value})
+        self.assertFalse(os.path.exists(self.db), "it never started")
+        # db = "" is a mistake, not ./zbeat.db in the working directory.
+        for text in ('monitor\n    db = ""\n', "monitor\n    db =\n"):
+            path = self.write("db.cfg", text)
+            line = self.assert_usage_error(["-c", path, "--check-config"], "monitor/db: is empty")
+            self.assertTrue(line.startswith("zbeat-monitor: %s: " % path), line)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "zbeat.db")))
+
+    def test_durations_are_plain_decimal(self):
+        for text in ("0x10s", "1e-1s", "1E3ms", ".5s", "1.s", "infs"):
+            path = self.write("d.cfg", "monitor\n    retention = %s\n" % text)
+            self.assert_usage_error(["-c", path, "--check-config"],
+                                    'monitor/retention: "%s" is not a duration' % text)
+        path = self.write("d.cfg", "monitor\n    retention = 1.5d\n")
+        self.assertEqual(self.check(["-c", path, "--check-config"])[0], 0)
+
+    def test_syntax_error_escapes_control_bytes(self):
+        # The line quotes the file; an escape sequence in it must not
+        # reach the terminal.
+        path = self.write("ctl.cfg", "monitor\n    bi\x1b[2Jnd = x\x07\n")
+        line = self.assert_usage_error(["-c", path, "--check-config"], ":2: invalid syntax")
+        self.assertIn("\\x1b[2J", line)
+        self.assertNotRegex(line, "[\x00-\x1f\x7f]")
+        path = self.write("ctl2.cfg", "monitor\n    retention = 1\x1b]0;pwned\x07\n")
+        line = self.assert_usage_error(["-c", path, "--check-config"], "monitor/retention: ")
+        self.assertIn("\\x1b]0;pwned\\x07", line)
+        self.assertNotRegex(line, "[\x00-\x1f\x7f]")
+
     def test_flag_errors(self):
         self.assert_usage_error(["--liveness", "0"], "--liveness: \"0\"")
         self.assert_usage_error(["--liveness", "101"], "--liveness")
