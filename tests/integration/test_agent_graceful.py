@@ -1,0 +1,200 @@
+"""A probed service's graceful shutdown is never delayed by zbeat (issue 16,
+point 5), against the real servers: PostgreSQL (`pg_ctl stop -m fast`) and
+nginx (`nginx -s quit`, i.e. SIGQUIT to the master).
+
+An idle connection held open by a connection-only probe made PostgreSQL's
+fast stop wait for authentication_timeout (60 s) and kept nginx "shutting
+down" for about a minute, while the service looked up. Now a probe without
+a ping connects per check and closes at once (hold = no): each stop takes
+as long with the agent attached as without it (the assertion allows 2 s),
+and the service is down within two intervals of the stop. A held probe
+with a real ping (an HTTP/1.1 keep-alive request to nginx) does not delay
+nginx either: nginx closes idle keep-alive connections at once on quit.
+
+The servers run from temporary directories on 127.0.0.1 (NOTES-probes.md)."""
+
+import glob
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+import zbtest
+from agent_helpers import AgentCase
+
+INTERVAL = 0.5
+
+
+def pg_bin():
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    return os.path.dirname(found[-1]) if found else None
+
+
+def skip_pg():
+    if os.geteuid() != 0:
+        return "needs root (runs the cluster as postgres)"
+    if not pg_bin():
+        return "PostgreSQL is not installed (scripts/deps.sh)"
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return "no postgres user"
+    return None
+
+
+class GracefulCase(AgentCase):
+
+    def probe_agent(self, port, **keys):
+        probe = {"probe": "127.0.0.1:%d" % port, "interval": "%dms" % (INTERVAL * 1000)}
+        probe.update(keys)
+        agent = self.start_agent([("svc", probe)])
+        self.wait_subscribed()
+        self.wait_event_or_beat_up()
+        return agent
+
+    def wait_event_or_beat_up(self):
+        self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
+                      zbtest.beat_state(m, "svc") == "up", 10, "a beat with svc up")
+        # A few checks' worth of probing before the stop.
+        t0 = time.monotonic()
+        zbtest.wait_for(lambda: time.monotonic() - t0 > 3 * INTERVAL, 5, "three intervals")
+
+    def assert_down_soon(self, start, t_stopped):
+        down = self.wait_event("svc", "down", 5, start=start)
+        self.assertEqual(down["msg"]["reason"], "refused")
+        self.assertLess(down["t"] - t_stopped, 2 * INTERVAL,
+                        "down %.3fs after the stop" % (down["t"] - t_stopped))
+        ups = [m for m in self.sub.events()[start:] if m["msg"]["to"] == "down" and
+               m["t"] < t_stopped - 5]
+        self.assertEqual(ups, [])
+
+
+@unittest.skipIf(skip_pg(), skip_pg())
+class PostgresTest(GracefulCase):
+
+    def setUp(self):
+        super().setUp()
+        self.bin = pg_bin()
+        # The cluster's directory belongs to postgres (initdb insists).
+        self.dir = tempfile.mkdtemp(prefix="zbtest-pg-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        shutil.chown(self.dir, "postgres", "postgres")
+        self.data = os.path.join(self.dir, "data")
+        self.log = os.path.join(self.dir, "postgres.log")
+        self.port = zbtest.free_port()
+        self.pg("initdb", "-D", self.data, "-A", "trust", "--no-sync")
+        self.addCleanup(self.pg_kill)
+
+    def pg(self, tool, *args, timeout=120):
+        r = subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(self.bin, tool)] +
+                           list(args), capture_output=True, text=True, timeout=timeout)
+        if r.returncode != 0:
+            raise AssertionError("%s: %s%s" % (tool, r.stdout, r.stderr))
+        return r
+
+    def pg_start(self):
+        self.pg("pg_ctl", "-D", self.data, "-l", self.log, "-w", "-o",
+                "-p %d -k %s -c listen_addresses=127.0.0.1" % (self.port, self.dir), "start")
+
+    def pg_stop(self):
+        """pg_ctl stop -m fast: (seconds it took, monotonic time it returned)."""
+        t0 = time.monotonic()
+        self.pg("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+        t1 = time.monotonic()
+        return t1 - t0, t1
+
+    def pg_kill(self):
+        subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(self.bin, "pg_ctl"),
+                        "-D", self.data, "-m", "immediate", "stop"], capture_output=True)
+
+    def log_lines(self):
+        with open(self.log, errors="replace") as f:
+            return f.read().splitlines()
+
+    def test_fast_stop_is_not_delayed_and_probing_logs_nothing(self):
+        self.pg_start()
+        without, _ = self.pg_stop()
+        self.pg_start()
+        agent = self.probe_agent(self.port)
+        before = len(self.log_lines())
+        t0 = time.monotonic()
+        zbtest.wait_for(lambda: time.monotonic() - t0 > 4 * INTERVAL, 5, "four more checks")
+        # Connecting and closing without a word leaves no line in the log.
+        self.assertEqual(self.log_lines()[before:], [])
+        start = self.mark()
+        took, t_stopped = self.pg_stop()
+        self.assertLess(took, without + 2.0, "pg_ctl stop -m fast: %.2fs with the probe, "
+                        "%.2fs without" % (took, without))
+        self.assert_down_soon(start, t_stopped)
+        self.stop_agent(agent)
+
+
+NGINX_CONF = """daemon off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ return 200 "ok\\n"; }}
+    }}
+}}
+"""
+
+
+@unittest.skipUnless(shutil.which("nginx", path="/usr/sbin:/usr/bin"),
+                     "nginx is not installed (scripts/deps.sh)")
+class NginxTest(GracefulCase):
+
+    def setUp(self):
+        super().setUp()
+        self.nginx = shutil.which("nginx", path="/usr/sbin:/usr/bin")
+        self.port = zbtest.free_port()
+        self.conf = self.write("nginx.conf", NGINX_CONF.format(dir=self.tmp, port=self.port))
+
+    def nginx_start(self):
+        proc = self.start([self.nginx, "-c", self.conf, "-p", self.tmp], "nginx")
+        zbtest.wait_for(lambda: zbtest.port_open(self.port), 10, "nginx listening")
+        return proc
+
+    def nginx_quit(self, proc):
+        """nginx -s quit: (seconds until the master exits, monotonic time
+        it did)."""
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGQUIT)
+        proc.wait(90)
+        t1 = time.monotonic()
+        return t1 - t0, t1
+
+    def quit_with_probe(self, **keys):
+        without, _ = self.nginx_quit(self.nginx_start())
+        proc = self.nginx_start()
+        agent = self.probe_agent(self.port, **keys)
+        start = self.mark()
+        took, t_stopped = self.nginx_quit(proc)
+        self.assertLess(took, without + 2.0, "nginx -s quit: %.2fs with the probe, %.2fs "
+                        "without" % (took, without))
+        self.assert_down_soon(start, t_stopped)
+        self.stop_agent(agent)
+
+    def test_quit_is_not_delayed_by_a_connection_only_probe(self):
+        self.quit_with_probe()
+
+    def test_quit_is_not_delayed_by_a_held_keepalive_ping(self):
+        self.quit_with_probe(send='"GET / HTTP/1.1\\r\\nHost: zbeat\\r\\n\\r\\n"',
+                             expect='"HTTP/1.1 200"', timeout="200ms")
+
+
+if __name__ == "__main__":
+    zbtest.main()
