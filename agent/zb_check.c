@@ -148,6 +148,12 @@ static int s_ping(s_check_t *self)
             break;
         }
         got += (size_t)n;
+        if (config->reply == ZB_PROBE_REPLY_PG_SSL && reply[0] != 'S' && reply[0] != 'N') {
+            char bad[S_SHOW_MAX * 4 + 8];
+            s_escape(reply, got < 40 ? got : 40, bad, sizeof(bad));
+            s_fail(self, "bad-response", "bad response \"%s\"", bad);
+            break;
+        }
         //  As zb_probe: compared as it arrives, the first wrong byte decides.
         size_t cmp = got < config->expect_len ? got : config->expect_len;
         if (memcmp(reply, config->expect, cmp) != 0) {

@@ -169,6 +169,7 @@ void zb_probe_set_config(zb_probe_t *self, const zb_probe_config_t *config)
     assert(config->send_len == self->config->send_len);
     assert(config->expect_len == self->config->expect_len);
     assert(config->hold == self->config->hold && config->literal == self->config->literal);
+    assert(config->reply == self->config->reply);
     assert(config->timeout_ms > 0 && config->timeout_ms < config->interval_ms);
     const zb_probe_config_t *old = self->config;
     self->config = config;
@@ -632,6 +633,14 @@ static void s_read(zb_probe_t *self)
     //  Outside a ping (banners, the tail of a reply) bytes are discarded.
     if (self->conn != S_WAITING)
         return;
+    if (config->reply == ZB_PROBE_REPLY_PG_SSL) {
+        //  'S' (TLS on) or 'N' (off); anything else is not PostgreSQL.
+        if (buf[0] == 'S' || buf[0] == 'N')
+            s_reply_good(self);
+        else
+            s_reply_bad(self, buf, (size_t)n);
+        return;
+    }
     if (config->expect_len == 0) {
         s_reply_good(self);
         return;

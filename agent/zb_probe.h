@@ -41,25 +41,32 @@
 #define ZB_PROBE_EXPECT_MAX 256 // bytes of an expected reply prefix
 #define ZB_PROBE_TARGET_MAX 299 // bytes of "host:port"
 
+//  How a reply is judged.
+typedef enum {
+    ZB_PROBE_REPLY_PREFIX = 0, // starts with expect (any bytes when expect is empty)
+    ZB_PROBE_REPLY_PG_SSL      // PostgreSQL's answer to an SSLRequest: one byte, S or N
+} zb_probe_reply_t;
+
 //  name, target, send and expect point to text sized to its content (an
 //  agent holds thousands of configs): whoever fills a config in owns them
 //  and keeps them as long as the config (zb_agent_config frees its own).
 typedef struct {
-    const char *name;    // the service; "" for a probe of no service
-    const char *target;  // "host:port" as configured, for messages
-    const char *host;    // its host part: a name, or a literal address
-    int port;            // its port
-    bool literal;        // host is an address (addr): nothing to resolve
-    zb_net_addr_t addr;  // the literal address; zeroed for a name
-    int64_t resolve_ms;  // names: look up again this often; 0: the answer's TTL
-    bool hold;           // keep the connection open between checks
-    const char *send;    // send_len bytes; never NULL, "" when unset
-    size_t send_len;     // 0: connection-only check
-    const char *expect;  // expect_len bytes; never NULL, "" when unset
-    size_t expect_len;   // 0: any reply byte will do
-    int64_t interval_ms; // between checks
-    int64_t timeout_ms;  // for a connect or a reply; < interval_ms
-    int fails;           // consecutive failures before down
+    const char *name;       // the service; "" for a probe of no service
+    const char *target;     // "host:port" as configured, for messages
+    const char *host;       // its host part: a name, or a literal address
+    int port;               // its port
+    bool literal;           // host is an address (addr): nothing to resolve
+    zb_net_addr_t addr;     // the literal address; zeroed for a name
+    int64_t resolve_ms;     // names: look up again this often; 0: the answer's TTL
+    bool hold;              // keep the connection open between checks
+    const char *send;       // send_len bytes; never NULL, "" when unset
+    size_t send_len;        // 0: connection-only check
+    const char *expect;     // expect_len bytes; never NULL, "" when unset
+    size_t expect_len;      // 0: any reply byte will do
+    zb_probe_reply_t reply; // how the reply is judged (check = postgres)
+    int64_t interval_ms;    // between checks
+    int64_t timeout_ms;     // for a connect or a reply; < interval_ms
+    int fails;              // consecutive failures before down
 } zb_probe_config_t;
 
 typedef struct _zb_probe_t zb_probe_t;

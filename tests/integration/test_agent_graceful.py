@@ -115,11 +115,11 @@ class PostgresTest(GracefulCase):
         with open(self.log, errors="replace") as f:
             return f.read().splitlines()
 
-    def test_fast_stop_is_not_delayed_and_probing_logs_nothing(self):
+    def stop_with_probe(self, **keys):
         self.pg_start()
         without, _ = self.pg_stop()
         self.pg_start()
-        agent = self.probe_agent(self.port)
+        agent = self.probe_agent(self.port, **keys)
         before = len(self.log_lines())
         t0 = time.monotonic()
         zbtest.wait_for(lambda: time.monotonic() - t0 > 4 * INTERVAL, 5, "four more checks")
@@ -130,6 +130,67 @@ class PostgresTest(GracefulCase):
         self.assertLess(took, without + 2.0, "pg_ctl stop -m fast: %.2fs with the probe, "
                         "%.2fs without" % (took, without))
         self.assert_down_soon(start, t_stopped)
+        self.stop_agent(agent)
+        return agent
+
+    def test_fast_stop_is_not_delayed_by_a_connection_only_probe(self):
+        self.stop_with_probe()
+
+    def test_check_postgres_is_up_logs_nothing_and_does_not_delay_a_stop(self):
+        """check = postgres: an SSLRequest per connection, its one-byte
+        answer ('N' here: no TLS configured), then a clean close."""
+        agent = self.stop_with_probe(check="postgres")
+        self.assertNotIn("bad-response", agent.output())
+        rtts = [s["rtt_us"] for m in self.sub.beats() for s in m["msg"]["services"]
+                if s["state"] == "up"]
+        self.assertTrue(rtts and all(isinstance(r, int) for r in rtts), rtts)
+
+    def test_probe_once_check_postgres(self):
+        self.pg_start()
+        path = self.write("once.cfg", "service\n    db\n        probe = 127.0.0.1:%d\n"
+                          "        check = postgres\n" % self.port)
+        rc, out, err = self.run_cmd([self.agent_bin, "-c", path, "--probe-once", "db"])
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn('send: 8 bytes "\\x00\\x00\\x00\\x08\\x04\\xd2\\x16/"', out)
+        self.assertIn('reply: 1 bytes in ', out)
+        self.assertIn('"N"', out)
+
+
+class AnyReplyServer(zbtest.TcpServer):
+    """Answers whatever bytes arrive (no line needed) with reply."""
+
+    def _data(self, sock, record, data):
+        try:
+            sock.send(self.reply)
+        except OSError:
+            self._drop(sock, eof=True)
+
+
+class ChecksTest(AgentCase):
+    """check = NAME against servers that are not what the check expects."""
+
+    def test_check_postgres_against_something_else_is_a_bad_response(self):
+        server = AnyReplyServer(self, reply=b"-ERR unknown command\r\n")
+        agent = self.start_agent([("svc", {"probe": "127.0.0.1:%d" % server.port,
+                                           "check": "postgres", "interval": "200ms",
+                                           "fails": 1})])
+        down = self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
+                             zbtest.beat_state(m, "svc") == "down", 10, "svc down")
+        svc = down["msg"]["services"][0]
+        self.assertEqual(svc["reason"], "bad-response")
+        self.assertIn('bad response "-ERR unknown', svc["error"])
+        self.stop_agent(agent)
+
+    def test_check_redis_preset(self):
+        redis = self.redis()
+        agent = self.start_agent([("svc", {"probe": "127.0.0.1:%d" % redis.port,
+                                           "check": "redis", "interval": "200ms"})])
+        self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
+                      zbtest.beat_state(m, "svc") == "up", 10, "a beat with svc up")
+        start = self.mark()
+        redis.kill()
+        down = self.wait_event("svc", "down", 5, start=start)
+        self.assertEqual(down["msg"]["reason"], "refused")  # held: seen at once
         self.stop_agent(agent)
 
 
