@@ -568,7 +568,7 @@ void zb_agent_config_test(bool verbose)
     assert(ssh->send_len == 0 && ssh->expect_len == 0);
     assert(ssh->send && ssh->expect && strcmp(ssh->target, "[::1]:22") == 0);
     assert(ssh->interval_ms == 200 && ssh->timeout_ms == 100 && ssh->fails == 3);
-    assert(ssh->literal && ssh->addr.addr.ss_family == AF_INET6 && ssh->port == 22);
+    assert(ssh->literal && ssh->addr.addr.sa.sa_family == AF_INET6 && ssh->port == 22);
     assert(redis->hold && !ssh->hold); // held where there is a ping
     assert(redis->resolve_ms == 0 && strcmp(redis->host, "127.0.0.1") == 0);
     zb_agent_config_destroy(&self);

@@ -150,14 +150,14 @@ int zb_net_addr_set(zb_net_addr_t *addr, const struct sockaddr *sa, size_t len, 
 bool zb_net_addr_equal(const zb_net_addr_t *a, const zb_net_addr_t *b)
 {
     assert(a && b);
-    if (a->addr.ss_family != b->addr.ss_family)
+    if (a->addr.sa.sa_family != b->addr.sa.sa_family)
         return false;
-    if (a->addr.ss_family == AF_INET) {
+    if (a->addr.sa.sa_family == AF_INET) {
         const struct sockaddr_in *x = (const struct sockaddr_in *)&a->addr,
                                  *y = (const struct sockaddr_in *)&b->addr;
         return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
     }
-    if (a->addr.ss_family == AF_INET6) {
+    if (a->addr.sa.sa_family == AF_INET6) {
         const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)&a->addr,
                                   *y = (const struct sockaddr_in6 *)&b->addr;
         return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
@@ -169,7 +169,7 @@ bool zb_net_addr_equal(const zb_net_addr_t *a, const zb_net_addr_t *b)
 void zb_net_addr_format(const zb_net_addr_t *addr, char *buf, size_t size)
 {
     char text[INET6_ADDRSTRLEN] = "?";
-    if (addr->addr.ss_family == AF_INET6) {
+    if (addr->addr.sa.sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&addr->addr;
         inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
         snprintf(buf, size, "[%s]:%u", text, ntohs(in6->sin6_port));
@@ -184,7 +184,7 @@ int zb_net_connect(const zb_net_addr_t *addr, int *fd_p)
 {
     assert(addr && fd_p);
     *fd_p = -1;
-    int fd = socket(addr->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(addr->addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd == -1)
         return -1;
     //  Pings are tiny: without NODELAY, Nagle could hold one back behind an
@@ -325,7 +325,7 @@ void zb_net_test(bool verbose)
     assert(strcmp(text, "10.0.0.1:80") == 0);
     assert(zb_net_parse("[::1]:22", host, sizeof(host), &port, &addr, &literal, err, sizeof(err)) ==
            0);
-    assert(literal && addr.addr.ss_family == AF_INET6);
+    assert(literal && addr.addr.sa.sa_family == AF_INET6);
     assert(zb_net_parse("redis:6379", host, sizeof(host), &port, &addr, &literal, err,
                         sizeof(err)) == 0);
     assert(!literal && port == 6379 && strcmp(host, "redis") == 0 && addr.len == 0);

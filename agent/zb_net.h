@@ -9,11 +9,18 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
-//  A resolved TCP address.
+//  A resolved TCP address, IPv4 or IPv6: sized for those two rather than
+//  for any family (sockaddr_storage), since every probe's config and state
+//  hold one (the agent's memory per service, docs/benchmarks.md item 4).
 typedef struct {
-    struct sockaddr_storage addr;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } addr;
     socklen_t len;
 } zb_net_addr_t;
 

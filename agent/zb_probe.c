@@ -5,12 +5,13 @@
         RESOLVING   the name is being looked up for a connect; no timer
                     (the resolver has its own timeouts)
         CONNECTING  connect in progress; timer: connect timeout
-        IDLE        connected; timer: next ping (none when connection-only)
+        IDLE        connected; timer: next ping, or for a held connection-only
+                    check of a name, when the answer runs out (else none)
         WAITING     ping sent; timer: reply timeout
 
-    A second timer, for names on held connections, says when to look the
-    name up again; the lookup runs beside the connection, which moves only
-    if the answer changed.
+    A name is looked up again beside a held connection when its answer has
+    run out (checked at each ping, or by the IDLE timer without pings); the
+    connection moves only if the answer changed.
 
     Checks are paced by next_check, which advances one interval per ping so
     checks stay on a steady cadence whatever happens in between. While
@@ -70,13 +71,12 @@ struct _zb_probe_t {
     bool have_addr;                  // a name resolved at least once, or a literal
     bool stale;                      // look the name up before the next connect
     int64_t resolve_at;              // monotonic ms: the answer runs out
-    zb_timer_t resolve_timer;        // held connections: when to look up again
 };
 
 static void s_on_io(zb_loop_t *loop, int fd, int events, void *arg);
 static void s_on_timer(zb_loop_t *loop, zb_timer_t *timer, void *arg);
-static void s_on_resolve_timer(zb_loop_t *loop, zb_timer_t *timer, void *arg);
 static void s_connect(zb_probe_t *self);
+static int s_lookup(zb_probe_t *self);
 static int64_t s_ping_slot(const zb_probe_t *self);
 
 zb_probe_t *zb_probe_new(zb_loop_t *loop, zb_resolver_t *resolver, const zb_probe_config_t *config,
@@ -97,7 +97,6 @@ zb_probe_t *zb_probe_new(zb_loop_t *loop, zb_resolver_t *resolver, const zb_prob
     self->conn = S_CLOSED;
     self->resolver = resolver;
     zb_timer_init(&self->timer, s_on_timer, self);
-    zb_timer_init(&self->resolve_timer, s_on_resolve_timer, self);
     if (config->literal) {
         self->addr = config->addr;
         self->have_addr = true;
@@ -149,7 +148,6 @@ void zb_probe_destroy(zb_probe_t **self_p)
         return;
     s_close(self);
     zb_lookup_cancel(&self->lookup);
-    zb_loop_timer_cancel(self->loop, &self->resolve_timer);
     free(self);
     *self_p = NULL;
 }
@@ -360,6 +358,10 @@ static void s_ping(zb_probe_t *self)
     int64_t now = self->started_us / 1000;
     s_consume_check(self, now);
     self->matched = 0;
+    //  A held connection's name is looked up again beside it when the
+    //  answer has run out (the result comes later, from the loop).
+    if (!config->literal && !self->lookup && now >= self->resolve_at && s_lookup(self) == -1)
+        zb_log_debug("%s: no memory to look %s up again", config->name, config->host);
     ssize_t n = send(self->fd, config->send, config->send_len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n == (ssize_t)config->send_len) {
         self->conn = S_WAITING;
@@ -399,7 +401,8 @@ static void s_on_connected(zb_probe_t *self)
         if (!self->config->hold) {
             s_close_gracefully(self);
             s_reconnect_later(self);
-        }
+        } else if (!self->config->literal)
+            zb_loop_timer_set(self->loop, &self->timer, self->resolve_at);
     } else if (self->status.state == ZB_STATE_DOWN || now >= self->next_check)
         s_ping(self); // while down, every accepted reconnect is a chance to recover
     else
@@ -489,8 +492,6 @@ static void s_on_resolved(void *arg, const zb_resolve_result_t *result)
                                                     : keep;
         }
         self->resolve_at = now + keep;
-        if (config->hold)
-            zb_loop_timer_set(self->loop, &self->resolve_timer, self->resolve_at);
         if (moved)
             zb_log_info("%s: %s moved from %s to %s", config->name, config->host, was,
                         self->status.addr);
@@ -500,7 +501,8 @@ static void s_on_resolved(void *arg, const zb_resolve_result_t *result)
             //  Whatever answers at the old address is not this service.
             s_close(self);
             s_connect_addr(self);
-        }
+        } else if (self->conn == S_IDLE && config->send_len == 0)
+            zb_loop_timer_set(self->loop, &self->timer, self->resolve_at);
         return;
     }
     self->stale = true;
@@ -520,20 +522,9 @@ static void s_on_resolved(void *arg, const zb_resolve_result_t *result)
     //  No answer while the connection works: it carries on, and the
     //  lookup is tried again an interval later.
     zb_log_debug("%s: %s", config->name, result->error);
-    if (config->hold && connected)
-        zb_loop_timer_set(self->loop, &self->resolve_timer, now + config->interval_ms);
-}
-
-static void s_on_resolve_timer(zb_loop_t *loop, zb_timer_t *timer, void *arg)
-{
-    (void)timer;
-    zb_probe_t *self = arg;
-    //  Closed or resolving: the next connect looks the name up anyway.
-    if (self->lookup || self->conn == S_CLOSED || self->conn == S_RESOLVING)
-        return;
-    if (s_lookup(self) == -1)
-        zb_loop_timer_set(loop, &self->resolve_timer,
-                          zb_loop_now(loop) + self->config->interval_ms);
+    self->resolve_at = now + config->interval_ms;
+    if (self->conn == S_IDLE && config->send_len == 0)
+        zb_loop_timer_set(self->loop, &self->timer, self->resolve_at);
 }
 
 //  The peer closed or reset the connection. If the connection had proved
@@ -698,7 +689,11 @@ static void s_on_timer(zb_loop_t *loop, zb_timer_t *timer, void *arg)
     case S_RESOLVING:
         break; // no timer while resolving
     case S_IDLE:
-        s_ping(self);
+        if (self->config->send_len > 0)
+            s_ping(self);
+        else if (!self->lookup && s_lookup(self) == -1) // a held connection's name ran out
+            zb_loop_timer_set(self->loop, &self->timer,
+                              zb_time_mono_ms() + self->config->interval_ms);
         break;
     case S_WAITING:
         zb_time_format_duration(self->config->timeout_ms, text, sizeof(text));

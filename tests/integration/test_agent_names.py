@@ -118,6 +118,7 @@ class NamesCase(AgentCase):
         probe = dict(REDIS_PING, probe="svc:%d" % self.port, interval="200ms",
                      timeout="100ms", fails=1)
         probe.update(keys)
+        probe = {k: v for k, v in probe.items() if v is not None}
         path = self.write("agent.cfg", agent_config(self.sub.endpoint, [("svc", probe)],
                                                     beat="100ms"))
         return self.start(self.in_ns([self.agent_bin, "-c", path, "-v"] + list(args)), "agent")
@@ -183,9 +184,18 @@ class NamesCase(AgentCase):
         the old server on 127.0.0.2 keeps its connection and keeps
         answering: the re-lookup (resolve = 1s) moves the probe away from
         it, and the service is down until the new address answers."""
+        self.old_address_left_behind({"resolve": "1s"})
+
+    def test_a_held_connection_only_probe_moves_too(self):
+        """The same without pings: hold = yes on a connection-only probe
+        looks the name up again when resolve runs out."""
+        self.old_address_left_behind({"resolve": "1s", "hold": "yes", "send": None,
+                                      "expect": None})
+
+    def old_address_left_behind(self, keys):
         old = self.server("127.0.0.2")
         self.set_hosts("127.0.0.2")
-        agent = self.agent({"resolve": "1s"})
+        agent = self.agent(keys)
         self.beat_svc(lambda s: s["state"] == "up", 10, "svc up")
         start = self.mark()
         self.set_hosts("127.0.0.3")
@@ -194,11 +204,13 @@ class NamesCase(AgentCase):
         self.assertEqual(down["msg"]["reason"], "refused")
         self.assertLess(down["t"] - t_moved, 1.0 + 2 * 0.2 + 0.2)
         pings = old.output().count("ping")
+        accepts = old.output().count("accept")
         # Two seconds of the old server listening and answering: still down.
         zbtest.wait_for(lambda: time.monotonic() - t_moved > 2.5, 5, "2.5 s after the move")
         ups = [m for m in self.sub.events()[start:] if m["msg"]["to"] == "up"]
         self.assertEqual(ups, [], "the old address made the service up")
         self.assertEqual(old.output().count("ping"), pings, "the old server was pinged")
+        self.assertEqual(old.output().count("accept"), accepts, "the old server was connected to")
         self.server("127.0.0.3")
         self.wait_event("svc", "up", 5, start=start)
         svc = self.beat_svc(lambda s: s["state"] == "up", 5, "svc up again",
