@@ -71,7 +71,14 @@ struct _zb_probe_t {
     bool have_addr;                  // a name resolved at least once, or a literal
     bool stale;                      // look the name up before the next connect
     int64_t resolve_at;              // monotonic ms: the answer runs out
+    bool pg_gss;                     // check = postgres: TLS is on, ask with GSSENCRequest
 };
+
+//  PostgreSQL with TLS on answers an SSLRequest with S and logs "could not
+//  accept SSL connection: EOF detected" when the probe then closes. A
+//  GSSENCRequest (PostgreSQL 12 and later) is answered G or N, and closing
+//  after either logs nothing; so after an S the probe asks this way.
+static const char s_pg_gss_request[8] = {0, 0, 0, 8, 0x04, (char)0xd2, 0x16, 0x30};
 
 static void s_on_io(zb_loop_t *loop, int fd, int events, void *arg);
 static void s_on_timer(zb_loop_t *loop, zb_timer_t *timer, void *arg);
@@ -362,7 +369,10 @@ static void s_ping(zb_probe_t *self)
     //  answer has run out (the result comes later, from the loop).
     if (!config->literal && !self->lookup && now >= self->resolve_at && s_lookup(self) == -1)
         zb_log_debug("%s: no memory to look %s up again", config->name, config->host);
-    ssize_t n = send(self->fd, config->send, config->send_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    const char *ping = config->send;
+    if (config->reply == ZB_PROBE_REPLY_PG_SSL && self->pg_gss)
+        ping = s_pg_gss_request;
+    ssize_t n = send(self->fd, ping, config->send_len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n == (ssize_t)config->send_len) {
         self->conn = S_WAITING;
         zb_loop_timer_set(self->loop, &self->timer, now + config->timeout_ms);
@@ -625,8 +635,16 @@ static void s_read(zb_probe_t *self)
     if (self->conn != S_WAITING)
         return;
     if (config->reply == ZB_PROBE_REPLY_PG_SSL) {
-        //  'S' (TLS on) or 'N' (off); anything else is not PostgreSQL.
-        if (buf[0] == 'S' || buf[0] == 'N')
+        //  To an SSLRequest 'S' (TLS on) or 'N' (off); to a GSSENCRequest
+        //  'G' or 'N'. Anything else is not PostgreSQL.
+        char c = buf[0];
+        if (!self->pg_gss && c == 'S') {
+            self->pg_gss = true;
+            zb_log_info("%s: the server has TLS on: checking with a GSSENCRequest from now on "
+                        "(a dropped TLS handshake would be logged at every check)",
+                        config->name);
+        }
+        if (c == 'S' || c == 'N' || (c == 'G' && self->pg_gss))
             s_reply_good(self);
         else
             s_reply_bad(self, buf, (size_t)n);

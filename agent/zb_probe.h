@@ -45,6 +45,7 @@
 typedef enum {
     ZB_PROBE_REPLY_PREFIX = 0, // starts with expect (any bytes when expect is empty)
     ZB_PROBE_REPLY_PG_SSL      // PostgreSQL's answer to an SSLRequest: one byte, S or N
+                               // (then G or N to the GSSENCRequest that follows an S)
 } zb_probe_reply_t;
 
 //  name, target, send and expect point to text sized to its content (an

@@ -145,6 +145,31 @@ class PostgresTest(GracefulCase):
                 if s["state"] == "up"]
         self.assertTrue(rtts and all(isinstance(r, int) for r in rtts), rtts)
 
+    def test_check_postgres_with_tls_on_logs_at_most_one_line(self):
+        """With ssl = on the SSLRequest is answered S, and closing instead
+        of a TLS handshake is logged; after that first S the probe asks
+        with a GSSENCRequest, answered G or N, which logs nothing."""
+        key, crt = os.path.join(self.data, "server.key"), os.path.join(self.data, "server.crt")
+        subprocess.run(["openssl", "req", "-new", "-x509", "-days", "1", "-nodes", "-subj",
+                        "/CN=localhost", "-keyout", key, "-out", crt], check=True,
+                       capture_output=True)
+        for path in (key, crt):
+            shutil.chown(path, "postgres", "postgres")
+        os.chmod(key, 0o600)
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            f.write("ssl = on\n")
+        self.pg_start()
+        before = len(self.log_lines())
+        agent = self.probe_agent(self.port, check="postgres")
+        t0 = time.monotonic()
+        zbtest.wait_for(lambda: time.monotonic() - t0 > 6 * INTERVAL, 10, "six more checks")
+        new = self.log_lines()[before:]
+        self.assertLessEqual(len(new), 1, new)
+        self.assertIn("the server has TLS on", agent.output())
+        downs = [m for m in self.sub.events() if m["msg"]["to"] == "down"]
+        self.assertEqual(downs, [])
+        self.stop_agent(agent)
+
     def test_probe_once_check_postgres(self):
         self.pg_start()
         path = self.write("once.cfg", "service\n    db\n        probe = 127.0.0.1:%d\n"
