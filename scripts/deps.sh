@@ -13,7 +13,7 @@ PACKAGES=(
     # tests: real services and tools
     redis-server python3 python3-zmq python3-prometheus-client sqlite3 procps iproute2 nftables
     # probe tests: real servers to stop gracefully
-    postgresql nginx-light
+    postgresql nginx-light memcached
     # the status page test: a real headless browser
     chromium chromium-driver python3-selenium
     # hygiene: format check, sanitizers' runtime for clang, valgrind

@@ -219,6 +219,37 @@ class ChecksTest(AgentCase):
         self.stop_agent(agent)
 
 
+@unittest.skipUnless(shutil.which("memcached", path="/usr/bin"),
+                     "memcached is not installed (scripts/deps.sh)")
+class MemcachedTest(AgentCase):
+
+    def test_check_memcached_preset(self):
+        port = zbtest.free_port()
+        server = self.start(["/usr/bin/memcached", "-l", "127.0.0.1", "-p", port, "-U", "0",
+                             "-u", "nobody"], "memcached")
+        zbtest.wait_for(lambda: zbtest.port_open(port), 10, "memcached listening")
+        agent = self.start_agent([("svc", {"probe": "127.0.0.1:%d" % port,
+                                           "check": "memcached", "interval": "200ms"})])
+        beat = self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
+                             zbtest.beat_state(m, "svc") == "up", 10, "a beat with svc up")
+        self.assertIsInstance(beat["msg"]["services"][0]["rtt_us"], int)
+        start = self.mark()
+        server.stop(signal.SIGKILL)
+        down = self.wait_event("svc", "down", 5, start=start)
+        self.assertEqual(down["msg"]["reason"], "refused")
+        self.stop_agent(agent)
+
+    def test_check_memcached_against_redis_is_a_bad_response(self):
+        redis = self.redis()
+        agent = self.start_agent([("svc", {"probe": "127.0.0.1:%d" % redis.port,
+                                           "check": "memcached", "interval": "200ms",
+                                           "fails": 1})])
+        beat = self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
+                             zbtest.beat_state(m, "svc") == "down", 10, "a beat with svc down")
+        self.assertEqual(beat["msg"]["services"][0]["reason"], "bad-response")
+        self.stop_agent(agent)
+
+
 NGINX_CONF = """daemon off;
 worker_processes 1;
 pid {dir}/nginx.pid;
