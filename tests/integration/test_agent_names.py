@@ -114,14 +114,17 @@ class NamesCase(AgentCase):
         zbtest.wait_for(lambda: "ready" in proc.output(), 5, "server on %s" % address)
         return proc
 
-    def agent(self, keys, args=()):
+    def agent(self, keys, args=(), more=()):
+        path = self.agent_cfg(keys, more)
+        return self.start(self.in_ns([self.agent_bin, "-c", path, "-v"] + list(args)), "agent")
+
+    def agent_cfg(self, keys, more=()):
         probe = dict(REDIS_PING, probe="svc:%d" % self.port, interval="200ms",
                      timeout="100ms", fails=1)
         probe.update(keys)
         probe = {k: v for k, v in probe.items() if v is not None}
-        path = self.write("agent.cfg", agent_config(self.sub.endpoint, [("svc", probe)],
-                                                    beat="100ms"))
-        return self.start(self.in_ns([self.agent_bin, "-c", path, "-v"] + list(args)), "agent")
+        return self.write("agent.cfg", agent_config(self.sub.endpoint,
+                                                    [("svc", probe)] + list(more), beat="100ms"))
 
     def beat_svc(self, pred, timeout, what, start=0):
         """The svc entry of the first beat (from index start) it satisfies."""
@@ -216,6 +219,28 @@ class NamesCase(AgentCase):
         svc = self.beat_svc(lambda s: s["state"] == "up", 5, "svc up again",
                             start=len(self.sub.beats()))
         self.assertEqual(svc["addr"], "127.0.0.3:%d" % self.port)
+        self.stop_agent(agent)
+
+    def test_reload_takes_a_name_that_does_not_resolve(self):
+        """A reload resolves nothing itself: a new service whose name does
+        not resolve is added (down, dns) instead of the reload being
+        rejected, and a probe whose target is unchanged keeps its
+        connection."""
+        server = self.server("127.0.0.2")
+        self.set_hosts("127.0.0.2")
+        agent = self.agent({})
+        self.beat_svc(lambda s: s["state"] == "up", 10, "svc up")
+        accepts = server.output().count("accept")
+        self.agent_cfg({}, more=[("other", {"probe": "nowhere:1", "interval": "200ms"})])
+        agent.send_signal(signal.SIGHUP)
+        zbtest.wait_for(lambda: "reloaded" in agent.output(), 5, "the reload")
+        self.assertIn("1 added", agent.output())
+        m = self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
+                          zbtest.beat_state(m, "other") == "down", 5, "other down in a beat")
+        other = [s for s in m["msg"]["services"] if s["name"] == "other"][0]
+        self.assertEqual(other["reason"], "dns")
+        self.assertEqual(zbtest.beat_state(m, "svc"), "up")
+        self.assertEqual(server.output().count("accept"), accepts, "svc reconnected")
         self.stop_agent(agent)
 
     def test_check_config_warns_and_probe_once_resolves(self):
