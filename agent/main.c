@@ -11,6 +11,7 @@
 #include "zb_config.h"
 #include "zb_listener.h"
 #include "zb_log.h"
+#include "zb_resolver.h"
 #include "zb_time.h"
 
 #include <getopt.h>
@@ -113,13 +114,17 @@ static int s_once_config(const char *target, const s_once_flags_t *flags, zb_pro
 {
     //  The config points at these: one --probe-once per process.
     static char send[ZB_PROBE_SEND_MAX], expect[ZB_PROBE_EXPECT_MAX];
+    static char host[ZB_PROBE_TARGET_MAX + 1];
     char why[300];
     memset(config, 0, sizeof(*config));
     config->name = "";
     config->send = send;
     config->expect = expect;
+    config->host = host;
+    //  A name is resolved by the check itself, as the agent's probes do.
     if (strlen(target) > ZB_PROBE_TARGET_MAX ||
-        zb_net_resolve(target, &config->addr, why, sizeof(why)) == -1) {
+        zb_net_parse(target, host, sizeof(host), &config->port, &config->addr, &config->literal,
+                     why, sizeof(why)) == -1) {
         fprintf(stderr, ZB_PROGRAM ": --probe-once: %s\n",
                 strlen(target) > ZB_PROBE_TARGET_MAX ? "too long" : why);
         return -1;
@@ -154,6 +159,23 @@ static int s_once_config(const char *target, const s_once_flags_t *flags, zb_pro
     config->interval_ms = config->timeout_ms + 1;
     config->fails = 1;
     return 0;
+}
+
+//  --check-config: a name that does not resolve now is no error (the probe
+//  reports the service down until it does), but likely a typo: say so.
+static void s_check_names(const char *path, const zb_agent_config_t *config)
+{
+    for (size_t i = 0; i < config->service_count; i++) {
+        const zb_probe_config_t *probe = &config->services[i].probe;
+        if (!config->services[i].probed || probe->literal)
+            continue;
+        zb_resolve_result_t result;
+        if (zb_resolver_resolve_once(probe->host, probe->port, 5000, &result) != ZB_RESOLVE_OK)
+            fprintf(stderr,
+                    ZB_PROGRAM ": %s: service/%s/probe: warning: %s (the service is down until "
+                               "it resolves)\n",
+                    path, probe->name, result.error);
+    }
 }
 
 //  --probe-once: exit 0 up, 1 down, 2 usage or configuration.
@@ -336,6 +358,7 @@ int main(int argc, char *argv[])
             zb_log_warning("%s", warning);
     }
     if (check) {
+        s_check_names(path, config);
         printf("%s: ok\n", path);
         zb_agent_config_destroy(&config);
         return 0;

@@ -8,6 +8,7 @@
 #include "zb_time.h"
 #include "zb_journal.h"
 #include "zb_replay.h"
+#include "zb_resolver.h"
 #include "zb_watch.h"
 
 #include <assert.h>
@@ -41,6 +42,7 @@ struct _zb_agent_t {
     char *path;                         // the configuration file, for reloads
     zb_agent_overrides_t overrides;     // flags and environment (strings owned)
     zb_loop_t *loop;                    // everything runs here
+    zb_resolver_t *resolver;            // the probes' names, looked up in loop
     zsock_t *pub;                       // connected to every monitor
     zb_watch_t *watch;                  // heartbeats and reachability of pub's monitors
     zb_journal_t *journal;              // recent events, when journal or replay is set
@@ -280,7 +282,8 @@ static const zb_service_status_t *s_service_status(const s_service_t *service)
 static int s_service_make(zb_agent_t *self, const zb_service_config_t *config, s_service_t *service)
 {
     if (config->probed)
-        service->probe = zb_probe_new(self->loop, &config->probe, s_on_probe_change, self);
+        service->probe =
+            zb_probe_new(self->loop, self->resolver, &config->probe, s_on_probe_change, self);
     else
         service->push = zb_push_new(self->loop, &config->push, s_on_push_change, self);
     return service->probe || service->push ? 0 : -1;
@@ -321,8 +324,10 @@ static bool s_service_compatible(const zb_service_config_t *a, const zb_service_
     if (!a->probed)
         return a->push.kind == b->push.kind;
     const zb_probe_config_t *x = &a->probe, *y = &b->probe;
-    return strcmp(x->target, y->target) == 0 && x->addr.len == y->addr.len &&
-           memcmp(&x->addr.addr, &y->addr.addr, x->addr.len) == 0 && x->send_len == y->send_len &&
+    //  The same target text is the same literal address, or the same name
+    //  (which the running probe keeps looking up).
+    return strcmp(x->target, y->target) == 0 && x->hold == y->hold && x->reply == y->reply &&
+           x->resolve_ms == y->resolve_ms && x->send_len == y->send_len &&
            memcmp(x->send, y->send, x->send_len) == 0 && x->expect_len == y->expect_len &&
            memcmp(x->expect, y->expect, x->expect_len) == 0;
 }
@@ -519,6 +524,12 @@ zb_agent_t *zb_agent_new(zb_agent_config_t **config_p, const char *path,
         zb_log_error("cannot set up signals: %s", strerror(errno));
         goto failed;
     }
+    char why[256];
+    self->resolver = zb_resolver_new(self->loop, why, sizeof(why));
+    if (!self->resolver) {
+        zb_log_error("resolver: %s", why);
+        goto failed;
+    }
     if (s_make_pub(self) == -1)
         goto failed;
     if (config->journal || config->replay) {
@@ -576,6 +587,7 @@ void zb_agent_destroy(zb_agent_t **self_p)
     for (size_t i = 0; i < self->service_count; i++)
         s_service_destroy(&self->services[i]);
     free(self->services);
+    zb_resolver_destroy(&self->resolver); // after the probes, which cancel their lookups
     if (self->loop)
         zb_loop_timer_cancel(self->loop, &self->beat_timer);
     zb_watch_destroy(&self->watch); // before the socket it watches

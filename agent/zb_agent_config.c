@@ -26,12 +26,15 @@
 #define ZB_PUSH_TIMEOUT_MAX_MS (2 * ZB_PUSH_MAX_MS)
 #define ZB_TTL_MIN_MS 100
 #define ZB_TTL_MAX_MS (400LL * 24 * 3600 * 1000)
+#define ZB_RESOLVE_MIN_MS 1000
+#define ZB_RESOLVE_MAX_MS (24 * 3600 * 1000)
 
 static const char *const s_root_keys[] = {"agent", "service", NULL};
 static const char *const s_agent_keys[] = {"name",         "monitor", "beat",   "listen", "cert",
                                            "monitor-cert", "journal", "replay", NULL};
-static const char *const s_service_keys[] = {"probe", "send", "expect", "interval", "timeout",
-                                             "fails", "push", "ttl",    NULL};
+static const char *const s_service_keys[] = {"probe",    "check",   "send",  "expect",
+                                             "interval", "timeout", "fails", "resolve",
+                                             "hold",     "push",    "ttl",   NULL};
 static const char *const s_push_keys[] = {"push", "timeout", NULL};
 static const char *const s_ttl_keys[] = {"ttl", NULL};
 
@@ -67,6 +70,29 @@ static char *s_text_alloc(zb_agent_config_t *self, size_t size)
     return text;
 }
 
+//  `check = NAME`: a protocol's exchange, so nobody has to get its escapes
+//  right (docs/config-agent.md gives each one and the versions tested).
+//  An explicit send replaces the pair; an explicit expect only the expect.
+typedef struct {
+    const char *name;
+    const char *send; // NULL: connection-only
+    size_t send_len;
+    const char *expect;
+    size_t expect_len;
+    zb_probe_reply_t reply;
+    bool fixed; // the exchange is the protocol's: no send, expect or hold = yes
+} s_preset_t;
+
+static const s_preset_t s_presets[] = {
+    {"tcp", NULL, 0, NULL, 0, ZB_PROBE_REPLY_PREFIX, false},
+    {"redis", "PING\r\n", 6, "+PONG", 5, ZB_PROBE_REPLY_PREFIX, false},
+    {"memcached", "version\r\n", 9, "VERSION ", 8, ZB_PROBE_REPLY_PREFIX, false},
+    //  An SSLRequest (length 8, code 80877103), answered by one byte, S or
+    //  N, once per connection: a second one is a protocol violation that
+    //  PostgreSQL logs as FATAL. Closing after the answer logs nothing.
+    {"postgres", "\x00\x00\x00\x08\x04\xd2\x16\x2f", 8, NULL, 0, ZB_PROBE_REPLY_PG_SSL, true},
+};
+
 #define ZB_NAME_RULE "1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit"
 
 void zb_agent_config_destroy(zb_agent_config_t **self_p)
@@ -99,10 +125,14 @@ static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_agent_config_t 
         return -1;
     if (!text)
         return zb_config_fail(config, target, "is empty (expected host:port)");
-    char why[300];
+    char why[300], host[ZB_PROBE_TARGET_MAX + 1];
     if (strlen(text) > ZB_PROBE_TARGET_MAX)
         return zb_config_fail(config, target, "is too long");
-    if (zb_net_resolve(text, &probe->addr, why, sizeof(why)) == -1)
+    //  A name is only checked for its form here: it is resolved by the
+    //  running probe, and one that does not resolve (yet) is a service
+    //  that is down, not a configuration error.
+    if (zb_net_parse(text, host, sizeof(host), &probe->port, &probe->addr, &probe->literal, why,
+                     sizeof(why)) == -1)
         return zb_config_fail(config, target, "%s", why);
 
     int64_t value;
@@ -132,6 +162,20 @@ static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_agent_config_t 
 
     zconfig_t *send = zconfig_locate(node, "send");
     zconfig_t *expect = zconfig_locate(node, "expect");
+    const char *check = zb_config_string(config, node, "check", NULL);
+    if (zb_config_error(config))
+        return -1;
+    const s_preset_t *preset = NULL;
+    for (size_t i = 0; check && i < sizeof(s_presets) / sizeof(s_presets[0]); i++)
+        if (strcmp(check, s_presets[i].name) == 0)
+            preset = &s_presets[i];
+    if (check && !preset)
+        return zb_config_fail(config, zconfig_locate(node, "check"),
+                              "\"%s\" is not a check (tcp, redis, memcached, postgres)", check);
+    if (preset && preset->fixed && (send || expect))
+        return zb_config_fail(config, send ? send : expect,
+                              "does not go with check = %s (its exchange is the protocol's)",
+                              check);
     char send_buf[ZB_PROBE_SEND_MAX], expect_buf[ZB_PROBE_EXPECT_MAX];
     if (zb_config_bytes(config, node, "send", send_buf, sizeof(send_buf), &probe->send_len) == -1 ||
         zb_config_bytes(config, node, "expect", expect_buf, sizeof(expect_buf),
@@ -142,27 +186,65 @@ static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_agent_config_t 
                               "is empty (leave send out for a connection-only check)");
     if (expect && probe->expect_len == 0)
         return zb_config_fail(config, expect, "is empty (leave expect out to accept any reply)");
-    if (expect && !send)
+    bool preset_send = preset && preset->send && !send;
+    if (expect && !send && !preset_send)
         return zb_config_fail(config, expect, "needs send (a reply is only read after a ping)");
+    if (preset_send) {
+        memcpy(send_buf, preset->send, preset->send_len);
+        probe->send_len = preset->send_len;
+        probe->reply = preset->reply;
+        if (!expect && preset->expect) {
+            memcpy(expect_buf, preset->expect, preset->expect_len);
+            probe->expect_len = preset->expect_len;
+        }
+    }
+    //  Held only where the connection carries a real ping: an idle
+    //  connection proves little more than a new one, and servers wait for
+    //  it on a graceful shutdown.
+    const char *hold = zb_config_string(config, node, "hold", NULL);
+    if (zb_config_error(config))
+        return -1;
+    probe->hold = probe->send_len > 0 && !(preset && preset->fixed);
+    if (hold && (strcmp(hold, "yes") == 0 || strcmp(hold, "true") == 0 || strcmp(hold, "on") == 0))
+        probe->hold = true;
+    else if (hold &&
+             (strcmp(hold, "no") == 0 || strcmp(hold, "false") == 0 || strcmp(hold, "off") == 0))
+        probe->hold = false;
+    else if (hold)
+        return zb_config_fail(config, zconfig_locate(node, "hold"), "\"%s\" is not yes or no",
+                              hold);
+    if (probe->hold && preset && preset->fixed)
+        return zb_config_fail(config, zconfig_locate(node, "hold"),
+                              "check = %s takes one exchange per connection: hold = no", check);
+    zconfig_t *resolve = zconfig_locate(node, "resolve");
+    if (resolve && probe->literal)
+        return zb_config_fail(config, resolve, "applies to names; %s is an address", host);
+    if (zb_config_duration(config, node, "resolve", 0, ZB_RESOLVE_MIN_MS, ZB_RESOLVE_MAX_MS,
+                           &value) == -1)
+        return -1;
+    probe->resolve_ms = value;
     //  The texts at their real size (fixed buffers for the longest ping
     //  would cost 1.6 KB per service), in the config's slabs.
     const char *name = zconfig_name(node);
-    size_t name_len = strlen(name), target_len = strlen(text);
-    char *block = s_text_alloc(self, name_len + 1 + target_len + 1 + probe->send_len + 1 +
-                                         probe->expect_len + 1);
+    size_t name_len = strlen(name), target_len = strlen(text), host_len = strlen(host);
+    char *block = s_text_alloc(self, name_len + 1 + target_len + 1 + host_len + 1 +
+                                         probe->send_len + 1 + probe->expect_len + 1);
     if (!block)
         return zb_config_fail(config, NULL, "out of memory");
     char *target_text = block + name_len + 1;
-    char *send_text = target_text + target_len + 1;
+    char *host_text = target_text + target_len + 1;
+    char *send_text = host_text + host_len + 1;
     char *expect_text = send_text + probe->send_len + 1;
     memcpy(block, name, name_len + 1);
     memcpy(target_text, text, target_len + 1);
+    memcpy(host_text, host, host_len + 1);
     memcpy(send_text, send_buf, probe->send_len);
     send_text[probe->send_len] = '\0';
     memcpy(expect_text, expect_buf, probe->expect_len);
     expect_text[probe->expect_len] = '\0';
     probe->name = block;
     probe->target = target_text;
+    probe->host = host_text;
     probe->send = send_text;
     probe->expect = expect_text;
     return 0;
@@ -518,8 +600,74 @@ void zb_agent_config_test(bool verbose)
     assert(ssh->send_len == 0 && ssh->expect_len == 0);
     assert(ssh->send && ssh->expect && strcmp(ssh->target, "[::1]:22") == 0);
     assert(ssh->interval_ms == 200 && ssh->timeout_ms == 100 && ssh->fails == 3);
-    assert(ssh->addr.addr.ss_family == AF_INET6);
+    assert(ssh->literal && ssh->addr.addr.sa.sa_family == AF_INET6 && ssh->port == 22);
+    assert(redis->hold && !ssh->hold); // held where there is a ping
+    assert(redis->resolve_ms == 0 && strcmp(redis->host, "127.0.0.1") == 0);
     zb_agent_config_destroy(&self);
+
+    //  Names are resolved by the running probe: one that does not resolve
+    //  is no configuration error. hold and resolve.
+    self = s_load_text("service\n"
+                       "    cache\n"
+                       "        probe = no-such-host.invalid:6379\n"
+                       "        resolve = 30s\n"
+                       "        hold = yes\n"
+                       "    db\n"
+                       "        probe = db.internal:5432\n"
+                       "        send = x\n"
+                       "        hold = no\n",
+                       NULL, err, sizeof(err));
+    assert(self);
+    zb_probe_config_t *cache = &self->services[0].probe, *db = &self->services[1].probe;
+    assert(!cache->literal && strcmp(cache->host, "no-such-host.invalid") == 0);
+    assert(cache->port == 6379 && cache->resolve_ms == 30000 && cache->hold);
+    assert(!db->literal && db->port == 5432 && db->resolve_ms == 0 && !db->hold);
+    assert(strcmp(db->target, "db.internal:5432") == 0 && db->send_len == 1);
+    zb_agent_config_destroy(&self);
+    //  check = NAME presets, and explicit keys over them.
+    self = s_load_text("service\n"
+                       "    r\n        probe = 127.0.0.1:1\n        check = redis\n"
+                       "    m\n        probe = 127.0.0.1:1\n        check = memcached\n"
+                       "    p\n        probe = 127.0.0.1:1\n        check = postgres\n"
+                       "    t\n        probe = 127.0.0.1:1\n        check = tcp\n"
+                       "    e\n        probe = 127.0.0.1:1\n        check = redis\n"
+                       "        expect = \"+PON\"\n"
+                       "    s\n        probe = 127.0.0.1:1\n        check = redis\n"
+                       "        send = \"ECHO x\\r\\n\"\n        hold = no\n",
+                       NULL, err, sizeof(err));
+    assert(self && self->service_count == 6);
+    zb_probe_config_t *p = &self->services[0].probe;
+    assert(p->send_len == 6 && memcmp(p->send, "PING\r\n", 6) == 0 && p->hold);
+    assert(p->expect_len == 5 && memcmp(p->expect, "+PONG", 5) == 0);
+    p = &self->services[1].probe;
+    assert(p->send_len == 9 && p->expect_len == 8 && memcmp(p->expect, "VERSION ", 8) == 0);
+    p = &self->services[2].probe;
+    assert(p->send_len == 8 && memcmp(p->send, "\0\0\0\x08\x04\xd2\x16\x2f", 8) == 0);
+    assert(p->expect_len == 0 && p->reply == ZB_PROBE_REPLY_PG_SSL && !p->hold);
+    p = &self->services[3].probe;
+    assert(p->send_len == 0 && !p->hold && p->reply == ZB_PROBE_REPLY_PREFIX);
+    p = &self->services[4].probe;
+    assert(p->send_len == 6 && p->expect_len == 4 && memcmp(p->expect, "+PON", 4) == 0);
+    p = &self->services[5].probe;
+    assert(p->send_len == 8 && p->expect_len == 0 && !p->hold);
+    zb_agent_config_destroy(&self);
+    s_expect_error("service\n    a\n        probe = 127.0.0.1:1\n        check = mysql\n",
+                   ": service/a/check: \"mysql\" is not a check (tcp, redis, memcached, "
+                   "postgres)");
+    s_expect_error("service\n    a\n        probe = 127.0.0.1:1\n        check = postgres\n"
+                   "        hold = yes\n",
+                   ": service/a/hold: check = postgres takes one exchange per connection: hold = "
+                   "no");
+    s_expect_error("service\n    a\n        probe = 127.0.0.1:1\n        check = postgres\n"
+                   "        send = x\n",
+                   ": service/a/send: does not go with check = postgres (its exchange is the "
+                   "protocol's)");
+    s_expect_error("service\n    a\n        probe = 127.0.0.1:1\n        hold = maybe\n",
+                   ": service/a/hold: \"maybe\" is not yes or no");
+    s_expect_error("service\n    a\n        probe = 127.0.0.1:1\n        resolve = 5s\n",
+                   ": service/a/resolve: applies to names; 127.0.0.1 is an address");
+    s_expect_error("service\n    a\n        probe = a.b:1\n        resolve = 10ms\n",
+                   ": service/a/resolve: \"10ms\" is out of range (1.0s to 1d00h)");
     assert(self == NULL);
     zb_agent_config_destroy(&self);
 

@@ -6,14 +6,16 @@
 #include "zb_listener.h"
 #include "zb_net.h"
 #include "zb_push.h"
+#include "zb_resolver.h"
 #include "zb_selftest.h"
 #include "zb_watch.h"
 
 static const zb_selftest_t s_tests[] = {
-    {"net", zb_net_test},     {"agent_config", zb_agent_config_test},
-    {"push", zb_push_test},   {"listener", zb_listener_test},
-    {"check", zb_check_test}, {"watch", zb_watch_test},
-    {"curve", zb_curve_test}, {"journal", zb_journal_test},
+    {"net", zb_net_test},           {"agent_config", zb_agent_config_test},
+    {"push", zb_push_test},         {"listener", zb_listener_test},
+    {"check", zb_check_test},       {"watch", zb_watch_test},
+    {"curve", zb_curve_test},       {"journal", zb_journal_test},
+    {"resolver", zb_resolver_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

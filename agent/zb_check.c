@@ -1,5 +1,6 @@
 /*  zb_check: one probe, once, told step by step. See zb_check.h. */
 #include "zb_check.h"
+#include "zb_resolver.h"
 #include "zb_text.h"
 #include "zb_time.h"
 
@@ -14,12 +15,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define S_SHOW_MAX 200   // reply bytes shown
-#define S_REPLY_MAX 4096 // reply bytes read
+#define S_SHOW_MAX 200    // reply bytes shown
+#define S_REPLY_MAX 4096  // reply bytes read
+#define S_RESOLVE_MS 5000 // c-ares gives up sooner (zb_resolver)
 
 typedef struct {
     const zb_probe_config_t *config;
     FILE *out;
+    zb_net_addr_t addr; // literal, or resolved
     int fd;
     char reason[32];
     char error[256];
@@ -60,7 +63,7 @@ static int s_connect(s_check_t *self)
     const zb_probe_config_t *config = self->config;
     char text[32];
     int64_t start = zb_time_mono_us();
-    int rc = zb_net_connect(&config->addr, &self->fd);
+    int rc = zb_net_connect(&self->addr, &self->fd);
     if (rc == 1) {
         if (s_wait(self->fd, POLLOUT, start + config->timeout_ms * 1000) == 0) {
             zb_time_format_duration(config->timeout_ms, text, sizeof(text));
@@ -127,6 +130,13 @@ static int s_ping(s_check_t *self)
             break;
         }
         got += (size_t)n;
+        if (config->reply == ZB_PROBE_REPLY_PG_SSL && reply[0] != 'S' && reply[0] != 'N') {
+            char bad[S_SHOW_MAX * 4 + 8];
+            zb_text_printable(reply, got < 40 ? got : 40, bad, sizeof(bad),
+                              ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
+            s_fail(self, "bad-response", "bad response \"%s\"", bad);
+            break;
+        }
         //  As zb_probe: compared as it arrives, the first wrong byte decides.
         size_t cmp = got < config->expect_len ? got : config->expect_len;
         if (memcmp(reply, config->expect, cmp) != 0) {
@@ -156,13 +166,31 @@ static int s_ping(s_check_t *self)
 int zb_check_run(const zb_probe_config_t *config, FILE *out)
 {
     assert(config && out);
-    char address[128], timeout[32];
-    zb_net_addr_format(&config->addr, address, sizeof(address));
+    char address[128] = "not resolved", timeout[32];
+    s_check_t self = {config, out, config->addr, -1, "", "", -1};
+    //  A name is looked up the way the agent's probes do it (c-ares).
+    zb_resolve_result_t result;
+    int64_t start = zb_time_mono_us();
+    int rc = 0;
+    if (!config->literal) {
+        if (zb_resolver_resolve_once(config->host, config->port, S_RESOLVE_MS, &result) ==
+            ZB_RESOLVE_OK)
+            self.addr = result.addr;
+        else {
+            s_fail(&self, "dns", "%s", result.error);
+            rc = -1;
+        }
+    }
+    if (rc == 0)
+        zb_net_addr_format(&self.addr, address, sizeof(address));
     zb_time_format_duration(config->timeout_ms, timeout, sizeof(timeout));
     fprintf(out, "probe %s%s%s (%s), timeout %s%s\n", config->name, config->name[0] ? ": " : "",
             config->target, address, timeout, config->send_len ? "" : ", connection only");
-    s_check_t self = {config, out, -1, "", "", -1};
-    int rc = s_connect(&self);
+    if (!config->literal)
+        fprintf(out, "resolve: %s in %.3fms\n", rc == 0 ? address : self.error,
+                (double)(zb_time_mono_us() - start) / 1000);
+    if (rc == 0)
+        rc = s_connect(&self);
     if (rc == 0 && config->send_len > 0)
         rc = s_ping(&self);
     if (self.fd != -1)
@@ -226,6 +254,9 @@ static void s_test_config(zb_probe_config_t *config, int port, const char *send,
     config->target = target;
     char err[128];
     assert(zb_net_resolve(config->target, &config->addr, err, sizeof(err)) == 0);
+    config->literal = true;
+    config->host = "127.0.0.1";
+    config->port = port;
     config->send = send;
     config->send_len = strlen(send);
     config->expect = expect;
@@ -299,6 +330,16 @@ void zb_check_test(bool verbose)
     //  A reply that stops short of expect runs into the timeout.
     s_test_served(port, listener, "+PO", "+PONG", 1, "verdict: down (timeout: no reply within",
                   "reply: 3 bytes", verbose);
+
+    //  Names go through the resolver; one that does not resolve is down/dns.
+    s_test_config(&config, port, "", "");
+    config.literal = false;
+    config.host = "localhost";
+    s_test_expect(&config, 0, "verdict: up (ok)", "resolve: ", verbose);
+    config.host = "no-such-host.invalid";
+    config.target = "no-such-host.invalid:1";
+    s_test_expect(&config, 1, "verdict: down (dns: cannot resolve \"no-such-host.invalid\": ",
+                  "(not resolved), timeout", verbose);
 
     //  Nothing listens: refused.
     close(listener);

@@ -66,14 +66,46 @@ static int s_split(const char *text, bool allow_star, char *host, size_t hostsiz
     return 0;
 }
 
+int zb_net_parse(const char *hostport, char *host, size_t hostsize, int *port, zb_net_addr_t *addr,
+                 bool *literal, char *err, size_t errsize)
+{
+    assert(hostport && host && port && addr && literal);
+    long n;
+    if (s_split(hostport, false, host, hostsize, &n, err, errsize) == -1)
+        return -1;
+    *port = (int)n;
+    memset(addr, 0, sizeof(*addr));
+    struct sockaddr_in *in4 = (struct sockaddr_in *)&addr->addr;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&addr->addr;
+    //  inet_pton takes only the plain forms (no "1.2", no scope ids): what
+    //  it refuses is a name, for the resolver.
+    *literal = true;
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)n);
+        addr->len = sizeof(*in4);
+    } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)n);
+        addr->len = sizeof(*in6);
+    } else {
+        *literal = false;
+        memset(addr, 0, sizeof(*addr));
+    }
+    return 0;
+}
+
 int zb_net_resolve(const char *hostport, zb_net_addr_t *addr, char *err, size_t errsize)
 {
     assert(hostport && addr);
     char host[256], port[8];
-    long n;
-    if (s_split(hostport, false, host, sizeof(host), &n, err, errsize) == -1)
+    int n;
+    bool literal;
+    if (zb_net_parse(hostport, host, sizeof(host), &n, addr, &literal, err, errsize) == -1)
         return -1;
-    snprintf(port, sizeof(port), "%ld", n);
+    if (literal)
+        return 0;
+    snprintf(port, sizeof(port), "%d", n);
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG};
@@ -97,10 +129,47 @@ int zb_net_resolve(const char *hostport, zb_net_addr_t *addr, char *err, size_t 
     return 0;
 }
 
+int zb_net_addr_set(zb_net_addr_t *addr, const struct sockaddr *sa, size_t len, int port)
+{
+    assert(addr && sa);
+    size_t want = sa->sa_family == AF_INET    ? sizeof(struct sockaddr_in)
+                  : sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : 0;
+    if (want == 0 || len < want)
+        return -1;
+    memset(addr, 0, sizeof(*addr));
+    memcpy(&addr->addr, sa, want);
+    addr->len = (socklen_t)want;
+    if (sa->sa_family == AF_INET)
+        ((struct sockaddr_in *)&addr->addr)->sin_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in6 *)&addr->addr)->sin6_port = htons((uint16_t)port);
+    return 0;
+}
+
+bool zb_net_addr_equal(const zb_net_addr_t *a, const zb_net_addr_t *b)
+{
+    assert(a && b);
+    if (a->addr.sa.sa_family != b->addr.sa.sa_family)
+        return false;
+    if (a->addr.sa.sa_family == AF_INET) {
+        const struct sockaddr_in *x = (const struct sockaddr_in *)&a->addr,
+                                 *y = (const struct sockaddr_in *)&b->addr;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a->addr.sa.sa_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)&a->addr,
+                                  *y = (const struct sockaddr_in6 *)&b->addr;
+        return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+    }
+    return a->len == b->len && memcmp(&a->addr, &b->addr, a->len) == 0;
+}
+
 void zb_net_addr_format(const zb_net_addr_t *addr, char *buf, size_t size)
 {
     char text[INET6_ADDRSTRLEN] = "?";
-    if (addr->addr.ss_family == AF_INET6) {
+    if (addr->addr.sa.sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&addr->addr;
         inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
         snprintf(buf, size, "[%s]:%u", text, ntohs(in6->sin6_port));
@@ -115,7 +184,7 @@ int zb_net_connect(const zb_net_addr_t *addr, int *fd_p)
 {
     assert(addr && fd_p);
     *fd_p = -1;
-    int fd = socket(addr->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(addr->addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd == -1)
         return -1;
     //  Pings are tiny: without NODELAY, Nagle could hold one back behind an
@@ -244,6 +313,33 @@ void zb_net_test(bool verbose)
     assert(zb_net_resolve("[::1:80", &addr, err, sizeof(err)) == -1);
     assert(zb_net_resolve("no-such-host.invalid:80", &addr, err, sizeof(err)) == -1);
     assert(strstr(err, "cannot resolve"));
+
+    //  Literals are parsed, names left for the resolver.
+    char host[64];
+    int port;
+    bool literal;
+    assert(zb_net_parse("10.0.0.1:80", host, sizeof(host), &port, &addr, &literal, err,
+                        sizeof(err)) == 0);
+    assert(literal && port == 80 && strcmp(host, "10.0.0.1") == 0);
+    zb_net_addr_format(&addr, text, sizeof(text));
+    assert(strcmp(text, "10.0.0.1:80") == 0);
+    assert(zb_net_parse("[::1]:22", host, sizeof(host), &port, &addr, &literal, err, sizeof(err)) ==
+           0);
+    assert(literal && addr.addr.sa.sa_family == AF_INET6);
+    assert(zb_net_parse("redis:6379", host, sizeof(host), &port, &addr, &literal, err,
+                        sizeof(err)) == 0);
+    assert(!literal && port == 6379 && strcmp(host, "redis") == 0 && addr.len == 0);
+    assert(zb_net_parse("redis:0", host, sizeof(host), &port, &addr, &literal, err, sizeof(err)) ==
+           -1);
+    zb_net_addr_t a, b;
+    assert(zb_net_resolve("127.0.0.2:5", &a, err, sizeof(err)) == 0);
+    assert(zb_net_resolve("127.0.0.2:5", &b, err, sizeof(err)) == 0);
+    assert(zb_net_addr_equal(&a, &b));
+    assert(zb_net_resolve("127.0.0.3:5", &b, err, sizeof(err)) == 0);
+    assert(!zb_net_addr_equal(&a, &b));
+    assert(zb_net_addr_set(&b, (const struct sockaddr *)&a.addr, a.len, 7) == 0);
+    zb_net_addr_format(&b, text, sizeof(text));
+    assert(strcmp(text, "127.0.0.2:7") == 0);
 
     assert(zb_net_endpoints_check("tcp://127.0.0.1:7400", false, err, sizeof(err)) == 0);
     assert(zb_net_endpoints_check("tcp://a:1, tcp://[::1]:2,ipc:///tmp/x", false, err,

@@ -9,19 +9,42 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
-//  A resolved TCP address.
+//  A resolved TCP address, IPv4 or IPv6: sized for those two rather than
+//  for any family (sockaddr_storage), since every probe's config and state
+//  hold one (the agent's memory per service, docs/benchmarks.md item 4).
 typedef struct {
-    struct sockaddr_storage addr;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } addr;
     socklen_t len;
 } zb_net_addr_t;
 
-//  Resolves "host:port", "[v6addr]:port" or "v4addr:port" (port 1..65535)
-//  with getaddrinfo, taking the first TCP address. Blocks on DNS for names:
-//  call it at configuration time, never from the loop. Returns 0, or -1 with
-//  a message in err.
+//  Splits "host:port", "[v6addr]:port" or "v4addr:port" (port 1..65535)
+//  into host (at most hostsize - 1 bytes) and port, and tells whether the
+//  host is a literal address: then *addr is that address and *literal is
+//  true, and nothing needs resolving; a name leaves *addr zeroed for the
+//  resolver (zb_resolver). Never blocks. Returns 0, or -1 with a message
+//  in err.
+int zb_net_parse(const char *hostport, char *host, size_t hostsize, int *port, zb_net_addr_t *addr,
+                 bool *literal, char *err, size_t errsize);
+
+//  Like zb_net_parse, then resolves a name with getaddrinfo, taking the
+//  first TCP address. Blocks on DNS for names: for tests and tools, never
+//  for the agent (which resolves through zb_resolver). Returns 0, or -1
+//  with a message in err.
 int zb_net_resolve(const char *hostport, zb_net_addr_t *addr, char *err, size_t errsize);
+
+//  An address of family AF_INET or AF_INET6 from a sockaddr and a port.
+//  Returns 0, or -1 for another family or size.
+int zb_net_addr_set(zb_net_addr_t *addr, const struct sockaddr *sa, size_t len, int port);
+
+//  Whether two addresses are the same (family, address, port).
+bool zb_net_addr_equal(const zb_net_addr_t *a, const zb_net_addr_t *b);
 
 //  Formats an address as "127.0.0.1:6379" or "[::1]:6379".
 void zb_net_addr_format(const zb_net_addr_t *addr, char *buf, size_t size);

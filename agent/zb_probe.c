@@ -2,9 +2,16 @@
 
     Connection states and what the one timer means in each:
         CLOSED      no socket; timer: when to connect
+        RESOLVING   the name is being looked up for a connect; no timer
+                    (the resolver has its own timeouts)
         CONNECTING  connect in progress; timer: connect timeout
-        IDLE        connected; timer: next ping (none when connection-only)
+        IDLE        connected; timer: next ping, or for a held connection-only
+                    check of a name, when the answer runs out (else none)
         WAITING     ping sent; timer: reply timeout
+
+    A name is looked up again beside a held connection when its answer has
+    run out (checked at each ping, or by the IDLE timer without pings); the
+    connection moves only if the answer changed.
 
     Checks are paced by next_check, which advances one interval per ping so
     checks stay on a steady cadence whatever happens in between. While
@@ -33,8 +40,14 @@
 
 #define ZB_PROBE_BACKOFF_MIN_MS 100
 #define ZB_PROBE_SLOT_MAX_MS 10 // ping slot; a twentieth of shorter intervals
+//  How long an answer is kept without `resolve`: its TTL, within these
+//  bounds. /etc/hosts answers have no TTL: a name moved there is seen
+//  within the minimum, or at once when the connection breaks.
+#define ZB_PROBE_RESOLVE_MIN_MS 5000
+#define ZB_PROBE_RESOLVE_MAX_MS (3600 * 1000)
+#define ZB_PROBE_DRAIN_MAX 65536 // bytes read before a close, so it is a FIN
 
-typedef enum { S_CLOSED, S_CONNECTING, S_IDLE, S_WAITING } s_conn_t;
+typedef enum { S_CLOSED, S_RESOLVING, S_CONNECTING, S_IDLE, S_WAITING } s_conn_t;
 
 struct _zb_probe_t {
     zb_loop_t *loop;                 // the agent's loop
@@ -53,17 +66,32 @@ struct _zb_probe_t {
     bool proven;                     // a good reply came on this connection
     int64_t quick_ms;                // last at-once reconnect after an unproven close
     size_t matched;                  // reply bytes matched against expect
+    zb_resolver_t *resolver;         // for names; not owned
+    zb_lookup_t *lookup;             // a lookup under way, or NULL
+    zb_net_addr_t addr;              // where to connect (have_addr)
+    bool have_addr;                  // a name resolved at least once, or a literal
+    bool stale;                      // look the name up before the next connect
+    int64_t resolve_at;              // monotonic ms: the answer runs out
+    bool pg_gss;                     // check = postgres: TLS is on, ask with GSSENCRequest
 };
+
+//  PostgreSQL with TLS on answers an SSLRequest with S and logs "could not
+//  accept SSL connection: EOF detected" when the probe then closes. A
+//  GSSENCRequest (PostgreSQL 12 and later) is answered G or N, and closing
+//  after either logs nothing; so after an S the probe asks this way.
+static const char s_pg_gss_request[8] = {0, 0, 0, 8, 0x04, (char)0xd2, 0x16, 0x30};
 
 static void s_on_io(zb_loop_t *loop, int fd, int events, void *arg);
 static void s_on_timer(zb_loop_t *loop, zb_timer_t *timer, void *arg);
 static void s_connect(zb_probe_t *self);
+static int s_lookup(zb_probe_t *self);
 static int64_t s_ping_slot(const zb_probe_t *self);
 
-zb_probe_t *zb_probe_new(zb_loop_t *loop, const zb_probe_config_t *config,
+zb_probe_t *zb_probe_new(zb_loop_t *loop, zb_resolver_t *resolver, const zb_probe_config_t *config,
                          zb_probe_notify_fn *notify, void *arg)
 {
     assert(loop && config && notify);
+    assert(resolver || config->literal);
     assert(config->timeout_ms > 0 && config->timeout_ms < config->interval_ms);
     assert(config->fails >= 1);
     zb_probe_t *self = calloc(1, sizeof(*self));
@@ -75,7 +103,13 @@ zb_probe_t *zb_probe_new(zb_loop_t *loop, const zb_probe_config_t *config,
     self->notify_arg = arg;
     self->fd = -1;
     self->conn = S_CLOSED;
+    self->resolver = resolver;
     zb_timer_init(&self->timer, s_on_timer, self);
+    if (config->literal) {
+        self->addr = config->addr;
+        self->have_addr = true;
+        zb_net_addr_format(&self->addr, self->status.addr, sizeof(self->status.addr));
+    }
     snprintf(self->status.name, sizeof(self->status.name), "%s", config->name);
     snprintf(self->status.kind, sizeof(self->status.kind), "probe");
     self->status.state = ZB_STATE_UNKNOWN;
@@ -98,6 +132,22 @@ static void s_close(zb_probe_t *self)
     self->conn = S_CLOSED;
 }
 
+//  Ends a connection after a check without holding it (hold = no). What
+//  the server sent and we did not need (a banner, the rest of a reply) is
+//  read first: closing a socket with unread data sends a reset instead of
+//  a FIN, and servers log resets.
+static void s_close_gracefully(zb_probe_t *self)
+{
+    char buf[4096];
+    for (size_t total = 0; self->fd != -1 && total < ZB_PROBE_DRAIN_MAX;) {
+        ssize_t n = recv(self->fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n <= 0)
+            break;
+        total += (size_t)n;
+    }
+    s_close(self);
+}
+
 void zb_probe_destroy(zb_probe_t **self_p)
 {
     assert(self_p);
@@ -105,6 +155,7 @@ void zb_probe_destroy(zb_probe_t **self_p)
     if (!self)
         return;
     s_close(self);
+    zb_lookup_cancel(&self->lookup);
     free(self);
     *self_p = NULL;
 }
@@ -123,6 +174,8 @@ void zb_probe_set_config(zb_probe_t *self, const zb_probe_config_t *config)
     assert(strcmp(config->name, self->config->name) == 0);
     assert(config->send_len == self->config->send_len);
     assert(config->expect_len == self->config->expect_len);
+    assert(config->hold == self->config->hold && config->literal == self->config->literal);
+    assert(config->reply == self->config->reply);
     assert(config->timeout_ms > 0 && config->timeout_ms < config->interval_ms);
     const zb_probe_config_t *old = self->config;
     self->config = config;
@@ -154,6 +207,8 @@ void zb_probe_set_config(zb_probe_t *self, const zb_probe_config_t *config)
         //  start (a deadline already past fires on the next pass).
         zb_loop_timer_set(self->loop, &self->timer, self->started_us / 1000 + config->timeout_ms);
         break;
+    case S_RESOLVING:
+        break; // the connect that follows uses the new timeout
     }
 }
 
@@ -223,6 +278,7 @@ static void s_good(zb_probe_t *self, int64_t rtt_us)
 //  a row.
 static void s_failure(zb_probe_t *self, const char *reason)
 {
+    self->stale = true; // the service may have moved: look it up again
     if (self->failures < self->config->fails)
         self->failures++;
     if (self->status.state == ZB_STATE_DOWN || self->failures >= self->config->fails)
@@ -235,6 +291,7 @@ static void s_failure(zb_probe_t *self, const char *reason)
 //  A failure that needs no confirmation: nothing listens, or no route.
 static void s_down_now(zb_probe_t *self, const char *reason)
 {
+    self->stale = true;
     self->failures = self->config->fails;
     s_set_state(self, ZB_STATE_DOWN, reason);
 }
@@ -309,7 +366,14 @@ static void s_ping(zb_probe_t *self)
     int64_t now = self->started_us / 1000;
     s_consume_check(self, now);
     self->matched = 0;
-    ssize_t n = send(self->fd, config->send, config->send_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    //  A held connection's name is looked up again beside it when the
+    //  answer has run out (the result comes later, from the loop).
+    if (!config->literal && !self->lookup && now >= self->resolve_at && s_lookup(self) == -1)
+        zb_log_debug("%s: no memory to look %s up again", config->name, config->host);
+    const char *ping = config->send;
+    if (config->reply == ZB_PROBE_REPLY_PG_SSL && self->pg_gss)
+        ping = s_pg_gss_request;
+    ssize_t n = send(self->fd, ping, config->send_len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n == (ssize_t)config->send_len) {
         self->conn = S_WAITING;
         zb_loop_timer_set(self->loop, &self->timer, now + config->timeout_ms);
@@ -345,19 +409,24 @@ static void s_on_connected(zb_probe_t *self)
         //  a service that accepts and closes cannot spin the reconnects.
         s_consume_check(self, now);
         s_good(self, zb_time_mono_us() - self->started_us);
+        if (!self->config->hold) {
+            s_close_gracefully(self);
+            s_reconnect_later(self);
+        } else if (!self->config->literal)
+            zb_loop_timer_set(self->loop, &self->timer, self->resolve_at);
     } else if (self->status.state == ZB_STATE_DOWN || now >= self->next_check)
         s_ping(self); // while down, every accepted reconnect is a chance to recover
     else
         zb_loop_timer_set(self->loop, &self->timer, s_ping_slot(self));
 }
 
-static void s_connect(zb_probe_t *self)
+static void s_connect_addr(zb_probe_t *self)
 {
-    assert(self->fd == -1);
+    assert(self->fd == -1 && self->have_addr);
     self->conn = S_CLOSED;
     self->started_us = zb_time_mono_us();
     int fd;
-    int rc = zb_net_connect(&self->config->addr, &fd);
+    int rc = zb_net_connect(&self->addr, &fd);
     if (rc == -1) {
         s_connect_failed(self, errno, "connect");
         return;
@@ -377,6 +446,98 @@ static void s_connect(zb_probe_t *self)
     zb_loop_timer_set(self->loop, &self->timer, zb_time_mono_ms() + self->config->timeout_ms);
 }
 
+//  Names
+
+static void s_on_resolved(void *arg, const zb_resolve_result_t *result);
+
+static int s_lookup(zb_probe_t *self)
+{
+    assert(!self->lookup && !self->config->literal);
+    self->lookup = zb_resolver_lookup(self->resolver, self->config->host, self->config->port,
+                                      s_on_resolved, self);
+    return self->lookup ? 0 : -1;
+}
+
+//  Connects, after looking the name up when the address is not known, may
+//  be out of date (after a failure), or has run out.
+static void s_connect(zb_probe_t *self)
+{
+    assert(self->fd == -1);
+    self->conn = S_CLOSED;
+    if (self->config->literal || (!self->lookup && self->have_addr && !self->stale &&
+                                  zb_time_mono_ms() < self->resolve_at)) {
+        s_connect_addr(self);
+        return;
+    }
+    self->conn = S_RESOLVING;
+    self->started_us = zb_time_mono_us();
+    if (self->lookup || s_lookup(self) == 0)
+        return; // s_on_resolved carries on
+    self->conn = S_CLOSED;
+    s_set_error(self, "cannot resolve \"%s\": out of memory", self->config->host);
+    s_consume_check(self, zb_time_mono_ms());
+    s_failure(self, "dns");
+    s_reconnect_later(self);
+}
+
+static void s_on_resolved(void *arg, const zb_resolve_result_t *result)
+{
+    zb_probe_t *self = arg;
+    const zb_probe_config_t *config = self->config;
+    self->lookup = NULL;
+    int64_t now = zb_time_mono_ms();
+    bool connected = self->conn == S_CONNECTING || self->conn == S_IDLE || self->conn == S_WAITING;
+    if (result->status == ZB_RESOLVE_OK) {
+        bool moved = self->have_addr && !zb_net_addr_equal(&self->addr, &result->addr);
+        char was[ZB_ADDR_MAX + 1];
+        snprintf(was, sizeof(was), "%s", self->status.addr);
+        self->addr = result->addr;
+        self->have_addr = true;
+        self->stale = false;
+        zb_net_addr_format(&self->addr, self->status.addr, sizeof(self->status.addr));
+        int64_t keep = config->resolve_ms;
+        if (!keep) {
+            keep = result->ttl_ms;
+            keep = keep < ZB_PROBE_RESOLVE_MIN_MS   ? ZB_PROBE_RESOLVE_MIN_MS
+                   : keep > ZB_PROBE_RESOLVE_MAX_MS ? ZB_PROBE_RESOLVE_MAX_MS
+                                                    : keep;
+        }
+        self->resolve_at = now + keep;
+        if (moved)
+            zb_log_info("%s: %s moved from %s to %s", config->name, config->host, was,
+                        self->status.addr);
+        if (self->conn == S_RESOLVING)
+            s_connect_addr(self);
+        else if (connected && moved) {
+            //  Whatever answers at the old address is not this service.
+            s_close(self);
+            s_connect_addr(self);
+        } else if (self->conn == S_IDLE && config->send_len == 0)
+            zb_loop_timer_set(self->loop, &self->timer, self->resolve_at);
+        return;
+    }
+    self->stale = true;
+    if (self->conn == S_RESOLVING || (connected && result->status == ZB_RESOLVE_NOTFOUND)) {
+        //  No address to connect to, or the name is gone: whatever still
+        //  answers at the old address is not this service any more.
+        s_close(self);
+        s_set_error(self, "%s", result->error);
+        s_consume_check(self, now);
+        if (result->status == ZB_RESOLVE_NOTFOUND)
+            s_down_now(self, "dns");
+        else
+            s_failure(self, "dns");
+        s_reconnect_later(self);
+        return;
+    }
+    //  No answer while the connection works: it carries on, and the
+    //  lookup is tried again an interval later.
+    zb_log_debug("%s: %s", config->name, result->error);
+    self->resolve_at = now + config->interval_ms;
+    if (self->conn == S_IDLE && config->send_len == 0)
+        zb_loop_timer_set(self->loop, &self->timer, self->resolve_at);
+}
+
 //  The peer closed or reset the connection. If the connection had proved
 //  itself (a good reply, or held open for a while), this is a service that
 //  closed an idle connection or just died: reconnect at once, and the
@@ -391,6 +552,7 @@ static void s_on_peer_closed(zb_probe_t *self, int error)
     bool proven =
         self->proven || (config->send_len == 0 && now - self->connected_ms >= config->timeout_ms);
     s_close(self);
+    self->stale = true; // a service that went away may come back elsewhere
     if (waiting || (!proven && config->send_len > 0)) {
         s_set_error(self, "%s%s", error ? strerror(error) : "connection closed by peer",
                     waiting ? " while waiting for a reply" : " before any reply");
@@ -415,7 +577,12 @@ static void s_reply_good(zb_probe_t *self)
     self->proven = true;
     self->conn = S_IDLE;
     s_good(self, zb_time_mono_us() - self->started_us);
-    zb_loop_timer_set(self->loop, &self->timer, s_ping_slot(self));
+    if (self->config->hold)
+        zb_loop_timer_set(self->loop, &self->timer, s_ping_slot(self));
+    else {
+        s_close_gracefully(self);
+        s_reconnect_later(self);
+    }
 }
 
 static void s_reply_bad(zb_probe_t *self, const char *data, size_t len)
@@ -452,6 +619,22 @@ static void s_read(zb_probe_t *self)
     //  Outside a ping (banners, the tail of a reply) bytes are discarded.
     if (self->conn != S_WAITING)
         return;
+    if (config->reply == ZB_PROBE_REPLY_PG_SSL) {
+        //  To an SSLRequest 'S' (TLS on) or 'N' (off); to a GSSENCRequest
+        //  'G' or 'N'. Anything else is not PostgreSQL.
+        char c = buf[0];
+        if (!self->pg_gss && c == 'S') {
+            self->pg_gss = true;
+            zb_log_info("%s: the server has TLS on: checking with a GSSENCRequest from now on "
+                        "(a dropped TLS handshake would be logged at every check)",
+                        config->name);
+        }
+        if (c == 'S' || c == 'N' || (c == 'G' && self->pg_gss))
+            s_reply_good(self);
+        else
+            s_reply_bad(self, buf, (size_t)n);
+        return;
+    }
     if (config->expect_len == 0) {
         s_reply_good(self);
         return;
@@ -506,8 +689,14 @@ static void s_on_timer(zb_loop_t *loop, zb_timer_t *timer, void *arg)
         s_failure(self, "timeout");
         s_reconnect_later(self);
         break;
+    case S_RESOLVING:
+        break; // no timer while resolving
     case S_IDLE:
-        s_ping(self);
+        if (self->config->send_len > 0)
+            s_ping(self);
+        else if (!self->lookup && s_lookup(self) == -1) // a held connection's name ran out
+            zb_loop_timer_set(self->loop, &self->timer,
+                              zb_time_mono_ms() + self->config->interval_ms);
         break;
     case S_WAITING:
         zb_time_format_duration(self->config->timeout_ms, text, sizeof(text));

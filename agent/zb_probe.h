@@ -1,10 +1,21 @@
-/*  zb_probe: watches one TCP service over a persistent connection.
+/*  zb_probe: watches one TCP service, over a held connection or one
+    connection per check.
 
     Every probe lives in the agent's one event loop: a socket, a timer and a
-    small state machine, no thread. The connection is held open between
-    checks, so a service that dies is seen the moment its kernel closes or
-    resets the connection: the probe reconnects at once, and a refused
-    reconnect is "down" within milliseconds instead of an interval later.
+    small state machine, no thread. With `hold` (the default when the probe
+    sends a ping) the connection is held open between checks, so a service
+    that dies is seen the moment its kernel closes or resets the connection:
+    the probe reconnects at once, and a refused reconnect is "down" within
+    milliseconds instead of an interval later. Without it, every check
+    connects, checks and closes: an idle connection held open would keep a
+    server's graceful shutdown waiting for it (PostgreSQL's `pg_ctl stop`,
+    `nginx -s quit`) while the service looked up all the time.
+
+    A target given by name is resolved through zb_resolver, never blocking
+    the loop: before the first connect, before every reconnect after a
+    failure, and while connected whenever the answer's TTL (or `resolve`)
+    runs out; when the address changed the connection moves to the new one.
+    A name that does not resolve is "down" with reason `dns`.
 
     With `send`, every interval the probe sends the ping and expects a reply
     that starts with `expect` (any byte when expect is empty) within the
@@ -21,6 +32,7 @@
 #include "zb_loop.h"
 #include "zb_net.h"
 #include "zb_proto.h"
+#include "zb_resolver.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -29,20 +41,33 @@
 #define ZB_PROBE_EXPECT_MAX 256 // bytes of an expected reply prefix
 #define ZB_PROBE_TARGET_MAX 299 // bytes of "host:port"
 
+//  How a reply is judged.
+typedef enum {
+    ZB_PROBE_REPLY_PREFIX = 0, // starts with expect (any bytes when expect is empty)
+    ZB_PROBE_REPLY_PG_SSL      // PostgreSQL's answer to an SSLRequest: one byte, S or N
+                               // (then G or N to the GSSENCRequest that follows an S)
+} zb_probe_reply_t;
+
 //  name, target, send and expect point to text sized to its content (an
 //  agent holds thousands of configs): whoever fills a config in owns them
 //  and keeps them as long as the config (zb_agent_config frees its own).
 typedef struct {
-    const char *name;    // the service; "" for a probe of no service
-    const char *target;  // "host:port" as configured, for messages
-    zb_net_addr_t addr;  // resolved once at configuration time
-    const char *send;    // send_len bytes; never NULL, "" when unset
-    size_t send_len;     // 0: connection-only check
-    const char *expect;  // expect_len bytes; never NULL, "" when unset
-    size_t expect_len;   // 0: any reply byte will do
-    int64_t interval_ms; // between checks
-    int64_t timeout_ms;  // for a connect or a reply; < interval_ms
-    int fails;           // consecutive failures before down
+    const char *name;       // the service; "" for a probe of no service
+    const char *target;     // "host:port" as configured, for messages
+    const char *host;       // its host part: a name, or a literal address
+    int port;               // its port
+    bool literal;           // host is an address (addr): nothing to resolve
+    zb_net_addr_t addr;     // the literal address; zeroed for a name
+    int64_t resolve_ms;     // names: look up again this often; 0: the answer's TTL
+    bool hold;              // keep the connection open between checks
+    const char *send;       // send_len bytes; never NULL, "" when unset
+    size_t send_len;        // 0: connection-only check
+    const char *expect;     // expect_len bytes; never NULL, "" when unset
+    size_t expect_len;      // 0: any reply byte will do
+    zb_probe_reply_t reply; // how the reply is judged (check = postgres)
+    int64_t interval_ms;    // between checks
+    int64_t timeout_ms;     // for a connect or a reply; < interval_ms
+    int fails;              // consecutive failures before down
 } zb_probe_config_t;
 
 typedef struct _zb_probe_t zb_probe_t;
@@ -51,8 +76,10 @@ typedef struct _zb_probe_t zb_probe_t;
 //  status already holds the new state, since, reason and error.
 typedef void(zb_probe_notify_fn)(zb_probe_t *probe, zb_state_t from, void *arg);
 
-//  config must outlive the probe. Returns NULL when out of memory.
-zb_probe_t *zb_probe_new(zb_loop_t *loop, const zb_probe_config_t *config,
+//  config must outlive the probe, and so must resolver (which a config
+//  with a literal address does not use, and may then be NULL). Returns
+//  NULL when out of memory.
+zb_probe_t *zb_probe_new(zb_loop_t *loop, zb_resolver_t *resolver, const zb_probe_config_t *config,
                          zb_probe_notify_fn *notify, void *arg);
 //  Closes the connection and cancels the timer; no callback is made.
 void zb_probe_destroy(zb_probe_t **self_p);
@@ -63,8 +90,8 @@ void zb_probe_destroy(zb_probe_t **self_p);
 void zb_probe_start(zb_probe_t *self, int64_t delay_ms);
 
 //  Takes a new configuration for the same service (reload). The caller
-//  makes sure only interval, timeout and fails differ (name, target,
-//  address, send and expect are the same): the connection, the state and
+//  makes sure only interval, timeout and fails differ (name, target, hold,
+//  resolve, send and expect are the same): the connection, the state and
 //  the failure count carry on. A shorter interval brings the next check
 //  forward; a new timeout applies to a connect or reply under way.
 void zb_probe_set_config(zb_probe_t *self, const zb_probe_config_t *config);

@@ -21,6 +21,7 @@
 #define ZB_REASON_MAX 32
 #define ZB_ERROR_MAX 200
 #define ZB_KIND_MAX 16
+#define ZB_ADDR_MAX 64 // "[IPv6]:port"
 
 typedef enum {
     ZB_STATE_UNKNOWN = 0, // no verdict yet, or the host is silent
@@ -41,6 +42,7 @@ typedef struct {
     int64_t rtt_us;                 // last round trip, -1 when none
     char reason[ZB_REASON_MAX + 1]; // why it is in this state; may be empty
     char error[ZB_ERROR_MAX + 1];   // last error text; may be empty
+    char addr[ZB_ADDR_MAX + 1];     // probes: the address in use; may be empty
 } zb_service_status_t;
 
 typedef struct {

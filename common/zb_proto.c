@@ -148,7 +148,13 @@ static int s_buf_service(s_buf_t *buf, const zb_service_status_t *s)
                      s->since_ms);
     if (s_buf_append(buf, number, (size_t)n) == -1 || s_buf_append(buf, ",\"reason\":", 10) == -1 ||
         s_buf_string(buf, s->reason) == -1 || s_buf_append(buf, ",\"error\":", 9) == -1 ||
-        s_buf_string(buf, s->error) == -1 || s_buf_append(buf, "}", 1) == -1)
+        s_buf_string(buf, s->error) == -1)
+        return -1;
+    //  Optional: only probes have one.
+    if (s->addr[0] &&
+        (s_buf_append(buf, ",\"addr\":", 8) == -1 || s_buf_string(buf, s->addr) == -1))
+        return -1;
+    if (s_buf_append(buf, "}", 1) == -1)
         return -1;
     return 0;
 }
@@ -599,7 +605,8 @@ static json_t *s_service_json(const zb_service_status_t *s)
         json_object_set_new(item, "rtt_us",
                             s->rtt_us >= 0 ? json_integer(s->rtt_us) : json_null()) ||
         json_object_set_new(item, "reason", s_text(s->reason)) ||
-        json_object_set_new(item, "error", s_text(s->error))) {
+        json_object_set_new(item, "error", s_text(s->error)) ||
+        (s->addr[0] && json_object_set_new(item, "addr", s_text(s->addr)))) {
         json_decref(item);
         item = NULL;
     }
@@ -645,6 +652,8 @@ void zb_proto_test(bool verbose)
         strcpy(s.kind, "probe");
         strcpy(s.reason, i % 2 ? "ok" : "refused");
         strcpy(s.error, i % 2 ? "" : "connect: \"Connection refused\"\n");
+        if (i % 3) // optional: beats from older agents have none
+            snprintf(s.addr, sizeof(s.addr), i % 3 == 1 ? "10.0.0.%d:6379" : "[::%d]:22", i);
         assert(zb_msg_add_service(beat, &s) == 0);
     }
     char *topic, *json;
@@ -660,7 +669,7 @@ void zb_proto_test(bool verbose)
         assert(strcmp(a->name, b->name) == 0 && a->state == b->state);
         assert(a->since_ms == b->since_ms && a->rtt_us == b->rtt_us);
         assert(strcmp(a->reason, b->reason) == 0 && strcmp(a->error, b->error) == 0);
-        assert(strcmp(a->kind, b->kind) == 0);
+        assert(strcmp(a->kind, b->kind) == 0 && strcmp(a->addr, b->addr) == 0);
     }
     zb_msg_destroy(&copy);
     //  The text is what jansson makes of the whole document at once (the

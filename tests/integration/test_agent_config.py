@@ -43,8 +43,6 @@ ERRORS = [
      r': service/redis/probe: "127.0.0.1:70000" is not host:port \(port must be 1..65535\)'),
     ("no_port", "service\n    redis\n        probe = 127.0.0.1\n",
      r': service/redis/probe: "127.0.0.1" is not host:port'),
-    ("unresolvable", "service\n    redis\n        probe = no-such-host.invalid:1\n",
-     r': service/redis/probe: cannot resolve "no-such-host.invalid"'),
     ("timeout_ge_interval", SERVICE + "        interval = 1s\n        timeout = 2s\n",
      r": service/redis/timeout: timeout 2.0s must be shorter than interval 1.0s"),
     ("fails_range", SERVICE + "        fails = 101\n",
@@ -103,6 +101,17 @@ class AgentConfigTest(zbtest.TestCase):
                     lines = err.splitlines()
                     self.assertEqual(len(lines), 1, err)
                     self.assertRegex(lines[0], "^zbeat-agent: " + re.escape(path) + expect)
+
+    def test_unresolvable_name_is_a_warning(self):
+        """A name that does not resolve is a service that is down (reason
+        dns) until it does, not a configuration error (issue 16)."""
+        path = self.write("unresolvable.cfg",
+                          "service\n    redis\n        probe = no-such-host.invalid:1\n")
+        rc, out, err = self.run_agent("-c", path, "--check-config")
+        self.assertEqual((rc, out), (0, "%s: ok\n" % path), err)
+        self.assertRegex(err, "^zbeat-agent: " + re.escape(path) +
+                         r': service/redis/probe: warning: cannot resolve "no-such-host.invalid": '
+                         r'.+ \(the service is down until it resolves\)\n$')
 
     def test_missing_file(self):
         rc, out, err = self.run_agent("-c", "/nonexistent/agent.cfg")

@@ -14,10 +14,10 @@ PING = {"send": '"PING\\r\\n"', "expect": '"+PONG"'}
 
 class AgentFailureTest(AgentCase):
 
-    def start_one(self, server, interval="1s", timeout="300ms", fails=3, ping=True):
+    def start_one(self, server, interval="1s", timeout="300ms", fails=3, ping=True, **extra):
         keys = dict(PING) if ping else {}
         keys.update(probe="127.0.0.1:%d" % server.port, interval=interval, timeout=timeout,
-                    fails=fails)
+                    fails=fails, **extra)
         agent = self.start_agent([("svc", keys)])
         self.wait_subscribed()
         self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
@@ -109,9 +109,32 @@ class AgentFailureTest(AgentCase):
         self.assertIn("bad response \"-ERR nope", svc["error"])
         self.stop_agent(agent)
 
-    def test_connection_only(self):
+    def test_connection_only_connects_per_check(self):
+        """Without a ping nothing is held (hold = no by default): every
+        interval a connect, closed at once; a refused one is down."""
         server = zbtest.TcpServer(self)
-        agent = self.start_one(server, "1s", "300ms", ping=False)
+        agent = self.start_one(server, "300ms", "100ms", ping=False)
+        beat = self.sub.beats()[-1]["msg"]["services"][0]
+        self.assertIsInstance(beat["rtt_us"], int)  # the connect time
+        t0, n0 = time.monotonic(), server.accepted
+        zbtest.wait_for(lambda: server.accepted >= n0 + 4, 5, "four more checks")
+        took = time.monotonic() - t0
+        self.assertGreater(took, 0.3 * 2.5, "4 connects in %.2fs: faster than the interval" % took)
+        zbtest.wait_for(lambda: server.connections() == 0, 1, "no connection held")
+        start = self.mark()
+        t_refuse = time.monotonic()
+        server.set_mode("refuse")
+        down = self.wait_event("svc", "down", 10, start=start)
+        self.assertEqual(down["msg"]["reason"], "refused")
+        self.assertLess(down["t"] - t_refuse, 2 * 0.3)
+        start = self.mark()
+        server.set_mode("answer")
+        self.wait_event("svc", "up", 5, start=start)
+        self.stop_agent(agent)
+
+    def test_connection_only_held(self):
+        server = zbtest.TcpServer(self)
+        agent = self.start_one(server, "1s", "300ms", ping=False, hold="yes")
         beat = self.sub.beats()[-1]["msg"]["services"][0]
         self.assertEqual(beat["state"], "up")
         self.assertIsInstance(beat["rtt_us"], int)  # the connect time

@@ -1,0 +1,317 @@
+"""A probed service's graceful shutdown is never delayed by zbeat (issue 16,
+point 5), against the real servers: PostgreSQL (`pg_ctl stop -m fast`) and
+nginx (`nginx -s quit`, i.e. SIGQUIT to the master).
+
+An idle connection held open by a connection-only probe made PostgreSQL's
+fast stop wait for authentication_timeout (60 s) and kept nginx "shutting
+down" for about a minute, while the service looked up. Now a probe without
+a ping connects per check and closes at once (hold = no): each stop takes
+as long with the agent attached as without it (the assertion allows 2 s),
+and the service is down within two intervals of the stop. A held probe
+with a real ping (an HTTP/1.1 keep-alive request to nginx) does not delay
+nginx either: nginx closes idle keep-alive connections at once on quit.
+
+The servers run from temporary directories on 127.0.0.1 (NOTES-probes.md)."""
+
+import glob
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+import zbtest
+from agent_helpers import AgentCase
+
+INTERVAL = 0.5
+
+
+def pg_bin():
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    return os.path.dirname(found[-1]) if found else None
+
+
+def skip_pg():
+    if os.geteuid() != 0:
+        return "needs root (runs the cluster as postgres)"
+    if not pg_bin():
+        return "PostgreSQL is not installed (scripts/deps.sh)"
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return "no postgres user"
+    return None
+
+
+class GracefulCase(AgentCase):
+
+    def probe_agent(self, port, **keys):
+        probe = {"probe": "127.0.0.1:%d" % port, "interval": "%dms" % (INTERVAL * 1000)}
+        probe.update(keys)
+        agent = self.start_agent([("svc", probe)])
+        self.wait_subscribed()
+        self.wait_event_or_beat_up()
+        return agent
+
+    def wait_event_or_beat_up(self):
+        self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
+                      zbtest.beat_state(m, "svc") == "up", 10, "a beat with svc up")
+        # A few checks' worth of probing before the stop.
+        t0 = time.monotonic()
+        zbtest.wait_for(lambda: time.monotonic() - t0 > 3 * INTERVAL, 5, "three intervals")
+
+    def assert_down_soon(self, start, t_stopped):
+        down = self.wait_event("svc", "down", 5, start=start)
+        self.assertEqual(down["msg"]["reason"], "refused")
+        self.assertLess(down["t"] - t_stopped, 2 * INTERVAL,
+                        "down %.3fs after the stop" % (down["t"] - t_stopped))
+        ups = [m for m in self.sub.events()[start:] if m["msg"]["to"] == "down" and
+               m["t"] < t_stopped - 5]
+        self.assertEqual(ups, [])
+
+
+@unittest.skipIf(skip_pg(), skip_pg())
+class PostgresTest(GracefulCase):
+
+    def setUp(self):
+        super().setUp()
+        self.bin = pg_bin()
+        # The cluster's directory belongs to postgres (initdb insists).
+        self.dir = tempfile.mkdtemp(prefix="zbtest-pg-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        shutil.chown(self.dir, "postgres", "postgres")
+        self.data = os.path.join(self.dir, "data")
+        self.log = os.path.join(self.dir, "postgres.log")
+        self.port = zbtest.free_port()
+        self.pg("initdb", "-D", self.data, "-A", "trust", "--no-sync")
+        self.addCleanup(self.pg_kill)
+
+    def pg(self, tool, *args, timeout=120):
+        r = subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(self.bin, tool)] +
+                           list(args), capture_output=True, text=True, timeout=timeout)
+        if r.returncode != 0:
+            raise AssertionError("%s: %s%s" % (tool, r.stdout, r.stderr))
+        return r
+
+    def pg_start(self):
+        self.pg("pg_ctl", "-D", self.data, "-l", self.log, "-w", "-o",
+                "-p %d -k %s -c listen_addresses=127.0.0.1" % (self.port, self.dir), "start")
+
+    def pg_stop(self):
+        """pg_ctl stop -m fast: (seconds it took, monotonic time it returned)."""
+        t0 = time.monotonic()
+        self.pg("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+        t1 = time.monotonic()
+        return t1 - t0, t1
+
+    def pg_kill(self):
+        subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(self.bin, "pg_ctl"),
+                        "-D", self.data, "-m", "immediate", "stop"], capture_output=True)
+
+    def log_lines(self):
+        with open(self.log, errors="replace") as f:
+            return f.read().splitlines()
+
+    def stop_with_probe(self, **keys):
+        self.pg_start()
+        without, _ = self.pg_stop()
+        self.pg_start()
+        agent = self.probe_agent(self.port, **keys)
+        before = len(self.log_lines())
+        t0 = time.monotonic()
+        zbtest.wait_for(lambda: time.monotonic() - t0 > 4 * INTERVAL, 5, "four more checks")
+        # Connecting and closing without a word leaves no line in the log.
+        self.assertEqual(self.log_lines()[before:], [])
+        start = self.mark()
+        took, t_stopped = self.pg_stop()
+        self.assertLess(took, without + 2.0, "pg_ctl stop -m fast: %.2fs with the probe, "
+                        "%.2fs without" % (took, without))
+        self.assert_down_soon(start, t_stopped)
+        self.stop_agent(agent)
+        return agent
+
+    def test_fast_stop_is_not_delayed_by_a_connection_only_probe(self):
+        self.stop_with_probe()
+
+    def test_check_postgres_is_up_logs_nothing_and_does_not_delay_a_stop(self):
+        """check = postgres: an SSLRequest per connection, its one-byte
+        answer ('N' here: no TLS configured), then a clean close."""
+        agent = self.stop_with_probe(check="postgres")
+        self.assertNotIn("bad-response", agent.output())
+        rtts = [s["rtt_us"] for m in self.sub.beats() for s in m["msg"]["services"]
+                if s["state"] == "up"]
+        self.assertTrue(rtts and all(isinstance(r, int) for r in rtts), rtts)
+
+    def test_check_postgres_with_tls_on_logs_at_most_one_line(self):
+        """With ssl = on the SSLRequest is answered S, and closing instead
+        of a TLS handshake is logged; after that first S the probe asks
+        with a GSSENCRequest, answered G or N, which logs nothing."""
+        key, crt = os.path.join(self.data, "server.key"), os.path.join(self.data, "server.crt")
+        subprocess.run(["openssl", "req", "-new", "-x509", "-days", "1", "-nodes", "-subj",
+                        "/CN=localhost", "-keyout", key, "-out", crt], check=True,
+                       capture_output=True)
+        for path in (key, crt):
+            shutil.chown(path, "postgres", "postgres")
+        os.chmod(key, 0o600)
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            f.write("ssl = on\n")
+        self.pg_start()
+        before = len(self.log_lines())
+        agent = self.probe_agent(self.port, check="postgres")
+        t0 = time.monotonic()
+        zbtest.wait_for(lambda: time.monotonic() - t0 > 6 * INTERVAL, 10, "six more checks")
+        new = self.log_lines()[before:]
+        self.assertLessEqual(len(new), 1, new)
+        self.assertIn("the server has TLS on", agent.output())
+        downs = [m for m in self.sub.events() if m["msg"]["to"] == "down"]
+        self.assertEqual(downs, [])
+        self.stop_agent(agent)
+
+    def test_probe_once_check_postgres(self):
+        self.pg_start()
+        path = self.write("once.cfg", "service\n    db\n        probe = 127.0.0.1:%d\n"
+                          "        check = postgres\n" % self.port)
+        rc, out, err = self.run_cmd([self.agent_bin, "-c", path, "--probe-once", "db"])
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn('send: 8 bytes "\\x00\\x00\\x00\\x08\\x04\\xd2\\x16/"', out)
+        self.assertIn('reply: 1 bytes in ', out)
+        self.assertIn('"N"', out)
+
+
+class AnyReplyServer(zbtest.TcpServer):
+    """Answers whatever bytes arrive (no line needed) with reply."""
+
+    def _data(self, sock, record, data):
+        try:
+            sock.send(self.reply)
+        except OSError:
+            self._drop(sock, eof=True)
+
+
+class ChecksTest(AgentCase):
+    """check = NAME against servers that are not what the check expects."""
+
+    def test_check_postgres_against_something_else_is_a_bad_response(self):
+        server = AnyReplyServer(self, reply=b"-ERR unknown command\r\n")
+        agent = self.start_agent([("svc", {"probe": "127.0.0.1:%d" % server.port,
+                                           "check": "postgres", "interval": "200ms",
+                                           "fails": 1})])
+        down = self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
+                             zbtest.beat_state(m, "svc") == "down", 10, "svc down")
+        svc = down["msg"]["services"][0]
+        self.assertEqual(svc["reason"], "bad-response")
+        self.assertIn('bad response "-ERR unknown', svc["error"])
+        self.stop_agent(agent)
+
+    def test_check_redis_preset(self):
+        redis = self.redis()
+        agent = self.start_agent([("svc", {"probe": "127.0.0.1:%d" % redis.port,
+                                           "check": "redis", "interval": "200ms"})])
+        self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
+                      zbtest.beat_state(m, "svc") == "up", 10, "a beat with svc up")
+        start = self.mark()
+        redis.kill()
+        down = self.wait_event("svc", "down", 5, start=start)
+        self.assertEqual(down["msg"]["reason"], "refused")  # held: seen at once
+        self.stop_agent(agent)
+
+
+@unittest.skipUnless(shutil.which("memcached", path="/usr/bin"),
+                     "memcached is not installed (scripts/deps.sh)")
+class MemcachedTest(AgentCase):
+
+    def test_check_memcached_preset(self):
+        port = zbtest.free_port()
+        server = self.start(["/usr/bin/memcached", "-l", "127.0.0.1", "-p", port, "-U", "0",
+                             "-u", "nobody"], "memcached")
+        zbtest.wait_for(lambda: zbtest.port_open(port), 10, "memcached listening")
+        agent = self.start_agent([("svc", {"probe": "127.0.0.1:%d" % port,
+                                           "check": "memcached", "interval": "200ms"})])
+        beat = self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
+                             zbtest.beat_state(m, "svc") == "up", 10, "a beat with svc up")
+        self.assertIsInstance(beat["msg"]["services"][0]["rtt_us"], int)
+        start = self.mark()
+        server.stop(signal.SIGKILL)
+        down = self.wait_event("svc", "down", 5, start=start)
+        self.assertEqual(down["msg"]["reason"], "refused")
+        self.stop_agent(agent)
+
+    def test_check_memcached_against_redis_is_a_bad_response(self):
+        redis = self.redis()
+        agent = self.start_agent([("svc", {"probe": "127.0.0.1:%d" % redis.port,
+                                           "check": "memcached", "interval": "200ms",
+                                           "fails": 1})])
+        beat = self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
+                             zbtest.beat_state(m, "svc") == "down", 10, "a beat with svc down")
+        self.assertEqual(beat["msg"]["services"][0]["reason"], "bad-response")
+        self.stop_agent(agent)
+
+
+NGINX_CONF = """daemon off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ return 200 "ok\\n"; }}
+    }}
+}}
+"""
+
+
+@unittest.skipUnless(shutil.which("nginx", path="/usr/sbin:/usr/bin"),
+                     "nginx is not installed (scripts/deps.sh)")
+class NginxTest(GracefulCase):
+
+    def setUp(self):
+        super().setUp()
+        self.nginx = shutil.which("nginx", path="/usr/sbin:/usr/bin")
+        self.port = zbtest.free_port()
+        self.conf = self.write("nginx.conf", NGINX_CONF.format(dir=self.tmp, port=self.port))
+
+    def nginx_start(self):
+        proc = self.start([self.nginx, "-c", self.conf, "-p", self.tmp], "nginx")
+        zbtest.wait_for(lambda: zbtest.port_open(self.port), 10, "nginx listening")
+        return proc
+
+    def nginx_quit(self, proc):
+        """nginx -s quit: (seconds until the master exits, monotonic time
+        it did)."""
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGQUIT)
+        proc.wait(90)
+        t1 = time.monotonic()
+        return t1 - t0, t1
+
+    def quit_with_probe(self, **keys):
+        without, _ = self.nginx_quit(self.nginx_start())
+        proc = self.nginx_start()
+        agent = self.probe_agent(self.port, **keys)
+        start = self.mark()
+        took, t_stopped = self.nginx_quit(proc)
+        self.assertLess(took, without + 2.0, "nginx -s quit: %.2fs with the probe, %.2fs "
+                        "without" % (took, without))
+        self.assert_down_soon(start, t_stopped)
+        self.stop_agent(agent)
+
+    def test_quit_is_not_delayed_by_a_connection_only_probe(self):
+        self.quit_with_probe()
+
+    def test_quit_is_not_delayed_by_a_held_keepalive_ping(self):
+        self.quit_with_probe(send='"GET / HTTP/1.1\\r\\nHost: zbeat\\r\\n\\r\\n"',
+                             expect='"HTTP/1.1 200"', timeout="200ms")
+
+
+if __name__ == "__main__":
+    zbtest.main()
