@@ -19,14 +19,15 @@
 #include "zb_fleet.h"
 #include "zb_log.h"
 #include "zb_policy.h"
+#include "zb_record.h"
 #include "zb_replay.h"
 #include "zb_store.h"
+#include "zb_stream.h"
 #include "zb_time.h"
 
 #include <assert.h>
 #include <czmq.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +41,6 @@
 #define ZB_MONITOR_PRUNE_BATCH 1000 // outages deleted per transaction
 #define ZB_MONITOR_ERROR_LOG_MS 10000
 #define ZB_MONITOR_ALERT_TICK_MS 1000 // silences re-read, flapping and reminders checked
-#define ZB_MONITOR_PUB_HWM 100000
 #define ZB_MONITOR_HEARTBEAT_IVL_MS 5000
 #define ZB_MONITOR_HEARTBEAT_TIMEOUT_MS 30000
 //  The monitor's row (its own liveness) and hosts' last-seen times and
@@ -67,13 +67,13 @@ struct _zb_monitor_t {
     int prune_timer;            // one-shot timer for the next prune batch, or -1
     int64_t now_mono;           // clocks of the message or sweep being handled
     int64_t now_wall;
-    int64_t alert_tick_mono;      // when zb_policy_tick last ran
-    zlistx_t *publish;            // "topic\0payload" to publish once the pass commits
-    zsock_t *pub;                 // while running, when monitor/publish is set
-    zb_dispatch_t *dispatch;      // while running
-    zb_replay_server_t *replay;   // while running, when monitor/replay is set
-    int64_t started_wall;         // when zb_monitor_run began: the monitor row's
-    int hangup_fd;                // SIGHUP's signalfd (zb_reload), or -1
+    int64_t alert_tick_mono;    // when zb_policy_tick last ran
+    zb_stream_t *stream;        // the PUB stream (bound while running, when monitor/publish is set)
+    zb_record_t record;         // the fleet's sink: store, policy, stream
+    zb_dispatch_t *dispatch;    // while running
+    zb_replay_server_t *replay; // while running, when monitor/replay is set
+    int64_t started_wall;       // when zb_monitor_run began: the monitor row's
+    int hangup_fd;              // SIGHUP's signalfd (zb_reload), or -1
     zb_monitor_hangup_fn *hangup; // called when it is readable
     void *hangup_arg;
 
@@ -82,16 +82,11 @@ struct _zb_monitor_t {
     zb_monitor_stats_t shared;   // stats as of the last pass
 };
 
-//  --------------------------------------------------------------------------
-//  Writes. A failed write is counted and logged; the in-memory state goes
-//  on (the commit of the pass reports the loss).
-
+//  Failed writes are counted (db_errors) and logged by zb_record; the state
+//  in memory goes on (the commit of the pass reports the loss).
 static void s_write_result(zb_monitor_t *self, int rc)
 {
-    if (rc < 0) {
-        self->stats.db_errors++;
-        zb_log_error("database: %s", zb_store_error(self->store));
-    }
+    zb_record_result(&self->record, rc);
 }
 
 //  The fleet's counters, into the stats.
@@ -107,191 +102,7 @@ static void s_counts(zb_monitor_t *self)
     self->stats.host_outages = counts.host_outages;
 }
 
-//  Queues a message for the PUB socket; sent when the pass commits.
-static void s_publish(zb_monitor_t *self, const char *topic, const char *payload)
-{
-    if (!self->publish)
-        return;
-    size_t tlen = strlen(topic), plen = strlen(payload);
-    char *item = malloc(tlen + plen + 2);
-    if (!item)
-        return;
-    memcpy(item, topic, tlen + 1);
-    memcpy(item + tlen + 1, payload, plen + 1);
-    if (!zlistx_add_end(self->publish, item))
-        free(item);
-}
-
-//  --------------------------------------------------------------------------
-//  The fleet's sink: its effects as store writes, PUB messages, alerts.
-
-static void s_host_put(void *arg, zb_fleet_host_t *host)
-{
-    zb_monitor_t *self = arg;
-    zb_store_host_t row = {
-        .name = host->name,
-        .state = zb_fleet_host_state_name(host->state),
-        .since_ms = host->since_ms,
-        .instance = host->instance,
-        .interval_ms = host->interval_ms,
-        .last_seen_ms = host->last_seen_wall,
-    };
-    s_write_result(self, zb_store_host_put(self->store, &row));
-}
-
-static void s_service_put(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service)
-{
-    zb_monitor_t *self = arg;
-    zb_store_service_t row = {
-        .host = host->name,
-        .name = service->name,
-        .kind = service->kind,
-        .state = zb_state_name(service->state),
-        .since_ms = service->since_ms,
-        .reason = service->reason,
-        .error = service->error,
-    };
-    s_write_result(self, zb_store_service_put(self->store, &row));
-}
-
-static void s_service_delete(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service)
-{
-    zb_monitor_t *self = arg;
-    s_write_result(self, zb_store_service_delete(self->store, host->name, service->name));
-}
-
-static void s_instance_put(void *arg, const char *host, const char *instance, int64_t now_wall,
-                           uint64_t seq)
-{
-    zb_monitor_t *self = arg;
-    s_write_result(self, zb_store_instance_put(self->store, host, instance, now_wall, seq));
-}
-
-static int s_outage_open(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service,
-                         int64_t started_ms, const char *reason, const char *error, int64_t *id,
-                         int64_t *started)
-{
-    zb_monitor_t *self = arg;
-    zb_store_outage_t row = {
-        .kind = service ? "service" : "host",
-        .host = host->name,
-        .service = service ? service->name : NULL,
-        .started_at_ms = started_ms,
-        .reason = reason,
-        .error = error,
-        .instance = host->instance,
-    };
-    int rc = zb_store_outage_open(self->store, &row, id, started);
-    s_write_result(self, rc);
-    return rc;
-}
-
-static int s_outage_close(void *arg, int64_t id, int64_t ended_ms, const char *end_reason)
-{
-    zb_monitor_t *self = arg;
-    int rc = zb_store_outage_close(self->store, id, ended_ms, end_reason);
-    s_write_result(self, rc);
-    return rc;
-}
-
-//  A state change on the PUB stream: state.<host>[.<service>].
-static void s_state(void *arg, zb_fleet_host_t *fleet_host, zb_fleet_service_t *fleet_service,
-                    const char *from, const char *to, int64_t at_ms, const char *reason)
-{
-    zb_monitor_t *self = arg;
-    if (!self->pub)
-        return;
-    const char *host = fleet_host->name;
-    const char *service = fleet_service ? fleet_service->name : NULL;
-    char topic[ZB_NAME_MAX * 2 + 16];
-    if (service)
-        snprintf(topic, sizeof(topic), "state.%s.%s", host, service);
-    else
-        snprintf(topic, sizeof(topic), "state.%s", host);
-    json_t *o = json_pack("{s:i, s:s, s:s, s:s?, s:s, s:s, s:I, s:s}", "v", 1, "type", "state",
-                          "host", host, "service", service, "from", from, "to", to, "at_ms",
-                          (json_int_t)at_ms, "reason", reason ? reason : "");
-    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-    if (text)
-        s_publish(self, topic, text);
-    free(text);
-    json_decref(o);
-}
-
-static void s_flip(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service, zb_state_t to,
-                   const char *reason, const char *error)
-{
-    zb_monitor_t *self = arg;
-    zb_policy_flip(self->policy, host, service, to, reason, error);
-}
-
-static void s_opened(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service)
-{
-    zb_monitor_t *self = arg;
-    zb_policy_opened(self->policy, host, service);
-}
-
-static void s_closed(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service, int64_t id,
-                     int64_t started_ms, int64_t ended_ms, const char *end_reason)
-{
-    zb_monitor_t *self = arg;
-    zb_policy_closed(self->policy, host, service, id, started_ms, ended_ms, end_reason);
-}
-
-static int s_replay_key(void *arg, const zb_msg_t *msg, int64_t now_wall)
-{
-    zb_monitor_t *self = arg;
-    int rc = zb_store_replay_key(self->store, msg->host, msg->instance, msg->seq, now_wall);
-    s_write_result(self, rc);
-    return rc;
-}
-
-static int s_replay_covered(void *arg, const zb_msg_t *msg)
-{
-    zb_monitor_t *self = arg;
-    int rc = zb_store_replay_covered(self->store, msg->host, msg->service, msg->at_ms);
-    s_write_result(self, rc);
-    return rc;
-}
-
-static void s_replay_down(void *arg, const zb_msg_t *msg, int64_t bound_ms)
-{
-    zb_monitor_t *self = arg;
-    zb_store_outage_t outage = {.kind = "service",
-                                .host = msg->host,
-                                .service = msg->service,
-                                .started_at_ms = msg->at_ms,
-                                .reason = msg->reason,
-                                .error = msg->error,
-                                .instance = msg->instance};
-    s_write_result(self, zb_store_replay_down(self->store, &outage, bound_ms));
-}
-
-static void s_replay_end(void *arg, const zb_msg_t *msg)
-{
-    zb_monitor_t *self = arg;
-    s_write_result(self, zb_store_replay_end(self->store, msg->host, msg->service, msg->at_ms,
-                                             zb_state_name(msg->to)));
-}
-
-static const zb_fleet_sink_t s_sink = {
-    .host_put = s_host_put,
-    .service_put = s_service_put,
-    .service_delete = s_service_delete,
-    .instance_put = s_instance_put,
-    .outage_open = s_outage_open,
-    .outage_close = s_outage_close,
-    .state = s_state,
-    .flip = s_flip,
-    .opened = s_opened,
-    .closed = s_closed,
-    .replay_key = s_replay_key,
-    .replay_covered = s_replay_covered,
-    .replay_down = s_replay_down,
-    .replay_end = s_replay_end,
-};
-
-//  zb_policy's way out: store results counted here, alerts queued for PUB.
+//  zb_policy's way out: store results counted, alerts queued on the stream.
 static void s_policy_wrote(void *arg, int rc)
 {
     s_write_result(arg, rc);
@@ -299,13 +110,14 @@ static void s_policy_wrote(void *arg, int rc)
 
 static void s_policy_publish(void *arg, const char *topic, const char *payload)
 {
-    s_publish(arg, topic, payload);
+    zb_monitor_t *self = arg;
+    zb_stream_queue(self->stream, topic, payload);
 }
 
 static bool s_policy_publishing(void *arg)
 {
     zb_monitor_t *self = arg;
-    return self->pub != NULL;
+    return zb_stream_active(self->stream);
 }
 
 static const zb_policy_io_t s_policy_io = {
@@ -347,21 +159,6 @@ void zb_monitor_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall)
         now_mono - self->alert_tick_mono >= ZB_MONITOR_ALERT_TICK_MS) {
         self->alert_tick_mono = now_mono;
         zb_policy_tick(self->policy, self->fleet);
-    }
-}
-
-static void s_publish_flush(zb_monitor_t *self, bool send)
-{
-    void *sock = self->pub ? zsock_resolve(self->pub) : NULL;
-    char *item;
-    while ((item = zlistx_detach(self->publish, NULL))) {
-        if (send && sock) {
-            //  PUB never blocks: at its high-water mark it drops.
-            size_t tlen = strlen(item);
-            zmq_send(sock, item, tlen, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-            zmq_send(sock, item + tlen + 1, strlen(item + tlen + 1), ZMQ_DONTWAIT);
-        }
-        free(item);
     }
 }
 
@@ -427,7 +224,7 @@ int zb_monitor_commit(zb_monitor_t *self)
     s_share(self, wrote, ok, zb_time_mono_us() - start_us);
     //  Only what is committed leaves the monitor: a rolled-back alert was
     //  never made.
-    s_publish_flush(self, ok);
+    zb_stream_flush(self->stream, ok);
     if (zb_policy_poked(self->policy) && ok && self->dispatch)
         zb_dispatch_poke(self->dispatch);
     return ok ? 0 : -1;
@@ -542,45 +339,6 @@ void zb_monitor_snapshot(zb_monitor_t *self, zb_monitor_stats_t *stats)
 //  --------------------------------------------------------------------------
 //  Loading the state a previous run left
 
-static int s_load_host(const zb_store_host_t *row, void *arg)
-{
-    zb_monitor_t *self = arg;
-    //  Messages of this agent run up to what is committed are stale: a beat
-    //  queued in the agent while we were down must not undo a transition
-    //  the previous run recorded (or that replay brought).
-    uint64_t last_seq = 0;
-    if (zb_name_valid(row->name) && row->instance && row->instance[0] &&
-        zb_store_instance_seq(self->store, row->name, row->instance, &last_seq) != 0)
-        last_seq = 0;
-    bool failed = false;
-    zb_fleet_load_host(self->fleet, row->name, row->state, row->since_ms, row->instance,
-                       row->interval_ms, row->last_seen_ms, last_seq, zb_time_mono_ms(), &failed);
-    return failed ? -1 : 0;
-}
-
-static int s_load_service(const zb_store_service_t *row, void *arg)
-{
-    zb_monitor_t *self = arg;
-    bool failed = false;
-    zb_fleet_load_service(self->fleet, row->host, row->name, row->state, row->since_ms, row->kind,
-                          row->reason, row->error, &failed);
-    return failed ? -1 : 0;
-}
-
-static int s_load_outage(const zb_store_outage_t *row, void *arg)
-{
-    zb_monitor_t *self = arg;
-    zb_fleet_host_t *host = NULL;
-    zb_fleet_service_t *service = NULL;
-    if (zb_fleet_load_outage(self->fleet, row->host, row->service, row->id, row->started_at_ms,
-                             zb_time_mono_ms(), &host, &service) != 0)
-        return -1;
-    if (host)
-        zb_policy_loaded(self->policy, host, service, row->notified, row->silenced,
-                         row->started_at_ms);
-    return 0;
-}
-
 zb_monitor_t *zb_monitor_new(const zb_monitor_config_t *config, char *err, size_t errsize)
 {
     assert(config && err);
@@ -595,9 +353,9 @@ zb_monitor_t *zb_monitor_new(const zb_monitor_config_t *config, char *err, size_
     self->stats.db_ok = true;
     self->shared = self->stats;
     self->prune_timer = -1;
-    self->publish = zlistx_new();
-    self->fleet = zb_fleet_new(&s_sink, self, config->liveness);
-    if (!self->publish || !self->fleet) {
+    self->stream = zb_stream_new();
+    self->fleet = zb_fleet_new(&zb_record_sink, &self->record, config->liveness);
+    if (!self->stream || !self->fleet) {
         snprintf(err, errsize, "out of memory");
         goto failed;
     }
@@ -609,10 +367,13 @@ zb_monitor_t *zb_monitor_new(const zb_monitor_config_t *config, char *err, size_
         snprintf(err, errsize, "out of memory");
         goto failed;
     }
+    self->record = (zb_record_t){.store = self->store,
+                                 .fleet = self->fleet,
+                                 .policy = self->policy,
+                                 .stream = self->stream,
+                                 .db_errors = &self->stats.db_errors};
     s_clock(self, zb_time_mono_ms(), zb_time_wall_ms());
-    if (zb_store_hosts(self->store, s_load_host, self) != 0 ||
-        zb_store_services(self->store, s_load_service, self) != 0 ||
-        zb_store_open_outages(self->store, s_load_outage, self) != 0) {
+    if (zb_record_load(&self->record) != 0) {
         snprintf(err, errsize, "%s", zb_store_error(self->store));
         goto failed;
     }
@@ -634,9 +395,7 @@ void zb_monitor_destroy(zb_monitor_t **self_p)
     zb_policy_destroy(&self->policy);
     zb_store_destroy(&self->store);
     zb_fleet_destroy(&self->fleet);
-    if (self->publish)
-        s_publish_flush(self, false);
-    zlistx_destroy(&self->publish);
+    zb_stream_destroy(&self->stream);
     pthread_mutex_destroy(&self->shared_lock);
     free(self);
     *self_p = NULL;
@@ -828,61 +587,6 @@ static int s_apply_check(const zb_monitor_config_t *old, const zb_monitor_config
     return 0;
 }
 
-//  A PUB socket bound on every endpoint, or NULL (logged when `quiet` is
-//  false). `tries` > 1 retries every 10 ms: a socket just closed frees its
-//  port only when the I/O thread gets to it.
-static zsock_t *s_pub_open(const char *endpoints, int tries, bool quiet)
-{
-    char *list = strdup(endpoints);
-    zsock_t *pub = NULL;
-    for (int attempt = 1; list && attempt <= tries && !pub; attempt++) {
-        if (attempt > 1)
-            zclock_sleep(10);
-        strcpy(list, endpoints);
-        pub = zsock_new(ZMQ_PUB);
-        if (!pub)
-            break;
-        zsock_set_sndhwm(pub, ZB_MONITOR_PUB_HWM);
-        char *save = NULL;
-        for (char *ep = strtok_r(list, ",", &save); ep && pub; ep = strtok_r(NULL, ",", &save))
-            if (zsock_bind(pub, "%s", ep) == -1) {
-                if (attempt == tries && !quiet)
-                    zb_log_error("cannot bind %s: %s", ep, zmq_strerror(zmq_errno()));
-                zsock_destroy(&pub);
-            }
-    }
-    if (pub)
-        zb_log_info("publishing alerts on %s", endpoints);
-    free(list);
-    return pub;
-}
-
-//  The PUB socket on its new endpoints. The new one is bound first, so a
-//  failure keeps the old one; only when that fails (most often: the same
-//  port) does the old one go first, and comes back if the new one still
-//  fails. That path may hold the loop for up to 1 s; messages queue
-//  meanwhile and are drained before any sweep.
-static int s_apply_publish(zb_monitor_t *self, const char *endpoints, char *err, size_t errsize)
-{
-    zsock_t *pub = NULL;
-    if (*endpoints) {
-        pub = s_pub_open(endpoints, 1, self->pub != NULL);
-        if (!pub && self->pub) {
-            zsock_destroy(&self->pub);
-            pub = s_pub_open(endpoints, 50, false);
-            if (!pub)
-                self->pub = s_pub_open(self->config.publish, 50, false);
-        }
-        if (!pub) {
-            snprintf(err, errsize, "monitor/publish: cannot bind %s", endpoints);
-            return -1;
-        }
-    }
-    zsock_destroy(&self->pub);
-    self->pub = pub;
-    return 0;
-}
-
 int zb_monitor_apply(zb_monitor_t *self, const zb_monitor_config_t *config, char *err,
                      size_t errsize)
 {
@@ -891,7 +595,7 @@ int zb_monitor_apply(zb_monitor_t *self, const zb_monitor_config_t *config, char
     if (s_apply_check(old, config, err, errsize) != 0)
         return -1;
     if (strcmp(old->publish, config->publish) != 0) {
-        if (s_apply_publish(self, config->publish, err, errsize) != 0)
+        if (zb_stream_rebind(self->stream, config->publish, err, errsize) != 0)
             return -1;
         zb_log_info("reload: publish %s", *config->publish ? config->publish : "off");
     }
@@ -981,16 +685,8 @@ int zb_monitor_run(zb_monitor_t *self)
     }
     if (s_bind(self->sub, self->config.bind, "listening") != 0)
         goto done;
-    if (self->config.publish[0]) {
-        self->pub = zsock_new(ZMQ_PUB);
-        if (!self->pub) {
-            zb_log_error("cannot create the publish socket");
-            goto done;
-        }
-        zsock_set_sndhwm(self->pub, ZB_MONITOR_PUB_HWM);
-        if (s_bind(self->pub, self->config.publish, "publishing alerts") != 0)
-            goto done;
-    }
+    if (self->config.publish[0] && zb_stream_bind(self->stream, self->config.publish) != 0)
+        goto done;
     char err[600];
     self->dispatch = zb_dispatch_new(&self->config, err, sizeof(err));
     if (!self->dispatch) {
@@ -1035,7 +731,7 @@ int zb_monitor_run(zb_monitor_t *self)
 done:
     zb_replay_server_destroy(&self->replay);
     zb_dispatch_destroy(&self->dispatch);
-    zsock_destroy(&self->pub);
+    zb_stream_close(self->stream);
     zloop_destroy(&self->loop);
     zb_auth_destroy(&self->auth); // stops watching the socket: before it goes
     zsock_destroy(&self->sub);
