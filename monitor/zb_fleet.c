@@ -19,6 +19,10 @@ struct _zb_fleet_t {
     bool cap_logged;             // the hosts cap was hit and said so
     zb_fleet_counts_t counts;
     uint64_t writes; // sink writes so far (to see if a message wrote)
+    //  No host goes silent before this (monotonic ms): lowered whenever a
+    //  host's deadline may come earlier, made exact by each sweep. INT64_MAX
+    //  when no host can.
+    int64_t deadline;
 };
 
 const char *zb_fleet_host_state_name(zb_fleet_host_state_t state)
@@ -101,6 +105,24 @@ static void s_copy(char *dst, size_t size, const char *src)
     if (len)
         memcpy(dst, src, len);
     dst[len] = '\0';
+}
+
+//  When the host goes silent unless heard (strictly past liveness x its
+//  interval: the first ms after), INT64_MAX when it cannot.
+static int64_t s_host_deadline(zb_fleet_t *self, zb_fleet_host_t *host)
+{
+    if (host->state != ZB_FLEET_ALIVE)
+        return INT64_MAX;
+    int64_t interval = host->interval_ms ? host->interval_ms : ZB_FLEET_UNKNOWN_INTERVAL_MS;
+    return host->last_seen_mono + self->liveness * interval + 1;
+}
+
+//  A host heard, back or new: its deadline may be the nearest now.
+static void s_deadline_lower(zb_fleet_t *self, zb_fleet_host_t *host)
+{
+    int64_t at = s_host_deadline(self, host);
+    if (at < self->deadline)
+        self->deadline = at;
 }
 
 //  --------------------------------------------------------------------------
@@ -441,6 +463,7 @@ void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, in
     //  committed with it.
     if (self->writes != writes)
         s_instance_write(self, host->name, host->instance, now_wall, host->last_seq);
+    s_deadline_lower(self, host);
 }
 
 int zb_fleet_replay(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall)
@@ -472,6 +495,7 @@ int zb_fleet_replay(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int
         host->last_seen_mono = now_mono;
         host->last_seen_wall = now_wall;
         s_host_write(self, host);
+        s_deadline_lower(self, host);
     }
     //  The two channels race: a beat still queued on the SUB socket may be
     //  older than this transition. Live messages of this agent run up to
@@ -525,29 +549,27 @@ void zb_fleet_sweep(zb_fleet_t *self, int64_t now_mono, int64_t now_wall)
 {
     assert(self);
     (void)now_wall;
+    //  Nothing can be due yet: no walk (the deadline is a lower bound).
+    if (now_mono < self->deadline)
+        return;
+    int64_t next = INT64_MAX;
     for (zb_fleet_host_t *host = zhashx_first(self->hosts); host; host = zhashx_next(self->hosts)) {
-        if (host->state != ZB_FLEET_ALIVE)
+        int64_t at = s_host_deadline(self, host);
+        if (at == INT64_MAX)
             continue;
-        int64_t interval = host->interval_ms ? host->interval_ms : ZB_FLEET_UNKNOWN_INTERVAL_MS;
-        if (now_mono - host->last_seen_mono > self->liveness * interval)
+        if (now_mono >= at)
             s_host_silent(self, host, now_mono);
+        else if (at < next)
+            next = at;
     }
+    self->deadline = next;
 }
 
 int64_t zb_fleet_deadline(zb_fleet_t *self, int64_t now_mono)
 {
     assert(self);
-    int64_t deadline = now_mono + 86400000;
-    for (zb_fleet_host_t *host = zhashx_first(self->hosts); host; host = zhashx_next(self->hosts)) {
-        if (host->state != ZB_FLEET_ALIVE)
-            continue;
-        int64_t interval = host->interval_ms ? host->interval_ms : ZB_FLEET_UNKNOWN_INTERVAL_MS;
-        //  Silent once strictly past liveness x interval: the first ms after.
-        int64_t at = host->last_seen_mono + self->liveness * interval + 1;
-        if (at < deadline)
-            deadline = at;
-    }
-    return deadline;
+    int64_t day = now_mono + 86400000;
+    return self->deadline < day ? self->deadline : day;
 }
 
 int zb_fleet_replay_status(zb_fleet_t *self, const char *name, const char *instance,
@@ -598,6 +620,7 @@ zb_fleet_host_t *zb_fleet_load_host(zb_fleet_t *self, const char *name, const ch
     //  queued in the agent while we were down must not undo a transition
     //  the previous run recorded (or that replay brought).
     host->last_seq = last_seq;
+    s_deadline_lower(self, host);
     return host;
 }
 
@@ -638,6 +661,7 @@ int zb_fleet_load_outage(zb_fleet_t *self, const char *name_host, const char *na
         host->state = ZB_FLEET_ALIVE;
         host->last_seen_mono = now_mono;
         host->last_seen_wall = started_ms;
+        s_deadline_lower(self, host);
     }
     if (!host)
         return 0;
@@ -672,6 +696,7 @@ zb_fleet_t *zb_fleet_new(const zb_fleet_sink_t *sink, void *arg, int liveness)
     self->sink = sink;
     self->arg = arg;
     self->liveness = liveness;
+    self->deadline = INT64_MAX;
     self->hosts = zhashx_new();
     if (!self->hosts) {
         free(self);
@@ -696,6 +721,8 @@ void zb_fleet_set_liveness(zb_fleet_t *self, int liveness)
 {
     assert(self);
     self->liveness = liveness;
+    //  Deadlines may all come earlier: the next sweep walks and finds out.
+    self->deadline = INT64_MIN;
 }
 
 zb_fleet_host_t *zb_fleet_host(zb_fleet_t *self, const char *name)

@@ -311,7 +311,12 @@ static void s_test_live(void)
     assert(counts.service_outages == 2 && counts.host_outages == 0);
 
     //  Silent strictly after liveness x interval: its deadline says when.
-    assert(zb_fleet_deadline(fleet, 3000) == 3000 + 3 * 1000 + 1);
+    //  Lowered as hosts are heard (a bound: the first beat's), made exact
+    //  by a sweep.
+    assert(zb_fleet_deadline(fleet, 3000) == 1000 + 3 * 1000 + 1);
+    zb_fleet_sweep(fleet, 4001, T0 + 4001);
+    s_expect(&sink, "");
+    assert(zb_fleet_deadline(fleet, 4001) == 3000 + 3 * 1000 + 1);
     zb_fleet_sweep(fleet, 6000, T0 + 6000);
     s_expect(&sink, "");
     zb_fleet_sweep(fleet, 6001, T0 + 6001);
@@ -352,9 +357,21 @@ static void s_test_live(void)
     s_live(fleet, s_event("db", S_A, 1, "pg", ZB_STATE_UP, 63000), 63000);
     s_expect(&sink, "inst db/aa:1;svc db/pg=up@63000;state db/pg unknown>up;host db=alive;"
                     "inst db/aa:1;");
-    assert(zb_fleet_deadline(fleet, 63000) == 62000 + 3 * 1000 + 1); // web, beating
+    //  The bound from web's beat at 61000; a sweep then makes it exact.
+    assert(zb_fleet_deadline(fleet, 63000) == 61000 + 3 * 1000 + 1);
+    zb_fleet_sweep(fleet, 64001, T0 + 64001);
+    s_expect(&sink, "");
+    assert(zb_fleet_deadline(fleet, 64001) == 62000 + 3 * 1000 + 1); // web, heard at 62000
     zb_fleet_host(fleet, "web")->state = ZB_FLEET_STOPPED;           // out of the way
-    assert(zb_fleet_deadline(fleet, 63000) == 63000 + 3 * ZB_FLEET_UNKNOWN_INTERVAL_MS + 1);
+    zb_fleet_set_liveness(fleet, 3); // also: the next sweep walks again
+    assert(zb_fleet_deadline(fleet, 64001) == INT64_MIN);
+    zb_fleet_sweep(fleet, 64001, T0 + 64001);
+    assert(zb_fleet_deadline(fleet, 64001) == 63000 + 3 * ZB_FLEET_UNKNOWN_INTERVAL_MS + 1);
+    //  Its first beat announces a shorter interval: the deadline comes
+    //  earlier at once (no sweep needed to see it).
+    s_live(fleet, s_beat("db", S_A, 2, 64500, "pg=up@63000"), 64500);
+    s_expect(&sink, "host db=alive;inst db/aa:2;");
+    assert(zb_fleet_deadline(fleet, 64500) == 64500 + 3 * 1000 + 1);
     zb_fleet_destroy(&fleet);
     assert(!fleet);
 }

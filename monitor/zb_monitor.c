@@ -36,7 +36,6 @@
 
 #define ZB_MONITOR_DRAIN 2000       // messages handled per pass, one transaction
 #define ZB_MONITOR_RCVHWM 100000    // queued messages before ZeroMQ drops
-#define ZB_MONITOR_SWEEP_MS 100     // silence check period
 #define ZB_MONITOR_PRUNE_MS 3600000 // retention pass period
 #define ZB_MONITOR_PRUNE_BATCH 1000 // outages deleted per transaction
 #define ZB_MONITOR_ERROR_LOG_MS 10000
@@ -46,7 +45,8 @@
 //  The monitor's row (its own liveness) and hosts' last-seen times and
 //  replay reports are written this often (schema 5, docs/operations.md).
 #define ZB_MONITOR_ALIVE_MS 5000
-//  Least time a pass that cannot begin its transaction waits (zb_monitor_begin).
+//  After a pass could not begin its transaction (zb_monitor_begin), input
+//  is left unread this long before the next try.
 #define ZB_MONITOR_LOCKED_WAIT_MS 1000
 
 _Static_assert(ZB_MONITOR_MAX_HOSTS == ZB_FLEET_MAX_HOSTS, "one host cap");
@@ -60,6 +60,10 @@ struct _zb_monitor_t {
     zb_auth_t *auth;            // while running: who may report for which host
     zb_monitor_stats_t stats;   // counters, logged at exit
     bool locked_out;            // zb_monitor_begin failed and has not succeeded since
+    bool paused;                // input not read (locked out) until the retry
+    int64_t retry_mono;         // when a locked-out monitor tries again
+    int pass_timer;             // one-shot timer of the next sweep pass, or -1
+    int64_t pass_mono;          // when it fires
     int64_t error_log_mono;     // when a malformed message was last logged
     uint64_t errors_unlogged;   // malformed messages since then
     zloop_t *loop;              // while running
@@ -187,6 +191,49 @@ static void s_share(zb_monitor_t *self, bool wrote, bool ok, int64_t took_us)
     pthread_mutex_unlock(&self->shared_lock);
 }
 
+static int s_on_readable(zloop_t *loop, zsock_t *reader, void *arg);
+static int s_on_pass(zloop_t *loop, int timer_id, void *arg);
+
+//  The next sweep pass at the nearest deadline: a host going silent, the
+//  policy's tick, or (locked out) the retry. Only ever brought forward
+//  here; a pass that finds nothing due sets the next one.
+static void s_schedule(zb_monitor_t *self)
+{
+    if (!self->loop)
+        return;
+    int64_t now = zb_time_mono_ms();
+    int64_t wake = self->retry_mono;
+    if (!self->locked_out) {
+        wake = zb_fleet_deadline(self->fleet, now);
+        int64_t tick =
+            self->alert_tick_mono ? self->alert_tick_mono + ZB_MONITOR_ALERT_TICK_MS : now;
+        if (tick < wake)
+            wake = tick;
+    }
+    if (self->pass_timer != -1 && self->pass_mono <= wake)
+        return;
+    if (self->pass_timer != -1)
+        zloop_timer_end(self->loop, self->pass_timer);
+    self->pass_mono = wake;
+    self->pass_timer =
+        zloop_timer(self->loop, wake > now ? (size_t)(wake - now) : 0, 1, s_on_pass, self);
+}
+
+//  Input waits in its queues (the SUB socket, the agents' journals) while
+//  the database cannot be written; polling it then would spin the loop.
+static void s_pause(zb_monitor_t *self, bool pause)
+{
+    if (!self->loop || self->paused == pause)
+        return;
+    self->paused = pause;
+    if (pause)
+        zloop_reader_end(self->loop, self->sub);
+    else
+        zloop_reader(self->loop, self->sub, s_on_readable, self);
+    if (self->replay)
+        zb_replay_server_pause(self->replay, pause);
+}
+
 int zb_monitor_begin(zb_monitor_t *self)
 {
     assert(self);
@@ -195,6 +242,7 @@ int zb_monitor_begin(zb_monitor_t *self)
         if (self->locked_out)
             zb_log_warning("database writable again: reading input");
         self->locked_out = false;
+        s_pause(self, false);
         return 0;
     }
     if (!self->locked_out)
@@ -205,10 +253,11 @@ int zb_monitor_begin(zb_monitor_t *self)
     s_share(self, false, false, 0);
     //  A lock held by another process fails after the busy timeout; an
     //  error that fails at once (a read-only file) must not make the loop
-    //  spin on input it leaves unread: this waits, as the busy timeout would.
-    int64_t left = start + ZB_MONITOR_LOCKED_WAIT_MS - zb_time_mono_ms();
-    if (left > 0)
-        zclock_sleep((int)left);
+    //  spin on input it leaves unread: input is not read until a timer
+    //  tries again, as late as the busy timeout would have (nothing sleeps).
+    self->retry_mono = start + ZB_MONITOR_LOCKED_WAIT_MS;
+    s_pause(self, true);
+    s_schedule(self);
     return -1;
 }
 
@@ -227,6 +276,7 @@ int zb_monitor_commit(zb_monitor_t *self)
     zb_stream_flush(self->stream, ok);
     if (zb_policy_poked(self->policy) && ok && self->dispatch)
         zb_dispatch_poke(self->dispatch);
+    s_schedule(self);
     return ok ? 0 : -1;
 }
 
@@ -349,6 +399,7 @@ zb_monitor_t *zb_monitor_new(const zb_monitor_config_t *config, char *err, size_
     }
     self->config = *config;
     self->hangup_fd = -1;
+    self->pass_timer = -1;
     pthread_mutex_init(&self->shared_lock, NULL);
     self->stats.db_ok = true;
     self->shared = self->stats;
@@ -471,11 +522,14 @@ static int s_on_readable(zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
-static int s_on_sweep(zloop_t *loop, int timer_id, void *arg)
+//  The sweep pass, at the nearest deadline (s_schedule). Locked out, it is
+//  the retry: input is read again and this pass tries to begin.
+static int s_on_pass(zloop_t *loop, int timer_id, void *arg)
 {
     (void)loop;
     (void)timer_id;
     zb_monitor_t *self = arg;
+    self->pass_timer = -1;
     //  What is already queued counts before anyone is called silent: after
     //  a stall of the monitor itself, every host would look quiet.
     if (zb_monitor_begin(self) != 0)
@@ -711,7 +765,7 @@ int zb_monitor_run(zb_monitor_t *self)
     }
     if (s_hangup_attach(self) != 0)
         goto done;
-    zloop_timer(self->loop, ZB_MONITOR_SWEEP_MS, 0, s_on_sweep, self);
+    s_schedule(self);
     zloop_timer(self->loop, ZB_MONITOR_ALIVE_MS, 0, s_on_alive, self);
     self->started_wall = zb_time_wall_ms();
     s_alive(self, -1);

@@ -18,6 +18,7 @@ struct _zb_replay_server_t {
     zb_auth_t *auth;                  // not owned: secures the router
     zsock_t *router;                  // bound
     bool secured;                     // router given to zb_auth_secure
+    bool paused;                      // not read (zb_replay_server_pause)
     zlistx_t *acks;                   // zmsg_t: acks waiting for the commit
     uint64_t applied;                 // new transitions applied
     uint64_t duplicates;              // seen before
@@ -211,6 +212,18 @@ zb_replay_server_t *zb_replay_server_new(const zb_replay_intake_t *intake, void 
 failed:
     zb_replay_server_destroy(&self);
     return NULL;
+}
+
+void zb_replay_server_pause(zb_replay_server_t *self, bool pause)
+{
+    assert(self);
+    if (self->paused == pause)
+        return;
+    self->paused = pause;
+    if (pause)
+        zloop_reader_end(self->loop, self->router);
+    else if (zloop_reader(self->loop, self->router, s_on_readable, self) != 0)
+        zb_log_error("replay: cannot read the socket again");
 }
 
 void zb_replay_server_destroy(zb_replay_server_t **self_p)

@@ -62,4 +62,8 @@ zb_replay_server_t *zb_replay_server_new(const zb_replay_intake_t *intake, void 
                                          const char *endpoints, zb_auth_t *auth);
 void zb_replay_server_destroy(zb_replay_server_t **self_p);
 
+//  Stops reading the ROUTER (pause true: the database cannot be written,
+//  so what agents send waits in the socket) or starts again.
+void zb_replay_server_pause(zb_replay_server_t *self, bool pause);
+
 #endif
