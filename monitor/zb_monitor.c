@@ -672,6 +672,7 @@ int zb_monitor_apply(zb_monitor_t *self, const zb_monitor_config_t *config, char
     if (prune && self->prune_timer == -1)
         self->prune_timer = zloop_timer(self->loop, 1, 1, s_on_prune, self);
     zb_policy_reloaded(self->policy, self->fleet, flap_threshold_changed);
+    s_schedule(self); // a shorter liveness may make hosts due now
     return 0;
 }
 
