@@ -1,10 +1,10 @@
 /*  zb_fleet: hosts, services, outage rules. See zb_fleet.h. */
 #include "zb_fleet.h"
 #include "zb_log.h"
+#include "zb_table.h"
 #include "zb_time.h"
 
 #include <assert.h>
-#include <czmq.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +14,7 @@ static const char *const s_host_state_names[] = {"alive", "silent", "stopped"};
 struct _zb_fleet_t {
     const zb_fleet_sink_t *sink; // where effects go
     void *arg;                   // the sink's
-    zhashx_t *hosts;             // name -> zb_fleet_host_t
+    zb_table_t *hosts;           // name -> zb_fleet_host_t
     int liveness;                // beats a host may miss
     bool cap_logged;             // the hosts cap was hit and said so
     zb_fleet_counts_t counts;
@@ -30,24 +30,19 @@ const char *zb_fleet_host_state_name(zb_fleet_host_state_t state)
     return s_host_state_names[state];
 }
 
-static void s_service_destroy(void **item)
+static void s_service_free(void *item)
 {
-    zb_fleet_service_t *service = *item;
-    if (service)
-        free(service->alert.flaps);
+    zb_fleet_service_t *service = item;
+    free(service->alert.flaps);
     free(service);
-    *item = NULL;
 }
 
-static void s_host_destroy(void **item)
+static void s_host_free(void *item)
 {
-    zb_fleet_host_t *host = *item;
-    if (host) {
-        zhashx_destroy((zhashx_t **)&host->services);
-        free(host->alert.flaps);
-        free(host);
-    }
-    *item = NULL;
+    zb_fleet_host_t *host = item;
+    zb_table_destroy(&host->services);
+    free(host->alert.flaps);
+    free(host);
 }
 
 static zb_fleet_host_t *s_host_new(zb_fleet_t *self, const char *name)
@@ -56,15 +51,9 @@ static zb_fleet_host_t *s_host_new(zb_fleet_t *self, const char *name)
     if (!host)
         return NULL;
     snprintf(host->name, sizeof(host->name), "%s", name);
-    zhashx_t *services = zhashx_new();
-    if (!services) {
-        free(host);
-        return NULL;
-    }
-    zhashx_set_destructor(services, s_service_destroy);
-    host->services = services;
-    if (zhashx_insert(self->hosts, name, host) != 0) {
-        s_host_destroy((void **)&host);
+    host->services = zb_table_new(s_service_free);
+    if (!host->services || zb_table_insert(self->hosts, host->name, host) != 0) {
+        s_host_free(host);
         return NULL;
     }
     return host;
@@ -77,7 +66,7 @@ static zb_fleet_service_t *s_service_new(zb_fleet_host_t *host, const char *name
         return NULL;
     snprintf(service->name, sizeof(service->name), "%s", name);
     service->state = ZB_STATE_UNKNOWN;
-    if (zhashx_insert(host->services, name, service) != 0) {
+    if (zb_table_insert(host->services, service->name, service) != 0) {
         free(service);
         return NULL;
     }
@@ -214,7 +203,7 @@ static void s_service_remove(zb_fleet_t *self, zb_fleet_host_t *host, zb_fleet_s
     self->writes++;
     self->sink->service_delete(self->arg, host, service);
     zb_log_info("service removed: %s/%s", host->name, service->name);
-    zhashx_delete(host->services, service->name);
+    zb_table_delete(host->services, service->name);
 }
 
 //  Moves a service to `to`, as an event or a beat reported it.
@@ -262,10 +251,10 @@ static void s_service_apply(zb_fleet_t *self, zb_fleet_host_t *host, zb_fleet_se
 
 static zb_fleet_service_t *s_service_get(zb_fleet_t *self, zb_fleet_host_t *host, const char *name)
 {
-    zb_fleet_service_t *service = zhashx_lookup(host->services, name);
+    zb_fleet_service_t *service = zb_table_lookup(host->services, name);
     if (service)
         return service;
-    if (zhashx_size(host->services) >= ZB_FLEET_MAX_SERVICES) {
+    if (zb_table_size(host->services) >= ZB_FLEET_MAX_SERVICES) {
         self->counts.dropped++;
         if (!host->cap_logged)
             zb_log_warning("%s: more than %d services, ignoring the rest", host->name,
@@ -291,8 +280,8 @@ static void s_host_quiet(zb_fleet_t *self, zb_fleet_host_t *host, zb_fleet_host_
                       state == ZB_FLEET_SILENT ? "silent" : "stopped");
     host->state = state;
     host->since_ms = since_ms;
-    for (zb_fleet_service_t *service = zhashx_first(host->services); service;
-         service = zhashx_next(host->services)) {
+    for (zb_fleet_service_t *service = zb_table_first(host->services); service;
+         service = zb_table_next(host->services)) {
         if (service->state == ZB_STATE_UNKNOWN)
             continue;
         service->state = ZB_STATE_UNKNOWN;
@@ -320,10 +309,10 @@ static zb_fleet_host_t *s_host_get(zb_fleet_t *self, const char *name, int64_t n
                                    bool *created)
 {
     *created = false;
-    zb_fleet_host_t *host = zhashx_lookup(self->hosts, name);
+    zb_fleet_host_t *host = zb_table_lookup(self->hosts, name);
     if (host)
         return host;
-    if (zhashx_size(self->hosts) >= ZB_FLEET_MAX_HOSTS) {
+    if (zb_table_size(self->hosts) >= ZB_FLEET_MAX_HOSTS) {
         self->counts.dropped++;
         if (!self->cap_logged)
             zb_log_warning("more than %d hosts, ignoring new ones", ZB_FLEET_MAX_HOSTS);
@@ -346,8 +335,8 @@ static zb_fleet_host_t *s_host_get(zb_fleet_t *self, const char *name, int64_t n
 //  service it no longer lists is gone.
 static void s_reconcile(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t *msg)
 {
-    for (zb_fleet_service_t *service = zhashx_first(host->services); service;
-         service = zhashx_next(host->services))
+    for (zb_fleet_service_t *service = zb_table_first(host->services); service;
+         service = zb_table_next(host->services))
         service->listed = false;
     for (size_t i = 0; i < msg->service_count; i++) {
         const zb_service_status_t *status = &msg->services[i];
@@ -358,22 +347,21 @@ static void s_reconcile(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t 
         s_service_apply(self, host, service, status->state, status->since_ms, status->kind,
                         status->reason, status->error);
     }
-    zlistx_t *gone = NULL;
-    for (zb_fleet_service_t *service = zhashx_first(host->services); service;
-         service = zhashx_next(host->services)) {
+    //  Collected first: deleting while walking a table is not allowed.
+    zb_fleet_service_t **gone = NULL;
+    size_t count = 0;
+    for (zb_fleet_service_t *service = zb_table_first(host->services); service;
+         service = zb_table_next(host->services)) {
         if (service->listed)
             continue;
-        //  Collected first: deleting while iterating a zhashx is not allowed.
         if (!gone)
-            gone = zlistx_new();
+            gone = malloc(zb_table_size(host->services) * sizeof(*gone));
         if (gone)
-            zlistx_add_end(gone, service);
+            gone[count++] = service;
     }
-    if (!gone)
-        return;
-    for (zb_fleet_service_t *service = zlistx_first(gone); service; service = zlistx_next(gone))
-        s_service_remove(self, host, service, msg->time_ms);
-    zlistx_destroy(&gone);
+    for (size_t i = 0; i < count; i++)
+        s_service_remove(self, host, gone[i], msg->time_ms);
+    free(gone);
 }
 
 static void s_event(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t *msg)
@@ -388,7 +376,7 @@ static void s_event(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t *msg
         }
         return;
     }
-    zb_fleet_service_t *service = zhashx_lookup(host->services, msg->service);
+    zb_fleet_service_t *service = zb_table_lookup(host->services, msg->service);
     if (!service && msg->to == ZB_STATE_REMOVED)
         return;
     if (!service)
@@ -478,7 +466,7 @@ int zb_fleet_replay(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int
         s_instance_write(self, msg->host, msg->instance, now_wall, msg->seq);
     if (rc == 0) {
         //  Seen before; still, live messages of that run up to it are stale.
-        zb_fleet_host_t *known = zhashx_lookup(self->hosts, msg->host);
+        zb_fleet_host_t *known = zb_table_lookup(self->hosts, msg->host);
         if (known && strcmp(known->instance, msg->instance) == 0 && msg->seq > known->last_seq)
             known->last_seq = msg->seq;
     }
@@ -511,7 +499,7 @@ int zb_fleet_replay(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int
         if (covered != 0)
             return covered == 1 ? 1 : -1;
     }
-    zb_fleet_service_t *service = zhashx_lookup(host->services, msg->service);
+    zb_fleet_service_t *service = zb_table_lookup(host->services, msg->service);
     //  Replays come in the agent's order: newer than what we know (or we
     //  know nothing, e.g. while the host was silent), the transition is
     //  applied as if heard live, alerts included.
@@ -553,7 +541,8 @@ void zb_fleet_sweep(zb_fleet_t *self, int64_t now_mono, int64_t now_wall)
     if (now_mono < self->deadline)
         return;
     int64_t next = INT64_MAX;
-    for (zb_fleet_host_t *host = zhashx_first(self->hosts); host; host = zhashx_next(self->hosts)) {
+    for (zb_fleet_host_t *host = zb_table_first(self->hosts); host;
+         host = zb_table_next(self->hosts)) {
         int64_t at = s_host_deadline(self, host);
         if (at == INT64_MAX)
             continue;
@@ -576,7 +565,7 @@ int zb_fleet_replay_status(zb_fleet_t *self, const char *name, const char *insta
                            uint64_t pending, int64_t now_wall, int64_t started_wall)
 {
     assert(self && name && instance);
-    zb_fleet_host_t *host = zhashx_lookup(self->hosts, name);
+    zb_fleet_host_t *host = zb_table_lookup(self->hosts, name);
     if (!host)
         return -1;
     bool changed = !host->replay_known || host->replay_pending != pending ||
@@ -630,7 +619,7 @@ zb_fleet_service_t *zb_fleet_load_service(zb_fleet_t *self, const char *name_hos
 {
     assert(self && failed);
     *failed = false;
-    zb_fleet_host_t *host = zhashx_lookup(self->hosts, name_host);
+    zb_fleet_host_t *host = zb_table_lookup(self->hosts, name_host);
     if (!host || !zb_name_valid(name))
         return NULL;
     zb_fleet_service_t *service = s_service_new(host, name);
@@ -653,7 +642,7 @@ int zb_fleet_load_outage(zb_fleet_t *self, const char *name_host, const char *na
     assert(self && host_p && service_p);
     *host_p = NULL;
     *service_p = NULL;
-    zb_fleet_host_t *host = zhashx_lookup(self->hosts, name_host);
+    zb_fleet_host_t *host = zb_table_lookup(self->hosts, name_host);
     if (!host && zb_name_valid(name_host)) {
         host = s_host_new(self, name_host);
         if (!host)
@@ -672,7 +661,7 @@ int zb_fleet_load_outage(zb_fleet_t *self, const char *name_host, const char *na
         *host_p = host;
         return 0;
     }
-    zb_fleet_service_t *service = zhashx_lookup(host->services, name);
+    zb_fleet_service_t *service = zb_table_lookup(host->services, name);
     //  An open outage of a service the table lost: keep it closable.
     if (!service && zb_name_valid(name))
         service = s_service_new(host, name);
@@ -697,12 +686,11 @@ zb_fleet_t *zb_fleet_new(const zb_fleet_sink_t *sink, void *arg, int liveness)
     self->arg = arg;
     self->liveness = liveness;
     self->deadline = INT64_MAX;
-    self->hosts = zhashx_new();
+    self->hosts = zb_table_new(s_host_free);
     if (!self->hosts) {
         free(self);
         return NULL;
     }
-    zhashx_set_destructor(self->hosts, s_host_destroy);
     return self;
 }
 
@@ -712,7 +700,7 @@ void zb_fleet_destroy(zb_fleet_t **self_p)
     zb_fleet_t *self = *self_p;
     if (!self)
         return;
-    zhashx_destroy(&self->hosts);
+    zb_table_destroy(&self->hosts);
     free(self);
     *self_p = NULL;
 }
@@ -728,37 +716,37 @@ void zb_fleet_set_liveness(zb_fleet_t *self, int liveness)
 zb_fleet_host_t *zb_fleet_host(zb_fleet_t *self, const char *name)
 {
     assert(self);
-    return zhashx_lookup(self->hosts, name);
+    return zb_table_lookup(self->hosts, name);
 }
 
 size_t zb_fleet_size(zb_fleet_t *self)
 {
     assert(self);
-    return zhashx_size(self->hosts);
+    return zb_table_size(self->hosts);
 }
 
 zb_fleet_host_t *zb_fleet_first(zb_fleet_t *self)
 {
     assert(self);
-    return zhashx_first(self->hosts);
+    return zb_table_first(self->hosts);
 }
 
 zb_fleet_host_t *zb_fleet_next(zb_fleet_t *self)
 {
     assert(self);
-    return zhashx_next(self->hosts);
+    return zb_table_next(self->hosts);
 }
 
 zb_fleet_service_t *zb_fleet_service_first(zb_fleet_host_t *host)
 {
     assert(host);
-    return zhashx_first(host->services);
+    return zb_table_first(host->services);
 }
 
 zb_fleet_service_t *zb_fleet_service_next(zb_fleet_host_t *host)
 {
     assert(host);
-    return zhashx_next(host->services);
+    return zb_table_next(host->services);
 }
 
 void zb_fleet_counts(zb_fleet_t *self, zb_fleet_counts_t *counts)

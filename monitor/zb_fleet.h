@@ -30,6 +30,7 @@
 #define ZB_FLEET_H
 
 #include "zb_proto.h"
+#include "zb_table.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -90,7 +91,7 @@ struct _zb_fleet_host_t {
     int64_t outage_id;         // open host outage, 0 when none
     int64_t outage_started_ms; // its start
     zb_fleet_marks_t alert;    // the alerting policy's
-    void *services;            // zhashx_t: name -> zb_fleet_service_t (zb_fleet_service_first)
+    zb_table_t *services;      // name -> zb_fleet_service_t (zb_fleet_service_first)
     bool cap_logged;           // the services cap was hit and said so
     bool replay_known;         // its agent reported over replay (zb_fleet_replay_status)
     uint64_t replay_pending;   // the last report: journal entries not acknowledged

@@ -466,6 +466,7 @@ void zb_fleet_test(bool verbose)
 {
     if (!verbose)
         zb_log_init("zb_fleet_test", false);
+    zb_table_test(verbose);
     s_test_live();
     s_test_races();
 }
