@@ -13,7 +13,6 @@
     commits.
 */
 #include "zb_monitor.h"
-#include "zb_alert.h"
 #include "zb_auth.h"
 #include "zb_dispatch.h"
 #include "zb_fleet.h"
@@ -69,8 +68,6 @@ struct _zb_monitor_t {
     zloop_t *loop;              // while running
     zsock_t *sub;               // while running
     int prune_timer;            // one-shot timer for the next prune batch, or -1
-    int64_t now_mono;           // clocks of the message or sweep being handled
-    int64_t now_wall;
     int64_t alert_tick_mono;    // when zb_policy_tick last ran
     zb_stream_t *stream;        // the PUB stream (bound while running, when monitor/publish is set)
     zb_record_t record;         // the fleet's sink: store, policy, stream
@@ -133,10 +130,9 @@ static const zb_policy_io_t s_policy_io = {
 //  --------------------------------------------------------------------------
 //  Input, at the clocks given
 
+//  The policy acts inside the fleet's calls: it gets their clocks first.
 static void s_clock(zb_monitor_t *self, int64_t now_mono, int64_t now_wall)
 {
-    self->now_mono = now_mono;
-    self->now_wall = now_wall;
     zb_policy_clock(self->policy, now_mono, now_wall);
 }
 
