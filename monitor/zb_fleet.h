@@ -167,11 +167,15 @@ void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, in
 //  seen before, -1 on error (not applied).
 int zb_fleet_replay(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall);
 
-//  Hosts quiet for liveness x their interval go silent.
+//  Hosts quiet for liveness x their interval go silent (a walk over every
+//  host, only once zb_fleet_deadline is reached).
 void zb_fleet_sweep(zb_fleet_t *self, int64_t now_mono, int64_t now_wall);
 
-//  The monotonic time at which the next host goes silent if nothing is
-//  heard (now_mono + a day when no host can).
+//  No host goes silent before this monotonic time (at most now_mono + a
+//  day): the owner's next sweep. Kept in O(1): lowered as hosts are heard
+//  (a new host, one back, a shorter interval), exact after each sweep that
+//  walks; a sweep before it returns at once. A reload of liveness makes it
+//  due now.
 int64_t zb_fleet_deadline(zb_fleet_t *self, int64_t now_mono);
 
 //  An agent's replay report: -1 for an unknown host; 1 when it should be
