@@ -2,6 +2,7 @@
 #include "zb_alert.h"
 #include "zb_auth.h"
 #include "zb_dispatch.h"
+#include "zb_fleet.h"
 #include "zb_hook.h"
 #include "zb_monitor.h"
 #include "zb_monitor_config.h"
@@ -16,6 +17,7 @@ static const zb_selftest_t s_tests[] = {
     {"webhook", zb_webhook_test},
     {"dispatch", zb_dispatch_test},
     {"monitor", zb_monitor_test},
+    {"fleet", zb_fleet_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

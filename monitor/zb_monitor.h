@@ -1,9 +1,13 @@
 /*  zb_monitor: subscribes to every agent, keeps the current state of every
     host and service, records outages through zb_store, flags silent hosts.
 
-    The state machine (zb_monitor_handle, zb_monitor_sweep) takes the clocks
-    as arguments, so the self-test drives it deterministically; the loop
-    (zb_monitor_run) feeds it from a bound SUB socket and timers.
+    The actor: sockets, loop, transactions, stats. The rules are zb_fleet's
+    (hosts, services, outages) and zb_policy's (alerts); zb_monitor_handle,
+    zb_monitor_replay and zb_monitor_sweep feed them with the clocks as
+    arguments, so the self-test drives them deterministically against a
+    real store; the loop (zb_monitor_run) feeds them from a bound SUB
+    socket, the replay ROUTER (zb_replay) and one timer set to the nearest
+    deadline.
 */
 #ifndef ZB_MONITOR_H
 #define ZB_MONITOR_H
@@ -16,7 +20,8 @@
 #include <stdint.h>
 
 //  Limits on what one monitor tracks; beyond them messages are dropped (and
-//  logged once), so hostile input cannot exhaust memory.
+//  logged once), so hostile input cannot exhaust memory. The same as
+//  zb_fleet's (checked where both are seen).
 #define ZB_MONITOR_MAX_HOSTS 10000
 #define ZB_MONITOR_MAX_SERVICES 10000 // per host
 
@@ -81,14 +86,16 @@ int zb_monitor_replay_status(zb_monitor_t *self, const char *host, const char *i
 //  Counts a message refused by zb_auth outside the SUB socket (`rejected`).
 void zb_monitor_rejected(zb_monitor_t *self);
 
-//  Flags hosts silent for liveness x their interval.
+//  Flags hosts silent for liveness x their interval; runs the alerting
+//  policy's tick when a second has passed since the last.
 void zb_monitor_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall);
 
 //  Starts a pass that may write, before it changes anything in memory:
 //  -1 when the database cannot be written now (another process holds its
 //  write lock past the busy timeout). The pass must then leave its input
-//  where it is (the queues, the agents' journals) and try again later, so
-//  that no change is made in memory that the database would not get.
+//  where it is (the queues, the agents' journals), so that no change is
+//  made in memory that the database would not get; the running monitor
+//  stops reading input and tries again from a timer (it never sleeps).
 int zb_monitor_begin(zb_monitor_t *self);
 
 //  Commits the writes of this pass. Returns 0 or -1.

@@ -12,16 +12,18 @@
 #include <string.h>
 
 struct _zb_replay_server_t {
-    zb_monitor_t *monitor; // not owned
-    zloop_t *loop;         // not owned
-    zb_auth_t *auth;       // not owned: secures the router
-    zsock_t *router;       // bound
-    bool secured;          // router given to zb_auth_secure
-    zlistx_t *acks;        // zmsg_t: acks waiting for the commit
-    uint64_t applied;      // new transitions applied
-    uint64_t duplicates;   // seen before
-    uint64_t bad;          // undecodable
-    uint64_t rejected;     // refused by zb_auth (host not bound to the key, key revoked)
+    const zb_replay_intake_t *intake; // not owned: where input goes
+    void *arg;                        // intake's
+    zloop_t *loop;                    // not owned
+    zb_auth_t *auth;                  // not owned: secures the router
+    zsock_t *router;                  // bound
+    bool secured;                     // router given to zb_auth_secure
+    bool paused;                      // not read (zb_replay_server_pause)
+    zlistx_t *acks;                   // zmsg_t: acks waiting for the commit
+    uint64_t applied;                 // new transitions applied
+    uint64_t duplicates;              // seen before
+    uint64_t bad;                     // undecodable
+    uint64_t rejected;                // refused by zb_auth (host not bound to the key, key revoked)
 };
 
 static void s_ack_free(void **item)
@@ -64,10 +66,10 @@ static bool s_status(zb_replay_server_t *self, zframe_t *kind, zmsg_t *msg, int6
         return false;
     if (zb_auth_check(self->auth, s_user_id(kind), host) != 0) {
         self->rejected++;
-        zb_monitor_rejected(self->monitor);
+        self->intake->rejected(self->arg);
         return true;
     }
-    zb_monitor_replay_status(self->monitor, host, instance, pending, wall);
+    self->intake->status(self->arg, host, instance, pending, wall);
     return true;
 }
 
@@ -102,10 +104,10 @@ static void s_handle(zb_replay_server_t *self, zmsg_t *msg, int64_t mono, int64_
     //  gets its transitions in when the agent resends them.
     if (zb_auth_check(self->auth, s_user_id(kind), event->host) != 0) {
         self->rejected++;
-        zb_monitor_rejected(self->monitor);
+        self->intake->rejected(self->arg);
         goto done;
     }
-    int rc = zb_monitor_replay(self->monitor, event, mono, wall);
+    int rc = self->intake->apply(self->arg, event, mono, wall);
     if (rc < 0)
         goto done; // not acked: the agent sends it again
     if (rc == 0)
@@ -135,7 +137,7 @@ static int s_on_readable(zloop_t *loop, zsock_t *reader, void *arg)
     (void)reader;
     zb_replay_server_t *self = arg;
     //  Unread until the database can be written: the agents keep resending.
-    if (zb_monitor_begin(self->monitor) != 0)
+    if (self->intake->begin(self->arg) != 0)
         return 0;
     int64_t mono = zb_time_mono_ms();
     int64_t wall = zb_time_wall_ms();
@@ -151,7 +153,7 @@ static int s_on_readable(zloop_t *loop, zsock_t *reader, void *arg)
         zb_log_warning("replay: %" PRIu64 " malformed messages ignored", self->bad - bad);
     //  Acks only for what is committed: after a failed commit the agents
     //  resend, and the unique keys make the second pass exact.
-    if (zb_monitor_commit(self->monitor) == 0) {
+    if (self->intake->commit(self->arg) == 0) {
         zmsg_t *ack;
         while ((ack = zlistx_detach(self->acks, NULL)))
             zmsg_send(&ack, self->router);
@@ -160,16 +162,17 @@ static int s_on_readable(zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
-zb_replay_server_t *zb_replay_server_new(zb_monitor_t *monitor, zloop_t *loop,
+zb_replay_server_t *zb_replay_server_new(const zb_replay_intake_t *intake, void *arg, zloop_t *loop,
                                          const char *endpoints, zb_auth_t *auth)
 {
-    assert(monitor && loop && endpoints && auth);
+    assert(intake && loop && endpoints && auth);
     zb_replay_server_t *self = calloc(1, sizeof(*self));
     if (!self) {
         zb_log_error("replay: out of memory");
         return NULL;
     }
-    self->monitor = monitor;
+    self->intake = intake;
+    self->arg = arg;
     self->loop = loop;
     self->auth = auth;
     self->acks = zlistx_new();
@@ -209,6 +212,18 @@ zb_replay_server_t *zb_replay_server_new(zb_monitor_t *monitor, zloop_t *loop,
 failed:
     zb_replay_server_destroy(&self);
     return NULL;
+}
+
+void zb_replay_server_pause(zb_replay_server_t *self, bool pause)
+{
+    assert(self);
+    if (self->paused == pause)
+        return;
+    self->paused = pause;
+    if (pause)
+        zloop_reader_end(self->loop, self->router);
+    else if (zloop_reader(self->loop, self->router, s_on_readable, self) != 0)
+        zb_log_error("replay: cannot read the socket again");
 }
 
 void zb_replay_server_destroy(zb_replay_server_t **self_p)

@@ -19,6 +19,10 @@
     (the key it came with still listed, its host the key's host). Refused
     messages are counted (the monitor's `rejected`) and not acknowledged.
 
+    It reaches the monitor only through the intake below (zb_monitor
+    passes its begin, commit, replay, replay_status and rejected), so this
+    module does not know the monitor's struct.
+
     The agent side is agent/zb_replay.c; this type is zb_replay_server_t so
     the two never clash.
 */
@@ -26,7 +30,7 @@
 #define ZB_REPLAY_SERVER_H
 
 #include "zb_auth.h"
-#include "zb_monitor.h"
+#include "zb_proto.h"
 
 #include <czmq.h>
 #include <stdbool.h>
@@ -35,11 +39,31 @@
 
 typedef struct _zb_replay_server_t zb_replay_server_t;
 
-//  Binds a ROUTER on endpoints (comma-separated), secured by auth (which
-//  must outlive it), and reads it from loop. Returns NULL (and logs why) on
-//  failure.
-zb_replay_server_t *zb_replay_server_new(zb_monitor_t *monitor, zloop_t *loop,
+//  Where replayed input goes; every call gets the arg given to _new.
+typedef struct {
+    //  Starts a pass (one transaction): -1 when the database cannot be
+    //  written now (the input stays unread).
+    int (*begin)(void *arg);
+    //  Ends it: 0 when committed (then, and only then, acks go out).
+    int (*commit)(void *arg);
+    //  One replayed transition: 1 applied, 0 seen before, -1 not applied.
+    int (*apply)(void *arg, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall);
+    //  An agent's STATUS report (pending journal entries).
+    int (*status)(void *arg, const char *host, const char *instance, uint64_t pending,
+                  int64_t now_wall);
+    //  A message refused by zb_auth.
+    void (*rejected)(void *arg);
+} zb_replay_intake_t;
+
+//  Binds a ROUTER on endpoints (comma-separated), secured by auth, and
+//  reads it from loop into intake (intake, arg and auth must outlive it).
+//  Returns NULL (and logs why) on failure.
+zb_replay_server_t *zb_replay_server_new(const zb_replay_intake_t *intake, void *arg, zloop_t *loop,
                                          const char *endpoints, zb_auth_t *auth);
 void zb_replay_server_destroy(zb_replay_server_t **self_p);
+
+//  Stops reading the ROUTER (pause true: the database cannot be written,
+//  so what agents send waits in the socket) or starts again.
+void zb_replay_server_pause(zb_replay_server_t *self, bool pause);
 
 #endif

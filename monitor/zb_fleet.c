@@ -1,0 +1,754 @@
+/*  zb_fleet: hosts, services, outage rules. See zb_fleet.h. */
+#include "zb_fleet.h"
+#include "zb_log.h"
+#include "zb_table.h"
+#include "zb_text.h"
+#include "zb_time.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const s_host_state_names[] = {"alive", "silent", "stopped"};
+
+struct _zb_fleet_t {
+    const zb_fleet_sink_t *sink; // where effects go
+    void *arg;                   // the sink's
+    zb_table_t *hosts;           // name -> zb_fleet_host_t
+    int liveness;                // beats a host may miss
+    bool cap_logged;             // the hosts cap was hit and said so
+    zb_fleet_counts_t counts;
+    uint64_t writes; // sink writes so far (to see if a message wrote)
+    //  No host goes silent before this (monotonic ms): lowered whenever a
+    //  host's deadline may come earlier, made exact by each sweep. INT64_MAX
+    //  when no host can.
+    int64_t deadline;
+};
+
+const char *zb_fleet_host_state_name(zb_fleet_host_state_t state)
+{
+    return s_host_state_names[state];
+}
+
+static void s_service_free(void *item)
+{
+    zb_fleet_service_t *service = item;
+    free(service->alert.flaps);
+    free(service);
+}
+
+static void s_host_free(void *item)
+{
+    zb_fleet_host_t *host = item;
+    zb_table_destroy(&host->services);
+    free(host->alert.flaps);
+    free(host);
+}
+
+static zb_fleet_host_t *s_host_new(zb_fleet_t *self, const char *name)
+{
+    zb_fleet_host_t *host = calloc(1, sizeof(*host));
+    if (!host)
+        return NULL;
+    snprintf(host->name, sizeof(host->name), "%s", name);
+    host->services = zb_table_new(s_service_free);
+    if (!host->services || zb_table_insert(self->hosts, host->name, host) != 0) {
+        s_host_free(host);
+        return NULL;
+    }
+    return host;
+}
+
+static zb_fleet_service_t *s_service_new(zb_fleet_host_t *host, const char *name)
+{
+    zb_fleet_service_t *service = calloc(1, sizeof(*service));
+    if (!service)
+        return NULL;
+    snprintf(service->name, sizeof(service->name), "%s", name);
+    service->state = ZB_STATE_UNKNOWN;
+    if (zb_table_insert(host->services, service->name, service) != 0) {
+        free(service);
+        return NULL;
+    }
+    return service;
+}
+
+//  Agents' texts (reason, error) are free-form: copied for the log with
+//  anything that could drive a terminal escaped.
+static const char *s_clean(const char *text, char *buf, size_t size)
+{
+    zb_text_printable(text, strlen(text), buf, size, 0);
+    return buf;
+}
+
+//  Bounded copy; on the path of every service of every beat, so no
+//  snprintf (its format parsing was a tenth of the monitor's CPU).
+static void s_copy(char *dst, size_t size, const char *src)
+{
+    size_t len = src ? strlen(src) : 0;
+    if (len > size - 1)
+        len = size - 1;
+    if (len)
+        memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+//  When the host goes silent unless heard (strictly past liveness x its
+//  interval: the first ms after), INT64_MAX when it cannot.
+static int64_t s_host_deadline(zb_fleet_t *self, zb_fleet_host_t *host)
+{
+    if (host->state != ZB_FLEET_ALIVE)
+        return INT64_MAX;
+    int64_t interval = host->interval_ms ? host->interval_ms : ZB_FLEET_UNKNOWN_INTERVAL_MS;
+    return host->last_seen_mono + self->liveness * interval + 1;
+}
+
+//  A host heard, back or new: its deadline may be the nearest now.
+static void s_deadline_lower(zb_fleet_t *self, zb_fleet_host_t *host)
+{
+    int64_t at = s_host_deadline(self, host);
+    if (at < self->deadline)
+        self->deadline = at;
+}
+
+//  --------------------------------------------------------------------------
+//  Effects, through the sink
+
+static void s_host_write(zb_fleet_t *self, zb_fleet_host_t *host)
+{
+    self->writes++;
+    self->sink->host_put(self->arg, host);
+    host->last_seen_written = host->last_seen_wall;
+}
+
+static void s_service_write(zb_fleet_t *self, zb_fleet_host_t *host, zb_fleet_service_t *service)
+{
+    self->writes++;
+    self->sink->service_put(self->arg, host, service);
+}
+
+static void s_instance_write(zb_fleet_t *self, const char *host, const char *instance,
+                             int64_t now_wall, uint64_t seq)
+{
+    self->writes++;
+    self->sink->instance_put(self->arg, host, instance, now_wall, seq);
+}
+
+//  Returns true when it opened an outage (none was open).
+static bool s_outage_open(zb_fleet_t *self, zb_fleet_host_t *host, zb_fleet_service_t *service,
+                          int64_t started_ms, const char *reason, const char *error)
+{
+    int64_t id = 0, started = started_ms;
+    self->writes++;
+    int rc =
+        self->sink->outage_open(self->arg, host, service, started_ms, reason, error, &id, &started);
+    if (rc < 0)
+        return false;
+    if (service) {
+        service->outage_id = id;
+        service->outage_started_ms = started;
+    } else {
+        host->outage_id = id;
+        host->outage_started_ms = started;
+    }
+    if (rc == 1 && service)
+        self->counts.service_outages++;
+    else if (rc == 1)
+        self->counts.host_outages++;
+    char why[ZB_TEXT_PRINTABLE_MAX(ZB_REASON_MAX)], text[ZB_TEXT_PRINTABLE_MAX(ZB_ERROR_MAX)];
+    s_clean(reason, why, sizeof(why));
+    s_clean(error, text, sizeof(text));
+    if (rc == 1 && service)
+        zb_log_fields(host->name, service->name, "down", why, "outage opened: %s/%s (%s%s%s)",
+                      host->name, service->name, why, *text ? ": " : "", text);
+    else if (rc == 1)
+        zb_log_fields(host->name, NULL, "silent", why, "outage opened: %s (%s)", host->name, why);
+    return rc == 1;
+}
+
+static void s_outage_close(zb_fleet_t *self, zb_fleet_host_t *host, zb_fleet_service_t *service,
+                           int64_t ended_ms, const char *end_reason)
+{
+    int64_t *id = service ? &service->outage_id : &host->outage_id;
+    if (*id == 0)
+        return;
+    int64_t closed = *id;
+    self->writes++;
+    int rc = self->sink->outage_close(self->arg, *id, ended_ms, end_reason);
+    *id = 0;
+    int64_t started = service ? service->outage_started_ms : host->outage_started_ms;
+    if (rc == 1)
+        self->sink->closed(self->arg, host, service, closed, started, ended_ms, end_reason);
+    if (rc == 1 && service) {
+        char duration[32];
+        zb_time_format_duration(ended_ms > started ? ended_ms - started : 0, duration,
+                                sizeof(duration));
+        zb_log_fields(host->name, service->name, "up", end_reason,
+                      "outage closed: %s/%s after %s (%s)", host->name, service->name, duration,
+                      end_reason);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Services
+
+//  Drops a service from state: its outage ends as "removed".
+static void s_service_remove(zb_fleet_t *self, zb_fleet_host_t *host, zb_fleet_service_t *service,
+                             int64_t at_ms)
+{
+    s_outage_close(self, host, service, at_ms, "removed");
+    self->writes++;
+    self->sink->service_delete(self->arg, host, service);
+    zb_log_info("service removed: %s/%s", host->name, service->name);
+    zb_table_delete(host->services, service->name);
+}
+
+//  Moves a service to `to`, as an event or a beat reported it.
+static void s_service_apply(zb_fleet_t *self, zb_fleet_host_t *host, zb_fleet_service_t *service,
+                            zb_state_t to, int64_t at_ms, const char *kind, const char *reason,
+                            const char *error)
+{
+    if (to == ZB_STATE_REMOVED) {
+        s_service_remove(self, host, service, at_ms);
+        return;
+    }
+    zb_state_t from = service->state;
+    bool changed = from != to;
+    //  Reason and error follow every report; only a change of state is
+    //  written (they ride along then).
+    if (kind && *kind)
+        s_copy(service->kind, sizeof(service->kind), kind);
+    s_copy(service->reason, sizeof(service->reason), reason);
+    s_copy(service->error, sizeof(service->error), error);
+    //  Flapping counts changes between up and down only: unknown (a host
+    //  silent, an agent restarting) is not the service changing its mind.
+    if ((from == ZB_STATE_UP && to == ZB_STATE_DOWN) ||
+        (from == ZB_STATE_DOWN && to == ZB_STATE_UP))
+        self->sink->flip(self->arg, host, service, to, reason, error);
+    if (to == ZB_STATE_DOWN && service->outage_id == 0) {
+        if (s_outage_open(self, host, service, at_ms, reason, error))
+            self->sink->opened(self->arg, host, service);
+    } else if (to == ZB_STATE_UP)
+        s_outage_close(self, host, service, at_ms, "up");
+    else if (to == ZB_STATE_STOPPED)
+        s_outage_close(self, host, service, at_ms, "stopped");
+    if (!changed)
+        return;
+    char why[ZB_TEXT_PRINTABLE_MAX(ZB_REASON_MAX)];
+    zb_log_debug("%s/%s: %s -> %s (%s)", host->name, service->name, zb_state_name(from),
+                 zb_state_name(to), s_clean(reason, why, sizeof(why)));
+    service->state = to;
+    //  Down since the outage began, even when reports arrive later.
+    service->since_ms =
+        to == ZB_STATE_DOWN && service->outage_id ? service->outage_started_ms : at_ms;
+    s_service_write(self, host, service);
+    self->sink->state(self->arg, host, service, zb_state_name(from), zb_state_name(to),
+                      service->since_ms, reason);
+}
+
+static zb_fleet_service_t *s_service_get(zb_fleet_t *self, zb_fleet_host_t *host, const char *name)
+{
+    zb_fleet_service_t *service = zb_table_lookup(host->services, name);
+    if (service)
+        return service;
+    if (zb_table_size(host->services) >= ZB_FLEET_MAX_SERVICES) {
+        self->counts.dropped++;
+        if (!host->cap_logged)
+            zb_log_warning("%s: more than %d services, ignoring the rest", host->name,
+                           ZB_FLEET_MAX_SERVICES);
+        host->cap_logged = true;
+        return NULL;
+    }
+    service = s_service_new(host, name);
+    if (!service)
+        zb_log_error("%s/%s: out of memory", host->name, name);
+    return service;
+}
+
+//  --------------------------------------------------------------------------
+//  Hosts
+
+//  Silent or stopped: nothing is known about the services any more.
+static void s_host_quiet(zb_fleet_t *self, zb_fleet_host_t *host, zb_fleet_host_state_t state,
+                         int64_t since_ms)
+{
+    self->sink->state(self->arg, host, NULL, s_host_state_names[host->state],
+                      s_host_state_names[state], since_ms,
+                      state == ZB_FLEET_SILENT ? "silent" : "stopped");
+    host->state = state;
+    host->since_ms = since_ms;
+    for (zb_fleet_service_t *service = zb_table_first(host->services); service;
+         service = zb_table_next(host->services)) {
+        if (service->state == ZB_STATE_UNKNOWN)
+            continue;
+        service->state = ZB_STATE_UNKNOWN;
+        service->since_ms = since_ms;
+        s_copy(service->reason, sizeof(service->reason), s_host_state_names[state]);
+        service->error[0] = '\0';
+        s_service_write(self, host, service);
+    }
+    s_host_write(self, host);
+}
+
+static void s_host_silent(zb_fleet_t *self, zb_fleet_host_t *host, int64_t now_mono)
+{
+    char ago[32];
+    zb_time_format_duration(now_mono - host->last_seen_mono, ago, sizeof(ago));
+    zb_log_fields(host->name, NULL, "silent", NULL, "host silent: %s (last heard %s ago)",
+                  host->name, ago);
+    bool opened = s_outage_open(self, host, NULL, host->last_seen_wall, "silent", "");
+    s_host_quiet(self, host, ZB_FLEET_SILENT, host->last_seen_wall);
+    if (opened)
+        self->sink->opened(self->arg, host, NULL);
+}
+
+static zb_fleet_host_t *s_host_get(zb_fleet_t *self, const char *name, int64_t now_wall,
+                                   bool *created)
+{
+    *created = false;
+    zb_fleet_host_t *host = zb_table_lookup(self->hosts, name);
+    if (host)
+        return host;
+    if (zb_table_size(self->hosts) >= ZB_FLEET_MAX_HOSTS) {
+        self->counts.dropped++;
+        if (!self->cap_logged)
+            zb_log_warning("more than %d hosts, ignoring new ones", ZB_FLEET_MAX_HOSTS);
+        self->cap_logged = true;
+        return NULL;
+    }
+    host = s_host_new(self, name);
+    if (!host) {
+        zb_log_error("%s: out of memory", name);
+        return NULL;
+    }
+    host->state = ZB_FLEET_ALIVE;
+    host->since_ms = now_wall;
+    *created = true;
+    zb_log_info("host new: %s", name);
+    return host;
+}
+
+//  A beat is a full snapshot: it repairs whatever events were lost, and a
+//  service it no longer lists is gone.
+static void s_reconcile(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t *msg)
+{
+    for (zb_fleet_service_t *service = zb_table_first(host->services); service;
+         service = zb_table_next(host->services))
+        service->listed = false;
+    for (size_t i = 0; i < msg->service_count; i++) {
+        const zb_service_status_t *status = &msg->services[i];
+        zb_fleet_service_t *service = s_service_get(self, host, status->name);
+        if (!service)
+            continue;
+        service->listed = true;
+        s_service_apply(self, host, service, status->state, status->since_ms, status->kind,
+                        status->reason, status->error);
+    }
+    //  Collected first: deleting while walking a table is not allowed.
+    zb_fleet_service_t **gone = NULL;
+    size_t count = 0;
+    for (zb_fleet_service_t *service = zb_table_first(host->services); service;
+         service = zb_table_next(host->services)) {
+        if (service->listed)
+            continue;
+        if (!gone)
+            gone = malloc(zb_table_size(host->services) * sizeof(*gone));
+        if (gone)
+            gone[count++] = service;
+    }
+    for (size_t i = 0; i < count; i++)
+        s_service_remove(self, host, gone[i], msg->time_ms);
+    free(gone);
+}
+
+static void s_event(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t *msg)
+{
+    if (!msg->service[0]) {
+        //  The decoder admits only "to stopped" for a host event.
+        if (msg->to == ZB_STATE_STOPPED && host->state != ZB_FLEET_STOPPED) {
+            char why[ZB_TEXT_PRINTABLE_MAX(ZB_REASON_MAX)];
+            zb_log_info("host stopped: %s (%s)", host->name,
+                        s_clean(msg->reason, why, sizeof(why)));
+            s_host_quiet(self, host, ZB_FLEET_STOPPED, msg->at_ms);
+        }
+        return;
+    }
+    zb_fleet_service_t *service = zb_table_lookup(host->services, msg->service);
+    if (!service && msg->to == ZB_STATE_REMOVED)
+        return;
+    if (!service)
+        service = s_service_get(self, host, msg->service);
+    if (service)
+        s_service_apply(self, host, service, msg->to, msg->at_ms, NULL, msg->reason, msg->error);
+}
+
+//  --------------------------------------------------------------------------
+//  Input
+
+void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall)
+{
+    assert(self && msg);
+    //  The decoder checked the names; a bad one here is a bug upstream.
+    assert(zb_name_valid(msg->host));
+    bool dirty = false;
+    zb_fleet_host_t *host = s_host_get(self, msg->host, now_wall, &dirty);
+    if (!host)
+        return;
+    if (strcmp(host->instance, msg->instance) == 0) {
+        if (host->last_seq && msg->seq <= host->last_seq) {
+            self->counts.stale++;
+            return;
+        }
+        if (host->last_seq && msg->seq > host->last_seq + 1)
+            self->counts.seq_gaps += msg->seq - host->last_seq - 1;
+    } else {
+        //  A new agent run: sequence numbers start over, nothing is missed.
+        if (host->instance[0])
+            zb_log_info("host restarted: %s (instance %s -> %s)", host->name, host->instance,
+                        msg->instance);
+        s_copy(host->instance, sizeof(host->instance), msg->instance);
+        s_instance_write(self, host->name, host->instance, now_wall, msg->seq);
+        dirty = true;
+    }
+    uint64_t writes = self->writes;
+    self->counts.messages++;
+    host->last_seq = msg->seq;
+    host->last_seen_mono = now_mono;
+    host->last_seen_wall = now_wall;
+
+    if (host->state == ZB_FLEET_SILENT) {
+        char duration[32];
+        zb_time_format_duration(now_wall - host->since_ms, duration, sizeof(duration));
+        zb_log_fields(host->name, NULL, "alive", "back", "host back: %s (silent for %s)",
+                      host->name, duration);
+        s_outage_close(self, host, NULL, now_wall, "back");
+        self->sink->state(self->arg, host, NULL, "silent", "alive", now_wall, "back");
+        host->state = ZB_FLEET_ALIVE;
+        host->since_ms = now_wall;
+        dirty = true;
+    } else if (host->state == ZB_FLEET_STOPPED &&
+               !(msg->type == ZB_MSG_EVENT && !msg->service[0])) {
+        zb_log_fields(host->name, NULL, "alive", "back", "host back: %s (after a stop)",
+                      host->name);
+        self->sink->state(self->arg, host, NULL, "stopped", "alive", now_wall, "back");
+        host->state = ZB_FLEET_ALIVE;
+        host->since_ms = now_wall;
+        dirty = true;
+    }
+    if (msg->type == ZB_MSG_BEAT) {
+        if (msg->interval_ms != host->interval_ms)
+            dirty = true;
+        host->interval_ms = msg->interval_ms;
+        s_reconcile(self, host, msg);
+    } else
+        s_event(self, host, msg);
+    if (dirty)
+        s_host_write(self, host);
+    //  The instance row carries the last sequence number whose effects are
+    //  committed with it.
+    if (self->writes != writes)
+        s_instance_write(self, host->name, host->instance, now_wall, host->last_seq);
+    s_deadline_lower(self, host);
+}
+
+int zb_fleet_replay(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall)
+{
+    assert(self && msg && msg->type == ZB_MSG_EVENT);
+    self->writes++;
+    int rc = self->sink->replay_key(self->arg, msg, now_wall);
+    //  Committed with its effects, so that the next run of the monitor
+    //  also knows live messages of that agent run up to here are stale
+    //  (the agent's PUB queue delivers what it held while it was down).
+    if (rc == 1)
+        s_instance_write(self, msg->host, msg->instance, now_wall, msg->seq);
+    if (rc == 0) {
+        //  Seen before; still, live messages of that run up to it are stale.
+        zb_fleet_host_t *known = zb_table_lookup(self->hosts, msg->host);
+        if (known && strcmp(known->instance, msg->instance) == 0 && msg->seq > known->last_seq)
+            known->last_seq = msg->seq;
+    }
+    //  A host's stop only matters live: the host is heard again by now.
+    if (rc != 1 || !msg->service[0])
+        return rc;
+    bool created = false;
+    zb_fleet_host_t *host = s_host_get(self, msg->host, now_wall, &created);
+    if (!host)
+        return -1;
+    if (created) {
+        //  First heard through its replay: that is hearing it (the silence
+        //  deadline starts now, not at the epoch).
+        host->last_seen_mono = now_mono;
+        host->last_seen_wall = now_wall;
+        s_host_write(self, host);
+        s_deadline_lower(self, host);
+    }
+    //  The two channels race: a beat still queued on the SUB socket may be
+    //  older than this transition. Live messages of this agent run up to
+    //  its sequence number are stale from now on (events among them come
+    //  through here anyway).
+    if (strcmp(host->instance, msg->instance) == 0 && msg->seq > host->last_seq)
+        host->last_seq = msg->seq;
+    //  A down already on record (heard live, or replayed to a previous run
+    //  of the monitor whose ack was lost) changes nothing.
+    if (msg->to == ZB_STATE_DOWN) {
+        self->writes++;
+        int covered = self->sink->replay_covered(self->arg, msg);
+        if (covered != 0)
+            return covered == 1 ? 1 : -1;
+    }
+    zb_fleet_service_t *service = zb_table_lookup(host->services, msg->service);
+    //  Replays come in the agent's order: newer than what we know (or we
+    //  know nothing, e.g. while the host was silent), the transition is
+    //  applied as if heard live, alerts included.
+    //  Never older than an open outage, though: the two channels race, and
+    //  an old "up" must not end the outage a newer "down" began.
+    bool newer =
+        !service || ((service->state == ZB_STATE_UNKNOWN || msg->at_ms >= service->since_ms) &&
+                     (!service->outage_id || msg->at_ms >= service->outage_started_ms));
+    if (newer) {
+        s_event(self, host, msg);
+        //  A beat may have brought this state first: then the history row
+        //  replay bounded at that moment ends here, and says why.
+        if (msg->to != ZB_STATE_DOWN && msg->to != ZB_STATE_UNKNOWN) {
+            self->writes++;
+            self->sink->replay_end(self->arg, msg);
+        }
+        return 1;
+    }
+    //  Behind the current state (a beat told us where the service is now):
+    //  history only, bounded by when the current state began. This is what
+    //  keeps a beat's "up since" after an unseen up/down pair from merging
+    //  two outages: the journal's down and up split them again.
+    self->writes++;
+    if (msg->to == ZB_STATE_DOWN) {
+        int64_t bound = service->since_ms;
+        if (service->outage_id && service->outage_started_ms < bound)
+            bound = service->outage_started_ms;
+        self->sink->replay_down(self->arg, msg, bound);
+    } else if (msg->to != ZB_STATE_UNKNOWN)
+        self->sink->replay_end(self->arg, msg);
+    return 1;
+}
+
+void zb_fleet_sweep(zb_fleet_t *self, int64_t now_mono, int64_t now_wall)
+{
+    assert(self);
+    (void)now_wall;
+    //  Nothing can be due yet: no walk (the deadline is a lower bound).
+    if (now_mono < self->deadline)
+        return;
+    int64_t next = INT64_MAX;
+    for (zb_fleet_host_t *host = zb_table_first(self->hosts); host;
+         host = zb_table_next(self->hosts)) {
+        int64_t at = s_host_deadline(self, host);
+        if (at == INT64_MAX)
+            continue;
+        if (now_mono >= at)
+            s_host_silent(self, host, now_mono);
+        else if (at < next)
+            next = at;
+    }
+    self->deadline = next;
+}
+
+int64_t zb_fleet_deadline(zb_fleet_t *self, int64_t now_mono)
+{
+    assert(self);
+    int64_t day = now_mono + 86400000;
+    return self->deadline < day ? self->deadline : day;
+}
+
+int zb_fleet_replay_status(zb_fleet_t *self, const char *name, const char *instance,
+                           uint64_t pending, int64_t now_wall, int64_t started_wall)
+{
+    assert(self && name && instance);
+    zb_fleet_host_t *host = zb_table_lookup(self->hosts, name);
+    if (!host)
+        return -1;
+    bool changed = !host->replay_known || host->replay_pending != pending ||
+                   host->replay_wall < started_wall || strcmp(host->replay_instance, instance) != 0;
+    s_copy(host->replay_instance, sizeof(host->replay_instance), instance);
+    host->replay_known = true;
+    host->replay_pending = pending;
+    host->replay_wall = now_wall;
+    host->replay_dirty = true;
+    return changed ? 1 : 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Loading the state a previous run left
+
+zb_fleet_host_t *zb_fleet_load_host(zb_fleet_t *self, const char *name, const char *state,
+                                    int64_t since_ms, const char *instance, int64_t interval_ms,
+                                    int64_t last_seen_wall, uint64_t last_seq, int64_t now_mono,
+                                    bool *failed)
+{
+    assert(self && failed);
+    *failed = false;
+    if (!zb_name_valid(name))
+        return NULL;
+    zb_fleet_host_t *host = s_host_new(self, name);
+    if (!host) {
+        *failed = true;
+        return NULL;
+    }
+    host->state = strcmp(state, "silent") == 0    ? ZB_FLEET_SILENT
+                  : strcmp(state, "stopped") == 0 ? ZB_FLEET_STOPPED
+                                                  : ZB_FLEET_ALIVE;
+    host->since_ms = since_ms;
+    s_copy(host->instance, sizeof(host->instance), instance);
+    host->interval_ms = interval_ms;
+    host->last_seen_wall = last_seen_wall;
+    host->last_seen_written = last_seen_wall;
+    //  A fresh grace period: the host was not silent; we were away.
+    host->last_seen_mono = now_mono;
+    //  Messages of this agent run up to what is committed are stale: a beat
+    //  queued in the agent while we were down must not undo a transition
+    //  the previous run recorded (or that replay brought).
+    host->last_seq = last_seq;
+    s_deadline_lower(self, host);
+    return host;
+}
+
+zb_fleet_service_t *zb_fleet_load_service(zb_fleet_t *self, const char *name_host, const char *name,
+                                          const char *state, int64_t since_ms, const char *kind,
+                                          const char *reason, const char *error, bool *failed)
+{
+    assert(self && failed);
+    *failed = false;
+    zb_fleet_host_t *host = zb_table_lookup(self->hosts, name_host);
+    if (!host || !zb_name_valid(name))
+        return NULL;
+    zb_fleet_service_t *service = s_service_new(host, name);
+    if (!service) {
+        *failed = true;
+        return NULL;
+    }
+    zb_state_parse(state, &service->state);
+    service->since_ms = since_ms;
+    s_copy(service->kind, sizeof(service->kind), kind);
+    s_copy(service->reason, sizeof(service->reason), reason);
+    s_copy(service->error, sizeof(service->error), error);
+    return service;
+}
+
+int zb_fleet_load_outage(zb_fleet_t *self, const char *name_host, const char *name, int64_t id,
+                         int64_t started_ms, int64_t now_mono, zb_fleet_host_t **host_p,
+                         zb_fleet_service_t **service_p)
+{
+    assert(self && host_p && service_p);
+    *host_p = NULL;
+    *service_p = NULL;
+    zb_fleet_host_t *host = zb_table_lookup(self->hosts, name_host);
+    if (!host && zb_name_valid(name_host)) {
+        host = s_host_new(self, name_host);
+        if (!host)
+            return -1;
+        host->state = ZB_FLEET_ALIVE;
+        host->last_seen_mono = now_mono;
+        host->last_seen_wall = started_ms;
+        s_deadline_lower(self, host);
+    }
+    if (!host)
+        return 0;
+    if (!name) {
+        host->outage_id = id;
+        host->outage_started_ms = started_ms;
+        host->state = ZB_FLEET_SILENT;
+        *host_p = host;
+        return 0;
+    }
+    zb_fleet_service_t *service = zb_table_lookup(host->services, name);
+    //  An open outage of a service the table lost: keep it closable.
+    if (!service && zb_name_valid(name))
+        service = s_service_new(host, name);
+    if (!service)
+        return 0;
+    service->outage_id = id;
+    service->outage_started_ms = started_ms;
+    *host_p = host;
+    *service_p = service;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+
+zb_fleet_t *zb_fleet_new(const zb_fleet_sink_t *sink, void *arg, int liveness)
+{
+    assert(sink);
+    zb_fleet_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return NULL;
+    self->sink = sink;
+    self->arg = arg;
+    self->liveness = liveness;
+    self->deadline = INT64_MAX;
+    self->hosts = zb_table_new(s_host_free);
+    if (!self->hosts) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void zb_fleet_destroy(zb_fleet_t **self_p)
+{
+    assert(self_p);
+    zb_fleet_t *self = *self_p;
+    if (!self)
+        return;
+    zb_table_destroy(&self->hosts);
+    free(self);
+    *self_p = NULL;
+}
+
+void zb_fleet_set_liveness(zb_fleet_t *self, int liveness)
+{
+    assert(self);
+    self->liveness = liveness;
+    //  Deadlines may all come earlier: the next sweep walks and finds out.
+    self->deadline = INT64_MIN;
+}
+
+zb_fleet_host_t *zb_fleet_host(zb_fleet_t *self, const char *name)
+{
+    assert(self);
+    return zb_table_lookup(self->hosts, name);
+}
+
+size_t zb_fleet_size(zb_fleet_t *self)
+{
+    assert(self);
+    return zb_table_size(self->hosts);
+}
+
+zb_fleet_host_t *zb_fleet_first(zb_fleet_t *self)
+{
+    assert(self);
+    return zb_table_first(self->hosts);
+}
+
+zb_fleet_host_t *zb_fleet_next(zb_fleet_t *self)
+{
+    assert(self);
+    return zb_table_next(self->hosts);
+}
+
+zb_fleet_service_t *zb_fleet_service_first(zb_fleet_host_t *host)
+{
+    assert(host);
+    return zb_table_first(host->services);
+}
+
+zb_fleet_service_t *zb_fleet_service_next(zb_fleet_host_t *host)
+{
+    assert(host);
+    return zb_table_next(host->services);
+}
+
+void zb_fleet_counts(zb_fleet_t *self, zb_fleet_counts_t *counts)
+{
+    assert(self && counts);
+    *counts = self->counts;
+}

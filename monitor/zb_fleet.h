@@ -1,0 +1,216 @@
+/*  zb_fleet: the monitor's picture of the fleet, as a pure state machine.
+
+    Hosts (by name), each with its services (by name), their states and
+    open outages. Decoded messages and the clocks go in (zb_fleet_handle,
+    zb_fleet_replay, zb_fleet_sweep); every effect comes out, in order,
+    through the sink the owner gave: rows to write, outages to open and
+    close (the owner's store numbers them), state changes to publish, and
+    the moments the alerting policy acts on. No sockets, no SQL here: the
+    self-test scripts message sequences against a sink that records them.
+
+    Outage rules (docs/operations.md has the user's version):
+    - service down (event or beat) opens a service outage unless one is open;
+      up closes it ("up"), stopped closes it ("stopped"), removal closes it
+      ("removed"); unknown changes nothing.
+    - a host quiet for liveness x its beat interval is silent: one host
+      outage from the time it was last heard, its services unknown (their
+      open outages stay open). Any new message closes it ("back").
+    - a planned stop (host event to stopped) makes it stopped: no outage.
+    - messages of an agent run whose sequence number is not after the last
+      one applied are stale (counted, ignored); a new run starts over.
+    - replayed transitions (agents' journals) are applied as if heard live
+      when newer than what is known, else only fill history (see
+      zb_fleet_replay).
+
+    Host and service structs are visible so the owner and the alerting
+    policy can read them; only zb_fleet changes them, except `alert`, which
+    is the policy's (zb_policy) and which zb_fleet only frees.
+*/
+#ifndef ZB_FLEET_H
+#define ZB_FLEET_H
+
+#include "zb_proto.h"
+#include "zb_table.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+//  Limits on what one monitor tracks; beyond them messages are dropped (and
+//  logged once), so hostile input cannot exhaust memory.
+#define ZB_FLEET_MAX_HOSTS 10000
+#define ZB_FLEET_MAX_SERVICES 10000 // per host
+//  Before a host announces its interval (its first beat was lost), assume a
+//  long one: a false "silent" is worse than a late one.
+#define ZB_FLEET_UNKNOWN_INTERVAL_MS 60000
+
+typedef enum { ZB_FLEET_ALIVE, ZB_FLEET_SILENT, ZB_FLEET_STOPPED } zb_fleet_host_state_t;
+
+//  "alive", "silent", "stopped" (the hosts table's words).
+const char *zb_fleet_host_state_name(zb_fleet_host_state_t state);
+
+//  The alerting policy's marks on an outage's owner (zb_policy): kept here
+//  so they live and die with the host or service. `flaps` is malloc'd.
+typedef struct {
+    bool notified;        // the outage's opening alert went out
+    bool held;            // the outage's opening alert is held by a silence
+    int64_t reminded;     // reminders made for the outage
+    int64_t *flaps;       // ring of the last flap_threshold + 1 transition times (mono)
+    int flap_count;       // entries in the ring
+    int flap_next;        // where the next goes
+    bool flapping;        // one flapping alert made; quiet until stable
+    bool flap_notified;   // that alert went out (not held)
+    int64_t flap_id;      // wall ms when the flapping began: names the episode
+    int64_t changed_mono; // last transition between up and down
+} zb_fleet_marks_t;
+
+typedef struct {
+    char name[ZB_NAME_MAX + 1];
+    char kind[ZB_KIND_MAX + 1];
+    zb_state_t state;
+    int64_t since_ms;
+    char reason[ZB_REASON_MAX + 1];
+    char error[ZB_ERROR_MAX + 1];
+    int64_t outage_id;         // open service outage, 0 when none
+    int64_t outage_started_ms; // its start
+    bool listed;               // seen in the beat being reconciled
+    zb_fleet_marks_t alert;    // the alerting policy's
+} zb_fleet_service_t;
+
+typedef struct _zb_fleet_host_t zb_fleet_host_t;
+struct _zb_fleet_host_t {
+    char name[ZB_NAME_MAX + 1];
+    char instance[ZB_INSTANCE_LEN + 1]; // agent run last heard, "" when none
+    uint64_t last_seq;                  // 0: unknown (no gap counted)
+    int64_t interval_ms;                // announced beat interval, 0 when not yet
+    int64_t last_seen_mono;             // deadline base
+    int64_t last_seen_wall;             // host outage start when it goes silent
+    int64_t last_seen_written;          // last_seen_wall as the owner's store has it
+    zb_fleet_host_state_t state;
+    int64_t since_ms;
+    int64_t outage_id;         // open host outage, 0 when none
+    int64_t outage_started_ms; // its start
+    zb_fleet_marks_t alert;    // the alerting policy's
+    zb_table_t *services;      // name -> zb_fleet_service_t (zb_fleet_service_first)
+    bool cap_logged;           // the services cap was hit and said so
+    bool replay_known;         // its agent reported over replay (zb_fleet_replay_status)
+    uint64_t replay_pending;   // the last report: journal entries not acknowledged
+    int64_t replay_wall;       // when it came
+    char replay_instance[ZB_INSTANCE_LEN + 1]; // the agent run that made it
+    bool replay_dirty;                         // not written since
+};
+
+//  Where the effects go, called synchronously and in order. Writes return
+//  nothing: a failed write is the owner's to count; the state goes on.
+typedef struct {
+    //  Rows: a host's (state, instance, interval, last seen), a service's,
+    //  a service gone, an agent run's last sequence number applied.
+    void (*host_put)(void *arg, zb_fleet_host_t *host);
+    void (*service_put)(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service);
+    void (*service_delete)(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service);
+    void (*instance_put)(void *arg, const char *host, const char *instance, int64_t now_wall,
+                         uint64_t seq);
+    //  Opens an outage (service NULL: the host's) unless one is open; either
+    //  way *id and *started are the open one's. 1 opened, 0 was open, -1 failed.
+    int (*outage_open)(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service,
+                       int64_t started_ms, const char *reason, const char *error, int64_t *id,
+                       int64_t *started);
+    //  1 closed, 0 was not open, -1 failed.
+    int (*outage_close)(void *arg, int64_t id, int64_t ended_ms, const char *end_reason);
+    //  A state change (service NULL: the host's), after it is made.
+    void (*state)(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service, const char *from,
+                  const char *to, int64_t at_ms, const char *reason);
+    //  For the alerting policy: a service changed between up and down (before
+    //  its outage opens or closes); an outage opened (after the host went
+    //  quiet, for a host); an outage closed.
+    void (*flip)(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service, zb_state_t to,
+                 const char *reason, const char *error);
+    void (*opened)(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service);
+    void (*closed)(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service, int64_t id,
+                   int64_t started_ms, int64_t ended_ms, const char *end_reason);
+    //  Replay (zb_fleet_replay): the (host, instance, seq) key, 1 new, 0 seen,
+    //  -1 failed; 1 when an outage of the service covers at_ms, 0 none, -1
+    //  failed; history behind the current state (a down bounded at bound_ms,
+    //  or the end of the outage spanning msg->at_ms).
+    int (*replay_key)(void *arg, const zb_msg_t *msg, int64_t now_wall);
+    int (*replay_covered)(void *arg, const zb_msg_t *msg);
+    void (*replay_down)(void *arg, const zb_msg_t *msg, int64_t bound_ms);
+    void (*replay_end)(void *arg, const zb_msg_t *msg);
+} zb_fleet_sink_t;
+
+typedef struct {
+    uint64_t messages;        // applied
+    uint64_t seq_gaps;        // messages missed, from sequence numbers
+    uint64_t stale;           // seq not after the last applied of the same instance
+    uint64_t dropped;         // over the host/service caps
+    uint64_t service_outages; // service outages opened
+    uint64_t host_outages;    // host outages opened
+} zb_fleet_counts_t;
+
+typedef struct _zb_fleet_t zb_fleet_t;
+
+//  sink (and what it points to) must outlive the fleet. liveness: beats a
+//  host may miss before it is silent.
+zb_fleet_t *zb_fleet_new(const zb_fleet_sink_t *sink, void *arg, int liveness);
+void zb_fleet_destroy(zb_fleet_t **self_p);
+void zb_fleet_set_liveness(zb_fleet_t *self, int liveness);
+
+//  One decoded message from an agent (beat or event), heard at the clocks.
+void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall);
+
+//  One transition replayed from an agent's journal (an event), applied at
+//  most once per (host, instance, seq) (sink->replay_key): newer than what
+//  is known of the service (or the service unknown), as if heard live;
+//  older, only the outage history behind the current state. Either way,
+//  live messages of that agent run up to its seq are stale from then on (a
+//  beat queued before it must not undo it). Returns 1 when applied, 0 when
+//  seen before, -1 on error (not applied).
+int zb_fleet_replay(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall);
+
+//  Hosts quiet for liveness x their interval go silent (a walk over every
+//  host, only once zb_fleet_deadline is reached).
+void zb_fleet_sweep(zb_fleet_t *self, int64_t now_mono, int64_t now_wall);
+
+//  No host goes silent before this monotonic time (at most now_mono + a
+//  day): the owner's next sweep. Kept in O(1): lowered as hosts are heard
+//  (a new host, one back, a shorter interval), exact after each sweep that
+//  walks; a sweep before it returns at once. A reload of liveness makes it
+//  due now.
+int64_t zb_fleet_deadline(zb_fleet_t *self, int64_t now_mono);
+
+//  An agent's replay report: -1 for an unknown host; 1 when it should be
+//  written now (first since started_wall, or it changed), else 0.
+int zb_fleet_replay_status(zb_fleet_t *self, const char *host, const char *instance,
+                           uint64_t pending, int64_t now_wall, int64_t started_wall);
+
+//  State a previous run left (the owner's store), loaded before any input.
+//  Hosts first, then their services, then open outages (which may create
+//  both). NULL when not loaded (invalid name, unknown host, out of memory:
+//  *failed tells the last).
+zb_fleet_host_t *zb_fleet_load_host(zb_fleet_t *self, const char *name, const char *state,
+                                    int64_t since_ms, const char *instance, int64_t interval_ms,
+                                    int64_t last_seen_wall, uint64_t last_seq, int64_t now_mono,
+                                    bool *failed);
+zb_fleet_service_t *zb_fleet_load_service(zb_fleet_t *self, const char *host, const char *name,
+                                          const char *state, int64_t since_ms, const char *kind,
+                                          const char *reason, const char *error, bool *failed);
+//  An open outage (service NULL: the host's, which makes it silent);
+//  *host_p and *service_p say whose (NULL when skipped).
+int zb_fleet_load_outage(zb_fleet_t *self, const char *host, const char *service, int64_t id,
+                         int64_t started_ms, int64_t now_mono, zb_fleet_host_t **host_p,
+                         zb_fleet_service_t **service_p);
+
+//  Lookup and walks (no changes to the fleet while walking one host's
+//  services; hosts and services may be walked nested).
+zb_fleet_host_t *zb_fleet_host(zb_fleet_t *self, const char *name);
+size_t zb_fleet_size(zb_fleet_t *self);
+zb_fleet_host_t *zb_fleet_first(zb_fleet_t *self);
+zb_fleet_host_t *zb_fleet_next(zb_fleet_t *self);
+zb_fleet_service_t *zb_fleet_service_first(zb_fleet_host_t *host);
+zb_fleet_service_t *zb_fleet_service_next(zb_fleet_host_t *host);
+
+void zb_fleet_counts(zb_fleet_t *self, zb_fleet_counts_t *counts);
+
+void zb_fleet_test(bool verbose);
+
+#endif

@@ -1,0 +1,472 @@
+/*  zb_fleet's self-test: message sequences in, the effects recorded by a
+    sink that stands in for the store (it numbers outages and keeps
+    replay keys as the store would), checked in order.
+*/
+#include "zb_fleet.h"
+#include "zb_log.h"
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define T0 1800000000000LL // wall clock base
+#define S_A "00000000000000aa"
+#define S_B "00000000000000bb"
+#define S_MAX_OUTAGES 64
+#define S_MAX_KEYS 64
+
+typedef struct {
+    char host[ZB_NAME_MAX + 1];
+    char service[ZB_NAME_MAX + 1]; // "" for the host's
+    int64_t started, ended;        // ended -1 while open
+} s_outage_t;
+
+typedef struct {
+    char log[8192]; // effects since the last check, ';'-separated
+    s_outage_t outages[S_MAX_OUTAGES];
+    int outage_count; // ids are index + 1
+    char keys[S_MAX_KEYS][ZB_NAME_MAX + ZB_INSTANCE_LEN + 24];
+    int key_count;
+} s_sink_t;
+
+static void s_note(s_sink_t *sink, const char *format, ...) __attribute__((format(printf, 2, 3)));
+static void s_note(s_sink_t *sink, const char *format, ...)
+{
+    size_t len = strlen(sink->log);
+    va_list args;
+    va_start(args, format);
+    vsnprintf(sink->log + len, sizeof(sink->log) - len, format, args);
+    va_end(args);
+    len = strlen(sink->log);
+    snprintf(sink->log + len, sizeof(sink->log) - len, ";");
+}
+
+static const char *s_svc(zb_fleet_service_t *service)
+{
+    return service ? service->name : "-";
+}
+
+static void s_host_put(void *arg, zb_fleet_host_t *host)
+{
+    s_note(arg, "host %s=%s", host->name, zb_fleet_host_state_name(host->state));
+}
+
+static void s_service_put(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service)
+{
+    s_note(arg, "svc %s/%s=%s@%lld", host->name, service->name, zb_state_name(service->state),
+           (long long)(service->since_ms - T0));
+}
+
+static void s_service_delete(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service)
+{
+    s_note(arg, "del %s/%s", host->name, service->name);
+}
+
+static void s_instance_put(void *arg, const char *host, const char *instance, int64_t now_wall,
+                           uint64_t seq)
+{
+    (void)now_wall;
+    s_note(arg, "inst %s/%s:%llu", host, instance + 14, (unsigned long long)seq);
+}
+
+//  As zb_store_outage_open: one open outage per (host, service).
+static int s_outage_open(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service,
+                         int64_t started_ms, const char *reason, const char *error, int64_t *id,
+                         int64_t *started)
+{
+    (void)error;
+    s_sink_t *sink = arg;
+    const char *name = service ? service->name : "";
+    for (int i = 0; i < sink->outage_count; i++) {
+        s_outage_t *o = &sink->outages[i];
+        if (o->ended < 0 && strcmp(o->host, host->name) == 0 && strcmp(o->service, name) == 0) {
+            *id = i + 1;
+            *started = o->started;
+            s_note(sink, "open %s/%s: #%d was open", host->name, s_svc(service), i + 1);
+            return 0;
+        }
+    }
+    assert(sink->outage_count < S_MAX_OUTAGES);
+    s_outage_t *o = &sink->outages[sink->outage_count++];
+    snprintf(o->host, sizeof(o->host), "%s", host->name);
+    snprintf(o->service, sizeof(o->service), "%s", name);
+    o->started = started_ms;
+    o->ended = -1;
+    *id = sink->outage_count;
+    *started = started_ms;
+    s_note(sink, "open #%d %s/%s@%lld:%s", sink->outage_count, host->name, s_svc(service),
+           (long long)(started_ms - T0), reason);
+    return 1;
+}
+
+static int s_outage_close(void *arg, int64_t id, int64_t ended_ms, const char *end_reason)
+{
+    s_sink_t *sink = arg;
+    assert(id >= 1 && id <= sink->outage_count);
+    s_outage_t *o = &sink->outages[id - 1];
+    if (o->ended >= 0)
+        return 0;
+    o->ended = ended_ms;
+    s_note(sink, "close #%lld@%lld:%s", (long long)id, (long long)(ended_ms - T0), end_reason);
+    return 1;
+}
+
+static void s_state(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service, const char *from,
+                    const char *to, int64_t at_ms, const char *reason)
+{
+    (void)at_ms;
+    (void)reason;
+    s_note(arg, "state %s/%s %s>%s", host->name, s_svc(service), from, to);
+}
+
+static void s_flip(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service, zb_state_t to,
+                   const char *reason, const char *error)
+{
+    (void)reason;
+    (void)error;
+    s_note(arg, "flip %s/%s>%s", host->name, service->name, zb_state_name(to));
+}
+
+static void s_opened(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service)
+{
+    s_note(arg, "opened %s/%s", host->name, s_svc(service));
+}
+
+static void s_closed(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service, int64_t id,
+                     int64_t started_ms, int64_t ended_ms, const char *end_reason)
+{
+    (void)started_ms;
+    (void)ended_ms;
+    (void)end_reason;
+    s_note(arg, "closed %s/%s #%lld", host->name, s_svc(service), (long long)id);
+}
+
+//  As zb_store_replay_key: 1 the first time a key is seen.
+static int s_replay_key(void *arg, const zb_msg_t *msg, int64_t now_wall)
+{
+    (void)now_wall;
+    s_sink_t *sink = arg;
+    char key[sizeof(sink->keys[0])];
+    snprintf(key, sizeof(key), "%s/%s/%llu", msg->host, msg->instance,
+             (unsigned long long)msg->seq);
+    for (int i = 0; i < sink->key_count; i++)
+        if (strcmp(sink->keys[i], key) == 0)
+            return 0;
+    assert(sink->key_count < S_MAX_KEYS);
+    snprintf(sink->keys[sink->key_count++], sizeof(key), "%s", key);
+    return 1;
+}
+
+//  As zb_store_replay_covered: an outage started at or before at_ms, open
+//  or ended after it.
+static int s_replay_covered(void *arg, const zb_msg_t *msg)
+{
+    s_sink_t *sink = arg;
+    for (int i = 0; i < sink->outage_count; i++) {
+        s_outage_t *o = &sink->outages[i];
+        if (strcmp(o->host, msg->host) == 0 && strcmp(o->service, msg->service) == 0 &&
+            o->started <= msg->at_ms && (o->ended < 0 || o->ended > msg->at_ms)) {
+            s_note(sink, "covered %s/%s@%lld", msg->host, msg->service,
+                   (long long)(msg->at_ms - T0));
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void s_replay_down(void *arg, const zb_msg_t *msg, int64_t bound_ms)
+{
+    s_note(arg, "history down %s/%s@%lld until %lld", msg->host, msg->service,
+           (long long)(msg->at_ms - T0), (long long)(bound_ms - T0));
+}
+
+static void s_replay_end(void *arg, const zb_msg_t *msg)
+{
+    s_note(arg, "history %s %s/%s@%lld", zb_state_name(msg->to), msg->host, msg->service,
+           (long long)(msg->at_ms - T0));
+}
+
+static const zb_fleet_sink_t s_sink = {
+    .host_put = s_host_put,
+    .service_put = s_service_put,
+    .service_delete = s_service_delete,
+    .instance_put = s_instance_put,
+    .outage_open = s_outage_open,
+    .outage_close = s_outage_close,
+    .state = s_state,
+    .flip = s_flip,
+    .opened = s_opened,
+    .closed = s_closed,
+    .replay_key = s_replay_key,
+    .replay_covered = s_replay_covered,
+    .replay_down = s_replay_down,
+    .replay_end = s_replay_end,
+};
+
+static void s_expect(s_sink_t *sink, const char *expect)
+{
+    if (strcmp(sink->log, expect) != 0) {
+        fprintf(stderr, "\neffects:  %s\nexpected: %s\n", sink->log, expect);
+        assert(false);
+    }
+    sink->log[0] = '\0';
+}
+
+//  services: "name=state@since,..." (since after T0), e.g. "redis=up@1000".
+static zb_msg_t *s_beat(const char *host, const char *instance, uint64_t seq, int64_t at,
+                        const char *services)
+{
+    zb_msg_t *msg = zb_msg_new(ZB_MSG_BEAT);
+    assert(msg);
+    snprintf(msg->host, sizeof(msg->host), "%s", host);
+    snprintf(msg->instance, sizeof(msg->instance), "%s", instance);
+    msg->seq = seq;
+    msg->time_ms = T0 + at;
+    msg->interval_ms = 1000;
+    char *list = strdup(services);
+    assert(list);
+    char *save = NULL;
+    for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        zb_service_status_t status = {.rtt_us = -1};
+        char state[16];
+        long long since;
+        int fields = sscanf(item, "%64[^=]=%15[^@]@%lld", status.name, state, &since);
+        assert(fields == 3);
+        assert(zb_state_parse(state, &status.state) == 0);
+        status.since_ms = T0 + since;
+        snprintf(status.kind, sizeof(status.kind), "probe");
+        snprintf(status.reason, sizeof(status.reason), "%s",
+                 status.state == ZB_STATE_DOWN ? "refused" : "ok");
+        assert(zb_msg_add_service(msg, &status) == 0);
+    }
+    free(list);
+    return msg;
+}
+
+static zb_msg_t *s_event(const char *host, const char *instance, uint64_t seq, const char *service,
+                         zb_state_t to, int64_t at)
+{
+    zb_msg_t *msg = zb_msg_new(ZB_MSG_EVENT);
+    assert(msg);
+    snprintf(msg->host, sizeof(msg->host), "%s", host);
+    snprintf(msg->instance, sizeof(msg->instance), "%s", instance);
+    msg->seq = seq;
+    msg->time_ms = T0 + at;
+    snprintf(msg->service, sizeof(msg->service), "%s", service);
+    msg->from = ZB_STATE_UNKNOWN;
+    msg->to = to;
+    msg->at_ms = T0 + at;
+    snprintf(msg->reason, sizeof(msg->reason), "%s", to == ZB_STATE_DOWN ? "refused" : "ok");
+    return msg;
+}
+
+//  Heard live at monotonic `mono` (wall T0 + mono).
+static void s_live(zb_fleet_t *fleet, zb_msg_t *msg, int64_t mono)
+{
+    zb_fleet_handle(fleet, msg, mono, T0 + mono);
+    zb_msg_destroy(&msg);
+}
+
+static int s_replayed(zb_fleet_t *fleet, zb_msg_t *msg, int64_t mono)
+{
+    int rc = zb_fleet_replay(fleet, msg, mono, T0 + mono);
+    zb_msg_destroy(&msg);
+    return rc;
+}
+
+//  The outage rules, live: down/up, lost events repaired by beats, stale
+//  and duplicate messages, silence and its deadline, a planned stop, a new
+//  agent run, removal.
+static void s_test_live(void)
+{
+    s_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&s_sink, &sink, 3);
+    assert(fleet);
+    zb_fleet_counts_t counts;
+
+    s_live(fleet, s_beat("web", S_A, 1, 1000, "redis=up@500"), 1000);
+    s_expect(&sink, "inst web/aa:1;svc web/redis=up@500;state web/redis unknown>up;"
+                    "host web=alive;inst web/aa:1;");
+    s_live(fleet, s_event("web", S_A, 2, "redis", ZB_STATE_DOWN, 1500), 1500);
+    s_expect(&sink, "flip web/redis>down;open #1 web/redis@1500:refused;opened web/redis;"
+                    "svc web/redis=down@1500;state web/redis up>down;inst web/aa:2;");
+    //  A beat repeating the state writes nothing (not even the instance).
+    s_live(fleet, s_beat("web", S_A, 3, 2000, "redis=down@1500"), 2000);
+    s_expect(&sink, "");
+    s_live(fleet, s_event("web", S_A, 4, "redis", ZB_STATE_UP, 2500), 2500);
+    s_expect(&sink, "flip web/redis>up;close #1@2500:up;closed web/redis #1;"
+                    "svc web/redis=up@2500;state web/redis down>up;inst web/aa:4;");
+    //  Events lost: the beat repairs them (a gap of two is counted).
+    s_live(fleet, s_beat("web", S_A, 7, 3000, "redis=down@2800"), 3000);
+    s_expect(&sink, "flip web/redis>down;open #2 web/redis@2800:refused;opened web/redis;"
+                    "svc web/redis=down@2800;state web/redis up>down;inst web/aa:7;");
+    //  Stale and duplicate: counted, no effect.
+    s_live(fleet, s_beat("web", S_A, 7, 3100, "redis=up@3100"), 3100);
+    s_live(fleet, s_beat("web", S_A, 5, 3100, "redis=up@3100"), 3100);
+    s_expect(&sink, "");
+    zb_fleet_counts(fleet, &counts);
+    assert(counts.messages == 5 && counts.stale == 2 && counts.seq_gaps == 2);
+    assert(counts.service_outages == 2 && counts.host_outages == 0);
+
+    //  Silent strictly after liveness x interval: its deadline says when.
+    //  Lowered as hosts are heard (a bound: the first beat's), made exact
+    //  by a sweep.
+    assert(zb_fleet_deadline(fleet, 3000) == 1000 + 3 * 1000 + 1);
+    zb_fleet_sweep(fleet, 4001, T0 + 4001);
+    s_expect(&sink, "");
+    assert(zb_fleet_deadline(fleet, 4001) == 3000 + 3 * 1000 + 1);
+    zb_fleet_sweep(fleet, 6000, T0 + 6000);
+    s_expect(&sink, "");
+    zb_fleet_sweep(fleet, 6001, T0 + 6001);
+    //  One host outage from when it was last heard; redis's stays open.
+    s_expect(&sink, "open #3 web/-@3000:silent;state web/- alive>silent;"
+                    "svc web/redis=unknown@3000;host web=silent;opened web/-;");
+    assert(zb_fleet_host(fleet, "web")->state == ZB_FLEET_SILENT);
+    assert(zb_fleet_deadline(fleet, 6001) == 6001 + 86400000); // nothing alive
+    zb_fleet_sweep(fleet, 9000, T0 + 9000);
+    s_expect(&sink, "");
+    //  Heard again: back. redis still down: its outage goes on (no new one).
+    s_live(fleet, s_beat("web", S_A, 8, 10000, "redis=down@2800"), 10000);
+    s_expect(&sink, "close #3@10000:back;closed web/- #3;state web/- silent>alive;"
+                    "svc web/redis=down@2800;state web/redis unknown>down;host web=alive;"
+                    "inst web/aa:8;");
+
+    //  A planned stop: no outage, never silent; any message makes it alive.
+    zb_msg_t *stop = s_event("web", S_A, 9, "", ZB_STATE_STOPPED, 11000);
+    s_live(fleet, stop, 11000);
+    s_expect(&sink, "state web/- alive>stopped;svc web/redis=unknown@11000;host web=stopped;"
+                    "inst web/aa:9;");
+    zb_fleet_sweep(fleet, 60000, T0 + 60000);
+    s_expect(&sink, "");
+
+    //  A new agent run: no gap, its instance written; a service it no
+    //  longer lists is removed, its outage ended "removed".
+    s_live(fleet, s_beat("web", S_B, 4, 61000, "ssh=up@60500"), 61000);
+    s_expect(&sink, "inst web/bb:4;state web/- stopped>alive;svc web/ssh=up@60500;"
+                    "state web/ssh unknown>up;close #2@61000:removed;closed web/redis #2;"
+                    "del web/redis;host web=alive;inst web/bb:4;");
+    zb_fleet_counts(fleet, &counts);
+    assert(counts.seq_gaps == 2 && counts.host_outages == 1);
+    //  Removed by event (and an unknown service removed: nothing).
+    s_live(fleet, s_event("web", S_B, 5, "ssh", ZB_STATE_REMOVED, 62000), 62000);
+    s_live(fleet, s_event("web", S_B, 6, "nope", ZB_STATE_REMOVED, 62000), 62000);
+    s_expect(&sink, "del web/ssh;inst web/bb:5;");
+    //  A host that never beat: a long grace period.
+    s_live(fleet, s_event("db", S_A, 1, "pg", ZB_STATE_UP, 63000), 63000);
+    s_expect(&sink, "inst db/aa:1;svc db/pg=up@63000;state db/pg unknown>up;host db=alive;"
+                    "inst db/aa:1;");
+    //  The bound from web's beat at 61000; a sweep then makes it exact.
+    assert(zb_fleet_deadline(fleet, 63000) == 61000 + 3 * 1000 + 1);
+    zb_fleet_sweep(fleet, 64001, T0 + 64001);
+    s_expect(&sink, "");
+    assert(zb_fleet_deadline(fleet, 64001) == 62000 + 3 * 1000 + 1); // web, heard at 62000
+    zb_fleet_host(fleet, "web")->state = ZB_FLEET_STOPPED;           // out of the way
+    zb_fleet_set_liveness(fleet, 3); // also: the next sweep walks again
+    assert(zb_fleet_deadline(fleet, 64001) == INT64_MIN);
+    zb_fleet_sweep(fleet, 64001, T0 + 64001);
+    assert(zb_fleet_deadline(fleet, 64001) == 63000 + 3 * ZB_FLEET_UNKNOWN_INTERVAL_MS + 1);
+    //  Its first beat announces a shorter interval: the deadline comes
+    //  earlier at once (no sweep needed to see it).
+    s_live(fleet, s_beat("db", S_A, 2, 64500, "pg=up@63000"), 64500);
+    s_expect(&sink, "host db=alive;inst db/aa:2;");
+    assert(zb_fleet_deadline(fleet, 64500) == 64500 + 3 * 1000 + 1);
+    zb_fleet_destroy(&fleet);
+    assert(!fleet);
+}
+
+//  The races with replay and restarts, fixed before and kept fixed here.
+static void s_test_races(void)
+{
+    s_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&s_sink, &sink, 3);
+    assert(fleet);
+    zb_fleet_counts_t counts;
+
+    //  kill -9 of the monitor: the next run loads what was committed, the
+    //  instance's last sequence number with it. A beat the agent queued
+    //  while the monitor was down (older) must not undo a transition the
+    //  previous run recorded: it is stale.
+    bool failed = true;
+    zb_fleet_host_t *host =
+        zb_fleet_load_host(fleet, "web", "alive", T0, S_A, 1000, T0 + 900, 5, 1000, &failed);
+    assert(host && !failed && host->last_seq == 5);
+    zb_fleet_service_t *service =
+        zb_fleet_load_service(fleet, "web", "s", "down", T0 + 800, "probe", "refused", "", &failed);
+    assert(service && !failed);
+    zb_fleet_host_t *owner = NULL;
+    zb_fleet_service_t *whose = NULL;
+    assert(zb_fleet_load_outage(fleet, "web", "s", 1, T0 + 800, 1000, &owner, &whose) == 0);
+    assert(owner == host && whose == service && service->outage_id == 1);
+    sink.outages[0] = (s_outage_t){"web", "s", T0 + 800, -1};
+    sink.outage_count = 1;
+    s_live(fleet, s_beat("web", S_A, 4, 1100, "s=up@700"), 1100);
+    s_expect(&sink, "");
+    zb_fleet_counts(fleet, &counts);
+    assert(counts.stale == 1 && counts.messages == 0);
+
+    //  Replay and live race: the agent's journal brings "up at 2000" (seq
+    //  8); a beat sent before it (seq 7, "down") is still queued on the SUB
+    //  socket. Applied first, the replay makes that beat stale.
+    assert(s_replayed(fleet, s_event("web", S_A, 8, "s", ZB_STATE_UP, 2000), 2100) == 1);
+    s_expect(&sink, "inst web/aa:8;flip web/s>up;close #1@2000:up;closed web/s #1;"
+                    "svc web/s=up@2000;state web/s down>up;history up web/s@2000;");
+    s_live(fleet, s_beat("web", S_A, 7, 1900, "s=down@800"), 2200);
+    s_expect(&sink, "");
+    //  The same transition again (its ack was lost): nothing new.
+    assert(s_replayed(fleet, s_event("web", S_A, 8, "s", ZB_STATE_UP, 2000), 2300) == 0);
+    //  Seen before, it still makes live messages up to it stale.
+    host->last_seq = 6;
+    assert(s_replayed(fleet, s_event("web", S_A, 8, "s", ZB_STATE_UP, 2000), 2300) == 0);
+    assert(host->last_seq == 8);
+    s_expect(&sink, "");
+
+    //  A beat's "up since" after an unseen up/down pair: live, s went
+    //  down at 3000 (outage #2); up at 4000 and down at 5000 were lost;
+    //  a beat then says "up since 6000", which ends #2 at 6000 as if one
+    //  outage. The journal's transitions come in behind the current state
+    //  and go to history (the store splits the outage there), never
+    //  applied live: they must not merge, reopen or close anything.
+    s_live(fleet, s_event("web", S_A, 9, "s", ZB_STATE_DOWN, 3000), 3000);
+    s_live(fleet, s_beat("web", S_A, 12, 6000, "s=up@6000"), 6000);
+    s_expect(&sink, "flip web/s>down;open #2 web/s@3000:refused;opened web/s;"
+                    "svc web/s=down@3000;state web/s up>down;inst web/aa:9;"
+                    "flip web/s>up;close #2@6000:up;closed web/s #2;svc web/s=up@6000;"
+                    "state web/s down>up;inst web/aa:12;");
+    assert(s_replayed(fleet, s_event("web", S_A, 10, "s", ZB_STATE_UP, 4000), 6100) == 1);
+    //  The down at 5000 lies inside #2 as the beat closed it: covered.
+    assert(s_replayed(fleet, s_event("web", S_A, 11, "s", ZB_STATE_DOWN, 5000), 6100) == 1);
+    s_expect(&sink, "inst web/aa:10;history up web/s@4000;inst web/aa:11;covered web/s@5000;");
+    //  Once the store split it (#2 ends at 4000), a down behind the current
+    //  state is history bounded where the current state began.
+    sink.outages[1].ended = T0 + 4000;
+    assert(s_replayed(fleet, s_event("web", S_B, 1, "s", ZB_STATE_DOWN, 5000), 6200) == 1);
+    s_expect(&sink, "inst web/bb:1;history down web/s@5000 until 6000;");
+    assert(zb_fleet_host(fleet, "web")->outage_id == 0 && service->outage_id == 0);
+
+    //  An old "up" must not end the outage a newer "down" began.
+    s_live(fleet, s_event("web", S_A, 13, "s", ZB_STATE_DOWN, 7000), 7000);
+    s_expect(&sink, "flip web/s>down;open #3 web/s@7000:refused;opened web/s;"
+                    "svc web/s=down@7000;state web/s up>down;inst web/aa:13;");
+    assert(s_replayed(fleet, s_event("web", S_B, 2, "s", ZB_STATE_UP, 6500), 7100) == 1);
+    s_expect(&sink, "inst web/bb:2;history up web/s@6500;");
+    assert(service->outage_id == 3);
+
+    //  A host first heard through replay: heard now (its deadline starts
+    //  now), and the transition applied as if live.
+    assert(s_replayed(fleet, s_event("db", S_A, 3, "pg", ZB_STATE_DOWN, 7000), 8000) == 1);
+    s_expect(&sink, "inst db/aa:3;host db=alive;open #4 db/pg@7000:refused;opened db/pg;"
+                    "svc db/pg=down@7000;state db/pg unknown>down;");
+    assert(zb_fleet_host(fleet, "db")->last_seen_mono == 8000);
+    zb_fleet_destroy(&fleet);
+}
+
+void zb_fleet_test(bool verbose)
+{
+    if (!verbose)
+        zb_log_init("zb_fleet_test", false);
+    zb_table_test(verbose);
+    s_test_live();
+    s_test_races();
+}
