@@ -1184,8 +1184,13 @@ static void s_share(zb_monitor_t *self, bool wrote, bool ok, int64_t took_us)
         self->stats.db_commits++;
         self->stats.db_commit_us += (uint64_t)took_us;
     }
-    //  A write or the commit of this pass failed (counted), or it wrote.
-    if (self->stats.db_errors != self->shared.db_errors)
+    //  Unhealthy (/healthz) while a write or commit of this pass failed,
+    //  writes are kept for their retry, or the database is locked; healthy
+    //  again only after a commit that wrote (a begun pass that writes
+    //  nothing commits "ok" without touching the kept writes).
+    self->stats.kept_writes = zb_store_kept(self->store);
+    if (self->stats.db_errors != self->shared.db_errors || self->stats.kept_writes > 0 ||
+        self->locked_out)
         self->stats.db_ok = false;
     else if (wrote && ok)
         self->stats.db_ok = true;
@@ -1228,7 +1233,6 @@ int zb_monitor_commit(zb_monitor_t *self)
     bool ok = zb_store_commit(self->store) == 0;
     if (!ok)
         self->stats.db_errors++;
-    self->stats.kept_writes = zb_store_kept(self->store);
     s_share(self, wrote, ok, zb_time_mono_us() - start_us);
     //  Only what is committed leaves the monitor: a rolled-back alert was
     //  never made.
