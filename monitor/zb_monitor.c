@@ -24,6 +24,7 @@
     commits, never before.
 */
 #include "zb_monitor.h"
+#include "zb_intake.h"
 #include "zb_replay.h"
 #include "zb_alert.h"
 #include "zb_auth.h"
@@ -44,7 +45,7 @@
 #include <unistd.h>
 
 #define ZB_MONITOR_DRAIN 2000       // messages handled per pass, one transaction
-#define ZB_MONITOR_RCVHWM 100000    // queued messages before ZeroMQ drops
+#define ZB_MONITOR_DRAIN_MS 10      // ...and input taken for at most this long
 #define ZB_MONITOR_SWEEP_MS 100     // silence check period
 #define ZB_MONITOR_PRUNE_MS 3600000 // retention pass period
 #define ZB_MONITOR_PRUNE_BATCH 1000 // outages deleted per transaction
@@ -1531,7 +1532,11 @@ static void s_malformed(zb_monitor_t *self, char *why)
 //  inside the pass's transaction (the caller begins and commits it).
 static void s_take_input(zb_monitor_t *self)
 {
-    for (int i = 0; i < ZB_MONITOR_DRAIN; i++) {
+    //  A pass ends after ZB_MONITOR_DRAIN_MS too: under a flood of large
+    //  frames, what was taken is committed (and alerted) without waiting
+    //  for thousands more.
+    int64_t until = zb_time_mono_ms() + ZB_MONITOR_DRAIN_MS;
+    for (int i = 0; i < ZB_MONITOR_DRAIN && zb_time_mono_ms() < until; i++) {
         zb_msg_t *msg = NULL;
         char why[256] = "", user_id[64] = "";
         int rc =
@@ -1664,7 +1669,7 @@ static int s_hangup_attach(zb_monitor_t *self)
 //  Live reload (zb_reload calls zb_monitor_apply from the loop).
 
 //  What a reload cannot change in a running monitor: the store is open,
-//  and bind/cert/agents/replay are wired into sockets and zb_auth.
+//  and bind/cert/agents/replay/max-services are wired into sockets and zb_auth.
 static int s_apply_check(const zb_monitor_config_t *old, const zb_monitor_config_t *fresh,
                          char *err, size_t errsize)
 {
@@ -1683,6 +1688,11 @@ static int s_apply_check(const zb_monitor_config_t *old, const zb_monitor_config
             snprintf(err, errsize, "monitor/%s: cannot change on reload; restart", fixed[i].key);
             return -1;
         }
+    //  The frame limit is a socket option, set before binding.
+    if (old->max_services != fresh->max_services) {
+        snprintf(err, errsize, "monitor/max-services: cannot change on reload; restart");
+        return -1;
+    }
     return 0;
 }
 
@@ -1794,9 +1804,13 @@ int zb_monitor_run(zb_monitor_t *self)
         goto done;
     }
     //  A frame over the limit makes ZeroMQ drop the sender's connection: a
-    //  peer sending junk that large is not an agent.
-    zsock_set_maxmsgsize(self->sub, ZB_PROTO_MAX_BYTES + 64 * 1024);
-    zsock_set_rcvhwm(self->sub, ZB_MONITOR_RCVHWM);
+    //  peer sending junk that large is not an agent. The queue per peer
+    //  holds a bounded number of bytes (zb_intake).
+    size_t frame_max = zb_intake_frame_max(self->config.max_services);
+    zsock_set_maxmsgsize(self->sub, (int)frame_max);
+    zsock_set_rcvhwm(self->sub, zb_intake_queue(frame_max));
+    zb_log_debug("input: frames up to %zu bytes, %d queued per agent", frame_max,
+                 zb_intake_queue(frame_max));
     zsock_set_subscribe(self->sub, "");
     //  ZMTP heartbeats drop an agent's connection that went half-open (its
     //  host died without a FIN); agents ask for the same from their side.

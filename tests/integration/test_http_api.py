@@ -9,7 +9,7 @@ import time
 import urllib.parse
 
 import zbtest
-from http_helpers import HttpCase, request
+from http_helpers import HttpCase
 from monitor_helpers import now_ms
 
 
