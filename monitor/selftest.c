@@ -3,6 +3,7 @@
 #include "zb_auth.h"
 #include "zb_dispatch.h"
 #include "zb_hook.h"
+#include "zb_intake.h"
 #include "zb_monitor.h"
 #include "zb_monitor_config.h"
 #include "zb_store.h"
@@ -14,6 +15,7 @@ static const zb_selftest_t s_tests[] = {
     {"auth", zb_auth_test},         {"alert", zb_alert_test},
     {"hook", zb_hook_test},         {"webhook", zb_webhook_test},
     {"dispatch", zb_dispatch_test}, {"monitor", zb_monitor_test},
+    {"intake", zb_intake_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

@@ -127,6 +127,7 @@ struct _zb_monitor_t {
     uint64_t errors_unlogged;   // malformed messages since then
     zloop_t *loop;              // while running
     zsock_t *sub;               // while running
+    zb_intake_t *intake;        // reads sub in its own thread (bounded bytes)
     int prune_timer;            // one-shot timer for the next prune batch, or -1
     int64_t now_mono;           // clocks of the message or sweep being handled
     int64_t now_wall;
@@ -1539,8 +1540,7 @@ static void s_take_input(zb_monitor_t *self)
     for (int i = 0; i < ZB_MONITOR_DRAIN && zb_time_mono_ms() < until; i++) {
         zb_msg_t *msg = NULL;
         char why[256] = "", user_id[64] = "";
-        int rc =
-            zb_msg_recv_nowait_user(self->sub, &msg, user_id, sizeof(user_id), why, sizeof(why));
+        int rc = zb_intake_take(self->intake, &msg, user_id, sizeof(user_id), why, sizeof(why));
         if (rc == -2)
             break;
         if (rc == -1) {
@@ -1561,16 +1561,16 @@ static void s_take_input(zb_monitor_t *self)
 //  One pass of input alone.
 static void s_drain(zb_monitor_t *self)
 {
-    if (zb_monitor_begin(self) != 0)
+    if (!self->intake || zb_monitor_begin(self) != 0)
         return;
     s_take_input(self);
     zb_monitor_commit(self);
 }
 
-static int s_on_readable(zloop_t *loop, zsock_t *reader, void *arg)
+static int s_on_readable(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     (void)loop;
-    (void)reader;
+    (void)item;
     s_drain(arg);
     return 0;
 }
@@ -1847,7 +1847,13 @@ int zb_monitor_run(zb_monitor_t *self)
                     self->config.channel_count == 1 ? "" : "s");
     zb_log_info("monitor started: db %s, liveness %d, %zu hosts known", self->config.db,
                 self->config.liveness, zhashx_size(self->hosts));
-    zloop_reader(self->loop, self->sub, s_on_readable, self);
+    //  From here on the intake's thread alone reads the socket.
+    self->intake = zb_intake_new(self->sub, 0, 0);
+    zmq_pollitem_t input = {NULL, self->intake ? zb_intake_fd(self->intake) : -1, ZMQ_POLLIN, 0};
+    if (!self->intake || zloop_poller(self->loop, &input, s_on_readable, self) != 0) {
+        zb_log_error("cannot start reading input");
+        goto done;
+    }
     if (zb_auth_attach(self->auth, self->loop) != 0) {
         zb_log_error("cannot watch the allow-list");
         goto done;
@@ -1880,7 +1886,8 @@ done:
     zb_dispatch_destroy(&self->dispatch);
     zsock_destroy(&self->pub);
     zloop_destroy(&self->loop);
-    zb_auth_destroy(&self->auth); // stops watching the socket: before it goes
+    zb_intake_destroy(&self->intake); // the socket is this thread's again
+    zb_auth_destroy(&self->auth);     // stops watching the socket: before it goes
     zsock_destroy(&self->sub);
     return rc;
 }
