@@ -322,7 +322,8 @@ void zb_intake_test(bool verbose)
     (void)verbose;
     assert(zb_intake_frame_max(100) == 100 * ZB_INTAKE_SERVICE_BYTES + ZB_INTAKE_ENVELOPE_BYTES);
     assert(zb_intake_frame_max(ZB_INTAKE_SERVICES_DEFAULT) == ZB_PROTO_MAX_BYTES);
-    assert(zb_intake_queue(ZB_PROTO_MAX_BYTES) == 16);
+    assert(zb_intake_queue(ZB_PROTO_MAX_BYTES) == ZB_INTAKE_QUEUE_MIN);
+    assert(zb_intake_queue(1024) == 65536);
     assert(zb_intake_queue(1) == ZB_INTAKE_QUEUE_MAX);
     assert(zb_intake_queue((size_t)1 << 40) == ZB_INTAKE_QUEUE_MIN);
 

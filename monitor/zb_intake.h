@@ -14,10 +14,17 @@
     beats of a few hundred services), and ZB_INTAKE_LARGE_BYTES of larger
     ones. A message that does not fit is dropped and counted: a flood of
     large frames can only crowd out other large frames, never the small
-    ones real events travel in. ZeroMQ's own queue per peer holds at most
-    ZB_INTAKE_QUEUE_BYTES of frames of the frame limit, which comes from
-    what an agent may really send (its services, each at most
-    ZB_INTAKE_SERVICE_BYTES of JSON, plus the envelope).
+    ones real events travel in. The frame limit comes from what an agent
+    may really send (its services, each at most ZB_INTAKE_SERVICE_BYTES of
+    JSON, plus the envelope).
+
+    ZeroMQ's own queue per peer (RCVHWM) is only the hand-over to the
+    thread, which empties it far faster than a network fills it with large
+    frames. It is sized to ZB_INTAKE_QUEUE_BYTES of frames of the frame
+    limit, but never below ZB_INTAKE_QUEUE_MIN messages: a queue that fills
+    stops ZeroMQ reading the peer, and libzmq 4.3.4 aborts the process when
+    such a peer goes away with a heartbeat pending (issues 4364, 4767), so
+    it must not fill with the small messages of a live agent.
 */
 #ifndef ZB_INTAKE_H
 #define ZB_INTAKE_H
@@ -38,7 +45,7 @@
 #define ZB_INTAKE_SMALL_FRAME (64 * 1024)        // a small message's JSON, at most
 #define ZB_INTAKE_SMALL_BYTES (64 * 1024 * 1024) // small messages held, in all
 #define ZB_INTAKE_LARGE_BYTES (64 * 1024 * 1024) // large messages held, in all
-#define ZB_INTAKE_QUEUE_MIN 8                    // messages, however large the frames
+#define ZB_INTAKE_QUEUE_MIN 1000                 // messages, however large the frames
 #define ZB_INTAKE_QUEUE_MAX 100000               // messages, however small the frames
 
 //  The largest frame an agent with max_services services may send.

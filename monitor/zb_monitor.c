@@ -56,8 +56,9 @@
 #define ZB_MONITOR_ALERT_TICK_MS 1000 // silences re-read, flapping and reminders checked
 #define ZB_MONITOR_SILENCES_MAX 10000
 #define ZB_MONITOR_PUB_HWM 100000
-#define ZB_MONITOR_HEARTBEAT_IVL_MS 5000
-#define ZB_MONITOR_HEARTBEAT_TIMEOUT_MS 30000
+#define ZB_MONITOR_KEEPALIVE_IDLE_S 30 // TCP keepalive: first probe after this idle
+#define ZB_MONITOR_KEEPALIVE_INTVL_S 5 // ...then one every this
+#define ZB_MONITOR_KEEPALIVE_CNT 3     // ...and this many unanswered drop it
 //  The monitor's row (its own liveness) and hosts' last-seen times and
 //  replay reports are written this often (schema 5, docs/operations.md).
 #define ZB_MONITOR_ALIVE_MS 5000
@@ -1812,10 +1813,16 @@ int zb_monitor_run(zb_monitor_t *self)
     zb_log_debug("input: frames up to %zu bytes, %d queued per agent", frame_max,
                  zb_intake_queue(frame_max));
     zsock_set_subscribe(self->sub, "");
-    //  ZMTP heartbeats drop an agent's connection that went half-open (its
-    //  host died without a FIN); agents ask for the same from their side.
-    zsock_set_heartbeat_ivl(self->sub, ZB_MONITOR_HEARTBEAT_IVL_MS);
-    zsock_set_heartbeat_timeout(self->sub, ZB_MONITOR_HEARTBEAT_TIMEOUT_MS);
+    //  No ZMTP heartbeats of the monitor's own: with libzmq 4.3.4 a
+    //  heartbeat sent on a connection whose peer went away while ZeroMQ's
+    //  queue for it was full aborts the process (libzmq issues 4364, 4767),
+    //  and that queue is small now (zb_intake). An agent's connection that
+    //  went half-open is dropped all the same: agents' heartbeats carry a
+    //  TTL (zb_watch), and TCP keepalive covers peers that send none.
+    zsock_set_tcp_keepalive(self->sub, 1);
+    zsock_set_tcp_keepalive_idle(self->sub, ZB_MONITOR_KEEPALIVE_IDLE_S);
+    zsock_set_tcp_keepalive_intvl(self->sub, ZB_MONITOR_KEEPALIVE_INTVL_S);
+    zsock_set_tcp_keepalive_cnt(self->sub, ZB_MONITOR_KEEPALIVE_CNT);
     //  Authentication first: binding without it would admit anyone.
     char why[600];
     self->auth = zb_auth_new(self->sub, self->config.cert, self->config.agents, self->config.bind,
