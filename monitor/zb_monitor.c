@@ -1805,18 +1805,18 @@ int zb_monitor_run(zb_monitor_t *self)
         goto done;
     }
     //  A frame over the limit makes ZeroMQ drop the sender's connection: a
-    //  peer sending junk that large is not an agent. The queue per peer
-    //  holds a bounded number of bytes (zb_intake).
+    //  peer sending junk that large is not an agent. What is read is held
+    //  within a bounded number of bytes by zb_intake.
     size_t frame_max = zb_intake_frame_max(self->config.max_services);
     zsock_set_maxmsgsize(self->sub, (int)frame_max);
     zsock_set_rcvhwm(self->sub, zb_intake_queue(frame_max));
-    zb_log_debug("input: frames up to %zu bytes, %d queued per agent", frame_max,
+    zb_log_debug("input: frames up to %zu bytes, %d queued per peer", frame_max,
                  zb_intake_queue(frame_max));
     zsock_set_subscribe(self->sub, "");
     //  No ZMTP heartbeats of the monitor's own: with libzmq 4.3.4 a
     //  heartbeat sent on a connection whose peer went away while ZeroMQ's
-    //  queue for it was full aborts the process (libzmq issues 4364, 4767),
-    //  and that queue is small now (zb_intake). An agent's connection that
+    //  queue for it was full aborts the process (libzmq issues 4364, 4767).
+    //  An agent's connection that
     //  went half-open is dropped all the same: agents' heartbeats carry a
     //  TTL (zb_watch), and TCP keepalive covers peers that send none.
     zsock_set_tcp_keepalive(self->sub, 1);
