@@ -10,6 +10,7 @@ monitor's alert stream (state.web-1.svc, published only after the commit
 that records the outage). Both go to the test's output."""
 
 import json
+import os
 import statistics
 import threading
 import time
@@ -22,9 +23,10 @@ from monitor_helpers import MonitorCase, StreamSub
 RSS_MAX_MB = 256
 #   The goal is 100 ms; on this shared 2-core machine the test holds a
 #   looser bound for the worst of several outages and the goal for the
-#   median (docs/security.md has the figures).
+#   median (docs/security.md has the figures). ZB_FLOOD_STRICT=1 holds the
+#   worst to the goal too, for a quiet machine.
 DELAY_MEDIAN_MS = 100
-DELAY_WORST_MS = 500
+DELAY_WORST_MS = 100 if os.environ.get("ZB_FLOOD_STRICT") == "1" else 500
 OUTAGES = 5
 FLOOD_S = 5                      # the flood lasts at least this long
 FRAME = 4 * 1024 * 1024 - 1024   # just under the default frame limit (4 MiB)
