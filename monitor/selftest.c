@@ -4,6 +4,7 @@
 #include "zb_dispatch.h"
 #include "zb_fleet.h"
 #include "zb_hook.h"
+#include "zb_intake.h"
 #include "zb_monitor.h"
 #include "zb_monitor_config.h"
 #include "zb_webhook.h"
@@ -18,6 +19,7 @@ static const zb_selftest_t s_tests[] = {
     {"dispatch", zb_dispatch_test},
     {"monitor", zb_monitor_test},
     {"fleet", zb_fleet_test},
+    {"intake", zb_intake_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

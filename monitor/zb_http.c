@@ -5,6 +5,7 @@
     slowly then holds a buffer, never a database connection.
 */
 #include "zb_http.h"
+#include "zb_http_guard.h"
 #include "zb_log.h"
 #include "zb_proto.h"
 #include "zb_query.h"
@@ -42,6 +43,7 @@ struct _zb_http_t {
     zb_monitor_t *monitor;     // live counters, or NULL
     int port;                  // where it listens
     atomic_int heavy;          // outages and report answers being built
+    zb_http_guard_t *guard;    // total deadlines, free slots (slowloris)
 };
 
 //  A growing text buffer; after a failed allocation it stays failed.
@@ -592,8 +594,11 @@ static enum MHD_Result s_healthz(s_request_t *req)
             s_buf_printf(&buf, "ingest loop not started\n");
         else if (age > ZB_HTTP_HEALTHY_PASS_MS)
             s_buf_printf(&buf, "ingest loop stalled: last pass %.1fs ago\n", (double)age / 1000.0);
+        else if (stats.kept_writes > 0)
+            s_buf_printf(&buf, "database: %" PRIu64 " changes not written, kept for a retry\n",
+                         stats.kept_writes);
         else if (!stats.db_ok)
-            s_buf_printf(&buf, "database: the last write failed\n");
+            s_buf_printf(&buf, "database: the last write failed or the database is locked\n");
         else {
             s_buf_printf(&buf, "ok\n");
             status = MHD_HTTP_OK;
@@ -896,6 +901,9 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
     }
     *state = &started;
     s_request_t req = {.self = cls, .conn = conn};
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    zb_http_guard_headers(req.self->guard, info ? info->socket_context : NULL);
     zb_log_debug("http: %s %s", method, url);
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return s_error(&req, MHD_HTTP_METHOD_NOT_ALLOWED, "read only: GET and HEAD");
@@ -930,6 +938,35 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
     return s_error(&req, MHD_HTTP_NOT_FOUND, "no such page");
 }
 
+//  The guard follows every connection from accept to close (libmicrohttpd
+//  calls CLOSED before it closes the socket).
+static void s_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                            enum MHD_ConnectionNotificationCode code)
+{
+    zb_http_t *self = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = info ? zb_http_guard_open(self->guard, info->connect_fd) : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        zb_http_guard_close(self->guard, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+//  A request is over (answered, or its connection failed): the next one's
+//  headers are awaited.
+static void s_on_completed(void *cls, struct MHD_Connection *conn, void **state,
+                           enum MHD_RequestTerminationCode code)
+{
+    (void)state;
+    (void)code;
+    zb_http_t *self = cls;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    zb_http_guard_done(self->guard, info ? info->socket_context : NULL);
+}
+
 static void s_on_log(void *cls, const char *format, va_list args)
 {
     (void)cls;
@@ -958,6 +995,12 @@ zb_http_t *zb_http_new(const char *address, const char *db, zb_monitor_t *monito
     }
     self->monitor = monitor;
     atomic_init(&self->heavy, 0);
+    self->guard = zb_http_guard_new(ZB_HTTP_CONNECTIONS_MAX, ZB_HTTP_CONNECTIONS_FREE,
+                                    ZB_HTTP_HEADERS_S * 1000LL, ZB_HTTP_ANSWER_S * 1000LL);
+    if (!self->guard) {
+        snprintf(err, errsize, "http: cannot start its watchdog thread");
+        goto failed;
+    }
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                          MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6)
@@ -971,13 +1014,18 @@ zb_http_t *zb_http_new(const char *address, const char *db, zb_monitor_t *monito
     sigaddset(&block, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     //  The logger first, so that MHD's own complaints about the options
-    //  come through it as well.
+    //  come through it as well. The guard keeps ZB_HTTP_CONNECTIONS_MAX
+    //  connections at most (but answers being sent); MHD counts a cut one
+    //  until its accepting thread reaps it, after its next accept, so its
+    //  own limit leaves room for those.
     self->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, s_on_request, self, MHD_OPTION_EXTERNAL_LOGGER, s_on_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)ZB_HTTP_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)ZB_HTTP_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)ZB_HTTP_REQUEST_BYTES, MHD_OPTION_END);
+        (unsigned int)(ZB_HTTP_CONNECTIONS_MAX + ZB_HTTP_CONNECTIONS_CLOSING),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)ZB_HTTP_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ZB_HTTP_REQUEST_BYTES,
+        MHD_OPTION_NOTIFY_CONNECTION, s_on_connection, self, MHD_OPTION_NOTIFY_COMPLETED,
+        s_on_completed, self, MHD_OPTION_END);
     int error = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!self->daemon) {
@@ -1001,8 +1049,10 @@ void zb_http_destroy(zb_http_t **self_p)
     zb_http_t *self = *self_p;
     if (!self)
         return;
+    //  The server first: closing its connections forgets them in the guard.
     if (self->daemon)
         MHD_stop_daemon(self->daemon);
+    zb_http_guard_destroy(&self->guard);
     free(self->db);
     free(self);
     *self_p = NULL;
@@ -1053,7 +1103,7 @@ static int s_status_of(const char *answer)
 
 void zb_http_test(bool verbose)
 {
-    (void)verbose;
+    zb_http_guard_test(verbose);
     char err[600];
     //  Addresses.
     assert(zb_http_address_check("127.0.0.1:7480", err, sizeof(err)) == 0);

@@ -13,6 +13,7 @@
     commits.
 */
 #include "zb_monitor.h"
+#include "zb_intake.h"
 #include "zb_auth.h"
 #include "zb_dispatch.h"
 #include "zb_fleet.h"
@@ -35,13 +36,14 @@
 #include <unistd.h>
 
 #define ZB_MONITOR_DRAIN 2000       // messages handled per pass, one transaction
-#define ZB_MONITOR_RCVHWM 100000    // queued messages before ZeroMQ drops
+#define ZB_MONITOR_DRAIN_MS 10      // ...and input taken for at most this long
 #define ZB_MONITOR_PRUNE_MS 3600000 // retention pass period
 #define ZB_MONITOR_PRUNE_BATCH 1000 // outages deleted per transaction
 #define ZB_MONITOR_ERROR_LOG_MS 10000
-#define ZB_MONITOR_ALERT_TICK_MS 1000 // silences re-read, flapping and reminders checked
-#define ZB_MONITOR_HEARTBEAT_IVL_MS 5000
-#define ZB_MONITOR_HEARTBEAT_TIMEOUT_MS 30000
+#define ZB_MONITOR_ALERT_TICK_MS 1000  // silences re-read, flapping and reminders checked
+#define ZB_MONITOR_KEEPALIVE_IDLE_S 30 // TCP keepalive: first probe after this idle
+#define ZB_MONITOR_KEEPALIVE_INTVL_S 5 // ...then one every this
+#define ZB_MONITOR_KEEPALIVE_CNT 3     // ...and this many unanswered drop it
 //  The monitor's row (its own liveness) and hosts' last-seen times and
 //  replay reports are written this often (schema 5, docs/operations.md).
 #define ZB_MONITOR_ALIVE_MS 5000
@@ -68,6 +70,7 @@ struct _zb_monitor_t {
     uint64_t errors_unlogged;   // malformed messages since then
     zloop_t *loop;              // while running
     zsock_t *sub;               // while running
+    zb_intake_t *intake;        // reads sub in its own thread (bounded bytes)
     int prune_timer;            // one-shot timer for the next prune batch, or -1
     int64_t alert_tick_mono;    // when zb_policy_tick last ran
     zb_stream_t *stream;        // the PUB stream (bound while running, when monitor/publish is set)
@@ -177,8 +180,13 @@ static void s_share(zb_monitor_t *self, bool wrote, bool ok, int64_t took_us)
         self->stats.db_commits++;
         self->stats.db_commit_us += (uint64_t)took_us;
     }
-    //  A write or the commit of this pass failed (counted), or it wrote.
-    if (self->stats.db_errors != self->shared.db_errors)
+    //  Unhealthy (/healthz) while a write or commit of this pass failed,
+    //  writes are kept for their retry, or the database is locked; healthy
+    //  again only after a commit that wrote (a begun pass that writes
+    //  nothing commits "ok" without touching the kept writes).
+    self->stats.kept_writes = zb_store_kept(self->store);
+    if (self->stats.db_errors != self->shared.db_errors || self->stats.kept_writes > 0 ||
+        self->locked_out)
         self->stats.db_ok = false;
     else if (wrote && ok)
         self->stats.db_ok = true;
@@ -188,7 +196,7 @@ static void s_share(zb_monitor_t *self, bool wrote, bool ok, int64_t took_us)
     pthread_mutex_unlock(&self->shared_lock);
 }
 
-static int s_on_readable(zloop_t *loop, zsock_t *reader, void *arg);
+static int s_on_readable(zloop_t *loop, zmq_pollitem_t *item, void *arg);
 static int s_on_pass(zloop_t *loop, int timer_id, void *arg);
 
 //  The next sweep pass at the nearest deadline: a host going silent, the
@@ -216,17 +224,18 @@ static void s_schedule(zb_monitor_t *self)
         zloop_timer(self->loop, wake > now ? (size_t)(wake - now) : 0, 1, s_on_pass, self);
 }
 
-//  Input waits in its queues (the SUB socket, the agents' journals) while
+//  Input waits in its queues (the intake's, the agents' journals) while
 //  the database cannot be written; polling it then would spin the loop.
 static void s_pause(zb_monitor_t *self, bool pause)
 {
-    if (!self->loop || self->paused == pause)
+    if (!self->loop || !self->intake || self->paused == pause)
         return;
     self->paused = pause;
+    zmq_pollitem_t input = {NULL, zb_intake_fd(self->intake), ZMQ_POLLIN, 0};
     if (pause)
-        zloop_reader_end(self->loop, self->sub);
-    else
-        zloop_reader(self->loop, self->sub, s_on_readable, self);
+        zloop_poller_end(self->loop, &input);
+    else if (zloop_poller(self->loop, &input, s_on_readable, self) != 0)
+        zb_log_error("cannot read input again: out of memory");
     if (self->replay)
         zb_replay_server_pause(self->replay, pause);
 }
@@ -266,7 +275,6 @@ int zb_monitor_commit(zb_monitor_t *self)
     bool ok = zb_store_commit(self->store) == 0;
     if (!ok)
         self->stats.db_errors++;
-    self->stats.kept_writes = zb_store_kept(self->store);
     s_share(self, wrote, ok, zb_time_mono_us() - start_us);
     //  Only what is committed leaves the monitor: a rolled-back alert was
     //  never made.
@@ -474,11 +482,14 @@ static void s_malformed(zb_monitor_t *self, const char *reason)
 //  inside the pass's transaction (the caller begins and commits it).
 static void s_take_input(zb_monitor_t *self)
 {
-    for (int i = 0; i < ZB_MONITOR_DRAIN; i++) {
+    //  A pass ends after ZB_MONITOR_DRAIN_MS too: under a flood of large
+    //  frames, what was taken is committed (and alerted) without waiting
+    //  for thousands more.
+    int64_t until = zb_time_mono_ms() + ZB_MONITOR_DRAIN_MS;
+    for (int i = 0; i < ZB_MONITOR_DRAIN && zb_time_mono_ms() < until; i++) {
         zb_msg_t *msg = NULL;
         char why[256] = "", user_id[64] = "";
-        int rc =
-            zb_msg_recv_nowait_user(self->sub, &msg, user_id, sizeof(user_id), why, sizeof(why));
+        int rc = zb_intake_take(self->intake, &msg, user_id, sizeof(user_id), why, sizeof(why));
         if (rc == -2)
             break;
         if (rc == -1) {
@@ -499,16 +510,16 @@ static void s_take_input(zb_monitor_t *self)
 //  One pass of input alone.
 static void s_drain(zb_monitor_t *self)
 {
-    if (zb_monitor_begin(self) != 0)
+    if (!self->intake || zb_monitor_begin(self) != 0)
         return;
     s_take_input(self);
     zb_monitor_commit(self);
 }
 
-static int s_on_readable(zloop_t *loop, zsock_t *reader, void *arg)
+static int s_on_readable(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     (void)loop;
-    (void)reader;
+    (void)item;
     s_drain(arg);
     return 0;
 }
@@ -610,7 +621,7 @@ static int s_hangup_attach(zb_monitor_t *self)
 //  Live reload (zb_reload calls zb_monitor_apply from the loop).
 
 //  What a reload cannot change in a running monitor: the store is open,
-//  and bind/cert/agents/replay are wired into sockets and zb_auth.
+//  and bind/cert/agents/replay/max-services are wired into sockets and zb_auth.
 static int s_apply_check(const zb_monitor_config_t *old, const zb_monitor_config_t *fresh,
                          char *err, size_t errsize)
 {
@@ -629,6 +640,11 @@ static int s_apply_check(const zb_monitor_config_t *old, const zb_monitor_config
             snprintf(err, errsize, "monitor/%s: cannot change on reload; restart", fixed[i].key);
             return -1;
         }
+    //  The frame limit is a socket option, set before binding.
+    if (old->max_services != fresh->max_services) {
+        snprintf(err, errsize, "monitor/max-services: cannot change on reload; restart");
+        return -1;
+    }
     return 0;
 }
 
@@ -713,14 +729,24 @@ int zb_monitor_run(zb_monitor_t *self)
         goto done;
     }
     //  A frame over the limit makes ZeroMQ drop the sender's connection: a
-    //  peer sending junk that large is not an agent.
-    zsock_set_maxmsgsize(self->sub, ZB_PROTO_MAX_BYTES + 64 * 1024);
-    zsock_set_rcvhwm(self->sub, ZB_MONITOR_RCVHWM);
+    //  peer sending junk that large is not an agent. What is read is held
+    //  within a bounded number of bytes by zb_intake.
+    size_t frame_max = zb_intake_frame_max(self->config.max_services);
+    zsock_set_maxmsgsize(self->sub, (int)frame_max);
+    zsock_set_rcvhwm(self->sub, zb_intake_queue(frame_max));
+    zb_log_debug("input: frames up to %zu bytes, %d queued per peer", frame_max,
+                 zb_intake_queue(frame_max));
     zsock_set_subscribe(self->sub, "");
-    //  ZMTP heartbeats drop an agent's connection that went half-open (its
-    //  host died without a FIN); agents ask for the same from their side.
-    zsock_set_heartbeat_ivl(self->sub, ZB_MONITOR_HEARTBEAT_IVL_MS);
-    zsock_set_heartbeat_timeout(self->sub, ZB_MONITOR_HEARTBEAT_TIMEOUT_MS);
+    //  No ZMTP heartbeats of the monitor's own: with libzmq 4.3.4 a
+    //  heartbeat sent on a connection whose peer went away while ZeroMQ's
+    //  queue for it was full aborts the process (libzmq issues 4364, 4767).
+    //  An agent's connection that
+    //  went half-open is dropped all the same: agents' heartbeats carry a
+    //  TTL (zb_watch), and TCP keepalive covers peers that send none.
+    zsock_set_tcp_keepalive(self->sub, 1);
+    zsock_set_tcp_keepalive_idle(self->sub, ZB_MONITOR_KEEPALIVE_IDLE_S);
+    zsock_set_tcp_keepalive_intvl(self->sub, ZB_MONITOR_KEEPALIVE_INTVL_S);
+    zsock_set_tcp_keepalive_cnt(self->sub, ZB_MONITOR_KEEPALIVE_CNT);
     //  Authentication first: binding without it would admit anyone.
     char why[600];
     self->auth = zb_auth_new(self->sub, self->config.cert, self->config.agents, self->config.bind,
@@ -744,7 +770,13 @@ int zb_monitor_run(zb_monitor_t *self)
                     self->config.channel_count == 1 ? "" : "s");
     zb_log_info("monitor started: db %s, liveness %d, %zu hosts known", self->config.db,
                 self->config.liveness, zb_fleet_size(self->fleet));
-    zloop_reader(self->loop, self->sub, s_on_readable, self);
+    //  From here on the intake's thread alone reads the socket.
+    self->intake = zb_intake_new(self->sub, 0, 0);
+    zmq_pollitem_t input = {NULL, self->intake ? zb_intake_fd(self->intake) : -1, ZMQ_POLLIN, 0};
+    if (!self->intake || zloop_poller(self->loop, &input, s_on_readable, self) != 0) {
+        zb_log_error("cannot start reading input");
+        goto done;
+    }
     if (zb_auth_attach(self->auth, self->loop) != 0) {
         zb_log_error("cannot watch the allow-list");
         goto done;
@@ -779,7 +811,8 @@ done:
     zb_dispatch_destroy(&self->dispatch);
     zb_stream_close(self->stream);
     zloop_destroy(&self->loop);
-    zb_auth_destroy(&self->auth); // stops watching the socket: before it goes
+    zb_intake_destroy(&self->intake); // the socket is this thread's again
+    zb_auth_destroy(&self->auth);     // stops watching the socket: before it goes
     zsock_destroy(&self->sub);
     return rc;
 }

@@ -3,6 +3,7 @@
 #include "zb_auth.h"
 #include "zb_config.h"
 #include "zb_http.h"
+#include "zb_intake.h"
 #include "zb_proto.h"
 
 #include <assert.h>
@@ -24,6 +25,7 @@ void zb_monitor_config_defaults(zb_monitor_config_t *self)
     self->flap_threshold = ZB_MONITOR_FLAP_THRESHOLD_DEFAULT;
     self->flap_window_ms = ZB_MONITOR_FLAP_WINDOW_DEFAULT_MS;
     self->flap_quiet_ms = ZB_MONITOR_FLAP_WINDOW_DEFAULT_MS;
+    self->max_services = ZB_INTAKE_SERVICES_DEFAULT;
 }
 
 //  A tcp address ends in ":PORT", 1 to 65535 in plain digits. ZeroMQ would
@@ -261,8 +263,9 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     assert(self && path && err);
     static const char *const sections[] = {"monitor", "alert", NULL};
     static const char *const keys[] = {
-        "bind",       "db",     "liveness", "retention", "publish", "flap-threshold", "flap-window",
-        "flap-quiet", "repeat", "http",     "cert",      "agents",  "replay",         NULL};
+        "bind",           "db",          "liveness",   "retention",    "publish",
+        "flap-threshold", "flap-window", "flap-quiet", "repeat",       "http",
+        "cert",           "agents",      "replay",     "max-services", NULL};
 
     zb_config_t *config = zb_config_load(path, err, errsize);
     if (!config)
@@ -324,6 +327,9 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     zb_config_duration(config, section, "flap-quiet", self->flap_window_ms, 1000,
                        7LL * 86400 * 1000, &self->flap_quiet_ms);
     zb_config_duration(config, section, "repeat", 0, 1000, 30LL * 86400 * 1000, &self->repeat_ms);
+    if (zb_config_int(config, section, "max-services", self->max_services, 1,
+                      ZB_INTAKE_SERVICES_MAX, &value) == 0)
+        self->max_services = (int)value;
     node = section ? zconfig_locate(section, "http") : NULL;
     const char *http = zb_config_string(config, section, "http", NULL);
     if (http && zb_monitor_config_set_http(self, http, "http", why, sizeof(why)) != 0)

@@ -57,6 +57,7 @@ typedef struct {
     int64_t flap_window_ms;
     int64_t flap_quiet_ms; // stable this long ends flapping
     int64_t repeat_ms;     // reminder period while an outage stays open, 0 = none
+    int max_services;      // services an agent may report: sizes the frame limit (zb_intake)
     size_t channel_count;
     zb_channel_config_t channels[ZB_MONITOR_CHANNELS_MAX];
 } zb_monitor_config_t;
