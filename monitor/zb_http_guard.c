@@ -152,15 +152,19 @@ zb_http_guard_conn_t *zb_http_guard_open(zb_http_guard_t *self, int fd)
         self->stats.open++;
     }
     //  Slots held by connections not yet cut; when too few are left, the
-    //  oldest still waiting for its headers goes. A request sent at once
-    //  is the newest in that phase, so it is never the one cut.
+    //  oldest still waiting for its headers goes, if it has waited a tenth
+    //  of the header deadline: a request sent at once but not yet read (a
+    //  loaded machine, a burst of slow clients reconnecting, each of which
+    //  evicts one) is never the one cut.
     int live = 0;
+    int64_t young = (conn ? conn->since : zb_time_mono_ms()) - self->header_ms / 10;
     zb_http_guard_conn_t *oldest = NULL;
     for (zb_http_guard_conn_t *c = self->head; c; c = c->next) {
         if (c->cut)
             continue;
         live++;
-        if (c->phase == S_HEADERS && c != conn && (!oldest || c->since < oldest->since))
+        if (c->phase == S_HEADERS && c != conn && c->since <= young &&
+            (!oldest || c->since < oldest->since))
             oldest = c;
     }
     if (live > self->slots - self->reserve && oldest) {
@@ -249,6 +253,12 @@ void zb_http_guard_test(bool verbose)
     zb_http_guard_headers(guard, conn[1]);
     conn[2] = zb_http_guard_open(guard, pair[2][0]);
     assert(!s_is_cut(pair[0][0]) && !s_is_cut(pair[2][0]));
+    //  Until it has waited a tenth of the header deadline (20 ms), 0 is
+    //  not evicted: a fourth connection now leaves no slot free.
+    conn[3] = zb_http_guard_open(guard, pair[3][0]);
+    assert(!s_is_cut(pair[0][0]));
+    zb_http_guard_close(guard, conn[3]);
+    usleep(30000);
     conn[3] = zb_http_guard_open(guard, pair[3][0]);
     assert(s_is_cut(pair[0][0]));
     assert(!s_is_cut(pair[1][0]) && !s_is_cut(pair[2][0]) && !s_is_cut(pair[3][0]));

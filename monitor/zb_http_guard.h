@@ -12,8 +12,9 @@
       (keep-alive);
     - a request whose answer is not sent within answer_ms of its headers;
     - when a new connection leaves fewer than `reserve` free slots, the
-      connection that has waited longest for its headers, so a client that
-      sends its request at once always finds a slot.
+      connection that has waited longest for its headers (and at least a
+      tenth of header_ms), so a client that sends its request at once
+      always finds a slot.
 
     A watchdog thread checks the deadlines every ZB_HTTP_GUARD_TICK_MS.
 */
