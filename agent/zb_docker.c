@@ -154,10 +154,17 @@ static void s_send(zb_docker_t *self, zb_docker_msg_t *msg)
         zb_log_error("docker: out of memory: a message is lost");
         return;
     }
+    //  The write end does not block: while the pipe is full (a loop busy
+    //  for long) the thread waits here, but still sees a stop.
     ssize_t n;
-    do
+    for (;;) {
         n = write(self->msg_pipe[1], &msg, sizeof(msg));
-    while (n == -1 && errno == EINTR);
+        if (n != -1 || (errno != EINTR && errno != EAGAIN))
+            break;
+        struct pollfd pfds[2] = {{self->msg_pipe[1], POLLOUT, 0}, {self->stop_pipe[0], POLLIN, 0}};
+        if (errno == EAGAIN && (poll(pfds, 2, -1) == -1 || pfds[1].revents))
+            break;
+    }
     if (n != (ssize_t)sizeof(msg))
         zb_docker_msg_destroy(&msg);
 }
@@ -729,6 +736,7 @@ zb_docker_t *zb_docker_new(zb_loop_t *loop, const char *url, const char *filter,
         goto failed;
     }
     fcntl(self->msg_pipe[0], F_SETFL, O_NONBLOCK);
+    fcntl(self->msg_pipe[1], F_SETFL, O_NONBLOCK);
     self->easy = curl_easy_init();
     self->events = curl_easy_init();
     self->multi = curl_multi_init();
