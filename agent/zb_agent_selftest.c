@@ -3,6 +3,7 @@
 #include "zb_check.h"
 #include "zb_journal.h"
 #include "zb_curve.h"
+#include "zb_discover.h"
 #include "zb_docker.h"
 #include "zb_listener.h"
 #include "zb_net.h"
@@ -17,6 +18,7 @@ static const zb_selftest_t s_tests[] = {
     {"check", zb_check_test},       {"watch", zb_watch_test},
     {"curve", zb_curve_test},       {"journal", zb_journal_test},
     {"resolver", zb_resolver_test}, {"docker", zb_docker_test},
+    {"discover", zb_discover_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

@@ -5,8 +5,12 @@
 #include "zb_probe.h"
 #include "zb_time.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +35,8 @@ typedef struct {
     int64_t start_until;           // monotonic ms: the start period's end
     zb_timer_t timer;              // meaning depends on phase
     bool seen;                     // in the current sync's list
+    bool health;                   // zbeat.health = yes
+    bool unhealthy;                // and Docker's healthcheck says unhealthy
 } s_service_t;
 
 struct _zb_discover_t {
@@ -60,6 +66,10 @@ static void s_set(s_service_t *s, zb_state_t to, const char *reason, const char 
 //  The probe's verdict, taken when nothing Docker said overrides it.
 static void s_take_probe_verdict(s_service_t *s)
 {
+    if (s->health && s->unhealthy) {
+        s_set(s, ZB_STATE_DOWN, "docker-health", "Docker's healthcheck says unhealthy");
+        return;
+    }
     const zb_service_status_t *probe = zb_probe_status(s->probe);
     if (probe->state == ZB_STATE_UP || probe->state == ZB_STATE_DOWN)
         s_set(s, probe->state, probe->reason, probe->error);
@@ -101,6 +111,8 @@ static void s_on_probe(zb_probe_t *probe, zb_state_t from, void *arg)
         return; // Docker's events decide
     const zb_service_status_t *status = zb_probe_status(probe);
     zb_loop_t *loop = s->owner->loop;
+    if (s->health && s->unhealthy)
+        return; // down for Docker's healthcheck until it says healthy
     if (status->state == ZB_STATE_UP) {
         zb_loop_timer_cancel(loop, &s->timer);
         s_set(s, ZB_STATE_UP, status->reason, status->error);
@@ -205,7 +217,12 @@ static void s_on_container(zb_discover_t *self, zb_docker_msg_t *msg)
     const zb_probe_config_t *probe = &msg->config->services[0].probe;
     if (s && s->probe && strcmp(s->id, msg->id) == 0 &&
         strcmp(zb_probe_config(s->probe)->target, probe->target) == 0) {
-        s->seen = true; // a resync, or a repeated start: nothing changed
+        s->seen = true; // a resync, or a repeated start: the same container
+        if (s->health && s->unhealthy != msg->unhealthy && s->phase == S_RUNNING) {
+            s->unhealthy = msg->unhealthy; // changed while the API was away
+            zb_loop_timer_cancel(self->loop, &s->timer);
+            s_take_probe_verdict(s);
+        }
         return;
     }
     if (!s) {
@@ -248,6 +265,8 @@ static void s_on_container(zb_discover_t *self, zb_docker_msg_t *msg)
     snprintf(s->id, sizeof(s->id), "%s", msg->id);
     snprintf(s->status.container, sizeof(s->status.container), "%.12s", msg->id);
     s->phase = S_RUNNING;
+    s->health = msg->health;
+    s->unhealthy = msg->unhealthy;
     s->oom = false;
     s->kill_signal = 0;
     s->seen = true;
@@ -264,6 +283,8 @@ static void s_on_container(zb_discover_t *self, zb_docker_msg_t *msg)
     zb_log_info("docker: %s: container %s (%.12s): probing %s", s->status.name, msg->container,
                 msg->id, probe->target);
     zb_probe_start(s->probe, 0);
+    if (s->health && s->unhealthy)
+        s_take_probe_verdict(s);
 }
 
 static void s_on_die(zb_discover_t *self, s_service_t *s, int exit_code)
@@ -333,6 +354,15 @@ static void s_on_msg(zb_docker_msg_t *msg, void *arg)
             s_set(s, ZB_STATE_STOPPED, "docker-stop", "");
         }
         break;
+    case ZB_DOCKER_HEALTH:
+        if (s && s->health && s->unhealthy != msg->unhealthy) {
+            s->unhealthy = msg->unhealthy;
+            if (s->phase == S_RUNNING && s->probe) {
+                zb_loop_timer_cancel(self->loop, &s->timer);
+                s_take_probe_verdict(s);
+            }
+        }
+        break;
     case ZB_DOCKER_DESTROY:
         if (s)
             s_remove(self, index);
@@ -345,22 +375,32 @@ static void s_on_msg(zb_docker_msg_t *msg, void *arg)
     zb_docker_msg_destroy(&msg);
 }
 
+//  Without the reader: zb_discover_new, and the self-test's feeding.
+static zb_discover_t *s_new(zb_loop_t *loop, zb_resolver_t *resolver, size_t max_services,
+                            const zb_discover_callbacks_t *callbacks, void *arg)
+{
+    zb_discover_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return NULL;
+    self->loop = loop;
+    self->resolver = resolver;
+    self->callbacks = *callbacks;
+    self->arg = arg;
+    self->max_services = max_services;
+    return self;
+}
+
 zb_discover_t *zb_discover_new(zb_loop_t *loop, zb_resolver_t *resolver, const char *url,
                                const char *filter, size_t max_services,
                                const zb_discover_callbacks_t *callbacks, void *arg, char *err,
                                size_t errsize)
 {
     assert(loop && url && callbacks);
-    zb_discover_t *self = calloc(1, sizeof(*self));
+    zb_discover_t *self = s_new(loop, resolver, max_services, callbacks, arg);
     if (!self) {
         snprintf(err, errsize, "out of memory");
         return NULL;
     }
-    self->loop = loop;
-    self->resolver = resolver;
-    self->callbacks = *callbacks;
-    self->arg = arg;
-    self->max_services = max_services;
     self->docker = zb_docker_new(loop, url, filter, s_on_msg, self, err, errsize);
     if (!self->docker)
         zb_discover_destroy(&self);
@@ -398,4 +438,178 @@ const zb_service_status_t *zb_discover_status(zb_discover_t *self, size_t index)
         snprintf(s->status.addr, sizeof(s->status.addr), "%s", probe->addr);
     }
     return &s->status;
+}
+
+//  Self-test: the state machine fed Docker's messages by hand, with real
+//  probes against a listening socket (the reader itself is tested against
+//  a real engine in tests/integration/test_agent_docker.py).
+
+typedef struct {
+    char log[16][192]; // "name from>to reason"
+    size_t count;
+    const char *taken; // a configured service's name
+} s_test_t;
+
+static void s_test_changed(void *arg, const zb_service_status_t *status, zb_state_t from)
+{
+    s_test_t *test = arg;
+    assert(test->count < 16);
+    snprintf(test->log[test->count++], sizeof(test->log[0]), "%s %s>%s %s", status->name,
+             zb_state_name(from), zb_state_name(status->state), status->reason);
+}
+
+static void s_test_removed(void *arg, const zb_service_status_t *status)
+{
+    s_test_t *test = arg;
+    assert(test->count < 16);
+    snprintf(test->log[test->count++], sizeof(test->log[0]), "%s %s>removed", status->name,
+             zb_state_name(status->state));
+}
+
+static bool s_test_taken(void *arg, const char *name)
+{
+    s_test_t *test = arg;
+    return test->taken && strcmp(test->taken, name) == 0;
+}
+
+static void s_test_stop(zb_loop_t *loop, zb_timer_t *timer, void *arg)
+{
+    (void)timer;
+    (void)arg;
+    zb_loop_stop(loop);
+}
+
+static void s_test_run(zb_loop_t *loop, int64_t ms)
+{
+    zb_timer_t timer;
+    zb_timer_init(&timer, s_test_stop, NULL);
+    zb_loop_timer_set(loop, &timer, zb_time_mono_ms() + ms);
+    zb_loop_run(loop);
+    zb_loop_timer_cancel(loop, &timer);
+}
+
+static void s_test_feed(zb_discover_t *self, zb_docker_what_t what, const char *id, int number,
+                        const char *name, const char *target)
+{
+    zb_docker_msg_t *msg = calloc(1, sizeof(*msg));
+    assert(msg);
+    msg->what = what;
+    snprintf(msg->id, sizeof(msg->id), "%s", id ? id : "");
+    msg->signal = what == ZB_DOCKER_KILL ? number : 0;
+    msg->exit_code = what == ZB_DOCKER_DIE ? number : 0;
+    if (what == ZB_DOCKER_CONTAINER) {
+        snprintf(msg->name, sizeof(msg->name), "%s", name);
+        snprintf(msg->container, sizeof(msg->container), "c-%s", name);
+        msg->running = true;
+        const char *keys[] = {"probe", "interval", "check"};
+        const char *values[] = {target, "100ms", "tcp"};
+        char err[256];
+        msg->config = zb_agent_config_service("test", name, keys, values, 3, err, sizeof(err));
+        assert(msg->config);
+    }
+    s_on_msg(msg, self);
+}
+
+static void s_test_expect(s_test_t *test, const char *line)
+{
+    assert(test->count > 0);
+    if (strcmp(test->log[test->count - 1], line) != 0) {
+        fprintf(stderr, "\nwanted \"%s\", got \"%s\"\n", line, test->log[test->count - 1]);
+        assert(false);
+    }
+}
+
+void zb_discover_test(bool verbose)
+{
+    (void)verbose;
+    int listener = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(addr);
+    assert(listener >= 0 && bind(listener, (struct sockaddr *)&addr, sizeof(addr)) == 0);
+    assert(listen(listener, 64) == 0);
+    assert(getsockname(listener, (struct sockaddr *)&addr, &len) == 0);
+    char target[32];
+    snprintf(target, sizeof(target), "127.0.0.1:%d", ntohs(addr.sin_port));
+
+    zb_loop_t *loop = zb_loop_new();
+    s_test_t test = {.taken = "static"};
+    zb_discover_callbacks_t callbacks = {s_test_changed, s_test_removed, s_test_taken};
+    zb_discover_t *self = s_new(loop, NULL, 2, &callbacks, &test);
+    assert(loop && self);
+
+    //  Found at a sync: up once probed; a configured name wins.
+    s_test_feed(self, ZB_DOCKER_SYNC, NULL, 0, NULL, NULL);
+    s_test_feed(self, ZB_DOCKER_CONTAINER, "aaa", 0, "cache", target);
+    s_test_feed(self, ZB_DOCKER_CONTAINER, "sss", 0, "static", target);
+    s_test_feed(self, ZB_DOCKER_SYNCED, NULL, 0, NULL, NULL);
+    assert(zb_discover_count(self) == 1);
+    s_test_run(loop, 150);
+    s_test_expect(&test, "cache unknown>up ok");
+    const zb_service_status_t *status = zb_discover_status(self, 0);
+    assert(strcmp(status->kind, "docker") == 0 && strcmp(status->container, "aaa") == 0);
+    assert(strcmp(status->addr, target) == 0);
+
+    //  Docker's stop: kill (SIGTERM), die, stop.
+    s_test_feed(self, ZB_DOCKER_KILL, "aaa", 15, NULL, NULL);
+    s_test_feed(self, ZB_DOCKER_DIE, "aaa", 0, NULL, NULL);
+    assert(test.count == 1); // waiting for the stop
+    s_test_feed(self, ZB_DOCKER_STOP, "aaa", 0, NULL, NULL);
+    s_test_expect(&test, "cache up>stopped docker-stop");
+    //  A start: up again; a crash: down at once.
+    s_test_feed(self, ZB_DOCKER_CONTAINER, "aaa", 0, "cache", target);
+    s_test_run(loop, 150);
+    s_test_expect(&test, "cache stopped>up ok");
+    s_test_feed(self, ZB_DOCKER_DIE, "aaa", 2, NULL, NULL);
+    s_test_expect(&test, "cache up>down exited 2");
+    //  docker kill (SIGKILL): down at once.
+    s_test_feed(self, ZB_DOCKER_CONTAINER, "aaa", 0, "cache", target);
+    s_test_run(loop, 150);
+    s_test_feed(self, ZB_DOCKER_KILL, "aaa", 9, NULL, NULL);
+    s_test_feed(self, ZB_DOCKER_DIE, "aaa", 137, NULL, NULL);
+    s_test_expect(&test, "cache up>down exited 137");
+    //  docker kill -s TERM: no stop follows; down when the wait ends.
+    s_test_feed(self, ZB_DOCKER_CONTAINER, "aaa", 0, "cache", target);
+    s_test_run(loop, 150);
+    s_test_expect(&test, "cache down>up ok");
+    s_test_feed(self, ZB_DOCKER_KILL, "aaa", 15, NULL, NULL);
+    s_test_feed(self, ZB_DOCKER_DIE, "aaa", 143, NULL, NULL);
+    s_test_expect(&test, "cache down>up ok");
+    int64_t t0 = zb_time_mono_ms();
+    s_test_run(loop, ZB_DISCOVER_STOP_WAIT_MS + 100);
+    s_test_expect(&test, "cache up>down exited 143");
+    assert(zb_time_mono_ms() - t0 >= ZB_DISCOVER_STOP_WAIT_MS);
+    //  A signal that ends nothing is no ending: the next die is a crash.
+    s_test_feed(self, ZB_DOCKER_CONTAINER, "aaa", 0, "cache", target);
+    s_test_run(loop, 150);
+    s_test_feed(self, ZB_DOCKER_KILL, "aaa", SIGHUP, NULL, NULL);
+    s_test_feed(self, ZB_DOCKER_OOM, "aaa", 0, NULL, NULL);
+    s_test_feed(self, ZB_DOCKER_DIE, "aaa", 137, NULL, NULL);
+    s_test_expect(&test, "cache up>down oom-killed");
+
+    //  Recreated: a new container of the name takes the service on; the
+    //  old one's destroy is not the service's.
+    s_test_feed(self, ZB_DOCKER_CONTAINER, "bbb", 0, "cache", target);
+    s_test_run(loop, 150);
+    s_test_expect(&test, "cache down>up ok");
+    s_test_feed(self, ZB_DOCKER_DESTROY, "aaa", 0, NULL, NULL);
+    assert(zb_discover_count(self) == 1);
+    assert(strcmp(zb_discover_status(self, 0)->container, "bbb") == 0);
+    //  At most max_services; a resync without it removes it.
+    s_test_feed(self, ZB_DOCKER_CONTAINER, "ccc", 0, "queue", target);
+    s_test_feed(self, ZB_DOCKER_CONTAINER, "ddd", 0, "third", target);
+    assert(zb_discover_count(self) == 2);
+    size_t before = test.count;
+    s_test_feed(self, ZB_DOCKER_SYNC, NULL, 0, NULL, NULL);
+    s_test_feed(self, ZB_DOCKER_CONTAINER, "ccc", 0, "queue", target);
+    s_test_feed(self, ZB_DOCKER_SYNCED, NULL, 0, NULL, NULL);
+    assert(test.count == before + 1);
+    s_test_expect(&test, "cache up>removed");
+    assert(zb_discover_count(self) == 1);
+    s_test_feed(self, ZB_DOCKER_DESTROY, "ccc", 0, NULL, NULL);
+    s_test_expect(&test, "queue unknown>removed");
+    assert(zb_discover_count(self) == 0);
+
+    zb_discover_destroy(&self);
+    zb_loop_destroy(&loop);
+    close(listener);
 }

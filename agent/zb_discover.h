@@ -12,6 +12,9 @@
       `die` without a `kill` before it   a crash: down at once, exited N
       `kill` with SIGKILL then `die`     docker kill: down at once, exited N
       `oom` then `die`                   down at once, oom-killed
+    With the label zbeat.health = yes, Docker's healthcheck saying
+    unhealthy makes the service down (reason docker-health) whatever the
+    probe says, until it says healthy again.
     After a `kill` with another signal (docker stop's, or docker kill -s
     TERM) the `die` is followed by `stop` within ZB_DISCOVER_STOP_WAIT_MS
     when it was Docker's stop (about 120 ms on Docker 20.10 on a loaded
@@ -63,5 +66,7 @@ void zb_discover_destroy(zb_discover_t **self_p);
 //  order may change whenever the loop runs.
 size_t zb_discover_count(zb_discover_t *self);
 const zb_service_status_t *zb_discover_status(zb_discover_t *self, size_t index);
+
+void zb_discover_test(bool verbose);
 
 #endif

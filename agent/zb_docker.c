@@ -394,6 +394,17 @@ static zb_docker_msg_t *s_container_msg(zb_docker_t *self, json_t *doc)
     if (!msg->running)
         return msg;
 
+    //  zbeat.health = yes: Docker's healthcheck counts too.
+    const char *health = json_string_value(json_object_get(labels, "zbeat.health"));
+    if (health && strcmp(health, "yes") != 0 && strcmp(health, "no") != 0) {
+        zb_log_warning("docker: container %s: zbeat.health: \"%s\" is not yes or no: not probed",
+                       container, health);
+        goto skip;
+    }
+    msg->health = health && strcmp(health, "yes") == 0;
+    const char *status = s_str(json_object_get(state, "Health"), "Status");
+    msg->unhealthy = strcmp(status, "unhealthy") == 0;
+
     //  The port: zbeat.probe, or the check's own.
     const char *check = json_string_value(json_object_get(labels, "zbeat.check"));
     const char *probe = json_string_value(json_object_get(labels, "zbeat.probe"));
@@ -458,7 +469,8 @@ static zb_docker_msg_t *s_container_msg(zb_docker_t *self, json_t *doc)
     json_object_foreach(labels, key, value)
     {
         if (strncmp(key, "zbeat.", 6) != 0 || strcmp(key, "zbeat.name") == 0 ||
-            strcmp(key, "zbeat.probe") == 0 || !json_is_string(value))
+            strcmp(key, "zbeat.probe") == 0 || strcmp(key, "zbeat.health") == 0 ||
+            !json_is_string(value))
             continue;
         if (count == sizeof(keys) / sizeof(keys[0])) {
             zb_log_warning("docker: container %s: too many zbeat labels: not probed", container);
@@ -545,11 +557,14 @@ static void s_on_event(zb_docker_t *self, json_t *event)
         what = ZB_DOCKER_OOM;
     else if (strcmp(action, "destroy") == 0)
         what = ZB_DOCKER_DESTROY;
+    else if (strncmp(action, "health_status: ", 15) == 0)
+        what = ZB_DOCKER_HEALTH; // "health_status: healthy" (or unhealthy, starting)
     else
         return;
     zb_docker_msg_t *msg = s_msg_new(what, id);
     if (msg) {
         msg->exit_code = atoi(s_str(attributes, "exitCode"));
+        msg->unhealthy = strcmp(action + (what == ZB_DOCKER_HEALTH ? 15 : 0), "unhealthy") == 0;
         const char *signal = s_str(attributes, "signal");
         msg->signal = atoi(signal);
         //  Newer engines may name it.

@@ -41,6 +41,7 @@ typedef enum {
     ZB_DOCKER_STOP,      // Docker's stop finished (after the die)
     ZB_DOCKER_OOM,       // the kernel's OOM killer struck in it
     ZB_DOCKER_DESTROY,   // removed
+    ZB_DOCKER_HEALTH,    // its healthcheck's verdict changed: unhealthy says which
     ZB_DOCKER_LOST       // the API went away: text says why
 } zb_docker_what_t;
 
@@ -53,6 +54,8 @@ typedef struct {
     int exit_code;                 // CONTAINER (exited), DIE
     bool oom_killed;               // CONTAINER (exited)
     int signal;                    // KILL
+    bool health;                   // CONTAINER: zbeat.health = yes: Docker's healthcheck counts
+    bool unhealthy;                // CONTAINER, HEALTH: the healthcheck says unhealthy
     zb_agent_config_t *config;     // CONTAINER, running: its one probed service (owned)
     char text[256];                // LOST: why
 } zb_docker_msg_t;

@@ -163,7 +163,8 @@ class AgentDockerTest(AgentCase):
                    timeout=timeout)
 
     def down(self):
-        subprocess.run(["docker", "rm", "-fv", PROJECT + "-hog", PROJECT + "-squatter"],
+        subprocess.run(["docker", "rm", "-fv", PROJECT + "-hog", PROJECT + "-squatter",
+                        PROJECT + "-doc"],
                        capture_output=True)
         subprocess.run(["docker-compose", "-p", PROJECT, "-f", self.compose_file, "down", "-v",
                         "-t", "1"], capture_output=True, timeout=120)
@@ -328,6 +329,23 @@ class AgentDockerTest(AgentCase):
         start = self.mark()
         run("docker", "rm", "-f", PROJECT + "-hog")
         self.wait_event("hog", "removed", 10, start=start)
+
+        # zbeat.health = yes: Docker's healthcheck saying unhealthy is down,
+        # though redis answers; healthy again is up.
+        start = self.mark()
+        run("docker", "run", "-d", "--name", PROJECT + "-doc", "--network", PROJECT + "_net",
+            "-l", "com.docker.compose.project=" + PROJECT, "-l", "zbeat.check=redis",
+            "-l", "zbeat.name=doc", "-l", "zbeat.health=yes",
+            "--health-cmd", "test ! -e /tmp/sick", "--health-interval", "1s",
+            "--health-retries", "1", IMAGE, *json.loads(REDIS_CMD))
+        self.wait_event("doc", "up", 20, start=start)
+        run("docker", "exec", PROJECT + "-doc", "touch", "/tmp/sick")
+        down = self.wait_event("doc", "down", 15, start=start)
+        self.assertEqual(down["msg"]["reason"], "docker-health")
+        mid = self.mark()
+        run("docker", "exec", PROJECT + "-doc", "rm", "/tmp/sick")
+        self.wait_event("doc", "up", 15, start=mid)
+        self.assertEqual([e["to"] for e in self.events_of("doc", start)], ["up", "down", "up"])
         self.stop_agent(self.agent)
 
     def _pong(self, container):
