@@ -850,4 +850,27 @@ void zb_agent_config_test(bool verbose)
     self = s_load_text("agent\n    journal = /tmp/zb-journal-test\n", NULL, err, sizeof(err));
     assert(self && strcmp(self->journal, "/tmp/zb-journal-test") == 0);
     zb_agent_config_destroy(&self);
+    //  discover = docker, and a discovered service's keys checked as a file's.
+    self = s_load_text("agent\n    discover = docker\n    discover-filter = label=a=b label=c\n",
+                       NULL, err, sizeof(err));
+    assert(self && self->discover_docker && strcmp(self->docker, ZB_DOCKER_SOCKET_DEFAULT) == 0);
+    assert(strcmp(self->discover_filter, "label=a=b label=c") == 0);
+    zb_agent_config_destroy(&self);
+    s_expect_error("agent\n    discover = k8s\n",
+                   ": agent/discover: \"k8s\" is not a source of services (docker)");
+    s_expect_error("agent\n    docker = /var/run/docker.sock\n",
+                   ": agent/docker: \"/var/run/docker.sock\" is not unix:///path/to/docker.sock");
+    const char *keys[] = {"probe", "check", "interval"};
+    const char *values[] = {"10.0.0.2:6379", "redis", "2s"};
+    self =
+        zb_agent_config_service("docker container c", "cache", keys, values, 3, err, sizeof(err));
+    assert(self && self->service_count == 1 && self->services[0].probed);
+    assert(self->services[0].probe.interval_ms == 2000 && self->services[0].probe.send_len == 6);
+    assert(strcmp(self->services[0].probe.name, "cache") == 0);
+    zb_agent_config_destroy(&self);
+    values[2] = "5x";
+    self =
+        zb_agent_config_service("docker container c", "cache", keys, values, 3, err, sizeof(err));
+    assert(!self && strcmp(err, "docker container c: label zbeat.interval: \"5x\" is not a "
+                                "duration (e.g. 500ms, 2s, 1m, 1h, 7d)") == 0);
 }
