@@ -91,7 +91,7 @@ static void s_on_timer(zb_loop_t *loop, zb_timer_t *timer, void *arg)
         if (s->probe)
             s_take_probe_verdict(s);
         break;
-    case S_DIED: // no stop followed: it was not Docker's stop
+    case S_DIED: // no stop (or oom) followed: it was not Docker's stop (or the OOM killer)
         s->phase = S_EXITED;
         snprintf(error, sizeof(error), "container exited with code %d", s->exit_code);
         char reason[32];
@@ -287,7 +287,7 @@ static void s_on_container(zb_discover_t *self, zb_docker_msg_t *msg)
         s_take_probe_verdict(s);
 }
 
-static void s_on_die(zb_discover_t *self, s_service_t *s, int exit_code)
+static void s_on_die(zb_discover_t *self, s_service_t *s, int exit_code, bool oom_killed)
 {
     s_stop_probe(s);
     zb_loop_timer_cancel(self->loop, &s->timer);
@@ -295,9 +295,14 @@ static void s_on_die(zb_discover_t *self, s_service_t *s, int exit_code)
     char reason[32], error[64];
     snprintf(reason, sizeof(reason), "exited %d", exit_code);
     snprintf(error, sizeof(error), "container exited with code %d", exit_code);
-    if (s->oom) {
+    if (s->oom || oom_killed) {
         s->phase = S_EXITED;
         s_set(s, ZB_STATE_DOWN, "oom-killed", "killed by the kernel's OOM killer");
+    } else if (s->phase == S_RUNNING && exit_code == 128 + SIGKILL) {
+        //  A SIGKILL that no kill event announced: the kernel's OOM killer,
+        //  whose `oom` event may come just after the `die`.
+        s->phase = S_DIED;
+        zb_loop_timer_set(self->loop, &s->timer, zb_loop_now(self->loop) + ZB_DISCOVER_OOM_WAIT_MS);
     } else if (s->phase == S_ENDING && s->kill_signal != SIGKILL) {
         //  Docker's stop, or docker kill with that signal: the stop event
         //  tells which.
@@ -341,10 +346,15 @@ static void s_on_msg(zb_docker_msg_t *msg, void *arg)
     case ZB_DOCKER_OOM:
         if (s)
             s->oom = true;
+        if (s && s->phase == S_DIED && s->exit_code == 128 + SIGKILL) {
+            zb_loop_timer_cancel(self->loop, &s->timer);
+            s->phase = S_EXITED;
+            s_set(s, ZB_STATE_DOWN, "oom-killed", "killed by the kernel's OOM killer");
+        }
         break;
     case ZB_DOCKER_DIE:
         if (s && s->phase != S_EXITED)
-            s_on_die(self, s, msg->exit_code);
+            s_on_die(self, s, msg->exit_code, msg->oom_killed);
         break;
     case ZB_DOCKER_STOP:
         if (s && s->phase != S_RUNNING) {
@@ -445,7 +455,7 @@ const zb_service_status_t *zb_discover_status(zb_discover_t *self, size_t index)
 //  a real engine in tests/integration/test_agent_docker.py).
 
 typedef struct {
-    char log[16][192]; // "name from>to reason"
+    char log[32][192]; // "name from>to reason"
     size_t count;
     const char *taken; // a configured service's name
 } s_test_t;
@@ -453,7 +463,7 @@ typedef struct {
 static void s_test_changed(void *arg, const zb_service_status_t *status, zb_state_t from)
 {
     s_test_t *test = arg;
-    assert(test->count < 16);
+    assert(test->count < 32);
     snprintf(test->log[test->count++], sizeof(test->log[0]), "%s %s>%s %s", status->name,
              zb_state_name(from), zb_state_name(status->state), status->reason);
 }
@@ -461,7 +471,7 @@ static void s_test_changed(void *arg, const zb_service_status_t *status, zb_stat
 static void s_test_removed(void *arg, const zb_service_status_t *status)
 {
     s_test_t *test = arg;
-    assert(test->count < 16);
+    assert(test->count < 32);
     snprintf(test->log[test->count++], sizeof(test->log[0]), "%s %s>removed", status->name,
              zb_state_name(status->state));
 }
@@ -585,6 +595,19 @@ void zb_discover_test(bool verbose)
     s_test_feed(self, ZB_DOCKER_OOM, "aaa", 0, NULL, NULL);
     s_test_feed(self, ZB_DOCKER_DIE, "aaa", 137, NULL, NULL);
     s_test_expect(&test, "cache up>down oom-killed");
+    //  The oom event after the die; a SIGKILL from elsewhere without one.
+    s_test_feed(self, ZB_DOCKER_CONTAINER, "aaa", 0, "cache", target);
+    s_test_run(loop, 150);
+    s_test_feed(self, ZB_DOCKER_DIE, "aaa", 137, NULL, NULL);
+    s_test_expect(&test, "cache down>up ok");
+    s_test_feed(self, ZB_DOCKER_OOM, "aaa", 0, NULL, NULL);
+    s_test_expect(&test, "cache up>down oom-killed");
+    s_test_feed(self, ZB_DOCKER_CONTAINER, "aaa", 0, "cache", target);
+    s_test_run(loop, 150);
+    s_test_feed(self, ZB_DOCKER_DIE, "aaa", 137, NULL, NULL);
+    s_test_expect(&test, "cache down>up ok");
+    s_test_run(loop, ZB_DISCOVER_OOM_WAIT_MS + 100);
+    s_test_expect(&test, "cache up>down exited 137");
 
     //  Recreated: a new container of the name takes the service on; the
     //  old one's destroy is not the service's.

@@ -12,6 +12,12 @@
       `die` without a `kill` before it   a crash: down at once, exited N
       `kill` with SIGKILL then `die`     docker kill: down at once, exited N
       `oom` then `die`                   down at once, oom-killed
+      `die` (137) with no `kill`, `oom`  the same: Docker may send the `oom`
+                                         after the `die` (seen on 20.10), so a
+                                         die by SIGKILL that no kill announced
+                                         waits ZB_DISCOVER_OOM_WAIT_MS for it
+                                         (the reader also asks the engine's
+                                         State.OOMKilled first)
     With the label zbeat.health = yes, Docker's healthcheck saying
     unhealthy makes the service down (reason docker-health) whatever the
     probe says, until it says healthy again.
@@ -39,6 +45,7 @@
 
 #define ZB_DISCOVER_GRACE_MS 200
 #define ZB_DISCOVER_STOP_WAIT_MS 1000
+#define ZB_DISCOVER_OOM_WAIT_MS 250     // after a die by SIGKILL that no kill announced
 #define ZB_DISCOVER_ENDING_MAX_MS 60000 // a kill's signal that ends nothing: verdicts resume
 #define ZB_DISCOVER_START_MIN_MS 5000
 

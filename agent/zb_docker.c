@@ -564,6 +564,15 @@ static void s_on_event(zb_docker_t *self, json_t *event)
     zb_docker_msg_t *msg = s_msg_new(what, id);
     if (msg) {
         msg->exit_code = atoi(s_str(attributes, "exitCode"));
+        //  Killed by SIGKILL: the OOM killer's, if the engine knows already.
+        if (what == ZB_DOCKER_DIE && msg->exit_code == 137) {
+            char path[128], err[512];
+            snprintf(path, sizeof(path), "/containers/%.64s/json", id);
+            json_t *doc = s_get(self, path, err, sizeof(err));
+            msg->oom_killed =
+                json_is_true(json_object_get(json_object_get(doc, "State"), "OOMKilled"));
+            json_decref(doc);
+        }
         msg->unhealthy = strcmp(action + (what == ZB_DOCKER_HEALTH ? 15 : 0), "unhealthy") == 0;
         const char *signal = s_str(attributes, "signal");
         msg->signal = atoi(signal);
