@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -154,9 +155,14 @@ class AgentDockerTest(AgentCase):
     def setUp(self):
         super().setUp()
         self.compose_file = self.write("compose.yml", COMPOSE)
-        self.addCleanup(self.down)
         self.proxy = Forwarder(os.path.join(self.tmp, "docker.sock"))
-        self.addCleanup(self.proxy.close)
+
+    def tearDown(self):
+        # Before the base class removes the temp dir, which holds the
+        # compose file that `down` needs.
+        self.proxy.close()
+        self.down()
+        super().tearDown()
 
     def compose(self, *args, timeout=120):
         return run("docker-compose", "-p", PROJECT, "-f", self.compose_file, *args,
@@ -166,8 +172,10 @@ class AgentDockerTest(AgentCase):
         subprocess.run(["docker", "rm", "-fv", PROJECT + "-hog", PROJECT + "-squatter",
                         PROJECT + "-doc"],
                        capture_output=True)
-        subprocess.run(["docker-compose", "-p", PROJECT, "-f", self.compose_file, "down", "-v",
-                        "-t", "1"], capture_output=True, timeout=120)
+        r = subprocess.run(["docker-compose", "-p", PROJECT, "-f", self.compose_file, "down",
+                            "-v", "-t", "1"], capture_output=True, timeout=120)
+        if r.returncode != 0:
+            sys.stderr.write("docker-compose down failed: %s\n" % r.stderr.decode()[-1000:])
 
     def cid(self, service, index=1):
         ids = self.compose("ps", "-q", service).split()
