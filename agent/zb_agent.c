@@ -1,5 +1,6 @@
 /*  zb_agent: the agent daemon. See zb_agent.h. */
 #include "zb_agent.h"
+#include "zb_discover.h"
 #include "zb_listener.h"
 #include "zb_log.h"
 #include "zb_loop.h"
@@ -52,6 +53,7 @@ struct _zb_agent_t {
     size_t probe_count;                 // of which probed
     zhashx_t *pushes;                   // name -> zb_push_t, for the listener
     zb_listener_t *listener;            // when there are push or ttl services
+    zb_discover_t *discover;            // services from Docker labels (discover = docker)
     zb_timer_t beat_timer;              // next beat
     int64_t next_beat;                  // monotonic ms
     char instance[ZB_INSTANCE_LEN + 1]; // random per start
@@ -106,6 +108,8 @@ static const zb_service_status_t *s_service_status(const s_service_t *service);
 static const zb_service_status_t *s_beat_service(void *arg, size_t index)
 {
     zb_agent_t *self = arg;
+    if (index >= self->service_count)
+        return zb_discover_status(self->discover, index - self->service_count);
     return s_service_status(&self->services[index]);
 }
 
@@ -124,7 +128,8 @@ static void s_on_beat(zb_loop_t *loop, zb_timer_t *timer, void *arg)
     beat->interval_ms = self->config->beat_ms;
     beat->dropped = self->dropped;
     s_stamp(self, beat);
-    if (zb_msg_send_beat(beat, self->service_count, s_beat_service, self, self->pub) == -1)
+    size_t count = self->service_count + (self->discover ? zb_discover_count(self->discover) : 0);
+    if (zb_msg_send_beat(beat, count, s_beat_service, self, self->pub) == -1)
         self->dropped++;
     //  Beats keep their cadence; after a stall the next is one beat away,
     //  not a burst of catch-up beats.
@@ -166,6 +171,42 @@ static void s_on_push_change(zb_push_t *push, zb_state_t from, void *arg)
     //  newer HELLO replaces a stale one anyway).
     if (status->state == ZB_STATE_DOWN && strcmp(status->reason, "timeout") == 0 && self->listener)
         zb_listener_drop(self->listener, status->name, "timeout");
+}
+
+//  Publishes that a service is no longer watched.
+static void s_publish_removed(zb_agent_t *self, const zb_service_status_t *status)
+{
+    zb_msg_t *event = self->event;
+    snprintf(event->service, sizeof(event->service), "%s", status->name);
+    event->from = status->state;
+    event->to = ZB_STATE_REMOVED;
+    event->at_ms = zb_time_wall_ms();
+    snprintf(event->reason, sizeof(event->reason), "removed");
+    event->error[0] = '\0';
+    zb_log_state(self->config->name, status->name, zb_state_name(status->state),
+                 zb_state_name(ZB_STATE_REMOVED), "removed", NULL);
+    s_publish(self, event);
+}
+
+//  zb_discover's callbacks: services from Docker labels.
+
+static void s_on_discovered_change(void *arg, const zb_service_status_t *status, zb_state_t from)
+{
+    s_publish_change(arg, status, from);
+}
+
+static void s_on_discovered_removed(void *arg, const zb_service_status_t *status)
+{
+    s_publish_removed(arg, status);
+}
+
+static bool s_on_discovered_taken(void *arg, const char *name)
+{
+    zb_agent_t *self = arg;
+    for (size_t i = 0; i < self->service_count; i++)
+        if (strcmp(s_service_status(&self->services[i])->name, name) == 0)
+            return true;
+    return false;
 }
 
 //  The push listener's callbacks: lines from push and ttl services.
@@ -569,6 +610,18 @@ zb_agent_t *zb_agent_new(zb_agent_config_t **config_p, const char *path,
             goto failed;
         }
     }
+    if (config->discover_docker) {
+        char err[512];
+        zb_discover_callbacks_t callbacks = {s_on_discovered_change, s_on_discovered_removed,
+                                             s_on_discovered_taken};
+        self->discover = zb_discover_new(
+            self->loop, self->resolver, config->docker, config->discover_filter,
+            ZB_AGENT_MAX_SERVICES - config->service_count, &callbacks, self, err, sizeof(err));
+        if (!self->discover) {
+            zb_log_error("discover = docker: %s", err);
+            goto failed;
+        }
+    }
     return self;
 failed:
     zb_agent_destroy(&self);
@@ -583,6 +636,7 @@ void zb_agent_destroy(zb_agent_t **self_p)
         return;
     //  The listener first: it makes no callbacks once destroyed.
     zb_listener_destroy(&self->listener);
+    zb_discover_destroy(&self->discover); // its thread first, then its probes
     zhashx_destroy(&self->pushes);
     for (size_t i = 0; i < self->service_count; i++)
         s_service_destroy(&self->services[i]);
@@ -625,6 +679,10 @@ int zb_agent_run(zb_agent_t *self)
     if (self->listener)
         zb_log_info("push listener on %s (port %d): %zu push and ttl services", config->listen,
                     zb_listener_port(self->listener), config->push_count);
+    if (self->discover)
+        zb_log_info("discovering services from Docker labels at %s%s%s", config->docker,
+                    config->discover_filter ? ", filter " : "",
+                    config->discover_filter ? config->discover_filter : "");
     size_t probe_index = 0;
     for (size_t i = 0; i < self->service_count; i++)
         s_service_start(&self->services[i], self->services[i].probe ? probe_index++ : 0,
@@ -776,16 +834,7 @@ static void s_service_remove(zb_agent_t *self, s_service_t *service)
     const zb_service_status_t *status = s_service_status(service);
     if (service->push && self->listener)
         zb_listener_drop(self->listener, status->name, "removed");
-    zb_msg_t *event = self->event;
-    snprintf(event->service, sizeof(event->service), "%s", status->name);
-    event->from = status->state;
-    event->to = ZB_STATE_REMOVED;
-    event->at_ms = zb_time_wall_ms();
-    snprintf(event->reason, sizeof(event->reason), "removed");
-    event->error[0] = '\0';
-    zb_log_state(self->config->name, status->name, zb_state_name(status->state),
-                 zb_state_name(ZB_STATE_REMOVED), "removed", NULL);
-    s_publish(self, event);
+    s_publish_removed(self, status);
     s_service_destroy(service);
 }
 
@@ -936,6 +985,16 @@ int zb_agent_reload(zb_agent_t *self)
         snprintf(err, sizeof(err),
                  "%s: agent/cert and agent/monitor-cert cannot change on reload: restart the "
                  "agent",
+                 self->path);
+        goto rejected;
+    }
+    //  The reader's session belongs to these; a restart remakes it simply.
+    if (plan.config->discover_docker != self->config->discover_docker ||
+        strcmp(plan.config->docker, self->config->docker) != 0 ||
+        !s_same_text(plan.config->discover_filter, self->config->discover_filter)) {
+        snprintf(err, sizeof(err),
+                 "%s: agent/discover, agent/docker and agent/discover-filter cannot change on "
+                 "reload: restart the agent",
                  self->path);
         goto rejected;
     }

@@ -1,6 +1,7 @@
 /*  zb_agent_config: the agent's configuration file. See zb_agent_config.h. */
 #include "zb_agent_config.h"
 #include "zb_config.h"
+#include "zb_docker.h"
 #include "zb_listener.h"
 #include "zb_time.h"
 
@@ -30,8 +31,9 @@
 #define ZB_RESOLVE_MAX_MS (24 * 3600 * 1000)
 
 static const char *const s_root_keys[] = {"agent", "service", NULL};
-static const char *const s_agent_keys[] = {"name",         "monitor", "beat",   "listen", "cert",
-                                           "monitor-cert", "journal", "replay", NULL};
+static const char *const s_agent_keys[] = {
+    "name",   "monitor",  "beat",   "listen",          "cert", "monitor-cert", "journal",
+    "replay", "discover", "docker", "discover-filter", NULL};
 static const char *const s_service_keys[] = {"probe",    "check",   "send",  "expect",
                                              "interval", "timeout", "fails", "resolve",
                                              "hold",     "push",    "ttl",   NULL};
@@ -105,6 +107,8 @@ void zb_agent_config_destroy(zb_agent_config_t **self_p)
     free(self->listen);
     free(self->journal);
     free(self->replay);
+    free(self->docker);
+    free(self->discover_filter);
     while (self->texts) {
         s_text_slab_t *slab = self->texts;
         self->texts = slab->next;
@@ -447,6 +451,24 @@ static int s_load_agent(zb_config_t *config, zconfig_t *section, zb_agent_config
     //  missing one must fail --check-config, not the agent's first start.
     if (journal && s_journal_dir_check(journal, why, sizeof(why)) == -1)
         return zb_config_fail(config, journal_node, "%s", why);
+    //  discover = docker (docs/config-agent.md, "Docker").
+    const char *discover = zb_config_string(config, section, "discover", NULL);
+    const char *docker = zb_config_string(config, section, "docker", ZB_DOCKER_SOCKET_DEFAULT);
+    const char *filter = zb_config_string(config, section, "discover-filter", NULL);
+    if (zb_config_error(config))
+        return -1;
+    if (discover && strcmp(discover, "docker") != 0)
+        return zb_config_fail(config, zconfig_locate(section, "discover"),
+                              "\"%s\" is not a source of services (docker)", discover);
+    if (zb_docker_url_check(docker, why, sizeof(why)) == -1)
+        return zb_config_fail(config, zconfig_locate(section, "docker"), "%s", why);
+    if (filter && zb_docker_filter_check(filter, why, sizeof(why)) == -1)
+        return zb_config_fail(config, zconfig_locate(section, "discover-filter"), "%s", why);
+    self->discover_docker = discover != NULL;
+    self->docker = strdup(docker);
+    self->discover_filter = filter ? strdup(filter) : NULL;
+    if (!self->docker || (filter && !self->discover_filter))
+        return zb_config_fail(config, NULL, "out of memory");
     self->journal = journal ? strdup(journal) : NULL;
     self->replay = replay ? strdup(replay) : NULL;
     self->monitor = strdup(monitor);
@@ -529,6 +551,53 @@ zb_agent_config_t *zb_agent_config_load(const char *path, const zb_agent_overrid
 #ifdef __GLIBC__
     malloc_trim(0);
 #endif
+    return self;
+failed:
+    zb_agent_config_destroy(&self);
+    zb_config_destroy(&config);
+    return NULL;
+}
+
+zb_agent_config_t *zb_agent_config_service(const char *source, const char *name,
+                                           const char *const *keys, const char *const *values,
+                                           size_t count, char *err, size_t errsize)
+{
+    zb_config_t *config = zb_config_new_empty(source);
+    zb_agent_config_t *self = calloc(1, sizeof(*self));
+    zconfig_t *section = config ? zconfig_new("service", zb_config_root(config)) : NULL;
+    zconfig_t *node = section ? zconfig_new(name, section) : NULL;
+    if (!self || !node) {
+        snprintf(err, errsize, "%s: out of memory", source);
+        goto failed;
+    }
+    for (size_t i = 0; i < count; i++) {
+        zconfig_t *key = zconfig_locate(node, keys[i]);
+        if (!key)
+            key = zconfig_new(keys[i], node);
+        if (!key) {
+            snprintf(err, errsize, "%s: out of memory", source);
+            goto failed;
+        }
+        zconfig_set_value(key, "%s", values[i]);
+    }
+    if (s_load_services(config, section, self) == -1 || zb_config_error(config)) {
+        //  "SOURCE: service/NAME/KEY: why" -> "SOURCE: label zbeat.KEY: why"
+        const char *text = zb_config_error(config);
+        char prefix[ZB_NAME_MAX + 16];
+        snprintf(prefix, sizeof(prefix), "service/%s/", name);
+        const char *at = strstr(text, prefix);
+        if (at)
+            snprintf(err, errsize, "%.*slabel zbeat.%s", (int)(at - text), text,
+                     at + strlen(prefix));
+        else
+            snprintf(err, errsize, "%s", text);
+        goto failed;
+    }
+    if (!self->services[0].probed) {
+        snprintf(err, errsize, "%s: a discovered service is probed (no push or ttl)", source);
+        goto failed;
+    }
+    zb_config_destroy(&config);
     return self;
 failed:
     zb_agent_config_destroy(&self);
@@ -781,4 +850,27 @@ void zb_agent_config_test(bool verbose)
     self = s_load_text("agent\n    journal = /tmp/zb-journal-test\n", NULL, err, sizeof(err));
     assert(self && strcmp(self->journal, "/tmp/zb-journal-test") == 0);
     zb_agent_config_destroy(&self);
+    //  discover = docker, and a discovered service's keys checked as a file's.
+    self = s_load_text("agent\n    discover = docker\n    discover-filter = label=a=b label=c\n",
+                       NULL, err, sizeof(err));
+    assert(self && self->discover_docker && strcmp(self->docker, ZB_DOCKER_SOCKET_DEFAULT) == 0);
+    assert(strcmp(self->discover_filter, "label=a=b label=c") == 0);
+    zb_agent_config_destroy(&self);
+    s_expect_error("agent\n    discover = k8s\n",
+                   ": agent/discover: \"k8s\" is not a source of services (docker)");
+    s_expect_error("agent\n    docker = /var/run/docker.sock\n",
+                   ": agent/docker: \"/var/run/docker.sock\" is not unix:///path/to/docker.sock");
+    const char *keys[] = {"probe", "check", "interval"};
+    const char *values[] = {"10.0.0.2:6379", "redis", "2s"};
+    self =
+        zb_agent_config_service("docker container c", "cache", keys, values, 3, err, sizeof(err));
+    assert(self && self->service_count == 1 && self->services[0].probed);
+    assert(self->services[0].probe.interval_ms == 2000 && self->services[0].probe.send_len == 6);
+    assert(strcmp(self->services[0].probe.name, "cache") == 0);
+    zb_agent_config_destroy(&self);
+    values[2] = "5x";
+    self =
+        zb_agent_config_service("docker container c", "cache", keys, values, 3, err, sizeof(err));
+    assert(!self && strcmp(err, "docker container c: label zbeat.interval: \"5x\" is not a "
+                                "duration (e.g. 500ms, 2s, 1m, 1h, 7d)") == 0);
 }

@@ -41,6 +41,9 @@ typedef struct {
     char *journal;              // agent/journal: transitions file, NULL = memory only
     char *replay;               // agent/replay: monitors' replay endpoints, NULL = none
     zb_curve_keys_t curve;      // agent/cert and agent/monitor-cert (curve.on)
+    bool discover_docker;       // agent/discover = docker
+    char *docker;               // agent/docker: the engine's API, unix:///path
+    char *discover_filter;      // agent/discover-filter, NULL = every container
     zb_service_config_t *services;
     size_t service_count;
     void *texts;       // owned: where the probes' name, target, send and expect live
@@ -63,6 +66,14 @@ zb_agent_config_t *zb_agent_config_load(const char *path, const zb_agent_overrid
                                         char *err, size_t errsize);
 
 void zb_agent_config_destroy(zb_agent_config_t **self_p);
+
+//  One probed service from keys and values (a discovered container's
+//  labels), checked as service/NAME in a file would be. Returns a config
+//  holding just that service, or NULL with one line in err, naming source
+//  and the key as a label ("SOURCE: label zbeat.interval: ...").
+zb_agent_config_t *zb_agent_config_service(const char *source, const char *name,
+                                           const char *const *keys, const char *const *values,
+                                           size_t count, char *err, size_t errsize);
 
 void zb_agent_config_test(bool verbose);
 

@@ -3,6 +3,8 @@
 #include "zb_check.h"
 #include "zb_journal.h"
 #include "zb_curve.h"
+#include "zb_discover.h"
+#include "zb_docker.h"
 #include "zb_listener.h"
 #include "zb_net.h"
 #include "zb_push.h"
@@ -15,7 +17,8 @@ static const zb_selftest_t s_tests[] = {
     {"push", zb_push_test},         {"listener", zb_listener_test},
     {"check", zb_check_test},       {"watch", zb_watch_test},
     {"curve", zb_curve_test},       {"journal", zb_journal_test},
-    {"resolver", zb_resolver_test},
+    {"resolver", zb_resolver_test}, {"docker", zb_docker_test},
+    {"discover", zb_discover_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

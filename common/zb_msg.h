@@ -21,7 +21,8 @@
 #define ZB_REASON_MAX 32
 #define ZB_ERROR_MAX 200
 #define ZB_KIND_MAX 16
-#define ZB_ADDR_MAX 64 // "[IPv6]:port"
+#define ZB_ADDR_MAX 64      // "[IPv6]:port"
+#define ZB_CONTAINER_MAX 64 // a container id (agents send its first 12 hex digits)
 
 typedef enum {
     ZB_STATE_UNKNOWN = 0, // no verdict yet, or the host is silent
@@ -38,11 +39,12 @@ typedef struct {
     char name[ZB_NAME_MAX + 1];
     char kind[ZB_KIND_MAX + 1]; // "probe", "push", "ttl"; may be empty
     zb_state_t state;
-    int64_t since_ms;               // wall clock: when it entered this state
-    int64_t rtt_us;                 // last round trip, -1 when none
-    char reason[ZB_REASON_MAX + 1]; // why it is in this state; may be empty
-    char error[ZB_ERROR_MAX + 1];   // last error text; may be empty
-    char addr[ZB_ADDR_MAX + 1];     // probes: the address in use; may be empty
+    int64_t since_ms;                     // wall clock: when it entered this state
+    int64_t rtt_us;                       // last round trip, -1 when none
+    char reason[ZB_REASON_MAX + 1];       // why it is in this state; may be empty
+    char error[ZB_ERROR_MAX + 1];         // last error text; may be empty
+    char addr[ZB_ADDR_MAX + 1];           // probes: the address in use; may be empty
+    char container[ZB_CONTAINER_MAX + 1]; // kind "docker": the container id; may be empty
 } zb_service_status_t;
 
 typedef struct {

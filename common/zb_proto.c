@@ -154,6 +154,9 @@ static int s_buf_service(s_buf_t *buf, const zb_service_status_t *s)
     if (s->addr[0] &&
         (s_buf_append(buf, ",\"addr\":", 8) == -1 || s_buf_string(buf, s->addr) == -1))
         return -1;
+    if (s->container[0] &&
+        (s_buf_append(buf, ",\"container\":", 13) == -1 || s_buf_string(buf, s->container) == -1))
+        return -1;
     if (s_buf_append(buf, "}", 1) == -1)
         return -1;
     return 0;
@@ -606,7 +609,8 @@ static json_t *s_service_json(const zb_service_status_t *s)
                             s->rtt_us >= 0 ? json_integer(s->rtt_us) : json_null()) ||
         json_object_set_new(item, "reason", s_text(s->reason)) ||
         json_object_set_new(item, "error", s_text(s->error)) ||
-        (s->addr[0] && json_object_set_new(item, "addr", s_text(s->addr)))) {
+        (s->addr[0] && json_object_set_new(item, "addr", s_text(s->addr))) ||
+        (s->container[0] && json_object_set_new(item, "container", s_text(s->container)))) {
         json_decref(item);
         item = NULL;
     }
@@ -654,6 +658,8 @@ void zb_proto_test(bool verbose)
         strcpy(s.error, i % 2 ? "" : "connect: \"Connection refused\"\n");
         if (i % 3) // optional: beats from older agents have none
             snprintf(s.addr, sizeof(s.addr), i % 3 == 1 ? "10.0.0.%d:6379" : "[::%d]:22", i);
+        if (i % 5 == 4) // optional: docker services only
+            snprintf(s.container, sizeof(s.container), "0123456789%02d", i);
         assert(zb_msg_add_service(beat, &s) == 0);
     }
     char *topic, *json;
@@ -670,6 +676,7 @@ void zb_proto_test(bool verbose)
         assert(a->since_ms == b->since_ms && a->rtt_us == b->rtt_us);
         assert(strcmp(a->reason, b->reason) == 0 && strcmp(a->error, b->error) == 0);
         assert(strcmp(a->kind, b->kind) == 0 && strcmp(a->addr, b->addr) == 0);
+        assert(strcmp(a->container, b->container) == 0);
     }
     zb_msg_destroy(&copy);
     //  The text is what jansson makes of the whole document at once (the

@@ -50,6 +50,7 @@ typedef enum {
     S_F_SVC_REASON,
     S_F_SVC_ERROR,
     S_F_SVC_ADDR,
+    S_F_SVC_CONTAINER,
     S_F_ITEM
 } s_field_t;
 
@@ -97,6 +98,7 @@ static const s_spec_t s_specs[] = {
     [S_F_SVC_REASON] = {S_KEY("reason"), S_STR, S_BEAT, false, 0, 0, ZB_REASON_MAX},
     [S_F_SVC_ERROR] = {S_KEY("error"), S_STR, S_BEAT, false, 0, 0, ZB_ERROR_MAX},
     [S_F_SVC_ADDR] = {S_KEY("addr"), S_STR, S_BEAT, false, 0, 0, ZB_ADDR_MAX},
+    [S_F_SVC_CONTAINER] = {S_KEY("container"), S_STR, S_BEAT, false, 0, 0, ZB_CONTAINER_MAX},
     [S_F_ITEM] = {S_KEY(""), S_LIST, S_BEAT, false, 0, 0, 0},
 };
 
@@ -543,6 +545,9 @@ static int s_put_string(s_parse_t *p, const unsigned char *text, size_t len)
         break;
     case S_F_SVC_ADDR:
         dest = s_service(p)->addr;
+        break;
+    case S_F_SVC_CONTAINER:
+        dest = s_service(p)->container;
         break;
     default:
         break; // type, from, to, state: into word

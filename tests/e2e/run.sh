@@ -12,7 +12,9 @@
 #        host) that reaches the monitor through the published ingest port; an
 #        agent with a key not in the allow-list and one without a key are
 #        refused: the monitor logs both, records nothing from them
-#     3. docker kill host1's redis -> a service outage; start it -> closed
+#     3. docker kill host1's redis -> a service outage (exited 137: the agents
+#        find their redis by its Docker labels and read how it ended); start
+#        it -> closed; docker-compose stop it -> stopped, no outage, no alert
 #     4. docker network disconnect host2 -> host silent, services unknown, a
 #        host outage; reconnect -> closed; exactly one alert for it (and its
 #        recovery notice) through the configured channel, none for its services
@@ -311,7 +313,9 @@ wait_for 30 "host1/redis outage open" outages_are outages host1 redis 1 0
 #   same kernel clock) within one probe interval (1s) of the kill.
 assert "detected within one probe interval" \
     outages_are outage-times host1 redis "$t_kill" "$(plus "$t_killed" +1.0)"
-assert "reason" outages_are reason host1 redis refused,closed
+#   The agent found redis by its labels and saw the container die (docker
+#   kill is no Docker stop): down with the exit, not a probe's guess.
+assert "reason" outages_are reason host1 redis "exited 137"
 assert "host1 still alive, redis down" status_is service host1 redis down
 assert "other hosts untouched" status_is status-up host2,host3 redis,worker
 wait_for 30 "the down alert for host1/redis through the log channel" \
@@ -326,6 +330,17 @@ assert "recovery seen within two probe intervals" \
     "$t_fix" "$(plus "$t_fixed" +2.0)"
 wait_for 10 "host1/redis up" status_is service host1 redis up
 wait_for 30 "its recovery alert" alert_log_is alert-log host1 redis down,recovered
+
+step "docker-compose stop host1's redis -> stopped, no outage, no alert; start -> up"
+#   Docker's stop (kill with the stop signal, die, stop) is a planned stop:
+#   the agent reads it from the events stream, as a BYE from a push service.
+"${compose[@]}" stop redis1 >/dev/null 2>&1 || fail "docker-compose stop redis1 failed"
+wait_for 15 "host1/redis stopped" status_is service host1 redis stopped
+assert "no new outage for host1/redis" outages_are outages host1 redis 0 1
+"${compose[@]}" start redis1 >/dev/null 2>&1 || fail "docker-compose start redis1 failed"
+wait_for 15 "host1/redis up again" status_is service host1 redis up
+assert "still one outage, closed" outages_are outages host1 redis 0 1
+assert "no alert for the stop" alert_log_is alert-log host1 redis down,recovered
 
 step "docker network disconnect host2 -> host silent, services unknown; reconnect -> back"
 host2=$(cid host2)
