@@ -103,6 +103,7 @@ static void s_counts(zb_monitor_t *self)
     self->stats.seq_gaps = counts.seq_gaps;
     self->stats.stale = counts.stale;
     self->stats.dropped = counts.dropped;
+    self->stats.conflicts = counts.conflicts;
     self->stats.service_outages = counts.service_outages;
     self->stats.host_outages = counts.host_outages;
 }
@@ -801,10 +802,11 @@ int zb_monitor_run(zb_monitor_t *self)
     s_alive(self, zb_time_wall_ms());
     s_counts(self);
     zb_log_info("monitor stopping: messages=%" PRIu64 " decode_errors=%" PRIu64 " seq_gaps=%" PRIu64
-                " stale=%" PRIu64 " dropped=%" PRIu64 " db_errors=%" PRIu64 " rejected=%" PRIu64,
+                " stale=%" PRIu64 " dropped=%" PRIu64 " db_errors=%" PRIu64 " rejected=%" PRIu64
+                " conflicts=%" PRIu64,
                 self->stats.messages, self->stats.decode_errors, self->stats.seq_gaps,
-                self->stats.stale, self->stats.dropped, self->stats.db_errors,
-                self->stats.rejected);
+                self->stats.stale, self->stats.dropped, self->stats.db_errors, self->stats.rejected,
+                self->stats.conflicts);
     rc = 0;
 done:
     zb_replay_server_destroy(&self->replay);

@@ -517,6 +517,25 @@ void zb_policy_closed(zb_policy_t *self, zb_fleet_host_t *host, zb_fleet_service
     s_alert_closed(self, host, service, id, started_ms, ended_ms, end_reason);
 }
 
+void zb_policy_conflict(zb_policy_t *self, zb_fleet_host_t *host)
+{
+    assert(self && host);
+    //  Not an outage: nothing to hold and release, so a silence drops it.
+    if (s_silenced(self, host->name, NULL))
+        return;
+    zb_alert_t alert = {
+        .trigger = ZB_ALERT_CONFLICT,
+        .host = host->name,
+        .state = "name-conflict",
+        .reason = "name-conflict",
+        .error = "",
+        .started_at_ms = -1,
+        .ended_at_ms = -1,
+        .flap_id = host->conflict_ms,
+    };
+    s_alert(self, &alert, false);
+}
+
 void zb_policy_loaded(zb_policy_t *self, zb_fleet_host_t *host, zb_fleet_service_t *service,
                       bool notified, bool silenced, int64_t started_ms)
 {
