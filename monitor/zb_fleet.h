@@ -69,6 +69,7 @@ typedef struct {
     bool flap_notified;   // that alert went out (not held)
     int64_t flap_id;      // wall ms when the flapping began: names the episode
     int64_t changed_mono; // last transition between up and down
+    int64_t stop_alerted; // a host's: since_ms of the stop a stopped alert was made for
 } zb_fleet_marks_t;
 
 typedef struct {
