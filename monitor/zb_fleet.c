@@ -839,6 +839,16 @@ void zb_fleet_set_liveness(zb_fleet_t *self, int liveness)
     self->deadline = INT64_MIN;
 }
 
+bool zb_fleet_forget(zb_fleet_t *self, const char *name)
+{
+    assert(self && name);
+    if (!zb_table_lookup(self->hosts, name))
+        return false;
+    zb_log_info("host forgotten: %s", name);
+    zb_table_delete(self->hosts, name);
+    return true;
+}
+
 zb_fleet_host_t *zb_fleet_host(zb_fleet_t *self, const char *name)
 {
     assert(self);

@@ -221,6 +221,11 @@ int zb_fleet_load_outage(zb_fleet_t *self, const char *host, const char *service
                          int64_t started_ms, int64_t now_mono, zb_fleet_host_t **host_p,
                          zb_fleet_service_t **service_p);
 
+//  A host forgotten (`zbeat hosts forget`): dropped from memory, nothing
+//  written (the store forgets it). A message from it later makes it new.
+//  False when it was not known.
+bool zb_fleet_forget(zb_fleet_t *self, const char *name);
+
 //  Lookup and walks (no changes to the fleet while walking one host's
 //  services; hosts and services may be walked nested).
 zb_fleet_host_t *zb_fleet_host(zb_fleet_t *self, const char *name);
