@@ -694,6 +694,9 @@ int zb_fleet_replay_status(zb_fleet_t *self, const char *name, const char *insta
     zb_fleet_host_t *host = zb_table_lookup(self->hosts, name);
     if (!host)
         return -1;
+    //  A name conflict's rival: its backlog is not this host's.
+    if (host->rival[0] && strcmp(host->rival, instance) == 0)
+        return 0;
     bool changed = !host->replay_known || host->replay_pending != pending ||
                    host->replay_wall < started_wall || strcmp(host->replay_instance, instance) != 0;
     s_copy(host->replay_instance, sizeof(host->replay_instance), instance);

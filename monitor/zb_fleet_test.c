@@ -500,6 +500,10 @@ static void s_test_conflict(void)
     zb_fleet_host_t *host = zb_fleet_host(fleet, "web");
     assert(strcmp(host->instance, S_B) == 0 && strcmp(host->rival, S_A) == 0);
     assert(host->conflict_ms == T0 + 3000);
+    //  Its replay backlog is not the host's either.
+    assert(zb_fleet_replay_status(fleet, "web", S_A, 5, T0 + 3000, T0) == 0);
+    assert(!host->replay_known);
+    assert(zb_fleet_replay_status(fleet, "web", S_B, 0, T0 + 3000, T0) == 1);
     //  The rival's messages, live or replayed, change nothing; B's outage
     //  is one outage (A's "up" and its beats do not close it).
     s_live(fleet, s_event("web", S_B, 3, "s", ZB_STATE_DOWN, 3300), 3300);

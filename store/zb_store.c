@@ -58,7 +58,7 @@ const char *const zb_store_sql[S_COUNT] = {
                   "(SELECT ifnull(sum(replay_pending), 0) FROM hosts WHERE replay_pending > 0 "
                   "AND replay_instance = instance), "
                   "(SELECT count(*) FROM hosts WHERE replay_pending IS NOT NULL AND "
-                  "replay_instance = instance AND state = 'alive' AND "
+                  "replay_instance = instance AND state IN ('alive', 'name-conflict') AND "
                   "replay_reported_ms < monitor.started_at_ms) "
                   "FROM monitor WHERE id = 1",
     //  IMMEDIATE: take the write lock at once, so a busy database shows up
