@@ -390,6 +390,17 @@ void zb_alert_test(bool verbose)
     json = zb_alert_json(&alert);
     assert(json && strstr(json, "\"transitions\":7") && strstr(json, "\"window_s\":600.0"));
     free(json);
+    //  A name conflict and a stop: host alerts named by when they began.
+    alert.service = NULL;
+    alert.trigger = ZB_ALERT_CONFLICT;
+    zb_alert_id(&alert, id, sizeof(id));
+    assert(strcmp(id, "web-1/-/conflict-123/name-conflict") == 0);
+    alert.trigger = ZB_ALERT_STOPPED;
+    zb_alert_id(&alert, id, sizeof(id));
+    assert(strcmp(id, "web-1/-/stop-123/stopped") == 0);
+    json = zb_alert_json(&alert);
+    assert(json && strstr(json, "\"trigger\":\"stopped\"") && strstr(json, "STOPPED host web-1"));
+    free(json);
 
     //  Filters.
     assert(zb_alert_match(NULL, "x") && zb_alert_match("", "x"));

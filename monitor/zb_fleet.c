@@ -369,6 +369,7 @@ static void s_conflict_end(zb_fleet_t *self, zb_fleet_host_t *host, int64_t now_
     host->displaced_mono = now_mono;
     host->displaced_interval_ms = host->interval_ms;
     host->rival[0] = '\0';
+    host->conflict_loaded = false;
     const char *after = zb_fleet_host_word(host);
     if (strcmp(before, after) != 0)
         self->sink->state(self->arg, host, NULL, before, after, now_wall, "conflict over");
@@ -437,8 +438,11 @@ static bool s_rival(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t *msg
         self->sink->state(self->arg, host, NULL, "alive", "name-conflict", now_wall,
                           "name-conflict");
     s_host_write(self, host);
-    if (self->sink->conflict)
+    //  The conflict a previous run of the monitor proved and alerted: the
+    //  same one, proven again after the restart.
+    if (self->sink->conflict && !host->conflict_loaded)
         self->sink->conflict(self->arg, host, true);
+    host->conflict_loaded = false;
     s_deadline_lower(self, host);
     return true;
 }
@@ -667,6 +671,15 @@ void zb_fleet_sweep(zb_fleet_t *self, int64_t now_mono, int64_t now_wall)
     int64_t next = INT64_MAX;
     for (zb_fleet_host_t *host = zb_table_first(self->hosts); host;
          host = zb_table_next(self->hosts)) {
+        //  A conflict left by the previous run and not proven again within
+        //  the liveness window is over: the row says so.
+        if (host->conflict_loaded && !host->rival[0] &&
+            now_mono > host->loaded_mono + self->liveness * (host->interval_ms
+                                                                 ? host->interval_ms
+                                                                 : ZB_FLEET_UNKNOWN_INTERVAL_MS)) {
+            host->conflict_loaded = false;
+            s_host_write(self, host);
+        }
         if (now_mono >= s_rival_at(self, host))
             s_conflict_end(self, host, now_mono, now_wall, "the other run went quiet");
         else if (host->rival[0] && now_mono >= s_silent_at(self, host))
@@ -728,6 +741,8 @@ zb_fleet_host_t *zb_fleet_load_host(zb_fleet_t *self, const char *name, const ch
                   : strcmp(state, "stopped") == 0 ? ZB_FLEET_STOPPED
                                                   : ZB_FLEET_ALIVE;
     host->since_ms = since_ms;
+    host->conflict_loaded = strcmp(state, "name-conflict") == 0;
+    host->loaded_mono = now_mono;
     s_copy(host->instance, sizeof(host->instance), instance);
     host->interval_ms = interval_ms;
     host->last_seen_wall = last_seen_wall;

@@ -112,6 +112,8 @@ struct _zb_fleet_host_t {
     char rival[ZB_INSTANCE_LEN + 1]; // a proven name conflict: the other run, "" when none
     int64_t rival_seen_mono;         // it was last heard (its messages dropped)
     int64_t conflict_ms;             // wall ms the conflict was proven (names the episode)
+    bool conflict_loaded;            // a previous run left it in a conflict: alerted already
+    int64_t loaded_mono;             // when it was loaded (the above expires a window later)
 };
 
 //  The hosts table's word for a host: its state's, or "name-conflict"

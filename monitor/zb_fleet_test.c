@@ -531,6 +531,31 @@ static void s_test_conflict(void)
     s_expect(&sink, "state web/- name-conflict>alive;host web=alive;conflict web-;");
     assert(!host->rival[0] && s_outage_is_open(&sink, 1));
     zb_fleet_destroy(&fleet);
+
+    //  A monitor restarted during a conflict: proven again, not alerted
+    //  again (the previous run did).
+    fleet = zb_fleet_new(&s_sink, &sink, 3);
+    assert(fleet);
+    bool failed = true;
+    host = zb_fleet_load_host(fleet, "web", "name-conflict", T0, S_B, 1000, T0, 9, 1000, &failed);
+    assert(host && !failed && host->state == ZB_FLEET_ALIVE && host->conflict_loaded);
+    s_live(fleet, s_beat("web", S_A, 20, 1100, ""), 1100);
+    sink.log[0] = '\0';
+    s_live(fleet, s_beat("web", S_B, 10, 2200, ""), 2200);
+    s_expect(&sink, "state web/- alive>name-conflict;host web=name-conflict;");
+    assert(strcmp(host->rival, S_B) == 0 && !host->conflict_loaded);
+    zb_fleet_destroy(&fleet);
+    //  Left in a conflict that is over: the row says alive after a window.
+    fleet = zb_fleet_new(&s_sink, &sink, 3);
+    assert(fleet);
+    host = zb_fleet_load_host(fleet, "web", "name-conflict", T0, S_B, 1000, T0, 9, 1000, &failed);
+    assert(host && host->conflict_loaded);
+    s_live(fleet, s_beat("web", S_B, 10, 2000, ""), 2000);
+    sink.log[0] = '\0';
+    zb_fleet_sweep(fleet, 4001, T0 + 4001);
+    s_expect(&sink, "host web=alive;");
+    assert(!host->conflict_loaded);
+    zb_fleet_destroy(&fleet);
 }
 
 //  A crash and a restart: the crashed run's last queued messages come
