@@ -3,6 +3,8 @@ leaves status, hosts, the API and the metrics, the running monitor drops it
 and does not bring it back, its outage history stays (an open outage ends
 `forgotten`); a host heard again is simply new."""
 
+import zmq
+
 import zbtest
 from http_helpers import HttpCase, check_metrics_text
 from monitor_helpers import AlertCase, service_outages
@@ -14,7 +16,9 @@ class ForgetTest(HttpCase, AlertCase):
         return [h["host"] for h in self.cli_json("hosts")]
 
     def test_forget_a_decommissioned_host(self):
-        self.start_http_monitor(["-c", self.monitor_config(), "-v"])
+        replay = "tcp://127.0.0.1:%d" % zbtest.free_port()
+        config = self.monitor_config(replay=replay)
+        self.start_http_monitor(["-c", config, "-v"])
         old = self.fake("old-1")
         web = self.fake("web-1")
         for agent in (old, web):
@@ -25,6 +29,15 @@ class ForgetTest(HttpCase, AlertCase):
         old.stop()
         self.wait_state("old-1", None, "stopped", 10)
         self.wait_state("web-1", None, "alive", 10)
+        # Its agent left a replay backlog: the monitor is "behind".
+        dealer = zmq.Context.instance().socket(zmq.DEALER)
+        dealer.setsockopt(zmq.LINGER, 0)
+        self.addCleanup(dealer.close)
+        dealer.connect(replay)
+        dealer.send_multipart([b"STATUS", b"old-1", old.instance.encode(), b"5"])
+        zbtest.wait_for(lambda: self.cli_json("monitor")["hosts_replaying"] == 1, 10,
+                        "old-1's backlog counted")
+        self.assertIn("behind", self.cli("status")[1])
 
         # Refused: unknown, alive (without --force), bad usage.
         rc, _, err = self.cli("hosts", "forget", "nope-1")
@@ -56,6 +69,8 @@ class ForgetTest(HttpCase, AlertCase):
         self.assertIn('host="web-1"', metrics)
         rc, out, _ = self.cli("status")
         self.assertNotIn("old-1", out)
+        self.assertNotIn("behind", out)
+        self.assertEqual(self.cli_json("monitor")["hosts_replaying"], 0)
         # Its history stays; its open outage ended as forgotten.
         rows = service_outages(self.outages(), "old-1")
         self.assertEqual(len(rows), 1, rows)
@@ -64,7 +79,7 @@ class ForgetTest(HttpCase, AlertCase):
 
         # A restarted monitor does not bring it back either.
         self.stop_monitor()
-        self.start_http_monitor(["-c", self.monitor_config(), "-v"], name="monitor2")
+        self.start_http_monitor(["-c", config, "-v"], name="monitor2")
         web.beat()
         self.assertNotIn("old-1", self.hosts())
 
