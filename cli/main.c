@@ -1,11 +1,12 @@
 /*  zbeat: answers "what is down now?" and "what went down, when, for how
     long?" from the monitor's database, opened read-only (docs/cli.md);
-    manages silences, the one thing it writes.
+    manages silences and forgets hosts, the only things it writes.
 
     zbeat [--db PATH] status   [--json | --csv]
     zbeat [--db PATH] outages  [--host H] [--service S] [--since WHEN] [--until WHEN]
                                [--open] [--limit N] [--json | --csv] [--explain]
     zbeat [--db PATH] hosts    [--json | --csv]
+    zbeat [--db PATH] hosts    forget HOST [--force]
     zbeat [--db PATH] monitor  [--json | --csv]
     zbeat [--db PATH] report   [--since WHEN] [--until WHEN] [--host H] [--json | --csv]
     zbeat [--db PATH] alerts   [--since WHEN] [--limit N] [--json | --csv]
@@ -65,6 +66,8 @@ static void s_usage(FILE *out)
             "            --explain (print the query plan instead)\n"
             "  hosts     every host: state, last heard, agent instance, beat interval,\n"
             "            transitions its agent has yet to replay to the monitor\n"
+            "  hosts forget HOST [--force]\n"
+            "            remove a decommissioned host (its outage history stays)\n"
             "  monitor   the monitor alone: running, not heard, stopped; caught up or behind\n"
             "  alerts    alerts made, newest first, and their delivery to each channel\n"
             "            --since WHEN  --limit N\n"
@@ -111,9 +114,14 @@ static const struct {
      "  WHEN                   a duration before now (2h, 30d) or RFC 3339 UTC time\n"
      "                         (2026-11-01T00:00:00Z, 2026-11-01)\n"},
     {"hosts", "usage: " S_NAME " [--db PATH] hosts [--json | --csv]\n"
+              "       " S_NAME " [--db PATH] hosts forget HOST [--force]\n"
               "\n"
               "Every host: state, last heard, agent instance, beat interval, transitions its\n"
-              "agent has yet to replay to the monitor.\n"},
+              "agent has yet to replay to the monitor.\n"
+              "forget: removes a decommissioned host from status, hosts, the page and the\n"
+              "metrics (the running monitor too); its outage history stays, an open outage\n"
+              "ends as `forgotten`. A host heard again is new. An alive host is refused\n"
+              "unless --force.\n"},
     {"monitor", "usage: " S_NAME " [--db PATH] monitor [--json | --csv]\n"
                 "\n"
                 "The monitor alone: running, not heard, stopped; caught up or behind.\n"},
@@ -678,6 +686,7 @@ typedef struct {
     const char *duration; // --for
     const char *reason;   // --reason
     bool all;             // silence list --all
+    bool force;           // hosts forget --force
     s_format_t format;
     bool explain;
     zb_store_query_t query;
@@ -798,13 +807,18 @@ static int s_parse(int argc, char *argv[], s_args_t *args)
             args->explain = true;
         else if (strcmp(arg, "--all") == 0)
             args->all = true;
+        else if (strcmp(arg, "--force") == 0)
+            args->force = true;
         else if (arg[0] == '-' && arg[1] != '\0')
             return s_bad("unknown option '%.80s'", arg);
         else if (!args->command)
             args->command = arg;
-        else if (strcmp(args->command, "silence") == 0 && !args->action)
+        else if ((strcmp(args->command, "silence") == 0 || strcmp(args->command, "hosts") == 0) &&
+                 !args->action)
             args->action = arg;
-        else if (args->action && strcmp(args->action, "remove") == 0 && !args->target)
+        else if (args->action &&
+                 (strcmp(args->action, "remove") == 0 || strcmp(args->action, "forget") == 0) &&
+                 !args->target)
             args->target = arg;
         else if (!extra)
             extra = arg;
@@ -829,6 +843,17 @@ static int s_parse(int argc, char *argv[], s_args_t *args)
         if (strcmp(args->action, "remove") == 0 && !args->target)
             return s_bad("silence remove needs the silence's ID (see zbeat silence list)");
     }
+    bool forget = strcmp(args->command, "hosts") == 0 && args->action;
+    if (forget && strcmp(args->action, "forget") != 0)
+        return s_bad("hosts: unknown action '%.80s' (forget)", args->action);
+    if (forget && !args->target)
+        return s_bad("hosts forget needs the host's name (see zbeat hosts)");
+    if (forget && !zb_name_valid(args->target))
+        return s_bad("hosts forget: \"%.80s\" is not a host name", args->target);
+    if (forget && (json || csv))
+        return s_bad("hosts forget takes no --json or --csv");
+    if (args->force && !forget)
+        return s_bad("--force is for hosts forget");
     if (json && csv)
         return s_bad("--json and --csv exclude each other");
     args->format = json ? S_JSON : csv ? S_CSV : S_TABLE;
@@ -850,6 +875,74 @@ static int s_parse(int argc, char *argv[], s_args_t *args)
         args->db = env && *env ? env : packaged ? S_PACKAGED_DB : "zbeat.db";
     }
     return 0;
+}
+
+//  hosts forget: the host's state found first (an alive one is refused
+//  without --force: its agent would only bring it back).
+typedef struct {
+    const char *name;
+    char state[32];
+    int64_t last_seen_ms;
+    bool found;
+} s_forget_t;
+
+static int s_forget_row(const zb_store_host_t *host, void *arg)
+{
+    s_forget_t *forget = arg;
+    if (strcmp(host->name, forget->name) != 0)
+        return 0;
+    forget->found = true;
+    snprintf(forget->state, sizeof(forget->state), "%s", host->state);
+    forget->last_seen_ms = host->last_seen_ms;
+    return 1;
+}
+
+//  Writes like silence add: the CLI removes the host's current state and
+//  leaves it in `forgotten` for the running monitor to drop from memory.
+static int s_hosts_forget(const s_args_t *args)
+{
+    char err[600], safe[700];
+    zb_store_t *store = zb_store_open_existing(args->db, err, sizeof(err));
+    if (!store) {
+        zb_text_printable(err, strlen(err), safe, sizeof(safe), 0);
+        fprintf(stderr, S_NAME ": %s\n", safe);
+        return 1;
+    }
+    int64_t now = zb_time_wall_ms();
+    s_forget_t forget = {.name = args->target};
+    int rc = 1;
+    if (zb_store_hosts(store, s_forget_row, &forget) < 0)
+        goto failed;
+    if (!forget.found) {
+        fprintf(stderr, S_NAME ": no host %s (see zbeat hosts)\n", args->target);
+        zb_store_destroy(&store);
+        return 1;
+    }
+    bool alive = strcmp(forget.state, "silent") != 0 && strcmp(forget.state, "stopped") != 0;
+    if (alive && !args->force) {
+        char ago[32];
+        zb_time_format_duration(now > forget.last_seen_ms ? now - forget.last_seen_ms : 0, ago,
+                                sizeof(ago));
+        fprintf(stderr,
+                S_NAME ": %s is %s (heard %s ago): stop its agent first, or use --force "
+                       "(a host heard again comes back as new)\n",
+                args->target, forget.state, ago);
+        zb_store_destroy(&store);
+        return 1;
+    }
+    if (zb_store_host_forget(store, args->target, now) < 0 ||
+        zb_store_forget_ask(store, args->target, now) < 0 || zb_store_commit(store) != 0)
+        goto failed;
+    printf("host %s forgotten (its outage history is kept)\n", args->target);
+    rc = 0;
+failed:
+    if (rc != 0) {
+        const char *why = zb_store_error(store);
+        zb_text_printable(why, strlen(why), safe, sizeof(safe), 0);
+        fprintf(stderr, S_NAME ": %s\n", safe);
+    }
+    zb_store_destroy(&store);
+    return rc;
 }
 
 //  silence add / remove: the only writes, on a database that must exist.
@@ -1029,6 +1122,8 @@ int main(int argc, char *argv[])
         return rc;
     if (strcmp(args.command, "silence") == 0 && strcmp(args.action, "list") != 0)
         return s_silence_write(&args);
+    if (strcmp(args.command, "hosts") == 0 && args.action)
+        return s_hosts_forget(&args);
 
     char err[600];
     zb_store_t *store = zb_store_open_readonly(args.db, err, sizeof(err));

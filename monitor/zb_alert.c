@@ -15,14 +15,19 @@
 #define S_JSON_FLAGS (JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15))
 
 static const char *const s_trigger_names[] = {
-    [ZB_ALERT_DOWN] = "down",           [ZB_ALERT_SILENT] = "silent",
-    [ZB_ALERT_RECOVERED] = "recovered", [ZB_ALERT_FLAPPING] = "flapping",
-    [ZB_ALERT_STABLE] = "stable",       [ZB_ALERT_REMINDER] = "reminder",
+    [ZB_ALERT_DOWN] = "down",
+    [ZB_ALERT_SILENT] = "silent",
+    [ZB_ALERT_RECOVERED] = "recovered",
+    [ZB_ALERT_FLAPPING] = "flapping",
+    [ZB_ALERT_STABLE] = "stable",
+    [ZB_ALERT_REMINDER] = "reminder",
+    [ZB_ALERT_CONFLICT] = "name-conflict",
+    [ZB_ALERT_STOPPED] = "stopped",
 };
 
 const char *zb_alert_trigger_name(zb_trigger_t trigger)
 {
-    assert(trigger >= ZB_ALERT_DOWN && trigger <= ZB_ALERT_REMINDER);
+    assert(trigger >= ZB_ALERT_DOWN && trigger <= ZB_ALERT_STOPPED);
     return s_trigger_names[trigger];
 }
 
@@ -34,6 +39,10 @@ void zb_alert_id(const zb_alert_t *self, char *buf, size_t size)
     if (self->trigger == ZB_ALERT_FLAPPING || self->trigger == ZB_ALERT_STABLE)
         snprintf(buf, size, "%s/%s/flap-%" PRId64 "/%s", self->host, service, self->flap_id,
                  trigger);
+    else if (self->trigger == ZB_ALERT_CONFLICT)
+        snprintf(buf, size, "%s/-/conflict-%" PRId64 "/%s", self->host, self->flap_id, trigger);
+    else if (self->trigger == ZB_ALERT_STOPPED)
+        snprintf(buf, size, "%s/-/stop-%" PRId64 "/%s", self->host, self->flap_id, trigger);
     else if (self->trigger == ZB_ALERT_REMINDER)
         snprintf(buf, size, "%s/%s/%" PRId64 "/reminder-%d", self->host, service, self->outage_id,
                  self->reminder);
@@ -95,6 +104,13 @@ static void s_summary(const zb_alert_t *self, int64_t duration_ms, char *buf, si
     case ZB_ALERT_REMINDER:
         snprintf(buf, size, "STILL %s %s for %s%s", self->service ? "DOWN" : "SILENT", what, took,
                  self->service ? detail : "");
+        break;
+    case ZB_ALERT_CONFLICT:
+        snprintf(buf, size, "NAME CONFLICT %s: two agents use this name; one is ignored", what);
+        break;
+    case ZB_ALERT_STOPPED:
+        snprintf(buf, size, "STOPPED %s for %s: its agent was stopped and has not come back", what,
+                 took);
         break;
     }
 }
@@ -373,6 +389,17 @@ void zb_alert_test(bool verbose)
     assert(strcmp(id, "web-1/redis/flap-123/flapping") == 0);
     json = zb_alert_json(&alert);
     assert(json && strstr(json, "\"transitions\":7") && strstr(json, "\"window_s\":600.0"));
+    free(json);
+    //  A name conflict and a stop: host alerts named by when they began.
+    alert.service = NULL;
+    alert.trigger = ZB_ALERT_CONFLICT;
+    zb_alert_id(&alert, id, sizeof(id));
+    assert(strcmp(id, "web-1/-/conflict-123/name-conflict") == 0);
+    alert.trigger = ZB_ALERT_STOPPED;
+    zb_alert_id(&alert, id, sizeof(id));
+    assert(strcmp(id, "web-1/-/stop-123/stopped") == 0);
+    json = zb_alert_json(&alert);
+    assert(json && strstr(json, "\"trigger\":\"stopped\"") && strstr(json, "STOPPED host web-1"));
     free(json);
 
     //  Filters.

@@ -24,7 +24,9 @@ typedef enum {
     ZB_ALERT_RECOVERED, // an outage that was alerted ended
     ZB_ALERT_FLAPPING,  // a service changes state too often: one alert, then quiet
     ZB_ALERT_STABLE,    // a flapping service kept one state for the quiet period
-    ZB_ALERT_REMINDER   // an alerted outage is still open (monitor/repeat)
+    ZB_ALERT_REMINDER,  // an alerted outage is still open (monitor/repeat)
+    ZB_ALERT_CONFLICT,  // two live agent runs claim one host name
+    ZB_ALERT_STOPPED    // a host stopped (planned) longer than monitor/stopped-alert
 } zb_trigger_t;
 
 typedef struct {
@@ -40,14 +42,15 @@ typedef struct {
     int64_t created_at_ms; // now
     int transitions;       // flapping: state changes counted in the window
     int64_t window_ms;     // flapping: that window
-    int64_t flap_id;       // flapping, stable: when the flapping began (names the episode)
+    int64_t flap_id;       // flapping, stable, name-conflict, stopped: when the episode began
     int reminder;          // reminder: 1, 2, ...
 } zb_alert_t;
 
 const char *zb_alert_trigger_name(zb_trigger_t trigger);
 
 //  "web-1/redis/42/down", "web-1/-/43/silent", "web-1/redis/flap-<ms>/stable",
-//  "web-1/redis/42/reminder-2".
+//  "web-1/redis/42/reminder-2", "web-1/-/conflict-<ms>/name-conflict",
+//  "web-1/-/stop-<ms>/stopped".
 void zb_alert_id(const zb_alert_t *self, char *buf, size_t size);
 
 //  The alert JSON, a heap string; NULL when out of memory.

@@ -31,6 +31,14 @@ const char *zb_fleet_host_state_name(zb_fleet_host_state_t state)
     return s_host_state_names[state];
 }
 
+const char *zb_fleet_host_word(const zb_fleet_host_t *host)
+{
+    assert(host);
+    if (host->rival[0] && host->state == ZB_FLEET_ALIVE)
+        return "name-conflict";
+    return s_host_state_names[host->state];
+}
+
 static void s_service_free(void *item)
 {
     zb_fleet_service_t *service = item;
@@ -96,12 +104,29 @@ static void s_copy(char *dst, size_t size, const char *src)
 
 //  When the host goes silent unless heard (strictly past liveness x its
 //  interval: the first ms after), INT64_MAX when it cannot.
-static int64_t s_host_deadline(zb_fleet_t *self, zb_fleet_host_t *host)
+static int64_t s_silent_at(zb_fleet_t *self, zb_fleet_host_t *host)
 {
     if (host->state != ZB_FLEET_ALIVE)
         return INT64_MAX;
     int64_t interval = host->interval_ms ? host->interval_ms : ZB_FLEET_UNKNOWN_INTERVAL_MS;
     return host->last_seen_mono + self->liveness * interval + 1;
+}
+
+//  When a name conflict ends unless its rival run is heard, INT64_MAX when
+//  there is none: the same window as silence.
+static int64_t s_rival_at(zb_fleet_t *self, zb_fleet_host_t *host)
+{
+    if (!host->rival[0])
+        return INT64_MAX;
+    int64_t interval = host->interval_ms ? host->interval_ms : ZB_FLEET_UNKNOWN_INTERVAL_MS;
+    return host->rival_seen_mono + self->liveness * interval + 1;
+}
+
+//  The nearest of the two: the sweep must walk then.
+static int64_t s_host_deadline(zb_fleet_t *self, zb_fleet_host_t *host)
+{
+    int64_t silent = s_silent_at(self, host), rival = s_rival_at(self, host);
+    return silent < rival ? silent : rival;
 }
 
 //  A host heard, back or new: its deadline may be the nearest now.
@@ -329,6 +354,99 @@ static zb_fleet_host_t *s_host_get(zb_fleet_t *self, const char *name, int64_t n
     return host;
 }
 
+//  --------------------------------------------------------------------------
+//  Two agent runs, one name
+
+static void s_conflict_end(zb_fleet_t *self, zb_fleet_host_t *host, int64_t now_mono,
+                           int64_t now_wall, const char *why)
+{
+    const char *before = zb_fleet_host_word(host);
+    zb_log_fields(host->name, NULL, s_host_state_names[host->state], "conflict over",
+                  "name conflict over: %s (%s)", host->name, why);
+    //  Still the displaced run: heard again a beat interval from now, it
+    //  proves a conflict anew.
+    s_copy(host->displaced, sizeof(host->displaced), host->rival);
+    host->displaced_mono = now_mono;
+    host->displaced_interval_ms = host->interval_ms;
+    host->rival[0] = '\0';
+    host->conflict_loaded = false;
+    const char *after = zb_fleet_host_word(host);
+    if (strcmp(before, after) != 0)
+        self->sink->state(self->arg, host, NULL, before, after, now_wall, "conflict over");
+    s_host_write(self, host);
+    if (self->sink->conflict)
+        self->sink->conflict(self->arg, host, false);
+}
+
+//  The authoritative run went quiet while its rival is still heard: the
+//  rival takes over as a restart would, without a silent host in between.
+//  Its sequence numbers are not known yet (no gap counted).
+static void s_conflict_swap(zb_fleet_t *self, zb_fleet_host_t *host, int64_t now_mono,
+                            int64_t now_wall)
+{
+    char quiet[ZB_INSTANCE_LEN + 1];
+    s_copy(quiet, sizeof(quiet), host->instance);
+    zb_log_info("host restarted: %s (instance %s went quiet, %s takes over)", host->name, quiet,
+                host->rival);
+    s_copy(host->instance, sizeof(host->instance), host->rival);
+    host->last_seq = 0;
+    host->last_seen_wall = now_wall - (now_mono - host->rival_seen_mono);
+    host->last_seen_mono = host->rival_seen_mono;
+    s_copy(host->rival, sizeof(host->rival), quiet);
+    s_conflict_end(self, host, now_mono, now_wall, "the authoritative run went quiet");
+    s_instance_write(self, host->name, host->instance, now_wall, 0);
+}
+
+//  A message of a run other than the authoritative one. True when it is
+//  dropped: the rival of a proven conflict, or a late message of the run
+//  just displaced (a crashed agent's queue drains within milliseconds of
+//  its successor's first message; only a run heard again a full beat
+//  interval after it was displaced is alive, and proves the conflict).
+//  False: a new run takes over (a restart), also when the authoritative
+//  run of a conflict has been quiet for the liveness window.
+static bool s_rival(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t *msg, int64_t now_mono,
+                    int64_t now_wall)
+{
+    if (host->rival[0]) {
+        if (now_mono >= s_silent_at(self, host) || host->state != ZB_FLEET_ALIVE) {
+            s_conflict_end(self, host, now_mono, now_wall, "the authoritative run went quiet");
+            return false;
+        }
+        //  Any other run is the rival (one of the two restarted).
+        s_copy(host->rival, sizeof(host->rival), msg->instance);
+        host->rival_seen_mono = now_mono;
+        self->counts.conflicts++;
+        return true;
+    }
+    if (!host->displaced[0] || strcmp(host->displaced, msg->instance) != 0)
+        return false;
+    int64_t interval =
+        host->displaced_interval_ms ? host->displaced_interval_ms : ZB_FLEET_UNKNOWN_INTERVAL_MS;
+    if (now_mono - host->displaced_mono < interval) {
+        self->counts.stale++;
+        return true;
+    }
+    s_copy(host->rival, sizeof(host->rival), msg->instance);
+    host->rival_seen_mono = now_mono;
+    host->conflict_ms = now_wall;
+    self->counts.conflicts++;
+    zb_log_fields(host->name, NULL, "name-conflict", "name-conflict",
+                  "name conflict: %s (agent runs %s and %s both alive; %s stays authoritative, "
+                  "the other's messages are dropped)",
+                  host->name, host->instance, host->rival, host->instance);
+    if (host->state == ZB_FLEET_ALIVE)
+        self->sink->state(self->arg, host, NULL, "alive", "name-conflict", now_wall,
+                          "name-conflict");
+    s_host_write(self, host);
+    //  The conflict a previous run of the monitor proved and alerted: the
+    //  same one, proven again after the restart.
+    if (self->sink->conflict && !host->conflict_loaded)
+        self->sink->conflict(self->arg, host, true);
+    host->conflict_loaded = false;
+    s_deadline_lower(self, host);
+    return true;
+}
+
 //  A beat is a full snapshot: it repairs whatever events were lost, and a
 //  service it no longer lists is gone.
 static void s_reconcile(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t *msg)
@@ -403,10 +521,16 @@ void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, in
         if (host->last_seq && msg->seq > host->last_seq + 1)
             self->counts.seq_gaps += msg->seq - host->last_seq - 1;
     } else {
+        if (!dirty && s_rival(self, host, msg, now_mono, now_wall))
+            return;
         //  A new agent run: sequence numbers start over, nothing is missed.
-        if (host->instance[0])
+        if (host->instance[0]) {
             zb_log_info("host restarted: %s (instance %s -> %s)", host->name, host->instance,
                         msg->instance);
+            s_copy(host->displaced, sizeof(host->displaced), host->instance);
+            host->displaced_mono = now_mono;
+            host->displaced_interval_ms = host->interval_ms;
+        }
         s_copy(host->instance, sizeof(host->instance), msg->instance);
         s_instance_write(self, host->name, host->instance, now_wall, msg->seq);
         dirty = true;
@@ -455,6 +579,13 @@ void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, in
 int zb_fleet_replay(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall)
 {
     assert(self && msg && msg->type == ZB_MSG_EVENT);
+    //  A conflict's rival must not write its journal into the host's
+    //  history either.
+    zb_fleet_host_t *claimed = zb_table_lookup(self->hosts, msg->host);
+    if (claimed && claimed->rival[0] && strcmp(claimed->rival, msg->instance) == 0) {
+        self->counts.conflicts++;
+        return 0;
+    }
     self->writes++;
     int rc = self->sink->replay_key(self->arg, msg, now_wall);
     //  Committed with its effects, so that the next run of the monitor
@@ -534,19 +665,29 @@ int zb_fleet_replay(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int
 void zb_fleet_sweep(zb_fleet_t *self, int64_t now_mono, int64_t now_wall)
 {
     assert(self);
-    (void)now_wall;
     //  Nothing can be due yet: no walk (the deadline is a lower bound).
     if (now_mono < self->deadline)
         return;
     int64_t next = INT64_MAX;
     for (zb_fleet_host_t *host = zb_table_first(self->hosts); host;
          host = zb_table_next(self->hosts)) {
-        int64_t at = s_host_deadline(self, host);
-        if (at == INT64_MAX)
-            continue;
-        if (now_mono >= at)
+        //  A conflict left by the previous run and not proven again within
+        //  the liveness window is over: the row says so.
+        if (host->conflict_loaded && !host->rival[0] &&
+            now_mono > host->loaded_mono + self->liveness * (host->interval_ms
+                                                                 ? host->interval_ms
+                                                                 : ZB_FLEET_UNKNOWN_INTERVAL_MS)) {
+            host->conflict_loaded = false;
+            s_host_write(self, host);
+        }
+        if (now_mono >= s_rival_at(self, host))
+            s_conflict_end(self, host, now_mono, now_wall, "the other run went quiet");
+        else if (host->rival[0] && now_mono >= s_silent_at(self, host))
+            s_conflict_swap(self, host, now_mono, now_wall);
+        if (now_mono >= s_silent_at(self, host))
             s_host_silent(self, host, now_mono);
-        else if (at < next)
+        int64_t at = s_host_deadline(self, host);
+        if (at < next)
             next = at;
     }
     self->deadline = next;
@@ -566,6 +707,9 @@ int zb_fleet_replay_status(zb_fleet_t *self, const char *name, const char *insta
     zb_fleet_host_t *host = zb_table_lookup(self->hosts, name);
     if (!host)
         return -1;
+    //  A name conflict's rival: its backlog is not this host's.
+    if (host->rival[0] && strcmp(host->rival, instance) == 0)
+        return 0;
     bool changed = !host->replay_known || host->replay_pending != pending ||
                    host->replay_wall < started_wall || strcmp(host->replay_instance, instance) != 0;
     s_copy(host->replay_instance, sizeof(host->replay_instance), instance);
@@ -597,6 +741,8 @@ zb_fleet_host_t *zb_fleet_load_host(zb_fleet_t *self, const char *name, const ch
                   : strcmp(state, "stopped") == 0 ? ZB_FLEET_STOPPED
                                                   : ZB_FLEET_ALIVE;
     host->since_ms = since_ms;
+    host->conflict_loaded = strcmp(state, "name-conflict") == 0;
+    host->loaded_mono = now_mono;
     s_copy(host->instance, sizeof(host->instance), instance);
     host->interval_ms = interval_ms;
     host->last_seen_wall = last_seen_wall;
@@ -709,6 +855,16 @@ void zb_fleet_set_liveness(zb_fleet_t *self, int liveness)
     self->liveness = liveness;
     //  Deadlines may all come earlier: the next sweep walks and finds out.
     self->deadline = INT64_MIN;
+}
+
+bool zb_fleet_forget(zb_fleet_t *self, const char *name)
+{
+    assert(self && name);
+    if (!zb_table_lookup(self->hosts, name))
+        return false;
+    zb_log_info("host forgotten: %s", name);
+    zb_table_delete(self->hosts, name);
+    return true;
 }
 
 zb_fleet_host_t *zb_fleet_host(zb_fleet_t *self, const char *name)

@@ -21,6 +21,13 @@
     - replayed transitions (agents' journals) are applied as if heard live
       when newer than what is known, else only fill history (see
       zb_fleet_replay).
+    - two agent runs claiming one name (a cloned VM): a new instance takes
+      over (a restart); the one it displaced speaking again at least one
+      beat interval later proves a conflict (a crashed run's last queued
+      messages come within milliseconds). The current instance stays
+      authoritative, the rival's messages are dropped (counted), the host
+      reads "name-conflict". It ends when either run is quiet for liveness
+      x the interval (the authoritative one quiet: the rival takes over).
 
     Host and service structs are visible so the owner and the alerting
     policy can read them; only zb_fleet changes them, except `alert`, which
@@ -62,6 +69,7 @@ typedef struct {
     bool flap_notified;   // that alert went out (not held)
     int64_t flap_id;      // wall ms when the flapping began: names the episode
     int64_t changed_mono; // last transition between up and down
+    int64_t stop_alerted; // a host's: since_ms of the stop a stopped alert was made for
 } zb_fleet_marks_t;
 
 typedef struct {
@@ -98,7 +106,19 @@ struct _zb_fleet_host_t {
     int64_t replay_wall;       // when it came
     char replay_instance[ZB_INSTANCE_LEN + 1]; // the agent run that made it
     bool replay_dirty;                         // not written since
+    char displaced[ZB_INSTANCE_LEN + 1];       // the run `instance` took over from, "" none
+    int64_t displaced_mono;                    // when it did
+    int64_t displaced_interval_ms;             // the displaced run's beat interval
+    char rival[ZB_INSTANCE_LEN + 1]; // a proven name conflict: the other run, "" when none
+    int64_t rival_seen_mono;         // it was last heard (its messages dropped)
+    int64_t conflict_ms;             // wall ms the conflict was proven (names the episode)
+    bool conflict_loaded;            // a previous run left it in a conflict: alerted already
+    int64_t loaded_mono;             // when it was loaded (the above expires a window later)
 };
+
+//  The hosts table's word for a host: its state's, or "name-conflict"
+//  while two live agent runs claim its name.
+const char *zb_fleet_host_word(const zb_fleet_host_t *host);
 
 //  Where the effects go, called synchronously and in order. Writes return
 //  nothing: a failed write is the owner's to count; the state goes on.
@@ -136,6 +156,8 @@ typedef struct {
     int (*replay_covered)(void *arg, const zb_msg_t *msg);
     void (*replay_down)(void *arg, const zb_msg_t *msg, int64_t bound_ms);
     void (*replay_end)(void *arg, const zb_msg_t *msg);
+    //  A name conflict proven (begun) or over, after the host's row says so.
+    void (*conflict)(void *arg, zb_fleet_host_t *host, bool begun);
 } zb_fleet_sink_t;
 
 typedef struct {
@@ -145,6 +167,7 @@ typedef struct {
     uint64_t dropped;         // over the host/service caps
     uint64_t service_outages; // service outages opened
     uint64_t host_outages;    // host outages opened
+    uint64_t conflicts;       // messages of a rival run of a host's name, dropped
 } zb_fleet_counts_t;
 
 typedef struct _zb_fleet_t zb_fleet_t;
@@ -199,6 +222,11 @@ zb_fleet_service_t *zb_fleet_load_service(zb_fleet_t *self, const char *host, co
 int zb_fleet_load_outage(zb_fleet_t *self, const char *host, const char *service, int64_t id,
                          int64_t started_ms, int64_t now_mono, zb_fleet_host_t **host_p,
                          zb_fleet_service_t **service_p);
+
+//  A host forgotten (`zbeat hosts forget`): dropped from memory, nothing
+//  written (the store forgets it). A message from it later makes it new.
+//  False when it was not known.
+bool zb_fleet_forget(zb_fleet_t *self, const char *name);
 
 //  Lookup and walks (no changes to the fleet while walking one host's
 //  services; hosts and services may be walked nested).

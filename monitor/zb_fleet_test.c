@@ -50,7 +50,7 @@ static const char *s_svc(zb_fleet_service_t *service)
 
 static void s_host_put(void *arg, zb_fleet_host_t *host)
 {
-    s_note(arg, "host %s=%s", host->name, zb_fleet_host_state_name(host->state));
+    s_note(arg, "host %s=%s", host->name, zb_fleet_host_word(host));
 }
 
 static void s_service_put(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service)
@@ -188,6 +188,11 @@ static void s_replay_end(void *arg, const zb_msg_t *msg)
            (long long)(msg->at_ms - T0));
 }
 
+static void s_conflict(void *arg, zb_fleet_host_t *host, bool begun)
+{
+    s_note(arg, "conflict %s%s", host->name, begun ? "+" : "-");
+}
+
 static const zb_fleet_sink_t s_sink = {
     .host_put = s_host_put,
     .service_put = s_service_put,
@@ -203,7 +208,13 @@ static const zb_fleet_sink_t s_sink = {
     .replay_covered = s_replay_covered,
     .replay_down = s_replay_down,
     .replay_end = s_replay_end,
+    .conflict = s_conflict,
 };
+
+static bool s_outage_is_open(s_sink_t *sink, int id)
+{
+    return sink->outages[id - 1].ended < 0;
+}
 
 static void s_expect(s_sink_t *sink, const char *expect)
 {
@@ -462,6 +473,146 @@ static void s_test_races(void)
     zb_fleet_destroy(&fleet);
 }
 
+//  Two agent runs claiming one name (A and B, beating every second half a
+//  second apart): proven, the rival dropped, the outage of the
+//  authoritative run whole; over when the rival goes quiet.
+static void s_test_conflict(void)
+{
+    s_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&s_sink, &sink, 3);
+    assert(fleet);
+    zb_fleet_counts_t counts;
+
+    s_live(fleet, s_beat("web", S_A, 1, 1000, "s=up@500"), 1000);
+    sink.log[0] = '\0';
+    //  B takes over: to the monitor, a restart.
+    s_live(fleet, s_beat("web", S_B, 1, 1500, "s=up@1400"), 1500);
+    s_expect(&sink, "inst web/bb:1;host web=alive;inst web/bb:1;");
+    //  A again, less than its interval later: could be its queue draining.
+    s_live(fleet, s_beat("web", S_A, 2, 2000, "s=up@500"), 2000);
+    s_live(fleet, s_beat("web", S_B, 2, 2500, "s=up@1400"), 2500);
+    s_expect(&sink, "");
+    zb_fleet_counts(fleet, &counts);
+    assert(counts.conflicts == 0 && counts.stale == 1);
+    //  A a full interval after it was displaced: alive, a conflict.
+    s_live(fleet, s_beat("web", S_A, 3, 3000, "s=up@500"), 3000);
+    s_expect(&sink, "state web/- alive>name-conflict;host web=name-conflict;conflict web+;");
+    zb_fleet_host_t *host = zb_fleet_host(fleet, "web");
+    assert(strcmp(host->instance, S_B) == 0 && strcmp(host->rival, S_A) == 0);
+    assert(host->conflict_ms == T0 + 3000);
+    //  Its replay backlog is not the host's either.
+    assert(zb_fleet_replay_status(fleet, "web", S_A, 5, T0 + 3000, T0) == 0);
+    assert(!host->replay_known);
+    assert(zb_fleet_replay_status(fleet, "web", S_B, 0, T0 + 3000, T0) == 1);
+    //  The rival's messages, live or replayed, change nothing; B's outage
+    //  is one outage (A's "up" and its beats do not close it).
+    s_live(fleet, s_event("web", S_B, 3, "s", ZB_STATE_DOWN, 3300), 3300);
+    s_expect(&sink, "flip web/s>down;open #1 web/s@3300:refused;opened web/s;"
+                    "svc web/s=down@3300;state web/s up>down;inst web/bb:3;");
+    s_live(fleet, s_beat("web", S_A, 4, 4000, "t=up@500"), 4000);
+    s_live(fleet, s_event("web", S_A, 5, "s", ZB_STATE_UP, 4100), 4100);
+    assert(s_replayed(fleet, s_event("web", S_A, 6, "s", ZB_STATE_UP, 4200), 4200) == 0);
+    s_live(fleet, s_beat("web", S_B, 4, 4500, "s=down@3300"), 4500);
+    s_live(fleet, s_beat("web", S_A, 7, 5000, "s=up@500"), 5000);
+    s_expect(&sink, "");
+    zb_fleet_counts(fleet, &counts);
+    assert(counts.conflicts == 5 && counts.service_outages == 1);
+    //  Not silent meanwhile, and the conflict holds while both speak.
+    zb_fleet_sweep(fleet, 5000, T0 + 5000);
+    s_expect(&sink, "");
+    //  A goes quiet: over once it was not heard for the liveness window.
+    assert(zb_fleet_deadline(fleet, 5000) <= 5000 + 3 * 1000 + 1);
+    s_live(fleet, s_beat("web", S_B, 5, 5500, "s=down@3300"), 5500);
+    s_live(fleet, s_beat("web", S_B, 6, 6500, "s=down@3300"), 6500);
+    s_live(fleet, s_beat("web", S_B, 7, 7500, "s=down@3300"), 7500);
+    zb_fleet_sweep(fleet, 8000, T0 + 8000);
+    s_expect(&sink, "");
+    zb_fleet_sweep(fleet, 8001, T0 + 8001);
+    s_expect(&sink, "state web/- name-conflict>alive;host web=alive;conflict web-;");
+    assert(!host->rival[0] && s_outage_is_open(&sink, 1));
+    zb_fleet_destroy(&fleet);
+
+    //  A monitor restarted during a conflict: proven again, not alerted
+    //  again (the previous run did).
+    fleet = zb_fleet_new(&s_sink, &sink, 3);
+    assert(fleet);
+    bool failed = true;
+    host = zb_fleet_load_host(fleet, "web", "name-conflict", T0, S_B, 1000, T0, 9, 1000, &failed);
+    assert(host && !failed && host->state == ZB_FLEET_ALIVE && host->conflict_loaded);
+    s_live(fleet, s_beat("web", S_A, 20, 1100, ""), 1100);
+    sink.log[0] = '\0';
+    s_live(fleet, s_beat("web", S_B, 10, 2200, ""), 2200);
+    s_expect(&sink, "state web/- alive>name-conflict;host web=name-conflict;");
+    assert(strcmp(host->rival, S_B) == 0 && !host->conflict_loaded);
+    zb_fleet_destroy(&fleet);
+    //  Left in a conflict that is over: the row says alive after a window.
+    fleet = zb_fleet_new(&s_sink, &sink, 3);
+    assert(fleet);
+    host = zb_fleet_load_host(fleet, "web", "name-conflict", T0, S_B, 1000, T0, 9, 1000, &failed);
+    assert(host && host->conflict_loaded);
+    s_live(fleet, s_beat("web", S_B, 10, 2000, ""), 2000);
+    sink.log[0] = '\0';
+    zb_fleet_sweep(fleet, 4001, T0 + 4001);
+    s_expect(&sink, "host web=alive;");
+    assert(!host->conflict_loaded);
+    zb_fleet_destroy(&fleet);
+}
+
+//  A crash and a restart: the crashed run's last queued messages come
+//  right after the new run's first. Not a conflict: they are stale.
+static void s_test_restart(void)
+{
+    s_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&s_sink, &sink, 3);
+    assert(fleet);
+    zb_fleet_counts_t counts;
+    s_live(fleet, s_beat("db", S_A, 1, 1000, "pg=up@500"), 1000);
+    s_live(fleet, s_beat("db", S_A, 2, 2000, "pg=up@500"), 2000);
+    s_live(fleet, s_beat("db", S_B, 1, 2500, "pg=up@2400"), 2500);
+    sink.log[0] = '\0';
+    s_live(fleet, s_event("db", S_A, 3, "pg", ZB_STATE_DOWN, 2490), 2505);
+    s_live(fleet, s_beat("db", S_A, 4, 2495, "pg=down@2490"), 2510);
+    s_live(fleet, s_beat("db", S_B, 2, 3500, "pg=up@2400"), 3500);
+    s_expect(&sink, "");
+    zb_fleet_counts(fleet, &counts);
+    assert(counts.conflicts == 0 && counts.stale == 2 && counts.service_outages == 0);
+    assert(strcmp(zb_fleet_host_word(zb_fleet_host(fleet, "db")), "alive") == 0);
+    zb_fleet_destroy(&fleet);
+}
+
+//  A proven conflict whose authoritative run goes quiet: the rival takes
+//  over as a restart, with no silent host in between.
+static void s_test_takeover(void)
+{
+    s_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&s_sink, &sink, 3);
+    assert(fleet);
+    s_live(fleet, s_beat("web", S_A, 1, 1000, "s=up@500"), 1000);
+    s_live(fleet, s_beat("web", S_B, 1, 1500, "s=up@1400"), 1500);
+    s_live(fleet, s_beat("web", S_A, 2, 3000, "s=up@500"), 3000);
+    zb_fleet_host_t *host = zb_fleet_host(fleet, "web");
+    assert(host->rival[0]);
+    sink.log[0] = '\0';
+    //  B is never heard again; A speaks on.
+    s_live(fleet, s_beat("web", S_A, 3, 4000, "s=up@500"), 4000);
+    zb_fleet_sweep(fleet, 4500, T0 + 4500);
+    s_expect(&sink, "");
+    zb_fleet_sweep(fleet, 1500 + 3001, T0 + 1500 + 3001);
+    s_expect(&sink, "state web/- name-conflict>alive;host web=alive;conflict web-;inst web/aa:0;");
+    assert(strcmp(host->instance, S_A) == 0 && host->state == ZB_FLEET_ALIVE);
+    assert(host->last_seen_mono == 4000);
+    s_live(fleet, s_beat("web", S_A, 5, 5000, "s=up@500"), 5000);
+    s_expect(&sink, "");
+    //  A's next beat is the authoritative run's: applied.
+    s_live(fleet, s_beat("web", S_A, 6, 6000, "s=down@5900"), 6000);
+    s_expect(&sink, "flip web/s>down;open #1 web/s@5900:refused;opened web/s;"
+                    "svc web/s=down@5900;state web/s up>down;inst web/aa:6;");
+    //  B back a while later: both alive again, a conflict again.
+    s_live(fleet, s_beat("web", S_B, 9, 7000, "s=up@1400"), 7000);
+    s_expect(&sink, "state web/- alive>name-conflict;host web=name-conflict;conflict web+;");
+    zb_fleet_destroy(&fleet);
+}
+
 void zb_fleet_test(bool verbose)
 {
     if (!verbose)
@@ -469,4 +620,7 @@ void zb_fleet_test(bool verbose)
     zb_table_test(verbose);
     s_test_live();
     s_test_races();
+    s_test_conflict();
+    s_test_restart();
+    s_test_takeover();
 }

@@ -653,10 +653,11 @@ static int s_on_metric_status(const zb_store_status_t *row, void *arg)
 {
     s_metrics_t *m = arg;
     if (!row->service) {
-        static const char *const states[] = {"alive", "silent", "stopped"};
-        s_sample(&m->host_alive, "zbeat_host_alive", row->host, NULL, NULL,
-                 strcmp(row->state, "alive") == 0 ? "1" : "0");
-        for (size_t i = 0; i < 3; i++)
+        //  A name conflict is alive: its authoritative agent run is heard.
+        static const char *const states[] = {"alive", "silent", "stopped", "name-conflict"};
+        bool alive = strcmp(row->state, "alive") == 0 || strcmp(row->state, "name-conflict") == 0;
+        s_sample(&m->host_alive, "zbeat_host_alive", row->host, NULL, NULL, alive ? "1" : "0");
+        for (size_t i = 0; i < 4; i++)
             s_sample(&m->host_state, "zbeat_host_state", row->host, NULL, states[i],
                      strcmp(row->state, states[i]) == 0 ? "1" : "0");
         return 0;
@@ -748,6 +749,8 @@ static void s_monitor_metrics(s_buf_t *out, zb_monitor_t *monitor)
               "Messages whose sequence number was not after the last one seen.", st.stale);
     s_counter(out, "zbeat_dropped_messages_total",
               "Messages dropped over the host or service caps.", st.dropped);
+    s_counter(out, "zbeat_conflict_messages_total",
+              "Messages dropped from a second agent run claiming a host's name.", st.conflicts);
     s_counter(out, "zbeat_db_errors_total", "Failed database writes and commits.", st.db_errors);
     s_counter(out, "zbeat_rejected_messages_total",
               "Messages refused: their host is not bound to the sender's key.", st.rejected);

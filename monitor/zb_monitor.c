@@ -103,6 +103,7 @@ static void s_counts(zb_monitor_t *self)
     self->stats.seq_gaps = counts.seq_gaps;
     self->stats.stale = counts.stale;
     self->stats.dropped = counts.dropped;
+    self->stats.conflicts = counts.conflicts;
     self->stats.service_outages = counts.service_outages;
     self->stats.host_outages = counts.host_outages;
 }
@@ -154,6 +155,39 @@ int zb_monitor_replay(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono,
     return zb_fleet_replay(self->fleet, msg, now_mono, now_wall);
 }
 
+//  Hosts `zbeat hosts forget` left in the database (it wrote there, as
+//  `silence add` does): collected first (no writes while walking).
+typedef struct {
+    char names[64][ZB_NAME_MAX + 1];
+    size_t count;
+} s_forgotten_t;
+
+static int s_forgotten_row(const char *host, void *arg)
+{
+    s_forgotten_t *list = arg;
+    if (list->count == sizeof(list->names) / sizeof(list->names[0]))
+        return 1; // the rest next second
+    snprintf(list->names[list->count++], sizeof(list->names[0]), "%s", host);
+    return 0;
+}
+
+//  Drops forgotten hosts from memory, and from the database again: what
+//  this monitor wrote of them since the CLI removed them must not bring
+//  them back. A host heard after this is new.
+static void s_forget(zb_monitor_t *self, int64_t now_wall)
+{
+    s_forgotten_t list = {.count = 0};
+    if (zb_store_forgotten(self->store, s_forgotten_row, &list) < 0) {
+        zb_record_result(&self->record, -1);
+        return;
+    }
+    for (size_t i = 0; i < list.count; i++) {
+        zb_fleet_forget(self->fleet, list.names[i]);
+        zb_record_result(&self->record, zb_store_host_forget(self->store, list.names[i], now_wall));
+        zb_record_result(&self->record, zb_store_forget_done(self->store, list.names[i]));
+    }
+}
+
 void zb_monitor_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall)
 {
     assert(self);
@@ -162,6 +196,7 @@ void zb_monitor_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall)
     if (self->alert_tick_mono == 0 ||
         now_mono - self->alert_tick_mono >= ZB_MONITOR_ALERT_TICK_MS) {
         self->alert_tick_mono = now_mono;
+        s_forget(self, now_wall);
         zb_policy_tick(self->policy, self->fleet);
     }
 }
@@ -801,10 +836,11 @@ int zb_monitor_run(zb_monitor_t *self)
     s_alive(self, zb_time_wall_ms());
     s_counts(self);
     zb_log_info("monitor stopping: messages=%" PRIu64 " decode_errors=%" PRIu64 " seq_gaps=%" PRIu64
-                " stale=%" PRIu64 " dropped=%" PRIu64 " db_errors=%" PRIu64 " rejected=%" PRIu64,
+                " stale=%" PRIu64 " dropped=%" PRIu64 " db_errors=%" PRIu64 " rejected=%" PRIu64
+                " conflicts=%" PRIu64,
                 self->stats.messages, self->stats.decode_errors, self->stats.seq_gaps,
-                self->stats.stale, self->stats.dropped, self->stats.db_errors,
-                self->stats.rejected);
+                self->stats.stale, self->stats.dropped, self->stats.db_errors, self->stats.rejected,
+                self->stats.conflicts);
     rc = 0;
 done:
     zb_replay_server_destroy(&self->replay);

@@ -26,6 +26,7 @@ void zb_monitor_config_defaults(zb_monitor_config_t *self)
     self->flap_window_ms = ZB_MONITOR_FLAP_WINDOW_DEFAULT_MS;
     self->flap_quiet_ms = ZB_MONITOR_FLAP_WINDOW_DEFAULT_MS;
     self->max_services = ZB_INTAKE_SERVICES_DEFAULT;
+    self->stopped_alert_ms = 3600LL * 1000;
 }
 
 //  A tcp address ends in ":PORT", 1 to 65535 in plain digits. ZeroMQ would
@@ -263,9 +264,9 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     assert(self && path && err);
     static const char *const sections[] = {"monitor", "alert", NULL};
     static const char *const keys[] = {
-        "bind",           "db",          "liveness",   "retention",    "publish",
-        "flap-threshold", "flap-window", "flap-quiet", "repeat",       "http",
-        "cert",           "agents",      "replay",     "max-services", NULL};
+        "bind",        "db",           "liveness",      "retention", "publish", "flap-threshold",
+        "flap-window", "flap-quiet",   "repeat",        "http",      "cert",    "agents",
+        "replay",      "max-services", "stopped-alert", NULL};
 
     zb_config_t *config = zb_config_load(path, err, errsize);
     if (!config)
@@ -327,6 +328,13 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     zb_config_duration(config, section, "flap-quiet", self->flap_window_ms, 1000,
                        7LL * 86400 * 1000, &self->flap_quiet_ms);
     zb_config_duration(config, section, "repeat", 0, 1000, 30LL * 86400 * 1000, &self->repeat_ms);
+    //  "0" turns it off (a duration is never 0).
+    const char *stopped = zb_config_string(config, section, "stopped-alert", NULL);
+    if (stopped && strcmp(stopped, "0") == 0)
+        self->stopped_alert_ms = 0;
+    else
+        zb_config_duration(config, section, "stopped-alert", self->stopped_alert_ms, 1000,
+                           365LL * 86400 * 1000, &self->stopped_alert_ms);
     if (zb_config_int(config, section, "max-services", self->max_services, 1,
                       ZB_INTAKE_SERVICES_MAX, &value) == 0)
         self->max_services = (int)value;
@@ -381,6 +389,10 @@ void zb_monitor_config_test(bool verbose)
     assert(strcmp(config.db, "/tmp/x.db") == 0);
     assert(config.liveness == 5);
     assert(config.retention_ms == 30LL * 86400 * 1000);
+    assert(s_load_text(&config, "monitor\n    stopped-alert = 0\n", err, sizeof(err)) == 0);
+    assert(config.stopped_alert_ms == 0);
+    assert(s_load_text(&config, "monitor\n    stopped-alert = 2s\n", err, sizeof(err)) == 0);
+    assert(config.stopped_alert_ms == 2000);
 
     //  Alerting: publish, flapping, reminders, channels.
     assert(s_load_text(&config,
@@ -397,6 +409,7 @@ void zb_monitor_config_test(bool verbose)
     assert(config.flap_threshold == 4 && config.flap_window_ms == 120000);
     assert(config.flap_quiet_ms == 120000); // the window, unless given
     assert(config.repeat_ms == 3600000);
+    assert(config.stopped_alert_ms == 3600000); // the default
     assert(config.channel_count == 2);
     assert(strcmp(config.channels[0].name, "oncall") == 0);
     assert(strcmp(config.channels[0].exec, "/usr/local/bin/page --now") == 0);
@@ -449,6 +462,7 @@ void zb_monitor_config_test(bool verbose)
         {"monitor\n    bind = \"\"\n", ": monitor/bind: \"\" is empty"},
         {"monitor\n    flap-threshold = -1\n", ": monitor/flap-threshold: -1 is out of range"},
         {"monitor\n    repeat = 0\n", ": monitor/repeat: \"0\" is not a duration"},
+        {"monitor\n    stopped-alert = -1s\n", ": monitor/stopped-alert: "},
         {"alert\n    x\n        timeout = 1s\n", ": alert/x: needs exactly one of exec and"},
         {"alert\n    x\n        exec = a\n        webhook = http://h/\n",
          ": alert/x: needs exactly one of exec and webhook"},

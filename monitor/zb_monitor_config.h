@@ -55,9 +55,10 @@ typedef struct {
     char agents[4096];    // directory of admitted agents' public certificates (zb_auth)
     int flap_threshold;   // more transitions than this in the window is flapping; 0 = off
     int64_t flap_window_ms;
-    int64_t flap_quiet_ms; // stable this long ends flapping
-    int64_t repeat_ms;     // reminder period while an outage stays open, 0 = none
-    int max_services;      // services an agent may report: sizes the frame limit (zb_intake)
+    int64_t flap_quiet_ms;    // stable this long ends flapping
+    int64_t repeat_ms;        // reminder period while an outage stays open, 0 = none
+    int64_t stopped_alert_ms; // a host stopped this long makes one alert, 0 = never
+    int max_services;         // services an agent may report: sizes the frame limit (zb_intake)
     size_t channel_count;
     zb_channel_config_t channels[ZB_MONITOR_CHANNELS_MAX];
 } zb_monitor_config_t;

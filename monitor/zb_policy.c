@@ -425,11 +425,43 @@ static void s_silences_load(zb_policy_t *self)
     }
 }
 
+//  Hosts stopped (planned) longer than monitor/stopped-alert: one alert per
+//  stop, named by when it began, so a restarted monitor that walks again
+//  finds the alert made (the store ignores a known id) and says nothing.
+//  A silence matching the host drops it: a stop is not an outage, there is
+//  nothing to release later.
+static void s_stopped_walk(zb_policy_t *self, zb_fleet_t *fleet)
+{
+    int64_t after = self->config->stopped_alert_ms;
+    if (after <= 0)
+        return;
+    for (zb_fleet_host_t *host = zb_fleet_first(fleet); host; host = zb_fleet_next(fleet)) {
+        if (host->state != ZB_FLEET_STOPPED || host->alert.stop_alerted == host->since_ms ||
+            self->now_wall - host->since_ms < after)
+            continue;
+        host->alert.stop_alerted = host->since_ms;
+        if (s_silenced(self, host->name, NULL))
+            continue;
+        zb_alert_t alert = {
+            .trigger = ZB_ALERT_STOPPED,
+            .host = host->name,
+            .state = "stopped",
+            .reason = "stopped",
+            .error = "",
+            .started_at_ms = host->since_ms,
+            .ended_at_ms = -1,
+            .flap_id = host->since_ms,
+        };
+        s_alert(self, &alert, false);
+    }
+}
+
 //  Once a second: silences re-read, held alerts released when their
 //  silence is over, flapping services that calmed down, reminders.
 void zb_policy_tick(zb_policy_t *self, zb_fleet_t *fleet)
 {
     s_silences_load(self);
+    s_stopped_walk(self, fleet);
     if (!self->alert_walk && self->config->repeat_ms == 0)
         return;
     bool walk = false;
@@ -515,6 +547,25 @@ void zb_policy_closed(zb_policy_t *self, zb_fleet_host_t *host, zb_fleet_service
 {
     assert(self && host);
     s_alert_closed(self, host, service, id, started_ms, ended_ms, end_reason);
+}
+
+void zb_policy_conflict(zb_policy_t *self, zb_fleet_host_t *host)
+{
+    assert(self && host);
+    //  Not an outage: nothing to hold and release, so a silence drops it.
+    if (s_silenced(self, host->name, NULL))
+        return;
+    zb_alert_t alert = {
+        .trigger = ZB_ALERT_CONFLICT,
+        .host = host->name,
+        .state = "name-conflict",
+        .reason = "name-conflict",
+        .error = "",
+        .started_at_ms = -1,
+        .ended_at_ms = -1,
+        .flap_id = host->conflict_ms,
+    };
+    s_alert(self, &alert, false);
 }
 
 void zb_policy_loaded(zb_policy_t *self, zb_fleet_host_t *host, zb_fleet_service_t *service,

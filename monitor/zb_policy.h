@@ -51,6 +51,9 @@ void zb_policy_opened(zb_policy_t *self, zb_fleet_host_t *host, zb_fleet_service
 void zb_policy_closed(zb_policy_t *self, zb_fleet_host_t *host, zb_fleet_service_t *service,
                       int64_t id, int64_t started_ms, int64_t ended_ms, const char *end_reason);
 
+//  zb_fleet's name conflict proven (its sink's conflict, begun): one
+//  name-conflict alert for the episode, none when a silence matches the host.
+void zb_policy_conflict(zb_policy_t *self, zb_fleet_host_t *host);
 //  An open outage loaded at start (service NULL: the host's), with what its
 //  row says of its opening alert. Periods missed meanwhile are not made up.
 void zb_policy_loaded(zb_policy_t *self, zb_fleet_host_t *host, zb_fleet_service_t *service,

@@ -20,7 +20,7 @@ static void s_host_put(void *arg, zb_fleet_host_t *host)
     zb_record_t *self = arg;
     zb_store_host_t row = {
         .name = host->name,
-        .state = zb_fleet_host_state_name(host->state),
+        .state = zb_fleet_host_word(host),
         .since_ms = host->since_ms,
         .instance = host->instance,
         .interval_ms = host->interval_ms,
@@ -113,6 +113,13 @@ static void s_closed(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *servi
     zb_policy_closed(self->policy, host, service, id, started_ms, ended_ms, end_reason);
 }
 
+static void s_conflict(void *arg, zb_fleet_host_t *host, bool begun)
+{
+    zb_record_t *self = arg;
+    if (begun)
+        zb_policy_conflict(self->policy, host);
+}
+
 static int s_replay_key(void *arg, const zb_msg_t *msg, int64_t now_wall)
 {
     zb_record_t *self = arg;
@@ -164,6 +171,7 @@ const zb_fleet_sink_t zb_record_sink = {
     .replay_covered = s_replay_covered,
     .replay_down = s_replay_down,
     .replay_end = s_replay_end,
+    .conflict = s_conflict,
 };
 
 //  zb_policy's way out: store results counted here, alerts queued for PUB.

@@ -49,6 +49,7 @@ const char *const zb_store_sql[S_COUNT] = {
                      "ORDER BY a.seq DESC, d.channel LIMIT ?2",
     [S_SILENCES] = "SELECT id, host, service, starts_at_ms, ends_at_ms, reason, created_at_ms "
                    "FROM silences WHERE ends_at_ms > ?1 ORDER BY id",
+    [S_FORGOTTEN] = "SELECT host FROM forgotten ORDER BY at_ms LIMIT 1000",
     //  Schema 5: the monitor's row and what the hosts' replay reports add up to.
     [S_MONITOR] = "SELECT pid, hostname, version, started_at_ms, heartbeat_at_ms, heartbeat_ms, "
                   "ifnull(stopped_at_ms, -1), "
@@ -57,7 +58,7 @@ const char *const zb_store_sql[S_COUNT] = {
                   "(SELECT ifnull(sum(replay_pending), 0) FROM hosts WHERE replay_pending > 0 "
                   "AND replay_instance = instance), "
                   "(SELECT count(*) FROM hosts WHERE replay_pending IS NOT NULL AND "
-                  "replay_instance = instance AND state = 'alive' AND "
+                  "replay_instance = instance AND state IN ('alive', 'name-conflict') AND "
                   "replay_reported_ms < monitor.started_at_ms) "
                   "FROM monitor WHERE id = 1",
     //  IMMEDIATE: take the write lock at once, so a busy database shows up
@@ -139,6 +140,14 @@ const char *const zb_store_sql[S_COUNT] = {
     [S_MONITOR_PUT] = "INSERT OR REPLACE INTO monitor (id, pid, hostname, version, started_at_ms, "
                       "heartbeat_at_ms, heartbeat_ms, stopped_at_ms) "
                       "VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    //  Schema 6: a host forgotten (zb_store_forget.c).
+    [S_FORGET_OUTAGES] = "UPDATE outages SET ended_at_ms = max(?2, started_at_ms), "
+                         "end_reason = 'forgotten' WHERE host = ?1 AND ended_at_ms IS NULL",
+    [S_FORGET_SERVICES] = "DELETE FROM services WHERE host = ?1",
+    [S_FORGET_INSTANCES] = "DELETE FROM instances WHERE host = ?1",
+    [S_FORGET_HOST] = "DELETE FROM hosts WHERE name = ?1",
+    [S_FORGET_ASK] = "INSERT OR REPLACE INTO forgotten (host, at_ms) VALUES (?1, ?2)",
+    [S_FORGET_DONE] = "DELETE FROM forgotten WHERE host = ?1",
     [S_HOST_HEARD] = "UPDATE hosts SET last_seen_ms = ?2, "
                      "replay_pending = coalesce(?3, replay_pending), "
                      "replay_reported_ms = coalesce(?4, replay_reported_ms), "

@@ -204,6 +204,15 @@ bool zb_store_pending(zb_store_t *self);
 
 //  Writes: each returns 0, or -1 with zb_store_error set.
 int zb_store_host_put(zb_store_t *self, const zb_store_host_t *host);
+//  Forgetting a host (`zbeat hosts forget`, schema 6): its current state
+//  removed (host, services, agent runs), its open outages ended at now_ms
+//  as "forgotten", its outage history kept. 1 when it was known, else 0;
+//  -1 on error. zb_store_forget_ask also leaves it for the running monitor
+//  (zb_store_forgotten lists those, zb_store_forget_done takes one off).
+int zb_store_host_forget(zb_store_t *self, const char *host, int64_t now_ms);
+int zb_store_forget_ask(zb_store_t *self, const char *host, int64_t now_ms);
+int zb_store_forgotten(zb_store_t *self, zb_store_text_fn *fn, void *arg);
+int zb_store_forget_done(zb_store_t *self, const char *host);
 int zb_store_service_put(zb_store_t *self, const zb_store_service_t *service);
 int zb_store_service_delete(zb_store_t *self, const char *host, const char *name);
 int zb_store_instance_put(zb_store_t *self, const char *host, const char *instance,

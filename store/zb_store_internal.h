@@ -39,6 +39,7 @@ enum {
     S_DELIVERIES,
     S_SILENCES,
     S_MONITOR,
+    S_FORGOTTEN,
     S_READ_COUNT, // writers' statements follow
     S_BEGIN = S_READ_COUNT,
     S_COMMIT,
@@ -70,6 +71,12 @@ enum {
     S_INSTANCE_SEQ,
     S_MONITOR_PUT,
     S_HOST_HEARD,
+    S_FORGET_OUTAGES,
+    S_FORGET_SERVICES,
+    S_FORGET_INSTANCES,
+    S_FORGET_HOST,
+    S_FORGET_ASK,
+    S_FORGET_DONE,
     S_COUNT
 };
 //  Columns as s_outage_row (zb_store_outage.c) reads them.

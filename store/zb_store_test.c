@@ -289,6 +289,28 @@ void zb_store_test(bool verbose)
     memset(&collect, 0, sizeof(collect));
     assert(zb_store_open_outages(store, s_collect_outage, &collect) == 0);
     assert(collect.count == 2);
+
+    //  Forgotten: the current state goes, the open outages end as
+    //  "forgotten", the history stays; the monitor's list says whom.
+    assert(zb_store_host_forget(store, "web-1", 20000) == 1);
+    assert(zb_store_forget_ask(store, "web-1", 20000) == 0);
+    assert(zb_store_commit(store) == 0);
+    memset(&collect, 0, sizeof(collect));
+    assert(zb_store_status(store, s_collect_status, &collect) == 0);
+    assert(collect.count == 0);
+    assert(zb_store_open_outages(store, s_collect_outage, &collect) == 0);
+    assert(collect.count == 0);
+    zb_store_query_init(&query);
+    assert(zb_store_outages(store, &query, s_collect_outage, &collect) == 0);
+    assert(collect.count == 2 && strstr(collect.text, "closed"));
+    memset(&collect, 0, sizeof(collect));
+    assert(zb_store_forgotten(store, s_collect_text, &collect) == 0);
+    assert(s_streq(collect.text, "web-1;"));
+    assert(zb_store_host_forget(store, "web-1", 20000) == 0); // again: nothing left
+    assert(zb_store_forget_done(store, "web-1") == 0);
+    assert(zb_store_commit(store) == 0);
+    memset(&collect, 0, sizeof(collect));
+    assert(zb_store_forgotten(store, s_collect_text, &collect) == 0 && collect.count == 0);
     zb_store_destroy(&store);
 
     //  The database says it is zbeat's; a database of zbeat from before

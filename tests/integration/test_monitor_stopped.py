@@ -1,0 +1,75 @@
+"""Agents that stop and never come back (issue 18, point 2): one `stopped`
+alert for a host stopped longer than monitor/stopped-alert, never repeated,
+none for a host back in time."""
+
+import zbtest
+from monitor_helpers import AlertCase
+
+
+class StoppedAlertTest(AlertCase):
+
+    def stopped_alerts(self):
+        return [a["host"] for a in self.alerts() if a["trigger"] == "stopped"]
+
+    def test_one_alert_for_a_host_stopped_for_good(self):
+        self.start_alerting(stopped_alert="2s")
+        a = self.fake("a-1")
+        c = self.fake("c-1")
+        for agent in (a, c):
+            agent.set("redis", "up")
+            agent.beat()
+        self.wait_state("a-1", None, "alive", 10)
+        self.wait_state("c-1", None, "alive", 10)
+        a.stop()
+        c.stop()
+        self.wait_state("c-1", None, "stopped", 10)
+        # c is back long before 2 s: no alert for it, ever.
+        c.restart()
+        c.beat()
+        self.wait_state("c-1", None, "alive", 10)
+        zbtest.wait_for(lambda: self.stopped_alerts(), 10, "a stopped alert")
+        self.assertEqual(self.stopped_alerts(), ["a-1"])
+        alert = [x for x in self.alerts() if x["trigger"] == "stopped"][0]["alert"]
+        self.assertEqual(alert["state"], "stopped")
+        self.assertGreaterEqual(alert["duration_s"], 2.0)
+        self.assertTrue(alert["summary"].startswith("STOPPED host a-1"), alert)
+        # b stops later: its alert comes 2 s on; by then a's would have
+        # been repeated, if it were.
+        b = self.fake("b-1")
+        b.beat()
+        self.wait_state("b-1", None, "alive", 10)
+        b.stop()
+        zbtest.wait_for(lambda: "b-1" in self.stopped_alerts(), 10, "b's stopped alert")
+        self.assertEqual(sorted(self.stopped_alerts()), ["a-1", "b-1"])
+        # A restarted monitor finds a-1 still stopped: the alert was made.
+        self.stop_monitor()
+        self.start_alerting(stopped_alert="2s")
+        c.beat()
+        self.wait_state("c-1", None, "alive", 10)
+        d = self.fake("d-1")
+        d.beat()
+        self.wait_state("d-1", None, "alive", 10)
+        d.stop()
+        zbtest.wait_for(lambda: "d-1" in self.stopped_alerts(), 10, "d's stopped alert")
+        self.assertEqual(sorted(self.stopped_alerts()), ["a-1", "b-1", "d-1"])
+
+    def test_zero_turns_it_off(self):
+        self.start_alerting(stopped_alert="0", repeat="1s")
+        a = self.fake("a-1")
+        a.beat()
+        self.wait_state("a-1", None, "alive", 10)
+        a.stop()
+        self.wait_state("a-1", None, "stopped", 10)
+        # Something later to wait for: an outage and its reminder (1 s on),
+        # then 2 s more of ticks.
+        b = self.fake("b-1", interval_ms=3600000)
+        b.set("redis", "up")
+        b.beat()
+        b.event("redis", "down")
+        zbtest.wait_for(lambda: [x for x in self.alerts() if x["trigger"] == "reminder"
+                                 and x["alert"]["reminder"] >= 3], 15, "a third reminder")
+        self.assertEqual(self.stopped_alerts(), [])
+
+
+if __name__ == "__main__":
+    zbtest.main()
