@@ -329,7 +329,9 @@ static bool s_service_compatible(const zb_service_config_t *a, const zb_service_
     return strcmp(x->target, y->target) == 0 && x->hold == y->hold && x->reply == y->reply &&
            x->resolve_ms == y->resolve_ms && x->send_len == y->send_len &&
            memcmp(x->send, y->send, x->send_len) == 0 && x->expect_len == y->expect_len &&
-           memcmp(x->expect, y->expect, x->expect_len) == 0;
+           memcmp(x->expect, y->expect, x->expect_len) == 0 && x->tls == y->tls &&
+           x->tls_verify == y->tls_verify && strcmp(x->tls_ca, y->tls_ca) == 0 &&
+           strcmp(x->tls_name, y->tls_name) == 0;
 }
 
 static bool s_service_same(const zb_service_config_t *a, const zb_service_config_t *b)

@@ -32,9 +32,9 @@
 static const char *const s_root_keys[] = {"agent", "service", NULL};
 static const char *const s_agent_keys[] = {"name",         "monitor", "beat",   "listen", "cert",
                                            "monitor-cert", "journal", "replay", NULL};
-static const char *const s_service_keys[] = {"probe",    "check",   "send",  "expect",
-                                             "interval", "timeout", "fails", "resolve",
-                                             "hold",     "push",    "ttl",   NULL};
+static const char *const s_service_keys[] = {
+    "probe", "check", "send",   "expect",   "interval",   "timeout", "fails", "resolve",
+    "hold",  "tls",   "tls-ca", "tls-name", "tls-verify", "push",    "ttl",   NULL};
 static const char *const s_push_keys[] = {"push", "timeout", NULL};
 static const char *const s_ttl_keys[] = {"ttl", NULL};
 
@@ -113,6 +113,56 @@ void zb_agent_config_destroy(zb_agent_config_t **self_p)
     free(self->services);
     free(self);
     *self_p = NULL;
+}
+
+//  A yes/no key: *value keeps the default when the key is absent.
+static int s_yes_no(zb_config_t *config, zconfig_t *node, const char *key, bool *value)
+{
+    const char *text = zb_config_string(config, node, key, NULL);
+    if (zb_config_error(config))
+        return -1;
+    if (!text)
+        return 0;
+    if (strcmp(text, "yes") == 0 || strcmp(text, "true") == 0 || strcmp(text, "on") == 0)
+        *value = true;
+    else if (strcmp(text, "no") == 0 || strcmp(text, "false") == 0 || strcmp(text, "off") == 0)
+        *value = false;
+    else
+        return zb_config_fail(config, zconfig_locate(node, key), "\"%s\" is not yes or no", text);
+    return 0;
+}
+
+//  tls, tls-ca, tls-name, tls-verify. The CA file is read by the running
+//  probe, but one that cannot be read is a mistake to report now.
+static int s_load_tls(zb_config_t *config, zconfig_t *node, const char *check,
+                      zb_probe_config_t *probe, const char **ca, const char **name)
+{
+    probe->tls = false;
+    probe->tls_verify = true;
+    if (s_yes_no(config, node, "tls", &probe->tls) == -1 ||
+        s_yes_no(config, node, "tls-verify", &probe->tls_verify) == -1)
+        return -1;
+    *ca = zb_config_string(config, node, "tls-ca", NULL);
+    *name = zb_config_string(config, node, "tls-name", NULL);
+    if (zb_config_error(config))
+        return -1;
+    const char *keys[] = {"tls-ca", "tls-name", "tls-verify"};
+    for (size_t i = 0; !probe->tls && i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (zconfig_locate(node, keys[i]))
+            return zb_config_fail(config, zconfig_locate(node, keys[i]), "needs tls = yes");
+    if (probe->tls && check && strcmp(check, "postgres") == 0)
+        return zb_config_fail(config, zconfig_locate(node, "tls"),
+                              "does not go with check = postgres (which never starts TLS)");
+    if (*ca && !probe->tls_verify)
+        return zb_config_fail(config, zconfig_locate(node, "tls-ca"),
+                              "does not go with tls-verify = no");
+    if (*ca && access(*ca, R_OK) == -1)
+        return zb_config_fail(config, zconfig_locate(node, "tls-ca"), "cannot read %s: %s", *ca,
+                              strerror(errno));
+    if (*name && (!**name || strlen(*name) > 253 || strpbrk(*name, " /:")))
+        return zb_config_fail(config, zconfig_locate(node, "tls-name"), "\"%s\" is not a host name",
+                              *name);
+    return 0;
 }
 
 //  A probed service: `probe = host:port` and how to check it.
@@ -201,18 +251,9 @@ static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_agent_config_t 
     //  Held only where the connection carries a real ping: an idle
     //  connection proves little more than a new one, and servers wait for
     //  it on a graceful shutdown.
-    const char *hold = zb_config_string(config, node, "hold", NULL);
-    if (zb_config_error(config))
-        return -1;
     probe->hold = probe->send_len > 0 && !(preset && preset->fixed);
-    if (hold && (strcmp(hold, "yes") == 0 || strcmp(hold, "true") == 0 || strcmp(hold, "on") == 0))
-        probe->hold = true;
-    else if (hold &&
-             (strcmp(hold, "no") == 0 || strcmp(hold, "false") == 0 || strcmp(hold, "off") == 0))
-        probe->hold = false;
-    else if (hold)
-        return zb_config_fail(config, zconfig_locate(node, "hold"), "\"%s\" is not yes or no",
-                              hold);
+    if (s_yes_no(config, node, "hold", &probe->hold) == -1)
+        return -1;
     if (probe->hold && preset && preset->fixed)
         return zb_config_fail(config, zconfig_locate(node, "hold"),
                               "check = %s takes one exchange per connection: hold = no", check);
@@ -223,12 +264,21 @@ static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_agent_config_t 
                            &value) == -1)
         return -1;
     probe->resolve_ms = value;
+    const char *tls_ca = NULL, *tls_name = NULL;
+    if (s_load_tls(config, node, check, probe, &tls_ca, &tls_name) == -1)
+        return -1;
+    if (!tls_ca)
+        tls_ca = "";
+    if (!tls_name)
+        tls_name = "";
     //  The texts at their real size (fixed buffers for the longest ping
     //  would cost 1.6 KB per service), in the config's slabs.
     const char *name = zconfig_name(node);
     size_t name_len = strlen(name), target_len = strlen(text), host_len = strlen(host);
-    char *block = s_text_alloc(self, name_len + 1 + target_len + 1 + host_len + 1 +
-                                         probe->send_len + 1 + probe->expect_len + 1);
+    size_t ca_len = strlen(tls_ca), tls_name_len = strlen(tls_name);
+    char *block =
+        s_text_alloc(self, name_len + 1 + target_len + 1 + host_len + 1 + probe->send_len + 1 +
+                               probe->expect_len + 1 + ca_len + 1 + tls_name_len + 1);
     if (!block)
         return zb_config_fail(config, NULL, "out of memory");
     char *target_text = block + name_len + 1;
@@ -247,6 +297,12 @@ static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_agent_config_t 
     probe->host = host_text;
     probe->send = send_text;
     probe->expect = expect_text;
+    char *ca_text = expect_text + probe->expect_len + 1;
+    char *tls_name_text = ca_text + ca_len + 1;
+    memcpy(ca_text, tls_ca, ca_len + 1);
+    memcpy(tls_name_text, tls_name, tls_name_len + 1);
+    probe->tls_ca = ca_text;
+    probe->tls_name = tls_name_text;
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define S_SHOW_MAX 200    // reply bytes shown
@@ -24,6 +25,8 @@ typedef struct {
     FILE *out;
     zb_net_addr_t addr; // literal, or resolved
     int fd;
+    zb_tls_ctx_t *tls_ctx; // tls
+    zb_tls_t *tls;         // tls: the session
     char reason[32];
     char error[256];
     int64_t rtt_us;
@@ -89,6 +92,85 @@ static int s_connect(s_check_t *self)
     return 0;
 }
 
+//  The TLS handshake, waited for until the timeout, told with the
+//  version and the certificate's expiry.
+static int s_handshake(s_check_t *self)
+{
+    const zb_probe_config_t *config = self->config;
+    char text[64];
+    int64_t start = zb_time_mono_us(), deadline = start + config->timeout_ms * 1000;
+    self->tls_ctx =
+        zb_tls_ctx_get(config->tls_ca, config->tls_verify, self->error, sizeof(self->error));
+    if (self->tls_ctx)
+        self->tls = zb_tls_new(self->tls_ctx, self->fd,
+                               config->tls_name[0] ? config->tls_name : config->host);
+    if (!self->tls) {
+        if (self->tls_ctx)
+            snprintf(self->error, sizeof(self->error), "tls: out of memory");
+        snprintf(self->reason, sizeof(self->reason), "tls");
+        fprintf(self->out, "tls: %s\n", self->error);
+        return -1;
+    }
+    bool refused;
+    zb_tls_status_t rc;
+    while ((rc = zb_tls_handshake(self->tls, &refused, self->error, sizeof(self->error))) ==
+               ZB_TLS_WANT_READ ||
+           rc == ZB_TLS_WANT_WRITE)
+        if (s_wait(self->fd, rc == ZB_TLS_WANT_READ ? POLLIN : POLLOUT, deadline) == 0) {
+            zb_time_format_duration(config->timeout_ms, text, sizeof(text));
+            s_fail(self, "timeout", "tls: handshake: no answer within %s", text);
+            fprintf(self->out, "tls: no handshake within %s\n", text);
+            return -1;
+        }
+    int64_t expires = zb_tls_expires(self->tls);
+    char when[64] = "none";
+    if (expires) {
+        zb_time_format_rfc3339(expires * 1000, when, sizeof(when));
+        int64_t days = (expires - (int64_t)time(NULL)) / 86400;
+        snprintf(text, sizeof(text), days >= 0 ? " (in %lld days)" : " (%lld days ago)",
+                 (long long)(days >= 0 ? days : -days));
+        strncat(when, text, sizeof(when) - strlen(when) - 1);
+    }
+    if (rc != ZB_TLS_OK) {
+        snprintf(self->reason, sizeof(self->reason), rc == ZB_TLS_CLOSED ? "closed" : "tls");
+        fprintf(self->out, "tls: failed after %.3fms: %s; certificate expires %s\n",
+                (double)(zb_time_mono_us() - start) / 1000, self->error, when);
+        return -1;
+    }
+    self->rtt_us = zb_time_mono_us() - start + self->rtt_us;
+    fprintf(self->out, "tls: %s in %.3fms%s, certificate expires %s\n", zb_tls_version(self->tls),
+            (double)(zb_time_mono_us() - start) / 1000,
+            config->tls_verify ? ", verified" : ", not verified (tls-verify = no)", when);
+    return 0;
+}
+
+//  send and recv, in the clear or through the session: the byte count,
+//  -1 with errno (EAGAIN: try again), 0 for a closed connection.
+static ssize_t s_send(s_check_t *self, const char *data, size_t len)
+{
+    if (!self->tls)
+        return send(self->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    zb_tls_status_t rc = zb_tls_write(self->tls, data, len, self->error, sizeof(self->error));
+    if (rc == ZB_TLS_OK)
+        return (ssize_t)len;
+    errno = rc == ZB_TLS_CLOSED ? EPIPE : rc == ZB_TLS_ERROR ? EPROTO : EAGAIN;
+    return -1;
+}
+
+static ssize_t s_recv(s_check_t *self, char *buf, size_t size)
+{
+    if (!self->tls)
+        return recv(self->fd, buf, size, MSG_DONTWAIT);
+    size_t got;
+    zb_tls_status_t rc = zb_tls_read(self->tls, buf, size, &got, self->error, sizeof(self->error));
+    if (rc == ZB_TLS_OK)
+        return (ssize_t)got;
+    if (rc == ZB_TLS_CLOSED)
+        return 0;
+    errno = rc == ZB_TLS_ERROR ? EPROTO : EAGAIN;
+    return -1;
+}
+
 //  Sends the ping and reads until the reply is judged.
 static int s_ping(s_check_t *self)
 {
@@ -97,7 +179,7 @@ static int s_ping(s_check_t *self)
     zb_text_printable(config->send, config->send_len < S_SHOW_MAX ? config->send_len : S_SHOW_MAX,
                       text, sizeof(text), ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
     int64_t start = zb_time_mono_us();
-    ssize_t sent = send(self->fd, config->send, config->send_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t sent = s_send(self, config->send, config->send_len);
     if (sent != (ssize_t)config->send_len) {
         int error = errno;
         if (sent == -1)
@@ -116,12 +198,14 @@ static int s_ping(s_check_t *self)
     int64_t deadline = start + config->timeout_ms * 1000;
     int rc = -1;
     for (;;) {
-        if (got == sizeof(reply) || s_wait(self->fd, POLLIN, deadline) == 0) {
+        if (got == sizeof(reply) || (!(self->tls && zb_tls_pending(self->tls)) &&
+                                     s_wait(self->fd, POLLIN, deadline) == 0)) {
             zb_time_format_duration(config->timeout_ms, limit, sizeof(limit));
             s_fail(self, "timeout", "no reply within %s", limit);
             break;
         }
-        ssize_t n = recv(self->fd, reply + got, sizeof(reply) - got, MSG_DONTWAIT);
+        //  Through TLS the session may hold bytes the socket no longer shows.
+        ssize_t n = s_recv(self, reply + got, sizeof(reply) - got);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             continue;
         if (n <= 0) {
@@ -167,7 +251,7 @@ int zb_check_run(const zb_probe_config_t *config, FILE *out)
 {
     assert(config && out);
     char address[128] = "not resolved", timeout[32];
-    s_check_t self = {config, out, config->addr, -1, "", "", -1};
+    s_check_t self = {config, out, config->addr, -1, NULL, NULL, "", "", -1};
     //  A name is looked up the way the agent's probes do it (c-ares).
     zb_resolve_result_t result;
     int64_t start = zb_time_mono_us();
@@ -184,15 +268,22 @@ int zb_check_run(const zb_probe_config_t *config, FILE *out)
     if (rc == 0)
         zb_net_addr_format(&self.addr, address, sizeof(address));
     zb_time_format_duration(config->timeout_ms, timeout, sizeof(timeout));
-    fprintf(out, "probe %s%s%s (%s), timeout %s%s\n", config->name, config->name[0] ? ": " : "",
-            config->target, address, timeout, config->send_len ? "" : ", connection only");
+    fprintf(out, "probe %s%s%s (%s), timeout %s%s%s\n", config->name, config->name[0] ? ": " : "",
+            config->target, address, timeout, config->tls ? ", tls" : "",
+            config->send_len ? "" : ", connection only");
     if (!config->literal)
         fprintf(out, "resolve: %s in %.3fms\n", rc == 0 ? address : self.error,
                 (double)(zb_time_mono_us() - start) / 1000);
     if (rc == 0)
         rc = s_connect(&self);
+    if (rc == 0 && config->tls)
+        rc = s_handshake(&self);
     if (rc == 0 && config->send_len > 0)
         rc = s_ping(&self);
+    if (self.tls)
+        zb_tls_shutdown(self.tls);
+    zb_tls_destroy(&self.tls);
+    zb_tls_ctx_release(&self.tls_ctx);
     if (self.fd != -1)
         close(self.fd);
     if (rc == 0)
@@ -264,6 +355,8 @@ static void s_test_config(zb_probe_config_t *config, int port, const char *send,
     config->interval_ms = 1000;
     config->timeout_ms = 150;
     config->fails = 1;
+    config->tls_ca = "";
+    config->tls_name = "";
 }
 
 //  Runs the check; its output must contain every line fragment given.

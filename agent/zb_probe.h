@@ -22,6 +22,12 @@
     timeout; `fails` consecutive failures make the service down. Without
     `send`, the check is the connection itself: an accepted connect is up.
 
+    With `tls`, every connection starts with a TLS handshake (non-blocking,
+    in the loop) that verifies the chain and the name unless told not to;
+    pings go inside the session. A failed handshake is "down" with reason
+    `tls` and OpenSSL's words; the peer certificate's expiry goes in the
+    status (tls_expires).
+
     The probe reports each state change through a callback (which also
     logs it); the status (state, since, rtt, reason, last error) is read for
     beats.
@@ -33,6 +39,7 @@
 #include "zb_net.h"
 #include "zb_proto.h"
 #include "zb_resolver.h"
+#include "zb_tls.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -68,6 +75,10 @@ typedef struct {
     int64_t interval_ms;    // between checks
     int64_t timeout_ms;     // for a connect or a reply; < interval_ms
     int fails;              // consecutive failures before down
+    bool tls;               // a TLS handshake on every connect, pings inside the session
+    bool tls_verify;        // the chain and the name are verified
+    const char *tls_ca;     // CA file; never NULL, "" for the system's store
+    const char *tls_name;   // SNI and the name verified; never NULL, "" for host
 } zb_probe_config_t;
 
 typedef struct _zb_probe_t zb_probe_t;

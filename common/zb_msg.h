@@ -43,6 +43,7 @@ typedef struct {
     char reason[ZB_REASON_MAX + 1]; // why it is in this state; may be empty
     char error[ZB_ERROR_MAX + 1];   // last error text; may be empty
     char addr[ZB_ADDR_MAX + 1];     // probes: the address in use; may be empty
+    int64_t tls_expires;            // TLS probes: peer certificate's notAfter (Unix s), 0 none
 } zb_service_status_t;
 
 typedef struct {

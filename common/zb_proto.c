@@ -3,6 +3,7 @@
     included, which this module builds on). */
 #include "zb_proto.h"
 #include "zb_text.h"
+#include "zb_time.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -154,6 +155,13 @@ static int s_buf_service(s_buf_t *buf, const zb_service_status_t *s)
     if (s->addr[0] &&
         (s_buf_append(buf, ",\"addr\":", 8) == -1 || s_buf_string(buf, s->addr) == -1))
         return -1;
+    //  Optional: only TLS probes have one.
+    if (s->tls_expires) {
+        char stamp[32];
+        zb_time_format_rfc3339(s->tls_expires * 1000, stamp, sizeof(stamp));
+        if (s_buf_append(buf, ",\"tls_expires\":", 15) == -1 || s_buf_string(buf, stamp) == -1)
+            return -1;
+    }
     if (s_buf_append(buf, "}", 1) == -1)
         return -1;
     return 0;
@@ -591,6 +599,13 @@ static void s_test_strictness(bool verbose)
     zb_msg_destroy(&msg);
 }
 
+static json_t *s_stamp(int64_t secs)
+{
+    char stamp[32];
+    zb_time_format_rfc3339(secs * 1000, stamp, sizeof(stamp));
+    return json_string(stamp);
+}
+
 //  One entry of a beat's services array as a JSON tree: what the encoder's
 //  text is checked against.
 static json_t *s_service_json(const zb_service_status_t *s)
@@ -606,7 +621,8 @@ static json_t *s_service_json(const zb_service_status_t *s)
                             s->rtt_us >= 0 ? json_integer(s->rtt_us) : json_null()) ||
         json_object_set_new(item, "reason", s_text(s->reason)) ||
         json_object_set_new(item, "error", s_text(s->error)) ||
-        (s->addr[0] && json_object_set_new(item, "addr", s_text(s->addr)))) {
+        (s->addr[0] && json_object_set_new(item, "addr", s_text(s->addr))) ||
+        (s->tls_expires && json_object_set_new(item, "tls_expires", s_stamp(s->tls_expires)))) {
         json_decref(item);
         item = NULL;
     }
@@ -654,6 +670,8 @@ void zb_proto_test(bool verbose)
         strcpy(s.error, i % 2 ? "" : "connect: \"Connection refused\"\n");
         if (i % 3) // optional: beats from older agents have none
             snprintf(s.addr, sizeof(s.addr), i % 3 == 1 ? "10.0.0.%d:6379" : "[::%d]:22", i);
+        if (i % 4 == 1) // optional: TLS probes only
+            s.tls_expires = 1798761600 + i;
         assert(zb_msg_add_service(beat, &s) == 0);
     }
     char *topic, *json;
@@ -670,6 +688,7 @@ void zb_proto_test(bool verbose)
         assert(a->since_ms == b->since_ms && a->rtt_us == b->rtt_us);
         assert(strcmp(a->reason, b->reason) == 0 && strcmp(a->error, b->error) == 0);
         assert(strcmp(a->kind, b->kind) == 0 && strcmp(a->addr, b->addr) == 0);
+        assert(a->tls_expires == b->tls_expires);
     }
     zb_msg_destroy(&copy);
     //  The text is what jansson makes of the whole document at once (the

@@ -8,7 +8,7 @@ PACKAGES=(
     # build
     cmake make gcc pkg-config
     libczmq-dev libzmq3-dev libsqlite3-dev libjansson-dev libyajl-dev libcurl4-openssl-dev
-    libc-ares-dev
+    libc-ares-dev libssl-dev
     libmicrohttpd-dev
     # tests: real services and tools
     redis-server python3 python3-zmq python3-prometheus-client sqlite3 procps iproute2 nftables
