@@ -88,6 +88,7 @@ typedef struct {
     bool flap_notified;        // that alert went out (not held)
     int64_t flap_id;           // wall ms when the flapping began: names the episode
     int64_t changed_mono;      // last transition between up and down
+    int64_t tls_expires;       // TLS probes: the certificate's notAfter (Unix s); 0 none
 } s_service_t;
 
 typedef struct {
@@ -584,6 +585,7 @@ static void s_service_write(zb_monitor_t *self, s_host_t *host, s_service_t *ser
         .since_ms = service->since_ms,
         .reason = service->reason,
         .error = service->error,
+        .tls_expires_ms = service->tls_expires * 1000,
     };
     s_write_result(self, zb_store_service_put(self->store, &row));
 }
@@ -817,6 +819,11 @@ static void s_reconcile(zb_monitor_t *self, s_host_t *host, const zb_msg_t *msg)
         service->listed = true;
         s_service_apply(self, host, service, status->state, status->since_ms, status->kind,
                         status->reason, status->error);
+        //  A certificate's expiry changes rarely (a renewal): written when it does.
+        if (service->tls_expires != status->tls_expires) {
+            service->tls_expires = status->tls_expires;
+            s_service_write(self, host, service);
+        }
     }
     zlistx_t *gone = NULL;
     for (s_service_t *service = zhashx_first(host->services); service;
