@@ -331,7 +331,8 @@ static bool s_service_compatible(const zb_service_config_t *a, const zb_service_
            memcmp(x->send, y->send, x->send_len) == 0 && x->expect_len == y->expect_len &&
            memcmp(x->expect, y->expect, x->expect_len) == 0 && x->tls == y->tls &&
            x->tls_verify == y->tls_verify && strcmp(x->tls_ca, y->tls_ca) == 0 &&
-           strcmp(x->tls_name, y->tls_name) == 0;
+           strcmp(x->tls_name, y->tls_name) == 0 &&
+           (x->reply != ZB_PROBE_REPLY_HTTP || strcmp(x->expect_status, y->expect_status) == 0);
 }
 
 static bool s_service_same(const zb_service_config_t *a, const zb_service_config_t *b)

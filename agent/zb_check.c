@@ -171,62 +171,125 @@ static ssize_t s_recv(s_check_t *self, char *buf, size_t size)
     return -1;
 }
 
-//  Sends the ping and reads until the reply is judged.
+//  Judges a complete HTTP response (as zb_probe does) and tells it.
+static int s_http_judge(s_check_t *self, const zb_http_reply_t *http)
+{
+    const zb_probe_config_t *config = self->config;
+    fprintf(self->out, "http: status %d (expected %s)%s%s\n", http->status, config->expect_status,
+            http->close ? ", the server closes the connection" : ", kept alive",
+            config->expect_len ? (http->body_found ? ", body text found" : ", body text NOT found")
+                               : "");
+    if (!zb_http_status_match(config->expect_status, http->status)) {
+        s_fail(self, "bad-response", "http: status %d, expected %s", http->status,
+               config->expect_status);
+        return -1;
+    }
+    if (!http->body_found) {
+        char text[S_SHOW_MAX * 4 + 8];
+        zb_text_printable(config->expect, config->expect_len < 40 ? config->expect_len : 40, text,
+                          sizeof(text), ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
+        s_fail(self, "bad-response",
+               "http: status %d, but \"%s\" is not in the body's first 64 KiB", http->status, text);
+        return -1;
+    }
+    return 0;
+}
+
+//  Sends the ping (none when the server speaks first) and reads until the
+//  reply is judged.
 static int s_ping(s_check_t *self)
 {
     const zb_probe_config_t *config = self->config;
     char text[S_SHOW_MAX * 4 + 8], limit[32];
-    zb_text_printable(config->send, config->send_len < S_SHOW_MAX ? config->send_len : S_SHOW_MAX,
-                      text, sizeof(text), ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
+    bool http = config->reply == ZB_PROBE_REPLY_HTTP;
+    bool greeting =
+        config->reply == ZB_PROBE_REPLY_GREETING || config->reply == ZB_PROBE_REPLY_MYSQL;
     int64_t start = zb_time_mono_us();
-    ssize_t sent = s_send(self, config->send, config->send_len);
-    if (sent != (ssize_t)config->send_len) {
-        int error = errno;
-        if (sent == -1)
-            s_fail(self, error == EPIPE || error == ECONNRESET ? "closed" : "error", "send: %s",
-                   strerror(error));
-        else
-            s_fail(self, "error", "send: only %zd of %zu bytes fit", sent, config->send_len);
-        fprintf(self->out, "send: %s\n", self->error + strlen("send: "));
-        return -1;
+    if (!greeting) {
+        zb_text_printable(config->send,
+                          config->send_len < S_SHOW_MAX ? config->send_len : S_SHOW_MAX, text,
+                          sizeof(text), ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
+        ssize_t sent = s_send(self, config->send, config->send_len);
+        if (sent != (ssize_t)config->send_len) {
+            int error = errno;
+            if (sent == -1)
+                s_fail(self, error == EPIPE || error == ECONNRESET ? "closed" : "error", "send: %s",
+                       strerror(error));
+            else
+                s_fail(self, "error", "send: only %zd of %zu bytes fit", sent, config->send_len);
+            fprintf(self->out, "send: %s\n", self->error + strlen("send: "));
+            return -1;
+        }
+        fprintf(self->out, "send: %zu bytes \"%s\"%s\n", config->send_len, text,
+                config->send_len > S_SHOW_MAX ? "..." : "");
     }
-    fprintf(self->out, "send: %zu bytes \"%s\"%s\n", config->send_len, text,
-            config->send_len > S_SHOW_MAX ? "..." : "");
-
-    char reply[S_REPLY_MAX];
-    size_t got = 0;
+    zb_http_reply_t parser;
+    if (http)
+        zb_http_reply_start(&parser, config->http_head, config->expect, config->expect_len,
+                            config->expect_fail);
+    char reply[S_REPLY_MAX], buf[S_REPLY_MAX];
+    size_t got = 0, total = 0;
     int64_t deadline = start + config->timeout_ms * 1000;
     int rc = -1;
     for (;;) {
-        if (got == sizeof(reply) || (!(self->tls && zb_tls_pending(self->tls)) &&
-                                     s_wait(self->fd, POLLIN, deadline) == 0)) {
+        if ((!http && got == sizeof(reply)) || (!(self->tls && zb_tls_pending(self->tls)) &&
+                                                s_wait(self->fd, POLLIN, deadline) == 0)) {
             zb_time_format_duration(config->timeout_ms, limit, sizeof(limit));
             s_fail(self, "timeout", "no reply within %s", limit);
             break;
         }
         //  Through TLS the session may hold bytes the socket no longer shows.
-        ssize_t n = s_recv(self, reply + got, sizeof(reply) - got);
+        ssize_t n = s_recv(self, buf, sizeof(buf));
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             continue;
+        if (n == 0 && http && zb_http_reply_eof(&parser) == ZB_HTTP_DONE) {
+            rc = s_http_judge(self, &parser);
+            break;
+        }
         if (n <= 0) {
             s_fail(self, "closed", "%s while waiting for a reply",
                    n == 0 ? "connection closed by peer" : strerror(errno));
             break;
         }
-        got += (size_t)n;
+        size_t keep = (size_t)n < sizeof(reply) - got ? (size_t)n : sizeof(reply) - got;
+        memcpy(reply + got, buf, keep);
+        got += keep;
+        total += (size_t)n;
+        char bad[S_SHOW_MAX * 4 + 8];
+        zb_text_printable(reply, got < 40 ? got : 40, bad, sizeof(bad),
+                          ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
+        if (http) {
+            size_t used;
+            zb_http_result_t result = zb_http_reply_feed(&parser, buf, (size_t)n, &used);
+            if (result == ZB_HTTP_MORE)
+                continue;
+            if (result == ZB_HTTP_ERROR) {
+                s_fail(self, "bad-response", "http: %s (\"%s\")", parser.error, bad);
+                break;
+            }
+            self->rtt_us = zb_time_mono_us() - start;
+            rc = s_http_judge(self, &parser);
+            break;
+        }
+        if (config->reply == ZB_PROBE_REPLY_MYSQL) {
+            const unsigned char *p = (const unsigned char *)reply;
+            if (got < 5)
+                continue;
+            if (p[3] == 0 && p[4] == 10) {
+                self->rtt_us = zb_time_mono_us() - start;
+                rc = 0;
+            } else
+                s_fail(self, "bad-response", "%s \"%s\"",
+                       p[3] == 0 && p[4] == 0xff ? "mysql: an error packet" : "bad response", bad);
+            break;
+        }
         if (config->reply == ZB_PROBE_REPLY_PG_SSL && reply[0] != 'S' && reply[0] != 'N') {
-            char bad[S_SHOW_MAX * 4 + 8];
-            zb_text_printable(reply, got < 40 ? got : 40, bad, sizeof(bad),
-                              ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
             s_fail(self, "bad-response", "bad response \"%s\"", bad);
             break;
         }
         //  As zb_probe: compared as it arrives, the first wrong byte decides.
         size_t cmp = got < config->expect_len ? got : config->expect_len;
         if (memcmp(reply, config->expect, cmp) != 0) {
-            char bad[S_SHOW_MAX * 4 + 8];
-            zb_text_printable(reply, got < 40 ? got : 40, bad, sizeof(bad),
-                              ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
             s_fail(self, "bad-response", "bad response \"%s\"", bad);
             break;
         }
@@ -238,12 +301,20 @@ static int s_ping(s_check_t *self)
     }
     zb_text_printable(reply, got < S_SHOW_MAX ? got : S_SHOW_MAX, text, sizeof(text),
                       ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
+    const char *what = greeting ? "greeting" : "reply";
     if (got > 0 || rc == 0)
-        fprintf(self->out, "reply: %zu bytes in %.3fms \"%s\"%s\n", got,
-                (double)(zb_time_mono_us() - start) / 1000, text, got > S_SHOW_MAX ? "..." : "");
+        fprintf(self->out, "%s: %zu bytes in %.3fms \"%s\"%s\n", what, total,
+                (double)(zb_time_mono_us() - start) / 1000, text, total > S_SHOW_MAX ? "..." : "");
     else
-        fprintf(self->out, "reply: none after %.3fms\n",
+        fprintf(self->out, "%s: none after %.3fms\n", what,
                 (double)(zb_time_mono_us() - start) / 1000);
+    //  The protocol's goodbye after a greeting (smtp: QUIT).
+    if (greeting && rc == 0 && config->send_len > 0 &&
+        s_send(self, config->send, config->send_len) == (ssize_t)config->send_len) {
+        zb_text_printable(config->send, config->send_len, text, sizeof(text),
+                          ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
+        fprintf(self->out, "send: %zu bytes \"%s\"\n", config->send_len, text);
+    }
     return rc;
 }
 
@@ -278,7 +349,7 @@ int zb_check_run(const zb_probe_config_t *config, FILE *out)
         rc = s_connect(&self);
     if (rc == 0 && config->tls)
         rc = s_handshake(&self);
-    if (rc == 0 && config->send_len > 0)
+    if (rc == 0 && (config->send_len > 0 || config->reply != ZB_PROBE_REPLY_PREFIX))
         rc = s_ping(&self);
     if (self.tls)
         zb_tls_shutdown(self.tls);

@@ -77,6 +77,8 @@ struct _zb_probe_t {
     zb_tls_ctx_t *tls_ctx;           // tls: the shared context, or NULL (none could be made)
     zb_tls_t *tls;                   // tls: this connection's session, or NULL
     unsigned generation;             // +1 per close: a handler that closed is seen by its caller
+    zb_http_reply_t *http;           // HTTP checks: the response being parsed; else NULL
+    bool ping_now;                   // ping as soon as connected (a request the server closed on)
 };
 
 //  PostgreSQL with TLS on answers an SSLRequest with S and logs "could not
@@ -125,6 +127,13 @@ zb_probe_t *zb_probe_new(zb_loop_t *loop, zb_resolver_t *resolver, const zb_prob
     self->quick_ms = INT64_MIN / 2;
     //  A context that cannot be made (a CA file gone since the config was
     //  read) leaves the probe down/tls at each connect, with the reason.
+    if (config->reply == ZB_PROBE_REPLY_HTTP) {
+        self->http = calloc(1, sizeof(*self->http));
+        if (!self->http) {
+            free(self);
+            return NULL;
+        }
+    }
     if (config->tls) {
         self->tls_ctx = zb_tls_ctx_get(config->tls_ca, config->tls_verify, self->status.error,
                                        sizeof(self->status.error));
@@ -182,6 +191,7 @@ void zb_probe_destroy(zb_probe_t **self_p)
     s_close(self);
     zb_lookup_cancel(&self->lookup);
     zb_tls_ctx_release(&self->tls_ctx);
+    free(self->http);
     free(self);
     *self_p = NULL;
 }
@@ -205,6 +215,8 @@ void zb_probe_set_config(zb_probe_t *self, const zb_probe_config_t *config)
     assert(config->tls == self->config->tls && config->tls_verify == self->config->tls_verify);
     assert(strcmp(config->tls_ca, self->config->tls_ca) == 0);
     assert(strcmp(config->tls_name, self->config->tls_name) == 0);
+    assert(config->reply != ZB_PROBE_REPLY_HTTP ||
+           strcmp(config->expect_status, self->config->expect_status) == 0);
     assert(config->timeout_ms > 0 && config->timeout_ms < config->interval_ms);
     const zb_probe_config_t *old = self->config;
     self->config = config;
@@ -396,6 +408,10 @@ static void s_ping(zb_probe_t *self)
     int64_t now = self->started_us / 1000;
     s_consume_check(self, now);
     self->matched = 0;
+    self->ping_now = false;
+    if (self->http)
+        zb_http_reply_start(self->http, config->http_head, config->expect, config->expect_len,
+                            config->expect_fail);
     //  A held connection's name is looked up again beside it when the
     //  answer has run out (the result comes later, from the loop).
     if (!config->literal && !self->lookup && now >= self->resolve_at && s_lookup(self) == -1)
@@ -451,6 +467,16 @@ static void s_on_ready(zb_probe_t *self)
         s_reconnect_later(self);
         return;
     }
+    if (self->config->reply == ZB_PROBE_REPLY_GREETING ||
+        self->config->reply == ZB_PROBE_REPLY_MYSQL) {
+        //  The server speaks first: its greeting is the reply.
+        s_consume_check(self, now);
+        self->started_us = zb_time_mono_us();
+        self->matched = 0;
+        self->conn = S_WAITING;
+        zb_loop_timer_set(self->loop, &self->timer, now + self->config->timeout_ms);
+        return;
+    }
     if (self->config->send_len == 0) {
         //  The connect is the check: the next one is an interval away, so
         //  a service that accepts and closes cannot spin the reconnects.
@@ -461,7 +487,7 @@ static void s_on_ready(zb_probe_t *self)
             s_reconnect_later(self);
         } else if (!self->config->literal)
             zb_loop_timer_set(self->loop, &self->timer, self->resolve_at);
-    } else if (self->status.state == ZB_STATE_DOWN || now >= self->next_check)
+    } else if (self->status.state == ZB_STATE_DOWN || now >= self->next_check || self->ping_now)
         s_ping(self); // while down, every accepted reconnect is a chance to recover
     else
         zb_loop_timer_set(self->loop, &self->timer, s_ping_slot(self));
@@ -691,6 +717,17 @@ static void s_reply_good(zb_probe_t *self)
     self->proven = true;
     self->conn = S_IDLE;
     s_good(self, zb_time_mono_us() - self->started_us);
+    if (self->config->reply == ZB_PROBE_REPLY_GREETING && self->config->send_len > 0) {
+        //  The protocol's goodbye (smtp: QUIT), so the server logs a clean
+        //  end; whether it fits or not, the connection closes next.
+        char err[ZB_ERROR_MAX + 1];
+        if (self->tls)
+            (void)zb_tls_write(self->tls, self->config->send, self->config->send_len, err,
+                               sizeof(err));
+        else
+            (void)send(self->fd, self->config->send, self->config->send_len,
+                       MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
     if (self->config->hold)
         zb_loop_timer_set(self->loop, &self->timer, s_ping_slot(self));
     else {
@@ -716,6 +753,102 @@ static void s_reply_bad(zb_probe_t *self, const char *data, size_t len)
     s_reconnect_after_failure(self);
 }
 
+//  A reply that is not what the check wants, said in error.
+static void s_reply_wrong(zb_probe_t *self, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void s_reply_wrong(zb_probe_t *self, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    vsnprintf(self->status.error, sizeof(self->status.error), format, args);
+    va_end(args);
+    s_close(self);
+    s_failure(self, "bad-response");
+    s_reconnect_after_failure(self);
+}
+
+//  A complete HTTP response: judged by its status and body. A server that
+//  said it closes the connection (nginx after keepalive_requests) gets a
+//  new one at once, no failure counted.
+static void s_http_judge(zb_probe_t *self, bool closed)
+{
+    const zb_probe_config_t *config = self->config;
+    const zb_http_reply_t *http = self->http;
+    const char *spec = config->expect_status;
+    if (!zb_http_status_match(spec, http->status)) {
+        s_reply_wrong(self, "http: status %d, expected %s", http->status, spec);
+        return;
+    }
+    if (!http->body_found) {
+        char text[ZB_PROBE_EXPECT_MAX * 4 + 8];
+        zb_text_printable(config->expect, config->expect_len < 40 ? config->expect_len : 40, text,
+                          sizeof(text), ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
+        s_reply_wrong(self, "http: status %d, but \"%s\" is not in the body's first 64 KiB",
+                      http->status, text);
+        return;
+    }
+    bool reconnect = config->hold && (closed || http->close);
+    unsigned generation = self->generation;
+    s_reply_good(self);
+    if (reconnect && self->generation == generation) {
+        s_close_gracefully(self);
+        s_connect(self);
+    }
+}
+
+static void s_on_http(zb_probe_t *self, const char *buf, size_t n)
+{
+    size_t used;
+    zb_http_result_t rc = zb_http_reply_feed(self->http, buf, n, &used);
+    if (rc == ZB_HTTP_ERROR) {
+        char text[200];
+        zb_text_printable(buf, n < 40 ? n : 40, text, sizeof(text), ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
+        s_reply_wrong(self, "http: %s (\"%s\")", self->http->error, text);
+    } else if (rc == ZB_HTTP_DONE)
+        s_http_judge(self, false);
+}
+
+//  The connection closed while an HTTP response was due: complete (a body
+//  until the close), or a kept-alive connection the server closed just as
+//  the request went out (retried at once, on a new connection, without a
+//  failure: a second close is one). Returns whether it was handled.
+static bool s_http_closed(zb_probe_t *self)
+{
+    const zb_http_reply_t *http = self->http;
+    bool nothing = http->status == 0 && http->header_bytes == 0 && http->line_len == 0;
+    if (self->proven && nothing) {
+        zb_log_debug("%s: the server closed the kept-alive connection; asking again on a new one",
+                     self->config->name);
+        s_close(self);
+        self->stale = true;
+        self->ping_now = true;
+        s_connect(self);
+        return true;
+    }
+    if (zb_http_reply_eof(self->http) != ZB_HTTP_DONE)
+        return false;
+    s_http_judge(self, true);
+    return true;
+}
+
+//  A MySQL/MariaDB greeting: a packet (3 bytes of length, sequence 0) of
+//  protocol 10, or an error packet (0xff: a host not allowed, too many
+//  connections), which is a server that answers but will not serve.
+static void s_on_mysql(zb_probe_t *self, const char *buf, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)buf;
+    if (n >= 5 && p[3] == 0 && p[4] == 10)
+        s_reply_good(self);
+    else if (n >= 7 && p[3] == 0 && p[4] == 0xff) {
+        char text[200];
+        size_t len = n - 7 < 80 ? n - 7 : 80;
+        zb_text_printable(buf + 7, len, text, sizeof(text), ZB_TEXT_ASCII);
+        s_reply_wrong(self, "mysql: error %u: %s", p[5] | (p[6] << 8), text);
+    } else
+        s_reply_bad(self, buf, n);
+}
+
 //  n bytes of the service's (n > 0).
 static void s_on_data(zb_probe_t *self, const char *buf, ssize_t n)
 {
@@ -723,6 +856,14 @@ static void s_on_data(zb_probe_t *self, const char *buf, ssize_t n)
     //  Outside a ping (banners, the tail of a reply) bytes are discarded.
     if (self->conn != S_WAITING)
         return;
+    if (config->reply == ZB_PROBE_REPLY_HTTP) {
+        s_on_http(self, buf, (size_t)n);
+        return;
+    }
+    if (config->reply == ZB_PROBE_REPLY_MYSQL) {
+        s_on_mysql(self, buf, (size_t)n);
+        return;
+    }
     if (config->reply == ZB_PROBE_REPLY_PG_SSL) {
         //  To an SSLRequest 'S' (TLS on) or 'N' (off); to a GSSENCRequest
         //  'G' or 'N'. Anything else is not PostgreSQL.
@@ -764,9 +905,10 @@ static void s_read(zb_probe_t *self)
         ssize_t n = recv(self->fd, buf, sizeof(buf), 0);
         if (n > 0)
             s_on_data(self, buf, n);
-        else if (n == 0)
-            s_on_peer_closed(self, 0);
-        else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        else if (n == 0) {
+            if (!(self->http && self->conn == S_WAITING && s_http_closed(self)))
+                s_on_peer_closed(self, 0);
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             s_on_peer_closed(self, errno);
         return;
     }
@@ -780,7 +922,8 @@ static void s_read(zb_probe_t *self)
         zb_tls_status_t rc = zb_tls_read(self->tls, buf, sizeof(buf), &got, err, sizeof(err));
         if (rc == ZB_TLS_OK)
             s_on_data(self, buf, (ssize_t)got);
-        else if (rc == ZB_TLS_CLOSED)
+        else if (rc == ZB_TLS_CLOSED &&
+                 !(self->http && self->conn == S_WAITING && s_http_closed(self)))
             s_on_peer_closed(self, 0);
         else if (rc == ZB_TLS_ERROR) {
             //  A broken record or an alert: the session is over.

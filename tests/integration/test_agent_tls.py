@@ -27,7 +27,9 @@ pid {dir}/nginx.pid;
 error_log {dir}/error.log;
 events {{ worker_connections 256; }}
 http {{
-    access_log off;
+    log_format conns '$connection $connection_requests $status';
+    access_log {dir}/access.log conns;
+    keepalive_timeout {keepalive_timeout};
     client_body_temp_path {dir}/body;
     proxy_temp_path {dir}/proxy;
     fastcgi_temp_path {dir}/fastcgi;
@@ -40,7 +42,10 @@ http {{
         ssl_certificate_key {key};
         location / {{ return 200 "ok\\n"; }}
         location /fail {{ return 503 "not ready\\n"; }}
-        location /chunked {{ chunked_transfer_encoding on; return 200 "chunked ok\\n"; }}
+    }}
+    server {{
+        listen 127.0.0.1:{plain};
+        location / {{ return 200 "plain ok\\n"; }}
     }}
 }}
 """
@@ -116,14 +121,17 @@ class TlsCase(AgentCase):
         super().setUp()
         self.cert, self.key = make_cert(self.tmp, "good")
 
-    def nginx(self, cert=None, key=None, keepalive=1000):
-        port = zbtest.free_port()
+    def nginx(self, cert=None, key=None, keepalive=1000, keepalive_timeout="75s"):
+        port, self.plain_port = zbtest.free_port(), zbtest.free_port()
         directory = os.path.join(self.tmp, "nginx-%d" % port)
         os.mkdir(directory)
         conf = os.path.join(directory, "nginx.conf")
         with open(conf, "w") as f:
             f.write(NGINX_CONF.format(dir=directory, port=port, cert=cert or self.cert,
-                                      key=key or self.key, keepalive=keepalive))
+                                      key=key or self.key, keepalive=keepalive,
+                                      keepalive_timeout=keepalive_timeout,
+                                      plain=self.plain_port))
+        self.nginx_dir = directory
         self.nginx_proc = self.start([NGINX, "-c", conf, "-p", directory], "nginx-%d" % port)
         zbtest.wait_for(lambda: zbtest.port_open(port), 10, "nginx listening")
         return port

@@ -21,7 +21,9 @@ class MonitorTlsTest(HttpCase):
         cert, key = make_cert(self.tmp, "good")
         port = zbtest.free_port()
         conf = self.write("nginx.conf", NGINX_CONF.format(dir=self.tmp, port=port, cert=cert,
-                                                           key=key, keepalive=1000))
+                                                           key=key, keepalive=1000,
+                                                           keepalive_timeout="75s",
+                                                           plain=zbtest.free_port()))
         self.start([NGINX, "-c", conf, "-p", self.tmp], "nginx")
         zbtest.wait_for(lambda: zbtest.port_open(port), 10, "nginx listening")
         self.start_http_monitor()
