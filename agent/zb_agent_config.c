@@ -99,9 +99,11 @@ static const s_preset_t s_presets[] = {
     //  http-header; send and expect are not taken.
     {"http", NULL, 0, NULL, 0, ZB_PROBE_REPLY_HTTP, false, false},
     {"https", NULL, 0, NULL, 0, ZB_PROBE_REPLY_HTTP, false, true},
-    //  The server speaks first. ssh and mysql: read the greeting, close;
-    //  smtp: read it, QUIT, close.
-    {"ssh", NULL, 0, "SSH-", 4, ZB_PROBE_REPLY_GREETING, true, false},
+    //  The server speaks first. smtp: read the greeting, QUIT, close. ssh:
+    //  read it, give ours (sshd then logs one line, "Connection closed by
+    //  ... [preauth]", rather than two with kex_exchange_identification),
+    //  close. mysql: read it, close.
+    {"ssh", "SSH-2.0-zbeat\r\n", 15, "SSH-", 4, ZB_PROBE_REPLY_GREETING, true, false},
     {"smtp", "QUIT\r\n", 6, "220", 3, ZB_PROBE_REPLY_GREETING, true, false},
     {"mysql", NULL, 0, NULL, 0, ZB_PROBE_REPLY_MYSQL, true, false},
 };
@@ -871,7 +873,7 @@ void zb_agent_config_test(bool verbose)
     assert(strstr(p->send, "\r\nHost: 10.0.0.1\r\n") && !p->tls && p->expect_len == 0);
     assert(strcmp(p->expect_status, "200-399") == 0 && !p->http_head);
     p = &self->services[2].probe;
-    assert(p->reply == ZB_PROBE_REPLY_GREETING && !p->hold && p->send_len == 0);
+    assert(p->reply == ZB_PROBE_REPLY_GREETING && !p->hold && p->send_len == 15);
     assert(p->expect_len == 4 && memcmp(p->expect, "SSH-", 4) == 0);
     p = &self->services[3].probe;
     assert(p->reply == ZB_PROBE_REPLY_GREETING && p->send_len == 6 && p->expect_len == 3);

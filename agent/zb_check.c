@@ -341,7 +341,7 @@ int zb_check_run(const zb_probe_config_t *config, FILE *out)
     zb_time_format_duration(config->timeout_ms, timeout, sizeof(timeout));
     fprintf(out, "probe %s%s%s (%s), timeout %s%s%s\n", config->name, config->name[0] ? ": " : "",
             config->target, address, timeout, config->tls ? ", tls" : "",
-            config->send_len ? "" : ", connection only");
+            config->send_len || config->reply != ZB_PROBE_REPLY_PREFIX ? "" : ", connection only");
     if (!config->literal)
         fprintf(out, "resolve: %s in %.3fms\n", rc == 0 ? address : self.error,
                 (double)(zb_time_mono_us() - start) / 1000);

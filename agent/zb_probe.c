@@ -9,6 +9,8 @@
                     check of a name, when the answer runs out (else none)
         HANDSHAKE   TLS handshake under way; timer: its timeout
         WAITING     ping sent; timer: reply timeout
+        CLOSING     goodbye said (smtp's QUIT), waiting for the server's answer
+                    before closing; timer: its timeout
 
     A name is looked up again beside a held connection when its answer has
     run out (checked at each ping, or by the IDLE timer without pings); the
@@ -48,7 +50,15 @@
 #define ZB_PROBE_RESOLVE_MAX_MS (3600 * 1000)
 #define ZB_PROBE_DRAIN_MAX 65536 // bytes read before a close, so it is a FIN
 
-typedef enum { S_CLOSED, S_RESOLVING, S_CONNECTING, S_HANDSHAKE, S_IDLE, S_WAITING } s_conn_t;
+typedef enum {
+    S_CLOSED,
+    S_RESOLVING,
+    S_CONNECTING,
+    S_HANDSHAKE,
+    S_IDLE,
+    S_WAITING,
+    S_CLOSING
+} s_conn_t;
 
 struct _zb_probe_t {
     zb_loop_t *loop;                 // the agent's loop
@@ -250,6 +260,7 @@ void zb_probe_set_config(zb_probe_t *self, const zb_probe_config_t *config)
         zb_loop_timer_set(self->loop, &self->timer, self->started_us / 1000 + config->timeout_ms);
         break;
     case S_RESOLVING:
+    case S_CLOSING:
         break; // the connect that follows uses the new timeout
     }
 }
@@ -718,15 +729,21 @@ static void s_reply_good(zb_probe_t *self)
     self->conn = S_IDLE;
     s_good(self, zb_time_mono_us() - self->started_us);
     if (self->config->reply == ZB_PROBE_REPLY_GREETING && self->config->send_len > 0) {
-        //  The protocol's goodbye (smtp: QUIT), so the server logs a clean
-        //  end; whether it fits or not, the connection closes next.
+        //  The protocol's goodbye (smtp: QUIT), and its answer waited for
+        //  (within the timeout) before the close, so the server sees a clean
+        //  end of session rather than a connection lost.
         char err[ZB_ERROR_MAX + 1];
-        if (self->tls)
-            (void)zb_tls_write(self->tls, self->config->send, self->config->send_len, err,
-                               sizeof(err));
-        else
-            (void)send(self->fd, self->config->send, self->config->send_len,
-                       MSG_NOSIGNAL | MSG_DONTWAIT);
+        bool said = self->tls
+                        ? zb_tls_write(self->tls, self->config->send, self->config->send_len, err,
+                                       sizeof(err)) == ZB_TLS_OK
+                        : send(self->fd, self->config->send, self->config->send_len,
+                               MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)self->config->send_len;
+        if (said) {
+            self->conn = S_CLOSING;
+            zb_loop_timer_set(self->loop, &self->timer,
+                              zb_time_mono_ms() + self->config->timeout_ms);
+            return;
+        }
     }
     if (self->config->hold)
         zb_loop_timer_set(self->loop, &self->timer, s_ping_slot(self));
@@ -952,7 +969,11 @@ static void s_on_io(zb_loop_t *loop, int fd, int events, void *arg)
             s_on_connected(self);
     } else if (self->conn == S_HANDSHAKE)
         s_handshake(self);
-    else if (self->conn == S_IDLE || self->conn == S_WAITING)
+    else if (self->conn == S_CLOSING) {
+        //  The answer to the goodbye, or the server's close: done either way.
+        s_close_gracefully(self);
+        s_reconnect_later(self);
+    } else if (self->conn == S_IDLE || self->conn == S_WAITING)
         s_read(self);
 }
 
@@ -980,6 +1001,10 @@ static void s_on_timer(zb_loop_t *loop, zb_timer_t *timer, void *arg)
         s_close(self);
         s_consume_check(self, zb_time_mono_ms());
         s_failure(self, "timeout");
+        s_reconnect_later(self);
+        break;
+    case S_CLOSING:
+        s_close_gracefully(self); // no answer to the goodbye: closed all the same
         s_reconnect_later(self);
         break;
     case S_RESOLVING:

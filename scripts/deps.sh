@@ -14,6 +14,8 @@ PACKAGES=(
     redis-server python3 python3-zmq python3-prometheus-client sqlite3 procps iproute2 nftables
     # probe tests: real servers to stop gracefully
     postgresql nginx-light memcached
+    # greeting checks: a real sshd (own config, in the test) and an SMTP sink
+    openssh-server python3-aiosmtpd
     # the status page test: a real headless browser
     chromium chromium-driver python3-selenium
     # hygiene: format check, sanitizers' runtime for clang, valgrind
