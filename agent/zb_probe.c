@@ -223,8 +223,8 @@ void zb_probe_set_config(zb_probe_t *self, const zb_probe_config_t *config)
     assert(config->hold == self->config->hold && config->literal == self->config->literal);
     assert(config->reply == self->config->reply);
     assert(config->tls == self->config->tls && config->tls_verify == self->config->tls_verify);
-    assert(strcmp(config->tls_ca, self->config->tls_ca) == 0);
-    assert(strcmp(config->tls_name, self->config->tls_name) == 0);
+    assert(!config->tls || (strcmp(config->tls_ca, self->config->tls_ca) == 0 &&
+                            strcmp(config->tls_name, self->config->tls_name) == 0));
     assert(config->reply != ZB_PROBE_REPLY_HTTP ||
            strcmp(config->expect_status, self->config->expect_status) == 0);
     assert(config->timeout_ms > 0 && config->timeout_ms < config->interval_ms);

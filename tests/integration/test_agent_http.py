@@ -27,8 +27,12 @@ def access_lines(directory):
 @unittest.skipUnless(NGINX and OPENSSL, "nginx and openssl are needed (scripts/deps.sh)")
 class HttpTest(TlsCase):
 
-    def downs(self, start=0):
-        return [m for m in self.sub.events()[start:] if m["msg"]["to"] == "down"]
+    def downs(self, start=0, timeouts=True):
+        """Down events; timeouts=False leaves out reason timeout (a loaded
+        machine can stall a response past a short timeout: that is not
+        what the keep-alive tests are about)."""
+        return [m for m in self.sub.events()[start:] if m["msg"]["to"] == "down" and
+                (timeouts or m["msg"]["reason"] != "timeout")]
 
     def test_https_up_and_a_kill_is_down_at_once(self):
         port = self.nginx()
@@ -49,16 +53,16 @@ class HttpTest(TlsCase):
     def test_keepalive_requests_close_the_connection_without_a_false_down(self):
         # nginx closes the connection after every 5th request (Connection:
         # close on the 5th response): 100 requests, 20 connections, no
-        # failure even with fails = 1.
+        # failure even with fails = 1 (a close taken for one is "closed").
         port = self.nginx(keepalive=5)
         agent = self.start_agent([("web", dict(probe="127.0.0.1:%d" % port, check="https",
-                                                interval="50ms", timeout="40ms", fails=1,
+                                                interval="100ms", timeout="90ms", fails=1,
                                                 **NO_VERIFY))])
-        self.wait_event("web", "up", 10)
-        zbtest.wait_for(lambda: len(access_lines(self.nginx_dir)) >= 100, 30,
+        self.beat_with("web", lambda s: s["state"] == "up", what="web up")
+        zbtest.wait_for(lambda: len(access_lines(self.nginx_dir)) >= 100, 40,
                         "100 requests in nginx's access log")
         lines = access_lines(self.nginx_dir)
-        self.assertEqual(self.downs(), [])
+        self.assertEqual(self.downs(timeouts=False), [])
         self.assertTrue(all(status == 200 for _, _, status in lines))
         # Reused: at most 5 requests per connection, and most connections
         # carried 5.
@@ -73,9 +77,9 @@ class HttpTest(TlsCase):
         port = self.nginx(keepalive_timeout="300ms")
         agent = self.start_agent([("web", dict(probe="127.0.0.1:%d" % port, check="https",
                                                 interval="500ms", fails=1, **NO_VERIFY))])
-        self.wait_event("web", "up", 10)
+        self.beat_with("web", lambda s: s["state"] == "up", what="web up")
         zbtest.wait_for(lambda: len(access_lines(self.nginx_dir)) >= 6, 20, "six requests")
-        self.assertEqual(self.downs(), [])
+        self.assertEqual(self.downs(timeouts=False), [])
         # Each request came on a new connection: nginx closed every idle one.
         self.assertTrue(all(number == 1 for _, number, _ in access_lines(self.nginx_dir)))
         self.stop_agent(agent)
