@@ -124,5 +124,59 @@ class SmtpTest(GreetingCase):
         self.stop_agent(agent)
 
 
+def mysql_packet(payload, seq=0):
+    return len(payload).to_bytes(3, "little") + bytes([seq]) + payload
+
+
+# A MySQL 8 greeting (protocol 10, server version, thread id, salt, ...),
+# and the error packet a server sends a host it will not serve.
+MYSQL_GREETING = mysql_packet(b"\x0a8.0.36\x00" + (7).to_bytes(4, "little") + b"abcdefgh\x00" +
+                              b"\xff\xf7\x21\x02\x00\xff\xdf\x15" + b"\x00" * 10 +
+                              b"ijklmnopqrst\x00mysql_native_password\x00")
+MYSQL_REFUSED = mysql_packet(b"\xff\x6a\x04Host '10.0.0.9' is not allowed to connect")
+
+
+class GreetingServer(zbtest.SelectorServer):
+    """Says its greeting to every connection; counts the connections that
+    were closed by the peer."""
+
+    def __init__(self, case, greeting):
+        self.greeting = greeting
+        self.closed_by_peer = 0
+        super().__init__(case)
+
+    def _open(self, sock):
+        sock.sendall(self.greeting)
+        return {}
+
+    def _data(self, sock, record, data):
+        pass
+
+    def _closed(self, record, eof):
+        if eof:
+            with self._lock:
+                self.closed_by_peer += 1
+
+
+class MysqlTest(GreetingCase):
+    """No MySQL or MariaDB in the test set: stand-in servers that send the
+    packets the protocol documents."""
+
+    def test_check_mysql_reads_the_greeting_and_closes(self):
+        good = GreetingServer(self, MYSQL_GREETING)
+        refusing = GreetingServer(self, MYSQL_REFUSED)
+        agent = self.start_agent([
+            ("db", dict(probe="127.0.0.1:%d" % good.port, check="mysql", interval="200ms")),
+            ("refused", dict(probe="127.0.0.1:%d" % refusing.port, check="mysql", fails=1))])
+        self.beat_service("db", "up")
+        bad = self.beat_service("refused", "down")
+        self.assertEqual(bad["reason"], "bad-response")
+        self.assertEqual(bad["error"],
+                         "mysql: error 1130: Host '10.0.0.9' is not allowed to connect")
+        # The probe closes each connection itself, one per check.
+        zbtest.wait_for(lambda: good.closed_by_peer >= 3, 10, "three checks closed by the probe")
+        self.stop_agent(agent)
+
+
 if __name__ == "__main__":
     zbtest.main()
