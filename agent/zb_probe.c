@@ -931,9 +931,12 @@ static void s_read(zb_probe_t *self)
     }
     //  A TLS record read whole may hold more than one read's worth, which
     //  the socket will not announce again: read until the session is empty
-    //  or a handler closed the connection.
+    //  or a handler closed the connection. After 16 reads only what the
+    //  session already holds is taken (the socket will say when there is
+    //  more), so one busy connection cannot starve the loop.
     unsigned generation = self->generation;
-    for (int reads = 0; reads < 16 && self->generation == generation; reads++) {
+    for (int reads = 0; self->generation == generation && (reads < 16 || zb_tls_pending(self->tls));
+         reads++) {
         size_t got;
         char err[ZB_ERROR_MAX + 1];
         zb_tls_status_t rc = zb_tls_read(self->tls, buf, sizeof(buf), &got, err, sizeof(err));

@@ -103,6 +103,35 @@ class HttpTest(TlsCase):
             self.beat_with(name, lambda s: s["state"] == "up", what=name + " up")
         self.stop_agent(agent)
 
+    def test_a_large_body_over_tls_is_read_whole_and_the_connection_reused(self):
+        # 300 KB: many TLS records per response, more than one read of the
+        # session per socket event; the text near the end is past 64 KiB.
+        port = self.nginx()
+        os.mkdir(os.path.join(self.nginx_dir, "files"))
+        with open(os.path.join(self.nginx_dir, "files", "big.txt"), "w") as f:
+            f.write("needle " + "x" * 300000 + " late\n")
+        # nginx's worker runs as another user: it must be able to read the file.
+        for path in (self.tmp, self.nginx_dir, os.path.join(self.nginx_dir, "files")):
+            os.chmod(path, 0o755)
+        os.chmod(os.path.join(self.nginx_dir, "files", "big.txt"), 0o644)
+        base = dict(probe="127.0.0.1:%d" % port, check="https", http="GET /files/big.txt",
+                    interval="300ms", timeout="250ms", fails=1, **NO_VERIFY)
+        agent = self.start_agent([("big", dict(base, **{"expect-body": '"needle"'})),
+                                  ("late", dict(base, **{"expect-body": '"late"'}))])
+        self.beat_with("big", lambda s: s["state"] == "up", what="big up")
+        late = self.beat_with("late", lambda s: s["state"] == "down", what="late down")
+        self.assertIn("is not in the body's first 64 KiB", late["error"])
+        zbtest.wait_for(lambda: len(access_lines(self.nginx_dir)) >= 10, 20, "ten requests")
+        big = [m for m in self.sub.events() if m["msg"]["service"] == "big" and
+               m["msg"]["to"] == "down"]
+        self.assertEqual(big, [])
+        # Kept alive: requests of one probe share connections.
+        conns = {}
+        for conn, number, _ in access_lines(self.nginx_dir):
+            conns[conn] = max(conns.get(conn, 0), number)
+        self.assertGreater(max(conns.values()), 2)
+        self.stop_agent(agent)
+
     def test_probe_once_tells_the_http_status(self):
         port = self.nginx()
         path = self.write("once.cfg", "service\n    web\n        probe = localhost:%d\n"

@@ -42,6 +42,7 @@ http {{
         ssl_certificate_key {key};
         location / {{ return 200 "ok\\n"; }}
         location /fail {{ return 503 "not ready\\n"; }}
+        location /files/ {{ alias {dir}/files/; }}
     }}
     server {{
         listen 127.0.0.1:{plain};
