@@ -121,6 +121,8 @@ static int s_once_config(const char *target, const s_once_flags_t *flags, zb_pro
     config->send = send;
     config->expect = expect;
     config->host = host;
+    config->tls_ca = "";
+    config->tls_name = "";
     //  A name is resolved by the check itself, as the agent's probes do.
     if (strlen(target) > ZB_PROBE_TARGET_MAX ||
         zb_net_parse(target, host, sizeof(host), &config->port, &config->addr, &config->literal,
@@ -363,7 +365,8 @@ int main(int argc, char *argv[])
         zb_agent_config_destroy(&config);
         return 0;
     }
-    //  Probes write with MSG_NOSIGNAL; this covers everything else.
+    //  Probes write with MSG_NOSIGNAL, except through TLS (OpenSSL writes
+    //  with write(2)); this covers that and everything else.
     signal(SIGPIPE, SIG_IGN);
     //  The push listener takes what is left over, up to its connection cap.
     s_raise_nofile(config->service_count + 64 + (config->push_count ? ZB_LISTENER_MAX_CONNS : 0));

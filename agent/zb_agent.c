@@ -355,6 +355,12 @@ static void s_service_start(const s_service_t *service, size_t index, size_t cou
                  probe->interval_ms, probe->send_len ? "" : " (connection only)");
 }
 
+//  Texts of a probe config that code other than the loader may leave NULL.
+static const char *s_text_or_empty(const char *text)
+{
+    return text ? text : "";
+}
+
 //  Whether a running service can take the new configuration in place
 //  (zb_probe_set_config, zb_push_set_config): the same kind and, for a
 //  probe, the same address and conversation; only timings differ.
@@ -370,7 +376,11 @@ static bool s_service_compatible(const zb_service_config_t *a, const zb_service_
     return strcmp(x->target, y->target) == 0 && x->hold == y->hold && x->reply == y->reply &&
            x->resolve_ms == y->resolve_ms && x->send_len == y->send_len &&
            memcmp(x->send, y->send, x->send_len) == 0 && x->expect_len == y->expect_len &&
-           memcmp(x->expect, y->expect, x->expect_len) == 0;
+           memcmp(x->expect, y->expect, x->expect_len) == 0 && x->tls == y->tls &&
+           x->tls_verify == y->tls_verify &&
+           strcmp(s_text_or_empty(x->tls_ca), s_text_or_empty(y->tls_ca)) == 0 &&
+           strcmp(s_text_or_empty(x->tls_name), s_text_or_empty(y->tls_name)) == 0 &&
+           (x->reply != ZB_PROBE_REPLY_HTTP || strcmp(x->expect_status, y->expect_status) == 0);
 }
 
 static bool s_service_same(const zb_service_config_t *a, const zb_service_config_t *b)

@@ -4,6 +4,7 @@
 #include "zb_docker.h"
 #include "zb_listener.h"
 #include "zb_time.h"
+#include <strings.h>
 
 #include <assert.h>
 #include <errno.h>
@@ -34,9 +35,10 @@ static const char *const s_root_keys[] = {"agent", "service", NULL};
 static const char *const s_agent_keys[] = {
     "name",   "monitor",  "beat",   "listen",          "cert", "monitor-cert", "journal",
     "replay", "discover", "docker", "discover-filter", NULL};
-static const char *const s_service_keys[] = {"probe",    "check",   "send",  "expect",
-                                             "interval", "timeout", "fails", "resolve",
-                                             "hold",     "push",    "ttl",   NULL};
+static const char *const s_service_keys[] = {
+    "probe",     "check",        "send",          "expect",      "interval", "timeout",    "fails",
+    "resolve",   "hold",         "tls",           "tls-ca",      "tls-name", "tls-verify", "http",
+    "http-host", "http-header*", "expect-status", "expect-body", "push",     "ttl",        NULL};
 static const char *const s_push_keys[] = {"push", "timeout", NULL};
 static const char *const s_ttl_keys[] = {"ttl", NULL};
 
@@ -83,17 +85,32 @@ typedef struct {
     size_t expect_len;
     zb_probe_reply_t reply;
     bool fixed; // the exchange is the protocol's: no send, expect or hold = yes
+    bool tls;   // tls = yes unless told otherwise
 } s_preset_t;
 
 static const s_preset_t s_presets[] = {
-    {"tcp", NULL, 0, NULL, 0, ZB_PROBE_REPLY_PREFIX, false},
-    {"redis", "PING\r\n", 6, "+PONG", 5, ZB_PROBE_REPLY_PREFIX, false},
-    {"memcached", "version\r\n", 9, "VERSION ", 8, ZB_PROBE_REPLY_PREFIX, false},
+    {"tcp", NULL, 0, NULL, 0, ZB_PROBE_REPLY_PREFIX, false, false},
+    {"redis", "PING\r\n", 6, "+PONG", 5, ZB_PROBE_REPLY_PREFIX, false, false},
+    {"memcached", "version\r\n", 9, "VERSION ", 8, ZB_PROBE_REPLY_PREFIX, false, false},
     //  An SSLRequest (length 8, code 80877103), answered by one byte, S or
     //  N, once per connection: a second one is a protocol violation that
     //  PostgreSQL logs as FATAL. Closing after the answer logs nothing.
-    {"postgres", "\x00\x00\x00\x08\x04\xd2\x16\x2f", 8, NULL, 0, ZB_PROBE_REPLY_PG_SSL, true},
+    {"postgres", "\x00\x00\x00\x08\x04\xd2\x16\x2f", 8, NULL, 0, ZB_PROBE_REPLY_PG_SSL, true,
+     false},
+    //  HTTP: the request is made from http (default GET /), http-host and
+    //  http-header; send and expect are not taken.
+    {"http", NULL, 0, NULL, 0, ZB_PROBE_REPLY_HTTP, false, false},
+    {"https", NULL, 0, NULL, 0, ZB_PROBE_REPLY_HTTP, false, true},
+    //  The server speaks first. smtp: read the greeting, QUIT, close. ssh:
+    //  read it, give ours (sshd then logs one line, "Connection closed by
+    //  ... [preauth]", rather than two with kex_exchange_identification),
+    //  close. mysql: read it, close.
+    {"ssh", "SSH-2.0-zbeat\r\n", 15, "SSH-", 4, ZB_PROBE_REPLY_GREETING, true, false},
+    {"smtp", "QUIT\r\n", 6, "220", 3, ZB_PROBE_REPLY_GREETING, true, false},
+    {"mysql", NULL, 0, NULL, 0, ZB_PROBE_REPLY_MYSQL, true, false},
 };
+
+#define S_CHECKS "tcp, redis, memcached, postgres, http, https, ssh, smtp, mysql"
 
 #define ZB_NAME_RULE "1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit"
 
@@ -117,6 +134,166 @@ void zb_agent_config_destroy(zb_agent_config_t **self_p)
     free(self->services);
     free(self);
     *self_p = NULL;
+}
+
+//  A yes/no key: *value keeps the default when the key is absent.
+static int s_yes_no(zb_config_t *config, zconfig_t *node, const char *key, bool *value)
+{
+    const char *text = zb_config_string(config, node, key, NULL);
+    if (zb_config_error(config))
+        return -1;
+    if (!text)
+        return 0;
+    if (strcmp(text, "yes") == 0 || strcmp(text, "true") == 0 || strcmp(text, "on") == 0)
+        *value = true;
+    else if (strcmp(text, "no") == 0 || strcmp(text, "false") == 0 || strcmp(text, "off") == 0)
+        *value = false;
+    else
+        return zb_config_fail(config, zconfig_locate(node, key), "\"%s\" is not yes or no", text);
+    return 0;
+}
+
+//  tls, tls-ca, tls-name, tls-verify. The CA file is read by the running
+//  probe, but one that cannot be read is a mistake to report now.
+static int s_load_tls(zb_config_t *config, zconfig_t *node, const char *check, bool dflt,
+                      zb_probe_config_t *probe, const char **ca, const char **name)
+{
+    probe->tls = dflt;
+    probe->tls_verify = true;
+    if (s_yes_no(config, node, "tls", &probe->tls) == -1 ||
+        s_yes_no(config, node, "tls-verify", &probe->tls_verify) == -1)
+        return -1;
+    *ca = zb_config_string(config, node, "tls-ca", NULL);
+    *name = zb_config_string(config, node, "tls-name", NULL);
+    if (zb_config_error(config))
+        return -1;
+    const char *keys[] = {"tls-ca", "tls-name", "tls-verify"};
+    for (size_t i = 0; !probe->tls && i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (zconfig_locate(node, keys[i]))
+            return zb_config_fail(config, zconfig_locate(node, keys[i]), "needs tls = yes");
+    if (probe->tls && check && strcmp(check, "postgres") == 0)
+        return zb_config_fail(config, zconfig_locate(node, "tls"),
+                              "does not go with check = postgres (which never starts TLS)");
+    if (*ca && !probe->tls_verify)
+        return zb_config_fail(config, zconfig_locate(node, "tls-ca"),
+                              "does not go with tls-verify = no");
+    if (*ca && access(*ca, R_OK) == -1)
+        return zb_config_fail(config, zconfig_locate(node, "tls-ca"), "cannot read %s: %s", *ca,
+                              strerror(errno));
+    if (*name && (!**name || strlen(*name) > 253 || strpbrk(*name, " /:")))
+        return zb_config_fail(config, zconfig_locate(node, "tls-name"), "\"%s\" is not a host name",
+                              *name);
+    return 0;
+}
+
+//  Whether text is all visible ASCII or spaces (what a request line and
+//  header may hold here).
+static bool s_visible(const char *text)
+{
+    for (; *text; text++)
+        if (*text < 0x20 || *text > 0x7e)
+            return false;
+    return true;
+}
+
+//  http = METHOD PATH, http-host, http-header (repeated), expect-status,
+//  expect-body: the request is made here, once, into send; expect-body
+//  goes into expect. Without http (and check = http or https) these keys
+//  are refused.
+static int s_load_http(zb_config_t *config, zconfig_t *node, bool http, const char *host,
+                       const char *tls_name, zb_probe_config_t *probe, char *send_buf,
+                       char *expect_buf, const char **expect_status)
+{
+    const char *keys[] = {"http-host", "http-header", "expect-status", "expect-body"};
+    for (size_t i = 0; !http && i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (zconfig_locate(node, keys[i]))
+            return zb_config_fail(config, zconfig_locate(node, keys[i]),
+                                  "needs http = METHOD PATH (or check = http or https)");
+    if (!http)
+        return 0;
+    const char *keys_not[] = {"send", "expect"};
+    for (size_t i = 0; i < 2; i++)
+        if (zconfig_locate(node, keys_not[i]))
+            return zb_config_fail(config, zconfig_locate(node, keys_not[i]),
+                                  "does not go with http (the request is made from http, "
+                                  "http-host and http-header; expect-body checks the body)");
+    zconfig_t *where = zconfig_locate(node, "http");
+    const char *line = zb_config_string(config, node, "http", "GET /");
+    char method[17], path[513];
+    int n = 0;
+    if (zb_config_error(config))
+        return -1;
+    if (sscanf(line, "%16[A-Z] %512[^ \t]%n", method, path, &n) != 2 || line[n] ||
+        (path[0] != '/' && strcmp(path, "*") != 0) || strpbrk(path, "\"<>\\^`{|}") ||
+        !s_visible(path))
+        return zb_config_fail(config, where,
+                              "\"%s\" is not METHOD PATH (GET /healthz, HEAD /, OPTIONS *)", line);
+    probe->http_head = strcmp(method, "HEAD") == 0;
+    //  Host: http-host, else the name verified, else the probe's host (with
+    //  the port when it is not the scheme's).
+    const char *host_header = zb_config_string(config, node, "http-host", NULL);
+    char host_buf[ZB_PROBE_TARGET_MAX + 16];
+    if (zb_config_error(config))
+        return -1;
+    if (host_header && (strpbrk(host_header, " \t/") || !s_visible(host_header)))
+        return zb_config_fail(config, zconfig_locate(node, "http-host"),
+                              "\"%s\" is not a host name", host_header);
+    if (!host_header) {
+        const char *name = tls_name[0] ? tls_name : host;
+        bool v6 = strchr(name, ':') != NULL;
+        bool usual = probe->port == (probe->tls ? 443 : 80);
+        if (usual)
+            snprintf(host_buf, sizeof(host_buf), "%s%s%s", v6 ? "[" : "", name, v6 ? "]" : "");
+        else
+            snprintf(host_buf, sizeof(host_buf), "%s%s%s:%d", v6 ? "[" : "", name, v6 ? "]" : "",
+                     probe->port);
+        host_header = host_buf;
+    }
+    size_t at = 0, size = ZB_PROBE_SEND_MAX;
+    int w = snprintf(send_buf, size, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: zbeat-agent/%s\r\n",
+                     method, path, host_header, ZB_VERSION);
+    at = w > 0 && (size_t)w < size ? (size_t)w : size;
+    for (zconfig_t *child = zconfig_child(node); child && at < size; child = zconfig_next(child)) {
+        if (strcmp(zconfig_name(child), "http-header") != 0)
+            continue;
+        const char *header = zconfig_value(child);
+        const char *colon = header ? strchr(header, ':') : NULL;
+        size_t name_len = colon ? (size_t)(colon - header) : 0;
+        static const char *const reserved[] = {
+            "host", "content-length", "connection", "transfer-encoding", "user-agent", NULL};
+        bool bad = !colon || name_len == 0 ||
+                   strspn(header, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                  "0123456789!#$%&'*+-.^_`|~") != name_len ||
+                   !s_visible(header);
+        if (bad)
+            return zb_config_fail(config, child, "\"%s\" is not Name: value", header ? header : "");
+        for (size_t i = 0; reserved[i]; i++)
+            if (strlen(reserved[i]) == name_len && strncasecmp(header, reserved[i], name_len) == 0)
+                return zb_config_fail(config, child, "%.*s is the agent's to send%s", (int)name_len,
+                                      header, i == 0 ? " (set http-host)" : "");
+        w = snprintf(send_buf + at, size - at, "%s\r\n", header);
+        at = w > 0 && (size_t)w < size - at ? at + (size_t)w : size;
+    }
+    if (at + 2 >= size)
+        return zb_config_fail(config, where ? where : node, "the request is longer than %d bytes",
+                              ZB_PROBE_SEND_MAX);
+    memcpy(send_buf + at, "\r\n", 2);
+    probe->send_len = at + 2;
+    probe->reply = ZB_PROBE_REPLY_HTTP;
+    //  The body text, and the statuses that are up.
+    zconfig_t *body = zconfig_locate(node, "expect-body");
+    if (zb_config_bytes(config, node, "expect-body", expect_buf, ZB_HTTP_EXPECT_BODY_MAX + 1,
+                        &probe->expect_len) == -1)
+        return -1;
+    if (body && (probe->expect_len == 0 || probe->expect_len > ZB_HTTP_EXPECT_BODY_MAX))
+        return zb_config_fail(config, body, "must be 1 to %d bytes", ZB_HTTP_EXPECT_BODY_MAX);
+    *expect_status = zb_config_string(config, node, "expect-status", "200-399");
+    const char *why;
+    if (zb_config_error(config))
+        return -1;
+    if (zb_http_status_check(*expect_status, &why) == -1)
+        return zb_config_fail(config, zconfig_locate(node, "expect-status"), "%s", why);
+    return 0;
 }
 
 //  A probed service: `probe = host:port` and how to check it.
@@ -175,7 +352,7 @@ static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_agent_config_t 
             preset = &s_presets[i];
     if (check && !preset)
         return zb_config_fail(config, zconfig_locate(node, "check"),
-                              "\"%s\" is not a check (tcp, redis, memcached, postgres)", check);
+                              "\"%s\" is not a check (" S_CHECKS ")", check);
     if (preset && preset->fixed && (send || expect))
         return zb_config_fail(config, send ? send : expect,
                               "does not go with check = %s (its exchange is the protocol's)",
@@ -191,9 +368,11 @@ static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_agent_config_t 
     if (expect && probe->expect_len == 0)
         return zb_config_fail(config, expect, "is empty (leave expect out to accept any reply)");
     bool preset_send = preset && preset->send && !send;
-    if (expect && !send && !preset_send)
+    bool http = zconfig_locate(node, "http") || (preset && preset->reply == ZB_PROBE_REPLY_HTTP);
+    if (expect && !send && !preset_send && !http)
         return zb_config_fail(config, expect, "needs send (a reply is only read after a ping)");
-    if (preset_send) {
+    probe->reply = ZB_PROBE_REPLY_PREFIX;
+    if (preset && !send) {
         memcpy(send_buf, preset->send, preset->send_len);
         probe->send_len = preset->send_len;
         probe->reply = preset->reply;
@@ -202,21 +381,22 @@ static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_agent_config_t 
             probe->expect_len = preset->expect_len;
         }
     }
+    const char *tls_ca = NULL, *tls_name = NULL, *expect_status = "";
+    if (s_load_tls(config, node, check, preset && preset->tls, probe, &tls_ca, &tls_name) == -1)
+        return -1;
+    if (!tls_ca)
+        tls_ca = "";
+    if (!tls_name)
+        tls_name = "";
+    if (s_load_http(config, node, http, host, tls_name, probe, send_buf, expect_buf,
+                    &expect_status) == -1)
+        return -1;
     //  Held only where the connection carries a real ping: an idle
     //  connection proves little more than a new one, and servers wait for
     //  it on a graceful shutdown.
-    const char *hold = zb_config_string(config, node, "hold", NULL);
-    if (zb_config_error(config))
-        return -1;
     probe->hold = probe->send_len > 0 && !(preset && preset->fixed);
-    if (hold && (strcmp(hold, "yes") == 0 || strcmp(hold, "true") == 0 || strcmp(hold, "on") == 0))
-        probe->hold = true;
-    else if (hold &&
-             (strcmp(hold, "no") == 0 || strcmp(hold, "false") == 0 || strcmp(hold, "off") == 0))
-        probe->hold = false;
-    else if (hold)
-        return zb_config_fail(config, zconfig_locate(node, "hold"), "\"%s\" is not yes or no",
-                              hold);
+    if (s_yes_no(config, node, "hold", &probe->hold) == -1)
+        return -1;
     if (probe->hold && preset && preset->fixed)
         return zb_config_fail(config, zconfig_locate(node, "hold"),
                               "check = %s takes one exchange per connection: hold = no", check);
@@ -231,8 +411,12 @@ static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_agent_config_t 
     //  would cost 1.6 KB per service), in the config's slabs.
     const char *name = zconfig_name(node);
     size_t name_len = strlen(name), target_len = strlen(text), host_len = strlen(host);
+    size_t ca_len = strlen(tls_ca), tls_name_len = strlen(tls_name);
+    size_t status_len = strlen(expect_status);
+    size_t fail_len = probe->reply == ZB_PROBE_REPLY_HTTP ? probe->expect_len : 0;
     char *block = s_text_alloc(self, name_len + 1 + target_len + 1 + host_len + 1 +
-                                         probe->send_len + 1 + probe->expect_len + 1);
+                                         probe->send_len + 1 + probe->expect_len + 1 + ca_len + 1 +
+                                         tls_name_len + 1 + status_len + 1 + fail_len);
     if (!block)
         return zb_config_fail(config, NULL, "out of memory");
     char *target_text = block + name_len + 1;
@@ -251,6 +435,21 @@ static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_agent_config_t 
     probe->host = host_text;
     probe->send = send_text;
     probe->expect = expect_text;
+    char *ca_text = expect_text + probe->expect_len + 1;
+    char *tls_name_text = ca_text + ca_len + 1;
+    memcpy(ca_text, tls_ca, ca_len + 1);
+    memcpy(tls_name_text, tls_name, tls_name_len + 1);
+    probe->tls_ca = ca_text;
+    probe->tls_name = tls_name_text;
+    char *status_text = tls_name_text + tls_name_len + 1;
+    memcpy(status_text, expect_status, status_len + 1);
+    probe->expect_status = status_text;
+    probe->expect_fail = NULL;
+    if (fail_len) {
+        uint8_t *fail = (uint8_t *)(status_text + status_len + 1);
+        zb_http_body_table(probe->expect, probe->expect_len, fail);
+        probe->expect_fail = fail;
+    }
     return 0;
 }
 
@@ -720,9 +919,53 @@ void zb_agent_config_test(bool verbose)
     p = &self->services[5].probe;
     assert(p->send_len == 8 && p->expect_len == 0 && !p->hold);
     zb_agent_config_destroy(&self);
-    s_expect_error("service\n    a\n        probe = 127.0.0.1:1\n        check = mysql\n",
-                   ": service/a/check: \"mysql\" is not a check (tcp, redis, memcached, "
-                   "postgres)");
+    s_expect_error("service\n    a\n        probe = 127.0.0.1:1\n        check = mongo\n",
+                   ": service/a/check: \"mongo\" is not a check (" S_CHECKS ")");
+    //  HTTP: the request made from http, http-host and http-header.
+    self = s_load_text("service\n"
+                       "    web\n        probe = example.org:8443\n        check = https\n"
+                       "        http = HEAD /healthz\n        http-header = X-A: 1\n"
+                       "        http-header = X-B: two words\n        expect-status = 2xx,301\n"
+                       "        expect-body = \"ok\"\n"
+                       "    plain\n        probe = 10.0.0.1:80\n        http = GET /\n"
+                       "    ssh\n        probe = 10.0.0.1:22\n        check = ssh\n"
+                       "    smtp\n        probe = 10.0.0.1:25\n        check = smtp\n",
+                       NULL, err, sizeof(err));
+    assert(self);
+    p = &self->services[0].probe;
+    const char *request = "HEAD /healthz HTTP/1.1\r\nHost: example.org:8443\r\nUser-Agent: "
+                          "zbeat-agent/" ZB_VERSION "\r\nX-A: 1\r\nX-B: two words\r\n\r\n";
+    assert(p->send_len == strlen(request) && memcmp(p->send, request, p->send_len) == 0);
+    assert(p->reply == ZB_PROBE_REPLY_HTTP && p->tls && p->tls_verify && p->hold && p->http_head);
+    assert(strcmp(p->expect_status, "2xx,301") == 0 && p->expect_len == 2 && p->expect_fail);
+    p = &self->services[1].probe;
+    assert(strstr(p->send, "\r\nHost: 10.0.0.1\r\n") && !p->tls && p->expect_len == 0);
+    assert(strcmp(p->expect_status, "200-399") == 0 && !p->http_head);
+    p = &self->services[2].probe;
+    assert(p->reply == ZB_PROBE_REPLY_GREETING && !p->hold && p->send_len == 15);
+    assert(p->expect_len == 4 && memcmp(p->expect, "SSH-", 4) == 0);
+    p = &self->services[3].probe;
+    assert(p->reply == ZB_PROBE_REPLY_GREETING && p->send_len == 6 && p->expect_len == 3);
+    zb_agent_config_destroy(&self);
+    s_expect_error("service\n    a\n        probe = 127.0.0.1:1\n        expect-body = x\n",
+                   ": service/a/expect-body: needs http = METHOD PATH (or check = http or https)");
+    s_expect_error("service\n    a\n        probe = 127.0.0.1:1\n        http = get /\n",
+                   ": service/a/http: \"get /\" is not METHOD PATH (GET /healthz, HEAD /, "
+                   "OPTIONS *)");
+    s_expect_error("service\n    a\n        probe = 127.0.0.1:1\n        check = http\n"
+                   "        send = x\n",
+                   ": service/a/send: does not go with http (the request is made from http, "
+                   "http-host and http-header; expect-body checks the body)");
+    s_expect_error("service\n    a\n        probe = 127.0.0.1:1\n        check = http\n"
+                   "        http-header = Host: x\n",
+                   ": service/a/http-header: Host is the agent's to send (set http-host)");
+    s_expect_error("service\n    a\n        probe = 127.0.0.1:1\n        check = http\n"
+                   "        expect-status = 2xx-3xx\n",
+                   ": service/a/expect-status: is not a list of codes (200), ranges (200-399) "
+                   "and classes (3xx), from 100 to 599");
+    s_expect_error("service\n    a\n        probe = 127.0.0.1:1\n        check = ssh\n"
+                   "        hold = yes\n",
+                   ": service/a/hold: check = ssh takes one exchange per connection: hold = no");
     s_expect_error("service\n    a\n        probe = 127.0.0.1:1\n        check = postgres\n"
                    "        hold = yes\n",
                    ": service/a/hold: check = postgres takes one exchange per connection: hold = "

@@ -10,6 +10,7 @@
 #include "zb_push.h"
 #include "zb_resolver.h"
 #include "zb_selftest.h"
+#include "zb_tls.h"
 #include "zb_watch.h"
 
 static const zb_selftest_t s_tests[] = {
@@ -18,7 +19,7 @@ static const zb_selftest_t s_tests[] = {
     {"check", zb_check_test},       {"watch", zb_watch_test},
     {"curve", zb_curve_test},       {"journal", zb_journal_test},
     {"resolver", zb_resolver_test}, {"docker", zb_docker_test},
-    {"discover", zb_discover_test},
+    {"discover", zb_discover_test}, {"tls", zb_tls_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

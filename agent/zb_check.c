@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define S_SHOW_MAX 200    // reply bytes shown
@@ -24,6 +25,8 @@ typedef struct {
     FILE *out;
     zb_net_addr_t addr; // literal, or resolved
     int fd;
+    zb_tls_ctx_t *tls_ctx; // tls
+    zb_tls_t *tls;         // tls: the session
     char reason[32];
     char error[256];
     int64_t rtt_us;
@@ -89,60 +92,204 @@ static int s_connect(s_check_t *self)
     return 0;
 }
 
-//  Sends the ping and reads until the reply is judged.
+//  The TLS handshake, waited for until the timeout, told with the
+//  version and the certificate's expiry.
+static int s_handshake(s_check_t *self)
+{
+    const zb_probe_config_t *config = self->config;
+    char text[64];
+    int64_t start = zb_time_mono_us(), deadline = start + config->timeout_ms * 1000;
+    self->tls_ctx =
+        zb_tls_ctx_get(config->tls_ca, config->tls_verify, self->error, sizeof(self->error));
+    if (self->tls_ctx)
+        self->tls = zb_tls_new(self->tls_ctx, self->fd,
+                               config->tls_name[0] ? config->tls_name : config->host);
+    if (!self->tls) {
+        if (self->tls_ctx)
+            snprintf(self->error, sizeof(self->error), "tls: out of memory");
+        snprintf(self->reason, sizeof(self->reason), "tls");
+        fprintf(self->out, "tls: %s\n", self->error);
+        return -1;
+    }
+    bool refused;
+    zb_tls_status_t rc;
+    while ((rc = zb_tls_handshake(self->tls, &refused, self->error, sizeof(self->error))) ==
+               ZB_TLS_WANT_READ ||
+           rc == ZB_TLS_WANT_WRITE)
+        if (s_wait(self->fd, rc == ZB_TLS_WANT_READ ? POLLIN : POLLOUT, deadline) == 0) {
+            zb_time_format_duration(config->timeout_ms, text, sizeof(text));
+            s_fail(self, "timeout", "tls: handshake: no answer within %s", text);
+            fprintf(self->out, "tls: no handshake within %s\n", text);
+            return -1;
+        }
+    int64_t expires = zb_tls_expires(self->tls);
+    char when[64] = "none";
+    if (expires) {
+        zb_time_format_rfc3339(expires * 1000, when, sizeof(when));
+        int64_t days = (expires - (int64_t)time(NULL)) / 86400;
+        snprintf(text, sizeof(text), days >= 0 ? " (in %lld days)" : " (%lld days ago)",
+                 (long long)(days >= 0 ? days : -days));
+        strncat(when, text, sizeof(when) - strlen(when) - 1);
+    }
+    if (rc != ZB_TLS_OK) {
+        snprintf(self->reason, sizeof(self->reason), rc == ZB_TLS_CLOSED ? "closed" : "tls");
+        fprintf(self->out, "tls: failed after %.3fms: %s; certificate expires %s\n",
+                (double)(zb_time_mono_us() - start) / 1000, self->error, when);
+        return -1;
+    }
+    self->rtt_us = zb_time_mono_us() - start + self->rtt_us;
+    fprintf(self->out, "tls: %s in %.3fms%s, certificate expires %s\n", zb_tls_version(self->tls),
+            (double)(zb_time_mono_us() - start) / 1000,
+            config->tls_verify ? ", verified" : ", not verified (tls-verify = no)", when);
+    return 0;
+}
+
+//  send and recv, in the clear or through the session: the byte count,
+//  -1 with errno (EAGAIN: try again), 0 for a closed connection.
+static ssize_t s_send(s_check_t *self, const char *data, size_t len)
+{
+    if (!self->tls)
+        return send(self->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    zb_tls_status_t rc = zb_tls_write(self->tls, data, len, self->error, sizeof(self->error));
+    if (rc == ZB_TLS_OK)
+        return (ssize_t)len;
+    errno = rc == ZB_TLS_CLOSED ? EPIPE : rc == ZB_TLS_ERROR ? EPROTO : EAGAIN;
+    return -1;
+}
+
+static ssize_t s_recv(s_check_t *self, char *buf, size_t size)
+{
+    if (!self->tls)
+        return recv(self->fd, buf, size, MSG_DONTWAIT);
+    size_t got;
+    zb_tls_status_t rc = zb_tls_read(self->tls, buf, size, &got, self->error, sizeof(self->error));
+    if (rc == ZB_TLS_OK)
+        return (ssize_t)got;
+    if (rc == ZB_TLS_CLOSED)
+        return 0;
+    errno = rc == ZB_TLS_ERROR ? EPROTO : EAGAIN;
+    return -1;
+}
+
+//  Judges a complete HTTP response (as zb_probe does) and tells it.
+static int s_http_judge(s_check_t *self, const zb_http_reply_t *http)
+{
+    const zb_probe_config_t *config = self->config;
+    fprintf(self->out, "http: status %d (expected %s)%s%s\n", http->status, config->expect_status,
+            http->close ? ", the server closes the connection" : ", kept alive",
+            config->expect_len ? (http->body_found ? ", body text found" : ", body text NOT found")
+                               : "");
+    if (!zb_http_status_match(config->expect_status, http->status)) {
+        s_fail(self, "bad-response", "http: status %d, expected %s", http->status,
+               config->expect_status);
+        return -1;
+    }
+    if (!http->body_found) {
+        char text[S_SHOW_MAX * 4 + 8];
+        zb_text_printable(config->expect, config->expect_len < 40 ? config->expect_len : 40, text,
+                          sizeof(text), ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
+        s_fail(self, "bad-response",
+               "http: status %d, but \"%s\" is not in the body's first 64 KiB", http->status, text);
+        return -1;
+    }
+    return 0;
+}
+
+//  Sends the ping (none when the server speaks first) and reads until the
+//  reply is judged.
 static int s_ping(s_check_t *self)
 {
     const zb_probe_config_t *config = self->config;
     char text[S_SHOW_MAX * 4 + 8], limit[32];
-    zb_text_printable(config->send, config->send_len < S_SHOW_MAX ? config->send_len : S_SHOW_MAX,
-                      text, sizeof(text), ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
+    bool http = config->reply == ZB_PROBE_REPLY_HTTP;
+    bool greeting =
+        config->reply == ZB_PROBE_REPLY_GREETING || config->reply == ZB_PROBE_REPLY_MYSQL;
     int64_t start = zb_time_mono_us();
-    ssize_t sent = send(self->fd, config->send, config->send_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (sent != (ssize_t)config->send_len) {
-        int error = errno;
-        if (sent == -1)
-            s_fail(self, error == EPIPE || error == ECONNRESET ? "closed" : "error", "send: %s",
-                   strerror(error));
-        else
-            s_fail(self, "error", "send: only %zd of %zu bytes fit", sent, config->send_len);
-        fprintf(self->out, "send: %s\n", self->error + strlen("send: "));
-        return -1;
+    if (!greeting) {
+        zb_text_printable(config->send,
+                          config->send_len < S_SHOW_MAX ? config->send_len : S_SHOW_MAX, text,
+                          sizeof(text), ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
+        ssize_t sent = s_send(self, config->send, config->send_len);
+        if (sent != (ssize_t)config->send_len) {
+            int error = errno;
+            if (sent == -1)
+                s_fail(self, error == EPIPE || error == ECONNRESET ? "closed" : "error", "send: %s",
+                       strerror(error));
+            else
+                s_fail(self, "error", "send: only %zd of %zu bytes fit", sent, config->send_len);
+            fprintf(self->out, "send: %s\n", self->error + strlen("send: "));
+            return -1;
+        }
+        fprintf(self->out, "send: %zu bytes \"%s\"%s\n", config->send_len, text,
+                config->send_len > S_SHOW_MAX ? "..." : "");
     }
-    fprintf(self->out, "send: %zu bytes \"%s\"%s\n", config->send_len, text,
-            config->send_len > S_SHOW_MAX ? "..." : "");
-
-    char reply[S_REPLY_MAX];
-    size_t got = 0;
+    zb_http_reply_t parser;
+    if (http)
+        zb_http_reply_start(&parser, config->http_head, config->expect, config->expect_len,
+                            config->expect_fail);
+    char reply[S_REPLY_MAX], buf[S_REPLY_MAX];
+    size_t got = 0, total = 0;
     int64_t deadline = start + config->timeout_ms * 1000;
     int rc = -1;
     for (;;) {
-        if (got == sizeof(reply) || s_wait(self->fd, POLLIN, deadline) == 0) {
+        if ((!http && got == sizeof(reply)) || (!(self->tls && zb_tls_pending(self->tls)) &&
+                                                s_wait(self->fd, POLLIN, deadline) == 0)) {
             zb_time_format_duration(config->timeout_ms, limit, sizeof(limit));
             s_fail(self, "timeout", "no reply within %s", limit);
             break;
         }
-        ssize_t n = recv(self->fd, reply + got, sizeof(reply) - got, MSG_DONTWAIT);
+        //  Through TLS the session may hold bytes the socket no longer shows.
+        ssize_t n = s_recv(self, buf, sizeof(buf));
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             continue;
+        if (n == 0 && http && zb_http_reply_eof(&parser) == ZB_HTTP_DONE) {
+            rc = s_http_judge(self, &parser);
+            break;
+        }
         if (n <= 0) {
             s_fail(self, "closed", "%s while waiting for a reply",
                    n == 0 ? "connection closed by peer" : strerror(errno));
             break;
         }
-        got += (size_t)n;
+        size_t keep = (size_t)n < sizeof(reply) - got ? (size_t)n : sizeof(reply) - got;
+        memcpy(reply + got, buf, keep);
+        got += keep;
+        total += (size_t)n;
+        char bad[S_SHOW_MAX * 4 + 8];
+        zb_text_printable(reply, got < 40 ? got : 40, bad, sizeof(bad),
+                          ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
+        if (http) {
+            size_t used;
+            zb_http_result_t result = zb_http_reply_feed(&parser, buf, (size_t)n, &used);
+            if (result == ZB_HTTP_MORE)
+                continue;
+            if (result == ZB_HTTP_ERROR) {
+                s_fail(self, "bad-response", "http: %s (\"%s\")", parser.error, bad);
+                break;
+            }
+            self->rtt_us = zb_time_mono_us() - start;
+            rc = s_http_judge(self, &parser);
+            break;
+        }
+        if (config->reply == ZB_PROBE_REPLY_MYSQL) {
+            const unsigned char *p = (const unsigned char *)reply;
+            if (got < 5)
+                continue;
+            if (p[3] == 0 && p[4] == 10) {
+                self->rtt_us = zb_time_mono_us() - start;
+                rc = 0;
+            } else
+                s_fail(self, "bad-response", "%s \"%s\"",
+                       p[3] == 0 && p[4] == 0xff ? "mysql: an error packet" : "bad response", bad);
+            break;
+        }
         if (config->reply == ZB_PROBE_REPLY_PG_SSL && reply[0] != 'S' && reply[0] != 'N') {
-            char bad[S_SHOW_MAX * 4 + 8];
-            zb_text_printable(reply, got < 40 ? got : 40, bad, sizeof(bad),
-                              ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
             s_fail(self, "bad-response", "bad response \"%s\"", bad);
             break;
         }
         //  As zb_probe: compared as it arrives, the first wrong byte decides.
         size_t cmp = got < config->expect_len ? got : config->expect_len;
         if (memcmp(reply, config->expect, cmp) != 0) {
-            char bad[S_SHOW_MAX * 4 + 8];
-            zb_text_printable(reply, got < 40 ? got : 40, bad, sizeof(bad),
-                              ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
             s_fail(self, "bad-response", "bad response \"%s\"", bad);
             break;
         }
@@ -154,12 +301,20 @@ static int s_ping(s_check_t *self)
     }
     zb_text_printable(reply, got < S_SHOW_MAX ? got : S_SHOW_MAX, text, sizeof(text),
                       ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
+    const char *what = greeting ? "greeting" : "reply";
     if (got > 0 || rc == 0)
-        fprintf(self->out, "reply: %zu bytes in %.3fms \"%s\"%s\n", got,
-                (double)(zb_time_mono_us() - start) / 1000, text, got > S_SHOW_MAX ? "..." : "");
+        fprintf(self->out, "%s: %zu bytes in %.3fms \"%s\"%s\n", what, total,
+                (double)(zb_time_mono_us() - start) / 1000, text, total > S_SHOW_MAX ? "..." : "");
     else
-        fprintf(self->out, "reply: none after %.3fms\n",
+        fprintf(self->out, "%s: none after %.3fms\n", what,
                 (double)(zb_time_mono_us() - start) / 1000);
+    //  The protocol's goodbye after a greeting (smtp: QUIT).
+    if (greeting && rc == 0 && config->send_len > 0 &&
+        s_send(self, config->send, config->send_len) == (ssize_t)config->send_len) {
+        zb_text_printable(config->send, config->send_len, text, sizeof(text),
+                          ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
+        fprintf(self->out, "send: %zu bytes \"%s\"\n", config->send_len, text);
+    }
     return rc;
 }
 
@@ -167,7 +322,7 @@ int zb_check_run(const zb_probe_config_t *config, FILE *out)
 {
     assert(config && out);
     char address[128] = "not resolved", timeout[32];
-    s_check_t self = {config, out, config->addr, -1, "", "", -1};
+    s_check_t self = {config, out, config->addr, -1, NULL, NULL, "", "", -1};
     //  A name is looked up the way the agent's probes do it (c-ares).
     zb_resolve_result_t result;
     int64_t start = zb_time_mono_us();
@@ -184,15 +339,22 @@ int zb_check_run(const zb_probe_config_t *config, FILE *out)
     if (rc == 0)
         zb_net_addr_format(&self.addr, address, sizeof(address));
     zb_time_format_duration(config->timeout_ms, timeout, sizeof(timeout));
-    fprintf(out, "probe %s%s%s (%s), timeout %s%s\n", config->name, config->name[0] ? ": " : "",
-            config->target, address, timeout, config->send_len ? "" : ", connection only");
+    fprintf(out, "probe %s%s%s (%s), timeout %s%s%s\n", config->name, config->name[0] ? ": " : "",
+            config->target, address, timeout, config->tls ? ", tls" : "",
+            config->send_len || config->reply != ZB_PROBE_REPLY_PREFIX ? "" : ", connection only");
     if (!config->literal)
         fprintf(out, "resolve: %s in %.3fms\n", rc == 0 ? address : self.error,
                 (double)(zb_time_mono_us() - start) / 1000);
     if (rc == 0)
         rc = s_connect(&self);
-    if (rc == 0 && config->send_len > 0)
+    if (rc == 0 && config->tls)
+        rc = s_handshake(&self);
+    if (rc == 0 && (config->send_len > 0 || config->reply != ZB_PROBE_REPLY_PREFIX))
         rc = s_ping(&self);
+    if (self.tls)
+        zb_tls_shutdown(self.tls);
+    zb_tls_destroy(&self.tls);
+    zb_tls_ctx_release(&self.tls_ctx);
     if (self.fd != -1)
         close(self.fd);
     if (rc == 0)
@@ -264,6 +426,8 @@ static void s_test_config(zb_probe_config_t *config, int port, const char *send,
     config->interval_ms = 1000;
     config->timeout_ms = 150;
     config->fails = 1;
+    config->tls_ca = "";
+    config->tls_name = "";
 }
 
 //  Runs the check; its output must contain every line fragment given.

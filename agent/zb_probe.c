@@ -7,7 +7,10 @@
         CONNECTING  connect in progress; timer: connect timeout
         IDLE        connected; timer: next ping, or for a held connection-only
                     check of a name, when the answer runs out (else none)
+        HANDSHAKE   TLS handshake under way; timer: its timeout
         WAITING     ping sent; timer: reply timeout
+        CLOSING     goodbye said (smtp's QUIT), waiting for the server's answer
+                    before closing; timer: its timeout
 
     A name is looked up again beside a held connection when its answer has
     run out (checked at each ping, or by the IDLE timer without pings); the
@@ -47,7 +50,15 @@
 #define ZB_PROBE_RESOLVE_MAX_MS (3600 * 1000)
 #define ZB_PROBE_DRAIN_MAX 65536 // bytes read before a close, so it is a FIN
 
-typedef enum { S_CLOSED, S_RESOLVING, S_CONNECTING, S_IDLE, S_WAITING } s_conn_t;
+typedef enum {
+    S_CLOSED,
+    S_RESOLVING,
+    S_CONNECTING,
+    S_HANDSHAKE,
+    S_IDLE,
+    S_WAITING,
+    S_CLOSING
+} s_conn_t;
 
 struct _zb_probe_t {
     zb_loop_t *loop;                 // the agent's loop
@@ -73,6 +84,11 @@ struct _zb_probe_t {
     bool stale;                      // look the name up before the next connect
     int64_t resolve_at;              // monotonic ms: the answer runs out
     bool pg_gss;                     // check = postgres: TLS is on, ask with GSSENCRequest
+    zb_tls_ctx_t *tls_ctx;           // tls: the shared context, or NULL (none could be made)
+    zb_tls_t *tls;                   // tls: this connection's session, or NULL
+    unsigned generation;             // +1 per close: a handler that closed is seen by its caller
+    zb_http_reply_t *http;           // HTTP checks: the response being parsed; else NULL
+    bool ping_now;                   // ping as soon as connected (a request the server closed on)
 };
 
 //  PostgreSQL with TLS on answers an SSLRequest with S and logs "could not
@@ -86,6 +102,7 @@ static void s_on_timer(zb_loop_t *loop, zb_timer_t *timer, void *arg);
 static void s_connect(zb_probe_t *self);
 static int s_lookup(zb_probe_t *self);
 static int64_t s_ping_slot(const zb_probe_t *self);
+static void s_on_peer_closed(zb_probe_t *self, int error);
 
 zb_probe_t *zb_probe_new(zb_loop_t *loop, zb_resolver_t *resolver, const zb_probe_config_t *config,
                          zb_probe_notify_fn *notify, void *arg)
@@ -118,11 +135,28 @@ zb_probe_t *zb_probe_new(zb_loop_t *loop, zb_resolver_t *resolver, const zb_prob
     self->backoff_ms = ZB_PROBE_BACKOFF_MIN_MS;
     //  Far in the past: the first unproven close may reconnect at once.
     self->quick_ms = INT64_MIN / 2;
+    //  A context that cannot be made (a CA file gone since the config was
+    //  read) leaves the probe down/tls at each connect, with the reason.
+    if (config->reply == ZB_PROBE_REPLY_HTTP) {
+        self->http = calloc(1, sizeof(*self->http));
+        if (!self->http) {
+            free(self);
+            return NULL;
+        }
+    }
+    if (config->tls) {
+        self->tls_ctx = zb_tls_ctx_get(config->tls_ca, config->tls_verify, self->status.error,
+                                       sizeof(self->status.error));
+        if (!self->tls_ctx)
+            zb_log_warning("%s: %s", config->name, self->status.error);
+    }
     return self;
 }
 
 static void s_close(zb_probe_t *self)
 {
+    zb_tls_destroy(&self->tls);
+    self->generation++;
     if (self->fd != -1) {
         zb_loop_del_fd(self->loop, self->fd);
         close(self->fd);
@@ -140,11 +174,21 @@ static void s_close_gracefully(zb_probe_t *self)
 {
     char buf[4096];
     for (size_t total = 0; self->fd != -1 && total < ZB_PROBE_DRAIN_MAX;) {
-        ssize_t n = recv(self->fd, buf, sizeof(buf), MSG_DONTWAIT);
+        ssize_t n;
+        if (self->tls) {
+            char err[ZB_ERROR_MAX + 1];
+            size_t got;
+            n = zb_tls_read(self->tls, buf, sizeof(buf), &got, err, sizeof(err)) == ZB_TLS_OK
+                    ? (ssize_t)got
+                    : 0;
+        } else
+            n = recv(self->fd, buf, sizeof(buf), MSG_DONTWAIT);
         if (n <= 0)
             break;
         total += (size_t)n;
     }
+    if (self->tls)
+        zb_tls_shutdown(self->tls); // close_notify: a TLS server logs a close without one
     s_close(self);
 }
 
@@ -156,6 +200,8 @@ void zb_probe_destroy(zb_probe_t **self_p)
         return;
     s_close(self);
     zb_lookup_cancel(&self->lookup);
+    zb_tls_ctx_release(&self->tls_ctx);
+    free(self->http);
     free(self);
     *self_p = NULL;
 }
@@ -176,6 +222,11 @@ void zb_probe_set_config(zb_probe_t *self, const zb_probe_config_t *config)
     assert(config->expect_len == self->config->expect_len);
     assert(config->hold == self->config->hold && config->literal == self->config->literal);
     assert(config->reply == self->config->reply);
+    assert(config->tls == self->config->tls && config->tls_verify == self->config->tls_verify);
+    assert(!config->tls || (strcmp(config->tls_ca, self->config->tls_ca) == 0 &&
+                            strcmp(config->tls_name, self->config->tls_name) == 0));
+    assert(config->reply != ZB_PROBE_REPLY_HTTP ||
+           strcmp(config->expect_status, self->config->expect_status) == 0);
     assert(config->timeout_ms > 0 && config->timeout_ms < config->interval_ms);
     const zb_probe_config_t *old = self->config;
     self->config = config;
@@ -202,12 +253,14 @@ void zb_probe_set_config(zb_probe_t *self, const zb_probe_config_t *config)
             zb_loop_timer_set(self->loop, &self->timer, s_ping_slot(self));
         break;
     case S_CONNECTING:
+    case S_HANDSHAKE:
     case S_WAITING:
         //  The attempt under way gets the new timeout, counted from its
         //  start (a deadline already past fires on the next pass).
         zb_loop_timer_set(self->loop, &self->timer, self->started_us / 1000 + config->timeout_ms);
         break;
     case S_RESOLVING:
+    case S_CLOSING:
         break; // the connect that follows uses the new timeout
     }
 }
@@ -366,6 +419,10 @@ static void s_ping(zb_probe_t *self)
     int64_t now = self->started_us / 1000;
     s_consume_check(self, now);
     self->matched = 0;
+    self->ping_now = false;
+    if (self->http)
+        zb_http_reply_start(self->http, config->http_head, config->expect, config->expect_len,
+                            config->expect_fail);
     //  A held connection's name is looked up again beside it when the
     //  answer has run out (the result comes later, from the loop).
     if (!config->literal && !self->lookup && now >= self->resolve_at && s_lookup(self) == -1)
@@ -373,6 +430,24 @@ static void s_ping(zb_probe_t *self)
     const char *ping = config->send;
     if (config->reply == ZB_PROBE_REPLY_PG_SSL && self->pg_gss)
         ping = s_pg_gss_request;
+    if (self->tls) {
+        zb_tls_status_t rc = zb_tls_write(self->tls, ping, config->send_len, self->status.error,
+                                          sizeof(self->status.error));
+        if (rc == ZB_TLS_OK) {
+            self->conn = S_WAITING;
+            zb_loop_timer_set(self->loop, &self->timer, now + config->timeout_ms);
+            return;
+        }
+        if (rc == ZB_TLS_WANT_READ || rc == ZB_TLS_WANT_WRITE)
+            s_set_error(self, "tls: write: the connection is not ready for a %zu-byte ping",
+                        config->send_len);
+        else if (rc == ZB_TLS_CLOSED)
+            s_set_error(self, "send: connection closed by peer");
+        s_close(self);
+        s_failure(self, rc == ZB_TLS_CLOSED ? "closed" : "tls");
+        s_reconnect_after_failure(self);
+        return;
+    }
     ssize_t n = send(self->fd, ping, config->send_len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n == (ssize_t)config->send_len) {
         self->conn = S_WAITING;
@@ -389,12 +464,11 @@ static void s_ping(zb_probe_t *self)
     s_reconnect_after_failure(self);
 }
 
-static void s_on_connected(zb_probe_t *self)
+//  The connection is set up (and through TLS when asked): check.
+static void s_on_ready(zb_probe_t *self)
 {
     int64_t now = zb_time_mono_ms();
     self->conn = S_IDLE;
-    self->connected_ms = now;
-    self->proven = false;
     zb_loop_timer_cancel(self->loop, &self->timer);
     if (zb_loop_mod_fd(self->loop, self->fd, ZB_LOOP_READ) == -1) {
         int error = errno;
@@ -402,6 +476,16 @@ static void s_on_connected(zb_probe_t *self)
         s_set_error(self, "epoll: %s", strerror(error));
         s_failure(self, "error");
         s_reconnect_later(self);
+        return;
+    }
+    if (self->config->reply == ZB_PROBE_REPLY_GREETING ||
+        self->config->reply == ZB_PROBE_REPLY_MYSQL) {
+        //  The server speaks first: its greeting is the reply.
+        s_consume_check(self, now);
+        self->started_us = zb_time_mono_us();
+        self->matched = 0;
+        self->conn = S_WAITING;
+        zb_loop_timer_set(self->loop, &self->timer, now + self->config->timeout_ms);
         return;
     }
     if (self->config->send_len == 0) {
@@ -414,10 +498,76 @@ static void s_on_connected(zb_probe_t *self)
             s_reconnect_later(self);
         } else if (!self->config->literal)
             zb_loop_timer_set(self->loop, &self->timer, self->resolve_at);
-    } else if (self->status.state == ZB_STATE_DOWN || now >= self->next_check)
+    } else if (self->status.state == ZB_STATE_DOWN || now >= self->next_check || self->ping_now)
         s_ping(self); // while down, every accepted reconnect is a chance to recover
     else
         zb_loop_timer_set(self->loop, &self->timer, s_ping_slot(self));
+}
+
+//  A certificate refused, or a handshake that failed, is down at once
+//  with the library's words: retrying will not change the certificate.
+static void s_handshake(zb_probe_t *self)
+{
+    bool refused;
+    char err[ZB_ERROR_MAX + 1];
+    zb_tls_status_t rc = zb_tls_handshake(self->tls, &refused, err, sizeof(err));
+    int64_t expires = zb_tls_expires(self->tls);
+    if (expires)
+        self->status.tls_expires = expires; // an expired certificate shows when it expired
+    if (rc == ZB_TLS_OK) {
+        s_on_ready(self);
+        return;
+    }
+    if (rc == ZB_TLS_WANT_READ || rc == ZB_TLS_WANT_WRITE) {
+        if (zb_loop_mod_fd(self->loop, self->fd,
+                           rc == ZB_TLS_WANT_READ ? ZB_LOOP_READ : ZB_LOOP_WRITE) == 0)
+            return;
+        snprintf(err, sizeof(err), "epoll: %s", strerror(errno));
+    }
+    if (rc == ZB_TLS_CLOSED) {
+        //  A server going away (or refusing us) between accept and
+        //  handshake: a closed connection like any other.
+        s_on_peer_closed(self, 0);
+        return;
+    }
+    s_close(self);
+    s_set_error(self, "%s", err);
+    s_down_now(self, "tls");
+    s_reconnect_later(self);
+}
+
+static void s_on_connected(zb_probe_t *self)
+{
+    self->connected_ms = zb_time_mono_ms();
+    self->proven = false;
+    if (!self->config->tls) {
+        s_on_ready(self);
+        return;
+    }
+    if (!self->tls_ctx) {
+        s_close(self);
+        self->tls_ctx = zb_tls_ctx_get(self->config->tls_ca, self->config->tls_verify,
+                                       self->status.error, sizeof(self->status.error));
+        if (!self->tls_ctx) {
+            s_down_now(self, "tls");
+            s_reconnect_later(self);
+            return;
+        }
+        s_connect(self); // the context is there now: start again
+        return;
+    }
+    const char *name = self->config->tls_name[0] ? self->config->tls_name : self->config->host;
+    self->tls = zb_tls_new(self->tls_ctx, self->fd, name);
+    if (!self->tls) {
+        s_close(self);
+        s_set_error(self, "tls: out of memory");
+        s_failure(self, "error");
+        s_reconnect_later(self);
+        return;
+    }
+    self->conn = S_HANDSHAKE;
+    zb_loop_timer_set(self->loop, &self->timer, zb_time_mono_ms() + self->config->timeout_ms);
+    s_handshake(self);
 }
 
 static void s_connect_addr(zb_probe_t *self)
@@ -486,7 +636,8 @@ static void s_on_resolved(void *arg, const zb_resolve_result_t *result)
     const zb_probe_config_t *config = self->config;
     self->lookup = NULL;
     int64_t now = zb_time_mono_ms();
-    bool connected = self->conn == S_CONNECTING || self->conn == S_IDLE || self->conn == S_WAITING;
+    bool connected = self->conn == S_CONNECTING || self->conn == S_HANDSHAKE ||
+                     self->conn == S_IDLE || self->conn == S_WAITING;
     if (result->status == ZB_RESOLVE_OK) {
         bool moved = self->have_addr && !zb_net_addr_equal(&self->addr, &result->addr);
         char was[ZB_ADDR_MAX + 1];
@@ -577,6 +728,23 @@ static void s_reply_good(zb_probe_t *self)
     self->proven = true;
     self->conn = S_IDLE;
     s_good(self, zb_time_mono_us() - self->started_us);
+    if (self->config->reply == ZB_PROBE_REPLY_GREETING && self->config->send_len > 0) {
+        //  The protocol's goodbye (smtp: QUIT), and its answer waited for
+        //  (within the timeout) before the close, so the server sees a clean
+        //  end of session rather than a connection lost.
+        char err[ZB_ERROR_MAX + 1];
+        bool said = self->tls
+                        ? zb_tls_write(self->tls, self->config->send, self->config->send_len, err,
+                                       sizeof(err)) == ZB_TLS_OK
+                        : send(self->fd, self->config->send, self->config->send_len,
+                               MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)self->config->send_len;
+        if (said) {
+            self->conn = S_CLOSING;
+            zb_loop_timer_set(self->loop, &self->timer,
+                              zb_time_mono_ms() + self->config->timeout_ms);
+            return;
+        }
+    }
     if (self->config->hold)
         zb_loop_timer_set(self->loop, &self->timer, s_ping_slot(self));
     else {
@@ -602,23 +770,117 @@ static void s_reply_bad(zb_probe_t *self, const char *data, size_t len)
     s_reconnect_after_failure(self);
 }
 
-static void s_read(zb_probe_t *self)
+//  A reply that is not what the check wants, said in error.
+static void s_reply_wrong(zb_probe_t *self, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void s_reply_wrong(zb_probe_t *self, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    vsnprintf(self->status.error, sizeof(self->status.error), format, args);
+    va_end(args);
+    s_close(self);
+    s_failure(self, "bad-response");
+    s_reconnect_after_failure(self);
+}
+
+//  A complete HTTP response: judged by its status and body. A server that
+//  said it closes the connection (nginx after keepalive_requests) gets a
+//  new one at once, no failure counted.
+static void s_http_judge(zb_probe_t *self, bool closed)
 {
     const zb_probe_config_t *config = self->config;
-    char buf[4096];
-    ssize_t n = recv(self->fd, buf, sizeof(buf), 0);
-    if (n == 0) {
-        s_on_peer_closed(self, 0);
+    const zb_http_reply_t *http = self->http;
+    const char *spec = config->expect_status;
+    if (!zb_http_status_match(spec, http->status)) {
+        s_reply_wrong(self, "http: status %d, expected %s", http->status, spec);
         return;
     }
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            s_on_peer_closed(self, errno);
+    if (!http->body_found) {
+        char text[ZB_PROBE_EXPECT_MAX * 4 + 8];
+        zb_text_printable(config->expect, config->expect_len < 40 ? config->expect_len : 40, text,
+                          sizeof(text), ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
+        s_reply_wrong(self, "http: status %d, but \"%s\" is not in the body's first 64 KiB",
+                      http->status, text);
         return;
     }
+    bool reconnect = config->hold && (closed || http->close);
+    unsigned generation = self->generation;
+    s_reply_good(self);
+    if (reconnect && self->generation == generation) {
+        s_close_gracefully(self);
+        s_connect(self);
+    }
+}
+
+static void s_on_http(zb_probe_t *self, const char *buf, size_t n)
+{
+    size_t used;
+    zb_http_result_t rc = zb_http_reply_feed(self->http, buf, n, &used);
+    if (rc == ZB_HTTP_ERROR) {
+        char text[200];
+        zb_text_printable(buf, n < 40 ? n : 40, text, sizeof(text), ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
+        s_reply_wrong(self, "http: %s (\"%s\")", self->http->error, text);
+    } else if (rc == ZB_HTTP_DONE)
+        s_http_judge(self, false);
+}
+
+//  The connection closed while an HTTP response was due: complete (a body
+//  until the close), or a kept-alive connection the server closed just as
+//  the request went out (retried at once, on a new connection, without a
+//  failure: a second close is one). Returns whether it was handled.
+static bool s_http_closed(zb_probe_t *self)
+{
+    const zb_http_reply_t *http = self->http;
+    bool nothing = http->status == 0 && http->header_bytes == 0 && http->line_len == 0;
+    if (self->proven && nothing) {
+        zb_log_debug("%s: the server closed the kept-alive connection; asking again on a new one",
+                     self->config->name);
+        s_close(self);
+        self->stale = true;
+        self->ping_now = true;
+        s_connect(self);
+        return true;
+    }
+    if (zb_http_reply_eof(self->http) != ZB_HTTP_DONE)
+        return false;
+    s_http_judge(self, true);
+    return true;
+}
+
+//  A MySQL/MariaDB greeting: a packet (3 bytes of length, sequence 0) of
+//  protocol 10, or an error packet (0xff: a host not allowed, too many
+//  connections), which is a server that answers but will not serve.
+static void s_on_mysql(zb_probe_t *self, const char *buf, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)buf;
+    if (n >= 5 && p[3] == 0 && p[4] == 10)
+        s_reply_good(self);
+    else if (n >= 7 && p[3] == 0 && p[4] == 0xff) {
+        char text[200];
+        size_t len = n - 7 < 80 ? n - 7 : 80;
+        zb_text_printable(buf + 7, len, text, sizeof(text), ZB_TEXT_ASCII);
+        s_reply_wrong(self, "mysql: error %u: %s", p[5] | (p[6] << 8), text);
+    } else
+        s_reply_bad(self, buf, n);
+}
+
+//  n bytes of the service's (n > 0).
+static void s_on_data(zb_probe_t *self, const char *buf, ssize_t n)
+{
+    const zb_probe_config_t *config = self->config;
     //  Outside a ping (banners, the tail of a reply) bytes are discarded.
     if (self->conn != S_WAITING)
         return;
+    if (config->reply == ZB_PROBE_REPLY_HTTP) {
+        s_on_http(self, buf, (size_t)n);
+        return;
+    }
+    if (config->reply == ZB_PROBE_REPLY_MYSQL) {
+        s_on_mysql(self, buf, (size_t)n);
+        return;
+    }
     if (config->reply == ZB_PROBE_REPLY_PG_SSL) {
         //  To an SSLRequest 'S' (TLS on) or 'N' (off); to a GSSENCRequest
         //  'G' or 'N'. Anything else is not PostgreSQL.
@@ -653,6 +915,47 @@ static void s_read(zb_probe_t *self)
         s_reply_good(self);
 }
 
+static void s_read(zb_probe_t *self)
+{
+    char buf[4096];
+    if (!self->tls) {
+        ssize_t n = recv(self->fd, buf, sizeof(buf), 0);
+        if (n > 0)
+            s_on_data(self, buf, n);
+        else if (n == 0) {
+            if (!(self->http && self->conn == S_WAITING && s_http_closed(self)))
+                s_on_peer_closed(self, 0);
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            s_on_peer_closed(self, errno);
+        return;
+    }
+    //  A TLS record read whole may hold more than one read's worth, which
+    //  the socket will not announce again: read until the session is empty
+    //  or a handler closed the connection. After 16 reads only what the
+    //  session already holds is taken (the socket will say when there is
+    //  more), so one busy connection cannot starve the loop.
+    unsigned generation = self->generation;
+    for (int reads = 0; self->generation == generation && (reads < 16 || zb_tls_pending(self->tls));
+         reads++) {
+        size_t got;
+        char err[ZB_ERROR_MAX + 1];
+        zb_tls_status_t rc = zb_tls_read(self->tls, buf, sizeof(buf), &got, err, sizeof(err));
+        if (rc == ZB_TLS_OK)
+            s_on_data(self, buf, (ssize_t)got);
+        else if (rc == ZB_TLS_CLOSED &&
+                 !(self->http && self->conn == S_WAITING && s_http_closed(self)))
+            s_on_peer_closed(self, 0);
+        else if (rc == ZB_TLS_ERROR) {
+            //  A broken record or an alert: the session is over.
+            s_close(self);
+            s_set_error(self, "%s", err);
+            s_failure(self, "tls");
+            s_reconnect_after_failure(self);
+        } else
+            return; // WANT_READ: all read; WANT_WRITE (a renegotiation) is not done
+    }
+}
+
 //  Loop callbacks
 
 static void s_on_io(zb_loop_t *loop, int fd, int events, void *arg)
@@ -667,6 +970,12 @@ static void s_on_io(zb_loop_t *loop, int fd, int events, void *arg)
             s_connect_failed(self, error, "connect");
         else
             s_on_connected(self);
+    } else if (self->conn == S_HANDSHAKE)
+        s_handshake(self);
+    else if (self->conn == S_CLOSING) {
+        //  The answer to the goodbye, or the server's close: done either way.
+        s_close_gracefully(self);
+        s_reconnect_later(self);
     } else if (self->conn == S_IDLE || self->conn == S_WAITING)
         s_read(self);
 }
@@ -687,6 +996,18 @@ static void s_on_timer(zb_loop_t *loop, zb_timer_t *timer, void *arg)
         s_close(self);
         s_consume_check(self, zb_time_mono_ms());
         s_failure(self, "timeout");
+        s_reconnect_later(self);
+        break;
+    case S_HANDSHAKE:
+        zb_time_format_duration(self->config->timeout_ms, text, sizeof(text));
+        s_set_error(self, "tls: handshake: no answer within %s", text);
+        s_close(self);
+        s_consume_check(self, zb_time_mono_ms());
+        s_failure(self, "timeout");
+        s_reconnect_later(self);
+        break;
+    case S_CLOSING:
+        s_close_gracefully(self); // no answer to the goodbye: closed all the same
         s_reconnect_later(self);
         break;
     case S_RESOLVING:

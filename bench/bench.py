@@ -68,6 +68,9 @@ CFG = {
     "lossy_seconds": env_int("BENCH_LOSSY_SECONDS", 120),
     "lossy_kills": env_int("BENCH_LOSSY_KILLS", 3),
     "lossy_control": env_int("BENCH_LOSSY_CONTROL", 1),
+    "tls_kills": env_int("BENCH_TLS_KILLS", 30),
+    "tls_scale_services": env_int("BENCH_TLS_SCALE_SERVICES", 10000),
+    "tls_scale_seconds": env_int("BENCH_TLS_SCALE_SECONDS", 20),
 }
 
 RESULTS_ROWS = []  # dicts: item, metric, value, floor, ratio, target, met, note
@@ -984,6 +987,227 @@ def bench_monit_scale(zb_cpu_check):
             "cpu_per_check_us": per * 1e6}
 
 
+
+# --------------------------------------------------------------------------
+# Items 1t and 4t: through TLS and HTTP keep-alive (issue 16), against nginx
+# (one process, master_process off, so SIGKILL takes the listener along).
+# BENCH_ONLY=1t or 4t runs one alone; they are not in the default set.
+
+NGINX_BENCH = """daemon off;
+master_process off;
+worker_processes 1;
+worker_rlimit_nofile 19000;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log crit;
+events {{ worker_connections 18000; }}
+http {{
+    log_format tiny 'x';
+    access_log {access};
+    keepalive_requests 100000000;
+    keepalive_timeout 600s;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {{
+        listen 127.0.0.1:{tls} ssl backlog=8192;
+        listen 127.0.0.1:{plain} backlog=8192;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        location / {{ return 200 "ok\\n"; }}
+    }}
+}}
+"""
+
+
+class Nginx:
+    """nginx serving TLS and plain HTTP on two free ports, from a cert made here."""
+
+    def __init__(self, name, access_log=False):
+        self.dir = os.path.join(TMP, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.cert, self.key = os.path.join(self.dir, "c.pem"), os.path.join(self.dir, "k.pem")
+        subprocess.run([tool_path("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", self.key, "-out",
+                        self.cert, "-days", "30", "-subj", "/CN=localhost"], check=True,
+                       capture_output=True)
+        self.tls, self.plain = free_port(), free_port()
+        self.access = os.path.join(self.dir, "access.log")
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(NGINX_BENCH.format(
+                dir=self.dir, tls=self.tls, plain=self.plain, cert=self.cert, key=self.key,
+                access=("%s tiny buffer=64k flush=1s" % self.access) if access_log else "off"))
+        self.name = name
+        self.runs = 0
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.runs += 1
+        self.proc = Proc([tool_path("nginx"), "-c", self.conf, "-p", self.dir],
+                         "%s-%d" % (self.name, self.runs))
+        wait_for(lambda: port_open(self.tls) and port_open(self.plain), 10, "nginx listening")
+
+    def requests(self):
+        try:
+            return os.path.getsize(self.access)  # one byte per request ('x' and a newline: 2)
+        except OSError:
+            return 0
+
+
+def tool_path(name):
+    path = shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
+    if not path:
+        raise RuntimeError("%s is not installed" % name)
+    return path
+
+
+class FloorHttp:
+    """The floor: a bare TCP client with one request answered on a kept-alive
+    connection to nginx, timing the EOF."""
+
+    def __init__(self, port):
+        self.port = port
+        self.eof = None
+        self.thread = None
+
+    def arm(self):
+        self.eof = None
+        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        self.sock.sendall(b"GET / HTTP/1.1\r\nHost: floor\r\n\r\n")
+        data = b""
+        while not data.endswith(b"ok\n"):
+            data += self.sock.recv(4096)
+        self.sock.settimeout(None)
+        self.thread = threading.Thread(target=self._wait, daemon=True)
+        self.thread.start()
+
+    def _wait(self):
+        try:
+            self.sock.recv(64)
+        except OSError:
+            pass
+        self.eof = time.monotonic()
+        self.sock.close()
+
+
+def bench_tls_detection():
+    log("item 1t: crash detection through TLS and HTTP keep-alive (%d kills each)" %
+        CFG["tls_kills"])
+    out = {}
+    floor_db = commit_floor(os.path.join(TMP, "floor-tls.db"))
+    for mode in ("https", "http"):
+        nginx = Nginx("det-nginx-" + mode)
+        sub = Sub()
+        keys = ("        check = https\n        tls-verify = no\n" if mode == "https" else
+                "        http = GET /\n")
+        port = nginx.tls if mode == "https" else nginx.plain
+        cfg = ("agent\n    name = bench\n    monitor = %s\n    beat = 1s\nservice\n    web\n"
+               "        probe = 127.0.0.1:%d\n%s        interval = 1s\n        timeout = 500ms\n"
+               "        fails = 1\n" % (sub.endpoint, port, keys))
+        agent = start_agent(cfg, "det-agent-" + mode)
+        floor = FloorHttp(nginx.plain)
+        ev, fl, fl_db, missed = [], [], [], []
+        for i in range(CFG["tls_kills"]):
+            wait_for(lambda: sub.state("web") == "up", 30, "web up before kill %d" % i, step=0.01)
+            floor.arm()
+            time.sleep(random.uniform(0.05, 0.5))
+            start = len(sub.msgs)
+            t0 = time.monotonic()
+            os.kill(nginx.proc.pid, signal.SIGKILL)
+            commit = floor_db()
+            floor.thread.join(5)
+            t_ev = wait_for(lambda: sub.event_after(t0, "web", "down", start) or
+                            time.monotonic() > t0 + 5, 6, "down event")
+            if t_ev is True or floor.eof is None:
+                missed.append(i)
+            else:
+                ev.append(t_ev - t0)
+                fl.append(floor.eof - t0)
+                fl_db.append(floor.eof - t0 + commit)
+            nginx.proc.stop(signal.SIGKILL)
+            nginx.start()
+        if ev:
+            fp99 = pct(fl_db, 99)
+            result("1t crash", "%s keep-alive: kill -> down event, p50" % mode, ms(pct(ev, 50)),
+                   ms(pct(fl_db, 50)), "%.1fx" % (pct(ev, 50) / pct(fl_db, 50)))
+            result("1t crash", "%s keep-alive: kill -> down event, p99" % mode, ms(pct(ev, 99)),
+                   ms(fp99), "%.1fx" % (pct(ev, 99) / fp99), "p99 <= 3x floor",
+                   pct(ev, 99) <= 3 * fp99,
+                   "floor = bare TCP client EOF on a kept-alive HTTP connection + one SQLite "
+                   "commit; n=%d, missed %d" % (len(ev), len(missed)))
+        out[mode] = {"event": ev, "floor_eof": fl, "floor": fl_db, "missed": missed}
+        sub.close()
+        agent.stop()
+        nginx.proc.stop(signal.SIGKILL)
+    return out
+
+
+def bench_tls_scale():
+    total = CFG["tls_scale_services"]
+    per = min(CFG["scale_per_agent"], 5000)
+    counts = [per] * (total // per) + ([total % per] if total % per else [])
+    log("item 4t: agent scale, %d check = https probes (TLS held, GET every 1 s) in %d agent(s), "
+        "%d s window" % (total, len(counts), CFG["tls_scale_seconds"]))
+    nginx = Nginx("scale-nginx", access_log=True)
+    sink = Proc([tool("zb-bench-sub"), "--bind", "tcp://127.0.0.1:%d" % free_port()], "tls-sink")
+    wait_for(lambda: "listening" in sink.text(), 10, "sink")
+    endpoint = sink.text().split()[1]
+    svc = ("    s{i:05d}\n        probe = 127.0.0.1:%d\n        check = https\n"
+           "        tls-verify = no\n        interval = 1s\n" % nginx.tls)
+    base = start_agent(scale_cfg("base", endpoint, 1, 0), "tls-agent-0")
+    t_start = time.monotonic()
+    agents = []
+    for i, c in enumerate(counts):
+        text = SCALE_HEAD.format(name="tls-%d" % i, monitor=endpoint) + "service\n" + "".join(
+            svc.format(i=k) for k in range(c))
+        agents.append(start_agent(text, "tls-agent-%d" % (i + 1)))
+
+    def established():
+        r = subprocess.run(["ss", "-Htn", "state", "established", "dst",
+                            "127.0.0.1:%d" % nginx.tls], capture_output=True, text=True)
+        return len(r.stdout.splitlines())
+    wait_for(lambda: established() >= total or not all(a.alive() for a in agents), 180,
+             "%d TLS connections" % total, step=1)
+    if not all(a.alive() for a in agents):
+        raise RuntimeError("agent died: " + "".join(a.text()[-2000:] for a in agents))
+    t_conn = time.monotonic()
+    time.sleep(5)
+    r1, t1 = nginx.requests(), time.monotonic()
+    c1 = [cpu_seconds(a.pid) for a in agents]
+    n1 = cpu_seconds(nginx.proc.pid)
+    time.sleep(CFG["tls_scale_seconds"])
+    r2, t2 = nginx.requests(), time.monotonic()
+    c2 = [cpu_seconds(a.pid) for a in agents]
+    n2 = cpu_seconds(nginx.proc.pid)
+    conns = established()
+    rss = [rss_kib(a.pid) for a in agents]
+    hwm = [rss_kib(a.pid, "VmHWM") for a in agents]
+    rss0 = rss_kib(base.pid)
+    wall = t2 - t1
+    cpu = sum(b - a for a, b in zip(c1, c2))
+    reqs = (r2 - r1) / 2.0
+    per_svc = (sum(rss) - len(agents) * rss0) * 1024.0 / total
+    per_svc_hwm = (sum(hwm) - len(agents) * rss0) * 1024.0 / total
+    for a in agents + [base]:
+        a.stop()
+    sink.stop()
+    nginx.proc.stop()
+    cpu_pct = 100 * cpu / wall
+    result("4t scale", "agent CPU, %d https probes at 1 s (%d agent(s))" % (total, len(agents)),
+           "%.1f%% of one core" % cpu_pct, None, None, "<= 25% of one core", cpu_pct <= 25,
+           "%.0f requests/s answered by nginx (itself %.0f%% of a core); %d connections at the "
+           "end; all connected %.1f s after start" % (reqs / wall, 100 * (n2 - n1) / wall, conns,
+                                                      t_conn - t_start))
+    result("4t scale", "agent memory per https service (RSS - RSS of a 0-service agent)",
+           "%.0f B (peak %.0f B)" % (per_svc, per_svc_hwm), "%d KiB base" % rss0, None,
+           "<= 8 KiB per service", per_svc <= 8192, "RSS %s KiB" % "+".join(str(r) for r in rss))
+    return {"services": total, "agents": counts, "cpu_pct": cpu_pct,
+            "requests_per_s": reqs / wall, "rss_kib": rss, "hwm_kib": hwm, "rss0_kib": rss0,
+            "bytes_per_service": per_svc, "nginx_cpu_pct": 100 * (n2 - n1) / wall}
+
 # --------------------------------------------------------------------------
 # Item 5: query cost
 
@@ -1378,6 +1602,10 @@ def main():
             data["ingest"] = bench_ingest()
         if "4" in items:
             data["scale"] = bench_scale()
+        if "1t" in items:
+            data["tls_detection"] = bench_tls_detection()
+        if "4t" in items:
+            data["tls_scale"] = bench_tls_scale()
         if "5" in items:
             data["query"] = bench_query()
         if "6" in items:

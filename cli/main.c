@@ -423,16 +423,27 @@ static int s_status_row(const zb_store_status_t *row, void *arg)
         s_out_json(out, zb_query_status_json(row));
         return 0;
     }
-    char since[48], age[32], reason[512] = "";
+    char since[48], age[32], reason[640] = "";
     if (out->format == S_CSV)
         s_time_precise(row->since_ms, since, sizeof(since));
     else
         zb_time_format_rfc3339(row->since_ms, since, sizeof(since));
     zb_time_format_duration(out->now > row->since_ms ? out->now - row->since_ms : 0, age,
                             sizeof(age));
-    if (row->reason && out->format == S_TABLE)
+    if (row->reason && out->format == S_TABLE) {
         snprintf(reason, sizeof(reason), "%s%s%s", row->reason,
                  row->error && *row->error ? ": " : "", row->error ? row->error : "");
+        //  TLS probes: when the certificate expires, in the reason's column.
+        if (row->tls_expires_ms) {
+            char when[48], left[32];
+            zb_time_format_rfc3339(row->tls_expires_ms, when, sizeof(when));
+            int64_t span = row->tls_expires_ms - out->now;
+            zb_time_format_duration(span >= 0 ? span : -span, left, sizeof(left));
+            size_t used = strlen(reason);
+            snprintf(reason + used, sizeof(reason) - used, " [cert %s %s, %s %s]",
+                     span >= 0 ? "expires" : "expired", when, span >= 0 ? "in" : "for", left);
+        }
+    }
     const char *values[] = {row->host, row->service, row->state,
                             since,     age,          out->format == S_CSV ? row->reason : reason};
     s_out_row(out, values);

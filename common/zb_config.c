@@ -199,14 +199,20 @@ int zb_config_check_known(zb_config_t *self, zconfig_t *section, const char *con
     for (zconfig_t *child = section ? zconfig_child(section) : NULL; child;
          child = zconfig_next(child)) {
         const char *name = zconfig_name(child);
-        bool found = false;
-        for (size_t i = 0; known[i] && !found; i++)
-            found = strcmp(name, known[i]) == 0;
+        bool found = false, repeats = false;
+        size_t len = strlen(name);
+        for (size_t i = 0; known[i] && !found; i++) {
+            found = strncmp(name, known[i], len) == 0 &&
+                    (known[i][len] == '\0' || strcmp(known[i] + len, "*") == 0);
+            repeats = found && known[i][len] == '*';
+        }
         if (!found)
             rc = zb_config_fail(self, child, "unknown key");
         //  zconfig keeps repeated keys as siblings; the later would silently
-        //  lose, so a repeat is an error.
-        for (zconfig_t *other = zconfig_next(child); other; other = zconfig_next(other))
+        //  lose, so a repeat is an error, unless the table's "key*" says the
+        //  key is a list.
+        for (zconfig_t *other = repeats ? NULL : zconfig_next(child); other;
+             other = zconfig_next(other))
             if (strcmp(name, zconfig_name(other)) == 0)
                 rc = zb_config_fail(self, other, "given twice");
     }

@@ -44,7 +44,7 @@ int zb_config_fail(zb_config_t *self, zconfig_t *node, const char *format, ...)
 void zb_config_path(zb_config_t *self, zconfig_t *node, char *buf, size_t size);
 
 //  Fails for every child of section whose name is not in known (a
-//  NULL-terminated list). A NULL section passes.
+//  NULL-terminated list; "key*" is a key that may be given more than once). A NULL section passes.
 int zb_config_check_known(zb_config_t *self, zconfig_t *section, const char *const known[]);
 
 //  Typed getters: the child `key` of `section` (which may be NULL). When the

@@ -45,6 +45,7 @@ typedef struct {
     char error[ZB_ERROR_MAX + 1];         // last error text; may be empty
     char addr[ZB_ADDR_MAX + 1];           // probes: the address in use; may be empty
     char container[ZB_CONTAINER_MAX + 1]; // kind "docker": the container id; may be empty
+    int64_t tls_expires; // TLS probes: peer certificate's notAfter (Unix s), 0 none
 } zb_service_status_t;
 
 typedef struct {

@@ -3,6 +3,7 @@
     included, which this module builds on). */
 #include "zb_proto.h"
 #include "zb_text.h"
+#include "zb_time.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -157,6 +158,13 @@ static int s_buf_service(s_buf_t *buf, const zb_service_status_t *s)
     if (s->container[0] &&
         (s_buf_append(buf, ",\"container\":", 13) == -1 || s_buf_string(buf, s->container) == -1))
         return -1;
+    //  Optional: only TLS probes have one.
+    if (s->tls_expires) {
+        char stamp[32];
+        zb_time_format_rfc3339(s->tls_expires * 1000, stamp, sizeof(stamp));
+        if (s_buf_append(buf, ",\"tls_expires\":", 15) == -1 || s_buf_string(buf, stamp) == -1)
+            return -1;
+    }
     if (s_buf_append(buf, "}", 1) == -1)
         return -1;
     return 0;
@@ -594,6 +602,13 @@ static void s_test_strictness(bool verbose)
     zb_msg_destroy(&msg);
 }
 
+static json_t *s_stamp(int64_t secs)
+{
+    char stamp[32];
+    zb_time_format_rfc3339(secs * 1000, stamp, sizeof(stamp));
+    return json_string(stamp);
+}
+
 //  One entry of a beat's services array as a JSON tree: what the encoder's
 //  text is checked against.
 static json_t *s_service_json(const zb_service_status_t *s)
@@ -610,7 +625,8 @@ static json_t *s_service_json(const zb_service_status_t *s)
         json_object_set_new(item, "reason", s_text(s->reason)) ||
         json_object_set_new(item, "error", s_text(s->error)) ||
         (s->addr[0] && json_object_set_new(item, "addr", s_text(s->addr))) ||
-        (s->container[0] && json_object_set_new(item, "container", s_text(s->container)))) {
+        (s->container[0] && json_object_set_new(item, "container", s_text(s->container))) ||
+        (s->tls_expires && json_object_set_new(item, "tls_expires", s_stamp(s->tls_expires)))) {
         json_decref(item);
         item = NULL;
     }
@@ -660,6 +676,8 @@ void zb_proto_test(bool verbose)
             snprintf(s.addr, sizeof(s.addr), i % 3 == 1 ? "10.0.0.%d:6379" : "[::%d]:22", i);
         if (i % 5 == 4) // optional: docker services only
             snprintf(s.container, sizeof(s.container), "0123456789%02d", i);
+        if (i % 4 == 1) // optional: TLS probes only
+            s.tls_expires = 1798761600 + i;
         assert(zb_msg_add_service(beat, &s) == 0);
     }
     char *topic, *json;
@@ -677,6 +695,7 @@ void zb_proto_test(bool verbose)
         assert(strcmp(a->reason, b->reason) == 0 && strcmp(a->error, b->error) == 0);
         assert(strcmp(a->kind, b->kind) == 0 && strcmp(a->addr, b->addr) == 0);
         assert(strcmp(a->container, b->container) == 0);
+        assert(a->tls_expires == b->tls_expires);
     }
     zb_msg_destroy(&copy);
     //  The text is what jansson makes of the whole document at once (the

@@ -51,6 +51,7 @@ typedef enum {
     S_F_SVC_ERROR,
     S_F_SVC_ADDR,
     S_F_SVC_CONTAINER,
+    S_F_SVC_TLS_EXPIRES,
     S_F_ITEM
 } s_field_t;
 
@@ -99,6 +100,7 @@ static const s_spec_t s_specs[] = {
     [S_F_SVC_ERROR] = {S_KEY("error"), S_STR, S_BEAT, false, 0, 0, ZB_ERROR_MAX},
     [S_F_SVC_ADDR] = {S_KEY("addr"), S_STR, S_BEAT, false, 0, 0, ZB_ADDR_MAX},
     [S_F_SVC_CONTAINER] = {S_KEY("container"), S_STR, S_BEAT, false, 0, 0, ZB_CONTAINER_MAX},
+    [S_F_SVC_TLS_EXPIRES] = {S_KEY("tls_expires"), S_STR, S_BEAT, false, 0, 0, 20},
     [S_F_ITEM] = {S_KEY(""), S_LIST, S_BEAT, false, 0, 0, 0},
 };
 
@@ -509,7 +511,7 @@ static int s_put_string(s_parse_t *p, const unsigned char *text, size_t len)
 {
     const s_spec_t *spec = &s_specs[p->field];
     zb_msg_t *msg = p->msg;
-    char word[16]; // type and state names
+    char word[24]; // type and state names, tls_expires
     char *dest = word;
     if (spec->kind == S_INT || spec->kind == S_LIST)
         return s_wrong_type(p);
@@ -568,6 +570,9 @@ static int s_put_string(s_parse_t *p, const unsigned char *text, size_t len)
         else
             s_service(p)->state = state;
     }
+    if (p->field == S_F_SVC_TLS_EXPIRES &&
+        zb_time_parse_rfc3339(word, &s_service(p)->tls_expires) == -1)
+        return s_fail(p, p->field, "not an RFC 3339 UTC time (2027-01-31T23:59:59Z)");
     if (p->field == S_F_TYPE) {
         if (strcmp(word, "beat") != 0 && strcmp(word, "event") != 0)
             return s_fail(p, S_F_TYPE, "unknown message type");

@@ -105,6 +105,27 @@ void zb_time_format_rfc3339(int64_t wall_ms, char *buf, size_t size)
     strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+int zb_time_parse_rfc3339(const char *text, int64_t *secs)
+{
+    //  Digits where the pattern has 9, the rest literally.
+    static const char pattern[] = "9999-99-99T99:99:99Z";
+    if (strlen(text) != sizeof(pattern) - 1)
+        return -1;
+    for (size_t i = 0; pattern[i]; i++)
+        if (pattern[i] == '9' ? text[i] < '0' || text[i] > '9' : text[i] != pattern[i])
+            return -1;
+    struct tm tm = {0};
+    if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec) != 6 ||
+        tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+        tm.tm_min > 59 || tm.tm_sec > 60)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *secs = (int64_t)timegm(&tm);
+    return 0;
+}
+
 void zb_time_format_rfc3339_ms(int64_t wall_ms, char *buf, size_t size)
 {
     char base[32];
@@ -154,6 +175,16 @@ void zb_time_test(bool verbose)
 {
     (void)verbose;
     int64_t ms = -1;
+    int64_t secs = 0;
+    char stamp[32];
+    assert(zb_time_parse_rfc3339("2026-11-28T05:40:07Z", &secs) == 0);
+    zb_time_format_rfc3339(secs * 1000, stamp, sizeof(stamp));
+    assert(strcmp(stamp, "2026-11-28T05:40:07Z") == 0);
+    assert(zb_time_parse_rfc3339("1970-01-01T00:00:00Z", &secs) == 0 && secs == 0);
+    assert(zb_time_parse_rfc3339("2026-11-28T05:40:07", &secs) == -1);
+    assert(zb_time_parse_rfc3339("2026-11-28 05:40:07Z", &secs) == -1);
+    assert(zb_time_parse_rfc3339("2026-13-28T05:40:07Z", &secs) == -1);
+    assert(zb_time_parse_rfc3339("+026-11-28T05:40:07Z", &secs) == -1);
     assert(zb_time_parse_duration("500ms", &ms) == 0 && ms == 500);
     assert(zb_time_parse_duration("1s", &ms) == 0 && ms == 1000);
     assert(zb_time_parse_duration("1.5s", &ms) == 0 && ms == 1500);

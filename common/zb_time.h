@@ -29,6 +29,10 @@ void zb_time_format_duration(int64_t ms, char *buf, size_t size);
 //  Formats wall-clock milliseconds as RFC 3339 UTC, "2026-11-28T05:40:07Z".
 void zb_time_format_rfc3339(int64_t wall_ms, char *buf, size_t size);
 
+//  Parses exactly that form ("2026-11-28T05:40:07Z") into Unix seconds.
+//  Returns 0, or -1 for anything else.
+int zb_time_parse_rfc3339(const char *text, int64_t *secs);
+
 //  The same with milliseconds, "2026-11-28T05:40:07.123Z".
 void zb_time_format_rfc3339_ms(int64_t wall_ms, char *buf, size_t size);
 

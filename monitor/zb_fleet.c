@@ -462,6 +462,11 @@ static void s_reconcile(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t 
         service->listed = true;
         s_service_apply(self, host, service, status->state, status->since_ms, status->kind,
                         status->reason, status->error);
+        //  A certificate's expiry changes rarely (a renewal): written when it does.
+        if (service->tls_expires != status->tls_expires) {
+            service->tls_expires = status->tls_expires;
+            s_service_write(self, host, service);
+        }
     }
     //  Collected first: deleting while walking a table is not allowed.
     zb_fleet_service_t **gone = NULL;

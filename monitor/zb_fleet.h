@@ -82,6 +82,7 @@ typedef struct {
     int64_t outage_id;         // open service outage, 0 when none
     int64_t outage_started_ms; // its start
     bool listed;               // seen in the beat being reconciled
+    int64_t tls_expires;       // TLS probes: the certificate's notAfter (Unix s); 0 none
     zb_fleet_marks_t alert;    // the alerting policy's
 } zb_fleet_service_t;
 

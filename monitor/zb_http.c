@@ -618,6 +618,7 @@ typedef struct {
     s_buf_t service_up;
     s_buf_t service_state;
     s_buf_t service_since;
+    s_buf_t tls_expiry;
     int64_t open[2]; // open outages: service, host
     bool failed;
 } s_metrics_t;
@@ -672,6 +673,11 @@ static int s_on_metric_status(const zb_store_status_t *row, void *arg)
     snprintf(since, sizeof(since), "%.3f", (double)row->since_ms / 1000.0);
     s_sample(&m->service_since, "zbeat_service_state_since_seconds", row->host, row->service, NULL,
              since);
+    if (row->tls_expires_ms) {
+        snprintf(since, sizeof(since), "%lld", (long long)(row->tls_expires_ms / 1000));
+        s_sample(&m->tls_expiry, "zbeat_tls_cert_expiry_timestamp_seconds", row->host, row->service,
+                 NULL, since);
+    }
     return 0;
 }
 
@@ -831,6 +837,9 @@ static enum MHD_Result s_metrics(s_request_t *req)
                  "The service's state: 1 for the current one.", &m.service_state);
         s_family(&out, "zbeat_service_state_since_seconds", "gauge",
                  "When the service entered its current state (Unix time).", &m.service_since);
+        s_family(&out, "zbeat_tls_cert_expiry_timestamp_seconds", "gauge",
+                 "TLS probes: when the peer certificate expires (notAfter, Unix time).",
+                 &m.tls_expiry);
         s_family(&out, "zbeat_outages_open", "gauge", "Outages open now.", NULL);
         s_buf_printf(&out,
                      "zbeat_outages_open{kind=\"service\"} %" PRId64 "\n"
@@ -854,6 +863,7 @@ static enum MHD_Result s_metrics(s_request_t *req)
     free(m.service_up.data);
     free(m.service_state.data);
     free(m.service_since.data);
+    free(m.tls_expiry.data);
     free(deliveries);
     enum MHD_Result result;
     if (rc != 0) {
@@ -1139,7 +1149,8 @@ void zb_http_test(bool verbose)
     zb_store_t *store = zb_store_open(path, err, sizeof(err));
     assert(store);
     zb_store_host_t host = {"web-1", "alive", 1000, "0123456789abcdef", 1000, 1500, -1, 0, ""};
-    zb_store_service_t service = {"web-1", "redis", "probe", "down", 2000, "refused", "nope"};
+    zb_store_service_t service = {"web-1", "redis",   "probe", "down",
+                                  2000,    "refused", "nope",  1798761600000};
     zb_store_outage_t outage = {.kind = "service",
                                 .host = "web-1",
                                 .service = "redis",
@@ -1225,6 +1236,8 @@ void zb_http_test(bool verbose)
     assert(s_status_of(answer) == 200 && strstr(answer, "version=0.0.4"));
     assert(strstr(answer, "zbeat_host_alive{host=\"web-1\"} 1\n"));
     assert(strstr(answer, "zbeat_service_up{host=\"web-1\",service=\"redis\"} 0\n"));
+    assert(strstr(answer, "zbeat_tls_cert_expiry_timestamp_seconds{host=\"web-1\","
+                          "service=\"redis\"} 1798761600\n"));
     assert(strstr(answer, "zbeat_outages_open{kind=\"service\"} 1\n"));
     assert(!strstr(answer, "zbeat_messages_total"));
     free(answer);

@@ -8,12 +8,14 @@ PACKAGES=(
     # build
     cmake make gcc pkg-config
     libczmq-dev libzmq3-dev libsqlite3-dev libjansson-dev libyajl-dev libcurl4-openssl-dev
-    libc-ares-dev
+    libc-ares-dev libssl-dev
     libmicrohttpd-dev
     # tests: real services and tools
     redis-server python3 python3-zmq python3-prometheus-client sqlite3 procps iproute2 nftables
     # probe tests: real servers to stop gracefully
     postgresql nginx-light memcached
+    # greeting checks: a real sshd (own config, in the test) and an SMTP sink
+    openssh-server python3-aiosmtpd
     # the status page test: a real headless browser
     chromium chromium-driver python3-selenium
     # hygiene: format check, sanitizers' runtime for clang, valgrind

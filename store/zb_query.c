@@ -40,6 +40,9 @@ json_t *zb_query_status_json(const zb_store_status_t *row)
     json_object_set_new(o, "since", zb_query_json_time(row->since_ms));
     json_object_set_new(o, "reason", zb_query_json_text(row->reason));
     json_object_set_new(o, "error", zb_query_json_text(row->error));
+    //  Only TLS probes have one.
+    if (row->tls_expires_ms)
+        json_object_set_new(o, "tls_expires", zb_query_json_time(row->tls_expires_ms));
     return o;
 }
 

@@ -43,8 +43,8 @@ static void s_test_store(void)
     zb_store_host_t h1 = {"web-1", "alive", 0, "0123456789abcdef", 1000, 0, -1, 0, ""};
     zb_store_host_t h3 = {"web-3", "alive", 0, "0123456789abcdef", 1000, 0, -1, 0, ""};
     assert(zb_store_host_put(store, &h1) == 0 && zb_store_host_put(store, &h3) == 0);
-    zb_store_service_t redis = {"web-1", "redis", "probe", "down", 1550 * S, "refused", ""};
-    zb_store_service_t ssh = {"web-1", "ssh", "probe", "up", 0, "ok", ""};
+    zb_store_service_t redis = {"web-1", "redis", "probe", "down", 1550 * S, "refused", "", 0};
+    zb_store_service_t ssh = {"web-1", "ssh", "probe", "up", 0, "ok", "", 0};
     assert(zb_store_service_put(store, &redis) == 0 && zb_store_service_put(store, &ssh) == 0);
     struct {
         const char *kind, *host, *service;

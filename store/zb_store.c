@@ -34,13 +34,13 @@ const char *const zb_store_sql[S_COUNT] = {
     [S_HOSTS] = "SELECT name, state, since_ms, instance, interval_ms, last_seen_ms, "
                 "ifnull(replay_pending, -1), replay_reported_ms, replay_instance "
                 "FROM hosts ORDER BY name",
-    [S_SERVICES] = "SELECT host, name, kind, state, since_ms, reason, error "
-                   "FROM services ORDER BY host, name",
+    [S_SERVICES] = "SELECT host, name, kind, state, since_ms, reason, error, "
+                   "ifnull(tls_expires_ms, 0) FROM services ORDER BY host, name",
     [S_OPEN_OUTAGES] = "SELECT " S_OUTAGE_COLUMNS " FROM outages WHERE ended_at_ms IS NULL",
     //  NULL sorts first, so each host's own row precedes its services.
-    [S_STATUS] = "SELECT name, NULL, state, since_ms, NULL, NULL FROM hosts "
-                 "UNION ALL SELECT host, name, state, since_ms, reason, error FROM services "
-                 "ORDER BY 1, 2",
+    [S_STATUS] = "SELECT name, NULL, state, since_ms, NULL, NULL, 0 FROM hosts "
+                 "UNION ALL SELECT host, name, state, since_ms, reason, error, "
+                 "ifnull(tls_expires_ms, 0) FROM services ORDER BY 1, 2",
     [S_ALERT_GET] = "SELECT " S_DELIVERY_COLUMNS " FROM alerts a LEFT JOIN deliveries d "
                     "ON 0 WHERE a.id = ?1",
     //  LIMIT -1 is no limit.
@@ -71,10 +71,12 @@ const char *const zb_store_sql[S_COUNT] = {
                    "state = excluded.state, since_ms = excluded.since_ms, "
                    "instance = excluded.instance, interval_ms = excluded.interval_ms, "
                    "last_seen_ms = excluded.last_seen_ms",
-    [S_SERVICE_PUT] = "INSERT INTO services (host, name, kind, state, since_ms, reason, error) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (host, name) DO UPDATE SET "
+    [S_SERVICE_PUT] = "INSERT INTO services (host, name, kind, state, since_ms, reason, error, "
+                      "tls_expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+                      "ON CONFLICT (host, name) DO UPDATE SET "
                       "kind = excluded.kind, state = excluded.state, since_ms = excluded.since_ms, "
-                      "reason = excluded.reason, error = excluded.error",
+                      "reason = excluded.reason, error = excluded.error, "
+                      "tls_expires_ms = excluded.tls_expires_ms",
     [S_SERVICE_DELETE] = "DELETE FROM services WHERE host = ?1 AND name = ?2",
     [S_INSTANCE_PUT] = "INSERT INTO instances (host, instance, first_seen_ms, last_seq) "
                        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (host, instance) DO UPDATE SET "

@@ -72,6 +72,7 @@ typedef struct {
     int64_t since_ms;
     const char *reason;
     const char *error;
+    int64_t tls_expires_ms; // TLS probes: the certificate's notAfter; 0 none
 } zb_store_service_t;
 
 //  One outage. kind is "service" or "host"; service is NULL for a host.
@@ -96,8 +97,9 @@ typedef struct {
     const char *service;
     const char *state;
     int64_t since_ms;
-    const char *reason; // NULL for a host row
-    const char *error;  // NULL for a host row
+    const char *reason;     // NULL for a host row
+    const char *error;      // NULL for a host row
+    int64_t tls_expires_ms; // TLS probes: the certificate's notAfter; 0 none
 } zb_store_status_t;
 
 //  One alert of the outbox. service is NULL for a host alert, outage_id 0

@@ -73,6 +73,10 @@ int zb_store_service_put(zb_store_t *self, const zb_store_service_t *service)
     sqlite3_bind_int64(stmt, 5, service->since_ms);
     zb_store_bind_text(stmt, 6, service->reason ? service->reason : "");
     zb_store_bind_text(stmt, 7, service->error ? service->error : "");
+    if (service->tls_expires_ms)
+        sqlite3_bind_int64(stmt, 8, service->tls_expires_ms);
+    else
+        sqlite3_bind_null(stmt, 8);
     return zb_store_step(self, S_SERVICE_PUT);
 }
 
@@ -141,6 +145,7 @@ static int s_service_row(sqlite3_stmt *stmt, void *fn, void *arg)
         .since_ms = sqlite3_column_int64(stmt, 4),
         .reason = zb_store_text(stmt, 5),
         .error = zb_store_text(stmt, 6),
+        .tls_expires_ms = sqlite3_column_int64(stmt, 7),
     };
     return ((zb_store_service_fn *)fn)(&service, arg);
 }
@@ -153,6 +158,7 @@ static int s_status_row(sqlite3_stmt *stmt, void *fn, void *arg)
         .since_ms = sqlite3_column_int64(stmt, 3),
         .reason = zb_store_text_or_null(stmt, 4),
         .error = zb_store_text_or_null(stmt, 5),
+        .tls_expires_ms = sqlite3_column_int64(stmt, 6),
     };
     return ((zb_store_status_fn *)fn)(&row, arg);
 }

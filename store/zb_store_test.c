@@ -34,8 +34,14 @@ static int s_collect_status(const zb_store_status_t *row, void *arg)
 {
     s_collect_t *collect = arg;
     size_t len = strlen(collect->text);
-    snprintf(collect->text + len, sizeof(collect->text) - len, "%s/%s=%s;", row->host,
+    snprintf(collect->text + len, sizeof(collect->text) - len, "%s/%s=%s", row->host,
              row->service ? row->service : "-", row->state);
+    len = strlen(collect->text);
+    if (row->tls_expires_ms) // TLS probes only
+        snprintf(collect->text + len, sizeof(collect->text) - len, "@%lld",
+                 (long long)row->tls_expires_ms);
+    len = strlen(collect->text);
+    snprintf(collect->text + len, sizeof(collect->text) - len, ";");
     collect->count++;
     return 0;
 }
@@ -132,9 +138,11 @@ void zb_store_test(bool verbose)
     assert(zb_store_host_put(store, &host) == 0);
     host.state = "silent";
     assert(zb_store_host_put(store, &host) == 0); // upsert
-    zb_store_service_t service = {"web-1", "redis", "probe", "down", 2000, "refused", "nope"};
+    zb_store_service_t service = {"web-1", "redis",   "probe", "down",
+                                  2000,    "refused", "nope",  1798761600000};
     assert(zb_store_service_put(store, &service) == 0);
     service.name = "gone";
+    service.tls_expires_ms = 0;
     assert(zb_store_service_put(store, &service) == 0);
     assert(zb_store_service_delete(store, "web-1", "gone") == 0);
     assert(zb_store_instance_put(store, "web-1", "0123456789abcdef", 1000, 5) == 0);
@@ -204,7 +212,7 @@ void zb_store_test(bool verbose)
 
     memset(&collect, 0, sizeof(collect));
     assert(zb_store_status(reader, s_collect_status, &collect) == 0);
-    assert(s_streq(collect.text, "web-1/-=silent;web-1/redis=down;"));
+    assert(s_streq(collect.text, "web-1/-=silent;web-1/redis=down@1798761600000;"));
 
     //  The per-host query runs on an index.
     memset(&collect, 0, sizeof(collect));

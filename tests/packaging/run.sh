@@ -193,7 +193,7 @@ deb=${debs[0]}
 echo "package: ${deb##*/} ($(stat -c %s "$deb") bytes)"
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
-required=(libczmq4 libzmq5 libsqlite3-0 libjansson4 libyajl2 libc-ares2 passwd procps)
+required=(libczmq4 libzmq5 libsqlite3-0 libjansson4 libyajl2 libc-ares2 libssl3 passwd procps)
 #   libcurl4 is a dependency exactly when a binary links libcurl.
 for b in "${binaries[@]}"; do
     if objdump -p "$destdir/usr/bin/$b" 2>/dev/null | grep -q 'NEEDED *libcurl'; then

@@ -1,0 +1,444 @@
+/*  zb_tls: TLS for probes (OpenSSL). See zb_tls.h. */
+#include "zb_tls.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct _zb_tls_ctx_t {
+    zb_tls_ctx_t *next; // in s_contexts
+    SSL_CTX *ssl_ctx;
+    int refs;
+    bool verify;
+    char ca[]; // "" for the system's store
+};
+
+struct _zb_tls_t {
+    SSL *ssl;
+    int64_t expires; // the leaf's notAfter, seen while verifying; 0 none
+};
+
+static int64_t s_not_after(X509 *cert)
+{
+    struct tm tm;
+    if (!cert || ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+        return 0;
+    return (int64_t)timegm(&tm);
+}
+
+//  Verification leaves OpenSSL's verdict as it is, but keeps the leaf's
+//  expiry: a refused certificate is not kept as the peer's, and an expired
+//  one should still say when it expired.
+static int s_on_verify(int ok, X509_STORE_CTX *store)
+{
+    SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+    zb_tls_t *self = ssl ? SSL_get_app_data(ssl) : NULL;
+    if (self && !self->expires)
+        self->expires = s_not_after(X509_STORE_CTX_get0_cert(store));
+    return ok;
+}
+
+//  The contexts in use. Probes live in one thread (the agent's loop), and
+//  so does everything that makes them; --probe-once makes one.
+static zb_tls_ctx_t *s_contexts;
+
+//  OpenSSL's most recent error, in its words.
+static void s_library_error(const char *what, char *err, size_t errsize)
+{
+    unsigned long code = ERR_peek_last_error();
+    const char *reason = code ? ERR_reason_error_string(code) : NULL;
+    if (reason)
+        snprintf(err, errsize, "tls: %s: %s", what, reason);
+    else
+        snprintf(err, errsize, "tls: %s", what);
+    ERR_clear_error();
+}
+
+zb_tls_ctx_t *zb_tls_ctx_get(const char *ca, bool verify, char *err, size_t errsize)
+{
+    if (!ca)
+        ca = "";
+    for (zb_tls_ctx_t *ctx = s_contexts; ctx; ctx = ctx->next)
+        if (ctx->verify == verify && strcmp(ctx->ca, ca) == 0) {
+            ctx->refs++;
+            return ctx;
+        }
+    zb_tls_ctx_t *self = calloc(1, sizeof(*self) + strlen(ca) + 1);
+    if (!self) {
+        snprintf(err, errsize, "tls: out of memory");
+        return NULL;
+    }
+    strcpy(self->ca, ca);
+    self->verify = verify;
+    self->refs = 1;
+    self->ssl_ctx = SSL_CTX_new(TLS_client_method());
+    if (!self->ssl_ctx) {
+        s_library_error("cannot make a context", err, errsize);
+        goto fail;
+    }
+    SSL_CTX_set_min_proto_version(self->ssl_ctx, TLS1_2_VERSION);
+    //  A held connection keeps no read or write buffer while idle: 34 KiB
+    //  each otherwise, times thousands of probes.
+    SSL_CTX_set_mode(self->ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
+    //  A server that closes without close_notify (most do, on an idle
+    //  keep-alive connection) has closed, not failed.
+    SSL_CTX_set_options(self->ssl_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    //  Every check makes a full handshake: resumption would skip the very
+    //  certificate checks the probe is for.
+    SSL_CTX_set_session_cache_mode(self->ssl_ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(self->ssl_ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_verify(self->ssl_ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
+                       verify ? s_on_verify : NULL);
+    if (verify) {
+        int ok = ca[0] ? SSL_CTX_load_verify_locations(self->ssl_ctx, ca, NULL)
+                       : SSL_CTX_set_default_verify_paths(self->ssl_ctx);
+        if (ok != 1) {
+            char what[300];
+            snprintf(what, sizeof(what), "cannot load CA file %s", ca[0] ? ca : "(system)");
+            s_library_error(what, err, errsize);
+            goto fail;
+        }
+    }
+    self->next = s_contexts;
+    s_contexts = self;
+    return self;
+fail:
+    SSL_CTX_free(self->ssl_ctx);
+    free(self);
+    return NULL;
+}
+
+void zb_tls_ctx_release(zb_tls_ctx_t **ctx_p)
+{
+    assert(ctx_p);
+    zb_tls_ctx_t *self = *ctx_p;
+    if (!self)
+        return;
+    *ctx_p = NULL;
+    if (--self->refs > 0)
+        return;
+    for (zb_tls_ctx_t **at = &s_contexts; *at; at = &(*at)->next)
+        if (*at == self) {
+            *at = self->next;
+            break;
+        }
+    SSL_CTX_free(self->ssl_ctx);
+    free(self);
+}
+
+zb_tls_t *zb_tls_new(zb_tls_ctx_t *ctx, int fd, const char *name)
+{
+    assert(ctx && fd >= 0 && name);
+    zb_tls_t *self = calloc(1, sizeof(*self));
+    if (!self)
+        return NULL;
+    self->ssl = SSL_new(ctx->ssl_ctx);
+    if (!self->ssl || SSL_set_fd(self->ssl, fd) != 1)
+        goto fail;
+    SSL_set_app_data(self->ssl, self);
+    //  An address is matched against the certificate's IP entries and is
+    //  not sent as SNI (RFC 6066 allows host names only).
+    unsigned char ip[16];
+    bool is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
+    if (!is_ip && name[0] && SSL_set_tlsext_host_name(self->ssl, name) != 1)
+        goto fail;
+    if (ctx->verify && name[0]) {
+        X509_VERIFY_PARAM *param = SSL_get0_param(self->ssl);
+        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        if ((is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name) : SSL_set1_host(self->ssl, name)) !=
+            1)
+            goto fail;
+    }
+    SSL_set_connect_state(self->ssl);
+    return self;
+fail:
+    ERR_clear_error();
+    SSL_free(self->ssl);
+    free(self);
+    return NULL;
+}
+
+void zb_tls_destroy(zb_tls_t **self_p)
+{
+    assert(self_p);
+    zb_tls_t *self = *self_p;
+    if (!self)
+        return;
+    SSL_free(self->ssl);
+    free(self);
+    *self_p = NULL;
+}
+
+//  What SSL_get_error says about a call that returned rc.
+static zb_tls_status_t s_status(zb_tls_t *self, int rc, const char *what, char *err, size_t errsize)
+{
+    int code = SSL_get_error(self->ssl, rc);
+    switch (code) {
+    case SSL_ERROR_WANT_READ:
+        return ZB_TLS_WANT_READ;
+    case SSL_ERROR_WANT_WRITE:
+        return ZB_TLS_WANT_WRITE;
+    case SSL_ERROR_ZERO_RETURN:
+        ERR_clear_error();
+        return ZB_TLS_CLOSED;
+    case SSL_ERROR_SYSCALL:
+        if (ERR_peek_last_error() == 0) {
+            //  EOF (ignored as "unexpected" by the context) or a socket error.
+            int error = errno;
+            ERR_clear_error();
+            if (rc == 0 || error == 0 || error == ECONNRESET || error == EPIPE)
+                return ZB_TLS_CLOSED;
+            snprintf(err, errsize, "tls: %s: %s", what, strerror(error));
+            return ZB_TLS_ERROR;
+        }
+        s_library_error(what, err, errsize);
+        return ZB_TLS_ERROR;
+    default:
+        s_library_error(what, err, errsize);
+        return ZB_TLS_ERROR;
+    }
+}
+
+zb_tls_status_t zb_tls_handshake(zb_tls_t *self, bool *verify_failed, char *err, size_t errsize)
+{
+    assert(self && verify_failed);
+    *verify_failed = false;
+    ERR_clear_error();
+    int rc = SSL_do_handshake(self->ssl);
+    if (rc == 1)
+        return ZB_TLS_OK;
+    zb_tls_status_t status = s_status(self, rc, "handshake", err, errsize);
+    long verify = SSL_get_verify_result(self->ssl);
+    if (status == ZB_TLS_ERROR && verify != X509_V_OK) {
+        *verify_failed = true;
+        snprintf(err, errsize, "tls: certificate verify failed: %s",
+                 X509_verify_cert_error_string(verify));
+    } else if (status == ZB_TLS_CLOSED)
+        snprintf(err, errsize, "tls: handshake: connection closed by peer");
+    return status;
+}
+
+zb_tls_status_t zb_tls_write(zb_tls_t *self, const void *data, size_t len, char *err,
+                             size_t errsize)
+{
+    assert(self && len > 0);
+    ERR_clear_error();
+    size_t written = 0;
+    int rc = SSL_write_ex(self->ssl, data, len, &written);
+    if (rc == 1 && written == len)
+        return ZB_TLS_OK;
+    return s_status(self, rc, "write", err, errsize);
+}
+
+zb_tls_status_t zb_tls_read(zb_tls_t *self, void *buf, size_t size, size_t *got, char *err,
+                            size_t errsize)
+{
+    assert(self && got);
+    ERR_clear_error();
+    *got = 0;
+    int rc = SSL_read_ex(self->ssl, buf, size, got);
+    if (rc == 1)
+        return ZB_TLS_OK;
+    return s_status(self, rc, "read", err, errsize);
+}
+
+bool zb_tls_pending(zb_tls_t *self)
+{
+    assert(self);
+    return SSL_pending(self->ssl) > 0;
+}
+
+void zb_tls_shutdown(zb_tls_t *self)
+{
+    assert(self);
+    ERR_clear_error();
+    if (SSL_is_init_finished(self->ssl))
+        (void)SSL_shutdown(self->ssl); // one try: the socket closes next anyway
+    ERR_clear_error();
+}
+
+int64_t zb_tls_expires(zb_tls_t *self)
+{
+    assert(self);
+    int64_t expires = s_not_after(SSL_get0_peer_certificate(self->ssl));
+    return expires ? expires : self->expires;
+}
+
+const char *zb_tls_version(zb_tls_t *self)
+{
+    assert(self);
+    return SSL_get_version(self->ssl);
+}
+
+//  Self-test: a thread serves TLS on one end of a socket pair with a
+//  certificate made here (CN=localhost, 30 days), the probe's side is
+//  non-blocking and polled.
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+typedef struct {
+    int fd;
+    EVP_PKEY *key;
+    X509 *cert;
+} s_test_server_t;
+
+static void *s_test_serve(void *arg)
+{
+    s_test_server_t *server = arg;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    assert(ctx);
+    assert(SSL_CTX_use_certificate(ctx, server->cert) == 1);
+    assert(SSL_CTX_use_PrivateKey(ctx, server->key) == 1);
+    SSL *ssl = SSL_new(ctx);
+    assert(ssl && SSL_set_fd(ssl, server->fd) == 1);
+    if (SSL_accept(ssl) == 1) {
+        char buf[64];
+        int n = SSL_read(ssl, buf, sizeof(buf));
+        if (n > 0)
+            assert(SSL_write(ssl, "+PONG\r\n", 7) == 7);
+        while (SSL_read(ssl, buf, sizeof(buf)) > 0)
+            ;
+        SSL_shutdown(ssl);
+    }
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    close(server->fd);
+    return NULL;
+}
+
+//  Waits on fd for what status asks.
+static void s_test_wait(int fd, zb_tls_status_t status)
+{
+    struct pollfd item = {fd, status == ZB_TLS_WANT_WRITE ? POLLOUT : POLLIN, 0};
+    assert(poll(&item, 1, 5000) == 1);
+}
+
+//  One client run against a fresh server; returns the handshake's verdict.
+static zb_tls_status_t s_test_run(s_test_server_t *server, const char *ca, bool verify,
+                                  const char *name, bool *verify_failed, char *err, size_t errsize,
+                                  int64_t *expires)
+{
+    int pair[2];
+    assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pair) == 0);
+    //  The server's end blocks.
+    int server_fd = dup(pair[1]);
+    close(pair[1]);
+    assert(server_fd >= 0);
+    int fl = fcntl(server_fd, F_GETFL);
+    assert(fcntl(server_fd, F_SETFL, fl & ~O_NONBLOCK) == 0);
+    server->fd = server_fd;
+    pthread_t thread;
+    assert(pthread_create(&thread, NULL, s_test_serve, server) == 0);
+    zb_tls_ctx_t *ctx = zb_tls_ctx_get(ca, verify, err, errsize);
+    assert(ctx);
+    zb_tls_t *tls = zb_tls_new(ctx, pair[0], name);
+    assert(tls);
+    zb_tls_status_t status;
+    while ((status = zb_tls_handshake(tls, verify_failed, err, errsize)) == ZB_TLS_WANT_READ ||
+           status == ZB_TLS_WANT_WRITE)
+        s_test_wait(pair[0], status);
+    if (status == ZB_TLS_OK) {
+        *expires = zb_tls_expires(tls);
+        assert(strncmp(zb_tls_version(tls), "TLSv1.", 6) == 0);
+        assert(zb_tls_write(tls, "PING\r\n", 6, err, errsize) == ZB_TLS_OK);
+        char buf[16];
+        size_t got = 0;
+        zb_tls_status_t rc;
+        while ((rc = zb_tls_read(tls, buf, sizeof(buf), &got, err, errsize)) == ZB_TLS_WANT_READ)
+            s_test_wait(pair[0], rc);
+        assert(rc == ZB_TLS_OK && got == 7 && memcmp(buf, "+PONG\r\n", 7) == 0);
+        zb_tls_shutdown(tls);
+    }
+    zb_tls_destroy(&tls);
+    close(pair[0]);
+    assert(pthread_join(thread, NULL) == 0);
+    zb_tls_ctx_release(&ctx);
+    return status;
+}
+
+void zb_tls_test(bool verbose)
+{
+    //  OpenSSL writes with write(2): a peer gone mid-handshake must not
+    //  kill the test (the agent ignores SIGPIPE too).
+    signal(SIGPIPE, SIG_IGN);
+    //  A key and a self-signed certificate for localhost, 30 days.
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    assert(key);
+    X509 *cert = X509_new();
+    assert(cert);
+    X509_set_version(cert, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 30L * 86400);
+    X509_NAME *subject = X509_get_subject_name(cert);
+    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
+                               -1, 0);
+    X509_set_issuer_name(cert, subject);
+    X509_set_pubkey(cert, key);
+    assert(X509_sign(cert, key, EVP_sha256()) > 0);
+    char ca[] = "/tmp/zb-tls-test-XXXXXX";
+    int fd = mkstemp(ca);
+    assert(fd >= 0);
+    FILE *file = fdopen(fd, "w");
+    assert(file && PEM_write_X509(file, cert) == 1);
+    fclose(file);
+    s_test_server_t server = {-1, key, cert};
+    char err[256];
+    bool refused;
+    int64_t expires = 0, now = (int64_t)time(NULL);
+
+    //  Without verification: up, and the expiry is the certificate's.
+    assert(s_test_run(&server, NULL, false, "localhost", &refused, err, sizeof(err), &expires) ==
+           ZB_TLS_OK);
+    assert(expires >= now + 30 * 86400 - 5 && expires <= now + 30 * 86400 + 5);
+    //  Verified against the system's store: a self-signed certificate fails.
+    assert(s_test_run(&server, NULL, true, "localhost", &refused, err, sizeof(err), &expires) ==
+           ZB_TLS_ERROR);
+    if (verbose)
+        printf("\n    %s", err);
+    assert(refused && strstr(err, "tls: certificate verify failed: self") == err);
+    //  Against its own CA file, by its name: up.
+    assert(s_test_run(&server, ca, true, "localhost", &refused, err, sizeof(err), &expires) ==
+           ZB_TLS_OK);
+    //  The wrong name, or an address not in the certificate, fails.
+    assert(s_test_run(&server, ca, true, "example.org", &refused, err, sizeof(err), &expires) ==
+           ZB_TLS_ERROR);
+    if (verbose)
+        printf("\n    %s", err);
+    assert(refused && strstr(err, "hostname mismatch"));
+    assert(s_test_run(&server, ca, true, "127.0.0.1", &refused, err, sizeof(err), &expires) ==
+           ZB_TLS_ERROR);
+    assert(refused && strstr(err, "IP address mismatch"));
+    //  Contexts are shared and freed with their last user.
+    zb_tls_ctx_t *a = zb_tls_ctx_get(ca, true, err, sizeof(err));
+    zb_tls_ctx_t *b = zb_tls_ctx_get(ca, true, err, sizeof(err));
+    zb_tls_ctx_t *c = zb_tls_ctx_get(ca, false, err, sizeof(err));
+    assert(a && a == b && c != a);
+    zb_tls_ctx_release(&a);
+    zb_tls_ctx_release(&b);
+    zb_tls_ctx_release(&c);
+    assert(!a && !s_contexts);
+    //  An unreadable CA file is an error with the library's words.
+    assert(!zb_tls_ctx_get("/nonexistent/ca.pem", true, err, sizeof(err)));
+    assert(strstr(err, "tls: cannot load CA file /nonexistent/ca.pem") == err);
+    unlink(ca);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    if (verbose)
+        printf("\n");
+}
