@@ -172,7 +172,7 @@ static const char *s_patterns_problem(const char *value)
 static void s_channel_load(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section)
 {
     static const char *const keys[] = {"exec",     "webhook",   "template",    "timeout", "hosts",
-                                       "services", "retry-for", "backoff-max", NULL};
+                                       "services", "retry-for", "backoff-max", "after",   NULL};
     const char *name = zconfig_name(section);
     if (!zconfig_child(section)) {
         zb_config_fail(config, section, "is not a channel: give it exec or webhook");
@@ -243,6 +243,7 @@ static void s_channel_load(zb_monitor_config_t *self, zb_config_t *config, zconf
                        30LL * 86400 * 1000, &channel->retry_for_ms);
     zb_config_duration(config, section, "backoff-max", ZB_CHANNEL_BACKOFF_MAX_DEFAULT_MS, 100,
                        86400 * 1000, &channel->backoff_max_ms);
+    zb_config_duration(config, section, "after", 0, 0, 3600 * 1000, &channel->after_ms);
     self->channel_count++;
 }
 
@@ -391,7 +392,7 @@ void zb_monitor_config_test(bool verbose)
                        "    chat\n        webhook = https://hooks.example.com/T0/B0\n"
                        "        template = slack\n        hosts = web-*\n"
                        "        services = redis,db-*\n        retry-for = 1h\n"
-                       "        backoff-max = 30s\n",
+                       "        backoff-max = 30s\n        after = 5s\n",
                        err, sizeof(err)) == 0);
     assert(strcmp(config.publish, "tcp://*:7402") == 0);
     assert(config.flap_threshold == 4 && config.flap_window_ms == 120000);
@@ -409,6 +410,7 @@ void zb_monitor_config_test(bool verbose)
     assert(config.channels[1].timeout_ms == ZB_CHANNEL_TIMEOUT_DEFAULT_MS);
     assert(config.channels[1].retry_for_ms == 3600000);
     assert(config.channels[1].backoff_max_ms == 30000);
+    assert(config.channels[0].after_ms == 0 && config.channels[1].after_ms == 5000);
 
     //  An empty file keeps every default.
     assert(s_load_text(&config, "", err, sizeof(err)) == 0);
@@ -464,6 +466,7 @@ void zb_monitor_config_test(bool verbose)
         {"alert\n    x\n        exec = a\n        colour = 1\n", ": alert/x/colour: unknown key"},
         {"alert\n    x\n        exec = a\n        timeout = 2h\n",
          ": alert/x/timeout: \"2h\" is out"},
+        {"alert\n    x\n        exec = a\n        after = 2h\n", ": alert/x/after: \"2h\" is out"},
         {"alert\n    x\n        exec = a\n    x\n        exec = b\n", ": alert/x: given twice"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

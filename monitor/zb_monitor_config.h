@@ -41,6 +41,7 @@ typedef struct {
     int64_t timeout_ms;     // one attempt
     int64_t retry_for_ms;   // an alert undelivered this long after it was made fails
     int64_t backoff_max_ms; // cap of the exponential backoff between attempts
+    int64_t after_ms;       // grace: an outage over this soon sends nothing here; 0 = none
 } zb_channel_config_t;
 
 typedef struct {

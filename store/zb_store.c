@@ -101,10 +101,15 @@ const char *const zb_store_sql[S_COUNT] = {
     [S_ALERT_INSERT] = "INSERT OR IGNORE INTO alerts (id, created_at_ms, trigger, host, service, "
                        "outage_id, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [S_DELIVERY_INSERT] = "INSERT OR IGNORE INTO deliveries (alert_id, channel, status, "
-                          "queued_at_ms, next_attempt_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
+                          "queued_at_ms, next_attempt_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
     [S_ALERT_RELEASE] = "UPDATE deliveries SET status = 'pending', queued_at_ms = ?2, "
                         "next_attempt_at_ms = ?2 "
-                        "WHERE alert_id = ?1 AND status = 'held'",
+                        "WHERE alert_id = ?1 AND status = 'held' AND last_error = ''",
+    //  A channel's grace (alert/NAME/after): the opening alert, not tried
+    //  yet and not due yet, is held back for good (last_error says why).
+    [S_DELIVERY_WITHHOLD] = "UPDATE deliveries SET status = 'held', last_error = ?3 "
+                            "WHERE alert_id = ?1 AND channel = ?2 AND status = 'pending' "
+                            "AND attempts = 0 AND next_attempt_at_ms > ?4",
     //  In creation order: a receiver never gets a recovery before its down.
     [S_DELIVERY_NEXT] = "SELECT " S_DELIVERY_COLUMNS " FROM deliveries d JOIN alerts a "
                         "ON a.id = d.alert_id WHERE d.channel = ?1 AND d.status = 'pending' "

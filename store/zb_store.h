@@ -264,6 +264,17 @@ int zb_store_prune(zb_store_t *self, int64_t before_ms, int batch);
 //  Returns 1 when inserted, 0 when the id existed, -1 on error.
 int zb_store_alert_add(zb_store_t *self, const zb_store_alert_t *alert, const char *const *channels,
                        size_t channel_count, bool held);
+//  The same, each delivery due delays_ms[i] after the alert was made (a
+//  channel's grace, alert/NAME/after; NULL: all due at once).
+int zb_store_alert_add_due(zb_store_t *self, const zb_store_alert_t *alert,
+                           const char *const *channels, const int64_t *delays_ms,
+                           size_t channel_count, bool held);
+//  Holds back for good a delivery not tried yet and due after now_ms (its
+//  outage ended within the channel's grace): status held, why as its error,
+//  never released. Returns 1 when held back, 0 when it was due or tried
+//  already, -1 on error.
+int zb_store_delivery_withhold(zb_store_t *self, const char *alert_id, const char *channel,
+                               int64_t now_ms, const char *why);
 //  Held deliveries of the alert become pending, due at now_ms. Returns the
 //  number released, or -1.
 int zb_store_alert_release(zb_store_t *self, const char *id, int64_t now_ms);
