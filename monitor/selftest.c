@@ -1,5 +1,6 @@
 /*  Runs the self-test of one monitor module (or all): zb-monitor-selftest NAME */
 #include "zb_alert.h"
+#include "zb_alertmanager.h"
 #include "zb_auth.h"
 #include "zb_dispatch.h"
 #include "zb_fleet.h"
@@ -16,6 +17,7 @@ static const zb_selftest_t s_tests[] = {
     {"alert", zb_alert_test},
     {"hook", zb_hook_test},
     {"webhook", zb_webhook_test},
+    {"alertmanager", zb_alertmanager_test},
     {"dispatch", zb_dispatch_test},
     {"monitor", zb_monitor_test},
     {"fleet", zb_fleet_test},

@@ -169,10 +169,30 @@ static const char *s_patterns_problem(const char *value)
     }
 }
 
+//  Why a comma-separated list of http(s) base URLs is not one, or NULL.
+static const char *s_urls_problem(const char *urls)
+{
+    const char *start = urls;
+    for (;;) {
+        size_t len = strcspn(start, ",");
+        if (len == 0)
+            return "has an empty URL";
+        if (strncmp(start, "http://", 7) != 0 && strncmp(start, "https://", 8) != 0)
+            return "is not a list of http:// or https:// URLs";
+        if (strcspn(start, " \t") < len)
+            return "has a space in a URL";
+        if (!start[len])
+            return NULL;
+        start += len + 1;
+    }
+}
+
 static void s_channel_load(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section)
 {
-    static const char *const keys[] = {"exec",     "webhook",   "template",    "timeout", "hosts",
-                                       "services", "retry-for", "backoff-max", "after",   NULL};
+    static const char *const keys[] = {"exec",  "webhook",      "template",  "timeout",
+                                       "hosts", "services",     "retry-for", "backoff-max",
+                                       "after", "alertmanager", "resend",    "monitor-name",
+                                       NULL};
     const char *name = zconfig_name(section);
     if (!zconfig_child(section)) {
         zb_config_fail(config, section, "is not a channel: give it exec or webhook");
@@ -197,8 +217,26 @@ static void s_channel_load(zb_monitor_config_t *self, zb_config_t *config, zconf
     const char *exec = zb_config_string(config, section, "exec", NULL);
     const char *webhook = zb_config_string(config, section, "webhook", NULL);
     const char *template = zb_config_string(config, section, "template", NULL);
-    if (!exec == !webhook)
-        zb_config_fail(config, section, "needs exactly one of exec and webhook");
+    const char *alertmanager = zb_config_string(config, section, "alertmanager", NULL);
+    if ((exec != NULL) + (webhook != NULL) + (alertmanager != NULL) != 1)
+        zb_config_fail(config, section, "needs exactly one of exec, webhook and alertmanager");
+    const char *bad_urls = alertmanager ? s_urls_problem(alertmanager) : NULL;
+    if (bad_urls)
+        zb_config_fail(config, zconfig_locate(section, "alertmanager"), "\"%.200s\" %s",
+                       alertmanager, bad_urls);
+    else if (alertmanager && strlen(alertmanager) >= sizeof(channel->alertmanager))
+        zb_config_fail(config, zconfig_locate(section, "alertmanager"), "is too long");
+    else if (alertmanager)
+        snprintf(channel->alertmanager, sizeof(channel->alertmanager), "%s", alertmanager);
+    const char *monitor_name = zb_config_string(config, section, "monitor-name", NULL);
+    if (monitor_name && !alertmanager)
+        zb_config_fail(config, zconfig_locate(section, "monitor-name"),
+                       "is for alertmanager channels only");
+    else if (monitor_name && !zb_name_valid(monitor_name))
+        zb_config_fail(config, zconfig_locate(section, "monitor-name"),
+                       "\"%.100s\" is not a valid name (letters, digits, . _ -)", monitor_name);
+    snprintf(channel->monitor_name, sizeof(channel->monitor_name), "%s",
+             monitor_name && zb_name_valid(monitor_name) ? monitor_name : "zbeat");
     if (exec && (!*exec || strlen(exec) >= sizeof(channel->exec)))
         zb_config_fail(config, zconfig_locate(section, "exec"), "is empty or too long");
     else if (exec)
@@ -244,6 +282,11 @@ static void s_channel_load(zb_monitor_config_t *self, zb_config_t *config, zconf
     zb_config_duration(config, section, "backoff-max", ZB_CHANNEL_BACKOFF_MAX_DEFAULT_MS, 100,
                        86400 * 1000, &channel->backoff_max_ms);
     zb_config_duration(config, section, "after", 0, 0, 3600 * 1000, &channel->after_ms);
+    if (!alertmanager && zconfig_locate(section, "resend"))
+        zb_config_fail(config, zconfig_locate(section, "resend"),
+                       "is for alertmanager channels only");
+    zb_config_duration(config, section, "resend", 60 * 1000, 1000, 3600 * 1000,
+                       &channel->resend_ms);
     self->channel_count++;
 }
 
@@ -411,6 +454,16 @@ void zb_monitor_config_test(bool verbose)
     assert(config.channels[1].retry_for_ms == 3600000);
     assert(config.channels[1].backoff_max_ms == 30000);
     assert(config.channels[0].after_ms == 0 && config.channels[1].after_ms == 5000);
+    assert(s_load_text(&config,
+                       "alert\n    am\n        alertmanager = http://a:9093,https://b:9093/\n"
+                       "        resend = 30s\n        monitor-name = dc-1\n"
+                       "    am2\n        alertmanager = http://c:9093\n",
+                       err, sizeof(err)) == 0);
+    assert(strcmp(config.channels[0].alertmanager, "http://a:9093,https://b:9093/") == 0);
+    assert(config.channels[0].resend_ms == 30000);
+    assert(strcmp(config.channels[0].monitor_name, "dc-1") == 0);
+    assert(config.channels[1].resend_ms == 60000);
+    assert(strcmp(config.channels[1].monitor_name, "zbeat") == 0);
 
     //  An empty file keeps every default.
     assert(s_load_text(&config, "", err, sizeof(err)) == 0);
@@ -451,9 +504,19 @@ void zb_monitor_config_test(bool verbose)
         {"monitor\n    bind = \"\"\n", ": monitor/bind: \"\" is empty"},
         {"monitor\n    flap-threshold = -1\n", ": monitor/flap-threshold: -1 is out of range"},
         {"monitor\n    repeat = 0\n", ": monitor/repeat: \"0\" is not a duration"},
-        {"alert\n    x\n        timeout = 1s\n", ": alert/x: needs exactly one of exec and"},
+        {"alert\n    x\n        timeout = 1s\n", ": alert/x: needs exactly one of exec, webhook"},
         {"alert\n    x\n        exec = a\n        webhook = http://h/\n",
-         ": alert/x: needs exactly one of exec and webhook"},
+         ": alert/x: needs exactly one of exec, webhook and alertmanager"},
+        {"alert\n    x\n        alertmanager = 127.0.0.1:9093\n",
+         ": alert/x/alertmanager: \"127.0.0.1:9093\" is not a list of http"},
+        {"alert\n    x\n        alertmanager = http://a:9093,\n",
+         ": alert/x/alertmanager: \"http://a:9093,\" has an empty URL"},
+        {"alert\n    x\n        exec = a\n        resend = 1m\n",
+         ": alert/x/resend: is for alertmanager channels only"},
+        {"alert\n    x\n        alertmanager = http://a\n        resend = 2h\n",
+         ": alert/x/resend: \"2h\" is out"},
+        {"alert\n    x\n        alertmanager = http://a\n        monitor-name = a b\n",
+         ": alert/x/monitor-name: \"a b\" is not a valid name"},
         {"alert\n    x = 1\n", ": alert/x: is not a channel"},
         {"alert\n    x\n        webhook = ftp://h/\n", ": alert/x/webhook: \"ftp://h/\" is not"},
         {"alert\n    x\n        exec = a\n        template = slack\n",

@@ -43,6 +43,13 @@ const char *const zb_store_sql[S_COUNT] = {
                  "ORDER BY 1, 2",
     [S_ALERT_GET] = "SELECT " S_DELIVERY_COLUMNS " FROM alerts a LEFT JOIN deliveries d "
                     "ON 0 WHERE a.id = ?1",
+    //  What an alertmanager channel restates: opening alerts it was sent of
+    //  outages still open, oldest first.
+    [S_FIRING] = "SELECT " S_DELIVERY_COLUMNS " FROM outages o JOIN alerts a "
+                 "ON a.outage_id = o.id JOIN deliveries d ON d.alert_id = a.id "
+                 "WHERE ifnull(o.ended_at_ms, 9223372036854775807) = 9223372036854775807 "
+                 "AND d.channel = ?1 AND d.status = 'sent' "
+                 "AND a.trigger IN ('down', 'silent', 'stable') ORDER BY a.seq",
     //  LIMIT -1 is no limit.
     [S_DELIVERIES] = "SELECT " S_DELIVERY_COLUMNS " FROM alerts a LEFT JOIN deliveries d "
                      "ON d.alert_id = a.id WHERE a.created_at_ms >= ?1 "

@@ -281,6 +281,9 @@ int zb_store_alert_release(zb_store_t *self, const char *id, int64_t now_ms);
 //  The alert with this id (fn is called once), 0 when there is none.
 int zb_store_alert_get(zb_store_t *self, const char *id, zb_store_delivery_fn *fn, void *arg);
 
+//  The opening alerts (down, silent, stable) sent to the channel whose
+//  outage is still open, oldest first: what an alertmanager channel restates.
+int zb_store_firing(zb_store_t *self, const char *channel, zb_store_delivery_fn *fn, void *arg);
 //  The channel's oldest pending delivery (fn is called at most once).
 int zb_store_delivery_next(zb_store_t *self, const char *channel, zb_store_delivery_fn *fn,
                            void *arg);

@@ -116,6 +116,14 @@ int zb_store_alert_get(zb_store_t *self, const char *id, zb_store_delivery_fn *f
     return zb_store_walk(self, stmt, "alert", s_delivery_row, (void *)fn, arg);
 }
 
+int zb_store_firing(zb_store_t *self, const char *channel, zb_store_delivery_fn *fn, void *arg)
+{
+    assert(self && channel && fn);
+    sqlite3_stmt *stmt = self->stmt[S_FIRING];
+    zb_store_bind_text(stmt, 1, channel);
+    return zb_store_walk(self, stmt, "firing alerts", s_delivery_row, (void *)fn, arg);
+}
+
 int zb_store_delivery_next(zb_store_t *self, const char *channel, zb_store_delivery_fn *fn,
                            void *arg)
 {

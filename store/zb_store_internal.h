@@ -36,6 +36,7 @@ enum {
     S_OPEN_OUTAGES,
     S_STATUS,
     S_ALERT_GET,
+    S_FIRING,
     S_DELIVERIES,
     S_SILENCES,
     S_MONITOR,
