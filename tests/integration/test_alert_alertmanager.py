@@ -206,5 +206,15 @@ class AlertmanagerTest(AlertCase):
         self.stop_monitor()
 
 
+    def test_documented_route_is_valid(self):
+        """docs/alerts.md's worked route passes amtool check-config."""
+        text = open(os.path.join(os.environ.get("ZB_SOURCE_DIR", "."), "docs", "alerts.md")).read()
+        yml = text.split("A worked route", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+        path = self.write("route.yml", yml)
+        rc, out, err = self.run_cmd(["amtool", "check-config", path])
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("1 inhibit rules", out)
+
+
 if __name__ == "__main__":
     zbtest.main()
