@@ -106,8 +106,9 @@ char *zb_alertmanager_body(const char *payload, const zb_alertmanager_opts_t *op
     return body;
 }
 
-int zb_alertmanager_post(const char *urls, const char *body, int64_t timeout_ms,
-                         const atomic_bool *stop, char *error, size_t size, int64_t *status)
+int zb_alertmanager_post(const char *urls, const char *headers, const char *body,
+                         int64_t timeout_ms, const atomic_bool *stop, char *error, size_t size,
+                         int64_t *status)
 {
     assert(urls && body && error && status);
     *status = -1;
@@ -124,7 +125,7 @@ int zb_alertmanager_post(const char *urls, const char *body, int64_t timeout_ms,
             n--;
         snprintf(url, sizeof(url), "%.*s/api/v2/alerts", n, start);
         zb_webhook_result_t result;
-        if (zb_webhook_post(url, body, timeout_ms, stop, &result) == 0)
+        if (zb_webhook_post_with(url, body, headers, timeout_ms, stop, &result) == 0)
             rc = 0;
         else if (used < size)
             used += (size_t)snprintf(error + used, size - used, "%s%.*s: %s", used ? "; " : "", n,
@@ -204,8 +205,8 @@ void zb_alertmanager_test(bool verbose)
     atomic_bool stop;
     atomic_init(&stop, false);
     assert(zb_webhook_init() == 0);
-    assert(zb_alertmanager_post("http://127.0.0.1:1/,http://127.0.0.1:1", "[]", 2000, &stop, error,
-                                sizeof(error), &status) == -1);
+    assert(zb_alertmanager_post("http://127.0.0.1:1/,http://127.0.0.1:1", NULL, "[]", 2000, &stop,
+                                error, sizeof(error), &status) == -1);
     assert(strstr(error, "http://127.0.0.1:1: ") == error);
     assert(strstr(error, "; http://127.0.0.1:1: "));
     assert(status == -1);

@@ -36,8 +36,10 @@ char *zb_alertmanager_body(const char *payload, const zb_alertmanager_opts_t *op
 //  list. Returns 0 when at least one member answered 2xx (a cluster shares
 //  what one member got); else -1 with every member's error in error. *status
 //  is the last HTTP status, or -1.
-int zb_alertmanager_post(const char *urls, const char *body, int64_t timeout_ms,
-                         const atomic_bool *stop, char *error, size_t size, int64_t *status);
+//  headers: the channel's extra header lines (zb_webhook_post_with), or NULL.
+int zb_alertmanager_post(const char *urls, const char *headers, const char *body,
+                         int64_t timeout_ms, const atomic_bool *stop, char *error, size_t size,
+                         int64_t *status);
 
 void zb_alertmanager_test(bool verbose);
 

@@ -133,8 +133,8 @@ static int s_attempt(s_courier_t *self, s_head_t *head, int attempt, char *error
         if (!body)
             snprintf(error, size, "not an alert JSON");
         else {
-            rc = zb_alertmanager_post(channel->alertmanager, body, channel->timeout_ms, self->stop,
-                                      error, size, result);
+            rc = zb_alertmanager_post(channel->alertmanager, channel->headers, body,
+                                      channel->timeout_ms, self->stop, error, size, result);
             *abandoned = rc != 0 && atomic_load(self->stop);
         }
         free(body);
@@ -144,7 +144,8 @@ static int s_attempt(s_courier_t *self, s_head_t *head, int attempt, char *error
         if (!body)
             snprintf(error, size, "not an alert JSON");
         else {
-            rc = zb_webhook_post(channel->webhook, body, channel->timeout_ms, self->stop, &web);
+            rc = zb_webhook_post_with(channel->webhook, body, channel->headers, channel->timeout_ms,
+                                      self->stop, &web);
             *result = web.http_status > 0 ? web.http_status : -1;
             if (rc != 0)
                 snprintf(error, size, "%s", web.error);
@@ -184,8 +185,8 @@ static void s_resend(s_courier_t *self, zb_store_t *store)
     char error[512];
     int64_t status;
     if (body &&
-        zb_alertmanager_post(channel->alertmanager, body, channel->timeout_ms, self->stop, error,
-                             sizeof(error), &status) != 0 &&
+        zb_alertmanager_post(channel->alertmanager, channel->headers, body, channel->timeout_ms,
+                             self->stop, error, sizeof(error), &status) != 0 &&
         !atomic_load(self->stop))
         zb_log_warning("alert channel %s: restating firing alerts: %s", channel->name, error);
     free(body);
@@ -464,7 +465,7 @@ static bool s_channel_same(const zb_channel_config_t *a, const zb_channel_config
            a->timeout_ms == b->timeout_ms && a->retry_for_ms == b->retry_for_ms &&
            a->backoff_max_ms == b->backoff_max_ms && a->after_ms == b->after_ms &&
            strcmp(a->alertmanager, b->alertmanager) == 0 && a->resend_ms == b->resend_ms &&
-           strcmp(a->monitor_name, b->monitor_name) == 0;
+           strcmp(a->monitor_name, b->monitor_name) == 0 && strcmp(a->headers, b->headers) == 0;
 }
 
 int zb_dispatch_reload(zb_dispatch_t *self, const zb_monitor_config_t *config)

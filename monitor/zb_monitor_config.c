@@ -7,6 +7,7 @@
 #include "zb_proto.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -169,6 +170,99 @@ static const char *s_patterns_problem(const char *value)
     }
 }
 
+//  As zb_config_check_known, but `header` may repeat (one per header).
+static void s_check_channel_keys(zb_config_t *config, zconfig_t *section, const char *const *keys)
+{
+    for (zconfig_t *child = zconfig_child(section); child; child = zconfig_next(child)) {
+        const char *name = zconfig_name(child);
+        bool found = false;
+        for (size_t i = 0; keys[i] && !found; i++)
+            found = strcmp(name, keys[i]) == 0;
+        if (!found)
+            zb_config_fail(config, child, "unknown key");
+        for (zconfig_t *other = zconfig_next(child); other && strcmp(name, "header") != 0;
+             other = zconfig_next(other))
+            if (strcmp(name, zconfig_name(other)) == 0)
+                zb_config_fail(config, other, "given twice");
+    }
+}
+
+//  Appends text[0..len) to buf (size bytes, NUL-terminated); -1 when full.
+static int s_append(char *buf, size_t size, const char *text, size_t len)
+{
+    size_t used = strlen(buf);
+    if (used + len + 1 > size)
+        return -1;
+    memcpy(buf + used, text, len);
+    buf[used + len] = '\0';
+    return 0;
+}
+
+//  A header line ("Name: value") with its secrets resolved, appended to
+//  headers: ${VAR} is the environment's VAR, a word @/path the file's
+//  content (trailing white space trimmed), so secrets stay out of the file.
+//  Resolved when the configuration is read (start, reload).
+static void s_header_add(zb_config_t *config, zconfig_t *node, char *headers, size_t size)
+{
+    const char *text = zconfig_value(node) ? zconfig_value(node) : "";
+    const char *colon = strchr(text, ':');
+    size_t name_len = colon ? (size_t)(colon - text) : 0;
+    if (!colon || name_len == 0 || strcspn(text, " \t") < name_len) {
+        zb_config_fail(config, node, "\"%.100s\" is not \"Name: value\"", text);
+        return;
+    }
+    char line[2048] = "";
+    for (const char *p = text; *p;) {
+        const char *end = NULL;
+        char piece[1024];
+        size_t len = 0;
+        const char *value = p;
+        if (strncmp(p, "${", 2) == 0 && (end = strchr(p, '}'))) {
+            snprintf(piece, sizeof(piece), "%.*s", (int)(end - p - 2), p + 2);
+            value = getenv(piece);
+            if (!value) {
+                zb_config_fail(config, node, "${%s} is not set", piece);
+                return;
+            }
+            len = strlen(value);
+            p = end + 1;
+        } else if (p > colon && strncmp(p, "@/", 2) == 0 && (p[-1] == ' ' || p[-1] == ':')) {
+            char path[1024];
+            len = strcspn(p, " \t");
+            snprintf(path, sizeof(path), "%.*s", (int)len - 1, p + 1);
+            p += len;
+            FILE *file = fopen(path, "r");
+            size_t got = file ? fread(piece, 1, sizeof(piece) - 1, file) : 0;
+            if (!file || ferror(file)) {
+                zb_config_fail(config, node, "@%s: cannot read it (%s)", path, strerror(errno));
+                if (file)
+                    fclose(file);
+                return;
+            }
+            fclose(file);
+            while (got > 0 && isspace((unsigned char)piece[got - 1]))
+                got--;
+            piece[got] = '\0';
+            value = piece;
+            len = got;
+        } else {
+            len = 1;
+            p++;
+        }
+        if (s_append(line, sizeof(line), value, len) != 0) {
+            zb_config_fail(config, node, "is too long");
+            return;
+        }
+    }
+    if (strpbrk(line, "\r\n")) {
+        zb_config_fail(config, node, "has a line break (from a variable or file)");
+        return;
+    }
+    if (s_append(line, sizeof(line), "\n", 1) != 0 ||
+        s_append(headers, size, line, strlen(line)) != 0)
+        zb_config_fail(config, node, "too many headers");
+}
+
 //  Why a comma-separated list of http(s) base URLs is not one, or NULL.
 static const char *s_urls_problem(const char *urls)
 {
@@ -189,10 +283,10 @@ static const char *s_urls_problem(const char *urls)
 
 static void s_channel_load(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section)
 {
-    static const char *const keys[] = {"exec",  "webhook",      "template",  "timeout",
-                                       "hosts", "services",     "retry-for", "backoff-max",
-                                       "after", "alertmanager", "resend",    "monitor-name",
-                                       NULL};
+    static const char *const keys[] = {
+        "exec",     "webhook",      "template",    "timeout", "hosts",
+        "services", "retry-for",    "backoff-max", "after",   "alertmanager",
+        "resend",   "monitor-name", "header",      NULL};
     const char *name = zconfig_name(section);
     if (!zconfig_child(section)) {
         zb_config_fail(config, section, "is not a channel: give it exec or webhook");
@@ -210,7 +304,7 @@ static void s_channel_load(zb_monitor_config_t *self, zb_config_t *config, zconf
         zb_config_fail(config, section, "more than %d channels", ZB_MONITOR_CHANNELS_MAX);
         return;
     }
-    zb_config_check_known(config, section, keys);
+    s_check_channel_keys(config, section, keys);
     zb_channel_config_t *channel = &self->channels[self->channel_count];
     memset(channel, 0, sizeof(*channel));
     snprintf(channel->name, sizeof(channel->name), "%s", name);
@@ -228,6 +322,11 @@ static void s_channel_load(zb_monitor_config_t *self, zb_config_t *config, zconf
         zb_config_fail(config, zconfig_locate(section, "alertmanager"), "is too long");
     else if (alertmanager)
         snprintf(channel->alertmanager, sizeof(channel->alertmanager), "%s", alertmanager);
+    for (zconfig_t *node = zconfig_locate(section, "header"); node; node = zconfig_next(node))
+        if (strcmp(zconfig_name(node), "header") == 0 && !webhook && !alertmanager)
+            zb_config_fail(config, node, "is for webhook and alertmanager channels only");
+        else if (strcmp(zconfig_name(node), "header") == 0)
+            s_header_add(config, node, channel->headers, sizeof(channel->headers));
     const char *monitor_name = zb_config_string(config, section, "monitor-name", NULL);
     if (monitor_name && !alertmanager)
         zb_config_fail(config, zconfig_locate(section, "monitor-name"),
@@ -465,6 +564,31 @@ void zb_monitor_config_test(bool verbose)
     assert(config.channels[1].resend_ms == 60000);
     assert(strcmp(config.channels[1].monitor_name, "zbeat") == 0);
 
+    //  Headers: repeated, secrets from the environment and from files.
+    setenv("ZB_TEST_TOKEN", "s3cret", 1);
+    char secret[] = "/tmp/zb_monitor_config_secret.XXXXXX";
+    int fd = mkstemp(secret);
+    assert(fd >= 0 && write(fd, "from-file\n", 10) == 10);
+    close(fd);
+    char text[512];
+    snprintf(text, sizeof(text),
+             "alert\n    h\n        webhook = http://h/\n"
+             "        header = \"Authorization: Bearer ${ZB_TEST_TOKEN}\"\n"
+             "        header = \"X-Key: @%s\"\n        header = \"X-Plain: a@b c\"\n",
+             secret);
+    assert(s_load_text(&config, text, err, sizeof(err)) == 0);
+    assert(strcmp(config.channels[0].headers, "Authorization: Bearer s3cret\nX-Key: from-file\n"
+                                              "X-Plain: a@b c\n") == 0);
+    unlink(secret);
+    snprintf(text, sizeof(text),
+             "alert\n    h\n        webhook = http://h/\n"
+             "        header = \"X-Key: @%s\"\n",
+             secret);
+    assert(s_load_text(&config, text, err, sizeof(err)) == -1);
+    assert(strstr(err, ": alert/h/header: @/tmp/zb_monitor_config_secret."));
+    assert(strstr(err, ": cannot read it (No such file or directory)"));
+    unsetenv("ZB_TEST_TOKEN");
+
     //  An empty file keeps every default.
     assert(s_load_text(&config, "", err, sizeof(err)) == 0);
     assert(strcmp(config.bind, ZB_MONITOR_BIND_DEFAULT) == 0);
@@ -507,6 +631,12 @@ void zb_monitor_config_test(bool verbose)
         {"alert\n    x\n        timeout = 1s\n", ": alert/x: needs exactly one of exec, webhook"},
         {"alert\n    x\n        exec = a\n        webhook = http://h/\n",
          ": alert/x: needs exactly one of exec, webhook and alertmanager"},
+        {"alert\n    x\n        webhook = http://h/\n        header = \"A: ${ZB_NOT_SET_X}\"\n",
+         ": alert/x/header: ${ZB_NOT_SET_X} is not set"},
+        {"alert\n    x\n        webhook = http://h/\n        header = NoColon\n",
+         ": alert/x/header: \"NoColon\" is not \"Name: value\""},
+        {"alert\n    x\n        exec = a\n        header = \"A: b\"\n",
+         ": alert/x/header: is for webhook and alertmanager channels only"},
         {"alert\n    x\n        alertmanager = 127.0.0.1:9093\n",
          ": alert/x/alertmanager: \"127.0.0.1:9093\" is not a list of http"},
         {"alert\n    x\n        alertmanager = http://a:9093,\n",

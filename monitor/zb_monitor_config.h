@@ -42,6 +42,7 @@ typedef struct {
     int64_t retry_for_ms;    // an alert undelivered this long after it was made fails
     int64_t backoff_max_ms;  // cap of the exponential backoff between attempts
     int64_t after_ms;        // grace: an outage over this soon sends nothing here; 0 = none
+    char headers[4096];      // webhook, alertmanager: extra "Name: value" lines, \n-ended
     char alertmanager[2048]; // Alertmanager base URL(s), comma-separated, or ""
     int64_t resend_ms;       // alertmanager: firing alerts are restated this often
     char monitor_name[65];   // alertmanager: the zbeat_monitor label
