@@ -3,6 +3,7 @@
 #include "zb_alertmanager.h"
 #include "zb_auth.h"
 #include "zb_dispatch.h"
+#include "zb_email.h"
 #include "zb_fleet.h"
 #include "zb_hook.h"
 #include "zb_intake.h"
@@ -18,6 +19,7 @@ static const zb_selftest_t s_tests[] = {
     {"hook", zb_hook_test},
     {"webhook", zb_webhook_test},
     {"alertmanager", zb_alertmanager_test},
+    {"email", zb_email_test},
     {"dispatch", zb_dispatch_test},
     {"monitor", zb_monitor_test},
     {"fleet", zb_fleet_test},

@@ -2,6 +2,7 @@
 #include "zb_dispatch.h"
 #include "zb_alert.h"
 #include "zb_alertmanager.h"
+#include "zb_email.h"
 #include "zb_hook.h"
 #include "zb_log.h"
 #include "zb_store.h"
@@ -124,6 +125,17 @@ static int s_attempt(s_courier_t *self, s_head_t *head, int attempt, char *error
         }
         free(input);
         zb_alert_env_free(&env);
+    } else if (channel->email[0]) {
+        char *mail =
+            zb_email_message(head->payload, channel->from, channel->email, zb_time_wall_ms());
+        if (!mail)
+            snprintf(error, size, "not an alert JSON");
+        else {
+            rc = zb_email_send(channel->smtp, channel->from, channel->email, mail,
+                               channel->timeout_ms, self->stop, error, size);
+            *abandoned = rc != 0 && atomic_load(self->stop);
+        }
+        free(mail);
     } else if (channel->alertmanager[0]) {
         char *body = zb_alertmanager_body(
             head->payload, &(zb_alertmanager_opts_t){.monitor = channel->monitor_name,
@@ -465,7 +477,9 @@ static bool s_channel_same(const zb_channel_config_t *a, const zb_channel_config
            a->timeout_ms == b->timeout_ms && a->retry_for_ms == b->retry_for_ms &&
            a->backoff_max_ms == b->backoff_max_ms && a->after_ms == b->after_ms &&
            strcmp(a->alertmanager, b->alertmanager) == 0 && a->resend_ms == b->resend_ms &&
-           strcmp(a->monitor_name, b->monitor_name) == 0 && strcmp(a->headers, b->headers) == 0;
+           strcmp(a->monitor_name, b->monitor_name) == 0 && strcmp(a->headers, b->headers) == 0 &&
+           strcmp(a->email, b->email) == 0 && strcmp(a->smtp, b->smtp) == 0 &&
+           strcmp(a->from, b->from) == 0;
 }
 
 int zb_dispatch_reload(zb_dispatch_t *self, const zb_monitor_config_t *config)

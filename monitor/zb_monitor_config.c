@@ -198,20 +198,16 @@ static int s_append(char *buf, size_t size, const char *text, size_t len)
     return 0;
 }
 
-//  A header line ("Name: value") with its secrets resolved, appended to
-//  headers: ${VAR} is the environment's VAR, a word @/path the file's
-//  content (trailing white space trimmed), so secrets stay out of the file.
-//  Resolved when the configuration is read (start, reload).
-static void s_header_add(zb_config_t *config, zconfig_t *node, char *headers, size_t size)
+//  text with its secrets resolved into line: ${VAR} is the environment's
+//  VAR; after files_from (NULL: nowhere), a word @/path is the file's
+//  content (trailing white space trimmed). So secrets stay out of the
+//  configuration file; resolved when it is read (start, reload). Returns
+//  0, or -1 after zb_config_fail.
+static int s_expand(zb_config_t *config, zconfig_t *node, const char *text, const char *files_from,
+                    char *line, size_t size)
 {
-    const char *text = zconfig_value(node) ? zconfig_value(node) : "";
-    const char *colon = strchr(text, ':');
-    size_t name_len = colon ? (size_t)(colon - text) : 0;
-    if (!colon || name_len == 0 || strcspn(text, " \t") < name_len) {
-        zb_config_fail(config, node, "\"%.100s\" is not \"Name: value\"", text);
-        return;
-    }
-    char line[2048] = "";
+    line[0] = '\0';
+    const char *colon = files_from;
     for (const char *p = text; *p;) {
         const char *end = NULL;
         char piece[1024];
@@ -220,13 +216,12 @@ static void s_header_add(zb_config_t *config, zconfig_t *node, char *headers, si
         if (strncmp(p, "${", 2) == 0 && (end = strchr(p, '}'))) {
             snprintf(piece, sizeof(piece), "%.*s", (int)(end - p - 2), p + 2);
             value = getenv(piece);
-            if (!value) {
-                zb_config_fail(config, node, "${%s} is not set", piece);
-                return;
-            }
+            if (!value)
+                return zb_config_fail(config, node, "${%s} is not set", piece);
             len = strlen(value);
             p = end + 1;
-        } else if (p > colon && strncmp(p, "@/", 2) == 0 && (p[-1] == ' ' || p[-1] == ':')) {
+        } else if (colon && p > colon && strncmp(p, "@/", 2) == 0 &&
+                   (p[-1] == ' ' || p[-1] == ':')) {
             char path[1024];
             len = strcspn(p, " \t");
             snprintf(path, sizeof(path), "%.*s", (int)len - 1, p + 1);
@@ -234,10 +229,11 @@ static void s_header_add(zb_config_t *config, zconfig_t *node, char *headers, si
             FILE *file = fopen(path, "r");
             size_t got = file ? fread(piece, 1, sizeof(piece) - 1, file) : 0;
             if (!file || ferror(file)) {
-                zb_config_fail(config, node, "@%s: cannot read it (%s)", path, strerror(errno));
+                int rc =
+                    zb_config_fail(config, node, "@%s: cannot read it (%s)", path, strerror(errno));
                 if (file)
                     fclose(file);
-                return;
+                return rc;
             }
             fclose(file);
             while (got > 0 && isspace((unsigned char)piece[got - 1]))
@@ -249,15 +245,28 @@ static void s_header_add(zb_config_t *config, zconfig_t *node, char *headers, si
             len = 1;
             p++;
         }
-        if (s_append(line, sizeof(line), value, len) != 0) {
-            zb_config_fail(config, node, "is too long");
-            return;
-        }
+        if (s_append(line, size, value, len) != 0)
+            return zb_config_fail(config, node, "is too long");
     }
-    if (strpbrk(line, "\r\n")) {
-        zb_config_fail(config, node, "has a line break (from a variable or file)");
+    if (strpbrk(line, "\r\n"))
+        return zb_config_fail(config, node, "has a line break (from a variable or file)");
+    return 0;
+}
+
+//  A header line ("Name: value") with its secrets resolved (s_expand),
+//  appended to headers.
+static void s_header_add(zb_config_t *config, zconfig_t *node, char *headers, size_t size)
+{
+    const char *text = zconfig_value(node) ? zconfig_value(node) : "";
+    const char *colon = strchr(text, ':');
+    size_t name_len = colon ? (size_t)(colon - text) : 0;
+    if (!colon || name_len == 0 || strcspn(text, " \t") < name_len) {
+        zb_config_fail(config, node, "\"%.100s\" is not \"Name: value\"", text);
         return;
     }
+    char line[2048];
+    if (s_expand(config, node, text, colon, line, sizeof(line) - 1) != 0)
+        return;
     if (s_append(line, sizeof(line), "\n", 1) != 0 ||
         s_append(headers, size, line, strlen(line)) != 0)
         zb_config_fail(config, node, "too many headers");
@@ -281,12 +290,60 @@ static const char *s_urls_problem(const char *urls)
     }
 }
 
+//  email = a@x,b@y with smtp = smtp://host:25 (${VAR} expanded, for a
+//  password) and from (default zbeat@this-host).
+static void s_email_load(zb_config_t *config, zconfig_t *section, const char *email,
+                         zb_channel_config_t *channel)
+{
+    const char *smtp = zb_config_string(config, section, "smtp", NULL);
+    const char *from = zb_config_string(config, section, "from", NULL);
+    zconfig_t *smtp_node = zconfig_locate(section, "smtp");
+    if (!email) {
+        if (smtp || from)
+            zb_config_fail(config, zconfig_locate(section, smtp ? "smtp" : "from"),
+                           "is for email channels only");
+        return;
+    }
+    for (const char *start = email;; start += strcspn(start, ",") + 1) {
+        size_t len = strcspn(start, ",");
+        const char *at = memchr(start, '@', len);
+        if (len == 0 || !at || at == start || at == start + len - 1 ||
+            strcspn(start, " \t<>\"") < len) {
+            zb_config_fail(config, zconfig_locate(section, "email"),
+                           "\"%.200s\" is not a list of addresses (user@host, comma-separated)",
+                           email);
+            return;
+        }
+        if (!start[len])
+            break;
+    }
+    snprintf(channel->email, sizeof(channel->email), "%s", email);
+    if (!smtp)
+        zb_config_fail(config, section, "email needs smtp (smtp://host:25 or smtps://host:465)");
+    else if (strncmp(smtp, "smtp://", 7) != 0 && strncmp(smtp, "smtps://", 8) != 0)
+        zb_config_fail(config, smtp_node, "\"%.200s\" is not an smtp:// or smtps:// URL", smtp);
+    else
+        s_expand(config, smtp_node, smtp, NULL, channel->smtp, sizeof(channel->smtp));
+    if (from && (!strchr(from, '@') || strcspn(from, " \t<>\",") < strlen(from)))
+        zb_config_fail(config, zconfig_locate(section, "from"), "\"%.200s\" is not an address",
+                       from);
+    else if (from)
+        snprintf(channel->from, sizeof(channel->from), "%s", from);
+    else {
+        char host[200];
+        if (gethostname(host, sizeof(host)) != 0)
+            snprintf(host, sizeof(host), "localhost");
+        host[sizeof(host) - 1] = '\0';
+        snprintf(channel->from, sizeof(channel->from), "zbeat@%s", host);
+    }
+}
+
 static void s_channel_load(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section)
 {
     static const char *const keys[] = {
-        "exec",     "webhook",      "template",    "timeout", "hosts",
-        "services", "retry-for",    "backoff-max", "after",   "alertmanager",
-        "resend",   "monitor-name", "header",      NULL};
+        "exec",      "webhook",     "template", "timeout",      "hosts",  "services",
+        "retry-for", "backoff-max", "after",    "alertmanager", "resend", "monitor-name",
+        "header",    "email",       "smtp",     "from",         NULL};
     const char *name = zconfig_name(section);
     if (!zconfig_child(section)) {
         zb_config_fail(config, section, "is not a channel: give it exec or webhook");
@@ -312,8 +369,11 @@ static void s_channel_load(zb_monitor_config_t *self, zb_config_t *config, zconf
     const char *webhook = zb_config_string(config, section, "webhook", NULL);
     const char *template = zb_config_string(config, section, "template", NULL);
     const char *alertmanager = zb_config_string(config, section, "alertmanager", NULL);
-    if ((exec != NULL) + (webhook != NULL) + (alertmanager != NULL) != 1)
-        zb_config_fail(config, section, "needs exactly one of exec, webhook and alertmanager");
+    const char *email = zb_config_string(config, section, "email", NULL);
+    if ((exec != NULL) + (webhook != NULL) + (alertmanager != NULL) + (email != NULL) != 1)
+        zb_config_fail(config, section,
+                       "needs exactly one of exec, webhook, alertmanager and email");
+    s_email_load(config, section, email, channel);
     const char *bad_urls = alertmanager ? s_urls_problem(alertmanager) : NULL;
     if (bad_urls)
         zb_config_fail(config, zconfig_locate(section, "alertmanager"), "\"%.200s\" %s",
@@ -564,6 +624,19 @@ void zb_monitor_config_test(bool verbose)
     assert(config.channels[1].resend_ms == 60000);
     assert(strcmp(config.channels[1].monitor_name, "zbeat") == 0);
 
+    //  Email: recipients, the server (a password from the environment).
+    setenv("ZB_TEST_TOKEN", "pw", 1);
+    assert(s_load_text(&config,
+                       "alert\n    mail\n        email = a@x.org,b@y.org\n"
+                       "        smtp = \"smtp://zb:${ZB_TEST_TOKEN}@mx:587\"\n"
+                       "        from = mon@x.org\n    mail2\n        email = a@x.org\n"
+                       "        smtp = smtp://mx\n",
+                       err, sizeof(err)) == 0);
+    assert(strcmp(config.channels[0].email, "a@x.org,b@y.org") == 0);
+    assert(strcmp(config.channels[0].smtp, "smtp://zb:pw@mx:587") == 0);
+    assert(strcmp(config.channels[0].from, "mon@x.org") == 0);
+    assert(strncmp(config.channels[1].from, "zbeat@", 6) == 0);
+
     //  Headers: repeated, secrets from the environment and from files.
     setenv("ZB_TEST_TOKEN", "s3cret", 1);
     char secret[] = "/tmp/zb_monitor_config_secret.XXXXXX";
@@ -630,13 +703,20 @@ void zb_monitor_config_test(bool verbose)
         {"monitor\n    repeat = 0\n", ": monitor/repeat: \"0\" is not a duration"},
         {"alert\n    x\n        timeout = 1s\n", ": alert/x: needs exactly one of exec, webhook"},
         {"alert\n    x\n        exec = a\n        webhook = http://h/\n",
-         ": alert/x: needs exactly one of exec, webhook and alertmanager"},
+         ": alert/x: needs exactly one of exec, webhook, alertmanager and email"},
         {"alert\n    x\n        webhook = http://h/\n        header = \"A: ${ZB_NOT_SET_X}\"\n",
          ": alert/x/header: ${ZB_NOT_SET_X} is not set"},
         {"alert\n    x\n        webhook = http://h/\n        header = NoColon\n",
          ": alert/x/header: \"NoColon\" is not \"Name: value\""},
         {"alert\n    x\n        exec = a\n        header = \"A: b\"\n",
          ": alert/x/header: is for webhook and alertmanager channels only"},
+        {"alert\n    x\n        email = oncall\n        smtp = smtp://h\n",
+         ": alert/x/email: \"oncall\" is not a list of addresses"},
+        {"alert\n    x\n        email = a@b\n", ": alert/x: email needs smtp"},
+        {"alert\n    x\n        email = a@b\n        smtp = http://h\n",
+         ": alert/x/smtp: \"http://h\" is not an smtp:// or smtps:// URL"},
+        {"alert\n    x\n        exec = a\n        smtp = smtp://h\n",
+         ": alert/x/smtp: is for email channels only"},
         {"alert\n    x\n        alertmanager = 127.0.0.1:9093\n",
          ": alert/x/alertmanager: \"127.0.0.1:9093\" is not a list of http"},
         {"alert\n    x\n        alertmanager = http://a:9093,\n",

@@ -44,6 +44,9 @@ typedef struct {
     int64_t after_ms;        // grace: an outage over this soon sends nothing here; 0 = none
     char headers[4096];      // webhook, alertmanager: extra "Name: value" lines, \n-ended
     char alertmanager[2048]; // Alertmanager base URL(s), comma-separated, or ""
+    char email[1024];        // recipients, comma-separated, or ""
+    char smtp[1024];         // email: smtp:// or smtps:// URL (user:password@ for AUTH)
+    char from[256];          // email: the sender address
     int64_t resend_ms;       // alertmanager: firing alerts are restated this often
     char monitor_name[65];   // alertmanager: the zbeat_monitor label
 } zb_channel_config_t;
