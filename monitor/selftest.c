@@ -9,6 +9,7 @@
 #include "zb_intake.h"
 #include "zb_monitor.h"
 #include "zb_monitor_config.h"
+#include "zb_series.h"
 #include "zb_webhook.h"
 #include "zb_selftest.h"
 
@@ -20,6 +21,7 @@ static const zb_selftest_t s_tests[] = {
     {"webhook", zb_webhook_test},
     {"alertmanager", zb_alertmanager_test},
     {"email", zb_email_test},
+    {"series", zb_series_test},
     {"dispatch", zb_dispatch_test},
     {"monitor", zb_monitor_test},
     {"fleet", zb_fleet_test},
