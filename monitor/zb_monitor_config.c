@@ -346,7 +346,8 @@ static void s_channel_load(zb_monitor_config_t *self, zb_config_t *config, zconf
         "header",    "email",       "smtp",     "from",         NULL};
     const char *name = zconfig_name(section);
     if (!zconfig_child(section)) {
-        zb_config_fail(config, section, "is not a channel: give it exec or webhook");
+        zb_config_fail(config, section,
+                       "is not a channel: give it exec, webhook, alertmanager or email");
         return;
     }
     if (zconfig_value(section) && *zconfig_value(section)) {
