@@ -80,7 +80,7 @@ static bool s_channel_matches(const zb_channel_config_t *channel, const zb_alert
 //  wait for the silence to end. An opening alert is due on each channel
 //  after that channel's grace (alert/NAME/after). Unless held, it is
 //  published after the commit.
-static void s_alert(zb_policy_t *self, zb_alert_t *alert, bool held, const bool *skip)
+static void s_alert_to(zb_policy_t *self, zb_alert_t *alert, bool held, const bool *skip)
 {
     alert->created_at_ms = self->now_wall;
     char id[ZB_ALERT_ID_MAX + 1];
@@ -127,6 +127,11 @@ static void s_alert(zb_policy_t *self, zb_alert_t *alert, bool held, const bool 
     free(payload);
 }
 
+static void s_alert(zb_policy_t *self, zb_alert_t *alert, bool held)
+{
+    s_alert_to(self, alert, held, NULL);
+}
+
 //  The opening alert of an open outage: down for a service, silent for a
 //  host; held when a silence matches. A flapping service gets none (its
 //  flapping alert said it).
@@ -147,7 +152,7 @@ static void s_alert_opened(zb_policy_t *self, zb_fleet_host_t *host, zb_fleet_se
         .started_at_ms = service ? service->outage_started_ms : host->outage_started_ms,
         .ended_at_ms = -1,
     };
-    s_alert(self, &alert, held, NULL);
+    s_alert(self, &alert, held);
     if (service) {
         service->alert.notified = !held;
         service->alert.held = held;
@@ -227,7 +232,7 @@ static void s_alert_closed(zb_policy_t *self, zb_fleet_host_t *host, zb_fleet_se
         .started_at_ms = started_ms,
         .ended_at_ms = ended_ms > started_ms ? ended_ms : started_ms,
     };
-    s_alert(self, &alert, false, skip);
+    s_alert_to(self, &alert, false, skip);
 }
 
 //  Notes a transition between up and down; returns true when it makes the
@@ -274,7 +279,7 @@ static void s_flap_start(zb_policy_t *self, zb_fleet_host_t *host, zb_fleet_serv
         .window_ms = self->config->flap_window_ms,
         .flap_id = service->alert.flap_id,
     };
-    s_alert(self, &alert, held, NULL);
+    s_alert(self, &alert, held);
 }
 
 //  A flapping service quiet for flap-quiet: the episode ends with a stable
@@ -307,7 +312,7 @@ static void s_flap_end(zb_policy_t *self, zb_fleet_host_t *host, zb_fleet_servic
         .ended_at_ms = -1,
         .flap_id = service->alert.flap_id,
     };
-    s_alert(self, &alert, false, NULL);
+    s_alert(self, &alert, false);
     if (down) {
         service->alert.notified = true;
         s_wrote(self, zb_store_outage_flag(self->store, service->outage_id, true, false));
@@ -389,7 +394,7 @@ static void s_remind(zb_policy_t *self, zb_fleet_host_t *host, zb_fleet_service_
         .ended_at_ms = -1,
         .reminder = (int)k,
     };
-    s_alert(self, &alert, false, NULL);
+    s_alert(self, &alert, false);
 }
 
 static int s_load_silence(const zb_store_silence_t *row, void *arg)
