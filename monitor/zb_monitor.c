@@ -148,8 +148,8 @@ void zb_monitor_handle(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono
     s_clock(self, now_mono, now_wall);
     zb_fleet_handle(self->fleet, msg, now_mono, now_wall);
     //  The latest round trips, for /metrics (the database keeps none).
-    for (size_t i = 0; msg->type == ZB_MSG_BEAT && i < msg->service_count; i++)
-        zb_series_rtt(self->series, msg->host, msg->services[i].name, msg->services[i].rtt_us);
+    if (msg->type == ZB_MSG_BEAT)
+        zb_series_beat(self->series, msg->host, msg->services, msg->service_count);
 }
 
 zb_series_t *zb_monitor_series(zb_monitor_t *self)

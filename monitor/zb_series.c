@@ -1,6 +1,5 @@
 /*  zb_series: numbers for /metrics kept in memory. See zb_series.h. */
 #include "zb_series.h"
-#include "zb_msg.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -79,6 +78,19 @@ void zb_series_rtt(zb_series_t *self, const char *host, const char *service, int
     pthread_mutex_unlock(&self->lock);
 }
 
+void zb_series_beat(zb_series_t *self, const char *host, const zb_service_status_t *services,
+                    size_t count)
+{
+    assert(self && host && (services || count == 0));
+    pthread_mutex_lock(&self->lock);
+    for (size_t i = 0; i < count; i++) {
+        s_entry_t *entry = s_entry(self, host, services[i].name);
+        if (entry)
+            entry->rtt_us = services[i].rtt_us;
+    }
+    pthread_mutex_unlock(&self->lock);
+}
+
 void zb_series_outage(zb_series_t *self, const char *host, const char *service)
 {
     assert(self && host);
@@ -116,6 +128,10 @@ void zb_series_test(bool verbose)
     zb_series_rtt(series, "web-1", "redis", 250); // the latest counts
     zb_series_outage(series, "web-1", "redis");
     zb_series_outage(series, "web-1", "redis");
+    zb_service_status_t beat[2] = {{.name = "ssh", .rtt_us = 90}, {.name = "web", .rtt_us = -1}};
+    zb_series_beat(series, "web-2", beat, 2);
+    assert(zb_series_get(series, "web-2", "ssh", &rtt, &outages) && rtt == 90 && outages == 0);
+    assert(zb_series_get(series, "web-2", "web", &rtt, &outages) && rtt == -1);
     zb_series_outage(series, "web-1", NULL); // the host's own
     assert(zb_series_get(series, "web-1", "redis", &rtt, &outages));
     assert(rtt == 250 && outages == 2);

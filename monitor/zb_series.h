@@ -9,7 +9,10 @@
 #ifndef ZB_SERIES_H
 #define ZB_SERIES_H
 
+#include "zb_msg.h"
+
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct _zb_series_t zb_series_t;
@@ -19,6 +22,9 @@ void zb_series_destroy(zb_series_t **self_p);
 
 //  A beat's round trip for the service, in microseconds (-1: none).
 void zb_series_rtt(zb_series_t *self, const char *host, const char *service, int64_t rtt_us);
+//  A beat's round trips, its services' all at once (one lock per beat).
+void zb_series_beat(zb_series_t *self, const char *host, const zb_service_status_t *services,
+                    size_t count);
 //  An outage of the service (or host) opened.
 void zb_series_outage(zb_series_t *self, const char *host, const char *service);
 
