@@ -1,12 +1,15 @@
 /*  Runs the self-test of one monitor module (or all): zb-monitor-selftest NAME */
 #include "zb_alert.h"
+#include "zb_alertmanager.h"
 #include "zb_auth.h"
 #include "zb_dispatch.h"
+#include "zb_email.h"
 #include "zb_fleet.h"
 #include "zb_hook.h"
 #include "zb_intake.h"
 #include "zb_monitor.h"
 #include "zb_monitor_config.h"
+#include "zb_series.h"
 #include "zb_webhook.h"
 #include "zb_selftest.h"
 
@@ -16,6 +19,9 @@ static const zb_selftest_t s_tests[] = {
     {"alert", zb_alert_test},
     {"hook", zb_hook_test},
     {"webhook", zb_webhook_test},
+    {"alertmanager", zb_alertmanager_test},
+    {"email", zb_email_test},
+    {"series", zb_series_test},
     {"dispatch", zb_dispatch_test},
     {"monitor", zb_monitor_test},
     {"fleet", zb_fleet_test},

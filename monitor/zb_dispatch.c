@@ -1,6 +1,8 @@
 /*  zb_dispatch: delivery threads, one per channel. See zb_dispatch.h. */
 #include "zb_dispatch.h"
 #include "zb_alert.h"
+#include "zb_alertmanager.h"
+#include "zb_email.h"
 #include "zb_hook.h"
 #include "zb_log.h"
 #include "zb_store.h"
@@ -10,10 +12,12 @@
 #include <assert.h>
 #include <czmq.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ZB_DISPATCH_RECHECK_MS 1000 // longest sleep: clock changes, lost pokes
 #define ZB_DISPATCH_BACKOFF_MS 1000 // first retry delay
@@ -41,6 +45,8 @@ typedef struct {
     s_baton_t *after;    // work only once this has ended, or NULL
     s_baton_t *handoff;  // set when retired: ended when this thread is done, or NULL
     zactor_t *actor;     // the thread
+    char page[320];      // alertmanager: generatorURL, the monitor's page, or ""
+    int64_t resend_at;   // alertmanager: when firing alerts are restated next (mono ms)
 } s_courier_t;
 
 struct _zb_dispatch_t {
@@ -48,6 +54,7 @@ struct _zb_dispatch_t {
     zlistx_t *couriers; // s_courier_t, one per configured channel
     zlistx_t *retired;  // s_courier_t told to end on reload, not yet reaped
     char db[4096];      // for the threads started on reload
+    char page[320];     // the monitor's page (generatorURL), or ""
     bool curl;          // zb_webhook_init was called
 };
 
@@ -118,13 +125,39 @@ static int s_attempt(s_courier_t *self, s_head_t *head, int attempt, char *error
         }
         free(input);
         zb_alert_env_free(&env);
+    } else if (channel->email[0]) {
+        char *mail =
+            zb_email_message(head->payload, channel->from, channel->email, zb_time_wall_ms());
+        if (!mail)
+            snprintf(error, size, "not an alert JSON");
+        else {
+            rc = zb_email_send(channel->smtp, channel->from, channel->email, mail,
+                               channel->timeout_ms, self->stop, error, size);
+            *abandoned = rc != 0 && atomic_load(self->stop);
+        }
+        free(mail);
+    } else if (channel->alertmanager[0]) {
+        char *body = zb_alertmanager_body(
+            head->payload, &(zb_alertmanager_opts_t){.monitor = channel->monitor_name,
+                                                     .generator = self->page,
+                                                     .resend_ms = channel->resend_ms,
+                                                     .now_ms = zb_time_wall_ms()});
+        if (!body)
+            snprintf(error, size, "not an alert JSON");
+        else {
+            rc = zb_alertmanager_post(channel->alertmanager, channel->headers, body,
+                                      channel->timeout_ms, self->stop, error, size, result);
+            *abandoned = rc != 0 && atomic_load(self->stop);
+        }
+        free(body);
     } else {
         char *body = zb_alert_render(head->payload, channel->template);
         zb_webhook_result_t web;
         if (!body)
             snprintf(error, size, "not an alert JSON");
         else {
-            rc = zb_webhook_post(channel->webhook, body, channel->timeout_ms, self->stop, &web);
+            rc = zb_webhook_post_with(channel->webhook, body, channel->headers, channel->timeout_ms,
+                                      self->stop, &web);
             *result = web.http_status > 0 ? web.http_status : -1;
             if (rc != 0)
                 snprintf(error, size, "%s", web.error);
@@ -135,11 +168,51 @@ static int s_attempt(s_courier_t *self, s_head_t *head, int attempt, char *error
     return rc;
 }
 
+static int s_take_firing(const zb_store_delivery_t *delivery, void *arg)
+{
+    void **args = arg; // {array, opts}
+    if (zb_alertmanager_add(args[0], delivery->alert->payload, args[1]) != 0)
+        zb_log_warning("alert %s: not an alert JSON", delivery->alert->id);
+    return 0;
+}
+
+//  Restates what fires (every resend), as Prometheus does: an alert that
+//  Alertmanager lost (a restart without storage, a member that joined)
+//  comes back, and two monitors posting the same labels page once.
+static void s_resend(s_courier_t *self, zb_store_t *store)
+{
+    const zb_channel_config_t *channel = &self->channel;
+    zb_alertmanager_opts_t opts = {.monitor = channel->monitor_name,
+                                   .generator = self->page,
+                                   .resend_ms = channel->resend_ms,
+                                   .now_ms = zb_time_wall_ms()};
+    json_t *array = json_array();
+    void *args[] = {array, &opts};
+    char *body = NULL;
+    if (!array || zb_store_firing(store, channel->name, s_take_firing, args) < 0)
+        zb_log_error("alert channel %s: %s", channel->name, zb_store_error(store));
+    else if (json_array_size(array) > 0)
+        body = json_dumps(array, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(array);
+    char error[512];
+    int64_t status;
+    if (body &&
+        zb_alertmanager_post(channel->alertmanager, channel->headers, body, channel->timeout_ms,
+                             self->stop, error, sizeof(error), &status) != 0 &&
+        !atomic_load(self->stop))
+        zb_log_warning("alert channel %s: restating firing alerts: %s", channel->name, error);
+    free(body);
+}
+
 //  Delivers the head if it is due. Returns how long to sleep (ms) before
 //  looking again; 0 to look at once.
 static int64_t s_work(s_courier_t *self, zb_store_t *store)
 {
     const zb_channel_config_t *channel = &self->channel;
+    if (channel->alertmanager[0] && zb_time_mono_ms() >= self->resend_at) {
+        s_resend(self, store);
+        self->resend_at = zb_time_mono_ms() + channel->resend_ms;
+    }
     s_head_t head = {0};
     if (zb_store_delivery_next(store, channel->name, s_take_head, &head) != 0) {
         zb_log_error("alert channel %s: %s", channel->name, zb_store_error(store));
@@ -275,6 +348,24 @@ static void s_courier_destroy(s_courier_t **courier_p)
     *courier_p = NULL;
 }
 
+//  The monitor's page (monitor/http = HOST:PORT) as others reach it: a
+//  wildcard address is this machine's name.
+static void s_page(const char *http, char *page, size_t size)
+{
+    page[0] = '\0';
+    const char *colon = strrchr(http, ':');
+    if (!*http || !colon)
+        return;
+    char host[256];
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - http), http);
+    if (!*host || !strcmp(host, "*") || !strcmp(host, "0.0.0.0") || !strcmp(host, "[::]")) {
+        if (gethostname(host, sizeof(host)) != 0)
+            return;
+        host[sizeof(host) - 1] = '\0';
+    }
+    snprintf(page, size, "http://%s%s/", host, colon);
+}
+
 //  Starts a channel's thread. Returns NULL with the reason in err.
 static s_courier_t *s_courier_start(zb_dispatch_t *self, const zb_channel_config_t *channel,
                                     s_baton_t *after, char *err, size_t errsize)
@@ -293,6 +384,10 @@ static s_courier_t *s_courier_start(zb_dispatch_t *self, const zb_channel_config
     }
     courier->channel = *channel;
     snprintf(courier->db, sizeof(courier->db), "%s", self->db);
+    snprintf(courier->page, sizeof(courier->page), "%s", self->page);
+    //  The first restatement a resend after start: what fired before a
+    //  restart is restated then, and a fresh alert is not posted twice.
+    courier->resend_at = zb_time_mono_ms() + channel->resend_ms;
     courier->stop = &self->stop;
     atomic_init(&courier->retired, false);
     if (after) {
@@ -318,6 +413,7 @@ zb_dispatch_t *zb_dispatch_new(const zb_monitor_config_t *config, char *err, siz
     }
     atomic_init(&self->stop, false);
     snprintf(self->db, sizeof(self->db), "%s", config->db);
+    s_page(config->http, self->page, sizeof(self->page));
     self->couriers = zlistx_new();
     self->retired = zlistx_new();
     if (!self->couriers || !self->retired) {
@@ -379,7 +475,11 @@ static bool s_channel_same(const zb_channel_config_t *a, const zb_channel_config
            strcmp(a->webhook, b->webhook) == 0 && a->template == b->template &&
            strcmp(a->hosts, b->hosts) == 0 && strcmp(a->services, b->services) == 0 &&
            a->timeout_ms == b->timeout_ms && a->retry_for_ms == b->retry_for_ms &&
-           a->backoff_max_ms == b->backoff_max_ms;
+           a->backoff_max_ms == b->backoff_max_ms && a->after_ms == b->after_ms &&
+           strcmp(a->alertmanager, b->alertmanager) == 0 && a->resend_ms == b->resend_ms &&
+           strcmp(a->monitor_name, b->monitor_name) == 0 && strcmp(a->headers, b->headers) == 0 &&
+           strcmp(a->email, b->email) == 0 && strcmp(a->smtp, b->smtp) == 0 &&
+           strcmp(a->from, b->from) == 0;
 }
 
 int zb_dispatch_reload(zb_dispatch_t *self, const zb_monitor_config_t *config)

@@ -619,7 +619,10 @@ typedef struct {
     s_buf_t service_state;
     s_buf_t service_since;
     s_buf_t tls_expiry;
-    int64_t open[2]; // open outages: service, host
+    s_buf_t service_rtt; // zb_series (issue 20)
+    s_buf_t outages;     // zb_series (issue 20)
+    zb_series_t *series; // the running monitor's, or NULL
+    int64_t open[2];     // open outages: service, host
     bool failed;
 } s_metrics_t;
 
@@ -650,9 +653,29 @@ static void s_sample(s_buf_t *buf, const char *name, const char *host, const cha
     s_buf_printf(buf, "} %s\n", value);
 }
 
+//  Issue 20: the latest round trip (an up service's) and the outages opened
+//  since the monitor started, kept in memory by zb_series.
+static void s_series_samples(s_metrics_t *m, const zb_store_status_t *row)
+{
+    int64_t rtt_us;
+    uint64_t outages;
+    if (!m->series)
+        return;
+    zb_series_get(m->series, row->host, row->service, &rtt_us, &outages);
+    char value[48];
+    snprintf(value, sizeof(value), "%" PRIu64, outages);
+    s_sample(&m->outages, "zbeat_outages_total", row->host, row->service, NULL, value);
+    if (row->service && rtt_us >= 0 && strcmp(row->state, "up") == 0) {
+        snprintf(value, sizeof(value), "%.6f", (double)rtt_us / 1e6);
+        s_sample(&m->service_rtt, "zbeat_service_rtt_seconds", row->host, row->service, NULL,
+                 value);
+    }
+}
+
 static int s_on_metric_status(const zb_store_status_t *row, void *arg)
 {
     s_metrics_t *m = arg;
+    s_series_samples(m, row);
     if (!row->service) {
         //  A name conflict is alive: its authoritative agent run is heard.
         static const char *const states[] = {"alive", "silent", "stopped", "name-conflict"};
@@ -812,7 +835,7 @@ static enum MHD_Result s_metrics(s_request_t *req)
     zb_store_t *store = s_store(req, err, sizeof(err));
     if (!store)
         return s_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", err);
-    s_metrics_t m = {0};
+    s_metrics_t m = {.series = req->self->monitor ? zb_monitor_series(req->self->monitor) : NULL};
     s_deliveries_t *deliveries = calloc(1, sizeof(*deliveries));
     int rc = deliveries ? 0 : -1;
     if (rc == 0)
@@ -840,6 +863,12 @@ static enum MHD_Result s_metrics(s_request_t *req)
         s_family(&out, "zbeat_tls_cert_expiry_timestamp_seconds", "gauge",
                  "TLS probes: when the peer certificate expires (notAfter, Unix time).",
                  &m.tls_expiry);
+        s_family(&out, "zbeat_service_rtt_seconds", "gauge",
+                 "The round trip of the service's latest check (up services).", &m.service_rtt);
+        s_family(&out, "zbeat_outages_total", "counter",
+                 "Outages opened since the monitor started, by service (no service label: the "
+                 "host's own).",
+                 &m.outages);
         s_family(&out, "zbeat_outages_open", "gauge", "Outages open now.", NULL);
         s_buf_printf(&out,
                      "zbeat_outages_open{kind=\"service\"} %" PRId64 "\n"
@@ -864,6 +893,8 @@ static enum MHD_Result s_metrics(s_request_t *req)
     free(m.service_state.data);
     free(m.service_since.data);
     free(m.tls_expiry.data);
+    free(m.service_rtt.data);
+    free(m.outages.data);
     free(deliveries);
     enum MHD_Result result;
     if (rc != 0) {

@@ -20,6 +20,7 @@
 #include "zb_log.h"
 #include "zb_policy.h"
 #include "zb_record.h"
+#include "zb_series.h"
 #include "zb_replay.h"
 #include "zb_store.h"
 #include "zb_text.h"
@@ -59,6 +60,7 @@ struct _zb_monitor_t {
     zb_store_t *store;          // the database
     zb_fleet_t *fleet;          // hosts, services, outage rules
     zb_policy_t *policy;        // alerts
+    zb_series_t *series;        // rtt and outage counts for /metrics (zb_series)
     zb_auth_t *auth;            // while running: who may report for which host
     zb_monitor_stats_t stats;   // counters, logged at exit
     bool locked_out;            // zb_monitor_begin failed and has not succeeded since
@@ -146,6 +148,15 @@ void zb_monitor_handle(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono
     assert(self && msg);
     s_clock(self, now_mono, now_wall);
     zb_fleet_handle(self->fleet, msg, now_mono, now_wall);
+    //  The latest round trips, for /metrics (the database keeps none).
+    if (msg->type == ZB_MSG_BEAT)
+        zb_series_beat(self->series, msg->host, msg->services, msg->service_count);
+}
+
+zb_series_t *zb_monitor_series(zb_monitor_t *self)
+{
+    assert(self);
+    return self->series;
 }
 
 int zb_monitor_replay(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall)
@@ -445,8 +456,9 @@ zb_monitor_t *zb_monitor_new(const zb_monitor_config_t *config, char *err, size_
     self->shared = self->stats;
     self->prune_timer = -1;
     self->stream = zb_stream_new();
+    self->series = zb_series_new();
     self->fleet = zb_fleet_new(&zb_record_sink, &self->record, config->liveness);
-    if (!self->stream || !self->fleet) {
+    if (!self->stream || !self->fleet || !self->series) {
         snprintf(err, errsize, "out of memory");
         goto failed;
     }
@@ -462,6 +474,7 @@ zb_monitor_t *zb_monitor_new(const zb_monitor_config_t *config, char *err, size_
                                  .fleet = self->fleet,
                                  .policy = self->policy,
                                  .stream = self->stream,
+                                 .series = self->series,
                                  .db_errors = &self->stats.db_errors};
     s_clock(self, zb_time_mono_ms(), zb_time_wall_ms());
     if (zb_record_load(&self->record) != 0) {
@@ -487,6 +500,7 @@ void zb_monitor_destroy(zb_monitor_t **self_p)
     zb_store_destroy(&self->store);
     zb_fleet_destroy(&self->fleet);
     zb_stream_destroy(&self->stream);
+    zb_series_destroy(&self->series);
     pthread_mutex_destroy(&self->shared_lock);
     free(self);
     *self_p = NULL;

@@ -13,6 +13,7 @@
 #define ZB_MONITOR_H
 
 #include "zb_monitor_config.h"
+#include "zb_series.h"
 #include "zb_proto.h"
 
 #include <stdbool.h>
@@ -119,6 +120,9 @@ int zb_monitor_apply(zb_monitor_t *self, const zb_monitor_config_t *config, char
 
 //  The same from any thread: a copy taken at the end of the last loop pass.
 void zb_monitor_snapshot(zb_monitor_t *self, zb_monitor_stats_t *stats);
+
+//  Latest round trips and outage counts (zb_series: safe from any thread).
+zb_series_t *zb_monitor_series(zb_monitor_t *self);
 
 void zb_monitor_test(bool verbose);
 

@@ -7,6 +7,7 @@
 #include "zb_proto.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -170,13 +171,184 @@ static const char *s_patterns_problem(const char *value)
     }
 }
 
+//  As zb_config_check_known, but `header` may repeat (one per header).
+static void s_check_channel_keys(zb_config_t *config, zconfig_t *section, const char *const *keys)
+{
+    for (zconfig_t *child = zconfig_child(section); child; child = zconfig_next(child)) {
+        const char *name = zconfig_name(child);
+        bool found = false;
+        for (size_t i = 0; keys[i] && !found; i++)
+            found = strcmp(name, keys[i]) == 0;
+        if (!found)
+            zb_config_fail(config, child, "unknown key");
+        for (zconfig_t *other = zconfig_next(child); other && strcmp(name, "header") != 0;
+             other = zconfig_next(other))
+            if (strcmp(name, zconfig_name(other)) == 0)
+                zb_config_fail(config, other, "given twice");
+    }
+}
+
+//  Appends text[0..len) to buf (size bytes, NUL-terminated); -1 when full.
+static int s_append(char *buf, size_t size, const char *text, size_t len)
+{
+    size_t used = strlen(buf);
+    if (used + len + 1 > size)
+        return -1;
+    memcpy(buf + used, text, len);
+    buf[used + len] = '\0';
+    return 0;
+}
+
+//  text with its secrets resolved into line: ${VAR} is the environment's
+//  VAR; after files_from (NULL: nowhere), a word @/path is the file's
+//  content (trailing white space trimmed). So secrets stay out of the
+//  configuration file; resolved when it is read (start, reload). Returns
+//  0, or -1 after zb_config_fail.
+static int s_expand(zb_config_t *config, zconfig_t *node, const char *text, const char *files_from,
+                    char *line, size_t size)
+{
+    line[0] = '\0';
+    const char *colon = files_from;
+    for (const char *p = text; *p;) {
+        const char *end = NULL;
+        char piece[1024];
+        size_t len = 0;
+        const char *value = p;
+        if (strncmp(p, "${", 2) == 0 && (end = strchr(p, '}'))) {
+            snprintf(piece, sizeof(piece), "%.*s", (int)(end - p - 2), p + 2);
+            value = getenv(piece);
+            if (!value)
+                return zb_config_fail(config, node, "${%s} is not set", piece);
+            len = strlen(value);
+            p = end + 1;
+        } else if (colon && p > colon && strncmp(p, "@/", 2) == 0 &&
+                   (p[-1] == ' ' || p[-1] == ':')) {
+            char path[1024];
+            len = strcspn(p, " \t");
+            snprintf(path, sizeof(path), "%.*s", (int)len - 1, p + 1);
+            p += len;
+            FILE *file = fopen(path, "r");
+            size_t got = file ? fread(piece, 1, sizeof(piece) - 1, file) : 0;
+            if (!file || ferror(file)) {
+                int rc =
+                    zb_config_fail(config, node, "@%s: cannot read it (%s)", path, strerror(errno));
+                if (file)
+                    fclose(file);
+                return rc;
+            }
+            fclose(file);
+            while (got > 0 && isspace((unsigned char)piece[got - 1]))
+                got--;
+            piece[got] = '\0';
+            value = piece;
+            len = got;
+        } else {
+            len = 1;
+            p++;
+        }
+        if (s_append(line, size, value, len) != 0)
+            return zb_config_fail(config, node, "is too long");
+    }
+    if (strpbrk(line, "\r\n"))
+        return zb_config_fail(config, node, "has a line break (from a variable or file)");
+    return 0;
+}
+
+//  A header line ("Name: value") with its secrets resolved (s_expand),
+//  appended to headers.
+static void s_header_add(zb_config_t *config, zconfig_t *node, char *headers, size_t size)
+{
+    const char *text = zconfig_value(node) ? zconfig_value(node) : "";
+    const char *colon = strchr(text, ':');
+    size_t name_len = colon ? (size_t)(colon - text) : 0;
+    if (!colon || name_len == 0 || strcspn(text, " \t") < name_len) {
+        zb_config_fail(config, node, "\"%.100s\" is not \"Name: value\"", text);
+        return;
+    }
+    char line[2048];
+    if (s_expand(config, node, text, colon, line, sizeof(line) - 1) != 0)
+        return;
+    if (s_append(line, sizeof(line), "\n", 1) != 0 ||
+        s_append(headers, size, line, strlen(line)) != 0)
+        zb_config_fail(config, node, "too many headers");
+}
+
+//  Why a comma-separated list of http(s) base URLs is not one, or NULL.
+static const char *s_urls_problem(const char *urls)
+{
+    const char *start = urls;
+    for (;;) {
+        size_t len = strcspn(start, ",");
+        if (len == 0)
+            return "has an empty URL";
+        if (strncmp(start, "http://", 7) != 0 && strncmp(start, "https://", 8) != 0)
+            return "is not a list of http:// or https:// URLs";
+        if (strcspn(start, " \t") < len)
+            return "has a space in a URL";
+        if (!start[len])
+            return NULL;
+        start += len + 1;
+    }
+}
+
+//  email = a@x,b@y with smtp = smtp://host:25 (${VAR} expanded, for a
+//  password) and from (default zbeat@this-host).
+static void s_email_load(zb_config_t *config, zconfig_t *section, const char *email,
+                         zb_channel_config_t *channel)
+{
+    const char *smtp = zb_config_string(config, section, "smtp", NULL);
+    const char *from = zb_config_string(config, section, "from", NULL);
+    zconfig_t *smtp_node = zconfig_locate(section, "smtp");
+    if (!email) {
+        if (smtp || from)
+            zb_config_fail(config, zconfig_locate(section, smtp ? "smtp" : "from"),
+                           "is for email channels only");
+        return;
+    }
+    for (const char *start = email;; start += strcspn(start, ",") + 1) {
+        size_t len = strcspn(start, ",");
+        const char *at = memchr(start, '@', len);
+        if (len == 0 || !at || at == start || at == start + len - 1 ||
+            strcspn(start, " \t<>\"") < len) {
+            zb_config_fail(config, zconfig_locate(section, "email"),
+                           "\"%.200s\" is not a list of addresses (user@host, comma-separated)",
+                           email);
+            return;
+        }
+        if (!start[len])
+            break;
+    }
+    snprintf(channel->email, sizeof(channel->email), "%s", email);
+    if (!smtp)
+        zb_config_fail(config, section, "email needs smtp (smtp://host:25 or smtps://host:465)");
+    else if (strncmp(smtp, "smtp://", 7) != 0 && strncmp(smtp, "smtps://", 8) != 0)
+        zb_config_fail(config, smtp_node, "\"%.200s\" is not an smtp:// or smtps:// URL", smtp);
+    else
+        s_expand(config, smtp_node, smtp, NULL, channel->smtp, sizeof(channel->smtp));
+    if (from && (!strchr(from, '@') || strcspn(from, " \t<>\",") < strlen(from)))
+        zb_config_fail(config, zconfig_locate(section, "from"), "\"%.200s\" is not an address",
+                       from);
+    else if (from)
+        snprintf(channel->from, sizeof(channel->from), "%s", from);
+    else {
+        char host[200];
+        if (gethostname(host, sizeof(host)) != 0)
+            snprintf(host, sizeof(host), "localhost");
+        host[sizeof(host) - 1] = '\0';
+        snprintf(channel->from, sizeof(channel->from), "zbeat@%s", host);
+    }
+}
+
 static void s_channel_load(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section)
 {
-    static const char *const keys[] = {"exec",     "webhook",   "template",    "timeout", "hosts",
-                                       "services", "retry-for", "backoff-max", NULL};
+    static const char *const keys[] = {
+        "exec",      "webhook",     "template", "timeout",      "hosts",  "services",
+        "retry-for", "backoff-max", "after",    "alertmanager", "resend", "monitor-name",
+        "header",    "email",       "smtp",     "from",         NULL};
     const char *name = zconfig_name(section);
     if (!zconfig_child(section)) {
-        zb_config_fail(config, section, "is not a channel: give it exec or webhook");
+        zb_config_fail(config, section,
+                       "is not a channel: give it exec, webhook, alertmanager or email");
         return;
     }
     if (zconfig_value(section) && *zconfig_value(section)) {
@@ -191,15 +363,41 @@ static void s_channel_load(zb_monitor_config_t *self, zb_config_t *config, zconf
         zb_config_fail(config, section, "more than %d channels", ZB_MONITOR_CHANNELS_MAX);
         return;
     }
-    zb_config_check_known(config, section, keys);
+    s_check_channel_keys(config, section, keys);
     zb_channel_config_t *channel = &self->channels[self->channel_count];
     memset(channel, 0, sizeof(*channel));
     snprintf(channel->name, sizeof(channel->name), "%s", name);
     const char *exec = zb_config_string(config, section, "exec", NULL);
     const char *webhook = zb_config_string(config, section, "webhook", NULL);
     const char *template = zb_config_string(config, section, "template", NULL);
-    if (!exec == !webhook)
-        zb_config_fail(config, section, "needs exactly one of exec and webhook");
+    const char *alertmanager = zb_config_string(config, section, "alertmanager", NULL);
+    const char *email = zb_config_string(config, section, "email", NULL);
+    if ((exec != NULL) + (webhook != NULL) + (alertmanager != NULL) + (email != NULL) != 1)
+        zb_config_fail(config, section,
+                       "needs exactly one of exec, webhook, alertmanager and email");
+    s_email_load(config, section, email, channel);
+    const char *bad_urls = alertmanager ? s_urls_problem(alertmanager) : NULL;
+    if (bad_urls)
+        zb_config_fail(config, zconfig_locate(section, "alertmanager"), "\"%.200s\" %s",
+                       alertmanager, bad_urls);
+    else if (alertmanager && strlen(alertmanager) >= sizeof(channel->alertmanager))
+        zb_config_fail(config, zconfig_locate(section, "alertmanager"), "is too long");
+    else if (alertmanager)
+        snprintf(channel->alertmanager, sizeof(channel->alertmanager), "%s", alertmanager);
+    for (zconfig_t *node = zconfig_locate(section, "header"); node; node = zconfig_next(node))
+        if (strcmp(zconfig_name(node), "header") == 0 && !webhook && !alertmanager)
+            zb_config_fail(config, node, "is for webhook and alertmanager channels only");
+        else if (strcmp(zconfig_name(node), "header") == 0)
+            s_header_add(config, node, channel->headers, sizeof(channel->headers));
+    const char *monitor_name = zb_config_string(config, section, "monitor-name", NULL);
+    if (monitor_name && !alertmanager)
+        zb_config_fail(config, zconfig_locate(section, "monitor-name"),
+                       "is for alertmanager channels only");
+    else if (monitor_name && !zb_name_valid(monitor_name))
+        zb_config_fail(config, zconfig_locate(section, "monitor-name"),
+                       "\"%.100s\" is not a valid name (letters, digits, . _ -)", monitor_name);
+    snprintf(channel->monitor_name, sizeof(channel->monitor_name), "%s",
+             monitor_name && zb_name_valid(monitor_name) ? monitor_name : "zbeat");
     if (exec && (!*exec || strlen(exec) >= sizeof(channel->exec)))
         zb_config_fail(config, zconfig_locate(section, "exec"), "is empty or too long");
     else if (exec)
@@ -244,6 +442,12 @@ static void s_channel_load(zb_monitor_config_t *self, zb_config_t *config, zconf
                        30LL * 86400 * 1000, &channel->retry_for_ms);
     zb_config_duration(config, section, "backoff-max", ZB_CHANNEL_BACKOFF_MAX_DEFAULT_MS, 100,
                        86400 * 1000, &channel->backoff_max_ms);
+    zb_config_duration(config, section, "after", 0, 0, 3600 * 1000, &channel->after_ms);
+    if (!alertmanager && zconfig_locate(section, "resend"))
+        zb_config_fail(config, zconfig_locate(section, "resend"),
+                       "is for alertmanager channels only");
+    zb_config_duration(config, section, "resend", 60 * 1000, 1000, 3600 * 1000,
+                       &channel->resend_ms);
     self->channel_count++;
 }
 
@@ -403,7 +607,7 @@ void zb_monitor_config_test(bool verbose)
                        "    chat\n        webhook = https://hooks.example.com/T0/B0\n"
                        "        template = slack\n        hosts = web-*\n"
                        "        services = redis,db-*\n        retry-for = 1h\n"
-                       "        backoff-max = 30s\n",
+                       "        backoff-max = 30s\n        after = 5s\n",
                        err, sizeof(err)) == 0);
     assert(strcmp(config.publish, "tcp://*:7402") == 0);
     assert(config.flap_threshold == 4 && config.flap_window_ms == 120000);
@@ -422,6 +626,55 @@ void zb_monitor_config_test(bool verbose)
     assert(config.channels[1].timeout_ms == ZB_CHANNEL_TIMEOUT_DEFAULT_MS);
     assert(config.channels[1].retry_for_ms == 3600000);
     assert(config.channels[1].backoff_max_ms == 30000);
+    assert(config.channels[0].after_ms == 0 && config.channels[1].after_ms == 5000);
+    assert(s_load_text(&config,
+                       "alert\n    am\n        alertmanager = http://a:9093,https://b:9093/\n"
+                       "        resend = 30s\n        monitor-name = dc-1\n"
+                       "    am2\n        alertmanager = http://c:9093\n",
+                       err, sizeof(err)) == 0);
+    assert(strcmp(config.channels[0].alertmanager, "http://a:9093,https://b:9093/") == 0);
+    assert(config.channels[0].resend_ms == 30000);
+    assert(strcmp(config.channels[0].monitor_name, "dc-1") == 0);
+    assert(config.channels[1].resend_ms == 60000);
+    assert(strcmp(config.channels[1].monitor_name, "zbeat") == 0);
+
+    //  Email: recipients, the server (a password from the environment).
+    setenv("ZB_TEST_TOKEN", "pw", 1);
+    assert(s_load_text(&config,
+                       "alert\n    mail\n        email = a@x.org,b@y.org\n"
+                       "        smtp = \"smtp://zb:${ZB_TEST_TOKEN}@mx:587\"\n"
+                       "        from = mon@x.org\n    mail2\n        email = a@x.org\n"
+                       "        smtp = smtp://mx\n",
+                       err, sizeof(err)) == 0);
+    assert(strcmp(config.channels[0].email, "a@x.org,b@y.org") == 0);
+    assert(strcmp(config.channels[0].smtp, "smtp://zb:pw@mx:587") == 0);
+    assert(strcmp(config.channels[0].from, "mon@x.org") == 0);
+    assert(strncmp(config.channels[1].from, "zbeat@", 6) == 0);
+
+    //  Headers: repeated, secrets from the environment and from files.
+    setenv("ZB_TEST_TOKEN", "s3cret", 1);
+    char secret[] = "/tmp/zb_monitor_config_secret.XXXXXX";
+    int fd = mkstemp(secret);
+    assert(fd >= 0 && write(fd, "from-file\n", 10) == 10);
+    close(fd);
+    char text[512];
+    snprintf(text, sizeof(text),
+             "alert\n    h\n        webhook = http://h/\n"
+             "        header = \"Authorization: Bearer ${ZB_TEST_TOKEN}\"\n"
+             "        header = \"X-Key: @%s\"\n        header = \"X-Plain: a@b c\"\n",
+             secret);
+    assert(s_load_text(&config, text, err, sizeof(err)) == 0);
+    assert(strcmp(config.channels[0].headers, "Authorization: Bearer s3cret\nX-Key: from-file\n"
+                                              "X-Plain: a@b c\n") == 0);
+    unlink(secret);
+    snprintf(text, sizeof(text),
+             "alert\n    h\n        webhook = http://h/\n"
+             "        header = \"X-Key: @%s\"\n",
+             secret);
+    assert(s_load_text(&config, text, err, sizeof(err)) == -1);
+    assert(strstr(err, ": alert/h/header: @/tmp/zb_monitor_config_secret."));
+    assert(strstr(err, ": cannot read it (No such file or directory)"));
+    unsetenv("ZB_TEST_TOKEN");
 
     //  An empty file keeps every default.
     assert(s_load_text(&config, "", err, sizeof(err)) == 0);
@@ -463,9 +716,32 @@ void zb_monitor_config_test(bool verbose)
         {"monitor\n    flap-threshold = -1\n", ": monitor/flap-threshold: -1 is out of range"},
         {"monitor\n    repeat = 0\n", ": monitor/repeat: \"0\" is not a duration"},
         {"monitor\n    stopped-alert = -1s\n", ": monitor/stopped-alert: "},
-        {"alert\n    x\n        timeout = 1s\n", ": alert/x: needs exactly one of exec and"},
+        {"alert\n    x\n        timeout = 1s\n", ": alert/x: needs exactly one of exec, webhook"},
         {"alert\n    x\n        exec = a\n        webhook = http://h/\n",
-         ": alert/x: needs exactly one of exec and webhook"},
+         ": alert/x: needs exactly one of exec, webhook, alertmanager and email"},
+        {"alert\n    x\n        webhook = http://h/\n        header = \"A: ${ZB_NOT_SET_X}\"\n",
+         ": alert/x/header: ${ZB_NOT_SET_X} is not set"},
+        {"alert\n    x\n        webhook = http://h/\n        header = NoColon\n",
+         ": alert/x/header: \"NoColon\" is not \"Name: value\""},
+        {"alert\n    x\n        exec = a\n        header = \"A: b\"\n",
+         ": alert/x/header: is for webhook and alertmanager channels only"},
+        {"alert\n    x\n        email = oncall\n        smtp = smtp://h\n",
+         ": alert/x/email: \"oncall\" is not a list of addresses"},
+        {"alert\n    x\n        email = a@b\n", ": alert/x: email needs smtp"},
+        {"alert\n    x\n        email = a@b\n        smtp = http://h\n",
+         ": alert/x/smtp: \"http://h\" is not an smtp:// or smtps:// URL"},
+        {"alert\n    x\n        exec = a\n        smtp = smtp://h\n",
+         ": alert/x/smtp: is for email channels only"},
+        {"alert\n    x\n        alertmanager = 127.0.0.1:9093\n",
+         ": alert/x/alertmanager: \"127.0.0.1:9093\" is not a list of http"},
+        {"alert\n    x\n        alertmanager = http://a:9093,\n",
+         ": alert/x/alertmanager: \"http://a:9093,\" has an empty URL"},
+        {"alert\n    x\n        exec = a\n        resend = 1m\n",
+         ": alert/x/resend: is for alertmanager channels only"},
+        {"alert\n    x\n        alertmanager = http://a\n        resend = 2h\n",
+         ": alert/x/resend: \"2h\" is out"},
+        {"alert\n    x\n        alertmanager = http://a\n        monitor-name = a b\n",
+         ": alert/x/monitor-name: \"a b\" is not a valid name"},
         {"alert\n    x = 1\n", ": alert/x: is not a channel"},
         {"alert\n    x\n        webhook = ftp://h/\n", ": alert/x/webhook: \"ftp://h/\" is not"},
         {"alert\n    x\n        exec = a\n        template = slack\n",
@@ -478,6 +754,7 @@ void zb_monitor_config_test(bool verbose)
         {"alert\n    x\n        exec = a\n        colour = 1\n", ": alert/x/colour: unknown key"},
         {"alert\n    x\n        exec = a\n        timeout = 2h\n",
          ": alert/x/timeout: \"2h\" is out"},
+        {"alert\n    x\n        exec = a\n        after = 2h\n", ": alert/x/after: \"2h\" is out"},
         {"alert\n    x\n        exec = a\n    x\n        exec = b\n", ": alert/x: given twice"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

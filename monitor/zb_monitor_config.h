@@ -32,15 +32,23 @@ typedef enum { ZB_TEMPLATE_JSON, ZB_TEMPLATE_SLACK, ZB_TEMPLATE_MATTERMOST } zb_
 
 //  One alert channel (section alert/<name>): exactly one of exec, webhook.
 typedef struct {
-    char name[65];          // the user's name for it (a valid zbeat name)
-    char exec[1024];        // command line run by /bin/sh -c, or ""
-    char webhook[2048];     // http(s) URL, or ""
-    zb_template_t template; // webhook body
-    char hosts[512];        // comma-separated glob patterns, "" = every host
-    char services[512];     // comma-separated glob patterns, "" = every service
-    int64_t timeout_ms;     // one attempt
-    int64_t retry_for_ms;   // an alert undelivered this long after it was made fails
-    int64_t backoff_max_ms; // cap of the exponential backoff between attempts
+    char name[65];           // the user's name for it (a valid zbeat name)
+    char exec[1024];         // command line run by /bin/sh -c, or ""
+    char webhook[2048];      // http(s) URL, or ""
+    zb_template_t template;  // webhook body
+    char hosts[512];         // comma-separated glob patterns, "" = every host
+    char services[512];      // comma-separated glob patterns, "" = every service
+    int64_t timeout_ms;      // one attempt
+    int64_t retry_for_ms;    // an alert undelivered this long after it was made fails
+    int64_t backoff_max_ms;  // cap of the exponential backoff between attempts
+    int64_t after_ms;        // grace: an outage over this soon sends nothing here; 0 = none
+    char headers[4096];      // webhook, alertmanager: extra "Name: value" lines, \n-ended
+    char alertmanager[2048]; // Alertmanager base URL(s), comma-separated, or ""
+    char email[1024];        // recipients, comma-separated, or ""
+    char smtp[1024];         // email: smtp:// or smtps:// URL (user:password@ for AUTH)
+    char from[256];          // email: the sender address
+    int64_t resend_ms;       // alertmanager: firing alerts are restated this often
+    char monitor_name[65];   // alertmanager: the zbeat_monitor label
 } zb_channel_config_t;
 
 typedef struct {

@@ -67,10 +67,20 @@ static int64_t s_period(zb_policy_t *self, int64_t started_ms)
     return (self->now_wall - started_ms) / self->config->repeat_ms;
 }
 
-//  Makes an alert: its outbox row and one delivery per matching channel,
-//  in this pass's transaction; held deliveries wait for the silence to end.
-//  Unless held, it is published after the commit.
-static void s_alert(zb_policy_t *self, zb_alert_t *alert, bool held)
+//  A services filter does not keep host alerts out: a host gone silent
+//  concerns every service on it.
+static bool s_channel_matches(const zb_channel_config_t *channel, const zb_alert_t *alert)
+{
+    return zb_alert_match(channel->hosts, alert->host) &&
+           (!alert->service || zb_alert_match(channel->services, alert->service));
+}
+
+//  Makes an alert: its outbox row and one delivery per matching channel
+//  (but those skip[i] marks), in this pass's transaction; held deliveries
+//  wait for the silence to end. An opening alert is due on each channel
+//  after that channel's grace (alert/NAME/after). Unless held, it is
+//  published after the commit.
+static void s_alert_to(zb_policy_t *self, zb_alert_t *alert, bool held, const bool *skip)
 {
     alert->created_at_ms = self->now_wall;
     char id[ZB_ALERT_ID_MAX + 1];
@@ -81,14 +91,15 @@ static void s_alert(zb_policy_t *self, zb_alert_t *alert, bool held)
         return;
     }
     const char *channels[ZB_MONITOR_CHANNELS_MAX];
+    int64_t delays[ZB_MONITOR_CHANNELS_MAX];
+    bool opening = alert->trigger == ZB_ALERT_DOWN || alert->trigger == ZB_ALERT_SILENT;
     size_t count = 0;
     for (size_t i = 0; i < self->config->channel_count; i++) {
         const zb_channel_config_t *channel = &self->config->channels[i];
-        //  A services filter does not keep host alerts out: a host gone
-        //  silent concerns every service on it.
-        if (zb_alert_match(channel->hosts, alert->host) &&
-            (!alert->service || zb_alert_match(channel->services, alert->service)))
+        if (s_channel_matches(channel, alert) && !(skip && skip[i])) {
+            delays[count] = opening ? channel->after_ms : 0;
             channels[count++] = channel->name;
+        }
     }
     zb_store_alert_t row = {
         .id = id,
@@ -99,7 +110,7 @@ static void s_alert(zb_policy_t *self, zb_alert_t *alert, bool held)
         .outage_id = alert->outage_id,
         .payload = payload,
     };
-    int rc = zb_store_alert_add(self->store, &row, channels, count, held);
+    int rc = zb_store_alert_add_due(self->store, &row, channels, delays, count, held);
     s_wrote(self, rc);
     if (rc == 1) {
         zb_log_info("alert %s%s", id, held ? " (held by a silence)" : "");
@@ -114,6 +125,11 @@ static void s_alert(zb_policy_t *self, zb_alert_t *alert, bool held)
         }
     }
     free(payload);
+}
+
+static void s_alert(zb_policy_t *self, zb_alert_t *alert, bool held)
+{
+    s_alert_to(self, alert, held, NULL);
 }
 
 //  The opening alert of an open outage: down for a service, silent for a
@@ -151,6 +167,39 @@ static void s_alert_opened(zb_policy_t *self, zb_fleet_host_t *host, zb_fleet_se
     s_wrote(self, zb_store_outage_flag(self->store, id, !held, held));
 }
 
+//  An outage over within a channel's grace (alert/NAME/after): its opening
+//  alert, not yet due there, is held back for good, and that channel gets
+//  no recovery either (skip). The outage itself stays recorded, and
+//  `zbeat alerts` shows the delivery held with the reason.
+static void s_grace(zb_policy_t *self, zb_fleet_host_t *host, zb_fleet_service_t *service,
+                    int64_t id, int64_t lasted_ms, bool *skip)
+{
+    zb_alert_t opening = {
+        .trigger = service ? ZB_ALERT_DOWN : ZB_ALERT_SILENT,
+        .host = host->name,
+        .service = service ? service->name : NULL,
+        .outage_id = id,
+    };
+    char alert_id[ZB_ALERT_ID_MAX + 1];
+    zb_alert_id(&opening, alert_id, sizeof(alert_id));
+    for (size_t i = 0; i < self->config->channel_count; i++) {
+        const zb_channel_config_t *channel = &self->config->channels[i];
+        if (channel->after_ms <= 0 || !s_channel_matches(channel, &opening))
+            continue;
+        char after[32], lasted[32], why[128];
+        zb_time_format_duration(channel->after_ms, after, sizeof(after));
+        zb_time_format_duration(lasted_ms > 0 ? lasted_ms : 0, lasted, sizeof(lasted));
+        snprintf(why, sizeof(why), "held back: over in %s, within after = %s", lasted, after);
+        int rc =
+            zb_store_delivery_withhold(self->store, alert_id, channel->name, self->now_wall, why);
+        s_wrote(self, rc < 0 ? rc : 0);
+        if (rc == 1) {
+            skip[i] = true;
+            zb_log_info("alert %s to %s %s", alert_id, channel->name, why);
+        }
+    }
+}
+
 //  An outage closed: a recovery notice when its opening alert went out.
 static void s_alert_closed(zb_policy_t *self, zb_fleet_host_t *host, zb_fleet_service_t *service,
                            int64_t id, int64_t started_ms, int64_t ended_ms, const char *end_reason)
@@ -167,6 +216,8 @@ static void s_alert_closed(zb_policy_t *self, zb_fleet_host_t *host, zb_fleet_se
     //  will say how it ended.
     if (!notified || (service && service->alert.flapping && service->alert.flap_notified))
         return;
+    bool skip[ZB_MONITOR_CHANNELS_MAX] = {false};
+    s_grace(self, host, service, id, ended_ms - started_ms, skip);
     zb_alert_t alert = {
         .trigger = ZB_ALERT_RECOVERED,
         .host = host->name,
@@ -181,7 +232,7 @@ static void s_alert_closed(zb_policy_t *self, zb_fleet_host_t *host, zb_fleet_se
         .started_at_ms = started_ms,
         .ended_at_ms = ended_ms > started_ms ? ended_ms : started_ms,
     };
-    s_alert(self, &alert, false);
+    s_alert_to(self, &alert, false, skip);
 }
 
 //  Notes a transition between up and down; returns true when it makes the

@@ -104,6 +104,8 @@ static void s_flip(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service
 static void s_opened(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service)
 {
     zb_record_t *self = arg;
+    if (self->series)
+        zb_series_outage(self->series, host->name, service ? service->name : NULL);
     zb_policy_opened(self->policy, host, service);
 }
 

@@ -14,6 +14,7 @@
 #define ZB_RECORD_H
 
 #include "zb_fleet.h"
+#include "zb_series.h"
 #include "zb_policy.h"
 #include "zb_store.h"
 #include "zb_stream.h"
@@ -26,6 +27,7 @@ typedef struct {
     zb_fleet_t *fleet;
     zb_policy_t *policy;
     zb_stream_t *stream;
+    zb_series_t *series; // outages counted for /metrics
     uint64_t *db_errors; // failed writes are counted here
 } zb_record_t;
 

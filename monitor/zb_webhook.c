@@ -43,6 +43,12 @@ static int s_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 int zb_webhook_post(const char *url, const char *body, int64_t timeout_ms, const atomic_bool *stop,
                     zb_webhook_result_t *result)
 {
+    return zb_webhook_post_with(url, body, NULL, timeout_ms, stop, result);
+}
+
+int zb_webhook_post_with(const char *url, const char *body, const char *extra, int64_t timeout_ms,
+                         const atomic_bool *stop, zb_webhook_result_t *result)
+{
     assert(url && body && result);
     memset(result, 0, sizeof(*result));
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -51,6 +57,19 @@ int zb_webhook_post(const char *url, const char *body, int64_t timeout_ms, const
     CURL *curl = curl_easy_init();
     if (curl)
         headers = curl_slist_append(NULL, "Content-Type: application/json");
+    //  The channel's own headers, one a line.
+    for (const char *line = extra; headers && line && *line;) {
+        size_t len = strcspn(line, "\n");
+        char one[2048];
+        snprintf(one, sizeof(one), "%.*s", (int)len, line);
+        struct curl_slist *more = curl_slist_append(headers, one);
+        if (!more) {
+            curl_slist_free_all(headers);
+            headers = NULL;
+        } else
+            headers = more;
+        line += len + (line[len] == '\n');
+    }
     if (!curl || !headers) {
         snprintf(result->error, sizeof(result->error), "out of memory");
         goto done;

@@ -25,6 +25,11 @@ void zb_webhook_cleanup(void);
 int zb_webhook_post(const char *url, const char *body, int64_t timeout_ms, const atomic_bool *stop,
                     zb_webhook_result_t *result);
 
+//  The same with extra headers: "Name: value" lines, each \n-ended (NULL:
+//  none). A header also sent by default (Content-Type) is replaced.
+int zb_webhook_post_with(const char *url, const char *body, const char *extra, int64_t timeout_ms,
+                         const atomic_bool *stop, zb_webhook_result_t *result);
+
 void zb_webhook_test(bool verbose);
 
 #endif

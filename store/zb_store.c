@@ -43,6 +43,13 @@ const char *const zb_store_sql[S_COUNT] = {
                  "ifnull(tls_expires_ms, 0) FROM services ORDER BY 1, 2",
     [S_ALERT_GET] = "SELECT " S_DELIVERY_COLUMNS " FROM alerts a LEFT JOIN deliveries d "
                     "ON 0 WHERE a.id = ?1",
+    //  What an alertmanager channel restates: opening alerts it was sent of
+    //  outages still open, oldest first.
+    [S_FIRING] = "SELECT " S_DELIVERY_COLUMNS " FROM outages o JOIN alerts a "
+                 "ON a.outage_id = o.id JOIN deliveries d ON d.alert_id = a.id "
+                 "WHERE ifnull(o.ended_at_ms, 9223372036854775807) = 9223372036854775807 "
+                 "AND d.channel = ?1 AND d.status = 'sent' "
+                 "AND a.trigger IN ('down', 'silent', 'stable') ORDER BY a.seq",
     //  LIMIT -1 is no limit.
     [S_DELIVERIES] = "SELECT " S_DELIVERY_COLUMNS " FROM alerts a LEFT JOIN deliveries d "
                      "ON d.alert_id = a.id WHERE a.created_at_ms >= ?1 "
@@ -104,10 +111,15 @@ const char *const zb_store_sql[S_COUNT] = {
     [S_ALERT_INSERT] = "INSERT OR IGNORE INTO alerts (id, created_at_ms, trigger, host, service, "
                        "outage_id, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [S_DELIVERY_INSERT] = "INSERT OR IGNORE INTO deliveries (alert_id, channel, status, "
-                          "queued_at_ms, next_attempt_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
+                          "queued_at_ms, next_attempt_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
     [S_ALERT_RELEASE] = "UPDATE deliveries SET status = 'pending', queued_at_ms = ?2, "
                         "next_attempt_at_ms = ?2 "
-                        "WHERE alert_id = ?1 AND status = 'held'",
+                        "WHERE alert_id = ?1 AND status = 'held' AND last_error = ''",
+    //  A channel's grace (alert/NAME/after): the opening alert, not tried
+    //  yet and not due yet, is held back for good (last_error says why).
+    [S_DELIVERY_WITHHOLD] = "UPDATE deliveries SET status = 'held', last_error = ?3 "
+                            "WHERE alert_id = ?1 AND channel = ?2 AND status = 'pending' "
+                            "AND attempts = 0 AND next_attempt_at_ms > ?4",
     //  In creation order: a receiver never gets a recovery before its down.
     [S_DELIVERY_NEXT] = "SELECT " S_DELIVERY_COLUMNS " FROM deliveries d JOIN alerts a "
                         "ON a.id = d.alert_id WHERE d.channel = ?1 AND d.status = 'pending' "

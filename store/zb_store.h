@@ -275,12 +275,26 @@ int zb_store_prune(zb_store_t *self, int64_t before_ms, int batch);
 //  Returns 1 when inserted, 0 when the id existed, -1 on error.
 int zb_store_alert_add(zb_store_t *self, const zb_store_alert_t *alert, const char *const *channels,
                        size_t channel_count, bool held);
+//  The same, each delivery due delays_ms[i] after the alert was made (a
+//  channel's grace, alert/NAME/after; NULL: all due at once).
+int zb_store_alert_add_due(zb_store_t *self, const zb_store_alert_t *alert,
+                           const char *const *channels, const int64_t *delays_ms,
+                           size_t channel_count, bool held);
+//  Holds back for good a delivery not tried yet and due after now_ms (its
+//  outage ended within the channel's grace): status held, why as its error,
+//  never released. Returns 1 when held back, 0 when it was due or tried
+//  already, -1 on error.
+int zb_store_delivery_withhold(zb_store_t *self, const char *alert_id, const char *channel,
+                               int64_t now_ms, const char *why);
 //  Held deliveries of the alert become pending, due at now_ms. Returns the
 //  number released, or -1.
 int zb_store_alert_release(zb_store_t *self, const char *id, int64_t now_ms);
 //  The alert with this id (fn is called once), 0 when there is none.
 int zb_store_alert_get(zb_store_t *self, const char *id, zb_store_delivery_fn *fn, void *arg);
 
+//  The opening alerts (down, silent, stable) sent to the channel whose
+//  outage is still open, oldest first: what an alertmanager channel restates.
+int zb_store_firing(zb_store_t *self, const char *channel, zb_store_delivery_fn *fn, void *arg);
 //  The channel's oldest pending delivery (fn is called at most once).
 int zb_store_delivery_next(zb_store_t *self, const char *channel, zb_store_delivery_fn *fn,
                            void *arg);

@@ -11,6 +11,13 @@
 int zb_store_alert_add(zb_store_t *self, const zb_store_alert_t *alert, const char *const *channels,
                        size_t channel_count, bool held)
 {
+    return zb_store_alert_add_due(self, alert, channels, NULL, channel_count, held);
+}
+
+int zb_store_alert_add_due(zb_store_t *self, const zb_store_alert_t *alert,
+                           const char *const *channels, const int64_t *delays_ms,
+                           size_t channel_count, bool held)
+{
     assert(self && alert && alert->id && alert->trigger && alert->host && alert->payload);
     if (zb_store_write_begin(self) != 0)
         return -1;
@@ -36,6 +43,7 @@ int zb_store_alert_add(zb_store_t *self, const zb_store_alert_t *alert, const ch
         zb_store_bind_text(stmt, 2, channels[i]);
         zb_store_bind_text(stmt, 3, held ? "held" : "pending");
         sqlite3_bind_int64(stmt, 4, alert->created_at_ms);
+        sqlite3_bind_int64(stmt, 5, alert->created_at_ms + (delays_ms ? delays_ms[i] : 0));
         if (zb_store_step(self, S_DELIVERY_INSERT) != 0)
             return -1;
     }
@@ -51,6 +59,22 @@ int zb_store_alert_release(zb_store_t *self, const char *id, int64_t now_ms)
     zb_store_bind_text(stmt, 1, id);
     sqlite3_bind_int64(stmt, 2, now_ms);
     if (zb_store_step(self, S_ALERT_RELEASE) != 0)
+        return -1;
+    return sqlite3_changes(self->db);
+}
+
+int zb_store_delivery_withhold(zb_store_t *self, const char *alert_id, const char *channel,
+                               int64_t now_ms, const char *why)
+{
+    assert(self && alert_id && channel && why && *why);
+    if (zb_store_write_begin(self) != 0)
+        return -1;
+    sqlite3_stmt *stmt = self->stmt[S_DELIVERY_WITHHOLD];
+    zb_store_bind_text(stmt, 1, alert_id);
+    zb_store_bind_text(stmt, 2, channel);
+    zb_store_bind_text(stmt, 3, why);
+    sqlite3_bind_int64(stmt, 4, now_ms);
+    if (zb_store_step(self, S_DELIVERY_WITHHOLD) != 0)
         return -1;
     return sqlite3_changes(self->db);
 }
@@ -90,6 +114,14 @@ int zb_store_alert_get(zb_store_t *self, const char *id, zb_store_delivery_fn *f
     sqlite3_stmt *stmt = self->stmt[S_ALERT_GET];
     zb_store_bind_text(stmt, 1, id);
     return zb_store_walk(self, stmt, "alert", s_delivery_row, (void *)fn, arg);
+}
+
+int zb_store_firing(zb_store_t *self, const char *channel, zb_store_delivery_fn *fn, void *arg)
+{
+    assert(self && channel && fn);
+    sqlite3_stmt *stmt = self->stmt[S_FIRING];
+    zb_store_bind_text(stmt, 1, channel);
+    return zb_store_walk(self, stmt, "firing alerts", s_delivery_row, (void *)fn, arg);
 }
 
 int zb_store_delivery_next(zb_store_t *self, const char *channel, zb_store_delivery_fn *fn,

@@ -106,6 +106,82 @@ static int64_t s_table_count(const char *path)
     return s_one(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table'");
 }
 
+//  Issue 20: a channel's grace (deliveries due later, held back for good
+//  before they are due) and what an alertmanager channel restates.
+static int s_take_delivery(const zb_store_delivery_t *d, void *arg)
+{
+    zb_store_delivery_t *out = arg;
+    *out = *d;
+    out->alert = NULL; // not kept past the callback
+    out->channel = out->status = out->last_error = NULL;
+    return 0;
+}
+
+static int s_count_delivery(const zb_store_delivery_t *d, void *arg)
+{
+    (void)d;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static void s_test_grace(const char *dir)
+{
+    char path[256], err[512];
+    snprintf(path, sizeof(path), "%s/grace.db", dir);
+    zb_store_t *store = zb_store_open(path, err, sizeof(err));
+    assert(store);
+    zb_store_outage_t outage = {
+        .kind = "service", .host = "web-1", .service = "redis", .started_at_ms = 9000};
+    int64_t id = 0;
+    assert(zb_store_outage_open(store, &outage, &id, NULL) == 1);
+    char alert_id[64];
+    snprintf(alert_id, sizeof(alert_id), "web-1/redis/%lld/down", (long long)id);
+    zb_store_alert_t alert = {.id = alert_id,
+                              .created_at_ms = 10000,
+                              .trigger = "down",
+                              .host = "web-1",
+                              .service = "redis",
+                              .outage_id = id,
+                              .payload = "{}"};
+    const char *channels[] = {"pager", "log"};
+    int64_t delays[] = {3000, 0};
+    assert(zb_store_alert_add_due(store, &alert, channels, delays, 2, false) == 1);
+    assert(zb_store_commit(store) == 0);
+    zb_store_delivery_t next = {0};
+    assert(zb_store_delivery_next(store, "pager", s_take_delivery, &next) == 0);
+    assert(next.next_attempt_at_ms == 13000 && next.queued_at_ms == 10000);
+    assert(zb_store_delivery_next(store, "log", s_take_delivery, &next) == 0);
+    assert(next.next_attempt_at_ms == 10000);
+    //  Due already (log: at once; pager: at 13000): not held back.
+    assert(zb_store_delivery_withhold(store, alert_id, "log", 11000, "held back: x") == 0);
+    assert(zb_store_delivery_withhold(store, alert_id, "pager", 13000, "held back: x") == 0);
+    //  Restated only once sent, while the outage is open.
+    int firing = 0;
+    assert(zb_store_firing(store, "log", s_count_delivery, &firing) == 0 && firing == 0);
+    zb_store_delivery_t sent = {
+        .status = "sent", .attempts = 1, .result = 200, .sent_at_ms = 10001};
+    assert(zb_store_delivery_update(store, alert_id, "log", &sent) == 0);
+    assert(zb_store_firing(store, "log", s_count_delivery, &firing) == 0 && firing == 1);
+    //  Not due yet: held back for good, never released by a silence's end.
+    assert(zb_store_delivery_withhold(store, alert_id, "pager", 11000, "held back: x") == 1);
+    next = (zb_store_delivery_t){0};
+    assert(zb_store_delivery_next(store, "pager", s_take_delivery, &next) == 0);
+    assert(next.next_attempt_at_ms == 0); // none pending
+    assert(zb_store_alert_release(store, alert_id, 12000) == 0);
+    assert(zb_store_commit(store) == 0);
+    assert(zb_store_outage_close(store, id, 11000, "up") == 1);
+    assert(zb_store_commit(store) == 0);
+    firing = 0;
+    assert(zb_store_firing(store, "log", s_count_delivery, &firing) == 0 && firing == 0);
+    zb_store_destroy(&store);
+    char more[300];
+    remove(path);
+    snprintf(more, sizeof(more), "%s-wal", path);
+    remove(more);
+    snprintf(more, sizeof(more), "%s-shm", path);
+    remove(more);
+}
+
 void zb_store_test(bool verbose)
 {
     (void)verbose;
@@ -391,6 +467,7 @@ void zb_store_test(bool verbose)
         zb_store_destroy(&reader);
     }
 
+    s_test_grace(dir);
     remove(path);
     remove(wal);
     remove(shm);
