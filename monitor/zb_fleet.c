@@ -581,6 +581,33 @@ void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, in
     s_deadline_lower(self, host);
 }
 
+//  A replayed down that came from up (or stopped) inside an outage that
+//  began earlier: the outage merged two, its up and this down were missed
+//  live. Entries can be replayed out of the journal's order (those in
+//  flight to a killed monitor come again later), so the up that ends the
+//  first part may only come after this: the store cuts the outage here
+//  and the up moves the cut to its true end. When the outage split was
+//  the service's open one, its second part is open now.
+static void s_replay_split(zb_fleet_t *self, zb_fleet_host_t *host, zb_fleet_service_t *service,
+                           const zb_msg_t *msg)
+{
+    int64_t cut_id = 0, new_id = 0;
+    self->writes++;
+    if (self->sink->replay_split(self->arg, msg, &cut_id, &new_id) != 1)
+        return;
+    char at[40];
+    zb_time_format_rfc3339_ms(msg->at_ms, at, sizeof(at));
+    zb_log_info("replay: %s/%s: an outage merged two; split at %s", host->name, msg->service, at);
+    if (service && service->outage_id && service->outage_id == cut_id) {
+        service->outage_id = new_id;
+        service->outage_started_ms = msg->at_ms;
+        if (service->state == ZB_STATE_DOWN) {
+            service->since_ms = msg->at_ms;
+            s_service_write(self, host, service);
+        }
+    }
+}
+
 int zb_fleet_replay(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall)
 {
     assert(self && msg && msg->type == ZB_MSG_EVENT);
@@ -625,15 +652,17 @@ int zb_fleet_replay(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int
     //  through here anyway).
     if (strcmp(host->instance, msg->instance) == 0 && msg->seq > host->last_seq)
         host->last_seq = msg->seq;
+    zb_fleet_service_t *service = zb_table_lookup(host->services, msg->service);
     //  A down already on record (heard live, or replayed to a previous run
     //  of the monitor whose ack was lost) changes nothing.
     if (msg->to == ZB_STATE_DOWN) {
         self->writes++;
         int covered = self->sink->replay_covered(self->arg, msg);
+        if (covered == 1 && (msg->from == ZB_STATE_UP || msg->from == ZB_STATE_STOPPED))
+            s_replay_split(self, host, service, msg);
         if (covered != 0)
             return covered == 1 ? 1 : -1;
     }
-    zb_fleet_service_t *service = zb_table_lookup(host->services, msg->service);
     //  Replays come in the agent's order: newer than what we know (or we
     //  know nothing, e.g. while the host was silent), the transition is
     //  applied as if heard live, alerts included.

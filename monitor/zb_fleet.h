@@ -157,6 +157,11 @@ typedef struct {
     int (*replay_covered)(void *arg, const zb_msg_t *msg);
     void (*replay_down)(void *arg, const zb_msg_t *msg, int64_t bound_ms);
     void (*replay_end)(void *arg, const zb_msg_t *msg);
+    //  A replayed down (from up or stopped) inside an outage that began
+    //  before it: that outage merged two (zb_store_replay_split). 1 when it
+    //  was split (*cut_id the outage cut at msg->at_ms, *new_id the part
+    //  from there on), 0 nothing to split, -1 failed.
+    int (*replay_split)(void *arg, const zb_msg_t *msg, int64_t *cut_id, int64_t *new_id);
     //  A name conflict proven (begun) or over, after the host's row says so.
     void (*conflict)(void *arg, zb_fleet_host_t *host, bool begun);
 } zb_fleet_sink_t;

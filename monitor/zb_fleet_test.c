@@ -188,6 +188,30 @@ static void s_replay_end(void *arg, const zb_msg_t *msg)
            (long long)(msg->at_ms - T0));
 }
 
+//  As zb_store_replay_split: the outage spanning at_ms that began before
+//  it ends there, and a new one goes on from there as it did.
+static int s_replay_split(void *arg, const zb_msg_t *msg, int64_t *cut_id, int64_t *new_id)
+{
+    s_sink_t *sink = arg;
+    for (int i = 0; i < sink->outage_count; i++) {
+        s_outage_t *o = &sink->outages[i];
+        if (strcmp(o->host, msg->host) != 0 || strcmp(o->service, msg->service) != 0 ||
+            o->started >= msg->at_ms || (o->ended >= 0 && o->ended <= msg->at_ms))
+            continue;
+        assert(sink->outage_count < S_MAX_OUTAGES);
+        s_outage_t *part = &sink->outages[sink->outage_count++];
+        *part = *o;
+        part->started = msg->at_ms;
+        o->ended = msg->at_ms;
+        *cut_id = i + 1;
+        *new_id = sink->outage_count;
+        s_note(sink, "split #%d@%lld -> #%d", i + 1, (long long)(msg->at_ms - T0),
+               sink->outage_count);
+        return 1;
+    }
+    return 0;
+}
+
 static void s_conflict(void *arg, zb_fleet_host_t *host, bool begun)
 {
     s_note(arg, "conflict %s%s", host->name, begun ? "+" : "-");
@@ -208,6 +232,7 @@ static const zb_fleet_sink_t s_sink = {
     .replay_covered = s_replay_covered,
     .replay_down = s_replay_down,
     .replay_end = s_replay_end,
+    .replay_split = s_replay_split,
     .conflict = s_conflict,
 };
 
@@ -464,10 +489,47 @@ static void s_test_races(void)
     s_expect(&sink, "inst web/bb:2;history up web/s@6500;");
     assert(service->outage_id == 3);
 
+    //  Replayed out of the journal's order (entries in flight to a killed
+    //  run come again after later ones): live, s went down at 9000 and up
+    //  at 12000; the up at 10000 and down at 11000 were missed, so #5
+    //  merged two outages. The down (from up) comes first: #5 is split at
+    //  11000; the up then goes to history (the store moves #5's end there).
+    s_live(fleet, s_beat("app", S_A, 1, 8000, "s=up@8000"), 8000);
+    s_live(fleet, s_event("app", S_A, 2, "s", ZB_STATE_DOWN, 9000), 9000);
+    s_live(fleet, s_event("app", S_A, 5, "s", ZB_STATE_UP, 12000), 12000);
+    sink.log[0] = '\0';
+    zb_msg_t *down = s_event("app", S_A, 4, "s", ZB_STATE_DOWN, 11000);
+    down->from = ZB_STATE_UP;
+    assert(s_replayed(fleet, down, 12100) == 1);
+    s_expect(&sink, "inst app/aa:4;covered app/s@11000;split #4@11000 -> #5;");
+    assert(s_replayed(fleet, s_event("app", S_A, 3, "s", ZB_STATE_UP, 10000), 12100) == 1);
+    s_expect(&sink, "inst app/aa:3;history up app/s@10000;");
+    assert(sink.outages[4].started == T0 + 11000 && sink.outages[4].ended == T0 + 12000);
+    //  The same while the outage is open: its second part is the open one,
+    //  and the live up ends that one.
+    zb_fleet_service_t *app = zb_table_lookup(zb_fleet_host(fleet, "app")->services, "s");
+    s_live(fleet, s_event("app", S_A, 6, "s", ZB_STATE_DOWN, 13000), 13000);
+    assert(app->outage_id == 6);
+    sink.log[0] = '\0';
+    down = s_event("app", S_A, 8, "s", ZB_STATE_DOWN, 15000);
+    down->from = ZB_STATE_UP;
+    assert(s_replayed(fleet, down, 15100) == 1);
+    s_expect(&sink, "inst app/aa:8;covered app/s@15000;split #6@15000 -> #7;svc app/s=down@15000;");
+    assert(app->outage_id == 7 && app->outage_started_ms == T0 + 15000);
+    s_live(fleet, s_event("app", S_A, 9, "s", ZB_STATE_UP, 16000), 16000);
+    assert(app->outage_id == 0 && sink.outages[6].ended == T0 + 16000);
+    assert(sink.outages[5].ended == T0 + 15000);
+    //  A down from unknown (the agent restarted while s was down) inside
+    //  an outage is the same outage: nothing is split.
+    s_live(fleet, s_event("app", S_A, 10, "s", ZB_STATE_DOWN, 17000), 17000);
+    sink.log[0] = '\0';
+    assert(s_replayed(fleet, s_event("app", S_B, 1, "s", ZB_STATE_DOWN, 18000), 18100) == 1);
+    s_expect(&sink, "inst app/bb:1;covered app/s@18000;");
+
     //  A host first heard through replay: heard now (its deadline starts
     //  now), and the transition applied as if live.
     assert(s_replayed(fleet, s_event("db", S_A, 3, "pg", ZB_STATE_DOWN, 7000), 8000) == 1);
-    s_expect(&sink, "inst db/aa:3;host db=alive;open #4 db/pg@7000:refused;opened db/pg;"
+    s_expect(&sink, "inst db/aa:3;host db=alive;open #9 db/pg@7000:refused;opened db/pg;"
                     "svc db/pg=down@7000;state db/pg unknown>down;");
     assert(zb_fleet_host(fleet, "db")->last_seen_mono == 8000);
     zb_fleet_destroy(&fleet);

@@ -152,6 +152,21 @@ static void s_replay_down(void *arg, const zb_msg_t *msg, int64_t bound_ms)
     zb_record_result(self, zb_store_replay_down(self->store, &outage, bound_ms));
 }
 
+static int s_replay_split(void *arg, const zb_msg_t *msg, int64_t *cut_id, int64_t *new_id)
+{
+    zb_record_t *self = arg;
+    zb_store_outage_t outage = {.kind = "service",
+                                .host = msg->host,
+                                .service = msg->service,
+                                .started_at_ms = msg->at_ms,
+                                .reason = msg->reason,
+                                .error = msg->error,
+                                .instance = msg->instance};
+    int rc = zb_store_replay_split(self->store, &outage, cut_id, new_id);
+    zb_record_result(self, rc);
+    return rc;
+}
+
 static void s_replay_end(void *arg, const zb_msg_t *msg)
 {
     zb_record_t *self = arg;
@@ -174,6 +189,7 @@ const zb_fleet_sink_t zb_record_sink = {
     .replay_covered = s_replay_covered,
     .replay_down = s_replay_down,
     .replay_end = s_replay_end,
+    .replay_split = s_replay_split,
     .conflict = s_conflict,
 };
 

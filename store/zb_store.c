@@ -149,6 +149,17 @@ const char *const zb_store_sql[S_COUNT] = {
                       "AND service = ?2 AND started_at_ms <= ?3 AND (ended_at_ms > ?3 OR "
                       "(end_reason = 'replayed' AND ended_at_ms = ?3)) "
                       "ORDER BY started_at_ms DESC LIMIT 1)",
+    //  Splitting an outage that two unseen transitions merged (a replayed
+    //  down inside it, coming from up or stopped): the one spanning the
+    //  moment, its provisional end there, and the second part.
+    [S_HISTORY_SPAN] = "SELECT id, started_at_ms, ended_at_ms, end_reason FROM outages WHERE "
+                       "host = ?1 AND kind = 'service' AND service = ?2 AND started_at_ms <= ?3 "
+                       "AND (ended_at_ms IS NULL OR ended_at_ms > ?3) "
+                       "ORDER BY started_at_ms DESC LIMIT 1",
+    [S_HISTORY_CUT] = "UPDATE outages SET ended_at_ms = ?2, end_reason = 'replayed' WHERE id = ?1",
+    [S_HISTORY_SPLIT] = "INSERT INTO outages (kind, host, service, started_at_ms, ended_at_ms, "
+                        "reason, error, end_reason, instance) VALUES ('service', ?1, ?2, ?3, ?4, "
+                        "?5, ?6, ?7, ?8)",
     [S_PRUNE_REPLAYED] = "DELETE FROM replayed WHERE received_ms < ?1",
     [S_INSTANCE_SEQ] = "SELECT last_seq FROM instances WHERE host = ?1 AND instance = ?2",
     [S_MONITOR_PUT] = "INSERT OR REPLACE INTO monitor (id, pid, hostname, version, started_at_ms, "

@@ -260,6 +260,17 @@ int zb_store_instance_seq(zb_store_t *self, const char *host, const char *instan
 int zb_store_replay_covered(zb_store_t *self, const char *host, const char *service, int64_t at_ms);
 int zb_store_replay_end(zb_store_t *self, const char *host, const char *service, int64_t at_ms,
                         const char *end_reason);
+//  A replayed down at outage->started_at_ms inside an outage that began
+//  earlier, after the service had been up (or stopped): the outage merged
+//  two, because the up and the down between were missed (the journal's
+//  entries can arrive out of order after a monitor restart). The outage
+//  is cut there (a provisional "replayed" end, which the replayed up, when
+//  it comes, moves to the true one) and its remainder becomes a second
+//  outage from that moment, open or ended as the first one was. Returns 1
+//  and the ids when it split, 0 when no outage began before that moment
+//  spans it (nothing to do), -1 on error.
+int zb_store_replay_split(zb_store_t *self, const zb_store_outage_t *outage, int64_t *cut_id_p,
+                          int64_t *new_id_p);
 
 //  Records that an outage's opening alert went out (notified) or was held
 //  by a silence (silenced).

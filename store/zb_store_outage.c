@@ -122,6 +122,59 @@ int zb_store_replay_end(zb_store_t *self, const char *host, const char *service,
     return sqlite3_changes(self->db) > 0 ? 1 : 0;
 }
 
+int zb_store_replay_split(zb_store_t *self, const zb_store_outage_t *outage, int64_t *cut_id_p,
+                          int64_t *new_id_p)
+{
+    assert(self && outage && outage->host && outage->service && cut_id_p && new_id_p);
+    if (zb_store_write_begin(self) != 0)
+        return -1;
+    int64_t at = outage->started_at_ms;
+    sqlite3_stmt *stmt = self->stmt[S_HISTORY_SPAN];
+    zb_store_bind_text(stmt, 1, outage->host);
+    zb_store_bind_text(stmt, 2, outage->service);
+    sqlite3_bind_int64(stmt, 3, at);
+    int rc = sqlite3_step(stmt);
+    int64_t id = 0, started = at, ended = -1;
+    char end_reason[64] = "";
+    if (rc == SQLITE_ROW) {
+        id = sqlite3_column_int64(stmt, 0);
+        started = sqlite3_column_int64(stmt, 1);
+        if (sqlite3_column_type(stmt, 2) != SQLITE_NULL)
+            ended = sqlite3_column_int64(stmt, 2);
+        const unsigned char *reason = sqlite3_column_text(stmt, 3);
+        snprintf(end_reason, sizeof(end_reason), "%s", reason ? (const char *)reason : "");
+    }
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return zb_store_fail(self, "find outage");
+    //  None, or one that began at this very down (heard live, or replayed
+    //  before): nothing merged.
+    if (rc == SQLITE_DONE || started >= at)
+        return 0;
+    stmt = self->stmt[S_HISTORY_CUT];
+    sqlite3_bind_int64(stmt, 1, id);
+    sqlite3_bind_int64(stmt, 2, at);
+    if (zb_store_step(self, S_HISTORY_CUT) != 0)
+        return -1;
+    stmt = self->stmt[S_HISTORY_SPLIT];
+    zb_store_bind_text(stmt, 1, outage->host);
+    zb_store_bind_text(stmt, 2, outage->service);
+    sqlite3_bind_int64(stmt, 3, at);
+    if (ended >= 0)
+        sqlite3_bind_int64(stmt, 4, ended);
+    zb_store_bind_text(stmt, 5, outage->reason ? outage->reason : "");
+    zb_store_bind_text(stmt, 6, outage->error ? outage->error : "");
+    if (end_reason[0])
+        zb_store_bind_text(stmt, 7, end_reason);
+    zb_store_bind_text(stmt, 8, outage->instance ? outage->instance : "");
+    if (zb_store_step(self, S_HISTORY_SPLIT) != 0)
+        return -1;
+    *cut_id_p = id;
+    *new_id_p = sqlite3_last_insert_rowid(self->db);
+    return 1;
+}
+
 int zb_store_outage_close(zb_store_t *self, int64_t id, int64_t ended_at_ms, const char *end_reason)
 {
     assert(self && end_reason);
