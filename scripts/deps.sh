@@ -10,6 +10,7 @@ PACKAGES=(
     libczmq-dev libzmq3-dev libsqlite3-dev libjansson-dev libyajl-dev libcurl4-openssl-dev
     libc-ares-dev
     libmicrohttpd-dev
+    libcrypt-dev
     # tests: real services and tools
     redis-server python3 python3-zmq python3-prometheus-client sqlite3 procps iproute2 nftables
     # probe tests: real servers to stop gracefully
