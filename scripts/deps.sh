@@ -13,6 +13,7 @@ PACKAGES=(
     libcrypt-dev
     # tests: real services and tools
     redis-server python3 python3-zmq python3-prometheus-client sqlite3 procps iproute2 nftables
+    curl openssl
     # probe tests: real servers to stop gracefully
     postgresql nginx-light memcached
     # the status page test: a real headless browser
