@@ -227,6 +227,8 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
         return zb_http_api_status(&req);
     if (strcmp(url, "/api/v1/monitor") == 0)
         return zb_http_api_monitor(&req);
+    if (strcmp(url, "/api/v1/latency") == 0)
+        return zb_http_api_latency(&req);
     bool outages = strcmp(url, "/api/v1/outages") == 0;
     if (outages || strcmp(url, "/api/v1/report") == 0) {
         //  These answers may be megabytes: a few at a time, so that many

@@ -6,6 +6,7 @@
     GET /api/v1/status   the array of `zbeat status --json`
     GET /api/v1/outages  the array of `zbeat outages --json` (filters, pages)
     GET /api/v1/report   the object of `zbeat report --json`
+    GET /api/v1/latency  the last hour of round trips per service (zb_latency)
 
     Files: zb_http.c (this: serving, TLS, who may ask), zb_http_api.c,
     zb_http_metrics.c, zb_http_page.c (routes), zb_http_reply.c (answers),

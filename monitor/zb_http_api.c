@@ -1,8 +1,9 @@
 /*  zb_http_api: the JSON routes of the HTTP server (docs/http.md), each the
     same document as the CLI's --json: status, outages (filters, pages),
-    monitor, report.
+    monitor, report; and latency, which only the running monitor knows.
 */
 #include "zb_http_internal.h"
+#include "zb_latency.h"
 #include "zb_proto.h"
 #include "zb_query.h"
 #include "zb_report.h"
@@ -237,4 +238,69 @@ enum MHD_Result zb_http_api_report(zb_http_req_t *req)
     if (!report)
         return zb_http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", err);
     return zb_http_send_json(req, MHD_HTTP_OK, report);
+}
+
+//  --------------------------------------------------------------------------
+//  GET /api/v1/latency: the last hour of round trips per service, in
+//  1-minute means (zb_latency), for the page's sparklines. Only the running
+//  monitor knows them: without one, an empty list.
+
+typedef struct {
+    zb_http_buf_t buf;
+    size_t rows;
+} s_latency_t;
+
+static int s_on_latency(const zb_latency_series_t *series, void *arg)
+{
+    s_latency_t *out = arg;
+    json_t *row = json_pack("{s:s, s:s}", "host", series->host, "service", series->service);
+    json_t *means = json_array();
+    if (!row || !means) {
+        json_decref(row);
+        json_decref(means);
+        out->buf.failed = true;
+        return 1;
+    }
+    json_object_set_new(row, "last_us",
+                        series->last_us >= 0 ? json_integer(series->last_us) : json_null());
+    for (size_t i = 0; i < ZB_LATENCY_MINUTES; i++)
+        json_array_append_new(means, series->mean_us[i] >= 0 ? json_integer(series->mean_us[i])
+                                                             : json_null());
+    json_object_set_new(row, "mean_us", means);
+    zb_http_buf_element(&out->buf, row, out->rows++);
+    return out->buf.failed ? 1 : 0;
+}
+
+enum MHD_Result zb_http_api_latency(zb_http_req_t *req)
+{
+    static const char *const known[] = {"host", NULL};
+    enum MHD_Result result;
+    zb_store_t *store = zb_http_begin(req, known, &result);
+    if (!store)
+        return result;
+    zb_store_destroy(&store); // the rollups live in memory only
+    const char *host = zb_http_arg(req, "host");
+    if (host && !zb_name_valid(host))
+        return zb_http_error(req, MHD_HTTP_BAD_REQUEST, "host: \"%.80s\" is not a host name", host);
+    int64_t now = zb_time_wall_ms();
+    int64_t first = (now / 60000 - ZB_LATENCY_MINUTES + 1) * 60000;
+    s_latency_t out = {0};
+    json_t *head = json_pack("{s:o, s:i}", "first_minute", zb_query_json_time(first), "minutes",
+                             ZB_LATENCY_MINUTES);
+    char *text = head ? json_dumps(head, ZB_QUERY_JSON_FLAGS | JSON_COMPACT) : NULL;
+    json_decref(head);
+    if (!text)
+        out.buf.failed = true;
+    else {
+        //  {"first_minute":...,"minutes":60,"series":[...]}: the head's
+        //  closing brace makes way for the rows.
+        text[strlen(text) - 1] = '\0';
+        zb_http_buf_printf(&out.buf, "%s,\"series\":", text);
+    }
+    free(text);
+    if (req->self->monitor)
+        zb_latency_each(zb_monitor_latency(req->self->monitor), host, now, s_on_latency, &out);
+    zb_http_buf_close_array(&out.buf, out.rows);
+    zb_http_buf_printf(&out.buf, "}\n");
+    return zb_http_send(req, MHD_HTTP_OK, ZB_HTTP_TYPE_JSON, &out.buf, NULL);
 }

@@ -98,6 +98,7 @@ enum MHD_Result zb_http_api_status(zb_http_req_t *req);
 enum MHD_Result zb_http_api_outages(zb_http_req_t *req);
 enum MHD_Result zb_http_api_monitor(zb_http_req_t *req);
 enum MHD_Result zb_http_api_report(zb_http_req_t *req);
+enum MHD_Result zb_http_api_latency(zb_http_req_t *req);
 enum MHD_Result zb_http_healthz(zb_http_req_t *req);
 enum MHD_Result zb_http_metrics(zb_http_req_t *req);
 //  A file of the status page, or NULL when no file has that path.

@@ -119,6 +119,10 @@ int zb_monitor_apply(zb_monitor_t *self, const zb_monitor_config_t *config, char
 //  The same from any thread: a copy taken at the end of the last loop pass.
 void zb_monitor_snapshot(zb_monitor_t *self, zb_monitor_stats_t *stats);
 
+//  The round trips of the last hour (zb_latency.h: safe from any thread).
+typedef struct _zb_latency_t zb_latency_t;
+zb_latency_t *zb_monitor_latency(zb_monitor_t *self);
+
 void zb_monitor_test(bool verbose);
 
 #endif

@@ -20,6 +20,40 @@
     const MARK_MIN_PX = 6;       // an outage of any length stays this wide (style.css)
     let last = null;             // the answers last drawn, for the filter
     let expanded = false;        // the all-up hosts unfolded
+    const LATENCY_MS = 60000;    // the rollups are per minute: fetched once a minute
+    let latency = new Map();     // "host/service" -> {mean_us: [60], last_us}
+    let latencyAt = 0;
+    const SVG = "http://www.w3.org/2000/svg";
+
+    // The last hour's round trips (1-minute means) as a line; gaps where a
+    // minute had none.
+    function sparkline(series) {
+        const svg = document.createElementNS(SVG, "svg");
+        svg.setAttribute("class", "spark");
+        const n = series.mean_us.length;
+        svg.setAttribute("viewBox", "0 0 " + (n - 1) + " 20");
+        svg.setAttribute("preserveAspectRatio", "none");
+        const known = series.mean_us.filter((v) => v !== null);
+        const max = Math.max(1, ...known);
+        let d = "", pen = false;
+        series.mean_us.forEach((v, i) => {
+            if (v === null) { pen = false; return; }
+            const y = (19 - (18 * v) / max).toFixed(1);
+            d += (pen ? "L" : "M") + i + " " + y;
+            pen = true;
+        });
+        const path = document.createElementNS(SVG, "path");
+        path.setAttribute("d", d || "M0 19");
+        path.setAttribute("vector-effect", "non-scaling-stroke");
+        svg.appendChild(path);
+        const title = document.createElementNS(SVG, "title");
+        const ms = (us) => (us / 1000).toFixed(us < 10000 ? 2 : 0) + " ms";
+        title.textContent = "round trip, last hour (1-minute means): last " +
+            (series.last_us === null ? "\u2013" : ms(series.last_us)) + ", max " + ms(max);
+        svg.appendChild(title);
+        svg.dataset.points = String(known.length);
+        return svg;
+    }
 
     function el(tag, cls, text) {
         const e = document.createElement(tag);
@@ -194,9 +228,13 @@
             row.appendChild(label);
             row.appendChild(el("span", "badge " + svc.state, svc.state));
             const since = Date.parse(svc.since);
+            const meta = el("div", "meta");
             const s = el("span", "since", "for " + duration(now - since));
             s.title = "since " + localTime(since);
-            row.appendChild(s);
+            meta.appendChild(s);
+            const rtt = latency.get(key);
+            if (rtt) meta.appendChild(sparkline(rtt));
+            row.appendChild(meta);
             const mine = (spans.get(key) || []).concat(spans.get(name) || []);
             WINDOWS.forEach((w, i) => {
                 const f = figures[i];
@@ -332,6 +370,16 @@
                 getJSON("/api/v1/status"),
                 getJSON("/api/v1/outages?since=7d&limit=10000"),
             ].concat(WINDOWS.map((w) => getJSON("/api/v1/report?since=" + w.since))));
+            if (Date.now() - latencyAt >= LATENCY_MS) {
+                // Best effort: the page works without it.
+                try {
+                    const l = await getJSON("/api/v1/latency");
+                    latency = new Map(l.body.series.map((s) => [s.host + "/" + s.service, s]));
+                    latencyAt = Date.now();
+                } catch (e) {
+                    latency = new Map();
+                }
+            }
             last = { status: answers[0].body, outages: answers[1].body,
                      reports: answers.slice(2).map((a) => a.body), truncated: answers[1].more };
             redraw();

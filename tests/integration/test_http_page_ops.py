@@ -2,7 +2,8 @@
 chromium: after a 2 s outage (a fake agent's events), a 7 min one (written
 straight into the database, marked silenced) and a host silence, each is in
 the recent-incidents list and a visible mark on both strips; a down service
-and its host sort first; names do not wrap; the filter narrows the page;
+and its host sort first; a latency sparkline per service (GET
+/api/v1/latency); names do not wrap; the filter narrows the page;
 screenshots at 1280 and 390 px are written (path printed) and checked. At
 1,000 hosts x 20 services (written into the database) the page loads and
 redraws in bounded time, measured and printed.
@@ -145,6 +146,15 @@ class HttpPageOpsTest(HttpCase):
                 self.assertGreaterEqual(marks[w][0]["width"], 6)
                 self.assertTrue(marks[w][0]["inside"], marks)
 
+        # A sparkline of the last hour's round trips (fake beats carry 100 us).
+        series = {(s["host"], s["service"]): s for s in self.get_json("/api/v1/latency")["series"]}
+        self.assertEqual(series[("web-1", "memcached")]["last_us"], 100)
+        self.assertEqual(len(series[("web-1", "memcached")]["mean_us"]), 60)
+        self.assertEqual(series[("web-1", "memcached")]["mean_us"][-1], 100)
+        points = self.js("""const s = document.querySelector(
+            '.service[data-host="web-1"][data-service="memcached"] svg.spark');
+            return s ? Number(s.dataset.points) : null""")
+        self.assertGreaterEqual(points or 0, 1)
         # Problems first: the down service's host, then the rest.
         order = self.js("return Array.from(document.querySelectorAll('#hosts .host'))"
                         ".map(h => h.dataset.host)")
