@@ -39,7 +39,8 @@
         series.mean_us.forEach((v, i) => {
             if (v === null) { pen = false; return; }
             const y = (19 - (18 * v) / max).toFixed(1);
-            d += (pen ? "L" : "M") + i + " " + y;
+            // A run starts a little to the left: a lone minute is a dash.
+            d += pen ? "L" + i + " " + y : "M" + Math.max(0, i - 0.8) + " " + y + "L" + i + " " + y;
             pen = true;
         });
         const path = document.createElementNS(SVG, "path");
