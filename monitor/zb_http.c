@@ -129,24 +129,33 @@ static void s_users_drop(zb_http_t *self, s_users_ref_t *ref)
     }
 }
 
-//  Whether the request may go on: NULL when it may, else the status to
+//  Whether the request may go on: 0 when it may, else the status to
 //  answer (401: who are you; 403: not allowed to). With no users file,
 //  everyone may read (the docs say: loopback only).
 static unsigned int s_refusal(zb_http_t *self, struct MHD_Connection *conn, const char *url,
                               bool changes)
 {
-    if (!self->users_ref)
-        return 0;
     if (strcmp(url, "/healthz") == 0 || (strcmp(url, "/metrics") == 0 && !self->metrics_auth))
         return 0;
     s_users_ref_t *ref = s_users_take(self);
     if (!ref)
         return 0;
+    zb_http_role_t role = ZB_HTTP_ROLE_NONE;
+#if MHD_VERSION >= 0x00097701
+    //  Newer libmicrohttpd: the old call is deprecated (-Werror).
+    struct MHD_BasicAuthInfo *auth = MHD_basic_auth_get_username_password3(conn);
+    if (auth && auth->password && strlen(auth->username) == auth->username_len &&
+        strlen(auth->password) == auth->password_len)
+        role = zb_http_users_check(ref->users, auth->username, auth->password);
+    if (auth && auth->password)
+        explicit_bzero(auth->password, auth->password_len);
+    if (auth)
+        MHD_free(auth);
+#else
     char *password = NULL;
     char *name = MHD_basic_auth_get_username_password(conn, &password);
-    zb_http_role_t role =
-        name && password ? zb_http_users_check(ref->users, name, password) : ZB_HTTP_ROLE_NONE;
-    s_users_drop(self, ref);
+    if (name && password)
+        role = zb_http_users_check(ref->users, name, password);
     if (password) {
         //  Not left in freed memory.
         explicit_bzero(password, strlen(password));
@@ -154,6 +163,8 @@ static unsigned int s_refusal(zb_http_t *self, struct MHD_Connection *conn, cons
     }
     if (name)
         MHD_free(name);
+#endif
+    s_users_drop(self, ref);
     if (role == ZB_HTTP_ROLE_NONE)
         return MHD_HTTP_UNAUTHORIZED;
     if (changes && role != ZB_HTTP_ROLE_ADMIN)
