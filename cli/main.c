@@ -16,6 +16,7 @@
 
     Exit: 0 ok, 1 runtime failure (no database...), 2 bad usage.
 */
+#include "hash_password.h"
 #include "keygen.h"
 #include "zb_proto.h"
 #include "zb_query.h"
@@ -79,6 +80,8 @@ static void s_usage(FILE *out)
             "            --since WHEN (default 30d)  --until WHEN  --host H\n"
             "  keygen    CURVE key pairs: keygen --host NAME --out DIR | keygen --monitor\n"
             "            --out DIR (zbeat keygen --help, docs/security.md)\n"
+            "  hash-password  a bcrypt hash of the password on stdin, for the HTTP users\n"
+            "            file (docs/http.md)\n"
             "\n"
             "  help COMMAND  that command's options (also: zbeat COMMAND --help)\n"
             "\n"
@@ -1101,6 +1104,8 @@ int main(int argc, char *argv[])
     //  Needs no database: its own arguments, its own help.
     if (argc > 1 && strcmp(argv[1], "keygen") == 0)
         return zb_keygen_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "hash-password") == 0)
+        return zb_hash_password_main(argc - 1, argv + 1);
     //  `zbeat help [COMMAND]`, and --help anywhere: the command's help when
     //  one is named, the global help otherwise.
     int at = s_command_at(argc, argv);

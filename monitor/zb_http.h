@@ -6,6 +6,16 @@
     GET /api/v1/status   the array of `zbeat status --json`
     GET /api/v1/outages  the array of `zbeat outages --json` (filters, pages)
     GET /api/v1/report   the object of `zbeat report --json`
+    GET /api/v1/latency  the last hour of round trips per service (zb_latency)
+
+    Files: zb_http.c (this: serving, TLS, who may ask), zb_http_api.c,
+    zb_http_metrics.c, zb_http_page.c (routes), zb_http_reply.c (answers),
+    zb_http_users.c (the users file), zb_http_guard.c (slowloris).
+
+    Security (docs/http.md): TLS from a PEM certificate and key; a users file
+    (zb_http_users.h) turns on HTTP Basic authentication for everything but
+    /healthz (and /metrics unless metrics_auth): 401 without valid
+    credentials, 403 for a read user asking for anything but GET or HEAD.
 
     libmicrohttpd serves it from its own threads (one per connection, with a
     cap on connections and a timeout, so a slow client holds only its own
@@ -55,12 +65,25 @@ extern const size_t zb_http_asset_count;
 //  65535 (0: any free port). Returns 0, or -1 with the reason in err.
 int zb_http_address_check(const char *address, char *err, size_t errsize);
 
+//  How the server guards itself; every field may be NULL/false (all of
+//  them: today's open, plain HTTP server, for loopback).
+typedef struct {
+    const char *tls_cert; // PEM certificate (chain) file: TLS on
+    const char *tls_key;  // PEM private key file, with tls_cert
+    const char *users;    // users file (zb_http_users.h): Basic authentication on
+    bool metrics_auth;    // /metrics wants credentials too
+} zb_http_options_t;
+
 //  Starts serving. db is the database's path (opened read-only per
 //  request); monitor gives the live counters and may be NULL (then
-//  /healthz is 503 and /metrics has only what the database says). Returns
-//  NULL with a one-line reason in err.
-zb_http_t *zb_http_new(const char *address, const char *db, zb_monitor_t *monitor, char *err,
-                       size_t errsize);
+//  /healthz is 503 and /metrics has only what the database says); options
+//  may be NULL. Returns NULL with a one-line reason in err.
+zb_http_t *zb_http_new(const char *address, const char *db, zb_monitor_t *monitor,
+                       const zb_http_options_t *options, char *err, size_t errsize);
+
+//  Re-reads the users file (SIGHUP): the new set serves the next requests;
+//  on error the old one stays and err says why.
+int zb_http_users_reload(zb_http_t *self, const char *path, char *err, size_t errsize);
 
 //  Stops the threads, closing every connection.
 void zb_http_destroy(zb_http_t **self_p);

@@ -3,6 +3,7 @@
 #include "zb_auth.h"
 #include "zb_config.h"
 #include "zb_http.h"
+#include "zb_http_users.h"
 #include "zb_intake.h"
 #include "zb_proto.h"
 
@@ -463,14 +464,68 @@ static void s_alert_load(zb_monitor_config_t *self, zb_config_t *config, zconfig
     }
 }
 
+//  A path key: kept as given, "" when absent.
+static void s_path_load(zb_config_t *config, zconfig_t *section, const char *key, char *buf,
+                        size_t size)
+{
+    const char *value = zb_config_string(config, section, key, NULL);
+    if (value && strlen(value) >= size)
+        zb_config_fail(config, zconfig_locate(section, key), "too long");
+    else if (value)
+        snprintf(buf, size, "%s", value);
+}
+
+//  TLS and users of the HTTP server (docs/http.md): checked here so that a
+//  bad users file stops the start (exit 2), naming the file and key.
+static void s_http_security_load(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section)
+{
+    s_path_load(config, section, "http-tls-cert", self->http_tls_cert, sizeof(self->http_tls_cert));
+    s_path_load(config, section, "http-tls-key", self->http_tls_key, sizeof(self->http_tls_key));
+    s_path_load(config, section, "http-users", self->http_users, sizeof(self->http_users));
+    if (!*self->http_tls_cert != !*self->http_tls_key)
+        zb_config_fail(
+            config,
+            zconfig_locate(section, *self->http_tls_cert ? "http-tls-cert" : "http-tls-key"),
+            "http-tls-cert and http-tls-key go together");
+    const char *auth = zb_config_string(config, section, "http-metrics-auth", NULL);
+    if (auth && (strcmp(auth, "yes") == 0 || strcmp(auth, "true") == 0))
+        self->http_metrics_auth = true;
+    else if (auth && strcmp(auth, "no") != 0 && strcmp(auth, "false") != 0)
+        zb_config_fail(config, zconfig_locate(section, "http-metrics-auth"),
+                       "\"%.40s\" is not yes or no", auth);
+    if (*self->http_users && !zb_config_error(config)) {
+        char why[600];
+        zb_http_users_t *users = zb_http_users_load(self->http_users, why, sizeof(why));
+        if (!users)
+            zb_config_fail(config, zconfig_locate(section, "http-users"), "%s", why);
+        zb_http_users_destroy(&users);
+    }
+}
+
 int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *err, size_t errsize)
 {
     assert(self && path && err);
     static const char *const sections[] = {"monitor", "alert", NULL};
-    static const char *const keys[] = {
-        "bind",        "db",           "liveness",      "retention", "publish", "flap-threshold",
-        "flap-window", "flap-quiet",   "repeat",        "http",      "cert",    "agents",
-        "replay",      "max-services", "stopped-alert", NULL};
+    static const char *const keys[] = {"bind",
+                                       "db",
+                                       "liveness",
+                                       "retention",
+                                       "publish",
+                                       "flap-threshold",
+                                       "flap-window",
+                                       "flap-quiet",
+                                       "repeat",
+                                       "http",
+                                       "cert",
+                                       "agents",
+                                       "replay",
+                                       "max-services",
+                                       "stopped-alert",
+                                       "http-tls-cert",
+                                       "http-tls-key",
+                                       "http-users",
+                                       "http-metrics-auth",
+                                       NULL};
 
     zb_config_t *config = zb_config_load(path, err, errsize);
     if (!config)
@@ -546,6 +601,7 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     const char *http = zb_config_string(config, section, "http", NULL);
     if (http && zb_monitor_config_set_http(self, http, "http", why, sizeof(why)) != 0)
         zb_config_fail(config, node, "%s", why + strlen("http: "));
+    s_http_security_load(self, config, section);
     zb_auth_config_load(config, section, self->cert, sizeof(self->cert), self->agents,
                         sizeof(self->agents));
     zconfig_t *alert = zconfig_locate(root, "alert");

@@ -52,16 +52,20 @@ typedef struct {
 } zb_channel_config_t;
 
 typedef struct {
-    char bind[1024];      // ZeroMQ endpoint(s) the SUB socket binds, comma-separated
-    char db[4096];        // SQLite file
-    int liveness;         // beats a host may miss before it is silent
-    int64_t retention_ms; // outages that ended longer ago are pruned
-    char publish[1024];   // ZeroMQ endpoint(s) the PUB socket of alerts binds, "" = none
-    char replay[1024];    // ZeroMQ endpoint(s) the replay ROUTER binds (zb_replay), "" = none
-    char http[256];       // HOST:PORT of the HTTP server (docs/http.md), "" = none
-    char cert[4096];      // the monitor's secret certificate: CURVE on; "" = plaintext
-    char agents[4096];    // directory of admitted agents' public certificates (zb_auth)
-    int flap_threshold;   // more transitions than this in the window is flapping; 0 = off
+    char bind[1024];          // ZeroMQ endpoint(s) the SUB socket binds, comma-separated
+    char db[4096];            // SQLite file
+    int liveness;             // beats a host may miss before it is silent
+    int64_t retention_ms;     // outages that ended longer ago are pruned
+    char publish[1024];       // ZeroMQ endpoint(s) the PUB socket of alerts binds, "" = none
+    char replay[1024];        // ZeroMQ endpoint(s) the replay ROUTER binds (zb_replay), "" = none
+    char http[256];           // HOST:PORT of the HTTP server (docs/http.md), "" = none
+    char http_tls_cert[4096]; // PEM certificate: the HTTP server speaks TLS; "" = plain
+    char http_tls_key[4096];  // its PEM key
+    char http_users[4096];    // users file (bcrypt hashes, roles); "" = no authentication
+    bool http_metrics_auth;   // /metrics wants credentials too
+    char cert[4096];          // the monitor's secret certificate: CURVE on; "" = plaintext
+    char agents[4096];        // directory of admitted agents' public certificates (zb_auth)
+    int flap_threshold;       // more transitions than this in the window is flapping; 0 = off
     int64_t flap_window_ms;
     int64_t flap_quiet_ms;    // stable this long ends flapping
     int64_t repeat_ms;        // reminder period while an outage stays open, 0 = none

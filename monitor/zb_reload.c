@@ -54,6 +54,13 @@ int zb_reload_config(const zb_reload_args_t *args, zb_monitor_config_t *config, 
     return 0;
 }
 
+//  The HTTP server's TLS and users settings.
+static zb_http_options_t s_http_options(const zb_monitor_config_t *config)
+{
+    return (zb_http_options_t){config->http_tls_cert, config->http_tls_key, config->http_users,
+                               config->http_metrics_auth};
+}
+
 static void s_on_hangup(void *arg)
 {
     zb_reload_t *self = arg;
@@ -80,7 +87,8 @@ zb_reload_t *zb_reload_new(const zb_reload_args_t *args, zb_monitor_t *monitor,
     *self->config = *config;
     self->fd = -1;
     if (config->http[0]) {
-        self->http = zb_http_new(config->http, config->db, monitor, err, errsize);
+        zb_http_options_t options = s_http_options(config);
+        self->http = zb_http_new(config->http, config->db, monitor, &options, err, errsize);
         if (!self->http)
             goto failed;
     }
@@ -123,14 +131,17 @@ static void s_http_restart(zb_reload_t *self, zb_monitor_config_t *config)
     const char *old = self->config->http;
     char err[600] = "";
     zb_http_t *fresh = NULL;
+    zb_http_options_t options = s_http_options(config), old_options = s_http_options(self->config);
     if (config->http[0]) {
-        fresh = zb_http_new(config->http, config->db, self->monitor, err, sizeof(err));
+        fresh = zb_http_new(config->http, config->db, self->monitor, &options, err, sizeof(err));
         if (!fresh && self->http) {
             zb_http_destroy(&self->http);
-            fresh = zb_http_new(config->http, config->db, self->monitor, err, sizeof(err));
+            fresh =
+                zb_http_new(config->http, config->db, self->monitor, &options, err, sizeof(err));
             if (!fresh) {
                 char again[600];
-                self->http = zb_http_new(old, config->db, self->monitor, again, sizeof(again));
+                self->http =
+                    zb_http_new(old, config->db, self->monitor, &old_options, again, sizeof(again));
             }
         }
         if (!fresh) {
@@ -138,6 +149,14 @@ static void s_http_restart(zb_reload_t *self, zb_monitor_config_t *config)
                          self->http ? "the HTTP server stays on " : "the HTTP server is off",
                          self->http ? old : "");
             snprintf(config->http, sizeof(config->http), "%s", self->http ? old : "");
+            //  What serves keeps its old security settings: say so next time.
+            snprintf(config->http_tls_cert, sizeof(config->http_tls_cert), "%s",
+                     self->config->http_tls_cert);
+            snprintf(config->http_tls_key, sizeof(config->http_tls_key), "%s",
+                     self->config->http_tls_key);
+            snprintf(config->http_users, sizeof(config->http_users), "%s",
+                     self->config->http_users);
+            config->http_metrics_auth = self->config->http_metrics_auth;
             return;
         }
     }
@@ -170,9 +189,19 @@ int zb_reload_now(zb_reload_t *self)
         zb_log_error("reload rejected: %s; carrying on with the previous configuration", err);
         goto done;
     }
-    //  The database cannot differ (apply refused that): only the address.
-    if (strcmp(config->http, self->config->http) != 0)
+    //  The database cannot differ (apply refused that): the address and TLS
+    //  restart the server (TLS: a renewed certificate file is read again);
+    //  a users file is re-read in place.
+    bool tls = config->http[0] && config->http_tls_cert[0];
+    if (strcmp(config->http, self->config->http) != 0 || tls ||
+        strcmp(config->http_tls_cert, self->config->http_tls_cert) != 0 ||
+        strcmp(config->http_tls_key, self->config->http_tls_key) != 0 ||
+        strcmp(config->http_users, self->config->http_users) != 0 ||
+        config->http_metrics_auth != self->config->http_metrics_auth)
         s_http_restart(self, config);
+    else if (self->http && config->http_users[0] &&
+             zb_http_users_reload(self->http, config->http_users, err, sizeof(err)) != 0)
+        zb_log_error("reload: monitor/http-users: %s; the previous users stay", err);
     *self->config = *config;
     zb_log_info("reloaded %s", self->args.file);
     rc = 0;

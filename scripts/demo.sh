@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 #   A local demo on loopback: installs what is missing, builds, then runs a
-#   monitor, two agents (web-1, db-1) and three real redis-servers, and prints
-#   `zbeat status` every few seconds. Ctrl-C stops everything.
+#   monitor, two agents (web-1, db-1) and three real redis-servers, prints the
+#   status page's URL and `zbeat status` every few seconds. Ctrl-C stops
+#   everything.
 #
 #   ZB_DEMO_DIR   where the demo keeps its DB, configs and logs
 #                 (default: a fresh temp dir)
 #   ZB_DEMO_ONCE  set to 1 to start everything, print the status once and stop
+#   ZB_DEMO_HTTP  the status page's HOST:PORT (default: 127.0.0.1, a free port)
 #   ZB_DEMO_BIN   use the binaries in this directory instead of building
 #                 (both used by the test that keeps this script honest)
 set -euo pipefail
@@ -31,7 +33,9 @@ cleanup() {
         wait "${pids[$i]}" 2>/dev/null || true
     done
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+#   A signal ends the script (its EXIT trap cleans up), wherever it was.
+trap 'exit 130' INT TERM
 
 #   Ports: let the kernel pick free ones.
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -46,8 +50,10 @@ for i in 0 1 2; do
 done
 
 db=$dir/zbeat.db
+#   The status page on loopback only: it has no users here (docs/http.md).
+http=${ZB_DEMO_HTTP:-127.0.0.1:$(free_port)}
 "$bin/zbeat-monitor" --db "$db" --bind "tcp://127.0.0.1:$ingest" --liveness 3 \
-    >"$dir/monitor.log" 2>&1 &
+    --http "$http" >"$dir/monitor.log" 2>&1 &
 pids+=($!)
 
 agent() { # name, then service lines "name port"
@@ -76,10 +82,18 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
+#   ... and until the status page answers.
+page_up() { /usr/bin/python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "http://$http/healthz" 2>/dev/null; }
+for _ in $(seq 100); do
+    page_up && break
+    sleep 0.1
+done
+
 cat <<EOF
 
 zbeat demo in $dir
   monitor  tcp://127.0.0.1:$ingest, DB $db (logs: $dir/*.log)
+  status page  http://$http/
   web-1    cache on :${redis_port[0]}, sessions on :${redis_port[1]}
   db-1     redis on :${redis_port[2]}
 

@@ -10,10 +10,12 @@ PACKAGES=(
     libczmq-dev libzmq3-dev libsqlite3-dev libjansson-dev libyajl-dev libcurl4-openssl-dev
     libc-ares-dev libssl-dev
     libmicrohttpd-dev
+    libcrypt-dev
     # tests: real services and tools
     redis-server python3 python3-zmq python3-prometheus-client sqlite3 procps iproute2 nftables
     # alert channels: a real Alertmanager, promtool, an SMTP sink
     prometheus-alertmanager prometheus python3-aiosmtpd
+    curl openssl
     # probe tests: real servers to stop gracefully
     postgresql nginx-light memcached
     # greeting checks: a real sshd (own config, in the test) and an SMTP sink

@@ -1,5 +1,6 @@
 """The README's demo command starts a working stack: both hosts alive and all
-three services up in `zbeat status --json`, and it cleans up after itself."""
+three services up in `zbeat status --json`, the status page served at the
+URL it prints, and it cleans up after itself."""
 
 import json
 import os
@@ -21,6 +22,12 @@ class Demo(zbtest.TestCase):
         for row in [("web-1", "-", "alive"), ("db-1", "-", "alive"), ("web-1", "cache", "up"),
                     ("web-1", "sessions", "up"), ("db-1", "redis", "up")]:
             self.assertIn(row, rows, r.stdout)
+        # The status page's URL, and the page was served at that address.
+        import re
+        m = re.search(r"status page  (http://127\.0\.0\.1:(\d+)/)", r.stdout)
+        self.assertTrue(m, r.stdout)
+        with open(os.path.join(self.tmp, "monitor.log")) as f:
+            self.assertIn("http on 127.0.0.1:%s" % m.group(2), f.read())
         # It stopped everything on purpose: the agents' planned stops left
         # the hosts stopped, and no outage was recorded.
         db = os.path.join(self.tmp, "zbeat.db")
