@@ -5,6 +5,7 @@
 #include "zb_curve.h"
 #include "zb_listener.h"
 #include "zb_net.h"
+#include "zb_plan.h"
 #include "zb_push.h"
 #include "zb_resolver.h"
 #include "zb_selftest.h"
@@ -15,7 +16,7 @@ static const zb_selftest_t s_tests[] = {
     {"push", zb_push_test},         {"listener", zb_listener_test},
     {"check", zb_check_test},       {"watch", zb_watch_test},
     {"curve", zb_curve_test},       {"journal", zb_journal_test},
-    {"resolver", zb_resolver_test},
+    {"resolver", zb_resolver_test}, {"plan", zb_plan_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)
