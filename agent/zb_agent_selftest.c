@@ -6,6 +6,7 @@
 #include "zb_listener.h"
 #include "zb_net.h"
 #include "zb_plan.h"
+#include "zb_probe.h"
 #include "zb_push.h"
 #include "zb_resolver.h"
 #include "zb_selftest.h"
@@ -17,6 +18,7 @@ static const zb_selftest_t s_tests[] = {
     {"check", zb_check_test},       {"watch", zb_watch_test},
     {"curve", zb_curve_test},       {"journal", zb_journal_test},
     {"resolver", zb_resolver_test}, {"plan", zb_plan_test},
+    {"probe", zb_probe_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)
