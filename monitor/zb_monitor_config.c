@@ -1,8 +1,8 @@
 /*  zb_monitor_config: the monitor's settings. See zb_monitor_config.h. */
 #include "zb_monitor_config.h"
+#include "zb_address.h"
 #include "zb_auth.h"
 #include "zb_config.h"
-#include "zb_http.h"
 #include "zb_intake.h"
 #include "zb_proto.h"
 
@@ -120,7 +120,7 @@ int zb_monitor_config_set_http(zb_monitor_config_t *self, const char *value, con
 {
     assert(self && value && what);
     char why[300];
-    if (*value && zb_http_address_check(value, why, sizeof(why)) != 0) {
+    if (*value && zb_address_check(value, why, sizeof(why)) != 0) {
         snprintf(err, errsize, "%s: %s", what, why);
         return -1;
     }
