@@ -1,5 +1,6 @@
 /*  zbeat's arguments: which command, which options, checked. */
 #include "zb_cli.h"
+#include "zb_usage.h"
 #include "zb_proto.h"
 #include "zb_time.h"
 
@@ -103,7 +104,7 @@ int zb_cli_parse(int argc, char *argv[], zb_cli_args_t *args)
                 return zb_cli_bad("--limit: \"%.80s\" is not a number from 1 to 1000000000", value);
             args->query.limit = n;
         } else if (missing)
-            return zb_cli_bad("%s needs a value", arg);
+            return zb_usage_missing(ZB_CLI_NAME, arg);
         else if (strcmp(arg, "--json") == 0)
             json = true;
         else if (strcmp(arg, "--csv") == 0)
@@ -115,7 +116,7 @@ int zb_cli_parse(int argc, char *argv[], zb_cli_args_t *args)
         else if (strcmp(arg, "--all") == 0)
             args->all = true;
         else if (arg[0] == '-' && arg[1] != '\0')
-            return zb_cli_bad("unknown option '%.80s'", arg);
+            return zb_usage_unknown(ZB_CLI_NAME, arg);
         else if (!args->command)
             args->command = arg;
         else if (strcmp(args->command, "silence") == 0 && !args->action)
@@ -135,7 +136,7 @@ int zb_cli_parse(int argc, char *argv[], zb_cli_args_t *args)
     if (!known)
         return zb_cli_bad("unknown command '%.80s'", args->command);
     if (extra)
-        return zb_cli_bad("unexpected argument '%.80s'", extra);
+        return zb_usage_unexpected(ZB_CLI_NAME, extra);
     if (strcmp(args->command, "silence") == 0) {
         if (!args->action)
             return zb_cli_bad("silence needs add, list or remove");

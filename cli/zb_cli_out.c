@@ -1,9 +1,11 @@
 /*  zbeat's output: bad usage, times, and rows as a table, JSON or CSV. */
 #include "zb_cli.h"
+#include "zb_usage.h"
 #include "zb_text.h"
 #include "zb_time.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,15 +13,11 @@
 //  Bad usage: one line naming the problem, exit code 2.
 int zb_cli_bad(const char *format, ...)
 {
-    char text[512], safe[1024];
     va_list args;
     va_start(args, format);
-    vsnprintf(text, sizeof(text), format, args);
+    int rc = zb_usage_vbad(ZB_CLI_NAME, format, args);
     va_end(args);
-    //  The message may quote an argument: echo it harmlessly.
-    zb_text_printable(text, strlen(text), safe, sizeof(safe), 0);
-    fprintf(stderr, ZB_CLI_NAME ": %s (see " ZB_CLI_NAME " --help)\n", safe);
-    return 2;
+    return rc;
 }
 
 //  RFC 3339 UTC with milliseconds: "2026-11-28T05:40:07.123Z".
