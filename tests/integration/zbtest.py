@@ -535,6 +535,12 @@ class TestCase(unittest.TestCase):
         self.procs.append(p)
         return p
 
+    def start_agent_config(self, text, name, cfg=None, args=()):
+        """A real zbeat-agent on config text, written to tmp/CFG (default
+        NAME.cfg); every suite's start_agent comes here."""
+        path = self.write(cfg or "%s.cfg" % name, text)
+        return self.start([bin("zbeat-agent"), "-c", path] + list(args), name)
+
     def write(self, name, text):
         path = os.path.join(self.tmp, name)
         with open(path, "w") as f:
