@@ -332,28 +332,15 @@ int zb_msg_send_beat(const zb_msg_t *self, size_t count, zb_msg_service_fn *fn, 
     return rc;
 }
 
-//  user_id (may be NULL) receives the "User-Id" property of the first frame:
-//  the key a ZAP handler admitted the sender's connection with, or "" when
-//  there is none (no ZAP handler, as with plaintext).
-static int s_recv(void *zsock, zb_msg_t **msg_p, char *user_id, size_t user_id_size, char *err,
-                  size_t errsize, int flags)
+int zb_msg_recv_frames(void *handle, int flags, zmq_msg_t frames[2])
 {
-    void *handle = zsock_resolve(zsock);
-    zmq_msg_t frames[2];
-    int count = 0, rc = -1;
+    int count = 0;
     bool more = true;
-    *msg_p = NULL;
-    //  Read every frame of the message, so that a malformed one is consumed
-    //  whole; keep only the first two.
     while (more) {
         zmq_msg_t frame;
         zmq_msg_init(&frame);
         if (zmq_msg_recv(&frame, handle, count == 0 ? flags : 0) < 0) {
             zmq_msg_close(&frame);
-            if (count == 0) {
-                snprintf(err, errsize, "%s", zmq_strerror(errno));
-                return -2;
-            }
             break; // the rest of a multipart message always arrives with it
         }
         more = zmq_msg_more(&frame);
@@ -362,6 +349,23 @@ static int s_recv(void *zsock, zb_msg_t **msg_p, char *user_id, size_t user_id_s
         else
             zmq_msg_close(&frame);
         count++;
+    }
+    return count;
+}
+
+//  user_id (may be NULL) receives the "User-Id" property of the first frame:
+//  the key a ZAP handler admitted the sender's connection with, or "" when
+//  there is none (no ZAP handler, as with plaintext).
+static int s_recv(void *zsock, zb_msg_t **msg_p, char *user_id, size_t user_id_size, char *err,
+                  size_t errsize, int flags)
+{
+    zmq_msg_t frames[2];
+    int rc = -1;
+    *msg_p = NULL;
+    int count = zb_msg_recv_frames(zsock_resolve(zsock), flags, frames);
+    if (count == 0) {
+        snprintf(err, errsize, "%s", zmq_strerror(errno));
+        return -2;
     }
     if (user_id && user_id_size) {
         const char *property = zmq_msg_gets(&frames[0], "User-Id");
