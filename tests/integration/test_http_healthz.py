@@ -4,7 +4,6 @@ the monitor keeps its writes in memory for a retry, and /healthz must answer
 they are written."""
 
 import os
-import subprocess
 import threading
 import time
 
@@ -15,13 +14,7 @@ from http_helpers import HttpCase
 class HealthzDiskFullTest(HttpCase):
 
     def test_503_while_writes_are_kept(self):
-        if os.geteuid() != 0:
-            self.skipTest("needs root to mount a tmpfs")
-        mnt = os.path.join(self.tmp, "small")
-        os.mkdir(mnt)
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt]).returncode:
-            self.skipTest("cannot mount a tmpfs here")
-        self.addCleanup(subprocess.run, ["umount", "-l", mnt])
+        mnt = self.small_tmpfs()
         self.db = os.path.join(mnt, "zbeat.db")
         self.start_http_monitor()
         agent = self.fake("web-1", interval_ms=500)

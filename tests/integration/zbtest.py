@@ -547,6 +547,18 @@ class TestCase(unittest.TestCase):
             f.write(text)
         return path
 
+    def small_tmpfs(self, size="2m"):
+        """A tmpfs of `size` mounted in tmp (a disk that fills up), unmounted
+        at cleanup; skips the test without root or mount."""
+        if os.geteuid() != 0:
+            self.skipTest("needs root to mount a tmpfs")
+        mnt = os.path.join(self.tmp, "small")
+        os.mkdir(mnt)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", mnt]).returncode:
+            self.skipTest("cannot mount a tmpfs here")
+        self.addCleanup(subprocess.run, ["umount", "-l", mnt])
+        return mnt
+
     def redis(self, port=None):
         return Redis(self, port)
 
