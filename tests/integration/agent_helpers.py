@@ -32,7 +32,9 @@ def agent_config(monitor, services, host="test-host", beat="200ms", listen=None,
     lines.extend("    %s = %s" % kv for kv in keys)
     text = "\n".join(lines) + "\n"
     if services:
-        text += "service\n" + (services if isinstance(services, str) else services_text(services))
+        if not isinstance(services, str):
+            services = services_text(services)
+        text += "service\n" + services
     return text
 
 

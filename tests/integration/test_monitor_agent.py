@@ -6,7 +6,7 @@ import signal
 import time
 
 import zbtest
-from agent_helpers import agent_config, redis_probe
+from agent_helpers import REDIS_PING as PING, agent_config, redis_probe
 from monitor_helpers import MonitorCase, host_outages, parse_rfc3339_ms, service_outages
 
 

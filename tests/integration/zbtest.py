@@ -554,7 +554,8 @@ class TestCase(unittest.TestCase):
             self.skipTest("needs root to mount a tmpfs")
         mnt = os.path.join(self.tmp, "small")
         os.mkdir(mnt)
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", mnt]).returncode:
+        mount = ["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", mnt]
+        if subprocess.run(mount).returncode:
             self.skipTest("cannot mount a tmpfs here")
         self.addCleanup(subprocess.run, ["umount", "-l", mnt])
         return mnt
