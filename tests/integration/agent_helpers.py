@@ -56,8 +56,8 @@ class AgentCase(zbtest.TestCase):
 
     def start_agent(self, services, name="agent", beat="200ms", host="test-host", args=(),
                     listen=None):
-        return self.start_agent_config(agent_config(self.sub.endpoint, services, host, beat, listen),
-                                       name, args=["-v"] + list(args))
+        text = agent_config(self.sub.endpoint, services, host, beat, listen)
+        return self.start_agent_config(text, name, args=["-v"] + list(args))
 
     def stop_agent(self, proc):
         """SIGTERM; the agent must exit 0."""
