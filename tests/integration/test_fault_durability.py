@@ -163,15 +163,7 @@ class DurabilityTest(FaultCase):
 
         mark = len(journal_events(self.journal))
         # Fill the disk to the last byte.
-        filler = os.path.join(mnt, "filler")
-        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            while os.write(fd, b"\0" * 512) > 0:
-                pass
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        filler = self.fill_disk(mnt)
         for server in servers:
             server.set_mode("refuse")
         zbtest.wait_for(lambda: "DATABASE WRITE FAILED" in self.monitor.output(), 20,

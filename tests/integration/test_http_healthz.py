@@ -36,15 +36,7 @@ class HealthzDiskFullTest(HttpCase):
         flapper.start()
         self.addCleanup(stop.set)
 
-        filler = os.path.join(mnt, "filler")
-        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            while os.write(fd, b"\0" * 512) > 0:
-                pass
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        filler = self.fill_disk(mnt)
         zbtest.wait_for(lambda: "DATABASE WRITE FAILED" in self.monitor.output(), 20,
                         "the monitor says the database is not writable")
         # The shared state is set right after the failed commit is logged:

@@ -560,6 +560,20 @@ class TestCase(unittest.TestCase):
         self.addCleanup(subprocess.run, ["umount", "-l", mnt])
         return mnt
 
+    def fill_disk(self, mnt):
+        """Fills the file system at mnt to the last byte; returns the file
+        that does (unlink it to free the space)."""
+        filler = os.path.join(mnt, "filler")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"\0" * 512) > 0:
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        return filler
+
     def redis(self, port=None):
         return Redis(self, port)
 
