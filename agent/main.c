@@ -13,6 +13,7 @@
 #include "zb_log.h"
 #include "zb_resolver.h"
 #include "zb_time.h"
+#include "zb_usage.h"
 
 #include <getopt.h>
 #include <malloc.h>
@@ -290,18 +291,12 @@ int main(int argc, char *argv[])
         case 'h':
             s_usage(stdout);
             return 0;
-        case ':':
-            fprintf(stderr, ZB_PROGRAM ": %s needs an argument (try --help)\n", argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, ZB_PROGRAM ": unknown option %s (try --help)\n", argv[optind - 1]);
-            return 2;
+        default: // ':' or '?'
+            return zb_usage_getopt(ZB_PROGRAM, opt, argv, optind);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, ZB_PROGRAM ": unexpected argument \"%s\" (try --help)\n", argv[optind]);
-        return 2;
-    }
+    if (optind < argc)
+        return zb_usage_unexpected(ZB_PROGRAM, argv[optind]);
     if (!probe_once && (once_flags.send || once_flags.expect || once_flags.timeout)) {
         fprintf(stderr, ZB_PROGRAM ": --send, --expect and --timeout go with --probe-once "
                                    "(try --help)\n");

@@ -1,9 +1,11 @@
 /*  zb_agent: the agent daemon. See zb_agent.h. */
 #include "zb_agent.h"
 #include "zb_discover.h"
+#include "zb_endpoints.h"
 #include "zb_listener.h"
 #include "zb_log.h"
 #include "zb_loop.h"
+#include "zb_plan.h"
 #include "zb_probe.h"
 #include "zb_push.h"
 #include "zb_time.h"
@@ -355,49 +357,6 @@ static void s_service_start(const s_service_t *service, size_t index, size_t cou
                  probe->interval_ms, probe->send_len ? "" : " (connection only)");
 }
 
-//  Texts of a probe config that code other than the loader may leave NULL.
-static const char *s_text_or_empty(const char *text)
-{
-    return text ? text : "";
-}
-
-//  Whether a running service can take the new configuration in place
-//  (zb_probe_set_config, zb_push_set_config): the same kind and, for a
-//  probe, the same address and conversation; only timings differ.
-static bool s_service_compatible(const zb_service_config_t *a, const zb_service_config_t *b)
-{
-    if (a->probed != b->probed)
-        return false;
-    if (!a->probed)
-        return a->push.kind == b->push.kind;
-    const zb_probe_config_t *x = &a->probe, *y = &b->probe;
-    //  The same target text is the same literal address, or the same name
-    //  (which the running probe keeps looking up).
-    return strcmp(x->target, y->target) == 0 && x->hold == y->hold && x->reply == y->reply &&
-           x->resolve_ms == y->resolve_ms && x->send_len == y->send_len &&
-           memcmp(x->send, y->send, x->send_len) == 0 && x->expect_len == y->expect_len &&
-           memcmp(x->expect, y->expect, x->expect_len) == 0 && x->tls == y->tls &&
-           x->tls_verify == y->tls_verify &&
-           strcmp(s_text_or_empty(x->tls_ca), s_text_or_empty(y->tls_ca)) == 0 &&
-           strcmp(s_text_or_empty(x->tls_name), s_text_or_empty(y->tls_name)) == 0 &&
-           (x->reply != ZB_PROBE_REPLY_HTTP || strcmp(x->expect_status, y->expect_status) == 0);
-}
-
-static bool s_service_same(const zb_service_config_t *a, const zb_service_config_t *b)
-{
-    if (!s_service_compatible(a, b))
-        return false;
-    if (!a->probed)
-        return a->push.period_ms == b->push.period_ms && a->push.deadline_ms == b->push.deadline_ms;
-    return a->probe.interval_ms == b->probe.interval_ms &&
-           a->probe.timeout_ms == b->probe.timeout_ms && a->probe.fails == b->probe.fails;
-}
-
-static const char *s_service_config_name(const zb_service_config_t *config)
-{
-    return config->probed ? config->probe.name : config->push.name;
-}
-
 //  Signals
 
 static void s_on_stop(zb_loop_t *loop, int signum, void *arg)
@@ -420,81 +379,6 @@ static void s_on_hup(zb_loop_t *loop, int signum, void *arg)
     (void)loop;
     (void)signum;
     zb_agent_reload(arg);
-}
-
-//  Monitor endpoints
-
-//  Splits a comma-separated endpoint list. NULL when out of memory.
-static zlist_t *s_endpoints(const char *list)
-{
-    zlist_t *endpoints = zlist_new();
-    char *copy = strdup(list);
-    if (!endpoints || !copy) {
-        zlist_destroy(&endpoints);
-        free(copy);
-        return NULL;
-    }
-    zlist_autofree(endpoints);
-    char *save = NULL;
-    for (char *item = strtok_r(copy, ", \t", &save); item; item = strtok_r(NULL, ", \t", &save))
-        if (zlist_append(endpoints, item) == -1) {
-            zlist_destroy(&endpoints);
-            break;
-        }
-    free(copy);
-    return endpoints;
-}
-
-static bool s_endpoints_has(zlist_t *endpoints, const char *endpoint)
-{
-    for (const char *item = zlist_first(endpoints); item; item = zlist_next(endpoints))
-        if (strcmp(item, endpoint) == 0)
-            return true;
-    return false;
-}
-
-//  Connects to every endpoint of `list` that `except` (may be NULL) does
-//  not have. On failure, what was connected is disconnected again.
-static int s_connect_monitors(zb_agent_t *self, const char *list, const char *except)
-{
-    zlist_t *endpoints = s_endpoints(list);
-    zlist_t *old = except ? s_endpoints(except) : zlist_new();
-    zlist_t *done = zlist_new();
-    int rc = -1;
-    if (!endpoints || !old || !done) {
-        zb_log_error("out of memory");
-        goto finished;
-    }
-    for (const char *item = zlist_first(endpoints); item; item = zlist_next(endpoints)) {
-        if (s_endpoints_has(old, item) || s_endpoints_has(done, item))
-            continue;
-        if (zsock_connect(self->pub, "%s", item) == -1) {
-            zb_log_error("cannot connect to monitor %s: %s", item, zmq_strerror(zmq_errno()));
-            for (const char *undo = zlist_first(done); undo; undo = zlist_next(done))
-                zsock_disconnect(self->pub, "%s", undo);
-            goto finished;
-        }
-        zlist_append(done, (void *)item);
-    }
-    rc = 0;
-finished:
-    zlist_destroy(&done);
-    zlist_destroy(&old);
-    zlist_destroy(&endpoints);
-    return rc;
-}
-
-//  Disconnects from every endpoint of `list` that `keep` does not have.
-static void s_disconnect_monitors(zb_agent_t *self, const char *list, const char *keep)
-{
-    zlist_t *endpoints = s_endpoints(list);
-    zlist_t *kept = s_endpoints(keep);
-    if (endpoints && kept)
-        for (const char *item = zlist_first(endpoints); item; item = zlist_next(endpoints))
-            if (!s_endpoints_has(kept, item))
-                zsock_disconnect(self->pub, "%s", item);
-    zlist_destroy(&kept);
-    zlist_destroy(&endpoints);
 }
 
 static int s_make_pub(zb_agent_t *self)
@@ -521,7 +405,7 @@ static int s_make_pub(zb_agent_t *self)
     self->watch = zb_watch_new(self->loop, self->pub);
     if (!self->watch)
         return -1;
-    return s_connect_monitors(self, self->config->monitor, NULL);
+    return zb_endpoints_connect(self->pub, self->config->monitor, NULL);
 }
 
 static char *s_strdup_or_null(const char *text, bool *failed)
@@ -710,24 +594,15 @@ int zb_agent_run(zb_agent_t *self)
 
 //  Reload
 
-//  Two optional settings are the same (both unset, or equal).
-static bool s_same_text(const char *a, const char *b)
-{
-    return a == b || (a && b && strcmp(a, b) == 0);
-}
-
 //  What a reload will do, prepared before anything running is touched.
 typedef struct {
     zb_agent_config_t *config; // the new configuration
     s_service_t *services;     // in the new config's order
-    size_t *old_index;         // per new service: the running one of that name, or SIZE_MAX
-    bool *kept;                // per new service: the running object carries on
-    bool *taken;               // per running service: it has a successor of its name
+    zb_plan_t *diff;           // which services carry on, restart, come and go
     size_t probe_count;        // in the new config
     zhashx_t *pushes;          // over services
     zb_listener_t *listener;   // newly bound (listen changed, or the first push service)
     bool monitors_connected;   // endpoints new in config->monitor are connected
-    bool replay_changed;       // agent/replay differs: plan->replay (or none) takes over
     zb_replay_t *replay;       // to the new replay endpoints
     zb_journal_t *journal;     // in memory, when replay begins without a journal before
 } s_plan_t;
@@ -737,19 +612,17 @@ typedef struct {
 static void s_plan_abandon(zb_agent_t *self, s_plan_t *plan)
 {
     if (plan->monitors_connected)
-        s_disconnect_monitors(self, plan->config->monitor, self->config->monitor);
+        zb_endpoints_disconnect(self->pub, plan->config->monitor, self->config->monitor);
     zb_replay_destroy(&plan->replay); // before the journal it reads
     zb_journal_destroy(&plan->journal);
     zb_listener_destroy(&plan->listener);
     zhashx_destroy(&plan->pushes);
-    if (plan->services && plan->kept)
+    if (plan->services && plan->diff)
         for (size_t i = 0; i < plan->config->service_count; i++)
-            if (!plan->kept[i])
+            if (!zb_plan_keeps(plan->diff->action[i]))
                 s_service_destroy(&plan->services[i]);
     free(plan->services);
-    free(plan->old_index);
-    free(plan->kept);
-    free(plan->taken);
+    zb_plan_destroy(&plan->diff);
     zb_agent_config_destroy(&plan->config);
 }
 
@@ -760,33 +633,17 @@ static int s_plan_make(zb_agent_t *self, s_plan_t *plan, char *err, size_t errsi
     zb_agent_config_t *config = plan->config;
     size_t count = config->service_count;
     plan->services = calloc(count ? count : 1, sizeof(*plan->services));
-    plan->old_index = calloc(count ? count : 1, sizeof(*plan->old_index));
-    plan->kept = calloc(count ? count : 1, sizeof(*plan->kept));
-    plan->taken = calloc(self->service_count ? self->service_count : 1, sizeof(*plan->taken));
-    zhashx_t *running = zhashx_new(); // name -> index + 1 of a running service
+    plan->diff = zb_plan_new(self->config, config);
     int rc = -1;
-    if (!plan->services || !plan->old_index || !plan->kept || !plan->taken || !running) {
+    if (!plan->services || !plan->diff) {
         snprintf(err, errsize, "out of memory");
         goto done;
     }
-    for (size_t j = 0; j < self->service_count; j++)
-        if (zhashx_insert(running, s_service_status(&self->services[j])->name,
-                          (void *)(uintptr_t)(j + 1)) == -1) {
-            snprintf(err, errsize, "out of memory");
-            goto done;
-        }
     for (size_t i = 0; i < count; i++) {
         const zb_service_config_t *service = &config->services[i];
-        uintptr_t found = (uintptr_t)zhashx_lookup(running, s_service_config_name(service));
-        plan->old_index[i] = found ? found - 1 : SIZE_MAX;
-        if (found) {
-            plan->taken[found - 1] = true;
-            if (s_service_compatible(&self->config->services[found - 1], service)) {
-                plan->kept[i] = true;
-                plan->services[i] = self->services[found - 1];
-            }
-        }
-        if (!plan->kept[i] && s_service_make(self, service, &plan->services[i]) == -1) {
+        if (zb_plan_keeps(plan->diff->action[i]))
+            plan->services[i] = self->services[plan->diff->old_index[i]];
+        else if (s_service_make(self, service, &plan->services[i]) == -1) {
             snprintf(err, errsize, "out of memory");
             goto done;
         }
@@ -807,15 +664,14 @@ static int s_plan_make(zb_agent_t *self, s_plan_t *plan, char *err, size_t errsi
             goto done;
         }
     }
-    if (s_connect_monitors(self, config->monitor, self->config->monitor) == -1) {
+    if (zb_endpoints_connect(self->pub, config->monitor, self->config->monitor) == -1) {
         snprintf(err, errsize, "agent/monitor: cannot connect (see above)");
         goto done;
     }
     plan->monitors_connected = true;
     //  New replay endpoints: a new replay offers the whole journal to each
     //  (acks are in memory; monitors ignore what they already have).
-    plan->replay_changed = !s_same_text(config->replay, self->config->replay);
-    if (plan->replay_changed && config->replay) {
+    if (plan->diff->replay_changed && config->replay) {
         zb_journal_t *journal = self->journal;
         if (!journal) {
             char why[512];
@@ -834,7 +690,6 @@ static int s_plan_make(zb_agent_t *self, s_plan_t *plan, char *err, size_t errsi
     }
     rc = 0;
 done:
-    zhashx_destroy(&running);
     return rc;
 }
 
@@ -852,10 +707,10 @@ static void s_service_remove(zb_agent_t *self, s_service_t *service)
 static void s_plan_apply(zb_agent_t *self, s_plan_t *plan)
 {
     zb_agent_config_t *config = plan->config;
-    size_t added = 0, removed = 0, changed = 0, restarted = 0, unchanged = 0;
+    const zb_plan_t *diff = plan->diff;
 
     //  First, so that the transitions below go to the new replay too.
-    if (plan->replay_changed) {
+    if (diff->replay_changed) {
         zb_replay_destroy(&self->replay);
         self->replay = plan->replay;
         plan->replay = NULL;
@@ -869,23 +724,15 @@ static void s_plan_apply(zb_agent_t *self, s_plan_t *plan)
     //  Removed services: announced, so monitors close their outages as
     //  "removed" instead of waiting for them.
     for (size_t j = 0; j < self->service_count; j++)
-        if (!plan->taken[j]) {
+        if (diff->removed[j])
             s_service_remove(self, &self->services[j]);
-            removed++;
-        }
     for (size_t i = 0; i < config->service_count; i++) {
-        size_t j = plan->old_index[i];
+        size_t j = diff->old_index[i];
         const zb_service_config_t *service = &config->services[i];
-        if (j == SIZE_MAX) {
-            added++;
+        if (diff->action[i] == ZB_PLAN_ADD)
             continue;
-        }
         s_service_t *old = &self->services[j];
-        if (plan->kept[i]) {
-            if (s_service_same(&self->config->services[j], service))
-                unchanged++;
-            else
-                changed++;
+        if (zb_plan_keeps(diff->action[i])) {
             //  Same object, new configuration: points into the new config
             //  before the old one is freed.
             if (old->probe)
@@ -906,8 +753,6 @@ static void s_plan_apply(zb_agent_t *self, s_plan_t *plan)
             zb_listener_drop(self->listener, status->name, "reconfigured");
         zb_log_info("%s: configuration changed: restarting its check", status->name);
         s_service_destroy(old);
-        changed++;
-        restarted++;
     }
     free(self->services);
     self->services = plan->services;
@@ -936,7 +781,7 @@ static void s_plan_apply(zb_agent_t *self, s_plan_t *plan)
     } else if (self->listener)
         zb_listener_set_max_conns(self->listener, s_listener_max_conns(config, self->probe_count));
 
-    s_disconnect_monitors(self, self->config->monitor, config->monitor);
+    zb_endpoints_disconnect(self->pub, self->config->monitor, config->monitor);
     plan->monitors_connected = false;
 
     //  A new beat interval counts from the last beat.
@@ -954,14 +799,15 @@ static void s_plan_apply(zb_agent_t *self, s_plan_t *plan)
 
     size_t fresh = 0, probe_index = 0;
     for (size_t i = 0; i < config->service_count; i++)
-        if (!plan->kept[i] && config->services[i].probed)
+        if (!zb_plan_keeps(diff->action[i]) && config->services[i].probed)
             fresh++;
     for (size_t i = 0; i < config->service_count; i++)
-        if (!plan->kept[i])
+        if (!zb_plan_keeps(diff->action[i]))
             s_service_start(&self->services[i], self->services[i].probe ? probe_index++ : 0, fresh);
     zb_log_info("reloaded %s: %zu services: %zu added, %zu removed, %zu changed (%zu restarted), "
                 "%zu unchanged",
-                self->path, config->service_count, added, removed, changed, restarted, unchanged);
+                self->path, config->service_count, diff->added, diff->removed_count,
+                diff->retimed + diff->restarted, diff->restarted, diff->unchanged);
 }
 
 int zb_agent_reload(zb_agent_t *self)
@@ -974,40 +820,8 @@ int zb_agent_reload(zb_agent_t *self)
     plan.config = zb_agent_config_load(self->path, &self->overrides, err, sizeof(err));
     if (!plan.config)
         goto rejected;
-    //  The host name is the identity monitors keep state under: a new one
-    //  is a different host, which a restart (a new instance) expresses.
-    if (strcmp(plan.config->name, self->config->name) != 0) {
-        snprintf(err, sizeof(err),
-                 "%s: agent/name cannot change on reload (\"%s\" -> \"%s\"): restart the agent",
-                 self->path, self->config->name, plan.config->name);
+    if (zb_plan_check(self->config, plan.config, self->path, err, sizeof(err)) == -1)
         goto rejected;
-    }
-    //  The journal file is read once, at start: what it holds would have
-    //  to be merged with what is in memory.
-    if (!s_same_text(plan.config->journal, self->config->journal)) {
-        snprintf(err, sizeof(err), "%s: agent/journal cannot change on reload: restart the agent",
-                 self->path);
-        goto rejected;
-    }
-    //  Keys belong to the socket, whose connections would all have to be
-    //  remade: a restart does that more simply.
-    if (!zb_curve_same(&plan.config->curve, &self->config->curve)) {
-        snprintf(err, sizeof(err),
-                 "%s: agent/cert and agent/monitor-cert cannot change on reload: restart the "
-                 "agent",
-                 self->path);
-        goto rejected;
-    }
-    //  The reader's session belongs to these; a restart remakes it simply.
-    if (plan.config->discover_docker != self->config->discover_docker ||
-        strcmp(plan.config->docker, self->config->docker) != 0 ||
-        !s_same_text(plan.config->discover_filter, self->config->discover_filter)) {
-        snprintf(err, sizeof(err),
-                 "%s: agent/discover, agent/docker and agent/discover-filter cannot change on "
-                 "reload: restart the agent",
-                 self->path);
-        goto rejected;
-    }
     if (s_plan_make(self, &plan, err, sizeof(err)) == -1)
         goto rejected;
     s_plan_apply(self, &plan);

@@ -1,7 +1,7 @@
 /*  zb_agent_config: the agent's configuration file. See zb_agent_config.h. */
 #include "zb_agent_config.h"
 #include "zb_config.h"
-#include "zb_docker.h"
+#include "zb_docker_check.h"
 #include "zb_listener.h"
 #include "zb_time.h"
 #include <strings.h>

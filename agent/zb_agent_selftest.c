@@ -7,6 +7,8 @@
 #include "zb_docker.h"
 #include "zb_listener.h"
 #include "zb_net.h"
+#include "zb_plan.h"
+#include "zb_probe.h"
 #include "zb_push.h"
 #include "zb_resolver.h"
 #include "zb_selftest.h"
@@ -20,6 +22,7 @@ static const zb_selftest_t s_tests[] = {
     {"curve", zb_curve_test},       {"journal", zb_journal_test},
     {"resolver", zb_resolver_test}, {"docker", zb_docker_test},
     {"discover", zb_discover_test}, {"tls", zb_tls_test},
+    {"plan", zb_plan_test},         {"probe", zb_probe_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

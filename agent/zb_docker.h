@@ -25,11 +25,11 @@
 #define ZB_DOCKER_H
 
 #include "zb_agent_config.h"
+#include "zb_docker_check.h"
 #include "zb_loop.h"
 
 #include <stdbool.h>
 
-#define ZB_DOCKER_SOCKET_DEFAULT "unix:///var/run/docker.sock"
 #define ZB_DOCKER_ID_MAX 64
 
 typedef enum {
@@ -75,11 +75,6 @@ zb_docker_t *zb_docker_new(zb_loop_t *loop, const char *url, const char *filter,
 void zb_docker_destroy(zb_docker_t **self_p);
 
 void zb_docker_msg_destroy(zb_docker_msg_t **msg_p);
-
-//  Checks `docker` and `discover-filter` values. Returns 0, or -1 with a
-//  reason in err.
-int zb_docker_url_check(const char *url, char *err, size_t errsize);
-int zb_docker_filter_check(const char *filter, char *err, size_t errsize);
 
 void zb_docker_test(bool verbose);
 

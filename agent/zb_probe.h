@@ -134,4 +134,6 @@ const zb_probe_config_t *zb_probe_config(zb_probe_t *self);
 //  probe is destroyed; its contents change as the probe runs.
 const zb_service_status_t *zb_probe_status(zb_probe_t *self);
 
+void zb_probe_test(bool verbose);
+
 #endif

@@ -2,6 +2,7 @@
 #include "keygen.h"
 #include "zb_proto.h"
 #include "zb_time.h"
+#include "zb_usage.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -31,10 +32,7 @@ static void s_usage(FILE *out)
 
 static int s_bad(const char *format, const char *arg)
 {
-    fprintf(stderr, S_NAME ": ");
-    fprintf(stderr, format, arg);
-    fprintf(stderr, " (see " S_NAME " --help)\n");
-    return 2;
+    return zb_usage_bad(S_NAME, format, arg);
 }
 
 //  mkdir -p, the last component private when we create it.
@@ -101,7 +99,7 @@ int zb_keygen_main(int argc, char *argv[])
             force = true;
         else if (strcmp(arg, "--host") == 0 || strcmp(arg, "--out") == 0) {
             if (i + 1 == argc)
-                return s_bad("%s needs a value", arg);
+                return zb_usage_missing(S_NAME, arg);
             *(strcmp(arg, "--host") == 0 ? &host : &out) = argv[++i];
         } else if (strncmp(arg, "--host=", 7) == 0)
             host = arg + 7;

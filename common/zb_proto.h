@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <zmq.h>
 
 //  Encodes into a topic and a JSON text, both heap strings the caller frees.
 //  Over-long error texts are truncated. Returns 0, or -1 with *err set.
@@ -55,6 +56,13 @@ int zb_msg_send(const zb_msg_t *self, void *zsock);
 //  malformed (it is consumed and dropped); -2 when nothing could be read
 //  (interrupted, or nothing waiting with ZMQ_DONTWAIT semantics).
 int zb_msg_recv(void *zsock, zb_msg_t **msg_p, char *err, size_t errsize);
+
+//  Reads one whole message from a libzmq socket (every frame, so that a
+//  malformed one is consumed whole) and keeps its first two frames in
+//  frames, which the caller closes (the first min(count, 2)). Returns the
+//  number of frames; 0 when none could be read (errno says why: EAGAIN
+//  with ZMQ_DONTWAIT when none is waiting).
+int zb_msg_recv_frames(void *handle, int flags, zmq_msg_t frames[2]);
 
 //  Like zb_msg_recv but never blocks: returns -2 when no message is waiting.
 int zb_msg_recv_nowait(void *zsock, zb_msg_t **msg_p, char *err, size_t errsize);

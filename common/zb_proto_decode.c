@@ -2,6 +2,7 @@
     zb_proto_decode.h; the self-test is the protocol's, in zb_proto.c.
 */
 #include "zb_proto_decode.h"
+#include "zb_json_scan.h"
 #include "zb_msg.h"
 #include "zb_text.h"
 #include "zb_time.h"
@@ -21,7 +22,7 @@
 //  and writes it straight into the message: no tree is built (jansson's
 //  tree was most of the monitor's cost per beat). What is accepted is what
 //  the tree decoder accepted: the strictness jansson had and yajl lacks is
-//  added here (s_scan, the depth limit, duplicate keys, number ranges).
+//  added here (zb_json_scan, the depth limit, duplicate keys, number ranges).
 
 //  What a key names. Root fields in the order the encoder writes them, then
 //  a service's; S_F_ITEM stands for a whole element of "services".
@@ -198,120 +199,6 @@ static int s_bad_json(s_parse_t *p, const char *format, ...)
     va_end(args);
     snprintf(p->err, p->errsize, "bad JSON at byte %zu: %s", yajl_get_bytes_consumed(p->parser),
              what);
-    return 0;
-}
-
-//  The value of 4 hex digits at text, or -1.
-static long s_hex4(const unsigned char *text, size_t len)
-{
-    long value = 0;
-    if (len < 4)
-        return -1;
-    for (int i = 0; i < 4; i++) {
-        unsigned char c = text[i];
-        int digit = c >= '0' && c <= '9'   ? c - '0'
-                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                    : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                           : -1;
-        if (digit < 0)
-            return -1;
-        value = value * 16 + digit;
-    }
-    return value;
-}
-
-//  Refuses the \u escapes that jansson refused and yajl would turn into
-//  '?' or into the wrong character: U+0000, a lone surrogate, a high
-//  surrogate followed by anything but a low one. Escapes that are not 4 hex
-//  digits are left to yajl. On valid JSON the string tracking is exact.
-static int s_scan_escapes(const unsigned char *text, size_t len, char *err, size_t errsize)
-{
-    bool in_string = false;
-    for (size_t i = 0; i < len; i++) {
-        if (!in_string) {
-            in_string = text[i] == '"';
-            continue;
-        }
-        if (text[i] == '"')
-            in_string = false;
-        if (text[i] != '\\' || i + 1 >= len)
-            continue;
-        size_t at = i++;
-        if (text[i] != 'u')
-            continue;
-        long value = s_hex4(text + i + 1, len - i - 1);
-        if (value < 0)
-            continue;
-        i += 4;
-        if (value == 0) {
-            snprintf(err, errsize, "bad JSON at byte %zu: \\u0000 is not allowed", at);
-            return -1;
-        }
-        if (value >= 0xD800 && value <= 0xDBFF) {
-            long low = i + 2 < len && text[i + 1] == '\\' && text[i + 2] == 'u'
-                           ? s_hex4(text + i + 3, len - i - 3)
-                           : -1;
-            if (low < 0xDC00 || low > 0xDFFF) {
-                snprintf(err, errsize, "bad JSON at byte %zu: unpaired UTF-16 surrogate \\u%04lX",
-                         at, value);
-                return -1;
-            }
-            i += 6;
-        } else if (value >= 0xDC00 && value <= 0xDFFF) {
-            snprintf(err, errsize, "bad JSON at byte %zu: unpaired UTF-16 surrogate \\u%04lX", at,
-                     value);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-//  What jansson checked and yajl does not, over the whole text before it
-//  is parsed: strict UTF-8; no control characters but the whitespace JSON
-//  allows (yajl also takes \v and \f for whitespace); and \u escapes (see
-//  above). Outside strings such bytes are no valid JSON either, so the text
-//  can be checked whole. Eight bytes at a time while they are plain ASCII.
-static int s_scan(const unsigned char *text, size_t len, char *err, size_t errsize)
-{
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    size_t i = 0;
-    while (i < len) {
-        if (i + 8 <= len) {
-            uint64_t word;
-            memcpy(&word, text + i, 8);
-            //  Any byte >= 0x80, or any below 0x20 (exact when none is
-            //  >= 0x80, which the first term catches).
-            if (!((word | ((word - 0x20 * ones) & ~word)) & highs)) {
-                i += 8;
-                continue;
-            }
-        }
-        unsigned char c = text[i];
-        if (c >= 0x20 && c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c < 0x20) {
-            if (c != '\t' && c != '\n' && c != '\r') {
-                snprintf(err, errsize, "bad JSON at byte %zu: control character 0x%02x", i, c);
-                return -1;
-            }
-            i++;
-            continue;
-        }
-        size_t n = zb_text_utf8_next((const char *)text + i, len - i);
-        if (n == 0) {
-            snprintf(err, errsize, "bad JSON at byte %zu: invalid UTF-8", i);
-            return -1;
-        }
-        i += n;
-    }
-    if (len == 0) // text may be NULL then, which memchr does not take
-        return 0;
-    //  Most texts have no escapes at all, and memchr is fast.
-    for (const unsigned char *at = text; (at = memchr(at, '\\', len - (size_t)(at - text))); at++)
-        if (at + 1 < text + len && at[1] == 'u')
-            return s_scan_escapes(text, len, err, errsize);
     return 0;
 }
 
@@ -554,7 +441,7 @@ static int s_put_string(s_parse_t *p, const unsigned char *text, size_t len)
     default:
         break; // type, from, to, state: into word
     }
-    //  s_scan has refused U+0000, so dest holds the whole string.
+    //  zb_json_scan has refused U+0000, so dest holds the whole string.
     memcpy(dest, text, len);
     dest[len] = '\0';
     if (spec->kind == S_NAME && (spec->required || len) && !zb_name_valid(dest))
@@ -832,7 +719,7 @@ zb_msg_t *zb_msg_decode(const void *topic, size_t topic_len, const void *json, s
         snprintf(err, errsize, "message too large");
         goto done;
     }
-    if (s_scan(text, json_len, err, errsize) == -1)
+    if (zb_json_scan(text, json_len, err, errsize) == -1)
         goto done;
     //  The body is read as the topic's type says. When the body's "type"
     //  says otherwise, or the topic neither, the message fails the topic
@@ -852,7 +739,7 @@ zb_msg_t *zb_msg_decode(const void *topic, size_t topic_len, const void *json, s
         snprintf(err, errsize, "out of memory");
         goto done;
     }
-    //  s_scan has checked the UTF-8; what follows the root is checked below.
+    //  zb_json_scan has checked the UTF-8; what follows the root is checked below.
     yajl_config(p.parser, yajl_dont_validate_strings, 1);
     yajl_config(p.parser, yajl_allow_trailing_garbage, 1);
     yajl_status status = yajl_parse(p.parser, text, json_len);

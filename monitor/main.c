@@ -11,6 +11,7 @@
 #include "zb_monitor.h"
 #include "zb_monitor_config.h"
 #include "zb_reload.h"
+#include "zb_usage.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -104,18 +105,12 @@ int main(int argc, char *argv[])
         case 'h':
             s_usage(stdout);
             return 0;
-        case ':':
-            fprintf(stderr, S_NAME ": %s needs a value (see --help)\n", argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, S_NAME ": unknown option '%s' (see --help)\n", argv[optind - 1]);
-            return 2;
+        default: // ':' or '?'
+            return zb_usage_getopt(S_NAME, opt, argv, optind);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, S_NAME ": unexpected argument '%s' (see --help)\n", argv[optind]);
-        return 2;
-    }
+    if (optind < argc)
+        return zb_usage_unexpected(S_NAME, argv[optind]);
 
     //  SIGHUP is a reload, read in the loop (zb_reload): blocked before any
     //  thread starts, so it can never kill us, even during start-up.

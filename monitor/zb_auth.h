@@ -86,6 +86,9 @@ int zb_auth_check(zb_auth_t *self, const char *user_id, const char *host);
 
 bool zb_auth_enabled(zb_auth_t *self);
 void zb_auth_stats(zb_auth_t *self, zb_auth_stats_t *stats);
+//  Reads the allow-list directory now rather than at the next periodic
+//  rescan (the self-test's revocation).
+void zb_auth_rescan(zb_auth_t *self);
 
 //  True when an endpoint is reachable only from this machine: loopback tcp,
 //  ipc, inproc.

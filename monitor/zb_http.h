@@ -9,7 +9,7 @@
     GET /api/v1/latency  the last hour of round trips per service (zb_latency)
 
     Files: zb_http.c (this: serving, TLS, who may ask), zb_http_api.c,
-    zb_http_metrics.c, zb_http_page.c (routes), zb_http_reply.c (answers),
+    zb_http_metrics.c, zb_http_page.c (routes), zb_http_answer.c (answers),
     zb_http_users.c (the users file), zb_http_guard.c (slowloris).
 
     Security (docs/http.md): TLS from a PEM certificate and key; a users file

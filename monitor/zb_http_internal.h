@@ -1,5 +1,5 @@
 /*  zb_http_internal: what the HTTP server's files share (zb_http.c serves,
-    zb_http_reply.c builds answers, zb_http_api.c, zb_http_metrics.c and
+    zb_http_answer.c builds answers, zb_http_api.c, zb_http_metrics.c and
     zb_http_page.c answer routes, zb_http_users.c checks who asks). Not for
     the rest of the monitor: zb_http.h is the public face.
 */

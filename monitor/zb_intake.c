@@ -95,24 +95,9 @@ static void s_item_destroy(s_item_t **item_p)
 static s_item_t *s_item_recv(void *sock)
 {
     zmq_msg_t frames[2];
-    int count = 0;
-    bool more = true;
-    while (more) {
-        zmq_msg_t frame;
-        zmq_msg_init(&frame);
-        if (zmq_msg_recv(&frame, sock, count == 0 ? ZMQ_DONTWAIT : 0) < 0) {
-            zmq_msg_close(&frame);
-            if (count == 0)
-                return NULL;
-            break; // the rest of a multipart message always arrives with it
-        }
-        more = zmq_msg_more(&frame);
-        if (count < 2)
-            frames[count] = frame;
-        else
-            zmq_msg_close(&frame);
-        count++;
-    }
+    int count = zb_msg_recv_frames(sock, ZMQ_DONTWAIT, frames);
+    if (count == 0)
+        return NULL;
     s_item_t *item = calloc(1, sizeof(*item));
     if (!item) {
         for (int i = 0; i < count && i < 2; i++)

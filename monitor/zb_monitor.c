@@ -681,40 +681,12 @@ static int s_hangup_attach(zb_monitor_t *self)
 //  --------------------------------------------------------------------------
 //  Live reload (zb_reload calls zb_monitor_apply from the loop).
 
-//  What a reload cannot change in a running monitor: the store is open,
-//  and bind/cert/agents/replay/max-services are wired into sockets and zb_auth.
-static int s_apply_check(const zb_monitor_config_t *old, const zb_monitor_config_t *fresh,
-                         char *err, size_t errsize)
-{
-    static const struct {
-        const char *key;
-        size_t offset;
-    } fixed[] = {
-        {"db", offsetof(zb_monitor_config_t, db)},
-        {"bind", offsetof(zb_monitor_config_t, bind)},
-        {"cert", offsetof(zb_monitor_config_t, cert)},
-        {"agents", offsetof(zb_monitor_config_t, agents)},
-        {"replay", offsetof(zb_monitor_config_t, replay)},
-    };
-    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-        if (strcmp((const char *)old + fixed[i].offset, (const char *)fresh + fixed[i].offset)) {
-            snprintf(err, errsize, "monitor/%s: cannot change on reload; restart", fixed[i].key);
-            return -1;
-        }
-    //  The frame limit is a socket option, set before binding.
-    if (old->max_services != fresh->max_services) {
-        snprintf(err, errsize, "monitor/max-services: cannot change on reload; restart");
-        return -1;
-    }
-    return 0;
-}
-
 int zb_monitor_apply(zb_monitor_t *self, const zb_monitor_config_t *config, char *err,
                      size_t errsize)
 {
     assert(self && config && err && self->loop);
     zb_monitor_config_t *old = &self->config;
-    if (s_apply_check(old, config, err, errsize) != 0)
+    if (zb_monitor_config_reloadable(old, config, err, errsize) != 0)
         return -1;
     if (strcmp(old->publish, config->publish) != 0) {
         if (zb_stream_rebind(self->stream, config->publish, err, errsize) != 0)

@@ -1,8 +1,8 @@
 /*  zb_monitor_config: the monitor's settings. See zb_monitor_config.h. */
 #include "zb_monitor_config.h"
+#include "zb_address.h"
 #include "zb_auth.h"
 #include "zb_config.h"
-#include "zb_http.h"
 #include "zb_http_users.h"
 #include "zb_intake.h"
 #include "zb_proto.h"
@@ -123,7 +123,7 @@ int zb_monitor_config_set_http(zb_monitor_config_t *self, const char *value, con
 {
     assert(self && value && what);
     char why[300];
-    if (*value && zb_http_address_check(value, why, sizeof(why)) != 0) {
+    if (*value && zb_address_check(value, why, sizeof(why)) != 0) {
         snprintf(err, errsize, "%s: %s", what, why);
         return -1;
     }
@@ -615,6 +615,34 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     }
     zb_config_destroy(&config);
     return rc;
+}
+
+//  What a reload cannot change in a running monitor: the store is open,
+//  and bind/cert/agents/replay/max-services are wired into sockets and zb_auth.
+int zb_monitor_config_reloadable(const zb_monitor_config_t *old, const zb_monitor_config_t *fresh,
+                                 char *err, size_t errsize)
+{
+    static const struct {
+        const char *key;
+        size_t offset;
+    } fixed[] = {
+        {"db", offsetof(zb_monitor_config_t, db)},
+        {"bind", offsetof(zb_monitor_config_t, bind)},
+        {"cert", offsetof(zb_monitor_config_t, cert)},
+        {"agents", offsetof(zb_monitor_config_t, agents)},
+        {"replay", offsetof(zb_monitor_config_t, replay)},
+    };
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        if (strcmp((const char *)old + fixed[i].offset, (const char *)fresh + fixed[i].offset)) {
+            snprintf(err, errsize, "monitor/%s: cannot change on reload; restart", fixed[i].key);
+            return -1;
+        }
+    //  The frame limit is a socket option, set before binding.
+    if (old->max_services != fresh->max_services) {
+        snprintf(err, errsize, "monitor/max-services: cannot change on reload; restart");
+        return -1;
+    }
+    return 0;
 }
 
 //  --------------------------------------------------------------------------

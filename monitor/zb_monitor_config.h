@@ -92,6 +92,12 @@ int zb_monitor_config_set_http(zb_monitor_config_t *self, const char *value, con
 int zb_monitor_config_set_liveness(zb_monitor_config_t *self, const char *value, const char *what,
                                    char *err, size_t errsize);
 
+//  What a reload cannot change in a running monitor (db, bind, cert,
+//  agents, replay, max-services): 0, or -1 with "monitor/KEY: cannot change
+//  on reload; restart" in err.
+int zb_monitor_config_reloadable(const zb_monitor_config_t *old, const zb_monitor_config_t *fresh,
+                                 char *err, size_t errsize);
+
 void zb_monitor_config_test(bool verbose);
 
 #endif

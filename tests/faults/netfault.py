@@ -9,7 +9,8 @@ import unittest
 
 import netns
 import zbtest
-from fault_helpers import FaultCase, expected_outages, db_outages, journal_events
+from agent_helpers import agent_config
+from fault_helpers import FaultCase, wait_journal_in_db
 
 LISTEN = os.path.join(netns.HERE, "listen.py")
 
@@ -65,18 +66,13 @@ class NetFaultCase(FaultCase):
         (port, replay port) of the monitor namespace, journaling to tmp."""
         self.journal = os.path.join(self.tmp, "journal-h%d" % n)
         addr = self.net.monitor_addr(n)
-        lines = ["agent", "    name = h%d" % n,
-                 "    monitor = %s" % ", ".join("tcp://%s:%d" % (addr, p) for p, _ in monitors),
-                 "    replay = %s" % ", ".join("tcp://%s:%d" % (addr, r) for _, r in monitors),
-                 "    journal = %s" % self.journal]
-        if beat:
-            lines.append("    beat = %s" % beat)
-        lines.append("service")
-        for svc in names:
-            port = self.services[(n, svc)][0]
-            lines += ["    %s" % svc, "        probe = 127.0.0.1:%d" % port,
-                      "        interval = 200ms", "        fails = 1"]
-        path = self.write("agent-h%d.cfg" % n, "\n".join(lines) + "\n")
+        probes = [(svc, {"probe": "127.0.0.1:%d" % self.services[(n, svc)][0],
+                         "interval": "200ms", "fails": 1}) for svc in names]
+        text = agent_config(
+            ", ".join("tcp://%s:%d" % (addr, p) for p, _ in monitors), probes, "h%d" % n, beat,
+            keys=(("replay", ", ".join("tcp://%s:%d" % (addr, r) for _, r in monitors)),
+                  ("journal", self.journal)))
+        path = self.write("agent-h%d.cfg" % n, text)
         return self.start(self.net.exec_args(self.net.host(n), [
             zbtest.bin("zbeat-agent"), "-c", path]), name or "agent-h%d" % n)
 
@@ -91,18 +87,8 @@ class NetFaultCase(FaultCase):
         return json.loads(out)
 
     def wait_matches(self, host, db=None, timeout=30):
-        last = {}
-
-        def matches():
-            want = expected_outages(journal_events(self.journal), host)
-            got = db_outages(self.cli_json_db(db, "outages"), host)
-            last["want"], last["got"] = want, got
-            return want == got
-        try:
-            zbtest.wait_for(matches, timeout, "database outages match %s's journal" % host)
-        except AssertionError as e:
-            raise AssertionError("%s\nwant %r\ngot  %r" % (e, last.get("want"), last.get("got")))
-        return last["want"]
+        return wait_journal_in_db(self.journal, host, lambda: self.cli_json_db(db, "outages"),
+                                  timeout, "database outages match %s's journal" % host)
 
     def hold(self, since, seconds):
         """The fault lasts this long (from time.monotonic() `since`): the

@@ -34,9 +34,15 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
-import zbtest  # noqa: E402
+#   The fault suite shares tests/integration's harness (zbtest, the helpers):
+#   ctest puts it on PYTHONPATH; run by hand (or from bench/), it is found
+#   beside us.
+try:
+    import zbtest
+except ImportError:
+    sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+    import zbtest
 
 
 def run(*args, check=True):

@@ -8,21 +8,42 @@ import zbtest
 REDIS_PING = {"send": '"PING\\r\\n"', "expect": '"+PONG"'}
 
 
-def agent_config(monitor, services, host="test-host", beat="200ms", listen=None):
-    """ZPL text for an agent. services: list of (name, {key: value}); values
-    go into the file verbatim (quote send/expect yourself). listen: the push
-    listener's endpoint, e.g. "tcp://127.0.0.1:7401"."""
-    lines = ["agent", "    name = %s" % host, "    monitor = %s" % monitor,
-             "    beat = %s" % beat]
+def services_text(services):
+    """ZPL lines under `service` for services: list of (name, {key: value});
+    values go into the file verbatim (quote send/expect yourself)."""
+    lines = []
+    for name, keys in services:
+        lines.append("    %s" % name)
+        for key, value in keys.items():
+            lines.append("        %s = %s" % (key, value))
+    return "".join(line + "\n" for line in lines)
+
+
+def agent_config(monitor, services, host="test-host", beat="200ms", listen=None, keys=()):
+    """ZPL text for an agent: every test's. services: list of (name, {key:
+    value}) (see services_text), or ZPL text already. listen: the push
+    listener's endpoint, e.g. "tcp://127.0.0.1:7401". keys: more (key,
+    value) pairs of the agent section (replay, journal, cert, ...)."""
+    lines = ["agent", "    name = %s" % host, "    monitor = %s" % monitor]
+    if beat:  # None: the agent's default
+        lines.append("    beat = %s" % beat)
     if listen:
         lines.append("    listen = %s" % listen)
+    lines.extend("    %s = %s" % kv for kv in keys)
+    text = "\n".join(lines) + "\n"
     if services:
-        lines.append("service")
-        for name, keys in services:
-            lines.append("    %s" % name)
-            for key, value in keys.items():
-                lines.append("        %s = %s" % (key, value))
-    return "\n".join(lines) + "\n"
+        if not isinstance(services, str):
+            services = services_text(services)
+        text += "service\n" + services
+    return text
+
+
+def redis_probe(port, interval, timeout, fails=None):
+    """A "redis" service that PINGs a redis-server on 127.0.0.1:port."""
+    keys = dict(REDIS_PING, probe="127.0.0.1:%d" % port, interval=interval, timeout=timeout)
+    if fails is not None:
+        keys["fails"] = fails
+    return ("redis", keys)
 
 
 class AgentCase(zbtest.TestCase):
@@ -35,10 +56,8 @@ class AgentCase(zbtest.TestCase):
 
     def start_agent(self, services, name="agent", beat="200ms", host="test-host", args=(),
                     listen=None):
-        path = self.write("%s.cfg" % name, agent_config(self.sub.endpoint, services, host, beat,
-                                                        listen))
-        proc = self.start([self.agent_bin, "-c", path, "-v"] + list(args), name)
-        return proc
+        text = agent_config(self.sub.endpoint, services, host, beat, listen)
+        return self.start_agent_config(text, name, args=["-v"] + list(args))
 
     def stop_agent(self, proc):
         """SIGTERM; the agent must exit 0."""

@@ -6,6 +6,7 @@ import os
 import signal
 
 import zbtest
+from agent_helpers import agent_config
 from monitor_helpers import MonitorCase, parse_rfc3339_ms
 
 
@@ -53,16 +54,33 @@ def db_outages(rows, host):
     return {k: sorted(v) for k, v in got.items()}
 
 
-def agent_config(monitor, replay, journal, services, host="web-1", beat="200ms"):
-    """services: {name: port}; connection-only probes, every 100 ms, down
-    after one failure."""
-    lines = ["agent", "    name = %s" % host, "    monitor = %s" % monitor,
-             "    beat = %s" % beat, "    replay = %s" % replay, "    journal = %s" % journal,
-             "service"]
-    for name, port in services.items():
-        lines += ["    %s" % name, "        probe = 127.0.0.1:%d" % port,
-                  "        interval = 100ms", "        fails = 1"]
-    return "\n".join(lines) + "\n"
+def journal_agent_config(monitor, replay, journal, services, host="web-1", beat="200ms"):
+    """An agent that journals and replays. services: {name: port};
+    connection-only probes, every 100 ms, down after one failure."""
+    probes = [(name, {"probe": "127.0.0.1:%d" % port, "interval": "100ms", "fails": 1})
+              for name, port in services.items()]
+    return agent_config(monitor, probes, host, beat, keys=(("replay", replay),
+                                                          ("journal", journal)))
+
+
+def wait_journal_in_db(journal, host, outages, timeout, what, rows=None):
+    """Until outages() (rows as `zbeat outages --json` gives them) hold
+    exactly the outages host's journal implies; returns them. Fails showing
+    both, and rows() when given."""
+    last = {}
+
+    def matches():
+        want = expected_outages(journal_events(journal), host)
+        got = db_outages(outages(), host)
+        last["want"], last["got"] = want, got
+        return want == got
+    try:
+        zbtest.wait_for(matches, timeout, what)
+    except AssertionError as e:
+        extra = "\nrows %r" % (rows(),) if rows else ""
+        raise AssertionError("%s\nwant %r\ngot  %r%s" % (e, last.get("want"), last.get("got"),
+                                                       extra))
+    return last["want"]
 
 
 class FaultCase(MonitorCase):
@@ -81,9 +99,8 @@ class FaultCase(MonitorCase):
         return self.start_monitor(["-c", self.monitor_cfg] + verbose, name=name)
 
     def start_agent(self, services, name="agent", host="web-1"):
-        path = self.write("%s.cfg" % name, agent_config(self.endpoint, self.replay,
-                                                        self.journal, services, host))
-        return self.start([zbtest.bin("zbeat-agent"), "-c", path], name)
+        return self.start_agent_config(journal_agent_config(self.endpoint, self.replay,
+                                                            self.journal, services, host), name)
 
     def change_unseen(self, servers, bounce=(), down=(), up=()):
         """Kills the monitor (SIGKILL); then, unseen by it, each service of
@@ -123,21 +140,11 @@ class FaultCase(MonitorCase):
     def wait_db_matches_journal(self, host="web-1", timeout=20):
         """Until the database holds exactly the outages the journal implies;
         fails showing both."""
-        last = {}
-
-        def matches():
-            want = expected_outages(journal_events(self.journal), host)
-            got = db_outages(self.outages(), host) if os.path.exists(self.db) else {}
-            last["want"], last["got"] = want, got
-            return want == got
-        try:
-            zbtest.wait_for(matches, timeout, "database outages match the agent's journal")
-        except AssertionError as e:
-            rows = [(r["service"], r["started_at"], r["ended_at"], r["end_reason"], r["id"])
-                    for r in self.outages() if r["host"] == host]
-            raise AssertionError("%s\nwant %r\ngot  %r\nrows %r" % (e, last.get("want"),
-                                                                  last.get("got"), rows))
-        return last["want"]
+        return wait_journal_in_db(
+            self.journal, host, lambda: self.outages() if os.path.exists(self.db) else [], timeout,
+            "database outages match the agent's journal",
+            rows=lambda: [(r["service"], r["started_at"], r["ended_at"], r["end_reason"], r["id"])
+                          for r in self.outages() if r["host"] == host])
 
 
 def host_outages_of(rows, host):

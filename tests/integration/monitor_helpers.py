@@ -19,6 +19,11 @@ def now_ms():
     return int(time.time() * 1000)
 
 
+def rfc3339(ms):
+    """Whole seconds, as the CLI's --since and --until take them."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
+
+
 def parse_rfc3339_ms(text):
     """'2026-11-28T05:40:07.123Z' -> ms since the epoch."""
     m = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,3}))?Z", text)

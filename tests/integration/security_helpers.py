@@ -9,6 +9,7 @@ import zmq
 import zmq.auth
 
 import zbtest
+from agent_helpers import agent_config, redis_probe, services_text
 from monitor_helpers import FakeAgent, MonitorCase
 
 
@@ -76,15 +77,13 @@ class SecureCase(MonitorCase):
 
     def start_agent(self, host, secret, services, name=None, monitor_cert=None, beat="200ms"):
         """A real zbeat-agent; services is ZPL text under `service`."""
-        keys = ""
+        keys = ()
         if secret:
-            keys = "    cert = %s\n    monitor-cert = %s\n" % (
-                secret, monitor_cert or self.monitor_public)
-        cfg = self.write("agent-%s.cfg" % (name or host),
-                         "agent\n    name = %s\n    monitor = %s\n    beat = %s\n"
-                         "    listen = tcp://127.0.0.1:%d\n%sservice\n%s"
-                         % (host, self.endpoint, beat, zbtest.free_port(), keys, services))
-        return self.start([zbtest.bin("zbeat-agent"), "-c", cfg], name or "agent-" + host)
+            keys = (("cert", secret), ("monitor-cert", monitor_cert or self.monitor_public))
+        text = agent_config(self.endpoint, services, host, beat,
+                            listen="tcp://127.0.0.1:%d" % zbtest.free_port(), keys=keys)
+        return self.start_agent_config(text, name or "agent-" + host,
+                                       cfg="agent-%s.cfg" % (name or host))
 
     def read(self, path):
         with open(path) as f:
@@ -98,6 +97,5 @@ class SecureCase(MonitorCase):
 
 
 def redis_service(port, interval="200ms"):
-    return ("    redis\n        probe = 127.0.0.1:%d\n        send = \"PING\\r\\n\"\n"
-            "        expect = \"+PONG\"\n        interval = %s\n        timeout = 100ms\n"
-            "        fails = 2\n" % (port, interval))
+    """ZPL text (start_agent takes services as text)."""
+    return services_text([redis_probe(port, interval, "100ms", fails=2)])

@@ -162,10 +162,10 @@ class AgentConfigTest(zbtest.TestCase):
         self.assertEqual(rc, 0)
         self.assertIn("--check-config", out)
         self.assertEqual(err, "")
-        for args, expect in ((["--bogus"], "unknown option --bogus"),
+        for args, expect in ((["--bogus"], "unknown option '--bogus'"),
                              ([], "no configuration file"),
-                             (["-c"], "-c needs an argument"),
-                             (["-c", "x", "extra"], 'unexpected argument "extra"')):
+                             (["-c"], "-c needs a value"),
+                             (["-c", "x", "extra"], "unexpected argument 'extra'")):
             with self.subTest(args):
                 rc, out, err = self.run_agent(*args)
                 self.assertEqual(rc, 2)

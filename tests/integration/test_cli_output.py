@@ -8,19 +8,14 @@ import json
 import os
 import sqlite3
 import subprocess
-import time
 
 import zbtest
-from monitor_helpers import MonitorCase, now_ms, parse_rfc3339_ms
+from monitor_helpers import MonitorCase, now_ms, parse_rfc3339_ms, rfc3339
 
 OUTAGE_KEYS = {"id", "host", "service", "kind", "started_at", "ended_at", "duration_s", "reason",
                "end_reason", "error", "silenced"}
 CSV_HEADER = ["id", "host", "service", "kind", "started_at", "ended_at", "duration_s", "reason",
               "end_reason", "error", "silenced"]
-
-
-def rfc3339(ms):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
 
 
 class CliOutputTest(MonitorCase):

@@ -7,7 +7,6 @@ import random
 import re
 import signal
 import sqlite3
-import subprocess
 import threading
 import time
 import unittest
@@ -151,13 +150,7 @@ class DurabilityTest(FaultCase):
         self.assertTrue(self.monitor.alive())
 
     def test_disk_full_then_space_returns(self):
-        if os.geteuid() != 0:
-            self.skipTest("needs root to mount a tmpfs")
-        mnt = os.path.join(self.tmp, "small")
-        os.mkdir(mnt)
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt]).returncode:
-            self.skipTest("cannot mount a tmpfs here")
-        self.addCleanup(subprocess.run, ["umount", "-l", mnt])
+        mnt = self.small_tmpfs()
         self.db = os.path.join(mnt, "zbeat.db")
         servers = [zbtest.TcpServer(self) for _ in range(3)]
         self.start_replaying_monitor()
@@ -170,15 +163,7 @@ class DurabilityTest(FaultCase):
 
         mark = len(journal_events(self.journal))
         # Fill the disk to the last byte.
-        filler = os.path.join(mnt, "filler")
-        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            while os.write(fd, b"\0" * 512) > 0:
-                pass
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        filler = self.fill_disk(mnt)
         for server in servers:
             server.set_mode("refuse")
         zbtest.wait_for(lambda: "DATABASE WRITE FAILED" in self.monitor.output(), 20,

@@ -9,7 +9,7 @@ import time
 import zmq
 
 import zbtest
-from fault_helpers import FaultCase, agent_config, journal_events
+from fault_helpers import FaultCase, journal_agent_config, journal_events
 from monitor_helpers import now_ms, parse_rfc3339_ms
 
 
@@ -75,7 +75,7 @@ class ReplayTest(FaultCase):
         self.start_replaying_monitor()
         ports = {n: s.port for n, s in servers.items()}
         nowhere = "tcp://127.0.0.1:%d" % zbtest.free_port()
-        path = self.write("agent.cfg", agent_config(nowhere, nowhere, self.journal, ports))
+        path = self.write("agent.cfg", journal_agent_config(nowhere, nowhere, self.journal, ports))
         agent = self.start([zbtest.bin("zbeat-agent"), "-c", path], "agent")
         self.wait_transition("a", "up")
         servers["a"].set_mode("refuse")
@@ -83,14 +83,15 @@ class ReplayTest(FaultCase):
         servers["a"].set_mode("answer")
         self.wait_transition("a", "up", n)
         self.assertEqual(self.outages(), [])
-        self.write("agent.cfg", agent_config(nowhere, self.replay, self.journal, ports))
+        self.write("agent.cfg", journal_agent_config(nowhere, self.replay, self.journal, ports))
         agent.send_signal(signal.SIGHUP)
         zbtest.wait_for(lambda: "replay to %s" % self.replay in agent.output(), 10,
                         "the agent applies the new replay endpoint")
         want = self.wait_db_matches_journal()
         self.assertEqual(len(want["a"]), 1)
         # The journal cannot move on a reload: rejected, replay carries on.
-        self.write("agent.cfg", agent_config(nowhere, self.replay, self.journal + "-2", ports))
+        self.write("agent.cfg", journal_agent_config(nowhere, self.replay, self.journal + "-2",
+                                                     ports))
         agent.send_signal(signal.SIGHUP)
         zbtest.wait_for(lambda: "agent/journal cannot change on reload" in agent.output(), 10,
                         "the reload is rejected")

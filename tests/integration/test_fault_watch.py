@@ -19,8 +19,7 @@ HB_TIMEOUT = 5.0
 
 class WatchTest(MonitorCase):
     def start_agent(self, monitors, host="web-1"):
-        path = self.write("agent.cfg", agent_config(monitors, [], host=host, beat="200ms"))
-        return self.start([zbtest.bin("zbeat-agent"), "-c", path], "agent")
+        return self.start_agent_config(agent_config(monitors, [], host=host, beat="200ms"), "agent")
 
     def log_lines(self, proc, pattern, start=0):
         """[(wall seconds, line)] of proc's log lines matching pattern."""

@@ -10,11 +10,7 @@ import urllib.parse
 
 import zbtest
 from http_helpers import HttpCase
-from monitor_helpers import now_ms
-
-
-def rfc3339(ms):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
+from monitor_helpers import now_ms, rfc3339
 
 
 def same_outages(case, api, cli):

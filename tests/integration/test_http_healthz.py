@@ -4,7 +4,6 @@ the monitor keeps its writes in memory for a retry, and /healthz must answer
 they are written."""
 
 import os
-import subprocess
 import threading
 import time
 
@@ -15,13 +14,7 @@ from http_helpers import HttpCase
 class HealthzDiskFullTest(HttpCase):
 
     def test_503_while_writes_are_kept(self):
-        if os.geteuid() != 0:
-            self.skipTest("needs root to mount a tmpfs")
-        mnt = os.path.join(self.tmp, "small")
-        os.mkdir(mnt)
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt]).returncode:
-            self.skipTest("cannot mount a tmpfs here")
-        self.addCleanup(subprocess.run, ["umount", "-l", mnt])
+        mnt = self.small_tmpfs()
         self.db = os.path.join(mnt, "zbeat.db")
         self.start_http_monitor()
         agent = self.fake("web-1", interval_ms=500)
@@ -43,15 +36,7 @@ class HealthzDiskFullTest(HttpCase):
         flapper.start()
         self.addCleanup(stop.set)
 
-        filler = os.path.join(mnt, "filler")
-        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            while os.write(fd, b"\0" * 512) > 0:
-                pass
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        filler = self.fill_disk(mnt)
         zbtest.wait_for(lambda: "DATABASE WRITE FAILED" in self.monitor.output(), 20,
                         "the monitor says the database is not writable")
         # The shared state is set right after the failed commit is logged:

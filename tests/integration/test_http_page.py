@@ -12,6 +12,7 @@ import shutil
 import unittest
 
 import zbtest
+from agent_helpers import agent_config
 from http_helpers import HttpCase
 from monitor_helpers import now_ms
 
@@ -52,13 +53,7 @@ class HttpPageTest(HttpCase):
         self.driver.set_page_load_timeout(30 * zbtest.SLOW)
 
     def start_agent(self, host, services):
-        lines = ["agent", "    name = %s" % host, "    monitor = %s" % self.endpoint,
-                 "    beat = 250ms", "service"]
-        for name, keys in services:
-            lines.append("    %s" % name)
-            lines.extend("        %s = %s" % kv for kv in keys.items())
-        path = self.write("%s.cfg" % host, "\n".join(lines) + "\n")
-        return self.start([zbtest.bin("zbeat-agent"), "-c", path], host)
+        return self.start_agent_config(agent_config(self.endpoint, services, host, "250ms"), host)
 
     def history(self):
         """A second host with outages of the past days (a fake agent with

@@ -6,19 +6,8 @@ import signal
 import time
 
 import zbtest
+from agent_helpers import REDIS_PING as PING, agent_config, redis_probe
 from monitor_helpers import MonitorCase, host_outages, parse_rfc3339_ms, service_outages
-
-PING = {"send": '"PING\\r\\n"', "expect": '"+PONG"'}
-
-
-def agent_config(monitor, host, services, beat="250ms"):
-    """ZPL for an agent; services: list of (name, {key: value})."""
-    lines = ["agent", "    name = %s" % host, "    monitor = %s" % monitor,
-             "    beat = %s" % beat, "service"]
-    for name, keys in services:
-        lines.append("    %s" % name)
-        lines.extend("        %s = %s" % kv for kv in keys.items())
-    return "\n".join(lines) + "\n"
 
 
 def ts(text):
@@ -32,12 +21,11 @@ class MonitorAgentTest(MonitorCase):
         self.agent_bin = zbtest.bin("zbeat-agent")
 
     def start_agent(self, host, services, beat="250ms", name=None):
-        path = self.write("%s.cfg" % host, agent_config(self.endpoint, host, services, beat))
-        return self.start([self.agent_bin, "-c", path], name or host)
+        return self.start_agent_config(agent_config(self.endpoint, services, host, beat),
+                                       name or host, cfg="%s.cfg" % host)
 
     def redis_service(self, redis, interval="2s"):
-        return ("redis", dict(PING, probe="127.0.0.1:%d" % redis.port, interval=interval,
-                              timeout="500ms"))
+        return redis_probe(redis.port, interval, "500ms")
 
     def test_killed_service_is_an_outage_with_the_right_times(self):
         self.start_monitor()

@@ -12,7 +12,7 @@ import socket
 import threading
 
 import zbtest
-from fault_helpers import FaultCase, agent_config, journal_events
+from fault_helpers import FaultCase, journal_agent_config, journal_events
 from monitor_helpers import parse_rfc3339_ms
 
 
@@ -128,9 +128,8 @@ class CaughtUpTest(FaultCase):
         self.agent_replay = "tcp://127.0.0.1:%d" % self.proxy.port
 
     def start_agent(self, services, name="agent", host="web-1"):
-        path = self.write("%s.cfg" % name, agent_config(self.endpoint, self.agent_replay,
-                                                        self.journal, services, host))
-        return self.start([zbtest.bin("zbeat-agent"), "-c", path], name)
+        return self.start_agent_config(journal_agent_config(self.endpoint, self.agent_replay,
+                                                            self.journal, services, host), name)
 
     def monitor_json(self):
         rc, out, err = self.cli("monitor", "--json")

@@ -4,17 +4,12 @@ times (fake agents); every output format; the same numbers over HTTP."""
 
 import csv
 import io
-import time
 
 import zbtest
 from http_helpers import HttpCase
-from monitor_helpers import host_outages, now_ms, parse_rfc3339_ms
+from monitor_helpers import host_outages, now_ms, parse_rfc3339_ms, rfc3339
 
 H, M = 3600000, 60000
-
-
-def rfc3339(ms):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
 
 
 def rows_by_key(report):

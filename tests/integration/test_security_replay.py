@@ -12,7 +12,7 @@ import zmq
 import zmq.auth
 
 import zbtest
-from fault_helpers import db_outages, expected_outages, journal_events
+from fault_helpers import journal_events, wait_journal_in_db
 from monitor_helpers import FakeAgent
 from security_helpers import SecureCase
 
@@ -59,18 +59,9 @@ class ReplayCase(SecureCase):
         return zbtest.wait_for(seen, timeout, "%s journal: %s -> %s" % (host, service, to))
 
     def wait_db_matches_journal(self, host, timeout=20):
-        last = {}
-
-        def matches():
-            want = expected_outages(journal_events(self.journal(host)), host)
-            got = db_outages(self.outages(), host) if os.path.exists(self.db) else {}
-            last["want"], last["got"] = want, got
-            return want == got
-        try:
-            zbtest.wait_for(matches, timeout, "%s: database outages match the journal" % host)
-        except AssertionError as e:
-            raise AssertionError("%s\nwant %r\ngot  %r" % (e, last.get("want"), last.get("got")))
-        return last["want"]
+        return wait_journal_in_db(
+            self.journal(host), host, lambda: self.outages() if os.path.exists(self.db) else [],
+            timeout, "%s: database outages match the journal" % host)
 
 
 class CurveReplayTest(ReplayCase):

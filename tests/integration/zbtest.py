@@ -535,11 +535,44 @@ class TestCase(unittest.TestCase):
         self.procs.append(p)
         return p
 
+    def start_agent_config(self, text, name, cfg=None, args=()):
+        """A real zbeat-agent on config text, written to tmp/CFG (default
+        NAME.cfg); every suite's start_agent comes here."""
+        path = self.write(cfg or "%s.cfg" % name, text)
+        return self.start([bin("zbeat-agent"), "-c", path] + list(args), name)
+
     def write(self, name, text):
         path = os.path.join(self.tmp, name)
         with open(path, "w") as f:
             f.write(text)
         return path
+
+    def small_tmpfs(self, size="2m"):
+        """A tmpfs of `size` mounted in tmp (a disk that fills up), unmounted
+        at cleanup; skips the test without root or mount."""
+        if os.geteuid() != 0:
+            self.skipTest("needs root to mount a tmpfs")
+        mnt = os.path.join(self.tmp, "small")
+        os.mkdir(mnt)
+        mount = ["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", mnt]
+        if subprocess.run(mount).returncode:
+            self.skipTest("cannot mount a tmpfs here")
+        self.addCleanup(subprocess.run, ["umount", "-l", mnt])
+        return mnt
+
+    def fill_disk(self, mnt):
+        """Fills the file system at mnt to the last byte; returns the file
+        that does (unlink it to free the space)."""
+        filler = os.path.join(mnt, "filler")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"\0" * 512) > 0:
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        return filler
 
     def redis(self, port=None):
         return Redis(self, port)

@@ -1,4 +1,4 @@
-/*  zb_http_reply: building answers and reading requests, for every route of
+/*  zb_http_answer: building answers and reading requests, for every route of
     the HTTP server (zb_http_internal.h).
 
     Every answer is built whole in memory before it is sent: the sizes are

@@ -1,0 +1,147 @@
+/*  zbeat hosts: every host the monitor knows. */
+#include "zb_cli.h"
+#include "zb_query.h"
+#include "zb_text.h"
+#include "zb_time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  --------------------------------------------------------------------------
+//  hosts
+
+static const char *const s_hosts_header[] = {"HOST",     "STATE", "SINCE", "LAST HEARD",
+                                             "INSTANCE", "BEAT",  "REPLAY"};
+static const char *const s_hosts_csv_header[] = {"host",           "state",          "since",
+                                                 "last_seen",      "instance",       "interval_ms",
+                                                 "replay_pending", "replay_reported"};
+
+//  A replay report counts when the host's current agent run made it.
+static bool s_replay_known(const zb_store_host_t *host)
+{
+    return zb_query_host_replay_known(host);
+}
+
+static int s_host_row(const zb_store_host_t *host, void *arg)
+{
+    zb_cli_out_t *out = arg;
+    if (out->format == ZB_CLI_JSON) {
+        zb_cli_out_json(out, zb_query_host_json(host));
+        return 0;
+    }
+    char since[48], seen[48] = "", beat[32] = "", replay[32] = "", reported[48] = "";
+    if (s_replay_known(host))
+        snprintf(replay, sizeof(replay), "%lld", (long long)host->replay_pending);
+    if (out->format == ZB_CLI_CSV) {
+        zb_cli_time_precise(host->since_ms, since, sizeof(since));
+        if (host->last_seen_ms > 0)
+            zb_cli_time_precise(host->last_seen_ms, seen, sizeof(seen));
+        snprintf(beat, sizeof(beat), "%lld", (long long)host->interval_ms);
+        if (replay[0])
+            zb_cli_time_precise(host->replay_reported_ms, reported, sizeof(reported));
+        const char *values[] = {host->name,     host->state, since,  seen,
+                                host->instance, beat,        replay, reported};
+        zb_cli_out_row(out, values);
+        return 0;
+    }
+    zb_time_format_rfc3339(host->since_ms, since, sizeof(since));
+    //  How long ago, as `status` says it of the monitor: to the 5 s the
+    //  monitor writes it with (docs/operations.md).
+    if (host->last_seen_ms > 0) {
+        zb_time_format_duration(out->now > host->last_seen_ms ? out->now - host->last_seen_ms : 0,
+                                seen, sizeof(seen));
+        strncat(seen, " ago", sizeof(seen) - strlen(seen) - 1);
+    }
+    if (host->interval_ms > 0)
+        zb_time_format_duration(host->interval_ms, beat, sizeof(beat));
+    const char *values[] = {host->name,
+                            host->state,
+                            since,
+                            seen[0] ? seen : NULL,
+                            host->instance[0] ? host->instance : NULL,
+                            beat[0] ? beat : NULL,
+                            replay[0] ? replay : NULL};
+    zb_cli_out_row(out, values);
+    return 0;
+}
+
+int zb_cli_hosts(zb_store_t *store, const zb_cli_args_t *args)
+{
+    zb_cli_out_t out;
+    zb_cli_out_init(&out, args->format, args->format == ZB_CLI_CSV ? 8 : 7,
+                    args->format == ZB_CLI_CSV ? s_hosts_csv_header : s_hosts_header);
+    int walk = zb_store_hosts(store, s_host_row, &out);
+    int rc = zb_cli_out_finish(&out, "no hosts yet");
+    return zb_cli_walked(store, walk, rc);
+}
+
+//  --------------------------------------------------------------------------
+//  hosts forget: the host's state found first (an alive one is refused
+//  without --force: its agent would only bring it back).
+
+typedef struct {
+    const char *name;
+    char state[32];
+    int64_t last_seen_ms;
+    bool found;
+} s_forget_t;
+
+static int s_forget_row(const zb_store_host_t *host, void *arg)
+{
+    s_forget_t *forget = arg;
+    if (strcmp(host->name, forget->name) != 0)
+        return 0;
+    forget->found = true;
+    snprintf(forget->state, sizeof(forget->state), "%s", host->state);
+    forget->last_seen_ms = host->last_seen_ms;
+    return 1;
+}
+
+//  Writes like silence add: the CLI removes the host's current state and
+//  leaves it in `forgotten` for the running monitor to drop from memory.
+int zb_cli_hosts_forget(const zb_cli_args_t *args)
+{
+    char err[600], safe[700];
+    zb_store_t *store = zb_store_open_existing(args->db, err, sizeof(err));
+    if (!store) {
+        zb_text_printable(err, strlen(err), safe, sizeof(safe), 0);
+        fprintf(stderr, ZB_CLI_NAME ": %s\n", safe);
+        return 1;
+    }
+    int64_t now = zb_time_wall_ms();
+    s_forget_t forget = {.name = args->target};
+    int rc = 1;
+    if (zb_store_hosts(store, s_forget_row, &forget) < 0)
+        goto failed;
+    if (!forget.found) {
+        fprintf(stderr, ZB_CLI_NAME ": no host %s (see zbeat hosts)\n", args->target);
+        zb_store_destroy(&store);
+        return 1;
+    }
+    bool alive = strcmp(forget.state, "silent") != 0 && strcmp(forget.state, "stopped") != 0;
+    if (alive && !args->force) {
+        char ago[32];
+        zb_time_format_duration(now > forget.last_seen_ms ? now - forget.last_seen_ms : 0, ago,
+                                sizeof(ago));
+        fprintf(stderr,
+                ZB_CLI_NAME ": %s is %s (heard %s ago): stop its agent first, or use --force "
+                            "(a host heard again comes back as new)\n",
+                args->target, forget.state, ago);
+        zb_store_destroy(&store);
+        return 1;
+    }
+    if (zb_store_host_forget(store, args->target, now) < 0 ||
+        zb_store_forget_ask(store, args->target, now) < 0 || zb_store_commit(store) != 0)
+        goto failed;
+    printf("host %s forgotten (its outage history is kept)\n", args->target);
+    rc = 0;
+failed:
+    if (rc != 0) {
+        const char *why = zb_store_error(store);
+        zb_text_printable(why, strlen(why), safe, sizeof(safe), 0);
+        fprintf(stderr, ZB_CLI_NAME ": %s\n", safe);
+    }
+    zb_store_destroy(&store);
+    return rc;
+}

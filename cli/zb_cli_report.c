@@ -1,0 +1,42 @@
+/*  zbeat report: availability per service and host. */
+#include "zb_cli.h"
+#include "zb_query.h"
+#include "zb_report.h"
+#include "zb_text.h"
+#include "zb_time.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  report: availability per service and host (zb_report; docs/cli.md).
+int zb_cli_report(zb_store_t *store, const zb_cli_args_t *args)
+{
+    int64_t now = zb_time_wall_ms();
+    int64_t until = args->query.until_ms != ZB_STORE_NO_TIME ? args->query.until_ms : now;
+    int64_t since = args->query.since_ms != ZB_STORE_NO_TIME ? args->query.since_ms
+                                                             : until - 30LL * 86400 * 1000;
+    if (since >= until)
+        return zb_cli_bad("--since is not before --until");
+    char err[600], safe[700];
+    json_t *report = zb_report_build(store, args->host, since, until, now, err, sizeof(err));
+    if (!report) {
+        zb_text_printable(err, strlen(err), safe, sizeof(safe), 0);
+        fprintf(stderr, ZB_CLI_NAME ": %s\n", safe);
+        return 1;
+    }
+    int rc = 0;
+    if (args->format == ZB_CLI_JSON) {
+        char *text = json_dumps(report, ZB_QUERY_JSON_FLAGS);
+        rc = text && printf("%s\n", text) > 0 && fflush(stdout) == 0 ? 0 : -1;
+        free(text);
+    } else if (args->format == ZB_CLI_CSV)
+        rc = zb_report_print_csv(report, stdout);
+    else
+        rc = zb_report_print_table(report, stdout);
+    json_decref(report);
+    if (rc != 0)
+        fprintf(stderr, ZB_CLI_NAME ": write error: %s\n", strerror(errno));
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,178 @@
+/*  zbeat status and zbeat monitor: what is down now, and the monitor's own row. */
+#include "zb_cli.h"
+#include "zb_query.h"
+#include "zb_time.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  --------------------------------------------------------------------------
+//  monitor: the monitor's own row (schema 5)
+
+typedef struct {
+    zb_store_monitor_t row; // strings point into the buffers below
+    bool found;
+    char hostname[256];
+    char version[64];
+} s_monitor_t;
+
+static int s_monitor_copy(const zb_store_monitor_t *row, void *arg)
+{
+    s_monitor_t *monitor = arg;
+    monitor->row = *row;
+    snprintf(monitor->hostname, sizeof(monitor->hostname), "%s", row->hostname);
+    snprintf(monitor->version, sizeof(monitor->version), "%s", row->version);
+    monitor->row.hostname = monitor->hostname;
+    monitor->row.version = monitor->version;
+    monitor->found = true;
+    return 0;
+}
+
+static const char *const s_monitor_csv_header[] = {"state",
+                                                   "caught_up",
+                                                   "pid",
+                                                   "hostname",
+                                                   "version",
+                                                   "started_at",
+                                                   "heartbeat_at",
+                                                   "heartbeat_ms",
+                                                   "stopped_at",
+                                                   "hosts_replaying",
+                                                   "transitions_pending",
+                                                   "hosts_unreported"};
+
+//  `zbeat monitor`: one line, one JSON object, or a CSV header and row.
+static int s_monitor_print(const s_monitor_t *monitor, zb_cli_format_t format)
+{
+    const zb_store_monitor_t *row = monitor->found ? &monitor->row : NULL;
+    int64_t now = zb_time_wall_ms();
+    if (format == ZB_CLI_JSON) {
+        json_t *o = zb_query_monitor_json(row, now);
+        char *text = o ? json_dumps(o, ZB_CLI_JSON_FLAGS) : NULL;
+        if (text)
+            printf("%s\n", text);
+        free(text);
+        json_decref(o);
+        if (!text) {
+            fprintf(stderr, ZB_CLI_NAME ": out of memory\n");
+            return 1;
+        }
+    } else if (format == ZB_CLI_CSV) {
+        char numbers[6][24] = {"", "", "", "", "", ""};
+        char times[3][48] = {"", "", ""};
+        if (row) {
+            snprintf(numbers[0], sizeof(numbers[0]), "%lld", (long long)row->pid);
+            snprintf(numbers[1], sizeof(numbers[1]), "%lld", (long long)row->heartbeat_ms);
+            zb_cli_time_precise(row->started_at_ms, times[0], sizeof(times[0]));
+            zb_cli_time_precise(row->heartbeat_at_ms, times[1], sizeof(times[1]));
+            if (row->stopped_at_ms >= 0)
+                zb_cli_time_precise(row->stopped_at_ms, times[2], sizeof(times[2]));
+        }
+        snprintf(numbers[2], sizeof(numbers[2]), "%lld",
+                 (long long)(row ? row->hosts_replaying : 0));
+        snprintf(numbers[3], sizeof(numbers[3]), "%lld",
+                 (long long)(row ? row->transitions_pending : 0));
+        snprintf(numbers[4], sizeof(numbers[4]), "%lld",
+                 (long long)(row ? row->hosts_unreported : 0));
+        const char *values[] = {zb_query_monitor_state(row, now),
+                                zb_query_monitor_caught_up(row, now) ? "true" : "false",
+                                numbers[0],
+                                row ? row->hostname : "",
+                                row ? row->version : "",
+                                times[0],
+                                times[1],
+                                numbers[1],
+                                times[2],
+                                numbers[2],
+                                numbers[3],
+                                numbers[4]};
+        zb_cli_csv_row(12, s_monitor_csv_header);
+        zb_cli_csv_row(12, values);
+    } else {
+        char line[600];
+        zb_query_monitor_line(row, now, line, sizeof(line));
+        printf("%s\n", line);
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, ZB_CLI_NAME ": write error: %s\n", strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  status
+
+static const char *const s_status_header[] = {"HOST", "SERVICE", "STATE", "SINCE", "FOR", "REASON"};
+
+static int s_status_row(const zb_store_status_t *row, void *arg)
+{
+    zb_cli_out_t *out = arg;
+    if (out->format == ZB_CLI_JSON) {
+        zb_cli_out_json(out, zb_query_status_json(row));
+        return 0;
+    }
+    char since[48], age[32], reason[640] = "";
+    if (out->format == ZB_CLI_CSV)
+        zb_cli_time_precise(row->since_ms, since, sizeof(since));
+    else
+        zb_time_format_rfc3339(row->since_ms, since, sizeof(since));
+    zb_time_format_duration(out->now > row->since_ms ? out->now - row->since_ms : 0, age,
+                            sizeof(age));
+    if (row->reason && out->format == ZB_CLI_TABLE) {
+        snprintf(reason, sizeof(reason), "%s%s%s", row->reason,
+                 row->error && *row->error ? ": " : "", row->error ? row->error : "");
+        //  TLS probes: when the certificate expires, in the reason's column.
+        if (row->tls_expires_ms) {
+            char when[48], left[32];
+            zb_time_format_rfc3339(row->tls_expires_ms, when, sizeof(when));
+            int64_t span = row->tls_expires_ms - out->now;
+            zb_time_format_duration(span >= 0 ? span : -span, left, sizeof(left));
+            size_t used = strlen(reason);
+            snprintf(reason + used, sizeof(reason) - used, " [cert %s %s, %s %s]",
+                     span >= 0 ? "expires" : "expired", when, span >= 0 ? "in" : "for", left);
+        }
+    }
+    const char *values[] = {row->host,  row->service,
+                            row->state, since,
+                            age,        out->format == ZB_CLI_CSV ? row->reason : reason};
+    zb_cli_out_row(out, values);
+    return 0;
+}
+
+int zb_cli_status(zb_store_t *store, const zb_cli_args_t *args)
+{
+    zb_cli_out_t out;
+    int walk = 0;
+    s_monitor_t monitor = {.found = false};
+    zb_cli_out_init(&out, args->format, 6, s_status_header);
+    if (args->format == ZB_CLI_CSV) {
+        static const char *const csv[] = {"host", "service", "state", "since", "for", "reason"};
+        out.header = csv;
+    }
+    //  Text only: JSON and CSV keep their one shape (`zbeat monitor`
+    //  gives the same in those formats).
+    if (args->format == ZB_CLI_TABLE)
+        walk = zb_store_monitor(store, s_monitor_copy, &monitor);
+    if (walk == 0)
+        walk = zb_store_status(store, s_status_row, &out);
+    if (walk == 0 && args->format == ZB_CLI_TABLE) {
+        char line[600];
+        zb_query_monitor_line(monitor.found ? &monitor.row : NULL, out.now, line, sizeof(line));
+        printf("%s\n", line);
+    }
+    int rc = zb_cli_out_finish(&out, "no hosts yet");
+    return zb_cli_walked(store, walk, rc);
+}
+
+int zb_cli_monitor(zb_store_t *store, const zb_cli_args_t *args)
+{
+    int rc = 0;
+    s_monitor_t monitor = {.found = false};
+    int walk = zb_store_monitor(store, s_monitor_copy, &monitor);
+    if (walk == 0)
+        rc = s_monitor_print(&monitor, args->format);
+    return zb_cli_walked(store, walk, rc);
+}
