@@ -18,8 +18,8 @@ PACKAGES=(
     curl openssl
     # probe tests: real servers to stop gracefully
     postgresql nginx-light memcached
-    # greeting checks: a real sshd (own config, in the test) and an SMTP sink
-    openssh-server python3-aiosmtpd
+    # greeting checks: a real sshd (own config, in the test); SMTP: aiosmtpd above
+    openssh-server
     # the status page test: a real headless browser
     chromium chromium-driver python3-selenium
     # hygiene: format check, sanitizers' runtime for clang, valgrind
