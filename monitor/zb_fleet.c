@@ -608,6 +608,21 @@ static void s_replay_split(zb_fleet_t *self, zb_fleet_host_t *host, zb_fleet_ser
     }
 }
 
+//  A host no agent run has been heard from live (first heard through its
+//  replay, or a previous monitor run heard only that): the replayed run is
+//  the one known. Without it, the run's messages queued in its PUB socket
+//  while no monitor ran would look like a new run when they arrive, and
+//  the transitions replay just applied would be applied again.
+//  Returns true when it adopted it (the host's row is then to be written).
+static bool s_replay_adopt(zb_fleet_host_t *host, const zb_msg_t *msg)
+{
+    if (host->instance[0])
+        return false;
+    s_copy(host->instance, sizeof(host->instance), msg->instance);
+    host->last_seq = 0;
+    return true;
+}
+
 int zb_fleet_replay(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall)
 {
     assert(self && msg && msg->type == ZB_MSG_EVENT);
@@ -628,6 +643,8 @@ int zb_fleet_replay(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int
     if (rc == 0) {
         //  Seen before; still, live messages of that run up to it are stale.
         zb_fleet_host_t *known = zb_table_lookup(self->hosts, msg->host);
+        if (known && s_replay_adopt(known, msg))
+            s_host_write(self, known);
         if (known && strcmp(known->instance, msg->instance) == 0 && msg->seq > known->last_seq)
             known->last_seq = msg->seq;
     }
@@ -638,6 +655,7 @@ int zb_fleet_replay(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int
     zb_fleet_host_t *host = s_host_get(self, msg->host, now_wall, &created);
     if (!host)
         return -1;
+    bool adopted = s_replay_adopt(host, msg);
     if (created) {
         //  First heard through its replay: that is hearing it (the silence
         //  deadline starts now, not at the epoch).
@@ -645,7 +663,8 @@ int zb_fleet_replay(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int
         host->last_seen_wall = now_wall;
         s_host_write(self, host);
         s_deadline_lower(self, host);
-    }
+    } else if (adopted)
+        s_host_write(self, host);
     //  The two channels race: a beat still queued on the SUB socket may be
     //  older than this transition. Live messages of this agent run up to
     //  its sequence number are stale from now on (events among them come

@@ -532,6 +532,15 @@ static void s_test_races(void)
     s_expect(&sink, "inst db/aa:3;host db=alive;open #9 db/pg@7000:refused;opened db/pg;"
                     "svc db/pg=down@7000;state db/pg unknown>down;");
     assert(zb_fleet_host(fleet, "db")->last_seen_mono == 8000);
+    //  Its run is the one known now: what that run's PUB socket queued
+    //  while no monitor ran (the same down, older) is stale when it comes,
+    //  not a new run's news applied a second time.
+    zb_fleet_counts(fleet, &counts);
+    uint64_t stale = counts.stale;
+    s_live(fleet, s_event("db", S_A, 2, "pg", ZB_STATE_DOWN, 7000), 8100);
+    s_expect(&sink, "");
+    zb_fleet_counts(fleet, &counts);
+    assert(counts.stale == stale + 1);
     zb_fleet_destroy(&fleet);
 }
 
