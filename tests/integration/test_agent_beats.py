@@ -55,17 +55,19 @@ class AgentBeatTest(AgentCase):
         self.assertEqual((s["from"], s["to"], s["reason"]), ("up", "stopped", "planned-stop"))
 
         # Beats every 200 ms, by the agent's send times (receipt times would
-        # measure this test's reader thread too): the cadence does not
-        # drift, and each gap is close.
+        # measure this test's reader thread too): each beat within half a
+        # period of its slot on the agent's grid, so the cadence does not
+        # drift and no burst follows a late beat (zbtest.grid_lateness).
         beats = self.sub.beats()
         sent = [b["msg"]["time_ms"] for b in beats]
-        gaps = [b - a for a, b in zip(sent, sent[1:])]
-        mean = (sent[-1] - sent[0]) / len(gaps)
-        self.assertAlmostEqual(mean, 200, delta=5)
-        self.assertTrue(all(150 <= g <= 250 for g in gaps), gaps)
-        # ... and they do arrive at that pace.
-        received = (beats[-1]["t"] - beats[0]["t"]) / len(gaps)
-        self.assertAlmostEqual(received, 0.2, delta=0.02)
+        late, longest = zbtest.grid_lateness(sent, 200)
+        self.assertTrue(all(x < zbtest.grid_tolerance(200) for seg in late for x in seg),
+                        "lateness %s against the grid" % late)
+        self.assertGreaterEqual(longest, 6, late)
+        # ... and they arrive as they are sent, not held and delivered in a
+        # lump (receipt span against send span over the whole run).
+        received = beats[-1]["t"] - beats[0]["t"]
+        self.assertGreater(received, (sent[-1] - sent[0]) / 1000 / 2, (received, sent))
 
         # Snapshot fields.
         last = beats[-1]["msg"]
