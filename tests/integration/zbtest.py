@@ -322,6 +322,24 @@ def grid_tolerance(period_ms):
     return min(period_ms / 2 * SLOW, 0.9 * period_ms)
 
 
+def assert_beat_grid(case, sent_ms, period_ms, min_beats):
+    """Asserts that beats sent at sent_ms (the agent's time_ms of
+    consecutive beats) keep the agent's grid (grid_lateness): every beat
+    within grid_tolerance of its slot, at least min_beats on one grid, and,
+    with 6 or more there, the cadence back on its slot (within 25 ms) among
+    the last third: a late beat is followed by on-time ones, while a
+    cadence that keeps each late beat's lateness (next = send time +
+    period) or drifts by a few ms a beat stays off."""
+    late, longest = grid_lateness(sent_ms, period_ms)
+    case.assertTrue(all(x < grid_tolerance(period_ms) for seg in late for x in seg),
+                    "beat lateness (ms) against the grid: %s" % late)
+    case.assertGreaterEqual(longest, min_beats, "beat lateness (ms) against the grid: %s" % late)
+    seg = max(late, key=len)
+    if len(seg) >= 6:
+        case.assertLess(min(seg[-(len(seg) // 3):]), 25 * SLOW,
+                        "the cadence did not come back to its grid: %s" % late)
+
+
 def beat_state(beat, service):
     """The state of service in a beat message dict, or None."""
     for s in beat["msg"].get("services", []):
