@@ -178,13 +178,18 @@ class Deadlines(PushCase):
         for _ in range(3):  # heartbeats keep it up
             self.assertEqual(c.ask("PING"), "PONG")
             time.sleep(0.3)  # the client's own pace, not synchronisation
-        t_last = time.monotonic()  # before the agent can have read this PING
+        before = time.time()  # before the agent can have read this PING
         self.assertEqual(c.ask("PING"), "PONG")
+        after = time.time()  # after it did
         # The socket stays open; nothing more is written.
         down = self.wait_event("worker", "down", 10, start=start)
-        delay = down["t"] - t_last
-        self.assertGreaterEqual(delay, deadline - MS, "down before the deadline")
-        self.assertLess(delay, deadline + 0.25, "down well after the deadline")
+        # By the agent's clock (at_ms), not this process's reader thread:
+        # never before the deadline, and not a push interval (0.5 s) late,
+        # as a deadline checked only at the next interval or beat would be.
+        self.assertGreaterEqual(zbtest.at_s(down) - before, deadline - MS,
+                                "down before the deadline")
+        self.assertLess(zbtest.at_s(down) - after, deadline + 0.4 * zbtest.SLOW,
+                        "down well after the deadline")
         msg = down["msg"]
         self.assertEqual((msg["from"], msg["reason"]), ("up", "timeout"))
         self.assertEqual(msg["error"], "no heartbeat for 1.0s")
@@ -206,12 +211,15 @@ class Deadlines(PushCase):
         client = self.start([sys.executable, script, self.port, "worker"], "client")
         self.wait_event("worker", "up", 10)
         start = self.mark()
-        t_kill = time.monotonic()
         client.stop(signal.SIGKILL)
+        after = time.time()
         down = self.wait_event("worker", "down", 10, start=start)
         self.assertEqual((down["msg"]["from"], down["msg"]["reason"]), ("up", "closed"))
         self.assertEqual(down["msg"]["error"], "connection closed without BYE")
-        self.assertLess(down["t"] - t_kill, push / 4, "a dead client must be seen at once")
+        # At once by the agent's clock: waiting for the deadline would take
+        # 1.5 s.
+        self.assertLess(zbtest.at_s(down) - after, min(push / 2 * zbtest.SLOW, push),
+                        "a dead client must be seen at once")
 
         start = self.mark()
         self.start([sys.executable, script, self.port, "worker"], "client-2")
@@ -315,16 +323,20 @@ class Deadlines(PushCase):
         t0 = time.monotonic()
         while time.monotonic() - t0 < 2.5 * ttl:
             checkin()
-            time.sleep(0.4)  # the job's schedule
+            # The job's schedule: 0.25 s, so that this thread may be 0.75 s
+            # late under load before the 1 s ttl runs out.
+            time.sleep(0.25)
         self.assertEqual(self.events_of("job", start), [])
         # The last check-in holds its connection open: a late CHECKIN on it
         # still counts after the expiry.
-        t_last = time.monotonic()
+        before = time.time()
         c = checkin(keep=True)
+        after = time.time()
         down = self.wait_event("job", "down", 10, start=start)
-        delay = down["t"] - t_last
-        self.assertGreaterEqual(delay, ttl - MS, "expired early")
-        self.assertLess(delay, ttl + 0.25, "expired late")
+        # By the agent's clock: never early; late by less than the slack a
+        # timer needs, not by a beat or more.
+        self.assertGreaterEqual(zbtest.at_s(down) - before, ttl - MS, "expired early")
+        self.assertLess(zbtest.at_s(down) - after, ttl + 0.4 * zbtest.SLOW, "expired late")
         self.assertEqual(down["msg"]["reason"], "ttl-expired")
         self.assertEqual(down["msg"]["error"], "no check-in for 1.0s")
         beat = self.wait_state("job", "down", 5, start=start)
@@ -566,16 +578,30 @@ class Hostile(PushCase):
         self.assertEqual(errors, [])
         self.assertEqual(self.events_of("redis", start), [])
         self.assertEqual(worker_events, [])
+        # The probe's pace: a loop held up by the attack (a flood read to
+        # its end, an accept storm) loses checks by the dozen; a late check
+        # under machine load loses a few.
         expected = elapsed / self.INTERVAL
-        self.assertGreaterEqual(pings, expected * 0.9 - 2,
+        self.assertGreaterEqual(pings, expected * 0.75 - 2,
                                 "%d redis pings in %.1fs" % (pings, elapsed))
+        # The beats by the agent's send times: one late beat (the machine is
+        # busy, the agent has 5000 connections to turn away) is no fault, a
+        # loop blocked for two beats or more is.
         beats = [m["msg"] for m in self.sub.messages()[start:] if m["msg"]["type"] == "beat"]
         gaps = [b["time_ms"] - a["time_ms"] for a, b in zip(beats, beats[1:])]
-        self.assertLess(max(gaps), self.INTERVAL * 1000 * 1.5, "beat gaps %s" % gaps)
+        self.assertLess(max(gaps), self.INTERVAL * 1000 * 3 * zbtest.SLOW, "beat gaps %s" % gaps)
         rtts = [service(m, "redis")["rtt_us"] for m in self.sub.messages()[start:]
                 if m["msg"]["type"] == "beat"]
-        # Under the probe's 100 ms timeout: no check failed for lateness.
-        self.assertLess(max(rtts), 100000, "redis round trips %s" % rtts)
+        # The round trips as the agent measures them, its own loop's delay
+        # in reading the reply included (a reply that came in time counts,
+        # however late the loop reads it). Typically short (the median:
+        # local redis answers in well under 10 ms), and no reply left
+        # unread for three beats: a loop held up by the attack (a flood read
+        # to its end first) reads every reply late. One late read on a
+        # loaded machine is no fault; no check failed either way (no event).
+        self.assertLess(sorted(rtts)[len(rtts) // 2], 10000, "redis round trips %s" % rtts)
+        self.assertLess(max(rtts), self.INTERVAL * 1e6 * 3 * zbtest.SLOW,
+                        "redis round trips %s" % rtts)
         if os.environ.get("ZB_TEST_VERBOSE"):
             print("\nrss %d -> %d kB, fds %d -> %d -> %d, %d pings in %.1fs, max beat gap "
                   "%d ms, max rtt %d us, replies %s" % (rss_before, rss_peak, fds_before,
@@ -637,11 +663,13 @@ class EndToEnd(PushCase):
         self.wait_state("worker", "up", 10)
         # A killed zbeat-ping is seen at once, and a new one brings it back.
         start = self.mark()
-        t_kill = time.monotonic()
         ping.stop(signal.SIGKILL)
+        after = time.time()
         down = self.wait_event("worker", "down", 10, start=start)
         self.assertEqual((down["msg"]["from"], down["msg"]["reason"]), ("up", "closed"))
-        self.assertLess(down["t"] - t_kill, push / 2, "a dead client must be seen at once")
+        # At once by the agent's clock; the deadline would be 1.5 s.
+        self.assertLess(zbtest.at_s(down) - after, min(push / 2 * zbtest.SLOW, push),
+                        "a dead client must be seen at once")
         self.start_ping_run("worker", "zbeat-ping-2")
         up = self.wait_event("worker", "up", 10, start=start)
         self.assertEqual(up["msg"]["from"], "down")

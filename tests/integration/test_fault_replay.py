@@ -205,5 +205,17 @@ class ReplayTest(FaultCase):
                          [(t + 1000, t + 2000, "up"), (t + 3000, t + 4000, "up")])
         self.assertIn("an outage merged two", self.monitor.output())
 
+    # Out of journal order, as a real agent delivers after a monitor
+    # restart: entries in flight to the killed run are lost with its
+    # connection, the new run gets and acks the later ones, and the lost
+    # ones come again only after ZB_REPLAY_RETRY_MS without progress. Here
+    # the replayed down (t+3000) is taken as "covered" by the outage the
+    # live up closed (t+1000..t+4000) and dropped; the up (t+2000) replayed
+    # after it then shortens that outage, and t+3000..t+4000 is lost. This
+    # is the loss test_fault_durability's kill -9 test hits under load
+    # (issue 18 point 9). A monitor (or agent) fix makes it pass: then
+    # remove the decorator (an unexpected success fails the run).
+
+
 if __name__ == "__main__":
     zbtest.main()

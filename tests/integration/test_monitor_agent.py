@@ -44,14 +44,17 @@ class MonitorAgentTest(MonitorCase):
         # agent's classification, not the monitor's business here).
         self.assertIn(o["reason"], ("refused", "closed", "error"))
         self.assertIsNone(o["ended_at"])
-        # Recorded within one probe interval of the kill, starting at it.
-        self.assertLess(t_seen - t_kill, interval)
+        # Recorded soon after the kill (t_seen includes the CLI polls, so
+        # one interval plus slack; a monitor that sat on it for seconds
+        # fails), and starting at it by the agent's clock.
+        self.assertLess(t_seen - t_kill, interval + 1.0 * zbtest.SLOW)
         self.assertGreaterEqual(ts(o["started_at"]), t_kill - 0.05)
         self.assertLess(ts(o["started_at"]) - t_kill, interval)
         self.assertEqual(self.status()[("web-1", "redis")]["state"], "down")
 
         t_restart = time.time()
-        redis.start()
+        redis.start()  # returns when redis accepts
+        t_ready = time.time()
         rows = self.wait_outages(lambda r: r[0]["ended_at"], 15, "outage closed")
         self.assertEqual(len(rows), 1)
         o = rows[0]
@@ -59,11 +62,12 @@ class MonitorAgentTest(MonitorCase):
         # Up again within an interval of the restart (the agent's backoff is
         # capped at the interval); the duration is what really happened.
         self.assertGreaterEqual(ts(o["ended_at"]), t_restart - 0.05)
-        self.assertLess(ts(o["ended_at"]) - t_restart, interval + 0.5)
+        # (From when redis accepted: its start-up is not the agent's.)
+        self.assertLess(ts(o["ended_at"]) - t_ready, interval + 0.5 * zbtest.SLOW)
         self.assertAlmostEqual(o["duration_s"], ts(o["ended_at"]) - ts(o["started_at"]),
                                delta=0.002)
         self.assertGreater(o["duration_s"], t_restart - t_kill - 0.1)
-        self.assertLess(o["duration_s"], t_restart - t_kill + interval + 0.5)
+        self.assertLess(o["duration_s"], t_ready - t_kill + interval + 0.5 * zbtest.SLOW)
 
     def test_frozen_agent_is_silent_and_a_stopped_one_is_not(self):
         self.start_monitor()
@@ -79,8 +83,11 @@ class MonitorAgentTest(MonitorCase):
         agent.send_signal(signal.SIGSTOP)
         self.wait_state("web-1", None, "silent", 10)
         detected = self.log_time(r"host silent: web-1")
-        # liveness (5, the default) x beat, plus at most one beat.
-        self.assertLess(detected - t_stop, 5 * beat + beat)
+        # liveness (5, the default) x beat after the last beat, which came
+        # up to a beat before the stop; plus the monitor's own scheduling
+        # slack. A missed verdict, or silence counted from the wrong beat
+        # or in whole extra beats, goes past it.
+        self.assertLess(detected - t_stop, 5 * beat + beat + 0.25 * zbtest.SLOW)
         self.assertGreater(detected - t_stop, 4 * beat - 0.05)
         self.assertEqual(self.status()[("web-1", "redis")]["state"], "unknown")
         rows = self.outages()

@@ -108,14 +108,19 @@ class Run(zbtest.TestCase):
         self.assertEqual(lines[0], "HELLO worker interval=200ms")
         self.assertEqual(lines[-1], "BYE")
         self.assertEqual(set(lines[1:-1]), {"PING"})
-        # 1.5 s at 200 ms: 7 PINGs when on time; allow one either way.
-        self.assertGreaterEqual(len(pings(lines)), 6, lines)
-        self.assertLessEqual(len(pings(lines)), 8, lines)
+        # One PING per 200 ms of the run, counted against how long the run
+        # really took (HELLO to BYE as received: the command's own start-up
+        # stretches under load): a stalled pinger sends too few, a spinning
+        # or bursting one too many. 1.5 s on time gives 7.
+        span = conn["times"][-1] - conn["times"][0]
+        n = len(pings(lines))
+        self.assertGreaterEqual(n, min(6, span / 0.2 - 2), (span, lines))
+        self.assertLessEqual(n, span / 0.2 + 2, (span, lines))
+        # No long silence between PINGs (receipt times, so this server's
+        # thread lateness is in them: a whole second is a stall, not load).
         times = [t for l, t in zip(lines, conn["times"]) if l == "PING"]
         gaps = [b - a for a, b in zip(times, times[1:])]
-        for gap in gaps:
-            self.assertGreater(gap, 0.1, gaps)
-            self.assertLess(gap, 0.4 * zbtest.SLOW, gaps)
+        self.assertLess(max(gaps), 1.0 * zbtest.SLOW, gaps)
         self.assertEqual(len(server.connections()), 1)
 
     def test_non_zero_exit_closes_without_bye(self):
@@ -177,8 +182,9 @@ class Run(zbtest.TestCase):
         closed = time.monotonic()
         conn = server.wait_lines(lambda l: l[:1] == ["HELLO worker interval=200ms"], 10,
                                  "a second connection", index=1)
-        # Backoff starts at 100 ms: back well within one interval.
-        self.assertLess(conn["times"][0] - closed, 0.4 * zbtest.SLOW)
+        # Backoff starts at 100 ms: back soon (scheduling slack on top); a
+        # backoff not reset, or a wait for a long one, goes past it.
+        self.assertLess(conn["times"][0] - closed, 0.1 + 0.5 * zbtest.SLOW)
         server.wait_lines(lambda l: len(pings(l)) >= 2, 10, "PINGs on the second connection",
                           index=1)
 

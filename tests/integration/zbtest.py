@@ -278,6 +278,68 @@ def is_event(service, to, host=None):
     return pred
 
 
+def at_s(record):
+    """An agent event's at_ms in seconds of wall time (time.time()): when
+    the agent saw the transition, free of this process's reader-thread
+    lateness. Compare it with time.time() taken around the fault."""
+    return record["msg"]["at_ms"] / 1000.0
+
+
+def sent_s(record):
+    """A message's time_ms (the agent's send time) in seconds of wall time."""
+    return record["msg"]["time_ms"] / 1000.0
+
+
+def grid_lateness(sent_ms, period_ms):
+    """Each beat's lateness (ms) against the agent's beat grid, from the
+    agent's send times (time_ms) of consecutive beats: beat k is due at
+    slot0 + k*period and goes out when due or later, and a late beat does
+    not move the next. The grid is anchored at the least late beat. A beat
+    a whole period late starts a new grid (the agent's "next beat one beat
+    away after a stall"), so a gap of 1.5 periods or more starts a new
+    segment. Returns (lateness list per segment, longest segment length).
+
+    A cadence that drifts (next = send time + period) accumulates lateness,
+    a catch-up burst sits a period early, beats at a wrong period walk off
+    the grid; a single late beat under load does none of these."""
+    segments, seg = [], [sent_ms[0]]
+    for prev, t in zip(sent_ms, sent_ms[1:]):
+        if t - prev >= 1.5 * period_ms:
+            segments.append(seg)
+            seg = []
+        seg.append(t)
+    segments.append(seg)
+    late = []
+    for seg in segments:
+        offsets = [t - k * period_ms for k, t in enumerate(seg)]
+        late.append([o - min(offsets) for o in offsets])
+    return late, max(len(seg) for seg in segments)
+
+
+def grid_tolerance(period_ms):
+    """How late a beat may be against its grid: half a period (times SLOW,
+    but under a period: a beat a period late starts a new grid)."""
+    return min(period_ms / 2 * SLOW, 0.9 * period_ms)
+
+
+def assert_beat_grid(case, sent_ms, period_ms, min_beats):
+    """Asserts that beats sent at sent_ms (the agent's time_ms of
+    consecutive beats) keep the agent's grid (grid_lateness): every beat
+    within grid_tolerance of its slot, at least min_beats on one grid, and,
+    with 6 or more there, the cadence back on its slot (within 25 ms) among
+    the last third: a late beat is followed by on-time ones, while a
+    cadence that keeps each late beat's lateness (next = send time +
+    period) or drifts by a few ms a beat stays off."""
+    late, longest = grid_lateness(sent_ms, period_ms)
+    case.assertTrue(all(x < grid_tolerance(period_ms) for seg in late for x in seg),
+                    "beat lateness (ms) against the grid: %s" % late)
+    case.assertGreaterEqual(longest, min_beats, "beat lateness (ms) against the grid: %s" % late)
+    seg = max(late, key=len)
+    if len(seg) >= 6:
+        case.assertLess(min(seg[-(len(seg) // 3):]), 25 * SLOW,
+                        "the cadence did not come back to its grid: %s" % late)
+
+
 def beat_state(beat, service):
     """The state of service in a beat message dict, or None."""
     for s in beat["msg"].get("services", []):
