@@ -373,10 +373,12 @@ static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_agent_config_t 
         return zb_config_fail(config, expect, "needs send (a reply is only read after a ping)");
     probe->reply = ZB_PROBE_REPLY_PREFIX;
     if (preset && !send) {
-        memcpy(send_buf, preset->send, preset->send_len);
+        //  Presets without a ping (tcp, https) have no text at all.
+        if (preset->send_len)
+            memcpy(send_buf, preset->send, preset->send_len);
         probe->send_len = preset->send_len;
         probe->reply = preset->reply;
-        if (!expect && preset->expect) {
+        if (!expect && preset->expect_len) {
             memcpy(expect_buf, preset->expect, preset->expect_len);
             probe->expect_len = preset->expect_len;
         }
