@@ -598,6 +598,10 @@ static void s_events_drain(zb_docker_t *self)
         json_decref(event);
         start = i + 1;
     }
+    //  Nothing handled (an empty or unfinished line, or no buffer yet):
+    //  nothing to move.
+    if (start == 0)
+        return;
     memmove(self->line, self->line + start, self->line_len - start);
     self->line_len -= start;
 }
