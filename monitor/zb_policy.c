@@ -78,8 +78,9 @@ static bool s_channel_matches(const zb_channel_config_t *channel, const zb_alert
 //  Makes an alert: its outbox row and one delivery per matching channel
 //  (but those skip[i] marks), in this pass's transaction; held deliveries
 //  wait for the silence to end. An opening alert is due on each channel
-//  after that channel's grace (alert/NAME/after). Unless held, it is
-//  published after the commit.
+//  after that channel's grace (alert/NAME/after), counted from the outage's
+//  start: a host found silent after `liveness` beats has waited that long
+//  already. Unless held, it is published after the commit.
 static void s_alert_to(zb_policy_t *self, zb_alert_t *alert, bool held, const bool *skip)
 {
     alert->created_at_ms = self->now_wall;
@@ -97,7 +98,8 @@ static void s_alert_to(zb_policy_t *self, zb_alert_t *alert, bool held, const bo
     for (size_t i = 0; i < self->config->channel_count; i++) {
         const zb_channel_config_t *channel = &self->config->channels[i];
         if (s_channel_matches(channel, alert) && !(skip && skip[i])) {
-            delays[count] = opening ? channel->after_ms : 0;
+            int64_t due = alert->started_at_ms + channel->after_ms;
+            delays[count] = opening && due > self->now_wall ? due - self->now_wall : 0;
             channels[count++] = channel->name;
         }
     }

@@ -22,7 +22,9 @@ $EPOCHREALTIME gives them.
   reason HOST SERVICE|- REASONS     the newest such outage's reason is one of
                                     REASONS (comma-separated)
   alerts-sent N                     `zbeat alerts --json` lists exactly N alerts,
-                                    each delivered ("sent") to every channel
+                                    each delivered ("sent") to every channel, but
+                                    where a channel's grace (after) held it back
+                                    because the outage was over within it
 On the alert channel's file (one alert JSON per line, blank lines ignored):
   alert-log HOST SERVICE|- TRIGGERS the alerts about HOST's SERVICE (- = the host
                                     itself) are exactly TRIGGERS (comma-separated,
@@ -166,7 +168,8 @@ def s_alerts_sent(doc, count):
         "%s to %s: %s" % (a["id"], d["channel"], d["status"])
         for a in doc
         for d in a["deliveries"]
-        if d["status"] != "sent"
+        if d["status"] != "sent" and not (d["status"] == "held" and
+                                          (d.get("last_error") or "").startswith("held back:"))
     ]
     ok = len(doc) == int(count) and not unsent and all(a["deliveries"] for a in doc)
     s_done(ok, "%d alerts (%s)%s" % (
