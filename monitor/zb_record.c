@@ -139,29 +139,29 @@ static int s_replay_covered(void *arg, const zb_msg_t *msg)
     return rc;
 }
 
+//  The service outage a replayed down begins.
+static zb_store_outage_t s_replayed_outage(const zb_msg_t *msg)
+{
+    return (zb_store_outage_t){.kind = "service",
+                               .host = msg->host,
+                               .service = msg->service,
+                               .started_at_ms = msg->at_ms,
+                               .reason = msg->reason,
+                               .error = msg->error,
+                               .instance = msg->instance};
+}
+
 static void s_replay_down(void *arg, const zb_msg_t *msg, int64_t bound_ms)
 {
     zb_record_t *self = arg;
-    zb_store_outage_t outage = {.kind = "service",
-                                .host = msg->host,
-                                .service = msg->service,
-                                .started_at_ms = msg->at_ms,
-                                .reason = msg->reason,
-                                .error = msg->error,
-                                .instance = msg->instance};
+    zb_store_outage_t outage = s_replayed_outage(msg);
     zb_record_result(self, zb_store_replay_down(self->store, &outage, bound_ms));
 }
 
 static int s_replay_split(void *arg, const zb_msg_t *msg, int64_t *cut_id, int64_t *new_id)
 {
     zb_record_t *self = arg;
-    zb_store_outage_t outage = {.kind = "service",
-                                .host = msg->host,
-                                .service = msg->service,
-                                .started_at_ms = msg->at_ms,
-                                .reason = msg->reason,
-                                .error = msg->error,
-                                .instance = msg->instance};
+    zb_store_outage_t outage = s_replayed_outage(msg);
     int rc = zb_store_replay_split(self->store, &outage, cut_id, new_id);
     zb_record_result(self, rc);
     return rc;
