@@ -362,48 +362,48 @@ static int s_status_item(const char *item, size_t len, int *lo, int *hi)
     return 0;
 }
 
+//  The list's next item, trimmed of spaces, into [*lo, *hi]: false when it
+//  is malformed. *p moves past it and its comma; *last says it ended the
+//  list.
+static bool s_status_next(const char **p, int *lo, int *hi, bool *last)
+{
+    const char *item = *p;
+    size_t n = strcspn(item, ",");
+    *last = item[n] == '\0';
+    *p = *last ? item + n : item + n + 1;
+    while (n > 0 && item[0] == ' ')
+        item++, n--;
+    while (n > 0 && item[n - 1] == ' ')
+        n--;
+    return s_status_item(item, n, lo, hi) == 0;
+}
+
 int zb_http_status_check(const char *spec, const char **why)
 {
     assert(spec && why);
     int lo, hi;
+    bool last = false;
     if (!*spec) {
         *why = "is empty";
         return -1;
     }
-    for (const char *p = spec;; p++) {
-        size_t n = strcspn(p, ",");
-        while (n > 0 && p[0] == ' ')
-            p++, n--;
-        size_t end = n;
-        while (end > 0 && p[end - 1] == ' ')
-            end--;
-        if (s_status_item(p, end, &lo, &hi) == -1) {
+    for (const char *p = spec; !last;)
+        if (!s_status_next(&p, &lo, &hi, &last)) {
             *why = "is not a list of codes (200), ranges (200-399) and classes (3xx), "
                    "from 100 to 599";
             return -1;
         }
-        p += n;
-        if (!*p)
-            return 0;
-    }
+    return 0;
 }
 
 bool zb_http_status_match(const char *spec, int status)
 {
     int lo, hi;
-    for (const char *p = spec;; p++) {
-        size_t n = strcspn(p, ",");
-        while (n > 0 && p[0] == ' ')
-            p++, n--;
-        size_t end = n;
-        while (end > 0 && p[end - 1] == ' ')
-            end--;
-        if (s_status_item(p, end, &lo, &hi) == 0 && status >= lo && status <= hi)
+    bool last = false;
+    for (const char *p = spec; !last;)
+        if (s_status_next(&p, &lo, &hi, &last) && status >= lo && status <= hi)
             return true;
-        p += n;
-        if (!*p)
-            return false;
-    }
+    return false;
 }
 
 //  Self-test
