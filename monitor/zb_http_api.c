@@ -3,7 +3,7 @@
     monitor, report; and latency, which only the running monitor knows.
 */
 #include "zb_http_internal.h"
-#include "zb_latency.h"
+#include "zb_series.h"
 #include "zb_proto.h"
 #include "zb_query.h"
 #include "zb_report.h"
@@ -242,7 +242,7 @@ enum MHD_Result zb_http_api_report(zb_http_req_t *req)
 
 //  --------------------------------------------------------------------------
 //  GET /api/v1/latency: the last hour of round trips per service, in
-//  1-minute means (zb_latency), for the page's sparklines. Only the running
+//  1-minute means (zb_series), for the page's sparklines. Only the running
 //  monitor knows them: without one, an empty list.
 
 typedef struct {
@@ -250,7 +250,7 @@ typedef struct {
     size_t rows;
 } s_latency_t;
 
-static int s_on_latency(const zb_latency_series_t *series, void *arg)
+static int s_on_latency(const zb_series_hour_t *series, void *arg)
 {
     s_latency_t *out = arg;
     json_t *row = json_pack("{s:s, s:s}", "host", series->host, "service", series->service);
@@ -263,7 +263,7 @@ static int s_on_latency(const zb_latency_series_t *series, void *arg)
     }
     json_object_set_new(row, "last_us",
                         series->last_us >= 0 ? json_integer(series->last_us) : json_null());
-    for (size_t i = 0; i < ZB_LATENCY_MINUTES; i++)
+    for (size_t i = 0; i < ZB_SERIES_MINUTES; i++)
         json_array_append_new(means, series->mean_us[i] >= 0 ? json_integer(series->mean_us[i])
                                                              : json_null());
     json_object_set_new(row, "mean_us", means);
@@ -283,10 +283,10 @@ enum MHD_Result zb_http_api_latency(zb_http_req_t *req)
     if (host && !zb_name_valid(host))
         return zb_http_error(req, MHD_HTTP_BAD_REQUEST, "host: \"%.80s\" is not a host name", host);
     int64_t now = zb_time_wall_ms();
-    int64_t first = (now / 60000 - ZB_LATENCY_MINUTES + 1) * 60000;
+    int64_t first = (now / 60000 - ZB_SERIES_MINUTES + 1) * 60000;
     s_latency_t out = {0};
     json_t *head = json_pack("{s:o, s:i}", "first_minute", zb_query_json_time(first), "minutes",
-                             ZB_LATENCY_MINUTES);
+                             ZB_SERIES_MINUTES);
     char *text = head ? json_dumps(head, ZB_QUERY_JSON_FLAGS | JSON_COMPACT) : NULL;
     json_decref(head);
     if (!text)
@@ -299,7 +299,7 @@ enum MHD_Result zb_http_api_latency(zb_http_req_t *req)
     }
     free(text);
     if (req->self->monitor)
-        zb_latency_each(zb_monitor_latency(req->self->monitor), host, now, s_on_latency, &out);
+        zb_series_each(zb_monitor_series(req->self->monitor), host, now, s_on_latency, &out);
     zb_http_buf_close_array(&out.buf, out.rows);
     zb_http_buf_printf(&out.buf, "}\n");
     return zb_http_send(req, MHD_HTTP_OK, ZB_HTTP_TYPE_JSON, &out.buf, NULL);

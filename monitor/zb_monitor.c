@@ -14,7 +14,6 @@
 */
 #include "zb_monitor.h"
 #include "zb_intake.h"
-#include "zb_latency.h"
 #include "zb_auth.h"
 #include "zb_dispatch.h"
 #include "zb_fleet.h"
@@ -61,7 +60,7 @@ struct _zb_monitor_t {
     zb_store_t *store;          // the database
     zb_fleet_t *fleet;          // hosts, services, outage rules
     zb_policy_t *policy;        // alerts
-    zb_series_t *series;        // rtt and outage counts for /metrics (zb_series)
+    zb_series_t *series;        // round trips and outage counts (read by the HTTP server)
     zb_auth_t *auth;            // while running: who may report for which host
     zb_monitor_stats_t stats;   // counters, logged at exit
     bool locked_out;            // zb_monitor_begin failed and has not succeeded since
@@ -84,8 +83,6 @@ struct _zb_monitor_t {
     int hangup_fd;              // SIGHUP's signalfd (zb_reload), or -1
     zb_monitor_hangup_fn *hangup; // called when it is readable
     void *hangup_arg;
-
-    zb_latency_t *latency; // round trips of the last hour (read by the HTTP server)
 
     //  For other threads (the HTTP server): stats copied at every pass.
     pthread_mutex_t shared_lock; // guards shared
@@ -151,10 +148,8 @@ void zb_monitor_handle(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono
     assert(self && msg);
     s_clock(self, now_mono, now_wall);
     zb_fleet_handle(self->fleet, msg, now_mono, now_wall);
-    zb_latency_add(self->latency, msg, now_wall);
-    //  The latest round trips, for /metrics (the database keeps none).
-    if (msg->type == ZB_MSG_BEAT)
-        zb_series_beat(self->series, msg->host, msg->services, msg->service_count);
+    //  Round trips for /metrics and the page (the database keeps none).
+    zb_series_beat(self->series, msg, now_wall);
 }
 
 zb_series_t *zb_monitor_series(zb_monitor_t *self)
@@ -433,12 +428,6 @@ void zb_monitor_stats(zb_monitor_t *self, zb_monitor_stats_t *stats)
     *stats = self->stats;
 }
 
-zb_latency_t *zb_monitor_latency(zb_monitor_t *self)
-{
-    assert(self);
-    return self->latency;
-}
-
 void zb_monitor_snapshot(zb_monitor_t *self, zb_monitor_stats_t *stats)
 {
     assert(self && stats);
@@ -468,8 +457,7 @@ zb_monitor_t *zb_monitor_new(const zb_monitor_config_t *config, char *err, size_
     self->stream = zb_stream_new();
     self->series = zb_series_new();
     self->fleet = zb_fleet_new(&zb_record_sink, &self->record, config->liveness);
-    self->latency = zb_latency_new();
-    if (!self->stream || !self->fleet || !self->series || !self->latency) {
+    if (!self->stream || !self->fleet || !self->series) {
         snprintf(err, errsize, "out of memory");
         goto failed;
     }
@@ -512,7 +500,6 @@ void zb_monitor_destroy(zb_monitor_t **self_p)
     zb_fleet_destroy(&self->fleet);
     zb_stream_destroy(&self->stream);
     zb_series_destroy(&self->series);
-    zb_latency_destroy(&self->latency);
     pthread_mutex_destroy(&self->shared_lock);
     free(self);
     *self_p = NULL;

@@ -123,9 +123,6 @@ void zb_monitor_snapshot(zb_monitor_t *self, zb_monitor_stats_t *stats);
 
 //  Latest round trips and outage counts (zb_series: safe from any thread).
 zb_series_t *zb_monitor_series(zb_monitor_t *self);
-//  The round trips of the last hour (zb_latency.h: safe from any thread).
-typedef struct _zb_latency_t zb_latency_t;
-zb_latency_t *zb_monitor_latency(zb_monitor_t *self);
 
 void zb_monitor_test(bool verbose);
 
