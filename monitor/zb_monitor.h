@@ -127,6 +127,11 @@ zb_series_t *zb_monitor_series(zb_monitor_t *self);
 typedef struct _zb_latency_t zb_latency_t;
 zb_latency_t *zb_monitor_latency(zb_monitor_t *self);
 
+//  Admin orders from the HTTP server (zb_orders.h: submit from any thread;
+//  the loop carries them out).
+typedef struct _zb_orders_t zb_orders_t;
+zb_orders_t *zb_monitor_orders(zb_monitor_t *self);
+
 void zb_monitor_test(bool verbose);
 
 #endif
