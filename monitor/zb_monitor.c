@@ -18,6 +18,7 @@
 #include "zb_dispatch.h"
 #include "zb_fleet.h"
 #include "zb_log.h"
+#include "zb_orders.h"
 #include "zb_policy.h"
 #include "zb_record.h"
 #include "zb_series.h"
@@ -83,6 +84,8 @@ struct _zb_monitor_t {
     int hangup_fd;              // SIGHUP's signalfd (zb_reload), or -1
     zb_monitor_hangup_fn *hangup; // called when it is readable
     void *hangup_arg;
+
+    zb_orders_t *orders;   // admin orders from the HTTP server, carried out in the loop
 
     //  For other threads (the HTTP server): stats copied at every pass.
     pthread_mutex_t shared_lock; // guards shared
@@ -428,6 +431,53 @@ void zb_monitor_stats(zb_monitor_t *self, zb_monitor_stats_t *stats)
     *stats = self->stats;
 }
 
+zb_orders_t *zb_monitor_orders(zb_monitor_t *self)
+{
+    assert(self);
+    return self->orders;
+}
+
+//  Admin orders (zb_orders): carried out in a pass of their own, so that
+//  the fleet in memory and the database change together; answered once
+//  the pass is committed. A database that cannot be written now leaves
+//  them queued: the submitter's deadline answers for them.
+#define S_ORDERS_PER_PASS 16
+static void s_orders_pass(zb_monitor_t *self)
+{
+    if (!zb_orders_pending(self->orders) || zb_monitor_begin(self) != 0)
+        return;
+    zb_order_t *taken[S_ORDERS_PER_PASS];
+    size_t count = 0;
+    int64_t now = zb_time_wall_ms();
+    while (count < S_ORDERS_PER_PASS && (taken[count] = zb_orders_take(self->orders))) {
+        zb_orders_apply(taken[count], self->store, self->fleet, now);
+        zb_log_info("http: %s", taken[count]->message);
+        count++;
+    }
+    bool ok = zb_monitor_commit(self) == 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!ok && taken[i]->status == 200) {
+            taken[i]->status = 500;
+            snprintf(taken[i]->message, sizeof(taken[i]->message), "the commit failed: %s",
+                     zb_store_error(self->store));
+        }
+        zb_orders_done(self->orders, taken[i]);
+    }
+}
+
+//  Woken by a submitter; locked out, the orders wait for a pass that can
+//  begin (s_on_pass tries them after its own).
+static int s_on_orders(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)loop;
+    (void)item;
+    zb_monitor_t *self = arg;
+    zb_orders_clear(self->orders);
+    if (!self->locked_out)
+        s_orders_pass(self);
+    return 0;
+}
+
 void zb_monitor_snapshot(zb_monitor_t *self, zb_monitor_stats_t *stats)
 {
     assert(self && stats);
@@ -457,7 +507,8 @@ zb_monitor_t *zb_monitor_new(const zb_monitor_config_t *config, char *err, size_
     self->stream = zb_stream_new();
     self->series = zb_series_new();
     self->fleet = zb_fleet_new(&zb_record_sink, &self->record, config->liveness);
-    if (!self->stream || !self->fleet || !self->series) {
+    self->orders = zb_orders_new();
+    if (!self->stream || !self->fleet || !self->series || !self->orders) {
         snprintf(err, errsize, "out of memory");
         goto failed;
     }
@@ -500,6 +551,7 @@ void zb_monitor_destroy(zb_monitor_t **self_p)
     zb_fleet_destroy(&self->fleet);
     zb_stream_destroy(&self->stream);
     zb_series_destroy(&self->series);
+    zb_orders_destroy(&self->orders);
     pthread_mutex_destroy(&self->shared_lock);
     free(self);
     *self_p = NULL;
@@ -587,6 +639,7 @@ static int s_on_pass(zloop_t *loop, int timer_id, void *arg)
     s_take_input(self);
     zb_monitor_sweep(self, zb_time_mono_ms(), zb_time_wall_ms());
     zb_monitor_commit(self);
+    s_orders_pass(self);
     return 0;
 }
 
@@ -809,6 +862,11 @@ int zb_monitor_run(zb_monitor_t *self)
     }
     if (s_hangup_attach(self) != 0)
         goto done;
+    zmq_pollitem_t orders = {NULL, zb_orders_fd(self->orders), ZMQ_POLLIN, 0};
+    if (zloop_poller(self->loop, &orders, s_on_orders, self) != 0) {
+        zb_log_error("cannot watch for admin orders");
+        goto done;
+    }
     s_schedule(self);
     zloop_timer(self->loop, ZB_MONITOR_ALIVE_MS, 0, s_on_alive, self);
     self->started_wall = zb_time_wall_ms();

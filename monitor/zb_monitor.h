@@ -124,6 +124,11 @@ void zb_monitor_snapshot(zb_monitor_t *self, zb_monitor_stats_t *stats);
 //  Latest round trips and outage counts (zb_series: safe from any thread).
 zb_series_t *zb_monitor_series(zb_monitor_t *self);
 
+//  Admin orders from the HTTP server (zb_orders.h: submit from any thread;
+//  the loop carries them out).
+typedef struct _zb_orders_t zb_orders_t;
+zb_orders_t *zb_monitor_orders(zb_monitor_t *self);
+
 void zb_monitor_test(bool verbose);
 
 #endif
