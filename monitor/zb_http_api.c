@@ -284,6 +284,7 @@ enum MHD_Result zb_http_api_monitor(zb_http_req_t *req)
         zb_monitor_stats_t stats;
         zb_monitor_snapshot(req->self->monitor, &stats);
         json_object_set_new(answer, "kept_writes", json_integer((json_int_t)stats.kept_writes));
+        json_object_set_new(answer, "tls_warn_s", json_integer(stats.tls_warn_ms / 1000));
     }
     return zb_http_send_json(req, MHD_HTTP_OK, answer);
 }

@@ -239,6 +239,7 @@ static void s_share(zb_monitor_t *self, bool wrote, bool ok, int64_t took_us)
     else if (wrote && ok)
         self->stats.db_ok = true;
     self->stats.pass_mono = zb_time_mono_ms();
+    self->stats.tls_warn_ms = self->config.tls_warn_ms; // a reload may change it
     pthread_mutex_lock(&self->shared_lock);
     self->shared = self->stats;
     pthread_mutex_unlock(&self->shared_lock);
@@ -502,6 +503,7 @@ zb_monitor_t *zb_monitor_new(const zb_monitor_config_t *config, char *err, size_
     self->pass_timer = -1;
     pthread_mutex_init(&self->shared_lock, NULL);
     self->stats.db_ok = true;
+    self->stats.tls_warn_ms = config->tls_warn_ms;
     self->shared = self->stats;
     self->prune_timer = -1;
     self->stream = zb_stream_new();

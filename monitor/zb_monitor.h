@@ -55,6 +55,7 @@ typedef struct {
     int64_t pass_mono; // monotonic ms at the end of the last loop pass, 0 before the first
 
     uint64_t kept_writes; // changes kept in memory after failed commits (zb_store_kept)
+    int64_t tls_warn_ms;  // monitor/tls-warn as configured now (the status page's badges)
 } zb_monitor_stats_t;
 
 //  Opens the store named in config (creating it) and loads the state it

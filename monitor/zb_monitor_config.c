@@ -29,6 +29,7 @@ void zb_monitor_config_defaults(zb_monitor_config_t *self)
     self->flap_quiet_ms = ZB_MONITOR_FLAP_WINDOW_DEFAULT_MS;
     self->max_services = ZB_INTAKE_SERVICES_DEFAULT;
     self->stopped_alert_ms = 3600LL * 1000;
+    self->tls_warn_ms = 14LL * 86400 * 1000;
 }
 
 //  A tcp address ends in ":PORT", 1 to 65535 in plain digits. ZeroMQ would
@@ -521,6 +522,7 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
                                        "replay",
                                        "max-services",
                                        "stopped-alert",
+                                       "tls-warn",
                                        "http-tls-cert",
                                        "http-tls-key",
                                        "http-users",
@@ -594,6 +596,12 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     else
         zb_config_duration(config, section, "stopped-alert", self->stopped_alert_ms, 1000,
                            365LL * 86400 * 1000, &self->stopped_alert_ms);
+    const char *tls_warn = zb_config_string(config, section, "tls-warn", NULL);
+    if (tls_warn && strcmp(tls_warn, "0") == 0)
+        self->tls_warn_ms = 0;
+    else
+        zb_config_duration(config, section, "tls-warn", self->tls_warn_ms, 1000,
+                           365LL * 86400 * 1000, &self->tls_warn_ms);
     if (zb_config_int(config, section, "max-services", self->max_services, 1,
                       ZB_INTAKE_SERVICES_MAX, &value) == 0)
         self->max_services = (int)value;
@@ -681,6 +689,11 @@ void zb_monitor_config_test(bool verbose)
     assert(config.stopped_alert_ms == 0);
     assert(s_load_text(&config, "monitor\n    stopped-alert = 2s\n", err, sizeof(err)) == 0);
     assert(config.stopped_alert_ms == 2000);
+    assert(config.tls_warn_ms == 14LL * 86400 * 1000); // the default
+    assert(s_load_text(&config, "monitor\n    tls-warn = 30d\n", err, sizeof(err)) == 0);
+    assert(config.tls_warn_ms == 30LL * 86400 * 1000);
+    assert(s_load_text(&config, "monitor\n    tls-warn = 0\n", err, sizeof(err)) == 0);
+    assert(config.tls_warn_ms == 0);
 
     //  Alerting: publish, flapping, reminders, channels.
     assert(s_load_text(&config,
@@ -800,6 +813,7 @@ void zb_monitor_config_test(bool verbose)
         {"monitor\n    flap-threshold = -1\n", ": monitor/flap-threshold: -1 is out of range"},
         {"monitor\n    repeat = 0\n", ": monitor/repeat: \"0\" is not a duration"},
         {"monitor\n    stopped-alert = -1s\n", ": monitor/stopped-alert: "},
+        {"monitor\n    tls-warn = soon\n", ": monitor/tls-warn: "},
         {"alert\n    x\n        timeout = 1s\n", ": alert/x: needs exactly one of exec, webhook"},
         {"alert\n    x\n        exec = a\n        webhook = http://h/\n",
          ": alert/x: needs exactly one of exec, webhook, alertmanager and email"},

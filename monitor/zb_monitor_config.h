@@ -70,6 +70,7 @@ typedef struct {
     int64_t flap_quiet_ms;    // stable this long ends flapping
     int64_t repeat_ms;        // reminder period while an outage stays open, 0 = none
     int64_t stopped_alert_ms; // a host stopped this long makes one alert, 0 = never
+    int64_t tls_warn_ms;      // a certificate this close to its notAfter alerts, 0 = never
     int max_services;         // services an agent may report: sizes the frame limit (zb_intake)
     size_t channel_count;
     zb_channel_config_t channels[ZB_MONITOR_CHANNELS_MAX];

@@ -28,7 +28,8 @@
 //  set for both prune statements (deliveries first).
 #define S_PRUNABLE_ALERTS                                                                          \
     "SELECT id FROM alerts WHERE created_at_ms < ?1 AND NOT EXISTS (SELECT 1 FROM deliveries d "   \
-    "WHERE d.alert_id = alerts.id AND d.status = 'pending') ORDER BY seq LIMIT ?2"
+    "WHERE d.alert_id = alerts.id AND d.status = 'pending') AND id NOT IN (SELECT alert_id "       \
+    "FROM episodes WHERE resolved_at_ms IS NULL) ORDER BY seq LIMIT ?2"
 
 const char *const zb_store_sql[S_COUNT] = {
     [S_HOSTS] = "SELECT name, state, since_ms, instance, interval_ms, last_seen_ms, "
@@ -49,7 +50,12 @@ const char *const zb_store_sql[S_COUNT] = {
                  "ON a.outage_id = o.id JOIN deliveries d ON d.alert_id = a.id "
                  "WHERE ifnull(o.ended_at_ms, 9223372036854775807) = 9223372036854775807 "
                  "AND d.channel = ?1 AND d.status = 'sent' "
-                 "AND a.trigger IN ('down', 'silent', 'stable') ORDER BY a.seq",
+                 "AND a.trigger IN ('down', 'silent', 'stable') "
+                 //  Schema 8: certificates expiring, hosts stopped, until resolved.
+                 "UNION ALL SELECT " S_DELIVERY_COLUMNS " FROM episodes e JOIN alerts a "
+                 "ON a.id = e.alert_id JOIN deliveries d ON d.alert_id = a.id "
+                 "WHERE e.resolved_at_ms IS NULL AND d.channel = ?1 AND d.status = 'sent' "
+                 "ORDER BY 1",
     //  LIMIT -1 is no limit.
     [S_DELIVERIES] = "SELECT " S_DELIVERY_COLUMNS " FROM alerts a LEFT JOIN deliveries d "
                      "ON d.alert_id = a.id WHERE a.created_at_ms >= ?1 "
@@ -57,6 +63,8 @@ const char *const zb_store_sql[S_COUNT] = {
     [S_SILENCES] = "SELECT id, host, service, starts_at_ms, ends_at_ms, reason, created_at_ms "
                    "FROM silences WHERE ends_at_ms > ?1 ORDER BY id",
     [S_FORGOTTEN] = "SELECT host FROM forgotten ORDER BY at_ms LIMIT 1000",
+    [S_EPISODES_FIRING] = "SELECT alert_id, kind, host, service, key_ms, fired_at_ms "
+                          "FROM episodes WHERE resolved_at_ms IS NULL ORDER BY fired_at_ms",
     //  Schema 5: the monitor's row and what the hosts' replay reports add up to.
     [S_MONITOR] = "SELECT pid, hostname, version, started_at_ms, heartbeat_at_ms, heartbeat_ms, "
                   "ifnull(stopped_at_ms, -1), "
@@ -173,6 +181,12 @@ const char *const zb_store_sql[S_COUNT] = {
     [S_FORGET_HOST] = "DELETE FROM hosts WHERE name = ?1",
     [S_FORGET_ASK] = "INSERT OR REPLACE INTO forgotten (host, at_ms) VALUES (?1, ?2)",
     [S_FORGET_DONE] = "DELETE FROM forgotten WHERE host = ?1",
+    //  Schema 8: episodes (zb_store_alert.c).
+    [S_EPISODE_ADD] = "INSERT OR IGNORE INTO episodes (alert_id, kind, host, service, key_ms, "
+                      "fired_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_EPISODE_RESOLVE] = "UPDATE episodes SET resolved_at_ms = ?2 "
+                          "WHERE alert_id = ?1 AND resolved_at_ms IS NULL",
+    [S_PRUNE_EPISODES] = "DELETE FROM episodes WHERE resolved_at_ms < ?1",
     [S_HOST_HEARD] = "UPDATE hosts SET last_seen_ms = ?2, "
                      "replay_pending = coalesce(?3, replay_pending), "
                      "replay_reported_ms = coalesce(?4, replay_reported_ms), "

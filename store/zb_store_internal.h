@@ -41,6 +41,7 @@ enum {
     S_SILENCES,
     S_MONITOR,
     S_FORGOTTEN,
+    S_EPISODES_FIRING,
     S_READ_COUNT, // writers' statements follow
     S_BEGIN = S_READ_COUNT,
     S_COMMIT,
@@ -82,6 +83,9 @@ enum {
     S_FORGET_HOST,
     S_FORGET_ASK,
     S_FORGET_DONE,
+    S_EPISODE_ADD,
+    S_EPISODE_RESOLVE,
+    S_PRUNE_EPISODES,
     S_COUNT
 };
 //  Columns as s_outage_row (zb_store_outage.c) reads them.

@@ -208,6 +208,10 @@ int zb_store_prune(zb_store_t *self, int64_t before_ms, int batch)
     sqlite3_bind_int64(stmt, 1, before_ms);
     if (zb_store_step(self, S_PRUNE_REPLAYED) != 0)
         return -1;
+    stmt = self->stmt[S_PRUNE_EPISODES];
+    sqlite3_bind_int64(stmt, 1, before_ms);
+    if (zb_store_step(self, S_PRUNE_EPISODES) != 0)
+        return -1;
     for (int which = S_PRUNE_DELIVERIES; which <= S_PRUNE_ALERTS; which++) {
         stmt = self->stmt[which];
         sqlite3_bind_int64(stmt, 1, before_ms);
