@@ -206,10 +206,10 @@ static int s_wait_signal(int fd)
 static int s_run_proxy(zb_relay_t *self)
 {
     char endpoint[64];
-    snprintf(endpoint, sizeof(endpoint), "inproc://zb-relay-control-%p", (void *)self);
-    zsock_t *steer = zsock_new_pair(endpoint); // '@' by default for PAIR: binds
+    snprintf(endpoint, sizeof(endpoint), "@inproc://zb-relay-control-%p", (void *)self);
+    zsock_t *steer = zsock_new_pair(endpoint); // binds
     zsock_t *control = zsock_new(ZMQ_PAIR);
-    if (!steer || !control || zsock_connect(control, "%s", endpoint) != 0) {
+    if (!steer || !control || zsock_connect(control, "%s", endpoint + 1) != 0) {
         zb_log_error("cannot create the proxy's control pair");
         zsock_destroy(&control);
         zsock_destroy(&steer);
