@@ -235,8 +235,8 @@ static int s_run_proxy(zb_relay_t *self)
         if (zframe_size(frame) == sizeof(uint64_t))
             memcpy(&values[i], zframe_data(frame), sizeof(uint64_t));
     zmsg_destroy(&reply);
-    //  Frames from agents (messages are two), and subscriptions from monitors.
-    self->stats.forwarded = values[0] / 2;
+    //  Messages (not frames) from agents, and subscriptions from monitors.
+    self->stats.forwarded = values[0];
     self->stats.subscriptions = values[4];
     zstr_send(steer, "TERMINATE");
     pthread_join(thread, NULL);
