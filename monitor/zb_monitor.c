@@ -17,6 +17,7 @@
 #include "zb_auth.h"
 #include "zb_dispatch.h"
 #include "zb_fleet.h"
+#include "zb_hostset.h"
 #include "zb_log.h"
 #include "zb_orders.h"
 #include "zb_policy.h"
@@ -371,6 +372,18 @@ void zb_monitor_rejected(zb_monitor_t *self)
     self->stats.rejected++;
 }
 
+bool zb_monitor_owns(zb_monitor_t *self, const char *host)
+{
+    assert(self && host);
+    if (zb_hostset_match(self->config.hosts, host))
+        return true;
+    if (self->stats.foreign++ == 0)
+        zb_log_warning("dropped a message for host %s, outside monitor/hosts (%s): an agent or "
+                       "relay sends this shard more than it subscribes to? (counted as foreign)",
+                       host, self->config.hosts);
+    return false;
+}
+
 int zb_monitor_replay_status(zb_monitor_t *self, const char *name, const char *instance,
                              uint64_t pending, int64_t now_wall)
 {
@@ -598,6 +611,12 @@ static void s_take_input(zb_monitor_t *self)
             s_malformed(self, why);
             continue;
         }
+        //  A shard subscribes to its hosts' prefixes only, but a prefix of a
+        //  name matches longer names, and a relay or agent may send more.
+        if (!zb_monitor_owns(self, msg->host)) {
+            zb_msg_destroy(&msg);
+            continue;
+        }
         //  Only the host bound to the sender's key (CURVE; zb_auth logs).
         if (zb_auth_check(self->auth, user_id, msg->host) != 0) {
             self->stats.rejected++;
@@ -785,13 +804,24 @@ static void s_intake_rejected(void *arg)
     zb_monitor_rejected(arg);
 }
 
+static bool s_intake_owns(void *arg, const char *host)
+{
+    return zb_monitor_owns(arg, host);
+}
+
 static const zb_replay_intake_t s_intake = {
     .begin = s_intake_begin,
     .commit = s_intake_commit,
     .apply = s_intake_apply,
     .status = s_intake_status,
     .rejected = s_intake_rejected,
+    .owns = s_intake_owns,
 };
+
+static void s_subscribe(const char *topic, void *arg)
+{
+    zsock_set_subscribe(arg, topic);
+}
 
 int zb_monitor_run(zb_monitor_t *self)
 {
@@ -811,7 +841,11 @@ int zb_monitor_run(zb_monitor_t *self)
     zsock_set_rcvhwm(self->sub, zb_intake_queue(frame_max));
     zb_log_debug("input: frames up to %zu bytes, %d queued per peer", frame_max,
                  zb_intake_queue(frame_max));
-    zsock_set_subscribe(self->sub, "");
+    //  A shard (monitor/hosts) subscribes to its hosts' topics only: through
+    //  a relay, subscriptions flow upstream and nothing else reaches it.
+    zb_hostset_topics(self->config.hosts, s_subscribe, self->sub);
+    if (self->config.hosts[0])
+        zb_log_info("shard: hosts %s only", self->config.hosts);
     //  No ZMTP heartbeats of the monitor's own: with libzmq 4.3.4 a
     //  heartbeat sent on a connection whose peer went away while ZeroMQ's
     //  queue for it was full aborts the process (libzmq issues 4364, 4767).
@@ -882,10 +916,10 @@ int zb_monitor_run(zb_monitor_t *self)
     s_counts(self);
     zb_log_info("monitor stopping: messages=%" PRIu64 " decode_errors=%" PRIu64 " seq_gaps=%" PRIu64
                 " stale=%" PRIu64 " dropped=%" PRIu64 " db_errors=%" PRIu64 " rejected=%" PRIu64
-                " conflicts=%" PRIu64,
+                " conflicts=%" PRIu64 " foreign=%" PRIu64,
                 self->stats.messages, self->stats.decode_errors, self->stats.seq_gaps,
                 self->stats.stale, self->stats.dropped, self->stats.db_errors, self->stats.rejected,
-                self->stats.conflicts);
+                self->stats.conflicts, self->stats.foreign);
     rc = 0;
 done:
     zb_replay_server_destroy(&self->replay);

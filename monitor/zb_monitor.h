@@ -45,6 +45,7 @@ typedef struct {
     uint64_t conflicts;     // of a rival agent run claiming a host's name, dropped
     uint64_t db_errors;     // failed commits
     uint64_t rejected;      // refused by zb_auth: a host not bound to the sender's key
+    uint64_t foreign;       // for a host outside monitor/hosts (a shard's), dropped
     //  For the HTTP server's /metrics and /healthz (zb_monitor_snapshot):
     uint64_t service_outages; // service outages opened since start
     uint64_t host_outages;    // host outages opened since start
@@ -88,6 +89,10 @@ int zb_monitor_replay_status(zb_monitor_t *self, const char *host, const char *i
 
 //  Counts a message refused by zb_auth outside the SUB socket (`rejected`).
 void zb_monitor_rejected(zb_monitor_t *self);
+
+//  True when host is one of this monitor's (monitor/hosts; every host when
+//  unset); otherwise counts it (`foreign`, the first one logged).
+bool zb_monitor_owns(zb_monitor_t *self, const char *host);
 
 //  Flags hosts silent for liveness x their interval; runs the alerting
 //  policy's tick when a second has passed since the last.

@@ -3,6 +3,7 @@
 #include "zb_address.h"
 #include "zb_auth.h"
 #include "zb_config.h"
+#include "zb_hostset.h"
 #include "zb_http_users.h"
 #include "zb_intake.h"
 #include "zb_proto.h"
@@ -82,6 +83,12 @@ static const char *s_bind_problem(const char *value)
             return NULL;
         start = end + 1;
     }
+}
+
+const char *zb_monitor_config_endpoints_problem(const char *value)
+{
+    assert(value);
+    return s_bind_problem(value);
 }
 
 static int s_set_text(char *buf, size_t size, const char *value, const char *what, char *err,
@@ -521,6 +528,7 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
                                        "agents",
                                        "replay",
                                        "max-services",
+                                       "hosts",
                                        "stopped-alert",
                                        "tls-warn",
                                        "http-tls-cert",
@@ -605,6 +613,19 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     if (zb_config_int(config, section, "max-services", self->max_services, 1,
                       ZB_INTAKE_SERVICES_MAX, &value) == 0)
         self->max_services = (int)value;
+    //  A shard: the hosts it owns become its subscriptions (zb_hostset).
+    node = section ? zconfig_locate(section, "hosts") : NULL;
+    const char *hosts = zb_config_string(config, section, "hosts", NULL);
+    if (node && !zconfig_child(node) && !hosts)
+        hosts = "";
+    if (hosts && zb_hostset_check(hosts, why, sizeof(why)) != 0)
+        zb_config_fail(config, node, "%s", why);
+    else if (hosts && !*hosts)
+        zb_config_fail(config, node, "is empty (leave it out for every host, or give web-*,db-*)");
+    else if (hosts && strlen(hosts) >= sizeof(self->hosts))
+        zb_config_fail(config, node, "too long");
+    else if (hosts)
+        snprintf(self->hosts, sizeof(self->hosts), "%s", hosts);
     node = section ? zconfig_locate(section, "http") : NULL;
     const char *http = zb_config_string(config, section, "http", NULL);
     if (http && zb_monitor_config_set_http(self, http, "http", why, sizeof(why)) != 0)
@@ -626,7 +647,7 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
 }
 
 //  What a reload cannot change in a running monitor: the store is open,
-//  and bind/cert/agents/replay/max-services are wired into sockets and zb_auth.
+//  and bind/cert/agents/replay/max-services/hosts are wired into sockets and zb_auth.
 int zb_monitor_config_reloadable(const zb_monitor_config_t *old, const zb_monitor_config_t *fresh,
                                  char *err, size_t errsize)
 {
@@ -639,6 +660,8 @@ int zb_monitor_config_reloadable(const zb_monitor_config_t *old, const zb_monito
         {"cert", offsetof(zb_monitor_config_t, cert)},
         {"agents", offsetof(zb_monitor_config_t, agents)},
         {"replay", offsetof(zb_monitor_config_t, replay)},
+        //  The subscriptions are made once, before the socket binds.
+        {"hosts", offsetof(zb_monitor_config_t, hosts)},
     };
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         if (strcmp((const char *)old + fixed[i].offset, (const char *)fresh + fixed[i].offset)) {
@@ -694,6 +717,13 @@ void zb_monitor_config_test(bool verbose)
     assert(config.tls_warn_ms == 30LL * 86400 * 1000);
     assert(s_load_text(&config, "monitor\n    tls-warn = 0\n", err, sizeof(err)) == 0);
     assert(config.tls_warn_ms == 0);
+    //  Shards: prefixes with a trailing * only.
+    assert(s_load_text(&config, "monitor\n    hosts = \"web-*, db-*\"\n", err, sizeof(err)) == 0);
+    assert(strcmp(config.hosts, "web-*, db-*") == 0);
+    assert(s_load_text(&config, "monitor\n    hosts = web-*-eu\n", err, sizeof(err)) == -1);
+    assert(strstr(err, "monitor/hosts") && strstr(err, "only a trailing *"));
+    assert(s_load_text(&config, "monitor\n    hosts = \"\"\n", err, sizeof(err)) == -1);
+    assert(strstr(err, "monitor/hosts"));
 
     //  Alerting: publish, flapping, reminders, channels.
     assert(s_load_text(&config,
