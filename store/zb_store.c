@@ -147,7 +147,7 @@ const char *const zb_store_sql[S_COUNT] = {
                        "(ended_at_ms IS NULL OR ended_at_ms > ?3) LIMIT 1",
     [S_HISTORY_INSERT] = "INSERT INTO outages (kind, host, service, started_at_ms, ended_at_ms, "
                          "reason, error, end_reason, instance) VALUES ('service', ?1, ?2, ?3, "
-                         "max(?4, ?3), ?5, ?6, 'replayed', ?7)",
+                         "max(?4, ?3), ?5, ?6, ifnull(?8, 'replayed'), ?7)",
     //  The end of a closed outage that spans the moment the agent says the
     //  service came back: a provisional "replayed" end, or an end inferred
     //  while transitions were missing (a beat that said "up since" after an
@@ -169,6 +169,14 @@ const char *const zb_store_sql[S_COUNT] = {
                         "reason, error, end_reason, instance) VALUES ('service', ?1, ?2, ?3, ?4, "
                         "?5, ?6, ?7, ?8)",
     [S_PRUNE_REPLAYED] = "DELETE FROM replayed WHERE received_ms < ?1",
+    //  Replayed ends that found no outage, for the down replayed after them
+    //  (schema/009): the first one after the down and before its bound.
+    [S_REPLAY_END_KEEP] = "INSERT OR IGNORE INTO replay_ends (host, service, at_ms, end_reason) "
+                          "VALUES (?1, ?2, ?3, ?4)",
+    [S_REPLAY_END_FIND] = "SELECT at_ms, end_reason FROM replay_ends WHERE host = ?1 AND "
+                          "service = ?2 AND at_ms > ?3 AND at_ms <= ?4 ORDER BY at_ms LIMIT 1",
+    [S_REPLAY_END_TAKE] = "DELETE FROM replay_ends WHERE host = ?1 AND service = ?2 AND at_ms = ?3",
+    [S_PRUNE_REPLAY_ENDS] = "DELETE FROM replay_ends WHERE at_ms < ?1",
     [S_INSTANCE_SEQ] = "SELECT last_seq FROM instances WHERE host = ?1 AND instance = ?2",
     [S_MONITOR_PUT] = "INSERT OR REPLACE INTO monitor (id, pid, hostname, version, started_at_ms, "
                       "heartbeat_at_ms, heartbeat_ms, stopped_at_ms) "

@@ -260,8 +260,10 @@ int zb_store_outage_close(zb_store_t *self, int64_t id, int64_t ended_at_ms,
 //  an outage covers that moment: closed at bound_ms (when the current state
 //  began) with end_reason "replayed" until replay_end, for the transition
 //  that ended it, sets the true end (also cutting short an outage whose
-//  end was inferred past that moment). Each returns 1 when it wrote, 0 when
-//  there was nothing to do, -1 on error.
+//  end was inferred past that moment). A replay_end that finds nothing to
+//  end is kept (replay can deliver it before its down): the replay_down it
+//  belongs to ends there instead of at bound_ms. Each returns 1 when it
+//  wrote, 0 when there was nothing to do, -1 on error.
 int zb_store_replay_key(zb_store_t *self, const char *host, const char *instance, uint64_t seq,
                         int64_t now_ms);
 int zb_store_replay_down(zb_store_t *self, const zb_store_outage_t *outage, int64_t bound_ms);
