@@ -5,6 +5,7 @@
 #include "zb_curve.h"
 #include "zb_discover.h"
 #include "zb_docker.h"
+#include "zb_docker_msg.h"
 #include "zb_listener.h"
 #include "zb_net.h"
 #include "zb_plan.h"
@@ -16,13 +17,21 @@
 #include "zb_watch.h"
 
 static const zb_selftest_t s_tests[] = {
-    {"net", zb_net_test},           {"agent_config", zb_agent_config_test},
-    {"push", zb_push_test},         {"listener", zb_listener_test},
-    {"check", zb_check_test},       {"watch", zb_watch_test},
-    {"curve", zb_curve_test},       {"journal", zb_journal_test},
-    {"resolver", zb_resolver_test}, {"docker", zb_docker_test},
-    {"discover", zb_discover_test}, {"tls", zb_tls_test},
-    {"plan", zb_plan_test},         {"probe", zb_probe_test},
+    {"net", zb_net_test},
+    {"agent_config", zb_agent_config_test},
+    {"push", zb_push_test},
+    {"listener", zb_listener_test},
+    {"check", zb_check_test},
+    {"watch", zb_watch_test},
+    {"curve", zb_curve_test},
+    {"journal", zb_journal_test},
+    {"resolver", zb_resolver_test},
+    {"docker", zb_docker_test},
+    {"docker_msg", zb_docker_msg_test},
+    {"discover", zb_discover_test},
+    {"tls", zb_tls_test},
+    {"plan", zb_plan_test},
+    {"probe", zb_probe_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

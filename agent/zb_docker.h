@@ -24,41 +24,11 @@
 #ifndef ZB_DOCKER_H
 #define ZB_DOCKER_H
 
-#include "zb_agent_config.h"
 #include "zb_docker_check.h"
+#include "zb_docker_msg.h"
 #include "zb_loop.h"
 
 #include <stdbool.h>
-
-#define ZB_DOCKER_ID_MAX 64
-
-typedef enum {
-    ZB_DOCKER_SYNC = 1,  // a session begins: CONTAINER for every one there is, then SYNCED
-    ZB_DOCKER_CONTAINER, // a labelled container, from the list or after its `start`
-    ZB_DOCKER_SYNCED,    // the list is complete: what was not in it is gone
-    ZB_DOCKER_KILL,      // a signal was sent to it (`docker stop` sends its stop signal)
-    ZB_DOCKER_DIE,       // its main process ended
-    ZB_DOCKER_STOP,      // Docker's stop finished (after the die)
-    ZB_DOCKER_OOM,       // the kernel's OOM killer struck in it
-    ZB_DOCKER_DESTROY,   // removed
-    ZB_DOCKER_HEALTH,    // its healthcheck's verdict changed: unhealthy says which
-    ZB_DOCKER_LOST       // the API went away: text says why
-} zb_docker_what_t;
-
-typedef struct {
-    zb_docker_what_t what;
-    char id[ZB_DOCKER_ID_MAX + 1]; // the container's full id; empty for SYNC, SYNCED, LOST
-    char name[ZB_NAME_MAX + 1];    // CONTAINER: the service's name
-    char container[128];           // CONTAINER: the container's name, for messages
-    bool running;                  // CONTAINER: it runs (else exited)
-    int exit_code;                 // CONTAINER (exited), DIE
-    bool oom_killed;               // CONTAINER (exited)
-    int signal;                    // KILL
-    bool health;                   // CONTAINER: zbeat.health = yes: Docker's healthcheck counts
-    bool unhealthy;                // CONTAINER, HEALTH: the healthcheck says unhealthy
-    zb_agent_config_t *config;     // CONTAINER, running: its one probed service (owned)
-    char text[256];                // LOST: why
-} zb_docker_msg_t;
 
 typedef struct _zb_docker_t zb_docker_t;
 
@@ -73,8 +43,6 @@ zb_docker_t *zb_docker_new(zb_loop_t *loop, const char *url, const char *filter,
 //  Stops the thread (it ends its request under way) and frees what is
 //  still in the pipe.
 void zb_docker_destroy(zb_docker_t **self_p);
-
-void zb_docker_msg_destroy(zb_docker_msg_t **msg_p);
 
 void zb_docker_test(bool verbose);
 
