@@ -179,6 +179,12 @@ class PostgresTest(GracefulCase):
         self.assertIn('send: 8 bytes "\\x00\\x00\\x00\\x08\\x04\\xd2\\x16/"', out)
         self.assertIn('reply: 1 bytes in ', out)
         self.assertIn('"N"', out)
+        # The same by flags, without a file.
+        rc, out, err = self.run_cmd([self.agent_bin, "--probe-once", "127.0.0.1:%d" % self.port,
+                                     "--check", "postgres"])
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn('send: 8 bytes "\\x00\\x00\\x00\\x08\\x04\\xd2\\x16/"', out)
+        self.assertIn("verdict: up (ok)", out)
 
 
 class AnyReplyServer(zbtest.TcpServer):
