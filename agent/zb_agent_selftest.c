@@ -6,6 +6,7 @@
 #include "zb_discover.h"
 #include "zb_docker.h"
 #include "zb_listener.h"
+#include "zb_mysql.h"
 #include "zb_net.h"
 #include "zb_plan.h"
 #include "zb_probe.h"
@@ -23,6 +24,7 @@ static const zb_selftest_t s_tests[] = {
     {"resolver", zb_resolver_test}, {"docker", zb_docker_test},
     {"discover", zb_discover_test}, {"tls", zb_tls_test},
     {"plan", zb_plan_test},         {"probe", zb_probe_test},
+    {"mysql", zb_mysql_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

@@ -29,6 +29,7 @@
 */
 #include "zb_probe.h"
 #include "zb_log.h"
+#include "zb_mysql.h"
 #include "zb_text.h"
 #include "zb_time.h"
 
@@ -849,20 +850,19 @@ static bool s_http_closed(zb_probe_t *self)
     return true;
 }
 
-//  A MySQL/MariaDB greeting: a packet (3 bytes of length, sequence 0) of
-//  protocol 10, or an error packet (0xff: a host not allowed, too many
-//  connections), which is a server that answers but will not serve.
+//  A MySQL/MariaDB greeting (zb_mysql): a packet of protocol 10, or an
+//  error packet (a host not allowed, too many connections), which is a
+//  server that answers but will not serve. The greeting is judged on its
+//  first read: one that came in parts is good once its start is right.
 static void s_on_mysql(zb_probe_t *self, const char *buf, size_t n)
 {
-    const unsigned char *p = (const unsigned char *)buf;
-    if (n >= 5 && p[3] == 0 && p[4] == 10)
+    zb_mysql_greeting_t greeting;
+    zb_mysql_result_t rc = zb_mysql_parse(buf, n, &greeting);
+    if (rc == ZB_MYSQL_GREETING || (rc == ZB_MYSQL_MORE && zb_mysql_begun(buf, n)))
         s_reply_good(self);
-    else if (n >= 7 && p[3] == 0 && p[4] == 0xff) {
-        char text[200];
-        size_t len = n - 7 < 80 ? n - 7 : 80;
-        zb_text_printable(buf + 7, len, text, sizeof(text), ZB_TEXT_ASCII);
-        s_reply_wrong(self, "mysql: error %u: %s", p[5] | (p[6] << 8), text);
-    } else
+    else if (rc == ZB_MYSQL_ERROR)
+        s_reply_wrong(self, "mysql: error %u: %s", greeting.error_code, greeting.error);
+    else
         s_reply_bad(self, buf, n);
 }
 
