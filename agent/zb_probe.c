@@ -90,6 +90,7 @@ struct _zb_probe_t {
     unsigned generation;             // +1 per close: a handler that closed is seen by its caller
     zb_http_reply_t *http;           // HTTP checks: the response being parsed; else NULL
     bool ping_now;                   // ping as soon as connected (a request the server closed on)
+    int listen_fd;                   // held: a fresh connect to the listener under way, or -1
 };
 
 //  PostgreSQL with TLS on answers an SSLRequest with S and logs "could not
@@ -120,6 +121,7 @@ zb_probe_t *zb_probe_new(zb_loop_t *loop, zb_resolver_t *resolver, const zb_prob
     self->notify = notify;
     self->notify_arg = arg;
     self->fd = -1;
+    self->listen_fd = -1;
     self->conn = S_CLOSED;
     self->resolver = resolver;
     zb_timer_init(&self->timer, s_on_timer, self);
@@ -154,8 +156,24 @@ zb_probe_t *zb_probe_new(zb_loop_t *loop, zb_resolver_t *resolver, const zb_prob
     return self;
 }
 
+//  Ends the fresh connect beside a held connection with a plain close (a
+//  FIN), as a connection-only check ends: a reset would reach the server
+//  as an accepted connection already broken, which servers log or trip
+//  over. It leaves this side a TIME_WAIT socket per check (Linux reuses
+//  them for new connects on loopback; elsewhere each target address and
+//  port has some 28,000 ports for a minute's worth of them).
+static void s_listen_check_end(zb_probe_t *self)
+{
+    if (self->listen_fd == -1)
+        return;
+    zb_loop_del_fd(self->loop, self->listen_fd);
+    close(self->listen_fd);
+    self->listen_fd = -1;
+}
+
 static void s_close(zb_probe_t *self)
 {
+    s_listen_check_end(self);
     zb_tls_destroy(&self->tls);
     self->generation++;
     if (self->fd != -1) {
@@ -412,6 +430,63 @@ static void s_connect_failed(zb_probe_t *self, int error, const char *what)
     s_reconnect_later(self);
 }
 
+//  The fresh connect was refused while the held connection still works:
+//  the service closed its listener and is draining its connections (a
+//  graceful shutdown: nginx -s quit with a stream proxy, pgbouncer's
+//  SHUTDOWN WAIT_FOR_CLIENTS, any server that stops accepting first). It
+//  is down now, and the held connection is let go so the drain is not
+//  kept waiting for it.
+static void s_listener_closed(zb_probe_t *self, int error)
+{
+    s_close(self);
+    s_set_error(self,
+                "connect: %s (a new connection; the held one was still open: the service "
+                "stopped accepting)",
+                strerror(error));
+    s_down_now(self, zb_net_connect_reason(error));
+    s_reconnect_later(self);
+}
+
+static void s_on_listen_io(zb_loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    zb_probe_t *self = arg;
+    assert(fd == self->listen_fd);
+    int error = zb_net_connect_result(fd);
+    s_listen_check_end(self);
+    if (error == ECONNREFUSED)
+        s_listener_closed(self, error);
+}
+
+//  A held connection says nothing about the listener: a service shutting
+//  down gracefully may stop accepting and still serve the connections it
+//  has, for as long as they last. So beside each ping a held probe also
+//  connects afresh (and closes that connection at once); a refused connect
+//  is down. Anything else (no answer yet, no route) is left to the ping to
+//  judge. Not needed when the held connection itself was made within the
+//  last interval. Returns -1 when the probe was closed (refused at once).
+static int s_listen_check(zb_probe_t *self, int64_t now)
+{
+    const zb_probe_config_t *config = self->config;
+    s_listen_check_end(self); // unanswered for an interval: not a verdict
+    if (!config->hold || now - self->connected_ms < config->interval_ms)
+        return 0;
+    int fd;
+    int rc = zb_net_connect(&self->addr, &fd);
+    if (rc == -1) {
+        if (errno != ECONNREFUSED)
+            return 0;
+        s_listener_closed(self, errno);
+        return -1;
+    }
+    if (rc == 0 || zb_loop_add_fd(self->loop, fd, ZB_LOOP_WRITE, s_on_listen_io, self) == -1)
+        close(fd); // accepted at once (or no room to wait): nothing more to learn
+    else
+        self->listen_fd = fd;
+    return 0;
+}
+
 static void s_ping(zb_probe_t *self)
 {
     assert(self->conn == S_IDLE);
@@ -419,6 +494,8 @@ static void s_ping(zb_probe_t *self)
     self->started_us = zb_time_mono_us();
     int64_t now = self->started_us / 1000;
     s_consume_check(self, now);
+    if (s_listen_check(self, now) == -1)
+        return;
     self->matched = 0;
     self->ping_now = false;
     if (self->http)

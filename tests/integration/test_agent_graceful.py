@@ -18,6 +18,7 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -317,6 +318,75 @@ class NginxTest(GracefulCase):
     def test_quit_is_not_delayed_by_a_held_keepalive_ping(self):
         self.quit_with_probe(send='"GET / HTTP/1.1\\r\\nHost: zbeat\\r\\n\\r\\n"',
                              expect='"HTTP/1.1 200"', timeout="200ms")
+
+
+STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
+
+NGINX_STREAM_CONF = """load_module {module};
+daemon off;
+worker_processes 1;
+pid {dir}/nginx-stream.pid;
+error_log {dir}/stream-error.log;
+events {{ worker_connections 64; }}
+stream {{
+    server {{ listen 127.0.0.1:{port}; proxy_pass 127.0.0.1:{upstream}; }}
+}}
+"""
+
+
+@unittest.skipUnless(shutil.which("nginx", path="/usr/sbin:/usr/bin") and
+                     os.path.exists(STREAM_MODULE),
+                     "nginx or its stream module is not installed (libnginx-mod-stream, "
+                     "scripts/deps.sh)")
+class DrainTest(GracefulCase):
+    """A held probe against a service that closes its listener and drains
+    the connections it has: nginx's stream proxy (in front of a real redis)
+    on `nginx -s quit` keeps every proxied connection open until its client
+    ends it. The held connection still answers PING; a fresh connect beside
+    it is refused, and that is down. The probe then lets its connection go,
+    so nginx is not kept waiting for zbeat."""
+
+    def setUp(self):
+        super().setUp()
+        self.nginx = shutil.which("nginx", path="/usr/sbin:/usr/bin")
+        self.redis_server = self.redis()
+        self.port = zbtest.free_port()
+        self.conf = self.write("nginx-stream.conf", NGINX_STREAM_CONF.format(
+            module=STREAM_MODULE, dir=self.tmp, port=self.port, upstream=self.redis_server.port))
+
+    def nginx_start(self):
+        proc = self.start([self.nginx, "-c", self.conf, "-p", self.tmp], "nginx-stream")
+        zbtest.wait_for(lambda: zbtest.port_open(self.port), 10, "nginx listening")
+        return proc
+
+    def test_a_draining_service_is_down_within_two_intervals_of_its_listener_closing(self):
+        proc = self.nginx_start()
+        agent = self.probe_agent(self.port, check="redis")
+        # A client of the test's own, through the proxy: nginx drains it
+        # (stays up, serving it) after quit, for as long as it is open.
+        client = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        self.addCleanup(client.close)
+        client.sendall(b"PING\r\n")
+        self.assertEqual(client.recv(16), b"+PONG\r\n")
+        start = self.mark()
+        t_quit = time.monotonic()
+        proc.send_signal(signal.SIGQUIT)
+        down = self.wait_event("svc", "down", 5, start=start)
+        self.assertEqual(down["msg"]["reason"], "refused")
+        self.assertIn("the held one was still open", down["msg"]["error"])
+        self.assertLess(down["t"] - t_quit, 2 * INTERVAL,
+                        "down %.3fs after nginx -s quit" % (down["t"] - t_quit))
+        # Still draining: nginx serves the test's client, and is running.
+        client.sendall(b"PING\r\n")
+        self.assertEqual(client.recv(16), b"+PONG\r\n")
+        self.assertIsNone(proc.proc.poll(), "nginx exited before its client left")
+        # The probe holds nothing open: once the test's client goes, nginx
+        # is done (while the agent still runs).
+        client.close()
+        t_closed = time.monotonic()
+        proc.proc.wait(10)
+        self.assertLess(time.monotonic() - t_closed, 2.0, "nginx's drain waited for zbeat")
+        self.stop_agent(agent)
 
 
 if __name__ == "__main__":
