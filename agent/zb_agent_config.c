@@ -35,10 +35,17 @@ static const char *const s_root_keys[] = {"agent", "service", NULL};
 static const char *const s_agent_keys[] = {
     "name",   "monitor",  "beat",   "listen",          "cert", "monitor-cert", "journal",
     "replay", "discover", "docker", "discover-filter", NULL};
-static const char *const s_service_keys[] = {
-    "probe",     "check",        "send",          "expect",      "interval", "timeout",    "fails",
-    "resolve",   "hold",         "tls",           "tls-ca",      "tls-name", "tls-verify", "http",
-    "http-host", "http-header*", "expect-status", "expect-body", "push",     "ttl",        NULL};
+static const char *const s_service_keys[] = {"probe",        "check",
+                                             "send",         "expect",
+                                             "interval",     "timeout",
+                                             "fails",        "resolve",
+                                             "hold",         "listener-check",
+                                             "tls",          "tls-ca",
+                                             "tls-name",     "tls-verify",
+                                             "http",         "http-host",
+                                             "http-header*", "expect-status",
+                                             "expect-body",  "push",
+                                             "ttl",          NULL};
 static const char *const s_push_keys[] = {"push", "timeout", NULL};
 static const char *const s_ttl_keys[] = {"ttl", NULL};
 
@@ -402,6 +409,15 @@ static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_agent_config_t 
     if (probe->hold && preset && preset->fixed)
         return zb_config_fail(config, zconfig_locate(node, "hold"),
                               "check = %s takes one exchange per connection: hold = no", check);
+    //  A held connection says nothing about the listener: a bare connect
+    //  beside each ping does (zb_probe.h).
+    probe->listener_check = probe->hold && probe->send_len > 0;
+    if (s_yes_no(config, node, "listener-check", &probe->listener_check) == -1)
+        return -1;
+    if (probe->listener_check && !(probe->hold && probe->send_len > 0))
+        return zb_config_fail(config, zconfig_locate(node, "listener-check"),
+                              "applies to a held connection with a ping (hold = yes and send, "
+                              "or a check that pings)");
     zconfig_t *resolve = zconfig_locate(node, "resolve");
     if (resolve && probe->literal)
         return zb_config_fail(config, resolve, "applies to names; %s is an address", host);
@@ -1171,6 +1187,18 @@ void zb_agent_config_test(bool verbose)
         zb_agent_config_service("docker container c", "cache", keys, values, 3, err, sizeof(err));
     assert(!self && strcmp(err, "docker container c: label zbeat.interval: \"5x\" is not a "
                                 "duration (e.g. 500ms, 2s, 1m, 1h, 7d)") == 0);
+    //  listener-check: on for a held ping, refused where nothing is held.
+    s_expect_error("service\n    a\n        probe = 127.0.0.1:1\n        listener-check = yes\n",
+                   ": service/a/listener-check: applies to a held connection with a ping "
+                   "(hold = yes and send, or a check that pings)");
+    self = s_load_text("service\n    a\n        probe = 127.0.0.1:1\n        check = redis\n"
+                       "    b\n        probe = 127.0.0.1:1\n        check = redis\n"
+                       "        listener-check = no\n    c\n        probe = 127.0.0.1:1\n"
+                       "        hold = yes\n",
+                       NULL, err, sizeof(err));
+    assert(self && self->services[0].probe.listener_check);
+    assert(!self->services[1].probe.listener_check && !self->services[2].probe.listener_check);
+    zb_agent_config_destroy(&self);
     //  --probe-once HOST:PORT's flags, checked as a service's keys.
     const char *flags[] = {"check", "tls-verify", "http-header", "http-header"};
     const char *flag_values[] = {"https", "no", "A: 1", "B: 2"};

@@ -470,7 +470,7 @@ static int s_listen_check(zb_probe_t *self, int64_t now)
 {
     const zb_probe_config_t *config = self->config;
     s_listen_check_end(self); // unanswered for an interval: not a verdict
-    if (!config->hold || now - self->connected_ms < config->interval_ms)
+    if (!config->hold || !config->listener_check || now - self->connected_ms < config->interval_ms)
         return 0;
     int fd;
     int rc = zb_net_connect(&self->addr, &fd);

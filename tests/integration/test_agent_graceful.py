@@ -388,6 +388,22 @@ class DrainTest(GracefulCase):
         self.assertLess(time.monotonic() - t_closed, 2.0, "nginx's drain waited for zbeat")
         self.stop_agent(agent)
 
+    def test_without_the_listener_check_the_drain_looks_up(self):
+        """listener-check = no: what the check is for. The held connection
+        keeps answering through the drain, the service stays up, and nginx
+        waits for the agent's connection."""
+        proc = self.nginx_start()
+        agent = self.probe_agent(self.port, check="redis", **{"listener-check": "no"})
+        t_quit = time.monotonic()
+        proc.send_signal(signal.SIGQUIT)
+        zbtest.wait_for(lambda: not zbtest.port_open(self.port), 5, "nginx's listener closed")
+        zbtest.wait_for(lambda: time.monotonic() - t_quit > 4 * INTERVAL, 5, "four intervals")
+        self.assertEqual([m for m in self.sub.events() if m["msg"]["service"] == "svc" and
+                          m["t"] > t_quit], [])
+        self.assertIsNone(proc.proc.poll(), "nginx exited while the probe held its connection")
+        self.stop_agent(agent)
+        proc.proc.wait(10)
+
 
 if __name__ == "__main__":
     zbtest.main()
