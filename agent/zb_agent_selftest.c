@@ -9,6 +9,7 @@
 #include "zb_mysql.h"
 #include "zb_net.h"
 #include "zb_plan.h"
+#include "zb_portcheck.h"
 #include "zb_probe.h"
 #include "zb_push.h"
 #include "zb_resolver.h"
@@ -24,7 +25,7 @@ static const zb_selftest_t s_tests[] = {
     {"resolver", zb_resolver_test}, {"docker", zb_docker_test},
     {"discover", zb_discover_test}, {"tls", zb_tls_test},
     {"plan", zb_plan_test},         {"probe", zb_probe_test},
-    {"mysql", zb_mysql_test},
+    {"mysql", zb_mysql_test},       {"portcheck", zb_portcheck_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

@@ -30,6 +30,7 @@
 #include "zb_probe.h"
 #include "zb_log.h"
 #include "zb_mysql.h"
+#include "zb_portcheck.h"
 #include "zb_text.h"
 #include "zb_time.h"
 
@@ -159,9 +160,8 @@ zb_probe_t *zb_probe_new(zb_loop_t *loop, zb_resolver_t *resolver, const zb_prob
 //  Ends the fresh connect beside a held connection with a plain close (a
 //  FIN), as a connection-only check ends: a reset would reach the server
 //  as an accepted connection already broken, which servers log or trip
-//  over. It leaves this side a TIME_WAIT socket per check (Linux reuses
-//  them for new connects on loopback; elsewhere each target address and
-//  port has some 28,000 ports for a minute's worth of them).
+//  over. It leaves this side a TIME_WAIT socket per check, a few per
+//  address a second at most (zb_portcheck shares the checks).
 static void s_listen_check_end(zb_probe_t *self)
 {
     if (self->listen_fd == -1)
@@ -455,31 +455,61 @@ static void s_on_listen_io(zb_loop_t *loop, int fd, int events, void *arg)
     assert(fd == self->listen_fd);
     int error = zb_net_connect_result(fd);
     s_listen_check_end(self);
-    if (error == ECONNREFUSED)
-        s_listener_closed(self, error);
+    zb_portcheck_t *shared = zb_portcheck_get(&self->addr);
+    if (shared && error == 0)
+        shared->accepted_ms = zb_time_mono_ms();
+    if (error != ECONNREFUSED)
+        return;
+    if (shared)
+        shared->refused_ms = zb_time_mono_ms();
+    s_listener_closed(self, error);
 }
 
 //  A held connection says nothing about the listener: a service shutting
 //  down gracefully may stop accepting and still serve the connections it
-//  has, for as long as they last. So beside each ping a held probe also
+//  has, for as long as they last. So beside its pings a held probe also
 //  connects afresh (and closes that connection at once); a refused connect
 //  is down. Anything else (no answer yet, no route) is left to the ping to
-//  judge. Not needed when the held connection itself was made within the
-//  last interval. Returns -1 when the probe was closed (refused at once).
+//  judge. Probes of one address share this (zb_portcheck): one connect per
+//  address per half interval, and a refusal any of them saw since their own
+//  connection was made is down for each. Not needed when the held
+//  connection itself was made within the last interval. Returns -1 when
+//  the probe was closed (refused).
 static int s_listen_check(zb_probe_t *self, int64_t now)
 {
     const zb_probe_config_t *config = self->config;
     s_listen_check_end(self); // unanswered for an interval: not a verdict
-    if (!config->hold || !config->listener_check || now - self->connected_ms < config->interval_ms)
+    if (!config->hold || !config->listener_check)
         return 0;
+    zb_portcheck_t *shared = zb_portcheck_get(&self->addr); // NULL: no memory, alone
+    //  Another probe's connect was refused since this connection was made,
+    //  and none accepted since: the listener is gone for this one too.
+    if (shared && shared->refused_ms > self->connected_ms &&
+        shared->refused_ms > shared->accepted_ms) {
+        s_listener_closed(self, ECONNREFUSED);
+        return -1;
+    }
+    if (now - self->connected_ms < config->interval_ms)
+        return 0; // this connection's own connect was the check
+    //  Every half interval, so a probe that learns of a refusal from
+    //  another's check (at its next ping) is still down within two
+    //  intervals of the listener closing.
+    if (shared && now - shared->checked_ms < config->interval_ms / 2)
+        return 0; // another probe of this address checked it
+    if (shared)
+        shared->checked_ms = now;
     int fd;
     int rc = zb_net_connect(&self->addr, &fd);
     if (rc == -1) {
         if (errno != ECONNREFUSED)
             return 0;
-        s_listener_closed(self, errno);
+        if (shared)
+            shared->refused_ms = now;
+        s_listener_closed(self, ECONNREFUSED);
         return -1;
     }
+    if (rc == 0 && shared)
+        shared->accepted_ms = now;
     if (rc == 0 || zb_loop_add_fd(self->loop, fd, ZB_LOOP_WRITE, s_on_listen_io, self) == -1)
         close(fd); // accepted at once (or no room to wait): nothing more to learn
     else
