@@ -31,8 +31,7 @@ static void s_usage(FILE *out)
         out,
         "usage: " ZB_PROGRAM " -c FILE [options]\n"
         "       " ZB_PROGRAM " -c FILE --probe-once NAME\n"
-        "       " ZB_PROGRAM " --probe-once HOST:PORT [--send S] [--expect E] "
-        "[--timeout T]\n"
+        "       " ZB_PROGRAM " --probe-once HOST:PORT [--check NAME] [--tls] [KEY options]\n"
         "\n"
         "Watches this host's services over persistent TCP connections (probes, and\n"
         "heartbeats that push and ttl services send to agent/listen) and publishes\n"
@@ -49,9 +48,15 @@ static void s_usage(FILE *out)
         "  -h, --help              print this help and exit\n"
         "\n"
         "  --probe-once NAME|HOST:PORT  check once, print each step, exit 0 up, 1 down\n"
+        "  with HOST:PORT, a service's keys (docs/config-agent.md) as options:\n"
+        "      --check NAME        tcp, redis, memcached, postgres, http, https, ssh, smtp, mysql\n"
         "      --send S            the ping (C escapes, e.g. \"PING\\r\\n\"); none: connect only\n"
         "      --expect E          the prefix the reply must start with (needs --send)\n"
         "      --timeout T         for the connect and for the reply (default 500ms)\n"
+        "      --tls[=yes|no]      a TLS handshake first; --tls-ca FILE, --tls-name NAME,\n"
+        "                          --tls-verify no\n"
+        "      --http 'GET /PATH'  an HTTP/1.1 request; --http-host H, --http-header 'N: v'\n"
+        "                          (repeatable), --expect-status 200-399, --expect-body TEXT\n"
         "\n"
         "Flags win over the environment, the environment over the file.\n"
         "SIGHUP reloads the configuration file.\n"
@@ -96,73 +101,16 @@ enum {
     OPT_NAME,
     OPT_MONITOR,
     OPT_PROBE_ONCE,
-    OPT_SEND,
-    OPT_EXPECT,
-    OPT_TIMEOUT,
+    OPT_ONCE_KEY,
     OPT_LOG_FORMAT
 };
 
-//  The flags of --probe-once HOST:PORT.
+//  The flags of --probe-once HOST:PORT: a service's keys, by the same names.
 typedef struct {
-    const char *send;
-    const char *expect;
-    const char *timeout;
+    const char *keys[ZB_AGENT_FLAGS_MAX];
+    const char *values[ZB_AGENT_FLAGS_MAX];
+    size_t count;
 } s_once_flags_t;
-
-//  --probe-once HOST:PORT: a probe made of flags. Returns 0, or -1 after
-//  printing the error.
-static int s_once_config(const char *target, const s_once_flags_t *flags, zb_probe_config_t *config)
-{
-    //  The config points at these: one --probe-once per process.
-    static char send[ZB_PROBE_SEND_MAX], expect[ZB_PROBE_EXPECT_MAX];
-    static char host[ZB_PROBE_TARGET_MAX + 1];
-    char why[300];
-    memset(config, 0, sizeof(*config));
-    config->name = "";
-    config->send = send;
-    config->expect = expect;
-    config->host = host;
-    config->tls_ca = "";
-    config->tls_name = "";
-    //  A name is resolved by the check itself, as the agent's probes do.
-    if (strlen(target) > ZB_PROBE_TARGET_MAX ||
-        zb_net_parse(target, host, sizeof(host), &config->port, &config->addr, &config->literal,
-                     why, sizeof(why)) == -1) {
-        fprintf(stderr, ZB_PROGRAM ": --probe-once: %s\n",
-                strlen(target) > ZB_PROBE_TARGET_MAX ? "too long" : why);
-        return -1;
-    }
-    config->target = target;
-    if (flags->send) {
-        int rc = zb_unescape(flags->send, send, sizeof(send), &config->send_len, why, sizeof(why));
-        if (rc == -1 || config->send_len == 0) {
-            fprintf(stderr, ZB_PROGRAM ": --send: %s\n", rc == -1 ? why : "is empty");
-            return -1;
-        }
-    }
-    if (flags->expect) {
-        int rc = zb_unescape(flags->expect, expect, sizeof(expect), &config->expect_len, why,
-                             sizeof(why));
-        if (rc == -1 || config->expect_len == 0) {
-            fprintf(stderr, ZB_PROGRAM ": --expect: %s\n", rc == -1 ? why : "is empty");
-            return -1;
-        }
-    }
-    if (flags->expect && !flags->send) {
-        fprintf(stderr, ZB_PROGRAM ": --expect needs --send (a reply is only read after a ping)\n");
-        return -1;
-    }
-    config->timeout_ms = 500;
-    if (flags->timeout && (zb_time_parse_duration(flags->timeout, &config->timeout_ms) == -1 ||
-                           config->timeout_ms < 1 || config->timeout_ms > 3600 * 1000)) {
-        fprintf(stderr, ZB_PROGRAM ": --timeout: \"%s\" is not a duration from 1ms to 1h\n",
-                flags->timeout);
-        return -1;
-    }
-    config->interval_ms = config->timeout_ms + 1;
-    config->fails = 1;
-    return 0;
-}
 
 //  --check-config: a name that does not resolve now is no error (the probe
 //  reports the service down until it does), but likely a typo: say so.
@@ -185,15 +133,26 @@ static void s_check_names(const char *path, const zb_agent_config_t *config)
 static int s_probe_once(const char *path, const zb_agent_overrides_t *overrides, const char *target,
                         const s_once_flags_t *flags)
 {
-    zb_probe_config_t once;
     if (!path) {
-        if (s_once_config(target, flags, &once) == -1)
+        //  The flags are read as the keys of a service in a file would be:
+        //  the same checks, presets and defaults.
+        char err[1024];
+        zb_agent_config_t *once = zb_agent_config_flags(target, flags->keys, flags->values,
+                                                        flags->count, err, sizeof(err));
+        if (!once) {
+            fprintf(stderr, ZB_PROGRAM ": %s\n", err);
             return 2;
-        return zb_check_run(&once, stdout);
+        }
+        signal(SIGPIPE, SIG_IGN); // TLS writes with write(2)
+        int rc = zb_check_run(&once->services[0].probe, stdout);
+        zb_agent_config_destroy(&once);
+        return rc;
     }
-    if (flags->send || flags->expect || flags->timeout) {
-        fprintf(stderr, ZB_PROGRAM ": --send, --expect and --timeout go with --probe-once "
-                                   "HOST:PORT; with -c the service's keys apply\n");
+    if (flags->count) {
+        fprintf(stderr,
+                ZB_PROGRAM ": --%s and the other service keys go with --probe-once "
+                           "HOST:PORT; with -c the service's keys apply\n",
+                flags->keys[0]);
         return 2;
     }
     char err[1024];
@@ -232,9 +191,20 @@ int main(int argc, char *argv[])
         {"monitor", required_argument, NULL, OPT_MONITOR},
         {"verbose", no_argument, NULL, 'v'},
         {"probe-once", required_argument, NULL, OPT_PROBE_ONCE},
-        {"send", required_argument, NULL, OPT_SEND},
-        {"expect", required_argument, NULL, OPT_EXPECT},
-        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        //  --probe-once HOST:PORT: a service's keys, under their names.
+        {"check", required_argument, NULL, OPT_ONCE_KEY},
+        {"send", required_argument, NULL, OPT_ONCE_KEY},
+        {"expect", required_argument, NULL, OPT_ONCE_KEY},
+        {"timeout", required_argument, NULL, OPT_ONCE_KEY},
+        {"tls", optional_argument, NULL, OPT_ONCE_KEY},
+        {"tls-ca", required_argument, NULL, OPT_ONCE_KEY},
+        {"tls-name", required_argument, NULL, OPT_ONCE_KEY},
+        {"tls-verify", required_argument, NULL, OPT_ONCE_KEY},
+        {"http", required_argument, NULL, OPT_ONCE_KEY},
+        {"http-host", required_argument, NULL, OPT_ONCE_KEY},
+        {"http-header", required_argument, NULL, OPT_ONCE_KEY},
+        {"expect-status", required_argument, NULL, OPT_ONCE_KEY},
+        {"expect-body", required_argument, NULL, OPT_ONCE_KEY},
         {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
@@ -243,12 +213,12 @@ int main(int argc, char *argv[])
     const char *path = NULL;
     bool check = false, verbose = false;
     const char *probe_once = NULL;
-    s_once_flags_t once_flags = {NULL, NULL, NULL};
+    s_once_flags_t once_flags = {{NULL}, {NULL}, 0};
     zb_log_format_t log_format = ZB_LOG_TEXT;
     zb_agent_overrides_t overrides = {NULL, NULL, NULL, NULL};
     opterr = 0; // our own one-line messages
-    int opt;
-    while ((opt = getopt_long(argc, argv, ":c:vh", options, NULL)) != -1) {
+    int opt, index = 0;
+    while ((opt = getopt_long(argc, argv, ":c:vh", options, &index)) != -1) {
         switch (opt) {
         case 'c':
             path = optarg;
@@ -270,14 +240,14 @@ int main(int argc, char *argv[])
         case OPT_PROBE_ONCE:
             probe_once = optarg;
             break;
-        case OPT_SEND:
-            once_flags.send = optarg;
-            break;
-        case OPT_EXPECT:
-            once_flags.expect = optarg;
-            break;
-        case OPT_TIMEOUT:
-            once_flags.timeout = optarg;
+        case OPT_ONCE_KEY:
+            if (once_flags.count == ZB_AGENT_FLAGS_MAX) {
+                fprintf(stderr, ZB_PROGRAM ": more than %d probe options\n", ZB_AGENT_FLAGS_MAX);
+                return 2;
+            }
+            //  --tls alone is tls = yes.
+            once_flags.keys[once_flags.count] = options[index].name;
+            once_flags.values[once_flags.count++] = optarg ? optarg : "yes";
             break;
         case OPT_LOG_FORMAT:
             if (zb_log_format_parse(optarg, &log_format) == -1) {
@@ -297,9 +267,9 @@ int main(int argc, char *argv[])
     }
     if (optind < argc)
         return zb_usage_unexpected(ZB_PROGRAM, argv[optind]);
-    if (!probe_once && (once_flags.send || once_flags.expect || once_flags.timeout)) {
-        fprintf(stderr, ZB_PROGRAM ": --send, --expect and --timeout go with --probe-once "
-                                   "(try --help)\n");
+    if (!probe_once && once_flags.count) {
+        fprintf(stderr, ZB_PROGRAM ": --%s goes with --probe-once (try --help)\n",
+                once_flags.keys[0]);
         return 2;
     }
     if (!path && !probe_once) {

@@ -35,10 +35,17 @@ static const char *const s_root_keys[] = {"agent", "service", NULL};
 static const char *const s_agent_keys[] = {
     "name",   "monitor",  "beat",   "listen",          "cert", "monitor-cert", "journal",
     "replay", "discover", "docker", "discover-filter", NULL};
-static const char *const s_service_keys[] = {
-    "probe",     "check",        "send",          "expect",      "interval", "timeout",    "fails",
-    "resolve",   "hold",         "tls",           "tls-ca",      "tls-name", "tls-verify", "http",
-    "http-host", "http-header*", "expect-status", "expect-body", "push",     "ttl",        NULL};
+static const char *const s_service_keys[] = {"probe",        "check",
+                                             "send",         "expect",
+                                             "interval",     "timeout",
+                                             "fails",        "resolve",
+                                             "hold",         "listener-check",
+                                             "tls",          "tls-ca",
+                                             "tls-name",     "tls-verify",
+                                             "http",         "http-host",
+                                             "http-header*", "expect-status",
+                                             "expect-body",  "push",
+                                             "ttl",          NULL};
 static const char *const s_push_keys[] = {"push", "timeout", NULL};
 static const char *const s_ttl_keys[] = {"ttl", NULL};
 
@@ -402,6 +409,15 @@ static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_agent_config_t 
     if (probe->hold && preset && preset->fixed)
         return zb_config_fail(config, zconfig_locate(node, "hold"),
                               "check = %s takes one exchange per connection: hold = no", check);
+    //  A held connection says nothing about the listener: a bare connect
+    //  beside each ping does (zb_probe.h).
+    probe->listener_check = probe->hold && probe->send_len > 0;
+    if (s_yes_no(config, node, "listener-check", &probe->listener_check) == -1)
+        return -1;
+    if (probe->listener_check && !(probe->hold && probe->send_len > 0))
+        return zb_config_fail(config, zconfig_locate(node, "listener-check"),
+                              "applies to a held connection with a ping (hold = yes and send, "
+                              "or a check that pings)");
     zconfig_t *resolve = zconfig_locate(node, "resolve");
     if (resolve && probe->literal)
         return zb_config_fail(config, resolve, "applies to names; %s is an address", host);
@@ -759,9 +775,12 @@ failed:
     return NULL;
 }
 
-zb_agent_config_t *zb_agent_config_service(const char *source, const char *name,
-                                           const char *const *keys, const char *const *values,
-                                           size_t count, char *err, size_t errsize)
+//  One probed service from keys and values; errors name a key as
+//  key_word + KEY ("label zbeat.interval", "--interval").
+static zb_agent_config_t *s_service_from(const char *source, const char *name,
+                                         const char *const *keys, const char *const *values,
+                                         size_t count, const char *key_word, char *err,
+                                         size_t errsize)
 {
     zb_config_t *config = zb_config_new_empty(source);
     zb_agent_config_t *self = calloc(1, sizeof(*self));
@@ -772,7 +791,9 @@ zb_agent_config_t *zb_agent_config_service(const char *source, const char *name,
         goto failed;
     }
     for (size_t i = 0; i < count; i++) {
-        zconfig_t *key = zconfig_locate(node, keys[i]);
+        //  http-header may be given more than once; any other key once,
+        //  the last value winning.
+        zconfig_t *key = strcmp(keys[i], "http-header") == 0 ? NULL : zconfig_locate(node, keys[i]);
         if (!key)
             key = zconfig_new(keys[i], node);
         if (!key) {
@@ -788,7 +809,7 @@ zb_agent_config_t *zb_agent_config_service(const char *source, const char *name,
         snprintf(prefix, sizeof(prefix), "service/%s/", name);
         const char *at = strstr(text, prefix);
         if (at)
-            snprintf(err, errsize, "%.*slabel zbeat.%s", (int)(at - text), text,
+            snprintf(err, errsize, "%.*s%s%s", (int)(at - text), text, key_word,
                      at + strlen(prefix));
         else
             snprintf(err, errsize, "%s", text);
@@ -804,6 +825,54 @@ failed:
     zb_agent_config_destroy(&self);
     zb_config_destroy(&config);
     return NULL;
+}
+
+zb_agent_config_t *zb_agent_config_service(const char *source, const char *name,
+                                           const char *const *keys, const char *const *values,
+                                           size_t count, char *err, size_t errsize)
+{
+    return s_service_from(source, name, keys, values, count, "label zbeat.", err, errsize);
+}
+
+zb_agent_config_t *zb_agent_config_flags(const char *target, const char *const *keys,
+                                         const char *const *values, size_t count, char *err,
+                                         size_t errsize)
+{
+    //  probe, and a long interval: the flags have no interval, and a
+    //  service's timeout must be shorter than its interval.
+    const char *all_keys[ZB_AGENT_FLAGS_MAX + 2], *all_values[ZB_AGENT_FLAGS_MAX + 2];
+    const char *interval = "1h"; // ZB_INTERVAL_MAX_MS
+    if (count > ZB_AGENT_FLAGS_MAX) {
+        snprintf(err, errsize, "more than %d options", ZB_AGENT_FLAGS_MAX);
+        return NULL;
+    }
+    all_keys[0] = "probe";
+    all_values[0] = target;
+    all_keys[1] = "interval";
+    all_values[1] = interval;
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(keys[i], "probe") == 0 || strcmp(keys[i], "interval") == 0 ||
+            strcmp(keys[i], "push") == 0 || strcmp(keys[i], "ttl") == 0) {
+            snprintf(err, errsize, "--%s: not an option of --probe-once", keys[i]);
+            return NULL;
+        }
+        all_keys[i + 2] = keys[i];
+        all_values[i + 2] = values[i];
+    }
+    char inner[1024];
+    zb_agent_config_t *self =
+        s_service_from("", "once", all_keys, all_values, count + 2, "--", inner, sizeof(inner));
+    if (!self) {
+        //  ": --KEY: why"; the probe's own key is the target.
+        const char *text = strncmp(inner, ": ", 2) == 0 ? inner + 2 : inner;
+        if (strncmp(text, "--probe: ", 9) == 0)
+            snprintf(err, errsize, "--probe-once: %s", text + 9);
+        else
+            snprintf(err, errsize, "%s", text);
+        return NULL;
+    }
+    self->services[0].probe.name = ""; // a probe of no service
+    return self;
 }
 
 //  Self-test
@@ -1118,4 +1187,30 @@ void zb_agent_config_test(bool verbose)
         zb_agent_config_service("docker container c", "cache", keys, values, 3, err, sizeof(err));
     assert(!self && strcmp(err, "docker container c: label zbeat.interval: \"5x\" is not a "
                                 "duration (e.g. 500ms, 2s, 1m, 1h, 7d)") == 0);
+    //  listener-check: on for a held ping, refused where nothing is held.
+    s_expect_error("service\n    a\n        probe = 127.0.0.1:1\n        listener-check = yes\n",
+                   ": service/a/listener-check: applies to a held connection with a ping "
+                   "(hold = yes and send, or a check that pings)");
+    self = s_load_text("service\n    a\n        probe = 127.0.0.1:1\n        check = redis\n"
+                       "    b\n        probe = 127.0.0.1:1\n        check = redis\n"
+                       "        listener-check = no\n    c\n        probe = 127.0.0.1:1\n"
+                       "        hold = yes\n",
+                       NULL, err, sizeof(err));
+    assert(self && self->services[0].probe.listener_check);
+    assert(!self->services[1].probe.listener_check && !self->services[2].probe.listener_check);
+    zb_agent_config_destroy(&self);
+    //  --probe-once HOST:PORT's flags, checked as a service's keys.
+    const char *flags[] = {"check", "tls-verify", "http-header", "http-header"};
+    const char *flag_values[] = {"https", "no", "A: 1", "B: 2"};
+    self = zb_agent_config_flags("127.0.0.1:8443", flags, flag_values, 4, err, sizeof(err));
+    assert(self && self->services[0].probe.tls && !self->services[0].probe.tls_verify);
+    assert(self->services[0].probe.reply == ZB_PROBE_REPLY_HTTP);
+    assert(strstr(self->services[0].probe.send, "\r\nA: 1\r\nB: 2\r\n"));
+    assert(self->services[0].probe.timeout_ms == 500 && self->services[0].probe.name[0] == '\0');
+    zb_agent_config_destroy(&self);
+    flag_values[1] = "maybe";
+    self = zb_agent_config_flags("127.0.0.1:8443", flags, flag_values, 2, err, sizeof(err));
+    assert(!self && strcmp(err, "--tls-verify: \"maybe\" is not yes or no") == 0);
+    self = zb_agent_config_flags("127.0.0.1", flags, flag_values, 0, err, sizeof(err));
+    assert(!self && strncmp(err, "--probe-once: ", 14) == 0);
 }

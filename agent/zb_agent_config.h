@@ -75,6 +75,18 @@ zb_agent_config_t *zb_agent_config_service(const char *source, const char *name,
                                            const char *const *keys, const char *const *values,
                                            size_t count, char *err, size_t errsize);
 
+//  Most options zb_agent_config_flags takes.
+#define ZB_AGENT_FLAGS_MAX 32
+
+//  --probe-once HOST:PORT: a probe of no service (name "") at target from
+//  the per-service keys given as flags (check, send, expect, timeout, tls,
+//  http, expect-status ...), checked exactly as a file's service/NAME
+//  would be. Returns a config holding that one service, or NULL with one
+//  line in err naming the flag ("--tls-verify: ...", "--probe-once: ...").
+zb_agent_config_t *zb_agent_config_flags(const char *target, const char *const *keys,
+                                         const char *const *values, size_t count, char *err,
+                                         size_t errsize);
+
 void zb_agent_config_test(bool verbose);
 
 #endif

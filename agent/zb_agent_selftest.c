@@ -7,8 +7,10 @@
 #include "zb_docker.h"
 #include "zb_docker_msg.h"
 #include "zb_listener.h"
+#include "zb_mysql.h"
 #include "zb_net.h"
 #include "zb_plan.h"
+#include "zb_portcheck.h"
 #include "zb_probe.h"
 #include "zb_push.h"
 #include "zb_resolver.h"
@@ -32,6 +34,8 @@ static const zb_selftest_t s_tests[] = {
     {"tls", zb_tls_test},
     {"plan", zb_plan_test},
     {"probe", zb_probe_test},
+    {"mysql", zb_mysql_test},
+    {"portcheck", zb_portcheck_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

@@ -1,5 +1,6 @@
 /*  zb_check: one probe, once, told step by step. See zb_check.h. */
 #include "zb_check.h"
+#include "zb_mysql.h"
 #include "zb_resolver.h"
 #include "zb_text.h"
 #include "zb_time.h"
@@ -272,15 +273,20 @@ static int s_ping(s_check_t *self)
             break;
         }
         if (config->reply == ZB_PROBE_REPLY_MYSQL) {
-            const unsigned char *p = (const unsigned char *)reply;
-            if (got < 5)
+            //  The agent's parser; told here with what it read.
+            zb_mysql_greeting_t hello;
+            zb_mysql_result_t result = zb_mysql_parse(reply, got, &hello);
+            if (result == ZB_MYSQL_MORE)
                 continue;
-            if (p[3] == 0 && p[4] == 10) {
+            if (result == ZB_MYSQL_GREETING) {
                 self->rtt_us = zb_time_mono_us() - start;
+                fprintf(self->out, "mysql: protocol %u, server %s, connection id %u\n",
+                        hello.protocol, hello.version, (unsigned)hello.connection);
                 rc = 0;
-            } else
-                s_fail(self, "bad-response", "%s \"%s\"",
-                       p[3] == 0 && p[4] == 0xff ? "mysql: an error packet" : "bad response", bad);
+            } else if (result == ZB_MYSQL_ERROR)
+                s_fail(self, "bad-response", "mysql: error %u: %s", hello.error_code, hello.error);
+            else
+                s_fail(self, "bad-response", "bad response \"%s\"", bad);
             break;
         }
         if (config->reply == ZB_PROBE_REPLY_PG_SSL && reply[0] != 'S' && reply[0] != 'N') {

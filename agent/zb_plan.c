@@ -27,7 +27,8 @@ static bool s_service_compatible(const zb_service_config_t *a, const zb_service_
     const zb_probe_config_t *x = &a->probe, *y = &b->probe;
     //  The same target text is the same literal address, or the same name
     //  (which the running probe keeps looking up).
-    return strcmp(x->target, y->target) == 0 && x->hold == y->hold && x->reply == y->reply &&
+    return strcmp(x->target, y->target) == 0 && x->hold == y->hold &&
+           x->listener_check == y->listener_check && x->reply == y->reply &&
            x->resolve_ms == y->resolve_ms && x->send_len == y->send_len &&
            memcmp(x->send, y->send, x->send_len) == 0 && x->expect_len == y->expect_len &&
            memcmp(x->expect, y->expect, x->expect_len) == 0 && x->tls == y->tls &&

@@ -29,6 +29,8 @@
 */
 #include "zb_probe.h"
 #include "zb_log.h"
+#include "zb_mysql.h"
+#include "zb_portcheck.h"
 #include "zb_text.h"
 #include "zb_time.h"
 
@@ -89,6 +91,7 @@ struct _zb_probe_t {
     unsigned generation;             // +1 per close: a handler that closed is seen by its caller
     zb_http_reply_t *http;           // HTTP checks: the response being parsed; else NULL
     bool ping_now;                   // ping as soon as connected (a request the server closed on)
+    int listen_fd;                   // held: a fresh connect to the listener under way, or -1
 };
 
 //  PostgreSQL with TLS on answers an SSLRequest with S and logs "could not
@@ -119,6 +122,7 @@ zb_probe_t *zb_probe_new(zb_loop_t *loop, zb_resolver_t *resolver, const zb_prob
     self->notify = notify;
     self->notify_arg = arg;
     self->fd = -1;
+    self->listen_fd = -1;
     self->conn = S_CLOSED;
     self->resolver = resolver;
     zb_timer_init(&self->timer, s_on_timer, self);
@@ -153,8 +157,23 @@ zb_probe_t *zb_probe_new(zb_loop_t *loop, zb_resolver_t *resolver, const zb_prob
     return self;
 }
 
+//  Ends the fresh connect beside a held connection with a plain close (a
+//  FIN), as a connection-only check ends: a reset would reach the server
+//  as an accepted connection already broken, which servers log or trip
+//  over. It leaves this side a TIME_WAIT socket per check, a few per
+//  address a second at most (zb_portcheck shares the checks).
+static void s_listen_check_end(zb_probe_t *self)
+{
+    if (self->listen_fd == -1)
+        return;
+    zb_loop_del_fd(self->loop, self->listen_fd);
+    close(self->listen_fd);
+    self->listen_fd = -1;
+}
+
 static void s_close(zb_probe_t *self)
 {
+    s_listen_check_end(self);
     zb_tls_destroy(&self->tls);
     self->generation++;
     if (self->fd != -1) {
@@ -411,6 +430,93 @@ static void s_connect_failed(zb_probe_t *self, int error, const char *what)
     s_reconnect_later(self);
 }
 
+//  The fresh connect was refused while the held connection still works:
+//  the service closed its listener and is draining its connections (a
+//  graceful shutdown: nginx -s quit with a stream proxy, pgbouncer's
+//  SHUTDOWN WAIT_FOR_CLIENTS, any server that stops accepting first). It
+//  is down now, and the held connection is let go so the drain is not
+//  kept waiting for it.
+static void s_listener_closed(zb_probe_t *self, int error)
+{
+    s_close(self);
+    s_set_error(self,
+                "connect: %s (a new connection; the held one was still open: the service "
+                "stopped accepting)",
+                strerror(error));
+    s_down_now(self, zb_net_connect_reason(error));
+    s_reconnect_later(self);
+}
+
+static void s_on_listen_io(zb_loop_t *loop, int fd, int events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    zb_probe_t *self = arg;
+    assert(fd == self->listen_fd);
+    int error = zb_net_connect_result(fd);
+    s_listen_check_end(self);
+    zb_portcheck_t *shared = zb_portcheck_get(&self->addr);
+    if (shared && error == 0)
+        shared->accepted_ms = zb_time_mono_ms();
+    if (error != ECONNREFUSED)
+        return;
+    if (shared)
+        shared->refused_ms = zb_time_mono_ms();
+    s_listener_closed(self, error);
+}
+
+//  A held connection says nothing about the listener: a service shutting
+//  down gracefully may stop accepting and still serve the connections it
+//  has, for as long as they last. So beside its pings a held probe also
+//  connects afresh (and closes that connection at once); a refused connect
+//  is down. Anything else (no answer yet, no route) is left to the ping to
+//  judge. Probes of one address share this (zb_portcheck): one connect per
+//  address per half interval, and a refusal any of them saw since their own
+//  connection was made is down for each. Not needed when the held
+//  connection itself was made within the last interval. Returns -1 when
+//  the probe was closed (refused).
+static int s_listen_check(zb_probe_t *self, int64_t now)
+{
+    const zb_probe_config_t *config = self->config;
+    s_listen_check_end(self); // unanswered for an interval: not a verdict
+    if (!config->hold || !config->listener_check)
+        return 0;
+    zb_portcheck_t *shared = zb_portcheck_get(&self->addr); // NULL: no memory, alone
+    //  Another probe's connect was refused since this connection was made,
+    //  and none accepted since: the listener is gone for this one too.
+    if (shared && shared->refused_ms > self->connected_ms &&
+        shared->refused_ms > shared->accepted_ms) {
+        s_listener_closed(self, ECONNREFUSED);
+        return -1;
+    }
+    if (now - self->connected_ms < config->interval_ms)
+        return 0; // this connection's own connect was the check
+    //  Every half interval, so a probe that learns of a refusal from
+    //  another's check (at its next ping) is still down within two
+    //  intervals of the listener closing.
+    if (shared && now - shared->checked_ms < config->interval_ms / 2)
+        return 0; // another probe of this address checked it
+    if (shared)
+        shared->checked_ms = now;
+    int fd;
+    int rc = zb_net_connect(&self->addr, &fd);
+    if (rc == -1) {
+        if (errno != ECONNREFUSED)
+            return 0;
+        if (shared)
+            shared->refused_ms = now;
+        s_listener_closed(self, ECONNREFUSED);
+        return -1;
+    }
+    if (rc == 0 && shared)
+        shared->accepted_ms = now;
+    if (rc == 0 || zb_loop_add_fd(self->loop, fd, ZB_LOOP_WRITE, s_on_listen_io, self) == -1)
+        close(fd); // accepted at once (or no room to wait): nothing more to learn
+    else
+        self->listen_fd = fd;
+    return 0;
+}
+
 static void s_ping(zb_probe_t *self)
 {
     assert(self->conn == S_IDLE);
@@ -418,6 +524,8 @@ static void s_ping(zb_probe_t *self)
     self->started_us = zb_time_mono_us();
     int64_t now = self->started_us / 1000;
     s_consume_check(self, now);
+    if (s_listen_check(self, now) == -1)
+        return;
     self->matched = 0;
     self->ping_now = false;
     if (self->http)
@@ -849,20 +957,19 @@ static bool s_http_closed(zb_probe_t *self)
     return true;
 }
 
-//  A MySQL/MariaDB greeting: a packet (3 bytes of length, sequence 0) of
-//  protocol 10, or an error packet (0xff: a host not allowed, too many
-//  connections), which is a server that answers but will not serve.
+//  A MySQL/MariaDB greeting (zb_mysql): a packet of protocol 10, or an
+//  error packet (a host not allowed, too many connections), which is a
+//  server that answers but will not serve. The greeting is judged on its
+//  first read: one that came in parts is good once its start is right.
 static void s_on_mysql(zb_probe_t *self, const char *buf, size_t n)
 {
-    const unsigned char *p = (const unsigned char *)buf;
-    if (n >= 5 && p[3] == 0 && p[4] == 10)
+    zb_mysql_greeting_t greeting;
+    zb_mysql_result_t rc = zb_mysql_parse(buf, n, &greeting);
+    if (rc == ZB_MYSQL_GREETING || (rc == ZB_MYSQL_MORE && zb_mysql_begun(buf, n)))
         s_reply_good(self);
-    else if (n >= 7 && p[3] == 0 && p[4] == 0xff) {
-        char text[200];
-        size_t len = n - 7 < 80 ? n - 7 : 80;
-        zb_text_printable(buf + 7, len, text, sizeof(text), ZB_TEXT_ASCII);
-        s_reply_wrong(self, "mysql: error %u: %s", p[5] | (p[6] << 8), text);
-    } else
+    else if (rc == ZB_MYSQL_ERROR)
+        s_reply_wrong(self, "mysql: error %u: %s", greeting.error_code, greeting.error);
+    else
         s_reply_bad(self, buf, n);
 }
 

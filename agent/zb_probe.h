@@ -80,6 +80,7 @@ typedef struct {
     zb_net_addr_t addr;         // the literal address; zeroed for a name
     int64_t resolve_ms;         // names: look up again this often; 0: the answer's TTL
     bool hold;                  // keep the connection open between checks
+    bool listener_check;        // hold: also connect afresh beside each ping (refused: down)
     const char *send;           // send_len bytes; never NULL, "" when unset
     size_t send_len;            // 0: connection-only check
     const char *expect;         // expect_len bytes; never NULL, "" when unset

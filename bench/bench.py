@@ -71,6 +71,8 @@ CFG = {
     "tls_kills": env_int("BENCH_TLS_KILLS", 30),
     "tls_scale_services": env_int("BENCH_TLS_SCALE_SERVICES", 10000),
     "tls_scale_seconds": env_int("BENCH_TLS_SCALE_SECONDS", 20),
+    # more keys for item 4t's services, e.g. "listener-check = no"
+    "tls_scale_keys": os.environ.get("BENCH_TLS_SCALE_KEYS", ""),
 }
 
 RESULTS_ROWS = []  # dicts: item, metric, value, floor, ratio, target, met, note
@@ -1156,7 +1158,9 @@ def bench_tls_scale():
     wait_for(lambda: "listening" in sink.text(), 10, "sink")
     endpoint = sink.text().split()[1]
     svc = ("    s{i:05d}\n        probe = 127.0.0.1:%d\n        check = https\n"
-           "        tls-verify = no\n        interval = 1s\n" % nginx.tls)
+           "        tls-verify = no\n        interval = 1s\n" % nginx.tls +
+           "".join("        %s\n" % k.strip() for k in CFG["tls_scale_keys"].split(",")
+                   if k.strip()))
     base = start_agent(scale_cfg("base", endpoint, 1, 0), "tls-agent-0")
     t_start = time.monotonic()
     agents = []

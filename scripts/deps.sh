@@ -18,6 +18,10 @@ PACKAGES=(
     curl openssl
     # probe tests: real servers to stop gracefully
     postgresql nginx-light memcached
+    # a service that drains on a graceful stop: nginx's stream proxy
+    libnginx-mod-stream
+    # check = mysql: a private MariaDB instance (own datadir, socket, port)
+    mariadb-server mariadb-client
     # greeting checks: a real sshd (own config, in the test); SMTP: aiosmtpd above
     openssh-server
     # the status page test: a real headless browser

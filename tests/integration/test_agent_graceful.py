@@ -18,6 +18,7 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -179,6 +180,12 @@ class PostgresTest(GracefulCase):
         self.assertIn('send: 8 bytes "\\x00\\x00\\x00\\x08\\x04\\xd2\\x16/"', out)
         self.assertIn('reply: 1 bytes in ', out)
         self.assertIn('"N"', out)
+        # The same by flags, without a file.
+        rc, out, err = self.run_cmd([self.agent_bin, "--probe-once", "127.0.0.1:%d" % self.port,
+                                     "--check", "postgres"])
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn('send: 8 bytes "\\x00\\x00\\x00\\x08\\x04\\xd2\\x16/"', out)
+        self.assertIn("verdict: up (ok)", out)
 
 
 class AnyReplyServer(zbtest.TcpServer):
@@ -311,6 +318,117 @@ class NginxTest(GracefulCase):
     def test_quit_is_not_delayed_by_a_held_keepalive_ping(self):
         self.quit_with_probe(send='"GET / HTTP/1.1\\r\\nHost: zbeat\\r\\n\\r\\n"',
                              expect='"HTTP/1.1 200"', timeout="200ms")
+
+
+STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
+
+NGINX_STREAM_CONF = """load_module {module};
+daemon off;
+worker_processes 1;
+pid {dir}/nginx-stream.pid;
+error_log {dir}/stream-error.log;
+events {{ worker_connections 64; }}
+stream {{
+    server {{ listen 127.0.0.1:{port}; proxy_pass 127.0.0.1:{upstream}; }}
+}}
+"""
+
+
+@unittest.skipUnless(shutil.which("nginx", path="/usr/sbin:/usr/bin") and
+                     os.path.exists(STREAM_MODULE),
+                     "nginx or its stream module is not installed (libnginx-mod-stream, "
+                     "scripts/deps.sh)")
+class DrainTest(GracefulCase):
+    """A held probe against a service that closes its listener and drains
+    the connections it has: nginx's stream proxy (in front of a real redis)
+    on `nginx -s quit` keeps every proxied connection open until its client
+    ends it. The held connection still answers PING; a fresh connect beside
+    it is refused, and that is down. The probe then lets its connection go,
+    so nginx is not kept waiting for zbeat."""
+
+    def setUp(self):
+        super().setUp()
+        self.nginx = shutil.which("nginx", path="/usr/sbin:/usr/bin")
+        self.redis_server = self.redis()
+        self.port = zbtest.free_port()
+        self.conf = self.write("nginx-stream.conf", NGINX_STREAM_CONF.format(
+            module=STREAM_MODULE, dir=self.tmp, port=self.port, upstream=self.redis_server.port))
+
+    def nginx_start(self):
+        proc = self.start([self.nginx, "-c", self.conf, "-p", self.tmp], "nginx-stream")
+        zbtest.wait_for(lambda: zbtest.port_open(self.port), 10, "nginx listening")
+        return proc
+
+    def quit_until_refused(self, proc):
+        """nginx -s quit, then the monotonic time its listener was seen
+        refusing (nginx closes it a little after the signal, later on a
+        loaded machine; the bound is counted from there)."""
+        proc.send_signal(signal.SIGQUIT)
+        zbtest.wait_for(lambda: not zbtest.port_open(self.port), 5, "nginx's listener closed")
+        return time.monotonic()
+
+    def test_a_draining_service_is_down_within_two_intervals_of_its_listener_closing(self):
+        proc = self.nginx_start()
+        agent = self.probe_agent(self.port, check="redis")
+        # A client of the test's own, through the proxy: nginx drains it
+        # (stays up, serving it) after quit, for as long as it is open.
+        client = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        self.addCleanup(client.close)
+        client.sendall(b"PING\r\n")
+        self.assertEqual(client.recv(16), b"+PONG\r\n")
+        start = self.mark()
+        t_closed = self.quit_until_refused(proc)
+        down = self.wait_event("svc", "down", 5, start=start)
+        self.assertEqual(down["msg"]["reason"], "refused")
+        self.assertIn("the held one was still open", down["msg"]["error"])
+        self.assertLess(down["t"] - t_closed, 2 * INTERVAL,
+                        "down %.3fs after nginx's listener closed" % (down["t"] - t_closed))
+        # Still draining: nginx serves the test's client, and is running.
+        client.sendall(b"PING\r\n")
+        self.assertEqual(client.recv(16), b"+PONG\r\n")
+        self.assertIsNone(proc.proc.poll(), "nginx exited before its client left")
+        # The probe holds nothing open: once the test's client goes, nginx
+        # is done (while the agent still runs).
+        client.close()
+        t_closed = time.monotonic()
+        proc.proc.wait(10)
+        self.assertLess(time.monotonic() - t_closed, 2.0, "nginx's drain waited for zbeat")
+        self.stop_agent(agent)
+
+    def test_probes_of_one_address_share_the_check_and_all_go_down(self):
+        """Three held probes of one address make one bare connect per
+        interval between them, and the refusal one of them sees is down
+        for all three within two intervals."""
+        proc = self.nginx_start()
+        names = ["a", "b", "c"]
+        agent = self.start_agent([(n, {"probe": "127.0.0.1:%d" % self.port, "check": "redis",
+                                       "interval": "%dms" % (INTERVAL * 1000)}) for n in names])
+        self.wait_subscribed()
+        self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
+                      all(zbtest.beat_state(m, n) == "up" for n in names), 10, "all up")
+        start = self.mark()
+        t_closed = self.quit_until_refused(proc)
+        for n in names:
+            down = self.wait_event(n, "down", 5, start=start)
+            self.assertEqual(down["msg"]["reason"], "refused")
+            self.assertLess(down["t"] - t_closed, 2 * INTERVAL, "%s down %.3fs after nginx's "
+                            "listener closed" % (n, down["t"] - t_closed))
+        proc.proc.wait(10)
+        self.stop_agent(agent)
+
+    def test_without_the_listener_check_the_drain_looks_up(self):
+        """listener-check = no: what the check is for. The held connection
+        keeps answering through the drain, the service stays up, and nginx
+        waits for the agent's connection."""
+        proc = self.nginx_start()
+        agent = self.probe_agent(self.port, check="redis", **{"listener-check": "no"})
+        t_quit = self.quit_until_refused(proc)
+        zbtest.wait_for(lambda: time.monotonic() - t_quit > 4 * INTERVAL, 5, "four intervals")
+        self.assertEqual([m for m in self.sub.events() if m["msg"]["service"] == "svc" and
+                          m["t"] > t_quit], [])
+        self.assertIsNone(proc.proc.poll(), "nginx exited while the probe held its connection")
+        self.stop_agent(agent)
+        proc.proc.wait(10)
 
 
 if __name__ == "__main__":

@@ -60,20 +60,45 @@ class ProbeOnceTest(zbtest.TestCase):
         for args, message in [
                 (["-c", path, "--probe-once", "nosuch"], 'no service "nosuch"'),
                 (["-c", path, "--probe-once", "worker"], "worker is a push service"),
-                (["-c", path, "--probe-once", "redis", "--timeout", "1s"], "go with --probe-once"),
-                (["--probe-once", target, "--expect", "+PONG"], "--expect needs --send"),
+                (["-c", path, "--probe-once", "redis", "--timeout", "1s"],
+                 "--timeout and the other service keys go with --probe-once HOST:PORT"),
+                (["--probe-once", target, "--expect", "+PONG"], "--expect: needs send"),
                 (["--probe-once", target, "--send", "PING\\q"], "--send: unknown escape"),
                 (["--probe-once", target, "--send", ""], "--send: is empty"),
+                # The flags are a service's keys, checked as the file's are.
+                (["--probe-once", target, "--check", "nosuch"], "--check: \"nosuch\" is not a check"),
+                (["--probe-once", target, "--tls-verify", "no"], "--tls-verify: needs tls = yes"),
+                (["--probe-once", target, "--tls=maybe"], "--tls: \"maybe\" is not yes or no"),
+                (["--probe-once", target, "--check", "postgres", "--send", "x"],
+                 "--send: does not go with check = postgres"),
+                (["--probe-once", target, "--expect-status", "200"],
+                 "--expect-status: needs http = METHOD PATH"),
+                (["--probe-once", target, "--check", "http", "--expect-status", "99"],
+                 "--expect-status: "),
                 (["--probe-once", target, "--timeout", "5"], "--timeout: \"5\" is not"),
                 (["--probe-once", "127.0.0.1"], "--probe-once: "),
                 (["--probe-once", "127.0.0.1:0"], "--probe-once: "),
-                (["-c", path, "--send", "x"], "go with --probe-once"),
+                (["-c", path, "--send", "x"], "--send goes with --probe-once"),
                 (["-c", path, "--check-config", "--probe-once", "redis"], "do not mix")]:
             rc, out, err, _ = self.once(*args)
             self.assertEqual(rc, 2, args)
             self.assertIn(message, err, args)
             self.assertEqual(len(err.splitlines()), 1, err)
             self.assertEqual(out, "")
+
+    def test_check_redis_by_flag(self):
+        """--check redis: the preset, as check = redis in a file sets it."""
+        redis = self.redis()
+        target = "127.0.0.1:%d" % redis.port
+        rc, out, err, _ = self.once("--probe-once", target, "--check", "redis")
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn('send: 6 bytes "PING\\r\\n"\n', out)
+        self.assertRegex(out, r'reply: 7 bytes in [0-9.]+ms "\+PONG\\r\\n"')
+        self.assertIn("verdict: up (ok)", out)
+        # memcached's exchange against redis: redis answers it with an error.
+        rc, out, err, _ = self.once("--probe-once", target, "--check", "memcached")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn('verdict: down (bad-response: bad response "-ERR', out)
 
     def test_refused(self):
         port = zbtest.free_port()

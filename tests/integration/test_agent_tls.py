@@ -229,6 +229,57 @@ class TlsTest(TlsCase):
         self.assertIn("verdict: down (tls: tls: certificate verify failed: self-signed "
                       "certificate)", r.stdout)
 
+    def test_probe_once_by_flags_https_and_http(self):
+        """--probe-once HOST:PORT takes a service's keys as flags: --check https,
+        --tls-verify, --tls-ca, --tls-name, --expect-status, --expect-body,
+        --http, --http-header; nginx with the test's own certificate."""
+        port = self.nginx()
+        target = "127.0.0.1:%d" % port
+
+        def once(*flags):
+            r = subprocess.run([self.agent_bin, "--probe-once", target] + list(flags),
+                               capture_output=True, text=True, timeout=20)
+            return r.returncode, r.stdout, r.stderr
+
+        rc, out, err = once("--check", "https", "--tls-verify", "no")
+        self.assertEqual(rc, 0, out + err)
+        self.assertRegex(out, r"tls: TLSv1\.[23] in [0-9.]+ms, not verified \(tls-verify = no\), "
+                         r"certificate expires %s" % not_after(self.cert))
+        self.assertIn("http: status 200 (expected 200-399), kept alive", out)
+        # Verified against the test's CA, by the name in the certificate.
+        rc, out, err = once("--check", "https", "--tls-ca", self.cert, "--tls-name", "localhost")
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn(", verified, certificate expires", out)
+        # Verification on (the default) without the CA: down/tls.
+        rc, out, err = once("--check", "https")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("verdict: down (tls: tls: certificate verify failed: self-signed", out)
+        # --tls on a plain request line: the same as check = https.
+        rc, out, err = once("--tls", "--tls-verify", "no", "--http", "GET /")
+        self.assertEqual(rc, 0, out + err)
+        # The status and the body, failing when they should.
+        rc, out, err = once("--check", "https", "--tls-verify", "no", "--expect-status", "3xx")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("verdict: down (bad-response: http: status 200, expected 3xx)", out)
+        rc, out, err = once("--check", "https", "--tls-verify", "no", "--http", "GET /fail")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("http: status 503 (expected 200-399)", out)
+        rc, out, err = once("--check", "https", "--tls-verify", "no", "--http", "GET /fail",
+                            "--expect-status", "200,503", "--expect-body", "not ready")
+        self.assertEqual(rc, 0, out + err)
+        rc, out, err = once("--check", "https", "--tls-verify", "no", "--expect-body", "no such text")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("body text NOT found", out)
+        rc, out, err = once("--check", "https", "--tls-verify", "no", "--expect-body", "ok",
+                            "--http-header", "X-A: 1", "--http-header", "X-B: 2")
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("\\r\\nX-A: 1\\r\\nX-B: 2\\r\\n", out)
+        # Plain HTTP on nginx's other port: check = http.
+        target = "127.0.0.1:%d" % self.plain_port
+        rc, out, err = once("--check", "http", "--expect-body", "plain ok")
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotIn("tls:", out)
+
     def test_config_errors(self):
         for keys, message in [
                 ({"tls-ca": self.cert}, "service/web/tls-ca: needs tls = yes"),

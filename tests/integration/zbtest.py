@@ -566,10 +566,18 @@ class TcpServer(SelectorServer):
         with self._lock:
             return len(self._conns)
 
+    def held_connections(self):
+        """How many open connections have sent something: a held probe's
+        connection, not the bare connects it makes beside it to see that
+        the listener is still there."""
+        with self._lock:
+            return sum(1 for r in self._conns.values() if r and r.get("used"))
+
     def _open(self, sock):
         return None if self.mode == "close" else {"buf": b""}
 
     def _data(self, sock, record, data):
+        record["used"] = True
         if self.mode != "answer":
             return
         buf = record["buf"] + data
