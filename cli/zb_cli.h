@@ -4,6 +4,7 @@
 #ifndef ZB_CLI_H
 #define ZB_CLI_H
 
+#include "zb_query.h"
 #include "zb_store.h"
 
 #include <jansson.h>
@@ -46,7 +47,8 @@ typedef struct {
     const char *service;
     const char *duration; // --for
     const char *reason;   // --reason
-    bool all;             // silence list --all
+    const char *states;   // status --state: a list, or problems
+    bool all;             // status --all, silence list --all
     bool force;           // hosts forget --force
     zb_cli_format_t format;
     bool explain;
@@ -88,11 +90,15 @@ int64_t zb_cli_json_int(const json_t *o, const char *key, int64_t none);
 typedef int(zb_cli_command_fn)(zb_store_t *store, const zb_cli_args_t *args);
 zb_cli_command_fn zb_cli_status, zb_cli_monitor, zb_cli_hosts, zb_cli_alerts, zb_cli_silence_list,
     zb_cli_report, zb_cli_outages;
+//  status's filter: --state, --host, --service; in a table without them
+//  (and without --all) the problems only (docs/cli.md).
+void zb_cli_status_filter(const zb_cli_args_t *args, zb_query_filter_t *filter);
 //  The same output from the API's JSON rows (zbeat --url, zb_cli_remote.c):
-//  rows is the (merged) array; status also takes the monitors' objects
-//  (GET /api/v1/monitor) and, when they were several, their URLs.
-int zb_cli_status_print(const json_t *rows, const json_t *monitors, const char *const *urls,
-                        const zb_cli_args_t *args);
+//  rows is the (merged) array, already filtered; status also takes the
+//  monitors' objects (GET /api/v1/monitor), their summaries (GET
+//  /api/v1/summary, a table only) and, when they were several, their URLs.
+int zb_cli_status_print(const json_t *rows, const json_t *monitors, const json_t *summaries,
+                        const char *const *urls, const zb_cli_args_t *args);
 int zb_cli_outages_print(const json_t *rows, const zb_cli_args_t *args);
 int zb_cli_hosts_print(const json_t *rows, const zb_cli_args_t *args);
 int zb_cli_alerts_print(const json_t *rows, const zb_cli_args_t *args);

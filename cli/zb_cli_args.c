@@ -2,6 +2,7 @@
 #include "zb_cli.h"
 #include "zb_usage.h"
 #include "zb_proto.h"
+#include "zb_query.h"
 #include "zb_time.h"
 
 #include <errno.h>
@@ -47,22 +48,36 @@ static int s_check_options(const zb_cli_args_t *args)
     bool outages = strcmp(cmd, "outages") == 0;
     bool alerts = strcmp(cmd, "alerts") == 0;
     bool report = strcmp(cmd, "report") == 0;
+    bool status = strcmp(cmd, "status") == 0;
+    if (args->states && !status)
+        return zb_cli_bad("--state is for status");
+    if (status && args->states &&
+        (!*args->states || strlen(args->states) > 200 ||
+         strspn(args->states, "abcdefghijklmnopqrstuvwxyz-,") != strlen(args->states)))
+        return zb_cli_bad("--state: \"%.80s\" is not a comma-separated list of states (or "
+                          "problems)",
+                          args->states);
+    if (status && args->host && !zb_query_glob_valid(args->host))
+        return zb_cli_bad("--host: \"%.80s\" is not a host name or glob", args->host);
+    if (status && args->service && !zb_query_glob_valid(args->service))
+        return zb_cli_bad("--service: \"%.80s\" is not a service name or glob", args->service);
     if (report && (args->service || args->query.open_only || args->explain || args->query.limit))
         return zb_cli_bad("report takes --since, --until and --host only");
     bool add = strcmp(cmd, "silence") == 0 && args->action && strcmp(args->action, "add") == 0;
     bool list = strcmp(cmd, "silence") == 0 && args->action && strcmp(args->action, "list") == 0;
     const zb_store_query_t *q = &args->query;
-    if ((args->host || args->service) && !outages && !add && !report)
-        return zb_cli_bad(
-            "%s takes no filters (--host and --service are for outages and silence add)", cmd);
+    if ((args->host || args->service) && !outages && !add && !report && !status)
+        return zb_cli_bad("%s takes no filters (--host and --service are for status, outages and "
+                          "silence add)",
+                          cmd);
     if ((q->open_only || args->explain || q->until_ms != ZB_STORE_NO_TIME) && !outages && !report)
         return zb_cli_bad("%s takes no filters (they are for outages)", cmd);
     if ((q->limit || q->since_ms != ZB_STORE_NO_TIME) && !outages && !alerts && !report)
         return zb_cli_bad("%s takes no filters (they are for outages and alerts)", cmd);
     if ((args->duration || args->reason) && !add)
         return zb_cli_bad("--for and --reason are for silence add");
-    if (args->all && !list)
-        return zb_cli_bad("--all is for silence list");
+    if (args->all && !list && !status)
+        return zb_cli_bad("--all is for status and silence list");
     if ((outages || report) && args->host && !zb_name_valid(args->host))
         return zb_cli_bad("--host: \"%.80s\" is not a host name", args->host);
     if (outages && args->service && !zb_name_valid(args->service))
@@ -94,6 +109,8 @@ int zb_cli_parse(int argc, char *argv[], zb_cli_args_t *args)
             args->host = value;
         else if ((value = s_value(argc, argv, &i, "--service", &missing)))
             args->service = value;
+        else if ((value = s_value(argc, argv, &i, "--state", &missing)))
+            args->states = value;
         else if ((value = s_value(argc, argv, &i, "--for", &missing)))
             args->duration = value;
         else if ((value = s_value(argc, argv, &i, "--reason", &missing)))
@@ -206,9 +223,9 @@ int zb_cli_parse(int argc, char *argv[], zb_cli_args_t *args)
 //  option nor an option's value), or 0 when there is none.
 int zb_cli_command_at(int argc, char *argv[])
 {
-    static const char *const valued[] = {"--db",     "--host",  "--service",       "--for",
-                                         "--reason", "--since", "--until",         "--limit",
-                                         "--url",    "--user",  "--password-file", "--cacert"};
+    static const char *const valued[] = {
+        "--db",    "--host", "--service", "--for",           "--reason", "--since", "--until",
+        "--limit", "--url",  "--user",    "--password-file", "--cacert", "--state"};
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] != '-' || argv[i][1] == '\0')
             return i;

@@ -11,7 +11,9 @@ void zb_cli_usage(FILE *out)
             "usage: " ZB_CLI_NAME " [--db PATH] COMMAND [OPTIONS]\n"
             "\n"
             "commands:\n"
-            "  status    the monitor (running? caught up?), then every host and service\n"
+            "  status    the monitor (running? caught up?), hosts and services counted by\n"
+            "            state, then the problems (--all: every row)\n"
+            "            --state LIST  --host GLOB  --service GLOB  --all\n"
             "  outages   outage history, newest first\n"
             "            --host H  --service S  --since WHEN  --until WHEN  --open  --limit N\n"
             "            --explain (print the query plan instead)\n"
@@ -52,10 +54,19 @@ static const struct {
     const char *command;
     const char *help;
 } s_command_help[] = {
-    {"status", "usage: " ZB_CLI_NAME " [--db PATH] status [--json | --csv]\n"
+    {"status", "usage: " ZB_CLI_NAME " [--db PATH] status [--all] [--state LIST] [--host GLOB]\n"
+               "                 [--service GLOB] [--json | --csv]\n"
                "\n"
-               "The monitor (running? caught up?), then every host and service: state,\n"
-               "since when, for how long, why.\n"},
+               "The monitor (running? caught up?), hosts and services counted by state,\n"
+               "then the problems: hosts not alive, services not up (state, since when,\n"
+               "for how long, why).\n"
+               "  --all             every host and service, not only the problems\n"
+               "  --state LIST      rows in these states (down,silent); problems: all but\n"
+               "                    up and alive\n"
+               "  --host GLOB       hosts matching GLOB (web-*)\n"
+               "  --service GLOB    services matching GLOB (service rows only)\n"
+               "--json and --csv print every row unless --state, --host or --service\n"
+               "narrows them (scripts see the whole fleet, as before).\n"},
     {"outages",
      "usage: " ZB_CLI_NAME " [--db PATH] outages [--host H] [--service S] [--since WHEN]\n"
      "                 [--until WHEN] [--open] [--limit N] [--json | --csv] [--explain]\n"

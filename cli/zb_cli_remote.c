@@ -351,8 +351,23 @@ static bool s_same_alert(const json_t *a, const json_t *b)
 static int s_status(s_remote_t *self, bool hosts_only)
 {
     //  Whose host is whose needs every monitor's hosts (last_seen).
-    json_t *hosts[S_MONITORS_MAX] = {NULL}, *monitors = json_array();
+    json_t *hosts[S_MONITORS_MAX] = {NULL}, *monitors = json_array(), *summaries = json_array();
     int rc = 1;
+    //  The monitors filter (the problems only, by default, in a table):
+    //  not every row of a large fleet crosses the network.
+    zb_query_filter_t filter;
+    zb_cli_status_filter(self->args, &filter);
+    char path[600] = "/api/v1/status", counts[400] = "/api/v1/summary";
+    if (filter.states)
+        s_param(path, sizeof(path), "state", filter.states);
+    if (filter.host) {
+        s_param(path, sizeof(path), "host", filter.host);
+        s_param(counts, sizeof(counts), "host", filter.host);
+    }
+    if (filter.service) {
+        s_param(path, sizeof(path), "service", filter.service);
+        s_param(counts, sizeof(counts), "service", filter.service);
+    }
     if (!s_ask_all(self, "GET", "/api/v1/hosts", NULL))
         goto done;
     for (size_t m = 0; m < self->count; m++)
@@ -362,12 +377,18 @@ static int s_status(s_remote_t *self, bool hosts_only)
             s_monitor_t *mon = &self->monitors[m];
             json_t *row =
                 mon->failed ? NULL : s_ask(self, mon->url, "GET", "/api/v1/monitor", NULL);
-            mon->failed = mon->failed || !row;
-            if (row)
+            json_t *summary = row ? s_ask(self, mon->url, "GET", counts, NULL) : NULL;
+            mon->failed = mon->failed || !row || !summary;
+            if (row && summary) {
                 json_array_append_new(monitors, row);
+                json_array_append_new(summaries, summary);
+            } else {
+                json_decref(row);
+                json_decref(summary);
+            }
         }
     }
-    if (!hosts_only && !s_ask_all(self, "GET", "/api/v1/status", NULL))
+    if (!hosts_only && !s_ask_all(self, "GET", path, NULL))
         goto done;
     json_t *rows = s_merge_hosts(self, hosts);
     if (hosts_only)
@@ -378,13 +399,15 @@ static int s_status(s_remote_t *self, bool hosts_only)
         for (size_t m = 0; m < self->count; m++)
             if (!self->monitors[m].failed)
                 urls[n++] = self->monitors[m].url;
-        rc = zb_cli_status_print(rows, monitors, self->count > 1 ? urls : NULL, self->args);
+        rc = zb_cli_status_print(rows, monitors, summaries, self->count > 1 ? urls : NULL,
+                                 self->args);
     }
     json_decref(rows);
 done:
     for (size_t m = 0; m < self->count; m++)
         json_decref(hosts[m]);
     json_decref(monitors);
+    json_decref(summaries);
     return rc;
 }
 

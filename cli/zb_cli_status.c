@@ -107,12 +107,50 @@ static int s_monitor_print(const s_monitor_t *monitor, zb_cli_format_t format)
 
 static const char *const s_status_header[] = {"HOST", "SERVICE", "STATE", "SINCE", "FOR", "REASON"};
 
-static int s_status_row(const zb_store_status_t *row, void *arg)
+//  The rows to show and the counts of the summary line.
+typedef struct {
+    zb_cli_out_t out;
+    zb_query_filter_t filter;   // which rows to show
+    zb_query_filter_t counted;  // which rows the summary counts (host and service only)
+    zb_query_summary_t summary; // a table only
+    bool tally;                 // count the rows (not when a monitor counted them)
+} s_status_t;
+
+void zb_cli_status_filter(const zb_cli_args_t *args, zb_query_filter_t *filter)
 {
-    zb_cli_out_t *out = arg;
+    filter->states = args->states;
+    filter->host = args->host;
+    filter->service = args->service;
+    //  A person at a terminal asks what is wrong; a script (--json, --csv)
+    //  keeps every row unless it filters (docs/cli.md).
+    if (args->format == ZB_CLI_TABLE && !args->all && !args->states)
+        filter->states = "problems";
+}
+
+static void s_status_init(s_status_t *self, const zb_cli_args_t *args)
+{
+    memset(self, 0, sizeof(*self));
+    zb_cli_out_init(&self->out, args->format, 6, s_status_header);
+    if (args->format == ZB_CLI_CSV) {
+        static const char *const csv[] = {"host", "service", "state", "since", "for", "reason"};
+        self->out.header = csv;
+    }
+    zb_cli_status_filter(args, &self->filter);
+    self->counted.host = args->host;
+    self->counted.service = args->service;
+    self->tally = args->format == ZB_CLI_TABLE;
+}
+
+static void s_status_show(s_status_t *self, const zb_store_status_t *row)
+{
+    zb_cli_out_t *out = &self->out;
+    if (self->tally && zb_query_status_keeps(&self->counted, row))
+        zb_query_summary_add(&self->summary, row);
+    if (!zb_query_status_keeps(&self->filter, row))
+        return;
     if (out->format == ZB_CLI_JSON) {
         zb_cli_out_json(out, zb_query_status_json(row));
-        return 0;
+        return;
     }
     char since[48], age[32], reason[640] = "";
     if (out->format == ZB_CLI_CSV)
@@ -139,31 +177,50 @@ static int s_status_row(const zb_store_status_t *row, void *arg)
                             row->state, since,
                             age,        out->format == ZB_CLI_CSV ? row->reason : reason};
     zb_cli_out_row(out, values);
+}
+
+static int s_status_row(const zb_store_status_t *row, void *arg)
+{
+    s_status_show(arg, row);
     return 0;
+}
+
+//  What an empty table says: nothing at all, nothing matching, or nothing
+//  wrong.
+static const char *s_status_none(const s_status_t *self, int64_t counted)
+{
+    if (counted == 0)
+        return self->counted.host || self->counted.service ? "no host or service matches"
+                                                           : "no hosts yet";
+    if (self->filter.states && strcmp(self->filter.states, "problems") == 0)
+        return "no problems (--all shows every row)";
+    return "no row matches";
 }
 
 int zb_cli_status(zb_store_t *store, const zb_cli_args_t *args)
 {
-    zb_cli_out_t out;
+    static s_status_t status; // the summary is large for the stack
     int walk = 0;
     s_monitor_t monitor = {.found = false};
-    zb_cli_out_init(&out, args->format, 6, s_status_header);
-    if (args->format == ZB_CLI_CSV) {
-        static const char *const csv[] = {"host", "service", "state", "since", "for", "reason"};
-        out.header = csv;
-    }
+    s_status_init(&status, args);
     //  Text only: JSON and CSV keep their one shape (`zbeat monitor`
     //  gives the same in those formats).
     if (args->format == ZB_CLI_TABLE)
         walk = zb_store_monitor(store, s_monitor_copy, &monitor);
     if (walk == 0)
-        walk = zb_store_status(store, s_status_row, &out);
+        walk = zb_store_status(store, s_status_row, &status);
+    int64_t counted = status.summary.hosts.total + status.summary.services.total;
     if (walk == 0 && args->format == ZB_CLI_TABLE) {
         char line[600];
-        zb_query_monitor_line(monitor.found ? &monitor.row : NULL, out.now, line, sizeof(line));
+        zb_query_monitor_line(monitor.found ? &monitor.row : NULL, status.out.now, line,
+                              sizeof(line));
         printf("%s\n", line);
+        if (counted) {
+            zb_query_summary_line(&status.summary, line, sizeof(line));
+            printf("%s\n", line);
+        }
     }
-    int rc = zb_cli_out_finish(&out, "no hosts yet");
+    int rc = zb_cli_out_finish(&status.out, s_status_none(&status, counted));
     return zb_cli_walked(store, walk, rc);
 }
 
@@ -191,21 +248,37 @@ static bool s_monitor_from_json(const json_t *o, s_monitor_t *monitor)
     return true;
 }
 
-int zb_cli_status_print(const json_t *rows, const json_t *monitors, const char *const *urls,
-                        const zb_cli_args_t *args)
+//  A summary from GET /api/v1/summary's object.
+static void s_tally_from_json(const json_t *o, zb_query_tally_t *tally)
 {
-    zb_cli_out_t out;
-    zb_cli_out_init(&out, args->format, 6, s_status_header);
-    if (args->format == ZB_CLI_CSV) {
-        static const char *const csv[] = {"host", "service", "state", "since", "for", "reason"};
-        out.header = csv;
+    tally->total = zb_cli_json_int(o, "total", 0);
+    tally->problems = zb_cli_json_int(o, "problems", 0);
+    const char *state;
+    json_t *count;
+    json_object_foreach((json_t *)json_object_get(o, "states"), state, count)
+    {
+        if (tally->states == ZB_QUERY_STATES_MAX)
+            break;
+        zb_query_count_t *c = &tally->by_state[tally->states++];
+        snprintf(c->state, sizeof(c->state), "%s", state);
+        c->count = json_integer_value(count);
     }
+}
+
+int zb_cli_status_print(const json_t *rows, const json_t *monitors, const json_t *summaries,
+                        const char *const *urls, const zb_cli_args_t *args)
+{
+    static s_status_t status;
+    s_status_init(&status, args);
+    //  The monitors filtered already (and counted in their summaries).
+    status.filter = (zb_query_filter_t){0};
+    status.tally = false;
     size_t i;
     json_t *o;
     json_array_foreach(rows, i, o)
     {
         if (args->format == ZB_CLI_JSON) {
-            zb_cli_out_json(&out, json_incref(o));
+            zb_cli_out_json(&status.out, json_incref(o));
             continue;
         }
         zb_store_status_t row = {
@@ -218,22 +291,39 @@ int zb_cli_status_print(const json_t *rows, const json_t *monitors, const char *
             .tls_expires_ms = zb_cli_json_ms(o, "tls_expires", 0),
         };
         if (row.host && row.state)
-            s_status_row(&row, &out);
+            s_status_show(&status, &row);
     }
+    int64_t counted = 0;
     if (args->format == ZB_CLI_TABLE) {
         json_array_foreach(monitors, i, o)
         {
             s_monitor_t monitor = {.found = false};
             char line[600];
             s_monitor_from_json(o, &monitor);
-            zb_query_monitor_line(monitor.found ? &monitor.row : NULL, out.now, line, sizeof(line));
+            zb_query_monitor_line(monitor.found ? &monitor.row : NULL, status.out.now, line,
+                                  sizeof(line));
+            if (urls)
+                printf("%s: %s\n", urls[i], line);
+            else
+                printf("%s\n", line);
+            //  Each monitor's own counts: redundant monitors would count a
+            //  host twice in a sum.
+            zb_query_summary_t summary = {0};
+            json_t *s = json_array_get(summaries, i);
+            s_tally_from_json(json_object_get(s, "hosts"), &summary.hosts);
+            s_tally_from_json(json_object_get(s, "services"), &summary.services);
+            counted += summary.hosts.total + summary.services.total;
+            if (summary.hosts.total + summary.services.total == 0)
+                continue;
+            zb_query_summary_line(&summary, line, sizeof(line));
             if (urls)
                 printf("%s: %s\n", urls[i], line);
             else
                 printf("%s\n", line);
         }
     }
-    return zb_cli_out_finish(&out, "no hosts yet");
+    zb_cli_status_filter(args, &status.filter); // for what an empty table says
+    return zb_cli_out_finish(&status.out, s_status_none(&status, counted));
 }
 
 int zb_cli_monitor(zb_store_t *store, const zb_cli_args_t *args)

@@ -242,6 +242,8 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
         return zb_http_metrics(&req);
     if (strcmp(url, "/api/v1/status") == 0)
         return zb_http_api_status(&req);
+    if (strcmp(url, "/api/v1/summary") == 0)
+        return zb_http_api_summary(&req);
     if (strcmp(url, "/api/v1/monitor") == 0)
         return zb_http_api_monitor(&req);
     if (strcmp(url, "/api/v1/latency") == 0)

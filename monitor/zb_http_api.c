@@ -9,7 +9,6 @@
 #include "zb_report.h"
 #include "zb_time.h"
 
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +22,11 @@ typedef struct {
     zb_http_buf_t buf;
     size_t rows;
     int64_t now;
-    int64_t skip; // rows to pass over (the offset)
-    int64_t take; // rows to print (the limit)
-    bool more;    // a row past the page exists
-    //  status: filters (NULL: everything)
-    const char *states; // "down,silent" or "problems"
-    const char *host;   // glob
-    const char *service;
+    int64_t skip;                // rows to pass over (the offset)
+    int64_t take;                // rows to print (the limit)
+    bool more;                   // a row past the page exists
+    zb_query_filter_t filter;    // status: which rows (NULL members: all)
+    zb_query_summary_t *summary; // summary: the counts
 } s_rows_t;
 
 //  A page of rows: false once the page is full (a row past it was seen).
@@ -46,33 +43,10 @@ static bool s_rows_room(s_rows_t *rows)
     return true;
 }
 
-//  Whether word is one of list's comma-separated items; "problems" stands
-//  for every state but up (services) and alive (hosts).
-static bool s_state_matches(const char *list, const char *word)
-{
-    size_t len = strlen(word);
-    for (const char *p = list; *p;) {
-        const char *comma = strchr(p, ',');
-        size_t item = comma ? (size_t)(comma - p) : strlen(p);
-        if (item == len && strncmp(p, word, len) == 0)
-            return true;
-        if (item == 8 && strncmp(p, "problems", 8) == 0 && strcmp(word, "up") != 0 &&
-            strcmp(word, "alive") != 0)
-            return true;
-        p += item + (comma ? 1 : 0);
-    }
-    return false;
-}
-
 static int s_on_status(const zb_store_status_t *row, void *arg)
 {
     s_rows_t *rows = arg;
-    if (rows->states && !s_state_matches(rows->states, row->state))
-        return 0;
-    if (rows->host && fnmatch(rows->host, row->host, 0) != 0)
-        return 0;
-    //  A service filter keeps services only.
-    if (rows->service && (!row->service || fnmatch(rows->service, row->service, 0) != 0))
+    if (!zb_query_status_keeps(&rows->filter, row))
         return 0;
     if (!s_rows_room(rows))
         return rows->more ? 1 : 0;
@@ -83,17 +57,21 @@ static int s_on_status(const zb_store_status_t *row, void *arg)
 static void s_next_link(zb_http_req_t *req, const char *route, long long offset,
                         zb_http_buf_t *link);
 
-//  A glob of name characters and * ? [ ] !, 1..64 long.
-static bool s_glob_valid(const char *text)
+//  state, host and service of the query, or false with what is wrong.
+static bool s_filter_parse(zb_http_req_t *req, zb_query_filter_t *filter, char *bad, size_t size)
 {
-    size_t len = strlen(text);
-    if (len == 0 || len > 64)
-        return false;
-    for (const char *p = text; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              strchr("._-*?[]!", *p)))
-            return false;
-    return true;
+    filter->states = zb_http_arg(req, "state");
+    filter->host = zb_http_arg(req, "host");
+    filter->service = zb_http_arg(req, "service");
+    if (filter->states && (!*filter->states || strlen(filter->states) > 200))
+        snprintf(bad, size, "state: a comma-separated list of states, or problems");
+    else if (filter->host && !zb_query_glob_valid(filter->host))
+        snprintf(bad, size, "host: \"%.80s\" is not a host name or glob", filter->host);
+    else if (filter->service && !zb_query_glob_valid(filter->service))
+        snprintf(bad, size, "service: \"%.80s\" is not a service name or glob", filter->service);
+    else
+        return true;
+    return false;
 }
 
 //  Sends a page of rows with the next page's link when there is one.
@@ -117,20 +95,12 @@ enum MHD_Result zb_http_api_status(zb_http_req_t *req)
     zb_store_t *store = zb_http_begin(req, known, &result);
     if (!store)
         return result;
-    s_rows_t rows = {.now = zb_time_wall_ms(),
-                     .states = zb_http_arg(req, "state"),
-                     .host = zb_http_arg(req, "host"),
-                     .service = zb_http_arg(req, "service")};
+    s_rows_t rows = {.now = zb_time_wall_ms()};
     const char *limit = zb_http_arg(req, "limit"), *offset = zb_http_arg(req, "offset");
     long long take = ZB_HTTP_STATUS_LIMIT_MAX, skip = 0;
     char bad[300] = "";
-    if (rows.states && (!*rows.states || strlen(rows.states) > 200))
-        snprintf(bad, sizeof(bad), "state: a comma-separated list of states, or problems");
-    else if (rows.host && !s_glob_valid(rows.host))
-        snprintf(bad, sizeof(bad), "host: \"%.80s\" is not a host name or glob", rows.host);
-    else if (rows.service && !s_glob_valid(rows.service))
-        snprintf(bad, sizeof(bad), "service: \"%.80s\" is not a service name or glob",
-                 rows.service);
+    if (!s_filter_parse(req, &rows.filter, bad, sizeof(bad)))
+        ;
     else if (limit)
         zb_http_number("limit", limit, 1, ZB_HTTP_STATUS_LIMIT_MAX, &take, bad, sizeof(bad));
     if (!*bad && offset)
@@ -144,6 +114,39 @@ enum MHD_Result zb_http_api_status(zb_http_req_t *req)
         result = zb_http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", zb_store_error(store));
     } else
         result = s_rows_send(req, "/api/v1/status", &rows, skip + take);
+    zb_store_destroy(&store);
+    return result;
+}
+
+//  --------------------------------------------------------------------------
+//  GET /api/v1/summary: hosts and services counted by state (host and
+//  service globs narrow it), so that a page or a script at 100,000 hosts
+//  need not read every row to say how many are down.
+
+static int s_on_summary(const zb_store_status_t *row, void *arg)
+{
+    s_rows_t *rows = arg;
+    if (zb_query_status_keeps(&rows->filter, row))
+        zb_query_summary_add(rows->summary, row);
+    return 0;
+}
+
+enum MHD_Result zb_http_api_summary(zb_http_req_t *req)
+{
+    static const char *const known[] = {"host", "service", NULL};
+    enum MHD_Result result;
+    zb_store_t *store = zb_http_begin(req, known, &result);
+    if (!store)
+        return result;
+    zb_query_summary_t summary = {0};
+    s_rows_t rows = {.summary = &summary};
+    char bad[300] = "";
+    if (!s_filter_parse(req, &rows.filter, bad, sizeof(bad)))
+        result = zb_http_error(req, MHD_HTTP_BAD_REQUEST, "%s", bad);
+    else if (zb_store_status(store, s_on_summary, &rows) < 0)
+        result = zb_http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", zb_store_error(store));
+    else
+        result = zb_http_send_json(req, MHD_HTTP_OK, zb_query_summary_json(&summary));
     zb_store_destroy(&store);
     return result;
 }
@@ -294,7 +297,7 @@ enum MHD_Result zb_http_api_monitor(zb_http_req_t *req)
 
 enum MHD_Result zb_http_api_report(zb_http_req_t *req)
 {
-    static const char *const known[] = {"since", "until", "host", NULL};
+    static const char *const known[] = {"since", "until", "host", "outages_only", NULL};
     enum MHD_Result result;
     zb_store_t *store = zb_http_begin(req, known, &result);
     if (!store)
@@ -304,15 +307,23 @@ enum MHD_Result zb_http_api_report(zb_http_req_t *req)
     const char *host = zb_http_arg(req, "host");
     const char *since_text = zb_http_arg(req, "since");
     const char *until_text = zb_http_arg(req, "until");
+    const char *only = zb_http_arg(req, "outages_only");
+    bool outages_only = only && (!*only || strcmp(only, "true") == 0 || strcmp(only, "1") == 0);
     json_t *report = NULL;
     if (host && !zb_name_valid(host))
         snprintf(bad, sizeof(bad), "host: \"%.80s\" is not a host name", host);
+    else if (only && !outages_only && strcmp(only, "false") != 0 && strcmp(only, "0") != 0)
+        snprintf(bad, sizeof(bad), "outages_only: \"%.80s\" is not true or false", only);
+    else if (outages_only && host)
+        snprintf(bad, sizeof(bad), "outages_only is for the whole fleet: not with host");
     else if (!zb_http_when("since", since_text ? since_text : S_REPORT_SINCE_DEFAULT, now, &since,
                            bad, sizeof(bad)) ||
              (until_text && !zb_http_when("until", until_text, now, &until, bad, sizeof(bad))))
         ;
     else if (since >= until)
         snprintf(bad, sizeof(bad), "since is not before until");
+    else if (outages_only)
+        report = zb_report_build_outages(store, since, until, now, err, sizeof(err));
     else
         report = zb_report_build(store, host, since, until, now, err, sizeof(err));
     zb_store_destroy(&store);

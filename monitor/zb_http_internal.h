@@ -96,6 +96,7 @@ bool zb_http_number(const char *name, const char *value, long long min, long lon
 
 //  Routes.
 enum MHD_Result zb_http_api_status(zb_http_req_t *req);
+enum MHD_Result zb_http_api_summary(zb_http_req_t *req);
 enum MHD_Result zb_http_api_outages(zb_http_req_t *req);
 enum MHD_Result zb_http_api_monitor(zb_http_req_t *req);
 enum MHD_Result zb_http_api_report(zb_http_req_t *req);

@@ -236,11 +236,14 @@ void zb_http_test(bool verbose)
     assert(strstr(answer, "\"end_reason\":\"up\""));
     free(answer);
     //  Bad parameters.
-    const char *bad[] = {"/api/v1/outages?since=yesterday", "/api/v1/outages?limit=0",
-                         "/api/v1/outages?limit=10001",     "/api/v1/outages?host=a%20b",
-                         "/api/v1/outages?colour=red",      "/api/v1/outages?host=a&host=b",
-                         "/api/v1/outages?open=maybe",      "/api/v1/report?since=1h&until=2h",
-                         "/api/v1/outages?offset=-1",       "/api/v1/status?x"};
+    const char *bad[] = {
+        "/api/v1/outages?since=yesterday",   "/api/v1/outages?limit=0",
+        "/api/v1/outages?limit=10001",       "/api/v1/outages?host=a%20b",
+        "/api/v1/outages?colour=red",        "/api/v1/outages?host=a&host=b",
+        "/api/v1/outages?open=maybe",        "/api/v1/report?since=1h&until=2h",
+        "/api/v1/outages?offset=-1",         "/api/v1/status?x",
+        "/api/v1/summary?host=a%20b",        "/api/v1/summary?state=down",
+        "/api/v1/report?outages_only=maybe", "/api/v1/report?outages_only=true&host=web-1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         answer = s_get(port, bad[i]);
         assert(s_status_of(answer) == 400 && strstr(answer, "{\"error\":"));
@@ -257,6 +260,20 @@ void zb_http_test(bool verbose)
     atomic_store(&http->heavy, 0);
     answer = s_get(port, "/api/v1/report?since=1970-01-01T00:00:00Z");
     assert(s_status_of(answer) == 200 && strstr(answer, "\"rows\":[{\"host\":\"web-1\""));
+    free(answer);
+    //  Only the rows with outages: redis's, not its host's (never silent).
+    answer = s_get(port, "/api/v1/report?since=1970-01-01T00:00:00Z&outages_only=true");
+    assert(s_status_of(answer) == 200 &&
+           strstr(answer, "\"rows\":[{\"host\":\"web-1\",\"service\":\"redis\""));
+    free(answer);
+    //  The counts, all or narrowed.
+    answer = s_get(port, "/api/v1/summary");
+    assert(s_status_of(answer) == 200 &&
+           strstr(answer, "{\"hosts\":{\"total\":1,\"problems\":0,\"states\":{\"alive\":1}},"
+                          "\"services\":{\"total\":1,\"problems\":1,\"states\":{\"down\":1}}}"));
+    free(answer);
+    answer = s_get(port, "/api/v1/summary?host=db-*");
+    assert(s_status_of(answer) == 200 && strstr(answer, "{\"hosts\":{\"total\":0,"));
     free(answer);
     //  Metrics without a monitor: the database's part.
     answer = s_get(port, "/metrics");

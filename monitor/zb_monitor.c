@@ -86,7 +86,7 @@ struct _zb_monitor_t {
     zb_monitor_hangup_fn *hangup; // called when it is readable
     void *hangup_arg;
 
-    zb_orders_t *orders;   // admin orders from the HTTP server, carried out in the loop
+    zb_orders_t *orders; // admin orders from the HTTP server, carried out in the loop
 
     //  For other threads (the HTTP server): stats copied at every pass.
     pthread_mutex_t shared_lock; // guards shared

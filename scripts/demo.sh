@@ -75,7 +75,7 @@ agent() { # name, then service lines "name port"
 agent web-1 cache "${redis_port[0]}" sessions "${redis_port[1]}"
 agent db-1 redis "${redis_port[2]}"
 
-status() { "$bin/zbeat" --db "$db" status; }
+status() { "$bin/zbeat" --db "$db" status --all; }  # a small fleet: every row
 #   Wait (with a deadline) until both hosts and all three services are up.
 for _ in $(seq 100); do
     [ "$(status 2>/dev/null | grep -cwE "up|alive")" -ge 5 ] && break

@@ -3,6 +3,7 @@
 #include "zb_text.h"
 #include "zb_time.h"
 
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,6 +45,123 @@ json_t *zb_query_status_json(const zb_store_status_t *row)
     if (row->tls_expires_ms)
         json_object_set_new(o, "tls_expires", zb_query_json_time(row->tls_expires_ms));
     return o;
+}
+
+//  A problem: any state but up (a service) or alive (a host).
+static bool s_problem(const char *state)
+{
+    return strcmp(state, "up") != 0 && strcmp(state, "alive") != 0;
+}
+
+//  Whether word is one of list's comma-separated items (or "problems").
+static bool s_state_listed(const char *list, const char *word)
+{
+    size_t len = strlen(word);
+    for (const char *p = list; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t item = comma ? (size_t)(comma - p) : strlen(p);
+        if (item == len && strncmp(p, word, len) == 0)
+            return true;
+        if (item == 8 && strncmp(p, "problems", 8) == 0 && s_problem(word))
+            return true;
+        p += item + (comma ? 1 : 0);
+    }
+    return false;
+}
+
+bool zb_query_status_keeps(const zb_query_filter_t *filter, const zb_store_status_t *row)
+{
+    if (filter->states && !s_state_listed(filter->states, row->state ? row->state : ""))
+        return false;
+    if (filter->host && fnmatch(filter->host, row->host, 0) != 0)
+        return false;
+    if (filter->service && (!row->service || fnmatch(filter->service, row->service, 0) != 0))
+        return false;
+    return true;
+}
+
+bool zb_query_glob_valid(const char *text)
+{
+    size_t len = strlen(text);
+    if (len == 0 || len > 64)
+        return false;
+    for (const char *p = text; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr("._-*?[]!", *p)))
+            return false;
+    return true;
+}
+
+static void s_tally_add(zb_query_tally_t *tally, const char *state)
+{
+    tally->total++;
+    tally->problems += s_problem(state) ? 1 : 0;
+    size_t i = 0;
+    while (i < tally->states && strcmp(tally->by_state[i].state, state) != 0)
+        i++;
+    if (i == tally->states && i == ZB_QUERY_STATES_MAX) {
+        i = ZB_QUERY_STATES_MAX - 1; // the last slot becomes "other"
+        snprintf(tally->by_state[i].state, sizeof(tally->by_state[i].state), "other");
+    } else if (i == tally->states) {
+        tally->states++;
+        snprintf(tally->by_state[i].state, sizeof(tally->by_state[i].state), "%s", state);
+    }
+    tally->by_state[i].count++;
+}
+
+void zb_query_summary_add(zb_query_summary_t *summary, const zb_store_status_t *row)
+{
+    s_tally_add(row->service ? &summary->services : &summary->hosts,
+                row->state ? row->state : "unknown");
+}
+
+static json_t *s_tally_json(const zb_query_tally_t *tally)
+{
+    json_t *states = json_object();
+    for (size_t i = 0; states && i < tally->states; i++)
+        json_object_set_new(states, tally->by_state[i].state,
+                            json_integer((json_int_t)tally->by_state[i].count));
+    return json_pack("{s:I, s:I, s:o*}", "total", (json_int_t)tally->total, "problems",
+                     (json_int_t)tally->problems, "states", states);
+}
+
+json_t *zb_query_summary_json(const zb_query_summary_t *summary)
+{
+    return json_pack("{s:o*, s:o*}", "hosts", s_tally_json(&summary->hosts), "services",
+                     s_tally_json(&summary->services));
+}
+
+//  "3 hosts: 2 alive, 1 silent", the healthy state first.
+static size_t s_tally_line(const zb_query_tally_t *tally, const char *noun, const char *good,
+                           char *buf, size_t size)
+{
+    size_t used = (size_t)snprintf(buf, size, "%lld %s%s", (long long)tally->total, noun,
+                                   tally->total == 1 ? "" : "s");
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < tally->states && used < size; i++) {
+            if ((strcmp(tally->by_state[i].state, good) == 0) != (pass == 0))
+                continue;
+            used += (size_t)snprintf(buf + used, size - used, "%s%lld %s",
+                                     strchr(buf, ':') ? ", " : ": ",
+                                     (long long)tally->by_state[i].count, tally->by_state[i].state);
+        }
+    return used < size ? used : size;
+}
+
+void zb_query_summary_line(const zb_query_summary_t *summary, char *buf, size_t size)
+{
+    if (size == 0)
+        return;
+    //  A service filter counts no host: no "0 hosts".
+    if (summary->hosts.total == 0 && summary->services.total > 0) {
+        s_tally_line(&summary->services, "service", "up", buf, size);
+        return;
+    }
+    size_t used = s_tally_line(&summary->hosts, "host", "alive", buf, size);
+    if (used + 2 < size) {
+        snprintf(buf + used, size - used, "; ");
+        s_tally_line(&summary->services, "service", "up", buf + used + 2, size - used - 2);
+    }
 }
 
 json_t *zb_query_outage_json(const zb_store_outage_t *outage, int64_t now_ms)

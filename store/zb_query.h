@@ -27,6 +27,45 @@ json_t *zb_query_json_time(int64_t ms);
 //  One row of `zbeat status --json`.
 json_t *zb_query_status_json(const zb_store_status_t *row);
 
+//  Which status rows to keep (`zbeat status --state --host --service`,
+//  GET /api/v1/status?state=&host=&service=); NULL members keep all.
+//  states: comma-separated; "problems" stands for every state but up
+//  (services) and alive (hosts). host, service: fnmatch globs; a service
+//  filter keeps service rows only.
+typedef struct {
+    const char *states;
+    const char *host;
+    const char *service;
+} zb_query_filter_t;
+bool zb_query_status_keeps(const zb_query_filter_t *filter, const zb_store_status_t *row);
+//  Whether text is a glob of name characters and * ? [ ] !, 1..64 long.
+bool zb_query_glob_valid(const char *text);
+
+//  Hosts and services counted by state: the summary line of `zbeat
+//  status` and GET /api/v1/summary. Beyond ZB_QUERY_STATES_MAX distinct
+//  states the rest count as "other".
+#define ZB_QUERY_STATES_MAX 12
+typedef struct {
+    char state[24];
+    int64_t count;
+} zb_query_count_t;
+typedef struct {
+    int64_t total;
+    int64_t problems; // not up (services), not alive (hosts)
+    size_t states;
+    zb_query_count_t by_state[ZB_QUERY_STATES_MAX];
+} zb_query_tally_t;
+typedef struct {
+    zb_query_tally_t hosts;
+    zb_query_tally_t services;
+} zb_query_summary_t;
+void zb_query_summary_add(zb_query_summary_t *summary, const zb_store_status_t *row);
+//  {"hosts": {"total": N, "problems": N, "states": {"alive": N, ...}},
+//   "services": {...}}
+json_t *zb_query_summary_json(const zb_query_summary_t *summary);
+//  "3 hosts: 2 alive, 1 silent; 6 services: 5 up, 1 down"
+void zb_query_summary_line(const zb_query_summary_t *summary, char *buf, size_t size);
+
 //  One row of `zbeat outages --json`; now_ms ends an open outage's duration.
 json_t *zb_query_outage_json(const zb_store_outage_t *outage, int64_t now_ms);
 

@@ -108,4 +108,51 @@ void zb_query_test(bool verbose)
     snprintf(expect, sizeof(expect), shape, "false");
     s_expect(zb_query_silence_json(&silence, 5000), expect);
     s_expect(zb_query_silence_json(&silence, 999), expect);
+
+    //  Filters: states (with "problems"), globs; a service filter keeps
+    //  service rows only.
+    zb_store_status_t rows[] = {
+        {.host = "web-1", .state = "alive"},
+        {.host = "web-1", .service = "redis", .state = "down"},
+        {.host = "web-1", .service = "www", .state = "up"},
+        {.host = "db-1", .state = "silent"},
+        {.host = "db-1", .service = "pg", .state = "up"},
+    };
+    zb_query_filter_t problems = {.states = "problems"}, web = {.host = "web-*"};
+    zb_query_filter_t up = {.states = "silent,up", .service = "p?"}, none = {0};
+    const char *expect_keep[] = {"01010", "11100", "00001", "11111"};
+    const zb_query_filter_t *filters[] = {&problems, &web, &up, &none};
+    for (size_t f = 0; f < 4; f++)
+        for (size_t r = 0; r < 5; r++)
+            assert(zb_query_status_keeps(filters[f], &rows[r]) == (expect_keep[f][r] == '1'));
+    assert(zb_query_glob_valid("web-[0-9]*") && !zb_query_glob_valid("") &&
+           !zb_query_glob_valid("a b") && !zb_query_glob_valid("a/b"));
+
+    //  The summary: counts by state, its JSON and its line.
+    zb_query_summary_t summary = {0};
+    for (size_t r = 0; r < 5; r++)
+        zb_query_summary_add(&summary, &rows[r]);
+    s_expect(zb_query_summary_json(&summary),
+             "{\"hosts\":{\"total\":2,\"problems\":1,\"states\":{\"alive\":1,\"silent\":1}},"
+             "\"services\":{\"total\":3,\"problems\":1,\"states\":{\"down\":1,\"up\":2}}}");
+    char line[200];
+    zb_query_summary_line(&summary, line, sizeof(line));
+    if (strcmp(line, "2 hosts: 1 alive, 1 silent; 3 services: 2 up, 1 down") != 0) {
+        fprintf(stderr, "zb_query: summary line %s\n", line);
+        assert(!"summary line");
+    }
+    zb_query_summary_t empty = {0};
+    zb_query_summary_line(&empty, line, sizeof(line));
+    assert(strcmp(line, "0 hosts; 0 services") == 0);
+    //  More states than slots: the rest count as "other".
+    char names[ZB_QUERY_STATES_MAX + 3][8];
+    for (size_t i = 0; i < ZB_QUERY_STATES_MAX + 3; i++) {
+        snprintf(names[i], sizeof(names[i]), "s%zu", i);
+        zb_store_status_t odd = {.host = "h", .state = names[i]};
+        zb_query_summary_add(&empty, &odd);
+    }
+    assert(empty.hosts.states == ZB_QUERY_STATES_MAX &&
+           empty.hosts.total == ZB_QUERY_STATES_MAX + 3);
+    assert(strcmp(empty.hosts.by_state[ZB_QUERY_STATES_MAX - 1].state, "other") == 0 &&
+           empty.hosts.by_state[ZB_QUERY_STATES_MAX - 1].count == 4);
 }

@@ -289,8 +289,10 @@ static json_t *s_row(const s_series_t *series, s_build_t *build, int64_t since, 
     return o;
 }
 
-json_t *zb_report_build(zb_store_t *store, const char *host, int64_t since_ms, int64_t until_ms,
-                        int64_t now_ms, char *err, size_t errsize)
+//  outages_only: the series of the outages alone (no walk of every
+//  service and host).
+static json_t *s_build(zb_store_t *store, const char *host, bool outages_only, int64_t since_ms,
+                       int64_t until_ms, int64_t now_ms, char *err, size_t errsize)
 {
     assert(store && err);
     s_build_t build = {.series = zhashx_new(), .host = host};
@@ -308,9 +310,9 @@ json_t *zb_report_build(zb_store_t *store, const char *host, int64_t since_ms, i
     query.since_ms = since_ms;
     query.until_ms = until_ms;
     int rc = zb_store_outages(store, &query, s_on_outage, &build);
-    if (rc == 0)
+    if (rc == 0 && !outages_only)
         rc = zb_store_services(store, s_on_service, &build);
-    if (rc == 0)
+    if (rc == 0 && !outages_only)
         rc = zb_store_hosts(store, s_on_host, &build);
     if (rc < 0) {
         snprintf(err, errsize, "%s", zb_store_error(store));
@@ -356,6 +358,18 @@ done:
     free(list);
     zhashx_destroy(&build.series);
     return report;
+}
+
+json_t *zb_report_build(zb_store_t *store, const char *host, int64_t since_ms, int64_t until_ms,
+                        int64_t now_ms, char *err, size_t errsize)
+{
+    return s_build(store, host, false, since_ms, until_ms, now_ms, err, errsize);
+}
+
+json_t *zb_report_build_outages(zb_store_t *store, int64_t since_ms, int64_t until_ms,
+                                int64_t now_ms, char *err, size_t errsize)
+{
+    return s_build(store, NULL, true, since_ms, until_ms, now_ms, err, errsize);
 }
 
 //  --------------------------------------------------------------------------

@@ -65,6 +65,12 @@ double zb_report_availability(const zb_report_figures_t *figures);
 //  Returns NULL with a one-line reason in err.
 json_t *zb_report_build(zb_store_t *store, const char *host, int64_t since_ms, int64_t until_ms,
                         int64_t now_ms, char *err, size_t errsize);
+//  The same with only the rows that had an outage (a host row: a silence)
+//  in the window, for fleets too large to list whole: every other service
+//  was 100% available with no outage. (A service whose host was silent but
+//  which had no outage of its own is left out too: its silent_s is lost.)
+json_t *zb_report_build_outages(zb_store_t *store, int64_t since_ms, int64_t until_ms,
+                                int64_t now_ms, char *err, size_t errsize);
 
 //  Prints a report as an aligned table or as CSV. Returns 0, or -1 on a
 //  write error.

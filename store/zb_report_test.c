@@ -112,6 +112,21 @@ static void s_test_store(void)
     assert(json_real_value(json_object_get(row, "availability_pct")) == 90.0);
     assert(json_real_value(json_object_get(row, "mttr_s")) == 200.0);
     assert(json_integer_value(json_object_get(row, "outages")) == 1);
+    //  Only the rows with outages: the same figures, ssh (never down) and
+    //  web-3 (never silent) left out.
+    json_t *changed =
+        zb_report_build_outages(store, 1000 * S, 2000 * S, 1900 * S, err, sizeof(err));
+    assert(changed);
+    json_t *some = json_object_get(changed, "rows");
+    assert(json_array_size(some) == 3);
+    for (size_t i = 0, k = 0; i < json_array_size(list); i++) {
+        json_t *full = json_array_get(list, i);
+        if (json_integer_value(json_object_get(full, "outages")) == 0)
+            continue;
+        if (!json_equal(full, json_array_get(some, k++)))
+            assert(!"an outages-only row differs from the full report's");
+    }
+    json_decref(changed);
     json_decref(report);
 
     //  Filtered to one host.

@@ -4,6 +4,12 @@
 // incidents and a filter. Plain DOM, no library; all text from the API goes
 // in through textContent, never as HTML. The JSON is fetched again every
 // REFRESH_MS and the page redrawn at once from it (no blank in between).
+//
+// A large fleet (more than LARGE_ROWS hosts and services) is not downloaded
+// whole: the page asks for the counts (/api/v1/summary), the problems
+// (/api/v1/status?state=problems), the reports' rows with outages only, and
+// for what the search box names (/api/v1/status?host=GLOB, a page at a
+// time); every other host is all up and folds into a count.
 "use strict";
 
 (function () {
@@ -25,6 +31,10 @@
     let latencyAt = 0;
     let tlsWarnMs = 14 * 86400000; // monitor/tls-warn (from /api/v1/monitor)
     const SVG = "http://www.w3.org/2000/svg";
+    const LARGE_ROWS = 25000;    // hosts + services beyond which the page asks for less
+    const PROBLEMS_MAX = 2000;   // problem rows fetched at once (large)
+    const SEARCH_ROWS = 400;     // rows of one search page (large)
+    let searchOffset = 0;        // the search page shown (large)
 
     // The last hour's round trips (1-minute means) as a line; gaps where a
     // minute had none.
@@ -227,7 +237,7 @@
         title.title = name;
         head.appendChild(title);
         head.appendChild(el("span", "badge " + state, state));
-        if (host.row) {
+        if (host.row && host.row.since) {
             const since = Date.parse(host.row.since);
             const s = el("span", "since", "for " + duration(now - since));
             s.title = "since " + localTime(since);
@@ -262,7 +272,9 @@
                 box.dataset.window = w.since;
                 const label = el("div", "label");
                 label.appendChild(el("span", "", w.label));
-                const pct = el("span", "pct", percent(r ? r.availability_pct : null));
+                // Large fleets: the report lists the rows with outages only;
+                // any other was never down in the window.
+                const pct = el("span", "pct", percent(r ? r.availability_pct : f.partial ? 100 : null));
                 if (r) pct.title = r.outages + " outage" + (r.outages === 1 ? "" : "s") +
                     (r.down_s ? ", down " + duration(r.down_s * 1000) : "") +
                     (r.silent_s ? ", host silent " + duration(r.silent_s * 1000) : "") +
@@ -279,7 +291,10 @@
         return card;
     }
 
-    function render(status, outages, reports, truncated) {
+    // large (null for a small fleet): {summary, more (problems cut short),
+    // search: {text, more, offset} or null}; status then holds the problems
+    // or the search's rows only.
+    function render(status, outages, reports, truncated, large) {
         const hosts = new Map(); // name -> {row, services}
         for (const row of status) {
             if (!hosts.has(row.host)) hosts.set(row.host, { row: null, services: [] });
@@ -287,6 +302,10 @@
             if (row.service === null) host.row = row;
             else host.services.push(row);
         }
+        // Large: a host whose own row is not among the problems is alive.
+        if (large && !large.search)
+            for (const host of hosts.values())
+                if (!host.row) host.row = { state: "alive", since: null };
         const spans = new Map(); // "host" or "host/service" -> [span]
         for (const o of outages) {
             const key = o.kind === "host" ? o.host : o.host + "/" + o.service;
@@ -296,7 +315,8 @@
         const figures = reports.map((report) => {
             const rows = new Map();
             for (const r of report.rows) rows.set(r.service === null ? r.host : r.host + "/" + r.service, r);
-            return { from: Date.parse(report.since), to: Date.parse(report.until), rows: rows };
+            return { from: Date.parse(report.since), to: Date.parse(report.until), rows: rows,
+                     partial: !!large };
         });
         const now = figures[0].to;
         const dayStart = figures[0].from;
@@ -324,10 +344,11 @@
         }
         order.sort((a, b) => a.level - b.level || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
-        const filter = document.getElementById("filter").value.trim().toLowerCase();
+        // Large: the monitor did the filtering (the search's rows).
+        const filter = large ? "" : document.getElementById("filter").value.trim().toLowerCase();
         const fragment = document.createDocumentFragment();
         let shown = 0, folded = 0, matched = 0;
-        const fold = !filter && !expanded && hosts.size > COLLAPSE_HOSTS;
+        const fold = !filter && !expanded && hosts.size > COLLAPSE_HOSTS && !large;
         for (const item of order) {
             let services = item.host.services;
             if (filter) {
@@ -343,7 +364,20 @@
             shown++;
             fragment.appendChild(card(item.name, item.host, services, spans, figures, now));
         }
-        if (folded) {
+        if (large && !large.search) {
+            // The hosts not drawn: all up (their rows were not asked for).
+            folded = Math.max(0, large.summary.hosts.total - hosts.size);
+            if (large.more)
+                fragment.appendChild(el("p", "muted", "first " + PROBLEMS_MAX + " rows of " +
+                                        (large.summary.hosts.problems + large.summary.services.problems) +
+                                        " problems shown"));
+        }
+        if (large && folded && !large.search) {
+            const line = el("section", "host folded");
+            line.appendChild(el("span", "", folded + " more host" + (folded === 1 ? "" : "s") +
+                                " all up: search by name to see one"));
+            fragment.appendChild(line);
+        } else if (folded) {
             const line = el("section", "host folded");
             line.appendChild(el("span", "", folded + " more host" + (folded === 1 ? "" : "s") +
                                 " all up, no outage in 24 h"));
@@ -354,6 +388,7 @@
             fragment.appendChild(line);
         }
         if (filter && matched === 0) fragment.appendChild(el("p", "muted", "no host or service matches"));
+        if (large && large.search) searchPager(fragment, large.search, hosts.size);
         if (matched > MATCHES_MAX)
             fragment.appendChild(el("p", "muted", "first " + MATCHES_MAX + " of " + matched +
                                     " matching hosts: narrow the filter"));
@@ -362,18 +397,47 @@
         main.replaceChildren(fragment);
         main.dataset.folded = String(folded);
         incidents(outages, now);
-        const summary = hosts.size + " host" + (hosts.size === 1 ? "" : "s") +
+        let hostCount = hosts.size;
+        if (large) {
+            const h = large.summary.hosts, s = large.summary.services;
+            hostCount = h.total;
+            silent = h.problems;
+            services = s.total;
+            down = s.states.down || 0;
+        }
+        const summary = hostCount + " host" + (hostCount === 1 ? "" : "s") +
             (silent ? " (" + silent + " not alive)" : "") + ", " + services + " service" +
             (services === 1 ? "" : "s") + (down ? " (" + down + " down)" : "");
-        document.getElementById("summary").textContent = hosts.size ? summary : "no hosts yet";
+        document.getElementById("summary").textContent = hostCount ? summary : "no hosts yet";
+        main.dataset.large = String(!!large);
+        document.getElementById("filter").placeholder = large ? "search hosts: a name or a glob (web-1*)"
+                                                              : "filter hosts and services";
         document.title = (down ? "(" + down + " down) " : "") + "zbeat status";
         problem(truncated ? "more than 10000 outages in 7 days: the timelines show the newest" : null);
+    }
+
+    // Large: the search's page, and buttons for the pages around it.
+    function searchPager(fragment, search, count) {
+        if (count === 0) fragment.appendChild(el("p", "muted", "no host matches " + search.glob));
+        if (!search.offset && !search.more) return;
+        const line = el("div", "folded pager");
+        line.appendChild(el("span", "", "rows " + (search.offset + 1) + "\u2013" +
+                            (search.offset + search.rows) + " of the hosts matching " + search.glob));
+        const page = (label, offset) => {
+            const b = el("button", "", label);
+            b.type = "button";
+            b.addEventListener("click", () => { searchOffset = offset; refresh(); });
+            line.appendChild(b);
+        };
+        if (search.offset) page("previous", Math.max(0, search.offset - SEARCH_ROWS));
+        if (search.more) page("next", search.offset + SEARCH_ROWS);
+        fragment.appendChild(line);
     }
 
     function redraw() {
         if (!last) return;
         const started = performance.now();
-        render(last.status, last.outages, last.reports, last.truncated);
+        render(last.status, last.outages, last.reports, last.truncated, last.large);
         document.body.dataset.renderMs = String(Math.round(performance.now() - started));
     }
 
@@ -383,12 +447,48 @@
         p.textContent = text || "";
     }
 
+    // The search box's text as the API's host glob: a name part matches
+    // anywhere (web -> *web*); one with * ? or [ is taken as it is.
+    function searchGlob() {
+        const text = document.getElementById("filter").value.trim();
+        if (!text) return null;
+        return /[*?[]/.test(text) ? text : "*" + text + "*";
+    }
+
+    // Large: the problems (or the search's page) instead of every row.
+    async function largeRows(summary) {
+        const glob = searchGlob();
+        if (glob !== null && !/^[A-Za-z0-9._\-*?[\]!]{1,64}$/.test(glob))
+            return { rows: [], large: { summary: summary, more: false,
+                     search: { glob: glob, more: false, offset: 0, rows: 0 } } };
+        if (glob === null) {
+            const p = await getJSON("/api/v1/status?state=problems&limit=" + PROBLEMS_MAX);
+            return { rows: p.body, large: { summary: summary, more: p.more, search: null } };
+        }
+        const q = await getJSON("/api/v1/status?host=" + encodeURIComponent(glob) +
+                                "&limit=" + SEARCH_ROWS + "&offset=" + searchOffset);
+        return { rows: q.body, large: { summary: summary, more: false,
+                 search: { glob: glob, more: q.more, offset: searchOffset, rows: q.body.length } } };
+    }
+
+    let timer = 0;
+    let asking = 0; // the latest refresh: an older answer arriving late is dropped
+
+    // From the clock, the search box or a page button: the latest wins.
     async function refresh() {
+        window.clearTimeout(timer);
+        const mine = ++asking;
         try {
+            const summary = (await getJSON("/api/v1/summary")).body;
+            const large = summary.hosts.total + summary.services.total > LARGE_ROWS;
+            const rows = large ? largeRows(summary) : getJSON("/api/v1/status")
+                .then((a) => ({ rows: a.body, large: null }));
             const answers = await Promise.all([
-                getJSON("/api/v1/status"),
+                rows,
                 getJSON("/api/v1/outages?since=7d&limit=10000"),
-            ].concat(WINDOWS.map((w) => getJSON("/api/v1/report?since=" + w.since))));
+            ].concat(WINDOWS.map((w) => getJSON("/api/v1/report?since=" + w.since +
+                                                (large ? "&outages_only=true" : "")))));
+            if (mine !== asking) return;
             if (Date.now() - latencyAt >= LATENCY_MS) {
                 try {
                     const m = await getJSON("/api/v1/monitor");
@@ -396,24 +496,27 @@
                 } catch (e) {
                     // keep the default
                 }
-                // Best effort: the page works without it.
+                // Best effort: the page works without it. Large: no
+                // sparklines (a series per service would be megabytes).
                 try {
-                    const l = await getJSON("/api/v1/latency");
+                    const l = large ? { body: { series: [] } } : await getJSON("/api/v1/latency");
                     latency = new Map(l.body.series.map((s) => [s.host + "/" + s.service, s]));
                     latencyAt = Date.now();
                 } catch (e) {
                     latency = new Map();
                 }
             }
-            last = { status: answers[0].body, outages: answers[1].body,
-                     reports: answers.slice(2).map((a) => a.body), truncated: answers[1].more };
+            if (mine !== asking) return;
+            last = { status: answers[0].rows, outages: answers[1].body,
+                     reports: answers.slice(2).map((a) => a.body), truncated: answers[1].more,
+                     large: answers[0].large };
             redraw();
             document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
             document.body.dataset.loaded = String(Date.now());
         } catch (e) {
-            problem("cannot read the monitor: " + e.message);
+            if (mine === asking) problem("cannot read the monitor: " + e.message);
         }
-        window.setTimeout(refresh, REFRESH_MS);
+        if (mine === asking) timer = window.setTimeout(refresh, REFRESH_MS);
     }
 
     document.addEventListener("keydown", (e) => {
@@ -421,9 +524,13 @@
     });
     // Typing redraws from the answers in hand, a moment after the last key.
     let typing = 0;
+    // A large fleet's search asks the monitor (from its first page).
     document.getElementById("filter").addEventListener("input", () => {
         window.clearTimeout(typing);
-        typing = window.setTimeout(redraw, 150);
+        if (last && last.large)
+            typing = window.setTimeout(() => { searchOffset = 0; refresh(); }, 300);
+        else
+            typing = window.setTimeout(redraw, 150);
     });
     refresh();
 })();

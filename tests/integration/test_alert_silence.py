@@ -120,7 +120,7 @@ class AlertSilenceTest(AlertCase):
             (["silence", "remove", "x"], 2, "\"x\" is not a silence ID"),
             (["silence", "remove", "99"], 1, "no active silence 99"),
             (["silence", "list", "--for", "1h"], 2, "--for and --reason are for silence add"),
-            (["status", "--all"], 2, "--all is for silence list"),
+            (["outages", "--all"], 2, "--all is for status and silence list"),
             (["alerts", "--host", "x"], 2, "alerts takes no filters"),
             (["alerts", "--open"], 2, "alerts takes no filters"),
         ]

@@ -147,14 +147,47 @@ class CliOutputTest(MonitorCase):
         self.assertEqual(parse_rfc3339_ms(rows[2]["since"]), self.t - 30 * 60000)
         rc, out, err = self.cli("status")
         self.assertEqual(rc, 0, err)
-        # The monitor's own line first (nothing replays here: caught up).
-        self.assertRegex(out.splitlines()[0], r"^monitor: up \S+, heard \S+ ago, caught up$")
-        self.assertEqual(out.splitlines()[1].split()[:3], ["HOST", "SERVICE", "STATE"])
+        # The monitor's own line first (nothing replays here: caught up),
+        # the counts, then the problems only: a-1/web down.
+        lines = out.splitlines()
+        self.assertRegex(lines[0], r"^monitor: up \S+, heard \S+ ago, caught up$")
+        self.assertEqual(lines[1], "3 hosts: 3 alive; 4 services: 3 up, 1 down")
+        self.assertEqual(lines[2].split()[:3], ["HOST", "SERVICE", "STATE"])
         self.assertRegex(out, r"\na-1 +web +down +\S+Z +3\dm\d\ds +timeout\n")
+        self.assertEqual(len(lines), 4, out)
+        # --all: every row, as before.
+        rc, out, err = self.cli("status", "--all")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([l.split()[:3] for l in out.splitlines()[3:]],
+                         [[h, s or "-", st] for h, s, st in got])
+        # Filters, as the API's: states, host and service globs.
+        rc, out, err = self.cli("status", "--host", "[bc]-*", "--service", "redis")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.splitlines()[1], "1 service: 1 up")  # services only
+        self.assertEqual(out.splitlines()[2], "no problems (--all shows every row)")
+        rc, out, err = self.cli("status", "--state", "up", "--host", "[bc]-*")
+        self.assertEqual([l.split()[:3] for l in out.splitlines()[3:]],
+                         [["b-2", "api", "up"], ["c-3", "redis", "up"]])
+        rc, out, err = self.cli("status", "--host", "nobody-*")
+        self.assertEqual(out.splitlines()[1:], ["no host or service matches"])
+        # JSON and CSV: every row unless filtered (scripts keep working).
+        self.assertEqual([(r["host"], r["service"], r["state"])
+                          for r in self.cli_json("status", "--state", "problems,alive")],
+                         [("a-1", None, "alive"), ("a-1", "web", "down"), ("b-2", None, "alive"),
+                          ("c-3", None, "alive")])
+        self.assertEqual(self.cli_json("status", "--host", "zz*"), [])
         rc, out, err = self.cli("status", "--csv")
         table = list(csv.reader(io.StringIO(out)))
         self.assertEqual(table[0], ["host", "service", "state", "since", "for", "reason"])
         self.assertEqual(len(table), 8)
+        rc, out, err = self.cli("status", "--csv", "--service", "redis")
+        self.assertEqual([r[:3] for r in csv.reader(io.StringIO(out))][1:],
+                         [["a-1", "redis", "up"], ["c-3", "redis", "up"]])
+        for bad, says in ((["--state", ""], "--state"), (["--state", "Down"], "--state"),
+                          (["--host", "a b"], "--host"), (["--service", "x/y"], "--service")):
+            rc, out, err = self.cli("status", *bad)
+            self.assertEqual((rc, out), (2, ""), bad)
+            self.assertIn(says, err)
 
         hosts = self.cli_json("hosts")
         self.assertEqual([h["host"] for h in hosts], ["a-1", "b-2", "c-3"])
@@ -202,7 +235,7 @@ class CliOutputTest(MonitorCase):
                    (evil_host,))
         db.commit()
         db.close()
-        for args in (["outages"], ["outages", "--csv"], ["outages", "--json"], ["status"],
+        for args in (["outages"], ["outages", "--csv"], ["outages", "--json"], ["status", "--all"],
                      ["status", "--csv"], ["status", "--json"], ["hosts"], ["hosts", "--json"]):
             r = subprocess.run([self.cli_bin, "--db", self.db] + args, capture_output=True)
             self.assertEqual(r.returncode, 0, "%s: %s" % (args, r.stderr))

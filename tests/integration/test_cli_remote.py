@@ -86,7 +86,9 @@ class CliRemoteTest(HttpCase):
         redis = ["--service", "redis"]
         for args in (["outages"] + redis, ["outages", "--json"] + redis,
                      ["outages", "--csv"] + redis, ["hosts", "--json"],
-                     ["status", "--json"], ["alerts", "--json"]):
+                     ["status", "--json"], ["alerts", "--json"],
+                     ["status", "--json", "--state", "problems"],
+                     ["status", "--json", "--service", "red*"]):
             rc, out, err = self.remote([a["url"]], *args)
             self.assertEqual(rc, 0, err)
             self.assertEqual(out, self.local(a, *args)[1], args)
@@ -98,7 +100,19 @@ class CliRemoteTest(HttpCase):
         self.assertTrue(out.startswith("monitor: up "), out)
         cut = lambda text: [line.split()[:4] for line in text.splitlines()[1:]]
         self.assertEqual(cut(out), cut(local))
-        self.assertIn(["web-1", "redis", "unknown"], [r[:3] for r in cut(out)])
+        #  By default the counts and the problems only (the monitor
+        #  filters: state=problems); --all every row.
+        #  (A silent host's services are unknown: problems too.)
+        self.assertEqual(out.splitlines()[1], "1 host: 1 silent; 1 service: 1 unknown")
+        self.assertEqual([l.split()[:3] for l in out.splitlines()[3:]],
+                         [["web-1", "-", "silent"], ["web-1", "redis", "unknown"]])
+        rc, out, err = self.remote([a["url"]], "status", "--all")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(cut(out), cut(self.local(a, "status", "--all")[1]))
+        self.assertEqual(len(out.splitlines()), 5, out)
+        rc, out, err = self.remote([a["url"]], "status", "--state", "up")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.splitlines()[2:], ["no row matches"])
 
     def test_clean_errors(self):
         a = self.secure_monitor("a")

@@ -201,7 +201,7 @@ class MonitorAgentTest(MonitorCase):
         self.assertEqual([r["host"] for r in self.outages("--service", "api")], ["h-b"])
         self.assertEqual(self.outages("--host", "h-a"), [])
         self.assertEqual(len(self.outages("--open")), 2)
-        rc, out, err = self.cli("status")
+        rc, out, err = self.cli("status", "--all")
         self.assertEqual(rc, 0, err)
         for host in servers:
             self.assertIn(host, out)

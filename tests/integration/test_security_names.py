@@ -88,7 +88,7 @@ class NamesTest(MonitorCase):
                     json.loads(out)
         rc, out, _ = self.cli("outages")
         self.assertIn("\\x1b[31m'; --", out)  # the escape shown, not obeyed
-        rc, out, _ = self.cli("status")
+        rc, out, _ = self.cli("status", "--all")
         self.assertNotIn("\u202e", out)  # no right-to-left override in a table
         self.assertIn("\\u202e right-to-left", out)
         rc, out, _ = self.cli("outages", "--csv")
