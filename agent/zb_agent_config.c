@@ -32,9 +32,19 @@
 #define ZB_RESOLVE_MAX_MS (24 * 3600 * 1000)
 
 static const char *const s_root_keys[] = {"agent", "service", NULL};
-static const char *const s_agent_keys[] = {
-    "name",   "monitor",  "beat",   "listen",          "cert", "monitor-cert", "journal",
-    "replay", "discover", "docker", "discover-filter", NULL};
+static const char *const s_agent_keys[] = {"name",
+                                           "monitor",
+                                           "beat",
+                                           "listen",
+                                           "cert",
+                                           "monitor-cert",
+                                           "journal",
+                                           "replay",
+                                           "discover",
+                                           "docker",
+                                           "discover-filter",
+                                           "full-every",
+                                           NULL};
 static const char *const s_service_keys[] = {
     "probe",     "check",        "send",          "expect",      "interval", "timeout",    "fails",
     "resolve",   "hold",         "tls",           "tls-ca",      "tls-name", "tls-verify", "http",
@@ -623,6 +633,12 @@ static int s_load_agent(zb_config_t *config, zconfig_t *section, zb_agent_config
                            ZB_BEAT_MAX_MS, &beat) == -1)
         return -1;
     self->beat_ms = beat;
+    //  1: every beat full, the v1 wire (the default: v1 monitors read it).
+    int64_t full_every;
+    if (zb_config_int(config, section, "full-every", 1, 1, ZB_AGENT_FULL_EVERY_MAX, &full_every) ==
+        -1)
+        return -1;
+    self->full_every = full_every;
     //  CURVE: both keys or neither.
     const char *cert = zb_config_string(config, section, "cert", NULL);
     const char *monitor_cert = zb_config_string(config, section, "monitor-cert", NULL);

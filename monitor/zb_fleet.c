@@ -303,6 +303,8 @@ static void s_host_quiet(zb_fleet_t *self, zb_fleet_host_t *host, zb_fleet_host_
                       state == ZB_FLEET_SILENT ? "silent" : "stopped");
     host->state = state;
     host->since_ms = since_ms;
+    //  The services are unknown now, whatever the agent's table says.
+    host->digest_known = false;
     for (zb_fleet_service_t *service = zb_table_first(host->services); service;
          service = zb_table_next(host->services)) {
         if (service->state == ZB_STATE_UNKNOWN)
@@ -487,6 +489,9 @@ static void s_reconcile(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t 
 
 static void s_event(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t *msg)
 {
+    //  The state moved past the last full beat: only the next one (which
+    //  the agent sends on every change) says what the table is.
+    host->digest_known = false;
     if (!msg->service[0]) {
         //  The decoder admits only "to stopped" for a host event.
         if (msg->to == ZB_STATE_STOPPED && host->state != ZB_FLEET_STOPPED) {
@@ -504,6 +509,16 @@ static void s_event(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t *msg
         service = s_service_get(self, host, msg->service);
     if (service)
         s_service_apply(self, host, service, msg->to, msg->at_ms, NULL, msg->reason, msg->error);
+}
+
+//  A thin beat has no services: it must not invent any state. Its digest
+//  tells whether what is held is the agent's table (nothing to do) or not
+//  (counted; the next full beat, at most full-every beats away, repairs it).
+static void s_thin(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t *msg)
+{
+    self->counts.thin++;
+    if (!host->digest_known || host->digest != msg->digest)
+        self->counts.thin_unsynced++;
 }
 
 //  --------------------------------------------------------------------------
@@ -538,6 +553,7 @@ void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, in
         }
         s_copy(host->instance, sizeof(host->instance), msg->instance);
         s_instance_write(self, host->name, host->instance, now_wall, msg->seq);
+        host->digest_known = false;
         dirty = true;
     }
     uint64_t writes = self->writes;
@@ -569,7 +585,13 @@ void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, in
         if (msg->interval_ms != host->interval_ms)
             dirty = true;
         host->interval_ms = msg->interval_ms;
-        s_reconcile(self, host, msg);
+        if (msg->thin)
+            s_thin(self, host, msg);
+        else {
+            s_reconcile(self, host, msg);
+            host->digest = msg->digest;
+            host->digest_known = msg->has_digest;
+        }
     } else
         s_event(self, host, msg);
     if (dirty)
@@ -656,6 +678,8 @@ int zb_fleet_replay(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int
     if (!host)
         return -1;
     bool adopted = s_replay_adopt(host, msg);
+    //  Replay may move state (or its history) past the last full beat.
+    host->digest_known = false;
     if (created) {
         //  First heard through its replay: that is hearing it (the silence
         //  deadline starts now, not at the epoch).

@@ -16,6 +16,9 @@
       outage from the time it was last heard, its services unknown (their
       open outages stay open). Any new message closes it ("back").
     - a planned stop (host event to stopped) makes it stopped: no outage.
+    - a thin beat (protocol v2) is liveness only: it never changes services.
+      Its digest matching the last full beat's says the state is current;
+      otherwise the monitor holds what it has until the next full beat.
     - messages of an agent run whose sequence number is not after the last
       one applied are stale (counted, ignored); a new run starts over.
     - replayed transitions (agents' journals) are applied as if heard live
@@ -95,6 +98,13 @@ struct _zb_fleet_host_t {
     int64_t last_seen_mono;             // deadline base
     int64_t last_seen_wall;             // host outage start when it goes silent
     int64_t last_seen_written;          // last_seen_wall as the owner's store has it
+    //  Thin beats (protocol v2): the digest of the last full beat applied.
+    //  A thin beat with this digest says nothing changed; with another one
+    //  (a change whose full beat was missed) or while unknown (new, back from
+    //  silence, restarted, an event applied since), the services stay as
+    //  they are until the next full beat.
+    uint64_t digest;
+    bool digest_known;
     zb_fleet_host_state_t state;
     int64_t since_ms;
     int64_t outage_id;         // open host outage, 0 when none
@@ -174,6 +184,8 @@ typedef struct {
     uint64_t service_outages; // service outages opened
     uint64_t host_outages;    // host outages opened
     uint64_t conflicts;       // messages of a rival run of a host's name, dropped
+    uint64_t thin;            // thin beats applied (liveness only)
+    uint64_t thin_unsynced;   // of which the digest was not the one held: state left as is
 } zb_fleet_counts_t;
 
 typedef struct _zb_fleet_t zb_fleet_t;

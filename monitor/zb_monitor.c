@@ -109,6 +109,8 @@ static void s_counts(zb_monitor_t *self)
     self->stats.stale = counts.stale;
     self->stats.dropped = counts.dropped;
     self->stats.conflicts = counts.conflicts;
+    self->stats.thin = counts.thin;
+    self->stats.thin_unsynced = counts.thin_unsynced;
     self->stats.service_outages = counts.service_outages;
     self->stats.host_outages = counts.host_outages;
 }
@@ -153,7 +155,8 @@ void zb_monitor_handle(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono
     zb_fleet_handle(self->fleet, msg, now_mono, now_wall);
     zb_latency_add(self->latency, msg, now_wall);
     //  The latest round trips, for /metrics (the database keeps none).
-    if (msg->type == ZB_MSG_BEAT)
+    //  A thin beat has none: the latest stay those of the last full beat.
+    if (msg->type == ZB_MSG_BEAT && !msg->thin)
         zb_series_beat(self->series, msg->host, msg->services, msg->service_count);
 }
 
@@ -835,10 +838,10 @@ int zb_monitor_run(zb_monitor_t *self)
     s_counts(self);
     zb_log_info("monitor stopping: messages=%" PRIu64 " decode_errors=%" PRIu64 " seq_gaps=%" PRIu64
                 " stale=%" PRIu64 " dropped=%" PRIu64 " db_errors=%" PRIu64 " rejected=%" PRIu64
-                " conflicts=%" PRIu64,
+                " conflicts=%" PRIu64 " thin=%" PRIu64 " thin_unsynced=%" PRIu64,
                 self->stats.messages, self->stats.decode_errors, self->stats.seq_gaps,
                 self->stats.stale, self->stats.dropped, self->stats.db_errors, self->stats.rejected,
-                self->stats.conflicts);
+                self->stats.conflicts, self->stats.thin, self->stats.thin_unsynced);
     rc = 0;
 done:
     zb_replay_server_destroy(&self->replay);

@@ -43,6 +43,8 @@ typedef struct {
     uint64_t stale;         // seq not after the last seen of the same instance
     uint64_t dropped;       // over the host/service caps
     uint64_t conflicts;     // of a rival agent run claiming a host's name, dropped
+    uint64_t thin;          // thin beats (protocol v2) applied: liveness only
+    uint64_t thin_unsynced; // of which the digest was not the table held
     uint64_t db_errors;     // failed commits
     uint64_t rejected;      // refused by zb_auth: a host not bound to the sender's key
     //  For the HTTP server's /metrics and /healthz (zb_monitor_snapshot):
