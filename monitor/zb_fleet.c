@@ -17,6 +17,7 @@ struct _zb_fleet_t {
     void *arg;                   // the sink's
     zb_table_t *hosts;           // name -> zb_fleet_host_t
     int liveness;                // beats a host may miss
+    size_t max_hosts;            // hosts tracked at most
     bool cap_logged;             // the hosts cap was hit and said so
     zb_fleet_counts_t counts;
     uint64_t writes; // sink writes so far (to see if a message wrote)
@@ -337,10 +338,10 @@ static zb_fleet_host_t *s_host_get(zb_fleet_t *self, const char *name, int64_t n
     zb_fleet_host_t *host = zb_table_lookup(self->hosts, name);
     if (host)
         return host;
-    if (zb_table_size(self->hosts) >= ZB_FLEET_MAX_HOSTS) {
+    if (zb_table_size(self->hosts) >= self->max_hosts) {
         self->counts.dropped++;
         if (!self->cap_logged)
-            zb_log_warning("more than %d hosts, ignoring new ones", ZB_FLEET_MAX_HOSTS);
+            zb_log_warning("more than %zu hosts, ignoring new ones", self->max_hosts);
         self->cap_logged = true;
         return NULL;
     }
@@ -906,6 +907,7 @@ zb_fleet_t *zb_fleet_new(const zb_fleet_sink_t *sink, void *arg, int liveness)
     self->sink = sink;
     self->arg = arg;
     self->liveness = liveness;
+    self->max_hosts = ZB_FLEET_MAX_HOSTS;
     self->deadline = INT64_MAX;
     self->hosts = zb_table_new(s_host_free);
     if (!self->hosts) {
@@ -932,6 +934,13 @@ void zb_fleet_set_liveness(zb_fleet_t *self, int liveness)
     self->liveness = liveness;
     //  Deadlines may all come earlier: the next sweep walks and finds out.
     self->deadline = INT64_MIN;
+}
+
+void zb_fleet_set_max_hosts(zb_fleet_t *self, size_t max_hosts)
+{
+    assert(self && max_hosts > 0);
+    self->max_hosts = max_hosts;
+    self->cap_logged = false;
 }
 
 bool zb_fleet_forget(zb_fleet_t *self, const char *name)

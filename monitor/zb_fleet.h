@@ -48,7 +48,7 @@
 
 //  Limits on what one monitor tracks; beyond them messages are dropped (and
 //  logged once), so hostile input cannot exhaust memory.
-#define ZB_FLEET_MAX_HOSTS 10000
+#define ZB_FLEET_MAX_HOSTS 10000    // the default; zb_fleet_set_max_hosts
 #define ZB_FLEET_MAX_SERVICES 10000 // per host
 //  Before a host announces its interval (its first beat was lost), assume a
 //  long one: a false "silent" is worse than a late one.
@@ -195,6 +195,9 @@ typedef struct _zb_fleet_t zb_fleet_t;
 zb_fleet_t *zb_fleet_new(const zb_fleet_sink_t *sink, void *arg, int liveness);
 void zb_fleet_destroy(zb_fleet_t **self_p);
 void zb_fleet_set_liveness(zb_fleet_t *self, int liveness);
+//  Hosts tracked at most (monitor/max-hosts); known hosts stay when it is
+//  lowered, new ones are dropped while over it.
+void zb_fleet_set_max_hosts(zb_fleet_t *self, size_t max_hosts);
 
 //  One decoded message from an agent (beat or event), heard at the clocks.
 void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall);

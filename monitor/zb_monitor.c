@@ -350,8 +350,21 @@ static void s_host_heard_write(zb_monitor_t *self, zb_fleet_host_t *host)
     host->replay_dirty = false;
 }
 
+//  What a checkpoint batch cost, when it wrote: the bench reads it.
+static void s_heard_took(zb_monitor_t *self, uint64_t rows_before, int64_t start_us)
+{
+    if (self->stats.heard_rows == rows_before)
+        return;
+    uint64_t took = (uint64_t)(zb_time_mono_us() - start_us);
+    self->stats.heard_us += took;
+    if (took > self->stats.heard_us_max)
+        self->stats.heard_us_max = took;
+}
+
 static void s_checkpoint(zb_monitor_t *self)
 {
+    int64_t start_us = zb_time_mono_us();
+    uint64_t rows = self->stats.heard_rows;
     for (zb_fleet_host_t *host = zb_fleet_first(self->fleet); host;
          host = zb_fleet_next(self->fleet)) {
         bool moved = host->last_seen_wall != host->last_seen_written;
@@ -362,8 +375,10 @@ static void s_checkpoint(zb_monitor_t *self)
             s_write_result(self, zb_store_instance_put(self->store, host->name, host->instance,
                                                        host->last_seen_wall, host->last_seq));
         host->last_seen_written = host->last_seen_wall;
+        self->stats.heard_rows++;
     }
     zb_monitor_commit(self);
+    s_heard_took(self, rows, start_us);
 }
 
 //  --------------------------------------------------------------------------
@@ -471,6 +486,8 @@ zb_monitor_t *zb_monitor_new(const zb_monitor_config_t *config, char *err, size_
     self->stream = zb_stream_new();
     self->series = zb_series_new();
     self->fleet = zb_fleet_new(&zb_record_sink, &self->record, config->liveness);
+    if (self->fleet)
+        zb_fleet_set_max_hosts(self->fleet, (size_t)config->max_hosts);
     self->latency = zb_latency_new();
     if (!self->stream || !self->fleet || !self->series || !self->latency) {
         snprintf(err, errsize, "out of memory");
@@ -711,6 +728,7 @@ int zb_monitor_apply(zb_monitor_t *self, const zb_monitor_config_t *config, char
     }
     *old = *config;
     zb_fleet_set_liveness(self->fleet, config->liveness);
+    zb_fleet_set_max_hosts(self->fleet, (size_t)config->max_hosts);
     //  Deliveries are made with the new channels from the next alert on.
     if (prune && self->prune_timer == -1)
         self->prune_timer = zloop_timer(self->loop, 1, 1, s_on_prune, self);
@@ -838,10 +856,12 @@ int zb_monitor_run(zb_monitor_t *self)
     s_counts(self);
     zb_log_info("monitor stopping: messages=%" PRIu64 " decode_errors=%" PRIu64 " seq_gaps=%" PRIu64
                 " stale=%" PRIu64 " dropped=%" PRIu64 " db_errors=%" PRIu64 " rejected=%" PRIu64
-                " conflicts=%" PRIu64 " thin=%" PRIu64 " thin_unsynced=%" PRIu64,
+                " conflicts=%" PRIu64 " thin=%" PRIu64 " thin_unsynced=%" PRIu64
+                " heard_rows=%" PRIu64 " heard_us=%" PRIu64 " heard_us_max=%" PRIu64,
                 self->stats.messages, self->stats.decode_errors, self->stats.seq_gaps,
                 self->stats.stale, self->stats.dropped, self->stats.db_errors, self->stats.rejected,
-                self->stats.conflicts, self->stats.thin, self->stats.thin_unsynced);
+                self->stats.conflicts, self->stats.thin, self->stats.thin_unsynced,
+                self->stats.heard_rows, self->stats.heard_us, self->stats.heard_us_max);
     rc = 0;
 done:
     zb_replay_server_destroy(&self->replay);
