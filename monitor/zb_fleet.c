@@ -25,6 +25,9 @@ struct _zb_fleet_t {
     //  host's deadline may come earlier, made exact by each sweep. INT64_MAX
     //  when no host can.
     int64_t deadline;
+    //  The checkpoint queue (zb_fleet_heard_next), through the hosts.
+    zb_fleet_host_t *heard_head;
+    zb_fleet_host_t *heard_tail;
 };
 
 const char *zb_fleet_host_state_name(zb_fleet_host_state_t state)
@@ -55,6 +58,30 @@ static void s_host_free(void *item)
     free(host);
 }
 
+static void s_heard_unlink(zb_fleet_t *self, zb_fleet_host_t *host)
+{
+    if (host->heard_prev)
+        host->heard_prev->heard_next = host->heard_next;
+    else
+        self->heard_head = host->heard_next;
+    if (host->heard_next)
+        host->heard_next->heard_prev = host->heard_prev;
+    else
+        self->heard_tail = host->heard_prev;
+    host->heard_prev = host->heard_next = NULL;
+}
+
+static void s_heard_append(zb_fleet_t *self, zb_fleet_host_t *host)
+{
+    host->heard_prev = self->heard_tail;
+    host->heard_next = NULL;
+    if (self->heard_tail)
+        self->heard_tail->heard_next = host;
+    else
+        self->heard_head = host;
+    self->heard_tail = host;
+}
+
 static zb_fleet_host_t *s_host_new(zb_fleet_t *self, const char *name)
 {
     zb_fleet_host_t *host = calloc(1, sizeof(*host));
@@ -66,6 +93,7 @@ static zb_fleet_host_t *s_host_new(zb_fleet_t *self, const char *name)
         s_host_free(host);
         return NULL;
     }
+    s_heard_append(self, host);
     return host;
 }
 
@@ -936,6 +964,25 @@ void zb_fleet_set_liveness(zb_fleet_t *self, int liveness)
     self->deadline = INT64_MIN;
 }
 
+zb_fleet_host_t *zb_fleet_heard_next(zb_fleet_t *self, int64_t due_mono, int64_t now_mono)
+{
+    assert(self);
+    //  New hosts join at the back unstamped; each is passed over once.
+    zb_fleet_host_t *host = self->heard_head;
+    while (host && host->heard_mono == 0) {
+        host->heard_mono = now_mono ? now_mono : 1;
+        s_heard_unlink(self, host);
+        s_heard_append(self, host);
+        host = self->heard_head;
+    }
+    if (!host || host->heard_mono > due_mono)
+        return NULL;
+    host->heard_mono = now_mono ? now_mono : 1;
+    s_heard_unlink(self, host);
+    s_heard_append(self, host);
+    return host;
+}
+
 void zb_fleet_set_max_hosts(zb_fleet_t *self, size_t max_hosts)
 {
     assert(self && max_hosts > 0);
@@ -949,6 +996,7 @@ bool zb_fleet_forget(zb_fleet_t *self, const char *name)
     if (!zb_table_lookup(self->hosts, name))
         return false;
     zb_log_info("host forgotten: %s", name);
+    s_heard_unlink(self, zb_table_lookup(self->hosts, name));
     zb_table_delete(self->hosts, name);
     return true;
 }

@@ -105,6 +105,11 @@ struct _zb_fleet_host_t {
     //  they are until the next full beat.
     uint64_t digest;
     bool digest_known;
+    //  The owner's checkpoint queue of last-heard times (zb_fleet_heard_next):
+    //  hosts in the order they were last checkpointed, oldest first.
+    zb_fleet_host_t *heard_prev;
+    zb_fleet_host_t *heard_next;
+    int64_t heard_mono; // when it was last checkpointed, 0 not yet (new)
     zb_fleet_host_state_t state;
     int64_t since_ms;
     int64_t outage_id;         // open host outage, 0 when none
@@ -243,6 +248,14 @@ zb_fleet_service_t *zb_fleet_load_service(zb_fleet_t *self, const char *host, co
 int zb_fleet_load_outage(zb_fleet_t *self, const char *host, const char *service, int64_t id,
                          int64_t started_ms, int64_t now_mono, zb_fleet_host_t **host_p,
                          zb_fleet_service_t **service_p);
+
+//  Last-heard times live in memory; the owner writes them in batches. This
+//  returns the host checkpointed longest ago if that was at or before
+//  due_mono, and moves it to the back of the queue as checkpointed at
+//  now_mono; NULL when none is due. O(1): no walk over every host (a host
+//  new since the last call is stamped now_mono first, its row being
+//  written when it was created).
+zb_fleet_host_t *zb_fleet_heard_next(zb_fleet_t *self, int64_t due_mono, int64_t now_mono);
 
 //  A host forgotten (`zbeat hosts forget`): dropped from memory, nothing
 //  written (the store forgets it). A message from it later makes it new.

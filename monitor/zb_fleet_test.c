@@ -781,6 +781,32 @@ static void s_test_thin(void)
     zb_fleet_destroy(&fleet);
 }
 
+//  The checkpoint queue: oldest first, each host once per period, a new
+//  host stamped when first passed over, a forgotten one gone from it.
+static void s_test_heard(void)
+{
+    s_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&s_sink, &sink, 3);
+    assert(fleet);
+    s_live(fleet, s_beat("a", S_A, 1, 1000, ""), 1000);
+    s_live(fleet, s_beat("b", S_A, 1, 1000, ""), 1000);
+    assert(zb_fleet_heard_next(fleet, 0, 5000) == NULL); // both stamped 5000
+    s_live(fleet, s_beat("c", S_A, 1, 6000, ""), 6000);
+    assert(zb_fleet_heard_next(fleet, 4999, 7000) == NULL); // c waits behind them
+    zb_fleet_host_t *host = zb_fleet_heard_next(fleet, 5000, 8000);
+    assert(host && strcmp(host->name, "a") == 0);
+    host = zb_fleet_heard_next(fleet, 5000, 8000);
+    assert(host && strcmp(host->name, "b") == 0);
+    assert(zb_fleet_heard_next(fleet, 5000, 8000) == NULL);
+    assert(zb_fleet_forget(fleet, "c"));
+    host = zb_fleet_heard_next(fleet, 8000, 9000);
+    assert(host && strcmp(host->name, "a") == 0);
+    host = zb_fleet_heard_next(fleet, 8000, 9000);
+    assert(host && strcmp(host->name, "b") == 0);
+    assert(zb_fleet_heard_next(fleet, 8000, 9000) == NULL);
+    zb_fleet_destroy(&fleet);
+}
+
 void zb_fleet_test(bool verbose)
 {
     if (!verbose)
@@ -792,4 +818,5 @@ void zb_fleet_test(bool verbose)
     s_test_restart();
     s_test_takeover();
     s_test_thin();
+    s_test_heard();
 }
