@@ -58,6 +58,9 @@ CFG = {
     "ingest_full_every": env_int("BENCH_INGEST_FULL_EVERY", 30),
     # The hosts' last-heard checkpoint, measured at this many hosts (0: skip).
     "heard_agents": env_int("BENCH_HEARD_AGENTS", 10000),
+    # New hosts join at most this many per second (the load generator's
+    # ramp): every new host writes its rows once, 21 for 20 services.
+    "ingest_ramp_rate": env_int("BENCH_INGEST_RAMP_RATE", 2500),
     "burst_services": env_int("BENCH_BURST_SERVICES", 10000),
     "scale_services": env_int("BENCH_SCALE_SERVICES", 10000),
     "scale_per_agent": env_int("BENCH_SCALE_PER_AGENT", 5000),
@@ -685,9 +688,18 @@ def loadgen_progress(proc, at):
     return sent
 
 
+def ramp_s(agents):
+    """Seconds the load generator takes to start every host."""
+    rate = CFG["ingest_ramp_rate"]
+    return agents / rate if rate > 0 and agents > rate else 0.0
+
+
 def run_load(endpoint, agents, seconds, extra=(), name="load"):
+    ramp = ramp_s(agents)
     args = [tool("zb-bench-load"), "--endpoint", endpoint, "--agents", str(agents),
-            "--services", str(CFG["ingest_services"]), "--duration-ms", str(seconds * 1000)]
+            "--services", str(CFG["ingest_services"]),
+            "--duration-ms", str(int((seconds + ramp) * 1000)),
+            "--ramp-ms", str(int(ramp * 1000))]
     args += ["--full-every", str(CFG["ingest_full_every"])]
     return Proc(args + list(extra), name, lines=True)
 
@@ -731,6 +743,8 @@ def ingest_step(m, decode_floor=False):
     watch = MarkerWatch(db)
     load = run_load(endpoints, m, warm + secs + 1, ["--marker-ms", "500"],
                     name="load-%d%s" % (m, "-attrib" if decode_floor else ""))
+    # The window opens once every host has joined and the warm-up passed.
+    warm = warm + ramp_s(m)
     w = measure_window(load, [monitor.pid] + [f[1].pid for f in floors], warm, secs)
     load.p.wait(120)
     load.stop()

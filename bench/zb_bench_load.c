@@ -75,7 +75,8 @@ typedef struct {
     int64_t burst_at_us; // from start; -1: no burst
     int64_t marker_us;   // marker period; 0: none
     const char *prefix;
-    int full_every; // > 1: thin beats (protocol v2) between full ones
+    int full_every;  // > 1: thin beats (protocol v2) between full ones
+    int64_t ramp_us; // hosts start one after another over this long (0: all at once)
 } s_options_t;
 
 static void s_template_free(s_template_t *t)
@@ -291,7 +292,7 @@ static void s_usage(FILE *out)
         out,
         "usage: zb-bench-load --endpoint EP[,EP...] [--agents M] [--services S] [--interval-ms I]\n"
         "       [--duration-ms D] [--sockets K] [--burst-at-ms T] [--marker-ms P]\n"
-        "       [--prefix NAME] [--full-every N]\n");
+        "       [--prefix NAME] [--full-every N] [--ramp-ms R]\n");
 }
 
 static int s_parse(int argc, char **argv, s_options_t *o)
@@ -314,6 +315,7 @@ static int s_parse(int argc, char **argv, s_options_t *o)
                                           {"marker-ms", required_argument, NULL, 'p'},
                                           {"prefix", required_argument, NULL, 'x'},
                                           {"full-every", required_argument, NULL, 'f'},
+                                          {"ramp-ms", required_argument, NULL, 'r'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     int c;
@@ -350,6 +352,9 @@ static int s_parse(int argc, char **argv, s_options_t *o)
         case 'f':
             o->full_every = (int)v;
             break;
+        case 'r':
+            o->ramp_us = v * 1000;
+            break;
         case 'h':
             s_usage(stdout);
             exit(0);
@@ -358,7 +363,7 @@ static int s_parse(int argc, char **argv, s_options_t *o)
         }
     }
     if (!o->endpoint || o->agents < 1 || o->services < 0 || o->services > 1000 ||
-        o->interval_us < 1000 || o->duration_us < 0 || o->full_every < 1)
+        o->interval_us < 1000 || o->duration_us < 0 || o->full_every < 1 || o->ramp_us < 0)
         return -1;
     if (o->sockets <= 0 || o->sockets > o->agents)
         o->sockets = o->agents < 100 ? o->agents : 100;
@@ -389,6 +394,7 @@ int main(int argc, char **argv)
         s_host_t *host = &hosts[i];
         snprintf(host->name, sizeof(host->name), "%s-%05d", o.prefix, i);
         s_instance(host->instance);
+        host->changed = true; // an agent's first beat is full
         zb_msg_t *msg = s_beat_msg(host, o.services, ZB_STATE_UP, zb_time_wall_ms());
         int made = msg ? s_beat_templates(host, msg, o.full_every) : -1;
         zb_msg_destroy(&msg);
@@ -459,6 +465,10 @@ int main(int argc, char **argv)
             if (now - due > late_max)
                 late_max = now - due;
             s_host_t *host = &hosts[i];
+            //  Not started yet: a fleet joins over the ramp, as a new
+            //  monitor's hosts would, not all in one second.
+            if (o.ramp_us && due < start + (int64_t)i * o.ramp_us / o.agents)
+                continue;
             void *sock = zsock_resolve(socks[i % o.sockets]);
             //  Full on a change and every full_every beats, the hosts' full
             //  beats spread over the rounds as independent agents' are.
