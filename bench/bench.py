@@ -60,7 +60,10 @@ CFG = {
     "heard_agents": env_int("BENCH_HEARD_AGENTS", 10000),
     # New hosts join at most this many per second (the load generator's
     # ramp): every new host writes its rows once, 21 for 20 services.
-    "ingest_ramp_rate": env_int("BENCH_INGEST_RAMP_RATE", 2500),
+    "ingest_ramp_rate": env_int("BENCH_INGEST_RAMP_RATE", 1000),
+    # The storm: this many hosts beat, then 10% of them fall silent at
+    # once (0: skip; the issue's figure is 100000).
+    "storm_agents": env_int("BENCH_STORM_AGENTS", 0),
     "burst_services": env_int("BENCH_BURST_SERVICES", 10000),
     "scale_services": env_int("BENCH_SCALE_SERVICES", 10000),
     "scale_per_agent": env_int("BENCH_SCALE_PER_AGENT", 5000),
@@ -865,7 +868,60 @@ def bench_ingest():
                    heard["heard_rows"], heard["heard_us"] / 1000.0, run_s,
                    100.0 * heard["heard_us"] / 1e6 / run_s))
     burst = bench_burst()
-    return {"steps": steps, "attribution": attrib, "burst": burst, "heard": heard}
+    storm = bench_storm() if CFG["storm_agents"] else None
+    return {"steps": steps, "attribution": attrib, "burst": burst, "heard": heard,
+            "storm": storm}
+
+
+def bench_storm():
+    """10% of the hosts go silent at once: each must be flagged silent
+    within liveness x its interval (+ 1 s) of its last beat, and committed."""
+    n = CFG["storm_agents"]
+    liveness, interval = 5, 1.0  # the monitor's default liveness, 1 s beats
+    log("item 3s: storm, %d hosts, every 10th goes silent at once" % n)
+    port = free_port()
+    db = os.path.join(TMP, "storm.db")
+    monitor = start_monitor(db, port, "storm-monitor", max_hosts=n + 10)
+    ramp = ramp_s(n)
+    at = ramp + CFG["ingest_warmup"] + 4
+    load = run_load("tcp://127.0.0.1:%d" % port, n, int(at + liveness + 10),
+                    ["--silence-at-ms", str(int(at * 1000)), "--silence-every", "10"],
+                    name="load-storm")
+    t_sil = wait_for(lambda: load.find("silence") or not load.alive(), at + 60, "silence")
+    if t_sil is True:
+        raise RuntimeError("loadgen: " + load.text())
+    _, s_us, count = t_sil[1].split()
+    s_at, count = int(s_us) / 1e6, int(count)
+    conn = sqlite3.connect("file:%s?mode=ro" % db, uri=True, isolation_level=None)
+
+    def flagged():
+        try:
+            c = conn.execute("SELECT count(*) FROM outages WHERE kind = 'host' AND "
+                             "ended_at_ms IS NULL").fetchone()[0]
+        except sqlite3.Error:
+            return None
+        return time.monotonic() if c >= count else None
+    try:
+        t_all = wait_for(flagged, liveness * interval + 60, "%d silent hosts committed" % count,
+                         step=0.01)
+    except RuntimeError:
+        t_all = None
+    extra = conn.execute("SELECT count(*) FROM outages WHERE kind = 'host'").fetchone()[0]
+    load.p.wait(120)
+    load.stop()
+    rss = rss_kib(monitor.pid)
+    monitor.stop()
+    cnt = monitor_counters(monitor)
+    # Each silenced host last beat within the interval before the silence
+    # began: its deadline is at most liveness x interval after that.
+    took = (t_all - s_at) if t_all else float("inf")
+    limit = liveness * interval + 1.0
+    result("3 storm", "%d of %d hosts silent at once -> all flagged and committed" % (count, n),
+           "%.2f s" % took, None, None, "<= liveness x interval + 1 s = %.0f s" % limit,
+           took <= limit, "host outages in all %d (none false: %s); gaps %s; RSS %.0f MiB" % (
+               extra, "yes" if extra == count else "NO", cnt.get("seq_gaps"), rss / 1024.0))
+    return {"hosts": n, "silenced": count, "took": took, "host_outages": extra,
+            "counters": cnt}
 
 
 def bench_burst():

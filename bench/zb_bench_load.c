@@ -75,8 +75,10 @@ typedef struct {
     int64_t burst_at_us; // from start; -1: no burst
     int64_t marker_us;   // marker period; 0: none
     const char *prefix;
-    int full_every;  // > 1: thin beats (protocol v2) between full ones
-    int64_t ramp_us; // hosts start one after another over this long (0: all at once)
+    int full_every;        // > 1: thin beats (protocol v2) between full ones
+    int64_t ramp_us;       // hosts start one after another over this long (0: all at once)
+    int64_t silence_at_us; // from start: every silence_every-th host stops; -1: never
+    int silence_every;
 } s_options_t;
 
 static void s_template_free(s_template_t *t)
@@ -292,7 +294,8 @@ static void s_usage(FILE *out)
         out,
         "usage: zb-bench-load --endpoint EP[,EP...] [--agents M] [--services S] [--interval-ms I]\n"
         "       [--duration-ms D] [--sockets K] [--burst-at-ms T] [--marker-ms P]\n"
-        "       [--prefix NAME] [--full-every N] [--ramp-ms R]\n");
+        "       [--prefix NAME] [--full-every N] [--ramp-ms R]\n"
+        "       [--silence-at-ms T [--silence-every K]]\n");
 }
 
 static int s_parse(int argc, char **argv, s_options_t *o)
@@ -304,7 +307,9 @@ static int s_parse(int argc, char **argv, s_options_t *o)
                        .sockets = 0,
                        .burst_at_us = -1,
                        .prefix = "load",
-                       .full_every = 1};
+                       .full_every = 1,
+                       .silence_at_us = -1,
+                       .silence_every = 10};
     static const struct option longs[] = {{"endpoint", required_argument, NULL, 'e'},
                                           {"agents", required_argument, NULL, 'm'},
                                           {"services", required_argument, NULL, 's'},
@@ -316,6 +321,8 @@ static int s_parse(int argc, char **argv, s_options_t *o)
                                           {"prefix", required_argument, NULL, 'x'},
                                           {"full-every", required_argument, NULL, 'f'},
                                           {"ramp-ms", required_argument, NULL, 'r'},
+                                          {"silence-at-ms", required_argument, NULL, 'S'},
+                                          {"silence-every", required_argument, NULL, 'K'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     int c;
@@ -355,6 +362,12 @@ static int s_parse(int argc, char **argv, s_options_t *o)
         case 'r':
             o->ramp_us = v * 1000;
             break;
+        case 'S':
+            o->silence_at_us = v * 1000;
+            break;
+        case 'K':
+            o->silence_every = (int)v;
+            break;
         case 'h':
             s_usage(stdout);
             exit(0);
@@ -363,7 +376,8 @@ static int s_parse(int argc, char **argv, s_options_t *o)
         }
     }
     if (!o->endpoint || o->agents < 1 || o->services < 0 || o->services > 1000 ||
-        o->interval_us < 1000 || o->duration_us < 0 || o->full_every < 1 || o->ramp_us < 0)
+        o->interval_us < 1000 || o->duration_us < 0 || o->full_every < 1 || o->ramp_us < 0 ||
+        o->silence_every < 1)
         return -1;
     if (o->sockets <= 0 || o->sockets > o->agents)
         o->sockets = o->agents < 100 ? o->agents : 100;
@@ -449,6 +463,8 @@ int main(int argc, char **argv)
     int64_t next_progress = start, next_marker = o.marker_us ? start + o.marker_us : INT64_MAX;
     int64_t late_max = 0;
     int64_t burst_at = o.burst_at_us >= 0 ? start + o.burst_at_us : INT64_MAX;
+    int64_t silence_at = o.silence_at_us >= 0 ? start + o.silence_at_us : INT64_MAX;
+    bool silenced = false;
     int markers = 0;
     printf("ready %" PRId64 "\n", start);
     fflush(stdout);
@@ -468,6 +484,15 @@ int main(int argc, char **argv)
             //  Not started yet: a fleet joins over the ramp, as a new
             //  monitor's hosts would, not all in one second.
             if (o.ramp_us && due < start + (int64_t)i * o.ramp_us / o.agents)
+                continue;
+            //  The storm: every silence_every-th host stops at once.
+            if (!silenced && now >= silence_at) {
+                silenced = true;
+                printf("silence %" PRId64 " %d\n", now,
+                       (o.agents + o.silence_every - 1) / o.silence_every);
+                fflush(stdout);
+            }
+            if (silenced && i % o.silence_every == 0)
                 continue;
             void *sock = zsock_resolve(socks[i % o.sockets]);
             //  Full on a change and every full_every beats, the hosts' full
