@@ -79,6 +79,8 @@ int main(int argc, char *argv[])
     int rc = zb_cli_parse(argc, argv, &args);
     if (rc != 0)
         return rc;
+    if (args.url)
+        return zb_cli_remote(&args);
     if (strcmp(args.command, "silence") == 0 && strcmp(args.action, "list") != 0)
         return zb_cli_silence_write(&args);
     if (strcmp(args.command, "hosts") == 0 && args.action)

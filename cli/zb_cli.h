@@ -35,6 +35,10 @@ typedef struct {
 
 typedef struct {
     const char *db;
+    const char *url;           // --url: monitors' HTTP API, comma-separated (zb_cli_remote.c)
+    const char *user;          // --user: HTTP Basic
+    const char *password_file; // --password-file (else $ZBEAT_PASSWORD)
+    const char *cacert;        // --cacert: the CA that signed the monitors' certificates
     const char *command;
     const char *action; // silence: add | list | remove; hosts: forget
     const char *target; // silence remove: the id; hosts forget: the host
@@ -75,11 +79,27 @@ void zb_cli_csv_row(size_t columns, const char *const *values);
 int zb_cli_out_finish(zb_cli_out_t *out, const char *none);
 //  rc when a walk of the store (walk) succeeded; else says why and 1.
 int zb_cli_walked(zb_store_t *store, int walk, int rc);
+//  Members of the API's JSON rows (zbeat --url): a time, text, a number.
+int64_t zb_cli_json_ms(const json_t *o, const char *key, int64_t none);
+const char *zb_cli_json_text(const json_t *o, const char *key);
+int64_t zb_cli_json_int(const json_t *o, const char *key, int64_t none);
 
 //  The commands: each returns the exit code.
 typedef int(zb_cli_command_fn)(zb_store_t *store, const zb_cli_args_t *args);
 zb_cli_command_fn zb_cli_status, zb_cli_monitor, zb_cli_hosts, zb_cli_alerts, zb_cli_silence_list,
     zb_cli_report, zb_cli_outages;
+//  The same output from the API's JSON rows (zbeat --url, zb_cli_remote.c):
+//  rows is the (merged) array; status also takes the monitors' objects
+//  (GET /api/v1/monitor) and, when they were several, their URLs.
+int zb_cli_status_print(const json_t *rows, const json_t *monitors, const char *const *urls,
+                        const zb_cli_args_t *args);
+int zb_cli_outages_print(const json_t *rows, const zb_cli_args_t *args);
+int zb_cli_hosts_print(const json_t *rows, const zb_cli_args_t *args);
+int zb_cli_alerts_print(const json_t *rows, const zb_cli_args_t *args);
+int zb_cli_silence_print(const json_t *rows, const zb_cli_args_t *args);
+//  zb_cli_remote.c: the command against the monitors of args->url.
+int zb_cli_remote(const zb_cli_args_t *args);
+
 //  silence add / remove and hosts forget: the only writes, on a database
 //  that must exist.
 int zb_cli_silence_write(const zb_cli_args_t *args);

@@ -81,6 +81,54 @@ static int s_alert_row(const zb_store_delivery_t *row, void *arg)
     return 0;
 }
 
+int zb_cli_alerts_print(const json_t *rows, const zb_cli_args_t *args)
+{
+    zb_cli_out_t out;
+    bool csv = args->format == ZB_CLI_CSV;
+    zb_cli_out_init(&out, args->format, csv ? 13 : 7, csv ? s_alerts_csv_header : s_alerts_header);
+    s_alerts_t alerts = {.out = &out};
+    size_t i, j;
+    json_t *o, *d;
+    json_array_foreach(rows, i, o)
+    {
+        if (args->format == ZB_CLI_JSON) {
+            zb_cli_out_json(&out, json_incref(o));
+            continue;
+        }
+        zb_store_alert_t alert = {
+            .seq = (int64_t)i,
+            .id = zb_cli_json_text(o, "id"),
+            .created_at_ms = zb_cli_json_ms(o, "created_at", 0),
+            .trigger = zb_cli_json_text(o, "trigger"),
+            .host = zb_cli_json_text(o, "host"),
+            .service = zb_cli_json_text(o, "service"),
+            .outage_id = zb_cli_json_int(o, "outage_id", 0),
+        };
+        json_t *deliveries = json_object_get(o, "deliveries");
+        if (!alert.id || json_array_size(deliveries) == 0) {
+            zb_store_delivery_t none = {.alert = &alert, .result = -1, .sent_at_ms = -1};
+            if (alert.id)
+                s_alert_row(&none, &alerts);
+            continue;
+        }
+        json_array_foreach(deliveries, j, d)
+        {
+            zb_store_delivery_t row = {
+                .alert = &alert,
+                .channel = zb_cli_json_text(d, "channel"),
+                .status = zb_cli_json_text(d, "status"),
+                .attempts = (int)zb_cli_json_int(d, "attempts", 0),
+                .next_attempt_at_ms = zb_cli_json_ms(d, "next_attempt_at", 0),
+                .last_error = zb_cli_json_text(d, "last_error"),
+                .result = zb_cli_json_int(d, "result", -1),
+                .sent_at_ms = zb_cli_json_ms(d, "sent_at", -1),
+            };
+            s_alert_row(&row, &alerts);
+        }
+    }
+    return zb_cli_out_finish(&out, "no alerts");
+}
+
 int zb_cli_alerts(zb_store_t *store, const zb_cli_args_t *args)
 {
     zb_cli_out_t out;

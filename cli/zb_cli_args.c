@@ -82,6 +82,14 @@ int zb_cli_parse(int argc, char *argv[], zb_cli_args_t *args)
         const char *value;
         if ((value = s_value(argc, argv, &i, "--db", &missing)))
             args->db = value;
+        else if ((value = s_value(argc, argv, &i, "--url", &missing)))
+            args->url = value;
+        else if ((value = s_value(argc, argv, &i, "--user", &missing)))
+            args->user = value;
+        else if ((value = s_value(argc, argv, &i, "--password-file", &missing)))
+            args->password_file = value;
+        else if ((value = s_value(argc, argv, &i, "--cacert", &missing)))
+            args->cacert = value;
         else if ((value = s_value(argc, argv, &i, "--host", &missing)))
             args->host = value;
         else if ((value = s_value(argc, argv, &i, "--service", &missing)))
@@ -174,7 +182,15 @@ int zb_cli_parse(int argc, char *argv[], zb_cli_args_t *args)
     if (args->query.since_ms != ZB_STORE_NO_TIME && args->query.until_ms != ZB_STORE_NO_TIME &&
         args->query.since_ms > args->query.until_ms)
         return zb_cli_bad("--since is after --until");
-    if (!args->db) {
+    if (args->url && args->db)
+        return zb_cli_bad("--url and --db exclude each other (a monitor's API, or a database)");
+    if (!args->url && (args->user || args->password_file || args->cacert))
+        return zb_cli_bad("--user, --password-file and --cacert are for --url");
+    if (args->url && strcmp(args->command, "monitor") == 0)
+        return zb_cli_bad("monitor reads a database: with --url, status shows each monitor");
+    if (args->url && args->explain)
+        return zb_cli_bad("--explain reads a database, not --url");
+    if (!args->db && !args->url) {
         //  $ZBEAT_DB, then the packaged path when it is there, then the
         //  working directory (docs/cli.md). A packaged directory the user
         //  may not search (mode 0750) counts as there: "permission denied"
@@ -190,8 +206,9 @@ int zb_cli_parse(int argc, char *argv[], zb_cli_args_t *args)
 //  option nor an option's value), or 0 when there is none.
 int zb_cli_command_at(int argc, char *argv[])
 {
-    static const char *const valued[] = {"--db",     "--host",  "--service", "--for",
-                                         "--reason", "--since", "--until",   "--limit"};
+    static const char *const valued[] = {"--db",     "--host",  "--service",       "--for",
+                                         "--reason", "--since", "--until",         "--limit",
+                                         "--url",    "--user",  "--password-file", "--cacert"};
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] != '-' || argv[i][1] == '\0')
             return i;

@@ -39,6 +39,9 @@ void zb_cli_usage(FILE *out)
             "  --db PATH      database (default $ZBEAT_DB, then " ZB_CLI_PACKAGED_DB "\n"
             "                 when it exists, then ./zbeat.db)\n"
             "  --json, --csv  machine-readable output (docs/cli.md)\n"
+            "  --url URL[,URL]  ask running monitors' HTTP API instead (merged);\n"
+            "                 --user NAME (password: $ZBEAT_PASSWORD or --password-file\n"
+            "                 FILE), --cacert FILE (docs/cli.md, Remote monitors)\n"
             "  WHEN           a duration before now (2h, 30d) or RFC 3339 UTC time\n"
             "                 (2026-11-01T00:00:00Z, 2026-11-01)\n"
             "  --version, --help\n");

@@ -66,6 +66,39 @@ static int s_host_row(const zb_store_host_t *host, void *arg)
     return 0;
 }
 
+int zb_cli_hosts_print(const json_t *rows, const zb_cli_args_t *args)
+{
+    zb_cli_out_t out;
+    zb_cli_out_init(&out, args->format, args->format == ZB_CLI_CSV ? 8 : 7,
+                    args->format == ZB_CLI_CSV ? s_hosts_csv_header : s_hosts_header);
+    size_t i;
+    json_t *o;
+    json_array_foreach(rows, i, o)
+    {
+        if (args->format == ZB_CLI_JSON) {
+            zb_cli_out_json(&out, json_incref(o));
+            continue;
+        }
+        const char *instance = zb_cli_json_text(o, "instance");
+        //  A replay report the API shows is one of the current run.
+        bool replay = json_is_integer(json_object_get(o, "replay_pending"));
+        zb_store_host_t host = {
+            .name = zb_cli_json_text(o, "host"),
+            .state = zb_cli_json_text(o, "state"),
+            .since_ms = zb_cli_json_ms(o, "since", 0),
+            .instance = instance ? instance : "",
+            .interval_ms = zb_cli_json_int(o, "interval_ms", 0),
+            .last_seen_ms = zb_cli_json_ms(o, "last_seen", 0),
+            .replay_pending = zb_cli_json_int(o, "replay_pending", -1),
+            .replay_reported_ms = zb_cli_json_ms(o, "replay_reported", 0),
+            .replay_instance = replay && instance ? instance : "",
+        };
+        if (host.name && host.state)
+            s_host_row(&host, &out);
+    }
+    return zb_cli_out_finish(&out, "no hosts yet");
+}
+
 int zb_cli_hosts(zb_store_t *store, const zb_cli_args_t *args)
 {
     zb_cli_out_t out;

@@ -159,6 +159,34 @@ int zb_cli_out_finish(zb_cli_out_t *out, const char *none)
     return 0;
 }
 
+//  "2026-11-28T05:40:07.123Z" (as the API writes times) into ms; none
+//  when the member is null, absent or not such a time.
+int64_t zb_cli_json_ms(const json_t *o, const char *key, int64_t none)
+{
+    const char *text = json_string_value(json_object_get(o, key));
+    char base[32];
+    int64_t secs;
+    int ms = 0;
+    if (!text || strlen(text) != 24 || text[19] != '.' || sscanf(text + 20, "%3dZ", &ms) != 1)
+        return none;
+    memcpy(base, text, 19);
+    memcpy(base + 19, "Z", 2);
+    if (zb_time_parse_rfc3339(base, &secs) != 0)
+        return none;
+    return secs * 1000 + ms;
+}
+
+const char *zb_cli_json_text(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+int64_t zb_cli_json_int(const json_t *o, const char *key, int64_t none)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : none;
+}
+
 int zb_cli_walked(zb_store_t *store, int walk, int rc)
 {
     if (walk == 0)

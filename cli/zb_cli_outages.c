@@ -73,6 +73,37 @@ static int s_plan_line(const char *text, void *arg)
     return 0;
 }
 
+int zb_cli_outages_print(const json_t *rows, const zb_cli_args_t *args)
+{
+    zb_cli_out_t out;
+    bool csv = args->format == ZB_CLI_CSV;
+    zb_cli_out_init(&out, args->format, csv ? 11 : 7, csv ? s_outage_csv_header : s_outage_header);
+    size_t i;
+    json_t *o;
+    json_array_foreach(rows, i, o)
+    {
+        if (args->format == ZB_CLI_JSON) {
+            zb_cli_out_json(&out, json_incref(o));
+            continue;
+        }
+        zb_store_outage_t outage = {
+            .id = zb_cli_json_int(o, "id", 0),
+            .kind = zb_cli_json_text(o, "kind"),
+            .host = zb_cli_json_text(o, "host"),
+            .service = zb_cli_json_text(o, "service"),
+            .started_at_ms = zb_cli_json_ms(o, "started_at", 0),
+            .ended_at_ms = zb_cli_json_ms(o, "ended_at", -1),
+            .reason = zb_cli_json_text(o, "reason"),
+            .error = zb_cli_json_text(o, "error"),
+            .end_reason = zb_cli_json_text(o, "end_reason"),
+            .silenced = json_is_true(json_object_get(o, "silenced")),
+        };
+        if (outage.kind && outage.host && outage.reason)
+            s_outage_row(&outage, &out);
+    }
+    return zb_cli_out_finish(&out, "no outages");
+}
+
 int zb_cli_outages(zb_store_t *store, const zb_cli_args_t *args)
 {
     if (args->explain)

@@ -151,6 +151,36 @@ int zb_cli_silence_write(const zb_cli_args_t *args)
     return rc;
 }
 
+int zb_cli_silence_print(const json_t *rows, const zb_cli_args_t *args)
+{
+    zb_cli_out_t out;
+    bool csv = args->format == ZB_CLI_CSV;
+    zb_cli_out_init(&out, args->format, 7, csv ? s_silence_csv_header : s_silence_header);
+    size_t i;
+    json_t *o;
+    json_array_foreach(rows, i, o)
+    {
+        if (args->format == ZB_CLI_JSON) {
+            zb_cli_out_json(&out, json_incref(o));
+            continue;
+        }
+        const char *reason = zb_cli_json_text(o, "reason");
+        zb_store_silence_t silence = {
+            .id = zb_cli_json_int(o, "id", 0),
+            .host = zb_cli_json_text(o, "host"),
+            .service = zb_cli_json_text(o, "service"),
+            .starts_at_ms = zb_cli_json_ms(o, "starts_at", 0),
+            .ends_at_ms = zb_cli_json_ms(o, "ends_at", 0),
+            .reason = reason ? reason : "",
+            .created_at_ms = zb_cli_json_ms(o, "created_at", 0),
+        };
+        if (silence.host)
+            s_silence_row(&silence, &out);
+    }
+    bool all = args->all || !args->action || strcmp(args->action, "list") != 0;
+    return zb_cli_out_finish(&out, all ? "no silences" : "no active silences");
+}
+
 int zb_cli_silence_list(zb_store_t *store, const zb_cli_args_t *args)
 {
     zb_cli_out_t out;

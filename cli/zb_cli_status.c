@@ -167,6 +167,75 @@ int zb_cli_status(zb_store_t *store, const zb_cli_args_t *args)
     return zb_cli_walked(store, walk, rc);
 }
 
+//  A monitor's row from GET /api/v1/monitor (NULL: none known).
+static bool s_monitor_from_json(const json_t *o, s_monitor_t *monitor)
+{
+    if (!json_is_integer(json_object_get(o, "pid")))
+        return false;
+    zb_store_monitor_t *row = &monitor->row;
+    row->pid = zb_cli_json_int(o, "pid", 0);
+    snprintf(monitor->hostname, sizeof(monitor->hostname), "%s",
+             zb_cli_json_text(o, "hostname") ? zb_cli_json_text(o, "hostname") : "");
+    snprintf(monitor->version, sizeof(monitor->version), "%s",
+             zb_cli_json_text(o, "version") ? zb_cli_json_text(o, "version") : "");
+    row->hostname = monitor->hostname;
+    row->version = monitor->version;
+    row->started_at_ms = zb_cli_json_ms(o, "started_at", 0);
+    row->heartbeat_at_ms = zb_cli_json_ms(o, "heartbeat_at", 0);
+    row->heartbeat_ms = zb_cli_json_int(o, "heartbeat_ms", 0);
+    row->stopped_at_ms = zb_cli_json_ms(o, "stopped_at", -1);
+    row->hosts_replaying = zb_cli_json_int(o, "hosts_replaying", 0);
+    row->transitions_pending = zb_cli_json_int(o, "transitions_pending", 0);
+    row->hosts_unreported = zb_cli_json_int(o, "hosts_unreported", 0);
+    monitor->found = true;
+    return true;
+}
+
+int zb_cli_status_print(const json_t *rows, const json_t *monitors, const char *const *urls,
+                        const zb_cli_args_t *args)
+{
+    zb_cli_out_t out;
+    zb_cli_out_init(&out, args->format, 6, s_status_header);
+    if (args->format == ZB_CLI_CSV) {
+        static const char *const csv[] = {"host", "service", "state", "since", "for", "reason"};
+        out.header = csv;
+    }
+    size_t i;
+    json_t *o;
+    json_array_foreach(rows, i, o)
+    {
+        if (args->format == ZB_CLI_JSON) {
+            zb_cli_out_json(&out, json_incref(o));
+            continue;
+        }
+        zb_store_status_t row = {
+            .host = zb_cli_json_text(o, "host"),
+            .service = zb_cli_json_text(o, "service"),
+            .state = zb_cli_json_text(o, "state"),
+            .since_ms = zb_cli_json_ms(o, "since", 0),
+            .reason = zb_cli_json_text(o, "reason"),
+            .error = zb_cli_json_text(o, "error"),
+            .tls_expires_ms = zb_cli_json_ms(o, "tls_expires", 0),
+        };
+        if (row.host && row.state)
+            s_status_row(&row, &out);
+    }
+    if (args->format == ZB_CLI_TABLE) {
+        json_array_foreach(monitors, i, o)
+        {
+            s_monitor_t monitor = {.found = false};
+            char line[600];
+            s_monitor_from_json(o, &monitor);
+            zb_query_monitor_line(monitor.found ? &monitor.row : NULL, out.now, line, sizeof(line));
+            if (urls)
+                printf("%s: %s\n", urls[i], line);
+            else
+                printf("%s\n", line);
+        }
+    }
+    return zb_cli_out_finish(&out, "no hosts yet");
+}
+
 int zb_cli_monitor(zb_store_t *store, const zb_cli_args_t *args)
 {
     int rc = 0;

@@ -23,7 +23,7 @@ set(ZB_SYSTEMD_UNITDIR "lib/systemd/system"
 #   Man pages, compressed as Debian policy wants them (man reads them as they
 #   are); `mandoc -T lint` checks the sources in man/.
 find_program(ZB_GZIP gzip REQUIRED)
-set(ZB_MAN_PAGES zbeat.1 zbeat-ping.1 zbeat.conf.5 zbeat-agent.8 zbeat-monitor.8)
+set(ZB_MAN_PAGES zbeat.1 zbeat-ping.1 zbeat.conf.5 zbeat-agent.8 zbeat-monitor.8 zbeat-relay.8)
 set(ZB_MAN_GZ)
 foreach(page ${ZB_MAN_PAGES})
     string(REGEX MATCH "[0-9]$" section ${page})
@@ -45,7 +45,7 @@ add_custom_target(zb-man ALL DEPENDS ${ZB_MAN_GZ})
 #   configuration. The binaries go to BINDIR (their install rules).
 set(ZB_BINDIR ${CMAKE_INSTALL_FULL_BINDIR})
 set(ZB_SYSCONFDIR ${CMAKE_INSTALL_FULL_SYSCONFDIR})
-foreach(unit zbeat-agent.service zbeat-monitor.service)
+foreach(unit zbeat-agent.service zbeat-monitor.service zbeat-relay.service)
     configure_file(${ZB_DIST_DIR}/systemd/${unit}.in ${ZB_DIST_OUT}/systemd/${unit} @ONLY)
     install(FILES ${ZB_DIST_OUT}/systemd/${unit} DESTINATION ${ZB_SYSTEMD_UNITDIR})
 endforeach()

@@ -35,8 +35,10 @@ security=${security:-${mirror%/debian}/debian-security}
 
 if ! command -v debootstrap >/dev/null 2>&1; then
     echo "base-image: installing debootstrap"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+    #   Another apt run (a test installing its server) waits its turn.
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+        debootstrap >/dev/null
 fi
 
 tmp=$(mktemp -d /tmp/zbeat-rootfs.XXXXXX)

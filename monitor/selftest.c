@@ -9,6 +9,7 @@
 #include "zb_intake.h"
 #include "zb_monitor.h"
 #include "zb_monitor_config.h"
+#include "zb_orders.h"
 #include "zb_series.h"
 #include "zb_webhook.h"
 #include "zb_selftest.h"
@@ -26,6 +27,7 @@ static const zb_selftest_t s_tests[] = {
     {"monitor", zb_monitor_test},
     {"fleet", zb_fleet_test},
     {"intake", zb_intake_test},
+    {"orders", zb_orders_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

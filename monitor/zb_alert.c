@@ -23,11 +23,13 @@ static const char *const s_trigger_names[] = {
     [ZB_ALERT_REMINDER] = "reminder",
     [ZB_ALERT_CONFLICT] = "name-conflict",
     [ZB_ALERT_STOPPED] = "stopped",
+    [ZB_ALERT_CERT] = "cert-expiring",
+    [ZB_ALERT_RESOLVED] = "resolved",
 };
 
 const char *zb_alert_trigger_name(zb_trigger_t trigger)
 {
-    assert(trigger >= ZB_ALERT_DOWN && trigger <= ZB_ALERT_STOPPED);
+    assert(trigger >= ZB_ALERT_DOWN && trigger <= ZB_ALERT_RESOLVED);
     return s_trigger_names[trigger];
 }
 
@@ -41,8 +43,12 @@ void zb_alert_id(const zb_alert_t *self, char *buf, size_t size)
                  trigger);
     else if (self->trigger == ZB_ALERT_CONFLICT)
         snprintf(buf, size, "%s/-/conflict-%" PRId64 "/%s", self->host, self->flap_id, trigger);
-    else if (self->trigger == ZB_ALERT_STOPPED)
+    else if (self->trigger == ZB_ALERT_STOPPED ||
+             (self->trigger == ZB_ALERT_RESOLVED && self->resolves == ZB_ALERT_STOPPED))
         snprintf(buf, size, "%s/-/stop-%" PRId64 "/%s", self->host, self->flap_id, trigger);
+    else if (self->trigger == ZB_ALERT_CERT || self->trigger == ZB_ALERT_RESOLVED)
+        snprintf(buf, size, "%s/%s/cert-%" PRId64 "/%s", self->host, service, self->not_after_ms,
+                 trigger);
     else if (self->trigger == ZB_ALERT_REMINDER)
         snprintf(buf, size, "%s/%s/%" PRId64 "/reminder-%d", self->host, service, self->outage_id,
                  self->reminder);
@@ -112,6 +118,28 @@ static void s_summary(const zb_alert_t *self, int64_t duration_ms, char *buf, si
         snprintf(buf, size, "STOPPED %s for %s: its agent was stopped and has not come back", what,
                  took);
         break;
+    case ZB_ALERT_CERT: {
+        char when[48];
+        zb_time_format_rfc3339(self->not_after_ms, when, sizeof(when));
+        int64_t left = self->not_after_ms - self->created_at_ms;
+        if (left <= 0)
+            snprintf(buf, size, "CERTIFICATE EXPIRED %s on %s", what, when);
+        else if (left < 86400 * 1000LL) {
+            zb_time_format_duration(left, took, sizeof(took));
+            snprintf(buf, size, "CERTIFICATE EXPIRING %s in %s (%s)", what, took, when);
+        } else
+            snprintf(buf, size, "CERTIFICATE EXPIRING %s in %" PRId64 " days (%s)", what,
+                     (int64_t)(left / (86400 * 1000LL)), when);
+        break;
+    }
+    case ZB_ALERT_RESOLVED:
+        if (self->resolves == ZB_ALERT_STOPPED)
+            snprintf(buf, size, "RESOLVED %s stopped for %s (%s)", what, took,
+                     self->reason ? self->reason : "");
+        else
+            snprintf(buf, size, "RESOLVED %s certificate expiry (%s)", what,
+                     self->reason ? self->reason : "");
+        break;
     }
 }
 
@@ -150,6 +178,13 @@ char *zb_alert_json(const zb_alert_t *self)
     json_object_set_new(o, "reminder",
                         self->trigger == ZB_ALERT_REMINDER ? json_integer(self->reminder)
                                                            : json_null());
+    bool cert = self->trigger == ZB_ALERT_CERT ||
+                (self->trigger == ZB_ALERT_RESOLVED && self->resolves == ZB_ALERT_CERT);
+    json_object_set_new(o, "not_after", s_json_time(cert ? self->not_after_ms : -1));
+    json_object_set_new(o, "resolves",
+                        self->trigger == ZB_ALERT_RESOLVED
+                            ? json_string(zb_alert_trigger_name(self->resolves))
+                            : json_null());
     json_object_set_new(o, "summary", s_json_text(summary));
     char *text = json_dumps(o, S_JSON_FLAGS);
     json_decref(o);
@@ -400,6 +435,42 @@ void zb_alert_test(bool verbose)
     assert(strcmp(id, "web-1/-/stop-123/stopped") == 0);
     json = zb_alert_json(&alert);
     assert(json && strstr(json, "\"trigger\":\"stopped\"") && strstr(json, "STOPPED host web-1"));
+    assert(strstr(json, "\"not_after\":null") && strstr(json, "\"resolves\":null"));
+    free(json);
+    alert.trigger = ZB_ALERT_RESOLVED;
+    alert.resolves = ZB_ALERT_STOPPED;
+    alert.reason = "back";
+    zb_alert_id(&alert, id, sizeof(id));
+    assert(strcmp(id, "web-1/-/stop-123/resolved") == 0);
+    json = zb_alert_json(&alert);
+    assert(json && strstr(json, "\"resolves\":\"stopped\"") && strstr(json, "RESOLVED host web-1"));
+    free(json);
+    //  A certificate: named by its notAfter; the summary counts whole days.
+    alert.service = "web";
+    alert.trigger = ZB_ALERT_CERT;
+    alert.started_at_ms = -1;
+    alert.created_at_ms = 1764320000000;
+    alert.not_after_ms = alert.created_at_ms + 5 * 86400000LL + 3600000;
+    zb_alert_id(&alert, id, sizeof(id));
+    char want[96];
+    snprintf(want, sizeof(want), "web-1/web/cert-%" PRId64 "/cert-expiring", alert.not_after_ms);
+    assert(strcmp(id, want) == 0);
+    json = zb_alert_json(&alert);
+    assert(json && strstr(json, "CERTIFICATE EXPIRING web-1/web in 5 days"));
+    assert(strstr(json, "\"not_after\":\"2025-12-03T09:53:20.000Z\""));
+    free(json);
+    alert.not_after_ms = alert.created_at_ms - 1000;
+    json = zb_alert_json(&alert);
+    assert(json && strstr(json, "CERTIFICATE EXPIRED web-1/web on "));
+    free(json);
+    alert.trigger = ZB_ALERT_RESOLVED;
+    alert.resolves = ZB_ALERT_CERT;
+    alert.reason = "renewed";
+    zb_alert_id(&alert, id, sizeof(id));
+    assert(strstr(id, "web-1/web/cert-") == id && strstr(id, "/resolved"));
+    json = zb_alert_json(&alert);
+    assert(json && strstr(json, "\"resolves\":\"cert-expiring\"") &&
+           strstr(json, "RESOLVED web-1/web certificate expiry (renewed)"));
     free(json);
 
     //  Filters.

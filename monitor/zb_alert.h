@@ -26,7 +26,9 @@ typedef enum {
     ZB_ALERT_STABLE,    // a flapping service kept one state for the quiet period
     ZB_ALERT_REMINDER,  // an alerted outage is still open (monitor/repeat)
     ZB_ALERT_CONFLICT,  // two live agent runs claim one host name
-    ZB_ALERT_STOPPED    // a host stopped (planned) longer than monitor/stopped-alert
+    ZB_ALERT_STOPPED,   // a host stopped (planned) longer than monitor/stopped-alert
+    ZB_ALERT_CERT,      // a service's certificate expires within monitor/tls-warn
+    ZB_ALERT_RESOLVED   // a stopped or cert-expiring episode is over
 } zb_trigger_t;
 
 typedef struct {
@@ -44,13 +46,16 @@ typedef struct {
     int64_t window_ms;     // flapping: that window
     int64_t flap_id;       // flapping, stable, name-conflict, stopped: when the episode began
     int reminder;          // reminder: 1, 2, ...
+    int64_t not_after_ms;  // cert-expiring (and its resolved): the certificate's notAfter
+    zb_trigger_t resolves; // resolved: ZB_ALERT_STOPPED or ZB_ALERT_CERT
 } zb_alert_t;
 
 const char *zb_alert_trigger_name(zb_trigger_t trigger);
 
 //  "web-1/redis/42/down", "web-1/-/43/silent", "web-1/redis/flap-<ms>/stable",
 //  "web-1/redis/42/reminder-2", "web-1/-/conflict-<ms>/name-conflict",
-//  "web-1/-/stop-<ms>/stopped".
+//  "web-1/-/stop-<ms>/stopped", "web-1/web/cert-<notAfter ms>/cert-expiring";
+//  an episode's end: "web-1/-/stop-<ms>/resolved", "web-1/web/cert-<ms>/resolved".
 void zb_alert_id(const zb_alert_t *self, char *buf, size_t size);
 
 //  The alert JSON, a heap string; NULL when out of memory.

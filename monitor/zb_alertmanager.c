@@ -90,7 +90,15 @@ int zb_alertmanager_add(void *array_p, const char *payload, const zb_alertmanage
     } else if (!strcmp(trigger, "stopped"))
         rc = s_push(array, alert, "ZbeatHostStopped", "info", started, valid, opts);
     else if (!strcmp(trigger, "cert-expiring"))
-        rc = s_push(array, alert, "ZbeatCertExpiring", "warning", created, valid, opts);
+        rc = s_push(array, alert, "ZbeatCertExpiring", "warning", started, valid, opts);
+    else if (!strcmp(trigger, "resolved")) {
+        //  The end of an episode (a stop, a certificate's expiry).
+        const char *resolves = s_text(alert, "resolves");
+        if (resolves && !strcmp(resolves, "stopped"))
+            rc = s_push(array, alert, "ZbeatHostStopped", "info", started, ended, opts);
+        else if (resolves && !strcmp(resolves, "cert-expiring"))
+            rc = s_push(array, alert, "ZbeatCertExpiring", "warning", started, ended, opts);
+    }
     //  A trigger made by a newer monitor: nothing Alertmanager should see.
     json_decref(alert);
     return rc;
@@ -192,6 +200,23 @@ void zb_alertmanager_test(bool verbose)
     assert(!json_object_get(labels, "service"));
     assert(!strcmp(s_text(item, "endsAt"), "2026-11-28T08:52:14.250Z"));
     assert(!json_object_get(item, "generatorURL"));
+    json_decref(array);
+    free(body);
+
+    //  A stopped host fires until its resolved alert ends it.
+    const char *resolved =
+        "{\"v\":1,\"id\":\"web-3/-/stop-1/resolved\",\"trigger\":\"resolved\",\"host\":"
+        "\"web-3\",\"service\":null,\"state\":\"alive\",\"reason\":\"back\",\"error\":\"\","
+        "\"outage_id\":null,\"started_at\":\"2026-11-28T08:00:00.000Z\","
+        "\"ended_at\":\"2026-11-28T09:30:00.000Z\",\"created_at\":\"2026-11-28T09:30:00.000Z\","
+        "\"resolves\":\"stopped\",\"summary\":\"RESOLVED host web-3\"}";
+    body = zb_alertmanager_body(resolved, &opts);
+    array = json_loads(body, 0, NULL);
+    item = json_array_get(array, 0);
+    labels = json_object_get(item, "labels");
+    assert(!strcmp(s_text(labels, "alertname"), "ZbeatHostStopped"));
+    assert(!strcmp(s_text(item, "startsAt"), "2026-11-28T08:00:00.000Z"));
+    assert(!strcmp(s_text(item, "endsAt"), "2026-11-28T09:30:00.000Z"));
     json_decref(array);
     free(body);
 

@@ -15,6 +15,7 @@
     under a mutex. Everything else runs in the monitor's loop.
 */
 #include "zb_auth.h"
+#include "zb_hostset.h"
 #include "zb_log.h"
 #include "zb_proto.h"
 #include "zb_text.h"
@@ -40,6 +41,7 @@
 //  One admitted key.
 typedef struct {
     char host[ZB_NAME_MAX + 1]; // bound host; "" when the file names none (refused)
+    char relay[512];            // a relay's key: the hosts it may speak for (zb_hostset), or ""
     char file[256];             // the certificate it came from, for the log
 } s_key_t;
 
@@ -171,21 +173,37 @@ static zhashx_t *s_keys_read(const char *dir)
             continue;
         }
         const char *host = zcert_meta(cert, "host");
-        if (!host || !zb_name_valid(host)) {
+        //  A relay's key (zbeat-relay) speaks for many hosts: those its
+        //  file here names, whatever the relay's own copy says.
+        const char *relay = zcert_meta(cert, "relay");
+        char why[256];
+        if (relay && (!*relay || strlen(relay) >= sizeof(((s_key_t *)0)->relay) ||
+                      zb_hostset_check(relay, why, sizeof(why)) != 0)) {
+            zb_log_warning("allow-list: %s: relay = \"%.100s\" is not a list of host patterns "
+                           "(web-*,db-*): the relay is admitted, but every message from it will "
+                           "be refused",
+                           path, relay);
+            relay = NULL;
+            host = "";
+        } else if (relay)
+            host = "";
+        else if (!host || !zb_name_valid(host)) {
             zb_log_warning("allow-list: %s has no valid host in its metadata: the agent is "
                            "admitted, but every message from it will be refused",
                            path);
             host = "";
         }
         s_key_t *key = zhashx_lookup(keys, zcert_public_txt(cert));
-        if (key && strcmp(key->host, host) != 0) {
+        if (key && (strcmp(key->host, host) != 0 || strcmp(key->relay, relay ? relay : "") != 0)) {
             //  One key, two hosts: neither binding can be trusted.
             zb_log_warning("allow-list: %s and %s hold the same key for different hosts: its "
                            "messages will be refused",
                            key->file, path);
             key->host[0] = '\0';
+            key->relay[0] = '\0';
         } else if (!key && (key = calloc(1, sizeof(*key))) != NULL) {
             snprintf(key->host, sizeof(key->host), "%s", host);
+            snprintf(key->relay, sizeof(key->relay), "%s", relay ? relay : "");
             snprintf(key->file, sizeof(key->file), "%s", path);
             if (zhashx_insert(keys, zcert_public_txt(cert), key) != 0)
                 free(key);
@@ -195,6 +213,12 @@ static zhashx_t *s_keys_read(const char *dir)
     zdir_flatten_free(&files);
     zdir_destroy(&tree);
     return keys;
+}
+
+//  Who a key is, for the log.
+static const char *s_label(const s_key_t *key)
+{
+    return key->relay[0] ? "a relay" : key->host[0] ? key->host : "(no host)";
 }
 
 //  Logs what changed between two readings (NULL: the first).
@@ -213,18 +237,17 @@ static void s_keys_diff(const char *dir, zhashx_t *old, zhashx_t *keys)
         const char *text = zhashx_cursor(old);
         if (!zhashx_lookup(keys, text))
             zb_log_info("allow-list: revoked %s (key %.*s..., was %s): refused from now on",
-                        key->host[0] ? key->host : "(no host)", S_LOG_KEY, text, key->file);
+                        s_label(key), S_LOG_KEY, text, key->file);
     }
     for (s_key_t *key = zhashx_first(keys); key; key = zhashx_next(keys)) {
         const char *text = zhashx_cursor(keys);
         s_key_t *before = zhashx_lookup(old, text);
         if (!before)
-            zb_log_info("allow-list: admitted %s (key %.*s..., %s)",
-                        key->host[0] ? key->host : "(no host)", S_LOG_KEY, text, key->file);
+            zb_log_info("allow-list: admitted %s (key %.*s..., %s)", s_label(key), S_LOG_KEY, text,
+                        key->file);
         else if (strcmp(before->host, key->host) != 0)
             zb_log_info("allow-list: key %.*s... now bound to %s (was %s)", S_LOG_KEY, text,
-                        key->host[0] ? key->host : "(no host)",
-                        before->host[0] ? before->host : "(no host)");
+                        s_label(key), before->host[0] ? before->host : "(no host)");
     }
 }
 
@@ -340,8 +363,8 @@ static void s_zap_answer(zsock_t *handler, s_list_t *list)
                            "(%" PRIu64 " refused in all%s)",
                            from, key, list->dir, list->stats.refused, note);
         else if (entry && s_limit_pass(&list->admitted_log, note, sizeof(note)))
-            zb_log_info("admitted %s (key %.*s...) from %s%s",
-                        entry->host[0] ? entry->host : "(no host)", S_LOG_KEY, key, from, note);
+            zb_log_info("admitted %s (key %.*s...) from %s%s", s_label(entry), S_LOG_KEY, key, from,
+                        note);
         else if (entry)
             zb_log_debug("admitted %s (key %.*s...) from %s", entry->host, S_LOG_KEY, key, from);
         pthread_mutex_unlock(&list->lock);
@@ -421,16 +444,20 @@ void zb_auth_config_load(zb_config_t *config, zconfig_t *section, char *cert, si
     zconfig_t *agents_node = section ? zconfig_locate(section, "agents") : NULL;
     if (!cert_value && !agents_value)
         return;
+    //  The monitor's section, or a relay's (zbeat-relay admits agents alike).
+    const char *side = section ? zconfig_name(section) : "monitor";
     if (!cert_value || !*cert_value) {
         zb_config_fail(config, agents_node,
-                       "needs monitor/cert (the monitor's secret certificate): an allow-list "
-                       "alone would check nothing");
+                       "needs %s/cert (the %s's secret certificate): an allow-list "
+                       "alone would check nothing",
+                       side, side);
         return;
     }
     if (!agents_value || !*agents_value) {
         zb_config_fail(config, cert_node,
-                       "needs monitor/agents (the directory of admitted agents' certificates): "
-                       "without it CURVE would encrypt but admit anyone");
+                       "needs %s/agents (the directory of admitted agents' certificates): "
+                       "without it CURVE would encrypt but admit anyone",
+                       side);
         return;
     }
     if (strlen(cert_value) >= cert_size || strlen(agents_value) >= agents_size) {
@@ -712,8 +739,11 @@ int zb_auth_check(zb_auth_t *self, const char *user_id, const char *host)
     s_key_t *key = *user_id ? zhashx_lookup(list->keys, user_id) : NULL;
     char bound[ZB_NAME_MAX + 1] = "";
     if (key)
-        snprintf(bound, sizeof(bound), "%s", key->host);
-    bool ok = key && bound[0] && strcmp(bound, host) == 0;
+        snprintf(bound, sizeof(bound), "%s", key->relay[0] ? "a relay" : key->host);
+    //  A relay's key: any host of its patterns (the relay checked the
+    //  agent's own key against the host before it passed the message on).
+    bool ok = key && (key->relay[0] ? zb_hostset_match(key->relay, host)
+                                    : bound[0] && strcmp(bound, host) == 0);
     uint64_t count = 0;
     if (!ok)
         count = key ? ++list->stats.forged : ++list->stats.revoked;

@@ -865,7 +865,8 @@ zb_fleet_host_t *zb_fleet_load_host(zb_fleet_t *self, const char *name, const ch
 
 zb_fleet_service_t *zb_fleet_load_service(zb_fleet_t *self, const char *name_host, const char *name,
                                           const char *state, int64_t since_ms, const char *kind,
-                                          const char *reason, const char *error, bool *failed)
+                                          const char *reason, const char *error,
+                                          int64_t tls_expires, bool *failed)
 {
     assert(self && failed);
     *failed = false;
@@ -882,6 +883,8 @@ zb_fleet_service_t *zb_fleet_load_service(zb_fleet_t *self, const char *name_hos
     s_copy(service->kind, sizeof(service->kind), kind);
     s_copy(service->reason, sizeof(service->reason), reason);
     s_copy(service->error, sizeof(service->error), error);
+    //  Known before its first beat, so a certificate alert survives a restart.
+    service->tls_expires = tls_expires;
     return service;
 }
 

@@ -73,6 +73,7 @@ typedef struct {
     int64_t flap_id;      // wall ms when the flapping began: names the episode
     int64_t changed_mono; // last transition between up and down
     int64_t stop_alerted; // a host's: since_ms of the stop a stopped alert was made for
+    int64_t cert_ms;      // a service's: notAfter (ms) of the certificate alerted (or found so)
 } zb_fleet_marks_t;
 
 typedef struct {
@@ -242,7 +243,8 @@ zb_fleet_host_t *zb_fleet_load_host(zb_fleet_t *self, const char *name, const ch
                                     bool *failed);
 zb_fleet_service_t *zb_fleet_load_service(zb_fleet_t *self, const char *host, const char *name,
                                           const char *state, int64_t since_ms, const char *kind,
-                                          const char *reason, const char *error, bool *failed);
+                                          const char *reason, const char *error,
+                                          int64_t tls_expires, bool *failed);
 //  An open outage (service NULL: the host's, which makes it silent);
 //  *host_p and *service_p say whose (NULL when skipped).
 int zb_fleet_load_outage(zb_fleet_t *self, const char *host, const char *service, int64_t id,

@@ -428,8 +428,8 @@ static void s_test_races(void)
     zb_fleet_host_t *host =
         zb_fleet_load_host(fleet, "web", "alive", T0, S_A, 1000, T0 + 900, 5, 1000, &failed);
     assert(host && !failed && host->last_seq == 5);
-    zb_fleet_service_t *service =
-        zb_fleet_load_service(fleet, "web", "s", "down", T0 + 800, "probe", "refused", "", &failed);
+    zb_fleet_service_t *service = zb_fleet_load_service(fleet, "web", "s", "down", T0 + 800,
+                                                        "probe", "refused", "", 0, &failed);
     assert(service && !failed);
     zb_fleet_host_t *owner = NULL;
     zb_fleet_service_t *whose = NULL;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #define S_PEM_MAX (1024 * 1024) // a certificate chain or key file, at most
@@ -134,20 +135,67 @@ int zb_http_users_reload(zb_http_t *self, const char *path, char *err, size_t er
 //  --------------------------------------------------------------------------
 //  The server
 
+//  A request that changes state, its body being read (at most
+//  ZB_HTTP_BODY_MAX bytes: more is refused once the body is in).
+typedef struct {
+    size_t len;
+    bool too_big;
+    char data[ZB_HTTP_BODY_MAX];
+} s_upload_t;
+
+static int s_answered; // the state of a request already answered (no body kept)
+
+//  Whether a state-changing request may go on: a users file with an admin
+//  in it (without one the port is read-only, as before), and a JSON body
+//  type, which a browser cannot send to another site without asking it
+//  first (CORS preflight, never granted here): a page elsewhere cannot
+//  make an admin's browser silence alerts (CSRF). 0, or the status.
+static unsigned int s_change_refusal(zb_http_t *self, struct MHD_Connection *conn)
+{
+    pthread_mutex_lock(&self->lock);
+    bool users = self->users_ref != NULL;
+    pthread_mutex_unlock(&self->lock);
+    if (!users)
+        return MHD_HTTP_FORBIDDEN;
+    const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    if (!type || strncasecmp(type, ZB_HTTP_TYPE_JSON, strlen(ZB_HTTP_TYPE_JSON)) != 0 ||
+        (type[strlen(ZB_HTTP_TYPE_JSON)] != '\0' && type[strlen(ZB_HTTP_TYPE_JSON)] != ';'))
+        return MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+    return 0;
+}
+
 static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                     const char *method, const char *version,
                                     const char *upload_data, size_t *upload_data_size, void **state)
 {
     (void)version;
-    (void)upload_data;
-    static int started; // marks a request already answered
-    if (*state) {
-        //  A GET with a body: the body is read and ignored.
+    zb_http_req_t req = {.self = cls, .conn = conn};
+    if (*state == &s_answered) {
+        //  A GET with a body, or a refused one: the body is read and ignored.
         *upload_data_size = 0;
         return MHD_YES;
     }
-    *state = &started;
-    zb_http_req_t req = {.self = cls, .conn = conn};
+    if (*state) {
+        s_upload_t *upload = *state;
+        if (*upload_data_size) {
+            size_t take = *upload_data_size;
+            if (upload->len + take > sizeof(upload->data))
+                upload->too_big = true;
+            else
+                memcpy(upload->data + upload->len, upload_data, take);
+            if (!upload->too_big)
+                upload->len += take;
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        //  The whole body is in (s_on_completed frees it).
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, zb_http_on_arg, &req);
+        if (upload->too_big)
+            return zb_http_error(&req, MHD_HTTP_CONTENT_TOO_LARGE, "a body of at most %d bytes",
+                                 ZB_HTTP_BODY_MAX);
+        return zb_http_admin(&req, method, url, upload->data, upload->len);
+    }
+    *state = &s_answered;
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     zb_http_guard_headers(req.self->guard, info ? info->socket_context : NULL);
@@ -161,8 +209,29 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
         return zb_http_error(&req, refused, "who are you? (HTTP Basic credentials)");
     if (refused)
         return zb_http_error(&req, refused, "the admin role is needed for this");
-    if (!reads)
-        return zb_http_error(&req, MHD_HTTP_METHOD_NOT_ALLOWED, "read only: GET and HEAD");
+    if (!reads) {
+        //  Only the admin routes change anything; without a users file the
+        //  port stays read-only, as it was.
+        bool changes = (strcmp(method, MHD_HTTP_METHOD_POST) == 0 ||
+                        strcmp(method, MHD_HTTP_METHOD_DELETE) == 0) &&
+                       zb_http_admin_route(url);
+        refused = changes ? s_change_refusal(req.self, conn) : MHD_HTTP_METHOD_NOT_ALLOWED;
+        if (refused == MHD_HTTP_FORBIDDEN)
+            return zb_http_error(&req, MHD_HTTP_METHOD_NOT_ALLOWED,
+                                 "read only: changes need a users file with an admin "
+                                 "(docs/http.md)");
+        if (refused == MHD_HTTP_UNSUPPORTED_MEDIA_TYPE)
+            return zb_http_error(&req, refused, "changes want Content-Type: " ZB_HTTP_TYPE_JSON);
+        if (refused)
+            return zb_http_error(&req, refused,
+                                 "read only: GET and HEAD (POST and DELETE on silences and "
+                                 "forgetting hosts, for admins: docs/http.md)");
+        s_upload_t *upload = calloc(1, sizeof(*upload));
+        if (!upload)
+            return zb_http_error(&req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+        *state = upload; // the body comes in the next calls
+        return MHD_YES;
+    }
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, zb_http_on_arg, &req);
     if (req.too_many)
         return zb_http_error(&req, MHD_HTTP_BAD_REQUEST, "more than %d parameters",
@@ -177,8 +246,13 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
         return zb_http_api_monitor(&req);
     if (strcmp(url, "/api/v1/latency") == 0)
         return zb_http_api_latency(&req);
+    if (strcmp(url, "/api/v1/hosts") == 0)
+        return zb_http_api_hosts(&req);
+    if (strcmp(url, "/api/v1/silences") == 0)
+        return zb_http_api_silences(&req);
     bool outages = strcmp(url, "/api/v1/outages") == 0;
-    if (outages || strcmp(url, "/api/v1/report") == 0) {
+    bool alerts = strcmp(url, "/api/v1/alerts") == 0;
+    if (outages || alerts || strcmp(url, "/api/v1/report") == 0) {
         //  These answers may be megabytes: a few at a time, so that many
         //  greedy clients cannot make the monitor's memory balloon.
         enum MHD_Result rc;
@@ -186,7 +260,9 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
             rc = zb_http_error(&req, MHD_HTTP_SERVICE_UNAVAILABLE,
                                "busy: %d large answers in progress, try again", ZB_HTTP_HEAVY_MAX);
         else
-            rc = outages ? zb_http_api_outages(&req) : zb_http_api_report(&req);
+            rc = outages  ? zb_http_api_outages(&req)
+                 : alerts ? zb_http_api_alerts(&req)
+                          : zb_http_api_report(&req);
         atomic_fetch_sub(&req.self->heavy, 1);
         return rc;
     }
@@ -239,8 +315,10 @@ static void s_on_connection(void *cls, struct MHD_Connection *conn, void **socke
 static void s_on_completed(void *cls, struct MHD_Connection *conn, void **state,
                            enum MHD_RequestTerminationCode code)
 {
-    (void)state;
     (void)code;
+    if (*state && *state != &s_answered)
+        free(*state); // a body read for a change
+    *state = NULL;
     zb_http_t *self = cls;
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);

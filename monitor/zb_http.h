@@ -7,6 +7,9 @@
     GET /api/v1/outages  the array of `zbeat outages --json` (filters, pages)
     GET /api/v1/report   the object of `zbeat report --json`
     GET /api/v1/latency  the last hour of round trips per service (zb_latency)
+    GET /api/v1/hosts, /api/v1/alerts, /api/v1/silences   the CLI's --json lists
+    POST/DELETE /api/v1/silences[/ID], POST /api/v1/hosts/NAME/forget   admin
+                         only (zb_http_admin.c), carried out by the monitor's loop
 
     Files: zb_http.c (this: serving, TLS, who may ask), zb_http_api.c,
     zb_http_metrics.c, zb_http_page.c (routes), zb_http_answer.c (answers),
@@ -22,7 +25,8 @@
     thread); zb_http_guard gives each request a total deadline and keeps
     slots free for new requests (slowloris). Each request reads the database through its own
    read-only zb_store connection, like the CLI, so it never blocks ingest; the live counters come
-   from zb_monitor_snapshot. Anything but GET and HEAD is 405.
+   from zb_monitor_snapshot. Anything but GET and HEAD is 405, but the admin
+   routes with a users file.
 */
 #ifndef ZB_HTTP_H
 #define ZB_HTTP_H
@@ -35,18 +39,19 @@
 typedef struct _zb_http_t zb_http_t;
 
 //  Limits (docs/http.md).
-#define ZB_HTTP_CONNECTIONS_MAX 64     // connections served at once
-#define ZB_HTTP_CONNECTIONS_FREE 16    // kept free: the slowest header sender is cut
-#define ZB_HTTP_CONNECTIONS_CLOSING 64 // more, for cut ones libmicrohttpd has not reaped
-#define ZB_HTTP_TIMEOUT_S 10           // a connection with no progress is closed after this
-#define ZB_HTTP_HEADERS_S 10           // request line and headers within this, in all
-#define ZB_HTTP_ANSWER_S 60            // an answer sent within this of its headers
-#define ZB_HTTP_REQUEST_BYTES 16384    // request line and headers
-#define ZB_HTTP_LIMIT_DEFAULT 1000     // outages per page
-#define ZB_HTTP_LIMIT_MAX 10000        // outages per page, at most
-#define ZB_HTTP_OFFSET_MAX 1000000     // deepest page start
-#define ZB_HTTP_HEALTHY_PASS_MS 2000   // /healthz: the ingest loop passed this recently
-#define ZB_HTTP_HEAVY_MAX 4            // outages and report answers built at once (more: 503)
+#define ZB_HTTP_CONNECTIONS_MAX 64       // connections served at once
+#define ZB_HTTP_CONNECTIONS_FREE 16      // kept free: the slowest header sender is cut
+#define ZB_HTTP_CONNECTIONS_CLOSING 64   // more, for cut ones libmicrohttpd has not reaped
+#define ZB_HTTP_TIMEOUT_S 10             // a connection with no progress is closed after this
+#define ZB_HTTP_HEADERS_S 10             // request line and headers within this, in all
+#define ZB_HTTP_ANSWER_S 60              // an answer sent within this of its headers
+#define ZB_HTTP_REQUEST_BYTES 16384      // request line and headers
+#define ZB_HTTP_LIMIT_DEFAULT 1000       // outages per page
+#define ZB_HTTP_LIMIT_MAX 10000          // outages per page, at most
+#define ZB_HTTP_OFFSET_MAX 1000000       // deepest page start
+#define ZB_HTTP_STATUS_LIMIT_MAX 1000000 // status rows per page (default: all)
+#define ZB_HTTP_HEALTHY_PASS_MS 2000     // /healthz: the ingest loop passed this recently
+#define ZB_HTTP_HEAVY_MAX 4              // outages and report answers built at once (more: 503)
 
 //  One file of the status page, embedded from monitor/www by
 //  monitor/embed_www.cmake (generated zb_www.c).

@@ -3,12 +3,13 @@
     monitor, report; and latency, which only the running monitor knows.
 */
 #include "zb_http_internal.h"
-#include "zb_latency.h"
+#include "zb_series.h"
 #include "zb_proto.h"
 #include "zb_query.h"
 #include "zb_report.h"
 #include "zb_time.h"
 
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,34 +23,127 @@ typedef struct {
     zb_http_buf_t buf;
     size_t rows;
     int64_t now;
-    int64_t skip; // outages: rows to pass over (the offset)
-    int64_t take; // outages: rows to print (the limit)
-    bool more;    // outages: a row past the page exists
+    int64_t skip; // rows to pass over (the offset)
+    int64_t take; // rows to print (the limit)
+    bool more;    // a row past the page exists
+    //  status: filters (NULL: everything)
+    const char *states; // "down,silent" or "problems"
+    const char *host;   // glob
+    const char *service;
 } s_rows_t;
+
+//  A page of rows: false once the page is full (a row past it was seen).
+static bool s_rows_room(s_rows_t *rows)
+{
+    if (rows->skip > 0) {
+        rows->skip--;
+        return false;
+    }
+    if ((int64_t)rows->rows == rows->take) {
+        rows->more = true;
+        return false;
+    }
+    return true;
+}
+
+//  Whether word is one of list's comma-separated items; "problems" stands
+//  for every state but up (services) and alive (hosts).
+static bool s_state_matches(const char *list, const char *word)
+{
+    size_t len = strlen(word);
+    for (const char *p = list; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t item = comma ? (size_t)(comma - p) : strlen(p);
+        if (item == len && strncmp(p, word, len) == 0)
+            return true;
+        if (item == 8 && strncmp(p, "problems", 8) == 0 && strcmp(word, "up") != 0 &&
+            strcmp(word, "alive") != 0)
+            return true;
+        p += item + (comma ? 1 : 0);
+    }
+    return false;
+}
 
 static int s_on_status(const zb_store_status_t *row, void *arg)
 {
     s_rows_t *rows = arg;
+    if (rows->states && !s_state_matches(rows->states, row->state))
+        return 0;
+    if (rows->host && fnmatch(rows->host, row->host, 0) != 0)
+        return 0;
+    //  A service filter keeps services only.
+    if (rows->service && (!row->service || fnmatch(rows->service, row->service, 0) != 0))
+        return 0;
+    if (!s_rows_room(rows))
+        return rows->more ? 1 : 0;
     zb_http_buf_element(&rows->buf, zb_query_status_json(row), rows->rows++);
     return rows->buf.failed ? 1 : 0;
 }
 
+static void s_next_link(zb_http_req_t *req, const char *route, long long offset,
+                        zb_http_buf_t *link);
+
+//  A glob of name characters and * ? [ ] !, 1..64 long.
+static bool s_glob_valid(const char *text)
+{
+    size_t len = strlen(text);
+    if (len == 0 || len > 64)
+        return false;
+    for (const char *p = text; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              strchr("._-*?[]!", *p)))
+            return false;
+    return true;
+}
+
+//  Sends a page of rows with the next page's link when there is one.
+static enum MHD_Result s_rows_send(zb_http_req_t *req, const char *route, s_rows_t *rows,
+                                   long long next)
+{
+    zb_http_buf_close_array(&rows->buf, rows->rows);
+    zb_http_buf_t link = {0};
+    if (rows->more)
+        s_next_link(req, route, next, &link);
+    enum MHD_Result result = zb_http_send(req, MHD_HTTP_OK, ZB_HTTP_TYPE_JSON, &rows->buf,
+                                          rows->more && !link.failed ? link.data : NULL);
+    free(link.data);
+    return result;
+}
+
 enum MHD_Result zb_http_api_status(zb_http_req_t *req)
 {
-    static const char *const known[] = {NULL};
+    static const char *const known[] = {"state", "host", "service", "limit", "offset", NULL};
     enum MHD_Result result;
     zb_store_t *store = zb_http_begin(req, known, &result);
     if (!store)
         return result;
-    s_rows_t rows = {.now = zb_time_wall_ms()};
-    int rc = zb_store_status(store, s_on_status, &rows);
-    if (rc < 0) {
+    s_rows_t rows = {.now = zb_time_wall_ms(),
+                     .states = zb_http_arg(req, "state"),
+                     .host = zb_http_arg(req, "host"),
+                     .service = zb_http_arg(req, "service")};
+    const char *limit = zb_http_arg(req, "limit"), *offset = zb_http_arg(req, "offset");
+    long long take = ZB_HTTP_STATUS_LIMIT_MAX, skip = 0;
+    char bad[300] = "";
+    if (rows.states && (!*rows.states || strlen(rows.states) > 200))
+        snprintf(bad, sizeof(bad), "state: a comma-separated list of states, or problems");
+    else if (rows.host && !s_glob_valid(rows.host))
+        snprintf(bad, sizeof(bad), "host: \"%.80s\" is not a host name or glob", rows.host);
+    else if (rows.service && !s_glob_valid(rows.service))
+        snprintf(bad, sizeof(bad), "service: \"%.80s\" is not a service name or glob",
+                 rows.service);
+    else if (limit)
+        zb_http_number("limit", limit, 1, ZB_HTTP_STATUS_LIMIT_MAX, &take, bad, sizeof(bad));
+    if (!*bad && offset)
+        zb_http_number("offset", offset, 0, ZB_HTTP_OFFSET_MAX, &skip, bad, sizeof(bad));
+    rows.take = take;
+    rows.skip = skip;
+    if (*bad)
+        result = zb_http_error(req, MHD_HTTP_BAD_REQUEST, "%s", bad);
+    else if (zb_store_status(store, s_on_status, &rows) < 0) {
         free(rows.buf.data);
         result = zb_http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", zb_store_error(store));
-    } else {
-        zb_http_buf_close_array(&rows.buf, rows.rows);
-        result = zb_http_send(req, MHD_HTTP_OK, ZB_HTTP_TYPE_JSON, &rows.buf, NULL);
-    }
+    } else
+        result = s_rows_send(req, "/api/v1/status", &rows, skip + take);
     zb_store_destroy(&store);
     return result;
 }
@@ -60,14 +154,8 @@ enum MHD_Result zb_http_api_status(zb_http_req_t *req)
 static int s_on_outage(const zb_store_outage_t *outage, void *arg)
 {
     s_rows_t *rows = arg;
-    if (rows->skip > 0) {
-        rows->skip--;
-        return 0;
-    }
-    if ((int64_t)rows->rows == rows->take) {
-        rows->more = true;
-        return 1;
-    }
+    if (!s_rows_room(rows))
+        return rows->more ? 1 : 0;
     zb_http_buf_element(&rows->buf, zb_query_outage_json(outage, rows->now), rows->rows++);
     return rows->buf.failed ? 1 : 0;
 }
@@ -85,9 +173,10 @@ static void s_url_encode(zb_http_buf_t *buf, const char *text)
 }
 
 //  RFC 8288: the same query with the next page's offset.
-static void s_next_link(zb_http_req_t *req, long long offset, zb_http_buf_t *link)
+static void s_next_link(zb_http_req_t *req, const char *route, long long offset,
+                        zb_http_buf_t *link)
 {
-    zb_http_buf_printf(link, "</api/v1/outages?");
+    zb_http_buf_printf(link, "<%s?", route);
     for (size_t i = 0; i < req->arg_count; i++) {
         if (strcmp(req->args[i].key, "offset") == 0)
             continue;
@@ -157,15 +246,8 @@ enum MHD_Result zb_http_api_outages(zb_http_req_t *req)
              zb_store_outages(store, &query, s_on_outage, &rows) < 0) {
         free(rows.buf.data);
         result = zb_http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", zb_store_error(store));
-    } else {
-        zb_http_buf_close_array(&rows.buf, rows.rows);
-        zb_http_buf_t link = {0};
-        if (rows.more)
-            s_next_link(req, skip + take, &link);
-        result = zb_http_send(req, MHD_HTTP_OK, ZB_HTTP_TYPE_JSON, &rows.buf,
-                              rows.more && !link.failed ? link.data : NULL);
-        free(link.data);
-    }
+    } else
+        result = s_rows_send(req, "/api/v1/outages", &rows, skip + take);
     zb_store_destroy(&store);
     return result;
 }
@@ -202,6 +284,7 @@ enum MHD_Result zb_http_api_monitor(zb_http_req_t *req)
         zb_monitor_stats_t stats;
         zb_monitor_snapshot(req->self->monitor, &stats);
         json_object_set_new(answer, "kept_writes", json_integer((json_int_t)stats.kept_writes));
+        json_object_set_new(answer, "tls_warn_s", json_integer(stats.tls_warn_ms / 1000));
     }
     return zb_http_send_json(req, MHD_HTTP_OK, answer);
 }
@@ -242,7 +325,7 @@ enum MHD_Result zb_http_api_report(zb_http_req_t *req)
 
 //  --------------------------------------------------------------------------
 //  GET /api/v1/latency: the last hour of round trips per service, in
-//  1-minute means (zb_latency), for the page's sparklines. Only the running
+//  1-minute means (zb_series), for the page's sparklines. Only the running
 //  monitor knows them: without one, an empty list.
 
 typedef struct {
@@ -250,7 +333,7 @@ typedef struct {
     size_t rows;
 } s_latency_t;
 
-static int s_on_latency(const zb_latency_series_t *series, void *arg)
+static int s_on_latency(const zb_series_hour_t *series, void *arg)
 {
     s_latency_t *out = arg;
     json_t *row = json_pack("{s:s, s:s}", "host", series->host, "service", series->service);
@@ -263,7 +346,7 @@ static int s_on_latency(const zb_latency_series_t *series, void *arg)
     }
     json_object_set_new(row, "last_us",
                         series->last_us >= 0 ? json_integer(series->last_us) : json_null());
-    for (size_t i = 0; i < ZB_LATENCY_MINUTES; i++)
+    for (size_t i = 0; i < ZB_SERIES_MINUTES; i++)
         json_array_append_new(means, series->mean_us[i] >= 0 ? json_integer(series->mean_us[i])
                                                              : json_null());
     json_object_set_new(row, "mean_us", means);
@@ -283,10 +366,10 @@ enum MHD_Result zb_http_api_latency(zb_http_req_t *req)
     if (host && !zb_name_valid(host))
         return zb_http_error(req, MHD_HTTP_BAD_REQUEST, "host: \"%.80s\" is not a host name", host);
     int64_t now = zb_time_wall_ms();
-    int64_t first = (now / 60000 - ZB_LATENCY_MINUTES + 1) * 60000;
+    int64_t first = (now / 60000 - ZB_SERIES_MINUTES + 1) * 60000;
     s_latency_t out = {0};
     json_t *head = json_pack("{s:o, s:i}", "first_minute", zb_query_json_time(first), "minutes",
-                             ZB_LATENCY_MINUTES);
+                             ZB_SERIES_MINUTES);
     char *text = head ? json_dumps(head, ZB_QUERY_JSON_FLAGS | JSON_COMPACT) : NULL;
     json_decref(head);
     if (!text)
@@ -299,7 +382,7 @@ enum MHD_Result zb_http_api_latency(zb_http_req_t *req)
     }
     free(text);
     if (req->self->monitor)
-        zb_latency_each(zb_monitor_latency(req->self->monitor), host, now, s_on_latency, &out);
+        zb_series_each(zb_monitor_series(req->self->monitor), host, now, s_on_latency, &out);
     zb_http_buf_close_array(&out.buf, out.rows);
     zb_http_buf_printf(&out.buf, "}\n");
     return zb_http_send(req, MHD_HTTP_OK, ZB_HTTP_TYPE_JSON, &out.buf, NULL);

@@ -19,7 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ZB_HTTP_ARGS_MAX 16 // query parameters in one request
+#define ZB_HTTP_ARGS_MAX 16   // query parameters in one request
+#define ZB_HTTP_BODY_MAX 4096 // the body of a change (POST, DELETE)
 #define ZB_HTTP_TYPE_JSON "application/json"
 #define ZB_HTTP_TYPE_TEXT "text/plain; charset=utf-8"
 #define ZB_HTTP_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
@@ -99,6 +100,13 @@ enum MHD_Result zb_http_api_outages(zb_http_req_t *req);
 enum MHD_Result zb_http_api_monitor(zb_http_req_t *req);
 enum MHD_Result zb_http_api_report(zb_http_req_t *req);
 enum MHD_Result zb_http_api_latency(zb_http_req_t *req);
+enum MHD_Result zb_http_api_hosts(zb_http_req_t *req);
+enum MHD_Result zb_http_api_alerts(zb_http_req_t *req);
+enum MHD_Result zb_http_api_silences(zb_http_req_t *req);
+//  zb_http_admin.c: POST and DELETE (admin, JSON body checked by the caller).
+bool zb_http_admin_route(const char *url);
+enum MHD_Result zb_http_admin(zb_http_req_t *req, const char *method, const char *url,
+                              const char *body, size_t len);
 enum MHD_Result zb_http_healthz(zb_http_req_t *req);
 enum MHD_Result zb_http_metrics(zb_http_req_t *req);
 //  A file of the status page, or NULL when no file has that path.

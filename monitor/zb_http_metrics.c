@@ -228,6 +228,8 @@ static void s_monitor_metrics(zb_http_buf_t *out, zb_monitor_t *monitor)
     s_counter(out, "zbeat_db_errors_total", "Failed database writes and commits.", st.db_errors);
     s_counter(out, "zbeat_rejected_messages_total",
               "Messages refused: their host is not bound to the sender's key.", st.rejected);
+    s_counter(out, "zbeat_foreign_messages_total",
+              "Messages for hosts outside monitor/hosts (a shard's), dropped.", st.foreign);
     s_family(out, "zbeat_outages_opened_total", "counter",
              "Outages opened by this monitor since it started.", NULL);
     zb_http_buf_printf(out,

@@ -14,11 +14,12 @@
 */
 #include "zb_monitor.h"
 #include "zb_intake.h"
-#include "zb_latency.h"
 #include "zb_auth.h"
 #include "zb_dispatch.h"
 #include "zb_fleet.h"
+#include "zb_hostset.h"
 #include "zb_log.h"
+#include "zb_orders.h"
 #include "zb_policy.h"
 #include "zb_record.h"
 #include "zb_series.h"
@@ -67,7 +68,7 @@ struct _zb_monitor_t {
     zb_store_t *store;          // the database
     zb_fleet_t *fleet;          // hosts, services, outage rules
     zb_policy_t *policy;        // alerts
-    zb_series_t *series;        // rtt and outage counts for /metrics (zb_series)
+    zb_series_t *series;        // round trips and outage counts (read by the HTTP server)
     zb_auth_t *auth;            // while running: who may report for which host
     zb_monitor_stats_t stats;   // counters, logged at exit
     bool locked_out;            // zb_monitor_begin failed and has not succeeded since
@@ -91,7 +92,7 @@ struct _zb_monitor_t {
     zb_monitor_hangup_fn *hangup; // called when it is readable
     void *hangup_arg;
 
-    zb_latency_t *latency; // round trips of the last hour (read by the HTTP server)
+    zb_orders_t *orders; // admin orders from the HTTP server, carried out in the loop
 
     //  For other threads (the HTTP server): stats copied at every pass.
     pthread_mutex_t shared_lock; // guards shared
@@ -159,11 +160,10 @@ void zb_monitor_handle(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono
     assert(self && msg);
     s_clock(self, now_mono, now_wall);
     zb_fleet_handle(self->fleet, msg, now_mono, now_wall);
-    zb_latency_add(self->latency, msg, now_wall);
-    //  The latest round trips, for /metrics (the database keeps none).
-    //  A thin beat has none: the latest stay those of the last full beat.
-    if (msg->type == ZB_MSG_BEAT && !msg->thin)
-        zb_series_beat(self->series, msg->host, msg->services, msg->service_count);
+    //  Round trips for /metrics and the page (the database keeps none). A
+    //  thin beat has none: the latest stay those of the last full beat.
+    if (!msg->thin)
+        zb_series_beat(self->series, msg, now_wall);
 }
 
 zb_series_t *zb_monitor_series(zb_monitor_t *self)
@@ -250,6 +250,7 @@ static void s_share(zb_monitor_t *self, bool wrote, bool ok, int64_t took_us)
     else if (wrote && ok)
         self->stats.db_ok = true;
     self->stats.pass_mono = zb_time_mono_ms();
+    self->stats.tls_warn_ms = self->config.tls_warn_ms; // a reload may change it
     pthread_mutex_lock(&self->shared_lock);
     self->shared = self->stats;
     pthread_mutex_unlock(&self->shared_lock);
@@ -430,6 +431,18 @@ void zb_monitor_rejected(zb_monitor_t *self)
     self->stats.rejected++;
 }
 
+bool zb_monitor_owns(zb_monitor_t *self, const char *host)
+{
+    assert(self && host);
+    if (zb_hostset_match(self->config.hosts, host))
+        return true;
+    if (self->stats.foreign++ == 0)
+        zb_log_warning("dropped a message for host %s, outside monitor/hosts (%s): an agent or "
+                       "relay sends this shard more than it subscribes to? (counted as foreign)",
+                       host, self->config.hosts);
+    return false;
+}
+
 int zb_monitor_replay_status(zb_monitor_t *self, const char *name, const char *instance,
                              uint64_t pending, int64_t now_wall)
 {
@@ -495,10 +508,51 @@ void zb_monitor_stats(zb_monitor_t *self, zb_monitor_stats_t *stats)
     *stats = self->stats;
 }
 
-zb_latency_t *zb_monitor_latency(zb_monitor_t *self)
+zb_orders_t *zb_monitor_orders(zb_monitor_t *self)
 {
     assert(self);
-    return self->latency;
+    return self->orders;
+}
+
+//  Admin orders (zb_orders): carried out in a pass of their own, so that
+//  the fleet in memory and the database change together; answered once
+//  the pass is committed. A database that cannot be written now leaves
+//  them queued: the submitter's deadline answers for them.
+#define S_ORDERS_PER_PASS 16
+static void s_orders_pass(zb_monitor_t *self)
+{
+    if (!zb_orders_pending(self->orders) || zb_monitor_begin(self) != 0)
+        return;
+    zb_order_t *taken[S_ORDERS_PER_PASS];
+    size_t count = 0;
+    int64_t now = zb_time_wall_ms();
+    while (count < S_ORDERS_PER_PASS && (taken[count] = zb_orders_take(self->orders))) {
+        zb_orders_apply(taken[count], self->store, self->fleet, now);
+        zb_log_info("http: %s", taken[count]->message);
+        count++;
+    }
+    bool ok = zb_monitor_commit(self) == 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!ok && taken[i]->status == 200) {
+            taken[i]->status = 500;
+            snprintf(taken[i]->message, sizeof(taken[i]->message), "the commit failed: %s",
+                     zb_store_error(self->store));
+        }
+        zb_orders_done(self->orders, taken[i]);
+    }
+}
+
+//  Woken by a submitter; locked out, the orders wait for a pass that can
+//  begin (s_on_pass tries them after its own).
+static int s_on_orders(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)loop;
+    (void)item;
+    zb_monitor_t *self = arg;
+    zb_orders_clear(self->orders);
+    if (!self->locked_out)
+        s_orders_pass(self);
+    return 0;
 }
 
 void zb_monitor_snapshot(zb_monitor_t *self, zb_monitor_stats_t *stats)
@@ -525,6 +579,7 @@ zb_monitor_t *zb_monitor_new(const zb_monitor_config_t *config, char *err, size_
     self->pass_timer = -1;
     pthread_mutex_init(&self->shared_lock, NULL);
     self->stats.db_ok = true;
+    self->stats.tls_warn_ms = config->tls_warn_ms;
     self->shared = self->stats;
     self->prune_timer = -1;
     self->stream = zb_stream_new();
@@ -532,8 +587,8 @@ zb_monitor_t *zb_monitor_new(const zb_monitor_config_t *config, char *err, size_
     self->fleet = zb_fleet_new(&zb_record_sink, &self->record, config->liveness);
     if (self->fleet)
         zb_fleet_set_max_hosts(self->fleet, (size_t)config->max_hosts);
-    self->latency = zb_latency_new();
-    if (!self->stream || !self->fleet || !self->series || !self->latency) {
+    self->orders = zb_orders_new();
+    if (!self->stream || !self->fleet || !self->series || !self->orders) {
         snprintf(err, errsize, "out of memory");
         goto failed;
     }
@@ -576,7 +631,7 @@ void zb_monitor_destroy(zb_monitor_t **self_p)
     zb_fleet_destroy(&self->fleet);
     zb_stream_destroy(&self->stream);
     zb_series_destroy(&self->series);
-    zb_latency_destroy(&self->latency);
+    zb_orders_destroy(&self->orders);
     pthread_mutex_destroy(&self->shared_lock);
     free(self);
     *self_p = NULL;
@@ -619,6 +674,12 @@ static void s_take_input(zb_monitor_t *self)
             break;
         if (rc == -1) {
             s_malformed(self, why);
+            continue;
+        }
+        //  A shard subscribes to its hosts' prefixes only, but a prefix of a
+        //  name matches longer names, and a relay or agent may send more.
+        if (!zb_monitor_owns(self, msg->host)) {
+            zb_msg_destroy(&msg);
             continue;
         }
         //  Only the host bound to the sender's key (CURVE; zb_auth logs).
@@ -664,6 +725,7 @@ static int s_on_pass(zloop_t *loop, int timer_id, void *arg)
     s_take_input(self);
     zb_monitor_sweep(self, zb_time_mono_ms(), zb_time_wall_ms());
     zb_monitor_commit(self);
+    s_orders_pass(self);
     return 0;
 }
 
@@ -808,13 +870,24 @@ static void s_intake_rejected(void *arg)
     zb_monitor_rejected(arg);
 }
 
+static bool s_intake_owns(void *arg, const char *host)
+{
+    return zb_monitor_owns(arg, host);
+}
+
 static const zb_replay_intake_t s_intake = {
     .begin = s_intake_begin,
     .commit = s_intake_commit,
     .apply = s_intake_apply,
     .status = s_intake_status,
     .rejected = s_intake_rejected,
+    .owns = s_intake_owns,
 };
+
+static void s_subscribe(const char *topic, void *arg)
+{
+    zsock_set_subscribe(arg, topic);
+}
 
 int zb_monitor_run(zb_monitor_t *self)
 {
@@ -834,7 +907,11 @@ int zb_monitor_run(zb_monitor_t *self)
     zsock_set_rcvhwm(self->sub, zb_intake_queue(frame_max));
     zb_log_debug("input: frames up to %zu bytes, %d queued per peer", frame_max,
                  zb_intake_queue(frame_max));
-    zsock_set_subscribe(self->sub, "");
+    //  A shard (monitor/hosts) subscribes to its hosts' topics only: through
+    //  a relay, subscriptions flow upstream and nothing else reaches it.
+    zb_hostset_topics(self->config.hosts, s_subscribe, self->sub);
+    if (self->config.hosts[0])
+        zb_log_info("shard: hosts %s only", self->config.hosts);
     //  No ZMTP heartbeats of the monitor's own: with libzmq 4.3.4 a
     //  heartbeat sent on a connection whose peer went away while ZeroMQ's
     //  queue for it was full aborts the process (libzmq issues 4364, 4767).
@@ -887,6 +964,11 @@ int zb_monitor_run(zb_monitor_t *self)
     }
     if (s_hangup_attach(self) != 0)
         goto done;
+    zmq_pollitem_t orders = {NULL, zb_orders_fd(self->orders), ZMQ_POLLIN, 0};
+    if (zloop_poller(self->loop, &orders, s_on_orders, self) != 0) {
+        zb_log_error("cannot watch for admin orders");
+        goto done;
+    }
     s_schedule(self);
     zloop_timer(self->loop, ZB_MONITOR_ALIVE_MS, 0, s_on_alive, self);
     zloop_timer(self->loop, ZB_MONITOR_HEARD_TICK_MS, 0, s_on_heard, self);
@@ -901,12 +983,13 @@ int zb_monitor_run(zb_monitor_t *self)
     s_counts(self);
     zb_log_info("monitor stopping: messages=%" PRIu64 " decode_errors=%" PRIu64 " seq_gaps=%" PRIu64
                 " stale=%" PRIu64 " dropped=%" PRIu64 " db_errors=%" PRIu64 " rejected=%" PRIu64
-                " conflicts=%" PRIu64 " thin=%" PRIu64 " thin_unsynced=%" PRIu64
+                " conflicts=%" PRIu64 " foreign=%" PRIu64 " thin=%" PRIu64 " thin_unsynced=%" PRIu64
                 " heard_rows=%" PRIu64 " heard_us=%" PRIu64 " heard_us_max=%" PRIu64,
                 self->stats.messages, self->stats.decode_errors, self->stats.seq_gaps,
                 self->stats.stale, self->stats.dropped, self->stats.db_errors, self->stats.rejected,
-                self->stats.conflicts, self->stats.thin, self->stats.thin_unsynced,
-                self->stats.heard_rows, self->stats.heard_us, self->stats.heard_us_max);
+                self->stats.conflicts, self->stats.foreign, self->stats.thin,
+                self->stats.thin_unsynced, self->stats.heard_rows, self->stats.heard_us,
+                self->stats.heard_us_max);
     rc = 0;
 done:
     zb_replay_server_destroy(&self->replay);

@@ -49,6 +49,7 @@ typedef struct {
     uint64_t heard_us_max;  // the longest single checkpoint batch
     uint64_t db_errors;     // failed commits
     uint64_t rejected;      // refused by zb_auth: a host not bound to the sender's key
+    uint64_t foreign;       // for a host outside monitor/hosts (a shard's), dropped
     //  For the HTTP server's /metrics and /healthz (zb_monitor_snapshot):
     uint64_t service_outages; // service outages opened since start
     uint64_t host_outages;    // host outages opened since start
@@ -59,6 +60,7 @@ typedef struct {
     int64_t pass_mono; // monotonic ms at the end of the last loop pass, 0 before the first
 
     uint64_t kept_writes; // changes kept in memory after failed commits (zb_store_kept)
+    int64_t tls_warn_ms;  // monitor/tls-warn as configured now (the status page's badges)
 } zb_monitor_stats_t;
 
 //  Opens the store named in config (creating it) and loads the state it
@@ -91,6 +93,10 @@ int zb_monitor_replay_status(zb_monitor_t *self, const char *host, const char *i
 
 //  Counts a message refused by zb_auth outside the SUB socket (`rejected`).
 void zb_monitor_rejected(zb_monitor_t *self);
+
+//  True when host is one of this monitor's (monitor/hosts; every host when
+//  unset); otherwise counts it (`foreign`, the first one logged).
+bool zb_monitor_owns(zb_monitor_t *self, const char *host);
 
 //  Flags hosts silent for liveness x their interval; runs the alerting
 //  policy's tick when a second has passed since the last.
@@ -127,9 +133,11 @@ void zb_monitor_snapshot(zb_monitor_t *self, zb_monitor_stats_t *stats);
 
 //  Latest round trips and outage counts (zb_series: safe from any thread).
 zb_series_t *zb_monitor_series(zb_monitor_t *self);
-//  The round trips of the last hour (zb_latency.h: safe from any thread).
-typedef struct _zb_latency_t zb_latency_t;
-zb_latency_t *zb_monitor_latency(zb_monitor_t *self);
+
+//  Admin orders from the HTTP server (zb_orders.h: submit from any thread;
+//  the loop carries them out).
+typedef struct _zb_orders_t zb_orders_t;
+zb_orders_t *zb_monitor_orders(zb_monitor_t *self);
 
 void zb_monitor_test(bool verbose);
 

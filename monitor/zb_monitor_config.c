@@ -3,6 +3,7 @@
 #include "zb_address.h"
 #include "zb_auth.h"
 #include "zb_config.h"
+#include "zb_hostset.h"
 #include "zb_http_users.h"
 #include "zb_intake.h"
 #include "zb_proto.h"
@@ -30,6 +31,7 @@ void zb_monitor_config_defaults(zb_monitor_config_t *self)
     self->max_services = ZB_INTAKE_SERVICES_DEFAULT;
     self->max_hosts = ZB_MONITOR_MAX_HOSTS;
     self->stopped_alert_ms = 3600LL * 1000;
+    self->tls_warn_ms = 14LL * 86400 * 1000;
 }
 
 //  A tcp address ends in ":PORT", 1 to 65535 in plain digits. ZeroMQ would
@@ -82,6 +84,12 @@ static const char *s_bind_problem(const char *value)
             return NULL;
         start = end + 1;
     }
+}
+
+const char *zb_monitor_config_endpoints_problem(const char *value)
+{
+    assert(value);
+    return s_bind_problem(value);
 }
 
 static int s_set_text(char *buf, size_t size, const char *value, const char *what, char *err,
@@ -522,7 +530,9 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
                                        "replay",
                                        "max-services",
                                        "max-hosts",
+                                       "hosts",
                                        "stopped-alert",
+                                       "tls-warn",
                                        "http-tls-cert",
                                        "http-tls-key",
                                        "http-users",
@@ -596,12 +606,31 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     else
         zb_config_duration(config, section, "stopped-alert", self->stopped_alert_ms, 1000,
                            365LL * 86400 * 1000, &self->stopped_alert_ms);
+    const char *tls_warn = zb_config_string(config, section, "tls-warn", NULL);
+    if (tls_warn && strcmp(tls_warn, "0") == 0)
+        self->tls_warn_ms = 0;
+    else
+        zb_config_duration(config, section, "tls-warn", self->tls_warn_ms, 1000,
+                           365LL * 86400 * 1000, &self->tls_warn_ms);
     if (zb_config_int(config, section, "max-services", self->max_services, 1,
                       ZB_INTAKE_SERVICES_MAX, &value) == 0)
         self->max_services = (int)value;
     if (zb_config_int(config, section, "max-hosts", self->max_hosts, 1, ZB_MONITOR_MAX_HOSTS_LIMIT,
                       &value) == 0)
         self->max_hosts = (int)value;
+    //  A shard: the hosts it owns become its subscriptions (zb_hostset).
+    node = section ? zconfig_locate(section, "hosts") : NULL;
+    const char *hosts = zb_config_string(config, section, "hosts", NULL);
+    if (node && !zconfig_child(node) && !hosts)
+        hosts = "";
+    if (hosts && zb_hostset_check(hosts, why, sizeof(why)) != 0)
+        zb_config_fail(config, node, "%s", why);
+    else if (hosts && !*hosts)
+        zb_config_fail(config, node, "is empty (leave it out for every host, or give web-*,db-*)");
+    else if (hosts && strlen(hosts) >= sizeof(self->hosts))
+        zb_config_fail(config, node, "too long");
+    else if (hosts)
+        snprintf(self->hosts, sizeof(self->hosts), "%s", hosts);
     node = section ? zconfig_locate(section, "http") : NULL;
     const char *http = zb_config_string(config, section, "http", NULL);
     if (http && zb_monitor_config_set_http(self, http, "http", why, sizeof(why)) != 0)
@@ -623,7 +652,7 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
 }
 
 //  What a reload cannot change in a running monitor: the store is open,
-//  and bind/cert/agents/replay/max-services are wired into sockets and zb_auth.
+//  and bind/cert/agents/replay/max-services/hosts are wired into sockets and zb_auth.
 int zb_monitor_config_reloadable(const zb_monitor_config_t *old, const zb_monitor_config_t *fresh,
                                  char *err, size_t errsize)
 {
@@ -636,6 +665,8 @@ int zb_monitor_config_reloadable(const zb_monitor_config_t *old, const zb_monito
         {"cert", offsetof(zb_monitor_config_t, cert)},
         {"agents", offsetof(zb_monitor_config_t, agents)},
         {"replay", offsetof(zb_monitor_config_t, replay)},
+        //  The subscriptions are made once, before the socket binds.
+        {"hosts", offsetof(zb_monitor_config_t, hosts)},
     };
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         if (strcmp((const char *)old + fixed[i].offset, (const char *)fresh + fixed[i].offset)) {
@@ -686,6 +717,18 @@ void zb_monitor_config_test(bool verbose)
     assert(config.stopped_alert_ms == 0);
     assert(s_load_text(&config, "monitor\n    stopped-alert = 2s\n", err, sizeof(err)) == 0);
     assert(config.stopped_alert_ms == 2000);
+    assert(config.tls_warn_ms == 14LL * 86400 * 1000); // the default
+    assert(s_load_text(&config, "monitor\n    tls-warn = 30d\n", err, sizeof(err)) == 0);
+    assert(config.tls_warn_ms == 30LL * 86400 * 1000);
+    assert(s_load_text(&config, "monitor\n    tls-warn = 0\n", err, sizeof(err)) == 0);
+    assert(config.tls_warn_ms == 0);
+    //  Shards: prefixes with a trailing * only.
+    assert(s_load_text(&config, "monitor\n    hosts = \"web-*, db-*\"\n", err, sizeof(err)) == 0);
+    assert(strcmp(config.hosts, "web-*, db-*") == 0);
+    assert(s_load_text(&config, "monitor\n    hosts = web-*-eu\n", err, sizeof(err)) == -1);
+    assert(strstr(err, "monitor/hosts") && strstr(err, "only a trailing *"));
+    assert(s_load_text(&config, "monitor\n    hosts = \"\"\n", err, sizeof(err)) == -1);
+    assert(strstr(err, "monitor/hosts"));
 
     //  Alerting: publish, flapping, reminders, channels.
     assert(s_load_text(&config,
@@ -805,6 +848,7 @@ void zb_monitor_config_test(bool verbose)
         {"monitor\n    flap-threshold = -1\n", ": monitor/flap-threshold: -1 is out of range"},
         {"monitor\n    repeat = 0\n", ": monitor/repeat: \"0\" is not a duration"},
         {"monitor\n    stopped-alert = -1s\n", ": monitor/stopped-alert: "},
+        {"monitor\n    tls-warn = soon\n", ": monitor/tls-warn: "},
         {"alert\n    x\n        timeout = 1s\n", ": alert/x: needs exactly one of exec, webhook"},
         {"alert\n    x\n        exec = a\n        webhook = http://h/\n",
          ": alert/x: needs exactly one of exec, webhook, alertmanager and email"},

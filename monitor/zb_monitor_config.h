@@ -72,8 +72,10 @@ typedef struct {
     int64_t flap_quiet_ms;    // stable this long ends flapping
     int64_t repeat_ms;        // reminder period while an outage stays open, 0 = none
     int64_t stopped_alert_ms; // a host stopped this long makes one alert, 0 = never
+    int64_t tls_warn_ms;      // a certificate this close to its notAfter alerts, 0 = never
     int max_services;         // services an agent may report: sizes the frame limit (zb_intake)
     int max_hosts;            // hosts tracked; messages of more are dropped (zb_fleet)
+    char hosts[1024]; // the hosts this monitor owns (a shard): zb_hostset patterns, "" = all
     size_t channel_count;
     zb_channel_config_t channels[ZB_MONITOR_CHANNELS_MAX];
 } zb_monitor_config_t;
@@ -96,10 +98,14 @@ int zb_monitor_config_set_liveness(zb_monitor_config_t *self, const char *value,
                                    char *err, size_t errsize);
 
 //  What a reload cannot change in a running monitor (db, bind, cert,
-//  agents, replay, max-services): 0, or -1 with "monitor/KEY: cannot change
+//  agents, replay, max-services, hosts): 0, or -1 with "monitor/KEY: cannot change
 //  on reload; restart" in err.
 int zb_monitor_config_reloadable(const zb_monitor_config_t *old, const zb_monitor_config_t *fresh,
                                  char *err, size_t errsize);
+
+//  Why a comma-separated endpoint list ("tcp://*:7400,ipc:///run/x") is not
+//  one ("is empty", "needs a port ..."), or NULL. Shared with zbeat-relay.
+const char *zb_monitor_config_endpoints_problem(const char *value);
 
 void zb_monitor_config_test(bool verbose);
 

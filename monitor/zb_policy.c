@@ -478,6 +478,28 @@ static void s_silences_load(zb_policy_t *self)
     }
 }
 
+//  Records that an episode's alert (stopped, cert-expiring) is made: it
+//  fires until resolved (s_episodes_walk), restated by alertmanager
+//  channels meanwhile. False when it was recorded before (a restarted
+//  monitor) or the write failed: nothing to alert.
+static bool s_episode_add(zb_policy_t *self, const zb_alert_t *alert, const char *kind,
+                          int64_t key_ms)
+{
+    char id[ZB_ALERT_ID_MAX + 1];
+    zb_alert_id(alert, id, sizeof(id));
+    zb_store_episode_t episode = {
+        .alert_id = id,
+        .kind = kind,
+        .host = alert->host,
+        .service = alert->service,
+        .key_ms = key_ms,
+        .fired_at_ms = self->now_wall,
+    };
+    int rc = zb_store_episode_add(self->store, &episode);
+    s_wrote(self, rc < 0 ? rc : 0);
+    return rc == 1;
+}
+
 //  Hosts stopped (planned) longer than monitor/stopped-alert: one alert per
 //  stop, named by when it began, so a restarted monitor that walks again
 //  finds the alert made (the store ignores a known id) and says nothing.
@@ -505,8 +527,160 @@ static void s_stopped_walk(zb_policy_t *self, zb_fleet_t *fleet)
             .ended_at_ms = -1,
             .flap_id = host->since_ms,
         };
+        //  A stop alerted before schema 8 gets its episode now (and the
+        //  store ignores the alert's known id).
+        s_episode_add(self, &alert, "stopped", host->since_ms);
         s_alert(self, &alert, false);
     }
+}
+
+//  Certificates within monitor/tls-warn of their notAfter: one
+//  cert-expiring alert per certificate (named by its notAfter), an episode
+//  so that a restarted monitor knows it was made. A silence matching the
+//  service postpones it: nothing is recorded, and it fires when the
+//  silence is over if the certificate is still the one expiring.
+static void s_cert_walk(zb_policy_t *self, zb_fleet_t *fleet)
+{
+    int64_t warn = self->config->tls_warn_ms;
+    if (warn <= 0)
+        return;
+    for (zb_fleet_host_t *host = zb_fleet_first(fleet); host; host = zb_fleet_next(fleet))
+        for (zb_fleet_service_t *service = zb_fleet_service_first(host); service;
+             service = zb_fleet_service_next(host)) {
+            int64_t not_after = service->tls_expires * 1000;
+            if (!service->tls_expires || service->alert.cert_ms == not_after ||
+                not_after - self->now_wall > warn || s_silenced(self, host->name, service->name))
+                continue;
+            service->alert.cert_ms = not_after;
+            bool expired = not_after <= self->now_wall;
+            zb_alert_t alert = {
+                .trigger = ZB_ALERT_CERT,
+                .host = host->name,
+                .service = service->name,
+                .state = zb_state_name(service->state),
+                .reason = expired ? "expired" : "expiring",
+                .error = "",
+                .started_at_ms = self->now_wall,
+                .ended_at_ms = -1,
+                .not_after_ms = not_after,
+            };
+            if (s_episode_add(self, &alert, "cert", not_after))
+                s_alert(self, &alert, false);
+        }
+}
+
+//  An episode still firing, copied out of the store's walk (which must be
+//  over before anything is written).
+typedef struct {
+    char *alert_id;
+    bool cert;
+    char *host;
+    char *service;
+    int64_t key_ms;
+    int64_t fired_at_ms;
+} s_episode_t;
+
+typedef struct {
+    s_episode_t *list;
+    size_t count;
+    size_t alloc;
+} s_episodes_t;
+
+static int s_episode_take(const zb_store_episode_t *row, void *arg)
+{
+    s_episodes_t *episodes = arg;
+    if (episodes->count == episodes->alloc) {
+        size_t alloc = episodes->alloc ? episodes->alloc * 2 : 16;
+        s_episode_t *list = realloc(episodes->list, alloc * sizeof(*list));
+        if (!list)
+            return -1;
+        episodes->list = list;
+        episodes->alloc = alloc;
+    }
+    s_episode_t *episode = &episodes->list[episodes->count];
+    *episode = (s_episode_t){
+        .alert_id = strdup(row->alert_id),
+        .cert = strcmp(row->kind, "cert") == 0,
+        .host = strdup(row->host),
+        .service = row->service ? strdup(row->service) : NULL,
+        .key_ms = row->key_ms,
+        .fired_at_ms = row->fired_at_ms,
+    };
+    episodes->count++;
+    if (!episode->alert_id || !episode->host || (row->service && !episode->service))
+        return -1;
+    return 0;
+}
+
+//  Why a firing episode is over, or NULL while it goes on. A stop ends when
+//  the host is no longer in that stop (back, or forgotten). A certificate's
+//  expiry ends when its service, up, presents another one (renewed, or
+//  replaced: that one gets its own alert) or none, when the service or its
+//  host is gone, or when tls-warn is turned off. A service down or unknown
+//  says nothing of its certificate: the alert goes on.
+static const char *s_episode_over(zb_policy_t *self, zb_fleet_t *fleet, const s_episode_t *episode,
+                                  const char **state)
+{
+    zb_fleet_host_t *host = zb_fleet_host(fleet, episode->host);
+    *state = "removed";
+    if (!host)
+        return episode->cert ? "removed" : "forgotten";
+    if (!episode->cert) {
+        *state = zb_fleet_host_state_name(host->state);
+        return host->state != ZB_FLEET_STOPPED || host->since_ms != episode->key_ms ? "back" : NULL;
+    }
+    zb_fleet_service_t *service =
+        episode->service ? zb_table_lookup(host->services, episode->service) : NULL;
+    if (!service)
+        return "removed";
+    *state = zb_state_name(service->state);
+    if (self->config->tls_warn_ms <= 0)
+        return "tls-warn off";
+    int64_t not_after = service->tls_expires * 1000;
+    if (service->state != ZB_STATE_UP || not_after == episode->key_ms)
+        return NULL;
+    if (!service->tls_expires)
+        return "no certificate";
+    return not_after - self->now_wall > self->config->tls_warn_ms ? "renewed" : "replaced";
+}
+
+//  Episodes that are over: a resolved alert each (an alertmanager channel
+//  resolves the alert it restated), and the episode stops firing.
+static void s_episodes_walk(zb_policy_t *self, zb_fleet_t *fleet)
+{
+    s_episodes_t episodes = {0};
+    if (zb_store_episodes_firing(self->store, s_episode_take, &episodes) != 0)
+        s_wrote(self, -1);
+    for (size_t i = 0; i < episodes.count; i++) {
+        s_episode_t *episode = &episodes.list[i];
+        const char *state = NULL;
+        const char *why = episode->alert_id && episode->host
+                              ? s_episode_over(self, fleet, episode, &state)
+                              : NULL;
+        if (why) {
+            zb_alert_t alert = {
+                .trigger = ZB_ALERT_RESOLVED,
+                .resolves = episode->cert ? ZB_ALERT_CERT : ZB_ALERT_STOPPED,
+                .host = episode->host,
+                .service = episode->service,
+                .state = state,
+                .reason = why,
+                .error = "",
+                .started_at_ms = episode->cert ? episode->fired_at_ms : episode->key_ms,
+                .ended_at_ms = self->now_wall,
+                .flap_id = episode->key_ms,
+                .not_after_ms = episode->key_ms,
+            };
+            int rc = zb_store_episode_resolve(self->store, episode->alert_id, self->now_wall);
+            s_wrote(self, rc < 0 ? rc : 0);
+            if (rc == 1)
+                s_alert(self, &alert, false);
+        }
+        free(episode->alert_id);
+        free(episode->host);
+        free(episode->service);
+    }
+    free(episodes.list);
 }
 
 //  Once a second: silences re-read, held alerts released when their
@@ -515,6 +689,8 @@ void zb_policy_tick(zb_policy_t *self, zb_fleet_t *fleet)
 {
     s_silences_load(self);
     s_stopped_walk(self, fleet);
+    s_episodes_walk(self, fleet);
+    s_cert_walk(self, fleet);
     if (!self->alert_walk && self->config->repeat_ms == 0)
         return;
     bool walk = false;

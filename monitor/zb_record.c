@@ -216,7 +216,7 @@ static int s_load_service(const zb_store_service_t *row, void *arg)
     zb_record_t *self = arg;
     bool failed = false;
     zb_fleet_load_service(self->fleet, row->host, row->name, row->state, row->since_ms, row->kind,
-                          row->reason, row->error, &failed);
+                          row->reason, row->error, row->tls_expires_ms / 1000, &failed);
     return failed ? -1 : 0;
 }
 

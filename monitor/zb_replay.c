@@ -24,6 +24,7 @@ struct _zb_replay_server_t {
     uint64_t duplicates;              // seen before
     uint64_t bad;                     // undecodable
     uint64_t rejected;                // refused by zb_auth (host not bound to the key, key revoked)
+    uint64_t foreign;                 // another shard's host: acked, not applied
 };
 
 static void s_ack_free(void **item)
@@ -64,6 +65,10 @@ static bool s_status(zb_replay_server_t *self, zframe_t *kind, zmsg_t *msg, int6
     uint64_t pending = strtoull(count, NULL, 10);
     if (errno)
         return false;
+    if (self->intake->owns && !self->intake->owns(self->arg, host)) {
+        self->foreign++;
+        return true;
+    }
     if (zb_auth_check(self->auth, s_user_id(kind), host) != 0) {
         self->rejected++;
         self->intake->rejected(self->arg);
@@ -107,10 +112,15 @@ static void s_handle(zb_replay_server_t *self, zmsg_t *msg, int64_t mono, int64_
         self->intake->rejected(self->arg);
         goto done;
     }
-    int rc = self->intake->apply(self->arg, event, mono, wall);
+    //  Another shard's host: nothing to keep here, so acked (the agent
+    //  holds its journal per monitor) and not applied.
+    bool foreign = self->intake->owns && !self->intake->owns(self->arg, event->host);
+    int rc = foreign ? 0 : self->intake->apply(self->arg, event, mono, wall);
     if (rc < 0)
         goto done; // not acked: the agent sends it again
-    if (rc == 0)
+    if (foreign)
+        self->foreign++;
+    else if (rc == 0)
         self->duplicates++;
     else
         self->applied++;
@@ -234,10 +244,10 @@ void zb_replay_server_destroy(zb_replay_server_t **self_p)
         return;
     if (self->router) {
         zloop_reader_end(self->loop, self->router);
-        if (self->applied || self->duplicates || self->rejected)
+        if (self->applied || self->duplicates || self->rejected || self->foreign)
             zb_log_info("replay: %" PRIu64 " transitions applied, %" PRIu64 " duplicates, %" PRIu64
-                        " refused",
-                        self->applied, self->duplicates, self->rejected);
+                        " refused, %" PRIu64 " of other shards' hosts",
+                        self->applied, self->duplicates, self->rejected, self->foreign);
     }
     if (self->secured)
         zb_auth_forget(self->auth, self->router);

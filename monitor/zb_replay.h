@@ -53,6 +53,10 @@ typedef struct {
                   int64_t now_wall);
     //  A message refused by zb_auth.
     void (*rejected)(void *arg);
+    //  Whether host is this monitor's (a shard's, monitor/hosts; NULL: every
+    //  host). Another host's events are acknowledged and not applied: they
+    //  are another shard's, and the agent must not hold them for this one.
+    bool (*owns)(void *arg, const char *host);
 } zb_replay_intake_t;
 
 //  Binds a ROUTER on endpoints (comma-separated), secured by auth, and

@@ -3,7 +3,8 @@
 
 Rooms are the top-level source directories. A room may include from
 itself, and: agent, monitor and cli from store and common; store from
-common; client from common (zbeat-ping's zb_time); nothing else. Inside a
+common; client from common (zbeat-ping's zb_time); relay from monitor, store and
+common; nothing else. Inside a
 room, modules (a .c and its .h; NAME_test.c and NAME_internal.h belong to
 NAME) must not include each other in a circle. Prints every offence and exits 1 if there is one.
 """
@@ -11,7 +12,7 @@ import os
 import re
 import sys
 
-ROOMS = ["common", "store", "agent", "monitor", "cli", "client"]
+ROOMS = ["common", "store", "agent", "monitor", "cli", "client", "relay"]
 ALLOWED = {
     "common": {"common"},
     "store": {"store", "common"},
@@ -21,6 +22,9 @@ ALLOWED = {
     #   zbeat-ping takes zb_time for durations; the library itself
     #   (zbeat_client.c) includes nothing of ours.
     "client": {"client", "common"},
+    #   zbeat-relay admits agents with the monitor's zb_auth and checks
+    #   endpoints with its config's rules.
+    "relay": {"relay", "monitor", "store", "common"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

@@ -26,6 +26,8 @@ PACKAGES=(
     clang clang-format libclang-rt-14-dev valgrind
     # packaging checks: man page lint, .deb tools, systemd-analyze
     mandoc dpkg-dev systemd
+    # the compose and packaging tests' base image (docker/base-image.sh)
+    debootstrap
 )
 
 missing=()
@@ -44,6 +46,8 @@ fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "deps: installing ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+#   Another apt run holding dpkg's lock is waited for, not failed on.
+$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
 echo "deps: done"

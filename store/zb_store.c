@@ -28,7 +28,8 @@
 //  set for both prune statements (deliveries first).
 #define S_PRUNABLE_ALERTS                                                                          \
     "SELECT id FROM alerts WHERE created_at_ms < ?1 AND NOT EXISTS (SELECT 1 FROM deliveries d "   \
-    "WHERE d.alert_id = alerts.id AND d.status = 'pending') ORDER BY seq LIMIT ?2"
+    "WHERE d.alert_id = alerts.id AND d.status = 'pending') AND id NOT IN (SELECT alert_id "       \
+    "FROM episodes WHERE resolved_at_ms IS NULL) ORDER BY seq LIMIT ?2"
 
 const char *const zb_store_sql[S_COUNT] = {
     [S_HOSTS] = "SELECT name, state, since_ms, instance, interval_ms, last_seen_ms, "
@@ -49,7 +50,12 @@ const char *const zb_store_sql[S_COUNT] = {
                  "ON a.outage_id = o.id JOIN deliveries d ON d.alert_id = a.id "
                  "WHERE ifnull(o.ended_at_ms, 9223372036854775807) = 9223372036854775807 "
                  "AND d.channel = ?1 AND d.status = 'sent' "
-                 "AND a.trigger IN ('down', 'silent', 'stable') ORDER BY a.seq",
+                 "AND a.trigger IN ('down', 'silent', 'stable') "
+                 //  Schema 8: certificates expiring, hosts stopped, until resolved.
+                 "UNION ALL SELECT " S_DELIVERY_COLUMNS " FROM episodes e JOIN alerts a "
+                 "ON a.id = e.alert_id JOIN deliveries d ON d.alert_id = a.id "
+                 "WHERE e.resolved_at_ms IS NULL AND d.channel = ?1 AND d.status = 'sent' "
+                 "ORDER BY 1",
     //  LIMIT -1 is no limit.
     [S_DELIVERIES] = "SELECT " S_DELIVERY_COLUMNS " FROM alerts a LEFT JOIN deliveries d "
                      "ON d.alert_id = a.id WHERE a.created_at_ms >= ?1 "
@@ -57,6 +63,8 @@ const char *const zb_store_sql[S_COUNT] = {
     [S_SILENCES] = "SELECT id, host, service, starts_at_ms, ends_at_ms, reason, created_at_ms "
                    "FROM silences WHERE ends_at_ms > ?1 ORDER BY id",
     [S_FORGOTTEN] = "SELECT host FROM forgotten ORDER BY at_ms LIMIT 1000",
+    [S_EPISODES_FIRING] = "SELECT alert_id, kind, host, service, key_ms, fired_at_ms "
+                          "FROM episodes WHERE resolved_at_ms IS NULL ORDER BY fired_at_ms",
     //  Schema 5: the monitor's row and what the hosts' replay reports add up to.
     [S_MONITOR] = "SELECT pid, hostname, version, started_at_ms, heartbeat_at_ms, heartbeat_ms, "
                   "ifnull(stopped_at_ms, -1), "
@@ -139,7 +147,7 @@ const char *const zb_store_sql[S_COUNT] = {
                        "(ended_at_ms IS NULL OR ended_at_ms > ?3) LIMIT 1",
     [S_HISTORY_INSERT] = "INSERT INTO outages (kind, host, service, started_at_ms, ended_at_ms, "
                          "reason, error, end_reason, instance) VALUES ('service', ?1, ?2, ?3, "
-                         "max(?4, ?3), ?5, ?6, 'replayed', ?7)",
+                         "max(?4, ?3), ?5, ?6, ifnull(?8, 'replayed'), ?7)",
     //  The end of a closed outage that spans the moment the agent says the
     //  service came back: a provisional "replayed" end, or an end inferred
     //  while transitions were missing (a beat that said "up since" after an
@@ -161,6 +169,14 @@ const char *const zb_store_sql[S_COUNT] = {
                         "reason, error, end_reason, instance) VALUES ('service', ?1, ?2, ?3, ?4, "
                         "?5, ?6, ?7, ?8)",
     [S_PRUNE_REPLAYED] = "DELETE FROM replayed WHERE received_ms < ?1",
+    //  Replayed ends that found no outage, for the down replayed after them
+    //  (schema/009): the first one after the down and before its bound.
+    [S_REPLAY_END_KEEP] = "INSERT OR IGNORE INTO replay_ends (host, service, at_ms, end_reason) "
+                          "VALUES (?1, ?2, ?3, ?4)",
+    [S_REPLAY_END_FIND] = "SELECT at_ms, end_reason FROM replay_ends WHERE host = ?1 AND "
+                          "service = ?2 AND at_ms > ?3 AND at_ms <= ?4 ORDER BY at_ms LIMIT 1",
+    [S_REPLAY_END_TAKE] = "DELETE FROM replay_ends WHERE host = ?1 AND service = ?2 AND at_ms = ?3",
+    [S_PRUNE_REPLAY_ENDS] = "DELETE FROM replay_ends WHERE at_ms < ?1",
     [S_INSTANCE_SEQ] = "SELECT last_seq FROM instances WHERE host = ?1 AND instance = ?2",
     [S_MONITOR_PUT] = "INSERT OR REPLACE INTO monitor (id, pid, hostname, version, started_at_ms, "
                       "heartbeat_at_ms, heartbeat_ms, stopped_at_ms) "
@@ -173,6 +189,12 @@ const char *const zb_store_sql[S_COUNT] = {
     [S_FORGET_HOST] = "DELETE FROM hosts WHERE name = ?1",
     [S_FORGET_ASK] = "INSERT OR REPLACE INTO forgotten (host, at_ms) VALUES (?1, ?2)",
     [S_FORGET_DONE] = "DELETE FROM forgotten WHERE host = ?1",
+    //  Schema 8: episodes (zb_store_alert.c).
+    [S_EPISODE_ADD] = "INSERT OR IGNORE INTO episodes (alert_id, kind, host, service, key_ms, "
+                      "fired_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_EPISODE_RESOLVE] = "UPDATE episodes SET resolved_at_ms = ?2 "
+                          "WHERE alert_id = ?1 AND resolved_at_ms IS NULL",
+    [S_PRUNE_EPISODES] = "DELETE FROM episodes WHERE resolved_at_ms < ?1",
     [S_HOST_HEARD] = "UPDATE hosts SET last_seen_ms = ?2, "
                      "replay_pending = coalesce(?3, replay_pending), "
                      "replay_reported_ms = coalesce(?4, replay_reported_ms), "

@@ -140,6 +140,18 @@ typedef struct {
     int64_t created_at_ms;
 } zb_store_silence_t;
 
+//  An alert that fires and resolves without an outage (schema 8): a
+//  certificate's expiry (kind "cert", key its notAfter) or a host's stop
+//  (kind "stopped", key when it began).
+typedef struct {
+    const char *alert_id; // the firing alert
+    const char *kind;
+    const char *host;
+    const char *service; // NULL for a host's
+    int64_t key_ms;
+    int64_t fired_at_ms;
+} zb_store_episode_t;
+
 //  Filters for zb_store_outages. Unset fields filter nothing.
 #define ZB_STORE_NO_TIME INT64_MIN
 typedef struct {
@@ -160,6 +172,7 @@ typedef int(zb_store_status_fn)(const zb_store_status_t *row, void *arg);
 typedef int(zb_store_text_fn)(const char *text, void *arg);
 typedef int(zb_store_delivery_fn)(const zb_store_delivery_t *delivery, void *arg);
 typedef int(zb_store_silence_fn)(const zb_store_silence_t *silence, void *arg);
+typedef int(zb_store_episode_fn)(const zb_store_episode_t *episode, void *arg);
 
 //  Opens (creating and migrating) a database for writing. Returns NULL with
 //  a one-line reason in err, also when the file or its directory cannot be
@@ -247,8 +260,10 @@ int zb_store_outage_close(zb_store_t *self, int64_t id, int64_t ended_at_ms,
 //  an outage covers that moment: closed at bound_ms (when the current state
 //  began) with end_reason "replayed" until replay_end, for the transition
 //  that ended it, sets the true end (also cutting short an outage whose
-//  end was inferred past that moment). Each returns 1 when it wrote, 0 when
-//  there was nothing to do, -1 on error.
+//  end was inferred past that moment). A replay_end that finds nothing to
+//  end is kept (replay can deliver it before its down): the replay_down it
+//  belongs to ends there instead of at bound_ms. Each returns 1 when it
+//  wrote, 0 when there was nothing to do, -1 on error.
 int zb_store_replay_key(zb_store_t *self, const char *host, const char *instance, uint64_t seq,
                         int64_t now_ms);
 int zb_store_replay_down(zb_store_t *self, const zb_store_outage_t *outage, int64_t bound_ms);
@@ -303,8 +318,18 @@ int zb_store_alert_release(zb_store_t *self, const char *id, int64_t now_ms);
 //  The alert with this id (fn is called once), 0 when there is none.
 int zb_store_alert_get(zb_store_t *self, const char *id, zb_store_delivery_fn *fn, void *arg);
 
+//  Episodes (schema 8). add records that the episode's alert was made:
+//  1 when new, 0 when it was known (alerted before), -1 on error. resolve
+//  ends a firing one: 1 when it did, 0 when it was not firing, -1 on error.
+//  firing walks those not resolved, oldest first.
+int zb_store_episode_add(zb_store_t *self, const zb_store_episode_t *episode);
+int zb_store_episode_resolve(zb_store_t *self, const char *alert_id, int64_t now_ms);
+int zb_store_episodes_firing(zb_store_t *self, zb_store_episode_fn *fn, void *arg);
+
 //  The opening alerts (down, silent, stable) sent to the channel whose
-//  outage is still open, oldest first: what an alertmanager channel restates.
+//  outage is still open, and the alerts of episodes still firing
+//  (cert-expiring, stopped), oldest first: what an alertmanager channel
+//  restates.
 int zb_store_firing(zb_store_t *self, const char *channel, zb_store_delivery_fn *fn, void *arg);
 //  The channel's oldest pending delivery (fn is called at most once).
 int zb_store_delivery_next(zb_store_t *self, const char *channel, zb_store_delivery_fn *fn,

@@ -166,3 +166,53 @@ int zb_store_deliveries(zb_store_t *self, int64_t since_ms, int64_t limit, zb_st
     sqlite3_bind_int64(stmt, 2, limit > 0 ? limit : -1);
     return zb_store_walk(self, stmt, "alerts", s_delivery_row, (void *)fn, arg);
 }
+
+int zb_store_episode_add(zb_store_t *self, const zb_store_episode_t *episode)
+{
+    assert(self && episode && episode->alert_id && episode->kind && episode->host);
+    if (zb_store_write_begin(self) != 0)
+        return -1;
+    sqlite3_stmt *stmt = self->stmt[S_EPISODE_ADD];
+    zb_store_bind_text(stmt, 1, episode->alert_id);
+    zb_store_bind_text(stmt, 2, episode->kind);
+    zb_store_bind_text(stmt, 3, episode->host);
+    zb_store_bind_text(stmt, 4, episode->service);
+    sqlite3_bind_int64(stmt, 5, episode->key_ms);
+    sqlite3_bind_int64(stmt, 6, episode->fired_at_ms);
+    if (zb_store_step(self, S_EPISODE_ADD) != 0)
+        return -1;
+    return sqlite3_changes(self->db);
+}
+
+int zb_store_episode_resolve(zb_store_t *self, const char *alert_id, int64_t now_ms)
+{
+    assert(self && alert_id);
+    if (zb_store_write_begin(self) != 0)
+        return -1;
+    sqlite3_stmt *stmt = self->stmt[S_EPISODE_RESOLVE];
+    zb_store_bind_text(stmt, 1, alert_id);
+    sqlite3_bind_int64(stmt, 2, now_ms);
+    if (zb_store_step(self, S_EPISODE_RESOLVE) != 0)
+        return -1;
+    return sqlite3_changes(self->db);
+}
+
+static int s_episode_row(sqlite3_stmt *stmt, void *fn, void *arg)
+{
+    zb_store_episode_t episode = {
+        .alert_id = zb_store_text(stmt, 0),
+        .kind = zb_store_text(stmt, 1),
+        .host = zb_store_text(stmt, 2),
+        .service = zb_store_text_or_null(stmt, 3),
+        .key_ms = sqlite3_column_int64(stmt, 4),
+        .fired_at_ms = sqlite3_column_int64(stmt, 5),
+    };
+    return ((zb_store_episode_fn *)fn)(&episode, arg);
+}
+
+int zb_store_episodes_firing(zb_store_t *self, zb_store_episode_fn *fn, void *arg)
+{
+    assert(self && fn);
+    return zb_store_walk(self, self->stmt[S_EPISODES_FIRING], "episodes", s_episode_row, (void *)fn,
+                         arg);
+}

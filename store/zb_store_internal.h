@@ -41,6 +41,7 @@ enum {
     S_SILENCES,
     S_MONITOR,
     S_FORGOTTEN,
+    S_EPISODES_FIRING,
     S_READ_COUNT, // writers' statements follow
     S_BEGIN = S_READ_COUNT,
     S_COMMIT,
@@ -73,6 +74,10 @@ enum {
     S_HISTORY_CUT,
     S_HISTORY_SPLIT,
     S_PRUNE_REPLAYED,
+    S_REPLAY_END_KEEP,
+    S_REPLAY_END_FIND,
+    S_REPLAY_END_TAKE,
+    S_PRUNE_REPLAY_ENDS,
     S_INSTANCE_SEQ,
     S_MONITOR_PUT,
     S_HOST_HEARD,
@@ -82,6 +87,9 @@ enum {
     S_FORGET_HOST,
     S_FORGET_ASK,
     S_FORGET_DONE,
+    S_EPISODE_ADD,
+    S_EPISODE_RESOLVE,
+    S_PRUNE_EPISODES,
     S_COUNT
 };
 //  Columns as s_outage_row (zb_store_outage.c) reads them.

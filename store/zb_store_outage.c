@@ -86,6 +86,36 @@ int zb_store_replay_covered(zb_store_t *self, const char *host, const char *serv
     return rc == SQLITE_DONE ? 0 : zb_store_fail(self, "find outage");
 }
 
+//  The end a replayed down's outage takes: a replayed end that came before
+//  it (schema/009), taken from the table, or bound_ms, provisional. Sets
+//  *reason_p to the end's reason, "" for the provisional one.
+static int s_replay_down_end(zb_store_t *self, const zb_store_outage_t *outage, int64_t bound_ms,
+                             int64_t *end_p, char *reason, size_t size)
+{
+    sqlite3_stmt *stmt = self->stmt[S_REPLAY_END_FIND];
+    zb_store_bind_text(stmt, 1, outage->host);
+    zb_store_bind_text(stmt, 2, outage->service);
+    sqlite3_bind_int64(stmt, 3, outage->started_at_ms);
+    sqlite3_bind_int64(stmt, 4, bound_ms);
+    int rc = sqlite3_step(stmt);
+    *end_p = bound_ms;
+    reason[0] = '\0';
+    if (rc == SQLITE_ROW) {
+        *end_p = sqlite3_column_int64(stmt, 0);
+        const unsigned char *text = sqlite3_column_text(stmt, 1);
+        snprintf(reason, size, "%s", text ? (const char *)text : "up");
+    }
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? 0 : zb_store_fail(self, "find replayed end");
+    stmt = self->stmt[S_REPLAY_END_TAKE];
+    zb_store_bind_text(stmt, 1, outage->host);
+    zb_store_bind_text(stmt, 2, outage->service);
+    sqlite3_bind_int64(stmt, 3, *end_p);
+    return zb_store_step(self, S_REPLAY_END_TAKE);
+}
+
 int zb_store_replay_down(zb_store_t *self, const zb_store_outage_t *outage, int64_t bound_ms)
 {
     assert(self && outage && outage->host && outage->service);
@@ -93,14 +123,20 @@ int zb_store_replay_down(zb_store_t *self, const zb_store_outage_t *outage, int6
         zb_store_replay_covered(self, outage->host, outage->service, outage->started_at_ms);
     if (covered != 0)
         return covered == 1 ? 0 : -1;
+    int64_t end = bound_ms;
+    char end_reason[64];
+    if (s_replay_down_end(self, outage, bound_ms, &end, end_reason, sizeof(end_reason)) != 0)
+        return -1;
     sqlite3_stmt *stmt = self->stmt[S_HISTORY_INSERT];
     zb_store_bind_text(stmt, 1, outage->host);
     zb_store_bind_text(stmt, 2, outage->service);
     sqlite3_bind_int64(stmt, 3, outage->started_at_ms);
-    sqlite3_bind_int64(stmt, 4, bound_ms);
+    sqlite3_bind_int64(stmt, 4, end);
     zb_store_bind_text(stmt, 5, outage->reason ? outage->reason : "");
     zb_store_bind_text(stmt, 6, outage->error ? outage->error : "");
     zb_store_bind_text(stmt, 7, outage->instance ? outage->instance : "");
+    if (end_reason[0])
+        zb_store_bind_text(stmt, 8, end_reason);
     if (zb_store_step(self, S_HISTORY_INSERT) != 0)
         return -1;
     return 1;
@@ -119,7 +155,15 @@ int zb_store_replay_end(zb_store_t *self, const char *host, const char *service,
     zb_store_bind_text(stmt, 4, end_reason);
     if (zb_store_step(self, S_HISTORY_END) != 0)
         return -1;
-    return sqlite3_changes(self->db) > 0 ? 1 : 0;
+    if (sqlite3_changes(self->db) > 0)
+        return 1;
+    //  Nothing to end: its down may still come (replayed out of order).
+    stmt = self->stmt[S_REPLAY_END_KEEP];
+    zb_store_bind_text(stmt, 1, host);
+    zb_store_bind_text(stmt, 2, service);
+    sqlite3_bind_int64(stmt, 3, at_ms);
+    zb_store_bind_text(stmt, 4, end_reason);
+    return zb_store_step(self, S_REPLAY_END_KEEP) != 0 ? -1 : 0;
 }
 
 int zb_store_replay_split(zb_store_t *self, const zb_store_outage_t *outage, int64_t *cut_id_p,
@@ -207,6 +251,14 @@ int zb_store_prune(zb_store_t *self, int64_t before_ms, int batch)
     stmt = self->stmt[S_PRUNE_REPLAYED];
     sqlite3_bind_int64(stmt, 1, before_ms);
     if (zb_store_step(self, S_PRUNE_REPLAYED) != 0)
+        return -1;
+    stmt = self->stmt[S_PRUNE_REPLAY_ENDS];
+    sqlite3_bind_int64(stmt, 1, before_ms);
+    if (zb_store_step(self, S_PRUNE_REPLAY_ENDS) != 0)
+        return -1;
+    stmt = self->stmt[S_PRUNE_EPISODES];
+    sqlite3_bind_int64(stmt, 1, before_ms);
+    if (zb_store_step(self, S_PRUNE_EPISODES) != 0)
         return -1;
     for (int which = S_PRUNE_DELIVERIES; which <= S_PRUNE_ALERTS; which++) {
         stmt = self->stmt[which];

@@ -182,6 +182,70 @@ static void s_test_grace(const char *dir)
     remove(more);
 }
 
+static int s_count_episode(const zb_store_episode_t *episode, void *arg)
+{
+    assert(episode->alert_id && episode->kind && episode->host);
+    (*(int *)arg)++;
+    return 0;
+}
+
+//  Episodes (schema 8): recorded once, restated while firing, kept from
+//  pruning while firing, pruned once resolved long enough ago.
+static void s_test_episodes(const char *dir)
+{
+    char path[256], err[512];
+    snprintf(path, sizeof(path), "%s/episodes.db", dir);
+    zb_store_t *store = zb_store_open(path, err, sizeof(err));
+    assert(store);
+    const char *id = "web-1/web/cert-5000/cert-expiring";
+    zb_store_alert_t alert = {.id = id,
+                              .created_at_ms = 1000,
+                              .trigger = "cert-expiring",
+                              .host = "web-1",
+                              .service = "web",
+                              .payload = "{}"};
+    const char *channels[] = {"am"};
+    zb_store_episode_t episode = {.alert_id = id,
+                                  .kind = "cert",
+                                  .host = "web-1",
+                                  .service = "web",
+                                  .key_ms = 5000,
+                                  .fired_at_ms = 1000};
+    assert(zb_store_episode_add(store, &episode) == 1);
+    assert(zb_store_alert_add(store, &alert, channels, 1, false) == 1);
+    assert(zb_store_commit(store) == 0);
+    assert(zb_store_episode_add(store, &episode) == 0); // a restarted monitor: known
+    int count = 0;
+    assert(zb_store_episodes_firing(store, s_count_episode, &count) == 0 && count == 1);
+    int firing = 0;
+    assert(zb_store_firing(store, "am", s_count_delivery, &firing) == 0 && firing == 0);
+    zb_store_delivery_t sent = {.status = "sent", .attempts = 1, .result = 200, .sent_at_ms = 1001};
+    assert(zb_store_delivery_update(store, id, "am", &sent) == 0);
+    assert(zb_store_firing(store, "am", s_count_delivery, &firing) == 0 && firing == 1);
+    //  Firing: its alert outlives retention.
+    assert(zb_store_prune(store, 100000, 100) >= 0);
+    assert(zb_store_commit(store) == 0);
+    firing = 0;
+    assert(zb_store_firing(store, "am", s_count_delivery, &firing) == 0 && firing == 1);
+    assert(zb_store_episode_resolve(store, id, 9000) == 1);
+    assert(zb_store_episode_resolve(store, id, 9001) == 0);
+    assert(zb_store_commit(store) == 0);
+    count = firing = 0;
+    assert(zb_store_episodes_firing(store, s_count_episode, &count) == 0 && count == 0);
+    assert(zb_store_firing(store, "am", s_count_delivery, &firing) == 0 && firing == 0);
+    assert(zb_store_prune(store, 100000, 100) >= 0);
+    assert(zb_store_commit(store) == 0);
+    assert(zb_store_episode_add(store, &episode) == 1); // pruned: forgotten
+    assert(zb_store_commit(store) == 0);
+    zb_store_destroy(&store);
+    char more[300];
+    remove(path);
+    snprintf(more, sizeof(more), "%s-wal", path);
+    remove(more);
+    snprintf(more, sizeof(more), "%s-shm", path);
+    remove(more);
+}
+
 void zb_store_test(bool verbose)
 {
     (void)verbose;
@@ -468,6 +532,7 @@ void zb_store_test(bool verbose)
     }
 
     s_test_grace(dir);
+    s_test_episodes(dir);
     remove(path);
     remove(wal);
     remove(shm);

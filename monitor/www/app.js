@@ -23,6 +23,7 @@
     const LATENCY_MS = 60000;    // the rollups are per minute: fetched once a minute
     let latency = new Map();     // "host/service" -> {mean_us: [60], last_us}
     let latencyAt = 0;
+    let tlsWarnMs = 14 * 86400000; // monitor/tls-warn (from /api/v1/monitor)
     const SVG = "http://www.w3.org/2000/svg";
 
     // The last hour's round trips (1-minute means) as a line; gaps where a
@@ -200,6 +201,22 @@
         document.getElementById("no-incidents").hidden = rows.length > 0;
     }
 
+    // A TLS service's certificate: a badge with the days left once within
+    // the monitor's tls-warn (expired: how long ago), else a quiet mark
+    // whose title says when it expires.
+    function certBadge(notAfter, now) {
+        const left = notAfter - now;
+        const days = Math.floor(left / 86400000);
+        const warn = tlsWarnMs > 0 && left <= tlsWarnMs;
+        const text = !warn ? "cert" : left <= 0 ? "cert expired" :
+            days >= 1 ? "cert " + days + "d" : "cert " + duration(left);
+        const b = el("span", warn ? "badge cert " + (left <= 0 ? "expired" : "expiring") : "cert quiet", text);
+        b.dataset.certDays = String(days);
+        b.title = (left <= 0 ? "certificate expired " : "certificate expires ") + localTime(notAfter) +
+            (left > 0 ? " (" + duration(left) + " left)" : "");
+        return b;
+    }
+
     function card(name, host, services, spans, figures, now) {
         const state = host.row ? host.row.state : "unknown";
         const card = el("section", "host");
@@ -233,6 +250,7 @@
             const s = el("span", "since", "for " + duration(now - since));
             s.title = "since " + localTime(since);
             meta.appendChild(s);
+            if (svc.tls_expires) meta.appendChild(certBadge(Date.parse(svc.tls_expires), now));
             const rtt = latency.get(key);
             if (rtt) meta.appendChild(sparkline(rtt));
             row.appendChild(meta);
@@ -372,6 +390,12 @@
                 getJSON("/api/v1/outages?since=7d&limit=10000"),
             ].concat(WINDOWS.map((w) => getJSON("/api/v1/report?since=" + w.since))));
             if (Date.now() - latencyAt >= LATENCY_MS) {
+                try {
+                    const m = await getJSON("/api/v1/monitor");
+                    if (typeof m.body.tls_warn_s === "number") tlsWarnMs = m.body.tls_warn_s * 1000;
+                } catch (e) {
+                    // keep the default
+                }
                 // Best effort: the page works without it.
                 try {
                     const l = await getJSON("/api/v1/latency");

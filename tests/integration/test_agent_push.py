@@ -10,6 +10,7 @@ import os
 import random
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -584,12 +585,16 @@ class Hostile(PushCase):
         expected = elapsed / self.INTERVAL
         self.assertGreaterEqual(pings, expected * 0.75 - 2,
                                 "%d redis pings in %.1fs" % (pings, elapsed))
-        # The beats by the agent's send times: one late beat (the machine is
-        # busy, the agent has 5000 connections to turn away) is no fault, a
-        # loop blocked for two beats or more is.
+        # The beats by the agent's send times: a late beat now and then (the
+        # machine is busy, the agent has 5000 connections to turn away; on
+        # a loaded 2-core machine one came 650 ms after the last) is no
+        # fault; a loop held up by the attack (a flood read to its end)
+        # loses beats again and again, or for seconds.
         beats = [m["msg"] for m in self.sub.messages()[start:] if m["msg"]["type"] == "beat"]
         gaps = [b["time_ms"] - a["time_ms"] for a, b in zip(beats, beats[1:])]
-        self.assertLess(max(gaps), self.INTERVAL * 1000 * 3 * zbtest.SLOW, "beat gaps %s" % gaps)
+        late = [g for g in gaps if g >= self.INTERVAL * 1000 * 3 * zbtest.SLOW]
+        self.assertLessEqual(len(late), 2, "beat gaps %s" % gaps)
+        self.assertLess(max(gaps), self.INTERVAL * 1000 * 10 * zbtest.SLOW, "beat gaps %s" % gaps)
         rtts = [service(m, "redis")["rtt_us"] for m in self.sub.messages()[start:]
                 if m["msg"]["type"] == "beat"]
         # The round trips as the agent measures them, its own loop's delay
@@ -661,6 +666,23 @@ class EndToEnd(PushCase):
                               monitor="%s,%s" % (endpoint, self.sub.endpoint))
         ping = self.start_ping_run("worker", "zbeat-ping")
         self.wait_state("worker", "up", 10)
+
+        def monitor_has_it_up():
+            # Read-only and brief: the monitor is the writer. Until the
+            # monitor's SUB is connected, the agent's PUB drops what it
+            # publishes: a transition before that never reaches it.
+            if not os.path.exists(db):
+                return False
+            conn = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=5)
+            try:
+                row = conn.execute("SELECT state FROM services WHERE host = 'push-host' "
+                                   "AND name = 'worker'").fetchone()
+            except sqlite3.OperationalError:
+                return False  # the schema is not there yet
+            finally:
+                conn.close()
+            return row is not None and row[0] == "up"
+        zbtest.wait_for(monitor_has_it_up, 15, "the monitor's database says worker is up")
         # A killed zbeat-ping is seen at once, and a new one brings it back.
         start = self.mark()
         ping.stop(signal.SIGKILL)

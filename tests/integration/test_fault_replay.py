@@ -205,16 +205,31 @@ class ReplayTest(FaultCase):
                          [(t + 1000, t + 2000, "up"), (t + 3000, t + 4000, "up")])
         self.assertIn("an outage merged two", self.monitor.output())
 
-    # Out of journal order, as a real agent delivers after a monitor
-    # restart: entries in flight to the killed run are lost with its
-    # connection, the new run gets and acks the later ones, and the lost
-    # ones come again only after ZB_REPLAY_RETRY_MS without progress. Here
-    # the replayed down (t+3000) is taken as "covered" by the outage the
-    # live up closed (t+1000..t+4000) and dropped; the up (t+2000) replayed
-    # after it then shortens that outage, and t+3000..t+4000 is lost. This
-    # is the loss test_fault_durability's kill -9 test hits under load
-    # (issue 18 point 9). A monitor (or agent) fix makes it pass: then
-    # remove the decorator (an unexpected success fails the run).
+    def test_replayed_up_before_its_down_still_ends_it(self):
+        # The mirror image: the up (t+2000) reaches a new monitor run before
+        # its down (t+1000), lost in flight to the killed run, comes again.
+        # The up finds no outage to end; the down then lies behind the
+        # service's current state (up since t+4000, after a live t+3000 ..
+        # t+4000 outage) and was bounded there, one outage over both. The
+        # up's end is kept until its down comes (test_fault_durability's
+        # kill -9 test hit this under load, issue 18 point 9).
+        self.start_replaying_monitor()
+        agent = self.fake("web-1")
+        t = now_ms() - 60000
+        agent.set("s", "up", since_ms=t)
+        agent.beat()
+        self.wait_state("web-1", "s", "up", 10)
+        journal = [agent.event("s", "down", at_ms=t + 1000, live=False),
+                   agent.event("s", "up", at_ms=t + 2000, live=False)]
+        agent.event("s", "down", at_ms=t + 3000)
+        agent.event("s", "up", at_ms=t + 4000)
+        self.wait_outages(lambda r: r and r[0]["ended_at"], 10, "the live outage closed")
+        self.replay_events(journal[1:])
+        self.replay_events(journal[:1])
+        rows = self.outages()
+        self.assertEqual(sorted((parse_rfc3339_ms(r["started_at"]),
+                                 parse_rfc3339_ms(r["ended_at"]), r["end_reason"]) for r in rows),
+                         [(t + 1000, t + 2000, "up"), (t + 3000, t + 4000, "up")])
 
 
 if __name__ == "__main__":

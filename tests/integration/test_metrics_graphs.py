@@ -27,6 +27,10 @@ tests:
         values: '0 0 1 1 1 1 1'
       - series: 'zbeat_host_state{host="web-2", state="silent"}'
         values: '0x6'
+      - series: 'zbeat_tls_cert_expiry_timestamp_seconds{host="web-1", service="web"}'
+        values: '864000x6'
+      - series: 'zbeat_tls_cert_expiry_timestamp_seconds{host="web-1", service="api"}'
+        values: '2592000x6'
     alert_rule_test:
       - eval_time: 2m
         alertname: ZbeatServiceDown
@@ -41,6 +45,13 @@ tests:
       - eval_time: 3m
         alertname: ZbeatHostSilent
         exp_alerts: []
+      - eval_time: 1m
+        alertname: ZbeatCertExpiring
+        exp_alerts:
+          - exp_labels: {severity: warning, host: web-1, service: web}
+            exp_annotations:
+              summary: "web-1/web: its TLS certificate expires in 9d 23h 59m 0s"
+              description: "The certificate the service presents expires within 14 days (negative: it has expired). zbeat-monitor's own cert-expiring alert uses monitor/tls-warn."
 """
 
 
@@ -57,6 +68,7 @@ class MetricsGraphsTest(HttpCase, AlertCase):
         agent.set("web", "up")
         agent.services["redis"]["rtt_us"] = 250
         agent.services["web"]["rtt_us"] = 1500000
+        agent.services["web"]["tls_expires"] = "2030-01-01T00:00:00Z"
         agent.beat()
         self.wait_state("web-1", "web", "up", 10)
         for _ in range(2):

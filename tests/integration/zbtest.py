@@ -5,6 +5,7 @@ condition with a deadline; every process a test starts is killed in
 tearDown, and on failure its logs are printed.
 """
 
+import ctypes
 import json
 import os
 import random
@@ -98,6 +99,16 @@ def port_open(port, host="127.0.0.1"):
         return False
 
 
+#   Looked up once here: the child between fork and exec should do no more
+#   than call it.
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+
+
 class Proc:
     """A child process with its output in a log file."""
 
@@ -109,8 +120,13 @@ class Proc:
         full_env = dict(os.environ)
         if env:
             full_env.update(env)
+        # Each child leads its own process group so close() can take its
+        # children too (nginx's workers outlive a killed master), and dies
+        # with the test (PR_SET_PDEATHSIG) when ctest kills a test that ran
+        # out of time, so no server outlives the run that started it.
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=full_env)
+                                     stdin=subprocess.DEVNULL, env=full_env,
+                                     start_new_session=True, preexec_fn=_die_with_parent)
         self.pid = self.proc.pid
 
     def alive(self):
@@ -141,6 +157,10 @@ class Proc:
 
     def close(self):
         self.stop(signal.SIGKILL)
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except OSError:
+            pass  # the group is gone: nothing was left behind
         self.log.close()
 
 

@@ -35,9 +35,9 @@ build=${ZB_PKG_BUILD_DIR:-$root/build-pkg}
 image=debian:bookworm-slim
 container=zbeat-pkg-test-$$
 t_start=$SECONDS
-pages=(zbeat.1 zbeat-ping.1 zbeat.conf.5 zbeat-agent.8 zbeat-monitor.8)
-units=(zbeat-agent.service zbeat-monitor.service)
-binaries=(zbeat-agent zbeat-monitor zbeat zbeat-ping)
+pages=(zbeat.1 zbeat-ping.1 zbeat.conf.5 zbeat-agent.8 zbeat-monitor.8 zbeat-relay.8)
+units=(zbeat-agent.service zbeat-monitor.service zbeat-relay.service)
+binaries=(zbeat-agent zbeat-monitor zbeat zbeat-ping zbeat-relay)
 
 tmp=$(mktemp -d /tmp/zbeat-pkg.XXXXXX)
 cleanup() {
@@ -244,7 +244,7 @@ apt-get update -qq >/tmp/apt.log 2>&1 || cfail "apt-get update"
 apt-get install -y -qq --no-install-recommends "$deb" >>/tmp/apt.log 2>&1 ||
     cfail "apt-get install $deb"
 dpkg-query -W -f='installed: ${Package} ${Version}\n' zbeat
-for b in zbeat-agent zbeat-monitor zbeat zbeat-ping; do
+for b in zbeat-agent zbeat-monitor zbeat zbeat-ping zbeat-relay; do
     out=$("$b" --version) || cfail "$b --version"
     echo "$out"
     [[ $out == "$b "* ]] || cfail "$b --version printed '$out'"

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Shards behind one zbeat-relay (issue 22, docs/benchmarks.md): SHARDS monitors,
+each with `hosts = sN-*`, one relay, and one zb-bench-load per shard simulating
+HOSTS/SHARDS hosts named sN-00000... at one beat per INTERVAL_MS. Reports what
+each shard took (messages, foreign, dropped over its host cap), the relay's
+forwarded count and CPU, and whether every shard kept up (messages taken close
+to what its generator sent).
+
+    ZB_BUILD_DIR=build-bench bench/relay_shards.py   (after bench/run.sh built it)
+    env: BENCH_SHARD_HOSTS (1000000), BENCH_SHARDS (4), BENCH_SHARD_INTERVAL_MS
+    (10000), BENCH_SHARD_SERVICES (1), BENCH_SHARD_SECONDS (30)
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = os.environ.get("ZB_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "build"))
+HOSTS = int(os.environ.get("BENCH_SHARD_HOSTS", 1000000))
+SHARDS = int(os.environ.get("BENCH_SHARDS", 4))
+INTERVAL = int(os.environ.get("BENCH_SHARD_INTERVAL_MS", 10000))
+SERVICES = int(os.environ.get("BENCH_SHARD_SERVICES", 1))
+SECONDS = int(os.environ.get("BENCH_SHARD_SECONDS", 30))
+
+
+def tool(name):
+    """The daemons in BUILD/bin, the bench tools in BUILD/bench/bin (run.sh's layout)."""
+    for path in (os.path.join(BUILD, "bin", name), os.path.join(BUILD, "bench", "bin", name)):
+        if os.path.exists(path):
+            return path
+    sys.exit("%s not built (bench/run.sh builds it)" % name)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read())[1]) / 1024
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.05)
+    sys.exit("timed out waiting for " + what)
+
+
+def taken_now(port):
+    """messages + dropped (over the host cap) from a shard's /metrics."""
+    import urllib.request
+    try:
+        body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5).read()
+    except OSError:
+        return -1
+    total = 0
+    for name in ("zbeat_messages_total", "zbeat_dropped_messages_total"):
+        m = re.search(r"^%s (\d+)" % name, body.decode(), re.M)
+        total += int(m[1]) if m else 0
+    return total
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="zb-bench-shards-")
+    procs = []
+
+    def start(args, name):
+        log = open(os.path.join(tmp, name + ".log"), "w")
+        p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        p.log_path = log.name
+        procs.append(p)
+        return p
+
+    def text(p):
+        with open(p.log_path) as f:
+            return f.read()
+
+    try:
+        shards = []
+        for n in range(SHARDS):
+            port = free_port()
+            cfg = os.path.join(tmp, "shard-%d.cfg" % n)
+            with open(cfg, "w") as f:
+                f.write("monitor\n    hosts = s%d-*\n" % n)
+            http = free_port()
+            p = start([tool("zbeat-monitor"), "-c", cfg, "--db", os.path.join(tmp, "s%d.db" % n),
+                       "--bind", "tcp://127.0.0.1:%d" % port, "--http", "127.0.0.1:%d" % http,
+                       "--liveness", "3"], "shard-%d" % n)
+            wait_for(lambda: "listening on" in text(p), 10, "shard %d" % n)
+            p.http = http
+            shards.append((p, port))
+        relay_port = free_port()
+        relay = start([tool("zbeat-relay"), "--bind", "tcp://127.0.0.1:%d" % relay_port,
+                       "--monitor", ",".join("tcp://127.0.0.1:%d" % port for _, port in shards)],
+                      "relay")
+        wait_for(lambda: "relay started" in text(relay), 10, "relay")
+        per = HOSTS // SHARDS
+        gens = []
+        for n in range(SHARDS):
+            gens.append(start([tool("zb-bench-load"), "--endpoint",
+                               "tcp://127.0.0.1:%d" % relay_port, "--agents", str(per),
+                               "--services", str(SERVICES), "--interval-ms", str(INTERVAL),
+                               "--duration-ms", str(SECONDS * 1000), "--sockets", "20",
+                               "--prefix", "s%d" % n], "load-%d" % n))
+        wait_for(lambda: all("ready" in text(g) for g in gens) or
+                 any(g.poll() is not None for g in gens), 120, "generators ready")
+        cpu0 = {p.pid: cpu_seconds(p.pid) for p in [relay] + [s for s, _ in shards]}
+        t0 = time.monotonic()
+        for g in gens:
+            g.wait(timeout=SECONDS + 120)
+        elapsed = time.monotonic() - t0
+        cpu = {p.pid: cpu_seconds(p.pid) - cpu0[p.pid] for p in [relay] + [s for s, _ in shards]}
+        rss = {p.pid: rss_mib(p.pid) for p in [relay] + [s for s, _ in shards]}
+        # A shard's backlog (relay queue, its own) is handled after the
+        # generators stop: wait until every shard's count stops moving.
+        for p, _ in shards:
+            last, still = -1, 0
+            deadline = time.monotonic() + 300
+            while still < 20 and time.monotonic() < deadline:
+                now = taken_now(p.http)
+                still = still + 1 if now == last else 0
+                last = now
+                time.sleep(0.1)
+            p.drained_s = time.monotonic() - t0 - elapsed
+        done = [re.search(r"done sent=(\d+)", text(g)) for g in gens]
+        if not all(done):
+            sys.exit("a generator failed: " + " | ".join(text(g)[-200:] for g in gens))
+        sent = [int(d[1]) for d in done]
+        print("hosts=%d shards=%d interval=%dms services=%d seconds=%d (%.0f msg/s offered)"
+              % (HOSTS, SHARDS, INTERVAL, SERVICES, SECONDS, sum(sent) / max(elapsed, 1)))
+        relay.send_signal(signal.SIGTERM)
+        relay.wait(30)
+        fwd = re.search(r"forwarded=(\d+)", text(relay))
+        print("relay: forwarded=%s of sent=%d, cpu %.1f s (%.0f%% of a core), rss %.0f MiB"
+              % (fwd[1] if fwd else "?", sum(sent), cpu[relay.pid],
+                 100 * cpu[relay.pid] / elapsed, rss[relay.pid]))
+        ok = True
+        for n, (p, _) in enumerate(shards):
+            p.send_signal(signal.SIGTERM)
+            p.wait(60)
+            stats = dict(kv.split("=") for kv in
+                         re.findall(r"monitor stopping: (.*)", text(p))[-1].split())
+            taken = int(stats["messages"]) + int(stats["dropped"])
+            # Kept up: nothing lost, and the backlog gone within one beat
+            # interval of the load's end (else the shard ran behind).
+            kept = taken >= sent[n] and p.drained_s <= INTERVAL / 1000.0
+            ok = ok and kept and stats["foreign"] == "0"
+            print("shard s%d-*: sent %d, taken %d (%.1f%%), foreign %s, over the host cap %s, "
+                  "cpu %.0f%% of a core, rss %.0f MiB, backlog drained %.1f s after the load %s"
+                  % (n, sent[n], taken, 100.0 * taken / max(sent[n], 1), stats["foreign"],
+                     stats["dropped"], 100 * cpu[p.pid] / elapsed, rss[p.pid], p.drained_s,
+                     "kept up" if kept else "BEHIND" if taken >= sent[n] else "LOST MESSAGES"))
+        print("result: %s" % ("every shard kept up, only its own hosts reached it" if ok
+                              else "NOT every shard kept up"))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        print("logs in %s" % tmp)
+
+
+if __name__ == "__main__":
+    main()
