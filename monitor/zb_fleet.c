@@ -82,6 +82,20 @@ static void s_heard_append(zb_fleet_t *self, zb_fleet_host_t *host)
     self->heard_tail = host;
 }
 
+//  A new host goes to the front, unstamped: the next zb_fleet_heard_next
+//  stamps it then (at the back it would wait behind every stamped host, a
+//  whole period late).
+static void s_heard_prepend(zb_fleet_t *self, zb_fleet_host_t *host)
+{
+    host->heard_prev = NULL;
+    host->heard_next = self->heard_head;
+    if (self->heard_head)
+        self->heard_head->heard_prev = host;
+    else
+        self->heard_tail = host;
+    self->heard_head = host;
+}
+
 static zb_fleet_host_t *s_host_new(zb_fleet_t *self, const char *name)
 {
     zb_fleet_host_t *host = calloc(1, sizeof(*host));
@@ -93,7 +107,7 @@ static zb_fleet_host_t *s_host_new(zb_fleet_t *self, const char *name)
         s_host_free(host);
         return NULL;
     }
-    s_heard_append(self, host);
+    s_heard_prepend(self, host);
     return host;
 }
 
@@ -970,7 +984,7 @@ void zb_fleet_set_liveness(zb_fleet_t *self, int liveness)
 zb_fleet_host_t *zb_fleet_heard_next(zb_fleet_t *self, int64_t due_mono, int64_t now_mono)
 {
     assert(self);
-    //  New hosts join at the back unstamped; each is passed over once.
+    //  New hosts wait at the front unstamped; each is stamped once here.
     zb_fleet_host_t *host = self->heard_head;
     while (host && host->heard_mono == 0) {
         host->heard_mono = now_mono ? now_mono : 1;

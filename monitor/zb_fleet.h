@@ -254,9 +254,9 @@ int zb_fleet_load_outage(zb_fleet_t *self, const char *host, const char *service
 //  Last-heard times live in memory; the owner writes them in batches. This
 //  returns the host checkpointed longest ago if that was at or before
 //  due_mono, and moves it to the back of the queue as checkpointed at
-//  now_mono; NULL when none is due. O(1): no walk over every host (a host
-//  new since the last call is stamped now_mono first, its row being
-//  written when it was created).
+//  now_mono; NULL when none is due. O(1) per host returned: no walk over
+//  every host (hosts new since the last call are stamped now_mono first,
+//  their rows having been written when they were created).
 zb_fleet_host_t *zb_fleet_heard_next(zb_fleet_t *self, int64_t due_mono, int64_t now_mono);
 
 //  A host forgotten (`zbeat hosts forget`): dropped from memory, nothing

@@ -792,18 +792,20 @@ static void s_test_heard(void)
     s_live(fleet, s_beat("b", S_A, 1, 1000, ""), 1000);
     assert(zb_fleet_heard_next(fleet, 0, 5000) == NULL); // both stamped 5000
     s_live(fleet, s_beat("c", S_A, 1, 6000, ""), 6000);
-    assert(zb_fleet_heard_next(fleet, 4999, 7000) == NULL); // c waits behind them
+    assert(zb_fleet_heard_next(fleet, 4999, 7000) == NULL); // c stamped 7000
     zb_fleet_host_t *host = zb_fleet_heard_next(fleet, 5000, 8000);
-    assert(host && strcmp(host->name, "a") == 0);
+    assert(host && strcmp(host->name, "b") == 0 && host->heard_mono == 8000);
     host = zb_fleet_heard_next(fleet, 5000, 8000);
-    assert(host && strcmp(host->name, "b") == 0);
-    assert(zb_fleet_heard_next(fleet, 5000, 8000) == NULL);
+    assert(host && strcmp(host->name, "a") == 0);
+    assert(zb_fleet_heard_next(fleet, 5000, 8000) == NULL); // c is 7000
+    host = zb_fleet_heard_next(fleet, 7000, 9000);
+    assert(host && strcmp(host->name, "c") == 0);
     assert(zb_fleet_forget(fleet, "c"));
     host = zb_fleet_heard_next(fleet, 8000, 9000);
-    assert(host && strcmp(host->name, "a") == 0);
-    host = zb_fleet_heard_next(fleet, 8000, 9000);
     assert(host && strcmp(host->name, "b") == 0);
-    assert(zb_fleet_heard_next(fleet, 8000, 9000) == NULL);
+    host = zb_fleet_heard_next(fleet, 8000, 9000);
+    assert(host && strcmp(host->name, "a") == 0);
+    assert(zb_fleet_heard_next(fleet, 8999, 9500) == NULL);
     zb_fleet_destroy(&fleet);
 }
 
