@@ -44,7 +44,7 @@ typedef struct {
     uint64_t conflicts;     // of a rival agent run claiming a host's name, dropped
     uint64_t thin;          // thin beats (protocol v2) applied: liveness only
     uint64_t thin_unsynced; // of which the digest was not the table held
-    uint64_t heard_rows;    // hosts' last-heard checkpointed (zb_store_host_heard)
+    uint64_t heard_rows;    // hosts' last-heard checkpointed while running (batches)
     uint64_t heard_us;      // time spent writing and committing them
     uint64_t heard_us_max;  // the longest single checkpoint batch
     uint64_t db_errors;     // failed commits
