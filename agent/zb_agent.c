@@ -63,6 +63,8 @@ struct _zb_agent_t {
     uint64_t dropped;                   // messages refused at the HWM
     uint64_t dropped_logged;            // dropped when last logged
     zb_msg_t *beat;                     // reused for every beat
+    uint64_t full_digest;               // the table the last full beat carried
+    int64_t thin_run;                   // thin beats sent since that full beat, -1 none yet
     zb_msg_t *event;                    // reused for every event
 };
 
@@ -115,6 +117,31 @@ static const zb_service_status_t *s_beat_service(void *arg, size_t index)
     return s_service_status(&self->services[index]);
 }
 
+//  Thin or full (protocol v2, agent/full-every): full when the table
+//  changed since the last full beat, or after full-every - 1 thin ones, so
+//  that a monitor which missed a change, or has just started, has the
+//  table within full-every beats. With full-every = 1 every beat is full
+//  and carries no digest: the v1 wire, byte for byte.
+static void s_beat_shape(zb_agent_t *self, zb_msg_t *beat, size_t count)
+{
+    int64_t every = self->config->full_every;
+    beat->thin = false;
+    beat->has_digest = every > 1;
+    if (!beat->has_digest)
+        return;
+    uint64_t digest = ZB_MSG_DIGEST_INIT;
+    for (size_t i = 0; i < count; i++)
+        digest = zb_msg_digest_add(digest, s_beat_service(self, i));
+    beat->digest = digest;
+    beat->thin = self->thin_run >= 0 && digest == self->full_digest && self->thin_run < every - 1;
+    if (beat->thin)
+        self->thin_run++;
+    else {
+        self->full_digest = digest;
+        self->thin_run = 0;
+    }
+}
+
 static void s_on_beat(zb_loop_t *loop, zb_timer_t *timer, void *arg)
 {
     zb_agent_t *self = arg;
@@ -131,8 +158,13 @@ static void s_on_beat(zb_loop_t *loop, zb_timer_t *timer, void *arg)
     beat->dropped = self->dropped;
     s_stamp(self, beat);
     size_t count = self->service_count + (self->discover ? zb_discover_count(self->discover) : 0);
-    if (zb_msg_send_beat(beat, count, s_beat_service, self, self->pub) == -1)
+    s_beat_shape(self, beat, count);
+    if (zb_msg_send_beat(beat, count, s_beat_service, self, self->pub) == -1) {
         self->dropped++;
+        //  A full beat the socket refused reached nobody: the next is full too.
+        if (!beat->thin)
+            self->thin_run = -1;
+    }
     //  Beats keep their cadence; after a stall the next is one beat away,
     //  not a burst of catch-up beats.
     int64_t now = zb_loop_now(loop);
@@ -433,6 +465,7 @@ zb_agent_t *zb_agent_new(zb_agent_config_t **config_p, const char *path,
     //  First: zb_agent_destroy cancels it on every failure path.
     zb_timer_init(&self->beat_timer, s_on_beat, self);
     s_make_instance(self->instance);
+    self->thin_run = -1; // the first beat is full
     bool failed = false;
     self->path = s_strdup_or_null(path, &failed);
     if (overrides) {

@@ -34,7 +34,7 @@
 static const char *const s_root_keys[] = {"agent", "service", NULL};
 static const char *const s_agent_keys[] = {
     "name",   "monitor",  "beat",   "listen",          "cert", "monitor-cert", "journal",
-    "replay", "discover", "docker", "discover-filter", NULL};
+    "replay", "discover", "docker", "discover-filter", "full-every", NULL};
 static const char *const s_service_keys[] = {"probe",        "check",
                                              "send",         "expect",
                                              "interval",     "timeout",
@@ -639,6 +639,12 @@ static int s_load_agent(zb_config_t *config, zconfig_t *section, zb_agent_config
                            ZB_BEAT_MAX_MS, &beat) == -1)
         return -1;
     self->beat_ms = beat;
+    //  1: every beat full, the v1 wire (the default: v1 monitors read it).
+    int64_t full_every;
+    if (zb_config_int(config, section, "full-every", 1, 1, ZB_AGENT_FULL_EVERY_MAX, &full_every) ==
+        -1)
+        return -1;
+    self->full_every = full_every;
     //  CURVE: both keys or neither.
     const char *cert = zb_config_string(config, section, "cert", NULL);
     const char *monitor_cert = zb_config_string(config, section, "monitor-cert", NULL);
@@ -1059,7 +1065,7 @@ void zb_agent_config_test(bool verbose)
     self = s_load_text("agent\n    name = web-1\n", &overrides, err, sizeof(err));
     assert(self);
     assert(strcmp(self->name, "db-2") == 0 && strcmp(self->monitor, "tcp://127.0.0.1:9") == 0);
-    assert(self->beat_ms == 1000 && self->service_count == 0);
+    assert(self->beat_ms == 1000 && self->service_count == 0 && self->full_every == 1);
     zb_agent_config_destroy(&self);
     overrides.name = "bad name";
     self = s_load_text("", &overrides, err, sizeof(err));
@@ -1125,6 +1131,10 @@ void zb_agent_config_test(bool verbose)
                    ": agent/beat: \"5x\" is not a duration (e.g. 500ms, 2s, 1m, 1h, 7d)");
     s_expect_error("agent\n    beat = 10ms\n",
                    ": agent/beat: \"10ms\" is out of range (100ms to 1h00m)");
+    s_expect_error("agent\n    full-every = 0\n",
+                   ": agent/full-every: 0 is out of range (1 to 3600)");
+    s_expect_error("agent\n    full-every = x\n",
+                   ": agent/full-every: \"x\" is not a whole number");
     s_expect_error("agent\n    nmae = x\n", ": agent/nmae: unknown key");
     s_expect_error("agnet\n    name = x\n", ": agnet: unknown key");
     s_expect_error("agent\n    monitor = 127.0.0.1:7400\n",

@@ -18,6 +18,9 @@
 
 #define ZB_AGENT_MONITOR_DEFAULT "tcp://127.0.0.1:7400"
 #define ZB_AGENT_BEAT_DEFAULT_MS 1000
+//  agent/full-every: a monitor that missed a change waits at most this many
+//  beats for the table; more would leave it guessing for too long.
+#define ZB_AGENT_FULL_EVERY_MAX 3600
 //  Every service goes into every beat, and one beat must fit the protocol's
 //  frame limit (ZB_PROTO_MAX_BYTES) even when each service carries a long
 //  error text: about 8192 x 400 bytes of JSON.
@@ -37,6 +40,7 @@ typedef struct {
     char name[ZB_NAME_MAX + 1]; // host name in messages
     char *monitor;              // comma-separated endpoints the PUB connects to
     int64_t beat_ms;            // beat interval
+    int64_t full_every;         // agent/full-every: a full beat at least every N (1: all full)
     char *listen;               // the push listener's endpoint (default set)
     char *journal;              // agent/journal: transitions file, NULL = memory only
     char *replay;               // agent/replay: monitors' replay endpoints, NULL = none

@@ -53,6 +53,17 @@ CFG = {
     "ingest_seconds": env_int("BENCH_INGEST_SECONDS", 10),
     "ingest_warmup": env_int("BENCH_INGEST_WARMUP", 4),
     "ingest_attrib": env_int("BENCH_INGEST_ATTRIB", 1),
+    # Agents send a full beat on change and every N beats, thin ones
+    # between (protocol v2); 1: every beat full (the v1 wire).
+    "ingest_full_every": env_int("BENCH_INGEST_FULL_EVERY", 30),
+    # The hosts' last-heard checkpoint, measured at this many hosts (0: skip).
+    "heard_agents": env_int("BENCH_HEARD_AGENTS", 10000),
+    # New hosts join at most this many per second (the load generator's
+    # ramp): every new host writes its rows once, 21 for 20 services.
+    "ingest_ramp_rate": env_int("BENCH_INGEST_RAMP_RATE", 1000),
+    # The storm: this many hosts beat, then 10% of them fall silent at
+    # once (0: skip; the issue's figure is 100000).
+    "storm_agents": env_int("BENCH_STORM_AGENTS", 0),
     "burst_services": env_int("BENCH_BURST_SERVICES", 10000),
     "scale_services": env_int("BENCH_SCALE_SERVICES", 10000),
     "scale_per_agent": env_int("BENCH_SCALE_PER_AGENT", 5000),
@@ -236,8 +247,13 @@ def start_redis(port, name):
     return proc
 
 
-def start_monitor(db, port, name, verbose=False):
+def start_monitor(db, port, name, verbose=False, max_hosts=None):
     args = [tool("zbeat-monitor"), "--db", db, "--bind", "tcp://127.0.0.1:%d" % port]
+    if max_hosts:
+        cfg = os.path.join(TMP, name + ".cfg")
+        with open(cfg, "w") as f:
+            f.write("monitor\n    max-hosts = %d\n" % max_hosts)
+        args += ["-c", cfg]
     if verbose:
         args.append("-v")
     proc = Proc(args, name)
@@ -677,9 +693,19 @@ def loadgen_progress(proc, at):
     return sent
 
 
+def ramp_s(agents):
+    """Seconds the load generator takes to start every host."""
+    rate = CFG["ingest_ramp_rate"]
+    return agents / rate if rate > 0 and agents > rate else 0.0
+
+
 def run_load(endpoint, agents, seconds, extra=(), name="load"):
+    ramp = ramp_s(agents)
     args = [tool("zb-bench-load"), "--endpoint", endpoint, "--agents", str(agents),
-            "--services", str(CFG["ingest_services"]), "--duration-ms", str(seconds * 1000)]
+            "--services", str(CFG["ingest_services"]),
+            "--duration-ms", str(int((seconds + ramp) * 1000)),
+            "--ramp-ms", str(int(ramp * 1000))]
+    args += ["--full-every", str(CFG["ingest_full_every"])]
     return Proc(args + list(extra), name, lines=True)
 
 
@@ -709,7 +735,7 @@ def ingest_step(m, decode_floor=False):
     svc, warm, secs = CFG["ingest_services"], CFG["ingest_warmup"], CFG["ingest_seconds"]
     port = free_port()
     db = os.path.join(TMP, "ingest-%d.db" % m)
-    monitor = start_monitor(db, port, "ingest-monitor-%d" % m)
+    monitor = start_monitor(db, port, "ingest-monitor-%d" % m, max_hosts=m + 10)
     floors = []
     for kind in ["bare"] + (["decode"] if decode_floor else []):
         fport = free_port()
@@ -722,6 +748,8 @@ def ingest_step(m, decode_floor=False):
     watch = MarkerWatch(db)
     load = run_load(endpoints, m, warm + secs + 1, ["--marker-ms", "500"],
                     name="load-%d%s" % (m, "-attrib" if decode_floor else ""))
+    # The window opens once every host has joined and the warm-up passed.
+    warm = warm + ramp_s(m)
     w = measure_window(load, [monitor.pid] + [f[1].pid for f in floors], warm, secs)
     load.p.wait(120)
     load.stop()
@@ -762,14 +790,19 @@ def ingest_step(m, decode_floor=False):
                                                         per_cpu)},
                 floor_received=received, counters=cnt, sent=sent, max_lag=max_lag,
                 p50_lag=p50_lag, lags=[round(x, 4) for x in lags],
-                end_lag=end_lag, loadgen_late_max=late, keeps_up=keeps_up, monitor_rss_kib=rss)
+                end_lag=end_lag, loadgen_late_max=late, keeps_up=keeps_up, monitor_rss_kib=rss,
+                rss_per_host=rss * 1024.0 / m, heard_rows=cnt.get("heard_rows", 0),
+                heard_us=cnt.get("heard_us", 0), heard_us_max=cnt.get("heard_us_max", 0),
+                thin=cnt.get("thin", 0))
     log("  M=%d: %.0f msg/s = %.0f beats/s; CPU us/msg %s; monitor %.0f%% of a core; "
         "gaps %s dropped %s processed %s/%d, floor received %s; lag p50 %.0f max %.0f end %.0f ms; "
-        "loadgen late max %.0f ms -> %s" % (
+        "loadgen late max %.0f ms; RSS %.0f MiB (%.0f B/host); last-heard %d rows, longest "
+        "batch %.0f ms -> %s" % (
             m, rate, rate * svc, {k: round(v, 1) for k, v in step["us_per_msg"].items()},
             100 * step["monitor_cpu"], cnt.get("seq_gaps"), cnt.get("dropped"),
             cnt.get("messages"), sent, received, p50_lag * 1000, max_lag * 1000, end_lag * 1000,
-            late * 1000,
+            late * 1000, rss / 1024.0, step["rss_per_host"], step["heard_rows"],
+            step["heard_us_max"] / 1000.0,
             "keeps up" if keeps_up else "FALLS BEHIND"))
     return step
 
@@ -793,8 +826,12 @@ def bench_ingest():
                "%.0f beats/s (%.0f msg/s), monitor at %.0f%% of a core" % (
                    best["beat_rate"], best["msg_rate"], 100 * best["monitor_cpu"]),
                None, None, ">= 100,000 beats/s", best["beat_rate"] >= 100000,
-               "no gaps, no drops; marker lag p50 %.0f ms, max %.0f ms" % (
-                   best["p50_lag"] * 1000, best["max_lag"] * 1000))
+               "no gaps, no drops; marker lag p50 %.0f ms, max %.0f ms; full beat every %d" % (
+                   best["p50_lag"] * 1000, best["max_lag"] * 1000, CFG["ingest_full_every"]))
+        result("3 ingest", "monitor RSS per host at M=%d" % best["agents"],
+               "%.0f B" % best["rss_per_host"], None, None, "", None,
+               "RSS %.0f MiB / %d hosts x %d services" % (
+                   best["monitor_rss_kib"] / 1024.0, best["agents"], svc))
         cap_beats = best["monitor_msgs_per_cpu_s"] * svc
         result("3 ingest", "capacity on one core (beats per CPU-second)",
                "%.0f beats/s" % cap_beats, None, None, ">= 100,000 beats/s", cap_beats >= 100000,
@@ -821,8 +858,72 @@ def bench_ingest():
                "%.0f / %.0f / %.0f us" % (u["bare"], u["decode"], u["monitor"]), None, None,
                "", None, "M=%d; decoding is %.0f%% of the monitor's cost" % (
                    attrib["agents"], 100 * (u["decode"] - u["bare"]) / u["monitor"]))
+    heard = None
+    if CFG["heard_agents"]:
+        n = CFG["heard_agents"]
+        log("item 3c: the hosts' last-heard checkpoint at %d hosts" % n)
+        heard = ingest_step(n)
+        run_s = CFG["ingest_warmup"] + CFG["ingest_seconds"] + 1
+        result("3 ingest", "last-heard checkpoint, %d hosts" % n,
+               "longest batch %.1f ms" % (heard["heard_us_max"] / 1000.0), None, None, "", None,
+               "%d rows in %.0f ms over a %d s run (%.1f%% of a core)" % (
+                   heard["heard_rows"], heard["heard_us"] / 1000.0, run_s,
+                   100.0 * heard["heard_us"] / 1e6 / run_s))
     burst = bench_burst()
-    return {"steps": steps, "attribution": attrib, "burst": burst}
+    storm = bench_storm() if CFG["storm_agents"] else None
+    return {"steps": steps, "attribution": attrib, "burst": burst, "heard": heard,
+            "storm": storm}
+
+
+def bench_storm():
+    """10% of the hosts go silent at once: each must be flagged silent
+    within liveness x its interval (+ 1 s) of its last beat, and committed."""
+    n = CFG["storm_agents"]
+    liveness, interval = 5, 1.0  # the monitor's default liveness, 1 s beats
+    log("item 3s: storm, %d hosts, every 10th goes silent at once" % n)
+    port = free_port()
+    db = os.path.join(TMP, "storm.db")
+    monitor = start_monitor(db, port, "storm-monitor", max_hosts=n + 10)
+    ramp = ramp_s(n)
+    at = ramp + CFG["ingest_warmup"] + 4
+    load = run_load("tcp://127.0.0.1:%d" % port, n, int(at + liveness + 10),
+                    ["--silence-at-ms", str(int(at * 1000)), "--silence-every", "10"],
+                    name="load-storm")
+    t_sil = wait_for(lambda: load.find("silence") or not load.alive(), at + 60, "silence")
+    if t_sil is True:
+        raise RuntimeError("loadgen: " + load.text())
+    _, s_us, count = t_sil[1].split()
+    s_at, count = int(s_us) / 1e6, int(count)
+    conn = sqlite3.connect("file:%s?mode=ro" % db, uri=True, isolation_level=None)
+
+    def flagged():
+        try:
+            c = conn.execute("SELECT count(*) FROM outages WHERE kind = 'host' AND "
+                             "ended_at_ms IS NULL").fetchone()[0]
+        except sqlite3.Error:
+            return None
+        return time.monotonic() if c >= count else None
+    try:
+        t_all = wait_for(flagged, liveness * interval + 60, "%d silent hosts committed" % count,
+                         step=0.01)
+    except RuntimeError:
+        t_all = None
+    extra = conn.execute("SELECT count(*) FROM outages WHERE kind = 'host'").fetchone()[0]
+    load.p.wait(120)
+    load.stop()
+    rss = rss_kib(monitor.pid)
+    monitor.stop()
+    cnt = monitor_counters(monitor)
+    # Each silenced host last beat within the interval before the silence
+    # began: its deadline is at most liveness x interval after that.
+    took = (t_all - s_at) if t_all else float("inf")
+    limit = liveness * interval + 1.0
+    result("3 storm", "%d of %d hosts silent at once -> all flagged and committed" % (count, n),
+           "%.2f s" % took, None, None, "<= liveness x interval + 1 s = %.0f s" % limit,
+           took <= limit, "host outages in all %d (none false: %s); gaps %s; RSS %.0f MiB" % (
+               extra, "yes" if extra == count else "NO", cnt.get("seq_gaps"), rss / 1024.0))
+    return {"hosts": n, "silenced": count, "took": took, "host_outages": extra,
+            "counters": cnt}
 
 
 def bench_burst():

@@ -1,12 +1,13 @@
-/*  zb-bench-load: many simulated agents publishing protocol v1 to one
+/*  zb-bench-load: many simulated agents publishing protocol v1 (or v2's
+    thin beats, --full-every) to one
     endpoint, paced like real agents (docs/benchmarks.md, item 3).
 
     Every simulated agent (a "host") sends one beat per interval listing its
-    services; hosts are spread evenly over the interval, as independent
-    agents would be. Options add a burst (every service of every host goes
-    down at once, as events, and later beats say so) and markers (events of
-    a separate host, printed with their send time, so the runner can time
-    how far behind the receiver is).
+    services (with --full-every N > 1: a thin beat, only the digest of the
+    table, except on a change and every N-th beat); hosts are spread evenly over the interval, as
+   independent agents would be. Options add a burst (every service of every host goes down at once,
+   as events, and later beats say so) and markers (events of a separate host, printed with their
+   send time, so the runner can time how far behind the receiver is).
 
     Messages are encoded once per host with zb_msg_encode and only the
     numbers that change (seq, time_ms, at_ms) are rewritten per send: the
@@ -58,6 +59,8 @@ typedef struct {
     char instance[ZB_INSTANCE_LEN + 1];
     uint64_t seq;
     s_template_t beat;    // current beat (up, or down after the burst)
+    s_template_t thin;    // its thin form (--full-every > 1)
+    bool changed;         // the table changed: the next beat is full
     s_template_t *events; // burst events, one per service; NULL without burst
     bool down;            // after the burst
 } s_host_t;
@@ -72,6 +75,10 @@ typedef struct {
     int64_t burst_at_us; // from start; -1: no burst
     int64_t marker_us;   // marker period; 0: none
     const char *prefix;
+    int full_every;        // > 1: thin beats (protocol v2) between full ones
+    int64_t ramp_us;       // hosts start one after another over this long (0: all at once)
+    int64_t silence_at_us; // from start: every silence_every-th host stops; -1: never
+    int silence_every;
 } s_options_t;
 
 static void s_template_free(s_template_t *t)
@@ -148,6 +155,24 @@ static int s_template_check(const s_template_t *t, const char *buf, size_t len, 
     }
     zb_msg_destroy(&msg);
     return 0;
+}
+
+//  The beat's full and thin templates, each with the digest of its table
+//  as a real agent computes it (full_every > 1), or the v1 full beat alone.
+static int s_beat_templates(s_host_t *host, zb_msg_t *msg, int full_every)
+{
+    if (full_every > 1) {
+        msg->has_digest = true;
+        msg->digest = ZB_MSG_DIGEST_INIT;
+        for (size_t i = 0; i < msg->service_count; i++)
+            msg->digest = zb_msg_digest_add(msg->digest, &msg->services[i]);
+    }
+    if (s_template_make(&host->beat, msg) != 0)
+        return -1;
+    if (full_every <= 1)
+        return 0;
+    msg->thin = true;
+    return s_template_make(&host->thin, msg);
 }
 
 static zb_msg_t *s_beat_msg(const s_host_t *host, int services, zb_state_t state, int64_t since)
@@ -269,7 +294,8 @@ static void s_usage(FILE *out)
         out,
         "usage: zb-bench-load --endpoint EP[,EP...] [--agents M] [--services S] [--interval-ms I]\n"
         "       [--duration-ms D] [--sockets K] [--burst-at-ms T] [--marker-ms P]\n"
-        "       [--prefix NAME]\n");
+        "       [--prefix NAME] [--full-every N] [--ramp-ms R]\n"
+        "       [--silence-at-ms T [--silence-every K]]\n");
 }
 
 static int s_parse(int argc, char **argv, s_options_t *o)
@@ -280,7 +306,10 @@ static int s_parse(int argc, char **argv, s_options_t *o)
                        .duration_us = 10000000,
                        .sockets = 0,
                        .burst_at_us = -1,
-                       .prefix = "load"};
+                       .prefix = "load",
+                       .full_every = 1,
+                       .silence_at_us = -1,
+                       .silence_every = 10};
     static const struct option longs[] = {{"endpoint", required_argument, NULL, 'e'},
                                           {"agents", required_argument, NULL, 'm'},
                                           {"services", required_argument, NULL, 's'},
@@ -290,6 +319,10 @@ static int s_parse(int argc, char **argv, s_options_t *o)
                                           {"burst-at-ms", required_argument, NULL, 'b'},
                                           {"marker-ms", required_argument, NULL, 'p'},
                                           {"prefix", required_argument, NULL, 'x'},
+                                          {"full-every", required_argument, NULL, 'f'},
+                                          {"ramp-ms", required_argument, NULL, 'r'},
+                                          {"silence-at-ms", required_argument, NULL, 'S'},
+                                          {"silence-every", required_argument, NULL, 'K'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     int c;
@@ -323,6 +356,18 @@ static int s_parse(int argc, char **argv, s_options_t *o)
         case 'x':
             o->prefix = optarg;
             break;
+        case 'f':
+            o->full_every = (int)v;
+            break;
+        case 'r':
+            o->ramp_us = v * 1000;
+            break;
+        case 'S':
+            o->silence_at_us = v * 1000;
+            break;
+        case 'K':
+            o->silence_every = (int)v;
+            break;
         case 'h':
             s_usage(stdout);
             exit(0);
@@ -331,7 +376,8 @@ static int s_parse(int argc, char **argv, s_options_t *o)
         }
     }
     if (!o->endpoint || o->agents < 1 || o->services < 0 || o->services > 1000 ||
-        o->interval_us < 1000 || o->duration_us < 0)
+        o->interval_us < 1000 || o->duration_us < 0 || o->full_every < 1 || o->ramp_us < 0 ||
+        o->silence_every < 1)
         return -1;
     if (o->sockets <= 0 || o->sockets > o->agents)
         o->sockets = o->agents < 100 ? o->agents : 100;
@@ -362,8 +408,9 @@ int main(int argc, char **argv)
         s_host_t *host = &hosts[i];
         snprintf(host->name, sizeof(host->name), "%s-%05d", o.prefix, i);
         s_instance(host->instance);
+        host->changed = true; // an agent's first beat is full
         zb_msg_t *msg = s_beat_msg(host, o.services, ZB_STATE_UP, zb_time_wall_ms());
-        int made = msg ? s_template_make(&host->beat, msg) : -1;
+        int made = msg ? s_beat_templates(host, msg, o.full_every) : -1;
         zb_msg_destroy(&msg);
         if (made != 0)
             goto done;
@@ -416,6 +463,8 @@ int main(int argc, char **argv)
     int64_t next_progress = start, next_marker = o.marker_us ? start + o.marker_us : INT64_MAX;
     int64_t late_max = 0;
     int64_t burst_at = o.burst_at_us >= 0 ? start + o.burst_at_us : INT64_MAX;
+    int64_t silence_at = o.silence_at_us >= 0 ? start + o.silence_at_us : INT64_MAX;
+    bool silenced = false;
     int markers = 0;
     printf("ready %" PRId64 "\n", start);
     fflush(stdout);
@@ -432,8 +481,26 @@ int main(int argc, char **argv)
             if (now - due > late_max)
                 late_max = now - due;
             s_host_t *host = &hosts[i];
+            //  Not started yet: a fleet joins over the ramp, as a new
+            //  monitor's hosts would, not all in one second.
+            if (o.ramp_us && due < start + (int64_t)i * o.ramp_us / o.agents)
+                continue;
+            //  The storm: every silence_every-th host stops at once.
+            if (!silenced && now >= silence_at) {
+                silenced = true;
+                printf("silence %" PRId64 " %d\n", now,
+                       (o.agents + o.silence_every - 1) / o.silence_every);
+                fflush(stdout);
+            }
+            if (silenced && i % o.silence_every == 0)
+                continue;
             void *sock = zsock_resolve(socks[i % o.sockets]);
-            if (s_send(sock, &host->beat, ++host->seq, 0, buf, bufsize, round == 0) != 0) {
+            //  Full on a change and every full_every beats, the hosts' full
+            //  beats spread over the rounds as independent agents' are.
+            bool full = o.full_every <= 1 || host->changed || (round + i) % o.full_every == 0;
+            host->changed = false;
+            if (s_send(sock, full ? &host->beat : &host->thin, ++host->seq, 0, buf, bufsize,
+                       round == 0 || (i == 0 && round <= o.full_every)) != 0) {
                 fprintf(stderr, "zb-bench-load: send failed: %s\n", zmq_strerror(errno));
                 goto done;
             }
@@ -460,7 +527,9 @@ int main(int argc, char **argv)
                 for (int h = 0; h < o.agents; h++) {
                     zb_msg_t *msg = s_beat_msg(&hosts[h], o.services, ZB_STATE_DOWN, wall);
                     s_template_free(&hosts[h].beat);
-                    int made = msg ? s_template_make(&hosts[h].beat, msg) : -1;
+                    s_template_free(&hosts[h].thin);
+                    hosts[h].changed = true;
+                    int made = msg ? s_beat_templates(&hosts[h], msg, o.full_every) : -1;
                     zb_msg_destroy(&msg);
                     if (made != 0)
                         goto done;
@@ -494,6 +563,7 @@ done:
         zsock_destroy(&socks[i]);
     for (int i = 0; hosts && i < o.agents; i++) {
         s_template_free(&hosts[i].beat);
+        s_template_free(&hosts[i].thin);
         for (int s = 0; hosts[i].events && s < o.services; s++)
             s_template_free(&hosts[i].events[s]);
         free(hosts[i].events);

@@ -1,4 +1,5 @@
-/*  zb_msg: messages of wire protocol v1. See zb_msg.h. */
+/*  zb_msg: messages of the wire protocol (v1, and v2's thin beats). See
+    zb_msg.h. */
 #include "zb_msg.h"
 
 #include <assert.h>
@@ -74,4 +75,41 @@ int zb_msg_add_service(zb_msg_t *self, const zb_service_status_t *service)
     }
     self->services[self->service_count++] = *service;
     return 0;
+}
+
+static uint64_t s_fnv(uint64_t digest, const void *data, size_t len)
+{
+    const unsigned char *bytes = data;
+    for (size_t i = 0; i < len; i++)
+        digest = (digest ^ bytes[i]) * 1099511628211ULL;
+    return digest;
+}
+
+//  A string and its terminating NUL: "ab" + "c" and "a" + "bc" differ.
+static uint64_t s_fnv_text(uint64_t digest, const char *text)
+{
+    return s_fnv(digest, text, strlen(text) + 1);
+}
+
+//  Integers as 8 bytes, least significant first, on every machine.
+static uint64_t s_fnv_int(uint64_t digest, int64_t value)
+{
+    unsigned char bytes[8];
+    for (int i = 0; i < 8; i++)
+        bytes[i] = (unsigned char)((uint64_t)value >> (8 * i));
+    return s_fnv(digest, bytes, sizeof(bytes));
+}
+
+uint64_t zb_msg_digest_add(uint64_t digest, const zb_service_status_t *service)
+{
+    assert(service);
+    digest = s_fnv_text(digest, service->name);
+    digest = s_fnv_text(digest, service->kind);
+    digest = s_fnv_int(digest, service->state);
+    digest = s_fnv_int(digest, service->since_ms);
+    digest = s_fnv_text(digest, service->reason);
+    digest = s_fnv_text(digest, service->error);
+    digest = s_fnv_text(digest, service->addr);
+    digest = s_fnv_text(digest, service->container);
+    return s_fnv_int(digest, service->tls_expires);
 }

@@ -9,7 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ZB_PROTO_VERSION 1
+#define ZB_PROTO_VERSION 1 // events and full beats
+//  Thin beats (no services, a digest of them): what v1 receivers cannot read.
+#define ZB_PROTO_VERSION_THIN 2
 #define ZB_PROTO_MAX_BYTES (4 * 1024 * 1024) // one JSON frame
 #define ZB_PROTO_MAX_TOPIC 128
 #define ZB_PROTO_MAX_SERVICES 16384 // per beat
@@ -58,6 +60,12 @@ typedef struct {
     //  Beat
     int64_t interval_ms; // the agent's beat interval
     uint64_t dropped;    // messages this instance could not send (HWM)
+    //  Protocol v2 (docs/protocol.md, "Thin beats"): a thin beat has no
+    //  services, only the digest of the agent's table; a full beat from an
+    //  agent that sends thin beats carries the digest too.
+    bool thin;
+    bool has_digest;
+    uint64_t digest;
     size_t service_count;
     size_t service_alloc;
     zb_service_status_t *services; // owned
@@ -81,6 +89,14 @@ int zb_state_parse(const char *name, zb_state_t *state);
 
 zb_msg_t *zb_msg_new(zb_msg_type_t type);
 void zb_msg_destroy(zb_msg_t **self_p);
+
+//  The digest of a service table (protocol v2): every field of every
+//  service, in order, except the round trip (which moves with every check
+//  and is not "a change"). 64-bit FNV-1a over a canonical form: start from
+//  ZB_MSG_DIGEST_INIT and add the services one after another. It detects
+//  change, it does not authenticate (an agent can claim anything anyway).
+#define ZB_MSG_DIGEST_INIT 14695981039346656037ULL
+uint64_t zb_msg_digest_add(uint64_t digest, const zb_service_status_t *service);
 
 //  Appends a service to a beat. Returns -1 at ZB_PROTO_MAX_SERVICES or when
 //  out of memory.

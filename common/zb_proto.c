@@ -1,4 +1,4 @@
-/*  zb_proto: wire protocol v1: the encoder, sending and receiving. Its
+/*  zb_proto: wire protocol v1 and v2's thin beats: the encoder, sending and receiving. Its
     self-test (zb_proto_test.c) covers the whole protocol, the messages and
     the strict decoder included, which this module builds on. */
 #include "zb_proto.h"
@@ -36,7 +36,11 @@ static json_t *s_head_json(const zb_msg_t *self)
     json_t *root = json_object();
     if (!root)
         return NULL;
-    if (json_object_set_new(root, "v", json_integer(ZB_PROTO_VERSION)) ||
+    //  Only a thin beat is v2: a full beat with a digest is a v1 beat with
+    //  one more field, which v1 receivers ignore.
+    int version =
+        self->type == ZB_MSG_BEAT && self->thin ? ZB_PROTO_VERSION_THIN : ZB_PROTO_VERSION;
+    if (json_object_set_new(root, "v", json_integer(version)) ||
         json_object_set_new(root, "type", json_string(s_type_name(self->type))) ||
         json_object_set_new(root, "host", s_text(self->host)) ||
         json_object_set_new(root, "instance", s_text(self->instance)) ||
@@ -180,10 +184,44 @@ static int s_topic(const zb_msg_t *self, char **topic_p, char *err, size_t errsi
     return 0;
 }
 
+//  Fills the empty services array that ends buf ("...[]}") with count
+//  services from fn, each dumped on its own.
+static int s_buf_services(s_buf_t *buf, size_t count, zb_msg_service_fn *fn, void *arg)
+{
+    assert(buf->len > 3 && memcmp(buf->data + buf->len - 3, "[]}", 3) == 0);
+    buf->len -= 2;
+    size_t head = buf->len;
+    for (size_t i = 0; i < count; i++) {
+        if (i > 0) {
+            //  The rest like the services so far, with an eighth to spare.
+            size_t rest = (buf->len - head) / i * (count - i) + 2;
+            buf->expect = buf->len + rest + rest / 8;
+            if (buf->expect > ZB_PROTO_MAX_BYTES + 1)
+                buf->expect = ZB_PROTO_MAX_BYTES + 1;
+        }
+        if ((i > 0 && s_buf_append(buf, ",", 1) == -1) || s_buf_service(buf, fn(arg, i)) == -1 ||
+            buf->len > ZB_PROTO_MAX_BYTES)
+            return -1;
+    }
+    if (s_buf_append(buf, "]}", 2) == -1 || buf->len > ZB_PROTO_MAX_BYTES)
+        return -1;
+    return 0;
+}
+
+//  The digest as 16 lowercase hex digits (a JSON number would lose bits
+//  in readers whose numbers are doubles).
+static json_t *s_digest_json(uint64_t digest)
+{
+    char hex[17];
+    snprintf(hex, sizeof(hex), "%016" PRIx64, digest);
+    return json_string(hex);
+}
+
 int zb_msg_encode_beat(const zb_msg_t *self, size_t count, zb_msg_service_fn *fn, void *arg,
                        char **topic_p, char **json_p, size_t *json_len_p, char *err, size_t errsize)
 {
-    assert(self && self->type == ZB_MSG_BEAT && (fn || count == 0));
+    assert(self && self->type == ZB_MSG_BEAT && (fn || count == 0 || self->thin));
+    assert(!self->thin || self->has_digest);
     int rc = -1;
     s_buf_t buf = {NULL, 0, 0, 0};
     *topic_p = NULL;
@@ -200,33 +238,19 @@ int zb_msg_encode_beat(const zb_msg_t *self, size_t count, zb_msg_service_fn *fn
     //  The header with an empty services array, "...,"services":[]}"; the
     //  services then go between the brackets, each dumped on its own, which
     //  is the text jansson makes of the whole document at once.
+    //  A thin beat is the header alone, with the digest.
     json_t *root = s_head_json(self);
     if (!root || json_object_set_new(root, "interval_ms", json_integer(self->interval_ms)) ||
         json_object_set_new(root, "dropped", json_integer((json_int_t)self->dropped)) ||
-        json_object_set_new(root, "services", json_array()) || s_buf_dump(&buf, root) == -1) {
+        (self->has_digest && json_object_set_new(root, "digest", s_digest_json(self->digest))) ||
+        (!self->thin && json_object_set_new(root, "services", json_array())) ||
+        s_buf_dump(&buf, root) == -1) {
         json_decref(root);
         snprintf(err, errsize, "out of memory");
         goto done;
     }
     json_decref(root);
-    assert(buf.len > 3 && memcmp(buf.data + buf.len - 3, "[]}", 3) == 0);
-    buf.len -= 2;
-    size_t head = buf.len;
-    for (size_t i = 0; i < count; i++) {
-        if (i > 0) {
-            //  The rest like the services so far, with an eighth to spare.
-            size_t rest = (buf.len - head) / i * (count - i) + 2;
-            buf.expect = buf.len + rest + rest / 8;
-            if (buf.expect > ZB_PROTO_MAX_BYTES + 1)
-                buf.expect = ZB_PROTO_MAX_BYTES + 1;
-        }
-        if ((i > 0 && s_buf_append(&buf, ",", 1) == -1) || s_buf_service(&buf, fn(arg, i)) == -1 ||
-            buf.len > ZB_PROTO_MAX_BYTES) {
-            snprintf(err, errsize, "message too large or out of memory");
-            goto done;
-        }
-    }
-    if (s_buf_append(&buf, "]}", 2) == -1 || buf.len > ZB_PROTO_MAX_BYTES) {
+    if (!self->thin && s_buf_services(&buf, count, fn, arg) == -1) {
         snprintf(err, errsize, "message too large or out of memory");
         goto done;
     }

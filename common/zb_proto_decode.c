@@ -36,6 +36,7 @@ typedef enum {
     S_F_TIME_MS,
     S_F_INTERVAL_MS,
     S_F_DROPPED,
+    S_F_DIGEST,
     S_F_SERVICES,
     S_F_SERVICE,
     S_F_FROM,
@@ -85,6 +86,8 @@ static const s_spec_t s_specs[] = {
     [S_F_TIME_MS] = {S_KEY("time_ms"), S_INT, S_HEAD, true, 0, INT64_MAX, 0},
     [S_F_INTERVAL_MS] = {S_KEY("interval_ms"), S_INT, S_BEAT, true, 1, 86400000, 0},
     [S_F_DROPPED] = {S_KEY("dropped"), S_INT, S_BEAT, false, 0, INT64_MAX, 0},
+    [S_F_DIGEST] = {S_KEY("digest"), S_STR, S_BEAT, false, 0, 0, 16},
+    //  Required, except in a thin beat (s_root_end).
     [S_F_SERVICES] = {S_KEY("services"), S_LIST, S_BEAT, true, 0, 0, 0},
     [S_F_SERVICE] = {S_KEY("service"), S_NAME, S_EVENT, false, 0, 0, ZB_NAME_MAX},
     [S_F_FROM] = {S_KEY("from"), S_STATE, S_EVENT, true, 0, 0, 15},
@@ -151,6 +154,7 @@ typedef struct {
     s_field_t field;       // whose value comes next
     int hint;              // the field last found: the next is likely after it
     zb_msg_type_t type;    // the body's, 0 until read
+    int64_t version;       // "v", 0 until read
     uint32_t root_seen;    // S_BIT per root key present
     uint32_t root_have;    // and per value that was not null
     uint32_t service_seen; // the same for the current service
@@ -363,8 +367,9 @@ static int s_put_int(s_parse_t *p, int64_t value, bool integer)
         return s_fail(p, p->field, "%lld out of range", (long long)value);
     switch (p->field) {
     case S_F_V:
-        if (value != ZB_PROTO_VERSION)
+        if (value != ZB_PROTO_VERSION && value != ZB_PROTO_VERSION_THIN)
             return s_fail(p, S_F_UNKNOWN, "unsupported protocol version %lld", (long long)value);
+        p->version = value;
         break;
     case S_F_SEQ:
         msg->seq = (uint64_t)value;
@@ -464,6 +469,12 @@ static int s_put_string(s_parse_t *p, const unsigned char *text, size_t len)
         if (strcmp(word, "beat") != 0 && strcmp(word, "event") != 0)
             return s_fail(p, S_F_TYPE, "unknown message type");
         p->type = word[0] == 'b' ? ZB_MSG_BEAT : ZB_MSG_EVENT;
+    }
+    if (p->field == S_F_DIGEST) {
+        if (len != 16 || strspn(word, "0123456789abcdef") != 16)
+            return s_fail(p, S_F_DIGEST, "not 16 lowercase hex digits");
+        msg->digest = strtoull(word, NULL, 16);
+        msg->has_digest = true;
     }
     if (p->field == S_F_INSTANCE &&
         (len != ZB_INSTANCE_LEN || strspn(dest, "0123456789abcdef") != ZB_INSTANCE_LEN))
@@ -643,9 +654,16 @@ static int s_root_end(s_parse_t *p)
         p->topic[type_len] != '.' || memcmp(p->topic + type_len + 1, msg->host, host_len) != 0)
         return s_fail(p, S_F_UNKNOWN, "topic does not match type and host");
     int body = p->type == ZB_MSG_BEAT ? S_BEAT : S_EVENT;
+    //  A v2 beat without services is thin: its digest stands for them.
+    bool thin = p->type == ZB_MSG_BEAT && p->version == ZB_PROTO_VERSION_THIN &&
+                !(p->root_seen & S_BIT(S_F_SERVICES));
     for (s_field_t f = S_F_INTERVAL_MS; f < S_F_NAME; f++)
-        if ((s_specs[f].types & body) && s_specs[f].required && !(p->root_have & S_BIT(f)))
+        if ((s_specs[f].types & body) && s_specs[f].required && !(p->root_have & S_BIT(f)) &&
+            !(thin && f == S_F_SERVICES))
             return s_fail(p, f, s_specs[f].kind == S_LIST ? "missing or not an array" : "missing");
+    if (thin && !msg->has_digest)
+        return s_fail(p, S_F_DIGEST, "missing (a thin beat)");
+    msg->thin = thin;
     if (p->type == ZB_MSG_EVENT && !msg->service[0] && msg->to != ZB_STATE_STOPPED)
         return s_fail(p, S_F_TO, "a host event must go to stopped");
     msg->type = p->type;

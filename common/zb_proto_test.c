@@ -62,6 +62,96 @@ static zb_msg_t *s_expect_accept(const char *topic, const char *json)
     "\"time_ms\":1,\"interval_ms\":10,\"services\":["
 #define ZB_TEST_SERVICE "{\"name\":\"a\",\"state\":\"up\",\"since_ms\":1"
 
+//  Protocol v2: thin beats, and the digest that stands for the services.
+static void s_test_thin(bool verbose)
+{
+    char err[256], *topic, *json;
+    zb_service_status_t a = {.name = "redis",
+                             .kind = "probe",
+                             .state = ZB_STATE_UP,
+                             .since_ms = 7,
+                             .rtt_us = 100,
+                             .reason = "ok"};
+    zb_service_status_t b = a;
+    strcpy(b.name, "web");
+    uint64_t d = zb_msg_digest_add(zb_msg_digest_add(ZB_MSG_DIGEST_INIT, &a), &b);
+    //  Order matters, the round trip does not, every other field does.
+    assert(d != zb_msg_digest_add(zb_msg_digest_add(ZB_MSG_DIGEST_INIT, &b), &a));
+    zb_service_status_t c = a;
+    c.rtt_us = 999;
+    assert(zb_msg_digest_add(ZB_MSG_DIGEST_INIT, &a) == zb_msg_digest_add(ZB_MSG_DIGEST_INIT, &c));
+    zb_service_status_t changed[] = {a, a, a, a, a, a, a, a};
+    changed[0].state = ZB_STATE_DOWN;
+    changed[1].since_ms = 8;
+    strcpy(changed[2].reason, "refused");
+    strcpy(changed[3].error, "x");
+    strcpy(changed[4].addr, "127.0.0.1:1");
+    strcpy(changed[5].container, "abc");
+    changed[6].tls_expires = 1;
+    strcpy(changed[7].kind, "push");
+    for (size_t i = 0; i < sizeof(changed) / sizeof(changed[0]); i++)
+        assert(zb_msg_digest_add(ZB_MSG_DIGEST_INIT, &a) !=
+               zb_msg_digest_add(ZB_MSG_DIGEST_INIT, &changed[i]));
+    //  "ab" + "" and "a" + "b" are different tables.
+    zb_service_status_t x = {.name = "ab"}, y = {.name = "a", .kind = "b"};
+    assert(zb_msg_digest_add(ZB_MSG_DIGEST_INIT, &x) != zb_msg_digest_add(ZB_MSG_DIGEST_INIT, &y));
+
+    //  A full beat with a digest stays v1 (v1 receivers ignore the field).
+    zb_msg_t *beat = zb_msg_new(ZB_MSG_BEAT);
+    strcpy(beat->host, "h");
+    strcpy(beat->instance, "0123456789abcdef");
+    beat->seq = 3;
+    beat->time_ms = 9;
+    beat->interval_ms = 1000;
+    beat->has_digest = true;
+    beat->digest = d;
+    assert(zb_msg_add_service(beat, &a) == 0 && zb_msg_add_service(beat, &b) == 0);
+    assert(zb_msg_encode(beat, &topic, &json, err, sizeof(err)) == 0);
+    assert(strncmp(json, "{\"v\":1,", 7) == 0 && strstr(json, "\"digest\":\""));
+    zb_msg_t *copy = s_decode_text(topic, json, err, sizeof(err));
+    assert(copy && !copy->thin && copy->has_digest && copy->digest == d);
+    assert(copy->service_count == 2);
+    zb_msg_destroy(&copy);
+    free(topic);
+    free(json);
+    //  A thin beat: v2, the digest, no services.
+    beat->thin = true;
+    assert(zb_msg_encode(beat, &topic, &json, err, sizeof(err)) == 0);
+    if (verbose)
+        printf("\n    thin: %s", json);
+    assert(strncmp(json, "{\"v\":2,", 7) == 0 && !strstr(json, "services"));
+    copy = s_decode_text(topic, json, err, sizeof(err));
+    assert(copy && copy->thin && copy->has_digest && copy->digest == d);
+    assert(copy->service_count == 0 && copy->seq == 3 && copy->interval_ms == 1000);
+    zb_msg_destroy(&copy);
+    free(topic);
+    free(json);
+    zb_msg_destroy(&beat);
+
+    //  What a thin beat must be
+#define ZB_TEST_V2                                                                                 \
+    "{\"v\":2,\"type\":\"beat\",\"host\":\"h\",\"instance\":\"0123456789abcdef\",\"seq\":1,"       \
+    "\"time_ms\":1,\"interval_ms\":10"
+    s_expect_reject("beat.h", ZB_TEST_V2 "}", "digest: missing", verbose);
+    s_expect_reject("beat.h", ZB_TEST_V2 ",\"digest\":\"00000000000000FF\"}", "digest: not 16",
+                    verbose);
+    s_expect_reject("beat.h", ZB_TEST_V2 ",\"digest\":\"00ff\"}", "digest: not 16", verbose);
+    s_expect_reject("beat.h", ZB_TEST_V2 ",\"digest\":7}", "digest: not a string", verbose);
+    s_expect_reject("beat.h", ZB_TEST_V2 ",\"digest\":\"00000000000000ff\",\"services\":null}",
+                    "services: missing", verbose);
+    //  v1 has no thin beats: services stay required, whatever the digest.
+    s_expect_reject("beat.h",
+                    "{\"v\":1,\"type\":\"beat\",\"host\":\"h\",\"instance\":\"0123456789abcdef\","
+                    "\"seq\":1,\"time_ms\":1,\"interval_ms\":10,\"digest\":\"00000000000000ff\"}",
+                    "services: missing", verbose);
+    //  A v2 beat may be full, and a v2 event reads as a v1 one.
+    copy =
+        s_expect_accept("beat.h", ZB_TEST_V2 ",\"digest\":\"00000000000000ff\",\"services\":[]}");
+    assert(!copy->thin && copy->digest == 0xff);
+    zb_msg_destroy(&copy);
+#undef ZB_TEST_V2
+}
+
 //  A text with `depth` arrays nested in the value of an unknown key, and
 //  `inner` in the innermost. The caller frees it.
 static char *s_nested(size_t depth, const char *inner)
@@ -485,7 +575,7 @@ void zb_proto_test(bool verbose)
     s_expect_reject("event.h", "{\"v\":1", "bad JSON", verbose);
     s_expect_reject("event.h", "[1,2]", "not a JSON object", verbose);
     s_expect_reject("event.h", "{\"type\":\"event\"}", "v: missing", verbose);
-    s_expect_reject("event.h", "{\"v\":2,\"type\":\"event\"}", "version 2", verbose);
+    s_expect_reject("event.h", "{\"v\":3,\"type\":\"event\"}", "version 3", verbose);
     s_expect_reject("event.h", "{\"v\":\"1\"}", "v: not an integer", verbose);
     s_expect_reject("event.h", "{\"v\":1,\"type\":\"gossip\"}", "unknown message type", verbose);
     s_expect_reject("event.h", "{\"v\":1,\"v\":1}", "bad JSON", verbose); // duplicate key
@@ -558,6 +648,7 @@ void zb_proto_test(bool verbose)
                     "not an object", verbose);
 
     s_test_strictness(verbose);
+    s_test_thin(verbose);
 
     //  Size limits: an oversized frame is refused before parsing, and a beat
     //  with one service too many is refused after.

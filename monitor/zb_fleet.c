@@ -17,6 +17,7 @@ struct _zb_fleet_t {
     void *arg;                   // the sink's
     zb_table_t *hosts;           // name -> zb_fleet_host_t
     int liveness;                // beats a host may miss
+    size_t max_hosts;            // hosts tracked at most
     bool cap_logged;             // the hosts cap was hit and said so
     zb_fleet_counts_t counts;
     uint64_t writes; // sink writes so far (to see if a message wrote)
@@ -24,6 +25,9 @@ struct _zb_fleet_t {
     //  host's deadline may come earlier, made exact by each sweep. INT64_MAX
     //  when no host can.
     int64_t deadline;
+    //  The checkpoint queue (zb_fleet_heard_next), through the hosts.
+    zb_fleet_host_t *heard_head;
+    zb_fleet_host_t *heard_tail;
 };
 
 const char *zb_fleet_host_state_name(zb_fleet_host_state_t state)
@@ -54,6 +58,44 @@ static void s_host_free(void *item)
     free(host);
 }
 
+static void s_heard_unlink(zb_fleet_t *self, zb_fleet_host_t *host)
+{
+    if (host->heard_prev)
+        host->heard_prev->heard_next = host->heard_next;
+    else
+        self->heard_head = host->heard_next;
+    if (host->heard_next)
+        host->heard_next->heard_prev = host->heard_prev;
+    else
+        self->heard_tail = host->heard_prev;
+    host->heard_prev = host->heard_next = NULL;
+}
+
+static void s_heard_append(zb_fleet_t *self, zb_fleet_host_t *host)
+{
+    host->heard_prev = self->heard_tail;
+    host->heard_next = NULL;
+    if (self->heard_tail)
+        self->heard_tail->heard_next = host;
+    else
+        self->heard_head = host;
+    self->heard_tail = host;
+}
+
+//  A new host goes to the front, unstamped: the next zb_fleet_heard_next
+//  stamps it then (at the back it would wait behind every stamped host, a
+//  whole period late).
+static void s_heard_prepend(zb_fleet_t *self, zb_fleet_host_t *host)
+{
+    host->heard_prev = NULL;
+    host->heard_next = self->heard_head;
+    if (self->heard_head)
+        self->heard_head->heard_prev = host;
+    else
+        self->heard_tail = host;
+    self->heard_head = host;
+}
+
 static zb_fleet_host_t *s_host_new(zb_fleet_t *self, const char *name)
 {
     zb_fleet_host_t *host = calloc(1, sizeof(*host));
@@ -65,6 +107,7 @@ static zb_fleet_host_t *s_host_new(zb_fleet_t *self, const char *name)
         s_host_free(host);
         return NULL;
     }
+    s_heard_prepend(self, host);
     return host;
 }
 
@@ -303,6 +346,8 @@ static void s_host_quiet(zb_fleet_t *self, zb_fleet_host_t *host, zb_fleet_host_
                       state == ZB_FLEET_SILENT ? "silent" : "stopped");
     host->state = state;
     host->since_ms = since_ms;
+    //  The services are unknown now, whatever the agent's table says.
+    host->digest_known = false;
     for (zb_fleet_service_t *service = zb_table_first(host->services); service;
          service = zb_table_next(host->services)) {
         if (service->state == ZB_STATE_UNKNOWN)
@@ -335,10 +380,10 @@ static zb_fleet_host_t *s_host_get(zb_fleet_t *self, const char *name, int64_t n
     zb_fleet_host_t *host = zb_table_lookup(self->hosts, name);
     if (host)
         return host;
-    if (zb_table_size(self->hosts) >= ZB_FLEET_MAX_HOSTS) {
+    if (zb_table_size(self->hosts) >= self->max_hosts) {
         self->counts.dropped++;
         if (!self->cap_logged)
-            zb_log_warning("more than %d hosts, ignoring new ones", ZB_FLEET_MAX_HOSTS);
+            zb_log_warning("more than %zu hosts, ignoring new ones", self->max_hosts);
         self->cap_logged = true;
         return NULL;
     }
@@ -487,6 +532,9 @@ static void s_reconcile(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t 
 
 static void s_event(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t *msg)
 {
+    //  The state moved past the last full beat: only the next one (which
+    //  the agent sends on every change) says what the table is.
+    host->digest_known = false;
     if (!msg->service[0]) {
         //  The decoder admits only "to stopped" for a host event.
         if (msg->to == ZB_STATE_STOPPED && host->state != ZB_FLEET_STOPPED) {
@@ -504,6 +552,16 @@ static void s_event(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t *msg
         service = s_service_get(self, host, msg->service);
     if (service)
         s_service_apply(self, host, service, msg->to, msg->at_ms, NULL, msg->reason, msg->error);
+}
+
+//  A thin beat has no services: it must not invent any state. Its digest
+//  tells whether what is held is the agent's table (nothing to do) or not
+//  (counted; the next full beat, at most full-every beats away, repairs it).
+static void s_thin(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t *msg)
+{
+    self->counts.thin++;
+    if (!host->digest_known || host->digest != msg->digest)
+        self->counts.thin_unsynced++;
 }
 
 //  --------------------------------------------------------------------------
@@ -538,6 +596,7 @@ void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, in
         }
         s_copy(host->instance, sizeof(host->instance), msg->instance);
         s_instance_write(self, host->name, host->instance, now_wall, msg->seq);
+        host->digest_known = false;
         dirty = true;
     }
     uint64_t writes = self->writes;
@@ -569,7 +628,13 @@ void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, in
         if (msg->interval_ms != host->interval_ms)
             dirty = true;
         host->interval_ms = msg->interval_ms;
-        s_reconcile(self, host, msg);
+        if (msg->thin)
+            s_thin(self, host, msg);
+        else {
+            s_reconcile(self, host, msg);
+            host->digest = msg->digest;
+            host->digest_known = msg->has_digest;
+        }
     } else
         s_event(self, host, msg);
     if (dirty)
@@ -656,6 +721,8 @@ int zb_fleet_replay(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int
     if (!host)
         return -1;
     bool adopted = s_replay_adopt(host, msg);
+    //  Replay may move state (or its history) past the last full beat.
+    host->digest_known = false;
     if (created) {
         //  First heard through its replay: that is hearing it (the silence
         //  deadline starts now, not at the epoch).
@@ -885,6 +952,7 @@ zb_fleet_t *zb_fleet_new(const zb_fleet_sink_t *sink, void *arg, int liveness)
     self->sink = sink;
     self->arg = arg;
     self->liveness = liveness;
+    self->max_hosts = ZB_FLEET_MAX_HOSTS;
     self->deadline = INT64_MAX;
     self->hosts = zb_table_new(s_host_free);
     if (!self->hosts) {
@@ -913,12 +981,39 @@ void zb_fleet_set_liveness(zb_fleet_t *self, int liveness)
     self->deadline = INT64_MIN;
 }
 
+zb_fleet_host_t *zb_fleet_heard_next(zb_fleet_t *self, int64_t due_mono, int64_t now_mono)
+{
+    assert(self);
+    //  New hosts wait at the front unstamped; each is stamped once here.
+    zb_fleet_host_t *host = self->heard_head;
+    while (host && host->heard_mono == 0) {
+        host->heard_mono = now_mono ? now_mono : 1;
+        s_heard_unlink(self, host);
+        s_heard_append(self, host);
+        host = self->heard_head;
+    }
+    if (!host || host->heard_mono > due_mono)
+        return NULL;
+    host->heard_mono = now_mono ? now_mono : 1;
+    s_heard_unlink(self, host);
+    s_heard_append(self, host);
+    return host;
+}
+
+void zb_fleet_set_max_hosts(zb_fleet_t *self, size_t max_hosts)
+{
+    assert(self && max_hosts > 0);
+    self->max_hosts = max_hosts;
+    self->cap_logged = false;
+}
+
 bool zb_fleet_forget(zb_fleet_t *self, const char *name)
 {
     assert(self && name);
     if (!zb_table_lookup(self->hosts, name))
         return false;
     zb_log_info("host forgotten: %s", name);
+    s_heard_unlink(self, zb_table_lookup(self->hosts, name));
     zb_table_delete(self->hosts, name);
     return true;
 }

@@ -16,6 +16,9 @@
       outage from the time it was last heard, its services unknown (their
       open outages stay open). Any new message closes it ("back").
     - a planned stop (host event to stopped) makes it stopped: no outage.
+    - a thin beat (protocol v2) is liveness only: it never changes services.
+      Its digest matching the last full beat's says the state is current;
+      otherwise the monitor holds what it has until the next full beat.
     - messages of an agent run whose sequence number is not after the last
       one applied are stale (counted, ignored); a new run starts over.
     - replayed transitions (agents' journals) are applied as if heard live
@@ -45,7 +48,7 @@
 
 //  Limits on what one monitor tracks; beyond them messages are dropped (and
 //  logged once), so hostile input cannot exhaust memory.
-#define ZB_FLEET_MAX_HOSTS 10000
+#define ZB_FLEET_MAX_HOSTS 10000    // the default; zb_fleet_set_max_hosts
 #define ZB_FLEET_MAX_SERVICES 10000 // per host
 //  Before a host announces its interval (its first beat was lost), assume a
 //  long one: a false "silent" is worse than a late one.
@@ -96,6 +99,18 @@ struct _zb_fleet_host_t {
     int64_t last_seen_mono;             // deadline base
     int64_t last_seen_wall;             // host outage start when it goes silent
     int64_t last_seen_written;          // last_seen_wall as the owner's store has it
+    //  Thin beats (protocol v2): the digest of the last full beat applied.
+    //  A thin beat with this digest says nothing changed; with another one
+    //  (a change whose full beat was missed) or while unknown (new, back from
+    //  silence, restarted, an event applied since), the services stay as
+    //  they are until the next full beat.
+    uint64_t digest;
+    bool digest_known;
+    //  The owner's checkpoint queue of last-heard times (zb_fleet_heard_next):
+    //  hosts in the order they were last checkpointed, oldest first.
+    zb_fleet_host_t *heard_prev;
+    zb_fleet_host_t *heard_next;
+    int64_t heard_mono; // when it was last checkpointed, 0 not yet (new)
     zb_fleet_host_state_t state;
     int64_t since_ms;
     int64_t outage_id;         // open host outage, 0 when none
@@ -175,6 +190,8 @@ typedef struct {
     uint64_t service_outages; // service outages opened
     uint64_t host_outages;    // host outages opened
     uint64_t conflicts;       // messages of a rival run of a host's name, dropped
+    uint64_t thin;            // thin beats applied (liveness only)
+    uint64_t thin_unsynced;   // of which the digest was not the one held: state left as is
 } zb_fleet_counts_t;
 
 typedef struct _zb_fleet_t zb_fleet_t;
@@ -184,6 +201,9 @@ typedef struct _zb_fleet_t zb_fleet_t;
 zb_fleet_t *zb_fleet_new(const zb_fleet_sink_t *sink, void *arg, int liveness);
 void zb_fleet_destroy(zb_fleet_t **self_p);
 void zb_fleet_set_liveness(zb_fleet_t *self, int liveness);
+//  Hosts tracked at most (monitor/max-hosts); known hosts stay when it is
+//  lowered, new ones are dropped while over it.
+void zb_fleet_set_max_hosts(zb_fleet_t *self, size_t max_hosts);
 
 //  One decoded message from an agent (beat or event), heard at the clocks.
 void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall);
@@ -230,6 +250,14 @@ zb_fleet_service_t *zb_fleet_load_service(zb_fleet_t *self, const char *host, co
 int zb_fleet_load_outage(zb_fleet_t *self, const char *host, const char *service, int64_t id,
                          int64_t started_ms, int64_t now_mono, zb_fleet_host_t **host_p,
                          zb_fleet_service_t **service_p);
+
+//  Last-heard times live in memory; the owner writes them in batches. This
+//  returns the host checkpointed longest ago if that was at or before
+//  due_mono, and moves it to the back of the queue as checkpointed at
+//  now_mono; NULL when none is due. O(1) per host returned: no walk over
+//  every host (hosts new since the last call are stamped now_mono first,
+//  their rows having been written when they were created).
+zb_fleet_host_t *zb_fleet_heard_next(zb_fleet_t *self, int64_t due_mono, int64_t now_mono);
 
 //  A host forgotten (`zbeat hosts forget`): dropped from memory, nothing
 //  written (the store forgets it). A message from it later makes it new.

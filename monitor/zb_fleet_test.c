@@ -684,6 +684,131 @@ static void s_test_takeover(void)
     zb_fleet_destroy(&fleet);
 }
 
+//  Protocol v2: a full beat stamped with the digest of its table, and a
+//  thin beat carrying only a digest.
+static zb_msg_t *s_full(const char *host, const char *instance, uint64_t seq, int64_t at,
+                        const char *services, uint64_t digest)
+{
+    zb_msg_t *msg = s_beat(host, instance, seq, at, services);
+    msg->has_digest = true;
+    msg->digest = digest;
+    return msg;
+}
+
+static zb_msg_t *s_thin(const char *host, const char *instance, uint64_t seq, int64_t at,
+                        uint64_t digest)
+{
+    zb_msg_t *msg = s_full(host, instance, seq, at, "", digest);
+    msg->thin = true;
+    return msg;
+}
+
+//  Thin beats keep a host alive and never change its services: with the
+//  digest of the last full beat they say nothing changed; with another
+//  (a change whose full beat was lost), or while the monitor's state is
+//  not that full beat's (an event since, silence, a new agent run), the
+//  state stays as it is until the next full beat.
+static void s_test_thin(void)
+{
+    s_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&s_sink, &sink, 3);
+    assert(fleet);
+    zb_fleet_counts_t counts;
+    zb_fleet_host_t *host;
+
+    s_live(fleet, s_full("web", S_A, 1, 1000, "redis=up@500", 0xd1), 1000);
+    host = zb_fleet_host(fleet, "web");
+    assert(host && host->digest_known && host->digest == 0xd1);
+    sink.log[0] = '\0';
+    s_live(fleet, s_thin("web", S_A, 2, 2000, 0xd1), 2000);
+    s_expect(&sink, "");
+    assert(host->last_seen_mono == 2000 && host->last_seq == 2);
+    zb_fleet_counts(fleet, &counts);
+    assert(counts.thin == 1 && counts.thin_unsynced == 0);
+
+    //  redis went down; its event and the full beat after it were lost.
+    //  Thin beats with the new digest: counted, nothing invented.
+    s_live(fleet, s_thin("web", S_A, 5, 3000, 0xd2), 3000);
+    s_live(fleet, s_thin("web", S_A, 6, 4000, 0xd2), 4000);
+    s_expect(&sink, "");
+    zb_fleet_service_t *redis = zb_table_lookup(host->services, "redis");
+    assert(redis && redis->state == ZB_STATE_UP && redis->outage_id == 0);
+    zb_fleet_counts(fleet, &counts);
+    assert(counts.thin == 3 && counts.thin_unsynced == 2 && counts.seq_gaps == 2);
+    //  The next full beat repairs it.
+    s_live(fleet, s_full("web", S_A, 7, 5000, "redis=down@2500", 0xd2), 5000);
+    s_expect(&sink, "flip web/redis>down;open #1 web/redis@2500:refused;opened web/redis;"
+                    "svc web/redis=down@2500;state web/redis up>down;inst web/aa:7;");
+    s_live(fleet, s_thin("web", S_A, 8, 6000, 0xd2), 6000);
+    zb_fleet_counts(fleet, &counts);
+    assert(counts.thin_unsynced == 2);
+
+    //  An event moves the state past the last full beat: a thin beat with
+    //  that beat's digest no longer vouches for it.
+    s_live(fleet, s_event("web", S_A, 9, "redis", ZB_STATE_UP, 6500), 6500);
+    sink.log[0] = '\0';
+    s_live(fleet, s_thin("web", S_A, 10, 7000, 0xd2), 7000);
+    s_expect(&sink, "");
+    zb_fleet_counts(fleet, &counts);
+    assert(counts.thin_unsynced == 3 && redis->state == ZB_STATE_UP);
+    s_live(fleet, s_full("web", S_A, 11, 8000, "redis=up@6500", 0xd3), 8000);
+    s_expect(&sink, "");
+    assert(host->digest_known && host->digest == 0xd3);
+
+    //  Silent: services unknown. Back on a thin beat whose digest is the
+    //  held one: alive again, the services stay unknown (the thin beat does
+    //  not say what they are), until the next full beat.
+    zb_fleet_sweep(fleet, 8000 + 3001, T0 + 8000 + 3001);
+    assert(host->state == ZB_FLEET_SILENT && redis->state == ZB_STATE_UNKNOWN);
+    sink.log[0] = '\0';
+    s_live(fleet, s_thin("web", S_A, 20, 12000, 0xd3), 12000);
+    s_expect(&sink, "close #2@12000:back;closed web/- #2;state web/- silent>alive;host web=alive;"
+                    "inst web/aa:20;");
+    assert(host->state == ZB_FLEET_ALIVE && redis->state == ZB_STATE_UNKNOWN);
+    zb_fleet_counts(fleet, &counts);
+    assert(counts.thin_unsynced == 4);
+    s_live(fleet, s_full("web", S_A, 21, 13000, "redis=up@6500", 0xd3), 13000);
+    assert(redis->state == ZB_STATE_UP);
+
+    //  A new agent run whose first full beat was lost: its thin beats
+    //  leave the previous run's state alone.
+    sink.log[0] = '\0';
+    s_live(fleet, s_thin("web", S_B, 3, 14000, 0xd3), 14000);
+    s_expect(&sink, "inst web/bb:3;host web=alive;inst web/bb:3;");
+    assert(redis->state == ZB_STATE_UP && !host->digest_known);
+    zb_fleet_counts(fleet, &counts);
+    assert(counts.thin_unsynced == 5);
+    zb_fleet_destroy(&fleet);
+}
+
+//  The checkpoint queue: oldest first, each host once per period, a new
+//  host stamped when first passed over, a forgotten one gone from it.
+static void s_test_heard(void)
+{
+    s_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&s_sink, &sink, 3);
+    assert(fleet);
+    s_live(fleet, s_beat("a", S_A, 1, 1000, ""), 1000);
+    s_live(fleet, s_beat("b", S_A, 1, 1000, ""), 1000);
+    assert(zb_fleet_heard_next(fleet, 0, 5000) == NULL); // both stamped 5000
+    s_live(fleet, s_beat("c", S_A, 1, 6000, ""), 6000);
+    assert(zb_fleet_heard_next(fleet, 4999, 7000) == NULL); // c stamped 7000
+    zb_fleet_host_t *host = zb_fleet_heard_next(fleet, 5000, 8000);
+    assert(host && strcmp(host->name, "b") == 0 && host->heard_mono == 8000);
+    host = zb_fleet_heard_next(fleet, 5000, 8000);
+    assert(host && strcmp(host->name, "a") == 0);
+    assert(zb_fleet_heard_next(fleet, 5000, 8000) == NULL); // c is 7000
+    host = zb_fleet_heard_next(fleet, 7000, 9000);
+    assert(host && strcmp(host->name, "c") == 0);
+    assert(zb_fleet_forget(fleet, "c"));
+    host = zb_fleet_heard_next(fleet, 8000, 9000);
+    assert(host && strcmp(host->name, "b") == 0);
+    host = zb_fleet_heard_next(fleet, 8000, 9000);
+    assert(host && strcmp(host->name, "a") == 0);
+    assert(zb_fleet_heard_next(fleet, 8999, 9500) == NULL);
+    zb_fleet_destroy(&fleet);
+}
+
 void zb_fleet_test(bool verbose)
 {
     if (!verbose)
@@ -694,4 +819,6 @@ void zb_fleet_test(bool verbose)
     s_test_conflict();
     s_test_restart();
     s_test_takeover();
+    s_test_thin();
+    s_test_heard();
 }

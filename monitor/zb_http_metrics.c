@@ -220,6 +220,11 @@ static void s_monitor_metrics(zb_http_buf_t *out, zb_monitor_t *monitor)
               "Messages dropped over the host or service caps.", st.dropped);
     s_counter(out, "zbeat_conflict_messages_total",
               "Messages dropped from a second agent run claiming a host's name.", st.conflicts);
+    s_counter(out, "zbeat_thin_beats_total",
+              "Thin beats (protocol v2) applied: liveness only, no services.", st.thin);
+    s_counter(out, "zbeat_thin_beats_unsynced_total",
+              "Thin beats whose digest was not the table held: the state waits for a full beat.",
+              st.thin_unsynced);
     s_counter(out, "zbeat_db_errors_total", "Failed database writes and commits.", st.db_errors);
     s_counter(out, "zbeat_rejected_messages_total",
               "Messages refused: their host is not bound to the sender's key.", st.rejected);

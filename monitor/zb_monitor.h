@@ -23,7 +23,6 @@
 //  Limits on what one monitor tracks; beyond them messages are dropped (and
 //  logged once), so hostile input cannot exhaust memory. The same as
 //  zb_fleet's (checked where both are seen).
-#define ZB_MONITOR_MAX_HOSTS 10000
 #define ZB_MONITOR_MAX_SERVICES 10000 // per host
 
 typedef struct _zb_monitor_t zb_monitor_t;
@@ -43,6 +42,11 @@ typedef struct {
     uint64_t stale;         // seq not after the last seen of the same instance
     uint64_t dropped;       // over the host/service caps
     uint64_t conflicts;     // of a rival agent run claiming a host's name, dropped
+    uint64_t thin;          // thin beats (protocol v2) applied: liveness only
+    uint64_t thin_unsynced; // of which the digest was not the table held
+    uint64_t heard_rows;    // hosts' last-heard checkpointed while running (batches)
+    uint64_t heard_us;      // time spent writing and committing them
+    uint64_t heard_us_max;  // the longest single checkpoint batch
     uint64_t db_errors;     // failed commits
     uint64_t rejected;      // refused by zb_auth: a host not bound to the sender's key
     uint64_t foreign;       // for a host outside monitor/hosts (a shard's), dropped

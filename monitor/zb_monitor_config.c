@@ -29,6 +29,7 @@ void zb_monitor_config_defaults(zb_monitor_config_t *self)
     self->flap_window_ms = ZB_MONITOR_FLAP_WINDOW_DEFAULT_MS;
     self->flap_quiet_ms = ZB_MONITOR_FLAP_WINDOW_DEFAULT_MS;
     self->max_services = ZB_INTAKE_SERVICES_DEFAULT;
+    self->max_hosts = ZB_MONITOR_MAX_HOSTS;
     self->stopped_alert_ms = 3600LL * 1000;
     self->tls_warn_ms = 14LL * 86400 * 1000;
 }
@@ -528,6 +529,7 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
                                        "agents",
                                        "replay",
                                        "max-services",
+                                       "max-hosts",
                                        "hosts",
                                        "stopped-alert",
                                        "tls-warn",
@@ -613,6 +615,9 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     if (zb_config_int(config, section, "max-services", self->max_services, 1,
                       ZB_INTAKE_SERVICES_MAX, &value) == 0)
         self->max_services = (int)value;
+    if (zb_config_int(config, section, "max-hosts", self->max_hosts, 1, ZB_MONITOR_MAX_HOSTS_LIMIT,
+                      &value) == 0)
+        self->max_hosts = (int)value;
     //  A shard: the hosts it owns become its subscriptions (zb_hostset).
     node = section ? zconfig_locate(section, "hosts") : NULL;
     const char *hosts = zb_config_string(config, section, "hosts", NULL);

@@ -14,6 +14,8 @@
 #define ZB_MONITOR_BIND_DEFAULT "tcp://*:7400"
 #define ZB_MONITOR_DB_DEFAULT "zbeat.db"
 #define ZB_MONITOR_LIVENESS_DEFAULT 5
+#define ZB_MONITOR_MAX_HOSTS 10000 // monitor/max-hosts, the default
+#define ZB_MONITOR_MAX_HOSTS_LIMIT 1000000
 #define ZB_MONITOR_LIVENESS_MIN 1
 #define ZB_MONITOR_LIVENESS_MAX 100
 #define ZB_MONITOR_RETENTION_DEFAULT_MS (400LL * 86400 * 1000)
@@ -72,6 +74,7 @@ typedef struct {
     int64_t stopped_alert_ms; // a host stopped this long makes one alert, 0 = never
     int64_t tls_warn_ms;      // a certificate this close to its notAfter alerts, 0 = never
     int max_services;         // services an agent may report: sizes the frame limit (zb_intake)
+    int max_hosts;            // hosts tracked; messages of more are dropped (zb_fleet)
     char hosts[1024]; // the hosts this monitor owns (a shard): zb_hostset patterns, "" = all
     size_t channel_count;
     zb_channel_config_t channels[ZB_MONITOR_CHANNELS_MAX];
