@@ -6,6 +6,7 @@
 #include "zb_discover.h"
 #include "zb_docker.h"
 #include "zb_docker_msg.h"
+#include "zb_expect.h"
 #include "zb_listener.h"
 #include "zb_mysql.h"
 #include "zb_net.h"
@@ -16,6 +17,7 @@
 #include "zb_resolver.h"
 #include "zb_selftest.h"
 #include "zb_tls.h"
+#include "zb_verdict.h"
 #include "zb_watch.h"
 
 static const zb_selftest_t s_tests[] = {
@@ -36,6 +38,8 @@ static const zb_selftest_t s_tests[] = {
     {"probe", zb_probe_test},
     {"mysql", zb_mysql_test},
     {"portcheck", zb_portcheck_test},
+    {"expect", zb_expect_test},
+    {"verdict", zb_verdict_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

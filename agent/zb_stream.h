@@ -1,0 +1,54 @@
+/*  zb_stream: bytes over a probe's connection, in the clear or inside a
+    TLS session (zb_tls), so the probe's state machine says what to send
+    and when without caring which.
+
+    A connection is its socket and, with `tls`, its session (NULL in the
+    clear); both stay the caller's, who passes them to each call.
+*/
+#ifndef ZB_STREAM_H
+#define ZB_STREAM_H
+
+#include "zb_loop.h"
+#include "zb_tls.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+//  Sends all len bytes at once (a ping is small and the socket buffer
+//  empty), never blocking. Returns NULL when they went; else the failure's
+//  reason ("closed", "tls" or "error") with error saying what happened.
+const char *zb_stream_send(int fd, zb_tls_t *tls, const char *data, size_t len, char *error,
+                           size_t size);
+
+typedef enum {
+    ZB_STREAM_DATA = 0, // *got > 0 bytes read
+    ZB_STREAM_AGAIN,    // nothing more to read now
+    ZB_STREAM_EOF,      // the peer closed the connection (or the session)
+    ZB_STREAM_BROKEN,   // in the clear: the connection is broken, *error an errno value
+    ZB_STREAM_TLS_ERROR // a broken record or an alert: the session is over, err says why
+} zb_stream_result_t;
+
+//  Reads up to size bytes into buf, never blocking. err (size esize) is
+//  written for ZB_STREAM_TLS_ERROR only.
+zb_stream_result_t zb_stream_read(int fd, zb_tls_t *tls, char *buf, size_t size, size_t *got,
+                                  int *error, char *err, size_t esize);
+
+//  How many reads one readable event may make: a TLS record read whole
+//  may hold more than one read's worth, which the socket will not announce
+//  again, so a TLS connection is read until its session is empty (after
+//  16 reads only what it already holds, so that one busy connection
+//  cannot starve the loop); a connection in the clear once.
+bool zb_stream_read_more(zb_tls_t *tls, int reads);
+
+//  Before a close that ends a check without holding the connection: what
+//  the server sent and we did not need (a banner, the rest of a reply; up
+//  to 64 KiB) is read, since closing a socket with unread data sends a
+//  reset instead of a FIN, and servers log resets; a TLS session says
+//  close_notify.
+void zb_stream_drain(int fd, zb_tls_t *tls);
+
+//  Frees the session (without a word to the peer), takes the socket out of
+//  the loop and closes it; *fd_p is -1 and *tls_p NULL after.
+void zb_stream_close(zb_loop_t *loop, int *fd_p, zb_tls_t **tls_p);
+
+#endif
