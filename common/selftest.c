@@ -1,5 +1,6 @@
 /*  zb-common-selftest: the self-tests of the common modules. */
 #include "zb_config.h"
+#include "zb_datagram.h"
 #include "zb_http_reply.h"
 #include "zb_line.h"
 #include "zb_log.h"
@@ -13,7 +14,7 @@ static const zb_selftest_t s_tests[] = {
     {"time", zb_time_test},     {"proto", zb_proto_test},
     {"config", zb_config_test}, {"loop", zb_loop_test},
     {"line", zb_line_test},     {"log", zb_log_test},
-    {"text", zb_text_test},     {"http_reply", zb_http_reply_test},
+    {"text", zb_text_test},     {"http_reply", zb_http_reply_test}, {"datagram", zb_datagram_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)
