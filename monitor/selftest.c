@@ -2,6 +2,7 @@
 #include "zb_alert.h"
 #include "zb_alertmanager.h"
 #include "zb_auth.h"
+#include "zb_detector.h"
 #include "zb_dispatch.h"
 #include "zb_email.h"
 #include "zb_fleet.h"
@@ -9,6 +10,7 @@
 #include "zb_intake.h"
 #include "zb_monitor.h"
 #include "zb_monitor_config.h"
+#include "zb_pulse.h"
 #include "zb_series.h"
 #include "zb_webhook.h"
 #include "zb_selftest.h"
@@ -26,6 +28,8 @@ static const zb_selftest_t s_tests[] = {
     {"monitor", zb_monitor_test},
     {"fleet", zb_fleet_test},
     {"intake", zb_intake_test},
+    {"detector", zb_detector_test},
+    {"pulse", zb_pulse_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)
