@@ -6,6 +6,7 @@
 #include "zb_dispatch.h"
 #include "zb_email.h"
 #include "zb_fleet.h"
+#include "zb_heap.h"
 #include "zb_hook.h"
 #include "zb_intake.h"
 #include "zb_monitor.h"
@@ -30,6 +31,7 @@ static const zb_selftest_t s_tests[] = {
     {"intake", zb_intake_test},
     {"detector", zb_detector_test},
     {"pulse", zb_pulse_test},
+    {"heap", zb_heap_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

@@ -57,9 +57,16 @@ static int64_t s_zmq_threshold(const zb_detector_t *self, const zb_detector_conf
     return classic > adaptive ? classic : adaptive;
 }
 
-static void s_arrival(zb_detector_t *self, int64_t now)
+int64_t zb_detector_threshold(const zb_detector_t *self, const zb_detector_config_t *config,
+                              int64_t interval_ms);
+
+//  A gap longer than the threshold then was a silence (flagged as such, or
+//  the host was stopped), not a sample of how this host's arrivals vary.
+static void s_arrival(zb_detector_t *self, const zb_detector_config_t *config, int64_t interval_ms,
+                      int64_t now)
 {
-    if (self->last_mono && now >= self->last_mono) {
+    if (self->last_mono && now >= self->last_mono &&
+        now - self->last_mono <= zb_detector_threshold(self, config, interval_ms)) {
         double gap = (double)(now - self->last_mono);
         double a = s_weight(self->arrivals, 0);
         double diff = gap - self->gap_mean;
@@ -83,8 +90,7 @@ void zb_detector_message(zb_detector_t *self, const zb_detector_config_t *config
                          int64_t interval_ms, int64_t now)
 {
     assert(self && config);
-    (void)interval_ms;
-    s_arrival(self, now);
+    s_arrival(self, config, interval_ms, now);
     s_judge(self, config, now);
 }
 
@@ -99,8 +105,7 @@ void zb_detector_datagram(zb_detector_t *self, const zb_detector_config_t *confi
                           int64_t interval_ms, uint64_t seq, int64_t dg_interval_ms, int64_t now)
 {
     assert(self && config && dg_interval_ms > 0);
-    (void)interval_ms;
-    s_arrival(self, now);
+    s_arrival(self, config, interval_ms, now);
     bool first = self->datagrams == 0;
     if (first) {
         self->loss = ZB_DETECTOR_LOSS_PRIOR;

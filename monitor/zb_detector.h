@@ -19,7 +19,9 @@
     - ZeroMQ only (no datagrams, or they stopped while messages go on): the
       classic rule, liveness x the beat interval the host announced, extended
       up to liveness-max when the host's own gaps (mean + z(phi) standard
-      deviations, an EWMA of every arrival) say it needs more.
+      deviations, an EWMA of every gap between arrivals no longer than the
+      threshold then: a longer one was a silence, not jitter) say it needs
+      more.
 
     Both are bounded by liveness-min and liveness-max (the classic rule may
     exceed liveness-max: a host beating every 30 s is never judged by a
