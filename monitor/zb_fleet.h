@@ -123,6 +123,8 @@ struct _zb_fleet_host_t {
     zb_detector_t detector;          // its arrivals: the silence threshold (zb_detector)
     zb_heap_node_t due;              // in the fleet's heap of deadlines
     uint64_t datagrams;              // liveness datagrams heard (zb_fleet_heard)
+    int64_t threshold_written;       // the owner's: threshold and loss as its store has them
+    double loss_written;
 };
 
 //  The hosts table's word for a host: its state's, or "name-conflict"
