@@ -1,5 +1,6 @@
 /*  Runs the self-test of one agent module (or all): zb-agent-selftest NAME */
 #include "zb_agent_config.h"
+#include "zb_alive.h"
 #include "zb_check.h"
 #include "zb_journal.h"
 #include "zb_curve.h"
@@ -23,6 +24,7 @@ static const zb_selftest_t s_tests[] = {
     {"resolver", zb_resolver_test}, {"docker", zb_docker_test},
     {"discover", zb_discover_test}, {"tls", zb_tls_test},
     {"plan", zb_plan_test},         {"probe", zb_probe_test},
+    {"alive", zb_alive_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)
