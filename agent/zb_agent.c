@@ -740,9 +740,8 @@ static void s_plan_apply(zb_agent_t *self, s_plan_t *plan)
         was->udp_beat_ms != config->udp_beat_ms || !zb_curve_same(&was->curve, &config->curve)) {
         zb_alive_destroy(&self->alive);
         if (config->udp)
-            self->alive = zb_alive_new(self->loop, self->resolver, config->udp,
-                                       config->udp_beat_ms, &config->curve, config->name,
-                                       self->instance);
+            self->alive = zb_alive_new(self->loop, self->resolver, config->udp, config->udp_beat_ms,
+                                       &config->curve, config->name, self->instance);
         zb_log_info("udp: %s", self->alive ? config->udp : "off");
     }
 

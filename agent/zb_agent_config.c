@@ -34,8 +34,8 @@
 
 static const char *const s_root_keys[] = {"agent", "service", NULL};
 static const char *const s_agent_keys[] = {
-    "name",   "monitor",  "beat",   "listen",          "cert", "monitor-cert", "journal",
-    "replay", "udp", "udp-beat", "discover", "docker", "discover-filter", NULL};
+    "name",   "monitor", "beat",     "listen",   "cert",   "monitor-cert",    "journal",
+    "replay", "udp",     "udp-beat", "discover", "docker", "discover-filter", NULL};
 static const char *const s_service_keys[] = {
     "probe",     "check",        "send",          "expect",      "interval", "timeout",    "fails",
     "resolve",   "hold",         "tls",           "tls-ca",      "tls-name", "tls-verify", "http",

@@ -16,10 +16,10 @@
 typedef struct {
     char host[256];
     int port;
-    bool literal;         // an address: never resolved
-    bool known;           // addr is usable
+    bool literal; // an address: never resolved
+    bool known;   // addr is usable
     zb_net_addr_t addr;
-    zb_lookup_t *lookup;  // in flight
+    zb_lookup_t *lookup; // in flight
     int64_t resolved_mono;
     zb_alive_t *owner;
 } s_target_t;
@@ -29,13 +29,13 @@ struct _zb_alive_t {
     zb_resolver_t *resolver;
     zb_timer_t timer;
     int64_t interval_ms;
-    int64_t next;                  // the next send (monotonic ms)
-    int fd4, fd6;                  // one socket per family, -1 until needed
+    int64_t next; // the next send (monotonic ms)
+    int fd4, fd6; // one socket per family, -1 until needed
     s_target_t targets[ZB_ALIVE_TARGETS_MAX];
     size_t target_count;
-    zb_datagram_t dg;              // host, instance; seq and changes move
+    zb_datagram_t dg; // host, instance; seq and changes move
     bool sealed;
-    zb_datagram_key_t key;         // this agent's secret x the monitor's public key
+    zb_datagram_key_t key; // this agent's secret x the monitor's public key
     uint8_t public_key[ZB_DATAGRAM_KEY];
     uint64_t sent, failed;
     uint64_t failed_logged;

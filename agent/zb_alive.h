@@ -22,9 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ZB_ALIVE_TARGETS_MAX 16       // monitors in agent/udp
-#define ZB_ALIVE_RESOLVE_MS 60000     // names looked up again this often
-#define ZB_ALIVE_BEAT_DEFAULT_MS 250  // agent/udp-beat
+#define ZB_ALIVE_TARGETS_MAX 16      // monitors in agent/udp
+#define ZB_ALIVE_RESOLVE_MS 60000    // names looked up again this often
+#define ZB_ALIVE_BEAT_DEFAULT_MS 250 // agent/udp-beat
 #define ZB_ALIVE_BEAT_MIN_MS 50
 #define ZB_ALIVE_BEAT_MAX_MS 60000
 

@@ -11,10 +11,11 @@
 #include "zb_time.h"
 
 static const zb_selftest_t s_tests[] = {
-    {"time", zb_time_test},     {"proto", zb_proto_test},
-    {"config", zb_config_test}, {"loop", zb_loop_test},
-    {"line", zb_line_test},     {"log", zb_log_test},
-    {"text", zb_text_test},     {"http_reply", zb_http_reply_test}, {"datagram", zb_datagram_test},
+    {"time", zb_time_test},         {"proto", zb_proto_test},
+    {"config", zb_config_test},     {"loop", zb_loop_test},
+    {"line", zb_line_test},         {"log", zb_log_test},
+    {"text", zb_text_test},         {"http_reply", zb_http_reply_test},
+    {"datagram", zb_datagram_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

@@ -155,8 +155,8 @@ int zb_datagram_peek(const uint8_t *buf, size_t len, zb_datagram_t *dg, const ch
         }
         return s_body_get(buf + at, dg, why);
     }
-    if (len != at + ZB_DATAGRAM_KEY + ZB_DATAGRAM_NONCE + ZB_DATAGRAM_MAC + 1 + n +
-                   ZB_DATAGRAM_BODY) {
+    if (len !=
+        at + ZB_DATAGRAM_KEY + ZB_DATAGRAM_NONCE + ZB_DATAGRAM_MAC + 1 + n + ZB_DATAGRAM_BODY) {
         *why = "bad sealed length";
         return -1;
     }
@@ -194,8 +194,11 @@ void zb_datagram_test(bool verbose)
 {
     if (verbose)
         printf(" * zb_datagram: ");
-    zb_datagram_t dg = {.host = "web-1", .instance = "0123456789abcdef", .seq = 42,
-                        .interval_ms = 250, .changes = 7};
+    zb_datagram_t dg = {.host = "web-1",
+                        .instance = "0123456789abcdef",
+                        .seq = 42,
+                        .interval_ms = 250,
+                        .changes = 7};
     uint8_t buf[ZB_DATAGRAM_MAX], out[ZB_DATAGRAM_MAX];
     const char *why = NULL;
 
@@ -206,8 +209,7 @@ void zb_datagram_test(bool verbose)
     zb_datagram_t got;
     assert(zb_datagram_peek(buf, (size_t)len, &got, &why) == 0);
     assert(!got.sealed && strcmp(got.host, "web-1") == 0 && got.seq == 42 &&
-           got.interval_ms == 250 && got.changes == 7 &&
-           strcmp(got.instance, dg.instance) == 0);
+           got.interval_ms == 250 && got.changes == 7 && strcmp(got.instance, dg.instance) == 0);
     for (int cut = 0; cut < len; cut++)
         assert(zb_datagram_peek(buf, (size_t)cut, &got, &why) == -1);
     memcpy(out, buf, (size_t)len);

@@ -40,9 +40,9 @@
 #define ZB_DATAGRAM_MAC 16   // crypto_box's
 #define ZB_DATAGRAM_BODY (ZB_INSTANCE_LEN + 8 + 4 + 4)
 //  The largest datagram: a sealed one with the longest host name.
-#define ZB_DATAGRAM_MAX                                                                   \
-    (6 + ZB_NAME_MAX + ZB_DATAGRAM_KEY + ZB_DATAGRAM_NONCE + ZB_DATAGRAM_MAC + 1 +        \
-     ZB_NAME_MAX + ZB_DATAGRAM_BODY)
+#define ZB_DATAGRAM_MAX                                                                            \
+    (6 + ZB_NAME_MAX + ZB_DATAGRAM_KEY + ZB_DATAGRAM_NONCE + ZB_DATAGRAM_MAC + 1 + ZB_NAME_MAX +   \
+     ZB_DATAGRAM_BODY)
 
 typedef struct {
     char host[ZB_NAME_MAX + 1];
@@ -50,8 +50,8 @@ typedef struct {
     uint64_t seq;
     uint32_t interval_ms;
     uint32_t changes;
-    bool sealed;                           // decoded: it came sealed (key below)
-    uint8_t sender_key[ZB_DATAGRAM_KEY];   // decoded sealed: the sender's public key
+    bool sealed;                         // decoded: it came sealed (key below)
+    uint8_t sender_key[ZB_DATAGRAM_KEY]; // decoded sealed: the sender's public key
 } zb_datagram_t;
 
 //  A precomputed crypto_box key (crypto_box_beforenm): one scalar

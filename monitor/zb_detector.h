@@ -39,24 +39,24 @@
 #define ZB_DETECTOR_WINDOW 200      // EWMA weight 1/this once warmed up
 
 typedef struct {
-    int64_t min_ms;  // liveness-min
-    int64_t max_ms;  // liveness-max
-    double phi;      // suspicion threshold (-log10 of the false-silence odds per arrival)
-    int liveness;    // beats a ZeroMQ-only host may miss
+    int64_t min_ms; // liveness-min
+    int64_t max_ms; // liveness-max
+    double phi;     // suspicion threshold (-log10 of the false-silence odds per arrival)
+    int liveness;   // beats a ZeroMQ-only host may miss
 } zb_detector_config_t;
 
 typedef struct {
-    int64_t last_mono;        // anything heard, 0 never
-    double gap_mean;          // EWMA of gaps between arrivals (ms)
-    double gap_var;           // ...and of their variance
-    uint64_t arrivals;        // counted (for the warm-up weight)
-    int64_t dg_mono;          // last datagram, 0 never
-    uint64_t dg_seq;          // its sequence number
-    int64_t dg_interval_ms;   // the sender's datagram interval
-    double loss;              // estimated datagram loss rate
-    double dev;               // EWMA of |arrival - expected| (ms)
-    uint64_t datagrams;       // counted (for the warm-up weight)
-    bool udp;                 // judged by datagrams (set at each arrival)
+    int64_t last_mono;      // anything heard, 0 never
+    double gap_mean;        // EWMA of gaps between arrivals (ms)
+    double gap_var;         // ...and of their variance
+    uint64_t arrivals;      // counted (for the warm-up weight)
+    int64_t dg_mono;        // last datagram, 0 never
+    uint64_t dg_seq;        // its sequence number
+    int64_t dg_interval_ms; // the sender's datagram interval
+    double loss;            // estimated datagram loss rate
+    double dev;             // EWMA of |arrival - expected| (ms)
+    uint64_t datagrams;     // counted (for the warm-up weight)
+    bool udp;               // judged by datagrams (set at each arrival)
 } zb_detector_t;
 
 //  A ZeroMQ message heard at now (ms, monotonic).

@@ -20,7 +20,7 @@ struct _zb_fleet_t {
     int liveness;                // beats a host may miss
     bool cap_logged;             // the hosts cap was hit and said so
     zb_fleet_counts_t counts;
-    uint64_t writes; // sink writes so far (to see if a message wrote)
+    uint64_t writes;               // sink writes so far (to see if a message wrote)
     zb_detector_config_t detector; // bounds and phi of the hosts' detectors
     //  Hosts by when they must next be looked at (s_host_deadline): each key
     //  a lower bound, made exact when popped. Hosts that cannot go silent
@@ -754,8 +754,7 @@ void zb_fleet_sweep(zb_fleet_t *self, int64_t now_mono, int64_t now_wall)
     assert(self);
     for (zb_heap_node_t *top = zb_heap_top(self->due); top && top->key <= now_mono;
          top = zb_heap_top(self->due)) {
-        zb_fleet_host_t *host =
-            (zb_fleet_host_t *)((char *)top - offsetof(zb_fleet_host_t, due));
+        zb_fleet_host_t *host = (zb_fleet_host_t *)((char *)top - offsetof(zb_fleet_host_t, due));
         //  A conflict left by the previous run and not proven again within
         //  the liveness window is over: the row says so.
         if (now_mono >= s_loaded_at(self, host)) {
@@ -918,8 +917,8 @@ zb_fleet_t *zb_fleet_new(const zb_fleet_sink_t *sink, void *arg, int liveness)
     self->sink = sink;
     self->arg = arg;
     self->liveness = liveness;
-    self->detector = (zb_detector_config_t){
-        .min_ms = 1000, .max_ms = 10000, .phi = 8, .liveness = liveness};
+    self->detector =
+        (zb_detector_config_t){.min_ms = 1000, .max_ms = 10000, .phi = 8, .liveness = liveness};
     self->hosts = zb_table_new(s_host_free);
     self->due = zb_heap_new();
     if (!self->hosts || !self->due) {

@@ -693,7 +693,7 @@ static void s_test_heard(void)
     s_live(fleet, s_beat("web", S_A, 1, 1000, "redis=up@500"), 1000);
     s_expect(&sink, "inst web/aa:1;svc web/redis=up@500;state web/redis unknown>up;"
                     "host web=alive;inst web/aa:1;");
-    assert(zb_fleet_deadline(fleet, 1000) == 1000 + 5 * 1000 + 1); // ZeroMQ only
+    assert(zb_fleet_deadline(fleet, 1000) == 1000 + 5 * 1000 + 1);            // ZeroMQ only
     assert(zb_fleet_heard(fleet, "web", S_B, 1, 250, 1100, T0 + 1100) == -1); // another run
     int64_t now = 1000;
     for (uint64_t seq = 1; seq <= 400; seq++) {

@@ -134,8 +134,7 @@ static int s_on_metric_status(const zb_store_status_t *row, void *arg)
         }
         if (row->datagram_loss >= 0) {
             snprintf(value, sizeof(value), "%.4f", row->datagram_loss);
-            s_sample(&m->host_loss, "zbeat_host_datagram_loss_ratio", row->host, NULL, NULL,
-                     value);
+            s_sample(&m->host_loss, "zbeat_host_datagram_loss_ratio", row->host, NULL, NULL, value);
         }
         return 0;
     }

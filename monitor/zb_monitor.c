@@ -882,8 +882,8 @@ int zb_monitor_run(zb_monitor_t *self)
             goto done;
     }
     if (self->config.udp[0]) {
-        self->pulse = zb_pulse_new(self->config.udp, self->auth, s_pulse_heard, self, why,
-                                   sizeof(why));
+        self->pulse =
+            zb_pulse_new(self->config.udp, self->auth, s_pulse_heard, self, why, sizeof(why));
         zmq_pollitem_t datagrams = {NULL, self->pulse ? zb_pulse_fd(self->pulse) : -1, ZMQ_POLLIN,
                                     0};
         if (!self->pulse || zloop_poller(self->loop, &datagrams, s_on_datagrams, self) != 0) {

@@ -55,10 +55,10 @@ typedef struct {
 } zb_channel_config_t;
 
 typedef struct {
-    char bind[1024];          // ZeroMQ endpoint(s) the SUB socket binds, comma-separated
-    char db[4096];            // SQLite file
-    int liveness;             // beats a host may miss before it is silent
-    int64_t liveness_min_ms;  // the adaptive silence threshold's bounds (zb_detector)
+    char bind[1024];         // ZeroMQ endpoint(s) the SUB socket binds, comma-separated
+    char db[4096];           // SQLite file
+    int liveness;            // beats a host may miss before it is silent
+    int64_t liveness_min_ms; // the adaptive silence threshold's bounds (zb_detector)
     int64_t liveness_max_ms;
     int phi;                  // its suspicion threshold: -log10 of false-silence odds per arrival
     char udp[256];            // HOST:PORT of the liveness datagram socket (zb_pulse), "" = none

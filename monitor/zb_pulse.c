@@ -27,13 +27,13 @@ typedef struct {
 } s_window_t;
 
 struct _zb_pulse_t {
-    int fd;                  // the UDP socket
-    int port;                // bound
-    zb_auth_t *auth;         // not owned; NULL or plaintext: clear datagrams accepted
+    int fd;          // the UDP socket
+    int port;        // bound
+    zb_auth_t *auth; // not owned; NULL or plaintext: clear datagrams accepted
     zb_pulse_heard_fn *heard;
     void *arg;
-    zhashx_t *windows;       // host -> s_window_t
-    zhashx_t *keys;          // Z85 sender key -> zb_datagram_key_t (crypto_box_beforenm)
+    zhashx_t *windows; // host -> s_window_t
+    zhashx_t *keys;    // Z85 sender key -> zb_datagram_key_t (crypto_box_beforenm)
     zb_pulse_stats_t stats;
     int64_t logged_mono;     // last refusal warning
     uint64_t refused_logged; // refusals in all when it was made
@@ -45,8 +45,8 @@ static void s_free(void **item)
     *item = NULL;
 }
 
-zb_pulse_t *zb_pulse_new(const char *address, zb_auth_t *auth, zb_pulse_heard_fn *heard,
-                         void *arg, char *err, size_t errsize)
+zb_pulse_t *zb_pulse_new(const char *address, zb_auth_t *auth, zb_pulse_heard_fn *heard, void *arg,
+                         char *err, size_t errsize)
 {
     assert(address && heard && err);
     zb_pulse_t *self = calloc(1, sizeof(*self));
@@ -84,9 +84,8 @@ zb_pulse_t *zb_pulse_new(const char *address, zb_auth_t *auth, zb_pulse_heard_fn
     struct sockaddr_storage bound;
     socklen_t bound_len = sizeof(bound);
     if (getsockname(self->fd, (struct sockaddr *)&bound, &bound_len) == 0)
-        self->port = ntohs(bound.ss_family == AF_INET6
-                               ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                               : ((struct sockaddr_in *)&bound)->sin_port);
+        self->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                       : ((struct sockaddr_in *)&bound)->sin_port);
     return self;
 failed:
     zb_pulse_destroy(&self);
@@ -295,7 +294,8 @@ void zb_pulse_test(bool verbose)
     assert(pulse && zb_pulse_port(pulse) > 0);
     assert(!zb_pulse_new("nowhere", NULL, s_test_heard, &test, err, sizeof(err)));
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)zb_pulse_port(pulse)),
+    struct sockaddr_in to = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)zb_pulse_port(pulse)),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     assert(connect(fd, (struct sockaddr *)&to, sizeof(to)) == 0);
     zb_datagram_t dg = {.host = "web-1", .seq = 10, .interval_ms = 250};

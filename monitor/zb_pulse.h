@@ -41,8 +41,8 @@ typedef struct _zb_pulse_t zb_pulse_t;
 
 //  Binds address (zb_address: "*:7403"); auth may be NULL (or without
 //  CURVE: datagrams in clear accepted). Returns NULL with one line in err.
-zb_pulse_t *zb_pulse_new(const char *address, zb_auth_t *auth, zb_pulse_heard_fn *heard,
-                         void *arg, char *err, size_t errsize);
+zb_pulse_t *zb_pulse_new(const char *address, zb_auth_t *auth, zb_pulse_heard_fn *heard, void *arg,
+                         char *err, size_t errsize);
 void zb_pulse_destroy(zb_pulse_t **self_p);
 
 int zb_pulse_fd(zb_pulse_t *self);

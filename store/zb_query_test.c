@@ -27,8 +27,8 @@ void zb_query_test(bool verbose)
 {
     (void)verbose;
     //  A host: its replay report counts only from its current agent run.
-    zb_store_host_t host = {"web-1", "alive", 0,    "0123456789abcdef", 1000, 1500,
-                            3,       2000,    "0123456789abcdef", 0,   -1};
+    zb_store_host_t host = {
+        "web-1", "alive", 0, "0123456789abcdef", 1000, 1500, 3, 2000, "0123456789abcdef", 0, -1};
     assert(zb_query_host_replay_known(&host));
     s_expect(zb_query_host_json(&host),
              "{\"host\":\"web-1\",\"state\":\"alive\",\"since\":\"1970-01-01T00:00:00.000Z\","

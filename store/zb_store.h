@@ -100,9 +100,9 @@ typedef struct {
     const char *service;
     const char *state;
     int64_t since_ms;
-    const char *reason;     // NULL for a host row
-    const char *error;      // NULL for a host row
-    int64_t tls_expires_ms; // TLS probes: the certificate's notAfter; 0 none
+    const char *reason;           // NULL for a host row
+    const char *error;            // NULL for a host row
+    int64_t tls_expires_ms;       // TLS probes: the certificate's notAfter; 0 none
     int64_t silence_threshold_ms; // a host row's (zb_store_host_t); 0 otherwise
     double datagram_loss;         // a host row's; -1 otherwise
 } zb_store_status_t;
