@@ -86,12 +86,21 @@ static void s_judge(zb_detector_t *self, const zb_detector_config_t *config, int
     self->udp = self->dg_mono && now - self->dg_mono <= s_udp_threshold(self, config);
 }
 
-void zb_detector_message(zb_detector_t *self, const zb_detector_config_t *config,
-                         int64_t interval_ms, int64_t now)
+int64_t zb_detector_message(zb_detector_t *self, const zb_detector_config_t *config,
+                            int64_t interval_ms, int64_t now, int64_t lag_ms)
 {
     assert(self && config);
     s_arrival(self, config, interval_ms, now);
     s_judge(self, config, now);
+    if (lag_ms == INT64_MIN)
+        return now;
+    int64_t late = self->lagged ? lag_ms - self->lag_min : 0;
+    if (!self->lagged || lag_ms < self->lag_min) {
+        self->lag_min = lag_ms;
+        self->lagged = true;
+    } else
+        self->lag_min += (lag_ms - self->lag_min) / 64; // follows a clock step, slowly
+    return self->udp && late > 0 ? now - late : now;
 }
 
 void zb_detector_restart(zb_detector_t *self)
@@ -189,13 +198,13 @@ void zb_detector_test(bool verbose)
     memset(&d, 0, sizeof(d));
     assert(zb_detector_loss(&d) < 0);
     for (int i = 0; i < 50; i++)
-        zb_detector_message(&d, &config, 1000, 1000 + i * 1000);
+        zb_detector_message(&d, &config, 1000, 1000 + i * 1000, INT64_MIN);
     assert(!d.udp && zb_detector_threshold(&d, &config, 1000) == 5000);
     //  Gaps that vary widely (TCP stalls) lengthen it, up to the bound.
     int64_t now = 60000;
     for (int i = 0; i < 50; i++) {
         now += i % 5 == 0 ? 4000 : 500;
-        zb_detector_message(&d, &config, 1000, now);
+        zb_detector_message(&d, &config, 1000, now, INT64_MIN);
     }
     int64_t stalled = zb_detector_threshold(&d, &config, 1000);
     assert(stalled > 5000 && stalled <= 10000);
@@ -225,11 +234,18 @@ void zb_detector_test(bool verbose)
     //  datagram threshold, ZeroMQ's rule; the stream's loss is not blamed
     //  for the break when datagrams come back.
     for (int i = 1; i <= 10; i++)
-        zb_detector_message(&d, &config, 1000, now + i * 1000);
+        assert(zb_detector_message(&d, &config, 1000, now + i * 1000, 40) == now + i * 1000);
     assert(!d.udp && zb_detector_threshold(&d, &config, 1000) >= 5000);
     now += 60000;
     zb_detector_datagram(&d, &config, 1000, seq + 240, 250, now);
     assert(d.udp && zb_detector_loss(&d) < 0.01);
+    //  While datagrams flow, a message that came 3 s later than the fastest
+    //  proves the host alive 3 s ago (skew cancels: the baseline is 40 ms).
+    assert(zb_detector_message(&d, &config, 1000, now + 5, 3040) == now + 5 - 3000);
+    //  One as fast as the fastest is on time (the baseline crept up by
+    //  1/64 of the 3 s, and comes back down).
+    assert(zb_detector_message(&d, &config, 1000, now + 6, 45) == now + 6);
+    assert(d.lag_min == 45);
     //  Reordered and repeated sequence numbers count as heard, nothing else.
     zb_detector_datagram(&d, &config, 1000, seq + 239, 250, now + 10);
     assert(d.dg_seq == seq + 240);

@@ -57,11 +57,20 @@ typedef struct {
     double dev;             // EWMA of |arrival - expected| (ms)
     uint64_t datagrams;     // counted (for the warm-up weight)
     bool udp;               // judged by datagrams (set at each arrival)
+    bool lagged;            // lag_min is set
+    int64_t lag_min;        // messages' smallest arrival - send time seen (ms): skew + path
 } zb_detector_t;
 
-//  A ZeroMQ message heard at now (ms, monotonic).
-void zb_detector_message(zb_detector_t *self, const zb_detector_config_t *config,
-                         int64_t interval_ms, int64_t now);
+//  A ZeroMQ message heard at now (ms, monotonic), lag_ms after it was sent
+//  (the monitor's wall clock minus the agent's time_ms; INT64_MIN when
+//  unknown). Returns when the message proves the host alive: now, or
+//  while datagrams flow, now minus how much later than the fastest this
+//  message came (a beat held seconds behind a lost TCP segment, or still
+//  queued in a killed agent's socket, proves it alive then, not now). The
+//  smallest lag seen is the baseline, so clock skew cancels out; it creeps
+//  up after a clock step.
+int64_t zb_detector_message(zb_detector_t *self, const zb_detector_config_t *config,
+                            int64_t interval_ms, int64_t now, int64_t lag_ms);
 //  A datagram (seq of its agent run, the sender's interval). A new run
 //  (instance change) should zb_detector_restart first.
 void zb_detector_datagram(zb_detector_t *self, const zb_detector_config_t *config,

@@ -576,9 +576,16 @@ void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, in
     uint64_t writes = self->writes;
     self->counts.messages++;
     host->last_seq = msg->seq;
-    host->last_seen_mono = now_mono;
     host->last_seen_wall = now_wall;
-    zb_detector_message(&host->detector, &self->detector, s_interval(host), now_mono);
+    //  When the message proves the host alive (zb_detector_message: a late
+    //  one, while datagrams flow, proves less than its arrival).
+    int64_t alive =
+        zb_detector_message(&host->detector, &self->detector, s_interval(host), now_mono,
+                            msg->time_ms > 0 ? now_wall - msg->time_ms : INT64_MIN);
+    if (alive == now_mono || host->state != ZB_FLEET_ALIVE)
+        host->last_seen_mono = now_mono;
+    else if (alive > host->last_seen_mono)
+        host->last_seen_mono = alive;
 
     if (host->state == ZB_FLEET_SILENT) {
         char duration[32];
