@@ -11,6 +11,7 @@
 #include "zb_time.h"
 #include "zb_journal.h"
 #include "zb_replay.h"
+#include "zb_alive.h"
 #include "zb_resolver.h"
 #include "zb_watch.h"
 
@@ -50,6 +51,7 @@ struct _zb_agent_t {
     zb_watch_t *watch;                  // heartbeats and reachability of pub's monitors
     zb_journal_t *journal;              // recent events, when journal or replay is set
     zb_replay_t *replay;                // replays the journal to monitors until acked
+    zb_alive_t *alive;                  // liveness datagrams (agent/udp), or NULL
     s_service_t *services;              // config order
     size_t service_count;               // services made
     size_t probe_count;                 // of which probed
@@ -98,6 +100,8 @@ static void s_publish(zb_agent_t *self, zb_msg_t *msg)
         self->dropped++;
     //  Transitions also go to the journal, and from there to every monitor
     //  until it acknowledges them (PUB/SUB alone loses what a monitor misses).
+    if (msg->type == ZB_MSG_EVENT)
+        zb_alive_changed(self->alive);
     if (msg->type == ZB_MSG_EVENT && self->journal) {
         zb_journal_append(self->journal, msg);
         if (self->replay)
@@ -514,6 +518,12 @@ zb_agent_t *zb_agent_new(zb_agent_config_t **config_p, const char *path,
         if (!self->replay)
             goto failed;
     }
+    if (config->udp) {
+        self->alive = zb_alive_new(self->loop, self->resolver, config->udp, config->udp_beat_ms,
+                                   &config->curve, config->name, self->instance);
+        if (!self->alive)
+            goto failed;
+    }
     for (size_t i = 0; i < config->service_count; i++) {
         if (s_service_make(self, &config->services[i], &self->services[i]) == -1) {
             zb_log_error("out of memory");
@@ -568,6 +578,7 @@ void zb_agent_destroy(zb_agent_t **self_p)
     for (size_t i = 0; i < self->service_count; i++)
         s_service_destroy(&self->services[i]);
     free(self->services);
+    zb_alive_destroy(&self->alive);       // cancels its lookups
     zb_resolver_destroy(&self->resolver); // after the probes, which cancel their lookups
     if (self->loop)
         zb_loop_timer_cancel(self->loop, &self->beat_timer);
@@ -752,6 +763,19 @@ static void s_plan_apply(zb_agent_t *self, s_plan_t *plan)
             plan->journal = NULL;
         }
         zb_log_info("replay to %s", config->replay ? config->replay : "no monitor");
+    }
+
+    //  Liveness datagrams: started over with the new targets, interval or
+    //  keys (the sequence restarts too; monitors take that in their stride).
+    const zb_agent_config_t *was = self->config;
+    if ((was->udp == NULL) != (config->udp == NULL) ||
+        (config->udp && strcmp(was->udp, config->udp) != 0) ||
+        was->udp_beat_ms != config->udp_beat_ms || !zb_curve_same(&was->curve, &config->curve)) {
+        zb_alive_destroy(&self->alive);
+        if (config->udp)
+            self->alive = zb_alive_new(self->loop, self->resolver, config->udp, config->udp_beat_ms,
+                                       &config->curve, config->name, self->instance);
+        zb_log_info("udp: %s", self->alive ? config->udp : "off");
     }
 
     //  Removed services: announced, so monitors close their outages as

@@ -1,5 +1,6 @@
 /*  zb_agent_config: the agent's configuration file. See zb_agent_config.h. */
 #include "zb_agent_config.h"
+#include "zb_alive.h"
 #include "zb_config.h"
 #include "zb_docker_check.h"
 #include "zb_listener.h"
@@ -33,8 +34,9 @@
 
 static const char *const s_root_keys[] = {"agent", "service", NULL};
 static const char *const s_agent_keys[] = {
-    "name",   "monitor",  "beat",   "listen",          "cert", "monitor-cert", "journal",
-    "replay", "discover", "docker", "discover-filter", "full-every", NULL};
+    "name",   "monitor", "beat",     "listen",   "cert",   "monitor-cert",    "journal",
+    "replay", "udp",     "udp-beat", "discover", "docker", "discover-filter", "full-every",
+    NULL};
 static const char *const s_service_keys[] = {"probe",        "check",
                                              "send",         "expect",
                                              "interval",     "timeout",
@@ -131,6 +133,7 @@ void zb_agent_config_destroy(zb_agent_config_t **self_p)
     free(self->listen);
     free(self->journal);
     free(self->replay);
+    free(self->udp);
     free(self->docker);
     free(self->discover_filter);
     while (self->texts) {
@@ -667,6 +670,17 @@ static int s_load_agent(zb_config_t *config, zconfig_t *section, zb_agent_config
         return -1;
     if (replay && zb_net_endpoints_check(replay, false, why, sizeof(why)) == -1)
         return zb_config_fail(config, zconfig_locate(section, "replay"), "%s", why);
+    //  Liveness datagrams (docs/config-agent.md, "Liveness datagrams").
+    const char *udp = zb_config_string(config, section, "udp", NULL);
+    zb_config_duration(config, section, "udp-beat", ZB_ALIVE_BEAT_DEFAULT_MS, ZB_ALIVE_BEAT_MIN_MS,
+                       ZB_ALIVE_BEAT_MAX_MS, &self->udp_beat_ms);
+    if (zb_config_error(config))
+        return -1;
+    if (udp && zb_alive_check(udp, why, sizeof(why)) == -1)
+        return zb_config_fail(config, zconfig_locate(section, "udp"), "%s", why);
+    self->udp = udp ? strdup(udp) : NULL;
+    if (udp && !self->udp)
+        return zb_config_fail(config, NULL, "out of memory");
     zconfig_t *journal_node = section ? zconfig_locate(section, "journal") : NULL;
     if (journal_node && !journal)
         return zb_config_fail(config, journal_node, "is empty");

@@ -44,6 +44,8 @@ typedef struct {
     char *listen;               // the push listener's endpoint (default set)
     char *journal;              // agent/journal: transitions file, NULL = memory only
     char *replay;               // agent/replay: monitors' replay endpoints, NULL = none
+    char *udp;                  // agent/udp: monitors' liveness datagram ports, NULL = none
+    int64_t udp_beat_ms;        // agent/udp-beat: their interval
     zb_curve_keys_t curve;      // agent/cert and agent/monitor-cert (curve.on)
     bool discover_docker;       // agent/discover = docker
     char *docker;               // agent/docker: the engine's API, unix:///path

@@ -1,5 +1,6 @@
 /*  Runs the self-test of one agent module (or all): zb-agent-selftest NAME */
 #include "zb_agent_config.h"
+#include "zb_alive.h"
 #include "zb_check.h"
 #include "zb_journal.h"
 #include "zb_curve.h"
@@ -40,6 +41,7 @@ static const zb_selftest_t s_tests[] = {
     {"portcheck", zb_portcheck_test},
     {"expect", zb_expect_test},
     {"verdict", zb_verdict_test},
+    {"alive", zb_alive_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

@@ -6,6 +6,9 @@
 #   bench/run.sh                      # everything, ~13 minutes on 2 cores
 #   BENCH_ONLY=1,2 BENCH_KILLS=10 bench/run.sh   # a quick look
 #   BENCH_ONLY=6 bench/run.sh         # the lossy link alone (root: namespaces)
+#   BENCH_ONLY=6f bench/run.sh        # item 6, fleet form: the silence detector with liveness
+#                                     # datagrams vs the fixed threshold (root; lossy_fleet.py)
+#   BENCH_ONLY=6u bench/run.sh        # item 6, monitor CPU for 10,000 hosts' datagrams (udp_load.py)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(dirname "$here")
@@ -31,4 +34,8 @@ cmake --build "$build" -j2 --target zbeat-agent zbeat-monitor zbeat zb-netem >/d
 cmake -S "$here" -B "$build/bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build/bench" -j2 >/dev/null
 
+case ",${BENCH_ONLY:-}," in
+*,6f,*) ZB_BUILD_DIR=$build exec /usr/bin/python3 "$here/lossy_fleet.py" ;;
+*,6u,*) ZB_BUILD_DIR=$build exec /usr/bin/python3 "$here/udp_load.py" ;;
+esac
 ZB_BUILD_DIR=$build exec /usr/bin/python3 "$here/bench.py"

@@ -13,9 +13,11 @@
 
 static const char *const s_hosts_header[] = {"HOST",     "STATE", "SINCE", "LAST HEARD",
                                              "INSTANCE", "BEAT",  "REPLAY"};
-static const char *const s_hosts_csv_header[] = {"host",           "state",          "since",
-                                                 "last_seen",      "instance",       "interval_ms",
-                                                 "replay_pending", "replay_reported"};
+static const char *const s_hosts_csv_header[] = {
+    "host",           "state",           "since",
+    "last_seen",      "instance",        "interval_ms",
+    "replay_pending", "replay_reported", "silence_threshold_ms",
+    "datagram_loss"};
 
 //  A replay report counts when the host's current agent run made it.
 static bool s_replay_known(const zb_store_host_t *host)
@@ -40,8 +42,13 @@ static int s_host_row(const zb_store_host_t *host, void *arg)
         snprintf(beat, sizeof(beat), "%lld", (long long)host->interval_ms);
         if (replay[0])
             zb_cli_time_precise(host->replay_reported_ms, reported, sizeof(reported));
-        const char *values[] = {host->name,     host->state, since,  seen,
-                                host->instance, beat,        replay, reported};
+        char threshold[32] = "", loss[32] = "";
+        if (host->silence_threshold_ms > 0)
+            snprintf(threshold, sizeof(threshold), "%lld", (long long)host->silence_threshold_ms);
+        if (host->datagram_loss >= 0)
+            snprintf(loss, sizeof(loss), "%.4f", host->datagram_loss);
+        const char *values[] = {host->name, host->state, since,    seen,      host->instance,
+                                beat,       replay,      reported, threshold, loss};
         zb_cli_out_row(out, values);
         return 0;
     }
@@ -102,7 +109,7 @@ int zb_cli_hosts_print(const json_t *rows, const zb_cli_args_t *args)
 int zb_cli_hosts(zb_store_t *store, const zb_cli_args_t *args)
 {
     zb_cli_out_t out;
-    zb_cli_out_init(&out, args->format, args->format == ZB_CLI_CSV ? 8 : 7,
+    zb_cli_out_init(&out, args->format, args->format == ZB_CLI_CSV ? 10 : 7,
                     args->format == ZB_CLI_CSV ? s_hosts_csv_header : s_hosts_header);
     int walk = zb_store_hosts(store, s_host_row, &out);
     int rc = zb_cli_out_finish(&out, "no hosts yet");

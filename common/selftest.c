@@ -1,6 +1,7 @@
 /*  zb-common-selftest: the self-tests of the common modules. */
 #include "zb_config.h"
 #include "zb_hostset.h"
+#include "zb_datagram.h"
 #include "zb_http_reply.h"
 #include "zb_line.h"
 #include "zb_log.h"
@@ -15,7 +16,7 @@ static const zb_selftest_t s_tests[] = {
     {"config", zb_config_test},   {"loop", zb_loop_test},
     {"line", zb_line_test},       {"log", zb_log_test},
     {"text", zb_text_test},       {"http_reply", zb_http_reply_test},
-    {"hostset", zb_hostset_test},
+    {"hostset", zb_hostset_test}, {"datagram", zb_datagram_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

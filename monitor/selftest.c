@@ -2,14 +2,17 @@
 #include "zb_alert.h"
 #include "zb_alertmanager.h"
 #include "zb_auth.h"
+#include "zb_detector.h"
 #include "zb_dispatch.h"
 #include "zb_email.h"
 #include "zb_fleet.h"
+#include "zb_heap.h"
 #include "zb_hook.h"
 #include "zb_intake.h"
 #include "zb_monitor.h"
 #include "zb_monitor_config.h"
 #include "zb_orders.h"
+#include "zb_pulse.h"
 #include "zb_series.h"
 #include "zb_webhook.h"
 #include "zb_selftest.h"
@@ -28,6 +31,9 @@ static const zb_selftest_t s_tests[] = {
     {"fleet", zb_fleet_test},
     {"intake", zb_intake_test},
     {"orders", zb_orders_test},
+    {"detector", zb_detector_test},
+    {"pulse", zb_pulse_test},
+    {"heap", zb_heap_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

@@ -664,6 +664,27 @@ bool zb_auth_enabled(zb_auth_t *self)
     return self->curve;
 }
 
+bool zb_auth_key_bound(zb_auth_t *self, const uint8_t *key, const char *host)
+{
+    assert(self && key && host);
+    if (!self->curve)
+        return false;
+    char text[ZB_AUTH_KEY_LEN + 1];
+    if (!zmq_z85_encode(text, key, 32))
+        return false;
+    pthread_mutex_lock(&self->list->lock);
+    s_key_t *entry = zhashx_lookup(self->list->keys, text);
+    bool ok = entry && entry->host[0] && strcmp(entry->host, host) == 0;
+    pthread_mutex_unlock(&self->list->lock);
+    return ok;
+}
+
+const uint8_t *zb_auth_secret(zb_auth_t *self)
+{
+    assert(self);
+    return self->curve ? zcert_secret_key(self->server) : NULL;
+}
+
 static const char *s_handshake_error(int event, uint32_t value)
 {
     if (event != ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)

@@ -85,6 +85,13 @@ int zb_auth_attach(zb_auth_t *self, zloop_t *loop);
 int zb_auth_check(zb_auth_t *self, const char *user_id, const char *host);
 
 bool zb_auth_enabled(zb_auth_t *self);
+
+//  Liveness datagrams (zb_pulse): true when key (a raw 32-byte public key)
+//  is in the allow-list and bound to host. Neither counted nor logged (the
+//  caller counts its own refusals).
+bool zb_auth_key_bound(zb_auth_t *self, const uint8_t *key, const char *host);
+//  The monitor's raw 32-byte secret key, NULL without CURVE.
+const uint8_t *zb_auth_secret(zb_auth_t *self);
 void zb_auth_stats(zb_auth_t *self, zb_auth_stats_t *stats);
 //  Reads the allow-list directory now rather than at the next periodic
 //  rescan (the self-test's revocation).

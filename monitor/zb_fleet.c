@@ -6,6 +6,7 @@
 #include "zb_time.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +21,12 @@ struct _zb_fleet_t {
     size_t max_hosts;            // hosts tracked at most
     bool cap_logged;             // the hosts cap was hit and said so
     zb_fleet_counts_t counts;
-    uint64_t writes; // sink writes so far (to see if a message wrote)
-    //  No host goes silent before this (monotonic ms): lowered whenever a
-    //  host's deadline may come earlier, made exact by each sweep. INT64_MAX
-    //  when no host can.
-    int64_t deadline;
+    uint64_t writes;               // sink writes so far (to see if a message wrote)
+    zb_detector_config_t detector; // bounds and phi of the hosts' detectors
+    //  Hosts by when they must next be looked at (s_host_deadline): each key
+    //  a lower bound, made exact when popped. Hosts that cannot go silent
+    //  (silent, stopped) are not in it.
+    zb_heap_t *due;
     //  The checkpoint queue (zb_fleet_heard_next), through the hosts.
     zb_fleet_host_t *heard_head;
     zb_fleet_host_t *heard_tail;
@@ -145,14 +147,25 @@ static void s_copy(char *dst, size_t size, const char *src)
     dst[len] = '\0';
 }
 
-//  When the host goes silent unless heard (strictly past liveness x its
-//  interval: the first ms after), INT64_MAX when it cannot.
+//  The beat interval the host announced, or the long one assumed before.
+static int64_t s_interval(const zb_fleet_host_t *host)
+{
+    return host->interval_ms ? host->interval_ms : ZB_FLEET_UNKNOWN_INTERVAL_MS;
+}
+
+int64_t zb_fleet_threshold(zb_fleet_t *self, const zb_fleet_host_t *host)
+{
+    assert(self && host);
+    return zb_detector_threshold(&host->detector, &self->detector, s_interval(host));
+}
+
+//  When the host goes silent unless heard (strictly past its threshold:
+//  the first ms after), INT64_MAX when it cannot.
 static int64_t s_silent_at(zb_fleet_t *self, zb_fleet_host_t *host)
 {
     if (host->state != ZB_FLEET_ALIVE)
         return INT64_MAX;
-    int64_t interval = host->interval_ms ? host->interval_ms : ZB_FLEET_UNKNOWN_INTERVAL_MS;
-    return host->last_seen_mono + self->liveness * interval + 1;
+    return host->last_seen_mono + zb_fleet_threshold(self, host) + 1;
 }
 
 //  When a name conflict ends unless its rival run is heard, INT64_MAX when
@@ -165,19 +178,36 @@ static int64_t s_rival_at(zb_fleet_t *self, zb_fleet_host_t *host)
     return host->rival_seen_mono + self->liveness * interval + 1;
 }
 
-//  The nearest of the two: the sweep must walk then.
-static int64_t s_host_deadline(zb_fleet_t *self, zb_fleet_host_t *host)
+//  A name conflict a previous run left, not proven again: over after the
+//  liveness window from the load.
+static int64_t s_loaded_at(zb_fleet_t *self, zb_fleet_host_t *host)
 {
-    int64_t silent = s_silent_at(self, host), rival = s_rival_at(self, host);
-    return silent < rival ? silent : rival;
+    if (!host->conflict_loaded || host->rival[0])
+        return INT64_MAX;
+    int64_t interval = host->interval_ms ? host->interval_ms : ZB_FLEET_UNKNOWN_INTERVAL_MS;
+    return host->loaded_mono + self->liveness * interval + 1;
 }
 
-//  A host heard, back or new: its deadline may be the nearest now.
-static void s_deadline_lower(zb_fleet_t *self, zb_fleet_host_t *host)
+//  The nearest of the three: the sweep must look at the host then.
+static int64_t s_host_deadline(zb_fleet_t *self, zb_fleet_host_t *host)
+{
+    int64_t at = s_silent_at(self, host), rival = s_rival_at(self, host),
+            loaded = s_loaded_at(self, host);
+    if (rival < at)
+        at = rival;
+    return loaded < at ? loaded : at;
+}
+
+//  A host heard, back or new: its place in the heap, exact. Out of memory
+//  it stays out of the heap and is logged (it cannot go silent then, which
+//  is the lesser harm than a false silence).
+static void s_deadline_set(zb_fleet_t *self, zb_fleet_host_t *host)
 {
     int64_t at = s_host_deadline(self, host);
-    if (at < self->deadline)
-        self->deadline = at;
+    if (at == INT64_MAX)
+        zb_heap_remove(self->due, &host->due);
+    else if (zb_heap_set(self->due, &host->due, at) != 0)
+        zb_log_error("host %s: out of memory for its deadline", host->name);
 }
 
 //  --------------------------------------------------------------------------
@@ -435,6 +465,7 @@ static void s_conflict_swap(zb_fleet_t *self, zb_fleet_host_t *host, int64_t now
                 host->rival);
     s_copy(host->instance, sizeof(host->instance), host->rival);
     host->last_seq = 0;
+    zb_detector_restart(&host->detector);
     host->last_seen_wall = now_wall - (now_mono - host->rival_seen_mono);
     host->last_seen_mono = host->rival_seen_mono;
     s_copy(host->rival, sizeof(host->rival), quiet);
@@ -488,7 +519,7 @@ static bool s_rival(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t *msg
     if (self->sink->conflict && !host->conflict_loaded)
         self->sink->conflict(self->arg, host, true);
     host->conflict_loaded = false;
-    s_deadline_lower(self, host);
+    s_deadline_set(self, host);
     return true;
 }
 
@@ -597,13 +628,23 @@ void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, in
         s_copy(host->instance, sizeof(host->instance), msg->instance);
         s_instance_write(self, host->name, host->instance, now_wall, msg->seq);
         host->digest_known = false;
+        //  Its datagrams count from 1 again.
+        zb_detector_restart(&host->detector);
         dirty = true;
     }
     uint64_t writes = self->writes;
     self->counts.messages++;
     host->last_seq = msg->seq;
-    host->last_seen_mono = now_mono;
     host->last_seen_wall = now_wall;
+    //  When the message proves the host alive (zb_detector_message: a late
+    //  one, while datagrams flow, proves less than its arrival).
+    int64_t alive =
+        zb_detector_message(&host->detector, &self->detector, s_interval(host), now_mono,
+                            msg->time_ms > 0 ? now_wall - msg->time_ms : INT64_MIN);
+    if (alive == now_mono || host->state != ZB_FLEET_ALIVE)
+        host->last_seen_mono = now_mono;
+    else if (alive > host->last_seen_mono)
+        host->last_seen_mono = alive;
 
     if (host->state == ZB_FLEET_SILENT) {
         char duration[32];
@@ -643,7 +684,7 @@ void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, in
     //  committed with it.
     if (self->writes != writes)
         s_instance_write(self, host->name, host->instance, now_wall, host->last_seq);
-    s_deadline_lower(self, host);
+    s_deadline_set(self, host);
 }
 
 //  A replayed down that came from up (or stopped) inside an outage that
@@ -729,7 +770,7 @@ int zb_fleet_replay(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int
         host->last_seen_mono = now_mono;
         host->last_seen_wall = now_wall;
         s_host_write(self, host);
-        s_deadline_lower(self, host);
+        s_deadline_set(self, host);
     } else if (adopted)
         s_host_write(self, host);
     //  The two channels race: a beat still queued on the SUB socket may be
@@ -785,18 +826,12 @@ int zb_fleet_replay(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int
 void zb_fleet_sweep(zb_fleet_t *self, int64_t now_mono, int64_t now_wall)
 {
     assert(self);
-    //  Nothing can be due yet: no walk (the deadline is a lower bound).
-    if (now_mono < self->deadline)
-        return;
-    int64_t next = INT64_MAX;
-    for (zb_fleet_host_t *host = zb_table_first(self->hosts); host;
-         host = zb_table_next(self->hosts)) {
+    for (zb_heap_node_t *top = zb_heap_top(self->due); top && top->key <= now_mono;
+         top = zb_heap_top(self->due)) {
+        zb_fleet_host_t *host = (zb_fleet_host_t *)((char *)top - offsetof(zb_fleet_host_t, due));
         //  A conflict left by the previous run and not proven again within
         //  the liveness window is over: the row says so.
-        if (host->conflict_loaded && !host->rival[0] &&
-            now_mono > host->loaded_mono + self->liveness * (host->interval_ms
-                                                                 ? host->interval_ms
-                                                                 : ZB_FLEET_UNKNOWN_INTERVAL_MS)) {
+        if (now_mono >= s_loaded_at(self, host)) {
             host->conflict_loaded = false;
             s_host_write(self, host);
         }
@@ -806,18 +841,17 @@ void zb_fleet_sweep(zb_fleet_t *self, int64_t now_mono, int64_t now_wall)
             s_conflict_swap(self, host, now_mono, now_wall);
         if (now_mono >= s_silent_at(self, host))
             s_host_silent(self, host, now_mono);
-        int64_t at = s_host_deadline(self, host);
-        if (at < next)
-            next = at;
+        //  Exact now: later than now_mono, or out of the heap.
+        s_deadline_set(self, host);
     }
-    self->deadline = next;
 }
 
 int64_t zb_fleet_deadline(zb_fleet_t *self, int64_t now_mono)
 {
     assert(self);
     int64_t day = now_mono + 86400000;
-    return self->deadline < day ? self->deadline : day;
+    zb_heap_node_t *top = zb_heap_top(self->due);
+    return top && top->key < day ? top->key : day;
 }
 
 int zb_fleet_replay_status(zb_fleet_t *self, const char *name, const char *instance,
@@ -873,7 +907,7 @@ zb_fleet_host_t *zb_fleet_load_host(zb_fleet_t *self, const char *name, const ch
     //  queued in the agent while we were down must not undo a transition
     //  the previous run recorded (or that replay brought).
     host->last_seq = last_seq;
-    s_deadline_lower(self, host);
+    s_deadline_set(self, host);
     return host;
 }
 
@@ -917,7 +951,7 @@ int zb_fleet_load_outage(zb_fleet_t *self, const char *name_host, const char *na
         host->state = ZB_FLEET_ALIVE;
         host->last_seen_mono = now_mono;
         host->last_seen_wall = started_ms;
-        s_deadline_lower(self, host);
+        s_deadline_set(self, host);
     }
     if (!host)
         return 0;
@@ -943,6 +977,14 @@ int zb_fleet_load_outage(zb_fleet_t *self, const char *name_host, const char *na
 
 //  --------------------------------------------------------------------------
 
+//  Every host's deadline again (a reload: they may all have moved).
+static void s_deadlines_all(zb_fleet_t *self)
+{
+    for (zb_fleet_host_t *host = zb_table_first(self->hosts); host;
+         host = zb_table_next(self->hosts))
+        s_deadline_set(self, host);
+}
+
 zb_fleet_t *zb_fleet_new(const zb_fleet_sink_t *sink, void *arg, int liveness)
 {
     assert(sink);
@@ -953,9 +995,13 @@ zb_fleet_t *zb_fleet_new(const zb_fleet_sink_t *sink, void *arg, int liveness)
     self->arg = arg;
     self->liveness = liveness;
     self->max_hosts = ZB_FLEET_MAX_HOSTS;
-    self->deadline = INT64_MAX;
+    self->detector =
+        (zb_detector_config_t){.min_ms = 1000, .max_ms = 10000, .phi = 8, .liveness = liveness};
     self->hosts = zb_table_new(s_host_free);
-    if (!self->hosts) {
+    self->due = zb_heap_new();
+    if (!self->hosts || !self->due) {
+        zb_table_destroy(&self->hosts);
+        zb_heap_destroy(&self->due);
         free(self);
         return NULL;
     }
@@ -968,6 +1014,7 @@ void zb_fleet_destroy(zb_fleet_t **self_p)
     zb_fleet_t *self = *self_p;
     if (!self)
         return;
+    zb_heap_destroy(&self->due); // before the hosts its nodes live in
     zb_table_destroy(&self->hosts);
     free(self);
     *self_p = NULL;
@@ -977,8 +1024,33 @@ void zb_fleet_set_liveness(zb_fleet_t *self, int liveness)
 {
     assert(self);
     self->liveness = liveness;
-    //  Deadlines may all come earlier: the next sweep walks and finds out.
-    self->deadline = INT64_MIN;
+    self->detector.liveness = liveness;
+    s_deadlines_all(self);
+}
+
+void zb_fleet_set_detector(zb_fleet_t *self, int64_t min_ms, int64_t max_ms, double phi)
+{
+    assert(self && min_ms > 0 && max_ms >= min_ms && phi > 0);
+    self->detector.min_ms = min_ms;
+    self->detector.max_ms = max_ms;
+    self->detector.phi = phi;
+    s_deadlines_all(self);
+}
+
+int zb_fleet_heard(zb_fleet_t *self, const char *name, const char *instance, uint64_t seq,
+                   int64_t interval_ms, int64_t now_mono, int64_t now_wall)
+{
+    assert(self && name && instance);
+    zb_fleet_host_t *host = zb_table_lookup(self->hosts, name);
+    if (!host || host->state != ZB_FLEET_ALIVE || strcmp(host->instance, instance) != 0)
+        return -1;
+    host->datagrams++;
+    host->last_seen_mono = now_mono;
+    host->last_seen_wall = now_wall;
+    zb_detector_datagram(&host->detector, &self->detector, s_interval(host), seq, interval_ms,
+                         now_mono);
+    s_deadline_set(self, host);
+    return 0;
 }
 
 zb_fleet_host_t *zb_fleet_heard_next(zb_fleet_t *self, int64_t due_mono, int64_t now_mono)
@@ -1013,7 +1085,9 @@ bool zb_fleet_forget(zb_fleet_t *self, const char *name)
     if (!zb_table_lookup(self->hosts, name))
         return false;
     zb_log_info("host forgotten: %s", name);
-    s_heard_unlink(self, zb_table_lookup(self->hosts, name));
+    zb_fleet_host_t *host = zb_table_lookup(self->hosts, name);
+    s_heard_unlink(self, host);
+    zb_heap_remove(self->due, &host->due);
     zb_table_delete(self->hosts, name);
     return true;
 }

@@ -12,9 +12,12 @@
     - service down (event or beat) opens a service outage unless one is open;
       up closes it ("up"), stopped closes it ("stopped"), removal closes it
       ("removed"); unknown changes nothing.
-    - a host quiet for liveness x its beat interval is silent: one host
-      outage from the time it was last heard, its services unknown (their
-      open outages stay open). Any new message closes it ("back").
+    - a host quiet for its silence threshold (zb_detector: adaptive, from
+      what was heard of it; liveness x its beat interval when heard over
+      ZeroMQ alone) is silent: one host outage from the time it was last
+      heard, its services unknown (their open outages stay open). Any new
+      message closes it ("back"); a liveness datagram only keeps an alive
+      host alive (zb_fleet_heard).
     - a planned stop (host event to stopped) makes it stopped: no outage.
     - a thin beat (protocol v2) is liveness only: it never changes services.
       Its digest matching the last full beat's says the state is current;
@@ -39,6 +42,8 @@
 #ifndef ZB_FLEET_H
 #define ZB_FLEET_H
 
+#include "zb_detector.h"
+#include "zb_heap.h"
 #include "zb_proto.h"
 #include "zb_table.h"
 
@@ -131,6 +136,11 @@ struct _zb_fleet_host_t {
     int64_t conflict_ms;             // wall ms the conflict was proven (names the episode)
     bool conflict_loaded;            // a previous run left it in a conflict: alerted already
     int64_t loaded_mono;             // when it was loaded (the above expires a window later)
+    zb_detector_t detector;          // its arrivals: the silence threshold (zb_detector)
+    zb_heap_node_t due;              // in the fleet's heap of deadlines
+    uint64_t datagrams;              // liveness datagrams heard (zb_fleet_heard)
+    int64_t threshold_written;       // the owner's: threshold and loss as its store has them
+    double loss_written;
 };
 
 //  The hosts table's word for a host: its state's, or "name-conflict"
@@ -204,7 +214,19 @@ void zb_fleet_set_liveness(zb_fleet_t *self, int liveness);
 //  Hosts tracked at most (monitor/max-hosts); known hosts stay when it is
 //  lowered, new ones are dropped while over it.
 void zb_fleet_set_max_hosts(zb_fleet_t *self, size_t max_hosts);
+//  The adaptive detector's bounds and suspicion threshold (zb_detector);
+//  until set: 1 s, 10 s, 8.
+void zb_fleet_set_detector(zb_fleet_t *self, int64_t min_ms, int64_t max_ms, double phi);
 
+//  A liveness datagram (zb_pulse): the host's current agent run (instance)
+//  is alive at now_mono. Returns 0 when it counted, -1 when the host is
+//  unknown, not alive (a silent host comes back with its next message, which
+//  carries its services' states), or the datagram is another run's.
+int zb_fleet_heard(zb_fleet_t *self, const char *host, const char *instance, uint64_t seq,
+                   int64_t interval_ms, int64_t now_mono, int64_t now_wall);
+
+//  A host's current silence threshold (ms): how long it may be unheard.
+int64_t zb_fleet_threshold(zb_fleet_t *self, const zb_fleet_host_t *host);
 //  One decoded message from an agent (beat or event), heard at the clocks.
 void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall);
 
@@ -217,15 +239,14 @@ void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, in
 //  seen before, -1 on error (not applied).
 int zb_fleet_replay(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall);
 
-//  Hosts quiet for liveness x their interval go silent (a walk over every
-//  host, only once zb_fleet_deadline is reached).
+//  Hosts quiet for their threshold go silent: only the hosts whose
+//  deadline is due are looked at (a heap of deadlines, not a walk).
 void zb_fleet_sweep(zb_fleet_t *self, int64_t now_mono, int64_t now_wall);
 
 //  No host goes silent before this monotonic time (at most now_mono + a
-//  day): the owner's next sweep. Kept in O(1): lowered as hosts are heard
-//  (a new host, one back, a shorter interval), exact after each sweep that
-//  walks; a sweep before it returns at once. A reload of liveness makes it
-//  due now.
+//  day): the owner's next sweep. The top of the heap of hosts' deadlines
+//  (each a lower bound, made exact when popped); a reload of liveness or
+//  the detector recomputes them all.
 int64_t zb_fleet_deadline(zb_fleet_t *self, int64_t now_mono);
 
 //  An agent's replay report: -1 for an unknown host; 1 when it should be

@@ -346,10 +346,9 @@ static void s_test_live(void)
     assert(counts.messages == 5 && counts.stale == 2 && counts.seq_gaps == 2);
     assert(counts.service_outages == 2 && counts.host_outages == 0);
 
-    //  Silent strictly after liveness x interval: its deadline says when.
-    //  Lowered as hosts are heard (a bound: the first beat's), made exact
-    //  by a sweep.
-    assert(zb_fleet_deadline(fleet, 3000) == 1000 + 3 * 1000 + 1);
+    //  Silent strictly after liveness x interval (heard over ZeroMQ only:
+    //  the classic rule): its deadline says when, exactly.
+    assert(zb_fleet_deadline(fleet, 3000) == 3000 + 3 * 1000 + 1);
     zb_fleet_sweep(fleet, 4001, T0 + 4001);
     s_expect(&sink, "");
     assert(zb_fleet_deadline(fleet, 4001) == 3000 + 3 * 1000 + 1);
@@ -393,15 +392,13 @@ static void s_test_live(void)
     s_live(fleet, s_event("db", S_A, 1, "pg", ZB_STATE_UP, 63000), 63000);
     s_expect(&sink, "inst db/aa:1;svc db/pg=up@63000;state db/pg unknown>up;host db=alive;"
                     "inst db/aa:1;");
-    //  The bound from web's beat at 61000; a sweep then makes it exact.
-    assert(zb_fleet_deadline(fleet, 63000) == 61000 + 3 * 1000 + 1);
+    //  Exact: web's, heard at 62000; a sweep before it changes nothing.
+    assert(zb_fleet_deadline(fleet, 63000) == 62000 + 3 * 1000 + 1);
     zb_fleet_sweep(fleet, 64001, T0 + 64001);
     s_expect(&sink, "");
-    assert(zb_fleet_deadline(fleet, 64001) == 62000 + 3 * 1000 + 1); // web, heard at 62000
-    zb_fleet_host(fleet, "web")->state = ZB_FLEET_STOPPED;           // out of the way
-    zb_fleet_set_liveness(fleet, 3); // also: the next sweep walks again
-    assert(zb_fleet_deadline(fleet, 64001) == INT64_MIN);
-    zb_fleet_sweep(fleet, 64001, T0 + 64001);
+    assert(zb_fleet_deadline(fleet, 64001) == 62000 + 3 * 1000 + 1);
+    zb_fleet_host(fleet, "web")->state = ZB_FLEET_STOPPED; // out of the way
+    zb_fleet_set_liveness(fleet, 3);                       // recomputes every deadline
     assert(zb_fleet_deadline(fleet, 64001) == 63000 + 3 * ZB_FLEET_UNKNOWN_INTERVAL_MS + 1);
     //  Its first beat announces a shorter interval: the deadline comes
     //  earlier at once (no sweep needed to see it).
@@ -809,6 +806,41 @@ static void s_test_heard(void)
     zb_fleet_destroy(&fleet);
 }
 
+//  Liveness datagrams: they keep the current run alive on a threshold of
+//  their own, far shorter than ZeroMQ's; anyone else's are refused.
+static void s_test_datagrams(void)
+{
+    s_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&s_sink, &sink, 5);
+    assert(fleet);
+    zb_fleet_set_detector(fleet, 1000, 10000, 8);
+    assert(zb_fleet_heard(fleet, "web", S_A, 1, 250, 500, T0 + 500) == -1); // unknown
+    s_live(fleet, s_beat("web", S_A, 1, 1000, "redis=up@500"), 1000);
+    s_expect(&sink, "inst web/aa:1;svc web/redis=up@500;state web/redis unknown>up;"
+                    "host web=alive;inst web/aa:1;");
+    assert(zb_fleet_deadline(fleet, 1000) == 1000 + 5 * 1000 + 1);            // ZeroMQ only
+    assert(zb_fleet_heard(fleet, "web", S_B, 1, 250, 1100, T0 + 1100) == -1); // another run
+    int64_t now = 1000;
+    for (uint64_t seq = 1; seq <= 400; seq++) {
+        now += 250;
+        assert(zb_fleet_heard(fleet, "web", S_A, seq, 250, now, T0 + now) == 0);
+    }
+    zb_fleet_host_t *host = zb_fleet_host(fleet, "web");
+    int64_t threshold = zb_fleet_threshold(fleet, host);
+    assert(threshold >= 1000 && threshold <= 1500);
+    assert(zb_fleet_deadline(fleet, now) == now + threshold + 1);
+    assert(host->datagrams == 400 && zb_detector_loss(&host->detector) < 0.02);
+    s_expect(&sink, ""); // no writes for datagrams
+    zb_fleet_sweep(fleet, now + threshold, T0 + now + threshold);
+    s_expect(&sink, "");
+    zb_fleet_sweep(fleet, now + threshold + 1, T0 + now + threshold + 1);
+    assert(host->state == ZB_FLEET_SILENT);
+    sink.log[0] = '\0';
+    //  Silent: a datagram does not bring it back (its next message does).
+    assert(zb_fleet_heard(fleet, "web", S_A, 500, 250, now + 5000, T0 + now + 5000) == -1);
+    zb_fleet_destroy(&fleet);
+}
+
 void zb_fleet_test(bool verbose)
 {
     if (!verbose)
@@ -820,5 +852,6 @@ void zb_fleet_test(bool verbose)
     s_test_restart();
     s_test_takeover();
     s_test_thin();
+    s_test_datagrams();
     s_test_heard();
 }

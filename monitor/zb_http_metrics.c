@@ -55,6 +55,8 @@ enum MHD_Result zb_http_healthz(zb_http_req_t *req)
 typedef struct {
     zb_http_buf_t host_alive;
     zb_http_buf_t host_state;
+    zb_http_buf_t host_threshold; // the silence detector's (zb_detector)
+    zb_http_buf_t host_loss;
     zb_http_buf_t service_up;
     zb_http_buf_t service_state;
     zb_http_buf_t service_since;
@@ -124,6 +126,16 @@ static int s_on_metric_status(const zb_store_status_t *row, void *arg)
         for (size_t i = 0; i < 4; i++)
             s_sample(&m->host_state, "zbeat_host_state", row->host, NULL, states[i],
                      strcmp(row->state, states[i]) == 0 ? "1" : "0");
+        char value[48];
+        if (row->silence_threshold_ms > 0) {
+            snprintf(value, sizeof(value), "%.3f", (double)row->silence_threshold_ms / 1000.0);
+            s_sample(&m->host_threshold, "zbeat_host_silence_threshold_seconds", row->host, NULL,
+                     NULL, value);
+        }
+        if (row->datagram_loss >= 0) {
+            snprintf(value, sizeof(value), "%.4f", row->datagram_loss);
+            s_sample(&m->host_loss, "zbeat_host_datagram_loss_ratio", row->host, NULL, NULL, value);
+        }
         return 0;
     }
     static const char *const states[] = {"up", "down", "unknown", "stopped"};
@@ -230,6 +242,20 @@ static void s_monitor_metrics(zb_http_buf_t *out, zb_monitor_t *monitor)
               "Messages refused: their host is not bound to the sender's key.", st.rejected);
     s_counter(out, "zbeat_foreign_messages_total",
               "Messages for hosts outside monitor/hosts (a shard's), dropped.", st.foreign);
+    s_family(out, "zbeat_datagrams_total", "counter",
+             "Liveness datagrams read (monitor/udp), by outcome: accepted, malformed, forged "
+             "(key not bound to the host, or failed authentication), plain (in clear under "
+             "CURVE), replayed, unknown (not a known host's current agent run).",
+             NULL);
+    zb_http_buf_printf(out,
+                       "zbeat_datagrams_total{outcome=\"accepted\"} %" PRIu64 "\n"
+                       "zbeat_datagrams_total{outcome=\"malformed\"} %" PRIu64 "\n"
+                       "zbeat_datagrams_total{outcome=\"forged\"} %" PRIu64 "\n"
+                       "zbeat_datagrams_total{outcome=\"plain\"} %" PRIu64 "\n"
+                       "zbeat_datagrams_total{outcome=\"replayed\"} %" PRIu64 "\n"
+                       "zbeat_datagrams_total{outcome=\"unknown\"} %" PRIu64 "\n",
+                       st.datagrams_accepted, st.datagrams_malformed, st.datagrams_forged,
+                       st.datagrams_plain, st.datagrams_replayed, st.datagrams_unknown);
     s_family(out, "zbeat_outages_opened_total", "counter",
              "Outages opened by this monitor since it started.", NULL);
     zb_http_buf_printf(out,
@@ -299,6 +325,13 @@ enum MHD_Result zb_http_metrics(zb_http_req_t *req)
                  &m.host_alive);
         s_family(&out, "zbeat_host_state", "gauge", "The host's state: 1 for the current one.",
                  &m.host_state);
+        s_family(&out, "zbeat_host_silence_threshold_seconds", "gauge",
+                 "How long the host may be unheard before it is silent (its detector's "
+                 "current threshold, as last written).",
+                 &m.host_threshold);
+        s_family(&out, "zbeat_host_datagram_loss_ratio", "gauge",
+                 "The share of the host's liveness datagrams lost, as its detector estimates it.",
+                 &m.host_loss);
         s_family(&out, "zbeat_service_up", "gauge",
                  "1 when the service is up, 0 when down, unknown or stopped.", &m.service_up);
         s_family(&out, "zbeat_service_state", "gauge",
@@ -334,6 +367,8 @@ enum MHD_Result zb_http_metrics(zb_http_req_t *req)
     }
     free(m.host_alive.data);
     free(m.host_state.data);
+    free(m.host_threshold.data);
+    free(m.host_loss.data);
     free(m.service_up.data);
     free(m.service_state.data);
     free(m.service_since.data);

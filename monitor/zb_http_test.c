@@ -175,7 +175,8 @@ void zb_http_test(bool verbose)
 
     zb_store_t *store = zb_store_open(path, err, sizeof(err));
     assert(store);
-    zb_store_host_t host = {"web-1", "alive", 1000, "0123456789abcdef", 1000, 1500, -1, 0, ""};
+    zb_store_host_t host = {"web-1", "alive", 1000, "0123456789abcdef", 1000, 1500, -1, 0,
+                            "",      0,       -1};
     zb_store_service_t service = {"web-1", "redis",   "probe", "down",
                                   2000,    "refused", "nope",  1798761600000};
     zb_store_outage_t outage = {.kind = "service",

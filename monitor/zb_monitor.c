@@ -21,6 +21,7 @@
 #include "zb_log.h"
 #include "zb_orders.h"
 #include "zb_policy.h"
+#include "zb_pulse.h"
 #include "zb_record.h"
 #include "zb_series.h"
 #include "zb_replay.h"
@@ -87,6 +88,7 @@ struct _zb_monitor_t {
     zb_record_t record;         // the fleet's sink: store, policy, stream
     zb_dispatch_t *dispatch;    // while running
     zb_replay_server_t *replay; // while running, when monitor/replay is set
+    zb_pulse_t *pulse;          // while running, when monitor/udp is set: liveness datagrams
     int64_t started_wall;       // when zb_monitor_run began: the monitor row's
     int hangup_fd;              // SIGHUP's signalfd (zb_reload), or -1
     zb_monitor_hangup_fn *hangup; // called when it is readable
@@ -120,6 +122,17 @@ static void s_counts(zb_monitor_t *self)
     self->stats.thin_unsynced = counts.thin_unsynced;
     self->stats.service_outages = counts.service_outages;
     self->stats.host_outages = counts.host_outages;
+    if (self->pulse) {
+        zb_pulse_stats_t pulse;
+        zb_pulse_stats(self->pulse, &pulse);
+        self->stats.datagrams = pulse.received;
+        self->stats.datagrams_accepted = pulse.accepted;
+        self->stats.datagrams_malformed = pulse.malformed;
+        self->stats.datagrams_forged = pulse.forged;
+        self->stats.datagrams_plain = pulse.plain;
+        self->stats.datagrams_replayed = pulse.replayed;
+        self->stats.datagrams_unknown = pulse.unknown;
+    }
 }
 
 //  zb_policy's way out: store results counted, alerts queued on the stream.
@@ -357,6 +370,22 @@ static void s_host_heard_write(zb_monitor_t *self, zb_fleet_host_t *host)
     host->replay_dirty = false;
 }
 
+//  The detector's threshold and loss, for `zbeat hosts` and /metrics, when
+//  they moved enough to matter (not every jitter of the estimate).
+static void s_detector_write(zb_monitor_t *self, zb_fleet_host_t *host)
+{
+    int64_t threshold = zb_fleet_threshold(self->fleet, host);
+    double loss = zb_detector_loss(&host->detector);
+    int64_t moved = threshold - host->threshold_written;
+    double loss_moved = loss - host->loss_written;
+    if (host->threshold_written && moved > -50 && moved < 50 && loss_moved > -0.005 &&
+        loss_moved < 0.005 && (loss < 0) == (host->loss_written < 0))
+        return;
+    s_write_result(self, zb_store_host_detector(self->store, host->name, threshold, loss));
+    host->threshold_written = threshold;
+    host->loss_written = loss;
+}
+
 //  What a checkpoint batch cost, when it wrote: the bench reads it.
 static void s_heard_took(zb_monitor_t *self, uint64_t rows_before, int64_t start_us)
 {
@@ -371,6 +400,7 @@ static void s_heard_took(zb_monitor_t *self, uint64_t rows_before, int64_t start
 //  One host's last-heard (and its agent run's sequence number), if it moved.
 static void s_host_checkpoint(zb_monitor_t *self, zb_fleet_host_t *host)
 {
+    s_detector_write(self, host);
     bool moved = host->last_seen_wall != host->last_seen_written;
     if (!moved && !host->replay_dirty)
         return;
@@ -585,8 +615,11 @@ zb_monitor_t *zb_monitor_new(const zb_monitor_config_t *config, char *err, size_
     self->stream = zb_stream_new();
     self->series = zb_series_new();
     self->fleet = zb_fleet_new(&zb_record_sink, &self->record, config->liveness);
-    if (self->fleet)
+    if (self->fleet) {
         zb_fleet_set_max_hosts(self->fleet, (size_t)config->max_hosts);
+        zb_fleet_set_detector(self->fleet, config->liveness_min_ms, config->liveness_max_ms,
+                              config->phi);
+    }
     self->orders = zb_orders_new();
     if (!self->stream || !self->fleet || !self->series || !self->orders) {
         snprintf(err, errsize, "out of memory");
@@ -723,6 +756,8 @@ static int s_on_pass(zloop_t *loop, int timer_id, void *arg)
     if (zb_monitor_begin(self) != 0)
         return 0;
     s_take_input(self);
+    if (self->pulse)
+        zb_pulse_read(self->pulse);
     zb_monitor_sweep(self, zb_time_mono_ms(), zb_time_wall_ms());
     zb_monitor_commit(self);
     s_orders_pass(self);
@@ -832,14 +867,40 @@ int zb_monitor_apply(zb_monitor_t *self, const zb_monitor_config_t *config, char
         zb_time_format_duration(config->retention_ms, now, sizeof(now));
         zb_log_info("reload: retention %s -> %s", was, now);
     }
+    if (old->liveness_min_ms != config->liveness_min_ms ||
+        old->liveness_max_ms != config->liveness_max_ms || old->phi != config->phi)
+        zb_log_info("reload: detector liveness-min %" PRId64 "ms, liveness-max %" PRId64
+                    "ms, phi %d",
+                    config->liveness_min_ms, config->liveness_max_ms, config->phi);
     *old = *config;
     zb_fleet_set_liveness(self->fleet, config->liveness);
     zb_fleet_set_max_hosts(self->fleet, (size_t)config->max_hosts);
+    zb_fleet_set_detector(self->fleet, config->liveness_min_ms, config->liveness_max_ms,
+                          config->phi);
     //  Deliveries are made with the new channels from the next alert on.
     if (prune && self->prune_timer == -1)
         self->prune_timer = zloop_timer(self->loop, 1, 1, s_on_prune, self);
     zb_policy_reloaded(self->policy, self->fleet, flap_threshold_changed);
     s_schedule(self); // a shorter liveness may make hosts due now
+    return 0;
+}
+
+//  zb_pulse's way in: an authentic, new datagram. No transaction: it only
+//  moves a deadline of a host that is alive (zb_fleet_heard).
+static int s_pulse_heard(void *arg, const zb_datagram_t *dg)
+{
+    zb_monitor_t *self = arg;
+    return zb_fleet_heard(self->fleet, dg->host, dg->instance, dg->seq, dg->interval_ms,
+                          zb_time_mono_ms(), zb_time_wall_ms());
+}
+
+static int s_on_datagrams(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)loop;
+    (void)item;
+    zb_monitor_t *self = arg;
+    zb_pulse_read(self->pulse);
+    s_schedule(self); // a host's threshold may have shrunk
     return 0;
 }
 
@@ -962,6 +1023,19 @@ int zb_monitor_run(zb_monitor_t *self)
         if (!self->replay)
             goto done;
     }
+    if (self->config.udp[0]) {
+        self->pulse =
+            zb_pulse_new(self->config.udp, self->auth, s_pulse_heard, self, why, sizeof(why));
+        zmq_pollitem_t datagrams = {NULL, self->pulse ? zb_pulse_fd(self->pulse) : -1, ZMQ_POLLIN,
+                                    0};
+        if (!self->pulse || zloop_poller(self->loop, &datagrams, s_on_datagrams, self) != 0) {
+            zb_log_error("%s", self->pulse ? "cannot read liveness datagrams" : why);
+            goto done;
+        }
+        zb_log_info("liveness datagrams on udp %s (port %d)%s", self->config.udp,
+                    zb_pulse_port(self->pulse),
+                    zb_auth_enabled(self->auth) ? ", sealed (CURVE)" : "");
+    }
     if (s_hangup_attach(self) != 0)
         goto done;
     zmq_pollitem_t orders = {NULL, zb_orders_fd(self->orders), ZMQ_POLLIN, 0};
@@ -990,10 +1064,21 @@ int zb_monitor_run(zb_monitor_t *self)
                 self->stats.conflicts, self->stats.foreign, self->stats.thin,
                 self->stats.thin_unsynced, self->stats.heard_rows, self->stats.heard_us,
                 self->stats.heard_us_max);
+    if (self->pulse)
+        zb_log_info("datagrams: read=%" PRIu64 " accepted=%" PRIu64 " malformed=%" PRIu64
+                    " forged=%" PRIu64 " plain=%" PRIu64 " replayed=%" PRIu64 " unknown=%" PRIu64,
+                    self->stats.datagrams, self->stats.datagrams_accepted,
+                    self->stats.datagrams_malformed, self->stats.datagrams_forged,
+                    self->stats.datagrams_plain, self->stats.datagrams_replayed,
+                    self->stats.datagrams_unknown);
     rc = 0;
 done:
     zb_replay_server_destroy(&self->replay);
     zb_dispatch_destroy(&self->dispatch);
+    if (self->pulse) {
+        s_counts(self); // its counters, for the stats read after the run
+        zb_pulse_destroy(&self->pulse);
+    }
     zb_stream_close(self->stream);
     zloop_destroy(&self->loop);
     zb_intake_destroy(&self->intake); // the socket is this thread's again

@@ -61,6 +61,15 @@ typedef struct {
 
     uint64_t kept_writes; // changes kept in memory after failed commits (zb_store_kept)
     int64_t tls_warn_ms;  // monitor/tls-warn as configured now (the status page's badges)
+
+    //  Liveness datagrams (zb_pulse), when monitor/udp is set:
+    uint64_t datagrams;           // read
+    uint64_t datagrams_accepted;  // heard their host
+    uint64_t datagrams_malformed; // refused: not a datagram of ours
+    uint64_t datagrams_forged;    // refused: key not bound to the host, or failed to open
+    uint64_t datagrams_plain;     // refused: in clear while CURVE is on
+    uint64_t datagrams_replayed;  // refused: sequence number seen before
+    uint64_t datagrams_unknown;   // not a known host's current agent run (ignored)
 } zb_monitor_stats_t;
 
 //  Opens the store named in config (creating it) and loads the state it

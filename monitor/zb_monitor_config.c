@@ -24,6 +24,9 @@ void zb_monitor_config_defaults(zb_monitor_config_t *self)
     snprintf(self->bind, sizeof(self->bind), "%s", ZB_MONITOR_BIND_DEFAULT);
     snprintf(self->db, sizeof(self->db), "%s", ZB_MONITOR_DB_DEFAULT);
     self->liveness = ZB_MONITOR_LIVENESS_DEFAULT;
+    self->liveness_min_ms = ZB_MONITOR_LIVENESS_MIN_DEFAULT_MS;
+    self->liveness_max_ms = ZB_MONITOR_LIVENESS_MAX_DEFAULT_MS;
+    self->phi = ZB_MONITOR_PHI_DEFAULT;
     self->retention_ms = ZB_MONITOR_RETENTION_DEFAULT_MS;
     self->flap_threshold = ZB_MONITOR_FLAP_THRESHOLD_DEFAULT;
     self->flap_window_ms = ZB_MONITOR_FLAP_WINDOW_DEFAULT_MS;
@@ -518,6 +521,10 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     static const char *const keys[] = {"bind",
                                        "db",
                                        "liveness",
+                                       "liveness-min",
+                                       "liveness-max",
+                                       "phi",
+                                       "udp",
                                        "retention",
                                        "publish",
                                        "flap-threshold",
@@ -569,6 +576,25 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     if (zb_config_int(config, section, "liveness", self->liveness, ZB_MONITOR_LIVENESS_MIN,
                       ZB_MONITOR_LIVENESS_MAX, &value) == 0)
         self->liveness = (int)value;
+    zb_config_duration(config, section, "liveness-min", self->liveness_min_ms, 100, 600000,
+                       &self->liveness_min_ms);
+    zb_config_duration(config, section, "liveness-max", self->liveness_max_ms, 100, 3600000,
+                       &self->liveness_max_ms);
+    if (self->liveness_max_ms < self->liveness_min_ms) {
+        zconfig_t *max = zconfig_locate(section, "liveness-max");
+        zb_config_fail(config, max ? max : zconfig_locate(section, "liveness-min"),
+                       max ? "is below liveness-min" : "is above liveness-max (10s unless set)");
+    }
+    if (zb_config_int(config, section, "phi", self->phi, 1, 30, &value) == 0)
+        self->phi = (int)value;
+    node = section ? zconfig_locate(section, "udp") : NULL;
+    const char *udp = zb_config_string(config, section, "udp", NULL);
+    if (udp && zb_address_check(udp, why, sizeof(why)) != 0)
+        zb_config_fail(config, node, "%s", why);
+    else if (udp && strlen(udp) >= sizeof(self->udp))
+        zb_config_fail(config, node, "too long");
+    else if (udp)
+        snprintf(self->udp, sizeof(self->udp), "%s", udp);
     if (zb_config_duration(config, section, "retention", self->retention_ms,
                            ZB_MONITOR_RETENTION_MIN_MS, ZB_MONITOR_RETENTION_MAX_MS, &value) == 0)
         self->retention_ms = value;
@@ -667,6 +693,7 @@ int zb_monitor_config_reloadable(const zb_monitor_config_t *old, const zb_monito
         {"replay", offsetof(zb_monitor_config_t, replay)},
         //  The subscriptions are made once, before the socket binds.
         {"hosts", offsetof(zb_monitor_config_t, hosts)},
+        {"udp", offsetof(zb_monitor_config_t, udp)},
     };
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
         if (strcmp((const char *)old + fixed[i].offset, (const char *)fresh + fixed[i].offset)) {
@@ -812,6 +839,15 @@ void zb_monitor_config_test(bool verbose)
     assert(s_load_text(&config, "", err, sizeof(err)) == 0);
     assert(strcmp(config.bind, ZB_MONITOR_BIND_DEFAULT) == 0);
     assert(config.liveness == ZB_MONITOR_LIVENESS_DEFAULT);
+    assert(config.liveness_min_ms == 1000 && config.liveness_max_ms == 10000 && config.phi == 8);
+    assert(config.udp[0] == '\0');
+    assert(s_load_text(&config,
+                       "monitor\n    udp = *:7403\n    liveness-min = 500ms\n"
+                       "    liveness-max = 30s\n    phi = 12\n",
+                       err, sizeof(err)) == 0);
+    assert(strcmp(config.udp, "*:7403") == 0 && config.liveness_min_ms == 500 &&
+           config.liveness_max_ms == 30000 && config.phi == 12);
+    assert(s_load_text(&config, "", err, sizeof(err)) == 0);
     assert(config.channel_count == 0 && config.publish[0] == '\0' && config.repeat_ms == 0);
     assert(config.flap_threshold == ZB_MONITOR_FLAP_THRESHOLD_DEFAULT);
 
@@ -820,6 +856,11 @@ void zb_monitor_config_test(bool verbose)
         const char *expect;
     } bad[] = {
         {"monitor\n    liveness = 0\n", ": monitor/liveness: 0 is out of range"},
+        {"monitor\n    liveness-min = 2s\n    liveness-max = 1s\n",
+         ": monitor/liveness-max: is below liveness-min"},
+        {"monitor\n    liveness-min = 20s\n", ": monitor/liveness-min: is above liveness-max"},
+        {"monitor\n    phi = 0\n", ": monitor/phi: 0 is out of range"},
+        {"monitor\n    udp = nowhere\n", ": monitor/udp: "},
         {"monitor\n    liveness = x\n", ": monitor/liveness: \"x\" is not a whole number"},
         {"monitor\n    retention = 5\n", ": monitor/retention: \"5\" is not a duration"},
         {"monitor\n    retention = 1s\n", ": monitor/retention: \"1s\" is out of range"},

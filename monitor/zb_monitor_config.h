@@ -22,6 +22,9 @@
 #define ZB_MONITOR_RETENTION_MIN_MS (3600LL * 1000)
 #define ZB_MONITOR_RETENTION_MAX_MS (100LL * 365 * 86400 * 1000)
 
+#define ZB_MONITOR_LIVENESS_MIN_DEFAULT_MS 1000
+#define ZB_MONITOR_LIVENESS_MAX_DEFAULT_MS 10000
+#define ZB_MONITOR_PHI_DEFAULT 8
 #define ZB_MONITOR_FLAP_THRESHOLD_DEFAULT 6
 #define ZB_MONITOR_FLAP_WINDOW_DEFAULT_MS (10LL * 60 * 1000)
 #define ZB_MONITOR_CHANNELS_MAX 16
@@ -54,9 +57,13 @@ typedef struct {
 } zb_channel_config_t;
 
 typedef struct {
-    char bind[1024];          // ZeroMQ endpoint(s) the SUB socket binds, comma-separated
-    char db[4096];            // SQLite file
-    int liveness;             // beats a host may miss before it is silent
+    char bind[1024];         // ZeroMQ endpoint(s) the SUB socket binds, comma-separated
+    char db[4096];           // SQLite file
+    int liveness;            // beats a host may miss before it is silent
+    int64_t liveness_min_ms; // the adaptive silence threshold's bounds (zb_detector)
+    int64_t liveness_max_ms;
+    int phi;                  // its suspicion threshold: -log10 of false-silence odds per arrival
+    char udp[256];            // HOST:PORT of the liveness datagram socket (zb_pulse), "" = none
     int64_t retention_ms;     // outages that ended longer ago are pruned
     char publish[1024];       // ZeroMQ endpoint(s) the PUB socket of alerts binds, "" = none
     char replay[1024];        // ZeroMQ endpoint(s) the replay ROUTER binds (zb_replay), "" = none

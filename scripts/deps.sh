@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
     # build
     cmake make gcc pkg-config
-    libczmq-dev libzmq3-dev libsqlite3-dev libjansson-dev libyajl-dev libcurl4-openssl-dev
+    libczmq-dev libzmq3-dev libsodium-dev libsqlite3-dev libjansson-dev libyajl-dev libcurl4-openssl-dev
     libc-ares-dev libssl-dev
     libmicrohttpd-dev
     libcrypt-dev

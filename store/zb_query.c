@@ -44,6 +44,12 @@ json_t *zb_query_status_json(const zb_store_status_t *row)
     //  Only TLS probes have one.
     if (row->tls_expires_ms)
         json_object_set_new(o, "tls_expires", zb_query_json_time(row->tls_expires_ms));
+    //  Only hosts have a silence detector (once the monitor wrote it).
+    if (!row->service && row->silence_threshold_ms > 0) {
+        json_object_set_new(o, "silence_threshold_ms", json_integer(row->silence_threshold_ms));
+        json_object_set_new(o, "datagram_loss",
+                            row->datagram_loss >= 0 ? json_real(row->datagram_loss) : json_null());
+    }
     return o;
 }
 
@@ -210,6 +216,11 @@ json_t *zb_query_host_json(const zb_store_host_t *host)
                         known ? json_integer(host->replay_pending) : json_null());
     json_object_set_new(o, "replay_reported",
                         known ? zb_query_json_time(host->replay_reported_ms) : json_null());
+    json_object_set_new(o, "silence_threshold_ms",
+                        host->silence_threshold_ms > 0 ? json_integer(host->silence_threshold_ms)
+                                                       : json_null());
+    json_object_set_new(o, "datagram_loss",
+                        host->datagram_loss >= 0 ? json_real(host->datagram_loss) : json_null());
     return o;
 }
 

@@ -27,21 +27,30 @@ void zb_query_test(bool verbose)
 {
     (void)verbose;
     //  A host: its replay report counts only from its current agent run.
-    zb_store_host_t host = {"web-1", "alive", 0,    "0123456789abcdef", 1000,
-                            1500,    3,       2000, "0123456789abcdef"};
+    zb_store_host_t host = {
+        "web-1", "alive", 0, "0123456789abcdef", 1000, 1500, 3, 2000, "0123456789abcdef", 0, -1};
     assert(zb_query_host_replay_known(&host));
     s_expect(zb_query_host_json(&host),
              "{\"host\":\"web-1\",\"state\":\"alive\",\"since\":\"1970-01-01T00:00:00.000Z\","
              "\"last_seen\":\"1970-01-01T00:00:01.500Z\",\"instance\":\"0123456789abcdef\","
              "\"interval_ms\":1000,\"replay_pending\":3,"
-             "\"replay_reported\":\"1970-01-01T00:00:02.000Z\"}");
+             "\"replay_reported\":\"1970-01-01T00:00:02.000Z\",\"silence_threshold_ms\":null,"
+             "\"datagram_loss\":null}");
     host.replay_instance = "00000000000000ff";
     host.last_seen_ms = 0;
     assert(!zb_query_host_replay_known(&host));
     s_expect(zb_query_host_json(&host),
              "{\"host\":\"web-1\",\"state\":\"alive\",\"since\":\"1970-01-01T00:00:00.000Z\","
              "\"last_seen\":null,\"instance\":\"0123456789abcdef\",\"interval_ms\":1000,"
-             "\"replay_pending\":null,\"replay_reported\":null}");
+             "\"replay_pending\":null,\"replay_reported\":null,\"silence_threshold_ms\":null,"
+             "\"datagram_loss\":null}");
+    host.silence_threshold_ms = 1250;
+    host.datagram_loss = 0.125;
+    s_expect(zb_query_host_json(&host),
+             "{\"host\":\"web-1\",\"state\":\"alive\",\"since\":\"1970-01-01T00:00:00.000Z\","
+             "\"last_seen\":null,\"instance\":\"0123456789abcdef\",\"interval_ms\":1000,"
+             "\"replay_pending\":null,\"replay_reported\":null,\"silence_threshold_ms\":1250,"
+             "\"datagram_loss\":0.125}");
 
     //  An alert and its deliveries: the payload embedded as JSON.
     zb_store_alert_t alert = {.seq = 1,

@@ -40,8 +40,8 @@ static void s_test_store(void)
     //  its redis down [1200, 1300] and [1550, open); ssh never down.
     //  web-2/db down [900, 1100] (before the window start) and removed
     //  since: still in the report. web-3 has nothing at all.
-    zb_store_host_t h1 = {"web-1", "alive", 0, "0123456789abcdef", 1000, 0, -1, 0, ""};
-    zb_store_host_t h3 = {"web-3", "alive", 0, "0123456789abcdef", 1000, 0, -1, 0, ""};
+    zb_store_host_t h1 = {"web-1", "alive", 0, "0123456789abcdef", 1000, 0, -1, 0, "", 0, -1};
+    zb_store_host_t h3 = {"web-3", "alive", 0, "0123456789abcdef", 1000, 0, -1, 0, "", 0, -1};
     assert(zb_store_host_put(store, &h1) == 0 && zb_store_host_put(store, &h3) == 0);
     zb_store_service_t redis = {"web-1", "redis", "probe", "down", 1550 * S, "refused", "", 0};
     zb_store_service_t ssh = {"web-1", "ssh", "probe", "up", 0, "ok", "", 0};

@@ -33,15 +33,17 @@
 
 const char *const zb_store_sql[S_COUNT] = {
     [S_HOSTS] = "SELECT name, state, since_ms, instance, interval_ms, last_seen_ms, "
-                "ifnull(replay_pending, -1), replay_reported_ms, replay_instance "
+                "ifnull(replay_pending, -1), replay_reported_ms, replay_instance, "
+                "ifnull(silence_threshold_ms, 0), ifnull(datagram_loss, -1) "
                 "FROM hosts ORDER BY name",
     [S_SERVICES] = "SELECT host, name, kind, state, since_ms, reason, error, "
                    "ifnull(tls_expires_ms, 0) FROM services ORDER BY host, name",
     [S_OPEN_OUTAGES] = "SELECT " S_OUTAGE_COLUMNS " FROM outages WHERE ended_at_ms IS NULL",
     //  NULL sorts first, so each host's own row precedes its services.
-    [S_STATUS] = "SELECT name, NULL, state, since_ms, NULL, NULL, 0 FROM hosts "
+    [S_STATUS] = "SELECT name, NULL, state, since_ms, NULL, NULL, 0, "
+                 "ifnull(silence_threshold_ms, 0), ifnull(datagram_loss, -1) FROM hosts "
                  "UNION ALL SELECT host, name, state, since_ms, reason, error, "
-                 "ifnull(tls_expires_ms, 0) FROM services ORDER BY 1, 2",
+                 "ifnull(tls_expires_ms, 0), 0, -1 FROM services ORDER BY 1, 2",
     [S_ALERT_GET] = "SELECT " S_DELIVERY_COLUMNS " FROM alerts a LEFT JOIN deliveries d "
                     "ON 0 WHERE a.id = ?1",
     //  What an alertmanager channel restates: opening alerts it was sent of
@@ -199,6 +201,8 @@ const char *const zb_store_sql[S_COUNT] = {
                      "replay_pending = coalesce(?3, replay_pending), "
                      "replay_reported_ms = coalesce(?4, replay_reported_ms), "
                      "replay_instance = coalesce(?5, replay_instance) WHERE name = ?1",
+    [S_HOST_DETECTOR] = "UPDATE hosts SET silence_threshold_ms = ?2, datagram_loss = ?3 "
+                        "WHERE name = ?1",
 };
 void zb_store_set_error(zb_store_t *self, const char *format, ...)
 {

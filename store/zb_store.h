@@ -44,6 +44,9 @@ typedef struct {
     int64_t replay_pending;      // its agent's last report over replay, -1 when none
     int64_t replay_reported_ms;  // when that report came, 0 when none
     const char *replay_instance; // the agent run that made it ("" when none)
+    //  Read only (written by zb_store_host_detector):
+    int64_t silence_threshold_ms; // its silence detector's threshold, 0 when not written
+    double datagram_loss;         // liveness datagrams lost (0 to 1), -1 when none heard
 } zb_store_host_t;
 
 //  The monitor's own row (schema 5): who writes the database, since when,
@@ -97,9 +100,11 @@ typedef struct {
     const char *service;
     const char *state;
     int64_t since_ms;
-    const char *reason;     // NULL for a host row
-    const char *error;      // NULL for a host row
-    int64_t tls_expires_ms; // TLS probes: the certificate's notAfter; 0 none
+    const char *reason;           // NULL for a host row
+    const char *error;            // NULL for a host row
+    int64_t tls_expires_ms;       // TLS probes: the certificate's notAfter; 0 none
+    int64_t silence_threshold_ms; // a host row's (zb_store_host_t); 0 otherwise
+    double datagram_loss;         // a host row's; -1 otherwise
 } zb_store_status_t;
 
 //  One alert of the outbox. service is NULL for a host alert, outage_id 0
@@ -239,6 +244,9 @@ int zb_store_monitor_put(zb_store_t *self, const zb_store_monitor_t *monitor);
 int zb_store_host_heard(zb_store_t *self, const char *name, int64_t last_seen_ms,
                         int64_t replay_pending, int64_t replay_reported_ms,
                         const char *replay_instance);
+//  A host's silence detector: its threshold and datagram loss (loss < 0:
+//  none heard, NULL).
+int zb_store_host_detector(zb_store_t *self, const char *name, int64_t threshold_ms, double loss);
 //  Changes kept in memory after failed commits, waiting for a retry; 0 when
 //  the last commit succeeded.
 size_t zb_store_kept(zb_store_t *self);

@@ -60,6 +60,19 @@ int zb_store_host_heard(zb_store_t *self, const char *name, int64_t last_seen_ms
     }
     return zb_store_step(self, S_HOST_HEARD);
 }
+
+int zb_store_host_detector(zb_store_t *self, const char *name, int64_t threshold_ms, double loss)
+{
+    assert(self && name);
+    if (zb_store_write_begin(self) != 0)
+        return -1;
+    sqlite3_stmt *stmt = self->stmt[S_HOST_DETECTOR];
+    zb_store_bind_text(stmt, 1, name);
+    sqlite3_bind_int64(stmt, 2, threshold_ms);
+    if (loss >= 0)
+        sqlite3_bind_double(stmt, 3, loss);
+    return zb_store_step(self, S_HOST_DETECTOR);
+}
 int zb_store_service_put(zb_store_t *self, const zb_store_service_t *service)
 {
     assert(self && service && service->host && service->name && service->state);
@@ -131,6 +144,8 @@ static int s_host_row(sqlite3_stmt *stmt, void *fn, void *arg)
         .replay_pending = sqlite3_column_int64(stmt, 6),
         .replay_reported_ms = sqlite3_column_int64(stmt, 7),
         .replay_instance = zb_store_text(stmt, 8),
+        .silence_threshold_ms = sqlite3_column_int64(stmt, 9),
+        .datagram_loss = sqlite3_column_double(stmt, 10),
     };
     return ((zb_store_host_fn *)fn)(&host, arg);
 }
@@ -159,6 +174,8 @@ static int s_status_row(sqlite3_stmt *stmt, void *fn, void *arg)
         .reason = zb_store_text_or_null(stmt, 4),
         .error = zb_store_text_or_null(stmt, 5),
         .tls_expires_ms = sqlite3_column_int64(stmt, 6),
+        .silence_threshold_ms = sqlite3_column_int64(stmt, 7),
+        .datagram_loss = sqlite3_column_double(stmt, 8),
     };
     return ((zb_store_status_fn *)fn)(&row, arg);
 }

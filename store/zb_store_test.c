@@ -274,8 +274,11 @@ void zb_store_test(bool verbose)
     assert(store);
     assert(zb_store_version(store) == zb_store_latest_version());
 
-    zb_store_host_t host = {"web-1", "alive", 1000, "0123456789abcdef", 1000, 1500, -1, 0, ""};
+    zb_store_host_t host = {"web-1", "alive", 1000, "0123456789abcdef", 1000, 1500, -1, 0,
+                            "",      0,       -1};
     assert(zb_store_host_put(store, &host) == 0);
+    //  The detector's columns: NULL until written, loss NULL for ZeroMQ only.
+    assert(zb_store_host_detector(store, "web-1", 1250, 0.125) == 0);
     host.state = "silent";
     assert(zb_store_host_put(store, &host) == 0); // upsert
     zb_store_service_t service = {"web-1", "redis",   "probe", "down",

@@ -61,9 +61,11 @@ class NetFaultCase(FaultCase):
             self.services[key][1] = None
         return port
 
-    def start_ns_agent(self, n, names, monitors=((7400, 7403),), beat=None, name=None):
+    def start_ns_agent(self, n, names, monitors=((7400, 7403),), beat=None, name=None,
+                       extra=()):
         """Agent of host n ("h<n>") probing its services, publishing to each
-        (port, replay port) of the monitor namespace, journaling to tmp."""
+        (port, replay port) of the monitor namespace, journaling to tmp.
+        extra: more (key, value) pairs of the agent section."""
         self.journal = os.path.join(self.tmp, "journal-h%d" % n)
         addr = self.net.monitor_addr(n)
         probes = [(svc, {"probe": "127.0.0.1:%d" % self.services[(n, svc)][0],
@@ -71,7 +73,7 @@ class NetFaultCase(FaultCase):
         text = agent_config(
             ", ".join("tcp://%s:%d" % (addr, p) for p, _ in monitors), probes, "h%d" % n, beat,
             keys=(("replay", ", ".join("tcp://%s:%d" % (addr, r) for _, r in monitors)),
-                  ("journal", self.journal)))
+                  ("journal", self.journal)) + tuple(extra))
         path = self.write("agent-h%d.cfg" % n, text)
         return self.start(self.net.exec_args(self.net.host(n), [
             zbtest.bin("zbeat-agent"), "-c", path]), name or "agent-h%d" % n)

@@ -193,7 +193,12 @@ class CliOutputTest(MonitorCase):
         self.assertEqual([h["host"] for h in hosts], ["a-1", "b-2", "c-3"])
         for h in hosts:
             self.assertEqual(set(h), {"host", "state", "since", "last_seen", "instance",
-                                      "interval_ms", "replay_pending", "replay_reported"})
+                                      "interval_ms", "replay_pending", "replay_reported",
+                                      "silence_threshold_ms", "datagram_loss"})
+            # No datagrams: no loss estimate; the threshold once written is
+            # ZeroMQ's, at least liveness x the hour-long beat.
+            self.assertIsNone(h["datagram_loss"])
+            self.assertTrue(h["silence_threshold_ms"] in (None, 5 * 3600000), h)
             self.assertRegex(h["instance"], r"^[0-9a-f]{16}$")
             # These agents have no replay channel: nothing reported.
             self.assertEqual((h["replay_pending"], h["replay_reported"]), (None, None))
@@ -207,7 +212,8 @@ class CliOutputTest(MonitorCase):
         rc, out, err = self.cli("hosts", "--csv")
         self.assertEqual(list(csv.reader(io.StringIO(out)))[0],
                          ["host", "state", "since", "last_seen", "instance", "interval_ms",
-                          "replay_pending", "replay_reported"])
+                          "replay_pending", "replay_reported", "silence_threshold_ms",
+                          "datagram_loss"])
 
     def test_db_from_environment_and_after_the_monitor_stopped(self):
         self.stop_monitor()
