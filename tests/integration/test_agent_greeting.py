@@ -69,11 +69,17 @@ class SshTest(GreetingCase):
                             "127.0.0.1:%d" % port], capture_output=True, text=True)
         self.assertLessEqual(len(r.stdout.splitlines()), 1, r.stdout)
         # The probe gave its own identification before closing: sshd logs
-        # one line per check ("[preauth]"); kex_exchange_identification is
-        # logged only for the test's own port check, which says nothing.
+        # one line per such check ("[preauth]"); kex_exchange_identification
+        # is logged for the test's own port check, which says nothing, and
+        # for a check that timed out before sshd's banner came (sshd forks
+        # and loads its keys per connection: on a loaded machine that can
+        # outlast the check's timeout). A probe that never identified itself
+        # would have every check logged so, and none [preauth].
         log = self.sshd_proc.output()
-        self.assertGreaterEqual(log.count("[preauth]"), 3, log)
-        self.assertEqual(log.count("kex_exchange_identification"), 1, log)
+        polite = log.count("[preauth]")
+        silent = log.count("kex_exchange_identification") - 1
+        self.assertGreaterEqual(polite, 3, log)
+        self.assertLessEqual(silent, polite // 2, log)
         start = self.mark()
         self.sshd_proc.send_signal(signal.SIGTERM)
         down = self.wait_event("ssh", "down", 5, start=start)
