@@ -631,7 +631,7 @@ static int s_load_agent(zb_config_t *config, zconfig_t *section, zb_agent_config
                 "the machine's host name \"%s\" is not a valid name (" ZB_NAME_RULE
                 "); set agent/name",
                 host);
-        snprintf(self->name, sizeof(self->name), "%s", host);
+        snprintf(self->name, sizeof(self->name), "%.*s", ZB_NAME_MAX, host); // valid: fits
     }
     if (zb_net_endpoints_check(monitor, false, why, sizeof(why)) == -1)
         return zb_config_fail(config, zconfig_locate(section, "monitor"), "%s", why);

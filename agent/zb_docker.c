@@ -383,14 +383,14 @@ static int s_events_pump(zb_docker_t *self, int ms, CURLcode *result)
     return running ? 0 : 1;
 }
 
-static void s_lost(zb_docker_t *self, const char *format, const char *why)
+static void s_lost(zb_docker_t *self, const char *what, const char *why)
 {
     if (self->lost_said)
         return;
     self->lost_said = true;
     zb_docker_msg_t *msg = zb_docker_msg_new(ZB_DOCKER_LOST, NULL);
-    if (msg)
-        snprintf(msg->text, sizeof(msg->text), format, why);
+    if (msg) //  cut to fit: a long curl error must not hide the start
+        snprintf(msg->text, sizeof(msg->text), "docker: %s%.200s", what, why);
     s_send(self, msg);
 }
 
@@ -425,7 +425,7 @@ static bool s_session(zb_docker_t *self)
                  ended ? curl_easy_strerror(result) : "no answer from the events stream");
         if (status)
             snprintf(err, sizeof(err), "GET /events: HTTP %ld", status);
-        s_lost(self, "docker: %s", err);
+        s_lost(self, "", err);
         goto done;
     }
     query = s_filters_query(self, false);
@@ -433,7 +433,7 @@ static bool s_session(zb_docker_t *self)
     curl_free(query);
     json_t *list = s_get(self, path, err, sizeof(err));
     if (!list) {
-        s_lost(self, "docker: %s", err);
+        s_lost(self, "", err);
         goto done;
     }
     s_send(self, zb_docker_msg_new(ZB_DOCKER_SYNC, NULL));
@@ -448,7 +448,7 @@ static bool s_session(zb_docker_t *self)
     }
     json_decref(list);
     if (!complete) {
-        s_lost(self, "docker: %s", "an inspect failed during the list");
+        s_lost(self, "", "an inspect failed during the list");
         goto done;
     }
     s_send(self, zb_docker_msg_new(ZB_DOCKER_SYNCED, NULL));
@@ -460,7 +460,7 @@ static bool s_session(zb_docker_t *self)
         s_events_drain(self);
     if (ended == 1) {
         s_events_drain(self);
-        s_lost(self, "docker: the events stream ended: %s", curl_easy_strerror(result));
+        s_lost(self, "the events stream ended: ", curl_easy_strerror(result));
     }
 done:
     curl_multi_remove_handle(self->multi, self->events);

@@ -119,7 +119,7 @@ static void s_expect_outages(const char *db, const char *expect)
     char *save = NULL;
     for (char *item = strtok_r(rows.text, ";", &save); item; item = strtok_r(NULL, ";", &save)) {
         char tmp[4096];
-        snprintf(tmp, sizeof(tmp), "%s;%s", item, reversed);
+        snprintf(tmp, sizeof(tmp), "%.2000s;%.2000s", item, reversed);
         snprintf(reversed, sizeof(reversed), "%s", tmp);
     }
     if (strcmp(reversed, expect) != 0) {
