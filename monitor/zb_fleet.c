@@ -302,6 +302,8 @@ zb_fleet_host_t *zb_fleet_host_get(zb_fleet_t *self, const char *name, int64_t n
 }
 
 //  --------------------------------------------------------------------------
+//  Events
+
 void zb_fleet_event(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t *msg)
 {
     //  The state moved past the last full beat: only the next one (which
@@ -513,6 +515,7 @@ int zb_fleet_load_outage(zb_fleet_t *self, const char *name_host, const char *na
 }
 
 //  --------------------------------------------------------------------------
+//  The fleet: lifecycle, settings, lookups
 
 zb_fleet_t *zb_fleet_new(const zb_fleet_sink_t *sink, void *arg, int liveness)
 {
