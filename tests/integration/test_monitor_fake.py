@@ -263,7 +263,7 @@ class MonitorFakeAgentTest(MonitorCase):
             [b"beat.web-1", b"{not json"],
             [b"beat.web-1", b"[1, 2, 3]"],
             [b"beat.web-1", b"\xff\xfe\x00garbage"],
-            variant(v=2),
+            variant(v=99),  # no such protocol version (2 is thin beats)
             variant(host="x" * 10000),
             variant(host="bad host"),
             variant(instance="nothex"),

@@ -224,7 +224,9 @@ class ClientLibrary(zbtest.TestCase):
         server = pushtest.LineServer(self)
         rc, out, err = self.run_cmd(self.example(server, 2))
         self.assertEqual(rc, 0, err)
-        lines = server.lines()
+        # The client has exited; the server thread may not have read its
+        # last line yet.
+        lines = server.wait_lines(lambda l: l[-1:] == ["BYE"], 5, "BYE")["lines"]
         self.assertEqual(lines[0], "HELLO worker interval=1000ms")
         self.assertEqual(lines[-1], "BYE")
         self.assertIn("PING", lines)
@@ -244,7 +246,8 @@ class ClientLibrary(zbtest.TestCase):
         server.wait_lines(lambda l: l[:1] == ["HELLO worker interval=1000ms"], 10, "HELLO")
         proc.send_signal(signal.SIGTERM)
         self.assertEqual(proc.wait(), 0)
-        self.assertEqual(server.lines()[-1], "BYE")
+        # Its last line, once the server thread has read it.
+        server.wait_lines(lambda l: l[-1:] == ["BYE"], 5, "BYE as the last line")
 
 
 if __name__ == "__main__":
