@@ -1,5 +1,6 @@
 /*  zb_agent: the agent daemon. See zb_agent.h. */
 #include "zb_agent.h"
+#include "zb_agent_internal.h"
 #include "zb_discover.h"
 #include "zb_endpoints.h"
 #include "zb_listener.h"
@@ -34,41 +35,6 @@
 //  File descriptors kept out of the push listener's reach: ZeroMQ's
 //  sockets and pipes, the loop's epoll and signalfd, a log file, ...
 #define ZB_AGENT_FD_RESERVE 64
-
-//  One configured service: exactly one of the two is set.
-typedef struct {
-    zb_probe_t *probe; // the agent probes it
-    zb_push_t *push;   // it heartbeats the agent (push, ttl)
-} s_service_t;
-
-struct _zb_agent_t {
-    zb_agent_config_t *config;          // owned; replaced by a reload
-    char *path;                         // the configuration file, for reloads
-    zb_agent_overrides_t overrides;     // flags and environment (strings owned)
-    zb_loop_t *loop;                    // everything runs here
-    zb_resolver_t *resolver;            // the probes' names, looked up in loop
-    zsock_t *pub;                       // connected to every monitor
-    zb_watch_t *watch;                  // heartbeats and reachability of pub's monitors
-    zb_journal_t *journal;              // recent events, when journal or replay is set
-    zb_replay_t *replay;                // replays the journal to monitors until acked
-    zb_alive_t *alive;                  // liveness datagrams (agent/udp), or NULL
-    s_service_t *services;              // config order
-    size_t service_count;               // services made
-    size_t probe_count;                 // of which probed
-    zhashx_t *pushes;                   // name -> zb_push_t, for the listener
-    zb_listener_t *listener;            // when there are push or ttl services
-    zb_discover_t *discover;            // services from Docker labels (discover = docker)
-    zb_timer_t beat_timer;              // next beat
-    int64_t next_beat;                  // monotonic ms
-    char instance[ZB_INSTANCE_LEN + 1]; // random per start
-    uint64_t seq;                       // last sequence number used
-    uint64_t dropped;                   // messages refused at the HWM
-    uint64_t dropped_logged;            // dropped when last logged
-    zb_msg_t *beat;                     // reused for every beat
-    uint64_t full_digest;               // the table the last full beat carried
-    int64_t thin_run;                   // thin beats sent since that full beat, -1 none yet
-    zb_msg_t *event;                    // reused for every event
-};
 
 static void s_make_instance(char *buf)
 {
@@ -109,8 +75,6 @@ static void s_publish(zb_agent_t *self, zb_msg_t *msg)
     }
 }
 
-static const zb_service_status_t *s_service_status(const s_service_t *service);
-
 //  The beat reads every status where it lives (zb_msg_send_beat), instead
 //  of copying them all into a message first.
 static const zb_service_status_t *s_beat_service(void *arg, size_t index)
@@ -118,7 +82,7 @@ static const zb_service_status_t *s_beat_service(void *arg, size_t index)
     zb_agent_t *self = arg;
     if (index >= self->service_count)
         return zb_discover_status(self->discover, index - self->service_count);
-    return s_service_status(&self->services[index]);
+    return zb_agent_service_status(&self->services[index]);
 }
 
 //  Thin or full (protocol v2, agent/full-every): full when the table
@@ -212,7 +176,7 @@ static void s_on_push_change(zb_push_t *push, zb_state_t from, void *arg)
 }
 
 //  Publishes that a service is no longer watched.
-static void s_publish_removed(zb_agent_t *self, const zb_service_status_t *status)
+void zb_agent_publish_removed(zb_agent_t *self, const zb_service_status_t *status)
 {
     zb_msg_t *event = self->event;
     snprintf(event->service, sizeof(event->service), "%s", status->name);
@@ -235,14 +199,14 @@ static void s_on_discovered_change(void *arg, const zb_service_status_t *status,
 
 static void s_on_discovered_removed(void *arg, const zb_service_status_t *status)
 {
-    s_publish_removed(arg, status);
+    zb_agent_publish_removed(arg, status);
 }
 
 static bool s_on_discovered_taken(void *arg, const char *name)
 {
     zb_agent_t *self = arg;
     for (size_t i = 0; i < self->service_count; i++)
-        if (strcmp(s_service_status(&self->services[i])->name, name) == 0)
+        if (strcmp(zb_agent_service_status(&self->services[i])->name, name) == 0)
             return true;
     return false;
 }
@@ -305,7 +269,7 @@ static void s_on_closed(void *arg, const char *service, const char *error)
 //  The listener may hold only the descriptors that probes and ZeroMQ leave
 //  over: a flood of connections must never make a probe's connect fail
 //  with EMFILE. Real push services always fit, idle strangers may not.
-static size_t s_listener_max_conns(const zb_agent_config_t *config, size_t probe_count)
+size_t zb_agent_listener_max_conns(const zb_agent_config_t *config, size_t probe_count)
 {
     size_t want = ZB_LISTENER_MAX_CONNS;
     if (want < 2 * config->push_count)
@@ -324,7 +288,7 @@ static size_t s_listener_max_conns(const zb_agent_config_t *config, size_t probe
 }
 
 //  Binds the listener for config (which declares push or ttl services).
-static zb_listener_t *s_listener_new(zb_agent_t *self, const zb_agent_config_t *config,
+zb_listener_t *zb_agent_listener_new(zb_agent_t *self, const zb_agent_config_t *config,
                                      size_t probe_count, char *err, size_t errsize)
 {
     zb_listener_callbacks_t callbacks = {s_on_hello, s_on_ping, s_on_checkin, s_on_bye,
@@ -332,12 +296,12 @@ static zb_listener_t *s_listener_new(zb_agent_t *self, const zb_agent_config_t *
     zb_listener_t *listener =
         zb_listener_new(self->loop, config->listen, &callbacks, self, err, errsize);
     if (listener)
-        zb_listener_set_max_conns(listener, s_listener_max_conns(config, probe_count));
+        zb_listener_set_max_conns(listener, zb_agent_listener_max_conns(config, probe_count));
     return listener;
 }
 
 //  The listener's name -> zb_push_t index over services.
-static zhashx_t *s_pushes_new(const s_service_t *services, size_t count)
+zhashx_t *zb_agent_pushes_new(const zb_agent_service_t *services, size_t count)
 {
     zhashx_t *pushes = zhashx_new();
     if (!pushes)
@@ -353,12 +317,13 @@ static zhashx_t *s_pushes_new(const s_service_t *services, size_t count)
 
 //  Services
 
-static const zb_service_status_t *s_service_status(const s_service_t *service)
+const zb_service_status_t *zb_agent_service_status(const zb_agent_service_t *service)
 {
     return service->probe ? zb_probe_status(service->probe) : zb_push_status(service->push);
 }
 
-static int s_service_make(zb_agent_t *self, const zb_service_config_t *config, s_service_t *service)
+int zb_agent_service_make(zb_agent_t *self, const zb_service_config_t *config,
+                          zb_agent_service_t *service)
 {
     if (config->probed)
         service->probe =
@@ -368,7 +333,7 @@ static int s_service_make(zb_agent_t *self, const zb_service_config_t *config, s
     return service->probe || service->push ? 0 : -1;
 }
 
-static void s_service_destroy(s_service_t *service)
+void zb_agent_service_destroy(zb_agent_service_t *service)
 {
     zb_probe_destroy(&service->probe);
     zb_push_destroy(&service->push);
@@ -376,7 +341,7 @@ static void s_service_destroy(s_service_t *service)
 
 //  The first checks of new probes are spread, 2 ms apart, over at most
 //  ZB_AGENT_SPREAD_MS (or the probe's interval if shorter).
-static void s_service_start(const s_service_t *service, size_t index, size_t count)
+void zb_agent_service_start(const zb_agent_service_t *service, size_t index, size_t count)
 {
     if (service->push) {
         zb_push_start(service->push);
@@ -525,7 +490,7 @@ zb_agent_t *zb_agent_new(zb_agent_config_t **config_p, const char *path,
             goto failed;
     }
     for (size_t i = 0; i < config->service_count; i++) {
-        if (s_service_make(self, &config->services[i], &self->services[i]) == -1) {
+        if (zb_agent_service_make(self, &config->services[i], &self->services[i]) == -1) {
             zb_log_error("out of memory");
             goto failed;
         }
@@ -533,7 +498,7 @@ zb_agent_t *zb_agent_new(zb_agent_config_t **config_p, const char *path,
         if (config->services[i].probed)
             self->probe_count++;
     }
-    self->pushes = s_pushes_new(self->services, self->service_count);
+    self->pushes = zb_agent_pushes_new(self->services, self->service_count);
     if (!self->pushes) {
         zb_log_error("out of memory");
         goto failed;
@@ -541,7 +506,7 @@ zb_agent_t *zb_agent_new(zb_agent_config_t **config_p, const char *path,
     //  No push or ttl services: nothing would be accepted, keep the port free.
     if (config->push_count > 0) {
         char err[512];
-        self->listener = s_listener_new(self, config, self->probe_count, err, sizeof(err));
+        self->listener = zb_agent_listener_new(self, config, self->probe_count, err, sizeof(err));
         if (!self->listener) {
             zb_log_error("push listener: %s", err);
             goto failed;
@@ -576,7 +541,7 @@ void zb_agent_destroy(zb_agent_t **self_p)
     zb_discover_destroy(&self->discover); // its thread first, then its probes
     zhashx_destroy(&self->pushes);
     for (size_t i = 0; i < self->service_count; i++)
-        s_service_destroy(&self->services[i]);
+        zb_agent_service_destroy(&self->services[i]);
     free(self->services);
     zb_alive_destroy(&self->alive);       // cancels its lookups
     zb_resolver_destroy(&self->resolver); // after the probes, which cancel their lookups
@@ -623,8 +588,8 @@ int zb_agent_run(zb_agent_t *self)
                     config->discover_filter ? config->discover_filter : "");
     size_t probe_index = 0;
     for (size_t i = 0; i < self->service_count; i++)
-        s_service_start(&self->services[i], self->services[i].probe ? probe_index++ : 0,
-                        self->probe_count);
+        zb_agent_service_start(&self->services[i], self->services[i].probe ? probe_index++ : 0,
+                               self->probe_count);
     //  The first beat goes out at once; it is usually lost while the
     //  monitor's subscription is on its way, and the next one repairs that.
     self->next_beat = zb_time_mono_ms();
@@ -634,259 +599,4 @@ int zb_agent_run(zb_agent_t *self)
         return -1;
     }
     return 0;
-}
-
-//  Reload
-
-//  What a reload will do, prepared before anything running is touched.
-typedef struct {
-    zb_agent_config_t *config; // the new configuration
-    s_service_t *services;     // in the new config's order
-    zb_plan_t *diff;           // which services carry on, restart, come and go
-    size_t probe_count;        // in the new config
-    zhashx_t *pushes;          // over services
-    zb_listener_t *listener;   // newly bound (listen changed, or the first push service)
-    bool monitors_connected;   // endpoints new in config->monitor are connected
-    zb_replay_t *replay;       // to the new replay endpoints
-    zb_journal_t *journal;     // in memory, when replay begins without a journal before
-} s_plan_t;
-
-//  Undoes a plan that will not be applied: everything it made is destroyed
-//  (running objects it would have kept are left alone).
-static void s_plan_abandon(zb_agent_t *self, s_plan_t *plan)
-{
-    if (plan->monitors_connected)
-        zb_endpoints_disconnect(self->pub, plan->config->monitor, self->config->monitor);
-    zb_replay_destroy(&plan->replay); // before the journal it reads
-    zb_journal_destroy(&plan->journal);
-    zb_listener_destroy(&plan->listener);
-    zhashx_destroy(&plan->pushes);
-    if (plan->services && plan->diff)
-        for (size_t i = 0; i < plan->config->service_count; i++)
-            if (!zb_plan_keeps(plan->diff->action[i]))
-                s_service_destroy(&plan->services[i]);
-    free(plan->services);
-    zb_plan_destroy(&plan->diff);
-    zb_agent_config_destroy(&plan->config);
-}
-
-//  Everything that may fail: the new services' objects, the listener's
-//  bind, the new monitor connections. Returns 0, or -1 with err set.
-static int s_plan_make(zb_agent_t *self, s_plan_t *plan, char *err, size_t errsize)
-{
-    zb_agent_config_t *config = plan->config;
-    size_t count = config->service_count;
-    plan->services = calloc(count ? count : 1, sizeof(*plan->services));
-    plan->diff = zb_plan_new(self->config, config);
-    int rc = -1;
-    if (!plan->services || !plan->diff) {
-        snprintf(err, errsize, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < count; i++) {
-        const zb_service_config_t *service = &config->services[i];
-        if (zb_plan_keeps(plan->diff->action[i]))
-            plan->services[i] = self->services[plan->diff->old_index[i]];
-        else if (s_service_make(self, service, &plan->services[i]) == -1) {
-            snprintf(err, errsize, "out of memory");
-            goto done;
-        }
-        if (service->probed)
-            plan->probe_count++;
-    }
-    plan->pushes = s_pushes_new(plan->services, count);
-    if (!plan->pushes) {
-        snprintf(err, errsize, "out of memory");
-        goto done;
-    }
-    if (config->push_count > 0 &&
-        (!self->listener || strcmp(config->listen, self->config->listen) != 0)) {
-        char why[512];
-        plan->listener = s_listener_new(self, config, plan->probe_count, why, sizeof(why));
-        if (!plan->listener) {
-            snprintf(err, errsize, "push listener: %s", why);
-            goto done;
-        }
-    }
-    if (zb_endpoints_connect(self->pub, config->monitor, self->config->monitor) == -1) {
-        snprintf(err, errsize, "agent/monitor: cannot connect (see above)");
-        goto done;
-    }
-    plan->monitors_connected = true;
-    //  New replay endpoints: a new replay offers the whole journal to each
-    //  (acks are in memory; monitors ignore what they already have).
-    if (plan->diff->replay_changed && config->replay) {
-        zb_journal_t *journal = self->journal;
-        if (!journal) {
-            char why[512];
-            journal = plan->journal = zb_journal_new(NULL, 0, why, sizeof(why));
-            if (!journal) {
-                snprintf(err, errsize, "journal: %s", why);
-                goto done;
-            }
-        }
-        plan->replay = zb_replay_new(self->loop, journal, config->replay, config->beat_ms,
-                                     &config->curve, config->name, self->instance);
-        if (!plan->replay) {
-            snprintf(err, errsize, "agent/replay: cannot connect (see above)");
-            goto done;
-        }
-    }
-    rc = 0;
-done:
-    return rc;
-}
-
-//  Publishes a service's removal and forgets it.
-static void s_service_remove(zb_agent_t *self, s_service_t *service)
-{
-    const zb_service_status_t *status = s_service_status(service);
-    if (service->push && self->listener)
-        zb_listener_drop(self->listener, status->name, "removed");
-    s_publish_removed(self, status);
-    s_service_destroy(service);
-}
-
-//  Applies a plan; nothing here can fail.
-static void s_plan_apply(zb_agent_t *self, s_plan_t *plan)
-{
-    zb_agent_config_t *config = plan->config;
-    const zb_plan_t *diff = plan->diff;
-
-    //  First, so that the transitions below go to the new replay too.
-    if (diff->replay_changed) {
-        zb_replay_destroy(&self->replay);
-        self->replay = plan->replay;
-        plan->replay = NULL;
-        if (plan->journal) {
-            self->journal = plan->journal;
-            plan->journal = NULL;
-        }
-        zb_log_info("replay to %s", config->replay ? config->replay : "no monitor");
-    }
-
-    //  Liveness datagrams: started over with the new targets, interval or
-    //  keys (the sequence restarts too; monitors take that in their stride).
-    const zb_agent_config_t *was = self->config;
-    if ((was->udp == NULL) != (config->udp == NULL) ||
-        (config->udp && strcmp(was->udp, config->udp) != 0) ||
-        was->udp_beat_ms != config->udp_beat_ms || !zb_curve_same(&was->curve, &config->curve)) {
-        zb_alive_destroy(&self->alive);
-        if (config->udp)
-            self->alive = zb_alive_new(self->loop, self->resolver, config->udp, config->udp_beat_ms,
-                                       &config->curve, config->name, self->instance);
-        zb_log_info("udp: %s", self->alive ? config->udp : "off");
-    }
-
-    //  Removed services: announced, so monitors close their outages as
-    //  "removed" instead of waiting for them.
-    for (size_t j = 0; j < self->service_count; j++)
-        if (diff->removed[j])
-            s_service_remove(self, &self->services[j]);
-    for (size_t i = 0; i < config->service_count; i++) {
-        size_t j = diff->old_index[i];
-        const zb_service_config_t *service = &config->services[i];
-        if (diff->action[i] == ZB_PLAN_ADD)
-            continue;
-        s_service_t *old = &self->services[j];
-        if (zb_plan_keeps(diff->action[i])) {
-            //  Same object, new configuration: points into the new config
-            //  before the old one is freed.
-            if (old->probe)
-                zb_probe_set_config(old->probe, &service->probe);
-            else
-                zb_push_set_config(old->push, &service->push);
-            continue;
-        }
-        //  A new address, conversation or kind: a new object, which keeps
-        //  the verdict until its own first one. A push client connected for
-        //  the old kind must say HELLO again.
-        const zb_service_status_t *status = s_service_status(old);
-        if (plan->services[i].probe)
-            zb_probe_take_state(plan->services[i].probe, status);
-        else
-            zb_push_take_state(plan->services[i].push, status);
-        if (old->push && self->listener)
-            zb_listener_drop(self->listener, status->name, "reconfigured");
-        zb_log_info("%s: configuration changed: restarting its check", status->name);
-        s_service_destroy(old);
-    }
-    free(self->services);
-    self->services = plan->services;
-    self->service_count = config->service_count;
-    self->probe_count = plan->probe_count;
-    plan->services = NULL;
-    zhashx_destroy(&self->pushes);
-    self->pushes = plan->pushes;
-    plan->pushes = NULL;
-
-    //  The listener: rebound when listen changed, closed when no push or
-    //  ttl service is left. Clients of a closed listener are told to go.
-    bool moved = plan->listener || config->push_count == 0;
-    if (self->listener && moved) {
-        for (size_t i = 0; i < self->service_count; i++)
-            if (self->services[i].push)
-                zb_listener_drop(self->listener, zb_push_config(self->services[i].push)->name,
-                                 "reconfigured");
-        zb_listener_destroy(&self->listener);
-    }
-    if (plan->listener) {
-        self->listener = plan->listener;
-        plan->listener = NULL;
-        zb_log_info("push listener on %s (port %d)", config->listen,
-                    zb_listener_port(self->listener));
-    } else if (self->listener)
-        zb_listener_set_max_conns(self->listener, s_listener_max_conns(config, self->probe_count));
-
-    zb_endpoints_disconnect(self->pub, self->config->monitor, config->monitor);
-    plan->monitors_connected = false;
-
-    //  A new beat interval counts from the last beat.
-    if (config->beat_ms != self->config->beat_ms) {
-        int64_t now = zb_time_mono_ms();
-        self->next_beat += config->beat_ms - self->config->beat_ms;
-        if (self->next_beat < now)
-            self->next_beat = now;
-        zb_loop_timer_set(self->loop, &self->beat_timer, self->next_beat);
-    }
-
-    zb_agent_config_destroy(&self->config);
-    self->config = config;
-    plan->config = NULL;
-
-    size_t fresh = 0, probe_index = 0;
-    for (size_t i = 0; i < config->service_count; i++)
-        if (!zb_plan_keeps(diff->action[i]) && config->services[i].probed)
-            fresh++;
-    for (size_t i = 0; i < config->service_count; i++)
-        if (!zb_plan_keeps(diff->action[i]))
-            s_service_start(&self->services[i], self->services[i].probe ? probe_index++ : 0, fresh);
-    zb_log_info("reloaded %s: %zu services: %zu added, %zu removed, %zu changed (%zu restarted), "
-                "%zu unchanged",
-                self->path, config->service_count, diff->added, diff->removed_count,
-                diff->retimed + diff->restarted, diff->restarted, diff->unchanged);
-}
-
-int zb_agent_reload(zb_agent_t *self)
-{
-    assert(self);
-    zb_log_info("reloading %s", self->path);
-    char err[1024];
-    s_plan_t plan;
-    memset(&plan, 0, sizeof(plan));
-    plan.config = zb_agent_config_load(self->path, &self->overrides, err, sizeof(err));
-    if (!plan.config)
-        goto rejected;
-    if (zb_plan_check(self->config, plan.config, self->path, err, sizeof(err)) == -1)
-        goto rejected;
-    if (s_plan_make(self, &plan, err, sizeof(err)) == -1)
-        goto rejected;
-    s_plan_apply(self, &plan);
-    s_plan_abandon(self, &plan); // frees what is left of it
-    return 0;
-rejected:
-    zb_log_error("reload rejected: %s; carrying on with the previous configuration", err);
-    if (plan.config)
-        s_plan_abandon(self, &plan);
-    return -1;
 }

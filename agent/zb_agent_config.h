@@ -25,6 +25,10 @@
 //  frame limit (ZB_PROTO_MAX_BYTES) even when each service carries a long
 //  error text: about 8192 x 400 bytes of JSON.
 #define ZB_AGENT_MAX_SERVICES 8192
+//  What check = NAME takes, and what a host or service name may be: both
+//  go into error messages.
+#define ZB_AGENT_CHECKS "tcp, redis, memcached, postgres, http, https, ssh, smtp, mysql"
+#define ZB_NAME_RULE "1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit"
 
 //  A service is either probed by the agent or heartbeats it (push, ttl):
 //  one of the two, so they share the memory (thousands per agent).

@@ -3,6 +3,7 @@
 */
 #include "zb_proto_decode.h"
 #include "zb_json_scan.h"
+#include "zb_keyset.h"
 #include "zb_msg.h"
 #include "zb_text.h"
 #include "zb_time.h"
@@ -14,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <yajl/yajl_parse.h>
 
 //  --------------------------------------------------------------------------
@@ -122,26 +122,6 @@ typedef enum {
     S_AT_END      // after the root object
 } s_level_t;
 
-//  The keys that no table names, one set for the whole text: each key
-//  is stored with the id of its object, so that a duplicate is found in
-//  one probe however many keys an object has.
-typedef struct {
-    uint32_t object; // id of the key's object; 0 for a free slot
-    uint32_t hash;   // of object and bytes
-    uint32_t offset; // of its bytes in text
-    uint32_t len;
-} s_key_t;
-
-typedef struct {
-    s_key_t *slots; // open addressing, at most half full
-    size_t size;    // slots, a power of two
-    size_t count;   // slots in use
-    char *text;     // the keys' bytes, one after another
-    size_t text_len;
-    size_t text_size;
-    uint32_t seed; // random per text: crafted keys cannot all collide
-} s_keys_t;
-
 typedef struct {
     zb_msg_t *msg; // being filled
     char *err;     // the caller's
@@ -165,7 +145,7 @@ typedef struct {
     s_level_t skip_level;  // and where it returns to
     uint32_t objects_seen; // objects opened so far: the next one's id
     uint32_t *objects;     // [ZB_PROTO_MAX_DEPTH + 1]: the id of the object at each depth
-    s_keys_t keys;         // unknown keys so far
+    zb_keyset_t keys;      // unknown keys so far, for duplicates
 } s_parse_t;
 
 //  Writes "where.key: what" (or only what, for S_F_UNKNOWN) into err.
@@ -251,64 +231,17 @@ static int s_number(s_parse_t *p, const char *text, size_t len, int64_t *value, 
 //  Makes sure no other key of the innermost object is `key`.
 static int s_key_unique(s_parse_t *p, const unsigned char *key, size_t len)
 {
-    s_keys_t *keys = &p->keys;
-    uint32_t object = p->objects[p->depth];
-    //  The first unknown key of a text draws the seed: one system call,
-    //  and only for texts our encoder does not make.
-    if (!keys->size &&
-        getrandom(&keys->seed, sizeof(keys->seed), GRND_NONBLOCK) != sizeof(keys->seed))
-        keys->seed = (uint32_t)(uintptr_t)keys ^ (uint32_t)zb_time_mono_ms();
-    uint32_t hash = (2166136261u ^ keys->seed) + object * 0x9E3779B9u; // FNV-1a, seeded
-    for (size_t i = 0; i < len; i++)
-        hash = (hash ^ key[i]) * 16777619u;
-    hash ^= hash >> 16; // the slot is the low bits: mix the high ones in
-    hash *= 0x85EBCA6Bu;
-    hash ^= hash >> 13;
-    if (2 * (keys->count + 1) > keys->size) {
-        size_t size = keys->size ? 2 * keys->size : 64;
-        s_key_t *slots = calloc(size, sizeof(*slots));
-        if (!slots)
-            return s_fail(p, S_F_UNKNOWN, "out of memory");
-        for (size_t i = 0; i < keys->size; i++) {
-            s_key_t *old = &keys->slots[i];
-            if (!old->object)
-                continue;
-            size_t at = old->hash & (size - 1);
-            while (slots[at].object)
-                at = (at + 1) & (size - 1);
-            slots[at] = *old;
-        }
-        free(keys->slots);
-        keys->slots = slots;
-        keys->size = size;
+    int rc = zb_keyset_insert(&p->keys, p->objects[p->depth], key, len);
+    if (rc == -1)
+        return s_fail(p, S_F_UNKNOWN, "out of memory");
+    if (rc == 0) {
+        //  The key as printable ASCII: it goes into log lines.
+        char shown[ZB_TEXT_PRINTABLE_MAX(S_KEY_SHOWN)];
+        size_t n = len < S_KEY_SHOWN ? len : S_KEY_SHOWN;
+        zb_text_printable((const char *)key, n, shown, sizeof(shown),
+                          ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
+        return s_bad_json(p, "duplicate key \"%s\"%s", shown, n < len ? "..." : "");
     }
-    size_t at = hash & (keys->size - 1);
-    for (; keys->slots[at].object; at = (at + 1) & (keys->size - 1)) {
-        s_key_t *slot = &keys->slots[at];
-        if (slot->object == object && slot->hash == hash && slot->len == len &&
-            memcmp(keys->text + slot->offset, key, len) == 0) {
-            //  The key as printable ASCII: it goes into log lines.
-            char shown[ZB_TEXT_PRINTABLE_MAX(S_KEY_SHOWN)];
-            size_t n = len < S_KEY_SHOWN ? len : S_KEY_SHOWN;
-            zb_text_printable((const char *)key, n, shown, sizeof(shown),
-                              ZB_TEXT_ASCII | ZB_TEXT_QUOTED);
-            return s_bad_json(p, "duplicate key \"%s\"%s", shown, n < len ? "..." : "");
-        }
-    }
-    if (keys->text_len + len >= keys->text_size) { // never NULL, even for ""
-        size_t size = keys->text_size ? 2 * keys->text_size : 1024;
-        while (size < keys->text_len + len)
-            size *= 2;
-        char *text = realloc(keys->text, size);
-        if (!text)
-            return s_fail(p, S_F_UNKNOWN, "out of memory");
-        keys->text = text;
-        keys->text_size = size;
-    }
-    memcpy(keys->text + keys->text_len, key, len);
-    keys->slots[at] = (s_key_t){object, hash, (uint32_t)keys->text_len, (uint32_t)len};
-    keys->text_len += len;
-    keys->count++;
     return 1;
 }
 
@@ -795,8 +728,7 @@ zb_msg_t *zb_msg_decode(const void *topic, size_t topic_len, const void *json, s
 done:
     if (p.parser)
         yajl_free(p.parser);
-    free(p.keys.slots);
-    free(p.keys.text);
+    zb_keyset_clear(&p.keys);
     zb_msg_destroy(&p.msg);
     return result;
 }

@@ -1,0 +1,109 @@
+/*  zb_fleet_liveness: when hosts go silent. Each host's silence threshold
+    comes from its detector (zb_detector); its deadline sits in the fleet's
+    heap, so the sweep looks only at the hosts that are due. Liveness
+    datagrams (zb_fleet_heard) keep an alive host alive. See zb_fleet.h. */
+#include "zb_fleet_internal.h"
+#include "zb_log.h"
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+int64_t zb_fleet_threshold(zb_fleet_t *self, const zb_fleet_host_t *host)
+{
+    assert(self && host);
+    return zb_detector_threshold(&host->detector, &self->detector, zb_fleet_interval(host));
+}
+
+//  When the host goes silent unless heard (strictly past its threshold:
+//  the first ms after), INT64_MAX when it cannot.
+int64_t zb_fleet_silent_at(zb_fleet_t *self, zb_fleet_host_t *host)
+{
+    if (host->state != ZB_FLEET_ALIVE)
+        return INT64_MAX;
+    return host->last_seen_mono + zb_fleet_threshold(self, host) + 1;
+}
+
+//  The nearest of its silence and its name conflict's deadlines: the sweep
+//  must look at the host then.
+static int64_t s_host_deadline(zb_fleet_t *self, zb_fleet_host_t *host)
+{
+    int64_t at = zb_fleet_silent_at(self, host), conflict = zb_fleet_conflict_at(self, host);
+    return conflict < at ? conflict : at;
+}
+
+//  A host heard, back or new: its place in the heap, exact. Out of memory
+//  it stays out of the heap and is logged (it cannot go silent then, which
+//  is the lesser harm than a false silence).
+void zb_fleet_deadline_set(zb_fleet_t *self, zb_fleet_host_t *host)
+{
+    int64_t at = s_host_deadline(self, host);
+    if (at == INT64_MAX)
+        zb_heap_remove(self->due, &host->due);
+    else if (zb_heap_set(self->due, &host->due, at) != 0)
+        zb_log_error("host %s: out of memory for its deadline", host->name);
+}
+
+//  Every host's deadline again (a reload: they may all have moved).
+static void s_deadlines_all(zb_fleet_t *self)
+{
+    for (zb_fleet_host_t *host = zb_table_first(self->hosts); host;
+         host = zb_table_next(self->hosts))
+        zb_fleet_deadline_set(self, host);
+}
+
+void zb_fleet_set_liveness(zb_fleet_t *self, int liveness)
+{
+    assert(self);
+    self->liveness = liveness;
+    self->detector.liveness = liveness;
+    s_deadlines_all(self);
+}
+
+void zb_fleet_set_detector(zb_fleet_t *self, int64_t min_ms, int64_t max_ms, double phi)
+{
+    assert(self && min_ms > 0 && max_ms >= min_ms && phi > 0);
+    self->detector.min_ms = min_ms;
+    self->detector.max_ms = max_ms;
+    self->detector.phi = phi;
+    s_deadlines_all(self);
+}
+
+int zb_fleet_heard(zb_fleet_t *self, const char *name, const char *instance, uint64_t seq,
+                   int64_t interval_ms, int64_t now_mono, int64_t now_wall)
+{
+    assert(self && name && instance);
+    zb_fleet_host_t *host = zb_table_lookup(self->hosts, name);
+    if (!host || host->state != ZB_FLEET_ALIVE || strcmp(host->instance, instance) != 0)
+        return -1;
+    host->datagrams++;
+    host->last_seen_mono = now_mono;
+    host->last_seen_wall = now_wall;
+    zb_detector_datagram(&host->detector, &self->detector, zb_fleet_interval(host), seq,
+                         interval_ms, now_mono);
+    zb_fleet_deadline_set(self, host);
+    return 0;
+}
+
+void zb_fleet_sweep(zb_fleet_t *self, int64_t now_mono, int64_t now_wall)
+{
+    assert(self);
+    for (zb_heap_node_t *top = zb_heap_top(self->due); top && top->key <= now_mono;
+         top = zb_heap_top(self->due)) {
+        zb_fleet_host_t *host = (zb_fleet_host_t *)((char *)top - offsetof(zb_fleet_host_t, due));
+        zb_fleet_conflict_sweep(self, host, now_mono, now_wall);
+        if (now_mono >= zb_fleet_silent_at(self, host))
+            zb_fleet_host_silent(self, host, now_mono);
+        //  Exact now: later than now_mono, or out of the heap.
+        zb_fleet_deadline_set(self, host);
+    }
+}
+
+int64_t zb_fleet_deadline(zb_fleet_t *self, int64_t now_mono)
+{
+    assert(self);
+    int64_t day = now_mono + 86400000;
+    zb_heap_node_t *top = zb_heap_top(self->due);
+    return top && top->key < day ? top->key : day;
+}
