@@ -6,15 +6,17 @@
     handshake; it detects changes by whole seconds, file count and total
     size (a same-size rewrite within a second goes unseen); and it logs
     through zsys, every request or none. The ZAP handler here is the same
-    RFC 27 exchange, answered from one allow-list that the message check
-    shares, so the two can never disagree: a key admitted at a handshake is
-    known to the check at once, and a file removed is gone for both.
+    RFC 27 exchange, answered from one allow-list (read by zb_allowlist)
+    that the message check shares, so the two can never disagree: a key
+    admitted at a handshake is known to the check at once, and a file
+    removed is gone for both.
 
     Threads: the ZAP handler runs in its own actor, so a handshake never
     waits for the monitor's loop (a slow commit); the allow-list is shared
     under a mutex. Everything else runs in the monitor's loop.
 */
 #include "zb_auth.h"
+#include "zb_allowlist.h"
 #include "zb_hostset.h"
 #include "zb_log.h"
 #include "zb_proto.h"
@@ -36,14 +38,6 @@
 //  A handshake re-reads the directory (when it changed) at most this often:
 //  a flood of handshakes must not turn into a flood of directory scans.
 #define S_ZAP_RESCAN_MIN_MS 100
-#define S_LOG_KEY 12 // key characters shown in logs: enough to tell keys apart
-
-//  One admitted key.
-typedef struct {
-    char host[ZB_NAME_MAX + 1]; // bound host; "" when the file names none (refused)
-    char relay[512];            // a relay's key: the hosts it may speak for (zb_hostset), or ""
-    char file[256];             // the certificate it came from, for the log
-} s_key_t;
 
 //  Warnings that hostile peers could repeat at will: the first at once, then
 //  at most one per ZB_AUTH_LOG_MS with the count of those held back.
@@ -56,7 +50,7 @@ typedef struct {
 typedef struct {
     pthread_mutex_t lock;
     char *dir;              // monitor/agents
-    zhashx_t *keys;         // Z85 key -> s_key_t
+    zhashx_t *keys;         // Z85 key -> zb_allowlist_key_t
     uint64_t signature;     // of the directory as last read
     bool read;              // read at least once
     int64_t scanned_mono;   // last look at the directory
@@ -105,165 +99,22 @@ static bool s_limit_pass(s_limit_t *limit, char *note, size_t size)
     return true;
 }
 
-static uint64_t s_mix(uint64_t hash, const void *data, size_t size)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < size; i++)
-        hash = (hash ^ p[i]) * 1099511628211ULL; // FNV-1a
-    return hash;
-}
-
-static bool s_is_secret_file(const char *path)
-{
-    size_t len = strlen(path);
-    return len >= 7 && strcmp(path + len - 7, "_secret") == 0;
-}
-
 //  --------------------------------------------------------------------------
-//  The allow-list
-
-static void s_key_destroy(void **item)
-{
-    free(*item);
-    *item = NULL;
-}
-
-//  What the directory holds now: every file's path, inode, size and
-//  modification time to the nanosecond. Any change of any file changes it.
-static uint64_t s_signature(const char *dir)
-{
-    uint64_t hash = 14695981039346656037ULL;
-    zdir_t *tree = zdir_new(dir, NULL);
-    zfile_t **files = tree ? zdir_flatten(tree) : NULL;
-    for (size_t i = 0; files && files[i]; i++) {
-        const char *path = zfile_filename(files[i], NULL);
-        struct stat st;
-        hash = s_mix(hash, path, strlen(path) + 1);
-        if (stat(path, &st) == 0) {
-            int64_t values[] = {(int64_t)st.st_ino, (int64_t)st.st_size, (int64_t)st.st_mtim.tv_sec,
-                                (int64_t)st.st_mtim.tv_nsec, (int64_t)st.st_ctim.tv_nsec};
-            hash = s_mix(hash, values, sizeof(values));
-        }
-    }
-    zdir_flatten_free(&files);
-    zdir_destroy(&tree);
-    return hash;
-}
-
-//  Reads every public certificate under dir (as zcertstore would: every
-//  regular file not ending in _secret, subdirectories included). Returns
-//  NULL only when out of memory; an absent directory admits no one.
-static zhashx_t *s_keys_read(const char *dir)
-{
-    zhashx_t *keys = zhashx_new();
-    if (!keys)
-        return NULL;
-    zhashx_set_destructor(keys, s_key_destroy);
-    zdir_t *tree = zdir_new(dir, NULL);
-    if (!tree)
-        zb_log_warning("allow-list %s cannot be read: no agent is admitted", dir);
-    zfile_t **files = tree ? zdir_flatten(tree) : NULL;
-    for (size_t i = 0; files && files[i]; i++) {
-        const char *path = zfile_filename(files[i], NULL);
-        if (!zfile_is_regular(files[i]) || s_is_secret_file(path))
-            continue;
-        zcert_t *cert = zcert_load(path);
-        if (!cert) {
-            zb_log_warning("allow-list: %s is not a certificate, ignored", path);
-            continue;
-        }
-        const char *host = zcert_meta(cert, "host");
-        //  A relay's key (zbeat-relay) speaks for many hosts: those its
-        //  file here names, whatever the relay's own copy says.
-        const char *relay = zcert_meta(cert, "relay");
-        char why[256];
-        if (relay && (!*relay || strlen(relay) >= sizeof(((s_key_t *)0)->relay) ||
-                      zb_hostset_check(relay, why, sizeof(why)) != 0)) {
-            zb_log_warning("allow-list: %s: relay = \"%.100s\" is not a list of host patterns "
-                           "(web-*,db-*): the relay is admitted, but every message from it will "
-                           "be refused",
-                           path, relay);
-            relay = NULL;
-            host = "";
-        } else if (relay)
-            host = "";
-        else if (!host || !zb_name_valid(host)) {
-            zb_log_warning("allow-list: %s has no valid host in its metadata: the agent is "
-                           "admitted, but every message from it will be refused",
-                           path);
-            host = "";
-        }
-        s_key_t *key = zhashx_lookup(keys, zcert_public_txt(cert));
-        if (key && (strcmp(key->host, host) != 0 || strcmp(key->relay, relay ? relay : "") != 0)) {
-            //  One key, two hosts: neither binding can be trusted.
-            zb_log_warning("allow-list: %s and %s hold the same key for different hosts: its "
-                           "messages will be refused",
-                           key->file, path);
-            key->host[0] = '\0';
-            key->relay[0] = '\0';
-        } else if (!key && (key = calloc(1, sizeof(*key))) != NULL) {
-            snprintf(key->host, sizeof(key->host), "%s", host);
-            snprintf(key->relay, sizeof(key->relay), "%s", relay ? relay : "");
-            snprintf(key->file, sizeof(key->file), "%s", path);
-            if (zhashx_insert(keys, zcert_public_txt(cert), key) != 0)
-                free(key);
-        }
-        zcert_destroy(&cert);
-    }
-    zdir_flatten_free(&files);
-    zdir_destroy(&tree);
-    return keys;
-}
-
-//  Who a key is, for the log.
-static const char *s_label(const s_key_t *key)
-{
-    return key->relay[0] ? "a relay" : key->host[0] ? key->host : "(no host)";
-}
-
-//  Logs what changed between two readings (NULL: the first).
-static void s_keys_diff(const char *dir, zhashx_t *old, zhashx_t *keys)
-{
-    if (!old) {
-        zb_log_info("allow-list %s: %zu agent key%s", dir, zhashx_size(keys),
-                    zhashx_size(keys) == 1 ? "" : "s");
-        if (zhashx_size(keys) == 0)
-            zb_log_warning("allow-list %s is empty: no agent can connect until a certificate "
-                           "is added (zbeat keygen)",
-                           dir);
-        return;
-    }
-    for (s_key_t *key = zhashx_first(old); key; key = zhashx_next(old)) {
-        const char *text = zhashx_cursor(old);
-        if (!zhashx_lookup(keys, text))
-            zb_log_info("allow-list: revoked %s (key %.*s..., was %s): refused from now on",
-                        s_label(key), S_LOG_KEY, text, key->file);
-    }
-    for (s_key_t *key = zhashx_first(keys); key; key = zhashx_next(keys)) {
-        const char *text = zhashx_cursor(keys);
-        s_key_t *before = zhashx_lookup(old, text);
-        if (!before)
-            zb_log_info("allow-list: admitted %s (key %.*s..., %s)", s_label(key), S_LOG_KEY, text,
-                        key->file);
-        else if (strcmp(before->host, key->host) != 0)
-            zb_log_info("allow-list: key %.*s... now bound to %s (was %s)", S_LOG_KEY, text,
-                        s_label(key), before->host[0] ? before->host : "(no host)");
-    }
-}
+//  The allow-list, shared
 
 //  Re-reads the directory if anything in it changed. Lock held.
 static void s_list_rescan(s_list_t *list)
 {
     list->scanned_mono = zb_time_mono_ms();
-    uint64_t signature = s_signature(list->dir);
+    uint64_t signature = zb_allowlist_signature(list->dir);
     if (list->read && signature == list->signature)
         return;
-    zhashx_t *keys = s_keys_read(list->dir);
+    zhashx_t *keys = zb_allowlist_read(list->dir);
     if (!keys) {
         zb_log_error("allow-list: out of memory, keeping the previous one");
         return;
     }
-    s_keys_diff(list->dir, list->read ? list->keys : NULL, keys);
+    zb_allowlist_diff(list->dir, list->read ? list->keys : NULL, keys);
     zhashx_destroy(&list->keys);
     list->keys = keys;
     list->signature = signature;
@@ -348,7 +199,7 @@ static void s_zap_answer(zsock_t *handler, s_list_t *list)
         pthread_mutex_lock(&list->lock);
         if (zb_time_mono_ms() - list->scanned_mono >= S_ZAP_RESCAN_MIN_MS)
             s_list_rescan(list);
-        s_key_t *entry = zhashx_lookup(list->keys, key);
+        zb_allowlist_key_t *entry = zhashx_lookup(list->keys, key);
         if (entry) {
             status = "200";
             text = "OK";
@@ -363,10 +214,11 @@ static void s_zap_answer(zsock_t *handler, s_list_t *list)
                            "(%" PRIu64 " refused in all%s)",
                            from, key, list->dir, list->stats.refused, note);
         else if (entry && s_limit_pass(&list->admitted_log, note, sizeof(note)))
-            zb_log_info("admitted %s (key %.*s...) from %s%s", s_label(entry), S_LOG_KEY, key, from,
-                        note);
+            zb_log_info("admitted %s (key %.*s...) from %s%s", zb_allowlist_label(entry),
+                        ZB_ALLOWLIST_LOG_KEY, key, from, note);
         else if (entry)
-            zb_log_debug("admitted %s (key %.*s...) from %s", entry->host, S_LOG_KEY, key, from);
+            zb_log_debug("admitted %s (key %.*s...) from %s", entry->host, ZB_ALLOWLIST_LOG_KEY,
+                         key, from);
         pthread_mutex_unlock(&list->lock);
     }
     zmsg_t *reply = zmsg_new();
@@ -599,7 +451,7 @@ zb_auth_t *zb_auth_new(zsock_t *sock, const char *cert, const char *agents, cons
     server = NULL;
     zcert_apply(self->server, sock);
     zsock_set_curve_server(sock, 1);
-    zb_log_info("CURVE on: server key %.*s..., agents admitted from %s", S_LOG_KEY,
+    zb_log_info("CURVE on: server key %.*s..., agents admitted from %s", ZB_ALLOWLIST_LOG_KEY,
                 zcert_public_txt(self->server), agents);
     return self;
 failed:
@@ -673,7 +525,7 @@ bool zb_auth_key_bound(zb_auth_t *self, const uint8_t *key, const char *host)
     if (!zmq_z85_encode(text, key, 32))
         return false;
     pthread_mutex_lock(&self->list->lock);
-    s_key_t *entry = zhashx_lookup(self->list->keys, text);
+    zb_allowlist_key_t *entry = zhashx_lookup(self->list->keys, text);
     bool ok = entry && entry->host[0] && strcmp(entry->host, host) == 0;
     pthread_mutex_unlock(&self->list->lock);
     return ok;
@@ -757,7 +609,7 @@ int zb_auth_check(zb_auth_t *self, const char *user_id, const char *host)
         return 0;
     s_list_t *list = self->list;
     pthread_mutex_lock(&list->lock);
-    s_key_t *key = *user_id ? zhashx_lookup(list->keys, user_id) : NULL;
+    zb_allowlist_key_t *key = *user_id ? zhashx_lookup(list->keys, user_id) : NULL;
     char bound[ZB_NAME_MAX + 1] = "";
     if (key)
         snprintf(bound, sizeof(bound), "%s", key->relay[0] ? "a relay" : key->host);
@@ -778,7 +630,7 @@ int zb_auth_check(zb_auth_t *self, const char *user_id, const char *host)
         zb_log_warning("refused a message for host %s from the key of %s (%.*s...): an agent "
                        "reports only for the host its certificate names (%" PRIu64
                        " forged in all%s)",
-                       host, bound[0] ? bound : "no host", S_LOG_KEY, id, count, note);
+                       host, bound[0] ? bound : "no host", ZB_ALLOWLIST_LOG_KEY, id, count, note);
     else if (!key && s_limit_pass(&self->revoked_log, note, sizeof(note)))
         zb_log_warning("refused a message for host %s: its key %s is not in the allow-list "
                        "(revoked while connected) (%" PRIu64 " in all%s)",

@@ -9,15 +9,17 @@
     the current loop pass, state messages queued for the PUB socket, and
     zb_policy's moments. What changes on every message (last seen, sequence
     numbers) stays in memory and is checkpointed every few seconds and at
-    exit. Nothing is published, and no delivery is woken, before the pass
-    commits.
+    exit (zb_heard). Nothing is published, and no delivery is woken, before
+    the pass commits. The agents' socket is set up by zb_inlet, the
+    counters kept by zb_tally.
 */
 #include "zb_monitor.h"
 #include "zb_intake.h"
 #include "zb_auth.h"
 #include "zb_dispatch.h"
 #include "zb_fleet.h"
-#include "zb_hostset.h"
+#include "zb_heard.h"
+#include "zb_inlet.h"
 #include "zb_log.h"
 #include "zb_orders.h"
 #include "zb_policy.h"
@@ -26,28 +28,23 @@
 #include "zb_series.h"
 #include "zb_replay.h"
 #include "zb_store.h"
-#include "zb_text.h"
 #include "zb_stream.h"
+#include "zb_tally.h"
 #include "zb_time.h"
 
 #include <assert.h>
 #include <czmq.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define ZB_MONITOR_DRAIN 2000       // messages handled per pass, one transaction
-#define ZB_MONITOR_DRAIN_MS 10      // ...and input taken for at most this long
-#define ZB_MONITOR_PRUNE_MS 3600000 // retention pass period
-#define ZB_MONITOR_PRUNE_BATCH 1000 // outages deleted per transaction
-#define ZB_MONITOR_ERROR_LOG_MS 10000
-#define ZB_MONITOR_ALERT_TICK_MS 1000  // silences re-read, flapping and reminders checked
-#define ZB_MONITOR_KEEPALIVE_IDLE_S 30 // TCP keepalive: first probe after this idle
-#define ZB_MONITOR_KEEPALIVE_INTVL_S 5 // ...then one every this
-#define ZB_MONITOR_KEEPALIVE_CNT 3     // ...and this many unanswered drop it
+#define ZB_MONITOR_DRAIN 2000         // messages handled per pass, one transaction
+#define ZB_MONITOR_DRAIN_MS 10        // ...and input taken for at most this long
+#define ZB_MONITOR_PRUNE_MS 3600000   // retention pass period
+#define ZB_MONITOR_PRUNE_BATCH 1000   // outages deleted per transaction
+#define ZB_MONITOR_ALERT_TICK_MS 1000 // silences re-read, flapping and reminders checked
 //  The monitor's row (its own liveness) is written this often (schema 5,
 //  docs/operations.md).
 #define ZB_MONITOR_ALIVE_MS 5000
@@ -65,25 +62,24 @@ _Static_assert(ZB_MONITOR_MAX_HOSTS == ZB_FLEET_MAX_HOSTS, "one host cap");
 _Static_assert(ZB_MONITOR_MAX_SERVICES == ZB_FLEET_MAX_SERVICES, "one service cap");
 
 struct _zb_monitor_t {
-    zb_monitor_config_t config; // a copy: the caller's may go away
-    zb_store_t *store;          // the database
-    zb_fleet_t *fleet;          // hosts, services, outage rules
-    zb_policy_t *policy;        // alerts
-    zb_series_t *series;        // round trips and outage counts (read by the HTTP server)
-    zb_auth_t *auth;            // while running: who may report for which host
-    zb_monitor_stats_t stats;   // counters, logged at exit
-    bool locked_out;            // zb_monitor_begin failed and has not succeeded since
-    bool paused;                // input not read (locked out) until the retry
-    int64_t retry_mono;         // when a locked-out monitor tries again
-    int pass_timer;             // one-shot timer of the next sweep pass, or -1
-    int64_t pass_mono;          // when it fires
-    int64_t error_log_mono;     // when a malformed message was last logged
-    uint64_t errors_unlogged;   // malformed messages since then
-    zloop_t *loop;              // while running
-    zsock_t *sub;               // while running
-    zb_intake_t *intake;        // reads sub in its own thread (bounded bytes)
-    int prune_timer;            // one-shot timer for the next prune batch, or -1
-    int64_t alert_tick_mono;    // when zb_policy_tick last ran
+    zb_monitor_config_t config;  // a copy: the caller's may go away
+    zb_store_t *store;           // the database
+    zb_fleet_t *fleet;           // hosts, services, outage rules
+    zb_policy_t *policy;         // alerts
+    zb_series_t *series;         // round trips and outage counts (read by the HTTP server)
+    zb_auth_t *auth;             // while running: who may report for which host
+    zb_monitor_stats_t stats;    // counters, logged at exit
+    bool locked_out;             // zb_monitor_begin failed and has not succeeded since
+    bool paused;                 // input not read (locked out) until the retry
+    int64_t retry_mono;          // when a locked-out monitor tries again
+    int pass_timer;              // one-shot timer of the next sweep pass, or -1
+    int64_t pass_mono;           // when it fires
+    zb_inlet_errors_t malformed; // malformed input counted (stats.decode_errors) and logged
+    zloop_t *loop;               // while running
+    zsock_t *sub;                // while running
+    zb_intake_t *intake;         // reads sub in its own thread (bounded bytes)
+    int prune_timer;             // one-shot timer for the next prune batch, or -1
+    int64_t alert_tick_mono;     // when zb_policy_tick last ran
     zb_stream_t *stream;        // the PUB stream (bound while running, when monitor/publish is set)
     zb_record_t record;         // the fleet's sink: store, policy, stream
     zb_dispatch_t *dispatch;    // while running
@@ -96,67 +92,7 @@ struct _zb_monitor_t {
 
     zb_orders_t *orders; // admin orders from the HTTP server, carried out in the loop
 
-    //  For other threads (the HTTP server): stats copied at every pass.
-    pthread_mutex_t shared_lock; // guards shared
-    zb_monitor_stats_t shared;   // stats as of the last pass
-};
-
-//  Failed writes are counted (db_errors) and logged by zb_record; the state
-//  in memory goes on (the commit of the pass reports the loss).
-static void s_write_result(zb_monitor_t *self, int rc)
-{
-    zb_record_result(&self->record, rc);
-}
-
-//  The fleet's counters, into the stats.
-static void s_counts(zb_monitor_t *self)
-{
-    zb_fleet_counts_t counts;
-    zb_fleet_counts(self->fleet, &counts);
-    self->stats.messages = counts.messages;
-    self->stats.seq_gaps = counts.seq_gaps;
-    self->stats.stale = counts.stale;
-    self->stats.dropped = counts.dropped;
-    self->stats.conflicts = counts.conflicts;
-    self->stats.thin = counts.thin;
-    self->stats.thin_unsynced = counts.thin_unsynced;
-    self->stats.service_outages = counts.service_outages;
-    self->stats.host_outages = counts.host_outages;
-    if (self->pulse) {
-        zb_pulse_stats_t pulse;
-        zb_pulse_stats(self->pulse, &pulse);
-        self->stats.datagrams = pulse.received;
-        self->stats.datagrams_accepted = pulse.accepted;
-        self->stats.datagrams_malformed = pulse.malformed;
-        self->stats.datagrams_forged = pulse.forged;
-        self->stats.datagrams_plain = pulse.plain;
-        self->stats.datagrams_replayed = pulse.replayed;
-        self->stats.datagrams_unknown = pulse.unknown;
-    }
-}
-
-//  zb_policy's way out: store results counted, alerts queued on the stream.
-static void s_policy_wrote(void *arg, int rc)
-{
-    s_write_result(arg, rc);
-}
-
-static void s_policy_publish(void *arg, const char *topic, const char *payload)
-{
-    zb_monitor_t *self = arg;
-    zb_stream_queue(self->stream, topic, payload);
-}
-
-static bool s_policy_publishing(void *arg)
-{
-    zb_monitor_t *self = arg;
-    return zb_stream_active(self->stream);
-}
-
-static const zb_policy_io_t s_policy_io = {
-    .wrote = s_policy_wrote,
-    .publish = s_policy_publish,
-    .publishing = s_policy_publishing,
+    zb_tally_shared_t shared; // for other threads (the HTTP server): stats as of the last pass
 };
 
 //  --------------------------------------------------------------------------
@@ -192,39 +128,6 @@ int zb_monitor_replay(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono,
     return zb_fleet_replay(self->fleet, msg, now_mono, now_wall);
 }
 
-//  Hosts `zbeat hosts forget` left in the database (it wrote there, as
-//  `silence add` does): collected first (no writes while walking).
-typedef struct {
-    char names[64][ZB_NAME_MAX + 1];
-    size_t count;
-} s_forgotten_t;
-
-static int s_forgotten_row(const char *host, void *arg)
-{
-    s_forgotten_t *list = arg;
-    if (list->count == sizeof(list->names) / sizeof(list->names[0]))
-        return 1; // the rest next second
-    snprintf(list->names[list->count++], sizeof(list->names[0]), "%s", host);
-    return 0;
-}
-
-//  Drops forgotten hosts from memory, and from the database again: what
-//  this monitor wrote of them since the CLI removed them must not bring
-//  them back. A host heard after this is new.
-static void s_forget(zb_monitor_t *self, int64_t now_wall)
-{
-    s_forgotten_t list = {.count = 0};
-    if (zb_store_forgotten(self->store, s_forgotten_row, &list) < 0) {
-        zb_record_result(&self->record, -1);
-        return;
-    }
-    for (size_t i = 0; i < list.count; i++) {
-        zb_fleet_forget(self->fleet, list.names[i]);
-        zb_record_result(&self->record, zb_store_host_forget(self->store, list.names[i], now_wall));
-        zb_record_result(&self->record, zb_store_forget_done(self->store, list.names[i]));
-    }
-}
-
 void zb_monitor_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall)
 {
     assert(self);
@@ -233,7 +136,7 @@ void zb_monitor_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall)
     if (self->alert_tick_mono == 0 ||
         now_mono - self->alert_tick_mono >= ZB_MONITOR_ALERT_TICK_MS) {
         self->alert_tick_mono = now_mono;
-        s_forget(self, now_wall);
+        zb_heard_forget(&self->record, now_wall);
         zb_policy_tick(self->policy, self->fleet);
     }
 }
@@ -242,31 +145,12 @@ void zb_monitor_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall)
 //  where other threads can read them (zb_monitor_snapshot).
 static void s_share(zb_monitor_t *self, bool wrote, bool ok, int64_t took_us)
 {
-    static const int64_t bounds[] = ZB_MONITOR_COMMIT_BOUNDS_US;
-    s_counts(self);
-    if (wrote) {
-        size_t i = 0;
-        while (i + 1 < ZB_MONITOR_COMMIT_BUCKETS && took_us > bounds[i])
-            i++;
-        self->stats.db_commit_buckets[i]++;
-        self->stats.db_commits++;
-        self->stats.db_commit_us += (uint64_t)took_us;
-    }
-    //  Unhealthy (/healthz) while a write or commit of this pass failed,
-    //  writes are kept for their retry, or the database is locked; healthy
-    //  again only after a commit that wrote (a begun pass that writes
-    //  nothing commits "ok" without touching the kept writes).
-    self->stats.kept_writes = zb_store_kept(self->store);
-    if (self->stats.db_errors != self->shared.db_errors || self->stats.kept_writes > 0 ||
-        self->locked_out)
-        self->stats.db_ok = false;
-    else if (wrote && ok)
-        self->stats.db_ok = true;
-    self->stats.pass_mono = zb_time_mono_ms();
+    zb_tally_count(&self->stats, self->fleet, self->pulse);
+    if (wrote)
+        zb_tally_commit(&self->stats, took_us);
     self->stats.tls_warn_ms = self->config.tls_warn_ms; // a reload may change it
-    pthread_mutex_lock(&self->shared_lock);
-    self->shared = self->stats;
-    pthread_mutex_unlock(&self->shared_lock);
+    zb_tally_share(&self->shared, &self->stats, wrote && ok, zb_store_kept(self->store),
+                   self->locked_out);
 }
 
 static int s_on_readable(zloop_t *loop, zmq_pollitem_t *item, void *arg);
@@ -358,58 +242,12 @@ int zb_monitor_commit(zb_monitor_t *self)
     return ok ? 0 : -1;
 }
 
-//  Last-seen times and replay reports are kept in memory; this writes
-//  those that moved (with the sequence number heard, so a restart knows
-//  what is stale), so a crash loses at most ZB_MONITOR_HEARD_MS of them.
-static void s_host_heard_write(zb_monitor_t *self, zb_fleet_host_t *host)
-{
-    s_write_result(self,
-                   zb_store_host_heard(self->store, host->name, host->last_seen_wall,
-                                       host->replay_known ? (int64_t)host->replay_pending : -1,
-                                       host->replay_wall, host->replay_instance));
-    host->replay_dirty = false;
-}
-
-//  The detector's threshold and loss, for `zbeat hosts` and /metrics, when
-//  they moved enough to matter (not every jitter of the estimate).
-static void s_detector_write(zb_monitor_t *self, zb_fleet_host_t *host)
-{
-    int64_t threshold = zb_fleet_threshold(self->fleet, host);
-    double loss = zb_detector_loss(&host->detector);
-    int64_t moved = threshold - host->threshold_written;
-    double loss_moved = loss - host->loss_written;
-    if (host->threshold_written && moved > -50 && moved < 50 && loss_moved > -0.005 &&
-        loss_moved < 0.005 && (loss < 0) == (host->loss_written < 0))
-        return;
-    s_write_result(self, zb_store_host_detector(self->store, host->name, threshold, loss));
-    host->threshold_written = threshold;
-    host->loss_written = loss;
-}
-
-//  What a checkpoint batch cost, when it wrote: the bench reads it.
-static void s_heard_took(zb_monitor_t *self, uint64_t rows_before, int64_t start_us)
-{
-    if (self->stats.heard_rows == rows_before)
-        return;
-    uint64_t took = (uint64_t)(zb_time_mono_us() - start_us);
-    self->stats.heard_us += took;
-    if (took > self->stats.heard_us_max)
-        self->stats.heard_us_max = took;
-}
-
-//  One host's last-heard (and its agent run's sequence number), if it moved.
+//  One host's last-heard (and its agent run's sequence number), if it
+//  moved (zb_heard), counted.
 static void s_host_checkpoint(zb_monitor_t *self, zb_fleet_host_t *host)
 {
-    s_detector_write(self, host);
-    bool moved = host->last_seen_wall != host->last_seen_written;
-    if (!moved && !host->replay_dirty)
-        return;
-    s_host_heard_write(self, host);
-    if (moved && host->instance[0])
-        s_write_result(self, zb_store_instance_put(self->store, host->name, host->instance,
-                                                   host->last_seen_wall, host->last_seq));
-    host->last_seen_written = host->last_seen_wall;
-    self->stats.heard_rows++;
+    if (zb_heard_checkpoint(&self->record, host))
+        self->stats.heard_rows++;
 }
 
 //  Every host, committed: when the monitor stops. Not counted in the
@@ -441,7 +279,7 @@ static void s_checkpoint_batch(zb_monitor_t *self)
          i < most && (host = zb_fleet_heard_next(self->fleet, now - ZB_MONITOR_HEARD_MS, now)); i++)
         s_host_checkpoint(self, host);
     zb_monitor_commit(self);
-    s_heard_took(self, rows, start_us);
+    zb_tally_heard(&self->stats, rows, start_us);
 }
 
 static int s_on_heard(zloop_t *loop, int timer_id, void *arg)
@@ -464,13 +302,7 @@ void zb_monitor_rejected(zb_monitor_t *self)
 bool zb_monitor_owns(zb_monitor_t *self, const char *host)
 {
     assert(self && host);
-    if (zb_hostset_match(self->config.hosts, host))
-        return true;
-    if (self->stats.foreign++ == 0)
-        zb_log_warning("dropped a message for host %s, outside monitor/hosts (%s): an agent or "
-                       "relay sends this shard more than it subscribes to? (counted as foreign)",
-                       host, self->config.hosts);
-    return false;
+    return zb_inlet_owns(self->config.hosts, host, &self->stats.foreign);
 }
 
 int zb_monitor_replay_status(zb_monitor_t *self, const char *name, const char *instance,
@@ -486,7 +318,7 @@ int zb_monitor_replay_status(zb_monitor_t *self, const char *name, const char *i
     if (changed < 0)
         return -1;
     if (changed && zb_store_kept(self->store) == 0)
-        s_host_heard_write(self, zb_fleet_host(self->fleet, name));
+        zb_heard_write(&self->record, zb_fleet_host(self->fleet, name));
     return 0;
 }
 
@@ -498,18 +330,7 @@ static void s_alive(zb_monitor_t *self, int64_t stopped_ms)
 {
     if (!self->started_wall || zb_store_kept(self->store) > 0 || zb_monitor_begin(self) != 0)
         return;
-    int64_t now = zb_time_wall_ms();
-    char hostname[256] = "";
-    if (gethostname(hostname, sizeof(hostname) - 1) != 0)
-        hostname[0] = '\0';
-    zb_store_monitor_t row = {.pid = getpid(),
-                              .hostname = hostname,
-                              .version = ZB_VERSION,
-                              .started_at_ms = self->started_wall,
-                              .heartbeat_at_ms = now,
-                              .heartbeat_ms = ZB_MONITOR_ALIVE_MS,
-                              .stopped_at_ms = stopped_ms};
-    s_write_result(self, zb_store_monitor_put(self->store, &row));
+    zb_heard_alive(&self->record, self->started_wall, ZB_MONITOR_ALIVE_MS, stopped_ms);
     //  Stopping: every last-heard that moved; running, the batches do it.
     if (stopped_ms >= 0)
         s_checkpoint(self);
@@ -523,18 +344,15 @@ static int s_on_alive(zloop_t *loop, int timer_id, void *arg)
     (void)timer_id;
     zb_monitor_t *self = arg;
     s_alive(self, -1);
-    s_counts(self);
-    zb_log_debug("stats: messages=%" PRIu64 " decode_errors=%" PRIu64 " seq_gaps=%" PRIu64
-                 " stale=%" PRIu64 " dropped=%" PRIu64 " db_errors=%" PRIu64,
-                 self->stats.messages, self->stats.decode_errors, self->stats.seq_gaps,
-                 self->stats.stale, self->stats.dropped, self->stats.db_errors);
+    zb_tally_count(&self->stats, self->fleet, self->pulse);
+    zb_tally_log_debug(&self->stats);
     return 0;
 }
 
 void zb_monitor_stats(zb_monitor_t *self, zb_monitor_stats_t *stats)
 {
     assert(self && stats);
-    s_counts(self);
+    zb_tally_count(&self->stats, self->fleet, self->pulse);
     *stats = self->stats;
 }
 
@@ -544,32 +362,21 @@ zb_orders_t *zb_monitor_orders(zb_monitor_t *self)
     return self->orders;
 }
 
-//  Admin orders (zb_orders): carried out in a pass of their own, so that
-//  the fleet in memory and the database change together; answered once
-//  the pass is committed. A database that cannot be written now leaves
-//  them queued: the submitter's deadline answers for them.
-#define S_ORDERS_PER_PASS 16
+//  The transaction of a pass, for zb_orders_pass and zb_replay.
+static int s_begin(void *arg)
+{
+    return zb_monitor_begin(arg);
+}
+
+static int s_commit(void *arg)
+{
+    return zb_monitor_commit(arg);
+}
+
+//  Admin orders from the HTTP server, in a pass of their own.
 static void s_orders_pass(zb_monitor_t *self)
 {
-    if (!zb_orders_pending(self->orders) || zb_monitor_begin(self) != 0)
-        return;
-    zb_order_t *taken[S_ORDERS_PER_PASS];
-    size_t count = 0;
-    int64_t now = zb_time_wall_ms();
-    while (count < S_ORDERS_PER_PASS && (taken[count] = zb_orders_take(self->orders))) {
-        zb_orders_apply(taken[count], self->store, self->fleet, now);
-        zb_log_info("http: %s", taken[count]->message);
-        count++;
-    }
-    bool ok = zb_monitor_commit(self) == 0;
-    for (size_t i = 0; i < count; i++) {
-        if (!ok && taken[i]->status == 200) {
-            taken[i]->status = 500;
-            snprintf(taken[i]->message, sizeof(taken[i]->message), "the commit failed: %s",
-                     zb_store_error(self->store));
-        }
-        zb_orders_done(self->orders, taken[i]);
-    }
+    zb_orders_pass(self->orders, self->store, self->fleet, s_begin, s_commit, self);
 }
 
 //  Woken by a submitter; locked out, the orders wait for a pass that can
@@ -588,9 +395,7 @@ static int s_on_orders(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 void zb_monitor_snapshot(zb_monitor_t *self, zb_monitor_stats_t *stats)
 {
     assert(self && stats);
-    pthread_mutex_lock(&self->shared_lock);
-    *stats = self->shared;
-    pthread_mutex_unlock(&self->shared_lock);
+    zb_tally_shared_read(&self->shared, stats);
 }
 
 //  --------------------------------------------------------------------------
@@ -607,11 +412,11 @@ zb_monitor_t *zb_monitor_new(const zb_monitor_config_t *config, char *err, size_
     self->config = *config;
     self->hangup_fd = -1;
     self->pass_timer = -1;
-    pthread_mutex_init(&self->shared_lock, NULL);
     self->stats.db_ok = true;
     self->stats.tls_warn_ms = config->tls_warn_ms;
-    self->shared = self->stats;
+    zb_tally_shared_init(&self->shared, &self->stats);
     self->prune_timer = -1;
+    self->malformed.count = &self->stats.decode_errors;
     self->stream = zb_stream_new();
     self->series = zb_series_new();
     self->fleet = zb_fleet_new(&zb_record_sink, &self->record, config->liveness);
@@ -628,7 +433,7 @@ zb_monitor_t *zb_monitor_new(const zb_monitor_config_t *config, char *err, size_
     self->store = zb_store_open(config->db, err, errsize);
     if (!self->store)
         goto failed;
-    self->policy = zb_policy_new(&self->config, self->store, &s_policy_io, self);
+    self->policy = zb_policy_new(&self->config, self->store, &zb_record_policy_io, &self->record);
     if (!self->policy) {
         snprintf(err, errsize, "out of memory");
         goto failed;
@@ -665,31 +470,13 @@ void zb_monitor_destroy(zb_monitor_t **self_p)
     zb_stream_destroy(&self->stream);
     zb_series_destroy(&self->series);
     zb_orders_destroy(&self->orders);
-    pthread_mutex_destroy(&self->shared_lock);
+    zb_tally_shared_destroy(&self->shared);
     free(self);
     *self_p = NULL;
 }
 
 //  --------------------------------------------------------------------------
 //  The loop
-
-static void s_malformed(zb_monitor_t *self, const char *reason)
-{
-    self->stats.decode_errors++;
-    self->errors_unlogged++;
-    //  Decoder messages may quote the input: never let it reach a terminal raw.
-    char why[ZB_TEXT_PRINTABLE_MAX(256)];
-    zb_text_printable(reason, strlen(reason), why, sizeof(why), 0);
-    zb_log_debug("malformed message: %s", why);
-    int64_t now = zb_time_mono_ms();
-    if (self->error_log_mono && now - self->error_log_mono < ZB_MONITOR_ERROR_LOG_MS)
-        return;
-    zb_log_warning("dropped malformed message: %s (%" PRIu64 " dropped since last report, "
-                   "%" PRIu64 " in all)",
-                   why, self->errors_unlogged, self->stats.decode_errors);
-    self->error_log_mono = now;
-    self->errors_unlogged = 0;
-}
 
 //  Handles what the SUB socket holds, up to ZB_MONITOR_DRAIN messages,
 //  inside the pass's transaction (the caller begins and commits it).
@@ -706,7 +493,7 @@ static void s_take_input(zb_monitor_t *self)
         if (rc == -2)
             break;
         if (rc == -1) {
-            s_malformed(self, why);
+            zb_inlet_malformed(&self->malformed, why);
             continue;
         }
         //  A shard subscribes to its hosts' prefixes only, but a prefix of a
@@ -776,7 +563,7 @@ static int s_on_prune(zloop_t *loop, int timer_id, void *arg)
     int64_t before = zb_time_wall_ms() - self->config.retention_ms;
     int deleted = zb_store_prune(self->store, before, ZB_MONITOR_PRUNE_BATCH);
     if (deleted < 0)
-        s_write_result(self, deleted);
+        zb_record_result(&self->record, deleted); // counted and logged there
     zb_monitor_commit(self);
     if (deleted > 0)
         zb_log_info("pruned %d outages and alerts older than the retention period", deleted);
@@ -791,23 +578,6 @@ static int s_on_prune_period(zloop_t *loop, int timer_id, void *arg)
     if (self->prune_timer == -1)
         s_on_prune(loop, timer_id, arg);
     return 0;
-}
-
-static int s_bind(zsock_t *sock, const char *list, const char *what)
-{
-    char *endpoints = strdup(list);
-    int rc = endpoints ? 0 : -1;
-    char *save = NULL;
-    for (char *ep = endpoints ? strtok_r(endpoints, ",", &save) : NULL; ep && rc == 0;
-         ep = strtok_r(NULL, ",", &save)) {
-        if (zsock_bind(sock, "%s", ep) == -1) {
-            zb_log_error("cannot bind %s: %s", ep, zmq_strerror(zmq_errno()));
-            rc = -1;
-        } else
-            zb_log_info("%s on %s", what, zsock_endpoint(sock));
-    }
-    free(endpoints);
-    return rc;
 }
 
 void zb_monitor_set_hangup(zb_monitor_t *self, int fd, zb_monitor_hangup_fn *fn, void *arg)
@@ -855,23 +625,11 @@ int zb_monitor_apply(zb_monitor_t *self, const zb_monitor_config_t *config, char
         zb_log_info("reload: publish %s", *config->publish ? config->publish : "off");
     }
     //  Nothing below fails the reload.
-    if (old->liveness != config->liveness)
-        zb_log_info("reload: liveness %d -> %d", old->liveness, config->liveness);
+    zb_monitor_config_log_changes(old, config);
     bool flap_threshold_changed = old->flap_threshold != config->flap_threshold;
+    bool prune = old->retention_ms != config->retention_ms;
     if (self->dispatch && zb_dispatch_reload(self->dispatch, config) != 0)
         zb_log_error("reload: some alert channels did not start; their deliveries wait");
-    bool prune = old->retention_ms != config->retention_ms;
-    if (prune) {
-        char was[32], now[32];
-        zb_time_format_duration(old->retention_ms, was, sizeof(was));
-        zb_time_format_duration(config->retention_ms, now, sizeof(now));
-        zb_log_info("reload: retention %s -> %s", was, now);
-    }
-    if (old->liveness_min_ms != config->liveness_min_ms ||
-        old->liveness_max_ms != config->liveness_max_ms || old->phi != config->phi)
-        zb_log_info("reload: detector liveness-min %" PRId64 "ms, liveness-max %" PRId64
-                    "ms, phi %d",
-                    config->liveness_min_ms, config->liveness_max_ms, config->phi);
     *old = *config;
     zb_fleet_set_liveness(self->fleet, config->liveness);
     zb_fleet_set_max_hosts(self->fleet, (size_t)config->max_hosts);
@@ -905,16 +663,6 @@ static int s_on_datagrams(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 }
 
 //  zb_replay's way in: the same passes and rules as live input.
-static int s_intake_begin(void *arg)
-{
-    return zb_monitor_begin(arg);
-}
-
-static int s_intake_commit(void *arg)
-{
-    return zb_monitor_commit(arg);
-}
-
 static int s_intake_apply(void *arg, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall)
 {
     return zb_monitor_replay(arg, msg, now_mono, now_wall);
@@ -937,52 +685,24 @@ static bool s_intake_owns(void *arg, const char *host)
 }
 
 static const zb_replay_intake_t s_intake = {
-    .begin = s_intake_begin,
-    .commit = s_intake_commit,
+    .begin = s_begin,
+    .commit = s_commit,
     .apply = s_intake_apply,
     .status = s_intake_status,
     .rejected = s_intake_rejected,
     .owns = s_intake_owns,
 };
 
-static void s_subscribe(const char *topic, void *arg)
-{
-    zsock_set_subscribe(arg, topic);
-}
-
 int zb_monitor_run(zb_monitor_t *self)
 {
     assert(self);
     int rc = -1;
-    self->sub = zsock_new(ZMQ_SUB);
+    self->sub = zb_inlet_new(self->config.max_services, self->config.hosts);
     self->loop = zloop_new();
     if (!self->sub || !self->loop) {
         zb_log_error("cannot create the socket or loop");
         goto done;
     }
-    //  A frame over the limit makes ZeroMQ drop the sender's connection: a
-    //  peer sending junk that large is not an agent. What is read is held
-    //  within a bounded number of bytes by zb_intake.
-    size_t frame_max = zb_intake_frame_max(self->config.max_services);
-    zsock_set_maxmsgsize(self->sub, (int)frame_max);
-    zsock_set_rcvhwm(self->sub, zb_intake_queue(frame_max));
-    zb_log_debug("input: frames up to %zu bytes, %d queued per peer", frame_max,
-                 zb_intake_queue(frame_max));
-    //  A shard (monitor/hosts) subscribes to its hosts' topics only: through
-    //  a relay, subscriptions flow upstream and nothing else reaches it.
-    zb_hostset_topics(self->config.hosts, s_subscribe, self->sub);
-    if (self->config.hosts[0])
-        zb_log_info("shard: hosts %s only", self->config.hosts);
-    //  No ZMTP heartbeats of the monitor's own: with libzmq 4.3.4 a
-    //  heartbeat sent on a connection whose peer went away while ZeroMQ's
-    //  queue for it was full aborts the process (libzmq issues 4364, 4767).
-    //  An agent's connection that
-    //  went half-open is dropped all the same: agents' heartbeats carry a
-    //  TTL (zb_watch), and TCP keepalive covers peers that send none.
-    zsock_set_tcp_keepalive(self->sub, 1);
-    zsock_set_tcp_keepalive_idle(self->sub, ZB_MONITOR_KEEPALIVE_IDLE_S);
-    zsock_set_tcp_keepalive_intvl(self->sub, ZB_MONITOR_KEEPALIVE_INTVL_S);
-    zsock_set_tcp_keepalive_cnt(self->sub, ZB_MONITOR_KEEPALIVE_CNT);
     //  Authentication first: binding without it would admit anyone.
     char why[600];
     self->auth = zb_auth_new(self->sub, self->config.cert, self->config.agents, self->config.bind,
@@ -991,7 +711,7 @@ int zb_monitor_run(zb_monitor_t *self)
         zb_log_error("%s", why);
         goto done;
     }
-    if (s_bind(self->sub, self->config.bind, "listening") != 0)
+    if (zb_inlet_bind(self->sub, self->config.bind, "listening") != 0)
         goto done;
     if (self->config.publish[0] && zb_stream_bind(self->stream, self->config.publish) != 0)
         goto done;
@@ -1054,29 +774,15 @@ int zb_monitor_run(zb_monitor_t *self)
     zloop_start(self->loop);
     s_drain(self);
     s_alive(self, zb_time_wall_ms());
-    s_counts(self);
-    zb_log_info("monitor stopping: messages=%" PRIu64 " decode_errors=%" PRIu64 " seq_gaps=%" PRIu64
-                " stale=%" PRIu64 " dropped=%" PRIu64 " db_errors=%" PRIu64 " rejected=%" PRIu64
-                " conflicts=%" PRIu64 " foreign=%" PRIu64 " thin=%" PRIu64 " thin_unsynced=%" PRIu64
-                " heard_rows=%" PRIu64 " heard_us=%" PRIu64 " heard_us_max=%" PRIu64,
-                self->stats.messages, self->stats.decode_errors, self->stats.seq_gaps,
-                self->stats.stale, self->stats.dropped, self->stats.db_errors, self->stats.rejected,
-                self->stats.conflicts, self->stats.foreign, self->stats.thin,
-                self->stats.thin_unsynced, self->stats.heard_rows, self->stats.heard_us,
-                self->stats.heard_us_max);
-    if (self->pulse)
-        zb_log_info("datagrams: read=%" PRIu64 " accepted=%" PRIu64 " malformed=%" PRIu64
-                    " forged=%" PRIu64 " plain=%" PRIu64 " replayed=%" PRIu64 " unknown=%" PRIu64,
-                    self->stats.datagrams, self->stats.datagrams_accepted,
-                    self->stats.datagrams_malformed, self->stats.datagrams_forged,
-                    self->stats.datagrams_plain, self->stats.datagrams_replayed,
-                    self->stats.datagrams_unknown);
+    zb_tally_count(&self->stats, self->fleet, self->pulse);
+    zb_tally_log_stop(&self->stats, self->pulse != NULL);
     rc = 0;
 done:
     zb_replay_server_destroy(&self->replay);
     zb_dispatch_destroy(&self->dispatch);
     if (self->pulse) {
-        s_counts(self); // its counters, for the stats read after the run
+        zb_tally_count(&self->stats, self->fleet,
+                       self->pulse); // its counters, for the stats read after the run
         zb_pulse_destroy(&self->pulse);
     }
     zb_stream_close(self->stream);

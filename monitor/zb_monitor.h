@@ -13,6 +13,7 @@
 #define ZB_MONITOR_H
 
 #include "zb_monitor_config.h"
+#include "zb_tally.h"
 #include "zb_series.h"
 #include "zb_proto.h"
 
@@ -26,51 +27,6 @@
 #define ZB_MONITOR_MAX_SERVICES 10000 // per host
 
 typedef struct _zb_monitor_t zb_monitor_t;
-
-//  Commit time histogram: bucket i counts commits that took at most
-//  bound i (microseconds); the last bucket counts the rest.
-#define ZB_MONITOR_COMMIT_BUCKETS 10
-#define ZB_MONITOR_COMMIT_BOUNDS_US                                                                \
-    {                                                                                              \
-        1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000                             \
-    }
-
-typedef struct {
-    uint64_t messages;      // decoded and accepted
-    uint64_t decode_errors; // malformed, dropped
-    uint64_t seq_gaps;      // messages missed, from sequence numbers
-    uint64_t stale;         // seq not after the last seen of the same instance
-    uint64_t dropped;       // over the host/service caps
-    uint64_t conflicts;     // of a rival agent run claiming a host's name, dropped
-    uint64_t thin;          // thin beats (protocol v2) applied: liveness only
-    uint64_t thin_unsynced; // of which the digest was not the table held
-    uint64_t heard_rows;    // hosts' last-heard checkpointed while running (batches)
-    uint64_t heard_us;      // time spent writing and committing them
-    uint64_t heard_us_max;  // the longest single checkpoint batch
-    uint64_t db_errors;     // failed commits
-    uint64_t rejected;      // refused by zb_auth: a host not bound to the sender's key
-    uint64_t foreign;       // for a host outside monitor/hosts (a shard's), dropped
-    //  For the HTTP server's /metrics and /healthz (zb_monitor_snapshot):
-    uint64_t service_outages; // service outages opened since start
-    uint64_t host_outages;    // host outages opened since start
-    uint64_t db_commits;      // transactions that wrote, committed or failed
-    uint64_t db_commit_us;    // time spent committing them
-    uint64_t db_commit_buckets[ZB_MONITOR_COMMIT_BUCKETS]; // by time, bounds above
-    bool db_ok;        // no write failed in the last pass that wrote (or tried to)
-    int64_t pass_mono; // monotonic ms at the end of the last loop pass, 0 before the first
-
-    uint64_t kept_writes; // changes kept in memory after failed commits (zb_store_kept)
-    int64_t tls_warn_ms;  // monitor/tls-warn as configured now (the status page's badges)
-
-    //  Liveness datagrams (zb_pulse), when monitor/udp is set:
-    uint64_t datagrams;           // read
-    uint64_t datagrams_accepted;  // heard their host
-    uint64_t datagrams_malformed; // refused: not a datagram of ours
-    uint64_t datagrams_forged;    // refused: key not bound to the host, or failed to open
-    uint64_t datagrams_plain;     // refused: in clear while CURVE is on
-    uint64_t datagrams_replayed;  // refused: sequence number seen before
-    uint64_t datagrams_unknown;   // not a known host's current agent run (ignored)
-} zb_monitor_stats_t;
 
 //  Opens the store named in config (creating it) and loads the state it
 //  holds. Returns NULL with a one-line reason in err.

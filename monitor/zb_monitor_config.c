@@ -6,36 +6,19 @@
 #include "zb_hostset.h"
 #include "zb_http_users.h"
 #include "zb_intake.h"
+#include "zb_log.h"
 #include "zb_proto.h"
+#include "zb_time.h"
 
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-void zb_monitor_config_defaults(zb_monitor_config_t *self)
-{
-    assert(self);
-    memset(self, 0, sizeof(*self));
-    snprintf(self->bind, sizeof(self->bind), "%s", ZB_MONITOR_BIND_DEFAULT);
-    snprintf(self->db, sizeof(self->db), "%s", ZB_MONITOR_DB_DEFAULT);
-    self->liveness = ZB_MONITOR_LIVENESS_DEFAULT;
-    self->liveness_min_ms = ZB_MONITOR_LIVENESS_MIN_DEFAULT_MS;
-    self->liveness_max_ms = ZB_MONITOR_LIVENESS_MAX_DEFAULT_MS;
-    self->phi = ZB_MONITOR_PHI_DEFAULT;
-    self->retention_ms = ZB_MONITOR_RETENTION_DEFAULT_MS;
-    self->flap_threshold = ZB_MONITOR_FLAP_THRESHOLD_DEFAULT;
-    self->flap_window_ms = ZB_MONITOR_FLAP_WINDOW_DEFAULT_MS;
-    self->flap_quiet_ms = ZB_MONITOR_FLAP_WINDOW_DEFAULT_MS;
-    self->max_services = ZB_INTAKE_SERVICES_DEFAULT;
-    self->max_hosts = ZB_MONITOR_MAX_HOSTS;
-    self->stopped_alert_ms = 3600LL * 1000;
-    self->tls_warn_ms = 14LL * 86400 * 1000;
-}
 
 //  A tcp address ends in ":PORT", 1 to 65535 in plain digits. ZeroMQ would
 //  take "7400x" as 7400 and 99999 as some other port, and 0 or * as a port
@@ -476,35 +459,97 @@ static void s_alert_load(zb_monitor_config_t *self, zb_config_t *config, zconfig
     }
 }
 
-//  A path key: kept as given, "" when absent.
-static void s_path_load(zb_config_t *config, zconfig_t *section, const char *key, char *buf,
-                        size_t size)
+//  --------------------------------------------------------------------------
+//  The `monitor` section as a directive table, in the order keys are read
+//  (the first error wins, so the order is part of the messages). Defaults,
+//  bounds, the known keys and what a reload cannot change all come from
+//  here; docs/config-monitor.md's table lists the same keys (checked by the
+//  self-test).
+
+typedef enum {
+    S_INT,          // whole number in [min, max], into an int
+    S_DURATION,     // duration in [min, max] ms, into an int64_t
+    S_DURATION_OFF, // as S_DURATION, or "0": off
+    S_STRING,       // text into a char array, checked by `problem`
+    S_BOOL,         // yes/true or no/false
+    S_CUSTOM,       // read by `then` alone (keys that are read together)
+} s_type_t;
+
+#define S_RESTART 1u     // a reload cannot change it (wired into sockets, the store)
+#define S_EMPTY_GIVEN 2u // `key = ""` is a value (refused), not "not given"
+#define S_QUOTE 4u       // problems read "\"VALUE\" problem"
+#define S_FOLLOWS 8u     // the default is the previous directive's value
+
+//  Why a value is wrong, or NULL; why is room for a message built on the fly.
+typedef const char *(s_problem_fn)(const char *value, char *why, size_t size);
+//  Cross-checks and loaders run after the directive is read.
+typedef void(s_then_fn)(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section);
+
+typedef struct {
+    const char *key;
+    s_type_t type;
+    int64_t min, max; // S_INT, S_DURATION*
+    int64_t dflt;     // S_INT, S_DURATION*, S_BOOL
+    const char *text; // S_STRING: the default ("" = none)
+    size_t offset;    // the field in zb_monitor_config_t
+    size_t size;      // its size
+    unsigned flags;   // S_RESTART ...
+    s_problem_fn *problem;
+    s_then_fn *then;
+} s_directive_t;
+
+#define S_FIELD(f)                                                                                 \
+    .offset = offsetof(zb_monitor_config_t, f), .size = sizeof(((zb_monitor_config_t *)0)->f)
+#define S_BOUNDS(low, high) .min = (low), .max = (high)
+#define S_DAY (86400LL * 1000)
+
+static const char *s_endpoints_check(const char *value, char *why, size_t size)
 {
-    const char *value = zb_config_string(config, section, key, NULL);
-    if (value && strlen(value) >= size)
-        zb_config_fail(config, zconfig_locate(section, key), "too long");
-    else if (value)
-        snprintf(buf, size, "%s", value);
+    (void)why, (void)size;
+    return s_bind_problem(value);
 }
 
-//  TLS and users of the HTTP server (docs/http.md): checked here so that a
-//  bad users file stops the start (exit 2), naming the file and key.
-static void s_http_security_load(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section)
+static const char *s_db_check(const char *value, char *why, size_t size)
 {
-    s_path_load(config, section, "http-tls-cert", self->http_tls_cert, sizeof(self->http_tls_cert));
-    s_path_load(config, section, "http-tls-key", self->http_tls_key, sizeof(self->http_tls_key));
-    s_path_load(config, section, "http-users", self->http_users, sizeof(self->http_users));
+    (void)why, (void)size;
+    return *value ? NULL : "is empty";
+}
+
+static const char *s_address_check(const char *value, char *why, size_t size)
+{
+    return zb_address_check(value, why, size) == 0 ? NULL : why;
+}
+
+//  A shard: the hosts it owns become its subscriptions (zb_hostset).
+static const char *s_hosts_check(const char *value, char *why, size_t size)
+{
+    if (zb_hostset_check(value, why, size) != 0)
+        return why;
+    return *value ? NULL : "is empty (leave it out for every host, or give web-*,db-*)";
+}
+
+static void s_liveness_bounds(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section)
+{
+    if (self->liveness_max_ms < self->liveness_min_ms) {
+        zconfig_t *max = zconfig_locate(section, "liveness-max");
+        zb_config_fail(config, max ? max : zconfig_locate(section, "liveness-min"),
+                       max ? "is below liveness-min" : "is above liveness-max (10s unless set)");
+    }
+}
+
+static void s_http_tls_pair(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section)
+{
     if (!*self->http_tls_cert != !*self->http_tls_key)
         zb_config_fail(
             config,
             zconfig_locate(section, *self->http_tls_cert ? "http-tls-cert" : "http-tls-key"),
             "http-tls-cert and http-tls-key go together");
-    const char *auth = zb_config_string(config, section, "http-metrics-auth", NULL);
-    if (auth && (strcmp(auth, "yes") == 0 || strcmp(auth, "true") == 0))
-        self->http_metrics_auth = true;
-    else if (auth && strcmp(auth, "no") != 0 && strcmp(auth, "false") != 0)
-        zb_config_fail(config, zconfig_locate(section, "http-metrics-auth"),
-                       "\"%.40s\" is not yes or no", auth);
+}
+
+//  Checked here so that a bad users file stops the start (exit 2), naming
+//  the file and key (docs/http.md).
+static void s_http_users_load(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section)
+{
     if (*self->http_users && !zb_config_error(config)) {
         char why[600];
         zb_http_users_t *users = zb_http_users_load(self->http_users, why, sizeof(why));
@@ -514,37 +559,132 @@ static void s_http_security_load(zb_monitor_config_t *self, zb_config_t *config,
     }
 }
 
+//  cert and agents are read together: one without the other is an error.
+static void s_auth_load(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section)
+{
+    zb_auth_config_load(config, section, self->cert, sizeof(self->cert), self->agents,
+                        sizeof(self->agents));
+}
+
+static const s_directive_t s_directives[] = {
+    {"bind", S_STRING, .text = ZB_MONITOR_BIND_DEFAULT, S_FIELD(bind),
+     .flags = S_RESTART | S_EMPTY_GIVEN | S_QUOTE, .problem = s_endpoints_check},
+    {"db", S_STRING, .text = ZB_MONITOR_DB_DEFAULT, S_FIELD(db), .flags = S_RESTART | S_EMPTY_GIVEN,
+     .problem = s_db_check},
+    {"liveness", S_INT, S_BOUNDS(ZB_MONITOR_LIVENESS_MIN, ZB_MONITOR_LIVENESS_MAX),
+     .dflt = ZB_MONITOR_LIVENESS_DEFAULT, S_FIELD(liveness)},
+    {"liveness-min", S_DURATION, S_BOUNDS(100, 600000), .dflt = ZB_MONITOR_LIVENESS_MIN_DEFAULT_MS,
+     S_FIELD(liveness_min_ms)},
+    {"liveness-max", S_DURATION, S_BOUNDS(100, 3600000), .dflt = ZB_MONITOR_LIVENESS_MAX_DEFAULT_MS,
+     S_FIELD(liveness_max_ms), .then = s_liveness_bounds},
+    {"phi", S_INT, S_BOUNDS(1, 30), .dflt = ZB_MONITOR_PHI_DEFAULT, S_FIELD(phi)},
+    {"udp", S_STRING, .text = "", S_FIELD(udp), .flags = S_RESTART, .problem = s_address_check},
+    {"retention", S_DURATION, S_BOUNDS(ZB_MONITOR_RETENTION_MIN_MS, ZB_MONITOR_RETENTION_MAX_MS),
+     .dflt = ZB_MONITOR_RETENTION_DEFAULT_MS, S_FIELD(retention_ms)},
+    {"publish", S_STRING, .text = "", S_FIELD(publish), .flags = S_QUOTE,
+     .problem = s_endpoints_check},
+    {"replay", S_STRING, .text = "", S_FIELD(replay), .flags = S_RESTART | S_QUOTE,
+     .problem = s_endpoints_check},
+    {"flap-threshold", S_INT, S_BOUNDS(0, 1000), .dflt = ZB_MONITOR_FLAP_THRESHOLD_DEFAULT,
+     S_FIELD(flap_threshold)},
+    {"flap-window", S_DURATION, S_BOUNDS(1000, 7 * S_DAY),
+     .dflt = ZB_MONITOR_FLAP_WINDOW_DEFAULT_MS, S_FIELD(flap_window_ms)},
+    //  The quiet period defaults to the window, whatever the window is.
+    {"flap-quiet", S_DURATION, S_BOUNDS(1000, 7 * S_DAY), .dflt = ZB_MONITOR_FLAP_WINDOW_DEFAULT_MS,
+     S_FIELD(flap_quiet_ms), .flags = S_FOLLOWS},
+    {"repeat", S_DURATION, S_BOUNDS(1000, 30 * S_DAY), .dflt = 0, S_FIELD(repeat_ms)},
+    {"stopped-alert", S_DURATION_OFF, S_BOUNDS(1000, 365 * S_DAY), .dflt = 3600LL * 1000,
+     S_FIELD(stopped_alert_ms)},
+    {"tls-warn", S_DURATION_OFF, S_BOUNDS(1000, 365 * S_DAY), .dflt = 14 * S_DAY,
+     S_FIELD(tls_warn_ms)},
+    //  The frame limit is a socket option, set before binding.
+    {"max-services", S_INT, S_BOUNDS(1, ZB_INTAKE_SERVICES_MAX), .dflt = ZB_INTAKE_SERVICES_DEFAULT,
+     S_FIELD(max_services), .flags = S_RESTART},
+    {"max-hosts", S_INT, S_BOUNDS(1, ZB_MONITOR_MAX_HOSTS_LIMIT), .dflt = ZB_MONITOR_MAX_HOSTS,
+     S_FIELD(max_hosts)},
+    //  The subscriptions are made once, before the socket binds.
+    {"hosts", S_STRING, .text = "", S_FIELD(hosts), .flags = S_RESTART | S_EMPTY_GIVEN,
+     .problem = s_hosts_check},
+    {"http", S_STRING, .text = "", S_FIELD(http), .problem = s_address_check},
+    {"http-tls-cert", S_STRING, .text = "", S_FIELD(http_tls_cert)},
+    {"http-tls-key", S_STRING, .text = "", S_FIELD(http_tls_key)},
+    {"http-users", S_STRING, .text = "", S_FIELD(http_users), .then = s_http_tls_pair},
+    {"http-metrics-auth", S_BOOL, .dflt = false, S_FIELD(http_metrics_auth),
+     .then = s_http_users_load},
+    {"cert", S_CUSTOM, S_FIELD(cert), .flags = S_RESTART},
+    {"agents", S_CUSTOM, S_FIELD(agents), .flags = S_RESTART, .then = s_auth_load},
+};
+#define S_DIRECTIVES (sizeof(s_directives) / sizeof(s_directives[0]))
+
+void zb_monitor_config_defaults(zb_monitor_config_t *self)
+{
+    assert(self);
+    memset(self, 0, sizeof(*self));
+    for (size_t i = 0; i < S_DIRECTIVES; i++) {
+        const s_directive_t *d = &s_directives[i];
+        char *field = (char *)self + d->offset;
+        if (d->type == S_INT)
+            *(int *)field = (int)d->dflt;
+        else if (d->type == S_DURATION || d->type == S_DURATION_OFF)
+            *(int64_t *)field = d->dflt;
+        else if (d->type == S_BOOL)
+            *(bool *)field = d->dflt != 0;
+        else if (d->type == S_STRING)
+            snprintf(field, d->size, "%s", d->text);
+    }
+}
+
+static void s_directive_load(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section,
+                             const s_directive_t *d)
+{
+    char *field = (char *)self + d->offset;
+    assert(d->type != S_INT || d->size == sizeof(int));
+    assert((d->type != S_DURATION && d->type != S_DURATION_OFF) || d->size == sizeof(int64_t));
+    zconfig_t *node = section ? zconfig_locate(section, d->key) : NULL;
+    const char *text = zb_config_string(config, section, d->key, NULL);
+    int64_t value = 0;
+    if (d->type == S_INT) {
+        if (zb_config_int(config, section, d->key, *(int *)field, d->min, d->max, &value) == 0)
+            *(int *)field = (int)value;
+    } else if (d->type == S_DURATION_OFF && text && strcmp(text, "0") == 0)
+        *(int64_t *)field = 0;
+    else if (d->type == S_DURATION || d->type == S_DURATION_OFF) {
+        int64_t dflt =
+            (d->flags & S_FOLLOWS) ? *(int64_t *)((char *)self + d[-1].offset) : *(int64_t *)field;
+        zb_config_duration(config, section, d->key, dflt, d->min, d->max, (int64_t *)field);
+    } else if (d->type == S_BOOL) {
+        if (text && (strcmp(text, "yes") == 0 || strcmp(text, "true") == 0))
+            *(bool *)field = true;
+        else if (text && strcmp(text, "no") != 0 && strcmp(text, "false") != 0)
+            zb_config_fail(config, node, "\"%.40s\" is not yes or no", text);
+    } else if (d->type == S_STRING) {
+        //  zb_config_string takes "" for "not given": given empty, bind and
+        //  db would silently become their defaults (./zbeat.db).
+        if ((d->flags & S_EMPTY_GIVEN) && node && !zconfig_child(node) && !text)
+            text = "";
+        char why[512];
+        const char *problem = text && d->problem ? d->problem(text, why, sizeof(why)) : NULL;
+        if (problem && (d->flags & S_QUOTE))
+            zb_config_fail(config, node, "\"%.200s\" %s", text, problem);
+        else if (problem)
+            zb_config_fail(config, node, "%s", problem);
+        else if (text && strlen(text) >= d->size)
+            zb_config_fail(config, node, "too long");
+        else if (text)
+            snprintf(field, d->size, "%s", text);
+    }
+    if (d->then)
+        d->then(self, config, section);
+}
+
 int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *err, size_t errsize)
 {
     assert(self && path && err);
     static const char *const sections[] = {"monitor", "alert", NULL};
-    static const char *const keys[] = {"bind",
-                                       "db",
-                                       "liveness",
-                                       "liveness-min",
-                                       "liveness-max",
-                                       "phi",
-                                       "udp",
-                                       "retention",
-                                       "publish",
-                                       "flap-threshold",
-                                       "flap-window",
-                                       "flap-quiet",
-                                       "repeat",
-                                       "http",
-                                       "cert",
-                                       "agents",
-                                       "replay",
-                                       "max-services",
-                                       "max-hosts",
-                                       "hosts",
-                                       "stopped-alert",
-                                       "tls-warn",
-                                       "http-tls-cert",
-                                       "http-tls-key",
-                                       "http-users",
-                                       "http-metrics-auth",
-                                       NULL};
+    const char *keys[S_DIRECTIVES + 1];
+    for (size_t i = 0; i < S_DIRECTIVES; i++)
+        keys[i] = s_directives[i].key;
+    keys[S_DIRECTIVES] = NULL;
 
     zb_config_t *config = zb_config_load(path, err, errsize);
     if (!config)
@@ -555,115 +695,8 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     if (section && zconfig_value(section) && *zconfig_value(section))
         zb_config_fail(config, section, "is a section: it takes no value");
     zb_config_check_known(config, section, keys);
-
-    char why[512];
-    zconfig_t *node = section ? zconfig_locate(section, "bind") : NULL;
-    //  zb_config_string takes "" for "not given": given empty, bind and db
-    //  would silently become their defaults (./zbeat.db), so they go to
-    //  the setters as they are, which refuse "".
-    const char *bind = zb_config_string(config, section, "bind", NULL);
-    if (node && !zconfig_child(node) && !bind)
-        bind = "";
-    if (bind && zb_monitor_config_set_bind(self, bind, "bind", why, sizeof(why)) != 0)
-        zb_config_fail(config, node, "%s", why + strlen("bind: "));
-    node = section ? zconfig_locate(section, "db") : NULL;
-    const char *db = zb_config_string(config, section, "db", NULL);
-    if (node && !zconfig_child(node) && !db)
-        db = "";
-    if (db && zb_monitor_config_set_db(self, db, "db", why, sizeof(why)) != 0)
-        zb_config_fail(config, node, "%s", why + strlen("db: "));
-    int64_t value = 0;
-    if (zb_config_int(config, section, "liveness", self->liveness, ZB_MONITOR_LIVENESS_MIN,
-                      ZB_MONITOR_LIVENESS_MAX, &value) == 0)
-        self->liveness = (int)value;
-    zb_config_duration(config, section, "liveness-min", self->liveness_min_ms, 100, 600000,
-                       &self->liveness_min_ms);
-    zb_config_duration(config, section, "liveness-max", self->liveness_max_ms, 100, 3600000,
-                       &self->liveness_max_ms);
-    if (self->liveness_max_ms < self->liveness_min_ms) {
-        zconfig_t *max = zconfig_locate(section, "liveness-max");
-        zb_config_fail(config, max ? max : zconfig_locate(section, "liveness-min"),
-                       max ? "is below liveness-min" : "is above liveness-max (10s unless set)");
-    }
-    if (zb_config_int(config, section, "phi", self->phi, 1, 30, &value) == 0)
-        self->phi = (int)value;
-    node = section ? zconfig_locate(section, "udp") : NULL;
-    const char *udp = zb_config_string(config, section, "udp", NULL);
-    if (udp && zb_address_check(udp, why, sizeof(why)) != 0)
-        zb_config_fail(config, node, "%s", why);
-    else if (udp && strlen(udp) >= sizeof(self->udp))
-        zb_config_fail(config, node, "too long");
-    else if (udp)
-        snprintf(self->udp, sizeof(self->udp), "%s", udp);
-    if (zb_config_duration(config, section, "retention", self->retention_ms,
-                           ZB_MONITOR_RETENTION_MIN_MS, ZB_MONITOR_RETENTION_MAX_MS, &value) == 0)
-        self->retention_ms = value;
-    node = section ? zconfig_locate(section, "publish") : NULL;
-    const char *publish = zb_config_string(config, section, "publish", NULL);
-    const char *problem = publish ? s_bind_problem(publish) : NULL;
-    if (problem)
-        zb_config_fail(config, node, "\"%.200s\" %s", publish, problem);
-    else if (publish && strlen(publish) >= sizeof(self->publish))
-        zb_config_fail(config, node, "too long");
-    else if (publish)
-        snprintf(self->publish, sizeof(self->publish), "%s", publish);
-    node = section ? zconfig_locate(section, "replay") : NULL;
-    const char *replay = zb_config_string(config, section, "replay", NULL);
-    problem = replay ? s_bind_problem(replay) : NULL;
-    if (problem)
-        zb_config_fail(config, node, "\"%.200s\" %s", replay, problem);
-    else if (replay && strlen(replay) >= sizeof(self->replay))
-        zb_config_fail(config, node, "too long");
-    else if (replay)
-        snprintf(self->replay, sizeof(self->replay), "%s", replay);
-    if (zb_config_int(config, section, "flap-threshold", self->flap_threshold, 0, 1000, &value) ==
-        0)
-        self->flap_threshold = (int)value;
-    zb_config_duration(config, section, "flap-window", self->flap_window_ms, 1000,
-                       7LL * 86400 * 1000, &self->flap_window_ms);
-    //  The quiet period defaults to the window, whatever the window is.
-    zb_config_duration(config, section, "flap-quiet", self->flap_window_ms, 1000,
-                       7LL * 86400 * 1000, &self->flap_quiet_ms);
-    zb_config_duration(config, section, "repeat", 0, 1000, 30LL * 86400 * 1000, &self->repeat_ms);
-    //  "0" turns it off (a duration is never 0).
-    const char *stopped = zb_config_string(config, section, "stopped-alert", NULL);
-    if (stopped && strcmp(stopped, "0") == 0)
-        self->stopped_alert_ms = 0;
-    else
-        zb_config_duration(config, section, "stopped-alert", self->stopped_alert_ms, 1000,
-                           365LL * 86400 * 1000, &self->stopped_alert_ms);
-    const char *tls_warn = zb_config_string(config, section, "tls-warn", NULL);
-    if (tls_warn && strcmp(tls_warn, "0") == 0)
-        self->tls_warn_ms = 0;
-    else
-        zb_config_duration(config, section, "tls-warn", self->tls_warn_ms, 1000,
-                           365LL * 86400 * 1000, &self->tls_warn_ms);
-    if (zb_config_int(config, section, "max-services", self->max_services, 1,
-                      ZB_INTAKE_SERVICES_MAX, &value) == 0)
-        self->max_services = (int)value;
-    if (zb_config_int(config, section, "max-hosts", self->max_hosts, 1, ZB_MONITOR_MAX_HOSTS_LIMIT,
-                      &value) == 0)
-        self->max_hosts = (int)value;
-    //  A shard: the hosts it owns become its subscriptions (zb_hostset).
-    node = section ? zconfig_locate(section, "hosts") : NULL;
-    const char *hosts = zb_config_string(config, section, "hosts", NULL);
-    if (node && !zconfig_child(node) && !hosts)
-        hosts = "";
-    if (hosts && zb_hostset_check(hosts, why, sizeof(why)) != 0)
-        zb_config_fail(config, node, "%s", why);
-    else if (hosts && !*hosts)
-        zb_config_fail(config, node, "is empty (leave it out for every host, or give web-*,db-*)");
-    else if (hosts && strlen(hosts) >= sizeof(self->hosts))
-        zb_config_fail(config, node, "too long");
-    else if (hosts)
-        snprintf(self->hosts, sizeof(self->hosts), "%s", hosts);
-    node = section ? zconfig_locate(section, "http") : NULL;
-    const char *http = zb_config_string(config, section, "http", NULL);
-    if (http && zb_monitor_config_set_http(self, http, "http", why, sizeof(why)) != 0)
-        zb_config_fail(config, node, "%s", why + strlen("http: "));
-    s_http_security_load(self, config, section);
-    zb_auth_config_load(config, section, self->cert, sizeof(self->cert), self->agents,
-                        sizeof(self->agents));
+    for (size_t i = 0; i < S_DIRECTIVES; i++)
+        s_directive_load(self, config, section, &s_directives[i]);
     zconfig_t *alert = zconfig_locate(root, "alert");
     if (alert)
         s_alert_load(self, config, alert);
@@ -677,282 +710,49 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     return rc;
 }
 
-//  What a reload cannot change in a running monitor: the store is open,
-//  and bind/cert/agents/replay/max-services/hosts are wired into sockets and zb_auth.
+//  What a reload cannot change in a running monitor: the directives marked
+//  S_RESTART (the store is open; sockets, zb_auth and subscriptions are wired).
 int zb_monitor_config_reloadable(const zb_monitor_config_t *old, const zb_monitor_config_t *fresh,
                                  char *err, size_t errsize)
 {
-    static const struct {
-        const char *key;
-        size_t offset;
-    } fixed[] = {
-        {"db", offsetof(zb_monitor_config_t, db)},
-        {"bind", offsetof(zb_monitor_config_t, bind)},
-        {"cert", offsetof(zb_monitor_config_t, cert)},
-        {"agents", offsetof(zb_monitor_config_t, agents)},
-        {"replay", offsetof(zb_monitor_config_t, replay)},
-        //  The subscriptions are made once, before the socket binds.
-        {"hosts", offsetof(zb_monitor_config_t, hosts)},
-        {"udp", offsetof(zb_monitor_config_t, udp)},
-    };
-    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-        if (strcmp((const char *)old + fixed[i].offset, (const char *)fresh + fixed[i].offset)) {
-            snprintf(err, errsize, "monitor/%s: cannot change on reload; restart", fixed[i].key);
+    for (size_t i = 0; i < S_DIRECTIVES; i++) {
+        const s_directive_t *d = &s_directives[i];
+        if (!(d->flags & S_RESTART))
+            continue;
+        const char *a = (const char *)old + d->offset;
+        const char *b = (const char *)fresh + d->offset;
+        bool same = d->type == S_INT ? *(const int *)a == *(const int *)b : strcmp(a, b) == 0;
+        if (!same) {
+            snprintf(err, errsize, "monitor/%s: cannot change on reload; restart", d->key);
             return -1;
         }
-    //  The frame limit is a socket option, set before binding.
-    if (old->max_services != fresh->max_services) {
-        snprintf(err, errsize, "monitor/max-services: cannot change on reload; restart");
-        return -1;
     }
     return 0;
 }
 
-//  --------------------------------------------------------------------------
-//  Self-test
-
-static int s_load_text(zb_monitor_config_t *config, const char *text, char *err, size_t errsize)
+//  What a reload changes that only shows in the monitor's behaviour.
+void zb_monitor_config_log_changes(const zb_monitor_config_t *old, const zb_monitor_config_t *fresh)
 {
-    char path[] = "/tmp/zb_monitor_config_test.XXXXXX";
-    int fd = mkstemp(path);
-    assert(fd >= 0);
-    assert(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
-    close(fd);
-    zb_monitor_config_defaults(config);
-    int rc = zb_monitor_config_load(config, path, err, errsize);
-    //  Messages name the file; make them comparable.
-    if (rc != 0 && strncmp(err, path, strlen(path)) == 0)
-        memmove(err, err + strlen(path), strlen(err + strlen(path)) + 1);
-    unlink(path);
-    return rc;
+    assert(old && fresh);
+    if (old->liveness != fresh->liveness)
+        zb_log_info("reload: liveness %d -> %d", old->liveness, fresh->liveness);
+    if (old->retention_ms != fresh->retention_ms) {
+        char was[32], now[32];
+        zb_time_format_duration(old->retention_ms, was, sizeof(was));
+        zb_time_format_duration(fresh->retention_ms, now, sizeof(now));
+        zb_log_info("reload: retention %s -> %s", was, now);
+    }
+    if (old->liveness_min_ms != fresh->liveness_min_ms ||
+        old->liveness_max_ms != fresh->liveness_max_ms || old->phi != fresh->phi)
+        zb_log_info("reload: detector liveness-min %" PRId64 "ms, liveness-max %" PRId64
+                    "ms, phi %d",
+                    fresh->liveness_min_ms, fresh->liveness_max_ms, fresh->phi);
 }
 
-void zb_monitor_config_test(bool verbose)
+//  Calls fn with every key of the monitor section, for the self-test's
+//  check of docs/config-monitor.md.
+void zb_monitor_config_keys(void (*fn)(const char *key, void *arg), void *arg)
 {
-    zb_monitor_config_t config;
-    char err[512];
-
-    assert(s_load_text(&config,
-                       "monitor\n    bind = tcp://127.0.0.1:7411\n    db = /tmp/x.db\n"
-                       "    liveness = 5\n    retention = 30d\n",
-                       err, sizeof(err)) == 0);
-    assert(strcmp(config.bind, "tcp://127.0.0.1:7411") == 0);
-    assert(strcmp(config.db, "/tmp/x.db") == 0);
-    assert(config.liveness == 5);
-    assert(config.retention_ms == 30LL * 86400 * 1000);
-    assert(s_load_text(&config, "monitor\n    stopped-alert = 0\n", err, sizeof(err)) == 0);
-    assert(config.stopped_alert_ms == 0);
-    assert(s_load_text(&config, "monitor\n    stopped-alert = 2s\n", err, sizeof(err)) == 0);
-    assert(config.stopped_alert_ms == 2000);
-    assert(config.tls_warn_ms == 14LL * 86400 * 1000); // the default
-    assert(s_load_text(&config, "monitor\n    tls-warn = 30d\n", err, sizeof(err)) == 0);
-    assert(config.tls_warn_ms == 30LL * 86400 * 1000);
-    assert(s_load_text(&config, "monitor\n    tls-warn = 0\n", err, sizeof(err)) == 0);
-    assert(config.tls_warn_ms == 0);
-    //  Shards: prefixes with a trailing * only.
-    assert(s_load_text(&config, "monitor\n    hosts = \"web-*, db-*\"\n", err, sizeof(err)) == 0);
-    assert(strcmp(config.hosts, "web-*, db-*") == 0);
-    assert(s_load_text(&config, "monitor\n    hosts = web-*-eu\n", err, sizeof(err)) == -1);
-    assert(strstr(err, "monitor/hosts") && strstr(err, "only a trailing *"));
-    assert(s_load_text(&config, "monitor\n    hosts = \"\"\n", err, sizeof(err)) == -1);
-    assert(strstr(err, "monitor/hosts"));
-
-    //  Alerting: publish, flapping, reminders, channels.
-    assert(s_load_text(&config,
-                       "monitor\n    publish = tcp://*:7402\n    flap-threshold = 4\n"
-                       "    flap-window = 2m\n    repeat = 1h\n"
-                       "alert\n    oncall\n        exec = /usr/local/bin/page --now\n"
-                       "        timeout = 5s\n"
-                       "    chat\n        webhook = https://hooks.example.com/T0/B0\n"
-                       "        template = slack\n        hosts = web-*\n"
-                       "        services = redis,db-*\n        retry-for = 1h\n"
-                       "        backoff-max = 30s\n        after = 5s\n",
-                       err, sizeof(err)) == 0);
-    assert(strcmp(config.publish, "tcp://*:7402") == 0);
-    assert(config.flap_threshold == 4 && config.flap_window_ms == 120000);
-    assert(config.flap_quiet_ms == 120000); // the window, unless given
-    assert(config.repeat_ms == 3600000);
-    assert(config.stopped_alert_ms == 3600000); // the default
-    assert(config.channel_count == 2);
-    assert(strcmp(config.channels[0].name, "oncall") == 0);
-    assert(strcmp(config.channels[0].exec, "/usr/local/bin/page --now") == 0);
-    assert(config.channels[0].timeout_ms == 5000);
-    assert(config.channels[0].retry_for_ms == ZB_CHANNEL_RETRY_FOR_DEFAULT_MS);
-    assert(strcmp(config.channels[1].webhook, "https://hooks.example.com/T0/B0") == 0);
-    assert(config.channels[1].template == ZB_TEMPLATE_SLACK);
-    assert(strcmp(config.channels[1].hosts, "web-*") == 0);
-    assert(strcmp(config.channels[1].services, "redis,db-*") == 0);
-    assert(config.channels[1].timeout_ms == ZB_CHANNEL_TIMEOUT_DEFAULT_MS);
-    assert(config.channels[1].retry_for_ms == 3600000);
-    assert(config.channels[1].backoff_max_ms == 30000);
-    assert(config.channels[0].after_ms == 0 && config.channels[1].after_ms == 5000);
-    assert(s_load_text(&config,
-                       "alert\n    am\n        alertmanager = http://a:9093,https://b:9093/\n"
-                       "        resend = 30s\n        monitor-name = dc-1\n"
-                       "    am2\n        alertmanager = http://c:9093\n",
-                       err, sizeof(err)) == 0);
-    assert(strcmp(config.channels[0].alertmanager, "http://a:9093,https://b:9093/") == 0);
-    assert(config.channels[0].resend_ms == 30000);
-    assert(strcmp(config.channels[0].monitor_name, "dc-1") == 0);
-    assert(config.channels[1].resend_ms == 60000);
-    assert(strcmp(config.channels[1].monitor_name, "zbeat") == 0);
-
-    //  Email: recipients, the server (a password from the environment).
-    setenv("ZB_TEST_TOKEN", "pw", 1);
-    assert(s_load_text(&config,
-                       "alert\n    mail\n        email = a@x.org,b@y.org\n"
-                       "        smtp = \"smtp://zb:${ZB_TEST_TOKEN}@mx:587\"\n"
-                       "        from = mon@x.org\n    mail2\n        email = a@x.org\n"
-                       "        smtp = smtp://mx\n",
-                       err, sizeof(err)) == 0);
-    assert(strcmp(config.channels[0].email, "a@x.org,b@y.org") == 0);
-    assert(strcmp(config.channels[0].smtp, "smtp://zb:pw@mx:587") == 0);
-    assert(strcmp(config.channels[0].from, "mon@x.org") == 0);
-    assert(strncmp(config.channels[1].from, "zbeat@", 6) == 0);
-
-    //  Headers: repeated, secrets from the environment and from files.
-    setenv("ZB_TEST_TOKEN", "s3cret", 1);
-    char secret[] = "/tmp/zb_monitor_config_secret.XXXXXX";
-    int fd = mkstemp(secret);
-    assert(fd >= 0 && write(fd, "from-file\n", 10) == 10);
-    close(fd);
-    char text[512];
-    snprintf(text, sizeof(text),
-             "alert\n    h\n        webhook = http://h/\n"
-             "        header = \"Authorization: Bearer ${ZB_TEST_TOKEN}\"\n"
-             "        header = \"X-Key: @%s\"\n        header = \"X-Plain: a@b c\"\n",
-             secret);
-    assert(s_load_text(&config, text, err, sizeof(err)) == 0);
-    assert(strcmp(config.channels[0].headers, "Authorization: Bearer s3cret\nX-Key: from-file\n"
-                                              "X-Plain: a@b c\n") == 0);
-    unlink(secret);
-    snprintf(text, sizeof(text),
-             "alert\n    h\n        webhook = http://h/\n"
-             "        header = \"X-Key: @%s\"\n",
-             secret);
-    assert(s_load_text(&config, text, err, sizeof(err)) == -1);
-    assert(strstr(err, ": alert/h/header: @/tmp/zb_monitor_config_secret."));
-    assert(strstr(err, ": cannot read it (No such file or directory)"));
-    unsetenv("ZB_TEST_TOKEN");
-
-    //  An empty file keeps every default.
-    assert(s_load_text(&config, "", err, sizeof(err)) == 0);
-    assert(strcmp(config.bind, ZB_MONITOR_BIND_DEFAULT) == 0);
-    assert(config.liveness == ZB_MONITOR_LIVENESS_DEFAULT);
-    assert(config.liveness_min_ms == 1000 && config.liveness_max_ms == 10000 && config.phi == 8);
-    assert(config.udp[0] == '\0');
-    assert(s_load_text(&config,
-                       "monitor\n    udp = *:7403\n    liveness-min = 500ms\n"
-                       "    liveness-max = 30s\n    phi = 12\n",
-                       err, sizeof(err)) == 0);
-    assert(strcmp(config.udp, "*:7403") == 0 && config.liveness_min_ms == 500 &&
-           config.liveness_max_ms == 30000 && config.phi == 12);
-    assert(s_load_text(&config, "", err, sizeof(err)) == 0);
-    assert(config.channel_count == 0 && config.publish[0] == '\0' && config.repeat_ms == 0);
-    assert(config.flap_threshold == ZB_MONITOR_FLAP_THRESHOLD_DEFAULT);
-
-    static const struct {
-        const char *text;
-        const char *expect;
-    } bad[] = {
-        {"monitor\n    liveness = 0\n", ": monitor/liveness: 0 is out of range"},
-        {"monitor\n    liveness-min = 2s\n    liveness-max = 1s\n",
-         ": monitor/liveness-max: is below liveness-min"},
-        {"monitor\n    liveness-min = 20s\n", ": monitor/liveness-min: is above liveness-max"},
-        {"monitor\n    phi = 0\n", ": monitor/phi: 0 is out of range"},
-        {"monitor\n    udp = nowhere\n", ": monitor/udp: "},
-        {"monitor\n    liveness = x\n", ": monitor/liveness: \"x\" is not a whole number"},
-        {"monitor\n    retention = 5\n", ": monitor/retention: \"5\" is not a duration"},
-        {"monitor\n    retention = 1s\n", ": monitor/retention: \"1s\" is out of range"},
-        {"monitor\n    bind = localhost\n", ": monitor/bind: \"localhost\" is not an endpoint"},
-        {"monitor\n    bind = udp://x:1\n", ": monitor/bind: \"udp://x:1\" has an unknown"},
-        {"monitor\n    colour = blue\n", ": monitor/colour: unknown key"},
-        {"monitor\n    db = a\n    db = b\n", ": monitor/db: given twice"},
-        {"agent\n    name = x\n", ": agent: unknown key"},
-        {"monitor\n        bind = x\n", ":2: "},
-        {"monitor\n    publish = 7402\n", ": monitor/publish: \"7402\" is not an endpoint"},
-        //  Ports: plain digits from 1 to 65535, never one the kernel picks.
-        {"monitor\n    bind = tcp://*:99999\n", ": monitor/bind: \"tcp://*:99999\" needs a port"},
-        {"monitor\n    bind = tcp://*:-5\n", ": monitor/bind: \"tcp://*:-5\" needs a port"},
-        {"monitor\n    bind = tcp://*:7400x\n", ": monitor/bind: \"tcp://*:7400x\" needs a port"},
-        {"monitor\n    bind = tcp://*:0\n", ": monitor/bind: \"tcp://*:0\" needs a port"},
-        {"monitor\n    bind = tcp://*:*\n", ": monitor/bind: \"tcp://*:*\" needs a port"},
-        {"monitor\n    bind = tcp://127.0.0.1\n",
-         ": monitor/bind: \"tcp://127.0.0.1\" needs a port"},
-        {"monitor\n    bind = tcp://:7400\n", ": monitor/bind: \"tcp://:7400\" needs a port"},
-        {"monitor\n    bind = tcp://*:7400,tcp://*:65536\n", ": monitor/bind: \"tcp://*:7400,tcp"},
-        {"monitor\n    publish = tcp://*:0\n", ": monitor/publish: \"tcp://*:0\" needs a port"},
-        {"monitor\n    replay = tcp://*:99999\n", ": monitor/replay: \"tcp://*:99999\" needs a"},
-        {"monitor\n    db = \"\"\n", ": monitor/db: is empty"},
-        {"monitor\n    db =\n", ": monitor/db: is empty"},
-        {"monitor\n    bind = \"\"\n", ": monitor/bind: \"\" is empty"},
-        {"monitor\n    flap-threshold = -1\n", ": monitor/flap-threshold: -1 is out of range"},
-        {"monitor\n    repeat = 0\n", ": monitor/repeat: \"0\" is not a duration"},
-        {"monitor\n    stopped-alert = -1s\n", ": monitor/stopped-alert: "},
-        {"monitor\n    tls-warn = soon\n", ": monitor/tls-warn: "},
-        {"alert\n    x\n        timeout = 1s\n", ": alert/x: needs exactly one of exec, webhook"},
-        {"alert\n    x\n        exec = a\n        webhook = http://h/\n",
-         ": alert/x: needs exactly one of exec, webhook, alertmanager and email"},
-        {"alert\n    x\n        webhook = http://h/\n        header = \"A: ${ZB_NOT_SET_X}\"\n",
-         ": alert/x/header: ${ZB_NOT_SET_X} is not set"},
-        {"alert\n    x\n        webhook = http://h/\n        header = NoColon\n",
-         ": alert/x/header: \"NoColon\" is not \"Name: value\""},
-        {"alert\n    x\n        exec = a\n        header = \"A: b\"\n",
-         ": alert/x/header: is for webhook and alertmanager channels only"},
-        {"alert\n    x\n        email = oncall\n        smtp = smtp://h\n",
-         ": alert/x/email: \"oncall\" is not a list of addresses"},
-        {"alert\n    x\n        email = a@b\n", ": alert/x: email needs smtp"},
-        {"alert\n    x\n        email = a@b\n        smtp = http://h\n",
-         ": alert/x/smtp: \"http://h\" is not an smtp:// or smtps:// URL"},
-        {"alert\n    x\n        exec = a\n        smtp = smtp://h\n",
-         ": alert/x/smtp: is for email channels only"},
-        {"alert\n    x\n        alertmanager = 127.0.0.1:9093\n",
-         ": alert/x/alertmanager: \"127.0.0.1:9093\" is not a list of http"},
-        {"alert\n    x\n        alertmanager = http://a:9093,\n",
-         ": alert/x/alertmanager: \"http://a:9093,\" has an empty URL"},
-        {"alert\n    x\n        exec = a\n        resend = 1m\n",
-         ": alert/x/resend: is for alertmanager channels only"},
-        {"alert\n    x\n        alertmanager = http://a\n        resend = 2h\n",
-         ": alert/x/resend: \"2h\" is out"},
-        {"alert\n    x\n        alertmanager = http://a\n        monitor-name = a b\n",
-         ": alert/x/monitor-name: \"a b\" is not a valid name"},
-        {"alert\n    x = 1\n", ": alert/x: is not a channel"},
-        {"alert\n    x\n        webhook = ftp://h/\n", ": alert/x/webhook: \"ftp://h/\" is not"},
-        {"alert\n    x\n        exec = a\n        template = slack\n",
-         ": alert/x/template: is for webhooks only"},
-        {"alert\n    x\n        webhook = http://h/\n        template = teams\n",
-         ": alert/x/template: \"teams\" is not one of"},
-        {"alert\n    x\n        exec = a\n        hosts = web-*,\n",
-         ": alert/x/hosts: \"web-*,\" has an empty pattern"},
-        {"alert\n    x\n        exec = a\n        services = a b\n", ": alert/x/services: "},
-        {"alert\n    x\n        exec = a\n        colour = 1\n", ": alert/x/colour: unknown key"},
-        {"alert\n    x\n        exec = a\n        timeout = 2h\n",
-         ": alert/x/timeout: \"2h\" is out"},
-        {"alert\n    x\n        exec = a\n        after = 2h\n", ": alert/x/after: \"2h\" is out"},
-        {"alert\n    x\n        exec = a\n    x\n        exec = b\n", ": alert/x: given twice"},
-    };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        err[0] = '\0';
-        assert(s_load_text(&config, bad[i].text, err, sizeof(err)) == -1);
-        if (verbose)
-            printf("\n    %s", err);
-        if (strncmp(err, bad[i].expect, strlen(bad[i].expect)) != 0) {
-            fprintf(stderr, "got '%s', expected '%s'\n", err, bad[i].expect);
-            assert(false);
-        }
-    }
-
-    zb_monitor_config_defaults(&config);
-    assert(zb_monitor_config_set_liveness(&config, "7", "--liveness", err, sizeof(err)) == 0);
-    assert(config.liveness == 7);
-    assert(zb_monitor_config_set_liveness(&config, "101", "--liveness", err, sizeof(err)) == -1);
-    assert(strstr(err, "--liveness: \"101\""));
-    assert(zb_monitor_config_set_bind(&config, "tcp://*:1,ipc:///tmp/x", "ZBEAT_BIND", err,
-                                      sizeof(err)) == 0);
-    assert(zb_monitor_config_set_bind(&config, "tcp://*:1,", "ZBEAT_BIND", err, sizeof(err)) == -1);
-    assert(zb_monitor_config_set_bind(&config, "tcp://[::1]:65535", "--bind", err, sizeof(err)) ==
-           0);
-    assert(zb_monitor_config_set_bind(&config, "tcp://*:0", "--bind", err, sizeof(err)) == -1);
-    assert(strstr(err, "--bind: \"tcp://*:0\" needs a port from 1 to 65535"));
-    assert(zb_monitor_config_set_db(&config, "", "ZBEAT_DB", err, sizeof(err)) == -1);
+    for (size_t i = 0; i < S_DIRECTIVES; i++)
+        fn(s_directives[i].key, arg);
 }

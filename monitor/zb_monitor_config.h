@@ -110,9 +110,18 @@ int zb_monitor_config_set_liveness(zb_monitor_config_t *self, const char *value,
 int zb_monitor_config_reloadable(const zb_monitor_config_t *old, const zb_monitor_config_t *fresh,
                                  char *err, size_t errsize);
 
+//  Logs what a reload changes of liveness, retention and the detector
+//  ("reload: liveness 5 -> 2").
+void zb_monitor_config_log_changes(const zb_monitor_config_t *old,
+                                   const zb_monitor_config_t *fresh);
+
 //  Why a comma-separated endpoint list ("tcp://*:7400,ipc:///run/x") is not
 //  one ("is empty", "needs a port ..."), or NULL. Shared with zbeat-relay.
 const char *zb_monitor_config_endpoints_problem(const char *value);
+
+//  Calls fn with the key of every directive of the monitor section, in the
+//  order they are read (for documentation checks).
+void zb_monitor_config_keys(void (*fn)(const char *key, void *arg), void *arg);
 
 void zb_monitor_config_test(bool verbose);
 

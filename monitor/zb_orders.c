@@ -255,3 +255,33 @@ void zb_orders_apply(zb_order_t *order, zb_store_t *store, zb_fleet_t *fleet, in
     order->status = 200;
     snprintf(order->message, sizeof(order->message), "silence %lld added", (long long)order->id);
 }
+
+//  Carried out in a pass of their own, so that the fleet in memory and the
+//  database change together; answered once the pass is committed. A
+//  database that cannot be written now leaves them queued: the
+//  submitter's deadline answers for them.
+#define S_ORDERS_PER_PASS 16
+void zb_orders_pass(zb_orders_t *self, zb_store_t *store, zb_fleet_t *fleet,
+                    int (*begin)(void *arg), int (*commit)(void *arg), void *arg)
+{
+    assert(self && store && fleet && begin && commit);
+    if (!zb_orders_pending(self) || begin(arg) != 0)
+        return;
+    zb_order_t *taken[S_ORDERS_PER_PASS];
+    size_t count = 0;
+    int64_t now = zb_time_wall_ms();
+    while (count < S_ORDERS_PER_PASS && (taken[count] = zb_orders_take(self))) {
+        zb_orders_apply(taken[count], store, fleet, now);
+        zb_log_info("http: %s", taken[count]->message);
+        count++;
+    }
+    bool ok = commit(arg) == 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!ok && taken[i]->status == 200) {
+            taken[i]->status = 500;
+            snprintf(taken[i]->message, sizeof(taken[i]->message), "the commit failed: %s",
+                     zb_store_error(store));
+        }
+        zb_orders_done(self, taken[i]);
+    }
+}

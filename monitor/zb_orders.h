@@ -71,6 +71,12 @@ void zb_orders_done(zb_orders_t *self, zb_order_t *order);
 //  rows, and for a forgotten host the fleet's memory. Fills the answer.
 void zb_orders_apply(zb_order_t *order, zb_store_t *store, zb_fleet_t *fleet, int64_t now_wall);
 
+//  Takes the pending orders (a few per call) and applies them between
+//  begin(arg) and commit(arg), the owner's transaction; answers each, with
+//  500 when the commit failed. Nothing when none is pending or begin fails.
+void zb_orders_pass(zb_orders_t *self, zb_store_t *store, zb_fleet_t *fleet,
+                    int (*begin)(void *arg), int (*commit)(void *arg), void *arg);
+
 void zb_orders_test(bool verbose);
 
 #endif

@@ -242,3 +242,27 @@ int zb_record_load(zb_record_t *self)
         return -1;
     return 0;
 }
+
+//  zb_policy's way out: store results counted, alerts queued on the stream.
+static void s_policy_wrote(void *arg, int rc)
+{
+    zb_record_result(arg, rc);
+}
+
+static void s_policy_publish(void *arg, const char *topic, const char *payload)
+{
+    zb_record_t *self = arg;
+    zb_stream_queue(self->stream, topic, payload);
+}
+
+static bool s_policy_publishing(void *arg)
+{
+    zb_record_t *self = arg;
+    return zb_stream_active(self->stream);
+}
+
+const zb_policy_io_t zb_record_policy_io = {
+    .wrote = s_policy_wrote,
+    .publish = s_policy_publish,
+    .publishing = s_policy_publishing,
+};

@@ -34,6 +34,10 @@ typedef struct {
 //  The fleet's sink; its arg is a zb_record_t.
 extern const zb_fleet_sink_t zb_record_sink;
 
+//  zb_policy's way out (its arg is a zb_record_t): writes counted as
+//  above, alerts queued on the stream.
+extern const zb_policy_io_t zb_record_policy_io;
+
 //  Counts and logs a store write's result when it failed (rc < 0).
 void zb_record_result(zb_record_t *self, int rc);
 
