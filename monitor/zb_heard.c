@@ -23,8 +23,9 @@ void zb_heard_write(zb_record_t *record, zb_fleet_host_t *host)
 
 //  The detector's threshold and loss, for `zbeat hosts` and /metrics, when
 //  they moved enough to matter (not every jitter of the estimate).
-static void s_detector_write(zb_record_t *record, zb_fleet_host_t *host)
+void zb_heard_detector(zb_record_t *record, zb_fleet_host_t *host)
 {
+    assert(record && host);
     int64_t threshold = zb_fleet_threshold(record->fleet, host);
     double loss = zb_detector_loss(&host->detector);
     int64_t moved = threshold - host->threshold_written;
@@ -37,11 +38,19 @@ static void s_detector_write(zb_record_t *record, zb_fleet_host_t *host)
     host->loss_written = loss;
 }
 
+void zb_heard_detectors(zb_record_t *record)
+{
+    assert(record);
+    for (zb_fleet_host_t *host = zb_fleet_first(record->fleet); host;
+         host = zb_fleet_next(record->fleet))
+        zb_heard_detector(record, host);
+}
+
 //  One host's last-heard (and its agent run's sequence number), if it moved.
 bool zb_heard_checkpoint(zb_record_t *record, zb_fleet_host_t *host)
 {
     assert(record && host);
-    s_detector_write(record, host);
+    zb_heard_detector(record, host);
     bool moved = host->last_seen_wall != host->last_seen_written;
     if (!moved && !host->replay_dirty)
         return false;

@@ -19,6 +19,12 @@
 //  The host's last-heard time and replay report, now.
 void zb_heard_write(zb_record_t *record, zb_fleet_host_t *host);
 
+//  The host's detector threshold and loss estimate, when they moved enough
+//  to matter (not every jitter of the estimate); every host's: a walk in
+//  memory, a row only for a host whose threshold moved.
+void zb_heard_detector(zb_record_t *record, zb_fleet_host_t *host);
+void zb_heard_detectors(zb_record_t *record);
+
 //  The host's detector values, last-heard and sequence number, when they
 //  moved. Returns true when it wrote a last-heard row.
 bool zb_heard_checkpoint(zb_record_t *record, zb_fleet_host_t *host);

@@ -54,6 +54,7 @@
 //  at 100,000 hosts one pass over all of them was a stall of seconds.
 #define ZB_MONITOR_HEARD_MS 30000
 #define ZB_MONITOR_HEARD_TICK_MS 1000
+#define ZB_MONITOR_DETECTOR_MS 5000 // detectors' thresholds written, when they moved
 //  After a pass could not begin its transaction (zb_monitor_begin), input
 //  is left unread this long before the next try.
 #define ZB_MONITOR_LOCKED_WAIT_MS 1000
@@ -85,6 +86,7 @@ struct _zb_monitor_t {
     zb_dispatch_t *dispatch;    // while running
     zb_replay_server_t *replay; // while running, when monitor/replay is set
     zb_pulse_t *pulse;          // while running, when monitor/udp is set: liveness datagrams
+    int64_t detector_due;       // monotonic: the next walk over the detectors
     int64_t started_wall;       // when zb_monitor_run began: the monitor row's
     int hangup_fd;              // SIGHUP's signalfd (zb_reload), or -1
     zb_monitor_hangup_fn *hangup; // called when it is readable
@@ -278,6 +280,10 @@ static void s_checkpoint_batch(zb_monitor_t *self)
     for (size_t i = 0;
          i < most && (host = zb_fleet_heard_next(self->fleet, now - ZB_MONITOR_HEARD_MS, now)); i++)
         s_host_checkpoint(self, host);
+    if (now >= self->detector_due) { // sooner than last-heard: operators look for bad links
+        self->detector_due = now + ZB_MONITOR_DETECTOR_MS;
+        zb_heard_detectors(&self->record);
+    }
     zb_monitor_commit(self);
     zb_tally_heard(&self->stats, rows, start_us);
 }
