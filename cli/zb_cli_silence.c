@@ -46,19 +46,6 @@ static int s_silence_row(const zb_store_silence_t *silence, void *arg)
     return 0;
 }
 
-//  A silence's pattern: 1..64 of name characters and the glob's * ? [ ] !
-static bool s_glob_valid(const char *text)
-{
-    size_t len = strlen(text);
-    if (len == 0 || len > 64)
-        return false;
-    for (const char *p = text; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              strchr("._-*?[]!", *p)))
-            return false;
-    return true;
-}
-
 //  silence add / remove: the only writes, on a database that must exist.
 int zb_cli_silence_write(const zb_cli_args_t *args)
 {
@@ -67,9 +54,9 @@ int zb_cli_silence_write(const zb_cli_args_t *args)
     if (strcmp(args->action, "add") == 0) {
         if (!args->host)
             return zb_cli_bad("silence add needs --host (a host name or glob, e.g. web-*)");
-        if (!s_glob_valid(args->host))
+        if (!zb_query_glob_valid(args->host))
             return zb_cli_bad("--host: \"%.80s\" is not a host name or glob pattern", args->host);
-        if (args->service && !s_glob_valid(args->service))
+        if (args->service && !zb_query_glob_valid(args->service))
             return zb_cli_bad("--service: \"%.80s\" is not a service name or glob pattern",
                               args->service);
         if (!args->duration)

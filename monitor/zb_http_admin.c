@@ -26,19 +26,6 @@
 
 #define S_ORDER_TIMEOUT_MS 10000 // the loop answers within this, or 503
 
-//  As `zbeat silence add` checks its patterns.
-static bool s_glob_valid(const char *text)
-{
-    size_t len = strlen(text);
-    if (len == 0 || len > ZB_ORDER_GLOB_MAX)
-        return false;
-    for (const char *p = text; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-              strchr("._-*?[]!", *p)))
-            return false;
-    return true;
-}
-
 //  Hands the order to the loop; the answer's status and message, as JSON
 //  ({"error": ...} unless 200; then answer, when given, is sent).
 static enum MHD_Result s_order(zb_http_req_t *req, zb_order_t *order,
@@ -114,9 +101,9 @@ static enum MHD_Result s_silence_add(zb_http_req_t *req, const char *body, size_
         snprintf(bad, sizeof(bad), "host, service, for and reason are strings");
     else if (!host)
         snprintf(bad, sizeof(bad), "host is needed (a host name or glob, e.g. web-*)");
-    else if (!s_glob_valid(host))
+    else if (!zb_query_glob_valid(host))
         snprintf(bad, sizeof(bad), "host: \"%.80s\" is not a host name or glob pattern", host);
-    else if (service && !s_glob_valid(service))
+    else if (service && !zb_query_glob_valid(service))
         snprintf(bad, sizeof(bad), "service: \"%.80s\" is not a service name or glob pattern",
                  service);
     else if (!duration)
