@@ -6,7 +6,7 @@
     GET /api/v1/status   the array of `zbeat status --json`
     GET /api/v1/outages  the array of `zbeat outages --json` (filters, pages)
     GET /api/v1/report   the object of `zbeat report --json`
-    GET /api/v1/latency  the last hour of round trips per service (zb_latency)
+    GET /api/v1/latency  the last hour of round trips per service (zb_series)
     GET /api/v1/hosts, /api/v1/alerts, /api/v1/silences   the CLI's --json lists
     POST/DELETE /api/v1/silences[/ID], POST /api/v1/hosts/NAME/forget   admin
                          only (zb_http_admin.c), carried out by the monitor's loop
