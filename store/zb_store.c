@@ -173,8 +173,12 @@ const char *const zb_store_sql[S_COUNT] = {
     [S_PRUNE_REPLAYED] = "DELETE FROM replayed WHERE received_ms < ?1",
     //  Replayed ends that found no outage, for the down replayed after them
     //  (schema/009): the first one after the down and before its bound.
+    //  Not when an outage ended at that very moment: the end was heard live
+    //  (every transition is replayed, heard or not).
     [S_REPLAY_END_KEEP] = "INSERT OR IGNORE INTO replay_ends (host, service, at_ms, end_reason) "
-                          "VALUES (?1, ?2, ?3, ?4)",
+                          "SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM outages "
+                          "WHERE host = ?1 AND kind = 'service' AND service = ?2 AND "
+                          "ended_at_ms = ?3)",
     [S_REPLAY_END_FIND] = "SELECT at_ms, end_reason FROM replay_ends WHERE host = ?1 AND "
                           "service = ?2 AND at_ms > ?3 AND at_ms <= ?4 ORDER BY at_ms LIMIT 1",
     [S_REPLAY_END_TAKE] = "DELETE FROM replay_ends WHERE host = ?1 AND service = ?2 AND at_ms = ?3",
