@@ -73,11 +73,17 @@ static int s_host_row(const zb_store_host_t *host, void *arg)
     return 0;
 }
 
+//  The table or CSV that s_host_row fills, local or remote alike.
+static void s_hosts_out(zb_cli_out_t *out, const zb_cli_args_t *args)
+{
+    bool csv = args->format == ZB_CLI_CSV;
+    zb_cli_out_init(out, args->format, csv ? 10 : 7, csv ? s_hosts_csv_header : s_hosts_header);
+}
+
 int zb_cli_hosts_print(const json_t *rows, const zb_cli_args_t *args)
 {
     zb_cli_out_t out;
-    zb_cli_out_init(&out, args->format, args->format == ZB_CLI_CSV ? 8 : 7,
-                    args->format == ZB_CLI_CSV ? s_hosts_csv_header : s_hosts_header);
+    s_hosts_out(&out, args);
     size_t i;
     json_t *o;
     json_array_foreach(rows, i, o)
@@ -89,6 +95,7 @@ int zb_cli_hosts_print(const json_t *rows, const zb_cli_args_t *args)
         const char *instance = zb_cli_json_text(o, "instance");
         //  A replay report the API shows is one of the current run.
         bool replay = json_is_integer(json_object_get(o, "replay_pending"));
+        json_t *loss = json_object_get(o, "datagram_loss");
         zb_store_host_t host = {
             .name = zb_cli_json_text(o, "host"),
             .state = zb_cli_json_text(o, "state"),
@@ -99,6 +106,8 @@ int zb_cli_hosts_print(const json_t *rows, const zb_cli_args_t *args)
             .replay_pending = zb_cli_json_int(o, "replay_pending", -1),
             .replay_reported_ms = zb_cli_json_ms(o, "replay_reported", 0),
             .replay_instance = replay && instance ? instance : "",
+            .silence_threshold_ms = zb_cli_json_int(o, "silence_threshold_ms", 0),
+            .datagram_loss = json_is_number(loss) ? json_number_value(loss) : -1,
         };
         if (host.name && host.state)
             s_host_row(&host, &out);
@@ -109,8 +118,7 @@ int zb_cli_hosts_print(const json_t *rows, const zb_cli_args_t *args)
 int zb_cli_hosts(zb_store_t *store, const zb_cli_args_t *args)
 {
     zb_cli_out_t out;
-    zb_cli_out_init(&out, args->format, args->format == ZB_CLI_CSV ? 10 : 7,
-                    args->format == ZB_CLI_CSV ? s_hosts_csv_header : s_hosts_header);
+    s_hosts_out(&out, args);
     int walk = zb_store_hosts(store, s_host_row, &out);
     int rc = zb_cli_out_finish(&out, "no hosts yet");
     return zb_cli_walked(store, walk, rc);

@@ -85,7 +85,7 @@ class CliRemoteTest(HttpCase):
                         "web-1 silent")
         redis = ["--service", "redis"]
         for args in (["outages"] + redis, ["outages", "--json"] + redis,
-                     ["outages", "--csv"] + redis, ["hosts", "--json"],
+                     ["outages", "--csv"] + redis, ["hosts", "--json"], ["hosts", "--csv"],
                      ["status", "--json"], ["alerts", "--json"],
                      ["status", "--json", "--state", "problems"],
                      ["status", "--json", "--service", "red*"]):
