@@ -193,6 +193,27 @@ class CliRemoteTest(HttpCase):
         self.assertEqual(rc, 0, err)
         self.assertIn("no active silences", self.local(a, "silence", "list")[1])
 
+    def test_forget_needs_admin(self):
+        a = self.secure_monitor("a")
+        agent = self.agent(a, "old-1")
+        agent.set("svc", "up")
+        agent.beat()
+        self.wait_service(a, "old-1", "svc", "up")
+        agent.stop()  # decommissioned: a planned stop
+
+        def host_state():
+            rows = json.loads(self.local(a, "hosts", "--json")[1])
+            return {h["host"]: h["state"] for h in rows}.get("old-1", "gone")
+        zbtest.wait_for(lambda: host_state() == "stopped", 15, "old-1 stopped")
+        rc, out, err = self.remote([a["url"]], "hosts", "forget", "old-1")
+        self.assertEqual(rc, 1)
+        self.assertIn("forbidden", err)
+        self.assertEqual(host_state(), "stopped")
+        rc, out, err = self.remote([a["url"]], "hosts", "forget", "old-1", user="alice",
+                                   password="admin-pw")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(host_state(), "gone")
+
 
 if __name__ == "__main__":
     zbtest.main()
