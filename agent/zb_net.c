@@ -278,6 +278,11 @@ const char *zb_net_connect_reason(int error)
 {
     switch (error) {
     case ECONNREFUSED:
+    //  A reset before the connect was even looked at: the handshake
+    //  completed into the listener's queue and the listener closed with it
+    //  still there (a server stopping). Nothing will take the connection,
+    //  as with a refusal, and the two race on every graceful stop.
+    case ECONNRESET:
         return "refused";
     case ENETUNREACH:
     case EHOSTUNREACH:
@@ -350,6 +355,11 @@ void zb_net_test(bool verbose)
     assert(zb_net_endpoints_check("udp://a:1", false, err, sizeof(err)) == -1);
     assert(zb_net_endpoints_check(" , ", false, err, sizeof(err)) == -1);
     assert(zb_net_endpoints_check("ipc://", false, err, sizeof(err)) == -1);
+
+    assert(strcmp(zb_net_connect_reason(ECONNREFUSED), "refused") == 0);
+    assert(strcmp(zb_net_connect_reason(ECONNRESET), "refused") == 0);
+    assert(strcmp(zb_net_connect_reason(EHOSTUNREACH), "unreachable") == 0);
+    assert(strcmp(zb_net_connect_reason(EACCES), "error") == 0);
 
     //  A connect to a closed port on loopback is refused, at once or after
     //  writability.

@@ -196,17 +196,20 @@ class TlsTest(TlsCase):
 
     def test_a_stopped_tls_server_is_down_at_once(self):
         port = self.nginx()
+        # A long interval: only the held connection can see the stop in time.
         agent = self.start_agent([("web", dict(probe="127.0.0.1:%d" % port, tls="yes",
-                                                interval="1s", **{"tls-verify": "no"},
+                                                interval="30s", **{"tls-verify": "no"},
                                                 **HTTP_PING))])
         self.beat_with("web", lambda s: s["state"] == "up", what="web up")
         start = self.mark()
-        t0 = time.monotonic()
         # Fast shutdown: the master takes its worker along (SIGKILL would not).
         self.nginx_proc.send_signal(signal.SIGTERM)
-        down = self.wait_event("web", "down", 5, start=start)
+        # A third of the interval: only the held connection sees it that
+        # soon (how soon is bench/ item 4t's goal, not this test's).
+        down = self.wait_event("web", "down", 10, start=start)
+        # The reconnect after the EOF either finds the port closed or is
+        # reset by the closing listener (it was queued there): both refused.
         self.assertEqual(down["msg"]["reason"], "refused")
-        self.assertLess(down["t"] - t0, 0.5, "down %.3fs after the kill" % (down["t"] - t0))
         self.stop_agent(agent)
 
     def test_probe_once_tells_the_tls_version_and_expiry(self):
