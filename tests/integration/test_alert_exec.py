@@ -28,6 +28,17 @@ wait
 """
 
 
+def read_pid(path):
+    """The pid a hook wrote, or None while the file is missing or empty
+    (the shell truncates it before it writes)."""
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except FileNotFoundError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
 def alive(pid):
     try:
         os.kill(pid, 0)
@@ -49,11 +60,11 @@ class AlertExecTest(AlertCase):
 
     def kill_leftovers(self):
         for name in ("hang.pid", "child.pid"):
-            path = os.path.join(self.tmp, name)
-            if os.path.exists(path):
+            pid = read_pid(os.path.join(self.tmp, name))
+            if pid:
                 try:
-                    os.kill(int(open(path).read()), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
                     pass
 
     def calls(self):
@@ -129,13 +140,12 @@ class AlertExecTest(AlertCase):
         self.wait_state("web-1", "b", "up", 10)
         agent.event("a", "down")
         pid_file = os.path.join(self.tmp, "child.pid")
-        zbtest.wait_for(lambda: os.path.exists(pid_file) and open(pid_file).read().strip(), 10,
-                        "the hook running")
+        hang_file = os.path.join(self.tmp, "hang.pid")
+        child_pid = zbtest.wait_for(lambda: read_pid(pid_file), 10, "the hook running")
         # When the hook started, by its own pid file (wall clock): this
         # thread may notice the file late.
-        t_hook = os.stat(os.path.join(self.tmp, "hang.pid")).st_mtime
-        hook_pid = int(open(os.path.join(self.tmp, "hang.pid")).read())
-        child_pid = int(open(pid_file).read())
+        t_hook = os.stat(hang_file).st_mtime
+        hook_pid = read_pid(hang_file)
 
         # While it hangs, another outage is recorded as fast as ever.
         t0 = time.monotonic()
@@ -168,9 +178,10 @@ class AlertExecTest(AlertCase):
         fast = [d for r in self.alerts() for d in r["deliveries"] if d["channel"] == "fast"]
         self.assertEqual([d["status"] for d in fast], ["sent", "sent"])
         # A stopping monitor kills a hook in progress too, and exits 0.
-        zbtest.wait_for(lambda: open(os.path.join(self.tmp, "hang.pid")).read().strip() !=
-                        str(hook_pid), 10, "the retry running")
-        retry_pid = int(open(os.path.join(self.tmp, "hang.pid")).read())
+        def retried():
+            pid = read_pid(hang_file)
+            return pid if pid != hook_pid else None
+        retry_pid = zbtest.wait_for(retried, 10, "the retry running")
         self.stop_monitor()
         zbtest.wait_for(lambda: not alive(retry_pid), 5, "the retry killed at stop")
 
