@@ -88,8 +88,12 @@ bool zb_fleet_rival(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t *msg
     }
     if (!host->displaced[0] || strcmp(host->displaced, msg->instance) != 0)
         return false;
-    int64_t interval =
-        host->displaced_interval_ms ? host->displaced_interval_ms : ZB_FLEET_UNKNOWN_INTERVAL_MS;
+    //  The displaced run's interval; when it had not beaten yet (a clone
+    //  started within its first beat), its successor's once that is known:
+    //  runs under one name share a configuration.
+    int64_t interval = host->displaced_interval_ms ? host->displaced_interval_ms
+                       : host->interval_ms         ? host->interval_ms
+                                                   : ZB_FLEET_UNKNOWN_INTERVAL_MS;
     if (now_mono - host->displaced_mono < interval) {
         self->counts.stale++;
         return true;

@@ -648,6 +648,28 @@ static void s_test_restart(void)
     zb_fleet_destroy(&fleet);
 }
 
+//  A clone started before the first run's first beat: the displaced run's
+//  interval is not known, and its successor's beats give it, instead of
+//  holding the rival off as stale for the unknown-interval minute.
+static void s_test_conflict_early(void)
+{
+    s_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&s_sink, &sink, 3);
+    assert(fleet);
+    s_live(fleet, s_event("web", S_A, 1, "s", ZB_STATE_UP, 1000), 1000);
+    s_live(fleet, s_event("web", S_B, 1, "s", ZB_STATE_UP, 1200), 1200);
+    s_live(fleet, s_beat("web", S_B, 2, 1300, "s=up@1200"), 1300);
+    sink.log[0] = '\0';
+    s_live(fleet, s_beat("web", S_A, 2, 1400, "s=up@1000"), 1400);
+    s_expect(&sink, "");
+    s_live(fleet, s_beat("web", S_A, 3, 2400, "s=up@1000"), 2400);
+    s_expect(&sink, "state web/- alive>name-conflict;host web=name-conflict;conflict web+;");
+    zb_fleet_counts_t counts;
+    zb_fleet_counts(fleet, &counts);
+    assert(counts.stale == 1 && counts.conflicts == 1);
+    zb_fleet_destroy(&fleet);
+}
+
 //  A proven conflict whose authoritative run goes quiet: the rival takes
 //  over as a restart, with no silent host in between.
 static void s_test_takeover(void)
@@ -849,6 +871,7 @@ void zb_fleet_test(bool verbose)
     s_test_live();
     s_test_races();
     s_test_conflict();
+    s_test_conflict_early();
     s_test_restart();
     s_test_takeover();
     s_test_thin();
