@@ -20,7 +20,8 @@ import zbtest
 from agent_helpers import AgentCase, REDIS_PING, agent_config
 
 # A service for one address: answers every read with REPLY and holds the
-# connection; prints "accept" per connection and "ping from PORT" per read.
+# connection; prints "accept from PORT" per connection, "ping from PORT" per
+# read and "closed from PORT" when the peer closed (after what it sent).
 SERVER = r"""
 import selectors, socket, sys
 host, port, reply = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode() + b"\r\n"
@@ -35,7 +36,7 @@ while True:
     for key, _ in sel.select():
         if key.fileobj is s:
             conn, peer = s.accept()
-            print("accept", flush=True)
+            print("accept from", peer[1], flush=True)
             sel.register(conn, selectors.EVENT_READ, peer[1])
             continue
         try:
@@ -45,6 +46,7 @@ while True:
         if not data:
             sel.unregister(key.fileobj)
             key.fileobj.close()
+            print("closed from", key.data, flush=True)
             continue
         print("ping from", key.data, flush=True)
         try:
@@ -119,8 +121,13 @@ class NamesCase(AgentCase):
         return self.start(self.in_ns([self.agent_bin, "-c", path, "-v"] + list(args)), "agent")
 
     def agent_cfg(self, keys, more=()):
-        probe = dict(REDIS_PING, probe="svc:%d" % self.port, interval="200ms",
-                     timeout="100ms", fails=1)
+        # The servers are Python processes on a loaded machine: a reply may
+        # be late by far more than a C server's, and one later than the
+        # timeout closes the connection (a reconnect the tests would see).
+        # fails = 2: a ping cut off by a server killed while it was due is
+        # no outage; refused (nothing listens) is down at once all the same.
+        probe = dict(REDIS_PING, probe="svc:%d" % self.port, interval="500ms",
+                     timeout="400ms", fails=2)
         probe.update(keys)
         probe = {k: v for k, v in probe.items() if v is not None}
         return self.write("agent.cfg", agent_config(self.sub.endpoint,
@@ -155,8 +162,9 @@ class NamesCase(AgentCase):
     def test_service_moves_and_the_old_address_is_left_behind(self):
         """The held connection breaks when the service leaves 127.0.0.2;
         the reconnect looks the name up again and finds it on 127.0.0.3
-        within two intervals, without a SIGHUP. Another server that takes
-        the old address afterwards is never connected to."""
+        at once, long before the answer's 5 s (the least an /etc/hosts
+        answer is kept), without a SIGHUP. Another server that takes the
+        old address afterwards is never connected to."""
         old = self.server("127.0.0.2")
         self.set_hosts("127.0.0.2")
         agent = self.agent({})
@@ -166,15 +174,23 @@ class NamesCase(AgentCase):
         self.set_hosts("127.0.0.3")
         t_moved = time.monotonic()
         old.stop(signal.SIGKILL)
-        intruder = self.server("127.0.0.2", reply="-ERR not the service", name="intruder")
         zbtest.wait_for(lambda: "ping" in new.output(), 5, "a ping at the new address")
         took = time.monotonic() - t_moved
-        self.assertLess(took, 2 * 0.2, "the probe reached the new address in %.3fs" % took)
+        # Measured before the intruder starts (a Python start-up); the
+        # bound tells "at the break" from "when the answer ran out" (a
+        # reconnect to the old address is refused: the down checked below).
+        self.assertLess(took, min(2.0 * zbtest.SLOW, 4.0),
+                        "the probe reached the new address in %.3fs" % took)
+        intruder = self.server("127.0.0.2", reply="-ERR not the service", name="intruder")
         svc = self.beat_svc(lambda s: s.get("addr") == "127.0.0.3:%d" % self.port, 5,
                             "a beat with the new address", start=len(self.sub.beats()))
         self.assertEqual(svc["state"], "up")
-        # Half a second more: still up, nothing ever asked the intruder.
-        zbtest.wait_for(lambda: time.monotonic() - t_moved > 0.8, 2, "0.8 s after the move")
+        # Three more pings at the new address with the intruder listening
+        # (listener checks beside them): still up, nothing ever
+        # asked the intruder.
+        pings = new.output().count("ping")
+        zbtest.wait_for(lambda: new.output().count("ping") >= pings + 3, 5,
+                        "three more pings at the new address")
         downs = [m for m in self.sub.events() if m["msg"]["to"] == "down"]
         self.assertEqual(downs, [], "a move is no outage")
         self.assertNotIn("accept", intruder.output())
@@ -205,11 +221,22 @@ class NamesCase(AgentCase):
         t_moved = time.monotonic()
         down = self.wait_event("svc", "down", 5, start=start)
         self.assertEqual(down["msg"]["reason"], "refused")
-        self.assertLess(down["t"] - t_moved, 1.0 + 2 * 0.2 + 0.2)
+        # The answer ran out after resolve (1 s), looked up again at the
+        # next ping (or at once, held without pings): tells resolve = 1s
+        # from the 5 s an /etc/hosts answer is otherwise kept.
+        self.assertLess(down["t"] - t_moved, 1.0 + 2 * 0.5 + min(zbtest.SLOW, 1.5))
+        # What the agent sent before it moved (the ping the lookup went
+        # out beside, a listener check) may reach the old server after the
+        # down: counted once the old server saw every connection close.
+        def settled():
+            out = old.output()
+            return out.count("accept from ") == out.count("closed from ")
+        zbtest.wait_for(settled, 5, "the old server saw the agent's connections close")
         pings = old.output().count("ping")
         accepts = old.output().count("accept")
         # Two seconds of the old server listening and answering: still down.
-        zbtest.wait_for(lambda: time.monotonic() - t_moved > 2.5, 5, "2.5 s after the move")
+        t_settled = time.monotonic()
+        zbtest.wait_for(lambda: time.monotonic() - t_settled > 2.0, 5, "2 s more")
         ups = [m for m in self.sub.events()[start:] if m["msg"]["to"] == "up"]
         self.assertEqual(ups, [], "the old address made the service up")
         self.assertEqual(old.output().count("ping"), pings, "the old server was pinged")

@@ -57,6 +57,21 @@ class AgentRedisTest(AgentCase):
         self.assertLess(zbtest.at_s(up) - after, interval + 1.0 * zbtest.SLOW)
         self.stop_agent(agent)
 
+    def clients(self, redis):
+        """redis's CLIENT LIST: one dict per connection, the redis-cli asking
+        included (cmd=client|list)."""
+        out = subprocess.run(["redis-cli", "-p", str(redis.port), "CLIENT", "LIST"],
+                             capture_output=True, check=True).stdout.decode()
+        return [dict(f.split("=", 1) for f in line.split() if "=" in f)
+                for line in out.splitlines()]
+
+    def pinging(self, redis):
+        """The ids of the connections whose last command was a PING: the held
+        one. A held probe also connects afresh beside its pings to see that
+        the listener is still there (and closes that at once): those send
+        nothing (cmd=NULL) and are left out."""
+        return [c["id"] for c in self.clients(redis) if c.get("cmd") == "ping"]
+
     def test_redis_closes_idle_connection(self):
         """redis's `CLIENT KILL` closes our connection while it is idle: the
         agent reconnects at once and the service stays up (no event)."""
@@ -66,9 +81,13 @@ class AgentRedisTest(AgentCase):
         self.wait_subscribed()
         self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
                       zbtest.beat_state(m, "redis") == "up", 10, "a beat with redis up")
+        held = zbtest.wait_for(lambda: len(self.pinging(redis)) == 1 and self.pinging(redis), 5,
+                               "one connection that pinged")[0]
         start = self.mark()
-        out = subprocess.run(["redis-cli", "-p", str(redis.port), "CLIENT", "KILL", "TYPE",
-                              "normal", "SKIPME", "yes"], capture_output=True, check=True)
+        # Killed by its id: a listener check beside a ping may be connected
+        # at the same moment, and is no idle connection of ours.
+        out = subprocess.run(["redis-cli", "-p", str(redis.port), "CLIENT", "KILL", "ID", held],
+                             capture_output=True, check=True)
         self.assertEqual(out.stdout.strip(), b"1", out)
         # Let at least two pings go by (12 beats of 200 ms): every beat must
         # say up and no event may appear.
@@ -77,14 +96,12 @@ class AgentRedisTest(AgentCase):
         self.assertEqual([m for m in after if m["msg"]["type"] == "event"], [])
         for m in after:
             self.assertEqual(zbtest.beat_state(m, "redis"), "up")
-        # ... and the agent did reconnect (redis counts its clients).
-        # (CLIENT LIST counts the redis-cli asking, too).
-        zbtest.wait_for(lambda: len(subprocess.run(
-            ["redis-cli", "-p", str(redis.port), "CLIENT", "LIST"],
-            capture_output=True).stdout.splitlines()) == 2, 5, "the agent connected again")
+        # ... and the agent did reconnect: another connection pings.
+        zbtest.wait_for(lambda: [i for i in self.pinging(redis) if i != held], 5,
+                        "the agent connected again")
+        self.assertNotIn(held, self.pinging(redis))
         self.assertIn("connection closed by peer", agent.output())
         self.stop_agent(agent)
-
 
 if __name__ == "__main__":
     zbtest.main()

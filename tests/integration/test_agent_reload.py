@@ -61,7 +61,12 @@ class PingServer(zbtest.SelectorServer):
             return sum(1 for c in self._records for x in c["times"] if t <= x < until)
 
 
-def probe(server, interval="200ms", timeout="100ms", **extra):
+def probe(server, interval="500ms", timeout="400ms", **extra):
+    """A ping probe of server. The timeouts leave room: a PingServer is a
+    thread of this process, which shares its interpreter lock with the
+    other servers, the subscriber and the test; a reply later than the
+    timeout closes the connection, and a test that counts connections
+    would see a reconnect that is only load."""
     keys = dict(PING, probe="127.0.0.1:%d" % server.port, interval=interval, timeout=timeout)
     keys.update(extra)
     return keys
@@ -101,7 +106,7 @@ class ReloadTest(AgentCase):
 
     def test_add_change_remove_keep(self):
         keep, change, remove, add = (PingServer(self) for _ in range(4))
-        agent = self.start_with([("keep", probe(keep)), ("change", probe(change, "1s")),
+        agent = self.start_with([("keep", probe(keep)), ("change", probe(change, "2s")),
                                  ("remove", probe(remove))])
         first = self.beat_with(self.all_up(["keep", "change", "remove"]), "all three up")
         zbtest.wait_for(lambda: keep.used() == 1 and change.used() == 1, 5,
@@ -109,7 +114,7 @@ class ReloadTest(AgentCase):
         before = {n: service_of(first, n) for n in ("keep", "change")}
         keep_ports, change_ports = keep.ports(), change.ports()
 
-        self.write_config([("keep", probe(keep)), ("change", probe(change, "100ms", "50ms")),
+        self.write_config([("keep", probe(keep)), ("change", probe(change, "500ms", "300ms")),
                            ("add", probe(add))])
         start = self.mark()
         t_reload = time.monotonic()
@@ -154,14 +159,18 @@ class ReloadTest(AgentCase):
                 self.assertEqual(zbtest.beat_state(m, "keep"), "up")
                 self.assertEqual(zbtest.beat_state(m, "change"), "up")
 
-        # The new interval applies: 100ms instead of 1s.
-        # Counted over the time that really passed (this thread may wake
-        # late): the old 1 s interval gives one or two, a spin hundreds.
+        # The new interval applies: 500ms instead of 2s. Counted by receipt
+        # over the time that really passed (this thread may wake late), w
+        # >= 3 s: about 2w pings at 500 ms (one less for a ping received
+        # after the end); the old 2 s interval gives at most w/2 + 1, and
+        # one more for a ping sent before the start and received after it;
+        # a spin hundreds.
         t0 = time.monotonic()
-        zbtest.wait_for(lambda: time.monotonic() - t0 >= 1.0, 3, "a second of pings")
+        zbtest.wait_for(lambda: time.monotonic() - t0 >= 3.0, 5, "three seconds of pings")
         t1 = time.monotonic()
-        pings, want = change.pings_since(t0, t1), (t1 - t0) / 0.1
-        self.assertGreaterEqual(pings, want / 2, "pings in %.2fs at interval 100ms" % (t1 - t0))
+        pings, want = change.pings_since(t0, t1), (t1 - t0) / 0.5
+        self.assertGreater(pings, int((t1 - t0) / 2) + 2,
+                           "pings in %.2fs at interval 500ms" % (t1 - t0))
         self.assertLessEqual(pings, want + 3)
 
         # One instance, one sequence, no gap.
@@ -290,9 +299,13 @@ class PushReloadTest(AgentCase):
         self.wait_event("worker", "up", 5)
 
         # worker's deadline changes (kept, connection and all), job goes.
+        # A line just before the SIGHUP: the old 1.5 s deadline runs from
+        # it, not from the HELLO, so only the signal and the reload have to
+        # fit in it.
         start = self.mark()
         services = [("worker", {"push": "1s", "timeout": "3s"})]
         self.write("agent.cfg", agent_config(self.sub.endpoint, services, listen=listen))
+        self.assertEqual(self.ask(worker, "PING"), "PONG")
         agent.send_signal(signal.SIGHUP)
         self.assertEqual(job.readline().decode().strip(), "ERR removed")
         removed = self.wait_event("job", "removed", 5, start=start)
@@ -318,6 +331,7 @@ class PushReloadTest(AgentCase):
 
         # No push service left: the listener is closed.
         self.write("agent.cfg", agent_config(self.sub.endpoint, [], listen=listen2))
+        self.assertEqual(self.ask(worker, "PING"), "PONG")  # the 3 s deadline from here
         agent.send_signal(signal.SIGHUP)
         self.assertEqual(worker.readline().decode().strip(), "ERR removed")
         zbtest.wait_for(lambda: not zbtest.port_open(port2), 10, "the listener closed")
