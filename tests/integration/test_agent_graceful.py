@@ -6,10 +6,12 @@ An idle connection held open by a connection-only probe made PostgreSQL's
 fast stop wait for authentication_timeout (60 s) and kept nginx "shutting
 down" for about a minute, while the service looked up. Now a probe without
 a ping connects per check and closes at once (hold = no): each stop takes
-as long with the agent attached as without it (the assertion allows 2 s),
-and the service is down within two intervals of the stop. A held probe
-with a real ping (an HTTP/1.1 keep-alive request to nginx) does not delay
-nginx either: nginx closes idle keep-alive connections at once on quit.
+as long with the agent attached as without it (the assertion allows a few
+seconds, far from that minute), and the service is down within two
+intervals of the stop (by the agent's clock, plus SLACK for a loaded
+machine). A held probe with a real ping (an HTTP/1.1 keep-alive request to
+nginx) does not delay nginx either: nginx closes idle keep-alive
+connections at once on quit.
 
 The servers run from temporary directories on 127.0.0.1 (NOTES-probes.md)."""
 
@@ -28,6 +30,13 @@ import zbtest
 from agent_helpers import AgentCase
 
 INTERVAL = 0.5
+# What a loaded machine may add to "within two intervals" (the agent's own
+# wake-ups, as it stamps at_ms): far from the minute a held connection
+# delayed a stop, and from never (the drain without the listener check).
+SLACK = 1.0 * zbtest.SLOW
+# What a stop may take with the agent beyond what it takes without: noise
+# (a checkpoint's fsync on a busy disk), far from that minute.
+STOP_NOISE = 5.0 * zbtest.SLOW
 
 
 def pg_bin():
@@ -65,12 +74,13 @@ class GracefulCase(AgentCase):
         zbtest.wait_for(lambda: time.monotonic() - t0 > 3 * INTERVAL, 5, "three intervals")
 
     def assert_down_soon(self, start, t_stopped):
+        """t_stopped: wall time (time.time()) when the stop was over."""
         down = self.wait_event("svc", "down", 5, start=start)
         self.assertEqual(down["msg"]["reason"], "refused")
-        self.assertLess(down["t"] - t_stopped, 2 * INTERVAL,
-                        "down %.3fs after the stop" % (down["t"] - t_stopped))
+        late = zbtest.at_s(down) - t_stopped
+        self.assertLess(late, 2 * INTERVAL + SLACK, "down %.3fs after the stop" % late)
         ups = [m for m in self.sub.events()[start:] if m["msg"]["to"] == "down" and
-               m["t"] < t_stopped - 5]
+               zbtest.at_s(m) < t_stopped - 5]
         self.assertEqual(ups, [])
 
 
@@ -102,11 +112,10 @@ class PostgresTest(GracefulCase):
                 "-p %d -k %s -c listen_addresses=127.0.0.1" % (self.port, self.dir), "start")
 
     def pg_stop(self):
-        """pg_ctl stop -m fast: (seconds it took, monotonic time it returned)."""
+        """pg_ctl stop -m fast: (seconds it took, wall time it returned)."""
         t0 = time.monotonic()
         self.pg("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
-        t1 = time.monotonic()
-        return t1 - t0, t1
+        return time.monotonic() - t0, time.time()
 
     def pg_kill(self):
         subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(self.bin, "pg_ctl"),
@@ -128,8 +137,8 @@ class PostgresTest(GracefulCase):
         self.assertEqual(self.log_lines()[before:], [])
         start = self.mark()
         took, t_stopped = self.pg_stop()
-        self.assertLess(took, without + 2.0, "pg_ctl stop -m fast: %.2fs with the probe, "
-                        "%.2fs without" % (took, without))
+        self.assertLess(took, without + STOP_NOISE, "pg_ctl stop -m fast: %.2fs with the "
+                        "probe, %.2fs without" % (took, without))
         self.assert_down_soon(start, t_stopped)
         self.stop_agent(agent)
         return agent
@@ -293,13 +302,12 @@ class NginxTest(GracefulCase):
         return proc
 
     def nginx_quit(self, proc):
-        """nginx -s quit: (seconds until the master exits, monotonic time
-        it did)."""
+        """nginx -s quit: (seconds until the master exits, wall time it
+        did)."""
         t0 = time.monotonic()
         proc.send_signal(signal.SIGQUIT)
         proc.wait(90)
-        t1 = time.monotonic()
-        return t1 - t0, t1
+        return time.monotonic() - t0, time.time()
 
     def quit_with_probe(self, **keys):
         without, _ = self.nginx_quit(self.nginx_start())
@@ -307,8 +315,8 @@ class NginxTest(GracefulCase):
         agent = self.probe_agent(self.port, **keys)
         start = self.mark()
         took, t_stopped = self.nginx_quit(proc)
-        self.assertLess(took, without + 2.0, "nginx -s quit: %.2fs with the probe, %.2fs "
-                        "without" % (took, without))
+        self.assertLess(took, without + STOP_NOISE, "nginx -s quit: %.2fs with the probe, "
+                        "%.2fs without" % (took, without))
         self.assert_down_soon(start, t_stopped)
         self.stop_agent(agent)
 
@@ -360,19 +368,30 @@ class DrainTest(GracefulCase):
         return proc
 
     def quit_until_refused(self, proc):
-        """nginx -s quit, then the monotonic time its listener was seen
-        refusing (nginx closes it a little after the signal, later on a
-        loaded machine; the bound is counted from there)."""
+        """nginx -s quit, then the wall time (time.time()) its listener was
+        seen refusing (nginx closes it a little after the signal, later on
+        a loaded machine; the bound is counted from there)."""
         proc.send_signal(signal.SIGQUIT)
         zbtest.wait_for(lambda: not zbtest.port_open(self.port), 5, "nginx's listener closed")
-        return time.monotonic()
+        return time.time()
+
+    def assert_exits(self, proc, agent):
+        """nginx ends its drain by itself, while the agent still runs: a
+        connection the agent held would keep it going for minutes
+        (proxy_timeout)."""
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.fail("nginx still draining %.0fs after its last client left: it waited "
+                      "for zbeat" % (10 * zbtest.SLOW))
+        self.assertTrue(agent.alive(), "the agent ended before nginx did")
 
     def test_a_draining_service_is_down_within_two_intervals_of_its_listener_closing(self):
         proc = self.nginx_start()
         agent = self.probe_agent(self.port, check="redis")
         # A client of the test's own, through the proxy: nginx drains it
         # (stays up, serving it) after quit, for as long as it is open.
-        client = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        client = socket.create_connection(("127.0.0.1", self.port), timeout=5 * zbtest.SLOW)
         self.addCleanup(client.close)
         client.sendall(b"PING\r\n")
         self.assertEqual(client.recv(16), b"+PONG\r\n")
@@ -381,8 +400,9 @@ class DrainTest(GracefulCase):
         down = self.wait_event("svc", "down", 5, start=start)
         self.assertEqual(down["msg"]["reason"], "refused")
         self.assertIn("the held one was still open", down["msg"]["error"])
-        self.assertLess(down["t"] - t_closed, 2 * INTERVAL,
-                        "down %.3fs after nginx's listener closed" % (down["t"] - t_closed))
+        late = zbtest.at_s(down) - t_closed
+        self.assertLess(late, 2 * INTERVAL + SLACK, "down %.3fs after nginx's listener closed"
+                        % late)
         # Still draining: nginx serves the test's client, and is running.
         client.sendall(b"PING\r\n")
         self.assertEqual(client.recv(16), b"+PONG\r\n")
@@ -390,9 +410,7 @@ class DrainTest(GracefulCase):
         # The probe holds nothing open: once the test's client goes, nginx
         # is done (while the agent still runs).
         client.close()
-        t_closed = time.monotonic()
-        proc.proc.wait(10)
-        self.assertLess(time.monotonic() - t_closed, 2.0, "nginx's drain waited for zbeat")
+        self.assert_exits(proc, agent)
         self.stop_agent(agent)
 
     def test_probes_of_one_address_share_the_check_and_all_go_down(self):
@@ -411,9 +429,10 @@ class DrainTest(GracefulCase):
         for n in names:
             down = self.wait_event(n, "down", 5, start=start)
             self.assertEqual(down["msg"]["reason"], "refused")
-            self.assertLess(down["t"] - t_closed, 2 * INTERVAL, "%s down %.3fs after nginx's "
-                            "listener closed" % (n, down["t"] - t_closed))
-        proc.proc.wait(10)
+            late = zbtest.at_s(down) - t_closed
+            self.assertLess(late, 2 * INTERVAL + SLACK, "%s down %.3fs after nginx's listener "
+                            "closed" % (n, late))
+        self.assert_exits(proc, agent)
         self.stop_agent(agent)
 
     def test_without_the_listener_check_the_drain_looks_up(self):
@@ -422,13 +441,14 @@ class DrainTest(GracefulCase):
         waits for the agent's connection."""
         proc = self.nginx_start()
         agent = self.probe_agent(self.port, check="redis", **{"listener-check": "no"})
-        t_quit = self.quit_until_refused(proc)
+        self.quit_until_refused(proc)
+        t_quit = time.monotonic()
         zbtest.wait_for(lambda: time.monotonic() - t_quit > 4 * INTERVAL, 5, "four intervals")
         self.assertEqual([m for m in self.sub.events() if m["msg"]["service"] == "svc" and
                           m["t"] > t_quit], [])
         self.assertIsNone(proc.proc.poll(), "nginx exited while the probe held its connection")
         self.stop_agent(agent)
-        proc.proc.wait(10)
+        proc.wait(10)
 
 
 if __name__ == "__main__":

@@ -36,18 +36,28 @@ class HttpTest(TlsCase):
 
     def test_https_up_and_a_kill_is_down_at_once(self):
         port = self.nginx()
+        # A long interval for web: only its held connection can see the
+        # stop in time.
         agent = self.start_agent([("web", dict(probe="127.0.0.1:%d" % port, check="https",
-                                                **NO_VERIFY)),
+                                                interval="30s", **NO_VERIFY)),
                                   ("plain", dict(probe="127.0.0.1:%d" % self.plain_port,
                                                  http="GET /", **{"expect-body": '"plain ok"'}))])
         web = self.beat_with("web", lambda s: s["state"] == "up", what="web up")
         self.assertIn("tls_expires", web)
         self.beat_with("plain", lambda s: s["state"] == "up", what="plain up")
         start = self.mark()
-        t0 = time.monotonic()
+        t_stop = time.time()
+        # Fast shutdown: the master takes its worker along.
         self.nginx_proc.send_signal(signal.SIGTERM)
-        down = self.wait_event("web", "down", 5, start=start)
-        self.assertLess(down["t"] - t0, 0.5, "down %.3fs after the stop" % (down["t"] - t0))
+        down = self.wait_event("web", "down", 10, start=start)
+        # The reconnect after the EOF either finds the port closed or is
+        # reset by the closing listener (it was queued there): both refused.
+        self.assertEqual(down["msg"]["reason"], "refused")
+        # By the agent's clock, within a third of the interval: the next
+        # check (about 30 s after the first) cannot have seen it; how soon
+        # is bench/'s goal, not this test's.
+        self.assertLess(zbtest.at_s(down) - t_stop, 10,
+                        "down %.3fs after the stop" % (zbtest.at_s(down) - t_stop))
         self.stop_agent(agent)
 
     def test_keepalive_requests_close_the_connection_without_a_false_down(self):
