@@ -60,14 +60,17 @@ class MonitorAgentTest(MonitorCase):
         o = rows[0]
         self.assertEqual(o["end_reason"], "up")
         # Up again within an interval of the restart (the agent's backoff is
-        # capped at the interval); the duration is what really happened.
+        # capped at the interval), plus the agent's and redis's scheduling
+        # under load; the duration is what really happened.
+        late = interval + 1.5 * zbtest.SLOW
         self.assertGreaterEqual(ts(o["ended_at"]), t_restart - 0.05)
         # (From when redis accepted: its start-up is not the agent's.)
-        self.assertLess(ts(o["ended_at"]) - t_ready, interval + 0.5 * zbtest.SLOW)
+        self.assertLess(ts(o["ended_at"]) - t_ready, late)
         self.assertAlmostEqual(o["duration_s"], ts(o["ended_at"]) - ts(o["started_at"]),
                                delta=0.002)
-        self.assertGreater(o["duration_s"], t_restart - t_kill - 0.1)
-        self.assertLess(o["duration_s"], t_ready - t_kill + interval + 0.5 * zbtest.SLOW)
+        # From the kill (seen within an interval, above) to the restart.
+        self.assertGreater(o["duration_s"], t_restart - t_kill - interval)
+        self.assertLess(o["duration_s"], t_ready - t_kill + late)
 
     def test_frozen_agent_is_silent_and_a_stopped_one_is_not(self):
         self.start_monitor()
@@ -79,27 +82,31 @@ class MonitorAgentTest(MonitorCase):
         self.wait_beating("web-1")
         self.wait_beating("witness-1")
 
-        t_stop = time.time()
         agent.send_signal(signal.SIGSTOP)
         self.wait_state("web-1", None, "silent", 10)
         detected = self.log_time(r"host silent: web-1")
-        # liveness (5, the default) x beat after the last beat, which came
-        # up to a beat before the stop; plus the monitor's own scheduling
-        # slack. A missed verdict, or silence counted from the wrong beat
-        # or in whole extra beats, goes past it.
-        self.assertLess(detected - t_stop, 5 * beat + beat + 0.25 * zbtest.SLOW)
-        self.assertGreater(detected - t_stop, 4 * beat - 0.05)
         self.assertEqual(self.status()[("web-1", "redis")]["state"], "unknown")
         rows = self.outages()
         self.assertEqual(len(host_outages(rows, "web-1")), 1)
         self.assertEqual(service_outages(rows), [], "a silent host's services are not down")
+        # Silent from when it was last heard (the outage's start: the
+        # monitor's receipt of its last beat, however late the agent sent
+        # that one before the stop), never before liveness (5, the
+        # default) x beat after it: both by the monitor's clock (whole
+        # ms). After it by the monitor's wake-up at that deadline, and by
+        # as much as the detector lengthened the threshold for gaps under
+        # load; a silence found only seconds later, or never, goes past it.
+        started = ts(host_outages(rows, "web-1")[0]["started_at"])
+        self.assertGreaterEqual(detected - started, 5 * beat - 0.002)
+        self.assertLess(detected - started, 5 * beat + 1.0 * zbtest.SLOW)
 
         t_cont = time.time()
         agent.send_signal(signal.SIGCONT)
         rows = self.wait_outages(lambda r: host_outages(r)[0]["ended_at"], 10, "host back")
         o = host_outages(rows)[0]
+        # Back at the first beat after the resume (one is overdue then).
         self.assertGreaterEqual(ts(o["ended_at"]), t_cont - 0.05)
-        self.assertLess(ts(o["ended_at"]) - t_cont, 1.0)
+        self.assertLess(ts(o["ended_at"]) - t_cont, beat + 1.0 * zbtest.SLOW)
         self.wait_state("web-1", "redis", "up", 10)
         self.assertEqual(self.status()[("web-1", None)]["state"], "alive")
 

@@ -15,6 +15,12 @@ from monitor_helpers import MonitorCase, host_outages, now_ms, parse_rfc3339_ms,
     service_outages
 
 
+def log_times(proc, pattern):
+    """Wall times (s) of every log line of proc matching pattern."""
+    return [parse_rfc3339_ms(line.split()[0]) / 1000.0 for line in proc.output().splitlines()
+            if re.search(pattern, line)]
+
+
 class MonitorFakeAgentTest(MonitorCase):
 
     def test_outage_from_events(self):
@@ -162,30 +168,44 @@ class MonitorFakeAgentTest(MonitorCase):
         agent.set("redis", "up")
         agent.set("ssh", "down")
         for _ in range(5):  # the agent's own pacing
+            t_sent = time.time()  # before the monitor can have this beat
             agent.beat()
-            t_last = time.time()
             time.sleep(beat_s)
+
+        # The silence after the last beat. (Were this process held up for
+        # a whole liveness between two beats, the monitor would rightly
+        # have flagged an earlier one, over since: not the one judged here.)
+        def last_silence(rows):
+            return [o for o in host_outages(rows, "quiet-1")
+                    if parse_rfc3339_ms(o["started_at"]) >= t_sent * 1000 - 1]
+        rows = self.wait_outages(last_silence, 10, "quiet-1 silent after its last beat")
         self.wait_state("quiet-1", None, "silent", 10)
-        detected = self.log_time(r"host silent: quiet-1")
-        # Silent after liveness (5, the default) x the announced interval,
-        # never before; after it by the sweep (every 100 ms) plus the
-        # monitor's scheduling slack under load. Silence counted in two
-        # extra beats, or never, goes past it.
-        self.assertGreaterEqual(detected - t_last, 5 * beat_s - 0.02)
-        self.assertLess(detected - t_last, 5 * beat_s + 0.1 + 0.25 * zbtest.SLOW)
+        detected = log_times(self.monitor, r"host silent: quiet-1")[-1]
+        self.assertEqual(len(last_silence(rows)), 1, rows)
+        host = last_silence(rows)[0]
+        self.assertIsNone(host["service"])
+        self.assertEqual(host["reason"], "silent")
+        self.assertIsNone(host["ended_at"])
+        # One outage per silence flagged, no more.
+        self.assertEqual(len(host_outages(rows, "quiet-1")),
+                         len(log_times(self.monitor, r"host silent: quiet-1")))
+        # It starts when the host was last heard: the monitor's receipt of
+        # the last beat (not before it was sent; not when noticed, which is
+        # a whole liveness later, as checked next).
+        started = parse_rfc3339_ms(host["started_at"]) / 1000
+        self.assertGreaterEqual(started, t_sent - 0.001)
+        # Silent after liveness (5, the default) x the announced interval
+        # from that receipt, never before: by the monitor's own clock
+        # (whole ms), so this process's scheduling is not in it. After it
+        # by the monitor's wake-up at that deadline; silence found only
+        # seconds later (by some other pass, or counted in the default
+        # 1 s interval: 5 s), or never, goes past it.
+        self.assertGreaterEqual(detected - started, 5 * beat_s - 0.002)
+        self.assertGreaterEqual(detected - t_sent, 5 * beat_s - 0.002)
+        self.assertLess(detected - started, 5 * beat_s + 1.0 * zbtest.SLOW)
         status = self.status()
         self.assertEqual(status[("quiet-1", "redis")]["state"], "unknown")
         self.assertEqual(status[("quiet-1", "ssh")]["state"], "unknown")
-        rows = self.outages()
-        self.assertEqual(len(host_outages(rows)), 1)
-        host = host_outages(rows)[0]
-        self.assertIsNone(host["service"])
-        self.assertEqual(host["reason"], "silent")
-        # It starts when the host was last heard, not when it was noticed.
-        # (The monitor's receipt of the last beat, late by its scheduling at
-        # most; "when noticed" would be a whole liveness, 1 s, later.)
-        self.assertLess(abs(parse_rfc3339_ms(host["started_at"]) / 1000 - t_last),
-                        min(0.25 * zbtest.SLOW, 0.5))
         # ssh's outage stays open; no outage for redis (unknown is not down).
         self.assertEqual(len(service_outages(rows, service="ssh")), 1)
         self.assertEqual(service_outages(rows, service="redis"), [])
@@ -193,11 +213,17 @@ class MonitorFakeAgentTest(MonitorCase):
         t_back = time.time()
         agent.beat()
         self.wait_state("quiet-1", None, "alive", 10)
-        rows = self.wait_outages(lambda r: host_outages(r)[0]["ended_at"], 10, "host back")
-        host = host_outages(rows)[0]
-        # At the beat's receipt, not at some later sweep or beat.
-        self.assertLess(abs(parse_rfc3339_ms(host["ended_at"]) / 1000 - t_back),
-                        min(0.25 * zbtest.SLOW, 0.5))
+        rows = self.wait_outages(lambda r: last_silence(r)[0]["ended_at"], 10, "host back")
+        t_seen = time.time()
+        host = last_silence(rows)[0]
+        # At the beat's receipt, not at some later sweep or beat: after it
+        # was sent, before it was seen, and the very time the host was last
+        # heard (no message came after it).
+        ended = parse_rfc3339_ms(host["ended_at"])
+        self.assertGreaterEqual(ended / 1000, t_back - 0.001)
+        self.assertLessEqual(ended / 1000, t_seen)
+        heard = [h for h in self.cli_json("hosts") if h["host"] == "quiet-1"][0]
+        self.assertEqual(parse_rfc3339_ms(heard["last_seen"]), ended)
         self.assertEqual(host["end_reason"], "back")
         status = self.status()
         self.assertEqual(status[("quiet-1", "redis")]["state"], "up")
@@ -210,12 +236,13 @@ class MonitorFakeAgentTest(MonitorCase):
         witness = self.fake("witness-1", interval_ms=200)
         stopping.set("redis", "up")
         stopping.beat()
-        witness.beat()
         stopping.stop()
         self.wait_state("stop-1", None, "stopped", 10)
         self.assertEqual(self.status()[("stop-1", "redis")]["state"], "unknown")
-        # The witness went quiet at the same moment; once it is flagged
-        # silent, stop-1's deadline has passed too.
+        # The witness beats once after the stop was recorded, and no more:
+        # once it is flagged silent, a deadline counted from stop-1's last
+        # message has passed too.
+        witness.beat()
         self.wait_state("witness-1", None, "silent", 10)
         self.assertEqual(self.status()[("stop-1", None)]["state"], "stopped")
         self.assertEqual(host_outages(self.outages(), "stop-1"), [])

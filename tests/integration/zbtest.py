@@ -313,51 +313,71 @@ def sent_s(record):
 def grid_lateness(sent_ms, period_ms):
     """Each beat's lateness (ms) against the agent's beat grid, from the
     agent's send times (time_ms) of consecutive beats: beat k is due at
-    slot0 + k*period and goes out when due or later, and a late beat does
-    not move the next. The grid is anchored at the least late beat. A beat
-    a whole period late starts a new grid (the agent's "next beat one beat
-    away after a stall"), so a gap of 1.5 periods or more starts a new
-    segment. Returns (lateness list per segment, longest segment length).
+    slot0 + k*period and goes out when due or later, and a beat less than
+    a period late does not move the next. The grid is anchored at the
+    least late beat. A beat a whole period or more late starts a new grid
+    (the agent's "next beat one beat away after a stall"): a beat a period
+    or more behind the least late one so far starts a new segment. Returns
+    (lateness list per segment, longest segment length).
 
     A cadence that drifts (next = send time + period) accumulates lateness,
     a catch-up burst sits a period early, beats at a wrong period walk off
     the grid; a single late beat under load does none of these."""
-    segments, seg = [], [sent_ms[0]]
-    for prev, t in zip(sent_ms, sent_ms[1:]):
-        if t - prev >= 1.5 * period_ms:
-            segments.append(seg)
-            seg = []
-        seg.append(t)
-    segments.append(seg)
-    late = []
-    for seg in segments:
-        offsets = [t - k * period_ms for k, t in enumerate(seg)]
-        late.append([o - min(offsets) for o in offsets])
+    segments = []
+    for t in sent_ms:
+        if segments:
+            offsets = segments[-1]
+            o = t - len(offsets) * period_ms
+            if o < min(offsets) + period_ms:
+                offsets.append(o)
+                continue
+        segments.append([t])
+    late = [[o - min(offsets) for o in offsets] for offsets in segments]
     return late, max(len(seg) for seg in segments)
 
 
 def grid_tolerance(period_ms):
-    """How late a beat may be against its grid: half a period (times SLOW,
-    but under a period: a beat a period late starts a new grid)."""
+    """How late one beat may be against its grid where a single beat is
+    judged on its own: half a period (times SLOW, but under a period: a
+    beat a period late starts a new grid). assert_beat_grid judges the
+    beats together instead, so that one late wake-up is no failure."""
     return min(period_ms / 2 * SLOW, 0.9 * period_ms)
 
 
 def assert_beat_grid(case, sent_ms, period_ms, min_beats):
     """Asserts that beats sent at sent_ms (the agent's time_ms of
-    consecutive beats) keep the agent's grid (grid_lateness): every beat
-    within grid_tolerance of its slot, at least min_beats on one grid, and,
-    with 6 or more there, the cadence back on its slot (within 25 ms) among
-    the last third: a late beat is followed by on-time ones, while a
-    cadence that keeps each late beat's lateness (next = send time +
-    period) or drifts by a few ms a beat stays off."""
+    consecutive beats) keep the agent's grid (grid_lateness), judged from
+    most beats rather than from every one: lateness is one-sided (a beat
+    is never sent before its slot), so the least late beats show the grid,
+    and a late wake-up under load (any lateness under a period) fails none
+    of these:
+
+    - at least min_beats on one grid;
+    - no beat a period or more late against its grid (the agent starts a
+      new grid instead), but a grid's first beat, which the agent may have
+      judged less late than its send time shows: up to two periods. The
+      beats of a catch-up burst after a stall of three beats or more sit
+      a period and more early against those after them;
+    - on each grid of 4 or more, at least half the beats within 25 ms
+      (times SLOW) of their slots: an irregular cadence, or one at a wrong
+      period, is off them;
+    - on each grid of 6 or more, the cadence back on its slot (within
+      25 ms) among the last third (3 beats at least): a cadence that keeps
+      each late beat's lateness (next = send time + period), or drifts by
+      a few ms a beat, stays off."""
     late, longest = grid_lateness(sent_ms, period_ms)
-    case.assertTrue(all(x < grid_tolerance(period_ms) for seg in late for x in seg),
-                    "beat lateness (ms) against the grid: %s" % late)
-    case.assertGreaterEqual(longest, min_beats, "beat lateness (ms) against the grid: %s" % late)
-    seg = max(late, key=len)
-    if len(seg) >= 6:
-        case.assertLess(min(seg[-(len(seg) // 3):]), 25 * SLOW,
-                        "the cadence did not come back to its grid: %s" % late)
+    why = "beat lateness (ms) against the grid: %s" % late
+    case.assertGreaterEqual(longest, min_beats, why)
+    near = min(25 * SLOW, period_ms / 4)
+    for seg in late:
+        case.assertLess(seg[0], 2 * period_ms, why)
+        case.assertTrue(all(x < period_ms for x in seg[1:]), why)
+        if len(seg) >= 4:
+            case.assertGreaterEqual(sum(1 for x in seg if x < near) * 2, len(seg),
+                                    "most beats off the grid: " + why)
+        if len(seg) >= 6:
+            case.assertLess(min(seg[-max(3, len(seg) // 3):]), near,
+                            "the cadence did not come back to its grid: " + why)
 
 
 def beat_state(beat, service):
