@@ -146,6 +146,7 @@ class HttpTest(TlsCase):
         port = self.nginx()
         path = self.write("once.cfg", "service\n    web\n        probe = localhost:%d\n"
                           "        check = https\n        tls-ca = %s\n"
+                          "        interval = 10s\n        timeout = 5s\n"
                           "        expect-body = \"ok\"\n" % (port, self.cert))
         r = subprocess.run([self.agent_bin, "-c", path, "--probe-once", "web"],
                            capture_output=True, text=True, timeout=20)

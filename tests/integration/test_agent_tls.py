@@ -216,6 +216,7 @@ class TlsTest(TlsCase):
         port = self.nginx()
         path = self.write("once.cfg", "service\n    web\n        probe = 127.0.0.1:%d\n"
                           "        tls = yes\n        tls-ca = %s\n        tls-name = localhost\n"
+                          "        interval = 10s\n        timeout = 5s\n"
                           "        send = \"GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n\"\n"
                           "        expect = \"HTTP/1.1 200\"\n" % (port, self.cert))
         r = subprocess.run([self.agent_bin, "-c", path, "--probe-once", "web"],
@@ -225,7 +226,7 @@ class TlsTest(TlsCase):
                          r"expires %s \(in (29|30) days\)" % not_after(self.cert))
         self.assertIn("verdict: up (ok)", r.stdout)
         path = self.write("once2.cfg", "service\n    web\n        probe = 127.0.0.1:%d\n"
-                          "        tls = yes\n" % port)
+                          "        tls = yes\n        interval = 10s\n        timeout = 5s\n" % port)
         r = subprocess.run([self.agent_bin, "-c", path, "--probe-once", "web"],
                            capture_output=True, text=True, timeout=20)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
@@ -239,9 +240,11 @@ class TlsTest(TlsCase):
         port = self.nginx()
         target = "127.0.0.1:%d" % port
 
+        # A 5 s timeout: a handshake with verification can outlast the
+        # default 500 ms under ASan or on a loaded machine.
         def once(*flags):
-            r = subprocess.run([self.agent_bin, "--probe-once", target] + list(flags),
-                               capture_output=True, text=True, timeout=20)
+            r = subprocess.run([self.agent_bin, "--probe-once", target, "--timeout", "5s"] +
+                               list(flags), capture_output=True, text=True, timeout=20)
             return r.returncode, r.stdout, r.stderr
 
         rc, out, err = once("--check", "https", "--tls-verify", "no")

@@ -166,6 +166,11 @@ class DurabilityTest(FaultCase):
         filler = self.fill_disk(mnt)
         for server in servers:
             server.set_mode("refuse")
+        # Each one down first: the first outage alone fills the disk, and
+        # an s0 switched back before its own down was seen never goes down,
+        # so it would have no "up" to wait for.
+        for i in range(3):
+            self.wait_transition("s%d" % i, "down", mark)
         zbtest.wait_for(lambda: "DATABASE WRITE FAILED" in self.monitor.output(), 20,
                         "the monitor says the database is not writable")
         servers[0].set_mode("answer")   # one recovers while the disk is full

@@ -210,6 +210,11 @@ class MonitorFakeAgentTest(MonitorCase):
         self.assertEqual(len(service_outages(rows, service="ssh")), 1)
         self.assertEqual(service_outages(rows, service="redis"), [])
 
+        # Back with a longer interval announced, so the host stays alive
+        # through the checks below without another beat (one would move
+        # last_seen); at 200 ms it would be silent again after 1 s, less
+        # than these CLI calls can take on a loaded machine or under ASan.
+        agent.interval_ms = 30000
         t_back = time.time()
         agent.beat()
         self.wait_state("quiet-1", None, "alive", 10)
