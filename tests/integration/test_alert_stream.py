@@ -11,7 +11,9 @@ class AlertStreamTest(AlertCase):
     def test_sub_receives_alerts_and_state_changes(self):
         port = zbtest.free_port()
         self.start_alerting(publish="tcp://127.0.0.1:%d" % port)
-        self.assertIn("publishing alerts on tcp://127.0.0.1:%d" % port, self.monitor.output())
+        # Logged a moment after "listening on", which the start waits for.
+        zbtest.wait_for(lambda: "publishing alerts on tcp://127.0.0.1:%d" % port in
+                        self.monitor.output(), 10, "the monitor publishing alerts")
         sub = StreamSub(self, "tcp://127.0.0.1:%d" % port)
         agent = self.fake("web-1", interval_ms=200)
         agent.set("redis", "up")

@@ -162,7 +162,9 @@ class MonitorAgentTest(MonitorCase):
 
         self.stop_monitor()
         self.start_monitor(name="monitor2")
-        self.assertIn("1 hosts known", self.monitor.output())
+        # Logged a moment after "listening on", which the start waits for.
+        zbtest.wait_for(lambda: "1 hosts known" in self.monitor.output(), 10,
+                        "the monitor started with the host it knew")
         self.assertEqual(self.status()[("web-1", "redis")]["state"], "down")
         # The agent reconnects by itself; whether its up event or its next
         # beat reaches the new monitor first, the same outage closes.
