@@ -17,9 +17,24 @@ it counts false silent hosts over a window (host-hours = HOSTS x window),
 then kills KILLS agents of each kind at random moments, ROUNDS times, and
 times kill -> host outage in the database.
 
-Environment: BENCH_FLEET_HOSTS (40), BENCH_FLEET_SECONDS (240 per setting),
+BENCH_FLEET_LINKS=own gives every agent a link of its own instead, as
+issue 23 describes: each agent in a host namespace of its own (netns.Net's
+host(n, shaped=True): on a kernel without sch_netem a router namespace and
+one zb-netem per host, so 2 x HOSTS zb-netem processes for both kinds), the
+monitor reaching host n at 10.251.n.1. Host numbers are per kind in
+BENCH_FLEET_KINDS order (the first kind 1..HOSTS, the next HOSTS+1..2 HOSTS),
+so HOSTS x kinds <= 254. The shared link stays the default.
+
+Environment: BENCH_FLEET_HOSTS (40 per kind), BENCH_FLEET_SECONDS (240 per
+setting; a comma list gives one per setting of BENCH_FLEET_LOSSES),
 BENCH_FLEET_KILLS (10 per round), BENCH_FLEET_ROUNDS (3), BENCH_FLEET_LOSSES
-("0,10,30"). Prints one line per setting and kind, and JSON at the end."""
+("0,10,30"), BENCH_FLEET_LINKS ("shared" or "own"), BENCH_FLEET_KINDS
+("fixed,udp"; "udp" alone runs only the detector's agents). Prints the load
+average every BENCH_FLEET_LOAD_EVERY seconds (60), one line per setting and
+kind (with the loss the shapers actually drew, the load average over the
+window, and the CPU the agents, monitor and shapers of that kind used in it;
+on the shared link both kinds' lines give the one shaper's draws and CPU),
+and JSON at the end."""
 
 import json
 import os
@@ -29,6 +44,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -38,14 +54,70 @@ sys.path.insert(0, os.path.join(SOURCE, "tests", "faults"))
 import netns  # noqa: E402
 
 HOSTS = int(os.environ.get("BENCH_FLEET_HOSTS", "40"))
-SECONDS = float(os.environ.get("BENCH_FLEET_SECONDS", "240"))
 KILLS = int(os.environ.get("BENCH_FLEET_KILLS", "10"))
 ROUNDS = int(os.environ.get("BENCH_FLEET_ROUNDS", "3"))
 LOSSES = [float(x) for x in os.environ.get("BENCH_FLEET_LOSSES", "0,10,30").split(",")]
+_SECONDS = [float(x) for x in os.environ.get("BENCH_FLEET_SECONDS", "240").split(",")]
+if len(_SECONDS) not in (1, len(LOSSES)):
+    sys.exit("bench: BENCH_FLEET_SECONDS: one value, or one per setting of BENCH_FLEET_LOSSES")
+SECONDS = dict(zip(LOSSES, _SECONDS * len(LOSSES) if len(_SECONDS) == 1 else _SECONDS))
+LINKS = os.environ.get("BENCH_FLEET_LINKS", "shared")
+KINDS = [x for x in os.environ.get("BENCH_FLEET_KINDS", "fixed,udp").split(",") if x]
+LOAD_EVERY = float(os.environ.get("BENCH_FLEET_LOAD_EVERY", "60"))
+PORTS = {"fixed": (7500, None), "udp": (7501, 7502)}  # ZeroMQ, datagrams
+if LINKS not in ("shared", "own"):
+    sys.exit("bench: BENCH_FLEET_LINKS is 'shared' or 'own'")
+if not KINDS or any(k not in PORTS for k in KINDS) or len(set(KINDS)) != len(KINDS):
+    sys.exit("bench: BENCH_FLEET_KINDS: 'fixed', 'udp' or both")
+if LINKS == "own" and HOSTS * len(KINDS) > 254:
+    sys.exit("bench: BENCH_FLEET_LINKS=own numbers hosts 1..254 (10.251.N.0/24): "
+             "BENCH_FLEET_HOSTS x kinds is too many")
 
 
 def binary(name):
     return os.path.join(BUILD, "bin", name)
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
+def utc():
+    return time.strftime("%H:%M:%S", time.gmtime())
+
+
+class LoadLog(threading.Thread):
+    """Prints the load average every LOAD_EVERY seconds; keeps the 1-minute
+    figures seen since mark()."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.seen = []
+        self.stopped = threading.Event()
+
+    def mark(self):
+        self.seen = [loadavg()[0]]
+
+    def run(self):
+        while not self.stopped.wait(LOAD_EVERY):
+            la = loadavg()
+            self.seen.append(la[0])
+            print("%s load average %.2f %.2f %.2f" % (utc(), la[0], la[1], la[2]), flush=True)
+
+
+def cpu_seconds(pids):
+    """utime + stime of these processes (their own threads included), s."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass  # gone: what it used is lost, a small undercount
+    return total / float(tick)
 
 
 def pct(values, p):
@@ -56,8 +128,12 @@ def pct(values, p):
 
 
 class Kind:
-    def __init__(self, net, tmp, name, port, udp):
+    """One monitor and its HOSTS agents. base: with BENCH_FLEET_LINKS=own,
+    agent i sits in host namespace base + i + 1; else (None) all in host 1."""
+
+    def __init__(self, net, tmp, name, port, udp, base=None):
         self.net, self.tmp, self.name, self.port, self.udp = net, tmp, name, port, udp
+        self.base = base
         self.db = os.path.join(tmp, name + ".db")
         cfg = os.path.join(tmp, name + "-monitor.cfg")
         with open(cfg, "w") as f:
@@ -72,16 +148,26 @@ class Kind:
     def host(self, i):
         return "%s-%03d" % (self.name, i)
 
+    def link(self, i):
+        """The host namespace number agent i sits in."""
+        return 1 if self.base is None else self.base + i + 1
+
+    def links(self):
+        return sorted({self.link(i) for i in range(HOSTS)})
+
+    def pids(self):
+        return [self.monitor.pid] + [p.pid for p in self.agents.values()]
+
     def start_agent(self, i):
         path = os.path.join(self.tmp, self.host(i) + ".cfg")
-        addr = self.net.monitor_addr(1)
+        addr = self.net.monitor_addr(self.link(i))
         with open(path, "w") as f:
             f.write("agent\n    name = %s\n    monitor = tcp://%s:%d\n    listen = 127.0.0.1:0\n"
                     % (self.host(i), addr, self.port))
             if self.udp:
                 f.write("    udp = %s:%d\n    udp-beat = 250ms\n" % (addr, self.udp))
         log = open(os.path.join(self.tmp, self.host(i) + ".log"), "a")
-        self.agents[i] = subprocess.Popen(self.net.exec_args(self.net.hosts[1], [
+        self.agents[i] = subprocess.Popen(self.net.exec_args(self.net.hosts[self.link(i)], [
             binary("zbeat-agent"), "-c", path]), stdout=log, stderr=subprocess.STDOUT)
         log.close()
 
@@ -93,11 +179,16 @@ class Kind:
                                         isolation_level=None, timeout=5)
         return self.conn.execute(sql, args).fetchall()
 
-    def all_alive(self):
+    def alive(self):
+        """Agent numbers of the hosts alive now (no open host outage)."""
         rows = self.query("SELECT name FROM hosts WHERE state = 'alive' AND interval_ms > 0 "
                           "AND name NOT IN (SELECT host FROM outages WHERE kind = 'host' "
                           "AND ended_at_ms IS NULL)")
-        return len(rows) >= HOSTS
+        names = {r[0] for r in rows}
+        return [i for i in range(HOSTS) if self.host(i) in names]
+
+    def all_alive(self):
+        return len(self.alive()) >= HOSTS
 
     def host_outages_since(self, ws):
         return self.query("SELECT host, started_at_ms FROM outages WHERE kind = 'host' "
@@ -133,31 +224,77 @@ def main():
     net = netns.Net(None, tool=binary("zb-netem"), logdir=tmp)
     results = []
     kinds = []
+    loadlog = LoadLog()
+    loadlog.start()
+    print("%s start: links %s, kinds %s, %d hosts each, logs in %s; load average %s" % (
+        utc(), LINKS, ",".join(KINDS), HOSTS, tmp, loadavg()), flush=True)
     try:
-        net.host(1, shaped=True)
-        kinds = [Kind(net, tmp, "fixed", 7500, None), Kind(net, tmp, "udp", 7501, 7502)]
+        t_setup = time.monotonic()
+        for j, name in enumerate(KINDS):
+            port, udp = PORTS[name]
+            kinds.append(Kind(net, tmp, name, port, udp, j * HOSTS if LINKS == "own" else None))
+        links = sorted({n for k in kinds for n in k.links()})
+        for n in links:
+            net.host(n, shaped=True)
+        print("%s %d shaped link(s) made in %.0f s" % (utc(), len(links),
+                                                       time.monotonic() - t_setup), flush=True)
         time.sleep(0.5)  # monitors binding: no agent connect is lost for it (ZeroMQ retries)
         for k in kinds:
             for i in range(HOSTS):
                 k.start_agent(i)
         for loss in LOSSES:
             delay = 100 if loss else 0
-            how = net.shape(1, loss=loss, delay=delay, jitter=delay)
+            hows = {net.shape(n, loss=loss, delay=delay, jitter=delay) for n in links}
+            how = ",".join(sorted(hows))
             for k in kinds:
-                wait(k.all_alive, 180, "%s: every host alive" % k.name)
+                try:
+                    wait(k.all_alive, 180, "")
+                except RuntimeError:  # flapping (see the rounds below): counted all the same
+                    print("%s loss %g%%: %s: %d of %d hosts alive after 180 s, going on" % (
+                        utc(), loss, k.name, len(k.alive()), HOSTS), flush=True)
             # The udp monitor's estimates settle (EWMA, ~200 datagrams).
             time.sleep(60)
             ws = int(time.time() * 1000)
+            loadlog.mark()
+            cpu0 = {k.name: (cpu_seconds(k.pids()),
+                             cpu_seconds([net.shapers[n].proc.pid for n in k.links()
+                                          if n in net.shapers])) for k in kinds}
+            print("%s loss %g%%: window of %.0f s starts; load average %s" % (
+                utc(), loss, SECONDS[loss], loadavg()), flush=True)
             t0 = time.monotonic()
-            time.sleep(SECONDS)
+            time.sleep(SECONDS[loss])
             window = time.monotonic() - t0
-            false = {k.name: len(k.host_outages_since(ws)) for k in kinds}
+            cpu1 = {k.name: (cpu_seconds(k.pids()),
+                             cpu_seconds([net.shapers[n].proc.pid for n in k.links()
+                                          if n in net.shapers])) for k in kinds}
+            seen = loadlog.seen + [loadavg()[0]]
+            drawn = {}
+            for k in kinds:  # what the shapers drew over settling and window
+                c = [net.counts(n) for n in k.links()]
+                c = [x for x in c if x]
+                sent = sum(x["a_in"] + x["b_in"] for x in c)
+                drawn[k.name] = {
+                    "packets": sent,
+                    "lost": round(100.0 * sum(x["a_lost"] + x["b_lost"] for x in c) / sent, 2)
+                    if sent else None,
+                    "overflow": sum(x["a_overflow"] + x["b_overflow"] for x in c)} if c else {}
+            outages = {k.name: k.host_outages_since(ws) for k in kinds}
+            false = {name: len(rows) for name, rows in outages.items()}
+            print("%s loss %g%%: window over, false silent %s; load average %s" % (
+                utc(), loss, false, loadavg()), flush=True)
             detect = {k.name: [] for k in kinds}
             missed = {k.name: 0 for k in kinds}
             for r in range(ROUNDS):
                 for k in kinds:
-                    wait(k.all_alive, 180, "%s: every host alive before round %d" % (k.name, r))
-                victims = {k.name: random.sample(range(HOSTS), KILLS) for k in kinds}
+                    # A kind whose hosts flap (fixed, 30%, a link each: a false silence
+                    # somewhere every second) is never all alive at once: after 30 s the
+                    # victims are drawn from the hosts alive then.
+                    try:
+                        wait(k.all_alive, 30, "")
+                    except RuntimeError:
+                        wait(lambda: len(k.alive()) >= KILLS, 180,
+                             "%s: %d hosts alive before round %d" % (k.name, KILLS, r))
+                victims = {k.name: random.sample(k.alive(), KILLS) for k in kinds}
                 killed = []
                 for k in kinds:
                     for i in victims[k.name]:
@@ -189,23 +326,35 @@ def main():
                        round(HOSTS * window / 3600.0, 2), "false_silent": false[k.name],
                        "kills": len(d) + missed[k.name], "missed": missed[k.name],
                        "detect_p50_s": pct(d, 50), "detect_p99_s": pct(d, 99),
-                       "detect_max_s": max(d) if d else None}
+                       "detect_max_s": max(d) if d else None, "links": LINKS,
+                       "shaped_links": len(k.links()), "drawn": drawn[k.name],
+                       "false_hosts": sorted({h for h, _ in outages[k.name]}),
+                       "load_1min_median": pct(seen, 50), "load_1min_max": max(seen),
+                       "cpu_pct_agents_monitor": round(100.0 * (cpu1[k.name][0] - cpu0[k.name][0])
+                                                       / window, 1),
+                       "cpu_pct_shapers": round(100.0 * (cpu1[k.name][1] - cpu0[k.name][1])
+                                                / window, 1)}
                 thresholds = k.query("SELECT silence_threshold_ms, datagram_loss FROM hosts")
                 t = [x[0] for x in thresholds if x[0]]
                 ls = [x[1] for x in thresholds if x[1] is not None]
                 row["threshold_ms_median"] = pct(t, 50)
                 row["loss_estimate_median"] = pct(ls, 50)
                 results.append(row)
-                print("loss %g%% (%s) %s: %.2f host-hours, %d false silent; kill -> silent "
-                      "p50 %s s, p99 %s s, max %s s (n=%d, missed %d); threshold median %s ms, "
-                      "loss estimate median %s" % (
-                          loss, how, k.name, row["host_hours"], row["false_silent"],
+                print("loss %g%% (%s, %s links x %d) %s: %.2f host-hours, %d false silent; "
+                      "kill -> silent p50 %s s, p99 %s s, max %s s (n=%d, missed %d); threshold "
+                      "median %s ms, loss estimate median %s; drawn %s; load average median %s "
+                      "max %s; CPU %% of a core: agents+monitor %s, shapers %s" % (
+                          loss, how, LINKS, row["shaped_links"], k.name, row["host_hours"],
+                          row["false_silent"],
                           "%.2f" % row["detect_p50_s"] if d else "-",
                           "%.2f" % row["detect_p99_s"] if d else "-",
                           "%.2f" % row["detect_max_s"] if d else "-", len(d), missed[k.name],
-                          row["threshold_ms_median"], row["loss_estimate_median"]), flush=True)
-        print(json.dumps(results))
+                          row["threshold_ms_median"], row["loss_estimate_median"],
+                          row["drawn"], row["load_1min_median"], row["load_1min_max"],
+                          row["cpu_pct_agents_monitor"], row["cpu_pct_shapers"]), flush=True)
+        print(json.dumps(results), flush=True)
     finally:
+        loadlog.stopped.set()
         for k in kinds:
             k.stop()
         net.close()
