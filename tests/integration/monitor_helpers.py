@@ -238,11 +238,14 @@ class MonitorCase(zbtest.TestCase):
 
     def log_time(self, pattern, proc=None):
         """Wall time (s) of the first monitor log line matching pattern."""
-        proc = proc or self.monitor
-        for line in proc.output().splitlines():
-            if re.search(pattern, line):
-                return parse_rfc3339_ms(line.split()[0]) / 1000.0
-        return None
+        times = log_times(proc or self.monitor, pattern)
+        return times[0] if times else None
+
+
+def log_times(proc, pattern):
+    """Wall times (s) of every log line of proc matching pattern."""
+    return [parse_rfc3339_ms(line.split()[0]) / 1000.0 for line in proc.output().splitlines()
+            if re.search(pattern, line)]
 
 
 def service_outages(rows, host=None, service=None):

@@ -11,14 +11,8 @@ import time
 import zmq
 
 import zbtest
-from monitor_helpers import MonitorCase, host_outages, now_ms, parse_rfc3339_ms, \
+from monitor_helpers import MonitorCase, host_outages, log_times, now_ms, parse_rfc3339_ms, \
     service_outages
-
-
-def log_times(proc, pattern):
-    """Wall times (s) of every log line of proc matching pattern."""
-    return [parse_rfc3339_ms(line.split()[0]) / 1000.0 for line in proc.output().splitlines()
-            if re.search(pattern, line)]
 
 
 class MonitorFakeAgentTest(MonitorCase):
