@@ -81,8 +81,10 @@ class AgentRedisTest(AgentCase):
         self.wait_subscribed()
         self.sub.wait(lambda m: m["msg"]["type"] == "beat" and
                       zbtest.beat_state(m, "redis") == "up", 10, "a beat with redis up")
-        held = zbtest.wait_for(lambda: len(self.pinging(redis)) == 1 and self.pinging(redis), 5,
-                               "one connection that pinged")[0]
+        def one_pinging():
+            ids = self.pinging(redis)
+            return ids if len(ids) == 1 else None
+        held = zbtest.wait_for(one_pinging, 5, "one connection that pinged")[0]
         start = self.mark()
         # Killed by its id: a listener check beside a ping may be connected
         # at the same moment, and is no idle connection of ours.
@@ -102,6 +104,7 @@ class AgentRedisTest(AgentCase):
         self.assertNotIn(held, self.pinging(redis))
         self.assertIn("connection closed by peer", agent.output())
         self.stop_agent(agent)
+
 
 if __name__ == "__main__":
     zbtest.main()
