@@ -6,9 +6,11 @@
 
     The monitor's loop adds beats (zb_monitor_handle) and outages
     (zb_record); the HTTP server's threads read copies. One lock guards it
-    all; a writer holds it for one beat, a reader for one copy.
+    all; a writer holds it for one beat, a reader for one copy. Services are
+    kept per host in the order of its last beat, so a beat costs one hash
+    lookup (its host), not one per service.
 
-    Memory: about 100 bytes per service, and the hour's ZB_SERIES_MINUTES
+    Memory: about 60 bytes per service, and the hour's ZB_SERIES_MINUTES
     buckets (~1 KB) for at most ZB_SERIES_HOURS_MAX services with round
     trips (others have no sparkline). service NULL is the host itself
     (outages only).
