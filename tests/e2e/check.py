@@ -21,6 +21,9 @@ $EPOCHREALTIME gives them.
                                     within the given times
   reason HOST SERVICE|- REASONS     the newest such outage's reason is one of
                                     REASONS (comma-separated)
+  datagrams HOSTS                   on `zbeat hosts --json`: each of HOSTS has a
+                                    datagram loss estimate (its liveness datagrams
+                                    arrive and the adaptive detector judges it)
   alerts-sent N                     `zbeat alerts --json` lists exactly N alerts,
                                     each delivered ("sent") to every channel, but
                                     where a channel's grace (after) held it back
@@ -263,6 +266,15 @@ def s_published_local(text):
     s_done(ok, "published on %s" % (", ".join(h or "all addresses" for h in hosts) or "nothing"))
 
 
+def s_datagrams(doc, hosts):
+    rows = {r.get("host"): r for r in doc}
+    bad = ["%s: %s" % (h, "absent" if h not in rows else "no datagram loss estimate")
+           for h in hosts.split(",") if rows.get(h, {}).get("datagram_loss") is None]
+    s_done(not bad, "; ".join(bad) or "%s: loss %s, threshold %s ms" % (
+        hosts, ",".join(str(rows[h]["datagram_loss"]) for h in hosts.split(",")),
+        ",".join(str(rows[h].get("silence_threshold_ms")) for h in hosts.split(","))))
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -287,6 +299,7 @@ def main():
         "outage-times": s_outage_times,
         "reason": s_reason,
         "alerts-sent": s_alerts_sent,
+        "datagrams": s_datagrams,
     }
     if command == "outage-set":
         s_outage_set(doc, args)

@@ -89,6 +89,7 @@ zb() { docker exec "$monitor" zbeat "$@"; }
 status_is() { zb status --json | check "$@"; }
 outages_are() { zb outages --json | check "$@"; }
 alerts_are() { zb alerts --json | check "$@"; }
+hosts_are() { zb hosts --json | check "$@"; }
 #   What the monitor's alert channel "log" (docker/config/monitor.cfg, an exec
 #   hook) received: one alert JSON per line; no file yet means no alert yet.
 alert_log_is() {
@@ -214,6 +215,9 @@ wait_for 120 "3 hosts alive, all services up" \
 #   Nothing went down while the stack came up (the agents start after redis).
 assert "no outages after start-up" outages_are outage-set
 assert "no alerts after start-up" alerts_are alerts-sent 0
+#   The agents' liveness datagrams (sealed with their keys) reach the monitor:
+#   the adaptive silence detector judges every host (docs/operations.md).
+wait_for 30 "datagrams from every host" hosts_are datagrams host1,host2,host3
 health_all() {
     local c h bad=""
     for c in monitor agent1 agent2 agent3 worker1 redis1; do
