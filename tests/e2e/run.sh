@@ -41,6 +41,8 @@ project=zbeat-e2e
 export ZBEAT_TAG=e2e
 export ZBEAT_INGEST_PORT=127.0.0.1:
 export ZBEAT_ALERT_PORT=127.0.0.1:
+export ZBEAT_UDP_PORT=127.0.0.1:
+export ZBEAT_HTTP_PORT=127.0.0.1:
 edge_name=$project-edge1
 #   Agents the monitor must refuse: an unlisted key, no key at all.
 rogue_names="$project-rogue1 $project-rogue2"
@@ -181,7 +183,8 @@ step "the compose file's defaults publish on 127.0.0.1 only"
 #   Without this test's own port settings: what a user's `up` would publish.
 #   7402 is an unauthenticated alert stream.
 default_ports() {
-    env -u ZBEAT_INGEST_PORT -u ZBEAT_ALERT_PORT "${compose[@]}" config | check published-local
+    env -u ZBEAT_INGEST_PORT -u ZBEAT_ALERT_PORT -u ZBEAT_UDP_PORT -u ZBEAT_HTTP_PORT \
+        "${compose[@]}" config | check published-local
 }
 assert "default published ports" default_ports
 
