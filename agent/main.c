@@ -102,7 +102,8 @@ enum {
     OPT_MONITOR,
     OPT_PROBE_ONCE,
     OPT_ONCE_KEY,
-    OPT_LOG_FORMAT
+    OPT_LOG_FORMAT,
+    OPT_CONFIG_TABLE
 };
 
 //  The flags of --probe-once HOST:PORT: a service's keys, by the same names.
@@ -208,6 +209,8 @@ int main(int argc, char *argv[])
         {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
+        //  Not in --help: the directive tables for scripts/config_docs.py.
+        {"config-table", no_argument, NULL, OPT_CONFIG_TABLE},
         {NULL, 0, NULL, 0},
     };
     const char *path = NULL;
@@ -257,6 +260,9 @@ int main(int argc, char *argv[])
             break;
         case OPT_VERSION:
             printf(ZB_PROGRAM " %s\n", ZB_VERSION);
+            return 0;
+        case OPT_CONFIG_TABLE:
+            zb_agent_config_print_table(stdout);
             return 0;
         case 'h':
             s_usage(stdout);

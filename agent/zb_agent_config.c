@@ -1,10 +1,7 @@
 /*  zb_agent_config: the agent's configuration file. See zb_agent_config.h. */
 #include "zb_agent_config.h"
 #include "zb_agent_config_internal.h"
-#include "zb_alive.h"
 #include "zb_config.h"
-#include "zb_docker_check.h"
-#include "zb_listener.h"
 #include "zb_time.h"
 
 #include <assert.h>
@@ -17,165 +14,36 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ZB_INTERVAL_MIN_MS 50
-#define ZB_INTERVAL_MAX_MS (3600 * 1000)
-#define ZB_INTERVAL_DEFAULT_MS 1000
-#define ZB_TIMEOUT_DEFAULT_MS 500
-#define ZB_BEAT_MIN_MS 100
-#define ZB_BEAT_MAX_MS (3600 * 1000)
-#define ZB_PUSH_MIN_MS 100
-#define ZB_PUSH_MAX_MS (3600 * 1000)
-#define ZB_PUSH_TIMEOUT_MAX_MS (2 * ZB_PUSH_MAX_MS)
-#define ZB_TTL_MIN_MS 100
-#define ZB_TTL_MAX_MS (400LL * 24 * 3600 * 1000)
-#define ZB_RESOLVE_MIN_MS 1000
-#define ZB_RESOLVE_MAX_MS (24 * 3600 * 1000)
-
 static const char *const s_root_keys[] = {"agent", "service", NULL};
-//  The directive tables: every key of a section, in the order it is read,
-//  with its type, bounds, default and where its value goes. s_apply reads
-//  the scalar keys (strings, durations, numbers) and checks them; S_CODE
-//  keys need more than a value check (addresses, presets, certificates,
-//  yes/no with defaults that depend on other keys) and are read by the code
-//  after it, but are listed here too: a table is its section's key list,
-//  for unknown keys. Bounds and defaults in milliseconds for durations.
-typedef enum { S_CODE, S_STRING, S_DURATION, S_INT } s_type_t;
+#define S_KEYS_MAX 32
 
-typedef struct {
-    const char *key; // "key*": may be given more than once
-    s_type_t type;
-    int64_t min, max;                           // S_DURATION, S_INT
-    int64_t dflt;                               // S_DURATION, S_INT
-    int64_t (*dflt_of)(const void *);           // or a default from what the table read before
-    const char *text;                           // S_STRING: the default (NULL: none)
-    int (*check)(const char *, char *, size_t); // S_STRING: NULL, or why the value is wrong
-    bool nonempty;                              // S_STRING: given empty is an error
-    size_t offset; // where the value goes: a char *, an int or an int64_t
-    size_t size;   // of that field
-} s_directive_t;
-
-#define S_TO(type, field) .offset = offsetof(type, field), .size = sizeof(((type *)0)->field)
-#define S_COUNT(table) (sizeof(table) / sizeof((table)[0]))
-
-static int s_endpoints_check(const char *list, char *why, size_t size)
-{
-    return zb_net_endpoints_check(list, false, why, size);
-}
-
-//  The default timeout fits short intervals too.
-static int64_t s_timeout_default(const void *probe)
-{
-    int64_t interval = ((const zb_probe_config_t *)probe)->interval_ms;
-    return ZB_TIMEOUT_DEFAULT_MS < interval / 2 ? ZB_TIMEOUT_DEFAULT_MS : interval / 2;
-}
-
-//  Half a period of slack: a heartbeat a little late is not an outage.
-static int64_t s_deadline_default(const void *push)
-{
-    int64_t period = ((const zb_push_config_t *)push)->period_ms;
-    return period + period / 2;
-}
-
-#define S_AGENT(field) S_TO(zb_agent_config_t, field)
-static const s_directive_t s_agent_table[] = {
-    {"monitor", S_STRING, .text = ZB_AGENT_MONITOR_DEFAULT, .check = s_endpoints_check,
-     S_AGENT(monitor)},
-    {"listen", S_STRING, .text = ZB_LISTENER_ENDPOINT, .check = zb_listener_endpoint_check,
-     S_AGENT(listen)},
-    {"beat", S_DURATION, ZB_BEAT_MIN_MS, ZB_BEAT_MAX_MS, ZB_AGENT_BEAT_DEFAULT_MS,
-     S_AGENT(beat_ms)},
-    //  1: every beat full, the v1 wire (the default: v1 monitors read it).
-    {"full-every", S_INT, 1, ZB_AGENT_FULL_EVERY_MAX, 1, S_AGENT(full_every)},
-    //  Journal and replay (docs/operations.md, "Nothing lost"). The journal
-    //  file is created at start, its directory is not: a missing one must
-    //  fail --check-config, not the agent's first start.
-    {"journal", S_STRING, .check = zb_agent_config_journal_check, .nonempty = true,
-     S_AGENT(journal)},
-    {"replay", S_STRING, .check = s_endpoints_check, S_AGENT(replay)},
-    //  Liveness datagrams (docs/config-agent.md, "Liveness datagrams").
-    {"udp", S_STRING, .check = zb_alive_check, S_AGENT(udp)},
-    {"udp-beat", S_DURATION, ZB_ALIVE_BEAT_MIN_MS, ZB_ALIVE_BEAT_MAX_MS, ZB_ALIVE_BEAT_DEFAULT_MS,
-     S_AGENT(udp_beat_ms)},
-    //  discover = docker (docs/config-agent.md, "Docker").
-    {"docker", S_STRING, .text = ZB_DOCKER_SOCKET_DEFAULT, .check = zb_docker_url_check,
-     S_AGENT(docker)},
-    {"discover-filter", S_STRING, .check = zb_docker_filter_check, S_AGENT(discover_filter)},
-    {"name", .type = S_CODE},
-    {"cert", .type = S_CODE},
-    {"monitor-cert", .type = S_CODE},
-    {"discover", .type = S_CODE},
-};
-
-//  A probed service's keys; resolve applies to names only (checked first).
-#define S_PROBE(field) S_TO(zb_probe_config_t, field)
-static const s_directive_t s_probe_table[] = {
-    {"interval", S_DURATION, ZB_INTERVAL_MIN_MS, ZB_INTERVAL_MAX_MS, ZB_INTERVAL_DEFAULT_MS,
-     S_PROBE(interval_ms)},
-    {"timeout", S_DURATION, 1, ZB_INTERVAL_MAX_MS, .dflt_of = s_timeout_default,
-     S_PROBE(timeout_ms)},
-    {"fails", S_INT, 1, 100, 3, S_PROBE(fails)},
-    {"resolve", S_DURATION, ZB_RESOLVE_MIN_MS, ZB_RESOLVE_MAX_MS, 0, S_PROBE(resolve_ms)},
-    {"probe", .type = S_CODE},
-    {"check", .type = S_CODE},
-    {"send", .type = S_CODE},
-    {"expect", .type = S_CODE},
-    {"hold", .type = S_CODE},
-    {"listener-check", .type = S_CODE},
-    {"tls", .type = S_CODE},
-    {"tls-ca", .type = S_CODE},
-    {"tls-name", .type = S_CODE},
-    {"tls-verify", .type = S_CODE},
-    {"http", .type = S_CODE},
-    {"http-host", .type = S_CODE},
-    {"http-header*", .type = S_CODE},
-    {"expect-status", .type = S_CODE},
-    {"expect-body", .type = S_CODE},
-};
-
-//  push and ttl services take these keys only.
-#define S_PUSH(field) S_TO(zb_push_config_t, field)
-static const s_directive_t s_push_table[] = {
-    {"push", S_DURATION, ZB_PUSH_MIN_MS, ZB_PUSH_MAX_MS, 0, S_PUSH(period_ms)},
-    {"timeout", S_DURATION, 1, ZB_PUSH_TIMEOUT_MAX_MS, .dflt_of = s_deadline_default,
-     S_PUSH(deadline_ms)},
-};
-static const s_directive_t s_ttl_table[] = {
-    {"ttl", S_DURATION, ZB_TTL_MIN_MS, ZB_TTL_MAX_MS, 0, S_PUSH(period_ms)},
-};
-
-//  Reads and checks a table's scalar keys from section into target.
-static int s_apply(zb_config_t *config, zconfig_t *section, const s_directive_t *table,
-                   size_t count, void *target)
+//  Reads and checks a table's plain keys from section into target (the
+//  ZB_CONFIG_CODE keys are read by the code after it).
+static int s_apply(zb_config_t *config, zconfig_t *section, zb_agent_table_t which, void *target)
 {
     char why[300];
+    size_t count;
+    const zb_agent_directive_t *table = zb_agent_config_table(which, &count);
     for (size_t i = 0; i < count; i++) {
-        const s_directive_t *d = &table[i];
-        char *at = (char *)target + d->offset;
+        const zb_agent_directive_t *a = &table[i];
+        const zb_config_directive_t *d = &a->d;
         zconfig_t *node = section ? zconfig_locate(section, d->key) : NULL;
-        int64_t number;
         int rc = 0;
-        if (d->type == S_DURATION || d->type == S_INT) {
-            int64_t dflt = d->dflt_of ? d->dflt_of(target) : d->dflt;
-            rc = d->type == S_DURATION
-                     ? zb_config_duration(config, section, d->key, dflt, d->min, d->max, &number)
-                     : zb_config_int(config, section, d->key, dflt, d->min, d->max, &number);
-            if (d->size == sizeof(int)) {
-                int narrow = (int)number; // the bounds make it fit
-                memcpy(at, &narrow, sizeof(narrow));
-            } else
-                memcpy(at, &number, sizeof(number));
-        } else if (d->type == S_STRING) {
+        if (d->type == ZB_CONFIG_DURATION || d->type == ZB_CONFIG_INT)
+            rc = zb_config_read_number(config, section, d,
+                                       a->dflt_of ? a->dflt_of(target) : d->dflt, target);
+        else if (d->type == ZB_CONFIG_STRING) {
             const char *value = zb_config_string(config, section, d->key, d->text);
             if (zb_config_error(config))
                 return -1;
-            if (d->nonempty && node && !value)
+            if (a->nonempty && node && !value)
                 return zb_config_fail(config, node, "is empty");
-            if (value && d->check && d->check(value, why, sizeof(why)) == -1)
+            if (value && a->check && a->check(value, why, sizeof(why)) == -1)
                 return zb_config_fail(config, node, "%s", why);
             char *copy = value ? strdup(value) : NULL;
             if (value && !copy)
                 return zb_config_fail(config, NULL, "out of memory");
-            memcpy(at, &copy, sizeof(copy));
+            memcpy((char *)target + d->offset, &copy, sizeof(copy));
         }
         if (rc == -1 || zb_config_error(config))
             return -1;
@@ -185,19 +53,20 @@ static int s_apply(zb_config_t *config, zconfig_t *section, const s_directive_t 
 
 //  The keys of tables (duplicates once) into known, NULL-terminated, for
 //  zb_config_check_known.
-#define S_KEYS_MAX 32
-static void s_keys(const s_directive_t *const tables[], const size_t counts[], size_t n,
-                   const char *known[S_KEYS_MAX + 1])
+static void s_keys(const zb_agent_table_t which[], size_t n, const char *known[S_KEYS_MAX + 1])
 {
     size_t k = 0;
-    for (size_t t = 0; t < n; t++)
-        for (size_t i = 0; i < counts[t]; i++) {
+    for (size_t t = 0; t < n; t++) {
+        size_t count;
+        const zb_agent_directive_t *table = zb_agent_config_table(which[t], &count);
+        for (size_t i = 0; i < count; i++) {
             bool seen = false;
             for (size_t j = 0; j < k; j++)
-                seen = seen || strcmp(known[j], tables[t][i].key) == 0;
+                seen = seen || strcmp(known[j], table[i].d.key) == 0;
             if (!seen && k < S_KEYS_MAX)
-                known[k++] = tables[t][i].key;
+                known[k++] = table[i].d.key;
         }
+    }
     known[k] = NULL;
 }
 
@@ -315,7 +184,7 @@ static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_agent_config_t 
     zconfig_t *resolve = zconfig_locate(node, "resolve");
     if (resolve && probe->literal)
         return zb_config_fail(config, resolve, "applies to names; %s is an address", host);
-    if (s_apply(config, node, s_probe_table, S_COUNT(s_probe_table), probe) == -1)
+    if (s_apply(config, node, ZB_AGENT_TABLE_PROBE, probe) == -1)
         return -1;
     if (probe->timeout_ms >= probe->interval_ms) {
         char timeout[32], interval[32];
@@ -450,12 +319,13 @@ static int s_load_push(zb_config_t *config, zconfig_t *node, zb_push_kind_t kind
 {
     const char *key = kind == ZB_PUSH_PUSH ? "push" : "ttl";
     //  Probe keys mean nothing here; saying so beats ignoring them.
-    const s_directive_t *table = kind == ZB_PUSH_PUSH ? s_push_table : s_ttl_table;
-    size_t count = kind == ZB_PUSH_PUSH ? S_COUNT(s_push_table) : S_COUNT(s_ttl_table);
+    zb_agent_table_t which = kind == ZB_PUSH_PUSH ? ZB_AGENT_TABLE_PUSH : ZB_AGENT_TABLE_TTL;
+    size_t count;
+    const zb_agent_directive_t *table = zb_agent_config_table(which, &count);
     for (zconfig_t *child = zconfig_child(node); child; child = zconfig_next(child)) {
         bool ok = false;
         for (size_t i = 0; i < count; i++)
-            ok = ok || strcmp(zconfig_name(child), table[i].key) == 0;
+            ok = ok || strcmp(zconfig_name(child), table[i].d.key) == 0;
         if (!ok)
             return zb_config_fail(config, child, "does not apply to %s services (%s)", key,
                                   kind == ZB_PUSH_PUSH ? "they take push and timeout"
@@ -463,7 +333,7 @@ static int s_load_push(zb_config_t *config, zconfig_t *node, zb_push_kind_t kind
     }
     snprintf(push->name, sizeof(push->name), "%s", zconfig_name(node));
     push->kind = kind;
-    if (s_apply(config, node, table, count, push) == -1)
+    if (s_apply(config, node, which, push) == -1)
         return -1;
     if (kind == ZB_PUSH_TTL)
         push->deadline_ms = push->period_ms;
@@ -484,10 +354,10 @@ static int s_load_service(zb_config_t *config, zconfig_t *node, zb_agent_config_
     if (!zb_name_valid(name))
         return zb_config_fail(config, node, "\"%s\" is not a valid service name (" ZB_NAME_RULE ")",
                               name);
-    const s_directive_t *const tables[] = {s_probe_table, s_push_table, s_ttl_table};
-    const size_t counts[] = {S_COUNT(s_probe_table), S_COUNT(s_push_table), S_COUNT(s_ttl_table)};
+    const zb_agent_table_t tables[] = {ZB_AGENT_TABLE_PROBE, ZB_AGENT_TABLE_PUSH,
+                                       ZB_AGENT_TABLE_TTL};
     const char *known[S_KEYS_MAX + 1];
-    s_keys(tables, counts, 3, known);
+    s_keys(tables, 3, known);
     if (zb_config_check_known(config, node, known) == -1)
         return -1;
     //  Exactly one of probe, push, ttl says what kind of service this is.
@@ -549,12 +419,11 @@ done:
 static int s_load_agent(zb_config_t *config, zconfig_t *section, zb_agent_config_t *self,
                         bool name_overridden)
 {
-    const s_directive_t *const tables[] = {s_agent_table};
-    const size_t counts[] = {S_COUNT(s_agent_table)};
+    const zb_agent_table_t tables[] = {ZB_AGENT_TABLE_AGENT};
     const char *known[S_KEYS_MAX + 1];
-    s_keys(tables, counts, 1, known);
+    s_keys(tables, 1, known);
     if (zb_config_check_known(config, section, known) == -1 ||
-        s_apply(config, section, s_agent_table, S_COUNT(s_agent_table), self) == -1)
+        s_apply(config, section, ZB_AGENT_TABLE_AGENT, self) == -1)
         return -1;
     const char *name = zb_config_string(config, section, "name", NULL);
     if (zb_config_error(config))
@@ -746,7 +615,7 @@ zb_agent_config_t *zb_agent_config_flags(const char *target, const char *const *
     //  probe, and a long interval: the flags have no interval, and a
     //  service's timeout must be shorter than its interval.
     const char *all_keys[ZB_AGENT_FLAGS_MAX + 2], *all_values[ZB_AGENT_FLAGS_MAX + 2];
-    const char *interval = "1h"; // ZB_INTERVAL_MAX_MS
+    const char *interval = "1h"; // the longest (zb_agent_config_table.c)
     if (count > ZB_AGENT_FLAGS_MAX) {
         snprintf(err, errsize, "more than %d options", ZB_AGENT_FLAGS_MAX);
         return NULL;

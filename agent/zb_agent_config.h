@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define ZB_AGENT_MONITOR_DEFAULT "tcp://127.0.0.1:7400"
 #define ZB_AGENT_BEAT_DEFAULT_MS 1000
@@ -96,6 +97,11 @@ zb_agent_config_t *zb_agent_config_service(const char *source, const char *name,
 zb_agent_config_t *zb_agent_config_flags(const char *target, const char *const *keys,
                                          const char *const *values, size_t count, char *err,
                                          size_t errsize);
+
+//  Prints the docs' cells of every directive, one line each
+//  ("SECTION\tKEY\tTYPE\tDEFAULT\tBOUNDS"; sections agent, service, push,
+//  ttl): `zbeat-agent --config-table`, for scripts/config_docs.py.
+void zb_agent_config_print_table(FILE *out);
 
 void zb_agent_config_test(bool verbose);
 

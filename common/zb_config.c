@@ -6,7 +6,9 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -361,6 +363,110 @@ int zb_unescape(const char *text, char *buf, size_t size, size_t *len, char *err
     return 0;
 }
 
+int zb_config_read_number(zb_config_t *self, zconfig_t *section, const zb_config_directive_t *d,
+                          int64_t dflt, void *target)
+{
+    assert(d->size == sizeof(int) || d->size == sizeof(int64_t));
+    int64_t value = dflt;
+    int rc;
+    const char *text =
+        d->type == ZB_CONFIG_DURATION_OFF ? zb_config_string(self, section, d->key, NULL) : NULL;
+    if (text && strcmp(text, "0") == 0)
+        rc = 0, value = 0;
+    else if (d->type == ZB_CONFIG_INT)
+        rc = zb_config_int(self, section, d->key, dflt, d->min, d->max, &value);
+    else {
+        assert(d->type == ZB_CONFIG_DURATION || d->type == ZB_CONFIG_DURATION_OFF);
+        rc = zb_config_duration(self, section, d->key, dflt, d->min, d->max, &value);
+    }
+    char *field = (char *)target + d->offset;
+    if (d->size == sizeof(int)) {
+        int narrow = (int)value; // the bounds make it fit
+        memcpy(field, &narrow, sizeof(narrow));
+    } else
+        memcpy(field, &value, sizeof(value));
+    return rc;
+}
+
+//  A duration in its largest whole unit, as the docs write it: 100ms, 1s,
+//  10m, 1h, 400d.
+static void s_doc_duration(int64_t ms, char *buf, size_t size)
+{
+    static const struct {
+        int64_t ms;
+        const char *unit;
+    } units[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"}};
+    size_t i = 0;
+    while (ms == 0 ? units[i].ms != 1000 : ms % units[i].ms != 0)
+        i++;
+    snprintf(buf, size, "`%" PRId64 "%s`", ms / units[i].ms, units[i].unit);
+}
+
+//  A number of d's kind: a duration, or (for every other type) a plain one.
+static void s_doc_number(const zb_config_directive_t *d, int64_t n, char *buf, size_t size)
+{
+    if (d->type == ZB_CONFIG_DURATION || d->type == ZB_CONFIG_DURATION_OFF)
+        s_doc_duration(n, buf, size);
+    else
+        snprintf(buf, size, "`%" PRId64 "`", n);
+}
+
+//  text into buf with {min}, {max} and {default} replaced by derived.
+static void s_doc_expand(const char *text, const char *const derived[3], char *buf, size_t size)
+{
+    static const char *const names[] = {"{min}", "{max}", "{default}"};
+    size_t at = 0;
+    buf[0] = '\0';
+    while (*text && at + 1 < size) {
+        size_t i = 0;
+        while (i < 3 && strncmp(text, names[i], strlen(names[i])) != 0)
+            i++;
+        const char *piece = i < 3 ? derived[i] : text;
+        size_t len = i < 3 ? strlen(piece) : 1;
+        if (len > size - 1 - at)
+            len = size - 1 - at;
+        memcpy(buf + at, piece, len);
+        at += len;
+        text += i < 3 ? strlen(names[i]) : 1;
+    }
+    buf[at] = '\0';
+}
+
+void zb_config_directive_print(FILE *out, const char *section, const zb_config_directive_t *d)
+{
+    static const char *const types[] = {
+        [ZB_CONFIG_INT] = "whole number",
+        [ZB_CONFIG_DURATION] = "duration",
+        [ZB_CONFIG_DURATION_OFF] = "duration or `0`",
+        [ZB_CONFIG_BOOL] = "`yes` / `no`",
+    };
+    bool number = d->type == ZB_CONFIG_INT || d->type == ZB_CONFIG_DURATION ||
+                  d->type == ZB_CONFIG_DURATION_OFF;
+    char low[64] = "", high[64] = "", dflt[256] = "none", bounds[256] = "";
+    s_doc_number(d, d->min, low, sizeof(low));
+    s_doc_number(d, d->max, high, sizeof(high));
+    //  A duration whose default is below its bounds (0) is off unless set.
+    if (number && !(d->type != ZB_CONFIG_INT && d->dflt == 0 && d->min > 0))
+        s_doc_number(d, d->dflt, dflt, sizeof(dflt));
+    else if (d->type == ZB_CONFIG_BOOL)
+        snprintf(dflt, sizeof(dflt), "`%s`", d->dflt ? "yes" : "no");
+    else if (d->type == ZB_CONFIG_STRING && d->text && *d->text)
+        snprintf(dflt, sizeof(dflt), "`%s`", d->text);
+    if (number)
+        snprintf(bounds, sizeof(bounds), "%s .. %s%s", low, high,
+                 d->type == ZB_CONFIG_DURATION_OFF ? "; `0`: off" : "");
+    const char *derived[3] = {low, high, dflt};
+    char type_cell[256], dflt_cell[256], bounds_cell[256];
+    s_doc_expand(d->doc_type      ? d->doc_type
+                 : types[d->type] ? types[d->type]
+                                  : "",
+                 derived, type_cell, sizeof(type_cell));
+    s_doc_expand(d->doc_default ? d->doc_default : dflt, derived, dflt_cell, sizeof(dflt_cell));
+    s_doc_expand(d->doc_bounds ? d->doc_bounds : bounds, derived, bounds_cell, sizeof(bounds_cell));
+    fprintf(out, "%s\t%.*s\t%s\t%s\t%s\n", section, (int)strcspn(d->key, "*"), d->key, type_cell,
+            dflt_cell, bounds_cell);
+}
+
 //  --------------------------------------------------------------------------
 //  Self-test
 
@@ -411,6 +517,91 @@ static void s_check(const char *text, const char *expect, bool verbose)
     free(path);
 }
 
+//  A directive's docs line, as --config-table prints it.
+static void s_check_line(const zb_config_directive_t *d, const char *expect)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    assert(out);
+    zb_config_directive_print(out, "svc", d);
+    fclose(out);
+    if (strcmp(text, expect) != 0) {
+        fprintf(stderr, "got '%s', wanted '%s'\n", text, expect);
+        assert(false);
+    }
+    free(text);
+}
+
+typedef struct {
+    int fails;
+    int64_t timeout_ms, quiet_ms;
+} s_target_t;
+
+static void s_directive_test(void)
+{
+    s_target_t target = {0, 0, 0};
+    const zb_config_directive_t fails = {"fails",
+                                         ZB_CONFIG_INT,
+                                         1,
+                                         100,
+                                         3,
+                                         .offset = offsetof(s_target_t, fails),
+                                         .size = sizeof(int)};
+    const zb_config_directive_t timeout = {"timeout",
+                                           ZB_CONFIG_DURATION,
+                                           1,
+                                           60000,
+                                           500,
+                                           .offset = offsetof(s_target_t, timeout_ms),
+                                           .size = sizeof(int64_t)};
+    const zb_config_directive_t quiet = {"quiet",
+                                         ZB_CONFIG_DURATION_OFF,
+                                         1000,
+                                         86400000,
+                                         0,
+                                         .offset = offsetof(s_target_t, quiet_ms),
+                                         .size = sizeof(int64_t)};
+    char err[256];
+    zb_config_t *config =
+        zb_config_load_text("svc\n    fails = 7\n    quiet = 0\n", "t.cfg", err, sizeof(err));
+    assert(config);
+    zconfig_t *svc = zconfig_locate(zb_config_root(config), "svc");
+    assert(zb_config_read_number(config, svc, &fails, fails.dflt, &target) == 0);
+    assert(zb_config_read_number(config, svc, &timeout, timeout.dflt, &target) == 0);
+    target.quiet_ms = 5;
+    assert(zb_config_read_number(config, svc, &quiet, 2000, &target) == 0);
+    assert(target.fails == 7 && target.timeout_ms == 500 && target.quiet_ms == 0);
+    zb_config_destroy(&config);
+    config = zb_config_load_text("svc\n    fails = 101\n", "t.cfg", err, sizeof(err));
+    svc = zconfig_locate(zb_config_root(config), "svc");
+    assert(zb_config_read_number(config, svc, &fails, 3, &target) == -1 && target.fails == 3);
+    assert(strcmp(zb_config_error(config), "t.cfg: svc/fails: 101 is out of range (1 to 100)") ==
+           0);
+    zb_config_destroy(&config);
+
+    //  The docs' cells: derived from the facts, or given, with {min} ...
+    s_check_line(&fails, "svc\tfails\twhole number\t`3`\t`1` .. `100`\n");
+    s_check_line(&timeout, "svc\ttimeout\tduration\t`500ms`\t`1ms` .. `1m`\n");
+    s_check_line(&quiet, "svc\tquiet\tduration or `0`\tnone\t`1s` .. `1d`; `0`: off\n");
+    const zb_config_directive_t bool_d = {"auth*", ZB_CONFIG_BOOL, .dflt = true};
+    s_check_line(&bool_d, "svc\tauth\t`yes` / `no`\t`yes`\t\n");
+    const zb_config_directive_t text = {"bind", ZB_CONFIG_STRING, .text = "tcp://*:1",
+                                        .doc_type = "endpoint"};
+    s_check_line(&text, "svc\tbind\tendpoint\t`tcp://*:1`\t\n");
+    const zb_config_directive_t given = {"t",
+                                         ZB_CONFIG_DURATION,
+                                         1,
+                                         3600000,
+                                         500,
+                                         .doc_default = "{default} or less",
+                                         .doc_bounds = "{min} .. below {max}, {x}"};
+    s_check_line(&given, "svc\tt\tduration\t`500ms` or less\t`1ms` .. below `1h`, {x}\n");
+    const zb_config_directive_t code = {"cert", ZB_CONFIG_CODE, .doc_type = "path",
+                                        .doc_bounds = ""};
+    s_check_line(&code, "svc\tcert\tpath\tnone\t\n");
+}
+
 void zb_config_test(bool verbose)
 {
     char buf[64], err[128];
@@ -459,4 +650,5 @@ void zb_config_test(bool verbose)
     assert(strcmp(zb_config_error(config), "(defaults): first") == 0);
     zb_config_destroy(&config);
     assert(config == NULL);
+    s_directive_test();
 }

@@ -13,6 +13,7 @@
 #include <czmq.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct _zb_config_t zb_config_t;
 
@@ -60,6 +61,48 @@ int zb_config_int(zb_config_t *self, zconfig_t *section, const char *key, int64_
 //  A string with C escapes (\r \n \t \\ \" \0 \xHH) decoded into buf.
 int zb_config_bytes(zb_config_t *self, zconfig_t *section, const char *key, char *buf, size_t size,
                     size_t *len);
+
+//  --------------------------------------------------------------------------
+//  Directive tables. A daemon lists every key of a section, in the order it
+//  is read (the first error wins, so the order is part of the messages),
+//  with its type, bounds, default and where its value goes. The same entry
+//  gives the type, default and bounds cells of the section's table in
+//  docs/config-*.md: `DAEMON --config-table` prints them, and
+//  scripts/config_docs.py checks (or rewrites) the docs against it.
+
+typedef enum {
+    ZB_CONFIG_CODE,         // read by the daemon's own code; min/max for the docs only
+    ZB_CONFIG_STRING,       // text; `text` is its default (NULL or "": none)
+    ZB_CONFIG_INT,          // whole number in [min, max]
+    ZB_CONFIG_DURATION,     // duration in [min, max] ms
+    ZB_CONFIG_DURATION_OFF, // as ZB_CONFIG_DURATION, or "0": off
+    ZB_CONFIG_BOOL,         // yes or no
+} zb_config_type_t;
+
+typedef struct {
+    const char *key; // "key*": may be given more than once
+    zb_config_type_t type;
+    int64_t min, max; // INT, DURATION*: bounds (ms for durations)
+    int64_t dflt;     // INT, DURATION*, BOOL: the default
+    const char *text; // STRING: the default
+    size_t offset;    // where the value goes in the daemon's struct
+    size_t size;      // of that field: an int or an int64_t for numbers
+    //  The docs' cells (markdown) where the facts above cannot say it, or
+    //  NULL to derive them from the facts. In them, {min}, {max} and
+    //  {default} stand for the derived values: "{min} .. below `interval`".
+    const char *doc_type, *doc_default, *doc_bounds;
+} zb_config_directive_t;
+
+//  Reads an INT, DURATION or DURATION_OFF directive of section into the
+//  field at target + d->offset (an int or an int64_t, by d->size); dflt
+//  when the key is absent or invalid. Returns 0, or -1 with an error
+//  recorded.
+int zb_config_read_number(zb_config_t *self, zconfig_t *section, const zb_config_directive_t *d,
+                          int64_t dflt, void *target);
+
+//  Prints the directive's docs line, "SECTION\tKEY\tTYPE\tDEFAULT\tBOUNDS\n"
+//  (the key without its "*"; the cells in markdown), for --config-table.
+void zb_config_directive_print(FILE *out, const char *section, const zb_config_directive_t *d);
 
 //  Decodes C escapes. Returns 0, or -1 with a reason in err for a bad escape
 //  or when the result does not fit (size includes no terminator; one is

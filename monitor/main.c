@@ -51,7 +51,16 @@ static int s_bad(const char *message)
 
 int main(int argc, char *argv[])
 {
-    enum { OPT_CHECK = 256, OPT_VERSION, OPT_DB, OPT_BIND, OPT_LIVENESS, OPT_HTTP, OPT_LOG_FORMAT };
+    enum {
+        OPT_CHECK = 256,
+        OPT_VERSION,
+        OPT_DB,
+        OPT_BIND,
+        OPT_LIVENESS,
+        OPT_HTTP,
+        OPT_LOG_FORMAT,
+        OPT_CONFIG_TABLE
+    };
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"check-config", no_argument, NULL, OPT_CHECK},
@@ -63,6 +72,8 @@ int main(int argc, char *argv[])
         {"verbose", no_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
+        //  Not in --help: the directive table for scripts/config_docs.py.
+        {"config-table", no_argument, NULL, OPT_CONFIG_TABLE},
         {NULL, 0, NULL, 0},
     };
     const char *file = NULL, *db = NULL, *bind = NULL, *liveness = NULL, *http = NULL;
@@ -101,6 +112,9 @@ int main(int argc, char *argv[])
             break;
         case OPT_VERSION:
             printf(S_NAME " " ZB_VERSION "\n");
+            return 0;
+        case OPT_CONFIG_TABLE:
+            zb_monitor_config_print_table(stdout);
             return 0;
         case 'h':
             s_usage(stdout);

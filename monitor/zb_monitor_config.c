@@ -1,11 +1,8 @@
 /*  zb_monitor_config: the monitor's settings. See zb_monitor_config.h. */
 #include "zb_monitor_config.h"
+#include "zb_monitor_config_internal.h"
 #include "zb_address.h"
-#include "zb_auth.h"
 #include "zb_config.h"
-#include "zb_hostset.h"
-#include "zb_http_users.h"
-#include "zb_intake.h"
 #include "zb_log.h"
 #include "zb_proto.h"
 #include "zb_time.h"
@@ -459,233 +456,10 @@ static void s_alert_load(zb_monitor_config_t *self, zb_config_t *config, zconfig
     }
 }
 
-//  --------------------------------------------------------------------------
-//  The `monitor` section as a directive table, in the order keys are read
-//  (the first error wins, so the order is part of the messages). Defaults,
-//  bounds, the known keys and what a reload cannot change all come from
-//  here; docs/config-monitor.md's table lists the same keys (checked by the
-//  self-test).
-
-typedef enum {
-    S_INT,          // whole number in [min, max], into an int
-    S_DURATION,     // duration in [min, max] ms, into an int64_t
-    S_DURATION_OFF, // as S_DURATION, or "0": off
-    S_STRING,       // text into a char array, checked by `problem`
-    S_BOOL,         // yes/true or no/false
-    S_CUSTOM,       // read by `then` alone (keys that are read together)
-} s_type_t;
-
-#define S_RESTART 1u     // a reload cannot change it (wired into sockets, the store)
-#define S_EMPTY_GIVEN 2u // `key = ""` is a value (refused), not "not given"
-#define S_QUOTE 4u       // problems read "\"VALUE\" problem"
-#define S_FOLLOWS 8u     // the default is the previous directive's value
-
-//  Why a value is wrong, or NULL; why is room for a message built on the fly.
-typedef const char *(s_problem_fn)(const char *value, char *why, size_t size);
-//  Cross-checks and loaders run after the directive is read.
-typedef void(s_then_fn)(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section);
-
-typedef struct {
-    const char *key;
-    s_type_t type;
-    int64_t min, max; // S_INT, S_DURATION*
-    int64_t dflt;     // S_INT, S_DURATION*, S_BOOL
-    const char *text; // S_STRING: the default ("" = none)
-    size_t offset;    // the field in zb_monitor_config_t
-    size_t size;      // its size
-    unsigned flags;   // S_RESTART ...
-    s_problem_fn *problem;
-    s_then_fn *then;
-} s_directive_t;
-
-#define S_FIELD(f)                                                                                 \
-    .offset = offsetof(zb_monitor_config_t, f), .size = sizeof(((zb_monitor_config_t *)0)->f)
-#define S_BOUNDS(low, high) .min = (low), .max = (high)
-#define S_DAY (86400LL * 1000)
-
-static const char *s_endpoints_check(const char *value, char *why, size_t size)
-{
-    (void)why, (void)size;
-    return s_bind_problem(value);
-}
-
-static const char *s_db_check(const char *value, char *why, size_t size)
-{
-    (void)why, (void)size;
-    return *value ? NULL : "is empty";
-}
-
-static const char *s_address_check(const char *value, char *why, size_t size)
-{
-    return zb_address_check(value, why, size) == 0 ? NULL : why;
-}
-
-//  A shard: the hosts it owns become its subscriptions (zb_hostset).
-static const char *s_hosts_check(const char *value, char *why, size_t size)
-{
-    if (zb_hostset_check(value, why, size) != 0)
-        return why;
-    return *value ? NULL : "is empty (leave it out for every host, or give web-*,db-*)";
-}
-
-static void s_liveness_bounds(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section)
-{
-    if (self->liveness_max_ms < self->liveness_min_ms) {
-        zconfig_t *max = zconfig_locate(section, "liveness-max");
-        zb_config_fail(config, max ? max : zconfig_locate(section, "liveness-min"),
-                       max ? "is below liveness-min" : "is above liveness-max (10s unless set)");
-    }
-}
-
-static void s_http_tls_pair(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section)
-{
-    if (!*self->http_tls_cert != !*self->http_tls_key)
-        zb_config_fail(
-            config,
-            zconfig_locate(section, *self->http_tls_cert ? "http-tls-cert" : "http-tls-key"),
-            "http-tls-cert and http-tls-key go together");
-}
-
-//  Checked here so that a bad users file stops the start (exit 2), naming
-//  the file and key (docs/http.md).
-static void s_http_users_load(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section)
-{
-    if (*self->http_users && !zb_config_error(config)) {
-        char why[600];
-        zb_http_users_t *users = zb_http_users_load(self->http_users, why, sizeof(why));
-        if (!users)
-            zb_config_fail(config, zconfig_locate(section, "http-users"), "%s", why);
-        zb_http_users_destroy(&users);
-    }
-}
-
-//  cert and agents are read together: one without the other is an error.
-static void s_auth_load(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section)
-{
-    zb_auth_config_load(config, section, self->cert, sizeof(self->cert), self->agents,
-                        sizeof(self->agents));
-}
-
-static const s_directive_t s_directives[] = {
-    {"bind", S_STRING, .text = ZB_MONITOR_BIND_DEFAULT, S_FIELD(bind),
-     .flags = S_RESTART | S_EMPTY_GIVEN | S_QUOTE, .problem = s_endpoints_check},
-    {"db", S_STRING, .text = ZB_MONITOR_DB_DEFAULT, S_FIELD(db), .flags = S_RESTART | S_EMPTY_GIVEN,
-     .problem = s_db_check},
-    {"liveness", S_INT, S_BOUNDS(ZB_MONITOR_LIVENESS_MIN, ZB_MONITOR_LIVENESS_MAX),
-     .dflt = ZB_MONITOR_LIVENESS_DEFAULT, S_FIELD(liveness)},
-    {"liveness-min", S_DURATION, S_BOUNDS(100, 600000), .dflt = ZB_MONITOR_LIVENESS_MIN_DEFAULT_MS,
-     S_FIELD(liveness_min_ms)},
-    {"liveness-max", S_DURATION, S_BOUNDS(100, 3600000), .dflt = ZB_MONITOR_LIVENESS_MAX_DEFAULT_MS,
-     S_FIELD(liveness_max_ms), .then = s_liveness_bounds},
-    {"phi", S_INT, S_BOUNDS(1, 30), .dflt = ZB_MONITOR_PHI_DEFAULT, S_FIELD(phi)},
-    {"udp", S_STRING, .text = "", S_FIELD(udp), .flags = S_RESTART, .problem = s_address_check},
-    {"retention", S_DURATION, S_BOUNDS(ZB_MONITOR_RETENTION_MIN_MS, ZB_MONITOR_RETENTION_MAX_MS),
-     .dflt = ZB_MONITOR_RETENTION_DEFAULT_MS, S_FIELD(retention_ms)},
-    {"publish", S_STRING, .text = "", S_FIELD(publish), .flags = S_QUOTE,
-     .problem = s_endpoints_check},
-    {"replay", S_STRING, .text = "", S_FIELD(replay), .flags = S_RESTART | S_QUOTE,
-     .problem = s_endpoints_check},
-    {"flap-threshold", S_INT, S_BOUNDS(0, 1000), .dflt = ZB_MONITOR_FLAP_THRESHOLD_DEFAULT,
-     S_FIELD(flap_threshold)},
-    {"flap-window", S_DURATION, S_BOUNDS(1000, 7 * S_DAY),
-     .dflt = ZB_MONITOR_FLAP_WINDOW_DEFAULT_MS, S_FIELD(flap_window_ms)},
-    //  The quiet period defaults to the window, whatever the window is.
-    {"flap-quiet", S_DURATION, S_BOUNDS(1000, 7 * S_DAY), .dflt = ZB_MONITOR_FLAP_WINDOW_DEFAULT_MS,
-     S_FIELD(flap_quiet_ms), .flags = S_FOLLOWS},
-    {"repeat", S_DURATION, S_BOUNDS(1000, 30 * S_DAY), .dflt = 0, S_FIELD(repeat_ms)},
-    {"stopped-alert", S_DURATION_OFF, S_BOUNDS(1000, 365 * S_DAY), .dflt = 3600LL * 1000,
-     S_FIELD(stopped_alert_ms)},
-    {"tls-warn", S_DURATION_OFF, S_BOUNDS(1000, 365 * S_DAY), .dflt = 14 * S_DAY,
-     S_FIELD(tls_warn_ms)},
-    //  The frame limit is a socket option, set before binding.
-    {"max-services", S_INT, S_BOUNDS(1, ZB_INTAKE_SERVICES_MAX), .dflt = ZB_INTAKE_SERVICES_DEFAULT,
-     S_FIELD(max_services), .flags = S_RESTART},
-    {"max-hosts", S_INT, S_BOUNDS(1, ZB_MONITOR_MAX_HOSTS_LIMIT), .dflt = ZB_MONITOR_MAX_HOSTS,
-     S_FIELD(max_hosts)},
-    //  The subscriptions are made once, before the socket binds.
-    {"hosts", S_STRING, .text = "", S_FIELD(hosts), .flags = S_RESTART | S_EMPTY_GIVEN,
-     .problem = s_hosts_check},
-    {"http", S_STRING, .text = "", S_FIELD(http), .problem = s_address_check},
-    {"http-tls-cert", S_STRING, .text = "", S_FIELD(http_tls_cert)},
-    {"http-tls-key", S_STRING, .text = "", S_FIELD(http_tls_key)},
-    {"http-users", S_STRING, .text = "", S_FIELD(http_users), .then = s_http_tls_pair},
-    {"http-metrics-auth", S_BOOL, .dflt = false, S_FIELD(http_metrics_auth),
-     .then = s_http_users_load},
-    {"cert", S_CUSTOM, S_FIELD(cert), .flags = S_RESTART},
-    {"agents", S_CUSTOM, S_FIELD(agents), .flags = S_RESTART, .then = s_auth_load},
-};
-#define S_DIRECTIVES (sizeof(s_directives) / sizeof(s_directives[0]))
-
-void zb_monitor_config_defaults(zb_monitor_config_t *self)
-{
-    assert(self);
-    memset(self, 0, sizeof(*self));
-    for (size_t i = 0; i < S_DIRECTIVES; i++) {
-        const s_directive_t *d = &s_directives[i];
-        char *field = (char *)self + d->offset;
-        if (d->type == S_INT)
-            *(int *)field = (int)d->dflt;
-        else if (d->type == S_DURATION || d->type == S_DURATION_OFF)
-            *(int64_t *)field = d->dflt;
-        else if (d->type == S_BOOL)
-            *(bool *)field = d->dflt != 0;
-        else if (d->type == S_STRING)
-            snprintf(field, d->size, "%s", d->text);
-    }
-}
-
-static void s_directive_load(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section,
-                             const s_directive_t *d)
-{
-    char *field = (char *)self + d->offset;
-    assert(d->type != S_INT || d->size == sizeof(int));
-    assert((d->type != S_DURATION && d->type != S_DURATION_OFF) || d->size == sizeof(int64_t));
-    zconfig_t *node = section ? zconfig_locate(section, d->key) : NULL;
-    const char *text = zb_config_string(config, section, d->key, NULL);
-    int64_t value = 0;
-    if (d->type == S_INT) {
-        if (zb_config_int(config, section, d->key, *(int *)field, d->min, d->max, &value) == 0)
-            *(int *)field = (int)value;
-    } else if (d->type == S_DURATION_OFF && text && strcmp(text, "0") == 0)
-        *(int64_t *)field = 0;
-    else if (d->type == S_DURATION || d->type == S_DURATION_OFF) {
-        int64_t dflt =
-            (d->flags & S_FOLLOWS) ? *(int64_t *)((char *)self + d[-1].offset) : *(int64_t *)field;
-        zb_config_duration(config, section, d->key, dflt, d->min, d->max, (int64_t *)field);
-    } else if (d->type == S_BOOL) {
-        if (text && (strcmp(text, "yes") == 0 || strcmp(text, "true") == 0))
-            *(bool *)field = true;
-        else if (text && strcmp(text, "no") != 0 && strcmp(text, "false") != 0)
-            zb_config_fail(config, node, "\"%.40s\" is not yes or no", text);
-    } else if (d->type == S_STRING) {
-        //  zb_config_string takes "" for "not given": given empty, bind and
-        //  db would silently become their defaults (./zbeat.db).
-        if ((d->flags & S_EMPTY_GIVEN) && node && !zconfig_child(node) && !text)
-            text = "";
-        char why[512];
-        const char *problem = text && d->problem ? d->problem(text, why, sizeof(why)) : NULL;
-        if (problem && (d->flags & S_QUOTE))
-            zb_config_fail(config, node, "\"%.200s\" %s", text, problem);
-        else if (problem)
-            zb_config_fail(config, node, "%s", problem);
-        else if (text && strlen(text) >= d->size)
-            zb_config_fail(config, node, "too long");
-        else if (text)
-            snprintf(field, d->size, "%s", text);
-    }
-    if (d->then)
-        d->then(self, config, section);
-}
-
 int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *err, size_t errsize)
 {
     assert(self && path && err);
     static const char *const sections[] = {"monitor", "alert", NULL};
-    const char *keys[S_DIRECTIVES + 1];
-    for (size_t i = 0; i < S_DIRECTIVES; i++)
-        keys[i] = s_directives[i].key;
-    keys[S_DIRECTIVES] = NULL;
-
     zb_config_t *config = zb_config_load(path, err, errsize);
     if (!config)
         return -1;
@@ -694,9 +468,7 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     zconfig_t *section = zconfig_locate(root, "monitor");
     if (section && zconfig_value(section) && *zconfig_value(section))
         zb_config_fail(config, section, "is a section: it takes no value");
-    zb_config_check_known(config, section, keys);
-    for (size_t i = 0; i < S_DIRECTIVES; i++)
-        s_directive_load(self, config, section, &s_directives[i]);
+    zb_monitor_config_read_monitor(self, config, section);
     zconfig_t *alert = zconfig_locate(root, "alert");
     if (alert)
         s_alert_load(self, config, alert);
@@ -708,26 +480,6 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     }
     zb_config_destroy(&config);
     return rc;
-}
-
-//  What a reload cannot change in a running monitor: the directives marked
-//  S_RESTART (the store is open; sockets, zb_auth and subscriptions are wired).
-int zb_monitor_config_reloadable(const zb_monitor_config_t *old, const zb_monitor_config_t *fresh,
-                                 char *err, size_t errsize)
-{
-    for (size_t i = 0; i < S_DIRECTIVES; i++) {
-        const s_directive_t *d = &s_directives[i];
-        if (!(d->flags & S_RESTART))
-            continue;
-        const char *a = (const char *)old + d->offset;
-        const char *b = (const char *)fresh + d->offset;
-        bool same = d->type == S_INT ? *(const int *)a == *(const int *)b : strcmp(a, b) == 0;
-        if (!same) {
-            snprintf(err, errsize, "monitor/%s: cannot change on reload; restart", d->key);
-            return -1;
-        }
-    }
-    return 0;
 }
 
 //  What a reload changes that only shows in the monitor's behaviour.
@@ -747,12 +499,4 @@ void zb_monitor_config_log_changes(const zb_monitor_config_t *old, const zb_moni
         zb_log_info("reload: detector liveness-min %" PRId64 "ms, liveness-max %" PRId64
                     "ms, phi %d",
                     fresh->liveness_min_ms, fresh->liveness_max_ms, fresh->phi);
-}
-
-//  Calls fn with every key of the monitor section, for the self-test's
-//  check of docs/config-monitor.md.
-void zb_monitor_config_keys(void (*fn)(const char *key, void *arg), void *arg)
-{
-    for (size_t i = 0; i < S_DIRECTIVES; i++)
-        fn(s_directives[i].key, arg);
 }

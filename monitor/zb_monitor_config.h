@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define ZB_MONITOR_BIND_DEFAULT "tcp://*:7400"
 #define ZB_MONITOR_DB_DEFAULT "zbeat.db"
@@ -119,9 +120,10 @@ void zb_monitor_config_log_changes(const zb_monitor_config_t *old,
 //  one ("is empty", "needs a port ..."), or NULL. Shared with zbeat-relay.
 const char *zb_monitor_config_endpoints_problem(const char *value);
 
-//  Calls fn with the key of every directive of the monitor section, in the
-//  order they are read (for documentation checks).
-void zb_monitor_config_keys(void (*fn)(const char *key, void *arg), void *arg);
+//  Prints the docs' cells of every directive of the monitor section, one
+//  line each ("monitor\tKEY\tTYPE\tDEFAULT\tBOUNDS"), in the order they are
+//  read: `zbeat-monitor --config-table`, for scripts/config_docs.py.
+void zb_monitor_config_print_table(FILE *out);
 
 void zb_monitor_config_test(bool verbose);
 

@@ -26,34 +26,8 @@ static int s_load_text(zb_monitor_config_t *config, const char *text, char *err,
     return rc;
 }
 
-//  The documentation's table of the monitor section names every directive.
-static void s_documented(const char *key, void *arg)
-{
-    char row[80];
-    snprintf(row, sizeof(row), "\n| `%s`", key);
-    if (!strstr((const char *)arg, row)) {
-        fprintf(stderr, "docs/config-monitor.md has no row for monitor/%s\n", key);
-        assert(false);
-    }
-}
-
-static void s_docs_test(void)
-{
-#ifdef ZB_DOCS_DIR
-    FILE *file = fopen(ZB_DOCS_DIR "/config-monitor.md", "r");
-    if (!file)
-        return; // the source tree is gone (an installed self-test): nothing to compare
-    static char text[256 * 1024];
-    size_t len = fread(text, 1, sizeof(text) - 1, file);
-    fclose(file);
-    text[len] = '\0';
-    zb_monitor_config_keys(s_documented, text);
-#endif
-}
-
 void zb_monitor_config_test(bool verbose)
 {
-    s_docs_test();
     zb_monitor_config_t config;
     char err[512];
 

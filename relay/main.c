@@ -41,7 +41,7 @@ static void s_usage(FILE *out)
 
 int main(int argc, char *argv[])
 {
-    enum { OPT_CHECK = 256, OPT_VERSION, OPT_BIND, OPT_MONITOR, OPT_LOG_FORMAT };
+    enum { OPT_CHECK = 256, OPT_VERSION, OPT_BIND, OPT_MONITOR, OPT_LOG_FORMAT, OPT_CONFIG_TABLE };
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"check-config", no_argument, NULL, OPT_CHECK},
@@ -51,6 +51,8 @@ int main(int argc, char *argv[])
         {"verbose", no_argument, NULL, 'v'},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
+        //  Not in --help: the keys' table for scripts/config_docs.py.
+        {"config-table", no_argument, NULL, OPT_CONFIG_TABLE},
         {NULL, 0, NULL, 0},
     };
     const char *file = NULL, *bind = NULL, *monitor = NULL;
@@ -83,6 +85,9 @@ int main(int argc, char *argv[])
             break;
         case OPT_VERSION:
             printf(S_NAME " " ZB_VERSION "\n");
+            return 0;
+        case OPT_CONFIG_TABLE:
+            zb_relay_config_print_table(stdout);
             return 0;
         case 'h':
             s_usage(stdout);

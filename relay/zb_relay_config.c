@@ -10,6 +10,24 @@
 #include <string.h>
 #include <unistd.h>
 
+//  The relay section's keys, for unknown keys and for the cells of
+//  docs/config-relay.md's table (`zbeat-relay --config-table`). Every key
+//  needs more than a value check, so the code below reads them all.
+#define S_DOC(type, dflt, bounds) .doc_type = (type), .doc_default = (dflt), .doc_bounds = (bounds)
+static const zb_config_directive_t s_directives[] = {
+    {"bind", ZB_CONFIG_CODE,
+     S_DOC("endpoint(s)", "`" ZB_RELAY_BIND_DEFAULT "`", "comma-separated, like `monitor/bind`")},
+    {"monitor", ZB_CONFIG_CODE,
+     S_DOC("endpoint(s)", "none: **required**", "comma-separated, like `monitor/bind`")},
+    {"cert", ZB_CONFIG_CODE,
+     S_DOC("file", "none (plaintext)",
+           "a secret certificate (`zbeat keygen --relay PATTERNS`); needs `agents` and "
+           "`monitor-cert`")},
+    {"agents", ZB_CONFIG_CODE, S_DOC("directory", NULL, "an existing directory; needs `cert`")},
+    {"monitor-cert", ZB_CONFIG_CODE, S_DOC("file", NULL, "a certificate; needs `cert`")},
+};
+#define S_DIRECTIVES (sizeof(s_directives) / sizeof(s_directives[0]))
+
 void zb_relay_config_defaults(zb_relay_config_t *self)
 {
     assert(self);
@@ -80,7 +98,10 @@ int zb_relay_config_load(zb_relay_config_t *self, const char *path, char *err, s
 {
     assert(self && path && err);
     static const char *const sections[] = {"relay", NULL};
-    static const char *const keys[] = {"bind", "monitor", "cert", "agents", "monitor-cert", NULL};
+    const char *keys[S_DIRECTIVES + 1];
+    for (size_t i = 0; i < S_DIRECTIVES; i++)
+        keys[i] = s_directives[i].key;
+    keys[S_DIRECTIVES] = NULL;
     zb_config_t *config = zb_config_load(path, err, errsize);
     if (!config)
         return -1;
@@ -116,6 +137,12 @@ int zb_relay_config_load(zb_relay_config_t *self, const char *path, char *err, s
     }
     zb_config_destroy(&config);
     return rc;
+}
+
+void zb_relay_config_print_table(FILE *out)
+{
+    for (size_t i = 0; i < S_DIRECTIVES; i++)
+        zb_config_directive_print(out, "relay", &s_directives[i]);
 }
 
 int zb_relay_config_check(const zb_relay_config_t *self, char *err, size_t errsize)

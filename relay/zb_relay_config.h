@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define ZB_RELAY_BIND_DEFAULT "tcp://*:7410"
 
@@ -32,6 +33,11 @@ int zb_relay_config_set_monitor(zb_relay_config_t *self, const char *value, cons
 //  What must hold once every layer is in: a monitor to relay to. Returns 0,
 //  or -1 with one line in err.
 int zb_relay_config_check(const zb_relay_config_t *self, char *err, size_t errsize);
+
+//  Prints the docs' cells of every key of the relay section, one line each
+//  ("relay\tKEY\tTYPE\tDEFAULT\tBOUNDS"): `zbeat-relay --config-table`, for
+//  scripts/config_docs.py.
+void zb_relay_config_print_table(FILE *out);
 
 void zb_relay_config_test(bool verbose);
 
