@@ -17,6 +17,7 @@
 #include "zb_push.h"
 #include "zb_resolver.h"
 #include "zb_selftest.h"
+#include "zb_target.h"
 #include "zb_tls.h"
 #include "zb_verdict.h"
 #include "zb_watch.h"
@@ -41,6 +42,7 @@ static const zb_selftest_t s_tests[] = {
     {"portcheck", zb_portcheck_test},
     {"expect", zb_expect_test},
     {"verdict", zb_verdict_test},
+    {"target", zb_target_test},
     {"alive", zb_alive_test},
 };
 

@@ -13,8 +13,8 @@
                     before closing; timer: its timeout
 
     A name is looked up again beside a held connection when its answer has
-    run out (checked at each ping, or by the IDLE timer without pings); the
-    connection moves only if the answer changed.
+    run out (checked at each ping, or by the IDLE timer without pings) or
+    its listener refused; the connection moves only if the answer changed.
 
     Checks are paced by next_check, which advances one interval per ping so
     checks stay on a steady cadence whatever happens in between. While
@@ -80,6 +80,7 @@ static void s_on_io(zb_loop_t *loop, int fd, int events, void *arg);
 static void s_on_timer(zb_loop_t *loop, zb_timer_t *timer, void *arg);
 static void s_connect(zb_probe_t *self);
 static int s_lookup(zb_probe_t *self);
+static void s_on_resolved(void *arg, const zb_resolve_result_t *result);
 static void s_on_peer_closed(zb_probe_t *self, int error);
 
 zb_probe_t *zb_probe_new(zb_loop_t *loop, zb_resolver_t *resolver, const zb_probe_config_t *config,
@@ -293,6 +294,10 @@ static void s_reconnect_after_failure(zb_probe_t *self)
 static void s_connect_failed(zb_probe_t *self, int error, const char *what)
 {
     s_close(self);
+    if (!zb_target_connect_failed(&self->target, self->config)) {
+        s_connect(self); // the name may have moved: after a lookup
+        return;
+    }
     s_set_error(self, "%s: %s", what, strerror(error));
     s_down_now(self, zb_net_connect_reason(error));
     s_reconnect_later(self);
@@ -321,23 +326,29 @@ static void s_on_listen_io(zb_loop_t *loop, int fd, int events, void *arg)
     (void)events;
     zb_probe_t *self = arg;
     assert(fd == self->listen.fd);
-    if (zb_listencheck_answered(&self->listen, self->loop, &self->target.addr) == -1)
+    if (zb_listencheck_answered(&self->listen, self->loop, &self->target.addr) == -1 &&
+        zb_target_listener_refused(&self->target, self->config, s_on_resolved, self))
         s_listener_closed(self, ECONNREFUSED);
 }
 
 //  Beside its pings a held probe also checks that the service still
-//  accepts (zb_listencheck). Returns -1 when the probe was closed
-//  (refused).
+//  accepts (zb_listencheck). Returns -1 when no ping follows: refused (the
+//  probe closed), or a name looked up again first (zb_target; no ping to
+//  an old server that may be closing the connection).
 static int s_listen_check(zb_probe_t *self, int64_t now)
 {
     const zb_probe_config_t *config = self->config;
     zb_listencheck_end(&self->listen, self->loop); // unanswered for an interval: not a verdict
     if (!config->hold || !config->listener_check)
         return 0;
-    if (zb_listencheck_run(&self->listen, self->loop, &self->target.addr, self->connected_ms,
+    if (!self->target.doubted &&
+        zb_listencheck_run(&self->listen, self->loop, &self->target.addr, self->connected_ms,
                            config->interval_ms, now, s_on_listen_io, self) == 0)
         return 0;
-    s_listener_closed(self, ECONNREFUSED);
+    if (zb_target_listener_refused(&self->target, config, s_on_resolved, self))
+        s_listener_closed(self, ECONNREFUSED);
+    else
+        zb_loop_timer_set(self->loop, &self->timer, zb_verdict_ping_at(&self->verdict, config));
     return -1;
 }
 
@@ -507,8 +518,6 @@ static void s_connect_addr(zb_probe_t *self)
 
 //  Names
 
-static void s_on_resolved(void *arg, const zb_resolve_result_t *result);
-
 static int s_lookup(zb_probe_t *self)
 {
     return zb_target_lookup(&self->target, self->config, s_on_resolved, self);
@@ -538,27 +547,21 @@ static void s_connect(zb_probe_t *self)
 static void s_on_resolved(void *arg, const zb_resolve_result_t *result)
 {
     zb_probe_t *self = arg;
-    const zb_probe_config_t *config = self->config;
     int64_t now = zb_time_mono_ms();
     bool connected = self->conn == S_CONNECTING || self->conn == S_HANDSHAKE ||
                      self->conn == S_IDLE || self->conn == S_WAITING;
-    bool moved = zb_target_resolved(&self->target, config, result, now, self->verdict.status.addr,
-                                    sizeof(self->verdict.status.addr));
-    if (result->status == ZB_RESOLVE_OK) {
-        if (self->conn == S_RESOLVING)
-            s_connect_addr(self);
-        else if (connected && moved) {
-            //  Whatever answers at the old address is not this service.
-            s_close(self);
-            s_connect_addr(self);
-        } else if (self->conn == S_IDLE && config->send_len == 0)
-            zb_loop_timer_set(self->loop, &self->timer, self->target.resolve_at);
-        return;
-    }
-    if (self->conn == S_RESOLVING || (connected && result->status == ZB_RESOLVE_NOTFOUND)) {
-        //  No address to connect to, or the name is gone: whatever still
-        //  answers at the old address is not this service any more.
-        s_close(self);
+    switch (zb_target_resolved(&self->target, self->config, result, now, self->conn == S_RESOLVING,
+                               connected, self->verdict.status.addr,
+                               sizeof(self->verdict.status.addr))) {
+    case ZB_TARGET_CONNECT:
+        s_close(self); // whatever answers at an old address is not this service
+        s_connect_addr(self);
+        break;
+    case ZB_TARGET_REFUSED:
+        s_listener_closed(self, ECONNREFUSED); // still its address: it stopped accepting
+        break;
+    case ZB_TARGET_DNS:
+        s_close(self); // whatever still answers at the old address is not this service
         s_set_error(self, "%s", result->error);
         zb_verdict_consume(&self->verdict, self->config, now);
         if (result->status == ZB_RESOLVE_NOTFOUND)
@@ -566,14 +569,12 @@ static void s_on_resolved(void *arg, const zb_resolve_result_t *result)
         else
             s_failure(self, "dns");
         s_reconnect_later(self);
-        return;
+        break;
+    case ZB_TARGET_CARRY_ON:
+        if (self->conn == S_IDLE && self->config->send_len == 0)
+            zb_loop_timer_set(self->loop, &self->timer, self->target.resolve_at);
+        break;
     }
-    //  No answer while the connection works: it carries on, and the
-    //  lookup is tried again an interval later.
-    zb_log_debug("%s: %s", config->name, result->error);
-    self->target.resolve_at = now + config->interval_ms;
-    if (self->conn == S_IDLE && config->send_len == 0)
-        zb_loop_timer_set(self->loop, &self->timer, self->target.resolve_at);
 }
 
 //  The peer closed or reset the connection. If the connection had proved

@@ -33,11 +33,14 @@ void zb_target_fini(zb_target_t *self)
     zb_lookup_cancel(&self->lookup);
 }
 
-bool zb_target_ready(const zb_target_t *self, const zb_probe_config_t *config, int64_t now)
+bool zb_target_ready(zb_target_t *self, const zb_probe_config_t *config, int64_t now)
 {
     assert(self && config);
-    return config->literal ||
-           (!self->lookup && self->known && !self->stale && now < self->resolve_at);
+    if (!config->literal &&
+        (self->lookup || !self->known || self->stale || now >= self->resolve_at))
+        return false;
+    self->fresh = false;
+    return true;
 }
 
 int zb_target_lookup(zb_target_t *self, const zb_probe_config_t *config, zb_resolver_fn *fn,
@@ -49,14 +52,25 @@ int zb_target_lookup(zb_target_t *self, const zb_probe_config_t *config, zb_reso
     return self->lookup ? 0 : -1;
 }
 
-bool zb_target_resolved(zb_target_t *self, const zb_probe_config_t *config,
-                        const zb_resolve_result_t *result, int64_t now, char *addr, size_t size)
+zb_target_next_t zb_target_resolved(zb_target_t *self, const zb_probe_config_t *config,
+                                    const zb_resolve_result_t *result, int64_t now, bool waiting,
+                                    bool connected, char *addr, size_t size)
 {
     assert(self && config && result && addr);
+    assert(!(waiting && connected));
     self->lookup = NULL;
+    bool doubted = self->doubted && connected; // a refusal about this connection
+    self->doubted = false;
     if (result->status != ZB_RESOLVE_OK) {
         self->stale = true;
-        return false;
+        //  No address to connect to, the name gone, or no answer to tell
+        //  where the service went from the address that refused.
+        if (waiting || (connected && (doubted || result->status == ZB_RESOLVE_NOTFOUND)))
+            return ZB_TARGET_DNS;
+        //  A connection that works carries on; asked again an interval later.
+        zb_log_debug("%s: %s", config->name, result->error);
+        self->resolve_at = now + config->interval_ms;
+        return ZB_TARGET_CARRY_ON;
     }
     bool moved = self->known && !zb_net_addr_equal(&self->addr, &result->addr);
     char was[ZB_ADDR_MAX + 1];
@@ -64,6 +78,7 @@ bool zb_target_resolved(zb_target_t *self, const zb_probe_config_t *config,
     self->addr = result->addr;
     self->known = true;
     self->stale = false;
+    self->fresh = true;
     zb_net_addr_format(&self->addr, addr, size);
     int64_t keep = config->resolve_ms;
     if (!keep) {
@@ -75,5 +90,37 @@ bool zb_target_resolved(zb_target_t *self, const zb_probe_config_t *config,
     self->resolve_at = now + keep;
     if (moved)
         zb_log_info("%s: %s moved from %s to %s", config->name, config->host, was, addr);
-    return moved;
+    if (waiting || (connected && moved))
+        return ZB_TARGET_CONNECT;
+    return doubted ? ZB_TARGET_REFUSED : ZB_TARGET_CARRY_ON;
+}
+
+bool zb_target_connect_failed(zb_target_t *self, const zb_probe_config_t *config)
+{
+    assert(self && config);
+    if (config->literal || self->fresh)
+        return true;
+    char text[ZB_ADDR_MAX + 1];
+    zb_net_addr_format(&self->addr, text, sizeof(text));
+    zb_log_debug("%s: connect to %s failed, an address kept from before; looking %s up again",
+                 config->name, text, config->host);
+    self->stale = true;
+    return false;
+}
+
+bool zb_target_listener_refused(zb_target_t *self, const zb_probe_config_t *config,
+                                zb_resolver_fn *fn, void *arg)
+{
+    assert(self && config && fn);
+    if (config->literal)
+        return true;
+    if (self->doubted)
+        return false; // the lookup under way decides this refusal too
+    zb_lookup_cancel(&self->lookup);
+    if (zb_target_lookup(self, config, fn, arg) == -1)
+        return true;
+    zb_log_debug("%s: a new connection was refused; looking %s up again", config->name,
+                 config->host);
+    self->doubted = true;
+    return false;
 }

@@ -22,8 +22,10 @@ from agent_helpers import AgentCase, REDIS_PING, agent_config
 # A service for one address: answers every read with REPLY and holds the
 # connection; prints "accept from PORT" per connection, "ping from PORT" per
 # read and "closed from PORT" when the peer closed (after what it sent).
+# SIGUSR1 closes the listening socket and keeps serving the connections it
+# has (a graceful stop's drain), then prints "stopped accepting".
 SERVER = r"""
-import selectors, socket, sys
+import selectors, signal, socket, sys
 host, port, reply = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode() + b"\r\n"
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -31,6 +33,11 @@ s.bind((host, port))
 s.listen(64)
 sel = selectors.DefaultSelector()
 sel.register(s, selectors.EVENT_READ)
+def stop_accepting(signum, frame):
+    sel.unregister(s)
+    s.close()
+    print("stopped accepting", flush=True)
+signal.signal(signal.SIGUSR1, stop_accepting)
 print("ready", flush=True)
 while True:
     for key, _ in sel.select():
@@ -143,6 +150,18 @@ class NamesCase(AgentCase):
             return None
         return zbtest.wait_for(find, timeout, what)
 
+    def svc_events(self, start, to):
+        """svc's events to `to` from message index start (a mark())."""
+        return [m for m in self.sub.messages()[start:] if zbtest.is_event("svc", to)(m)]
+
+    def assert_never_down(self, start):
+        """No event took svc down, and every beat said up, since start."""
+        self.assertEqual(self.svc_events(start, "down"), [],
+                         "the old address's refusal made the service down")
+        states = {zbtest.beat_state(m, "svc") for m in self.sub.messages()[start:]
+                  if m["msg"].get("type") == "beat"}
+        self.assertEqual(states, {"up"})
+
     def test_unresolved_at_start_is_down_dns_then_up_without_restart(self):
         agent = self.agent({})
         svc = self.beat_svc(lambda s: s["state"] == "down", 10, "svc down in a beat")
@@ -198,6 +217,64 @@ class NamesCase(AgentCase):
                       agent.output())
         self.stop_agent(agent)
 
+    def test_a_move_is_no_outage_while_the_old_server_drains(self):
+        """The name moves to 127.0.0.3 as the old server on 127.0.0.2 stops
+        gracefully: it stops accepting, still answers the held
+        connection's pings, and is killed later. The listener check beside
+        the next ping is refused at the old address, which is not the
+        service any more: the name is looked up again and the probe moves,
+        never down. resolve = 1h: the answer cannot run out during the
+        test, so it is the refusal that moves the probe (the same ordering
+        as a killed server whose close the agent has not read yet, made
+        certain)."""
+        old = self.server("127.0.0.2")
+        self.set_hosts("127.0.0.2")
+        agent = self.agent({"resolve": "1h"})
+        self.beat_svc(lambda s: s["state"] == "up", 10, "svc up")
+        new = self.server("127.0.0.3")
+        start = self.mark()
+        self.set_hosts("127.0.0.3")
+        old.send_signal(signal.SIGUSR1)
+        zbtest.wait_for(lambda: "stopped accepting" in old.output(), 5, "the old server drains")
+        zbtest.wait_for(lambda: "ping" in new.output(), 5, "a ping at the new address")
+        zbtest.wait_for(lambda: "closed from" in old.output(), 5,
+                        "the agent let the old server's connection go")
+        old.stop(signal.SIGKILL)
+        pings = new.output().count("ping")
+        zbtest.wait_for(lambda: new.output().count("ping") >= pings + 3, 5,
+                        "three more pings at the new address")
+        svc = self.beat_svc(lambda s: s.get("addr") == "127.0.0.3:%d" % self.port, 5,
+                            "a beat with the new address", start=len(self.sub.beats()))
+        self.assertEqual(svc["state"], "up")
+        self.assert_never_down(start)
+        self.assertIn("moved from 127.0.0.2:%d to 127.0.0.3:%d" % (self.port, self.port),
+                      agent.output())
+        self.stop_agent(agent)
+
+    def test_a_check_without_hold_follows_a_move_without_a_down(self):
+        """hold = no: each check connects, to the address kept from the
+        last lookup (resolve = 1h keeps it). The name moves as the old
+        server is killed: the next connect is refused at the old address,
+        the name is looked up again, and the check is made at the new
+        one, with no down."""
+        old = self.server("127.0.0.2")
+        self.set_hosts("127.0.0.2")
+        agent = self.agent({"resolve": "1h", "hold": "no", "send": None, "expect": None})
+        self.beat_svc(lambda s: s["state"] == "up", 10, "svc up")
+        new = self.server("127.0.0.3")
+        start = self.mark()
+        self.set_hosts("127.0.0.3")
+        old.stop(signal.SIGKILL)
+        zbtest.wait_for(lambda: new.output().count("accept") >= 3, 5,
+                        "three checks at the new address")
+        svc = self.beat_svc(lambda s: s.get("addr") == "127.0.0.3:%d" % self.port, 5,
+                            "a beat with the new address", start=len(self.sub.beats()))
+        self.assertEqual(svc["state"], "up")
+        self.assert_never_down(start)
+        self.assertIn("moved from 127.0.0.2:%d to 127.0.0.3:%d" % (self.port, self.port),
+                      agent.output())
+        self.stop_agent(agent)
+
     def test_a_server_answering_at_the_old_address_never_makes_it_up(self):
         """The name moves to 127.0.0.3, where nothing listens yet, while
         the old server on 127.0.0.2 keeps its connection and keeps
@@ -237,7 +314,7 @@ class NamesCase(AgentCase):
         # Two seconds of the old server listening and answering: still down.
         t_settled = time.monotonic()
         zbtest.wait_for(lambda: time.monotonic() - t_settled > 2.0, 5, "2 s more")
-        ups = [m for m in self.sub.events()[start:] if m["msg"]["to"] == "up"]
+        ups = self.svc_events(start, "up")
         self.assertEqual(ups, [], "the old address made the service up")
         self.assertEqual(old.output().count("ping"), pings, "the old server was pinged")
         self.assertEqual(old.output().count("accept"), accepts, "the old server was connected to")
