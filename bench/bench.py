@@ -6,10 +6,12 @@ ratio next to its target, because the machine is shared and absolute times
 drift. Nothing here passes or fails: the table says where a target is met.
 
 Sizes and durations come from the environment (see docs/benchmarks.md);
-the defaults keep a full run under about ten minutes on two cores.
+the defaults keep a full run to about 20 to 25 minutes on two cores, half
+of it item 6 (bench/lossy_fleet.py).
 """
 
 import calendar
+import ctypes
 import json
 import os
 import platform
@@ -27,6 +29,8 @@ import threading
 import time
 
 import zmq
+
+import fleet_results
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
@@ -72,6 +76,11 @@ CFG = {
     "monit_seconds": env_int("BENCH_MONIT_SECONDS", 15),
     "query_rows": env_list("BENCH_QUERY_ROWS", "10000,1000000"),
     "query_runs": env_int("BENCH_QUERY_RUNS", 20),
+    # Item 6 (bench/lossy_fleet.py) reads its BENCH_FLEET_* settings itself;
+    # here for the report. BENCH_FLEET_FROM: report a saved output instead.
+    "fleet": {k: v for k, v in sorted(os.environ.items()) if k.startswith("BENCH_FLEET_")},
+    "fleet_from": os.environ.get("BENCH_FLEET_FROM", ""),
+    # Item 6t, the older sweep of fixed-threshold tunings, one agent each.
     "lossy_loss": float(os.environ.get("BENCH_LOSSY_LOSS", "30")),
     "lossy_delay": float(os.environ.get("BENCH_LOSSY_DELAY", "100")),
     "lossy_jitter": float(os.environ.get("BENCH_LOSSY_JITTER", "100")),
@@ -1389,9 +1398,96 @@ def bench_query():
 
 
 # --------------------------------------------------------------------------
-# Item 6: a lossy link (issue 11)
+# Item 6: lossy links, a fleet (issue 23)
 #
-# Every tuning runs at the same time in namespaces of its own (a netns.Net
+# bench/lossy_fleet.py runs as a child: HOSTS agents of each kind (fixed
+# threshold; datagrams and the detector) behind shaped links, per loss
+# setting a false-silence window and rounds of kills. Its rows become table
+# rows through bench/fleet_results.py, next to issue 23's targets.
+
+FLEET = os.path.join(HERE, "lossy_fleet.py")
+_PR_SET_PDEATHSIG = 1
+
+
+def _term_with_parent():
+    """lossy_fleet gets SIGTERM when this run dies, however: its cleanup then
+    deletes its namespaces and stops its agents."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+
+
+def fleet_check():
+    """A bad BENCH_FLEET_* setting stops the run before it starts (exit 2)."""
+    r = subprocess.run([sys.executable, FLEET, "--check"], capture_output=True, text=True)
+    if r.returncode:
+        sys.stderr.write(r.stderr)
+        shutil.rmtree(TMP, ignore_errors=True)
+        sys.exit(2)
+
+
+def run_fleet():
+    """lossy_fleet.py's output and exit status; its lines logged as they come."""
+    lines = []
+    p = subprocess.Popen([sys.executable, "-u", FLEET], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, errors="replace",
+                         env=dict(os.environ, ZB_BUILD_DIR=BUILD), preexec_fn=_term_with_parent)
+    try:
+        for line in p.stdout:
+            lines.append(line)
+            if not line.startswith(("row {", "[")):  # the rows go into the table
+                log("  " + line.rstrip())
+        return "".join(lines), p.wait()
+    finally:
+        if p.poll() is None:  # this run is stopping: the child's cleanup takes a while
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(300)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        p.stdout.close()
+        with open(os.path.join(TMP, "lossy-fleet.log"), "w") as f:
+            f.write("".join(lines))
+
+
+def bench_fleet():
+    source, status = CFG["fleet_from"], None
+    if source:
+        log("item 6: lossy links, the rows of %s (BENCH_FLEET_FROM), nothing run" % source)
+        with open(source, errors="replace") as f:
+            text = f.read()
+    else:
+        sys.path.insert(0, os.path.join(SOURCE, "tests", "faults"))
+        try:
+            import netns
+        except ImportError as e:
+            result(fleet_results.ITEM, "lossy links", "skipped",
+                   note="tests/faults/netns.py: %s" % e)
+            return {"skipped": str(e)}
+        ok, why = netns.available()
+        if not ok:
+            log("item 6 skipped: %s" % why)
+            result(fleet_results.ITEM, "lossy links", "skipped", note=why)
+            return {"skipped": why}
+        log("item 6: lossy links, a fleet (bench/lossy_fleet.py; settings %s)" % (
+            json.dumps(CFG["fleet"]) if CFG["fleet"] else "its defaults"))
+        text, status = run_fleet()
+    rows, complete = fleet_results.parse_output(text)
+    for row in fleet_results.result_rows(rows):
+        result(**row)
+    if status or not complete or not rows:
+        last = [x for x in text.splitlines() if x.strip()][-1:] or ["no output"]
+        result(fleet_results.ITEM, "bench/lossy_fleet.py", "incomplete", note="%s; %d rows; "
+               "last line: %s" % ("exit status %s" % status if status else "no final JSON",
+                                  len(rows), last[0][:200]))
+    return {"source": source or "run", "exit": status, "complete": complete, "rows": rows}
+
+
+# --------------------------------------------------------------------------
+# Item 6t: a lossy link, tunings of the fixed threshold (issue 11)
+#
+# The sweep behind docs/benchmarks.md's first lossy-link table and
+# operations.md's advice for hosts without datagrams. Every tuning runs at
+# the same time in namespaces of its own (a netns.Net
 # each): an agent in a host namespace whose link to the monitor namespace is
 # shaped (loss, delay +- jitter, both ways: tc netem, or zb-netem where the
 # kernel has no sch_netem; tests/faults/netns.py), and a monitor with the
@@ -1510,22 +1606,22 @@ def lossy_tunings():
     return tunings
 
 
-def bench_lossy():
+def bench_lossy_tunings():
     loss, delay, jitter = CFG["lossy_loss"], CFG["lossy_delay"], CFG["lossy_jitter"]
     tunings = lossy_tunings()
-    log("item 6: lossy link, %g%% loss and %g ms +- %g ms both ways; tunings %s; %d s "
+    log("item 6t: lossy link, %g%% loss and %g ms +- %g ms both ways; tunings %s; %d s "
         "window, %d kills" % (loss, delay, jitter, CFG["lossy_tunings"], CFG["lossy_seconds"],
                               CFG["lossy_kills"]))
     sys.path.insert(0, os.path.join(SOURCE, "tests", "faults"))
     try:
         import netns
     except ImportError as e:
-        result("6 lossy", "lossy link", "skipped", note="tests/faults/netns.py: %s" % e)
+        result("6t lossy", "lossy link", "skipped", note="tests/faults/netns.py: %s" % e)
         return {"skipped": str(e)}
     ok, why = netns.available()
     if not ok:
-        log("item 6 skipped: %s" % why)
-        result("6 lossy", "lossy link", "skipped", note=why)
+        log("item 6t skipped: %s" % why)
+        result("6t lossy", "lossy link", "skipped", note=why)
         return {"skipped": why}
     netem, _ = netns.netem_available()
     hosts = []
@@ -1612,10 +1708,10 @@ def bench_lossy():
                        counters.get("messages", 0) + counters.get("seq_gaps", 0),
                        "; packets lost host->monitor %.1f%%, monitor->host %.1f%%" % (
                            100 * shares[0], 100 * shares[1]) if shares else "")
-            result("6 lossy", "%s: false silent / min" % h.label(), "%.2f" % w["per_min"],
+            result("6t lossy", "%s: false silent / min" % h.label(), "%.2f" % w["per_min"],
                    target="report", note=note)
             det = h.detect
-            result("6 lossy", "%s: agent killed -> host silent, p50 (max), n=%d" % (
+            result("6t lossy", "%s: agent killed -> host silent, p50 (max), n=%d" % (
                 h.label(), len(det)),
                 "%.2f s (%.2f s)" % (statistics.median(det), max(det)) if det else "none",
                 "%g s" % (h.threshold_ms / 1000), "%.2fx" % (statistics.median(det) /
@@ -1696,8 +1792,15 @@ def main():
     log("machine: %d CPUs, %s, load %.2f; work dir %s" % (
         info["nproc"], info["cpu"], info["load_start"][0], TMP))
     items = CFG["items"].split(",")
-    if "6" in items:
-        lossy_tunings()  # a bad setting stops the run before it starts
+    # A bad setting stops the run before it starts.
+    if "6" in items and CFG["fleet_from"] and not os.path.isfile(CFG["fleet_from"]):
+        shutil.rmtree(TMP, ignore_errors=True)
+        sys.stderr.write("bench: BENCH_FLEET_FROM: %s is not a file\n" % CFG["fleet_from"])
+        sys.exit(2)
+    if "6" in items and not CFG["fleet_from"]:
+        fleet_check()
+    if "6t" in items:
+        lossy_tunings()
     data = {}
     t0 = time.monotonic()
     try:
@@ -1714,7 +1817,9 @@ def main():
         if "5" in items:
             data["query"] = bench_query()
         if "6" in items:
-            data["lossy"] = bench_lossy()
+            data["lossy_fleet"] = bench_fleet()
+        if "6t" in items:
+            data["lossy_tunings"] = bench_lossy_tunings()
     finally:
         cleanup()
     report(info, data, time.monotonic() - t0)

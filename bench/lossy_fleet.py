@@ -1,40 +1,42 @@
 #!/usr/bin/python3
-"""Bench item 6, fleet form (issue 23): the adaptive detector with liveness
-datagrams against the fixed threshold (liveness 5 x beat 1s), side by side
-on the same shaped link.
+"""Bench item 6 (issue 23): the adaptive detector with liveness datagrams
+against the fixed threshold (liveness 5 x beat 1s), side by side on the same
+kind of shaped links.
 
-    bench/lossy_fleet.py                (root: network namespaces)
+    BENCH_ONLY=6 bench/run.sh           (root: network namespaces; the
+                                         rows go into bench/results/latest.md)
+    ZB_BUILD_DIR=build bench/lossy_fleet.py          (alone: the lines below)
+    bench/lossy_fleet.py --check        (checks the settings, exit 2 if bad)
 
-One host namespace behind a shaped link (tc netem or zb-netem, both ways,
-tests/faults/netns.py) holds HOSTS agents of each kind, every one an agent
-with no services under a host name of its own: "fixed" agents publish to a
-monitor with the defaults and no datagrams; "udp" agents to a second monitor
-with monitor/udp, sending datagrams every 250 ms. Every packet's loss and
-delay is drawn on its own, so the agents are HOSTS independent lossy links
-as far as each one's traffic goes (they share a queue, as hosts behind one
-bad uplink do). For each setting (clean; 10% and 30% loss with 100 +- 100 ms)
-it counts false silent hosts over a window (host-hours = HOSTS x window),
-then kills KILLS agents of each kind at random moments, ROUNDS times, and
-times kill -> host outage in the database.
+Every agent has no services and a host name of its own: "fixed" agents
+publish to a monitor with the defaults and no datagrams; "udp" agents to a
+second monitor with monitor/udp, sending datagrams every 250 ms. With
+BENCH_FLEET_LINKS=own (the default when HOSTS x kinds <= 254) every agent
+sits in a host namespace of its own behind a link of its own, as issue 23
+describes (netns.Net's host(n, shaped=True): on a kernel without sch_netem a
+router namespace and one zb-netem per host, so 2 x HOSTS zb-netem processes
+for both kinds), the monitor reaching host n at 10.251.n.1. Host numbers are
+per kind in BENCH_FLEET_KINDS order (the first kind 1..HOSTS, the next
+HOSTS+1..2 HOSTS), hence the 254. With BENCH_FLEET_LINKS=shared one host
+namespace behind one shaped link holds them all: every packet's loss and
+delay is still drawn on its own, but they share a queue, as hosts behind one
+bad uplink do. For each setting (clean; 10% and 30% loss with 100 +- 100 ms,
+both ways) it counts false silent hosts over a window (host-hours = HOSTS x
+window), then kills KILLS agents of each kind at random moments, ROUNDS
+times, and times kill -> host outage in the database.
 
-BENCH_FLEET_LINKS=own gives every agent a link of its own instead, as
-issue 23 describes: each agent in a host namespace of its own (netns.Net's
-host(n, shaped=True): on a kernel without sch_netem a router namespace and
-one zb-netem per host, so 2 x HOSTS zb-netem processes for both kinds), the
-monitor reaching host n at 10.251.n.1. Host numbers are per kind in
-BENCH_FLEET_KINDS order (the first kind 1..HOSTS, the next HOSTS+1..2 HOSTS),
-so HOSTS x kinds <= 254. The shared link stays the default.
-
-Environment: BENCH_FLEET_HOSTS (40 per kind), BENCH_FLEET_SECONDS (240 per
+Environment: BENCH_FLEET_HOSTS (40 per kind), BENCH_FLEET_SECONDS (120 per
 setting; a comma list gives one per setting of BENCH_FLEET_LOSSES),
 BENCH_FLEET_KILLS (10 per round), BENCH_FLEET_ROUNDS (3), BENCH_FLEET_LOSSES
-("0,10,30"), BENCH_FLEET_LINKS ("shared" or "own"), BENCH_FLEET_KINDS
+("0,10,30"), BENCH_FLEET_LINKS ("own" or "shared"), BENCH_FLEET_KINDS
 ("fixed,udp"; "udp" alone runs only the detector's agents). Prints the load
 average every BENCH_FLEET_LOAD_EVERY seconds (60), one line per setting and
 kind (with the loss the shapers actually drew, the load average over the
 window, and the CPU the agents, monitor and shapers of that kind used in it;
-on the shared link both kinds' lines give the one shaper's draws and CPU),
-and JSON at the end."""
+on the shared link both kinds' lines give the one shaper's draws and CPU)
+followed by the same as "row {json}", and a JSON list of every row at the
+end: bench.py reads either (BENCH_FLEET_FROM: a saved output, a killed run's
+rows included)."""
 
 import json
 import os
@@ -52,26 +54,55 @@ SOURCE = os.path.join(HERE, "..")
 BUILD = os.environ.get("ZB_BUILD_DIR", os.path.join(SOURCE, "build"))
 sys.path.insert(0, os.path.join(SOURCE, "tests", "faults"))
 import netns  # noqa: E402
+import zbtest  # noqa: E402  (netns put tests/integration on the path)
 
-HOSTS = int(os.environ.get("BENCH_FLEET_HOSTS", "40"))
-KILLS = int(os.environ.get("BENCH_FLEET_KILLS", "10"))
-ROUNDS = int(os.environ.get("BENCH_FLEET_ROUNDS", "3"))
-LOSSES = [float(x) for x in os.environ.get("BENCH_FLEET_LOSSES", "0,10,30").split(",")]
-_SECONDS = [float(x) for x in os.environ.get("BENCH_FLEET_SECONDS", "240").split(",")]
-if len(_SECONDS) not in (1, len(LOSSES)):
-    sys.exit("bench: BENCH_FLEET_SECONDS: one value, or one per setting of BENCH_FLEET_LOSSES")
-SECONDS = dict(zip(LOSSES, _SECONDS * len(LOSSES) if len(_SECONDS) == 1 else _SECONDS))
-LINKS = os.environ.get("BENCH_FLEET_LINKS", "shared")
-KINDS = [x for x in os.environ.get("BENCH_FLEET_KINDS", "fixed,udp").split(",") if x]
-LOAD_EVERY = float(os.environ.get("BENCH_FLEET_LOAD_EVERY", "60"))
 PORTS = {"fixed": (7500, None), "udp": (7501, 7502)}  # ZeroMQ, datagrams
-if LINKS not in ("shared", "own"):
-    sys.exit("bench: BENCH_FLEET_LINKS is 'shared' or 'own'")
+
+
+def bad_setting(text):
+    sys.stderr.write("bench: %s\n" % text)
+    sys.exit(2)
+
+
+def env_numbers(name, default, kind, one=False):
+    """The comma list in $name (default when unset) as kinds, or its one
+    number (one=True); exits 2 if bad."""
+    text = os.environ.get(name, default)
+    try:
+        values = [kind(x) for x in text.split(",")]
+    except ValueError:
+        bad_setting("%s: %r is not %s" % (name, text, "a number" if one else
+                                           "a comma list of numbers"))
+    if any(v < 0 for v in values) or (one and len(values) != 1):
+        bad_setting("%s: %r: %s" % (name, text, "one number, not negative" if one else
+                                     "no negative numbers"))
+    return values[0] if one else values
+
+
+HOSTS = env_numbers("BENCH_FLEET_HOSTS", "40", int, one=True)
+KILLS = env_numbers("BENCH_FLEET_KILLS", "10", int, one=True)
+ROUNDS = env_numbers("BENCH_FLEET_ROUNDS", "3", int, one=True)
+LOSSES = env_numbers("BENCH_FLEET_LOSSES", "0,10,30", float)
+_SECONDS = env_numbers("BENCH_FLEET_SECONDS", "120", float)
+if len(_SECONDS) not in (1, len(LOSSES)):
+    bad_setting("BENCH_FLEET_SECONDS: one value, or one per setting of BENCH_FLEET_LOSSES")
+SECONDS = dict(zip(LOSSES, _SECONDS * len(LOSSES) if len(_SECONDS) == 1 else _SECONDS))
+LOAD_EVERY = env_numbers("BENCH_FLEET_LOAD_EVERY", "60", float, one=True)
+KINDS = [x for x in os.environ.get("BENCH_FLEET_KINDS", "fixed,udp").split(",") if x]
 if not KINDS or any(k not in PORTS for k in KINDS) or len(set(KINDS)) != len(KINDS):
-    sys.exit("bench: BENCH_FLEET_KINDS: 'fixed', 'udp' or both")
-if LINKS == "own" and HOSTS * len(KINDS) > 254:
-    sys.exit("bench: BENCH_FLEET_LINKS=own numbers hosts 1..254 (10.251.N.0/24): "
-             "BENCH_FLEET_HOSTS x kinds is too many")
+    bad_setting("BENCH_FLEET_KINDS: 'fixed', 'udp' or both")
+if HOSTS < 1 or KILLS > HOSTS or LOAD_EVERY <= 0 or any(x > 100 for x in LOSSES):
+    bad_setting("BENCH_FLEET_HOSTS >= 1, BENCH_FLEET_KILLS <= hosts, BENCH_FLEET_LOAD_EVERY "
+                "> 0, BENCH_FLEET_LOSSES 0 to 100")
+#   Own links number hosts 1..254 (10.251.N.0/24): past that, the default is
+#   the shared link, and asking for own links is an error.
+OWN_FITS = HOSTS * len(KINDS) <= 254
+LINKS = os.environ.get("BENCH_FLEET_LINKS") or ("own" if OWN_FITS else "shared")
+if LINKS not in ("shared", "own"):
+    bad_setting("BENCH_FLEET_LINKS is 'own' or 'shared'")
+if LINKS == "own" and not OWN_FITS:
+    bad_setting("BENCH_FLEET_LINKS=own numbers hosts 1..254 (10.251.N.0/24): "
+                "BENCH_FLEET_HOSTS x kinds is too many")
 
 
 def binary(name):
@@ -141,7 +172,8 @@ class Kind:
         self.log = open(os.path.join(tmp, name + "-monitor.log"), "w")
         self.monitor = subprocess.Popen(net.exec_args(net.mon, [
             binary("zbeat-monitor"), "--db", self.db, "--bind", "tcp://0.0.0.0:%d" % port,
-            "-c", cfg]), stdout=self.log, stderr=subprocess.STDOUT)
+            "-c", cfg]), stdout=self.log, stderr=subprocess.STDOUT,
+            preexec_fn=zbtest.die_with_parent)
         self.agents = {}
         self.conn = None
 
@@ -168,7 +200,8 @@ class Kind:
                 f.write("    udp = %s:%d\n    udp-beat = 250ms\n" % (addr, self.udp))
         log = open(os.path.join(self.tmp, self.host(i) + ".log"), "a")
         self.agents[i] = subprocess.Popen(self.net.exec_args(self.net.hosts[self.link(i)], [
-            binary("zbeat-agent"), "-c", path]), stdout=log, stderr=subprocess.STDOUT)
+            binary("zbeat-agent"), "-c", path]), stdout=log, stderr=subprocess.STDOUT,
+            preexec_fn=zbtest.die_with_parent)
         log.close()
 
     def query(self, sql, *args):
@@ -352,8 +385,10 @@ def main():
                           row["threshold_ms_median"], row["loss_estimate_median"],
                           row["drawn"], row["load_1min_median"], row["load_1min_max"],
                           row["cpu_pct_agents_monitor"], row["cpu_pct_shapers"]), flush=True)
+                print("row " + json.dumps(row), flush=True)
         print(json.dumps(results), flush=True)
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one would cut the cleanup short
         loadlog.stopped.set()
         for k in kinds:
             k.stop()
@@ -361,4 +396,9 @@ def main():
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--check"]:
+        sys.exit(0)  # the settings above were read without an error
+    # SIGTERM (bench.py stopping, or its death: see its bench_fleet) ends the
+    # run through main's cleanup, so no namespace is left behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     main()

@@ -3,12 +3,21 @@
 #   results table and writes bench/results/latest.md (+ latest.json).
 #   docs/benchmarks.md describes the items and the settings (BENCH_* env).
 #
-#   bench/run.sh                      # everything, ~13 minutes on 2 cores
+#   bench/run.sh                      # items 1 to 6, about 20 to 25 minutes on 2 cores
+#                                     # (item 6 needs root: network namespaces)
 #   BENCH_ONLY=1,2 BENCH_KILLS=10 bench/run.sh   # a quick look
-#   BENCH_ONLY=6 bench/run.sh         # the lossy link alone (root: namespaces)
-#   BENCH_ONLY=6f bench/run.sh        # item 6, fleet form: the silence detector with liveness
-#                                     # datagrams vs the fixed threshold (root; lossy_fleet.py)
-#   BENCH_ONLY=6u bench/run.sh        # item 6, monitor CPU for 10,000 hosts' datagrams (udp_load.py)
+#   BENCH_ONLY=6 bench/run.sh         # lossy links (issue 23, bench/lossy_fleet.py): 40 hosts
+#                                     # of each kind, fixed threshold and datagrams + detector,
+#                                     # each host behind a shaped link of its own; clean, 10%
+#                                     # and 30% loss, 120 s windows: the shape (~13 minutes)
+#   BENCH_ONLY=6 BENCH_FLEET_HOSTS=100 BENCH_FLEET_LOSSES=10 BENCH_FLEET_SECONDS=10800 \
+#       bench/run.sh                  # a rate: 300 host-hours a kind at 10% (3 h 5 min);
+#                                     # 30%: BENCH_FLEET_LOSSES=30 BENCH_FLEET_SECONDS=1200
+#   BENCH_ONLY=6 BENCH_FLEET_FROM=fleet.log bench/run.sh   # the table of a saved
+#                                     # lossy_fleet.py output (a run by hand), nothing run
+#   BENCH_ONLY=6t bench/run.sh        # fixed-threshold tunings, one agent each (issue 11's
+#                                     # sweep: docs/benchmarks.md's first lossy-link table)
+#   BENCH_ONLY=6u bench/run.sh        # monitor CPU for 10,000 hosts' datagrams (udp_load.py)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(dirname "$here")
@@ -28,14 +37,13 @@ fi
 #   The daemons: a Release build of the main tree. The bench tools: a small
 #   project of their own (bench/CMakeLists.txt) that builds only common/.
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-#   zb-netem (tests/faults) shapes the lossy link of item 6 where the kernel
-#   has no sch_netem.
+#   zb-netem (tests/faults) shapes the lossy links of items 6 and 6t where
+#   the kernel has no sch_netem.
 cmake --build "$build" -j2 --target zbeat-agent zbeat-monitor zbeat zb-netem >/dev/null
 cmake -S "$here" -B "$build/bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build/bench" -j2 >/dev/null
 
 case ",${BENCH_ONLY:-}," in
-*,6f,*) ZB_BUILD_DIR=$build exec /usr/bin/python3 "$here/lossy_fleet.py" ;;
 *,6u,*) ZB_BUILD_DIR=$build exec /usr/bin/python3 "$here/udp_load.py" ;;
 esac
 ZB_BUILD_DIR=$build exec /usr/bin/python3 "$here/bench.py"

@@ -20,9 +20,16 @@ forwards it by the main table to the monitor; the reverse likewise. So both
 directions are shaped, each with its own draws, as netem on both ends does.
 
 Addresses are private (10.251.N.0/24, 10.253.N.0/24) and exist only inside
-namespaces this module creates; every name carries the test's pid, and
-everything is deleted at cleanup (deleting a namespace deletes its veth ends
-and TUN devices)."""
+namespaces this module creates, so runs side by side never meet. Every
+namespace name starts with its maker's identity, zbf<pid>.<start>.<pidns>
+(the process's pid, its start time in clock ticks after boot, the inode of
+its pid namespace), and everything is deleted at cleanup (deleting a
+namespace deletes its veth ends and TUN devices). A run killed before its
+cleanup (ctest's timeout, SIGKILL) leaves its namespaces behind: its zb-netem
+processes die with it (PR_SET_PDEATHSIG), and the next run's first use of
+this module deletes the namespaces whose maker is gone (reap_stale()). A
+namespace whose maker still runs, or whose name has another form (another
+pid namespace, an older version of this module), is never touched."""
 
 import itertools
 import os
@@ -52,11 +59,70 @@ def run(*args, check=True):
     return r
 
 
+def _start_ticks(pid):
+    """Process pid's start time (clock ticks after boot), None when there is
+    no such process: with the pid, it names one process for good."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _pid_ns():
+    return os.stat("/proc/self/ns/pid").st_ino
+
+
+def owner():
+    """This process's part of every namespace name it makes (module doc)."""
+    return "zbf%d.%d.%d" % (os.getpid(), _start_ticks(os.getpid()), _pid_ns())
+
+
+_OWNER_RE = re.compile(r"zbf(\d+)\.(\d+)\.(\d+)-")
+_REAPED = []  # pids that have reaped already: once per process
+
+
+def names():
+    """Every namespace `ip netns` knows, ours or not."""
+    out = run("ip", "netns", "list", check=False).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def reap_stale():
+    """Deletes the namespaces an earlier, killed run of this module left
+    behind: those whose name says they were made in our pid namespace by a
+    process that is gone (no process with that pid and start time). Returns
+    the names deleted. Processes still in them (none of ours: zb-netem dies
+    with its maker) keep their namespace until they exit; only the name goes."""
+    own_ns = _pid_ns()
+    gone = []
+    for name in names():
+        m = _OWNER_RE.match(name)
+        # A pid from another pid namespace means nothing here: left alone.
+        if not m or int(m.group(3)) != own_ns:
+            continue
+        if _start_ticks(int(m.group(1))) == int(m.group(2)):
+            continue  # its maker runs: a live run's namespace
+        if run("ip", "netns", "del", name, check=False).returncode == 0:
+            gone.append(name)
+    if gone:
+        sys.stderr.write("netns: deleted %d namespace(s) left by killed runs: %s\n" % (
+            len(gone), " ".join(gone)))
+    return gone
+
+
+def _reap_once():
+    if os.getpid() not in _REAPED:
+        _REAPED.append(os.getpid())
+        reap_stale()
+
+
 def available():
     """(True, "") when namespaces can be made here, else (False, why)."""
     if os.geteuid() != 0:
         return False, "needs root (ip netns)"
-    name = "zbf%d-probe" % os.getpid()
+    _reap_once()
+    name = owner() + "-probe"
     r = run("ip", "netns", "add", name, check=False)
     if r.returncode != 0:
         return False, "ip netns: " + r.stderr.strip()
@@ -72,7 +138,7 @@ def netem_available():
     """(True, "") when tc netem works here (the kernel's sch_netem), else why not."""
     if _NETEM:
         return _NETEM[0]
-    name = "zbf%d-netem" % os.getpid()
+    name = owner() + "-netem"
     run("ip", "netns", "add", name, check=False)
     try:
         r = run("tc", "-n", name, "qdisc", "add", "dev", "lo", "root", "netem", "loss", "1%",
@@ -97,7 +163,8 @@ class Net:
     binary, found in the build when not given."""
 
     def __init__(self, case=None, tool=None, logdir=None):
-        self.prefix = "zbf%d-%d" % (os.getpid(), next(_NETS))
+        _reap_once()
+        self.prefix = "%s-%d" % (owner(), next(_NETS))
         self.mon = self.prefix + "-mon"
         self.hosts = {}
         self.shaped = {}    # host n -> "netem" or "tool": how shape() works for it
@@ -207,8 +274,11 @@ class Net:
         offset = out.tell()
         args = [tool, "--loss", "%g" % loss, "--delay", "%g" % delay, "--jitter", "%g" % jitter,
                 "--seed", str(n if seed is None else seed), "zth", "ztm"]
+        # ip netns exec execs zb-netem in place, so the death signal set here
+        # is zb-netem's: it dies with the thread that shaped the link.
         proc = subprocess.Popen(self.exec_args(self.routers[n], args), stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                preexec_fn=zbtest.die_with_parent)
         shaper = _Shaper(proc, out, log, offset)
         self.shapers[n] = shaper
         deadline = time.monotonic() + 10

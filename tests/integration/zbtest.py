@@ -105,7 +105,10 @@ _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent():
+def die_with_parent():
+    """Popen's preexec_fn for every child of a test (Proc, netns.py's
+    zb-netem): SIGKILL when the thread that started it dies, so a test
+    killed by ctest's timeout leaves nothing running."""
     _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
 
 
@@ -126,7 +129,7 @@ class Proc:
         # out of time, so no server outlives the run that started it.
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=full_env,
-                                     start_new_session=True, preexec_fn=_die_with_parent)
+                                     start_new_session=True, preexec_fn=die_with_parent)
         self.pid = self.proc.pid
 
     def alive(self):
