@@ -9,11 +9,11 @@
 #include "zb_agent_config.h"
 #include "zb_check.h"
 #include "zb_config.h"
+#include "zb_daemon_args.h"
 #include "zb_listener.h"
 #include "zb_log.h"
 #include "zb_resolver.h"
 #include "zb_time.h"
-#include "zb_usage.h"
 
 #include <getopt.h>
 #include <malloc.h>
@@ -95,16 +95,7 @@ static bool s_looks_like_container_id(const char *name)
     return name[len] == '\0' && (len == 12 || len == 64);
 }
 
-enum {
-    OPT_CHECK = 256,
-    OPT_VERSION,
-    OPT_NAME,
-    OPT_MONITOR,
-    OPT_PROBE_ONCE,
-    OPT_ONCE_KEY,
-    OPT_LOG_FORMAT,
-    OPT_CONFIG_TABLE
-};
+enum { OPT_NAME = ZB_DAEMON_OPT_OWN, OPT_MONITOR, OPT_PROBE_ONCE, OPT_ONCE_KEY };
 
 //  The flags of --probe-once HOST:PORT: a service's keys, by the same names.
 typedef struct {
@@ -186,11 +177,9 @@ static int s_probe_once(const char *path, const zb_agent_overrides_t *overrides,
 int main(int argc, char *argv[])
 {
     static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"check-config", no_argument, NULL, OPT_CHECK},
+        ZB_DAEMON_OPTIONS,
         {"name", required_argument, NULL, OPT_NAME},
         {"monitor", required_argument, NULL, OPT_MONITOR},
-        {"verbose", no_argument, NULL, 'v'},
         {"probe-once", required_argument, NULL, OPT_PROBE_ONCE},
         //  --probe-once HOST:PORT: a service's keys, under their names.
         {"check", required_argument, NULL, OPT_ONCE_KEY},
@@ -206,29 +195,16 @@ int main(int argc, char *argv[])
         {"http-header", required_argument, NULL, OPT_ONCE_KEY},
         {"expect-status", required_argument, NULL, OPT_ONCE_KEY},
         {"expect-body", required_argument, NULL, OPT_ONCE_KEY},
-        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {"help", no_argument, NULL, 'h'},
-        //  Not in --help: the directive tables for scripts/config_docs.py.
-        {"config-table", no_argument, NULL, OPT_CONFIG_TABLE},
         {NULL, 0, NULL, 0},
     };
-    const char *path = NULL;
-    bool check = false, verbose = false;
+    zb_daemon_args_t args = {
+        .program = ZB_PROGRAM, .usage = s_usage, .config_table = zb_agent_config_print_table};
     const char *probe_once = NULL;
     s_once_flags_t once_flags = {{NULL}, {NULL}, 0};
-    zb_log_format_t log_format = ZB_LOG_TEXT;
     zb_agent_overrides_t overrides = {NULL, NULL, NULL, NULL};
-    opterr = 0; // our own one-line messages
     int opt, index = 0;
-    while ((opt = getopt_long(argc, argv, ":c:vh", options, &index)) != -1) {
+    while ((opt = zb_daemon_args_next(&args, argc, argv, options, &index)) != 0) {
         switch (opt) {
-        case 'c':
-            path = optarg;
-            break;
-        case OPT_CHECK:
-            check = true;
-            break;
         case OPT_NAME:
             overrides.name = optarg;
             overrides.name_source = "--name";
@@ -236,9 +212,6 @@ int main(int argc, char *argv[])
         case OPT_MONITOR:
             overrides.monitor = optarg;
             overrides.monitor_source = "--monitor";
-            break;
-        case 'v':
-            verbose = true;
             break;
         case OPT_PROBE_ONCE:
             probe_once = optarg;
@@ -252,27 +225,12 @@ int main(int argc, char *argv[])
             once_flags.keys[once_flags.count] = options[index].name;
             once_flags.values[once_flags.count++] = optarg ? optarg : "yes";
             break;
-        case OPT_LOG_FORMAT:
-            if (zb_log_format_parse(optarg, &log_format) == -1) {
-                fprintf(stderr, ZB_PROGRAM ": --log-format: \"%s\" is not text or json\n", optarg);
-                return 2;
-            }
-            break;
-        case OPT_VERSION:
-            printf(ZB_PROGRAM " %s\n", ZB_VERSION);
-            return 0;
-        case OPT_CONFIG_TABLE:
-            zb_agent_config_print_table(stdout);
-            return 0;
-        case 'h':
-            s_usage(stdout);
-            return 0;
-        default: // ':' or '?'
-            return zb_usage_getopt(ZB_PROGRAM, opt, argv, optind);
         }
     }
-    if (optind < argc)
-        return zb_usage_unexpected(ZB_PROGRAM, argv[optind]);
+    if (args.exit != ZB_DAEMON_ARGS_RUN)
+        return args.exit;
+    const char *path = args.config;
+    const bool check = args.check;
     if (!probe_once && once_flags.count) {
         fprintf(stderr, ZB_PROGRAM ": --%s goes with --probe-once (try --help)\n",
                 once_flags.keys[0]);
@@ -288,8 +246,7 @@ int main(int argc, char *argv[])
         overrides.name_source = "ZBEAT_HOST";
     if (!overrides.monitor && (overrides.monitor = s_env("ZBEAT_MONITOR")))
         overrides.monitor_source = "ZBEAT_MONITOR";
-    zb_log_init(ZB_PROGRAM, verbose);
-    zb_log_set_format(log_format);
+    zb_daemon_args_log(&args);
     if (probe_once) {
         if (check) {
             fprintf(stderr, ZB_PROGRAM ": --check-config and --probe-once do not mix\n");
@@ -311,7 +268,7 @@ int main(int argc, char *argv[])
     zb_agent_config_t *config = zb_agent_config_load(path, &overrides, err, sizeof(err));
     if (!config) {
         //  A log shipper reading JSON gets this line as JSON too.
-        if (!check && log_format == ZB_LOG_JSON)
+        if (!check && args.log_format == ZB_LOG_JSON)
             zb_log_error("%s", err);
         else
             fprintf(stderr, ZB_PROGRAM ": %s\n", err);
@@ -332,7 +289,7 @@ int main(int argc, char *argv[])
     }
     if (check) {
         s_check_names(path, config);
-        printf("%s: ok\n", path);
+        zb_daemon_args_ok(&args);
         zb_agent_config_destroy(&config);
         return 0;
     }

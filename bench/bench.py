@@ -452,12 +452,15 @@ class FloorClient:
     def arm(self):
         self.eof = None
         self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
-        self.sock.sendall(b"PING\r\n")
-        if not self.sock.recv(64).startswith(b"+PONG"):
-            raise RuntimeError("floor client: redis did not answer")
+        self.greet()
         self.sock.settimeout(None)
         self.thread = threading.Thread(target=self._wait, daemon=True)
         self.thread.start()
+
+    def greet(self):
+        self.sock.sendall(b"PING\r\n")
+        if not self.sock.recv(64).startswith(b"+PONG"):
+            raise RuntimeError("floor client: redis did not answer")
 
     def _wait(self):
         try:
@@ -1176,33 +1179,15 @@ def tool_path(name):
     return path
 
 
-class FloorHttp:
+class FloorHttp(FloorClient):
     """The floor: a bare TCP client with one request answered on a kept-alive
     connection to nginx, timing the EOF."""
 
-    def __init__(self, port):
-        self.port = port
-        self.eof = None
-        self.thread = None
-
-    def arm(self):
-        self.eof = None
-        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+    def greet(self):
         self.sock.sendall(b"GET / HTTP/1.1\r\nHost: floor\r\n\r\n")
         data = b""
         while not data.endswith(b"ok\n"):
             data += self.sock.recv(4096)
-        self.sock.settimeout(None)
-        self.thread = threading.Thread(target=self._wait, daemon=True)
-        self.thread.start()
-
-    def _wait(self):
-        try:
-            self.sock.recv(64)
-        except OSError:
-            pass
-        self.eof = time.monotonic()
-        self.sock.close()
 
 
 def bench_tls_detection():

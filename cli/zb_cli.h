@@ -103,6 +103,12 @@ int zb_cli_outages_print(const json_t *rows, const zb_cli_args_t *args);
 int zb_cli_hosts_print(const json_t *rows, const zb_cli_args_t *args);
 int zb_cli_alerts_print(const json_t *rows, const zb_cli_args_t *args);
 int zb_cli_silence_print(const json_t *rows, const zb_cli_args_t *args);
+//  report's window, for both: --since to --until, by default the 30 days
+//  before --until (or now). Returns 0, or 2 (said) when it is empty.
+int zb_cli_report_window(const zb_cli_args_t *args, int64_t now, int64_t *since, int64_t *until);
+//  The report (zb_report_build's, or the API's) as args->format says.
+//  Returns the exit code: 1, said, when the output could not be written.
+int zb_cli_report_print(const json_t *report, const zb_cli_args_t *args);
 //  zb_cli_remote.c: the command against the monitors of args->url.
 int zb_cli_remote(const zb_cli_args_t *args);
 

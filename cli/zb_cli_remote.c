@@ -16,7 +16,6 @@
 */
 #include "zb_cli.h"
 #include "zb_query.h"
-#include "zb_report.h"
 #include "zb_text.h"
 #include "zb_time.h"
 
@@ -442,12 +441,10 @@ static int s_outages(s_remote_t *self)
 static int s_report(s_remote_t *self)
 {
     const zb_cli_args_t *args = self->args;
-    int64_t now = zb_time_wall_ms();
-    int64_t until = args->query.until_ms != ZB_STORE_NO_TIME ? args->query.until_ms : now;
-    int64_t since = args->query.since_ms != ZB_STORE_NO_TIME ? args->query.since_ms
-                                                             : until - 30LL * 86400 * 1000;
-    if (since >= until)
-        return zb_cli_bad("--since is not before --until");
+    int64_t since, until;
+    int rc = zb_cli_report_window(args, zb_time_wall_ms(), &since, &until);
+    if (rc != 0)
+        return rc;
     char path[1024] = "/api/v1/report";
     s_param_time(path, sizeof(path), "since", since, false);
     s_param_time(path, sizeof(path), "until", until, true);
@@ -465,16 +462,7 @@ static int s_report(s_remote_t *self)
         json_object_set_new(report, "rows", s_first_of_each(items, count, s_same_series));
     }
     free(items);
-    int rc = 1;
-    if (report && args->format == ZB_CLI_JSON) {
-        char *text = json_dumps(report, ZB_QUERY_JSON_FLAGS);
-        rc = text && printf("%s\n", text) > 0 && fflush(stdout) == 0 ? 0 : 1;
-        free(text);
-    } else if (report)
-        rc = (args->format == ZB_CLI_CSV ? zb_report_print_csv(report, stdout)
-                                         : zb_report_print_table(report, stdout)) == 0
-                 ? 0
-                 : 1;
+    rc = report ? zb_cli_report_print(report, args) : 1;
     json_decref(report);
     return rc;
 }

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,37 +74,46 @@ typedef struct {
     int64_t min;   // S_INT: bounds
     int64_t max;
     size_t max_len; // S_STR, S_NAME, S_STATE: bytes
+    size_t at;      // where the value goes, S_MSG or S_SVC; 0: checked and placed by hand
 } s_spec_t;
 
 #define S_KEY(text) .key = text, .len = sizeof(text) - 1
+//  A root field's place in zb_msg_t, a service's in zb_service_status_t
+//  (S_F_NAME and after), plus one so that 0 can mean none. Integers go
+//  into int64_t or uint64_t fields (their range is never negative there).
+#define S_MSG(field) (offsetof(zb_msg_t, field) + 1)
+#define S_SVC(field) (offsetof(zb_service_status_t, field) + 1)
 
 static const s_spec_t s_specs[] = {
     [S_F_V] = {S_KEY("v"), S_INT, S_HEAD, true, 1, INT32_MAX, 0},
     [S_F_TYPE] = {S_KEY("type"), S_STR, S_HEAD, true, 0, 0, 7},
-    [S_F_HOST] = {S_KEY("host"), S_NAME, S_HEAD, true, 0, 0, ZB_NAME_MAX},
-    [S_F_INSTANCE] = {S_KEY("instance"), S_STR, S_HEAD, true, 0, 0, ZB_INSTANCE_LEN},
-    [S_F_SEQ] = {S_KEY("seq"), S_INT, S_HEAD, true, 1, INT64_MAX, 0},
-    [S_F_TIME_MS] = {S_KEY("time_ms"), S_INT, S_HEAD, true, 0, INT64_MAX, 0},
-    [S_F_INTERVAL_MS] = {S_KEY("interval_ms"), S_INT, S_BEAT, true, 1, 86400000, 0},
-    [S_F_DROPPED] = {S_KEY("dropped"), S_INT, S_BEAT, false, 0, INT64_MAX, 0},
+    [S_F_HOST] = {S_KEY("host"), S_NAME, S_HEAD, true, 0, 0, ZB_NAME_MAX, S_MSG(host)},
+    [S_F_INSTANCE] = {S_KEY("instance"), S_STR, S_HEAD, true, 0, 0, ZB_INSTANCE_LEN,
+                      S_MSG(instance)},
+    [S_F_SEQ] = {S_KEY("seq"), S_INT, S_HEAD, true, 1, INT64_MAX, 0, S_MSG(seq)},
+    [S_F_TIME_MS] = {S_KEY("time_ms"), S_INT, S_HEAD, true, 0, INT64_MAX, 0, S_MSG(time_ms)},
+    [S_F_INTERVAL_MS] = {S_KEY("interval_ms"), S_INT, S_BEAT, true, 1, 86400000, 0,
+                         S_MSG(interval_ms)},
+    [S_F_DROPPED] = {S_KEY("dropped"), S_INT, S_BEAT, false, 0, INT64_MAX, 0, S_MSG(dropped)},
     [S_F_DIGEST] = {S_KEY("digest"), S_STR, S_BEAT, false, 0, 0, 16},
     //  Required, except in a thin beat (s_root_end).
     [S_F_SERVICES] = {S_KEY("services"), S_LIST, S_BEAT, true, 0, 0, 0},
-    [S_F_SERVICE] = {S_KEY("service"), S_NAME, S_EVENT, false, 0, 0, ZB_NAME_MAX},
+    [S_F_SERVICE] = {S_KEY("service"), S_NAME, S_EVENT, false, 0, 0, ZB_NAME_MAX, S_MSG(service)},
     [S_F_FROM] = {S_KEY("from"), S_STATE, S_EVENT, true, 0, 0, 15},
     [S_F_TO] = {S_KEY("to"), S_STATE, S_EVENT, true, 0, 0, 15},
-    [S_F_AT_MS] = {S_KEY("at_ms"), S_INT, S_EVENT, true, 0, INT64_MAX, 0},
-    [S_F_REASON] = {S_KEY("reason"), S_STR, S_EVENT, false, 0, 0, ZB_REASON_MAX},
-    [S_F_ERROR] = {S_KEY("error"), S_STR, S_EVENT, false, 0, 0, ZB_ERROR_MAX},
-    [S_F_NAME] = {S_KEY("name"), S_NAME, S_BEAT, true, 0, 0, ZB_NAME_MAX},
-    [S_F_KIND] = {S_KEY("kind"), S_STR, S_BEAT, false, 0, 0, ZB_KIND_MAX},
+    [S_F_AT_MS] = {S_KEY("at_ms"), S_INT, S_EVENT, true, 0, INT64_MAX, 0, S_MSG(at_ms)},
+    [S_F_REASON] = {S_KEY("reason"), S_STR, S_EVENT, false, 0, 0, ZB_REASON_MAX, S_MSG(reason)},
+    [S_F_ERROR] = {S_KEY("error"), S_STR, S_EVENT, false, 0, 0, ZB_ERROR_MAX, S_MSG(error)},
+    [S_F_NAME] = {S_KEY("name"), S_NAME, S_BEAT, true, 0, 0, ZB_NAME_MAX, S_SVC(name)},
+    [S_F_KIND] = {S_KEY("kind"), S_STR, S_BEAT, false, 0, 0, ZB_KIND_MAX, S_SVC(kind)},
     [S_F_STATE] = {S_KEY("state"), S_STATE, S_BEAT, true, 0, 0, 15},
-    [S_F_SINCE_MS] = {S_KEY("since_ms"), S_INT, S_BEAT, true, 0, INT64_MAX, 0},
-    [S_F_RTT_US] = {S_KEY("rtt_us"), S_INT, S_BEAT, false, 0, INT64_MAX, 0},
-    [S_F_SVC_REASON] = {S_KEY("reason"), S_STR, S_BEAT, false, 0, 0, ZB_REASON_MAX},
-    [S_F_SVC_ERROR] = {S_KEY("error"), S_STR, S_BEAT, false, 0, 0, ZB_ERROR_MAX},
-    [S_F_SVC_ADDR] = {S_KEY("addr"), S_STR, S_BEAT, false, 0, 0, ZB_ADDR_MAX},
-    [S_F_SVC_CONTAINER] = {S_KEY("container"), S_STR, S_BEAT, false, 0, 0, ZB_CONTAINER_MAX},
+    [S_F_SINCE_MS] = {S_KEY("since_ms"), S_INT, S_BEAT, true, 0, INT64_MAX, 0, S_SVC(since_ms)},
+    [S_F_RTT_US] = {S_KEY("rtt_us"), S_INT, S_BEAT, false, 0, INT64_MAX, 0, S_SVC(rtt_us)},
+    [S_F_SVC_REASON] = {S_KEY("reason"), S_STR, S_BEAT, false, 0, 0, ZB_REASON_MAX, S_SVC(reason)},
+    [S_F_SVC_ERROR] = {S_KEY("error"), S_STR, S_BEAT, false, 0, 0, ZB_ERROR_MAX, S_SVC(error)},
+    [S_F_SVC_ADDR] = {S_KEY("addr"), S_STR, S_BEAT, false, 0, 0, ZB_ADDR_MAX, S_SVC(addr)},
+    [S_F_SVC_CONTAINER] = {S_KEY("container"), S_STR, S_BEAT, false, 0, 0, ZB_CONTAINER_MAX,
+                           S_SVC(container)},
     [S_F_SVC_TLS_EXPIRES] = {S_KEY("tls_expires"), S_STR, S_BEAT, false, 0, 0, 20},
     [S_F_ITEM] = {S_KEY(""), S_LIST, S_BEAT, false, 0, 0, 0},
 };
@@ -288,45 +298,29 @@ static zb_service_status_t *s_service(s_parse_t *p)
     return &p->msg->services[p->msg->service_count];
 }
 
+//  Where the field's value goes (spec->at is not 0).
+static void *s_place(s_parse_t *p, const s_spec_t *spec)
+{
+    char *base = p->field >= S_F_NAME ? (char *)s_service(p) : (char *)p->msg;
+    return base + spec->at - 1;
+}
+
 static int s_put_int(s_parse_t *p, int64_t value, bool integer)
 {
     const s_spec_t *spec = &s_specs[p->field];
-    zb_msg_t *msg = p->msg;
     if (spec->kind != S_INT)
         return s_wrong_type(p);
     if (!integer)
         return s_fail(p, p->field, "not an integer");
     if (value < spec->min || value > spec->max)
         return s_fail(p, p->field, "%lld out of range", (long long)value);
-    switch (p->field) {
-    case S_F_V:
+    if (p->field == S_F_V) {
         if (value != ZB_PROTO_VERSION && value != ZB_PROTO_VERSION_THIN)
             return s_fail(p, S_F_UNKNOWN, "unsupported protocol version %lld", (long long)value);
         p->version = value;
-        break;
-    case S_F_SEQ:
-        msg->seq = (uint64_t)value;
-        break;
-    case S_F_TIME_MS:
-        msg->time_ms = value;
-        break;
-    case S_F_INTERVAL_MS:
-        msg->interval_ms = value;
-        break;
-    case S_F_DROPPED:
-        msg->dropped = (uint64_t)value;
-        break;
-    case S_F_AT_MS:
-        msg->at_ms = value;
-        break;
-    case S_F_SINCE_MS:
-        s_service(p)->since_ms = value;
-        break;
-    case S_F_RTT_US:
-        s_service(p)->rtt_us = value;
-        break;
-    default:
-        assert(false);
+    } else {
+        assert(spec->at);
+        memcpy(s_place(p, spec), &value, sizeof(value));
     }
     s_have(p);
     return 1;
@@ -337,48 +331,11 @@ static int s_put_string(s_parse_t *p, const unsigned char *text, size_t len)
     const s_spec_t *spec = &s_specs[p->field];
     zb_msg_t *msg = p->msg;
     char word[24]; // type and state names, tls_expires
-    char *dest = word;
+    char *dest = spec->at ? s_place(p, spec) : word;
     if (spec->kind == S_INT || spec->kind == S_LIST)
         return s_wrong_type(p);
     if (len > spec->max_len)
         return s_fail(p, p->field, "longer than %zu bytes", spec->max_len);
-    switch (p->field) {
-    case S_F_HOST:
-        dest = msg->host;
-        break;
-    case S_F_INSTANCE:
-        dest = msg->instance;
-        break;
-    case S_F_SERVICE:
-        dest = msg->service;
-        break;
-    case S_F_REASON:
-        dest = msg->reason;
-        break;
-    case S_F_ERROR:
-        dest = msg->error;
-        break;
-    case S_F_NAME:
-        dest = s_service(p)->name;
-        break;
-    case S_F_KIND:
-        dest = s_service(p)->kind;
-        break;
-    case S_F_SVC_REASON:
-        dest = s_service(p)->reason;
-        break;
-    case S_F_SVC_ERROR:
-        dest = s_service(p)->error;
-        break;
-    case S_F_SVC_ADDR:
-        dest = s_service(p)->addr;
-        break;
-    case S_F_SVC_CONTAINER:
-        dest = s_service(p)->container;
-        break;
-    default:
-        break; // type, from, to, state: into word
-    }
     //  zb_json_scan has refused U+0000, so dest holds the whole string.
     memcpy(dest, text, len);
     dest[len] = '\0';
@@ -531,15 +488,10 @@ static int s_on_start_array(void *arg)
     case S_IN_LIST:
         return s_fail(p, S_F_ITEM, "not an object");
     case S_IN_ROOT:
-        if (p->field == S_F_SERVICES) {
-            p->level = S_IN_LIST;
-            break;
-        }
-        if (!s_container(p))
-            return 0;
-        break;
     case S_IN_SERVICE:
-        if (!s_container(p))
+        if (p->level == S_IN_ROOT && p->field == S_F_SERVICES)
+            p->level = S_IN_LIST;
+        else if (!s_container(p))
             return 0;
         break;
     default:

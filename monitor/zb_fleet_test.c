@@ -1,247 +1,22 @@
 /*  zb_fleet's self-test: message sequences in, the effects recorded by a
-    sink that stands in for the store (it numbers outages and keeps
-    replay keys as the store would), checked in order.
+    sink that stands in for the store (zb_fleet_test_sink.c: it numbers
+    outages and keeps replay keys as the store would), checked in order.
 */
 #include "zb_fleet.h"
+#include "zb_fleet_test.h"
 #include "zb_log.h"
 
 #include <assert.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define T0 1800000000000LL // wall clock base
+#define T0 ZB_FLEET_TEST_T0 // wall clock base: the sink logs times after it
 #define S_A "00000000000000aa"
 #define S_B "00000000000000bb"
-#define S_MAX_OUTAGES 64
-#define S_MAX_KEYS 64
 
-typedef struct {
-    char host[ZB_NAME_MAX + 1];
-    char service[ZB_NAME_MAX + 1]; // "" for the host's
-    int64_t started, ended;        // ended -1 while open
-} s_outage_t;
-
-typedef struct {
-    char log[8192]; // effects since the last check, ';'-separated
-    s_outage_t outages[S_MAX_OUTAGES];
-    int outage_count; // ids are index + 1
-    char keys[S_MAX_KEYS][ZB_NAME_MAX + ZB_INSTANCE_LEN + 24];
-    int key_count;
-} s_sink_t;
-
-static void s_note(s_sink_t *sink, const char *format, ...) __attribute__((format(printf, 2, 3)));
-static void s_note(s_sink_t *sink, const char *format, ...)
-{
-    size_t len = strlen(sink->log);
-    va_list args;
-    va_start(args, format);
-    vsnprintf(sink->log + len, sizeof(sink->log) - len, format, args);
-    va_end(args);
-    len = strlen(sink->log);
-    snprintf(sink->log + len, sizeof(sink->log) - len, ";");
-}
-
-static const char *s_svc(zb_fleet_service_t *service)
-{
-    return service ? service->name : "-";
-}
-
-static void s_host_put(void *arg, zb_fleet_host_t *host)
-{
-    s_note(arg, "host %s=%s", host->name, zb_fleet_host_word(host));
-}
-
-static void s_service_put(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service)
-{
-    s_note(arg, "svc %s/%s=%s@%lld", host->name, service->name, zb_state_name(service->state),
-           (long long)(service->since_ms - T0));
-}
-
-static void s_service_delete(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service)
-{
-    s_note(arg, "del %s/%s", host->name, service->name);
-}
-
-static void s_instance_put(void *arg, const char *host, const char *instance, int64_t now_wall,
-                           uint64_t seq)
-{
-    (void)now_wall;
-    s_note(arg, "inst %s/%s:%llu", host, instance + 14, (unsigned long long)seq);
-}
-
-//  As zb_store_outage_open: one open outage per (host, service).
-static int s_outage_open(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service,
-                         int64_t started_ms, const char *reason, const char *error, int64_t *id,
-                         int64_t *started)
-{
-    (void)error;
-    s_sink_t *sink = arg;
-    const char *name = service ? service->name : "";
-    for (int i = 0; i < sink->outage_count; i++) {
-        s_outage_t *o = &sink->outages[i];
-        if (o->ended < 0 && strcmp(o->host, host->name) == 0 && strcmp(o->service, name) == 0) {
-            *id = i + 1;
-            *started = o->started;
-            s_note(sink, "open %s/%s: #%d was open", host->name, s_svc(service), i + 1);
-            return 0;
-        }
-    }
-    assert(sink->outage_count < S_MAX_OUTAGES);
-    s_outage_t *o = &sink->outages[sink->outage_count++];
-    snprintf(o->host, sizeof(o->host), "%s", host->name);
-    snprintf(o->service, sizeof(o->service), "%s", name);
-    o->started = started_ms;
-    o->ended = -1;
-    *id = sink->outage_count;
-    *started = started_ms;
-    s_note(sink, "open #%d %s/%s@%lld:%s", sink->outage_count, host->name, s_svc(service),
-           (long long)(started_ms - T0), reason);
-    return 1;
-}
-
-static int s_outage_close(void *arg, int64_t id, int64_t ended_ms, const char *end_reason)
-{
-    s_sink_t *sink = arg;
-    assert(id >= 1 && id <= sink->outage_count);
-    s_outage_t *o = &sink->outages[id - 1];
-    if (o->ended >= 0)
-        return 0;
-    o->ended = ended_ms;
-    s_note(sink, "close #%lld@%lld:%s", (long long)id, (long long)(ended_ms - T0), end_reason);
-    return 1;
-}
-
-static void s_state(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service, const char *from,
-                    const char *to, int64_t at_ms, const char *reason)
-{
-    (void)at_ms;
-    (void)reason;
-    s_note(arg, "state %s/%s %s>%s", host->name, s_svc(service), from, to);
-}
-
-static void s_flip(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service, zb_state_t to,
-                   const char *reason, const char *error)
-{
-    (void)reason;
-    (void)error;
-    s_note(arg, "flip %s/%s>%s", host->name, service->name, zb_state_name(to));
-}
-
-static void s_opened(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service)
-{
-    s_note(arg, "opened %s/%s", host->name, s_svc(service));
-}
-
-static void s_closed(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service, int64_t id,
-                     int64_t started_ms, int64_t ended_ms, const char *end_reason)
-{
-    (void)started_ms;
-    (void)ended_ms;
-    (void)end_reason;
-    s_note(arg, "closed %s/%s #%lld", host->name, s_svc(service), (long long)id);
-}
-
-//  As zb_store_replay_key: 1 the first time a key is seen.
-static int s_replay_key(void *arg, const zb_msg_t *msg, int64_t now_wall)
-{
-    (void)now_wall;
-    s_sink_t *sink = arg;
-    char key[sizeof(sink->keys[0])];
-    snprintf(key, sizeof(key), "%s/%s/%llu", msg->host, msg->instance,
-             (unsigned long long)msg->seq);
-    for (int i = 0; i < sink->key_count; i++)
-        if (strcmp(sink->keys[i], key) == 0)
-            return 0;
-    assert(sink->key_count < S_MAX_KEYS);
-    snprintf(sink->keys[sink->key_count++], sizeof(key), "%s", key);
-    return 1;
-}
-
-//  As zb_store_replay_covered: an outage started at or before at_ms, open
-//  or ended after it.
-static int s_replay_covered(void *arg, const zb_msg_t *msg)
-{
-    s_sink_t *sink = arg;
-    for (int i = 0; i < sink->outage_count; i++) {
-        s_outage_t *o = &sink->outages[i];
-        if (strcmp(o->host, msg->host) == 0 && strcmp(o->service, msg->service) == 0 &&
-            o->started <= msg->at_ms && (o->ended < 0 || o->ended > msg->at_ms)) {
-            s_note(sink, "covered %s/%s@%lld", msg->host, msg->service,
-                   (long long)(msg->at_ms - T0));
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static void s_replay_down(void *arg, const zb_msg_t *msg, int64_t bound_ms)
-{
-    s_note(arg, "history down %s/%s@%lld until %lld", msg->host, msg->service,
-           (long long)(msg->at_ms - T0), (long long)(bound_ms - T0));
-}
-
-static void s_replay_end(void *arg, const zb_msg_t *msg)
-{
-    s_note(arg, "history %s %s/%s@%lld", zb_state_name(msg->to), msg->host, msg->service,
-           (long long)(msg->at_ms - T0));
-}
-
-//  As zb_store_replay_split: the outage spanning at_ms that began before
-//  it ends there, and a new one goes on from there as it did.
-static int s_replay_split(void *arg, const zb_msg_t *msg, int64_t *cut_id, int64_t *new_id)
-{
-    s_sink_t *sink = arg;
-    for (int i = 0; i < sink->outage_count; i++) {
-        s_outage_t *o = &sink->outages[i];
-        if (strcmp(o->host, msg->host) != 0 || strcmp(o->service, msg->service) != 0 ||
-            o->started >= msg->at_ms || (o->ended >= 0 && o->ended <= msg->at_ms))
-            continue;
-        assert(sink->outage_count < S_MAX_OUTAGES);
-        s_outage_t *part = &sink->outages[sink->outage_count++];
-        *part = *o;
-        part->started = msg->at_ms;
-        o->ended = msg->at_ms;
-        *cut_id = i + 1;
-        *new_id = sink->outage_count;
-        s_note(sink, "split #%d@%lld -> #%d", i + 1, (long long)(msg->at_ms - T0),
-               sink->outage_count);
-        return 1;
-    }
-    return 0;
-}
-
-static void s_conflict(void *arg, zb_fleet_host_t *host, bool begun)
-{
-    s_note(arg, "conflict %s%s", host->name, begun ? "+" : "-");
-}
-
-static const zb_fleet_sink_t s_sink = {
-    .host_put = s_host_put,
-    .service_put = s_service_put,
-    .service_delete = s_service_delete,
-    .instance_put = s_instance_put,
-    .outage_open = s_outage_open,
-    .outage_close = s_outage_close,
-    .state = s_state,
-    .flip = s_flip,
-    .opened = s_opened,
-    .closed = s_closed,
-    .replay_key = s_replay_key,
-    .replay_covered = s_replay_covered,
-    .replay_down = s_replay_down,
-    .replay_end = s_replay_end,
-    .replay_split = s_replay_split,
-    .conflict = s_conflict,
-};
-
-static bool s_outage_is_open(s_sink_t *sink, int id)
-{
-    return sink->outages[id - 1].ended < 0;
-}
-
-static void s_expect(s_sink_t *sink, const char *expect)
+//  The effects since the last check must be expect; the log starts over.
+static void s_expect(zb_fleet_test_sink_t *sink, const char *expect)
 {
     if (strcmp(sink->log, expect) != 0) {
         fprintf(stderr, "\neffects:  %s\nexpected: %s\n", sink->log, expect);
@@ -317,8 +92,8 @@ static int s_replayed(zb_fleet_t *fleet, zb_msg_t *msg, int64_t mono)
 //  agent run, removal.
 static void s_test_live(void)
 {
-    s_sink_t sink = {0};
-    zb_fleet_t *fleet = zb_fleet_new(&s_sink, &sink, 3);
+    zb_fleet_test_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&zb_fleet_test_sink, &sink, 3);
     assert(fleet);
     zb_fleet_counts_t counts;
 
@@ -412,8 +187,8 @@ static void s_test_live(void)
 //  The races with replay and restarts, fixed before and kept fixed here.
 static void s_test_races(void)
 {
-    s_sink_t sink = {0};
-    zb_fleet_t *fleet = zb_fleet_new(&s_sink, &sink, 3);
+    zb_fleet_test_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&zb_fleet_test_sink, &sink, 3);
     assert(fleet);
     zb_fleet_counts_t counts;
 
@@ -432,7 +207,7 @@ static void s_test_races(void)
     zb_fleet_service_t *whose = NULL;
     assert(zb_fleet_load_outage(fleet, "web", "s", 1, T0 + 800, 1000, &owner, &whose) == 0);
     assert(owner == host && whose == service && service->outage_id == 1);
-    sink.outages[0] = (s_outage_t){"web", "s", T0 + 800, -1};
+    sink.outages[0] = (zb_fleet_test_outage_t){"web", "s", T0 + 800, -1};
     sink.outage_count = 1;
     s_live(fleet, s_beat("web", S_A, 4, 1100, "s=up@700"), 1100);
     s_expect(&sink, "");
@@ -546,8 +321,8 @@ static void s_test_races(void)
 //  authoritative run whole; over when the rival goes quiet.
 static void s_test_conflict(void)
 {
-    s_sink_t sink = {0};
-    zb_fleet_t *fleet = zb_fleet_new(&s_sink, &sink, 3);
+    zb_fleet_test_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&zb_fleet_test_sink, &sink, 3);
     assert(fleet);
     zb_fleet_counts_t counts;
 
@@ -597,12 +372,12 @@ static void s_test_conflict(void)
     s_expect(&sink, "");
     zb_fleet_sweep(fleet, 8001, T0 + 8001);
     s_expect(&sink, "state web/- name-conflict>alive;host web=alive;conflict web-;");
-    assert(!host->rival[0] && s_outage_is_open(&sink, 1));
+    assert(!host->rival[0] && sink.outages[0].ended < 0);
     zb_fleet_destroy(&fleet);
 
     //  A monitor restarted during a conflict: proven again, not alerted
     //  again (the previous run did).
-    fleet = zb_fleet_new(&s_sink, &sink, 3);
+    fleet = zb_fleet_new(&zb_fleet_test_sink, &sink, 3);
     assert(fleet);
     bool failed = true;
     host = zb_fleet_load_host(fleet, "web", "name-conflict", T0, S_B, 1000, T0, 9, 1000, &failed);
@@ -614,7 +389,7 @@ static void s_test_conflict(void)
     assert(strcmp(host->rival, S_B) == 0 && !host->conflict_loaded);
     zb_fleet_destroy(&fleet);
     //  Left in a conflict that is over: the row says alive after a window.
-    fleet = zb_fleet_new(&s_sink, &sink, 3);
+    fleet = zb_fleet_new(&zb_fleet_test_sink, &sink, 3);
     assert(fleet);
     host = zb_fleet_load_host(fleet, "web", "name-conflict", T0, S_B, 1000, T0, 9, 1000, &failed);
     assert(host && host->conflict_loaded);
@@ -630,8 +405,8 @@ static void s_test_conflict(void)
 //  right after the new run's first. Not a conflict: they are stale.
 static void s_test_restart(void)
 {
-    s_sink_t sink = {0};
-    zb_fleet_t *fleet = zb_fleet_new(&s_sink, &sink, 3);
+    zb_fleet_test_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&zb_fleet_test_sink, &sink, 3);
     assert(fleet);
     zb_fleet_counts_t counts;
     s_live(fleet, s_beat("db", S_A, 1, 1000, "pg=up@500"), 1000);
@@ -653,8 +428,8 @@ static void s_test_restart(void)
 //  holding the rival off as stale for the unknown-interval minute.
 static void s_test_conflict_early(void)
 {
-    s_sink_t sink = {0};
-    zb_fleet_t *fleet = zb_fleet_new(&s_sink, &sink, 3);
+    zb_fleet_test_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&zb_fleet_test_sink, &sink, 3);
     assert(fleet);
     s_live(fleet, s_event("web", S_A, 1, "s", ZB_STATE_UP, 1000), 1000);
     s_live(fleet, s_event("web", S_B, 1, "s", ZB_STATE_UP, 1200), 1200);
@@ -674,8 +449,8 @@ static void s_test_conflict_early(void)
 //  over as a restart, with no silent host in between.
 static void s_test_takeover(void)
 {
-    s_sink_t sink = {0};
-    zb_fleet_t *fleet = zb_fleet_new(&s_sink, &sink, 3);
+    zb_fleet_test_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&zb_fleet_test_sink, &sink, 3);
     assert(fleet);
     s_live(fleet, s_beat("web", S_A, 1, 1000, "s=up@500"), 1000);
     s_live(fleet, s_beat("web", S_B, 1, 1500, "s=up@1400"), 1500);
@@ -729,8 +504,8 @@ static zb_msg_t *s_thin(const char *host, const char *instance, uint64_t seq, in
 //  state stays as it is until the next full beat.
 static void s_test_thin(void)
 {
-    s_sink_t sink = {0};
-    zb_fleet_t *fleet = zb_fleet_new(&s_sink, &sink, 3);
+    zb_fleet_test_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&zb_fleet_test_sink, &sink, 3);
     assert(fleet);
     zb_fleet_counts_t counts;
     zb_fleet_host_t *host;
@@ -804,8 +579,8 @@ static void s_test_thin(void)
 //  host stamped when first passed over, a forgotten one gone from it.
 static void s_test_heard(void)
 {
-    s_sink_t sink = {0};
-    zb_fleet_t *fleet = zb_fleet_new(&s_sink, &sink, 3);
+    zb_fleet_test_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&zb_fleet_test_sink, &sink, 3);
     assert(fleet);
     s_live(fleet, s_beat("a", S_A, 1, 1000, ""), 1000);
     s_live(fleet, s_beat("b", S_A, 1, 1000, ""), 1000);
@@ -832,8 +607,8 @@ static void s_test_heard(void)
 //  their own, far shorter than ZeroMQ's; anyone else's are refused.
 static void s_test_datagrams(void)
 {
-    s_sink_t sink = {0};
-    zb_fleet_t *fleet = zb_fleet_new(&s_sink, &sink, 5);
+    zb_fleet_test_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&zb_fleet_test_sink, &sink, 5);
     assert(fleet);
     zb_fleet_set_detector(fleet, 1000, 10000, 8);
     assert(zb_fleet_heard(fleet, "web", S_A, 1, 250, 500, T0 + 500) == -1); // unknown

@@ -74,10 +74,16 @@ static bool s_filter_parse(zb_http_req_t *req, zb_query_filter_t *filter, char *
     return false;
 }
 
-//  Sends a page of rows with the next page's link when there is one.
-static enum MHD_Result s_rows_send(zb_http_req_t *req, const char *route, s_rows_t *rows,
-                                   long long next)
+//  Sends a page of rows with the next page's link when there is one; or,
+//  when the store's walk that gathered them failed (walked < 0), the
+//  store's error.
+static enum MHD_Result s_rows_send(zb_http_req_t *req, zb_store_t *store, int walked,
+                                   const char *route, s_rows_t *rows, long long next)
 {
+    if (walked < 0) {
+        free(rows->buf.data);
+        return zb_http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", zb_store_error(store));
+    }
     zb_http_buf_close_array(&rows->buf, rows->rows);
     zb_http_buf_t link = {0};
     if (rows->more)
@@ -109,11 +115,9 @@ enum MHD_Result zb_http_api_status(zb_http_req_t *req)
     rows.skip = skip;
     if (*bad)
         result = zb_http_error(req, MHD_HTTP_BAD_REQUEST, "%s", bad);
-    else if (zb_store_status(store, s_on_status, &rows) < 0) {
-        free(rows.buf.data);
-        result = zb_http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", zb_store_error(store));
-    } else
-        result = s_rows_send(req, "/api/v1/status", &rows, skip + take);
+    else
+        result = s_rows_send(req, store, zb_store_status(store, s_on_status, &rows),
+                             "/api/v1/status", &rows, skip + take);
     zb_store_destroy(&store);
     return result;
 }
@@ -245,12 +249,12 @@ enum MHD_Result zb_http_api_outages(zb_http_req_t *req)
     s_rows_t rows = {.now = now};
     if (!s_outages_parse(req, now, &query, &take, &skip, bad, sizeof(bad)))
         result = zb_http_error(req, MHD_HTTP_BAD_REQUEST, "%s", bad);
-    else if (rows.skip = skip, rows.take = take,
-             zb_store_outages(store, &query, s_on_outage, &rows) < 0) {
-        free(rows.buf.data);
-        result = zb_http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", zb_store_error(store));
-    } else
-        result = s_rows_send(req, "/api/v1/outages", &rows, skip + take);
+    else {
+        rows.skip = skip;
+        rows.take = take;
+        result = s_rows_send(req, store, zb_store_outages(store, &query, s_on_outage, &rows),
+                             "/api/v1/outages", &rows, skip + take);
+    }
     zb_store_destroy(&store);
     return result;
 }

@@ -304,22 +304,7 @@ static int s_on_agents(zloop_t *loop, zsock_t *reader, void *arg)
     void *sock = zsock_resolve(reader);
     for (int i = 0; i < ZB_RELAY_BATCH; i++) {
         zmq_msg_t frames[2];
-        int count = 0;
-        bool more = true;
-        while (more) {
-            zmq_msg_t frame;
-            zmq_msg_init(&frame);
-            if (zmq_msg_recv(&frame, sock, count ? 0 : ZMQ_DONTWAIT) < 0) {
-                zmq_msg_close(&frame);
-                break;
-            }
-            more = zmq_msg_more(&frame);
-            if (count < 2)
-                frames[count] = frame;
-            else
-                zmq_msg_close(&frame);
-            count++;
-        }
+        int count = zb_msg_recv_frames(sock, ZMQ_DONTWAIT, frames);
         if (count == 0)
             break;
         s_agent_message(self, frames, count);

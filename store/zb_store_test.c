@@ -124,12 +124,31 @@ static int s_count_delivery(const zb_store_delivery_t *d, void *arg)
     return 0;
 }
 
-static void s_test_grace(const char *dir)
+//  A new database named name in dir; path receives its path.
+static zb_store_t *s_open_in(const char *dir, const char *name, char *path, size_t size)
 {
-    char path[256], err[512];
-    snprintf(path, sizeof(path), "%s/grace.db", dir);
+    char err[512];
+    snprintf(path, size, "%s/%s", dir, name);
     zb_store_t *store = zb_store_open(path, err, sizeof(err));
     assert(store);
+    return store;
+}
+
+//  Removes a database with its -wal and -shm files.
+static void s_remove_db(const char *path)
+{
+    char side[300];
+    remove(path);
+    snprintf(side, sizeof(side), "%s-wal", path);
+    remove(side);
+    snprintf(side, sizeof(side), "%s-shm", path);
+    remove(side);
+}
+
+static void s_test_grace(const char *dir)
+{
+    char path[256];
+    zb_store_t *store = s_open_in(dir, "grace.db", path, sizeof(path));
     zb_store_outage_t outage = {
         .kind = "service", .host = "web-1", .service = "redis", .started_at_ms = 9000};
     int64_t id = 0;
@@ -174,12 +193,7 @@ static void s_test_grace(const char *dir)
     firing = 0;
     assert(zb_store_firing(store, "log", s_count_delivery, &firing) == 0 && firing == 0);
     zb_store_destroy(&store);
-    char more[300];
-    remove(path);
-    snprintf(more, sizeof(more), "%s-wal", path);
-    remove(more);
-    snprintf(more, sizeof(more), "%s-shm", path);
-    remove(more);
+    s_remove_db(path);
 }
 
 static int s_count_episode(const zb_store_episode_t *episode, void *arg)
@@ -193,10 +207,8 @@ static int s_count_episode(const zb_store_episode_t *episode, void *arg)
 //  pruning while firing, pruned once resolved long enough ago.
 static void s_test_episodes(const char *dir)
 {
-    char path[256], err[512];
-    snprintf(path, sizeof(path), "%s/episodes.db", dir);
-    zb_store_t *store = zb_store_open(path, err, sizeof(err));
-    assert(store);
+    char path[256];
+    zb_store_t *store = s_open_in(dir, "episodes.db", path, sizeof(path));
     const char *id = "web-1/web/cert-5000/cert-expiring";
     zb_store_alert_t alert = {.id = id,
                               .created_at_ms = 1000,
@@ -238,12 +250,7 @@ static void s_test_episodes(const char *dir)
     assert(zb_store_episode_add(store, &episode) == 1); // pruned: forgotten
     assert(zb_store_commit(store) == 0);
     zb_store_destroy(&store);
-    char more[300];
-    remove(path);
-    snprintf(more, sizeof(more), "%s-wal", path);
-    remove(more);
-    snprintf(more, sizeof(more), "%s-shm", path);
-    remove(more);
+    s_remove_db(path);
 }
 
 void zb_store_test(bool verbose)
@@ -536,8 +543,6 @@ void zb_store_test(bool verbose)
 
     s_test_grace(dir);
     s_test_episodes(dir);
-    remove(path);
-    remove(wal);
-    remove(shm);
+    s_remove_db(path);
     assert(rmdir(dir) == 0 || (printf("rmdir %s: %s\n", dir, strerror(errno)), 0));
 }

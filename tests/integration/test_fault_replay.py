@@ -13,6 +13,12 @@ from fault_helpers import FaultCase, journal_agent_config, journal_events
 from monitor_helpers import now_ms, parse_rfc3339_ms
 
 
+def spans(rows):
+    """Outage rows as (started, ended, end reason), in order."""
+    return sorted((parse_rfc3339_ms(r["started_at"]), parse_rfc3339_ms(r["ended_at"]),
+                   r["end_reason"]) for r in rows)
+
+
 class ReplayTest(FaultCase):
     def test_monitor_killed_while_services_change(self):
         servers = {n: zbtest.TcpServer(self) for n in ("a", "b", "c", "d")}
@@ -97,6 +103,17 @@ class ReplayTest(FaultCase):
                         "the reload is rejected")
         self.assertTrue(agent.alive())
 
+    def start_with_s_up(self):
+        """A replaying monitor, and a fake agent web-1 whose service s is up
+        since a minute ago (t), seen: returns (agent, t)."""
+        self.start_replaying_monitor()
+        agent = self.fake("web-1")
+        t = now_ms() - 60000
+        agent.set("s", "up", since_ms=t)
+        agent.beat()
+        self.wait_state("web-1", "s", "up", 10)
+        return agent, t
+
     def replay_events(self, events, timeout=10):
         """Replays events (FakeAgent messages) over the monitor's replay
         channel as an agent does; returns once every one is acked."""
@@ -122,12 +139,7 @@ class ReplayTest(FaultCase):
         # Down seen live; up, down, up missed; a beat then says "up since"
         # the last up, closing the first outage there: two outages merged.
         # The replayed journal must part them again, at the agent's times.
-        self.start_replaying_monitor()
-        agent = self.fake("web-1")
-        t = now_ms() - 60000
-        agent.set("s", "up", since_ms=t)
-        agent.beat()
-        self.wait_state("web-1", "s", "up", 10)
+        agent, t = self.start_with_s_up()
         journal = [agent.event("s", "down", at_ms=t + 1000)]
         self.wait_outages(lambda r: r, 10, "the outage seen live")
         journal += [agent.event("s", "up", at_ms=t + 2000, live=False),
@@ -138,9 +150,7 @@ class ReplayTest(FaultCase):
         self.assertEqual([(parse_rfc3339_ms(r["started_at"]), parse_rfc3339_ms(r["ended_at"]))
                           for r in rows], [(t + 1000, t + 4000)])
         self.replay_events(journal)
-        rows = self.outages()
-        self.assertEqual(sorted((parse_rfc3339_ms(r["started_at"]),
-                                 parse_rfc3339_ms(r["ended_at"]), r["end_reason"]) for r in rows),
+        self.assertEqual(spans(self.outages()),
                          [(t + 1000, t + 2000, "up"), (t + 3000, t + 4000, "up")])
         # Offered again (an ack lost): nothing changes.
         self.replay_events(journal)
@@ -151,12 +161,7 @@ class ReplayTest(FaultCase):
         # An agent's PUB queue holds what it sent while the monitor was down
         # and delivers it to the next run: a beat older than transitions the
         # replay already committed must not reopen the outage they closed.
-        self.start_replaying_monitor()
-        agent = self.fake("web-1")
-        t = now_ms() - 60000
-        agent.set("s", "up", since_ms=t)
-        agent.beat()  # seq 1
-        self.wait_state("web-1", "s", "up", 10)
+        agent, t = self.start_with_s_up()  # its beat: seq 1
         down = agent.event("s", "down", at_ms=t + 1000, live=False)  # seq 2
         stale = agent.beat(seq=3)  # queued: "down since t + 1000"
         up = agent.event("s", "up", at_ms=t + 2000, live=False, seq=4)
@@ -185,12 +190,7 @@ class ReplayTest(FaultCase):
         # split there; the up (t+2000) replayed after it ends the first
         # part. This was the loss test_fault_durability's kill -9 test hit
         # under load (issue 18 point 9).
-        self.start_replaying_monitor()
-        agent = self.fake("web-1")
-        t = now_ms() - 60000
-        agent.set("s", "up", since_ms=t)
-        agent.beat()
-        self.wait_state("web-1", "s", "up", 10)
+        agent, t = self.start_with_s_up()
         journal = [agent.event("s", "down", at_ms=t + 1000)]
         self.wait_outages(lambda r: r, 10, "the outage seen live")
         journal += [agent.event("s", "up", at_ms=t + 2000, live=False),
@@ -199,9 +199,7 @@ class ReplayTest(FaultCase):
         self.wait_outages(lambda r: r and r[0]["ended_at"], 10, "closed by the live up")
         self.replay_events(journal[2:])
         self.replay_events(journal[1:2])
-        rows = self.outages()
-        self.assertEqual(sorted((parse_rfc3339_ms(r["started_at"]),
-                                 parse_rfc3339_ms(r["ended_at"]), r["end_reason"]) for r in rows),
+        self.assertEqual(spans(self.outages()),
                          [(t + 1000, t + 2000, "up"), (t + 3000, t + 4000, "up")])
         self.assertIn("an outage merged two", self.monitor.output())
 
@@ -213,12 +211,7 @@ class ReplayTest(FaultCase):
         # t+4000 outage) and was bounded there, one outage over both. The
         # up's end is kept until its down comes (test_fault_durability's
         # kill -9 test hit this under load, issue 18 point 9).
-        self.start_replaying_monitor()
-        agent = self.fake("web-1")
-        t = now_ms() - 60000
-        agent.set("s", "up", since_ms=t)
-        agent.beat()
-        self.wait_state("web-1", "s", "up", 10)
+        agent, t = self.start_with_s_up()
         journal = [agent.event("s", "down", at_ms=t + 1000, live=False),
                    agent.event("s", "up", at_ms=t + 2000, live=False)]
         agent.event("s", "down", at_ms=t + 3000)
@@ -226,9 +219,7 @@ class ReplayTest(FaultCase):
         self.wait_outages(lambda r: r and r[0]["ended_at"], 10, "the live outage closed")
         self.replay_events(journal[1:])
         self.replay_events(journal[:1])
-        rows = self.outages()
-        self.assertEqual(sorted((parse_rfc3339_ms(r["started_at"]),
-                                 parse_rfc3339_ms(r["ended_at"]), r["end_reason"]) for r in rows),
+        self.assertEqual(spans(self.outages()),
                          [(t + 1000, t + 2000, "up"), (t + 3000, t + 4000, "up")])
 
 

@@ -44,13 +44,34 @@ def browser():
     return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
 
 
-class HttpPageTest(HttpCase):
+class PageCase(HttpCase):
+    """An HttpCase with a headless browser (self.driver) for the status
+    page's tests."""
+
+    page_load_s = 30  # the browser's page load timeout (times zbtest.SLOW)
 
     def setUp(self):
         super().setUp()
         self.driver = browser()
         self.addCleanup(self.driver.quit)
-        self.driver.set_page_load_timeout(30 * zbtest.SLOW)
+        self.driver.set_page_load_timeout(self.page_load_s * zbtest.SLOW)
+
+    def js(self, script, *args):
+        return self.driver.execute_script(script, *args)
+
+    def silent_a_moment(self, host, service, since_ms):
+        """A fake agent's host (its service up since since_ms) that goes
+        silent, then is alive again: a silence on the timelines."""
+        agent = self.fake(host, interval_ms=100)
+        agent.set(service, "up", since_ms)
+        agent.beat()
+        self.wait_state(host, None, "silent", 10)
+        agent.interval_ms = 3600000
+        agent.beat()
+        self.wait_state(host, None, "alive", 10)
+
+
+class HttpPageTest(PageCase):
 
     def start_agent(self, host, services):
         return self.start_agent_config(agent_config(self.endpoint, services, host, "250ms"), host)
@@ -69,16 +90,7 @@ class HttpPageTest(HttpCase):
         db.event("postgres", "down", at_ms=t - 7 * H, reason="refused",
                  error="connect: Connection refused")
         db.event("postgres", "up", at_ms=t - 6 * H)
-        edge = self.fake("edge-1", interval_ms=100)
-        edge.set("nginx", "up", t - 8 * 24 * H)
-        edge.beat()
-        self.wait_state("edge-1", None, "silent", 10)
-        edge.interval_ms = 3600000
-        edge.beat()
-        self.wait_state("edge-1", None, "alive", 10)
-
-    def js(self, script, *args):
-        return self.driver.execute_script(script, *args)
+        self.silent_a_moment("edge-1", "nginx", t - 8 * 24 * H)
 
     def row(self, host, service):
         """The page's row of a service as a dict, or None."""

@@ -9,22 +9,18 @@ import time
 
 import zbtest
 from agent_helpers import agent_config
-from http_helpers import HttpCase
 from test_agent_tls import HTTP_PING, NGINX, NGINX_CONF, OPENSSL, make_cert
-from test_http_page import browser
+from test_http_page import PageCase
 
 DAY = 86400
 
 
-class HttpPageCertTest(HttpCase):
+class HttpPageCertTest(PageCase):
 
     def setUp(self):
-        super().setUp()
         if not (NGINX and OPENSSL):
             self.skipTest("nginx and openssl are needed (scripts/deps.sh)")
-        self.driver = browser()
-        self.addCleanup(self.driver.quit)
-        self.driver.set_page_load_timeout(30 * zbtest.SLOW)
+        super().setUp()
 
     def nginx(self, name, cert, key):
         port = zbtest.free_port()

@@ -17,9 +17,8 @@ import time
 
 import zbtest
 from selenium.common.exceptions import TimeoutException
-from http_helpers import HttpCase
 from monitor_helpers import now_ms
-from test_http_page import browser
+from test_http_page import PageCase
 
 H, M = 3600000, 60000
 
@@ -30,16 +29,9 @@ def artifacts():
     return d
 
 
-class HttpPageOpsTest(HttpCase):
+class HttpPageOpsTest(PageCase):
 
-    def setUp(self):
-        super().setUp()
-        self.driver = browser()
-        self.addCleanup(self.driver.quit)
-        self.driver.set_page_load_timeout(60 * zbtest.SLOW)
-
-    def js(self, script, *args):
-        return self.driver.execute_script(script, *args)
+    page_load_s = 60
 
     def rows_drawn(self):
         """Service rows on the page; None while the renderer is too busy
@@ -114,14 +106,7 @@ class HttpPageOpsTest(HttpCase):
         api.set("http", "up", t - 8 * 24 * H)
         api.beat()
         api.event("http", "down", at_ms=t - 5 * M, reason="bad-response", error="HTTP 502")
-        # edge-1: the host silent for a moment.
-        edge = self.fake("edge-1", interval_ms=100)
-        edge.set("nginx", "up", t - 8 * 24 * H)
-        edge.beat()
-        self.wait_state("edge-1", None, "silent", 10)
-        edge.interval_ms = 3600000
-        edge.beat()
-        self.wait_state("edge-1", None, "alive", 10)
+        self.silent_a_moment("edge-1", "nginx", t - 8 * 24 * H)
         self.wait_outages(lambda r: len(r) >= 3, 10, "the scripted outages")
         start7 = t - 3 * H
         self.db_write("INSERT INTO outages (kind, host, service, started_at_ms, ended_at_ms, "

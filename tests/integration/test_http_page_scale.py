@@ -14,21 +14,16 @@ import time
 import zbtest
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
-from http_helpers import HttpCase
 from monitor_helpers import now_ms
-from test_http_page import browser
+from test_http_page import PageCase
 
 H, M = 3600000, 60000
 HOSTS, SERVICES = 100000, 2
 
 
-class HttpPageScaleTest(HttpCase):
+class HttpPageScaleTest(PageCase):
 
-    def setUp(self):
-        super().setUp()
-        self.driver = browser()
-        self.addCleanup(self.driver.quit)
-        self.driver.set_page_load_timeout(120 * zbtest.SLOW)
+    page_load_s = 120
 
     def js(self, script, *args):
         """None while the renderer is too busy to answer the driver."""
