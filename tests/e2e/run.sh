@@ -131,11 +131,13 @@ cid() { "${compose[@]}" ps -q "$1"; }
 
 #   monitor_link CONTAINER: the local port of CONTAINER's established TCP
 #   connection to the monitor's port 7400 (hex 1CE8), from the kernel's table
-#   in its network namespace; fails when there is none.
+#   in its network namespace; fails when there is none. awk reads the whole
+#   table: leaving early would end docker exec with a broken pipe, which
+#   pipefail reports as a failure although the connection was found.
 monitor_link() {
     docker exec "$1" cat /proc/net/tcp |
-        awk '$3 ~ /:1CE8$/ && $4 == "01" { split($2, a, ":"); print a[2]; found = 1; exit }
-             END { exit !found }'
+        awk '!found && $3 ~ /:1CE8$/ && $4 == "01" { split($2, a, ":"); port = a[2]; found = 1 }
+             END { if (found) print port; exit !found }'
 }
 
 cleanup() {

@@ -102,7 +102,7 @@ class AgentFailureTest(AgentCase):
         zbtest.wait_for(lambda: time.monotonic() - t0 > 1.5, 5, "1.5 s in close mode")
         made, took = server.accepted - n0, time.monotonic() - t0
         self.assertLess(made, took / interval + 4, "%d connections in %.1fs" % (made, took))
-        self.assertEqual([m for m in self.sub.events()[0:] if m["msg"]["to"] == "up"
+        self.assertEqual([m for m in self.sub.events() if m["msg"]["to"] == "up"
                           and m["t"] > down["t"]], [])
         start = self.mark()
         server.set_mode("answer")

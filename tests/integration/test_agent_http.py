@@ -27,11 +27,11 @@ def access_lines(directory):
 @unittest.skipUnless(NGINX and OPENSSL, "nginx and openssl are needed (scripts/deps.sh)")
 class HttpTest(TlsCase):
 
-    def downs(self, start=0, timeouts=True):
+    def downs(self, timeouts=True):
         """Down events; timeouts=False leaves out reason timeout (a loaded
         machine can stall a response past a short timeout: that is not
         what the keep-alive tests are about)."""
-        return [m for m in self.sub.events()[start:] if m["msg"]["to"] == "down" and
+        return [m for m in self.sub.events() if m["msg"]["to"] == "down" and
                 (timeouts or m["msg"]["reason"] != "timeout")]
 
     def test_https_up_and_a_kill_is_down_at_once(self):
