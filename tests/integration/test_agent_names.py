@@ -154,6 +154,16 @@ class NamesCase(AgentCase):
         """svc's events to `to` from message index start (a mark())."""
         return [m for m in self.sub.messages()[start:] if zbtest.is_event("svc", to)(m)]
 
+    def assert_moved_up(self, agent, start):
+        """The agent says svc moved from 127.0.0.2 to 127.0.0.3, a beat
+        from now on has it up there, and it was never down since start."""
+        svc = self.beat_svc(lambda s: s.get("addr") == "127.0.0.3:%d" % self.port, 5,
+                            "a beat with the new address", start=len(self.sub.beats()))
+        self.assertEqual(svc["state"], "up")
+        self.assert_never_down(start)
+        self.assertIn("moved from 127.0.0.2:%d to 127.0.0.3:%d" % (self.port, self.port),
+                      agent.output())
+
     def assert_never_down(self, start):
         """No event took svc down, and every beat said up, since start."""
         self.assertEqual(self.svc_events(start, "down"), [],
@@ -243,12 +253,7 @@ class NamesCase(AgentCase):
         pings = new.output().count("ping")
         zbtest.wait_for(lambda: new.output().count("ping") >= pings + 3, 5,
                         "three more pings at the new address")
-        svc = self.beat_svc(lambda s: s.get("addr") == "127.0.0.3:%d" % self.port, 5,
-                            "a beat with the new address", start=len(self.sub.beats()))
-        self.assertEqual(svc["state"], "up")
-        self.assert_never_down(start)
-        self.assertIn("moved from 127.0.0.2:%d to 127.0.0.3:%d" % (self.port, self.port),
-                      agent.output())
+        self.assert_moved_up(agent, start)
         self.stop_agent(agent)
 
     def test_a_check_without_hold_follows_a_move_without_a_down(self):
@@ -267,12 +272,7 @@ class NamesCase(AgentCase):
         old.stop(signal.SIGKILL)
         zbtest.wait_for(lambda: new.output().count("accept") >= 3, 5,
                         "three checks at the new address")
-        svc = self.beat_svc(lambda s: s.get("addr") == "127.0.0.3:%d" % self.port, 5,
-                            "a beat with the new address", start=len(self.sub.beats()))
-        self.assertEqual(svc["state"], "up")
-        self.assert_never_down(start)
-        self.assertIn("moved from 127.0.0.2:%d to 127.0.0.3:%d" % (self.port, self.port),
-                      agent.output())
+        self.assert_moved_up(agent, start)
         self.stop_agent(agent)
 
     def test_a_server_answering_at_the_old_address_never_makes_it_up(self):
