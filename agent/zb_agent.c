@@ -10,6 +10,7 @@
 #include "zb_probe.h"
 #include "zb_push.h"
 #include "zb_time.h"
+#include "zb_tls.h"
 #include "zb_journal.h"
 #include "zb_replay.h"
 #include "zb_alive.h"
@@ -121,6 +122,7 @@ static void s_on_beat(zb_loop_t *loop, zb_timer_t *timer, void *arg)
     }
     if (self->journal)
         zb_journal_sync(self->journal);
+    zb_tls_trim(); // after a burst of handshakes, their holes in the heap
     zb_msg_t *beat = self->beat;
     beat->interval_ms = self->config->beat_ms;
     beat->dropped = self->dropped;

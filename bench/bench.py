@@ -93,6 +93,9 @@ CFG = {
     "tls_scale_seconds": env_int("BENCH_TLS_SCALE_SECONDS", 20),
     # more keys for item 4t's services, e.g. "listener-check = no"
     "tls_scale_keys": os.environ.get("BENCH_TLS_SCALE_KEYS", ""),
+    # nginx's ssl_protocols in items 1t and 4t: Debian 12's nginx 1.22 offers
+    # TLS 1.2 alone unless told (1.23.4 added 1.3 to its default)
+    "tls_protocols": os.environ.get("BENCH_TLS_PROTOCOLS", "TLSv1.2 TLSv1.3"),
 }
 
 RESULTS_ROWS = []  # dicts: item, metric, value, floor, ratio, target, met, note
@@ -1128,6 +1131,7 @@ http {{
     server {{
         listen 127.0.0.1:{tls} ssl backlog=8192;
         listen 127.0.0.1:{plain} backlog=8192;
+        ssl_protocols {protocols};
         ssl_certificate {cert};
         ssl_certificate_key {key};
         location / {{ return 200 "ok\\n"; }}
@@ -1153,6 +1157,7 @@ class Nginx:
         with open(self.conf, "w") as f:
             f.write(NGINX_BENCH.format(
                 dir=self.dir, tls=self.tls, plain=self.plain, cert=self.cert, key=self.key,
+                protocols=CFG["tls_protocols"],
                 access=("%s tiny buffer=64k flush=1s" % self.access) if access_log else "off"))
         self.name = name
         self.runs = 0
@@ -1302,10 +1307,12 @@ def bench_tls_scale():
                                                       t_conn - t_start))
     result("4t scale", "agent memory per https service (RSS - RSS of a 0-service agent)",
            "%.0f B (peak %.0f B)" % (per_svc, per_svc_hwm), "%d KiB base" % rss0, None,
-           "<= 8 KiB per service", per_svc <= 8192, "RSS %s KiB" % "+".join(str(r) for r in rss))
+           "<= 8 KiB per service", per_svc <= 8192, "RSS %s KiB; nginx ssl_protocols %s" %
+           ("+".join(str(r) for r in rss), CFG["tls_protocols"]))
     return {"services": total, "agents": counts, "cpu_pct": cpu_pct,
             "requests_per_s": reqs / wall, "rss_kib": rss, "hwm_kib": hwm, "rss0_kib": rss0,
-            "bytes_per_service": per_svc, "nginx_cpu_pct": 100 * (n2 - n1) / wall}
+            "bytes_per_service": per_svc, "nginx_cpu_pct": 100 * (n2 - n1) / wall,
+            "tls_protocols": CFG["tls_protocols"]}
 
 # --------------------------------------------------------------------------
 # Item 5: query cost
