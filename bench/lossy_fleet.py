@@ -249,10 +249,43 @@ def wait(cond, timeout, what):
         time.sleep(0.2)
 
 
+NEIGH = "/proc/sys/net/ipv4/neigh/default/gc_thresh%d"
+
+
+def neigh_room(links):
+    """The kernel's ARP table is one for all namespaces (gc_thresh3, 1024 by
+    default): each own link holds about four entries (host, router and
+    monitor ends), so 250 links overflow it ("neighbor table overflow" in
+    dmesg) and packets of every namespace, the bench's and anyone else's,
+    are dropped while an entry cannot be made. Raises the thresholds for the
+    run when they are too low; returns what to restore."""
+    want = {1: 4 * links, 2: 8 * links, 3: 16 * links}
+    saved = {}
+    for i, value in want.items():
+        with open(NEIGH % i) as f:
+            now = int(f.read())
+        if now < value:
+            saved[i] = now
+            with open(NEIGH % i, "w") as f:
+                f.write(str(value))
+    if saved:
+        print("%s ARP table thresholds gc_thresh1..3 raised to %s for %d links (restored at "
+              "the end)" % (utc(), ",".join(str(want[i]) for i in (1, 2, 3)), links),
+              flush=True)
+    return saved
+
+
+def neigh_restore(saved):
+    for i, value in saved.items():
+        with open(NEIGH % i, "w") as f:
+            f.write(str(value))
+
+
 def main():
     ok, why = netns.available()
     if not ok:
         sys.exit("bench: %s" % why)
+    saved = neigh_room(HOSTS * len(KINDS) if LINKS == "own" else 1)
     tmp = tempfile.mkdtemp(prefix="zb-lossy-fleet-")
     net = netns.Net(None, tool=binary("zb-netem"), logdir=tmp)
     results = []
@@ -393,6 +426,7 @@ def main():
         for k in kinds:
             k.stop()
         net.close()
+        neigh_restore(saved)
 
 
 if __name__ == "__main__":
