@@ -2,8 +2,17 @@
 #include "zb_episodes.h"
 #include "zb_table.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+//  The plan's next walk at the nearest of what it left waiting (a wall
+//  time; the walk happens on the first tick at or after it).
+static void s_due(int64_t *due_ms, int64_t at_ms)
+{
+    if (at_ms < *due_ms)
+        *due_ms = at_ms;
+}
 
 //  Records that an episode's alert (stopped, cert-expiring) is made: it
 //  fires until resolved (s_episodes_walk), restated by alertmanager
@@ -32,15 +41,24 @@ static bool s_episode_add(const zb_episodes_t *self, const zb_alert_t *alert, co
 //  finds the alert made (the store ignores a known id) and says nothing.
 //  A silence matching the host drops it: a stop is not an outage, there is
 //  nothing to release later.
-static void s_stopped_walk(const zb_episodes_t *self, zb_fleet_t *fleet)
+static void s_stopped_walk(const zb_episodes_t *self, zb_fleet_t *fleet,
+                           const zb_fleet_counts_t *counts)
 {
     int64_t after = self->config->stopped_alert_ms;
-    if (after <= 0)
+    zb_episodes_plan_t *plan = self->plan;
+    if (after <= 0 || (counts->stops == plan->stops && after == plan->stopped_alert_ms &&
+                       self->now_wall < plan->stops_due_ms))
         return;
+    plan->stops = counts->stops;
+    plan->stopped_alert_ms = after;
+    plan->stops_due_ms = INT64_MAX;
     for (zb_fleet_host_t *host = zb_fleet_first(fleet); host; host = zb_fleet_next(fleet)) {
-        if (host->state != ZB_FLEET_STOPPED || host->alert.stop_alerted == host->since_ms ||
-            self->now_wall - host->since_ms < after)
+        if (host->state != ZB_FLEET_STOPPED || host->alert.stop_alerted == host->since_ms)
             continue;
+        if (self->now_wall - host->since_ms < after) {
+            s_due(&plan->stops_due_ms, host->since_ms + after);
+            continue;
+        }
         host->alert.stop_alerted = host->since_ms;
         if (self->io->silenced(self->arg, host->name, NULL))
             continue;
@@ -66,19 +84,32 @@ static void s_stopped_walk(const zb_episodes_t *self, zb_fleet_t *fleet)
 //  so that a restarted monitor knows it was made. A silence matching the
 //  service postpones it: nothing is recorded, and it fires when the
 //  silence is over if the certificate is still the one expiring.
-static void s_cert_walk(const zb_episodes_t *self, zb_fleet_t *fleet)
+static void s_cert_walk(const zb_episodes_t *self, zb_fleet_t *fleet,
+                        const zb_fleet_counts_t *counts)
 {
     int64_t warn = self->config->tls_warn_ms;
-    if (warn <= 0)
+    zb_episodes_plan_t *plan = self->plan;
+    if (warn <= 0 || (counts->certs == plan->certs && warn == plan->tls_warn_ms &&
+                      self->now_wall < plan->certs_due_ms))
         return;
+    plan->certs = counts->certs;
+    plan->tls_warn_ms = warn;
+    plan->certs_due_ms = INT64_MAX;
     for (zb_fleet_host_t *host = zb_fleet_first(fleet); host; host = zb_fleet_next(fleet))
         for (zb_fleet_service_t *service = zb_fleet_service_first(host); service;
              service = zb_fleet_service_next(host)) {
             int64_t not_after = service->tls_expires * 1000;
-            if (!service->tls_expires || service->alert.cert_ms == not_after ||
-                not_after - self->now_wall > warn ||
-                self->io->silenced(self->arg, host->name, service->name))
+            if (!service->tls_expires || service->alert.cert_ms == not_after)
                 continue;
+            if (not_after - self->now_wall > warn) {
+                s_due(&plan->certs_due_ms, not_after - warn);
+                continue;
+            }
+            //  Postponed while silenced: looked at again every tick.
+            if (self->io->silenced(self->arg, host->name, service->name)) {
+                s_due(&plan->certs_due_ms, self->now_wall);
+                continue;
+            }
             service->alert.cert_ms = not_after;
             bool expired = not_after <= self->now_wall;
             zb_alert_t alert = {
@@ -216,7 +247,9 @@ static void s_episodes_walk(const zb_episodes_t *self, zb_fleet_t *fleet)
 //  (replaced) before its successor's alert.
 void zb_episodes_tick(const zb_episodes_t *self, zb_fleet_t *fleet)
 {
-    s_stopped_walk(self, fleet);
+    zb_fleet_counts_t counts;
+    zb_fleet_counts(fleet, &counts);
+    s_stopped_walk(self, fleet, &counts);
     s_episodes_walk(self, fleet);
-    s_cert_walk(self, fleet);
+    s_cert_walk(self, fleet, &counts);
 }

@@ -7,8 +7,12 @@
 
     Split out of zb_policy, which calls zb_episodes_tick on its tick and lends
     its silences, its alerts and its count of writes through io. Nothing is
-    kept between ticks but the fleet's marks (stop_alerted, cert_ms) and the
-    store's episodes.
+    kept between ticks but the fleet's marks (stop_alerted, cert_ms), the
+    store's episodes and the plan: when the walks over hosts and services
+    are next needed. A walk of 100,000 hosts' services every second would
+    cost more than their beats; so a walk is made only when the fleet says
+    a stop began or a certificate changed (its counts), when a setting
+    moved, or when the nearest stop or certificate it left waiting is due.
 */
 #ifndef ZB_EPISODES_H
 #define ZB_EPISODES_H
@@ -30,8 +34,16 @@ typedef struct {
     void (*wrote)(void *arg, int rc);
 } zb_episodes_io_t;
 
+//  The owner's, zeroed at first (the first tick walks), kept between ticks.
+typedef struct {
+    uint64_t stops, certs;                 // the fleet's counts at the last walks
+    int64_t stops_due_ms, certs_due_ms;    // wall clock: the walks are due again
+    int64_t stopped_alert_ms, tls_warn_ms; // the settings of the last walks
+} zb_episodes_plan_t;
+
 typedef struct {
     const zb_monitor_config_t *config; // stopped_alert_ms, tls_warn_ms
+    zb_episodes_plan_t *plan;          // the owner's
     zb_store_t *store;                 // written in the owner's transaction
     int64_t now_wall;                  // the tick's clock
     const zb_episodes_io_t *io;

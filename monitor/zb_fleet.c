@@ -248,6 +248,8 @@ static void s_host_quiet(zb_fleet_t *self, zb_fleet_host_t *host, zb_fleet_host_
                       state == ZB_FLEET_SILENT ? "silent" : "stopped");
     host->state = state;
     host->since_ms = since_ms;
+    if (state == ZB_FLEET_STOPPED)
+        self->counts.stops++;
     //  The services are unknown now, whatever the agent's table says.
     host->digest_known = false;
     for (zb_fleet_service_t *service = zb_table_first(host->services); service;
@@ -434,6 +436,8 @@ zb_fleet_host_t *zb_fleet_load_host(zb_fleet_t *self, const char *name, const ch
                   : strcmp(state, "stopped") == 0 ? ZB_FLEET_STOPPED
                                                   : ZB_FLEET_ALIVE;
     host->since_ms = since_ms;
+    if (host->state == ZB_FLEET_STOPPED)
+        self->counts.stops++;
     host->conflict_loaded = strcmp(state, "name-conflict") == 0;
     host->loaded_mono = now_mono;
     zb_fleet_copy(host->instance, sizeof(host->instance), instance);
@@ -472,6 +476,8 @@ zb_fleet_service_t *zb_fleet_load_service(zb_fleet_t *self, const char *name_hos
     zb_fleet_copy(service->error, sizeof(service->error), error);
     //  Known before its first beat, so a certificate alert survives a restart.
     service->tls_expires = tls_expires;
+    if (tls_expires)
+        self->counts.certs++;
     return service;
 }
 

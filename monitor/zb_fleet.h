@@ -202,6 +202,8 @@ typedef struct {
     uint64_t conflicts;       // messages of a rival run of a host's name, dropped
     uint64_t thin;            // thin beats applied (liveness only)
     uint64_t thin_unsynced;   // of which the digest was not the one held: state left as is
+    uint64_t stops;           // hosts that entered a stop (zb_episodes walks when it moves)
+    uint64_t certs;           // services' certificate expiries that changed (likewise)
 } zb_fleet_counts_t;
 
 typedef struct _zb_fleet_t zb_fleet_t;

@@ -25,6 +25,7 @@ static void s_reconcile(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t 
         //  A certificate's expiry changes rarely (a renewal): written when it does.
         if (service->tls_expires != status->tls_expires) {
             service->tls_expires = status->tls_expires;
+            self->counts.certs++;
             zb_fleet_service_write(self, host, service);
         }
     }

@@ -101,7 +101,8 @@ void zb_fleet_conflict_sweep(zb_fleet_t *self, zb_fleet_host_t *host, int64_t no
 //  zb_fleet_liveness.c.
 //  When the host goes silent unless heard, INT64_MAX when it cannot.
 int64_t zb_fleet_silent_at(zb_fleet_t *self, zb_fleet_host_t *host);
-//  The host's place in the heap of deadlines, exact.
+//  The host's place in the heap of deadlines: never later than its
+//  deadline, perhaps earlier (zb_fleet_liveness.c says why).
 void zb_fleet_deadline_set(zb_fleet_t *self, zb_fleet_host_t *host);
 
 //  zb_fleet_checkpoint.c: a new host joins the checkpoint queue (at the

@@ -33,16 +33,29 @@ static int64_t s_host_deadline(zb_fleet_t *self, zb_fleet_host_t *host)
     return conflict < at ? conflict : at;
 }
 
-//  A host heard, back or new: its place in the heap, exact. Out of memory
-//  it stays out of the heap and is logged (it cannot go silent then, which
-//  is the lesser harm than a false silence).
-void zb_fleet_deadline_set(zb_fleet_t *self, zb_fleet_host_t *host)
+//  The host's place in the heap. Out of memory it stays out of the heap
+//  and is logged (it cannot go silent then, which is the lesser harm than
+//  a false silence).
+static void s_deadline_put(zb_fleet_t *self, zb_fleet_host_t *host, int64_t at)
 {
-    int64_t at = s_host_deadline(self, host);
     if (at == INT64_MAX)
         zb_heap_remove(self->due, &host->due);
     else if (zb_heap_set(self->due, &host->due, at) != 0)
         zb_log_error("host %s: out of memory for its deadline", host->name);
+}
+
+//  A host heard, back, new or reconfigured. Lazily: a key may stay earlier
+//  than the host's deadline (never later), because every beat moves the
+//  deadline later and moving a node down a heap of 100,000 hosts on every
+//  beat costs more than the beat; when its old key comes to the top, the
+//  host is put at its exact deadline (s_top_exact). So a host moves in the
+//  heap about once per silence threshold, not once per beat.
+void zb_fleet_deadline_set(zb_fleet_t *self, zb_fleet_host_t *host)
+{
+    int64_t at = s_host_deadline(self, host);
+    if (at != INT64_MAX && host->due.index && host->due.key <= at)
+        return;
+    s_deadline_put(self, host, at);
 }
 
 //  Every host's deadline again (a reload: they may all have moved).
@@ -86,17 +99,37 @@ int zb_fleet_heard(zb_fleet_t *self, const char *name, const char *instance, uin
     return 0;
 }
 
+static zb_fleet_host_t *s_host_of(zb_heap_node_t *node)
+{
+    return (zb_fleet_host_t *)((char *)node - offsetof(zb_fleet_host_t, due));
+}
+
+//  The heap's top with its key made exact: nodes left early by
+//  zb_fleet_deadline_set are put at their deadlines until the top's key is
+//  its host's deadline. NULL when no host has one.
+static zb_heap_node_t *s_top_exact(zb_fleet_t *self)
+{
+    zb_heap_node_t *top;
+    while ((top = zb_heap_top(self->due))) {
+        int64_t at = s_host_deadline(self, s_host_of(top));
+        if (at == top->key)
+            break;
+        s_deadline_put(self, s_host_of(top), at); // later, or out of the heap
+    }
+    return top;
+}
+
 void zb_fleet_sweep(zb_fleet_t *self, int64_t now_mono, int64_t now_wall)
 {
     assert(self);
-    for (zb_heap_node_t *top = zb_heap_top(self->due); top && top->key <= now_mono;
-         top = zb_heap_top(self->due)) {
-        zb_fleet_host_t *host = (zb_fleet_host_t *)((char *)top - offsetof(zb_fleet_host_t, due));
+    for (zb_heap_node_t *top = s_top_exact(self); top && top->key <= now_mono;
+         top = s_top_exact(self)) {
+        zb_fleet_host_t *host = s_host_of(top);
         zb_fleet_conflict_sweep(self, host, now_mono, now_wall);
         if (now_mono >= zb_fleet_silent_at(self, host))
             zb_fleet_host_silent(self, host, now_mono);
         //  Exact now: later than now_mono, or out of the heap.
-        zb_fleet_deadline_set(self, host);
+        s_deadline_put(self, host, s_host_deadline(self, host));
     }
 }
 
@@ -104,6 +137,6 @@ int64_t zb_fleet_deadline(zb_fleet_t *self, int64_t now_mono)
 {
     assert(self);
     int64_t day = now_mono + 86400000;
-    zb_heap_node_t *top = zb_heap_top(self->due);
+    zb_heap_node_t *top = s_top_exact(self);
     return top && top->key < day ? top->key : day;
 }

@@ -5,8 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+//  Keys sit in the array beside their nodes: a sift compares children that
+//  share a cache line instead of following a pointer to each, which at
+//  100,000 hosts (a miss per pointer) was most of the cost of a move.
+typedef struct {
+    int64_t key;
+    zb_heap_node_t *node;
+} s_entry_t;
+
 struct _zb_heap_t {
-    zb_heap_node_t **nodes; // the heap, nodes[0] the smallest key
+    s_entry_t *entries; // the heap, entries[0] the smallest key
     size_t size;
     size_t cap;
 };
@@ -23,70 +31,72 @@ void zb_heap_destroy(zb_heap_t **self_p)
     if (!self)
         return;
     for (size_t i = 0; i < self->size; i++)
-        self->nodes[i]->index = 0;
-    free(self->nodes);
+        self->entries[i].node->index = 0;
+    free(self->entries);
     free(self);
     *self_p = NULL;
 }
 
-static void s_place(zb_heap_t *self, size_t i, zb_heap_node_t *node)
+static void s_place(zb_heap_t *self, size_t i, s_entry_t entry)
 {
-    self->nodes[i] = node;
-    node->index = i + 1;
+    self->entries[i] = entry;
+    entry.node->index = i + 1;
 }
 
 static void s_up(zb_heap_t *self, size_t i)
 {
-    zb_heap_node_t *node = self->nodes[i];
+    s_entry_t entry = self->entries[i];
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (self->nodes[parent]->key <= node->key)
+        if (self->entries[parent].key <= entry.key)
             break;
-        s_place(self, i, self->nodes[parent]);
+        s_place(self, i, self->entries[parent]);
         i = parent;
     }
-    s_place(self, i, node);
+    s_place(self, i, entry);
 }
 
 static void s_down(zb_heap_t *self, size_t i)
 {
-    zb_heap_node_t *node = self->nodes[i];
+    s_entry_t entry = self->entries[i];
     for (;;) {
         size_t child = 2 * i + 1;
         if (child >= self->size)
             break;
-        if (child + 1 < self->size && self->nodes[child + 1]->key < self->nodes[child]->key)
+        if (child + 1 < self->size && self->entries[child + 1].key < self->entries[child].key)
             child++;
-        if (self->nodes[child]->key >= node->key)
+        if (self->entries[child].key >= entry.key)
             break;
-        s_place(self, i, self->nodes[child]);
+        s_place(self, i, self->entries[child]);
         i = child;
     }
-    s_place(self, i, node);
+    s_place(self, i, entry);
 }
 
 int zb_heap_set(zb_heap_t *self, zb_heap_node_t *node, int64_t key)
 {
     assert(self && node);
     if (node->index) {
+        size_t i = node->index - 1;
         int64_t old = node->key;
         node->key = key;
+        self->entries[i].key = key;
         if (key < old)
-            s_up(self, node->index - 1);
+            s_up(self, i);
         else
-            s_down(self, node->index - 1);
+            s_down(self, i);
         return 0;
     }
     if (self->size == self->cap) {
         size_t cap = self->cap ? self->cap * 2 : 64;
-        zb_heap_node_t **nodes = realloc(self->nodes, cap * sizeof(*nodes));
-        if (!nodes)
+        s_entry_t *entries = realloc(self->entries, cap * sizeof(*entries));
+        if (!entries)
             return -1;
-        self->nodes = nodes;
+        self->entries = entries;
         self->cap = cap;
     }
     node->key = key;
-    s_place(self, self->size++, node);
+    s_place(self, self->size++, (s_entry_t){key, node});
     s_up(self, self->size - 1);
     return 0;
 }
@@ -98,18 +108,18 @@ void zb_heap_remove(zb_heap_t *self, zb_heap_node_t *node)
         return;
     size_t i = node->index - 1;
     node->index = 0;
-    zb_heap_node_t *last = self->nodes[--self->size];
-    if (last == node)
+    s_entry_t last = self->entries[--self->size];
+    if (last.node == node)
         return;
     s_place(self, i, last);
     s_up(self, i);
-    s_down(self, last->index - 1);
+    s_down(self, last.node->index - 1);
 }
 
 zb_heap_node_t *zb_heap_top(zb_heap_t *self)
 {
     assert(self);
-    return self->size ? self->nodes[0] : NULL;
+    return self->size ? self->entries[0].node : NULL;
 }
 
 size_t zb_heap_size(zb_heap_t *self)

@@ -24,8 +24,9 @@ struct _zb_policy_t {
     int64_t now_wall;
     zb_store_silence_t *silences; // active and future silences (strings owned)
     size_t silence_count;
-    bool alert_walk; // something held or flapping: walk the services at the tick
-    bool poke;       // the pass made deliveries: wake the delivery threads
+    bool alert_walk;             // something held or flapping: walk the services at the tick
+    bool poke;                   // the pass made deliveries: wake the delivery threads
+    zb_episodes_plan_t episodes; // when zb_episodes' walks are next needed
 };
 
 static void s_wrote(zb_policy_t *self, int rc)
@@ -503,6 +504,7 @@ void zb_policy_tick(zb_policy_t *self, zb_fleet_t *fleet)
     static const zb_episodes_io_t io = {
         .silenced = s_episodes_silenced, .alert = s_episodes_alert, .wrote = s_episodes_wrote};
     zb_episodes_t episodes = {.config = self->config,
+                              .plan = &self->episodes,
                               .store = self->store,
                               .now_wall = self->now_wall,
                               .io = &io,
