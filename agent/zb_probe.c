@@ -427,32 +427,26 @@ static void s_on_ready(zb_probe_t *self)
 //  with the library's words: retrying will not change the certificate.
 static void s_handshake(zb_probe_t *self)
 {
-    bool refused;
     char err[ZB_ERROR_MAX + 1];
-    zb_tls_status_t rc = zb_tls_handshake(self->tls, &refused, err, sizeof(err));
-    int64_t expires = zb_tls_expires(self->tls);
-    if (expires)
-        self->verdict.status.tls_expires = expires; // an expired certificate shows when it expired
-    if (rc == ZB_TLS_OK) {
+    switch (zb_stream_handshake(self->loop, self->fd, self->tls, &self->verdict.status.tls_expires,
+                                err, sizeof(err))) {
+    case ZB_STREAM_SECURE:
         s_on_ready(self);
-        return;
-    }
-    if (rc == ZB_TLS_WANT_READ || rc == ZB_TLS_WANT_WRITE) {
-        if (zb_loop_mod_fd(self->loop, self->fd,
-                           rc == ZB_TLS_WANT_READ ? ZB_LOOP_READ : ZB_LOOP_WRITE) == 0)
-            return;
-        snprintf(err, sizeof(err), "epoll: %s", strerror(errno));
-    }
-    if (rc == ZB_TLS_CLOSED) {
+        break;
+    case ZB_STREAM_HANDSHAKE:
+        break; // s_on_io calls again
+    case ZB_STREAM_CLOSED:
         //  A server going away (or refusing us) between accept and
         //  handshake: a closed connection like any other.
         s_on_peer_closed(self, 0);
-        return;
+        break;
+    case ZB_STREAM_FAILED:
+        s_close(self);
+        s_set_error(self, "%s", err);
+        s_down_now(self, "tls");
+        s_reconnect_later(self);
+        break;
     }
-    s_close(self);
-    s_set_error(self, "%s", err);
-    s_down_now(self, "tls");
-    s_reconnect_later(self);
 }
 
 static void s_on_connected(zb_probe_t *self)
@@ -495,6 +489,7 @@ static void s_connect_addr(zb_probe_t *self)
     assert(self->fd == -1 && self->target.known);
     self->conn = S_CLOSED;
     self->started_us = zb_time_mono_us();
+    zb_target_connecting(&self->target);
     int fd;
     int rc = zb_net_connect(&self->target.addr, &fd);
     if (rc == -1) {

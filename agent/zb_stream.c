@@ -11,6 +11,25 @@
 
 #define ZB_STREAM_DRAIN_MAX 65536 // bytes read before a close, so it is a FIN
 
+zb_stream_handshake_t zb_stream_handshake(zb_loop_t *loop, int fd, zb_tls_t *tls, int64_t *expires,
+                                          char *err, size_t esize)
+{
+    assert(loop && fd != -1 && tls && expires && err);
+    bool refused;
+    zb_tls_status_t rc = zb_tls_handshake(tls, &refused, err, esize);
+    int64_t notafter = zb_tls_expires(tls);
+    if (notafter)
+        *expires = notafter; // an expired certificate shows when it expired
+    if (rc == ZB_TLS_OK)
+        return ZB_STREAM_SECURE;
+    if (rc == ZB_TLS_WANT_READ || rc == ZB_TLS_WANT_WRITE) {
+        if (zb_loop_mod_fd(loop, fd, rc == ZB_TLS_WANT_READ ? ZB_LOOP_READ : ZB_LOOP_WRITE) == 0)
+            return ZB_STREAM_HANDSHAKE;
+        snprintf(err, esize, "epoll: %s", strerror(errno));
+    }
+    return rc == ZB_TLS_CLOSED ? ZB_STREAM_CLOSED : ZB_STREAM_FAILED;
+}
+
 const char *zb_stream_send(int fd, zb_tls_t *tls, const char *data, size_t len, char *error,
                            size_t size)
 {

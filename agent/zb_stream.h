@@ -13,6 +13,21 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    ZB_STREAM_SECURE,    // the TLS session is set up
+    ZB_STREAM_HANDSHAKE, // under way: the loop watches fd for what it waits for
+    ZB_STREAM_CLOSED,    // the peer closed (or refused us) before it was done
+    ZB_STREAM_FAILED     // failed, a certificate refused included: err says why
+} zb_stream_handshake_t;
+
+//  Drives a TLS session's handshake on fd, never blocking: while it is
+//  under way fd is watched in loop for reading or writing, as it needs.
+//  The certificate's notAfter goes to *expires once the peer has shown it
+//  (left alone before). err (size esize) is written for ZB_STREAM_FAILED.
+zb_stream_handshake_t zb_stream_handshake(zb_loop_t *loop, int fd, zb_tls_t *tls, int64_t *expires,
+                                          char *err, size_t esize);
 
 //  Sends all len bytes at once (a ping is small and the socket buffer
 //  empty), never blocking. Returns NULL when they went; else the failure's

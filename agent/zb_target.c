@@ -33,14 +33,18 @@ void zb_target_fini(zb_target_t *self)
     zb_lookup_cancel(&self->lookup);
 }
 
-bool zb_target_ready(zb_target_t *self, const zb_probe_config_t *config, int64_t now)
+bool zb_target_ready(const zb_target_t *self, const zb_probe_config_t *config, int64_t now)
 {
     assert(self && config);
-    if (!config->literal &&
-        (self->lookup || !self->known || self->stale || now >= self->resolve_at))
-        return false;
-    self->fresh = false;
-    return true;
+    return config->literal ||
+           !(self->lookup || !self->known || self->stale || now >= self->resolve_at);
+}
+
+void zb_target_connecting(zb_target_t *self)
+{
+    assert(self && self->known);
+    self->fresh = self->answered;
+    self->answered = false;
 }
 
 int zb_target_lookup(zb_target_t *self, const zb_probe_config_t *config, zb_resolver_fn *fn,
@@ -61,6 +65,7 @@ zb_target_next_t zb_target_resolved(zb_target_t *self, const zb_probe_config_t *
     self->lookup = NULL;
     bool doubted = self->doubted && connected; // a refusal about this connection
     self->doubted = false;
+    self->answered = false;
     if (result->status != ZB_RESOLVE_OK) {
         self->stale = true;
         //  No address to connect to, the name gone, or no answer to tell
@@ -78,7 +83,6 @@ zb_target_next_t zb_target_resolved(zb_target_t *self, const zb_probe_config_t *
     self->addr = result->addr;
     self->known = true;
     self->stale = false;
-    self->fresh = true;
     zb_net_addr_format(&self->addr, addr, size);
     int64_t keep = config->resolve_ms;
     if (!keep) {
@@ -90,8 +94,10 @@ zb_target_next_t zb_target_resolved(zb_target_t *self, const zb_probe_config_t *
     self->resolve_at = now + keep;
     if (moved)
         zb_log_info("%s: %s moved from %s to %s", config->name, config->host, was, addr);
-    if (waiting || (connected && moved))
+    if (waiting || (connected && moved)) {
+        self->answered = true;
         return ZB_TARGET_CONNECT;
+    }
     return doubted ? ZB_TARGET_REFUSED : ZB_TARGET_CARRY_ON;
 }
 

@@ -29,7 +29,8 @@ typedef struct {
     zb_net_addr_t addr;      // where to connect (known)
     bool known;              // a name resolved at least once, or a literal
     bool stale;              // look the name up before the next connect
-    bool fresh;              // addr was looked up for the connect made to it
+    bool answered;           // the last answer said ZB_TARGET_CONNECT: the next connect is its
+    bool fresh;              // the latest connect went to an address looked up for it
     bool doubted;            // addr refused a fresh connect: the lookup under way decides
     int64_t resolve_at;      // monotonic ms: the answer runs out
 } zb_target_t;
@@ -51,9 +52,14 @@ void zb_target_init(zb_target_t *self, zb_resolver_t *resolver, const zb_probe_c
 void zb_target_fini(zb_target_t *self);
 
 //  Whether a connect at now can go to addr without a lookup first: a
-//  literal, or an answer that is there, fresh and not doubted. The connect
-//  then made goes to an address kept from before.
-bool zb_target_ready(zb_target_t *self, const zb_probe_config_t *config, int64_t now);
+//  literal, or an answer that is there, not run out, not stale and not
+//  doubted. A question only: nothing changes.
+bool zb_target_ready(const zb_target_t *self, const zb_probe_config_t *config, int64_t now);
+
+//  A connect to addr starts: after zb_target_ready said yes (to an address
+//  kept from before), or on ZB_TARGET_CONNECT (to the address looked up
+//  for it). Records which, for zb_target_connect_failed.
+void zb_target_connecting(zb_target_t *self);
 
 //  Starts a lookup (none under way) whose result goes to fn, which must
 //  call zb_target_resolved first. Returns -1 when out of memory.

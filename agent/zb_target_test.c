@@ -109,27 +109,37 @@ void zb_target_test(bool verbose)
     assert(!zb_target_ready(&t, &config, now));
     assert(zb_target_resolved(&t, &config, &here, now, true, false, addr, sizeof(addr)) ==
            ZB_TARGET_CONNECT);
-    assert(strcmp(addr, "127.0.0.2:6379") == 0 && t.fresh && !t.stale);
-    assert(zb_target_connect_failed(&t, &config));
+    assert(strcmp(addr, "127.0.0.2:6379") == 0 && !t.stale);
+    zb_target_connecting(&t);
+    assert(t.fresh && zb_target_connect_failed(&t, &config));
 
     //  A connect to the answer kept (5 s at least, without a TTL) is to an
     //  address from before: refused there, the name is looked up again
     //  (stale) instead of a verdict. The answer then says where to go,
     //  and a refusal there is a verdict.
-    assert(zb_target_ready(&t, &config, now + 4999) && !t.fresh);
+    //  Asking changes nothing: only a connect that starts does.
+    assert(zb_target_ready(&t, &config, now + 4999) && zb_target_ready(&t, &config, now + 4999));
+    assert(t.fresh && !t.answered && !t.stale);
     assert(!zb_target_ready(&t, &config, now + 5000));
+    zb_target_connecting(&t);
+    assert(!t.fresh);
     assert(!zb_target_connect_failed(&t, &config) && t.stale);
     assert(!zb_target_ready(&t, &config, now + 1));
     assert(zb_target_resolved(&t, &config, &there, now + 2, true, false, addr, sizeof(addr)) ==
            ZB_TARGET_CONNECT);
     assert(strcmp(addr, "127.0.0.3:6379") == 0);
+    zb_target_connecting(&t);
     assert(zb_target_connect_failed(&t, &config));
 
     //  Beside a held connection: the same answer carries on, another one
-    //  moves the connection.
+    //  moves the connection. An answer that carried on was not looked up
+    //  for the next connect: a refusal there is looked into first.
     assert(zb_target_ready(&t, &config, now + 3));
+    zb_target_connecting(&t);
     assert(zb_target_resolved(&t, &config, &there, now + 4, false, true, addr, sizeof(addr)) ==
            ZB_TARGET_CARRY_ON);
+    zb_target_connecting(&t);
+    assert(!t.fresh);
     assert(zb_target_resolved(&t, &config, &here, now + 5, false, true, addr, sizeof(addr)) ==
            ZB_TARGET_CONNECT);
     assert(strcmp(addr, "127.0.0.2:6379") == 0);

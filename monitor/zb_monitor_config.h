@@ -36,7 +36,8 @@
 //  How a webhook's body looks: the alert JSON itself, or a chat message.
 typedef enum { ZB_TEMPLATE_JSON, ZB_TEMPLATE_SLACK, ZB_TEMPLATE_MATTERMOST } zb_template_t;
 
-//  One alert channel (section alert/<name>): exactly one of exec, webhook.
+//  One alert channel (section alert/<name>): exactly one of exec, webhook,
+//  alertmanager, email (zb_monitor_config_alert.c reads it).
 typedef struct {
     char name[65];           // the user's name for it (a valid zbeat name)
     char exec[1024];         // command line run by /bin/sh -c, or ""
@@ -122,7 +123,8 @@ const char *zb_monitor_config_endpoints_problem(const char *value);
 
 //  Prints the docs' cells of every directive of the monitor section, one
 //  line each ("monitor\tKEY\tTYPE\tDEFAULT\tBOUNDS"), in the order they are
-//  read: `zbeat-monitor --config-table`, for scripts/config_docs.py.
+//  read, then those of an alert channel ("alert\tKEY\t..."):
+//  `zbeat-monitor --config-table`, for scripts/config_docs.py.
 void zb_monitor_config_print_table(FILE *out);
 
 void zb_monitor_config_test(bool verbose);

@@ -290,4 +290,5 @@ void zb_monitor_config_print_table(FILE *out)
 {
     for (size_t i = 0; i < S_DIRECTIVES; i++)
         zb_config_directive_print(out, "monitor", &s_directives[i].d);
+    zb_monitor_config_print_alert(out);
 }

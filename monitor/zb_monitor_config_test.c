@@ -229,6 +229,21 @@ void zb_monitor_config_test(bool verbose)
          ": alert/x/timeout: \"2h\" is out"},
         {"alert\n    x\n        exec = a\n        after = 2h\n", ": alert/x/after: \"2h\" is out"},
         {"alert\n    x\n        exec = a\n    x\n        exec = b\n", ": alert/x: given twice"},
+        //  A key of another kind of channel, even given empty (the table's
+        //  `only`).
+        {"alert\n    x\n        exec = a\n        from = a@b\n",
+         ": alert/x/from: is for email channels only"},
+        {"alert\n    x\n        webhook = http://h/\n        monitor-name = m\n",
+         ": alert/x/monitor-name: is for alertmanager channels only"},
+        {"alert\n    x\n        exec = a\n        template = \"\"\n",
+         ": alert/x/template: is for webhooks only"},
+        {"alert\n    x\n        exec = a\n        header = a\n        header = b\n",
+         ": alert/x/header: is for webhook and alertmanager channels only"},
+        {"alert\n    x\n        email = a@b\n        smtp = smtp://h\n        from = nobody\n",
+         ": alert/x/from: \"nobody\" is not an address"},
+        {"alert\n    x\n        exec = a\n        after = -1s\n", ": alert/x/after: "},
+        {"alert\n    x\n        exec = a\n        timeout\n            y = 1\n",
+         ": alert/x/timeout: expected a value, not a section"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
@@ -240,6 +255,17 @@ void zb_monitor_config_test(bool verbose)
             assert(false);
         }
     }
+
+    //  A value longer than its field is an error, never cut short.
+    char long_text[1400] = "alert\n    x\n        exec = a\n        hosts = web-1";
+    for (int i = 0; i < 100; i++)
+        strcat(long_text, ",web-1"); // 605 bytes of short patterns: valid, but too many
+    strcat(long_text, "\n");
+    assert(s_load_text(&config, long_text, err, sizeof(err)) == -1);
+    assert(strcmp(err, ": alert/x/hosts: is too long") == 0);
+    snprintf(long_text, sizeof(long_text), "alert\n    x\n        exec = %01100d\n", 0);
+    assert(s_load_text(&config, long_text, err, sizeof(err)) == -1);
+    assert(strcmp(err, ": alert/x/exec: is too long") == 0);
 
     zb_monitor_config_defaults(&config);
     assert(zb_monitor_config_set_liveness(&config, "7", "--liveness", err, sizeof(err)) == 0);
