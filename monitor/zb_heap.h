@@ -1,4 +1,4 @@
-/*  zb_heap: an indexed binary min-heap of deadlines.
+/*  zb_heap: an indexed 4-ary min-heap of deadlines.
 
     The fleet keeps one node per host, keyed by when that host must next be
     looked at (goes silent, a name conflict ends); a sweep pops only what

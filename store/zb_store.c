@@ -602,8 +602,16 @@ static zb_store_t *s_open(const char *path, s_mode_t mode, char *err, size_t err
         //  WAL: readers (the CLI) never block the monitor, nor it them.
         //  synchronous=NORMAL: a commit is durable against a process crash;
         //  a power loss may lose the last commits (docs/operations.md).
+        //  cache_size: the writer keeps the hosts' rows and indexes in its
+        //  own cache. SQLite's default (2 MB) holds a few thousand hosts;
+        //  past that every last-heard checkpoint read its pages back from
+        //  the OS, 40 us a row at 100,000 hosts. Pages are allocated as
+        //  used, so a small fleet does not pay for the bound.
         if (s_exec(self, "PRAGMA journal_mode = WAL", "journal_mode") != 0 ||
-            s_exec(self, "PRAGMA synchronous = NORMAL", "synchronous") != 0 || s_migrate(self) != 0)
+            s_exec(self, "PRAGMA synchronous = NORMAL", "synchronous") != 0 ||
+            s_exec(self, "PRAGMA cache_size = -" ZB_STORE_STR(ZB_STORE_CACHE_KIB), "cache_size") !=
+                0 ||
+            s_migrate(self) != 0)
             goto failed;
         //  Ours from now on (once: it is a write).
         if (id != ZB_STORE_APPLICATION_ID &&

@@ -27,6 +27,7 @@
 #define ZB_STORE_APPLICATION_ID 2053530977
 #define ZB_STORE_STR_(x) #x
 #define ZB_STORE_STR(x) ZB_STORE_STR_(x)
+#define ZB_STORE_CACHE_KIB 65536 // the writer's page cache bound (zb_store_open)
 
 //  The fixed statements, prepared at open. Reads come first: a read-only
 //  store prepares only those.
