@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 //  Requests of one group (one monitor) in flight at once, at most.
-#define ZB_CLI_FETCH_GROUP_MAX 2
+#define ZB_CLI_FETCH_GROUP_MAX 4
 
 typedef struct _zb_cli_fetch_t zb_cli_fetch_t;
 
