@@ -302,11 +302,12 @@ class CliRemoteTest(HttpCase):
     def test_status_asks_only_for_its_hosts(self):
         """Who heard a host last comes from GET /api/v1/hosts?host=... for
         the hosts of the answers, never from every host of a monitor (b
-        has 2000). shared-1 is silent on a but b heard it since (alive
-        there): not a problem; shared-2 the other way round."""
+        has 2000, 667 of them silent: two questions of at most 500 names
+        each). shared-1 is silent on a but b heard it since (alive there):
+        not a problem; shared-2 the other way round."""
         a, b = self.secure_monitor("a"), self.secure_monitor("b")
         t, old = now_ms(), now_ms() - 600000
-        silent_b = ["host-0100", "host-0200", "host-0300"]
+        silent_b = ["host-%04d" % i for i in range(0, 2000, 3)]
         self.put_hosts(b, [("host-%04d" % i, "alive", t) for i in range(2000)
                            if "host-%04d" % i not in silent_b] +
                        [(h, "silent", old) for h in silent_b] +
@@ -321,6 +322,7 @@ class CliRemoteTest(HttpCase):
         #  Filtered answers: every host they name is asked about (a
         #  monitor may have heard last a host it does not list).
         self.assertEqual(gate.hosts_asked(), set(silent_b + ["shared-1", "shared-2", "web-9"]))
+        self.assertEqual(len([p for p in gate.paths if p.startswith("/api/v1/hosts")]), 2)
         #  Unfiltered, each monitor's answer holds every host it knows: only
         #  the hosts both name are asked about.
         del gate.paths[:]
