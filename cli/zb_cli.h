@@ -34,12 +34,17 @@ typedef struct {
 //  `zbeat status` works on a packaged host without --db.
 #define ZB_CLI_PACKAGED_DB "/var/lib/zbeat/zbeat.db"
 
+//  --dedup-window at most: wider would merge distinct outages of a flapping
+//  service.
+#define ZB_CLI_DEDUP_MAX_MS (3600 * 1000)
+
 typedef struct {
     const char *db;
     const char *url;           // --url: monitors' HTTP API, comma-separated (zb_cli_remote.c)
     const char *user;          // --user: HTTP Basic
     const char *password_file; // --password-file (else $ZBEAT_PASSWORD)
     const char *cacert;        // --cacert: the CA that signed the monitors' certificates
+    int64_t dedup_ms;          // --dedup-window: outages merged across monitors; -1 default
     const char *command;
     const char *action; // silence: add | list | remove; hosts: forget
     const char *target; // silence remove: the id; hosts forget: the host

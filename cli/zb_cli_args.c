@@ -89,6 +89,7 @@ int zb_cli_parse(int argc, char *argv[], zb_cli_args_t *args)
 {
     memset(args, 0, sizeof(*args));
     zb_store_query_init(&args->query);
+    args->dedup_ms = -1;
     bool json = false, csv = false;
     const char *extra = NULL;
     for (int i = 1; i < argc; i++) {
@@ -105,7 +106,13 @@ int zb_cli_parse(int argc, char *argv[], zb_cli_args_t *args)
             args->password_file = value;
         else if ((value = s_value(argc, argv, &i, "--cacert", &missing)))
             args->cacert = value;
-        else if ((value = s_value(argc, argv, &i, "--host", &missing)))
+        else if ((value = s_value(argc, argv, &i, "--dedup-window", &missing))) {
+            if (zb_time_parse_duration(value, &args->dedup_ms) != 0 ||
+                args->dedup_ms > ZB_CLI_DEDUP_MAX_MS)
+                return zb_cli_bad("--dedup-window: \"%.80s\" is not a duration from 0s to 1h "
+                                  "(e.g. 5s, 500ms)",
+                                  value);
+        } else if ((value = s_value(argc, argv, &i, "--host", &missing)))
             args->host = value;
         else if ((value = s_value(argc, argv, &i, "--service", &missing)))
             args->service = value;
@@ -207,6 +214,8 @@ int zb_cli_parse(int argc, char *argv[], zb_cli_args_t *args)
         return zb_cli_bad("monitor reads a database: with --url, status shows each monitor");
     if (args->url && args->explain)
         return zb_cli_bad("--explain reads a database, not --url");
+    if (args->dedup_ms >= 0 && (!args->url || strcmp(args->command, "outages") != 0))
+        return zb_cli_bad("--dedup-window is for outages with --url (several monitors)");
     if (!args->db && !args->url) {
         //  $ZBEAT_DB, then the packaged path when it is there, then the
         //  working directory (docs/cli.md). A packaged directory the user
@@ -223,9 +232,10 @@ int zb_cli_parse(int argc, char *argv[], zb_cli_args_t *args)
 //  option nor an option's value), or 0 when there is none.
 int zb_cli_command_at(int argc, char *argv[])
 {
-    static const char *const valued[] = {
-        "--db",    "--host", "--service", "--for",           "--reason", "--since", "--until",
-        "--limit", "--url",  "--user",    "--password-file", "--cacert", "--state"};
+    static const char *const valued[] = {"--db",     "--host",        "--service",       "--for",
+                                         "--reason", "--since",       "--until",         "--limit",
+                                         "--url",    "--user",        "--password-file", "--cacert",
+                                         "--state",  "--dedup-window"};
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] != '-' || argv[i][1] == '\0')
             return i;

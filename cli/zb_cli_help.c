@@ -41,7 +41,7 @@ void zb_cli_usage(FILE *out)
             "  --db PATH      database (default $ZBEAT_DB, then " ZB_CLI_PACKAGED_DB "\n"
             "                 when it exists, then ./zbeat.db)\n"
             "  --json, --csv  machine-readable output (docs/cli.md)\n"
-            "  --url URL[,URL]  ask running monitors' HTTP API instead (merged);\n"
+            "  --url URL[,URL]  ask running monitors' HTTP API instead (at once, merged);\n"
             "                 --user NAME (password: $ZBEAT_PASSWORD or --password-file\n"
             "                 FILE), --cacert FILE (docs/cli.md, Remote monitors)\n"
             "  WHEN           a duration before now (2h, 30d) or RFC 3339 UTC time\n"
@@ -78,6 +78,8 @@ static const struct {
      "  --open                 only outages not ended yet\n"
      "  --limit N              at most N rows\n"
      "  --explain              print the query plan instead\n"
+     "  --dedup-window D       with --url URL,URL: one outage two monitors recorded\n"
+     "                         (starts at most D apart, default 5s) shows once\n"
      "  WHEN                   a duration before now (2h, 30d) or RFC 3339 UTC time\n"
      "                         (2026-11-01T00:00:00Z, 2026-11-01)\n"},
     {"hosts", "usage: " ZB_CLI_NAME " [--db PATH] hosts [--json | --csv]\n"

@@ -2,12 +2,15 @@
     (docs/cli.md, "Remote monitors") instead of a database file.
 
     One URL: the same output as the local command. Several (shards, or a
-    redundant pair): each is asked, and the answers merged:
+    redundant pair): all are asked at once (zb_cli_fetch), and the answers
+    merged:
     - status and hosts: the union of hosts; a host more than one monitor
-      reports is taken whole from the one that heard it last (last_seen);
+      reports is taken whole from the one that heard it last (last_seen).
+      status asks the monitors for the last_seen of its answers' hosts
+      only (GET /api/v1/hosts?host=NAME,...), never for every host;
     - outages: newest first; one outage recorded by two monitors (same
-      host, service and kind, starts within S_SAME_OUTAGE_MS) shows once,
-      the ended record preferred;
+      host, service and kind, starts within --dedup-window, by default
+      S_SAME_OUTAGE_MS) shows once, the ended record preferred;
     - report: one row per host and service, the first monitor's that has it;
     - alerts: newest first, an alert ID seen twice shown once;
     - silence list: every monitor's; silence add and hosts forget go to each.
@@ -15,22 +18,24 @@
     answer, and the exit code is 3 (a partial answer). None answering: 1.
 */
 #include "zb_cli.h"
+#include "zb_cli_fetch.h"
+#include "zb_msg.h"
 #include "zb_query.h"
 #include "zb_text.h"
 #include "zb_time.h"
 
-#include <curl/curl.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define S_MONITORS_MAX 16
-#define S_ANSWER_MAX (256 * 1024 * 1024) // bytes of one answer, at most
-#define S_CONNECT_TIMEOUT_S 5
-#define S_TIMEOUT_S 120
-#define S_SAME_OUTAGE_MS 5000 // two monitors' records of one outage start this close
+#define S_SAME_OUTAGE_MS 5000 // default --dedup-window: two records of one outage start this close
 #define S_EXIT_PARTIAL 3
+//  GET /api/v1/hosts?host=NAME,...: names in one question, at most (the
+//  monitor takes 1000) and bytes of the list (its request line and headers
+//  fit in 16 KiB).
+#define S_LOOKUP_NAMES_MAX 500
+#define S_LOOKUP_BYTES_MAX 6000
 
 typedef struct {
     char url[512]; // without a trailing slash
@@ -43,32 +48,8 @@ typedef struct {
     s_monitor_t monitors[S_MONITORS_MAX];
     size_t count;
     char password[512];
-    CURL *curl;
+    zb_cli_fetch_t *fetch;
 } s_remote_t;
-
-typedef struct {
-    char *data;
-    size_t len;
-    bool too_big;
-} s_body_t;
-
-static size_t s_on_data(char *data, size_t size, size_t n, void *arg)
-{
-    s_body_t *body = arg;
-    size_t len = size * n;
-    if (body->len + len > S_ANSWER_MAX) {
-        body->too_big = true;
-        return 0;
-    }
-    char *grown = realloc(body->data, body->len + len + 1);
-    if (!grown)
-        return 0;
-    memcpy(grown + body->len, data, len);
-    body->data = grown;
-    body->len += len;
-    body->data[body->len] = '\0';
-    return len;
-}
 
 //  One line on stderr about a monitor: an error when it is the only one,
 //  else a warning (the others answer).
@@ -79,99 +60,73 @@ static void s_say(s_remote_t *self, const char *url, const char *what)
     fprintf(stderr, ZB_CLI_NAME ": %s%s: %s\n", self->count > 1 ? "warning: " : "", url, safe);
 }
 
-//  Asks one monitor: method path (with its query), body (JSON) or NULL.
-//  Returns the answer's JSON, or NULL having said why.
-static json_t *s_ask(s_remote_t *self, const char *url, const char *method, const char *path,
-                     const char *body)
+//  A question to monitor m: its URL and path, in a new string.
+static int s_request(s_remote_t *self, zb_cli_request_t *request, size_t m, const char *method,
+                     const char *path, const char *body)
 {
-    char full[2048];
-    snprintf(full, sizeof(full), "%s%s", url, path);
-    s_body_t answer = {0};
-    CURL *curl = self->curl;
-    curl_easy_reset(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, full);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)S_CONNECT_TIMEOUT_S);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)S_TIMEOUT_S);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s_on_data);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-#ifdef CURLOPT_PROTOCOLS_STR
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-    if (self->args->cacert)
-        curl_easy_setopt(curl, CURLOPT_CAINFO, self->args->cacert);
-    if (self->args->user) {
-        curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(curl, CURLOPT_USERNAME, self->args->user);
-        curl_easy_setopt(curl, CURLOPT_PASSWORD, self->password);
+    size_t size = strlen(self->monitors[m].url) + strlen(path) + 1;
+    char *url = malloc(size);
+    if (!url) {
+        fprintf(stderr, ZB_CLI_NAME ": out of memory\n");
+        return -1;
     }
-    struct curl_slist *headers = NULL;
-    if (body) {
-        //  The monitor wants JSON for a change (its guard against CSRF).
-        headers = curl_slist_append(headers, "Content-Type: application/json");
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    }
-    CURLcode rc = curl_easy_perform(curl);
-    long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(headers);
-    json_t *json = NULL;
-    char why[600];
-    if (rc != CURLE_OK)
-        snprintf(why, sizeof(why), "%s%s", answer.too_big ? "answer too large: " : "",
-                 curl_easy_strerror(rc));
-    else {
-        json = answer.data ? json_loadb(answer.data, answer.len, 0, NULL) : NULL;
-        const char *error = json_string_value(json_object_get(json, "error"));
-        if (status == 401)
-            snprintf(why, sizeof(why), "authentication failed%s",
-                     self->args->user ? "" : " (give --user and a password)");
-        else if (status == 403)
-            snprintf(why, sizeof(why), "forbidden: %s",
-                     error ? error : "the admin role is needed for this");
-        else if (status != 200)
-            snprintf(why, sizeof(why), "HTTP %ld: %s", status, error ? error : "no answer");
-        else if (!json)
-            snprintf(why, sizeof(why), "the answer is not JSON");
-    }
-    free(answer.data);
-    if (rc == CURLE_OK && status == 200 && json)
-        return json;
-    json_decref(json);
-    s_say(self, url, why);
-    return NULL;
+    snprintf(url, size, "%s%s", self->monitors[m].url, path);
+    *request = (zb_cli_request_t){.group = m, .url = url, .method = method, .body = body};
+    return 0;
 }
 
-//  Asks every monitor; false when none answered.
+//  Asks every question at once. A monitor that fails one is named once (in
+//  the order asked) and failed: its answers of this round are dropped.
+static void s_round(s_remote_t *self, zb_cli_request_t *requests, size_t count)
+{
+    zb_cli_fetch_run(self->fetch, requests, count, self->count);
+    for (size_t i = 0; i < count; i++) {
+        s_monitor_t *m = &self->monitors[requests[i].group];
+        if (!requests[i].answer && requests[i].why[0] && !m->failed)
+            s_say(self, m->url, requests[i].why);
+        m->failed = m->failed || !requests[i].answer;
+    }
+    for (size_t i = 0; i < count; i++)
+        if (self->monitors[requests[i].group].failed) {
+            json_decref(requests[i].answer);
+            requests[i].answer = NULL;
+        }
+}
+
+//  Frees the questions' URLs and answers left.
+static void s_requests_free(zb_cli_request_t *requests, size_t count)
+{
+    for (size_t i = 0; requests && i < count; i++) {
+        free(requests[i].url);
+        json_decref(requests[i].answer);
+    }
+}
+
+//  Asks every monitor (that has not failed) the same question, all at
+//  once; false when none answered.
 static bool s_ask_all(s_remote_t *self, const char *method, const char *path, const char *body)
 {
+    zb_cli_request_t requests[S_MONITORS_MAX];
+    size_t n = 0;
+    for (size_t m = 0; m < self->count; m++) {
+        json_decref(self->monitors[m].answer);
+        self->monitors[m].answer = NULL;
+        if (!self->monitors[m].failed &&
+            s_request(self, &requests[n], m, method, path, body) != 0) {
+            s_requests_free(requests, n);
+            return false;
+        }
+        n += self->monitors[m].failed ? 0 : 1;
+    }
+    s_round(self, requests, n);
     bool any = false;
-    for (size_t i = 0; i < self->count; i++) {
-        s_monitor_t *m = &self->monitors[i];
-        json_decref(m->answer);
-        m->answer = m->failed ? NULL : s_ask(self, m->url, method, path, body);
-        m->failed = m->failed || !m->answer;
-        any = any || m->answer;
+    for (size_t i = 0; i < n; i++) {
+        self->monitors[requests[i].group].answer = requests[i].answer;
+        requests[i].answer = NULL;
+        any = any || self->monitors[requests[i].group].answer;
     }
+    s_requests_free(requests, n);
     return any;
-}
-
-//  Appends "name=value&" (value percent-encoded) to a query.
-static void s_param(char *query, size_t size, const char *name, const char *value)
-{
-    size_t len = strlen(query);
-    len += (size_t)snprintf(query + len, size > len ? size - len : 0,
-                            "%s%s=", strchr(query, '?') ? "&" : "?", name);
-    for (const unsigned char *p = (const unsigned char *)value; *p && len + 4 < size; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            strchr("-._~*", *p))
-            query[len++] = (char)*p;
-        else
-            len += (size_t)snprintf(query + len, size - len, "%%%02X", *p);
-    }
-    query[len] = '\0';
 }
 
 //  The API takes whole seconds: since rounds down, until up (never less).
@@ -179,7 +134,7 @@ static void s_param_time(char *query, size_t size, const char *name, int64_t ms,
 {
     char when[48];
     zb_time_format_rfc3339(up ? ms + 999 : ms, when, sizeof(when));
-    s_param(query, size, name, when);
+    zb_cli_fetch_param(query, size, name, when);
 }
 
 //  --------------------------------------------------------------------------
@@ -239,31 +194,29 @@ static json_t **s_elements(s_remote_t *self, const char *member, size_t *count)
     return items;
 }
 
-//  For each host, the monitor that heard it last (from GET /api/v1/hosts
-//  answers held in hosts[]): returns whether monitor m is it for host.
-static bool s_owner(json_t **hosts, size_t count, size_t m, const char *host)
+//  Notes monitor m's hosts (rows of GET /api/v1/hosts) in owners, {host:
+//  [monitor, last_seen]}: the monitor that heard each host last, of equals
+//  the first asked (notes come in the monitors' order).
+static void s_owners_note(json_t *owners, size_t m, json_t *rows)
 {
-    int64_t best = INT64_MIN;
-    size_t owner = m;
-    for (size_t i = 0; i < count; i++) {
-        size_t k;
-        json_t *o;
-        json_array_foreach(hosts[i], k, o)
-        {
-            if (s_strcmp_null(zb_cli_json_text(o, "host"), host) != 0)
-                continue;
-            int64_t seen = zb_cli_json_ms(o, "last_seen", 0);
-            if (seen > best) {
-                best = seen;
-                owner = i;
-            }
-        }
+    size_t i;
+    json_t *o;
+    json_array_foreach(rows, i, o)
+    {
+        const char *host = zb_cli_json_text(o, "host");
+        if (!host)
+            continue;
+        int64_t seen = zb_cli_json_ms(o, "last_seen", 0);
+        json_t *best = json_object_get(owners, host);
+        if (!best || seen > json_integer_value(json_array_get(best, 1)))
+            json_object_set_new(owners, host, json_pack("[I,I]", (json_int_t)m, (json_int_t)seen));
     }
-    return owner == m;
 }
 
-//  status / hosts: each host's rows from its freshest monitor.
-static json_t *s_merge_hosts(s_remote_t *self, json_t **hosts)
+//  status / hosts: each host's rows from the monitor that heard it last
+//  (owners, see s_owners_note); a host owners does not name is only one
+//  monitor's.
+static json_t *s_merge_hosts(s_remote_t *self, json_t *owners)
 {
     size_t count;
     json_t **items = s_elements(self, NULL, &count);
@@ -272,23 +225,162 @@ static json_t *s_merge_hosts(s_remote_t *self, json_t **hosts)
     size_t kept = 0;
     for (size_t m = 0, at = 0; m < self->count; m++) {
         size_t n = json_array_size(self->monitors[m].answer);
-        for (size_t i = 0; i < n; i++, at++)
-            if (s_owner(hosts, self->count, m, zb_cli_json_text(items[at], "host")))
+        for (size_t i = 0; i < n; i++, at++) {
+            const char *host = zb_cli_json_text(items[at], "host");
+            json_t *best = host && owners ? json_object_get(owners, host) : NULL;
+            if (!best || json_integer_value(json_array_get(best, 0)) == (json_int_t)m)
                 items[kept++] = items[at];
+        }
     }
     json_t *out = s_sorted(items, kept, s_by_host_service);
     free(items);
     return out;
 }
 
-static bool s_same_outage(const json_t *a, const json_t *b)
+static int s_strcmp_ptr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+//  The hosts whose owner must be asked: each named once, sorted. With
+//  complete answers (every host row of the hosts each monitor knows is in
+//  its answer: no state or service filter, no page cut) only those that
+//  several monitors name; else every one (a monitor may know a host its
+//  answer left out, and have heard it last).
+static char **s_lookup_names(s_remote_t *self, bool complete, size_t *count)
+{
+    json_t *named = json_object(); // host -> [last monitor naming it, monitors naming it]
+    char **names = NULL;
+    *count = 0;
+    for (size_t m = 0; named && m < self->count; m++) {
+        size_t i;
+        json_t *o;
+        json_array_foreach(self->monitors[m].answer, i, o)
+        {
+            const char *host = zb_cli_json_text(o, "host");
+            //  The monitor refuses what is not a host name: such a host
+            //  (written to a database by hand) keeps every monitor's rows.
+            if (!host || !zb_name_valid(host))
+                continue;
+            json_t *seen = json_object_get(named, host);
+            if (!seen)
+                json_object_set_new(named, host, json_pack("[I,I]", (json_int_t)m, (json_int_t)1));
+            else if (json_integer_value(json_array_get(seen, 0)) != (json_int_t)m) {
+                json_array_set_new(seen, 0, json_integer((json_int_t)m));
+                json_array_set_new(seen, 1,
+                                   json_integer(json_integer_value(json_array_get(seen, 1)) + 1));
+            }
+        }
+    }
+    names = named ? calloc(json_object_size(named) + 1, sizeof(*names)) : NULL;
+    bool short_of_memory = !names;
+    const char *host;
+    json_t *seen;
+    json_object_foreach(names ? named : NULL, host, seen)
+    {
+        if (complete && json_integer_value(json_array_get(seen, 1)) < 2)
+            continue;
+        if (!(names[*count] = strdup(host))) {
+            short_of_memory = true;
+            break;
+        }
+        (*count)++;
+    }
+    if (short_of_memory) {
+        //  No list rather than a short one: the caller says so.
+        for (size_t i = 0; names && i < *count; i++)
+            free(names[i]);
+        free(names);
+        names = NULL;
+        *count = 0;
+    }
+    json_decref(named);
+    if (names)
+        qsort(names, *count, sizeof(*names), s_strcmp_ptr);
+    return names;
+}
+
+//  Who heard each host of the answers last, without every host of every
+//  monitor: GET /api/v1/hosts?host=NAME,NAME,... of every answering monitor,
+//  for the hosts s_lookup_names gives. *owners_p: the owners (s_owners_note),
+//  or NULL when no host needs one (one monitor answered; shards that share
+//  no host). A monitor that fails to answer is failed, its rows dropped.
+//  Returns 0, or -1 (said) out of memory.
+static int s_lookup_owners(s_remote_t *self, bool complete, json_t **owners_p)
+{
+    size_t answering = 0, count = 0, n = 0, alloc = 0;
+    *owners_p = NULL;
+    for (size_t m = 0; m < self->count; m++)
+        answering += self->monitors[m].answer ? 1 : 0;
+    if (answering < 2)
+        return 0;
+    int rc = -1;
+    char **names = s_lookup_names(self, complete, &count);
+    zb_cli_request_t *requests = NULL;
+    char *path = malloc(S_LOOKUP_BYTES_MAX + 100);
+    if (!names || !path)
+        goto done;
+    for (size_t m = 0; m < self->count; m++) {
+        if (!self->monitors[m].answer)
+            continue;
+        for (size_t at = 0; at < count;) {
+            size_t len = (size_t)snprintf(path, 100, "/api/v1/hosts?host=");
+            for (size_t k = 0; at < count && k < S_LOOKUP_NAMES_MAX; k++, at++) {
+                size_t name = strlen(names[at]);
+                if (k > 0 && len + 1 + name > S_LOOKUP_BYTES_MAX)
+                    break;
+                len += (size_t)snprintf(path + len, S_LOOKUP_BYTES_MAX + 100 - len, "%s%s",
+                                        k ? "," : "", names[at]);
+            }
+            if (n == alloc) {
+                alloc = alloc ? 2 * alloc : 16;
+                zb_cli_request_t *grown = realloc(requests, alloc * sizeof(*requests));
+                if (!grown)
+                    goto done;
+                requests = grown;
+            }
+            if (s_request(self, &requests[n], m, "GET", path, NULL) != 0)
+                goto done;
+            n++;
+        }
+    }
+    if (n == 0) {
+        rc = 0; // no host to ask about
+        goto done;
+    }
+    s_round(self, requests, n);
+    json_t *owners = json_object();
+    for (size_t i = 0; owners && i < n; i++)
+        if (requests[i].answer)
+            s_owners_note(owners, requests[i].group, requests[i].answer);
+    //  A monitor failed here: its rows go too.
+    for (size_t m = 0; m < self->count; m++)
+        if (self->monitors[m].failed) {
+            json_decref(self->monitors[m].answer);
+            self->monitors[m].answer = NULL;
+        }
+    *owners_p = owners;
+    rc = owners ? 0 : -1;
+done:
+    if (rc != 0)
+        fprintf(stderr, ZB_CLI_NAME ": out of memory\n");
+    s_requests_free(requests, n);
+    free(requests);
+    free(path);
+    for (size_t i = 0; names && i < count; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+static bool s_same_outage(const json_t *a, const json_t *b, int64_t window_ms)
 {
     if (s_strcmp_null(zb_cli_json_text(a, "host"), zb_cli_json_text(b, "host")) ||
         s_strcmp_null(zb_cli_json_text(a, "service"), zb_cli_json_text(b, "service")) ||
         s_strcmp_null(zb_cli_json_text(a, "kind"), zb_cli_json_text(b, "kind")))
         return false;
     int64_t x = zb_cli_json_ms(a, "started_at", 0), y = zb_cli_json_ms(b, "started_at", 0);
-    return (x > y ? x - y : y - x) <= S_SAME_OUTAGE_MS;
+    return (x > y ? x - y : y - x) <= window_ms;
 }
 
 static json_t *s_merge_outages(s_remote_t *self, int64_t limit)
@@ -297,6 +389,7 @@ static json_t *s_merge_outages(s_remote_t *self, int64_t limit)
     json_t **items = s_elements(self, NULL, &count);
     if (!items)
         return NULL;
+    int64_t window_ms = self->args->dedup_ms >= 0 ? self->args->dedup_ms : S_SAME_OUTAGE_MS;
     s_time_key = "started_at";
     qsort(items, count, sizeof(*items), s_newest_first);
     json_t *out = json_array();
@@ -304,7 +397,7 @@ static json_t *s_merge_outages(s_remote_t *self, int64_t limit)
         bool seen = false;
         for (size_t k = 0; k < json_array_size(out) && !seen; k++) {
             json_t *o = json_array_get(out, k);
-            if (!s_same_outage(o, items[i]))
+            if (!s_same_outage(o, items[i], window_ms))
                 continue;
             //  The record that saw the end says more.
             if (json_is_null(json_object_get(o, "ended_at")) &&
@@ -347,64 +440,89 @@ static bool s_same_alert(const json_t *a, const json_t *b)
 //  --------------------------------------------------------------------------
 //  Commands
 
-static int s_status(s_remote_t *self, bool hosts_only)
+//  hosts: every monitor's list, each host from the monitor that heard it
+//  last (the lists themselves say when).
+static int s_hosts(s_remote_t *self)
 {
-    //  Whose host is whose needs every monitor's hosts (last_seen).
-    json_t *hosts[S_MONITORS_MAX] = {NULL}, *monitors = json_array(), *summaries = json_array();
-    int rc = 1;
+    if (!s_ask_all(self, "GET", "/api/v1/hosts", NULL))
+        return 1;
+    json_t *owners = json_object();
+    for (size_t m = 0; owners && m < self->count; m++)
+        s_owners_note(owners, m, self->monitors[m].answer);
+    json_t *rows = owners ? s_merge_hosts(self, owners) : NULL;
+    int rc = rows ? zb_cli_hosts_print(rows, self->args) : 1;
+    if (!rows)
+        fprintf(stderr, ZB_CLI_NAME ": out of memory\n");
+    json_decref(rows);
+    json_decref(owners);
+    return rc;
+}
+
+//  status: one round (every monitor's rows, and in a table its own line and
+//  counts), then, when several answered, who heard which host last.
+static int s_status(s_remote_t *self)
+{
+    const zb_cli_args_t *args = self->args;
+    bool table = args->format == ZB_CLI_TABLE;
     //  The monitors filter (the problems only, by default, in a table):
     //  not every row of a large fleet crosses the network.
     zb_query_filter_t filter;
-    zb_cli_status_filter(self->args, &filter);
+    zb_cli_status_filter(args, &filter);
     char path[600] = "/api/v1/status", counts[400] = "/api/v1/summary";
     if (filter.states)
-        s_param(path, sizeof(path), "state", filter.states);
+        zb_cli_fetch_param(path, sizeof(path), "state", filter.states);
     if (filter.host) {
-        s_param(path, sizeof(path), "host", filter.host);
-        s_param(counts, sizeof(counts), "host", filter.host);
+        zb_cli_fetch_param(path, sizeof(path), "host", filter.host);
+        zb_cli_fetch_param(counts, sizeof(counts), "host", filter.host);
     }
     if (filter.service) {
-        s_param(path, sizeof(path), "service", filter.service);
-        s_param(counts, sizeof(counts), "service", filter.service);
+        zb_cli_fetch_param(path, sizeof(path), "service", filter.service);
+        zb_cli_fetch_param(counts, sizeof(counts), "service", filter.service);
     }
-    if (!s_ask_all(self, "GET", "/api/v1/hosts", NULL))
+    //  Each monitor's questions: its rows; in a table also its line and counts.
+    zb_cli_request_t requests[3 * S_MONITORS_MAX] = {{0}};
+    size_t n = 0, each = table ? 3 : 1;
+    int rc = 1;
+    json_t *owners = NULL, *monitors = json_array(), *summaries = json_array();
+    for (size_t m = 0; m < self->count; m++) {
+        if (s_request(self, &requests[n], m, "GET", path, NULL) != 0 ||
+            (table && s_request(self, &requests[n + 1], m, "GET", "/api/v1/monitor", NULL) != 0) ||
+            (table && s_request(self, &requests[n + 2], m, "GET", counts, NULL) != 0))
+            goto done;
+        n += each;
+    }
+    s_round(self, requests, n);
+    //  Complete answers hold every host row their monitor has (none left
+    //  out by a state or service filter, or a page's end).
+    bool complete = !filter.states && !filter.service;
+    for (size_t i = 0; i < n; i += each) {
+        s_monitor_t *mon = &self->monitors[requests[i].group];
+        mon->answer = requests[i].answer;
+        requests[i].answer = NULL;
+        complete = complete && !requests[i].more;
+    }
+    if (s_lookup_owners(self, complete, &owners) != 0)
         goto done;
-    for (size_t m = 0; m < self->count; m++)
-        hosts[m] = json_incref(self->monitors[m].answer);
-    if (!hosts_only && self->args->format == ZB_CLI_TABLE) {
-        for (size_t m = 0; m < self->count; m++) {
-            s_monitor_t *mon = &self->monitors[m];
-            json_t *row =
-                mon->failed ? NULL : s_ask(self, mon->url, "GET", "/api/v1/monitor", NULL);
-            json_t *summary = row ? s_ask(self, mon->url, "GET", counts, NULL) : NULL;
-            mon->failed = mon->failed || !row || !summary;
-            if (row && summary) {
-                json_array_append_new(monitors, row);
-                json_array_append_new(summaries, summary);
-            } else {
-                json_decref(row);
-                json_decref(summary);
-            }
+    const char *urls[S_MONITORS_MAX];
+    size_t answered = 0;
+    for (size_t i = 0; i < n; i += each) {
+        s_monitor_t *mon = &self->monitors[requests[i].group];
+        if (!mon->answer)
+            continue;
+        urls[answered++] = mon->url;
+        if (table) {
+            json_array_append(monitors, requests[i + 1].answer);
+            json_array_append(summaries, requests[i + 2].answer);
         }
     }
-    if (!hosts_only && !s_ask_all(self, "GET", path, NULL))
+    if (answered == 0)
         goto done;
-    json_t *rows = s_merge_hosts(self, hosts);
-    if (hosts_only)
-        rc = zb_cli_hosts_print(rows, self->args);
-    else {
-        const char *urls[S_MONITORS_MAX];
-        size_t n = 0;
-        for (size_t m = 0; m < self->count; m++)
-            if (!self->monitors[m].failed)
-                urls[n++] = self->monitors[m].url;
-        rc = zb_cli_status_print(rows, monitors, summaries, self->count > 1 ? urls : NULL,
-                                 self->args);
-    }
+    json_t *rows = s_merge_hosts(self, owners);
+    rc = zb_cli_status_print(rows, monitors, summaries, self->count > 1 ? urls : NULL, args);
     json_decref(rows);
 done:
-    for (size_t m = 0; m < self->count; m++)
-        json_decref(hosts[m]);
+    s_requests_free(requests, sizeof(requests) / sizeof(requests[0]));
+    json_decref(owners);
     json_decref(monitors);
     json_decref(summaries);
     return rc;
@@ -416,20 +534,20 @@ static int s_outages(s_remote_t *self)
     const zb_store_query_t *q = &args->query;
     char path[1024] = "/api/v1/outages";
     if (args->host)
-        s_param(path, sizeof(path), "host", args->host);
+        zb_cli_fetch_param(path, sizeof(path), "host", args->host);
     if (args->service)
-        s_param(path, sizeof(path), "service", args->service);
+        zb_cli_fetch_param(path, sizeof(path), "service", args->service);
     if (q->since_ms != ZB_STORE_NO_TIME)
         s_param_time(path, sizeof(path), "since", q->since_ms, false);
     if (q->until_ms != ZB_STORE_NO_TIME)
         s_param_time(path, sizeof(path), "until", q->until_ms, true);
     if (q->open_only)
-        s_param(path, sizeof(path), "open", "true");
+        zb_cli_fetch_param(path, sizeof(path), "open", "true");
     char limit[32];
     //  The API pages (at most 10000); --limit beyond: the first 10000.
     snprintf(limit, sizeof(limit), "%lld",
              (long long)(q->limit && q->limit < 10000 ? q->limit : 10000));
-    s_param(path, sizeof(path), "limit", limit);
+    zb_cli_fetch_param(path, sizeof(path), "limit", limit);
     if (!s_ask_all(self, "GET", path, NULL))
         return 1;
     json_t *rows = s_merge_outages(self, q->limit);
@@ -449,7 +567,7 @@ static int s_report(s_remote_t *self)
     s_param_time(path, sizeof(path), "since", since, false);
     s_param_time(path, sizeof(path), "until", until, true);
     if (args->host)
-        s_param(path, sizeof(path), "host", args->host);
+        zb_cli_fetch_param(path, sizeof(path), "host", args->host);
     if (!s_ask_all(self, "GET", path, NULL))
         return 1;
     size_t count;
@@ -476,7 +594,7 @@ static int s_alerts(s_remote_t *self)
     if (args->query.limit) {
         char limit[32];
         snprintf(limit, sizeof(limit), "%lld", (long long)args->query.limit);
-        s_param(path, sizeof(path), "limit", limit);
+        zb_cli_fetch_param(path, sizeof(path), "limit", limit);
     }
     if (!s_ask_all(self, "GET", path, NULL))
         return 1;
@@ -568,36 +686,6 @@ static int s_forget(s_remote_t *self)
     return 0;
 }
 
-//  The password: $ZBEAT_PASSWORD, or the first line of --password-file.
-static int s_password(s_remote_t *self)
-{
-    const zb_cli_args_t *args = self->args;
-    if (!args->user)
-        return 0;
-    if (args->password_file) {
-        FILE *file = fopen(args->password_file, "r");
-        if (!file) {
-            fprintf(stderr, ZB_CLI_NAME ": --password-file %s: %s\n", args->password_file,
-                    strerror(errno));
-            return 1;
-        }
-        bool read = fgets(self->password, sizeof(self->password), file) != NULL;
-        fclose(file);
-        self->password[strcspn(self->password, "\r\n")] = '\0';
-        if (!read || !self->password[0]) {
-            fprintf(stderr, ZB_CLI_NAME ": --password-file %s: empty\n", args->password_file);
-            return 1;
-        }
-        return 0;
-    }
-    const char *env = getenv("ZBEAT_PASSWORD");
-    if (!env || !*env)
-        return zb_cli_bad("--user %s needs a password: $ZBEAT_PASSWORD or --password-file FILE",
-                          args->user);
-    snprintf(self->password, sizeof(self->password), "%s", env);
-    return 0;
-}
-
 //  "https://a:7480,https://b:7480" into the monitors.
 static int s_urls(s_remote_t *self, const char *list)
 {
@@ -628,19 +716,22 @@ int zb_cli_remote(const zb_cli_args_t *args)
     memset(self, 0, sizeof(*self));
     self->args = args;
     int rc = s_urls(self, args->url);
-    if (rc == 0)
-        rc = s_password(self);
+    if (rc == 0 && args->user)
+        rc = zb_cli_fetch_password(args->user, args->password_file, self->password,
+                                   sizeof(self->password));
     if (rc != 0)
         return rc;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || !(self->curl = curl_easy_init())) {
+    zb_cli_fetch_auth_t auth = {
+        .user = args->user, .password = self->password, .cacert = args->cacert};
+    if (!(self->fetch = zb_cli_fetch_new(&auth))) {
         fprintf(stderr, ZB_CLI_NAME ": cannot start libcurl\n");
         return 1;
     }
     const char *cmd = args->command;
     if (strcmp(cmd, "status") == 0)
-        rc = s_status(self, false);
+        rc = s_status(self);
     else if (strcmp(cmd, "hosts") == 0 && !args->action)
-        rc = s_status(self, true);
+        rc = s_hosts(self);
     else if (strcmp(cmd, "hosts") == 0)
         rc = s_forget(self);
     else if (strcmp(cmd, "outages") == 0)
@@ -661,8 +752,7 @@ int zb_cli_remote(const zb_cli_args_t *args)
         json_decref(self->monitors[m].answer);
     }
     explicit_bzero(self->password, sizeof(self->password));
-    curl_easy_cleanup(self->curl);
-    curl_global_cleanup();
+    zb_cli_fetch_destroy(&self->fetch);
     if (rc == 0 && failed > 0 && failed < self->count) {
         fprintf(stderr, ZB_CLI_NAME ": warning: partial answer: %zu of %zu monitors answered\n",
                 self->count - failed, self->count);

@@ -50,6 +50,7 @@ typedef struct _zb_http_t zb_http_t;
 #define ZB_HTTP_LIMIT_MAX 10000          // outages per page, at most
 #define ZB_HTTP_OFFSET_MAX 1000000       // deepest page start
 #define ZB_HTTP_STATUS_LIMIT_MAX 1000000 // status rows per page (default: all)
+#define ZB_HTTP_HOST_NAMES_MAX 1000      // GET /api/v1/hosts?host=NAME,...: names at most
 #define ZB_HTTP_HEALTHY_PASS_MS 2000     // /healthz: the ingest loop passed this recently
 #define ZB_HTTP_HEAVY_MAX 4              // outages and report answers built at once (more: 503)
 

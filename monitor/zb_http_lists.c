@@ -2,11 +2,12 @@
     alerts` and `zbeat silence list` print (docs/http.md), each the same
     document as the CLI's --json, so that `zbeat --url` prints the same.
 
-    GET /api/v1/hosts
+    GET /api/v1/hosts     host=NAME,NAME,... (those hosts only)
     GET /api/v1/alerts    since=WHEN limit=N
     GET /api/v1/silences  all=true (ended ones too)
 */
 #include "zb_http_internal.h"
+#include "zb_msg.h"
 #include "zb_query.h"
 #include "zb_time.h"
 
@@ -44,15 +45,68 @@ static int s_on_host(const zb_store_host_t *host, void *arg)
     return list->buf.failed ? 1 : 0;
 }
 
+static int s_strcmp_ptr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+//  host=NAME,NAME,...: those hosts, by name, each looked up (zbeat --url
+//  asks which monitor heard the hosts of its answers last without reading
+//  every host). names is split in place into at most max names, sorted
+//  and each once; returns how many, or -1 with what is wrong in bad.
+static int s_host_names(char *names, char **each, int max, char *bad, size_t size)
+{
+    int count = 0;
+    for (char *name = names, *next; name; name = next) {
+        next = strchr(name, ',');
+        if (next)
+            *next++ = '\0';
+        if (!zb_name_valid(name)) {
+            snprintf(bad, size, "host: \"%.80s\" is not a host name (a list: NAME,NAME,...)", name);
+            return -1;
+        }
+        if (count == max) {
+            snprintf(bad, size, "host: at most %d names", max);
+            return -1;
+        }
+        each[count++] = name;
+    }
+    qsort(each, (size_t)count, sizeof(*each), s_strcmp_ptr);
+    int kept = 0;
+    for (int i = 0; i < count; i++)
+        if (kept == 0 || strcmp(each[kept - 1], each[i]) != 0)
+            each[kept++] = each[i];
+    return kept;
+}
+
 enum MHD_Result zb_http_api_hosts(zb_http_req_t *req)
 {
-    static const char *const known[] = {NULL};
+    static const char *const known[] = {"host", NULL};
     enum MHD_Result result;
     zb_store_t *store = zb_http_begin(req, known, &result);
     if (!store)
         return result;
     s_list_t list = {.now = zb_time_wall_ms()};
-    return s_list_send(req, store, zb_store_hosts(store, s_on_host, &list), &list);
+    const char *host = zb_http_arg(req, "host");
+    if (!host)
+        return s_list_send(req, store, zb_store_hosts(store, s_on_host, &list), &list);
+    char *names = strdup(host), bad[300];
+    char **each = malloc(ZB_HTTP_HOST_NAMES_MAX * sizeof(*each));
+    int count =
+        names && each ? s_host_names(names, each, ZB_HTTP_HOST_NAMES_MAX, bad, sizeof(bad)) : -2;
+    int walk = 0;
+    for (int i = 0; i < count && walk == 0; i++)
+        walk = zb_store_host_get(store, each[i], s_on_host, &list);
+    if (count >= 0)
+        result = s_list_send(req, store, walk, &list);
+    else {
+        zb_store_destroy(&store);
+        result = count == -1 ? zb_http_error(req, MHD_HTTP_BAD_REQUEST, "%s", bad)
+                             : zb_http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+    }
+    free(names);
+    free(each);
+    return result;
 }
 
 //  Rows come ordered by alert: an alert's object is written when the next

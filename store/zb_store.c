@@ -36,6 +36,10 @@ const char *const zb_store_sql[S_COUNT] = {
                 "ifnull(replay_pending, -1), replay_reported_ms, replay_instance, "
                 "ifnull(silence_threshold_ms, 0), ifnull(datagram_loss, -1) "
                 "FROM hosts ORDER BY name",
+    [S_HOST_GET] = "SELECT name, state, since_ms, instance, interval_ms, last_seen_ms, "
+                   "ifnull(replay_pending, -1), replay_reported_ms, replay_instance, "
+                   "ifnull(silence_threshold_ms, 0), ifnull(datagram_loss, -1) "
+                   "FROM hosts WHERE name = ?1",
     [S_SERVICES] = "SELECT host, name, kind, state, since_ms, reason, error, "
                    "ifnull(tls_expires_ms, 0) FROM services ORDER BY host, name",
     [S_OPEN_OUTAGES] = "SELECT " S_OUTAGE_COLUMNS " FROM outages WHERE ended_at_ms IS NULL",

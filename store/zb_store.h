@@ -362,6 +362,8 @@ int zb_store_silences(zb_store_t *self, int64_t now_ms, zb_store_silence_fn *fn,
 //  Reads. A callback returning non-zero stops the walk; the call returns
 //  that value (or -1 on a database error, 0 when the walk completed).
 int zb_store_hosts(zb_store_t *self, zb_store_host_fn *fn, void *arg);
+//  The host of that name: fn is called once, or not when there is none.
+int zb_store_host_get(zb_store_t *self, const char *name, zb_store_host_fn *fn, void *arg);
 int zb_store_services(zb_store_t *self, zb_store_service_fn *fn, void *arg);
 int zb_store_open_outages(zb_store_t *self, zb_store_outage_fn *fn, void *arg);
 int zb_store_status(zb_store_t *self, zb_store_status_fn *fn, void *arg);

@@ -186,6 +186,14 @@ int zb_store_hosts(zb_store_t *self, zb_store_host_fn *fn, void *arg)
     return zb_store_walk(self, self->stmt[S_HOSTS], "hosts", s_host_row, (void *)fn, arg);
 }
 
+int zb_store_host_get(zb_store_t *self, const char *name, zb_store_host_fn *fn, void *arg)
+{
+    assert(self && name && fn);
+    sqlite3_stmt *stmt = self->stmt[S_HOST_GET];
+    zb_store_bind_text(stmt, 1, name);
+    return zb_store_walk(self, stmt, "host", s_host_row, (void *)fn, arg);
+}
+
 int zb_store_services(zb_store_t *self, zb_store_service_fn *fn, void *arg)
 {
     assert(self && fn);

@@ -33,6 +33,7 @@
 //  store prepares only those.
 enum {
     S_HOSTS,
+    S_HOST_GET,
     S_SERVICES,
     S_OPEN_OUTAGES,
     S_STATUS,

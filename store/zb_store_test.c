@@ -377,6 +377,9 @@ void zb_store_test(bool verbose)
     //  A callback's non-zero return stops the walk and is returned.
     int calls = 0;
     assert(zb_store_hosts(reader, s_stop_at_first, &calls) == 7 && calls == 1);
+    //  One host by name (GET /api/v1/hosts?host=...): none for a stranger.
+    assert(zb_store_host_get(reader, "web-1", s_stop_at_first, &calls) == 7 && calls == 2);
+    assert(zb_store_host_get(reader, "web-0", s_stop_at_first, &calls) == 0 && calls == 2);
 
     //  Schema 5: no monitor row yet; then one, and the hosts' replay reports
     //  summed up (web-1 is silent: not counted as unreported).

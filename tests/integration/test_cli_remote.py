@@ -1,16 +1,90 @@
 """zbeat --url (issues 21, 22): the CLI asks running monitors' HTTP API
 (TLS from the test's own CA, users with roles) instead of the database,
 and merges the answers of several monitors: shards (distinct hosts) and
-redundant pairs (one outage shows once). State changes (silences) need the
-admin role and are written by the monitor itself."""
+redundant pairs (one outage shows once). Every monitor is asked at once,
+and status learns who heard a host last from the hosts of its answers only.
+State changes (silences) need the admin role and are written by the monitor
+itself."""
 
+import base64
+import http.server
 import json
 import os
+import sqlite3
+import ssl
+import threading
+import urllib.error
+import urllib.request
 
 import zbtest
 from http_helpers import HttpCase, request
 from monitor_helpers import FakeAgent, now_ms
 from test_http_security import make_ca
+
+
+class Gate:
+    """A plain-HTTP front for a real monitor (TLS behind it): it logs every
+    request's path and query (an access log), holds each until `until()`
+    holds (None: at once), then passes it on and relays the answer. A
+    request still held after 15 s gets a 504 instead (sooner than the CLI's
+    run gives up: a CLI that waits for it sees the 504)."""
+
+    def __init__(self, case, target, cafile, until=None):
+        self.paths = []
+        self.lock = threading.Lock()
+        context = ssl.create_default_context(cafile=cafile)
+        gate = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                with gate.lock:
+                    gate.paths.append(self.path)
+                try:
+                    if until:
+                        zbtest.wait_for(until, 15, "the gate's condition")
+                except AssertionError:
+                    return self.answer(504, b'{"error": "gate: never opened"}')
+                req = urllib.request.Request(target + self.path)
+                if self.headers.get("Authorization"):
+                    req.add_header("Authorization", self.headers["Authorization"])
+                try:
+                    with urllib.request.urlopen(req, context=context,
+                                                timeout=30 * zbtest.SLOW) as r:
+                        self.answer(r.status, r.read())
+                except urllib.error.HTTPError as e:
+                    self.answer(e.code, e.read())
+
+            def answer(self, status, body):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        case.addCleanup(self.close)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def hosts_asked(self):
+        """The names the GET /api/v1/hosts requests named (None: one named
+        none, the whole list)."""
+        names = set()
+        for path in self.paths:
+            if not path.startswith("/api/v1/hosts"):
+                continue
+            if not path.startswith("/api/v1/hosts?host="):
+                return None
+            names.update(path[len("/api/v1/hosts?host="):].split(","))
+        return names
 
 
 class CliRemoteTest(HttpCase):
@@ -29,7 +103,7 @@ class CliRemoteTest(HttpCase):
         with open(self.users, "w") as f:
             f.write(text)
 
-    def secure_monitor(self, name):
+    def secure_monitor(self, name, args=()):
         """A monitor of its own (database, bind, HTTP port) with TLS and users."""
         db = os.path.join(self.tmp, name + ".db")
         port, http = zbtest.free_port(), zbtest.free_port()
@@ -37,7 +111,8 @@ class CliRemoteTest(HttpCase):
                          "    http-tls-cert = %s\n    http-tls-key = %s\n    http-users = %s\n"
                          % (http, self.cert, self.key, self.users))
         endpoint = "tcp://127.0.0.1:%d" % port
-        proc = self.start([self.monitor_bin, "--db", db, "--bind", endpoint, "-c", cfg], name)
+        proc = self.start([self.monitor_bin, "--db", db, "--bind", endpoint, "-c", cfg] +
+                          list(args), name)
         zbtest.wait_for(lambda: zbtest.port_open(http) or not proc.alive(), 10, "HTTP port")
         self.assertTrue(proc.alive(), proc.output())
         return {"db": db, "endpoint": endpoint, "url": "https://localhost:%d" % http, "proc": proc}
@@ -168,6 +243,135 @@ class CliRemoteTest(HttpCase):
         self.assertEqual(rc, 0, err)
         keys = [(r["host"], r["service"]) for r in json.loads(out)["rows"]]
         self.assertEqual(len(keys), len(set(keys)), out)
+
+    def test_monitors_asked_at_once(self):
+        """The first URL's monitor (b, behind a gate) answers only once a,
+        the second, has been asked (a's debug log says so). Asked one after
+        the other, b's gate would wait for a request that comes only after
+        its own answer, and give up: a warning, exit 3."""
+        a, b = self.secure_monitor("a", ["-v"]), self.secure_monitor("b")
+        web = self.agent(a, "web-1", interval_ms=600000)
+        db = self.agent(b, "db-1", interval_ms=600000)
+        web.event("nginx", "up")
+        web.beat()
+        db.event("pg", "down")
+        db.beat()
+        self.wait_service(a, "web-1", "nginx", "up")
+        self.wait_service(b, "db-1", "pg", "down")
+        a_asked = lambda: "http: GET /api/v1/status" in a["proc"].output()
+        self.assertFalse(a_asked())
+        gate = Gate(self, b["url"], self.ca, until=a_asked)
+        rc, out, err = self.remote([gate.url, a["url"]], "status", "--json")
+        self.assertEqual((rc, err), (0, ""))
+        rows = {(r["host"], r["service"]): r["state"] for r in json.loads(out)}
+        self.assertEqual((rows[("web-1", "nginx")], rows[("db-1", "pg")]), ("up", "down"))
+        self.assertEqual(gate.paths, ["/api/v1/status"])
+        #  The table: each monitor's line and counts, prefixed by its URL, in
+        #  the order given, then the problems of both.
+        rc, out, err = self.remote([gate.url, a["url"]], "status")
+        self.assertEqual((rc, err), (0, ""))
+        lines = out.splitlines()
+        self.assertEqual([l.split(": monitor: ")[0] for l in lines if ": monitor: " in l],
+                         [gate.url, a["url"]], out)
+        self.assertIn(["db-1", "pg", "down"], [l.split()[:3] for l in lines])
+        self.assertNotIn("web-1", out)
+
+    def put_hosts(self, monitor, rows):
+        """Hosts written straight into a monitor's database: (name, state,
+        last_seen_ms)."""
+        conn = sqlite3.connect(monitor["db"], timeout=30)
+        try:
+            conn.executemany(
+                "INSERT INTO hosts (name, state, since_ms, interval_ms, last_seen_ms) "
+                "VALUES (?, ?, ?, 3600000, ?)", ((n, st, seen, seen) for n, st, seen in rows))
+            conn.commit()
+        finally:
+            conn.close()
+
+    def api(self, monitor, path):
+        """GET path of a monitor's API as bob: (status, JSON)."""
+        req = urllib.request.Request(monitor["url"] + path)
+        req.add_header("Authorization", "Basic " + base64.b64encode(b"bob:read-pw").decode())
+        context = ssl.create_default_context(cafile=self.ca)
+        try:
+            with urllib.request.urlopen(req, context=context, timeout=10 * zbtest.SLOW) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def test_status_asks_only_for_its_hosts(self):
+        """Who heard a host last comes from GET /api/v1/hosts?host=... for
+        the hosts of the answers, never from every host of a monitor (b
+        has 2000, 667 of them silent: two questions of at most 500 names
+        each). shared-1 is silent on a but b heard it since (alive there):
+        not a problem; shared-2 the other way round."""
+        a, b = self.secure_monitor("a"), self.secure_monitor("b")
+        t, old = now_ms(), now_ms() - 600000
+        silent_b = ["host-%04d" % i for i in range(0, 2000, 3)]
+        self.put_hosts(b, [("host-%04d" % i, "alive", t) for i in range(2000)
+                           if "host-%04d" % i not in silent_b] +
+                       [(h, "silent", old) for h in silent_b] +
+                       [("shared-1", "alive", t), ("shared-2", "silent", old)])
+        self.put_hosts(a, [("web-9", "silent", old), ("shared-1", "silent", old),
+                           ("shared-2", "alive", t)])
+        gate = Gate(self, b["url"], self.ca)
+        rc, out, err = self.remote([a["url"], gate.url], "status", "--json", "--state",
+                                   "problems")
+        self.assertEqual((rc, err), (0, ""))
+        self.assertEqual(sorted(r["host"] for r in json.loads(out)), silent_b + ["web-9"])
+        #  Filtered answers: every host they name is asked about (a
+        #  monitor may have heard last a host it does not list).
+        self.assertEqual(gate.hosts_asked(), set(silent_b + ["shared-1", "shared-2", "web-9"]))
+        self.assertEqual(len([p for p in gate.paths if p.startswith("/api/v1/hosts")]), 2)
+        #  Unfiltered, each monitor's answer holds every host it knows: only
+        #  the hosts both name are asked about.
+        del gate.paths[:]
+        rc, out, err = self.remote([a["url"], gate.url], "status", "--json")
+        self.assertEqual((rc, err), (0, ""))
+        rows = {r["host"]: r["state"] for r in json.loads(out)}
+        self.assertEqual(len(rows), 2003)
+        self.assertEqual((rows["shared-1"], rows["shared-2"], rows["web-9"]),
+                         ("alive", "alive", "silent"))
+        self.assertEqual(gate.hosts_asked(), {"shared-1", "shared-2"})
+        #  The same as the whole lists would give: `hosts` reads them.
+        rc, out, err = self.remote([a["url"], gate.url], "hosts", "--json")
+        self.assertEqual({h["host"]: h["state"] for h in json.loads(out)}, rows)
+        #  The filter itself: exact names, sorted, unknown ones left out.
+        status, answer = self.api(b, "/api/v1/hosts?host=shared-2,host-0007,nobody,host-0007")
+        self.assertEqual(status, 200)
+        self.assertEqual([(h["host"], h["state"]) for h in answer],
+                         [("host-0007", "alive"), ("shared-2", "silent")])
+        for bad in ("", "web-*", "a,,b", ",".join("h%d" % i for i in range(1001))):
+            status, answer = self.api(b, "/api/v1/hosts?host=" + bad)
+            self.assertEqual(status, 400, bad[:40])
+            self.assertIn("host", answer["error"])
+
+    def test_dedup_window(self):
+        """Two monitors' records of one outage 3 s apart: once by default
+        (5 s), twice with --dedup-window 2s."""
+        a, b = self.secure_monitor("a"), self.secure_monitor("b")
+        start = now_ms() - 60000
+        for m, shift in ((a, 0), (b, 3000)):
+            self.outage(m, self.agent(m, "web-1", instance="00000000000000aa"), "redis",
+                        start + shift)
+        for m in (a, b):
+            zbtest.wait_for(lambda: self.local(m, "outages", "--json")[1].count("redis") == 1, 15,
+                            "the outage recorded")
+        urls = [a["url"], b["url"]]
+        redis = lambda out: [o for o in json.loads(out) if o["service"] == "redis"]
+        for window, count in ((None, 1), ("2s", 2), ("3s", 1), ("0s", 2)):
+            args = ["outages", "--json"] + (["--dedup-window", window] if window else [])
+            rc, out, err = self.remote(urls, *args)
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(len(redis(out)), count, (window, out))
+        for args in (["outages", "--dedup-window", "2h"], ["outages", "--dedup-window", "5"],
+                     ["status", "--dedup-window", "5s"]):
+            rc, out, err = self.remote(urls, *args)
+            self.assertEqual((rc, out), (2, ""), args)
+            self.assertIn("--dedup-window", err)
+        rc, out, err = self.local(a, "outages", "--dedup-window", "5s")
+        self.assertEqual((rc, out), (2, ""))
+        self.assertIn("--dedup-window is for outages with --url", err)
 
     def test_silence_needs_admin(self):
         a = self.secure_monitor("a")

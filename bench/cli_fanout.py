@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""zbeat --url against several shards (issue 22, docs/benchmarks.md): SHARDS
+real monitors (plain HTTP on loopback), each with HOSTS hosts written into its
+database (one in 1000 silent), each behind a small proxy that counts the
+requests and the bytes of the answers, and that can hold every request for
+DELAY_MS (a slow or far shard). For each zbeat given, it times `status` (the
+table: problems and counts) and `status --json --state problems` with no
+shard held, shard 0 held, and every shard held, and prints a markdown row
+per case: median wall time, requests per question, bytes of /api/v1/hosts
+answers per question.
+
+    ZB_BUILD_DIR=build bench/cli_fanout.py [OLD_ZBEAT]
+    env: BENCH_FANOUT_SHARDS (4), BENCH_FANOUT_HOSTS (100000),
+    BENCH_FANOUT_DELAY_MS (1000), BENCH_FANOUT_RUNS (5)
+
+OLD_ZBEAT: another zbeat binary (e.g. one built from an older commit) timed
+the same way, side by side.
+"""
+import http.server
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+BUILD = os.environ.get("ZB_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "build"))
+SHARDS = int(os.environ.get("BENCH_FANOUT_SHARDS", 4))
+HOSTS = int(os.environ.get("BENCH_FANOUT_HOSTS", 100000))
+DELAY_MS = int(os.environ.get("BENCH_FANOUT_DELAY_MS", 1000))
+RUNS = int(os.environ.get("BENCH_FANOUT_RUNS", 5))
+
+
+class Proxy:
+    """Passes requests on to a monitor, counting them and the bytes of the
+    answers; holds each for `delay` seconds when told to."""
+
+    def __init__(self, target):
+        self.delay = 0.0
+        self.requests = 0
+        self.hosts_bytes = 0
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                time.sleep(proxy.delay)  # the far shard's latency, by design
+                try:
+                    with urllib.request.urlopen(target + self.path, timeout=300) as r:
+                        status, body = r.status, r.read()
+                except urllib.error.HTTPError as e:
+                    status, body = e.code, e.read()
+                with proxy.lock:
+                    proxy.requests += 1
+                    if self.path.startswith("/api/v1/hosts"):
+                        proxy.hosts_bytes += len(body)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_shard(tmp, n, procs):
+    db = os.path.join(tmp, "s%d.db" % n)
+    port = free_port()
+    log = open(os.path.join(tmp, "s%d.log" % n), "wb")
+    procs.append(subprocess.Popen(
+        [os.path.join(BUILD, "bin", "zbeat-monitor"), "--db", db, "--bind",
+         "tcp://127.0.0.1:%d" % free_port(), "--http", "127.0.0.1:%d" % port],
+        stdout=log, stderr=subprocess.STDOUT))
+    url = "http://127.0.0.1:%d" % port
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=1).read()
+            break
+        except (urllib.error.URLError, OSError):
+            if time.monotonic() > deadline:
+                sys.exit("shard %d did not start" % n)
+            time.sleep(0.1)
+    now = int(time.time() * 1000)
+    conn = sqlite3.connect(db, timeout=30)
+    conn.executemany(
+        "INSERT INTO hosts (name, state, since_ms, interval_ms, last_seen_ms) "
+        "VALUES (?, ?, ?, 1000, ?)",
+        (("s%d-%06d" % (n, i), "silent" if i % 1000 == 0 else "alive", now - 60000,
+          now - (60000 if i % 1000 == 0 else 0)) for i in range(HOSTS)))
+    conn.commit()
+    conn.close()
+    return url
+
+
+def main():
+    zbeats = [("this", os.path.join(BUILD, "bin", "zbeat"))]
+    if len(sys.argv) > 1:
+        zbeats.append(("old", sys.argv[1]))
+    procs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            proxies = [Proxy(start_shard(tmp, n, procs)) for n in range(SHARDS)]
+            urls = ",".join(p.url for p in proxies)
+            print("%d shards x %d hosts; a held shard answers each request %d ms late; median of %d"
+                  % (SHARDS, HOSTS, DELAY_MS, RUNS))
+            print("| zbeat | question | held shards | wall s | requests | /api/v1/hosts bytes |")
+            print("|---|---|---|---|---|---|")
+            for slow in ("none", "shard 0", "all"):
+                for args in (["status"], ["status", "--json", "--state", "problems"]):
+                    for name, zbeat in zbeats:
+                        for n, p in enumerate(proxies):
+                            held = slow == "all" or (slow == "shard 0" and n == 0)
+                            p.delay = DELAY_MS / 1000.0 if held else 0.0
+                        times, before = [], [(p.requests, p.hosts_bytes) for p in proxies]
+                        for _ in range(RUNS):
+                            began = time.monotonic()
+                            r = subprocess.run([zbeat, "--url", urls] + args,
+                                               capture_output=True, timeout=600)
+                            times.append(time.monotonic() - began)
+                            if r.returncode != 0:
+                                sys.exit("%s %s: exit %d: %s" % (name, args, r.returncode,
+                                                                 r.stderr.decode()[:300]))
+                        requests = sum(p.requests - b[0] for p, b in zip(proxies, before))
+                        hosts_bytes = sum(p.hosts_bytes - b[1] for p, b in zip(proxies, before))
+                        print("| %s | `%s` | %s | %.2f | %d | %d |" % (
+                            name, " ".join(args), slow,
+                            statistics.median(times), requests // RUNS, hosts_bytes // RUNS))
+                        sys.stdout.flush()
+        finally:
+            for p in procs:
+                p.terminate()
+                p.wait()
+
+
+if __name__ == "__main__":
+    main()
