@@ -1,15 +1,21 @@
-/*  zb_tls: TLS for probes (OpenSSL), non-blocking, in the agent's loop.
+/*  zb_tls: TLS for probes, non-blocking, in the agent's loop.
+
+    Two implementations, one built in (CMake's ZB_TLS, cmake/zb_tls.cmake):
+    zb_tls_gnutls.c (GnuTLS, the default) and zb_tls_openssl.c (OpenSSL).
 
     Probes that share a CA file and a verification policy share one
-    SSL_CTX (an agent may watch ten thousand HTTPS services: a context
+    context (an agent may watch ten thousand HTTPS services: a context
     each would cost more than the connections). Each connection is one
-    SSL object on the probe's socket; zb_tls_handshake and the I/O calls
+    session on the probe's socket; zb_tls_handshake and the I/O calls
     never block and say what the socket must wait for.
 
     Verification is on by default: the chain against the system's store
     (or `tls-ca`), and the name (`tls-name`, else the probe's host name,
-    else its address) against the certificate. A failure is reported with
-    OpenSSL's own words.
+    else its address) against the certificate. A refusal reads
+    "tls: certificate verify failed: " and OpenSSL's words for the common
+    causes ("self-signed certificate", "certificate has expired",
+    "hostname mismatch", "IP address mismatch"...) with either library;
+    other failures are told in the library's own words.
 */
 #ifndef ZB_TLS_H
 #define ZB_TLS_H

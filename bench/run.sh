@@ -36,11 +36,14 @@ fi
 
 #   The daemons: a Release build of the main tree. The bench tools: a small
 #   project of their own (bench/CMakeLists.txt) that builds only common/.
-cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+#   ZB_TLS=openssl|gnutls picks the agent's TLS library (cmake/zb_tls.cmake;
+#   default gnutls) for the daemons and the bench tools alike.
+tls=${ZB_TLS:+-DZB_TLS=$ZB_TLS}
+cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release $tls >/dev/null
 #   zb-netem (tests/faults) shapes the lossy links of items 6 and 6t where
 #   the kernel has no sch_netem.
 cmake --build "$build" -j2 --target zbeat-agent zbeat-monitor zbeat zb-netem >/dev/null
-cmake -S "$here" -B "$build/bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S "$here" -B "$build/bench" -DCMAKE_BUILD_TYPE=Release $tls >/dev/null
 cmake --build "$build/bench" -j2 >/dev/null
 
 case ",${BENCH_ONLY:-}," in

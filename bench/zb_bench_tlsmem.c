@@ -1,25 +1,35 @@
 /*  zb-bench-tlsmem: where a held TLS connection's memory goes (issue 16).
 
     Opens N TLS connections to a server (127.0.0.1:PORT, e.g. the nginx of
-    item 4t) through the agent's own zb_tls module, one after another, and
+    item 4t) through the agent's own zb_tls module (built with the library
+    ZB_TLS names, as the agent: OpenSSL or GnuTLS), one after another, and
     holds them all. After each step (SSL objects made, handshakes done, one
     keep-alive GET answered, a second GET answered) it prints the memory
     held per connection, against a baseline taken after one warm-up
     connection (OpenSSL fetches and caches its algorithms on first use):
 
-    - with --track (the default): every allocation OpenSSL makes goes
-      through CRYPTO_set_mem_functions, tagged with the file and line that
-      asked for it; the live bytes (as requested) per connection, and the
-      call sites holding the most, are printed.
+    - with --track (the default), OpenSSL's build: every allocation
+      OpenSSL makes goes through CRYPTO_set_mem_functions, tagged with the
+      file and line that asked for it; the live bytes (as requested) per
+      connection, and the call sites and source areas holding the most,
+      are printed. GnuTLS's build: malloc and friends are replaced for the
+      whole process and each block is charged to its caller's code address
+      (a library and an offset in it; GnuTLS takes no allocator of ours);
+      the same figures, by library.
     - with --no-track: malloc's own count (mallinfo2's in-use bytes: what
       was requested plus malloc's headers and rounding) and the RSS, per
-      connection. Tracking adds a header to every block, so the two modes
-      are run separately.
+      connection. Tracking adds a header to every OpenSSL block, so the two
+      modes are run separately.
+
+    --verify CAFILE verifies the server's chain against CAFILE and its name
+    (--name, default localhost), as a probe without `tls-verify = no`; the
+    default is `tls-verify = no`, item 4t's setting.
 
     --burst K keeps up to K handshakes in flight at once (1: one after
     another), as an agent starting thousands of probes does.
 
     zb-bench-tlsmem --port 8443 [--count 1000] [--burst 1] [--no-track] [--sites 25]
+                    [--verify CAFILE] [--name NAME]
 */
 #include "zb_tls.h"
 
@@ -27,7 +37,16 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#ifdef ZB_TLS_OPENSSL
 #include <openssl/crypto.h>
+#define S_LIBRARY "OpenSSL"
+#define S_TRACKED "OpenSSL's allocations tracked"
+#else
+#include <dlfcn.h>
+#include <sys/mman.h>
+#define S_LIBRARY "GnuTLS"
+#define S_TRACKED "every malloc tracked by its caller"
+#endif
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,9 +58,9 @@
 //  One call site of OPENSSL_malloc and friends, and what it holds now.
 typedef struct {
     const char *file; // as OpenSSL passes it (a path in its source tree); NULL: free slot
-    int line;
-    long long bytes; // live bytes, as requested
-    long long count; // live blocks
+    int line;         // -1: file is the caller's code address (S_CALLER, the GnuTLS build)
+    long long bytes;  // live bytes, as requested
+    long long count;  // live blocks
     long long base_bytes, base_count;
 } s_site_t;
 
@@ -71,6 +90,28 @@ static uint32_t s_site_of(const char *file, int line)
     }
     abort(); // more call sites than slots: raise S_SITES
 }
+
+#define S_CALLER (-1) // a site that is a code address: file is the address, not a name
+
+#ifndef ZB_TLS_OPENSSL
+//  The site of a caller's code address.
+static uint32_t s_site_of_caller(const void *caller)
+{
+    uint64_t hash = (uint64_t)(uintptr_t)caller * 0x9E3779B97F4A7C15ull;
+    for (uint32_t i = 0; i < S_SITES; i++) {
+        uint32_t at = (uint32_t)((hash >> 40) + i) % S_SITES;
+        s_site_t *site = &s_sites[at];
+        if (!site->file) {
+            site->file = (const char *)caller;
+            site->line = S_CALLER;
+            return at;
+        }
+        if (site->line == S_CALLER && site->file == (const char *)caller)
+            return at;
+    }
+    abort(); // more call sites than slots: raise S_SITES
+}
+#endif
 
 static void s_account(uint32_t site, long long bytes, int blocks)
 {
@@ -130,6 +171,127 @@ static void *s_realloc(void *ptr, size_t size, const char *file, int line)
     return block + S_HEADER;
 }
 
+#ifndef ZB_TLS_OPENSSL
+//  GnuTLS takes no allocator from its user (gnutls_global_set_mem_functions
+//  does nothing since 3.3), so with --track malloc, calloc, realloc and free
+//  are replaced here for the whole process (glibc allows it, and its own
+//  calls go through them too), and each block is charged to the code that
+//  asked for it: its return address, told as a library and an offset. Sizes
+//  and sites are kept in a table beside the heap, so the heap is laid out as
+//  without tracking; until --track turns it on, each call goes straight
+//  through. memalign and friends are not counted (nothing here uses them).
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t count, size_t size);
+extern void *__libc_realloc(void *ptr, size_t size);
+extern void __libc_free(void *ptr);
+
+typedef struct {
+    uintptr_t ptr; // 0: free slot
+    uint32_t size;
+    uint32_t site;
+} s_block_t;
+
+#define S_BLOCK_BITS 21 // 2 M live blocks: 2,000 connections of a few hundred each
+#define S_BLOCKS (1u << S_BLOCK_BITS)
+
+static s_block_t *s_blocks; // NULL: not counting
+
+static uint32_t s_slot(uintptr_t ptr)
+{
+    return (uint32_t)(((uint64_t)(ptr >> 4) * 0x9E3779B97F4A7C15ull) >> (64 - S_BLOCK_BITS));
+}
+
+//  The slot of ptr, or of the free slot where it would go.
+static uint32_t s_block_find(uintptr_t ptr)
+{
+    uint32_t i = s_slot(ptr);
+    while (s_blocks[i].ptr && s_blocks[i].ptr != ptr)
+        i = (i + 1) & (S_BLOCKS - 1);
+    return i;
+}
+
+static void s_block_add(void *ptr, size_t size, uint32_t site)
+{
+    uint32_t i = s_block_find((uintptr_t)ptr);
+    if (s_blocks[i].ptr) // an address freed behind our back (not through free): replaced
+        s_account(s_blocks[i].site, -(long long)s_blocks[i].size, -1);
+    s_blocks[i] = (s_block_t){(uintptr_t)ptr, (uint32_t)size, site};
+    s_account(site, (long long)size, 1);
+}
+
+//  Forgets ptr (linear probing: later entries of its run move back); its
+//  site, or UINT32_MAX when it was not counted.
+static uint32_t s_block_remove(void *ptr)
+{
+    uint32_t i = s_block_find((uintptr_t)ptr);
+    if (!s_blocks[i].ptr)
+        return UINT32_MAX; // made before counting began
+    uint32_t site = s_blocks[i].site;
+    s_account(site, -(long long)s_blocks[i].size, -1);
+    for (uint32_t j = i;;) {
+        j = (j + 1) & (S_BLOCKS - 1);
+        if (!s_blocks[j].ptr)
+            break;
+        uint32_t k = s_slot(s_blocks[j].ptr);
+        if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+            continue; // already as near its home as it can be
+        s_blocks[i] = s_blocks[j];
+        i = j;
+    }
+    s_blocks[i].ptr = 0;
+    return site;
+}
+
+void *malloc(size_t size)
+{
+    void *ptr = __libc_malloc(size);
+    if (s_blocks && ptr)
+        s_block_add(ptr, size, s_site_of_caller(__builtin_return_address(0)));
+    return ptr;
+}
+
+void *calloc(size_t count, size_t size)
+{
+    void *ptr = __libc_calloc(count, size);
+    if (s_blocks && ptr)
+        s_block_add(ptr, count * size, s_site_of_caller(__builtin_return_address(0)));
+    return ptr;
+}
+
+//  A block keeps the site that first asked for it: what grows a buffer is
+//  rarely what it is for.
+void *realloc(void *ptr, size_t size)
+{
+    void *moved = __libc_realloc(ptr, size);
+    if (!s_blocks || (!moved && size > 0))
+        return moved;
+    uint32_t site = ptr ? s_block_remove(ptr) : UINT32_MAX;
+    if (moved)
+        s_block_add(moved, size,
+                    site != UINT32_MAX ? site : s_site_of_caller(__builtin_return_address(0)));
+    return moved;
+}
+
+void free(void *ptr)
+{
+    if (s_blocks && ptr)
+        (void)s_block_remove(ptr);
+    __libc_free(ptr);
+}
+
+//  Turns counting on: every block made from now on is charged to its site.
+static int s_count_blocks(void)
+{
+    s_blocks = mmap(NULL, S_BLOCKS * sizeof(*s_blocks), PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (s_blocks == MAP_FAILED) {
+        s_blocks = NULL;
+        return -1;
+    }
+    return 0;
+}
+#endif
+
 static long s_rss_kib(void)
 {
     FILE *file = fopen("/proc/self/status", "r");
@@ -178,6 +340,29 @@ static bool s_in_area(const char *file, const char *area)
     return strstr(file, area) || strncmp(file, area + 1, strlen(area + 1)) == 0;
 }
 
+//  Where a site is: its file, or for a code address the library and the
+//  offset in it ("libgnutls.so.30+0x4a2b0").
+static const char *s_site_where(const s_site_t *site)
+{
+    if (site->line != S_CALLER)
+        return site->file;
+    static char text[4][300];
+    static int next;
+    char *out = text[next++ % 4];
+#ifdef ZB_TLS_OPENSSL
+    snprintf(out, sizeof(text[0]), "%p", (const void *)site->file);
+#else
+    Dl_info info;
+    if (dladdr(site->file, &info) && info.dli_fname) {
+        const char *base = strrchr(info.dli_fname, '/');
+        snprintf(out, sizeof(text[0]), "/%s+0x%lx", base ? base + 1 : info.dli_fname,
+                 (unsigned long)((uintptr_t)site->file - (uintptr_t)info.dli_fbase));
+    } else
+        snprintf(out, sizeof(text[0]), "%p", (const void *)site->file);
+#endif
+    return out;
+}
+
 //  What a step holds per connection, against the baseline.
 static void s_report(const char *step, s_snapshot_t base, int n, int sites)
 {
@@ -188,7 +373,12 @@ static void s_report(const char *step, s_snapshot_t base, int n, int sites)
                ((double)now.rss - (double)base.rss) * 1024.0 / n);
         return;
     }
-    printf("%-22s openssl %8.0f B/conn in %5.1f blocks/conn\n", step,
+    printf("%-22s %s %8.0f B/conn in %5.1f blocks/conn\n", step,
+#ifdef ZB_TLS_OPENSSL
+           "openssl",
+#else
+           "malloc",
+#endif
            (double)(now.bytes - base.bytes) / n, (double)(now.count - base.count) / n);
     static s_site_t *order[S_SITES];
     int used = 0;
@@ -196,6 +386,7 @@ static void s_report(const char *step, s_snapshot_t base, int n, int sites)
         if (s_sites[i].file && s_sites[i].bytes != s_sites[i].base_bytes)
             order[used++] = &s_sites[i];
     qsort(order, (size_t)used, sizeof(order[0]), s_by_growth);
+#ifdef ZB_TLS_OPENSSL
     //  By area of OpenSSL's source tree: what a site is for, roughly.
     static const char *areas[] = {"/ssl/record/",
                                   "/ssl/statem/",
@@ -212,11 +403,18 @@ static void s_report(const char *step, s_snapshot_t base, int n, int sites)
                                   "/providers/implementations/keymgmt/",
                                   "/providers/",
                                   "/crypto/"};
+#else
+    //  By library: GnuTLS, its cryptography (nettle, hogweed, gmp), its
+    //  ASN.1 parser, the C library (strdup and the like), this program.
+    static const char *areas[] = {"/libgnutls", "/libnettle", "/libhogweed",     "/libgmp",
+                                  "/libtasn1",  "/libp11",    "/libidn2",        "/libunistring",
+                                  "/libc.so",   "/ld-linux",  "/zb-bench-tlsmem"};
+#endif
     enum { S_AREAS = sizeof(areas) / sizeof(areas[0]) };
     long long area_bytes[S_AREAS + 1] = {0}, area_count[S_AREAS + 1] = {0};
     for (int i = 0; i < used; i++) {
         int a = 0;
-        while (a < S_AREAS && !s_in_area(order[i]->file, areas[a]))
+        while (a < S_AREAS && !s_in_area(s_site_where(order[i]), areas[a]))
             a++;
         area_bytes[a] += order[i]->bytes - order[i]->base_bytes;
         area_count[a] += order[i]->count - order[i]->base_count;
@@ -226,12 +424,19 @@ static void s_report(const char *step, s_snapshot_t base, int n, int sites)
             printf("  %7.0f B %5.2f blk  %s (area)\n", (double)area_bytes[a] / n,
                    (double)area_count[a] / n, a < S_AREAS ? areas[a] + 1 : "elsewhere");
     for (int i = 0; i < used && i < sites; i++) {
+        long long bytes = order[i]->bytes - order[i]->base_bytes;
+        long long blocks = order[i]->count - order[i]->base_count;
+        if (order[i]->line == S_CALLER) {
+            printf("    %7.0f B %5.2f blk  %s (%.0f B a block)\n", (double)bytes / n,
+                   (double)blocks / n, s_site_where(order[i]),
+                   blocks ? (double)bytes / (double)blocks : 0.0);
+            continue;
+        }
         const char *file = order[i]->file;
         while (file[0] == '.' || file[0] == '/')
             file++;
-        printf("    %7.0f B %5.2f blk  %s:%d\n",
-               (double)(order[i]->bytes - order[i]->base_bytes) / n,
-               (double)(order[i]->count - order[i]->base_count) / n, file, order[i]->line);
+        printf("    %7.0f B %5.2f blk  %s:%d\n", (double)bytes / n, (double)blocks / n, file,
+               order[i]->line);
     }
 }
 
@@ -353,6 +558,7 @@ int main(int argc, char *argv[])
 {
     int port = 0, count = 1000, sites = 25, burst = 1;
     bool track = true;
+    const char *ca = NULL, *name = "localhost";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
             port = atoi(argv[++i]);
@@ -362,13 +568,17 @@ int main(int argc, char *argv[])
             burst = atoi(argv[++i]);
         else if (strcmp(argv[i], "--sites") == 0 && i + 1 < argc)
             sites = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--verify") == 0 && i + 1 < argc)
+            ca = argv[++i];
+        else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+            name = argv[++i];
         else if (strcmp(argv[i], "--no-track") == 0)
             track = false;
         else if (strcmp(argv[i], "--track") == 0)
             track = true;
         else {
             fprintf(stderr, "usage: zb-bench-tlsmem --port PORT [--count N] [--no-track] "
-                            "[--burst N] [--sites N]\n");
+                            "[--burst N] [--sites N] [--verify CAFILE] [--name NAME]\n");
             return 2;
         }
     }
@@ -377,14 +587,24 @@ int main(int argc, char *argv[])
                         "required\n");
         return 2;
     }
+#ifdef ZB_TLS_OPENSSL
     //  Before OpenSSL allocates anything, or it refuses.
     if (track && !CRYPTO_set_mem_functions(s_malloc, s_realloc, s_free)) {
         fprintf(stderr, "zb-bench-tlsmem: CRYPTO_set_mem_functions refused\n");
         return 1;
     }
+#else
+    (void)s_malloc;
+    (void)s_realloc;
+    (void)s_free;
+    if (track && s_count_blocks() == -1) {
+        perror("zb-bench-tlsmem: mmap");
+        return 1;
+    }
+#endif
     signal(SIGPIPE, SIG_IGN);
     char err[256];
-    zb_tls_ctx_t *ctx = zb_tls_ctx_get(NULL, false, err, sizeof(err));
+    zb_tls_ctx_t *ctx = zb_tls_ctx_get(ca, ca != NULL, err, sizeof(err));
     int *fds = calloc((size_t)count, sizeof(*fds));
     zb_tls_t **conns = calloc((size_t)count, sizeof(*conns));
     if (!ctx || !fds || !conns) {
@@ -393,12 +613,13 @@ int main(int argc, char *argv[])
     }
     //  The warm-up: one whole connection, made and freed.
     int fd = s_connect(port);
-    zb_tls_t *tls = fd == -1 ? NULL : zb_tls_new(ctx, fd, "localhost");
+    zb_tls_t *tls = fd == -1 ? NULL : zb_tls_new(ctx, fd, name);
     if (!tls || s_handshake(tls, fd) || s_request(tls, fd) || s_request(tls, fd))
         return 1;
-    printf("zb-bench-tlsmem: %d connections to 127.0.0.1:%d, %s, %d handshake(s) at once, %s\n",
-           count, port, zb_tls_version(tls), burst,
-           track ? "OpenSSL's allocations tracked" : "malloc's count");
+    printf("zb-bench-tlsmem: %d connections to 127.0.0.1:%d, %s, %s, %s, %d handshake(s) at "
+           "once, %s\n",
+           count, port, S_LIBRARY, zb_tls_version(tls), ca ? "verified" : "not verified", burst,
+           track ? S_TRACKED : "malloc's count");
     zb_tls_destroy(&tls);
     close(fd);
     malloc_trim(0);
@@ -406,9 +627,9 @@ int main(int argc, char *argv[])
     s_snapshot_t base = s_snapshot(track);
 
     for (int i = 0; i < count; i++)
-        if ((fds[i] = s_connect(port)) == -1 || !(conns[i] = zb_tls_new(ctx, fds[i], "localhost")))
+        if ((fds[i] = s_connect(port)) == -1 || !(conns[i] = zb_tls_new(ctx, fds[i], name)))
             return 1;
-    s_report("made (SSL_new)", base, count, sites);
+    s_report("made (zb_tls_new)", base, count, sites);
     if (s_handshake_all(conns, fds, count, burst))
         return 1;
     s_report("handshake done", base, count, sites);

@@ -81,15 +81,15 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 #   passwd: postinst's useradd and groupadd. procps: the units' ExecReload
 #   runs /bin/kill, which minimal systems (debian:bookworm-slim) lack. The
 #   libraries come from dpkg-shlibdeps, which reads what the binaries really
-#   link (libczmq4, libzmq5, libsqlite3-0, libjansson4, libyajl2, libc-ares2, libssl3, and libcurl4
-#   once the monitor links it).
+#   link (libczmq4, libzmq5, libsqlite3-0, libjansson4, libyajl2, libc-ares2, libgnutls30 or
+#   libssl3 for the agent's TLS as ZB_TLS says, and libcurl4 once the monitor links it).
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd, procps")
 find_program(ZB_DPKG_SHLIBDEPS dpkg-shlibdeps)
 if(ZB_DPKG_SHLIBDEPS)
     set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 else()
     string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS
-           ", libc6, libczmq4, libzmq5, libsqlite3-0, libjansson4, libyajl2, libc-ares2, libssl3, libcurl4")
+           ", libc6, libczmq4, libzmq5, libsqlite3-0, libjansson4, libyajl2, libc-ares2, libgnutls30, libssl3, libcurl4")
 endif()
 
 #   Maintainer scripts, and conffiles with the configured paths.

@@ -8,7 +8,7 @@ PACKAGES=(
     # build
     cmake make gcc pkg-config
     libczmq-dev libzmq3-dev libsodium-dev libsqlite3-dev libjansson-dev libyajl-dev libcurl4-openssl-dev
-    libc-ares-dev libssl-dev
+    libc-ares-dev libgnutls28-dev libssl-dev
     libmicrohttpd-dev
     libcrypt-dev
     # tests: real services and tools
