@@ -252,6 +252,7 @@ static void s_host_quiet(zb_fleet_t *self, zb_fleet_host_t *host, zb_fleet_host_
         self->counts.stops++;
     //  The services are unknown now, whatever the agent's table says.
     host->digest_known = false;
+    bool changed = false;
     for (zb_fleet_service_t *service = zb_table_first(host->services); service;
          service = zb_table_next(host->services)) {
         if (service->state == ZB_STATE_UNKNOWN)
@@ -260,7 +261,11 @@ static void s_host_quiet(zb_fleet_t *self, zb_fleet_host_t *host, zb_fleet_host_
         service->since_ms = since_ms;
         zb_fleet_copy(service->reason, sizeof(service->reason), s_host_state_names[state]);
         service->error[0] = '\0';
-        zb_fleet_service_write(self, host, service);
+        changed = true;
+    }
+    if (changed) {
+        self->writes++;
+        self->sink->services_quiet(self->arg, host, since_ms, s_host_state_names[state]);
     }
     zb_fleet_host_write(self, host);
 }

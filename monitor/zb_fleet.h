@@ -155,6 +155,10 @@ typedef struct {
     void (*host_put)(void *arg, zb_fleet_host_t *host);
     void (*service_put)(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service);
     void (*service_delete)(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *service);
+    //  The host went quiet (silent, stopped): its services that were not
+    //  unknown are now unknown since since_ms for reason, with no error
+    //  (their structs say so already); one write for all of them.
+    void (*services_quiet)(void *arg, zb_fleet_host_t *host, int64_t since_ms, const char *reason);
     void (*instance_put)(void *arg, const char *host, const char *instance, int64_t now_wall,
                          uint64_t seq);
     //  Opens an outage (service NULL: the host's) unless one is open; either

@@ -42,6 +42,17 @@ static void s_service_delete(void *arg, zb_fleet_host_t *host, zb_fleet_service_
     s_note(arg, "del %s/%s", host->name, service->name);
 }
 
+//  One write for the host's services, noted as the service rows it stands
+//  for: those just made unknown since since_ms for reason.
+static void s_services_quiet(void *arg, zb_fleet_host_t *host, int64_t since_ms, const char *reason)
+{
+    for (zb_fleet_service_t *service = zb_fleet_service_first(host); service;
+         service = zb_fleet_service_next(host))
+        if (service->state == ZB_STATE_UNKNOWN && service->since_ms == since_ms &&
+            strcmp(service->reason, reason) == 0 && !service->error[0])
+            s_service_put(arg, host, service);
+}
+
 static void s_instance_put(void *arg, const char *host, const char *instance, int64_t now_wall,
                            uint64_t seq)
 {
@@ -200,6 +211,7 @@ const zb_fleet_sink_t zb_fleet_test_sink = {
     .host_put = s_host_put,
     .service_put = s_service_put,
     .service_delete = s_service_delete,
+    .services_quiet = s_services_quiet,
     .instance_put = s_instance_put,
     .outage_open = s_outage_open,
     .outage_close = s_outage_close,

@@ -51,6 +51,14 @@ static void s_service_delete(void *arg, zb_fleet_host_t *host, zb_fleet_service_
     zb_record_result(self, zb_store_service_delete(self->store, host->name, service->name));
 }
 
+static void s_services_quiet(void *arg, zb_fleet_host_t *host, int64_t since_ms, const char *reason)
+{
+    zb_record_t *self = arg;
+    zb_record_result(self,
+                     zb_store_services_quiet(self->store, host->name,
+                                             zb_state_name(ZB_STATE_UNKNOWN), since_ms, reason));
+}
+
 static void s_instance_put(void *arg, const char *host, const char *instance, int64_t now_wall,
                            uint64_t seq)
 {
@@ -178,6 +186,7 @@ const zb_fleet_sink_t zb_record_sink = {
     .host_put = s_host_put,
     .service_put = s_service_put,
     .service_delete = s_service_delete,
+    .services_quiet = s_services_quiet,
     .instance_put = s_instance_put,
     .outage_open = s_outage_open,
     .outage_close = s_outage_close,

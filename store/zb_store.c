@@ -99,6 +99,8 @@ const char *const zb_store_sql[S_COUNT] = {
                       "reason = excluded.reason, error = excluded.error, "
                       "tls_expires_ms = excluded.tls_expires_ms",
     [S_SERVICE_DELETE] = "DELETE FROM services WHERE host = ?1 AND name = ?2",
+    [S_SERVICES_QUIET] = "UPDATE services SET state = ?2, since_ms = ?3, reason = ?4, error = '' "
+                         "WHERE host = ?1 AND state <> ?2",
     [S_INSTANCE_PUT] = "INSERT INTO instances (host, instance, first_seen_ms, last_seq) "
                        "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (host, instance) DO UPDATE SET "
                        "last_seq = max(last_seq, excluded.last_seq)",

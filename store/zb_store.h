@@ -235,6 +235,11 @@ int zb_store_forgotten(zb_store_t *self, zb_store_text_fn *fn, void *arg);
 int zb_store_forget_done(zb_store_t *self, const char *host);
 int zb_store_service_put(zb_store_t *self, const zb_store_service_t *service);
 int zb_store_service_delete(zb_store_t *self, const char *host, const char *name);
+//  A host gone silent or stopped: every service of it not already in state
+//  becomes state since since_ms, for reason, with no error. One statement
+//  where a row each would be 20 (a storm of silent hosts is mostly these).
+int zb_store_services_quiet(zb_store_t *self, const char *host, const char *state, int64_t since_ms,
+                            const char *reason);
 int zb_store_instance_put(zb_store_t *self, const char *host, const char *instance,
                           int64_t first_seen_ms, uint64_t last_seq);
 //  The monitor's row, replaced whole.

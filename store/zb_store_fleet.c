@@ -93,6 +93,20 @@ int zb_store_service_put(zb_store_t *self, const zb_store_service_t *service)
     return zb_store_step(self, S_SERVICE_PUT);
 }
 
+int zb_store_services_quiet(zb_store_t *self, const char *host, const char *state, int64_t since_ms,
+                            const char *reason)
+{
+    assert(self && host && state && reason);
+    if (zb_store_write_begin(self) != 0)
+        return -1;
+    sqlite3_stmt *stmt = self->stmt[S_SERVICES_QUIET];
+    zb_store_bind_text(stmt, 1, host);
+    zb_store_bind_text(stmt, 2, state);
+    sqlite3_bind_int64(stmt, 3, since_ms);
+    zb_store_bind_text(stmt, 4, reason);
+    return zb_store_step(self, S_SERVICES_QUIET);
+}
+
 int zb_store_service_delete(zb_store_t *self, const char *host, const char *name)
 {
     assert(self && host && name);

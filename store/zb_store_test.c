@@ -145,6 +145,30 @@ static void s_remove_db(const char *path)
     remove(side);
 }
 
+//  A quiet host's services in one statement: those not already unknown
+//  become unknown (since, reason, no error); another host's are left.
+static void s_test_services_quiet(const char *dir)
+{
+    char path[256];
+    zb_store_t *store = s_open_in(dir, "quiet.db", path, sizeof(path));
+    zb_store_service_t rows[] = {
+        {"web-1", "redis", "probe", "down", 2000, "refused", "nope", 0},
+        {"web-1", "ssh", "probe", "up", 1000, "", "", 0},
+        {"web-1", "old", "probe", "unknown", 500, "silent", "", 0},
+        {"db-1", "pg", "probe", "up", 1000, "", "", 0},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        assert(zb_store_service_put(store, &rows[i]) == 0);
+    assert(zb_store_services_quiet(store, "web-1", "unknown", 3000, "stopped") == 0);
+    assert(zb_store_commit(store) == 0);
+    assert(s_one(path, "SELECT count(*) FROM services WHERE host = 'web-1' AND state = "
+                       "'unknown' AND since_ms = 3000 AND reason = 'stopped' AND error = ''") == 2);
+    assert(s_one(path, "SELECT since_ms FROM services WHERE name = 'old'") == 500);
+    assert(s_one(path, "SELECT count(*) FROM services WHERE host = 'db-1' AND state = 'up'") == 1);
+    zb_store_destroy(&store);
+    s_remove_db(path);
+}
+
 static void s_test_grace(const char *dir)
 {
     char path[256];
@@ -546,6 +570,7 @@ void zb_store_test(bool verbose)
 
     s_test_grace(dir);
     s_test_episodes(dir);
+    s_test_services_quiet(dir);
     s_remove_db(path);
     assert(rmdir(dir) == 0 || (printf("rmdir %s: %s\n", dir, strerror(errno)), 0));
 }
