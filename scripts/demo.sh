@@ -76,9 +76,14 @@ agent web-1 cache "${redis_port[0]}" sessions "${redis_port[1]}"
 agent db-1 redis "${redis_port[2]}"
 
 status() { "$bin/zbeat" --db "$db" status --all; }  # a small fleet: every row
-#   Wait (with a deadline) until both hosts and all three services are up.
+#   Wait (with a deadline) until both hosts and all three services are up:
+#   rows of the table only (the monitor's line and the summary above it
+#   say "up" and "alive" too, before every service is there).
+rows_up() {
+    status 2>/dev/null | awk '($1 == "web-1" || $1 == "db-1") && ($3 == "up" || $3 == "alive") { n++ } END { print n + 0 }'
+}
 for _ in $(seq 100); do
-    [ "$(status 2>/dev/null | grep -cwE "up|alive")" -ge 5 ] && break
+    [ "$(rows_up)" -ge 5 ] && break
     sleep 0.1
 done
 
