@@ -199,14 +199,19 @@ deb=${debs[0]}
 echo "package: ${deb##*/} ($(stat -c %s "$deb") bytes)"
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
-required=(libczmq4 libzmq5 libsqlite3-0 libjansson4 libyajl2 libc-ares2 libssl3 passwd procps)
-#   libcurl4 is a dependency exactly when a binary links libcurl.
-for b in "${binaries[@]}"; do
-    if objdump -p "$destdir/usr/bin/$b" 2>/dev/null | grep -q 'NEEDED *libcurl'; then
-        required+=(libcurl4)
-        break
-    fi
+required=(libczmq4 libzmq5 libsqlite3-0 libjansson4 libyajl2 libc-ares2 passwd procps)
+#   libcurl4, and the agent's TLS library (libgnutls30 or libssl3, as
+#   ZB_TLS chose), are dependencies exactly when a binary links them.
+for pair in libcurl:libcurl4 libgnutls:libgnutls30 libssl:libssl3; do
+    for b in "${binaries[@]}"; do
+        if objdump -p "$destdir/usr/bin/$b" 2>/dev/null | grep -q "NEEDED *${pair%%:*}"; then
+            required+=("${pair#*:}")
+            break
+        fi
+    done
 done
+#   The agent's TLS comes from one of them.
+grep -Eq "(^|, )(libgnutls30|libssl3)( |,|$)" <<<"$depends" || fail "Depends lacks a TLS library"
 for lib in "${required[@]}"; do
     grep -Eq "(^|, )$lib( |,|$)" <<<"$depends" || fail "Depends lacks $lib"
 done
