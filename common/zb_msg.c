@@ -100,6 +100,31 @@ static uint64_t s_fnv_int(uint64_t digest, int64_t value)
     return s_fnv(digest, bytes, sizeof(bytes));
 }
 
+static bool s_service_same(const zb_service_status_t *a, const zb_service_status_t *b)
+{
+    return strcmp(a->name, b->name) == 0 && strcmp(a->kind, b->kind) == 0 && a->state == b->state &&
+           a->since_ms == b->since_ms && a->rtt_us == b->rtt_us &&
+           strcmp(a->reason, b->reason) == 0 && strcmp(a->error, b->error) == 0 &&
+           strcmp(a->addr, b->addr) == 0 && strcmp(a->container, b->container) == 0 &&
+           a->tls_expires == b->tls_expires;
+}
+
+bool zb_msg_same(const zb_msg_t *a, const zb_msg_t *b)
+{
+    if (a->type != b->type || strcmp(a->host, b->host) != 0 ||
+        strcmp(a->instance, b->instance) != 0 || a->seq != b->seq || a->time_ms != b->time_ms ||
+        a->interval_ms != b->interval_ms || a->dropped != b->dropped || a->thin != b->thin ||
+        a->has_digest != b->has_digest || a->digest != b->digest ||
+        a->service_count != b->service_count || strcmp(a->service, b->service) != 0 ||
+        a->from != b->from || a->to != b->to || a->at_ms != b->at_ms ||
+        strcmp(a->reason, b->reason) != 0 || strcmp(a->error, b->error) != 0)
+        return false;
+    for (size_t i = 0; i < a->service_count; i++)
+        if (!s_service_same(&a->services[i], &b->services[i]))
+            return false;
+    return true;
+}
+
 uint64_t zb_msg_digest_add(uint64_t digest, const zb_service_status_t *service)
 {
     assert(service);

@@ -98,6 +98,10 @@ void zb_msg_destroy(zb_msg_t **self_p);
 #define ZB_MSG_DIGEST_INIT 14695981039346656037ULL
 uint64_t zb_msg_digest_add(uint64_t digest, const zb_service_status_t *service);
 
+//  Whether two messages say the same, field by field and service by service
+//  (what tests compare two decoders or a round trip with).
+bool zb_msg_same(const zb_msg_t *a, const zb_msg_t *b);
+
 //  Appends a service to a beat. Returns -1 at ZB_PROTO_MAX_SERVICES or when
 //  out of memory.
 int zb_msg_add_service(zb_msg_t *self, const zb_service_status_t *service);

@@ -3,6 +3,7 @@
 */
 #include "zb_proto_decode.h"
 #include "zb_json_scan.h"
+#include "zb_proto_thin.h"
 #include "zb_keyset.h"
 #include "zb_msg.h"
 #include "zb_text.h"
@@ -603,8 +604,8 @@ static const yajl_callbacks s_callbacks = {
     .yajl_end_array = s_on_end_array,
 };
 
-zb_msg_t *zb_msg_decode(const void *topic, size_t topic_len, const void *json, size_t json_len,
-                        char *err, size_t errsize)
+zb_msg_t *zb_msg_decode_general(const void *topic, size_t topic_len, const void *json,
+                                size_t json_len, char *err, size_t errsize)
 {
     uint32_t objects[ZB_PROTO_MAX_DEPTH + 1];
     s_parse_t p = {.err = err,
@@ -683,4 +684,11 @@ done:
     zb_keyset_clear(&p.keys);
     zb_msg_destroy(&p.msg);
     return result;
+}
+
+zb_msg_t *zb_msg_decode(const void *topic, size_t topic_len, const void *json, size_t json_len,
+                        char *err, size_t errsize)
+{
+    zb_msg_t *msg = zb_msg_decode_thin(topic, topic_len, json, json_len);
+    return msg ? msg : zb_msg_decode_general(topic, topic_len, json, json_len, err, errsize);
 }

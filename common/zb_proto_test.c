@@ -1,5 +1,6 @@
 /*  zb_proto's self-test: the whole protocol (messages, the strict decoder and wire I/O). */
 #include "zb_proto.h"
+#include "zb_proto_thin.h"
 #include "zb_text.h"
 #include "zb_time.h"
 
@@ -150,6 +151,131 @@ static void s_test_thin(bool verbose)
     assert(!copy->thin && copy->digest == 0xff);
     zb_msg_destroy(&copy);
 #undef ZB_TEST_V2
+}
+
+//  The thin beat's fast path (zb_proto_thin): it takes the encoder's own
+//  text, declines every other, and what it takes the general decoder takes
+//  too, into the same message.
+static void s_thin_case(const char *topic, const char *json, bool fast_takes)
+{
+    char err[256] = "";
+    zb_msg_t *fast = zb_msg_decode_thin(topic, strlen(topic), json, strlen(json));
+    zb_msg_t *general =
+        zb_msg_decode_general(topic, strlen(topic), json, strlen(json), err, sizeof(err));
+    if (!fast != !fast_takes) {
+        fprintf(stderr, "fast path %s '%s'\n", fast ? "took" : "declined", json);
+        assert(false);
+    }
+    assert(!fast || (general && zb_msg_same(fast, general)));
+    zb_msg_destroy(&fast);
+    zb_msg_destroy(&general);
+}
+
+static void s_test_thin_fast(void)
+{
+    char err[256], *topic, *json;
+    zb_msg_t *beat = zb_msg_new(ZB_MSG_BEAT);
+    strcpy(beat->host, "web-01.example_a");
+    strcpy(beat->instance, "0123456789abcdef");
+    beat->seq = 123456789012345678;
+    beat->time_ms = 1796000000000;
+    beat->interval_ms = 86400000;
+    beat->dropped = 7;
+    beat->thin = beat->has_digest = true;
+    beat->digest = 0xfedcba9876543210;
+    assert(zb_msg_encode(beat, &topic, &json, err, sizeof(err)) == 0);
+    s_thin_case(topic, json, true);
+    zb_msg_t *fast = zb_msg_decode_thin(topic, strlen(topic), json, strlen(json));
+    assert(fast && zb_msg_same(fast, beat));
+    zb_msg_destroy(&fast);
+    free(topic);
+    free(json);
+    //  The smallest values and a name of 64 characters.
+    char name[ZB_NAME_MAX + 2];
+    memset(name, 'a', ZB_NAME_MAX);
+    name[ZB_NAME_MAX] = '\0';
+    strcpy(beat->host, name);
+    beat->seq = 1;
+    beat->time_ms = beat->dropped = beat->digest = 0;
+    beat->interval_ms = 1;
+    assert(zb_msg_encode(beat, &topic, &json, err, sizeof(err)) == 0);
+    s_thin_case(topic, json, true);
+    free(topic);
+    free(json);
+    zb_msg_destroy(&beat);
+
+    //  Declined: each differs from the encoder's form in one way. Some are
+    //  valid (the general decoder reads them), most are not.
+#define ZB_TEST_T0 "{\"v\":2,\"type\":\"beat\",\"host\":\"h\",\"instance\":\"0123456789abcdef\","
+#define ZB_TEST_T1 "\"seq\":5,\"time_ms\":1,\"interval_ms\":10,\"dropped\":0,"
+#define ZB_TEST_T2 "\"digest\":\"00000000000000ff\"}"
+    s_thin_case("beat.h", ZB_TEST_T0 ZB_TEST_T1 ZB_TEST_T2, true);
+    const char *declined[][2] = {
+        {"beat.h", " " ZB_TEST_T0 ZB_TEST_T1 ZB_TEST_T2},
+        {"beat.h", ZB_TEST_T0 ZB_TEST_T1 ZB_TEST_T2 "\n"},
+        {"beat.h", ZB_TEST_T0 ZB_TEST_T1 "\"digest\": \"00000000000000ff\"}"},
+        {"beat.h", ZB_TEST_T0 ZB_TEST_T1 "\"digest\":\"00000000000000FF\"}"},
+        {"beat.h", ZB_TEST_T0 ZB_TEST_T1 "\"digest\":\"00000000000000f\"}"},
+        {"beat.h", ZB_TEST_T0 ZB_TEST_T1 "\"digest\":\"00000000000000ff\",\"x\":1}"},
+        {"beat.h", ZB_TEST_T0 ZB_TEST_T1 "\"digest\":\"00000000000000ff\""},
+        {"beat.h", ZB_TEST_T0 "\"seq\":5,\"time_ms\":1,\"interval_ms\":10,\"dropped\":0}"},
+        {"beat.h", ZB_TEST_T0 "\"seq\":5,\"time_ms\":1,\"interval_ms\":10," ZB_TEST_T2},
+        {"beat.h",
+         ZB_TEST_T0 "\"time_ms\":1,\"seq\":5,\"interval_ms\":10,\"dropped\":0," ZB_TEST_T2},
+        {"beat.h",
+         ZB_TEST_T0 "\"seq\":0,\"time_ms\":1,\"interval_ms\":10,\"dropped\":0," ZB_TEST_T2},
+        {"beat.h",
+         ZB_TEST_T0 "\"seq\":05,\"time_ms\":1,\"interval_ms\":10,\"dropped\":0," ZB_TEST_T2},
+        {"beat.h", ZB_TEST_T0 "\"seq\":1234567890123456789,\"time_ms\":1,\"interval_ms\":10,"
+                              "\"dropped\":0," ZB_TEST_T2},
+        {"beat.h",
+         ZB_TEST_T0 "\"seq\":5,\"time_ms\":-1,\"interval_ms\":10,\"dropped\":0," ZB_TEST_T2},
+        {"beat.h",
+         ZB_TEST_T0 "\"seq\":5,\"time_ms\":1.5,\"interval_ms\":10,\"dropped\":0," ZB_TEST_T2},
+        {"beat.h",
+         ZB_TEST_T0 "\"seq\":5,\"time_ms\":1,\"interval_ms\":86400001,\"dropped\":0," ZB_TEST_T2},
+        {"beat.h",
+         ZB_TEST_T0 "\"seq\":5,\"time_ms\":1,\"interval_ms\":0,\"dropped\":0," ZB_TEST_T2},
+        {"beat.h",
+         ZB_TEST_T0 "\"seq\":5,\"time_ms\":1,\"interval_ms\":10,\"dropped\":-1," ZB_TEST_T2},
+        {"beat.h",
+         "{\"v\":1,\"type\":\"beat\",\"host\":\"h\",\"instance\":\"0123456789abcdef\"," ZB_TEST_T1
+             ZB_TEST_T2},
+        {"beat.h",
+         "{\"v\":2,\"type\":\"event\",\"host\":\"h\",\"instance\":\"0123456789abcdef\"," ZB_TEST_T1
+             ZB_TEST_T2},
+        {"beat.h", "{\"v\":2,\"type\":\"beat\",\"host\":\"\\u0068\",\"instance\":"
+                   "\"0123456789abcdef\"," ZB_TEST_T1 ZB_TEST_T2},
+        {"beat.-h",
+         "{\"v\":2,\"type\":\"beat\",\"host\":\"-h\",\"instance\":\"0123456789abcdef\"," ZB_TEST_T1
+             ZB_TEST_T2},
+        {"beat.",
+         "{\"v\":2,\"type\":\"beat\",\"host\":\"\",\"instance\":\"0123456789abcdef\"," ZB_TEST_T1
+             ZB_TEST_T2},
+        {"beat.h",
+         "{\"v\":2,\"type\":\"beat\",\"host\":\"h\",\"instance\":\"0123456789abcde\"," ZB_TEST_T1
+             ZB_TEST_T2},
+        {"beat.hh", ZB_TEST_T0 ZB_TEST_T1 ZB_TEST_T2},
+        {"beat.", ZB_TEST_T0 ZB_TEST_T1 ZB_TEST_T2},
+        {"event.h", ZB_TEST_T0 ZB_TEST_T1 ZB_TEST_T2},
+    };
+    for (size_t i = 0; i < sizeof(declined) / sizeof(declined[0]); i++)
+        s_thin_case(declined[i][0], declined[i][1], false);
+    //  A name of 65 characters.
+    char text[512];
+    memset(name, 'a', ZB_NAME_MAX + 1);
+    name[ZB_NAME_MAX + 1] = '\0';
+    snprintf(
+        text, sizeof(text),
+        "{\"v\":2,\"type\":\"beat\",\"host\":\"%s\",\"instance\":\"0123456789abcdef\"," ZB_TEST_T1
+            ZB_TEST_T2,
+        name);
+    char long_topic[128];
+    snprintf(long_topic, sizeof(long_topic), "beat.%s", name);
+    s_thin_case(long_topic, text, false);
+#undef ZB_TEST_T0
+#undef ZB_TEST_T1
+#undef ZB_TEST_T2
 }
 
 //  A text with `depth` arrays nested in the value of an unknown key, and
@@ -649,6 +775,7 @@ void zb_proto_test(bool verbose)
 
     s_test_strictness(verbose);
     s_test_thin(verbose);
+    s_test_thin_fast();
 
     //  Size limits: an oversized frame is refused before parsing, and a beat
     //  with one service too many is refused after.
