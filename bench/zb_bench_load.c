@@ -175,7 +175,10 @@ static int s_beat_templates(s_host_t *host, zb_msg_t *msg, int full_every)
     return s_template_make(&host->thin, msg);
 }
 
-static zb_msg_t *s_beat_msg(const s_host_t *host, int services, zb_state_t state, int64_t since)
+//  interval_ms is the beat interval the host announces: the monitor's
+//  liveness is a multiple of it, so it must be the one the load keeps.
+static zb_msg_t *s_beat_msg(const s_host_t *host, int services, int64_t interval_ms,
+                            zb_state_t state, int64_t since)
 {
     zb_msg_t *msg = zb_msg_new(ZB_MSG_BEAT);
     if (!msg)
@@ -184,7 +187,7 @@ static zb_msg_t *s_beat_msg(const s_host_t *host, int services, zb_state_t state
     snprintf(msg->instance, sizeof(msg->instance), "%s", host->instance);
     msg->seq = (uint64_t)s_sentinel[0];
     msg->time_ms = s_sentinel[1];
-    msg->interval_ms = 1000;
+    msg->interval_ms = interval_ms;
     for (int i = 0; i < services; i++) {
         zb_service_status_t status = {.state = state, .since_ms = since, .rtt_us = 250};
         snprintf(status.name, sizeof(status.name), "svc-%d", i);
@@ -409,7 +412,8 @@ int main(int argc, char **argv)
         snprintf(host->name, sizeof(host->name), "%s-%05d", o.prefix, i);
         s_instance(host->instance);
         host->changed = true; // an agent's first beat is full
-        zb_msg_t *msg = s_beat_msg(host, o.services, ZB_STATE_UP, zb_time_wall_ms());
+        zb_msg_t *msg =
+            s_beat_msg(host, o.services, o.interval_us / 1000, ZB_STATE_UP, zb_time_wall_ms());
         int made = msg ? s_beat_templates(host, msg, o.full_every) : -1;
         zb_msg_destroy(&msg);
         if (made != 0)
@@ -525,7 +529,8 @@ int main(int argc, char **argv)
                 fflush(stdout);
                 //  Later beats agree, or they would end the outages at once.
                 for (int h = 0; h < o.agents; h++) {
-                    zb_msg_t *msg = s_beat_msg(&hosts[h], o.services, ZB_STATE_DOWN, wall);
+                    zb_msg_t *msg = s_beat_msg(&hosts[h], o.services, o.interval_us / 1000,
+                                               ZB_STATE_DOWN, wall);
                     s_template_free(&hosts[h].beat);
                     s_template_free(&hosts[h].thin);
                     hosts[h].changed = true;
