@@ -14,9 +14,9 @@
 
 typedef struct _zb_tls_test_server_t zb_tls_test_server_t;
 
-//  A server with a new key and a self-signed CA certificate for
-//  CN=localhost, valid from a minute ago for 30 days, as `openssl req
-//  -x509` makes them; the certificate is written as PEM to ca_path.
+//  A server with a new key (ECDSA P-256) and a self-signed certificate for
+//  CN=localhost, valid from a minute ago for 30 days; the certificate is
+//  written as PEM to ca_path, the CA file the test verifies it against.
 zb_tls_test_server_t *zb_tls_test_server_new(const char *ca_path);
 void zb_tls_test_server_destroy(zb_tls_test_server_t **self_p);
 
