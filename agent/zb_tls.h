@@ -80,6 +80,7 @@ void zb_tls_shutdown(zb_tls_t *self);
 //  measured. For a timer (the agent's beat); about 1 ms at 4,000 held
 //  connections, nothing when no handshake ended.
 void zb_tls_trim(void);
+#define ZB_TLS_TRIM_AFTER 64 // handshakes ended before zb_tls_trim gives pages back
 
 //  The peer certificate's notAfter as Unix seconds (also when it was
 //  refused); 0 when none.

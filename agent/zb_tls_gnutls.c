@@ -53,8 +53,6 @@ struct _zb_tls_t {
     "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-SECP521R1:"                 \
     "+GROUP-FFDHE2048:+GROUP-FFDHE3072:+GROUP-FFDHE4096"
 
-#define ZB_TLS_TRIM_AFTER 64 // handshakes ended before zb_tls_trim gives pages back
-
 //  Handshakes ended since zb_tls_trim last gave pages back.
 static unsigned s_ended;
 
@@ -428,37 +426,77 @@ const char *zb_tls_version(zb_tls_t *self)
     }
 }
 
-//  Self-test: a thread serves TLS on one end of a socket pair with a
-//  certificate made here (CN=localhost, 30 days), the probe's side is
-//  non-blocking and polled.
+//  What the self-test (zb_tls_test.c) asks of this library: a server, made
+//  with GnuTLS, and a look inside. See zb_tls_test.h.
 
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <sys/socket.h>
+#include "zb_tls_test.h"
+
 #include <unistd.h>
 
-typedef struct {
-    int fd;
+struct _zb_tls_test_server_t {
+    gnutls_x509_privkey_t key;
+    gnutls_x509_crt_t cert;
     gnutls_certificate_credentials_t cred;
-} s_test_server_t;
+};
 
-static void *s_test_serve(void *arg)
+zb_tls_test_server_t *zb_tls_test_server_new(const char *ca_path)
 {
-    s_test_server_t *server = arg;
+    zb_tls_test_server_t *self = calloc(1, sizeof(*self));
+    assert(self);
+    //  ECDSA P-256, self-signed, a CA.
+    assert(gnutls_x509_privkey_init(&self->key) == 0);
+    assert(gnutls_x509_privkey_generate(self->key, GNUTLS_PK_ECDSA,
+                                        GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0) == 0);
+    gnutls_x509_crt_t cert;
+    assert(gnutls_x509_crt_init(&cert) == 0);
+    self->cert = cert;
+    time_t start = time(NULL);
+    unsigned char serial = 1;
+    assert(gnutls_x509_crt_set_version(cert, 3) == 0);
+    assert(gnutls_x509_crt_set_serial(cert, &serial, 1) == 0);
+    assert(gnutls_x509_crt_set_activation_time(cert, start - 60) == 0);
+    assert(gnutls_x509_crt_set_expiration_time(cert, start + 30L * 86400) == 0);
+    assert(gnutls_x509_crt_set_dn_by_oid(cert, GNUTLS_OID_X520_COMMON_NAME, 0, "localhost", 9) ==
+           0);
+    assert(gnutls_x509_crt_set_key(cert, self->key) == 0);
+    assert(gnutls_x509_crt_set_basic_constraints(cert, 1, -1) == 0);
+    assert(gnutls_x509_crt_sign2(cert, cert, self->key, GNUTLS_DIG_SHA256, 0) == 0);
+    gnutls_datum_t pem;
+    assert(gnutls_x509_crt_export2(cert, GNUTLS_X509_FMT_PEM, &pem) == 0);
+    FILE *file = fopen(ca_path, "w");
+    assert(file && fwrite(pem.data, 1, pem.size, file) == pem.size);
+    fclose(file);
+    gnutls_free(pem.data);
+    assert(gnutls_certificate_allocate_credentials(&self->cred) == 0);
+    assert(gnutls_certificate_set_x509_key(self->cred, &self->cert, 1, self->key) == 0);
+    return self;
+}
+
+void zb_tls_test_server_destroy(zb_tls_test_server_t **self_p)
+{
+    assert(self_p);
+    zb_tls_test_server_t *self = *self_p;
+    if (!self)
+        return;
+    gnutls_certificate_free_credentials(self->cred);
+    gnutls_x509_crt_deinit(self->cert);
+    gnutls_x509_privkey_deinit(self->key);
+    free(self);
+    *self_p = NULL;
+}
+
+void zb_tls_test_serve(zb_tls_test_server_t *self, int fd)
+{
     gnutls_session_t session;
     assert(gnutls_init(&session, GNUTLS_SERVER) == 0);
     assert(gnutls_set_default_priority(session) == 0);
-    assert(gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, server->cred) == 0);
-    gnutls_transport_set_int(session, server->fd);
+    assert(gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, self->cred) == 0);
+    gnutls_transport_set_int(session, fd);
     int rc;
     do
         rc = gnutls_handshake(session);
     while (rc < 0 && !gnutls_error_is_fatal(rc));
     if (rc == 0) {
-        //  A pong per ping. After the first, TLS 1.3 keys are renewed both
-        //  ways (KeyUpdate): the client answers from inside its read.
         char buf[64];
         for (int pings = 0;;) {
             ssize_t n = gnutls_record_recv(session, buf, sizeof(buf));
@@ -473,162 +511,21 @@ static void *s_test_serve(void *arg)
         gnutls_bye(session, GNUTLS_SHUT_WR);
     }
     gnutls_deinit(session);
-    close(server->fd);
-    return NULL;
-}
-
-//  Waits on fd for what status asks.
-static void s_test_wait(int fd, zb_tls_status_t status)
-{
-    struct pollfd item = {fd, status == ZB_TLS_WANT_WRITE ? POLLOUT : POLLIN, 0};
-    assert(poll(&item, 1, 5000) == 1);
-}
-
-//  The suite the last successful s_test_run agreed on.
-static gnutls_cipher_algorithm_t s_test_cipher;
-
-//  One client run against a fresh server; returns the handshake's verdict.
-static zb_tls_status_t s_test_run(s_test_server_t *server, const char *ca, bool verify,
-                                  const char *name, bool *verify_failed, char *err, size_t errsize,
-                                  int64_t *expires)
-{
-    int pair[2];
-    assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pair) == 0);
-    //  The server's end blocks.
-    int server_fd = dup(pair[1]);
-    close(pair[1]);
-    assert(server_fd >= 0);
-    int fl = fcntl(server_fd, F_GETFL);
-    assert(fcntl(server_fd, F_SETFL, fl & ~O_NONBLOCK) == 0);
-    server->fd = server_fd;
-    pthread_t thread;
-    assert(pthread_create(&thread, NULL, s_test_serve, server) == 0);
-    zb_tls_ctx_t *ctx = zb_tls_ctx_get(ca, verify, err, errsize);
-    assert(ctx);
-    zb_tls_t *tls = zb_tls_new(ctx, pair[0], name);
-    assert(tls);
-    zb_tls_status_t status;
-    while ((status = zb_tls_handshake(tls, verify_failed, err, errsize)) == ZB_TLS_WANT_READ ||
-           status == ZB_TLS_WANT_WRITE)
-        s_test_wait(pair[0], status);
-    *expires = zb_tls_expires(tls);
-    for (int ping = 0; status == ZB_TLS_OK && ping < 3; ping++) {
-        assert(strncmp(zb_tls_version(tls), "TLSv1.", 6) == 0);
-        assert(zb_tls_write(tls, "PING\r\n", 6, err, errsize) == ZB_TLS_OK);
-        char buf[16];
-        size_t got = 0;
-        zb_tls_status_t rc;
-        while ((rc = zb_tls_read(tls, buf, sizeof(buf), &got, err, errsize)) == ZB_TLS_WANT_READ)
-            s_test_wait(pair[0], rc);
-        assert(rc == ZB_TLS_OK && got == 7 && memcmp(buf, "+PONG\r\n", 7) == 0);
-    }
-    if (status == ZB_TLS_OK) {
-        s_test_cipher = gnutls_cipher_get(tls->session);
-        zb_tls_shutdown(tls);
-    }
-    zb_tls_destroy(&tls);
-    close(pair[0]);
-    assert(pthread_join(thread, NULL) == 0);
-    zb_tls_ctx_release(&ctx);
-    return status;
-}
-
-void zb_tls_test(bool verbose)
-{
-    //  The test's server writes with send(2) without MSG_NOSIGNAL: a peer
-    //  gone mid-handshake must not kill the test.
-    signal(SIGPIPE, SIG_IGN);
-    //  A key and a self-signed certificate for localhost, 30 days; a CA
-    //  certificate, as `openssl req -x509` makes them.
-    gnutls_x509_privkey_t key;
-    assert(gnutls_x509_privkey_init(&key) == 0);
-    assert(gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,
-                                        GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0) == 0);
-    gnutls_x509_crt_t cert;
-    assert(gnutls_x509_crt_init(&cert) == 0);
-    time_t start = time(NULL);
-    unsigned char serial = 1;
-    assert(gnutls_x509_crt_set_version(cert, 3) == 0);
-    assert(gnutls_x509_crt_set_serial(cert, &serial, 1) == 0);
-    assert(gnutls_x509_crt_set_activation_time(cert, start - 60) == 0);
-    assert(gnutls_x509_crt_set_expiration_time(cert, start + 30L * 86400) == 0);
-    assert(gnutls_x509_crt_set_dn_by_oid(cert, GNUTLS_OID_X520_COMMON_NAME, 0, "localhost", 9) ==
-           0);
-    assert(gnutls_x509_crt_set_key(cert, key) == 0);
-    assert(gnutls_x509_crt_set_basic_constraints(cert, 1, -1) == 0);
-    assert(gnutls_x509_crt_sign2(cert, cert, key, GNUTLS_DIG_SHA256, 0) == 0);
-    char ca[] = "/tmp/zb-tls-test-XXXXXX";
-    int fd = mkstemp(ca);
-    assert(fd >= 0);
-    gnutls_datum_t pem;
-    assert(gnutls_x509_crt_export2(cert, GNUTLS_X509_FMT_PEM, &pem) == 0);
-    assert(write(fd, pem.data, pem.size) == (ssize_t)pem.size);
     close(fd);
-    gnutls_free(pem.data);
-    s_test_server_t server = {-1, NULL};
-    assert(gnutls_certificate_allocate_credentials(&server.cred) == 0);
-    assert(gnutls_certificate_set_x509_key(server.cred, &cert, 1, key) == 0);
-    char err[256];
-    bool refused;
-    int64_t expires = 0, now = (int64_t)time(NULL);
+}
 
-    //  Without verification: up, and the expiry is the certificate's. The
-    //  handshake is counted as ended, once. ChaCha20-Poly1305 was agreed
-    //  (offered first: its record contexts are the smallest).
-    unsigned ended = s_ended;
-    assert(s_test_run(&server, NULL, false, "localhost", &refused, err, sizeof(err), &expires) ==
-           ZB_TLS_OK);
-    assert(s_ended == ended + 1);
-    assert(expires >= now + 30 * 86400 - 5 && expires <= now + 30 * 86400 + 5);
-    assert(s_test_cipher == GNUTLS_CIPHER_CHACHA20_POLY1305);
-    //  Verified against the system's store: a self-signed certificate fails.
-    assert(s_test_run(&server, NULL, true, "localhost", &refused, err, sizeof(err), &expires) ==
-           ZB_TLS_ERROR);
-    if (verbose)
-        printf("\n    %s", err);
-    assert(refused && strcmp(err, "tls: certificate verify failed: self-signed certificate") == 0);
-    //  A refused certificate still tells when it expires.
-    assert(expires >= now + 30 * 86400 - 5 && expires <= now + 30 * 86400 + 5);
-    //  Against its own CA file, by its name: up.
-    assert(s_test_run(&server, ca, true, "localhost", &refused, err, sizeof(err), &expires) ==
-           ZB_TLS_OK);
-    //  The wrong name, or an address not in the certificate, fails.
-    assert(s_test_run(&server, ca, true, "example.org", &refused, err, sizeof(err), &expires) ==
-           ZB_TLS_ERROR);
-    if (verbose)
-        printf("\n    %s", err);
-    assert(refused && strstr(err, "hostname mismatch"));
-    assert(s_test_run(&server, ca, true, "127.0.0.1", &refused, err, sizeof(err), &expires) ==
-           ZB_TLS_ERROR);
-    assert(refused && strstr(err, "IP address mismatch"));
-    //  Failed handshakes count too; the heap is trimmed after enough.
-    assert(s_ended == ended + 5);
-    zb_tls_trim();
-    assert(s_ended == ended + 5);
-    s_ended = ZB_TLS_TRIM_AFTER;
-    zb_tls_trim();
-    assert(s_ended == 0);
-    //  Contexts are shared and freed with their last user.
-    zb_tls_ctx_t *a = zb_tls_ctx_get(ca, true, err, sizeof(err));
-    zb_tls_ctx_t *b = zb_tls_ctx_get(ca, true, err, sizeof(err));
-    zb_tls_ctx_t *c = zb_tls_ctx_get(ca, false, err, sizeof(err));
-    assert(a && a == b && c != a);
-    zb_tls_ctx_release(&a);
-    zb_tls_ctx_release(&b);
-    zb_tls_ctx_release(&c);
-    assert(!a && !s_contexts);
-    //  An unreadable CA file, or one without a certificate, is an error
-    //  with the library's words.
-    assert(!zb_tls_ctx_get("/nonexistent/ca.pem", true, err, sizeof(err)));
-    if (verbose)
-        printf("\n    %s", err);
-    assert(strstr(err, "tls: cannot load CA file /nonexistent/ca.pem: ") == err);
-    assert(!zb_tls_ctx_get("/dev/null", true, err, sizeof(err)));
-    assert(strstr(err, "tls: cannot load CA file /dev/null: ") == err);
-    unlink(ca);
-    gnutls_certificate_free_credentials(server.cred);
-    gnutls_x509_crt_deinit(cert);
-    gnutls_x509_privkey_deinit(key);
-    if (verbose)
-        printf("\n");
+bool zb_tls_test_chacha(zb_tls_ctx_t *ctx, zb_tls_t *tls)
+{
+    (void)ctx;
+    return gnutls_cipher_get(tls->session) == GNUTLS_CIPHER_CHACHA20_POLY1305;
+}
+
+unsigned *zb_tls_test_ended(void)
+{
+    return &s_ended;
+}
+
+bool zb_tls_test_no_contexts(void)
+{
+    return s_contexts == NULL;
 }

@@ -33,8 +33,6 @@ struct _zb_tls_t {
     bool ended; // the handshake is over (counted in s_ended)
 };
 
-#define ZB_TLS_TRIM_AFTER 64 // handshakes ended before zb_tls_trim gives pages back
-
 //  Handshakes ended since zb_tls_trim last gave pages back.
 static unsigned s_ended;
 
@@ -364,37 +362,68 @@ const char *zb_tls_version(zb_tls_t *self)
     return SSL_get_version(self->ssl);
 }
 
-//  Self-test: a thread serves TLS on one end of a socket pair with a
-//  certificate made here (CN=localhost, 30 days), the probe's side is
-//  non-blocking and polled.
+//  What the self-test (zb_tls_test.c) asks of this library: a server, made
+//  with OpenSSL, and a look inside. See zb_tls_test.h.
+
+#include "zb_tls_test.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <fcntl.h>
 #include <unistd.h>
 
-typedef struct {
-    int fd;
+struct _zb_tls_test_server_t {
     EVP_PKEY *key;
     X509 *cert;
-} s_test_server_t;
+};
 
-static void *s_test_serve(void *arg)
+zb_tls_test_server_t *zb_tls_test_server_new(const char *ca_path)
 {
-    s_test_server_t *server = arg;
+    zb_tls_test_server_t *self = calloc(1, sizeof(*self));
+    assert(self);
+    //  ECDSA P-256, self-signed.
+    self->key = EVP_EC_gen("P-256");
+    assert(self->key);
+    X509 *cert = X509_new();
+    assert(cert);
+    self->cert = cert;
+    X509_set_version(cert, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 30L * 86400);
+    X509_NAME *subject = X509_get_subject_name(cert);
+    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
+                               -1, 0);
+    X509_set_issuer_name(cert, subject);
+    X509_set_pubkey(cert, self->key);
+    assert(X509_sign(cert, self->key, EVP_sha256()) > 0);
+    FILE *file = fopen(ca_path, "w");
+    assert(file && PEM_write_X509(file, cert) == 1);
+    fclose(file);
+    return self;
+}
+
+void zb_tls_test_server_destroy(zb_tls_test_server_t **self_p)
+{
+    assert(self_p);
+    zb_tls_test_server_t *self = *self_p;
+    if (!self)
+        return;
+    X509_free(self->cert);
+    EVP_PKEY_free(self->key);
+    free(self);
+    *self_p = NULL;
+}
+
+void zb_tls_test_serve(zb_tls_test_server_t *self, int fd)
+{
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     assert(ctx);
-    assert(SSL_CTX_use_certificate(ctx, server->cert) == 1);
-    assert(SSL_CTX_use_PrivateKey(ctx, server->key) == 1);
+    assert(SSL_CTX_use_certificate(ctx, self->cert) == 1);
+    assert(SSL_CTX_use_PrivateKey(ctx, self->key) == 1);
     SSL *ssl = SSL_new(ctx);
-    assert(ssl && SSL_set_fd(ssl, server->fd) == 1);
+    assert(ssl && SSL_set_fd(ssl, fd) == 1);
     if (SSL_accept(ssl) == 1) {
-        //  A pong per ping. After the first, TLS 1.3 keys are renewed both
-        //  ways (KeyUpdate): the client answers through the write buffer it
+        //  The client answers the KeyUpdate through the write buffer it
         //  freed after reading the session tickets sent with the handshake.
         char buf[64];
         for (int pings = 0; SSL_read(ssl, buf, sizeof(buf)) > 0; pings++) {
@@ -407,144 +436,22 @@ static void *s_test_serve(void *arg)
     SSL_free(ssl);
     SSL_CTX_free(ctx);
     ERR_clear_error();
-    close(server->fd);
-    return NULL;
+    close(fd);
 }
 
-//  Waits on fd for what status asks.
-static void s_test_wait(int fd, zb_tls_status_t status)
+bool zb_tls_test_chacha(zb_tls_ctx_t *ctx, zb_tls_t *tls)
 {
-    struct pollfd item = {fd, status == ZB_TLS_WANT_WRITE ? POLLOUT : POLLIN, 0};
-    assert(poll(&item, 1, 5000) == 1);
+    (void)tls;
+    const SSL_CIPHER *first = sk_SSL_CIPHER_value(SSL_CTX_get_ciphers(ctx->ssl_ctx), 0);
+    return first && SSL_CIPHER_get_cipher_nid(first) == NID_chacha20_poly1305;
 }
 
-//  One client run against a fresh server; returns the handshake's verdict.
-static zb_tls_status_t s_test_run(s_test_server_t *server, const char *ca, bool verify,
-                                  const char *name, bool *verify_failed, char *err, size_t errsize,
-                                  int64_t *expires)
+unsigned *zb_tls_test_ended(void)
 {
-    int pair[2];
-    assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pair) == 0);
-    //  The server's end blocks.
-    int server_fd = dup(pair[1]);
-    close(pair[1]);
-    assert(server_fd >= 0);
-    int fl = fcntl(server_fd, F_GETFL);
-    assert(fcntl(server_fd, F_SETFL, fl & ~O_NONBLOCK) == 0);
-    server->fd = server_fd;
-    pthread_t thread;
-    assert(pthread_create(&thread, NULL, s_test_serve, server) == 0);
-    zb_tls_ctx_t *ctx = zb_tls_ctx_get(ca, verify, err, errsize);
-    assert(ctx);
-    zb_tls_t *tls = zb_tls_new(ctx, pair[0], name);
-    assert(tls);
-    zb_tls_status_t status;
-    while ((status = zb_tls_handshake(tls, verify_failed, err, errsize)) == ZB_TLS_WANT_READ ||
-           status == ZB_TLS_WANT_WRITE)
-        s_test_wait(pair[0], status);
-    *expires = zb_tls_expires(tls);
-    for (int ping = 0; status == ZB_TLS_OK && ping < 3; ping++) {
-        assert(strncmp(zb_tls_version(tls), "TLSv1.", 6) == 0);
-        assert(zb_tls_write(tls, "PING\r\n", 6, err, errsize) == ZB_TLS_OK);
-        char buf[16];
-        size_t got = 0;
-        zb_tls_status_t rc;
-        while ((rc = zb_tls_read(tls, buf, sizeof(buf), &got, err, errsize)) == ZB_TLS_WANT_READ)
-            s_test_wait(pair[0], rc);
-        assert(rc == ZB_TLS_OK && got == 7 && memcmp(buf, "+PONG\r\n", 7) == 0);
-    }
-    if (status == ZB_TLS_OK)
-        zb_tls_shutdown(tls);
-    zb_tls_destroy(&tls);
-    close(pair[0]);
-    assert(pthread_join(thread, NULL) == 0);
-    zb_tls_ctx_release(&ctx);
-    return status;
+    return &s_ended;
 }
 
-void zb_tls_test(bool verbose)
+bool zb_tls_test_no_contexts(void)
 {
-    //  OpenSSL writes with write(2): a peer gone mid-handshake must not
-    //  kill the test (the agent ignores SIGPIPE too).
-    signal(SIGPIPE, SIG_IGN);
-    //  A key and a self-signed certificate for localhost, 30 days.
-    EVP_PKEY *key = EVP_EC_gen("P-256");
-    assert(key);
-    X509 *cert = X509_new();
-    assert(cert);
-    X509_set_version(cert, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-    X509_gmtime_adj(X509_getm_notBefore(cert), -60);
-    X509_gmtime_adj(X509_getm_notAfter(cert), 30L * 86400);
-    X509_NAME *subject = X509_get_subject_name(cert);
-    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
-                               -1, 0);
-    X509_set_issuer_name(cert, subject);
-    X509_set_pubkey(cert, key);
-    assert(X509_sign(cert, key, EVP_sha256()) > 0);
-    char ca[] = "/tmp/zb-tls-test-XXXXXX";
-    int fd = mkstemp(ca);
-    assert(fd >= 0);
-    FILE *file = fdopen(fd, "w");
-    assert(file && PEM_write_X509(file, cert) == 1);
-    fclose(file);
-    s_test_server_t server = {-1, key, cert};
-    char err[256];
-    bool refused;
-    int64_t expires = 0, now = (int64_t)time(NULL);
-
-    //  Without verification: up, and the expiry is the certificate's. The
-    //  handshake is counted as ended, once.
-    unsigned ended = s_ended;
-    assert(s_test_run(&server, NULL, false, "localhost", &refused, err, sizeof(err), &expires) ==
-           ZB_TLS_OK);
-    assert(s_ended == ended + 1);
-    assert(expires >= now + 30 * 86400 - 5 && expires <= now + 30 * 86400 + 5);
-    //  Verified against the system's store: a self-signed certificate fails.
-    assert(s_test_run(&server, NULL, true, "localhost", &refused, err, sizeof(err), &expires) ==
-           ZB_TLS_ERROR);
-    if (verbose)
-        printf("\n    %s", err);
-    assert(refused && strstr(err, "tls: certificate verify failed: self") == err);
-    //  A refused certificate still tells when it expires.
-    assert(expires >= now + 30 * 86400 - 5 && expires <= now + 30 * 86400 + 5);
-    //  Against its own CA file, by its name: up.
-    assert(s_test_run(&server, ca, true, "localhost", &refused, err, sizeof(err), &expires) ==
-           ZB_TLS_OK);
-    //  The wrong name, or an address not in the certificate, fails.
-    assert(s_test_run(&server, ca, true, "example.org", &refused, err, sizeof(err), &expires) ==
-           ZB_TLS_ERROR);
-    if (verbose)
-        printf("\n    %s", err);
-    assert(refused && strstr(err, "hostname mismatch"));
-    assert(s_test_run(&server, ca, true, "127.0.0.1", &refused, err, sizeof(err), &expires) ==
-           ZB_TLS_ERROR);
-    assert(refused && strstr(err, "IP address mismatch"));
-    //  Failed handshakes count too; the heap is trimmed after enough.
-    assert(s_ended == ended + 5);
-    zb_tls_trim();
-    assert(s_ended == ended + 5);
-    s_ended = ZB_TLS_TRIM_AFTER;
-    zb_tls_trim();
-    assert(s_ended == 0);
-    //  Contexts are shared and freed with their last user.
-    zb_tls_ctx_t *a = zb_tls_ctx_get(ca, true, err, sizeof(err));
-    zb_tls_ctx_t *b = zb_tls_ctx_get(ca, true, err, sizeof(err));
-    zb_tls_ctx_t *c = zb_tls_ctx_get(ca, false, err, sizeof(err));
-    assert(a && a == b && c != a);
-    //  ChaCha20-Poly1305 is offered first (its record contexts are smaller).
-    const SSL_CIPHER *first = sk_SSL_CIPHER_value(SSL_CTX_get_ciphers(a->ssl_ctx), 0);
-    assert(first && SSL_CIPHER_get_cipher_nid(first) == NID_chacha20_poly1305);
-    zb_tls_ctx_release(&a);
-    zb_tls_ctx_release(&b);
-    zb_tls_ctx_release(&c);
-    assert(!a && !s_contexts);
-    //  An unreadable CA file is an error with the library's words.
-    assert(!zb_tls_ctx_get("/nonexistent/ca.pem", true, err, sizeof(err)));
-    assert(strstr(err, "tls: cannot load CA file /nonexistent/ca.pem") == err);
-    unlink(ca);
-    X509_free(cert);
-    EVP_PKEY_free(key);
-    if (verbose)
-        printf("\n");
+    return s_contexts == NULL;
 }

@@ -1,0 +1,40 @@
+/*  What zb_tls's self-test (zb_tls_test.c) asks of the backend built in.
+
+    The test drives the client through zb_tls.h alone, the same for every
+    library; each backend (zb_tls_gnutls.c, zb_tls_openssl.c) supplies
+    what only its library can: a TLS server to talk to, and a look at the
+    state the test checks. Test-only: the agent calls none of these.
+*/
+#ifndef ZB_TLS_TEST_H
+#define ZB_TLS_TEST_H
+
+#include "zb_tls.h"
+
+#include <stdbool.h>
+
+typedef struct _zb_tls_test_server_t zb_tls_test_server_t;
+
+//  A server with a new key (ECDSA P-256) and a self-signed certificate for
+//  CN=localhost, valid from a minute ago for 30 days; the certificate is
+//  written as PEM to ca_path, the CA file the test verifies it against.
+zb_tls_test_server_t *zb_tls_test_server_new(const char *ca_path);
+void zb_tls_test_server_destroy(zb_tls_test_server_t **self_p);
+
+//  Serves one connection on fd (blocking) until the client goes: a
+//  "+PONG\r\n" per read; after the first, TLS 1.3 keys are renewed both
+//  ways (KeyUpdate), which the client answers from inside its read.
+//  Closes fd.
+void zb_tls_test_serve(zb_tls_test_server_t *self, int fd);
+
+//  Whether ChaCha20-Poly1305 comes first (its record contexts are the
+//  smallest): agreed on by tls (GnuTLS) or offered first by ctx (OpenSSL).
+bool zb_tls_test_chacha(zb_tls_ctx_t *ctx, zb_tls_t *tls);
+
+//  The count of handshakes ended since zb_tls_trim last gave pages back:
+//  the test reads it, and sets it to make zb_tls_trim act.
+unsigned *zb_tls_test_ended(void);
+
+//  Whether no context is in use (all were released).
+bool zb_tls_test_no_contexts(void);
+
+#endif
