@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Shards behind one zbeat-relay (issue 22, docs/benchmarks.md): SHARDS monitors,
-each with `hosts = sN-*`, one relay, and one zb-bench-load per shard simulating
-HOSTS/SHARDS hosts named sN-00000... at one beat per INTERVAL_MS. Reports what
+each with `hosts = sN-*`, one relay, and one zb-bench-load simulating HOSTS
+hosts named sN-000000... (HOSTS/SHARDS per shard) at one beat per INTERVAL_MS. Reports what
 each shard took (messages, foreign, dropped over its host cap), the relay's
 forwarded count and CPU, and whether every shard kept up (messages taken close
 to what its generator sent).
@@ -10,8 +10,11 @@ to what its generator sent).
     env: BENCH_SHARD_HOSTS (1000000), BENCH_SHARDS (4), BENCH_SHARD_INTERVAL_MS
     (10000), BENCH_SHARD_SERVICES (1), BENCH_SHARD_SECONDS (60), BENCH_SHARD_FULL_EVERY
     (30: thin beats between full ones, as agents send them; 1: full beats only),
-    BENCH_SHARD_WARMUP (one interval + 5 s: CPU is measured after every host
-    has joined, as in item 3)
+    BENCH_SHARD_RAMP_RATE (2000: hosts joining each shard per second; a new
+    host costs rows and log lines that a beat does not, and a fleet joins over
+    minutes, not at once; 0: all at once), BENCH_SHARD_WARMUP (one interval +
+    5 s after the ramp: CPU is measured once every host has joined, as in
+    item 3)
 """
 import os
 import re
@@ -29,6 +32,7 @@ INTERVAL = int(os.environ.get("BENCH_SHARD_INTERVAL_MS", 10000))
 SERVICES = int(os.environ.get("BENCH_SHARD_SERVICES", 1))
 SECONDS = int(os.environ.get("BENCH_SHARD_SECONDS", 60))
 FULL_EVERY = int(os.environ.get("BENCH_SHARD_FULL_EVERY", 30))
+RAMP_RATE = int(os.environ.get("BENCH_SHARD_RAMP_RATE", 2000))
 WARMUP = float(os.environ.get("BENCH_SHARD_WARMUP", INTERVAL / 1000.0 + 5))
 
 
@@ -117,23 +121,34 @@ def main():
                       "relay")
         wait_for(lambda: "relay started" in text(relay), 10, "relay")
         per = HOSTS // SHARDS
-        gens = []
-        for n in range(SHARDS):
-            gens.append(start([tool("zb-bench-load"), "--endpoint",
-                               "tcp://127.0.0.1:%d" % relay_port, "--agents", str(per),
-                               "--services", str(SERVICES), "--interval-ms", str(INTERVAL),
-                               "--duration-ms", str(SECONDS * 1000), "--sockets", "20",
-                               "--full-every", str(FULL_EVERY),
-                               "--prefix", "s%d" % n], "load-%d" % n))
+        ramp = per / RAMP_RATE if RAMP_RATE > 0 else 0.0
+        # One generator for every shard's hosts (--groups names host i
+        # s<i % SHARDS>-<i / SHARDS>): one process's wake-ups, not SHARDS'.
+        gens = [start([tool("zb-bench-load"), "--endpoint", "tcp://127.0.0.1:%d" % relay_port,
+                       "--agents", str(per * SHARDS), "--groups", str(SHARDS), "--prefix", "s",
+                       "--services", str(SERVICES), "--interval-ms", str(INTERVAL),
+                       "--duration-ms", str(int((SECONDS + ramp) * 1000)),
+                       "--ramp-ms", str(int(ramp * 1000)), "--sockets", str(20 * SHARDS),
+                       "--full-every", str(FULL_EVERY)], "load")]
         wait_for(lambda: all("ready" in text(g) for g in gens) or
                  any(g.poll() is not None for g in gens), 120, "generators ready")
         # The first interval is every host joining (a full beat each, new
         # rows): the window opens after it.
-        time.sleep(min(WARMUP, SECONDS / 2))
+        time.sleep(ramp + min(WARMUP, SECONDS / 2))
         cpu0 = {p.pid: cpu_seconds(p.pid) for p in [relay] + [s for s, _ in shards]}
         t0 = time.monotonic()
+        # The generators' own CPU (they share the machine): sampled while
+        # they run, as their /proc entries go with them.
+        gen0 = sum(cpu_seconds(g.pid) for g in gens)
+        gen_cpu, gen_at = 0.0, t0
+        while any(g.poll() is None for g in gens) and time.monotonic() < t0 + SECONDS + 120:
+            try:
+                gen_cpu, gen_at = sum(cpu_seconds(g.pid) for g in gens) - gen0, time.monotonic()
+            except (OSError, IndexError):
+                pass  # one has just ended: keep the last full sample
+            time.sleep(0.5)
         for g in gens:
-            g.wait(timeout=SECONDS + 120)
+            g.wait(timeout=120)
         elapsed = time.monotonic() - t0
         cpu = {p.pid: cpu_seconds(p.pid) - cpu0[p.pid] for p in [relay] + [s for s, _ in shards]}
         rss = {p.pid: rss_mib(p.pid) for p in [relay] + [s for s, _ in shards]}
@@ -153,14 +168,16 @@ def main():
             time.sleep(0.1)
         for p, _ in shards:
             p.drained_s = max(0.0, last[p.pid][1] - (t0 + elapsed))
-        done = [re.search(r"done sent=(\d+)", text(g)) for g in gens]
-        if not all(done):
-            sys.exit("a generator failed: " + " | ".join(text(g)[-200:] for g in gens))
-        sent = [int(d[1]) for d in done]
-        print("hosts=%d shards=%d interval=%dms services=%d seconds=%d full-every=%d "
-              "(%.0f msg/s offered over the whole run; CPU over the last %.0f s)"
-              % (HOSTS, SHARDS, INTERVAL, SERVICES, SECONDS, FULL_EVERY, sum(sent) / SECONDS,
-                 elapsed))
+        done = re.search(r"done sent=(\d+)", text(gens[0]))
+        if not done:
+            sys.exit("the generator failed: " + text(gens[0])[-400:])
+        groups = dict(re.findall(r"^group (\d+) sent=(\d+)", text(gens[0]), re.M))
+        sent = [int(groups.get(str(n), 0)) for n in range(SHARDS)]
+        print("hosts=%d shards=%d interval=%dms services=%d seconds=%d full-every=%d, joined "
+              "over %.0f s (%.0f msg/s offered once joined; CPU over the last %.0f s)"
+              % (HOSTS, SHARDS, INTERVAL, SERVICES, SECONDS, FULL_EVERY, ramp,
+                 HOSTS * 1000.0 / INTERVAL, elapsed))
+        print("generators: %.0f%% of a core together" % (100 * gen_cpu / max(gen_at - t0, 1e-3)))
         relay.send_signal(signal.SIGTERM)
         relay.wait(30)
         fwd = re.search(r"forwarded=(\d+)", text(relay))

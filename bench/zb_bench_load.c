@@ -22,7 +22,12 @@
         progress <mono_us> <messages>       every 100 ms
         burst <start_us> <end_us> <events>  the burst was handed to ZeroMQ
         marker <n> <mono_us>                marker n is about to be sent
+        group <k> sent=N                    with --groups: beats per group
         done sent=N beats=N events=N late_max_us=N elapsed_us=N
+
+    --groups K names host i "<prefix><i % K>-<i / K>" (s0-000000,
+    s1-000000, ...): one generator for K shards' hosts (relay_shards.py), so
+    the load costs one process's wake-ups, not K.
 */
 #include "zb_proto.h"
 #include "zb_time.h"
@@ -79,6 +84,7 @@ typedef struct {
     int64_t ramp_us;       // hosts start one after another over this long (0: all at once)
     int64_t silence_at_us; // from start: every silence_every-th host stops; -1: never
     int silence_every;
+    int groups; // > 1: hosts named per group (see the head of the file)
 } s_options_t;
 
 static void s_template_free(s_template_t *t)
@@ -298,7 +304,7 @@ static void s_usage(FILE *out)
         "usage: zb-bench-load --endpoint EP[,EP...] [--agents M] [--services S] [--interval-ms I]\n"
         "       [--duration-ms D] [--sockets K] [--burst-at-ms T] [--marker-ms P]\n"
         "       [--prefix NAME] [--full-every N] [--ramp-ms R]\n"
-        "       [--silence-at-ms T [--silence-every K]]\n");
+        "       [--silence-at-ms T [--silence-every K]] [--groups K]\n");
 }
 
 static int s_parse(int argc, char **argv, s_options_t *o)
@@ -312,7 +318,8 @@ static int s_parse(int argc, char **argv, s_options_t *o)
                        .prefix = "load",
                        .full_every = 1,
                        .silence_at_us = -1,
-                       .silence_every = 10};
+                       .silence_every = 10,
+                       .groups = 1};
     static const struct option longs[] = {{"endpoint", required_argument, NULL, 'e'},
                                           {"agents", required_argument, NULL, 'm'},
                                           {"services", required_argument, NULL, 's'},
@@ -326,6 +333,7 @@ static int s_parse(int argc, char **argv, s_options_t *o)
                                           {"ramp-ms", required_argument, NULL, 'r'},
                                           {"silence-at-ms", required_argument, NULL, 'S'},
                                           {"silence-every", required_argument, NULL, 'K'},
+                                          {"groups", required_argument, NULL, 'g'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     int c;
@@ -371,6 +379,9 @@ static int s_parse(int argc, char **argv, s_options_t *o)
         case 'K':
             o->silence_every = (int)v;
             break;
+        case 'g':
+            o->groups = (int)v;
+            break;
         case 'h':
             s_usage(stdout);
             exit(0);
@@ -380,7 +391,7 @@ static int s_parse(int argc, char **argv, s_options_t *o)
     }
     if (!o->endpoint || o->agents < 1 || o->services < 0 || o->services > 1000 ||
         o->interval_us < 1000 || o->duration_us < 0 || o->full_every < 1 || o->ramp_us < 0 ||
-        o->silence_every < 1)
+        o->silence_every < 1 || o->groups < 1 || o->groups > 1000)
         return -1;
     if (o->sockets <= 0 || o->sockets > o->agents)
         o->sockets = o->agents < 100 ? o->agents : 100;
@@ -403,13 +414,18 @@ int main(int argc, char **argv)
     char *buf = malloc(bufsize);
     s_host_t marker_host = {.seq = 0};
     uint64_t sent = 0, beats = 0, events = 0;
+    uint64_t *group_sent = calloc((size_t)o.groups, sizeof(*group_sent));
     int peers = 0;
     if (!hosts || !socks || !buf)
         goto done;
 
     for (int i = 0; i < o.agents; i++) {
         s_host_t *host = &hosts[i];
-        snprintf(host->name, sizeof(host->name), "%s-%05d", o.prefix, i);
+        if (o.groups > 1)
+            snprintf(host->name, sizeof(host->name), "%s%d-%06d", o.prefix, i % o.groups,
+                     i / o.groups);
+        else
+            snprintf(host->name, sizeof(host->name), "%s-%05d", o.prefix, i);
         s_instance(host->instance);
         host->changed = true; // an agent's first beat is full
         zb_msg_t *msg =
@@ -509,6 +525,8 @@ int main(int argc, char **argv)
                 goto done;
             }
             sent++;
+            if (group_sent)
+                group_sent[i % o.groups]++;
             beats += (uint64_t)o.services;
             if (now >= burst_at) {
                 //  Every service of every host at once, as fast as we can.
@@ -558,6 +576,8 @@ int main(int argc, char **argv)
         sent++;
     }
     printf("progress %" PRId64 " %" PRIu64 "\n", zb_time_mono_us(), sent);
+    for (int g = 0; o.groups > 1 && group_sent && g < o.groups; g++)
+        printf("group %d sent=%" PRIu64 "\n", g, group_sent[g]);
     printf("done sent=%" PRIu64 " beats=%" PRIu64 " events=%" PRIu64 " late_max_us=%" PRId64
            " elapsed_us=%" PRId64 "\n",
            sent, beats, events, late_max, zb_time_mono_us() - start);
@@ -574,6 +594,7 @@ done:
         free(hosts[i].events);
     }
     free(hosts);
+    free(group_sent);
     free(socks);
     free(buf);
     return rc;
