@@ -82,16 +82,24 @@ static int s_set_text(char *buf, size_t size, const char *value, const char *wha
     return 0;
 }
 
-int zb_monitor_config_set_bind(zb_monitor_config_t *self, const char *value, const char *what,
-                               char *err, size_t errsize)
+int zb_monitor_config_endpoints_set(char *buf, size_t size, const char *value, const char *what,
+                                    char *err, size_t errsize)
 {
-    assert(self && value && what);
+    assert(buf && value && what && err);
     const char *problem = s_bind_problem(value);
     if (problem) {
         snprintf(err, errsize, "%s: \"%.200s\" %s", what, value, problem);
         return -1;
     }
-    return s_set_text(self->bind, sizeof(self->bind), value, what, err, errsize);
+    return s_set_text(buf, size, value, what, err, errsize);
+}
+
+int zb_monitor_config_set_bind(zb_monitor_config_t *self, const char *value, const char *what,
+                               char *err, size_t errsize)
+{
+    assert(self);
+    return zb_monitor_config_endpoints_set(self->bind, sizeof(self->bind), value, what, err,
+                                           errsize);
 }
 
 int zb_monitor_config_set_db(zb_monitor_config_t *self, const char *value, const char *what,

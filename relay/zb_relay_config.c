@@ -35,34 +35,20 @@ void zb_relay_config_defaults(zb_relay_config_t *self)
     snprintf(self->bind, sizeof(self->bind), "%s", ZB_RELAY_BIND_DEFAULT);
 }
 
-static int s_set_endpoints(char *buf, size_t size, const char *value, const char *what, char *err,
-                           size_t errsize)
-{
-    const char *problem = zb_monitor_config_endpoints_problem(value);
-    if (problem) {
-        snprintf(err, errsize, "%s: \"%.200s\" %s", what, value, problem);
-        return -1;
-    }
-    if (strlen(value) >= size) {
-        snprintf(err, errsize, "%s: too long", what);
-        return -1;
-    }
-    snprintf(buf, size, "%s", value);
-    return 0;
-}
-
 int zb_relay_config_set_bind(zb_relay_config_t *self, const char *value, const char *what,
                              char *err, size_t errsize)
 {
     assert(self && value && what && err);
-    return s_set_endpoints(self->bind, sizeof(self->bind), value, what, err, errsize);
+    return zb_monitor_config_endpoints_set(self->bind, sizeof(self->bind), value, what, err,
+                                           errsize);
 }
 
 int zb_relay_config_set_monitor(zb_relay_config_t *self, const char *value, const char *what,
                                 char *err, size_t errsize)
 {
     assert(self && value && what && err);
-    return s_set_endpoints(self->monitor, sizeof(self->monitor), value, what, err, errsize);
+    return zb_monitor_config_endpoints_set(self->monitor, sizeof(self->monitor), value, what, err,
+                                           errsize);
 }
 
 //  relay/monitor-cert: the monitors' public certificate, needed with
