@@ -221,6 +221,16 @@ int zb_config_check_known(zb_config_t *self, zconfig_t *section, const char *con
     return rc;
 }
 
+zconfig_t *zb_config_section(zb_config_t *self, const char *const sections[], const char *name)
+{
+    assert(self && sections && name);
+    zb_config_check_known(self, self->root, sections);
+    zconfig_t *section = zconfig_locate(self->root, name);
+    if (section && zconfig_value(section) && *zconfig_value(section))
+        zb_config_fail(self, section, "is a section: it takes no value");
+    return section;
+}
+
 //  The child named key, or NULL. A key that has children of its own is a
 //  section, not a value: that is an error for a scalar key.
 static zconfig_t *s_value_node(zb_config_t *self, zconfig_t *section, const char *key)
@@ -578,6 +588,16 @@ static void s_directive_test(void)
     assert(zb_config_read_number(config, svc, &fails, 3, &target) == -1 && target.fails == 3);
     assert(strcmp(zb_config_error(config), "t.cfg: svc/fails: 101 is out of range (1 to 100)") ==
            0);
+    zb_config_destroy(&config);
+    static const char *const sections[] = {"svc", NULL};
+    config = zb_config_load_text("svc = 1\n    fails = 7\n", "t.cfg", err, sizeof(err));
+    assert(config && zb_config_section(config, sections, "svc"));
+    assert(strcmp(zb_config_error(config), "t.cfg: svc: is a section: it takes no value") == 0);
+    zb_config_destroy(&config);
+    config = zb_config_load_text("svc\nother\n", "t.cfg", err, sizeof(err));
+    assert(config && zb_config_section(config, sections, "svc"));
+    assert(strcmp(zb_config_error(config), "t.cfg: other: unknown key") == 0);
+    assert(!zb_config_section(config, sections, "none"));
     zb_config_destroy(&config);
 
     //  The docs' cells: derived from the facts, or given, with {min} ...

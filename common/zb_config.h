@@ -48,6 +48,11 @@ void zb_config_path(zb_config_t *self, zconfig_t *node, char *buf, size_t size);
 //  NULL-terminated list; "key*" is a key that may be given more than once). A NULL section passes.
 int zb_config_check_known(zb_config_t *self, zconfig_t *section, const char *const known[]);
 
+//  The top-level section `name` (NULL when the file has none), after failing
+//  every top-level key not in sections (NULL-terminated) and a value given
+//  to the section itself: a section takes none.
+zconfig_t *zb_config_section(zb_config_t *self, const char *const sections[], const char *name);
+
 //  Typed getters: the child `key` of `section` (which may be NULL). When the
 //  key is absent the default is returned; when it is present but invalid an
 //  error is recorded, the default is returned and so is -1 where a status

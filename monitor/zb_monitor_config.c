@@ -150,13 +150,9 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     zb_config_t *config = zb_config_load(path, err, errsize);
     if (!config)
         return -1;
-    zconfig_t *root = zb_config_root(config);
-    zb_config_check_known(config, root, sections);
-    zconfig_t *section = zconfig_locate(root, "monitor");
-    if (section && zconfig_value(section) && *zconfig_value(section))
-        zb_config_fail(config, section, "is a section: it takes no value");
+    zconfig_t *section = zb_config_section(config, sections, "monitor");
     zb_monitor_config_read_monitor(self, config, section);
-    zconfig_t *alert = zconfig_locate(root, "alert");
+    zconfig_t *alert = zconfig_locate(zb_config_root(config), "alert");
     if (alert)
         zb_monitor_config_read_alert(self, config, alert);
 

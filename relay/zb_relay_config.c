@@ -91,11 +91,7 @@ int zb_relay_config_load(zb_relay_config_t *self, const char *path, char *err, s
     zb_config_t *config = zb_config_load(path, err, errsize);
     if (!config)
         return -1;
-    zconfig_t *root = zb_config_root(config);
-    zb_config_check_known(config, root, sections);
-    zconfig_t *section = zconfig_locate(root, "relay");
-    if (section && zconfig_value(section) && *zconfig_value(section))
-        zb_config_fail(config, section, "is a section: it takes no value");
+    zconfig_t *section = zb_config_section(config, sections, "relay");
     zb_config_check_known(config, section, keys);
     char why[512];
     const char *names[] = {"bind", "monitor"};
