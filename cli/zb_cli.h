@@ -89,6 +89,8 @@ int zb_cli_walked(zb_store_t *store, int walk, int rc);
 //  Members of the API's JSON rows (zbeat --url): a time, text, a number.
 int64_t zb_cli_json_ms(const json_t *o, const char *key, int64_t none);
 const char *zb_cli_json_text(const json_t *o, const char *key);
+//  strcmp that orders NULL (a member absent) before any text.
+int zb_cli_strcmp_null(const char *a, const char *b);
 int64_t zb_cli_json_int(const json_t *o, const char *key, int64_t none);
 
 //  The commands: each returns the exit code.

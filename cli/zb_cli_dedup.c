@@ -10,7 +10,6 @@
 #include "zb_cli.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 typedef struct {
     json_t *item;                      // the API's outage object
@@ -36,20 +35,13 @@ static int s_newest_first(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-static int s_strcmp_null(const char *a, const char *b)
-{
-    if (!a || !b)
-        return a ? 1 : b ? -1 : 0;
-    return strcmp(a, b);
-}
-
 static int s_by_series(const void *a, const void *b)
 {
     const s_record_t *x = *(s_record_t *const *)a, *y = *(s_record_t *const *)b;
-    int rc = s_strcmp_null(x->host, y->host);
+    int rc = zb_cli_strcmp_null(x->host, y->host);
     if (rc == 0)
-        rc = s_strcmp_null(x->service, y->service);
-    return rc ? rc : s_strcmp_null(x->kind, y->kind);
+        rc = zb_cli_strcmp_null(x->service, y->service);
+    return rc ? rc : zb_cli_strcmp_null(x->kind, y->kind);
 }
 
 json_t *zb_cli_dedup_outages(json_t **items, size_t count, int64_t window_ms, int64_t limit)

@@ -181,6 +181,13 @@ const char *zb_cli_json_text(const json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
+int zb_cli_strcmp_null(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a ? 1 : b ? -1 : 0;
+    return strcmp(a, b);
+}
+
 int64_t zb_cli_json_int(const json_t *o, const char *key, int64_t none)
 {
     json_t *v = json_object_get(o, key);

@@ -141,19 +141,13 @@ static void s_param_time(char *query, size_t size, const char *name, int64_t ms,
 //  --------------------------------------------------------------------------
 //  Merging
 
-static int s_strcmp_null(const char *a, const char *b)
-{
-    if (!a || !b)
-        return a ? 1 : b ? -1 : 0;
-    return strcmp(a, b);
-}
-
 //  status and report order: host, its own row (service null), its services.
 static int s_by_host_service(const void *a, const void *b)
 {
     const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    int c = s_strcmp_null(zb_cli_json_text(x, "host"), zb_cli_json_text(y, "host"));
-    return c ? c : s_strcmp_null(zb_cli_json_text(x, "service"), zb_cli_json_text(y, "service"));
+    int c = zb_cli_strcmp_null(zb_cli_json_text(x, "host"), zb_cli_json_text(y, "host"));
+    return c ? c
+             : zb_cli_strcmp_null(zb_cli_json_text(x, "service"), zb_cli_json_text(y, "service"));
 }
 
 //  Alerts newest first (outages: zb_cli_dedup).
@@ -407,7 +401,7 @@ static bool s_same_series(const json_t *a, const json_t *b)
 
 static bool s_same_alert(const json_t *a, const json_t *b)
 {
-    return s_strcmp_null(zb_cli_json_text(a, "id"), zb_cli_json_text(b, "id")) == 0;
+    return zb_cli_strcmp_null(zb_cli_json_text(a, "id"), zb_cli_json_text(b, "id")) == 0;
 }
 
 //  --------------------------------------------------------------------------
