@@ -41,6 +41,14 @@ void zb_cli_out_json(zb_cli_out_t *out, json_t *object)
     json_decref(object);
 }
 
+bool zb_cli_out_given(zb_cli_out_t *out, json_t *row)
+{
+    if (out->format != ZB_CLI_JSON)
+        return false;
+    zb_cli_out_json(out, json_incref(row));
+    return true;
+}
+
 static void s_csv_field(const char *text)
 {
     char safe[1024];
