@@ -143,6 +143,16 @@ void zb_config_destroy(zb_config_t **self_p)
     }
 }
 
+int zb_config_close(zb_config_t **self_p, char *err, size_t errsize)
+{
+    assert(self_p && *self_p && err);
+    const char *error = zb_config_error(*self_p);
+    if (error)
+        snprintf(err, errsize, "%s", error);
+    zb_config_destroy(self_p);
+    return error ? -1 : 0;
+}
+
 zconfig_t *zb_config_root(zb_config_t *self)
 {
     return self->root;
@@ -598,7 +608,11 @@ static void s_directive_test(void)
     assert(config && zb_config_section(config, sections, "svc"));
     assert(strcmp(zb_config_error(config), "t.cfg: other: unknown key") == 0);
     assert(!zb_config_section(config, sections, "none"));
-    zb_config_destroy(&config);
+    assert(zb_config_close(&config, err, sizeof(err)) == -1 && !config);
+    assert(strcmp(err, "t.cfg: other: unknown key") == 0);
+    config = zb_config_load_text("svc\n", "t.cfg", err, sizeof(err));
+    assert(config && zb_config_section(config, sections, "svc"));
+    assert(zb_config_close(&config, err, sizeof(err)) == 0 && !config);
 
     //  The docs' cells: derived from the facts, or given, with {min} ...
     s_check_line(&fails, "svc\tfails\twhole number\t`3`\t`1` .. `100`\n");

@@ -29,6 +29,10 @@ zb_config_t *zb_config_new_empty(const char *name);
 
 void zb_config_destroy(zb_config_t **self_p);
 
+//  Ends a load: destroys the configuration; returns 0, or -1 with the first
+//  error recorded in err.
+int zb_config_close(zb_config_t **self_p, char *err, size_t errsize);
+
 //  The root of the tree, and the file name used in messages.
 zconfig_t *zb_config_root(zb_config_t *self);
 const char *zb_config_filename(zb_config_t *self);

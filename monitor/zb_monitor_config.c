@@ -156,13 +156,7 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     if (alert)
         zb_monitor_config_read_alert(self, config, alert);
 
-    int rc = 0;
-    if (zb_config_error(config)) {
-        snprintf(err, errsize, "%s", zb_config_error(config));
-        rc = -1;
-    }
-    zb_config_destroy(&config);
-    return rc;
+    return zb_config_close(&config, err, errsize);
 }
 
 //  What a reload changes that only shows in the monitor's behaviour.

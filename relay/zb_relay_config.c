@@ -112,13 +112,7 @@ int zb_relay_config_load(zb_relay_config_t *self, const char *path, char *err, s
     zb_auth_config_load(config, section, self->cert, sizeof(self->cert), self->agents,
                         sizeof(self->agents));
     s_monitor_cert_load(self, config, section);
-    int rc = 0;
-    if (zb_config_error(config)) {
-        snprintf(err, errsize, "%s", zb_config_error(config));
-        rc = -1;
-    }
-    zb_config_destroy(&config);
-    return rc;
+    return zb_config_close(&config, err, errsize);
 }
 
 void zb_relay_config_print_table(FILE *out)
