@@ -185,7 +185,7 @@ void zb_probe_set_config(zb_probe_t *self, const zb_probe_config_t *config)
     switch (self->conn) {
     case S_CLOSED:
         //  Waiting to reconnect (next check, or backoff while down).
-        if (zb_timer_armed(&self->timer) && self->timer.deadline > now + config->interval_ms)
+        if (zb_timer_armed(&self->timer) && self->timer.node.key > now + config->interval_ms)
             zb_loop_timer_set(self->loop, &self->timer, now + config->interval_ms);
         break;
     case S_IDLE:

@@ -16,7 +16,6 @@ answers per question.
 OLD_ZBEAT: another zbeat binary (e.g. one built from an older commit) timed
 the same way, side by side.
 """
-import http.server
 import os
 import socket
 import sqlite3
@@ -24,54 +23,27 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
 
-BUILD = os.environ.get("ZB_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "build"))
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, os.path.join(SOURCE, "tests", "integration"))
+from proxy_helpers import Proxy  # noqa: E402  (test_cli_remote.py's too)
+
+BUILD = os.environ.get("ZB_BUILD_DIR", os.path.join(SOURCE, "build"))
 SHARDS = int(os.environ.get("BENCH_FANOUT_SHARDS", 4))
 HOSTS = int(os.environ.get("BENCH_FANOUT_HOSTS", 100000))
 DELAY_MS = int(os.environ.get("BENCH_FANOUT_DELAY_MS", 1000))
 RUNS = int(os.environ.get("BENCH_FANOUT_RUNS", 5))
 
 
-class Proxy:
-    """Passes requests on to a monitor, counting them and the bytes of the
-    answers; holds each for `delay` seconds when told to."""
-
-    def __init__(self, target):
-        self.delay = 0.0
-        self.requests = 0
-        self.hosts_bytes = 0
-        self.lock = threading.Lock()
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                time.sleep(proxy.delay)  # the far shard's latency, by design
-                try:
-                    with urllib.request.urlopen(target + self.path, timeout=300) as r:
-                        status, body = r.status, r.read()
-                except urllib.error.HTTPError as e:
-                    status, body = e.code, e.read()
-                with proxy.lock:
-                    proxy.requests += 1
-                    if self.path.startswith("/api/v1/hosts"):
-                        proxy.hosts_bytes += len(body)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+def held_for(seconds):
+    """A Proxy's hold: the far shard's latency, by design."""
+    def hold():
+        time.sleep(seconds)
+        return True
+    return hold
 
 
 def free_port():
@@ -111,13 +83,16 @@ def start_shard(tmp, n, procs):
 
 
 def main():
+    if sys.argv[1:2] in (["-h"], ["--help"]):
+        print(__doc__.strip())
+        return
     zbeats = [("this", os.path.join(BUILD, "bin", "zbeat"))]
     if len(sys.argv) > 1:
         zbeats.append(("old", sys.argv[1]))
     procs = []
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            proxies = [Proxy(start_shard(tmp, n, procs)) for n in range(SHARDS)]
+            proxies = [Proxy(start_shard(tmp, n, procs), timeout=300) for n in range(SHARDS)]
             urls = ",".join(p.url for p in proxies)
             print("%d shards x %d hosts; a held shard answers each request %d ms late; median of %d"
                   % (SHARDS, HOSTS, DELAY_MS, RUNS))
@@ -128,8 +103,8 @@ def main():
                     for name, zbeat in zbeats:
                         for n, p in enumerate(proxies):
                             held = slow == "all" or (slow == "shard 0" and n == 0)
-                            p.delay = DELAY_MS / 1000.0 if held else 0.0
-                        times, before = [], [(p.requests, p.hosts_bytes) for p in proxies]
+                            p.hold = held_for(DELAY_MS / 1000.0) if held else None
+                        times, before = [], [(p.requests(), p.hosts_bytes) for p in proxies]
                         for _ in range(RUNS):
                             began = time.monotonic()
                             r = subprocess.run([zbeat, "--url", urls] + args,
@@ -138,7 +113,7 @@ def main():
                             if r.returncode != 0:
                                 sys.exit("%s %s: exit %d: %s" % (name, args, r.returncode,
                                                                  r.stderr.decode()[:300]))
-                        requests = sum(p.requests - b[0] for p, b in zip(proxies, before))
+                        requests = sum(p.requests() - b[0] for p, b in zip(proxies, before))
                         hosts_bytes = sum(p.hosts_bytes - b[1] for p, b in zip(proxies, before))
                         print("| %s | `%s` | %s | %.2f | %d | %d |" % (
                             name, " ".join(args), slow,

@@ -81,6 +81,9 @@ void zb_cli_out_init(zb_cli_out_t *out, zb_cli_format_t format, size_t columns,
 //  A row of text cells (NULL prints as "-" in a table, empty in CSV).
 void zb_cli_out_row(zb_cli_out_t *out, const char *const *values);
 void zb_cli_out_json(zb_cli_out_t *out, json_t *object);
+//  In JSON, a row of the API's answer goes out as it came: returns true (the
+//  caller skips it), else false (the caller makes the table's or CSV's row).
+bool zb_cli_out_given(zb_cli_out_t *out, json_t *row);
 void zb_cli_csv_row(size_t columns, const char *const *values);
 //  Ends the output (prints a table) and frees it. Returns the exit code.
 int zb_cli_out_finish(zb_cli_out_t *out, const char *none);
@@ -89,6 +92,8 @@ int zb_cli_walked(zb_store_t *store, int walk, int rc);
 //  Members of the API's JSON rows (zbeat --url): a time, text, a number.
 int64_t zb_cli_json_ms(const json_t *o, const char *key, int64_t none);
 const char *zb_cli_json_text(const json_t *o, const char *key);
+//  strcmp that orders NULL (a member absent) before any text.
+int zb_cli_strcmp_null(const char *a, const char *b);
 int64_t zb_cli_json_int(const json_t *o, const char *key, int64_t none);
 
 //  The commands: each returns the exit code.

@@ -91,10 +91,8 @@ int zb_cli_alerts_print(const json_t *rows, const zb_cli_args_t *args)
     json_t *o, *d;
     json_array_foreach(rows, i, o)
     {
-        if (args->format == ZB_CLI_JSON) {
-            zb_cli_out_json(&out, json_incref(o));
+        if (zb_cli_out_given(&out, o))
             continue;
-        }
         zb_store_alert_t alert = {
             .seq = (int64_t)i,
             .id = zb_cli_json_text(o, "id"),

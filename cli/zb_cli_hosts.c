@@ -88,10 +88,8 @@ int zb_cli_hosts_print(const json_t *rows, const zb_cli_args_t *args)
     json_t *o;
     json_array_foreach(rows, i, o)
     {
-        if (args->format == ZB_CLI_JSON) {
-            zb_cli_out_json(&out, json_incref(o));
+        if (zb_cli_out_given(&out, o))
             continue;
-        }
         const char *instance = zb_cli_json_text(o, "instance");
         //  A replay report the API shows is one of the current run.
         bool replay = json_is_integer(json_object_get(o, "replay_pending"));

@@ -41,6 +41,14 @@ void zb_cli_out_json(zb_cli_out_t *out, json_t *object)
     json_decref(object);
 }
 
+bool zb_cli_out_given(zb_cli_out_t *out, json_t *row)
+{
+    if (out->format != ZB_CLI_JSON)
+        return false;
+    zb_cli_out_json(out, json_incref(row));
+    return true;
+}
+
 static void s_csv_field(const char *text)
 {
     char safe[1024];
@@ -179,6 +187,13 @@ int64_t zb_cli_json_ms(const json_t *o, const char *key, int64_t none)
 const char *zb_cli_json_text(const json_t *o, const char *key)
 {
     return json_string_value(json_object_get(o, key));
+}
+
+int zb_cli_strcmp_null(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a ? 1 : b ? -1 : 0;
+    return strcmp(a, b);
 }
 
 int64_t zb_cli_json_int(const json_t *o, const char *key, int64_t none)

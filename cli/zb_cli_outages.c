@@ -82,10 +82,8 @@ int zb_cli_outages_print(const json_t *rows, const zb_cli_args_t *args)
     json_t *o;
     json_array_foreach(rows, i, o)
     {
-        if (args->format == ZB_CLI_JSON) {
-            zb_cli_out_json(&out, json_incref(o));
+        if (zb_cli_out_given(&out, o))
             continue;
-        }
         zb_store_outage_t outage = {
             .id = zb_cli_json_int(o, "id", 0),
             .kind = zb_cli_json_text(o, "kind"),

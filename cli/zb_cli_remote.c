@@ -18,6 +18,7 @@
     answer, and the exit code is 3 (a partial answer). None answering: 1.
 */
 #include "zb_cli.h"
+#include "zb_cli_dedup.h"
 #include "zb_cli_fetch.h"
 #include "zb_msg.h"
 #include "zb_query.h"
@@ -140,27 +141,20 @@ static void s_param_time(char *query, size_t size, const char *name, int64_t ms,
 //  --------------------------------------------------------------------------
 //  Merging
 
-static int s_strcmp_null(const char *a, const char *b)
-{
-    if (!a || !b)
-        return a ? 1 : b ? -1 : 0;
-    return strcmp(a, b);
-}
-
 //  status and report order: host, its own row (service null), its services.
 static int s_by_host_service(const void *a, const void *b)
 {
     const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    int c = s_strcmp_null(zb_cli_json_text(x, "host"), zb_cli_json_text(y, "host"));
-    return c ? c : s_strcmp_null(zb_cli_json_text(x, "service"), zb_cli_json_text(y, "service"));
+    int c = zb_cli_strcmp_null(zb_cli_json_text(x, "host"), zb_cli_json_text(y, "host"));
+    return c ? c
+             : zb_cli_strcmp_null(zb_cli_json_text(x, "service"), zb_cli_json_text(y, "service"));
 }
 
-//  Newest first (outages: started_at; alerts: created_at).
-static const char *s_time_key;
-static int s_newest_first(const void *a, const void *b)
+//  Alerts newest first (outages: zb_cli_dedup).
+static int s_newest_alert_first(const void *a, const void *b)
 {
-    int64_t x = zb_cli_json_ms(*(json_t *const *)a, s_time_key, 0);
-    int64_t y = zb_cli_json_ms(*(json_t *const *)b, s_time_key, 0);
+    int64_t x = zb_cli_json_ms(*(json_t *const *)a, "created_at", 0);
+    int64_t y = zb_cli_json_ms(*(json_t *const *)b, "created_at", 0);
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
@@ -373,16 +367,6 @@ done:
     return rc;
 }
 
-static bool s_same_outage(const json_t *a, const json_t *b, int64_t window_ms)
-{
-    if (s_strcmp_null(zb_cli_json_text(a, "host"), zb_cli_json_text(b, "host")) ||
-        s_strcmp_null(zb_cli_json_text(a, "service"), zb_cli_json_text(b, "service")) ||
-        s_strcmp_null(zb_cli_json_text(a, "kind"), zb_cli_json_text(b, "kind")))
-        return false;
-    int64_t x = zb_cli_json_ms(a, "started_at", 0), y = zb_cli_json_ms(b, "started_at", 0);
-    return (x > y ? x - y : y - x) <= window_ms;
-}
-
 static json_t *s_merge_outages(s_remote_t *self, int64_t limit)
 {
     size_t count;
@@ -390,24 +374,7 @@ static json_t *s_merge_outages(s_remote_t *self, int64_t limit)
     if (!items)
         return NULL;
     int64_t window_ms = self->args->dedup_ms >= 0 ? self->args->dedup_ms : S_SAME_OUTAGE_MS;
-    s_time_key = "started_at";
-    qsort(items, count, sizeof(*items), s_newest_first);
-    json_t *out = json_array();
-    for (size_t i = 0; out && i < count; i++) {
-        bool seen = false;
-        for (size_t k = 0; k < json_array_size(out) && !seen; k++) {
-            json_t *o = json_array_get(out, k);
-            if (!s_same_outage(o, items[i], window_ms))
-                continue;
-            //  The record that saw the end says more.
-            if (json_is_null(json_object_get(o, "ended_at")) &&
-                !json_is_null(json_object_get(items[i], "ended_at")))
-                json_array_set(out, k, items[i]);
-            seen = true;
-        }
-        if (!seen && (limit <= 0 || (int64_t)json_array_size(out) < limit))
-            json_array_append(out, items[i]);
-    }
+    json_t *out = zb_cli_dedup_outages(items, count, window_ms, limit);
     free(items);
     return out;
 }
@@ -434,7 +401,7 @@ static bool s_same_series(const json_t *a, const json_t *b)
 
 static bool s_same_alert(const json_t *a, const json_t *b)
 {
-    return s_strcmp_null(zb_cli_json_text(a, "id"), zb_cli_json_text(b, "id")) == 0;
+    return zb_cli_strcmp_null(zb_cli_json_text(a, "id"), zb_cli_json_text(b, "id")) == 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -602,8 +569,7 @@ static int s_alerts(s_remote_t *self)
     json_t **items = s_elements(self, NULL, &count);
     if (!items)
         return 1;
-    s_time_key = "created_at";
-    qsort(items, count, sizeof(*items), s_newest_first);
+    qsort(items, count, sizeof(*items), s_newest_alert_first);
     json_t *rows = s_first_of_each(items, count, s_same_alert);
     free(items);
     while (args->query.limit && (int64_t)json_array_size(rows) > args->query.limit)

@@ -147,10 +147,8 @@ int zb_cli_silence_print(const json_t *rows, const zb_cli_args_t *args)
     json_t *o;
     json_array_foreach(rows, i, o)
     {
-        if (args->format == ZB_CLI_JSON) {
-            zb_cli_out_json(&out, json_incref(o));
+        if (zb_cli_out_given(&out, o))
             continue;
-        }
         const char *reason = zb_cli_json_text(o, "reason");
         zb_store_silence_t silence = {
             .id = zb_cli_json_int(o, "id", 0),

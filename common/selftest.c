@@ -1,6 +1,7 @@
 /*  zb-common-selftest: the self-tests of the common modules. */
 #include "zb_config.h"
 #include "zb_daemon_args.h"
+#include "zb_heap.h"
 #include "zb_hostset.h"
 #include "zb_datagram.h"
 #include "zb_http_reply.h"
@@ -16,6 +17,7 @@ static const zb_selftest_t s_tests[] = {
     {"time", zb_time_test},
     {"proto", zb_proto_test},
     {"config", zb_config_test},
+    {"heap", zb_heap_test},
     {"loop", zb_loop_test},
     {"line", zb_line_test},
     {"log", zb_log_test},

@@ -143,6 +143,16 @@ void zb_config_destroy(zb_config_t **self_p)
     }
 }
 
+int zb_config_close(zb_config_t **self_p, char *err, size_t errsize)
+{
+    assert(self_p && *self_p && err);
+    const char *error = zb_config_error(*self_p);
+    if (error)
+        snprintf(err, errsize, "%s", error);
+    zb_config_destroy(self_p);
+    return error ? -1 : 0;
+}
+
 zconfig_t *zb_config_root(zb_config_t *self)
 {
     return self->root;
@@ -219,6 +229,16 @@ int zb_config_check_known(zb_config_t *self, zconfig_t *section, const char *con
                 rc = zb_config_fail(self, other, "given twice");
     }
     return rc;
+}
+
+zconfig_t *zb_config_section(zb_config_t *self, const char *const sections[], const char *name)
+{
+    assert(self && sections && name);
+    zb_config_check_known(self, self->root, sections);
+    zconfig_t *section = zconfig_locate(self->root, name);
+    if (section && zconfig_value(section) && *zconfig_value(section))
+        zb_config_fail(self, section, "is a section: it takes no value");
+    return section;
 }
 
 //  The child named key, or NULL. A key that has children of its own is a
@@ -579,6 +599,20 @@ static void s_directive_test(void)
     assert(strcmp(zb_config_error(config), "t.cfg: svc/fails: 101 is out of range (1 to 100)") ==
            0);
     zb_config_destroy(&config);
+    static const char *const sections[] = {"svc", NULL};
+    config = zb_config_load_text("svc = 1\n    fails = 7\n", "t.cfg", err, sizeof(err));
+    assert(config && zb_config_section(config, sections, "svc"));
+    assert(strcmp(zb_config_error(config), "t.cfg: svc: is a section: it takes no value") == 0);
+    zb_config_destroy(&config);
+    config = zb_config_load_text("svc\nother\n", "t.cfg", err, sizeof(err));
+    assert(config && zb_config_section(config, sections, "svc"));
+    assert(strcmp(zb_config_error(config), "t.cfg: other: unknown key") == 0);
+    assert(!zb_config_section(config, sections, "none"));
+    assert(zb_config_close(&config, err, sizeof(err)) == -1 && !config);
+    assert(strcmp(err, "t.cfg: other: unknown key") == 0);
+    config = zb_config_load_text("svc\n", "t.cfg", err, sizeof(err));
+    assert(config && zb_config_section(config, sections, "svc"));
+    assert(zb_config_close(&config, err, sizeof(err)) == 0 && !config);
 
     //  The docs' cells: derived from the facts, or given, with {min} ...
     s_check_line(&fails, "svc\tfails\twhole number\t`3`\t`1` .. `100`\n");

@@ -29,6 +29,10 @@ zb_config_t *zb_config_new_empty(const char *name);
 
 void zb_config_destroy(zb_config_t **self_p);
 
+//  Ends a load: destroys the configuration; returns 0, or -1 with the first
+//  error recorded in err.
+int zb_config_close(zb_config_t **self_p, char *err, size_t errsize);
+
 //  The root of the tree, and the file name used in messages.
 zconfig_t *zb_config_root(zb_config_t *self);
 const char *zb_config_filename(zb_config_t *self);
@@ -47,6 +51,11 @@ void zb_config_path(zb_config_t *self, zconfig_t *node, char *buf, size_t size);
 //  Fails for every child of section whose name is not in known (a
 //  NULL-terminated list; "key*" is a key that may be given more than once). A NULL section passes.
 int zb_config_check_known(zb_config_t *self, zconfig_t *section, const char *const known[]);
+
+//  The top-level section `name` (NULL when the file has none), after failing
+//  every top-level key not in sections (NULL-terminated) and a value given
+//  to the section itself: a section takes none.
+zconfig_t *zb_config_section(zb_config_t *self, const char *const sections[], const char *name);
 
 //  Typed getters: the child `key` of `section` (which may be NULL). When the
 //  key is absent the default is returned; when it is present but invalid an

@@ -30,25 +30,12 @@ typedef struct {
     void *arg;
 } s_signal_slot_t;
 
-//  One heap entry. The deadline is kept here as well as in the timer so
-//  that sifting compares within the array instead of chasing a pointer to
-//  each timer (thousands of probes' timers do not fit the cache).
-typedef struct {
-    int64_t deadline;
-    zb_timer_t *timer;
-} s_heap_entry_t;
-
-//  Children per heap node: four halves the depth of a binary heap, and
-//  four 16-byte entries share one cache line.
-#define S_ARITY 4
-
 struct _zb_loop_t {
     int epfd;                       // the epoll instance
     s_fd_slot_t *fds;               // indexed by fd
     size_t fd_alloc;                // slots in fds
-    s_heap_entry_t *heap;           // armed timers, min-heap on deadline
-    size_t heap_count;              // armed timers
-    size_t heap_alloc;              // slots in heap
+    zb_heap_t *timers;              // armed timers, by deadline (zb_heap: the deadlines sit
+                                    // beside the pointers, so sifting stays in the array)
     int sigfd;                      // signalfd, -1 until the first signal
     sigset_t sigmask;               // signals delivered through sigfd
     s_signal_slot_t signals[_NSIG]; // handler per signal number
@@ -66,6 +53,12 @@ zb_loop_t *zb_loop_new(void)
         free(self);
         return NULL;
     }
+    self->timers = zb_heap_new();
+    if (!self->timers) {
+        close(self->epfd);
+        free(self);
+        return NULL;
+    }
     self->sigfd = -1;
     sigemptyset(&self->sigmask);
     self->now = zb_time_mono_ms();
@@ -80,14 +73,12 @@ void zb_loop_destroy(zb_loop_t **self_p)
     zb_loop_t *self = *self_p;
     if (!self)
         return;
-    //  Timers are owned by the caller; disarm them so zb_timer_armed is
-    //  truthful if the owner outlives the loop.
-    for (size_t i = 0; i < self->heap_count; i++)
-        self->heap[i].timer->index = SIZE_MAX;
+    //  Timers are owned by the caller; zb_heap_destroy disarms them so
+    //  zb_timer_armed is truthful if the owner outlives the loop.
+    zb_heap_destroy(&self->timers);
     if (self->sigfd != -1)
         close(self->sigfd);
     close(self->epfd);
-    free(self->heap);
     free(self->fds);
     free(self);
     *self_p = NULL;
@@ -174,8 +165,7 @@ void zb_timer_init(zb_timer_t *timer, zb_loop_timer_fn *fn, void *arg)
 {
     assert(timer);
     assert(fn);
-    timer->deadline = 0;
-    timer->index = SIZE_MAX;
+    timer->node = (zb_heap_node_t){0, 0};
     timer->fn = fn;
     timer->arg = arg;
 }
@@ -183,97 +173,32 @@ void zb_timer_init(zb_timer_t *timer, zb_loop_timer_fn *fn, void *arg)
 bool zb_timer_armed(const zb_timer_t *timer)
 {
     assert(timer);
-    return timer->index != SIZE_MAX;
+    return timer->node.index != 0;
 }
 
-static void s_heap_place(zb_loop_t *self, size_t index, s_heap_entry_t entry)
+//  The timer a heap node is in.
+static zb_timer_t *s_timer_of(zb_heap_node_t *node)
 {
-    self->heap[index] = entry;
-    entry.timer->index = index;
-}
-
-static void s_heap_up(zb_loop_t *self, size_t index)
-{
-    s_heap_entry_t entry = self->heap[index];
-    while (index > 0) {
-        size_t parent = (index - 1) / S_ARITY;
-        if (self->heap[parent].deadline <= entry.deadline)
-            break;
-        s_heap_place(self, index, self->heap[parent]);
-        index = parent;
-    }
-    s_heap_place(self, index, entry);
-}
-
-static void s_heap_down(zb_loop_t *self, size_t index)
-{
-    s_heap_entry_t entry = self->heap[index];
-    for (;;) {
-        size_t first = S_ARITY * index + 1;
-        if (first >= self->heap_count)
-            break;
-        size_t last = first + S_ARITY < self->heap_count ? first + S_ARITY : self->heap_count;
-        size_t child = first;
-        for (size_t i = first + 1; i < last; i++)
-            if (self->heap[i].deadline < self->heap[child].deadline)
-                child = i;
-        if (entry.deadline <= self->heap[child].deadline)
-            break;
-        s_heap_place(self, index, self->heap[child]);
-        index = child;
-    }
-    s_heap_place(self, index, entry);
+    return node ? (zb_timer_t *)((char *)node - offsetof(zb_timer_t, node)) : NULL;
 }
 
 void zb_loop_timer_set(zb_loop_t *self, zb_timer_t *timer, int64_t deadline)
 {
     assert(self);
     assert(timer && timer->fn);
-    if (zb_timer_armed(timer)) {
-        assert(timer->index < self->heap_count && self->heap[timer->index].timer == timer);
-        int64_t old = timer->deadline;
-        timer->deadline = deadline;
-        self->heap[timer->index].deadline = deadline;
-        if (deadline < old)
-            s_heap_up(self, timer->index);
-        else if (deadline > old)
-            s_heap_down(self, timer->index);
-        return;
+    //  The heap only ever grows to the number of timers the program owns;
+    //  running out of memory for it leaves no way to keep time.
+    if (zb_heap_set(self->timers, &timer->node, deadline) != 0) {
+        fprintf(stderr, "zb_loop: out of memory for %zu timers\n", zb_heap_size(self->timers) + 1);
+        abort();
     }
-    if (self->heap_count == self->heap_alloc) {
-        size_t alloc = self->heap_alloc ? self->heap_alloc * 2 : 64;
-        s_heap_entry_t *heap = realloc(self->heap, alloc * sizeof(*heap));
-        //  The heap only ever grows to the number of timers the program
-        //  owns; running out of memory for it leaves no way to keep time.
-        if (!heap) {
-            fprintf(stderr, "zb_loop: out of memory for %zu timers\n", alloc);
-            abort();
-        }
-        self->heap = heap;
-        self->heap_alloc = alloc;
-    }
-    timer->deadline = deadline;
-    self->heap[self->heap_count++] = (s_heap_entry_t){deadline, timer};
-    s_heap_up(self, self->heap_count - 1);
 }
 
 void zb_loop_timer_cancel(zb_loop_t *self, zb_timer_t *timer)
 {
     assert(self);
     assert(timer);
-    if (!zb_timer_armed(timer))
-        return;
-    size_t index = timer->index;
-    assert(index < self->heap_count && self->heap[index].timer == timer);
-    timer->index = SIZE_MAX;
-    s_heap_entry_t last = self->heap[--self->heap_count];
-    if (last.timer == timer)
-        return;
-    s_heap_place(self, index, last);
-    if (index > 0 && self->heap[(index - 1) / S_ARITY].deadline > last.deadline)
-        s_heap_up(self, index);
-    else
-        s_heap_down(self, index);
+    zb_heap_remove(self->timers, &timer->node);
 }
 
 //  Signals
@@ -333,9 +258,10 @@ void zb_loop_stop(zb_loop_t *self)
 
 static int s_wait_timeout(zb_loop_t *self)
 {
-    if (self->heap_count == 0)
+    zb_heap_node_t *first = zb_heap_top(self->timers);
+    if (!first)
         return -1;
-    int64_t wait = self->heap[0].deadline - zb_time_mono_ms();
+    int64_t wait = first->key - zb_time_mono_ms();
     if (wait <= 0)
         return 0;
     return wait > 60000 ? 60000 : (int)wait;
@@ -376,10 +302,12 @@ static void s_dispatch_timers(zb_loop_t *self)
     //  off over several passes, with I/O polled in between, so a probe's
     //  reply is not left waiting behind all of them. The remaining expired
     //  timers make the next epoll_wait return at once.
-    size_t budget = self->heap_count < ZB_LOOP_MAX_TIMERS ? self->heap_count : ZB_LOOP_MAX_TIMERS;
-    while (budget-- > 0 && !self->stopped && self->heap_count > 0 &&
-           self->heap[0].deadline <= self->now) {
-        zb_timer_t *timer = self->heap[0].timer;
+    size_t armed = zb_heap_size(self->timers);
+    size_t budget = armed < ZB_LOOP_MAX_TIMERS ? armed : ZB_LOOP_MAX_TIMERS;
+    zb_heap_node_t *first;
+    while (budget-- > 0 && !self->stopped && (first = zb_heap_top(self->timers)) &&
+           first->key <= self->now) {
+        zb_timer_t *timer = s_timer_of(first);
         zb_loop_timer_cancel(self, timer);
         timer->fn(self, timer, timer->arg);
     }
@@ -420,7 +348,7 @@ static void s_test_timer(zb_loop_t *loop, zb_timer_t *timer, void *arg)
     s_test_t *test = arg;
     int which = (int)(timer - test->timers);
     assert(!zb_timer_armed(timer));
-    assert(zb_loop_now(loop) >= timer->deadline);
+    assert(zb_loop_now(loop) >= timer->node.key);
     test->order[test->count++] = which;
     if (which == 7)
         zb_loop_stop(loop);
@@ -538,16 +466,6 @@ static void s_test_guard(zb_loop_t *loop, zb_timer_t *timer, void *arg)
     assert(!"zb_loop test timed out");
 }
 
-//  Every entry no earlier than its parent, and entry, timer and index agree.
-static void s_test_heap_check(zb_loop_t *loop)
-{
-    for (size_t i = 0; i < loop->heap_count; i++) {
-        s_heap_entry_t *entry = &loop->heap[i];
-        assert(entry->timer->index == i && entry->timer->deadline == entry->deadline);
-        assert(i == 0 || loop->heap[(i - 1) / S_ARITY].deadline <= entry->deadline);
-    }
-}
-
 void zb_loop_test(bool verbose)
 {
     (void)verbose;
@@ -577,8 +495,9 @@ void zb_loop_test(bool verbose)
         assert(test.order[i] == expect[i]);
     assert(zb_time_mono_ms() >= now + 80); // never early
 
-    //  Many timers: heap order holds through random arming, re-arming
-    //  (earlier and later) and cancels, and they come off in deadline order.
+    //  Many timers: through random arming, re-arming (earlier and later)
+    //  and cancels they come off in deadline order (the heap's own order is
+    //  zb_heap_test's).
     static zb_timer_t many[2000];
     for (int i = 0; i < 2000; i++)
         zb_timer_init(&many[i], s_test_guard, NULL);
@@ -588,15 +507,13 @@ void zb_loop_test(bool verbose)
             zb_loop_timer_cancel(loop, timer);
         else
             zb_loop_timer_set(loop, timer, now + 1000000 + (rand() % 5000));
-        if (round % 1000 == 0)
-            s_test_heap_check(loop);
     }
-    s_test_heap_check(loop);
     int64_t previous = 0;
-    while (loop->heap_count > 0 && loop->heap[0].deadline > now + 100000) {
-        zb_timer_t *first = loop->heap[0].timer;
-        assert(first->deadline >= previous);
-        previous = first->deadline;
+    zb_heap_node_t *top;
+    while ((top = zb_heap_top(loop->timers)) && top->key > now + 100000) {
+        zb_timer_t *first = s_timer_of(top);
+        assert(zb_timer_armed(first) && first->node.key >= previous);
+        previous = first->node.key;
         zb_loop_timer_cancel(loop, first);
     }
     for (int i = 0; i < 2000; i++)

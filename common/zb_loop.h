@@ -14,6 +14,8 @@
 #ifndef ZB_LOOP_H
 #define ZB_LOOP_H
 
+#include "zb_heap.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,8 +33,8 @@ typedef void(zb_loop_signal_fn)(zb_loop_t *loop, int signum, void *arg);
 
 //  Embedded in the owner's struct: arming a timer never allocates.
 struct _zb_timer_t {
-    int64_t deadline; // monotonic ms
-    size_t index;     // position in the heap, SIZE_MAX when not armed
+    zb_heap_node_t
+        node; // in the loop's heap: key the deadline (monotonic ms), index 0 when not armed
     zb_loop_timer_fn *fn;
     void *arg;
 };

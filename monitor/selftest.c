@@ -6,7 +6,6 @@
 #include "zb_dispatch.h"
 #include "zb_email.h"
 #include "zb_fleet.h"
-#include "zb_heap.h"
 #include "zb_hook.h"
 #include "zb_intake.h"
 #include "zb_monitor.h"
@@ -33,7 +32,6 @@ static const zb_selftest_t s_tests[] = {
     {"orders", zb_orders_test},
     {"detector", zb_detector_test},
     {"pulse", zb_pulse_test},
-    {"heap", zb_heap_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

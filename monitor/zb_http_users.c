@@ -99,12 +99,10 @@ zb_http_users_t *zb_http_users_load(const char *path, char *err, size_t errsize)
             s_user_load(config, child, &self->users[self->count++]);
         }
     }
-    if (zb_config_error(config)) {
-        snprintf(err, errsize, "%s", zb_config_error(config));
+    if (zb_config_close(&config, err, errsize) != 0) {
         free(self);
         self = NULL;
     }
-    zb_config_destroy(&config);
     return self;
 }
 

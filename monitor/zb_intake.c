@@ -157,14 +157,24 @@ static void s_hold(zb_intake_t *self, s_item_t *item)
 }
 
 //  Whether the reader is busy: messages came at S_BUSY_RATE or faster over
-//  the last S_BUSY_WINDOW_US. Then it takes them in rounds S_ROUND_US apart
-//  instead of one wake-up each (as network cards moderate interrupts).
-//  Messages arriving one at a time cost three wake-ups each (ZeroMQ's I/O
-//  thread signals this one, which signals the loop): at 100,000 messages a
-//  second that is most of a core. In rounds, ZeroMQ signals once per round
-//  and the loop takes a round's messages in one pass; a message waits at
-//  most S_ROUND_US more, and only while the rate is that high, so a lone
-//  event (a crash on a quiet fleet) is never held back.
+//  its last window (S_BUSY_WINDOW_US or longer: the verdict is
+//  taken when zmq_poll returns, at least every S_POLL_MS). Then it takes
+//  them in rounds S_ROUND_US apart instead of one wake-up each (as network
+//  cards moderate interrupts). Messages arriving one at a time cost three
+//  wake-ups each (ZeroMQ's I/O thread signals this one, which signals the
+//  loop): at 100,000 messages a second that is most of a core. In rounds,
+//  ZeroMQ signals once per round and the loop takes a round's messages in
+//  one pass.
+//  The cost: a round's messages go to the loop at once, but a message that
+//  arrives while the reader sleeps out the rest of a round waits for it, at
+//  most S_ROUND_US (1 ms). That happens only while the verdict is busy:
+//  during a spell of S_BUSY_RATE (5,000 messages a second) or more, and
+//  after it until a quieter window has been counted: the rest of the
+//  spell's window and the next one, each S_BUSY_WINDOW_US (100 ms) long as
+//  a rule, S_BUSY_WINDOW_US + S_POLL_MS at most (so up to 400 ms after the
+//  spell). A message on a fleet that was quiet over the last window is
+//  never held, nor one that arrives while the reader waits in zmq_poll: a
+//  lone event (a crash on a quiet fleet) goes to the loop as it arrives.
 typedef struct {
     int64_t window_us; // start of the current window
     uint64_t count;    // messages taken in it

@@ -82,16 +82,24 @@ static int s_set_text(char *buf, size_t size, const char *value, const char *wha
     return 0;
 }
 
-int zb_monitor_config_set_bind(zb_monitor_config_t *self, const char *value, const char *what,
-                               char *err, size_t errsize)
+int zb_monitor_config_endpoints_set(char *buf, size_t size, const char *value, const char *what,
+                                    char *err, size_t errsize)
 {
-    assert(self && value && what);
+    assert(buf && value && what && err);
     const char *problem = s_bind_problem(value);
     if (problem) {
         snprintf(err, errsize, "%s: \"%.200s\" %s", what, value, problem);
         return -1;
     }
-    return s_set_text(self->bind, sizeof(self->bind), value, what, err, errsize);
+    return s_set_text(buf, size, value, what, err, errsize);
+}
+
+int zb_monitor_config_set_bind(zb_monitor_config_t *self, const char *value, const char *what,
+                               char *err, size_t errsize)
+{
+    assert(self);
+    return zb_monitor_config_endpoints_set(self->bind, sizeof(self->bind), value, what, err,
+                                           errsize);
 }
 
 int zb_monitor_config_set_db(zb_monitor_config_t *self, const char *value, const char *what,
@@ -142,23 +150,13 @@ int zb_monitor_config_load(zb_monitor_config_t *self, const char *path, char *er
     zb_config_t *config = zb_config_load(path, err, errsize);
     if (!config)
         return -1;
-    zconfig_t *root = zb_config_root(config);
-    zb_config_check_known(config, root, sections);
-    zconfig_t *section = zconfig_locate(root, "monitor");
-    if (section && zconfig_value(section) && *zconfig_value(section))
-        zb_config_fail(config, section, "is a section: it takes no value");
+    zconfig_t *section = zb_config_section(config, sections, "monitor");
     zb_monitor_config_read_monitor(self, config, section);
-    zconfig_t *alert = zconfig_locate(root, "alert");
+    zconfig_t *alert = zconfig_locate(zb_config_root(config), "alert");
     if (alert)
         zb_monitor_config_read_alert(self, config, alert);
 
-    int rc = 0;
-    if (zb_config_error(config)) {
-        snprintf(err, errsize, "%s", zb_config_error(config));
-        rc = -1;
-    }
-    zb_config_destroy(&config);
-    return rc;
+    return zb_config_close(&config, err, errsize);
 }
 
 //  What a reload changes that only shows in the monitor's behaviour.

@@ -120,6 +120,10 @@ void zb_monitor_config_log_changes(const zb_monitor_config_t *old,
 //  Why a comma-separated endpoint list ("tcp://*:7400,ipc:///run/x") is not
 //  one ("is empty", "needs a port ..."), or NULL. Shared with zbeat-relay.
 const char *zb_monitor_config_endpoints_problem(const char *value);
+//  An endpoint list into buf (size bytes): 0, or -1 with err saying
+//  `what: "value" problem` or `what: too long`. Shared with zbeat-relay.
+int zb_monitor_config_endpoints_set(char *buf, size_t size, const char *value, const char *what,
+                                    char *err, size_t errsize);
 
 //  Prints the docs' cells of every directive of the monitor section, one
 //  line each ("monitor\tKEY\tTYPE\tDEFAULT\tBOUNDS"), in the order they are

@@ -35,34 +35,20 @@ void zb_relay_config_defaults(zb_relay_config_t *self)
     snprintf(self->bind, sizeof(self->bind), "%s", ZB_RELAY_BIND_DEFAULT);
 }
 
-static int s_set_endpoints(char *buf, size_t size, const char *value, const char *what, char *err,
-                           size_t errsize)
-{
-    const char *problem = zb_monitor_config_endpoints_problem(value);
-    if (problem) {
-        snprintf(err, errsize, "%s: \"%.200s\" %s", what, value, problem);
-        return -1;
-    }
-    if (strlen(value) >= size) {
-        snprintf(err, errsize, "%s: too long", what);
-        return -1;
-    }
-    snprintf(buf, size, "%s", value);
-    return 0;
-}
-
 int zb_relay_config_set_bind(zb_relay_config_t *self, const char *value, const char *what,
                              char *err, size_t errsize)
 {
     assert(self && value && what && err);
-    return s_set_endpoints(self->bind, sizeof(self->bind), value, what, err, errsize);
+    return zb_monitor_config_endpoints_set(self->bind, sizeof(self->bind), value, what, err,
+                                           errsize);
 }
 
 int zb_relay_config_set_monitor(zb_relay_config_t *self, const char *value, const char *what,
                                 char *err, size_t errsize)
 {
     assert(self && value && what && err);
-    return s_set_endpoints(self->monitor, sizeof(self->monitor), value, what, err, errsize);
+    return zb_monitor_config_endpoints_set(self->monitor, sizeof(self->monitor), value, what, err,
+                                           errsize);
 }
 
 //  relay/monitor-cert: the monitors' public certificate, needed with
@@ -105,11 +91,7 @@ int zb_relay_config_load(zb_relay_config_t *self, const char *path, char *err, s
     zb_config_t *config = zb_config_load(path, err, errsize);
     if (!config)
         return -1;
-    zconfig_t *root = zb_config_root(config);
-    zb_config_check_known(config, root, sections);
-    zconfig_t *section = zconfig_locate(root, "relay");
-    if (section && zconfig_value(section) && *zconfig_value(section))
-        zb_config_fail(config, section, "is a section: it takes no value");
+    zconfig_t *section = zb_config_section(config, sections, "relay");
     zb_config_check_known(config, section, keys);
     char why[512];
     const char *names[] = {"bind", "monitor"};
@@ -130,13 +112,7 @@ int zb_relay_config_load(zb_relay_config_t *self, const char *path, char *err, s
     zb_auth_config_load(config, section, self->cert, sizeof(self->cert), self->agents,
                         sizeof(self->agents));
     s_monitor_cert_load(self, config, section);
-    int rc = 0;
-    if (zb_config_error(config)) {
-        snprintf(err, errsize, "%s", zb_config_error(config));
-        rc = -1;
-    }
-    zb_config_destroy(&config);
-    return rc;
+    return zb_config_close(&config, err, errsize);
 }
 
 void zb_relay_config_print_table(FILE *out)

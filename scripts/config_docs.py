@@ -131,21 +131,34 @@ def doc_tables(path, lines):
     return tables, problems
 
 
+def known_rows(path, daemon, section, rows, program, what, problems):
+    """The rows [(line index, key, body)] of a docs table or of a manual
+    page's list (`what`: "row" or "item") that the program's table knows,
+    each key once, as [(line index, where, key, body, the program's
+    cells)]; a second row of a key, or a row of a key the program does not
+    know, goes into problems. Returns (those rows, the program's keys with
+    no row)."""
+    known, seen = [], set()
+    for index, key, body in rows:
+        where = "%s:%d: %s/%s" % (path, index + 1, section, key)
+        if key in seen:
+            problems.append("%s: a second %s" % (where, what))
+            continue
+        seen.add(key)
+        if key not in program:
+            problems.append("%s: not a key of %s (remove the %s)" % (where, daemon, what))
+            continue
+        known.append((index, where, key, body, program[key]))
+    return known, [key for key in program if key not in seen]
+
+
 def compare(path, lines, table, program, write):
     """Problems of one docs table against the program's; with write, lines
     are fixed in place. Returns (problems, notes)."""
     daemon, section, _, rows, end = table
-    problems, notes, seen = [], [], set()
-    for index, key, cells in rows:
-        where = "%s:%d: %s/%s" % (path, index + 1, section, key)
-        if key in seen:
-            problems.append("%s: a second row" % where)
-            continue
-        seen.add(key)
-        if key not in program:
-            problems.append("%s: not a key of %s (remove the row)" % (where, daemon))
-            continue
-        want = program[key]
+    problems, notes = [], []
+    known, missing = known_rows(path, daemon, section, rows, program, "row", problems)
+    for index, where, key, cells, want in known:
         if not cells[4]:
             problems.append("%s: meaning is empty" % where)
         differ = [(column, got, wanted)
@@ -161,7 +174,6 @@ def compare(path, lines, table, program, write):
         for column, got, wanted in differ:
             problems.append("%s: %s is \"%s\", %s says \"%s\"" %
                             (where, column, got, daemon, wanted))
-    missing = [key for key in program if key not in seen]
     for key in missing:
         where = "%s: %s/%s" % (path, section, key)
         if write:
@@ -289,17 +301,9 @@ def man_default(text):
 
 def man_compare(path, table, program):
     daemon, section, _, items = table
-    problems, seen = [], set()
-    for index, key, text in items:
-        where = "%s:%d: %s/%s" % (path, index + 1, section, key)
-        if key in seen:
-            problems.append("%s: a second item" % where)
-            continue
-        seen.add(key)
-        if key not in program:
-            problems.append("%s: not a key of %s (remove the item)" % (where, daemon))
-            continue
-        _, default, bounds = program[key]
+    problems = []
+    known, missing = known_rows(path, daemon, section, items, program, "item", problems)
+    for _, where, key, text, (_, default, bounds) in known:
         said = man_default(text)
         if default == "**required**":
             if not re.search(r"\bRequired\.", text):
@@ -315,9 +319,8 @@ def man_compare(path, table, program):
                                   tuple(re.escape(value) for value in span.groups()), text):
             problems.append("%s: does not say \"%s to %s\" (%s: %s)" %
                             (where, span.group(1), span.group(2), daemon, man_plain(bounds)))
-    for key in program:
-        if key not in seen:
-            problems.append("%s: %s/%s: no item (%s knows the key)" % (path, section, key, daemon))
+    for key in missing:
+        problems.append("%s: %s/%s: no item (%s knows the key)" % (path, section, key, daemon))
     return problems
 
 

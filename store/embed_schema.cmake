@@ -1,5 +1,6 @@
 #   Embeds schema/NNN_name.sql into a C file, in order, so the binaries need
 #   no files at run time. Run as: cmake -DOUT=file.c -DSCHEMA_DIR=dir -P this
+include("${CMAKE_CURRENT_LIST_DIR}/../cmake/zb_write_if_changed.cmake")
 file(GLOB files "${SCHEMA_DIR}/[0-9][0-9][0-9]_*.sql")
 list(SORT files)
 set(body "")
@@ -28,10 +29,4 @@ const zb_schema_step_t zb_schema_steps[] = {
 ${body}};
 const int zb_schema_step_count = (int) (sizeof(zb_schema_steps) / sizeof(zb_schema_steps[0]));
 ")
-#   Rewrite only on change so that dependents are not rebuilt needlessly.
-if(EXISTS "${OUT}")
-    file(READ "${OUT}" old)
-endif()
-if(NOT "${old}" STREQUAL "${text}")
-    file(WRITE "${OUT}" "${text}")
-endif()
+zb_write_if_changed("${OUT}" "${text}")

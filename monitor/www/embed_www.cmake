@@ -1,6 +1,7 @@
 #   Embeds the status page (monitor/www/*.html, *.js, *.css) into a C file,
 #   so the monitor serves it with no files to find at run time and no build
 #   step beyond this. Run as: cmake -DOUT=file.c -DWWW_DIR=dir -P this
+include("${CMAKE_CURRENT_LIST_DIR}/../../cmake/zb_write_if_changed.cmake")
 file(GLOB files "${WWW_DIR}/*.html" "${WWW_DIR}/*.js" "${WWW_DIR}/*.css")
 list(SORT files)
 set(body "")
@@ -37,9 +38,4 @@ const zb_http_asset_t zb_http_assets[] = {
 ${table}};
 const size_t zb_http_asset_count = ${index};
 ")
-if(EXISTS "${OUT}")
-    file(READ "${OUT}" old)
-endif()
-if(NOT "${old}" STREQUAL "${text}")
-    file(WRITE "${OUT}" "${text}")
-endif()
+zb_write_if_changed("${OUT}" "${text}")

@@ -25,6 +25,16 @@ class AgentFailureTest(AgentCase):
                       zbtest.beat_state(m, "svc") == "up", 10, "a beat with svc up")
         return agent
 
+    def refuse(self, server):
+        """The server refuses from now on (its listener and every connection
+        closed): the agent's down event, refused, and the time it was asked."""
+        start = self.mark()
+        after = time.time()
+        server.set_mode("refuse")
+        down = self.wait_event("svc", "down", 10, start=start)
+        self.assertEqual(down["msg"]["reason"], "refused")
+        return down, after
+
     def test_hang_is_down_after_fails_intervals(self):
         server = zbtest.TcpServer(self)
         interval, timeout, fails = 1.0, 0.2, 3
@@ -61,11 +71,7 @@ class AgentFailureTest(AgentCase):
         server = zbtest.TcpServer(self)
         # A long interval: only the held connection can see it in time.
         agent = self.start_one(server, "30s", "500ms")
-        start = self.mark()
-        after = time.time()
-        server.set_mode("refuse")  # closes the listener and every connection
-        down = self.wait_event("svc", "down", 10, start=start)
-        self.assertEqual(down["msg"]["reason"], "refused")
+        down, after = self.refuse(server)
         self.assertIn("Connection refused", down["msg"]["error"])
         # At once, by the agent's clock: the next check is about 30 s
         # after the first; a third of that leaves any load's wake-ups room.
@@ -146,11 +152,7 @@ class AgentFailureTest(AgentCase):
         self.assertLess(made, took / interval + 4, "%d connects in %.2fs: faster than the "
                         "interval" % (made, took))
         zbtest.wait_for(lambda: server.connections() == 0, 5, "no connection held")
-        start = self.mark()
-        after = time.time()
-        server.set_mode("refuse")
-        down = self.wait_event("svc", "down", 10, start=start)
-        self.assertEqual(down["msg"]["reason"], "refused")
+        down, after = self.refuse(server)
         # Down at the next check (agent's clock), not after `fails` of them.
         self.assertLess(zbtest.at_s(down) - after, interval + 1.0 * zbtest.SLOW)
         start = self.mark()
@@ -168,11 +170,7 @@ class AgentFailureTest(AgentCase):
         # The agent is up once its connect is done; the server thread
         # accepts it when it gets to it.
         zbtest.wait_for(lambda: server.connections() == 1, 5, "the held connection accepted")
-        start = self.mark()
-        after = time.time()
-        server.set_mode("refuse")
-        down = self.wait_event("svc", "down", 10, start=start)
-        self.assertEqual(down["msg"]["reason"], "refused")
+        down, after = self.refuse(server)
         # The held connection's close is seen at once (agent's clock), not
         # at the next check about 30 s after the first.
         self.assertLess(zbtest.at_s(down) - after, 10)

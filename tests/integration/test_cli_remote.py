@@ -7,72 +7,37 @@ State changes (silences) need the admin role and are written by the monitor
 itself."""
 
 import base64
-import http.server
 import json
 import os
 import sqlite3
 import ssl
-import threading
 import urllib.error
 import urllib.request
 
 import zbtest
 from http_helpers import HttpCase, request
 from monitor_helpers import FakeAgent, now_ms
+from proxy_helpers import Proxy
 from test_http_security import make_ca
 
 
-class Gate:
-    """A plain-HTTP front for a real monitor (TLS behind it): it logs every
-    request's path and query (an access log), holds each until `until()`
-    holds (None: at once), then passes it on and relays the answer. A
-    request still held after 15 s gets a 504 instead (sooner than the CLI's
-    run gives up: a CLI that waits for it sees the 504)."""
+class Gate(Proxy):
+    """A Proxy in front of a real monitor (TLS behind it) that holds each
+    request until `until()` holds (None: at once). A request still held
+    after 15 s gets a 504 instead (sooner than the CLI's run gives up: a CLI
+    that waits for it sees the 504)."""
 
     def __init__(self, case, target, cafile, until=None):
-        self.paths = []
-        self.lock = threading.Lock()
-        context = ssl.create_default_context(cafile=cafile)
-        gate = self
+        def hold():
+            try:
+                if until:
+                    zbtest.wait_for(until, 15, "the gate's condition")
+                return True
+            except AssertionError:
+                return False
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                with gate.lock:
-                    gate.paths.append(self.path)
-                try:
-                    if until:
-                        zbtest.wait_for(until, 15, "the gate's condition")
-                except AssertionError:
-                    return self.answer(504, b'{"error": "gate: never opened"}')
-                req = urllib.request.Request(target + self.path)
-                if self.headers.get("Authorization"):
-                    req.add_header("Authorization", self.headers["Authorization"])
-                try:
-                    with urllib.request.urlopen(req, context=context,
-                                                timeout=30 * zbtest.SLOW) as r:
-                        self.answer(r.status, r.read())
-                except urllib.error.HTTPError as e:
-                    self.answer(e.code, e.read())
-
-            def answer(self, status, body):
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(target, cafile, hold, timeout=30 * zbtest.SLOW)
         case.addCleanup(self.close)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
     def hosts_asked(self):
         """The names the GET /api/v1/hosts requests named (None: one named
@@ -146,6 +111,19 @@ class CliRemoteTest(HttpCase):
         agent.event(service, "up", at_ms=start + 2000)
         agent.beat()
 
+    def two_shards(self, a_args=()):
+        """Monitors a and b, each with a host of its own: web-1 (nginx up)
+        on a, db-1 (pg down) on b. A long beat interval: neither host goes
+        silent during the test."""
+        a, b = self.secure_monitor("a", a_args), self.secure_monitor("b")
+        for m, host, service, state in ((a, "web-1", "nginx", "up"), (b, "db-1", "pg", "down")):
+            agent = self.agent(m, host, interval_ms=600000)
+            agent.event(service, state)
+            agent.beat()
+        self.wait_service(a, "web-1", "nginx", "up")
+        self.wait_service(b, "db-1", "pg", "down")
+        return a, b
+
     def test_remote_answers_as_local(self):
         a = self.secure_monitor("a")
         web = self.agent(a, "web-1")
@@ -204,16 +182,7 @@ class CliRemoteTest(HttpCase):
         self.assertEqual(rc, 2, err)
 
     def test_shards_merge_and_partial(self):
-        a, b = self.secure_monitor("a"), self.secure_monitor("b")
-        #  A long beat interval: neither host goes silent during the test.
-        web = self.agent(a, "web-1", interval_ms=600000)
-        db = self.agent(b, "db-1", interval_ms=600000)
-        web.event("nginx", "up")
-        web.beat()
-        db.event("pg", "down")
-        db.beat()
-        self.wait_service(a, "web-1", "nginx", "up")
-        self.wait_service(b, "db-1", "pg", "down")
+        a, b = self.two_shards()
         rc, out, err = self.remote([a["url"], b["url"]], "status", "--json")
         self.assertEqual(rc, 0, err)
         rows = {(r["host"], r["service"]): r["state"] for r in json.loads(out)}
@@ -249,15 +218,7 @@ class CliRemoteTest(HttpCase):
         the second, has been asked (a's debug log says so). Asked one after
         the other, b's gate would wait for a request that comes only after
         its own answer, and give up: a warning, exit 3."""
-        a, b = self.secure_monitor("a", ["-v"]), self.secure_monitor("b")
-        web = self.agent(a, "web-1", interval_ms=600000)
-        db = self.agent(b, "db-1", interval_ms=600000)
-        web.event("nginx", "up")
-        web.beat()
-        db.event("pg", "down")
-        db.beat()
-        self.wait_service(a, "web-1", "nginx", "up")
-        self.wait_service(b, "db-1", "pg", "down")
+        a, b = self.two_shards(a_args=["-v"])
         a_asked = lambda: "http: GET /api/v1/status" in a["proc"].output()
         self.assertFalse(a_asked())
         gate = Gate(self, b["url"], self.ca, until=a_asked)

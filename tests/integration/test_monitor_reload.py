@@ -87,6 +87,14 @@ class MonitorReloadTest(AlertCase):
         self.wait_outages(lambda rows: host_outages(rows, host), timeout, "%s silent" % host)
         return time.monotonic() - last
 
+    def redis_up(self):
+        """A fake agent, web-1, beating every 200 ms, its redis seen up."""
+        agent = self.fake("web-1", interval_ms=200)
+        agent.set("redis", "up")
+        self.beat(agent)
+        self.wait_state("web-1", "redis", "up", 10)
+        return agent
+
     def test_liveness_shortened(self):
         # 20 x 200 ms: silent after 4 s; reloaded to 2 x 200 ms.
         self.start_alerting(liveness=20)
@@ -101,10 +109,7 @@ class MonitorReloadTest(AlertCase):
 
     def test_channel_added_and_removed(self):
         self.start_alerting([self.channel("a")], liveness=10)
-        agent = self.fake("web-1", interval_ms=200)
-        agent.set("redis", "up")
-        self.beat(agent)
-        self.wait_state("web-1", "redis", "up", 10)
+        agent = self.redis_up()
         agent.event("redis", "down")
         zbtest.wait_for(lambda: len(self.calls("a")) == 1, 15, "channel a gets the down alert")
 
@@ -130,10 +135,7 @@ class MonitorReloadTest(AlertCase):
         # The old thread is inside a slow attempt when the channel changes:
         # it finishes that one; its successor takes the rest, nothing twice.
         self.start_alerting([self.channel("a", sleep=2)], liveness=10)
-        agent = self.fake("web-1", interval_ms=200)
-        agent.set("redis", "up")
-        self.beat(agent)
-        self.wait_state("web-1", "redis", "up", 10)
+        agent = self.redis_up()
         agent.event("redis", "down")
         zbtest.wait_for(lambda: len(self.calls("a")) == 1, 15, "the slow attempt started")
         agent.event("redis", "up")
@@ -192,10 +194,7 @@ class MonitorReloadTest(AlertCase):
     def test_publish_and_http_move(self):
         pub1, pub2, http1, http2 = (zbtest.free_port() for _ in range(4))
         self.start_alerting(publish='"tcp://127.0.0.1:%d"' % pub1, http="127.0.0.1:%d" % http1)
-        agent = self.fake("web-1", interval_ms=200)
-        agent.set("redis", "up")
-        self.beat(agent)
-        self.wait_state("web-1", "redis", "up", 10)
+        agent = self.redis_up()
         zbtest.wait_for(lambda: self.healthz(http1) == 200, 10, "HTTP on the first port")
 
         self.monitor_config(publish='"tcp://127.0.0.1:%d"' % pub2, http="127.0.0.1:%d" % http2)
@@ -220,10 +219,7 @@ class MonitorReloadTest(AlertCase):
 
     def test_sighup_without_config_file(self):
         self.start_monitor(["-v"])
-        agent = self.fake("web-1", interval_ms=200)
-        agent.set("redis", "up")
-        self.beat(agent)
-        self.wait_state("web-1", "redis", "up", 10)
+        agent = self.redis_up()
         for _ in range(3):
             self.hup()
         self.assertIn("no configuration file (-c) to re-read", self.monitor.output())

@@ -66,12 +66,17 @@ class StoreAccessTest(MonitorCase):
         zbtest.wait_for(lambda: not proc.alive(), 10, "the monitor exits at start")
         return proc.wait(), proc.output()
 
-    def test_monitor_refuses_another_applications_database(self):
+    def write_db(self, *statements):
+        """The database file as another program would leave it."""
         con = sqlite3.connect(self.db)
-        con.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
-        con.execute("INSERT INTO notes (text) VALUES ('keep me')")
+        for statement in statements:
+            con.execute(statement)
         con.commit()
         con.close()
+
+    def test_monitor_refuses_another_applications_database(self):
+        self.write_db("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)",
+                      "INSERT INTO notes (text) VALUES ('keep me')")
         rc, out = self.run_monitor_once("monitor-1")
         self.assertEqual(rc, 1, out)
         self.assertIn("%s: not a zbeat database (it holds another application's tables" % self.db,
@@ -80,12 +85,8 @@ class StoreAccessTest(MonitorCase):
         # An application_id of another application: refused too, by the
         # monitor and by zbeat.
         os.unlink(self.db)
-        con = sqlite3.connect(self.db)
-        con.execute("PRAGMA application_id = 1234")
-        con.execute("CREATE TABLE outages (id INTEGER)")
-        con.execute("PRAGMA user_version = 1")
-        con.commit()
-        con.close()
+        self.write_db("PRAGMA application_id = 1234", "CREATE TABLE outages (id INTEGER)",
+                      "PRAGMA user_version = 1")
         rc, out = self.run_monitor_once("monitor-2")
         self.assertEqual(rc, 1, out)
         self.assertIn("application_id 0x000004d2 is another application's", out)

@@ -1,8 +1,9 @@
 /*  zb_heap: an indexed 4-ary min-heap of deadlines.
 
-    The fleet keeps one node per host, keyed by when that host must next be
-    looked at (goes silent, a name conflict ends); a sweep pops only what
-    is due instead of walking every host. Nodes are embedded in their
+    The monitor's fleet keeps one node per host, keyed by when that host
+    must next be looked at (goes silent, a name conflict ends); a sweep pops
+    only what is due instead of walking every host. zb_loop keeps its timers
+    in one (the agent's probes, push deadlines). Nodes are embedded in their
     owner's struct (no allocation per update) and know their position, so
     moving a key is O(log n) and removal needs no search.
 */
