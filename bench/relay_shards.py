@@ -160,8 +160,10 @@ def main():
         while time.monotonic() < deadline:
             now = time.monotonic()
             for p, _ in shards:
+                # A read that failed (-1: a shard busy writing its hosts'
+                # silence once the load has stopped) is no move.
                 count = taken_now(p.http)
-                if count != last[p.pid][0]:
+                if count >= 0 and count != last[p.pid][0]:
                     last[p.pid] = (count, now)
             if all(now - at >= 2.0 for _, at in last.values()):
                 break
