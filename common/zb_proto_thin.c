@@ -21,21 +21,23 @@ static bool s_literal(s_text_t *text, const char *literal, size_t len)
 
 #define S_LITERAL(text, literal) s_literal(text, literal, sizeof(literal) - 1)
 
-//  An integer as jansson writes one that is in [min, max]: "0", or up to 18
-//  digits without a leading zero (so it cannot overflow). A minus sign, a
-//  longer number or one out of range is left to the general decoder, which
-//  says what is wrong with it.
+//  An integer as jansson writes one that is in [min, max] (min >= 0): "0",
+//  or up to 19 digits without a leading zero (19 digits always fit in 64
+//  bits unsigned, and INT64_MAX has 19). A minus sign, a longer number or
+//  one out of range is left to the general decoder, which says what is
+//  wrong with it.
 static bool s_integer(s_text_t *text, int64_t min, int64_t max, int64_t *value)
 {
     const char *start = text->at;
     uint64_t n = 0;
-    while (text->at < text->end && *text->at >= '0' && *text->at <= '9' && text->at - start < 19)
+    while (text->at < text->end && *text->at >= '0' && *text->at <= '9' && text->at - start < 20)
         n = n * 10 + (uint64_t)(*text->at++ - '0');
     size_t digits = (size_t)(text->at - start);
-    if (digits == 0 || digits > 18 || (digits > 1 && start[0] == '0'))
+    if (digits == 0 || digits > 19 || (digits > 1 && start[0] == '0') || n < (uint64_t)min ||
+        n > (uint64_t)max)
         return false;
     *value = (int64_t)n;
-    return *value >= min && *value <= max;
+    return true;
 }
 
 //  Exactly len lowercase hex digits and the closing quote; the digits are

@@ -7,7 +7,7 @@
     general, which this text does not need. zb_msg_decode_thin reads the
     exact text zb_msg_encode_beat writes for a thin beat, byte by byte, and
     declines anything else (whitespace, another key order, an escape, a
-    number with a leading zero or more than 18 digits, a missing digest),
+    number with a leading zero or more than 19 digits, a missing digest),
     which then goes to the general decoder. Whatever it accepts, the general
     decoder accepts too, into the same message: the protocol's self-test and
     the wire fuzzer (tests/fuzz/fuzz_proto.c) hold it to that.
