@@ -42,7 +42,7 @@ tls=${ZB_TLS:+-DZB_TLS=$ZB_TLS}
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release $tls >/dev/null
 #   zb-netem (tests/faults) shapes the lossy links of items 6 and 6t where
 #   the kernel has no sch_netem.
-cmake --build "$build" -j2 --target zbeat-agent zbeat-monitor zbeat zb-netem >/dev/null
+cmake --build "$build" -j2 --target zbeat-agent zbeat-monitor zbeat zbeat-relay zb-netem >/dev/null
 cmake -S "$here" -B "$build/bench" -DCMAKE_BUILD_TYPE=Release $tls >/dev/null
 cmake --build "$build/bench" -j2 >/dev/null
 
