@@ -99,9 +99,10 @@ zb_msg_t *zb_msg_decode_thin(const void *topic, size_t topic_len, const void *js
         !s_hex(&text, ZB_INSTANCE_LEN, msg.instance, NULL) || !S_LITERAL(&text, ",\"seq\":") ||
         !s_integer(&text, 1, INT64_MAX, &seq) || !S_LITERAL(&text, ",\"time_ms\":") ||
         !s_integer(&text, 0, INT64_MAX, &msg.time_ms) || !S_LITERAL(&text, ",\"interval_ms\":") ||
-        !s_integer(&text, 1, 86400000, &msg.interval_ms) || !S_LITERAL(&text, ",\"dropped\":") ||
-        !s_integer(&text, 0, INT64_MAX, &dropped) || !S_LITERAL(&text, ",\"digest\":\"") ||
-        !s_hex(&text, 16, NULL, &msg.digest) || !S_LITERAL(&text, "}") || text.at != text.end)
+        !s_integer(&text, 1, ZB_INTERVAL_MAX_MS, &msg.interval_ms) ||
+        !S_LITERAL(&text, ",\"dropped\":") || !s_integer(&text, 0, INT64_MAX, &dropped) ||
+        !S_LITERAL(&text, ",\"digest\":\"") || !s_hex(&text, 16, NULL, &msg.digest) ||
+        !S_LITERAL(&text, "}") || text.at != text.end)
         return NULL;
     //  The topic must say what the body says: subscribers filter on it.
     size_t host_len = strlen(msg.host);
