@@ -18,9 +18,9 @@
 //  jansson's JSON_PARSER_MAX_DEPTH, kept: a value may sit at most this deep,
 //  the root object being at depth 1.
 #define ZB_PROTO_MAX_DEPTH 2048
-#define ZB_NAME_MAX 64              // host and service names
-#define ZB_INTERVAL_MAX_MS 86400000 // a beat interval, at most (a day)
-#define ZB_INSTANCE_LEN 16          // hex characters
+#define ZB_NAME_MAX 64                    // host and service names
+#define ZB_PROTO_INTERVAL_MAX_MS 86400000 // a beat interval, at most (a day)
+#define ZB_INSTANCE_LEN 16                // hex characters
 #define ZB_REASON_MAX 32
 #define ZB_ERROR_MAX 200
 #define ZB_KIND_MAX 16

@@ -93,7 +93,7 @@ static const s_spec_t s_specs[] = {
                       S_MSG(instance)},
     [S_F_SEQ] = {S_KEY("seq"), S_INT, S_HEAD, true, 1, INT64_MAX, 0, S_MSG(seq)},
     [S_F_TIME_MS] = {S_KEY("time_ms"), S_INT, S_HEAD, true, 0, INT64_MAX, 0, S_MSG(time_ms)},
-    [S_F_INTERVAL_MS] = {S_KEY("interval_ms"), S_INT, S_BEAT, true, 1, ZB_INTERVAL_MAX_MS, 0,
+    [S_F_INTERVAL_MS] = {S_KEY("interval_ms"), S_INT, S_BEAT, true, 1, ZB_PROTO_INTERVAL_MAX_MS, 0,
                          S_MSG(interval_ms)},
     [S_F_DROPPED] = {S_KEY("dropped"), S_INT, S_BEAT, false, 0, INT64_MAX, 0, S_MSG(dropped)},
     [S_F_DIGEST] = {S_KEY("digest"), S_STR, S_BEAT, false, 0, 0, 16},

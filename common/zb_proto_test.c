@@ -179,7 +179,7 @@ static void s_test_thin_fast(void)
     strcpy(beat->instance, "0123456789abcdef");
     beat->seq = INT64_MAX; // 19 digits, as jansson writes it
     beat->time_ms = 1796000000000;
-    beat->interval_ms = ZB_INTERVAL_MAX_MS;
+    beat->interval_ms = ZB_PROTO_INTERVAL_MAX_MS;
     beat->dropped = 7;
     beat->thin = beat->has_digest = true;
     beat->digest = 0xfedcba9876543210;

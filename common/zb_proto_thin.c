@@ -99,7 +99,7 @@ zb_msg_t *zb_msg_decode_thin(const void *topic, size_t topic_len, const void *js
         !s_hex(&text, ZB_INSTANCE_LEN, msg.instance, NULL) || !S_LITERAL(&text, ",\"seq\":") ||
         !s_integer(&text, 1, INT64_MAX, &seq) || !S_LITERAL(&text, ",\"time_ms\":") ||
         !s_integer(&text, 0, INT64_MAX, &msg.time_ms) || !S_LITERAL(&text, ",\"interval_ms\":") ||
-        !s_integer(&text, 1, ZB_INTERVAL_MAX_MS, &msg.interval_ms) ||
+        !s_integer(&text, 1, ZB_PROTO_INTERVAL_MAX_MS, &msg.interval_ms) ||
         !S_LITERAL(&text, ",\"dropped\":") || !s_integer(&text, 0, INT64_MAX, &dropped) ||
         !S_LITERAL(&text, ",\"digest\":\"") || !s_hex(&text, 16, NULL, &msg.digest) ||
         !S_LITERAL(&text, "}") || text.at != text.end)
