@@ -12,6 +12,7 @@
 #include "zb_mysql.h"
 #include "zb_net.h"
 #include "zb_plan.h"
+#include "zb_pool.h"
 #include "zb_portcheck.h"
 #include "zb_probe.h"
 #include "zb_push.h"
@@ -19,6 +20,9 @@
 #include "zb_selftest.h"
 #include "zb_target.h"
 #include "zb_tls.h"
+#ifdef ZB_TLS_RECORD
+#include "zb_tls_record.h"
+#endif
 #include "zb_verdict.h"
 #include "zb_watch.h"
 
@@ -36,10 +40,14 @@ static const zb_selftest_t s_tests[] = {
     {"docker_msg", zb_docker_msg_test},
     {"discover", zb_discover_test},
     {"tls", zb_tls_test},
+#ifdef ZB_TLS_RECORD
+    {"tls_record", zb_tls_record_test},
+#endif
     {"plan", zb_plan_test},
     {"probe", zb_probe_test},
     {"mysql", zb_mysql_test},
     {"portcheck", zb_portcheck_test},
+    {"pool", zb_pool_test},
     {"expect", zb_expect_test},
     {"verdict", zb_verdict_test},
     {"target", zb_target_test},

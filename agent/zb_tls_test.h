@@ -30,6 +30,10 @@ void zb_tls_test_serve(zb_tls_test_server_t *self, int fd);
 //  smallest): agreed on by tls (GnuTLS) or offered first by ctx (OpenSSL).
 bool zb_tls_test_chacha(zb_tls_ctx_t *ctx, zb_tls_t *tls);
 
+//  Whether the held session is carried by zb_tls_record (GnuTLS, with an
+//  AEAD cipher) rather than by the library.
+bool zb_tls_test_carried(zb_tls_t *tls);
+
 //  The count of handshakes ended since zb_tls_trim last gave pages back:
 //  the test reads it, and sets it to make zb_tls_trim act.
 unsigned *zb_tls_test_ended(void);

@@ -142,6 +142,36 @@ class HttpTest(TlsCase):
         self.assertGreater(max(conns.values()), 2)
         self.stop_agent(agent)
 
+    def test_every_version_and_aead_cipher_keeps_its_connection(self):
+        # Once the handshake is done the agent carries the session's records
+        # itself (agent/zb_tls_record.c): each of TLS 1.2 and 1.3 with each
+        # cipher it carries, forced by nginx (OpenSSL), must keep one
+        # connection through many keep-alive requests, and say it carried it.
+        suites = {"AES-128-GCM": ("ECDHE-ECDSA-AES128-GCM-SHA256", "TLS_AES_128_GCM_SHA256"),
+                  "AES-256-GCM": ("ECDHE-ECDSA-AES256-GCM-SHA384", "TLS_AES_256_GCM_SHA384"),
+                  "CHACHA20-POLY1305": ("ECDHE-ECDSA-CHACHA20-POLY1305",
+                                        "TLS_CHACHA20_POLY1305_SHA256")}
+        servers, services = {}, []
+        for cipher, (tls12, tls13) in suites.items():
+            for version in ("1.2", "1.3"):
+                extra = ("ssl_protocols TLSv%s; ssl_prefer_server_ciphers on; " % version +
+                         ("ssl_ciphers %s;" % tls12 if version == "1.2" else
+                          "ssl_conf_command Ciphersuites %s;" % tls13))
+                port = self.nginx(ssl_extra=extra)
+                name = "tls%s-%s" % (version, cipher.lower())
+                servers[name] = (version, cipher, self.nginx_dir)
+                services.append((name, dict(probe="127.0.0.1:%d" % port, check="https",
+                                            interval="100ms", fails=1, **NO_VERIFY)))
+        agent = self.start_agent(services)
+        for name, (version, cipher, directory) in servers.items():
+            zbtest.wait_for(lambda: any(n >= 20 for _, n, _ in access_lines(directory)), 30,
+                            "20 requests on one connection to " + name)
+            self.assertTrue(all(status == 200 for _, _, status in access_lines(directory)))
+            self.assertIn("TLS%s %s session with 127.0.0.1: records now carried" %
+                          (version, cipher), agent.output())
+        self.assertEqual(self.downs(timeouts=False), [])
+        self.stop_agent(agent)
+
     def test_probe_once_tells_the_http_status(self):
         port = self.nginx()
         path = self.write("once.cfg", "service\n    web\n        probe = localhost:%d\n"

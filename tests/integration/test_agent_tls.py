@@ -40,6 +40,7 @@ http {{
         listen 127.0.0.1:{port} ssl;
         ssl_certificate {cert};
         ssl_certificate_key {key};
+        {ssl_extra}
         location / {{ return 200 "ok\\n"; }}
         location /fail {{ return 503 "not ready\\n"; }}
         location /files/ {{ alias {dir}/files/; }}
@@ -122,7 +123,7 @@ class TlsCase(AgentCase):
         super().setUp()
         self.cert, self.key = make_cert(self.tmp, "good")
 
-    def nginx(self, cert=None, key=None, keepalive=1000, keepalive_timeout="75s"):
+    def nginx(self, cert=None, key=None, keepalive=1000, keepalive_timeout="75s", ssl_extra=""):
         port, self.plain_port = zbtest.free_port(), zbtest.free_port()
         directory = os.path.join(self.tmp, "nginx-%d" % port)
         os.mkdir(directory)
@@ -130,7 +131,7 @@ class TlsCase(AgentCase):
         with open(conf, "w") as f:
             f.write(NGINX_CONF.format(dir=directory, port=port, cert=cert or self.cert,
                                       key=key or self.key, keepalive=keepalive,
-                                      keepalive_timeout=keepalive_timeout,
+                                      keepalive_timeout=keepalive_timeout, ssl_extra=ssl_extra,
                                       plain=self.plain_port))
         self.nginx_dir = directory
         self.nginx_proc = self.start([NGINX, "-c", conf, "-p", directory], "nginx-%d" % port)

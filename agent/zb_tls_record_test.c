@@ -1,0 +1,232 @@
+/*  zb_tls_record's self-test: two ends of a socket pair, each a record
+    layer with the other's keys, for every version and cipher. Interplay
+    with a real TLS library (the handshake's keys, KeyUpdate, tickets) is
+    zb_tls's self-test and the agent's TLS integration tests.
+*/
+#include "zb_tls_record.h"
+
+#include <assert.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+//  Keys that differ by seed.
+static zb_tls_keys_t s_test_keys(unsigned seed, bool tls13)
+{
+    zb_tls_keys_t keys;
+    memset(&keys, 0, sizeof(keys));
+    for (size_t i = 0; i < sizeof(keys.key); i++)
+        keys.key[i] = (uint8_t)(seed * 31 + i * 7);
+    for (size_t i = 0; i < sizeof(keys.iv); i++)
+        keys.iv[i] = (uint8_t)(seed * 17 + i * 3);
+    if (tls13) {
+        keys.secret_len = 32;
+        for (size_t i = 0; i < keys.secret_len; i++)
+            keys.secret[i] = (uint8_t)(seed + i);
+    }
+    keys.seq = seed; // not 0: the sequence number must go into the nonce
+    return keys;
+}
+
+typedef struct {
+    int fd[2];               // a socket pair, non-blocking
+    zb_tls_record_t *end[2]; // a record layer on each end
+} s_test_pair_t;
+
+static void s_test_pair(s_test_pair_t *pair, bool tls13, zb_tls_aead_t aead, size_t max_plain)
+{
+    assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pair->fd) == 0);
+    zb_tls_keys_t a = s_test_keys(1, tls13), b = s_test_keys(2, tls13);
+    pair->end[0] = zb_tls_record_new(pair->fd[0], tls13, aead, &a, &b, max_plain);
+    pair->end[1] = zb_tls_record_new(pair->fd[1], tls13, aead, &b, &a, max_plain);
+    assert(pair->end[0] && pair->end[1]);
+}
+
+static void s_test_unpair(s_test_pair_t *pair)
+{
+    for (int i = 0; i < 2; i++) {
+        zb_tls_record_destroy(&pair->end[i]);
+        assert(!pair->end[i]);
+        if (pair->fd[i] != -1)
+            close(pair->fd[i]);
+    }
+}
+
+//  Reads len bytes at end, chunk bytes a call at most, waiting on the
+//  socket as told; returns the last status (ZB_TLS_OK once all came).
+static zb_tls_status_t s_test_read(zb_tls_record_t *end, int fd, char *buf, size_t len,
+                                   size_t chunk, char *err, size_t errsize)
+{
+    for (size_t have = 0; have < len;) {
+        size_t got = 0;
+        size_t want = len - have < chunk ? len - have : chunk;
+        zb_tls_status_t rc = zb_tls_record_read(end, buf + have, want, &got, err, errsize);
+        if (rc == ZB_TLS_WANT_READ) {
+            struct pollfd item = {fd, POLLIN, 0};
+            assert(poll(&item, 1, 5000) == 1);
+            continue;
+        }
+        if (rc != ZB_TLS_OK)
+            return rc;
+        assert(got > 0 && got <= want);
+        have += got;
+    }
+    return ZB_TLS_OK;
+}
+
+void zb_tls_record_test(bool verbose)
+{
+    static const zb_tls_aead_t aeads[] = {ZB_TLS_CHACHA20_POLY1305, ZB_TLS_AES_128_GCM,
+                                          ZB_TLS_AES_256_GCM};
+    char err[128], buf[64];
+    size_t got;
+    for (int version = 0; version < 2; version++)
+        for (size_t c = 0; c < sizeof(aeads) / sizeof(aeads[0]); c++) {
+            bool tls13 = version == 1;
+            s_test_pair_t pair;
+            s_test_pair(&pair, tls13, aeads[c], 0);
+            //  Pings and answers both ways; the sequence numbers move on.
+            for (int round = 0; round < 3; round++) {
+                assert(zb_tls_record_write(pair.end[0], "PING\r\n", 6, err, sizeof(err)) ==
+                       ZB_TLS_OK);
+                assert(s_test_read(pair.end[1], pair.fd[1], buf, 6, 64, err, sizeof(err)) ==
+                       ZB_TLS_OK);
+                assert(memcmp(buf, "PING\r\n", 6) == 0);
+                assert(!zb_tls_record_pending(pair.end[1]));
+                assert(zb_tls_record_write(pair.end[1], "+PONG\r\n", 7, err, sizeof(err)) ==
+                       ZB_TLS_OK);
+                //  Read in pieces smaller than the record: the rest is held.
+                assert(zb_tls_record_read(pair.end[0], buf, 1, &got, err, sizeof(err)) ==
+                           ZB_TLS_OK &&
+                       got == 1 && buf[0] == '+');
+                assert(zb_tls_record_pending(pair.end[0]));
+                assert(s_test_read(pair.end[0], pair.fd[0], buf + 1, 6, 2, err, sizeof(err)) ==
+                       ZB_TLS_OK);
+                assert(memcmp(buf, "+PONG\r\n", 7) == 0);
+                assert(zb_tls_record_read(pair.end[0], buf, sizeof(buf), &got, err, sizeof(err)) ==
+                       ZB_TLS_WANT_READ);
+                //  Idle: no buffer held, on either end.
+                assert(zb_tls_record_buffer(pair.end[0]) == 0);
+                assert(zb_tls_record_buffer(pair.end[1]) == 0);
+            }
+            //  More than a record: cut into records, put back together.
+            size_t big = 40000;
+            char *out = malloc(big), *in = malloc(big);
+            assert(out && in);
+            for (size_t i = 0; i < big; i++)
+                out[i] = (char)(i * 13);
+            assert(zb_tls_record_write(pair.end[1], out, big, err, sizeof(err)) == ZB_TLS_OK);
+            assert(s_test_read(pair.end[0], pair.fd[0], in, big, 5000, err, sizeof(err)) ==
+                   ZB_TLS_OK);
+            assert(memcmp(in, out, big) == 0);
+            free(out);
+            free(in);
+            //  close_notify: the other end reads a close, and goes on doing so.
+            zb_tls_record_close(pair.end[0]);
+            assert(s_test_read(pair.end[1], pair.fd[1], buf, 1, 1, err, sizeof(err)) ==
+                   ZB_TLS_CLOSED);
+            assert(zb_tls_record_read(pair.end[1], buf, 1, &got, err, sizeof(err)) ==
+                   ZB_TLS_CLOSED);
+            s_test_unpair(&pair);
+
+            //  A record that arrives a byte at a time, through a second pair.
+            s_test_pair(&pair, tls13, aeads[c], 0);
+            int relay[2];
+            assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, relay) == 0);
+            assert(zb_tls_record_write(pair.end[0], "hello", 5, err, sizeof(err)) == ZB_TLS_OK);
+            zb_tls_keys_t a = s_test_keys(1, tls13), b = s_test_keys(2, tls13);
+            zb_tls_record_t *slow = zb_tls_record_new(relay[1], tls13, aeads[c], &b, &a, 0);
+            uint8_t raw[256];
+            ssize_t len = recv(pair.fd[1], raw, sizeof(raw), 0);
+            assert(len > 5);
+            for (ssize_t i = 0; i < len - 1; i++) {
+                assert(send(relay[0], raw + i, 1, 0) == 1);
+                assert(zb_tls_record_read(slow, buf, sizeof(buf), &got, err, sizeof(err)) ==
+                       ZB_TLS_WANT_READ);
+                assert(!zb_tls_record_pending(slow));
+                assert(zb_tls_record_buffer(slow) > 0); // a part of a record
+            }
+            assert(send(relay[0], raw + len - 1, 1, 0) == 1);
+            assert(zb_tls_record_read(slow, buf, sizeof(buf), &got, err, sizeof(err)) ==
+                       ZB_TLS_OK &&
+                   got == 5 && memcmp(buf, "hello", 5) == 0);
+            //  A byte changed on the way: refused, nothing handed out.
+            assert(zb_tls_record_write(pair.end[0], "hello", 5, err, sizeof(err)) == ZB_TLS_OK);
+            len = recv(pair.fd[1], raw, sizeof(raw), 0);
+            raw[len - 3] ^= 0x40;
+            assert(send(relay[0], raw, (size_t)len, 0) == len);
+            assert(zb_tls_record_read(slow, buf, sizeof(buf), &got, err, sizeof(err)) ==
+                       ZB_TLS_ERROR &&
+                   got == 0);
+            assert(strcmp(err, "tls: read: bad record MAC") == 0);
+            zb_tls_record_destroy(&slow);
+            close(relay[1]);
+            s_test_unpair(&pair);
+            close(relay[0]);
+            if (verbose)
+                printf("\n    TLS 1.%d, cipher %d: pings, 40,000 bytes, a byte at a time, a "
+                       "changed byte",
+                       tls13 ? 3 : 2, (int)aeads[c]);
+        }
+
+    //  Malformed input from a server: told, never more than that.
+    static const struct {
+        const char *bytes;
+        size_t len;
+        const char *error;
+    } bad[] = {
+        {"\x17\x03\x03\x48\x10", 5, "tls: read: a record of 18453 bytes"},
+        {"\x17\x02\x03\x00\x20"
+         "0123456789abcdef0123456789abcdef",
+         37, "tls: read: a malformed record (type 23, 37 bytes)"},
+        {"\x16\x03\x03\x00\x20"
+         "0123456789abcdef0123456789abcdef",
+         37, "tls: read: a malformed record (type 22, 37 bytes)"},
+        {"\x17\x03\x03\x00\x10"
+         "0123456789abcdef",
+         21, "tls: read: a malformed record (type 23, 21 bytes)"},
+        {"\x17\x03\x03\x00\x20"
+         "0123456789abcdef0123456789abcdef",
+         37, "tls: read: bad record MAC"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        s_test_pair_t pair;
+        s_test_pair(&pair, true, ZB_TLS_CHACHA20_POLY1305, 0);
+        assert(send(pair.fd[0], bad[i].bytes, bad[i].len, 0) == (ssize_t)bad[i].len);
+        assert(zb_tls_record_read(pair.end[1], buf, sizeof(buf), &got, err, sizeof(err)) ==
+               ZB_TLS_ERROR);
+        if (verbose)
+            printf("\n    %s", err);
+        assert(strcmp(err, bad[i].error) == 0);
+        s_test_unpair(&pair);
+    }
+    //  The peer gone, mid-record or between records: closed.
+    for (int mid = 0; mid < 2; mid++) {
+        s_test_pair_t pair;
+        s_test_pair(&pair, false, ZB_TLS_AES_128_GCM, 0);
+        if (mid)
+            assert(send(pair.fd[0], "\x17\x03\x03\x00\x30", 5, 0) == 5);
+        close(pair.fd[0]);
+        pair.fd[0] = -1;
+        assert(zb_tls_record_read(pair.end[1], buf, sizeof(buf), &got, err, sizeof(err)) ==
+               ZB_TLS_CLOSED);
+        s_test_unpair(&pair);
+    }
+    //  The peer's record size limit caps what is written at once.
+    s_test_pair_t pair;
+    s_test_pair(&pair, true, ZB_TLS_AES_256_GCM, 512);
+    char out[1300];
+    memset(out, 'x', sizeof(out));
+    assert(zb_tls_record_write(pair.end[0], out, sizeof(out), err, sizeof(err)) == ZB_TLS_OK);
+    uint8_t raw[2048];
+    ssize_t len = recv(pair.fd[1], raw, sizeof(raw), 0);
+    //  Three records: 512, 512 and 276 bytes, each with its type and tag.
+    assert(len == 3 * (5 + 1 + 16) + 1300);
+    assert(raw[3] == 0x02 && raw[4] == 0x11); // 512 + 1 + 16 = 529
+    s_test_unpair(&pair);
+    if (verbose)
+        printf("\n");
+}
