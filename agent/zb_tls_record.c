@@ -29,7 +29,7 @@
 //  2^14 + 2048 (RFC 5246, 6.2.3) covers TLS 1.3's 2^14 + 256.
 #define S_RECORD_MAX (S_HEADER + S_PLAIN_MAX + 2048)
 
-enum { S_CCS = 20, S_ALERT = 21, S_HANDSHAKE = 22, S_DATA = 23 };
+enum { S_ALERT = 21, S_HANDSHAKE = 22, S_DATA = 23 }; // content types
 enum { S_HELLO_REQUEST = 0, S_NEW_SESSION_TICKET = 4, S_KEY_UPDATE = 24 };
 
 struct _zb_tls_record_t {
@@ -69,7 +69,11 @@ zb_tls_record_t *zb_tls_record_new(int fd, bool tls13, zb_tls_aead_t aead,
     self->aead = aead;
     self->rd = *read;
     self->wr = *write;
-    self->max_plain = max_plain > 0 && max_plain < S_PLAIN_MAX ? (uint16_t)max_plain : S_PLAIN_MAX;
+    //  A limit below 2^14 is the peer's record_size_limit (RFC 8449), which
+    //  in TLS 1.3 counts the inner content type too.
+    self->max_plain = max_plain > 1 && max_plain < S_PLAIN_MAX
+                          ? (uint16_t)(max_plain - (tls13 ? 1 : 0))
+                          : S_PLAIN_MAX;
     return self;
 }
 
@@ -266,8 +270,10 @@ zb_tls_status_t zb_tls_record_write(zb_tls_record_t *self, const void *data, siz
     for (size_t sent = 0; sent < len;) {
         size_t chunk = len - sent < self->max_plain ? len - sent : self->max_plain;
         zb_tls_status_t rc = s_send(self, S_DATA, (const char *)data + sent, chunk, err, errsize);
-        if (rc == ZB_TLS_WANT_WRITE && sent > 0)
-            rc = ZB_TLS_ERROR, snprintf(err, errsize, "tls: write: the socket is full");
+        if (rc == ZB_TLS_WANT_WRITE && sent > 0) { // all or nothing is no longer possible
+            snprintf(err, errsize, "tls: write: the socket is full");
+            return ZB_TLS_ERROR;
+        }
         if (rc != ZB_TLS_OK)
             return rc;
         sent += chunk;
