@@ -504,8 +504,12 @@ bool zb_tls_record_pending(zb_tls_record_t *self)
     if (self->plain_len > 0)
         return true;
     size_t waiting = self->in_len - self->used;
-    return waiting >= S_HEADER &&
-           waiting >= S_HEADER + ((size_t)self->in[self->used + 3] << 8 | self->in[self->used + 4]);
+    if (waiting < S_HEADER)
+        return false;
+    size_t len = S_HEADER + ((size_t)self->in[self->used + 3] << 8 | self->in[self->used + 4]);
+    //  A whole record, or a header announcing one too long: either way the
+    //  next read has something to say without the socket.
+    return waiting >= len || len > S_RECORD_MAX;
 }
 
 size_t zb_tls_record_buffer(zb_tls_record_t *self)

@@ -9,7 +9,7 @@ seconds=${1:-30}
 CC=clang cmake -S . -B build-fuzz -DZB_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j"$(nproc)" >/dev/null
 mkdir -p build-fuzz/findings
-for target in proto line config http datagram; do
+for target in proto line config http datagram tls_record; do
     corpus=build-fuzz/corpus/$target
     mkdir -p "$corpus"
     limit=(-max_total_time="$seconds")
