@@ -418,7 +418,9 @@ static zb_tls_status_t s_open(zb_tls_record_t *self, uint8_t *record, size_t len
             self->closed = true;
             return ZB_TLS_CLOSED;
         }
-        if (body[0] == 1 && !self->tls13) // a warning: read past, as GnuTLS does
+        //  A warning is read past, as GnuTLS does; in TLS 1.3 only
+        //  user_canceled is one (RFC 8446, 6.1), and close_notify follows it.
+        if ((body[0] == 1 && !self->tls13) || body[1] == 90)
             return ZB_TLS_OK;
         snprintf(err, errsize, "tls: read: A TLS fatal alert has been received: %s",
                  s_alert_name(body[1]));
