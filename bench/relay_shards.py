@@ -124,31 +124,29 @@ def main():
         ramp = per / RAMP_RATE if RAMP_RATE > 0 else 0.0
         # One generator for every shard's hosts (--groups names host i
         # s<i % SHARDS>-<i / SHARDS>): one process's wake-ups, not SHARDS'.
-        gens = [start([tool("zb-bench-load"), "--endpoint", "tcp://127.0.0.1:%d" % relay_port,
+        gen = start([tool("zb-bench-load"), "--endpoint", "tcp://127.0.0.1:%d" % relay_port,
                        "--agents", str(per * SHARDS), "--groups", str(SHARDS), "--prefix", "s",
                        "--services", str(SERVICES), "--interval-ms", str(INTERVAL),
                        "--duration-ms", str(int((SECONDS + ramp) * 1000)),
                        "--ramp-ms", str(int(ramp * 1000)), "--sockets", str(20 * SHARDS),
-                       "--full-every", str(FULL_EVERY)], "load")]
-        wait_for(lambda: all("ready" in text(g) for g in gens) or
-                 any(g.poll() is not None for g in gens), 120, "generators ready")
+                       "--full-every", str(FULL_EVERY)], "load")
+        wait_for(lambda: "ready" in text(gen) or gen.poll() is not None, 120, "generator ready")
         # The first interval is every host joining (a full beat each, new
         # rows): the window opens after it.
         time.sleep(ramp + min(WARMUP, SECONDS / 2))
         cpu0 = {p.pid: cpu_seconds(p.pid) for p in [relay] + [s for s, _ in shards]}
         t0 = time.monotonic()
-        # The generators' own CPU (they share the machine): sampled while
-        # they run, as their /proc entries go with them.
-        gen0 = sum(cpu_seconds(g.pid) for g in gens)
+        # The generator's own CPU (it shares the machine): sampled while it
+        # runs, as its /proc entry goes with it.
+        gen0 = cpu_seconds(gen.pid)
         gen_cpu, gen_at = 0.0, t0
-        while any(g.poll() is None for g in gens) and time.monotonic() < t0 + SECONDS + 120:
+        while gen.poll() is None and time.monotonic() < t0 + SECONDS + 120:
             try:
-                gen_cpu, gen_at = sum(cpu_seconds(g.pid) for g in gens) - gen0, time.monotonic()
+                gen_cpu, gen_at = cpu_seconds(gen.pid) - gen0, time.monotonic()
             except (OSError, IndexError):
-                pass  # one has just ended: keep the last full sample
+                pass  # it has just ended: keep the last full sample
             time.sleep(0.5)
-        for g in gens:
-            g.wait(timeout=120)
+        gen.wait(timeout=120)
         elapsed = time.monotonic() - t0
         cpu = {p.pid: cpu_seconds(p.pid) - cpu0[p.pid] for p in [relay] + [s for s, _ in shards]}
         rss = {p.pid: rss_mib(p.pid) for p in [relay] + [s for s, _ in shards]}
@@ -170,16 +168,16 @@ def main():
             time.sleep(0.1)
         for p, _ in shards:
             p.drained_s = max(0.0, last[p.pid][1] - (t0 + elapsed))
-        done = re.search(r"done sent=(\d+)", text(gens[0]))
+        done = re.search(r"done sent=(\d+)", text(gen))
         if not done:
-            sys.exit("the generator failed: " + text(gens[0])[-400:])
-        groups = dict(re.findall(r"^group (\d+) sent=(\d+)", text(gens[0]), re.M))
+            sys.exit("the generator failed: " + text(gen)[-400:])
+        groups = dict(re.findall(r"^group (\d+) sent=(\d+)", text(gen), re.M))
         sent = [int(groups.get(str(n), 0)) for n in range(SHARDS)]
         print("hosts=%d shards=%d interval=%dms services=%d seconds=%d full-every=%d, joined "
               "over %.0f s (%.0f msg/s offered once joined; CPU over the last %.0f s)"
               % (HOSTS, SHARDS, INTERVAL, SERVICES, SECONDS, FULL_EVERY, ramp,
                  HOSTS * 1000.0 / INTERVAL, elapsed))
-        print("generators: %.0f%% of a core together" % (100 * gen_cpu / max(gen_at - t0, 1e-3)))
+        print("generator: %.0f%% of a core" % (100 * gen_cpu / max(gen_at - t0, 1e-3)))
         relay.send_signal(signal.SIGTERM)
         relay.wait(30)
         fwd = re.search(r"forwarded=(\d+)", text(relay))
