@@ -2,8 +2,10 @@
 #include "zb_heap.h"
 
 #include <assert.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 //  Keys sit in the array beside their nodes, four children to a parent: a
 //  sift compares children that share a cache line instead of following a
@@ -15,11 +17,35 @@ typedef struct {
     zb_heap_node_t *node;
 } s_entry_t;
 
+//  ...and the four children of a node in one cache line, not two (entries
+//  of 16 bytes): the array starts S_SHIFT entries into a line-aligned
+//  block, so children (S_ARITY * i + 1 to S_ARITY * i + 4) begin on a line.
+#define S_LINE 64
+#define S_SHIFT (S_ARITY - 1)
+
 struct _zb_heap_t {
     s_entry_t *entries; // the heap, entries[0] the smallest key
+    void *block;        // what entries is in
     size_t size;
     size_t cap;
 };
+
+//  Room for cap entries, the first S_SHIFT into a line; 0 or -1.
+static int s_room(zb_heap_t *self, size_t cap)
+{
+    size_t bytes = (cap + S_SHIFT) * sizeof(s_entry_t);
+    void *block = aligned_alloc(S_LINE, (bytes + S_LINE - 1) / S_LINE * S_LINE);
+    if (!block)
+        return -1;
+    s_entry_t *entries = (s_entry_t *)block + S_SHIFT;
+    if (self->size)
+        memcpy(entries, self->entries, self->size * sizeof(*entries));
+    free(self->block);
+    self->block = block;
+    self->entries = entries;
+    self->cap = cap;
+    return 0;
+}
 
 zb_heap_t *zb_heap_new(void)
 {
@@ -34,7 +60,7 @@ void zb_heap_destroy(zb_heap_t **self_p)
         return;
     for (size_t i = 0; i < self->size; i++)
         self->entries[i].node->index = 0;
-    free(self->entries);
+    free(self->block);
     free(self);
     *self_p = NULL;
 }
@@ -92,14 +118,8 @@ int zb_heap_set(zb_heap_t *self, zb_heap_node_t *node, int64_t key)
             s_down(self, i);
         return 0;
     }
-    if (self->size == self->cap) {
-        size_t cap = self->cap ? self->cap * 2 : 64;
-        s_entry_t *entries = realloc(self->entries, cap * sizeof(*entries));
-        if (!entries)
-            return -1;
-        self->entries = entries;
-        self->cap = cap;
-    }
+    if (self->size == self->cap && s_room(self, self->cap ? self->cap * 2 : 64) != 0)
+        return -1;
     node->key = key;
     s_place(self, self->size++, (s_entry_t){key, node});
     s_up(self, self->size - 1);
@@ -160,6 +180,8 @@ void zb_heap_test(bool verbose)
         popped++;
     }
     assert(popped == 500 - 72 && zb_heap_size(heap) == 0);
+    if (sizeof(s_entry_t) * S_ARITY == S_LINE)
+        assert((uintptr_t)(heap->entries + 1) % S_LINE == 0);
     zb_heap_set(heap, &nodes[0], 5);
     zb_heap_destroy(&heap);
     assert(nodes[0].index == 0);

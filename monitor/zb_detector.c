@@ -51,7 +51,8 @@ static int64_t s_zmq_threshold(const zb_detector_t *self, const zb_detector_conf
     int64_t classic = (int64_t)config->liveness * interval_ms;
     int64_t adaptive = config->min_ms;
     if (self->arrivals >= 8) {
-        double z = s_normal_upper(pow(10.0, -config->phi));
+        double z =
+            config->z_phi == config->phi ? config->z : s_normal_upper(pow(10.0, -config->phi));
         adaptive = s_clamp(self->gap_mean + z * sqrt(self->gap_var), config);
     }
     return classic > adaptive ? classic : adaptive;
@@ -144,6 +145,13 @@ void zb_detector_datagram(zb_detector_t *self, const zb_detector_config_t *confi
     self->udp = true;
 }
 
+void zb_detector_config_phi(zb_detector_config_t *config, double phi)
+{
+    assert(config && phi > 0);
+    config->phi = config->z_phi = phi;
+    config->z = s_normal_upper(pow(10.0, -phi));
+}
+
 int64_t zb_detector_threshold(const zb_detector_t *self, const zb_detector_config_t *config,
                               int64_t interval_ms)
 {
@@ -208,6 +216,16 @@ void zb_detector_test(bool verbose)
     }
     int64_t stalled = zb_detector_threshold(&d, &config, 1000);
     assert(stalled > 5000 && stalled <= 10000);
+    //  The quantile worked out once gives the same threshold; a phi set
+    //  field by field after it is not answered with the old quantile.
+    zb_detector_config_t memo = config;
+    zb_detector_config_phi(&memo, 8);
+    assert(memo.z_phi == 8 && zb_detector_threshold(&d, &memo, 1000) == stalled);
+    memo.phi = 3;
+    config.phi = 3;
+    assert(zb_detector_threshold(&d, &memo, 1000) == zb_detector_threshold(&d, &config, 1000));
+    assert(zb_detector_threshold(&d, &memo, 1000) < stalled);
+    config.phi = 8;
     //  A 30 s beat keeps its classic 150 s, above the bound.
     assert(zb_detector_threshold(&d, &config, 30000) == 150000);
 

@@ -538,8 +538,8 @@ zb_fleet_t *zb_fleet_new(const zb_fleet_sink_t *sink, void *arg, int liveness)
     self->arg = arg;
     self->liveness = liveness;
     self->max_hosts = ZB_FLEET_MAX_HOSTS;
-    self->detector =
-        (zb_detector_config_t){.min_ms = 1000, .max_ms = 10000, .phi = 8, .liveness = liveness};
+    self->detector = (zb_detector_config_t){.min_ms = 1000, .max_ms = 10000, .liveness = liveness};
+    zb_detector_config_phi(&self->detector, 8);
     self->hosts = zb_table_new(s_host_free);
     self->due = zb_heap_new();
     if (!self->hosts || !self->due) {

@@ -97,26 +97,34 @@ typedef struct {
 
 typedef struct _zb_fleet_host_t zb_fleet_host_t;
 struct _zb_fleet_host_t {
+    //  What every message reads or writes comes first, packed: at 100,000
+    //  hosts a host is rarely in the cache, and each of its lines a message
+    //  touches is a miss (docs/benchmarks.md, "Monitor's own cost").
     char name[ZB_NAME_MAX + 1];
     char instance[ZB_INSTANCE_LEN + 1]; // agent run last heard, "" when none
-    uint64_t last_seq;                  // 0: unknown (no gap counted)
-    int64_t interval_ms;                // announced beat interval, 0 when not yet
-    int64_t last_seen_mono;             // deadline base
-    int64_t last_seen_wall;             // host outage start when it goes silent
-    int64_t last_seen_written;          // last_seen_wall as the owner's store has it
     //  Thin beats (protocol v2): the digest of the last full beat applied.
     //  A thin beat with this digest says nothing changed; with another one
     //  (a change whose full beat was missed) or while unknown (new, back from
     //  silence, restarted, an event applied since), the services stay as
     //  they are until the next full beat.
-    uint64_t digest;
     bool digest_known;
+    bool conflict_loaded; // a previous run left it in a conflict: alerted already
+    zb_fleet_host_state_t state;
+    uint64_t last_seq;      // 0: unknown (no gap counted)
+    int64_t interval_ms;    // announced beat interval, 0 when not yet
+    int64_t last_seen_mono; // deadline base
+    int64_t last_seen_wall; // host outage start when it goes silent
+    uint64_t digest;
+    zb_heap_node_t due;              // in the fleet's heap of deadlines
+    char rival[ZB_INSTANCE_LEN + 1]; // a proven name conflict: the other run, "" when none
+    zb_detector_t detector;          // its arrivals: the silence threshold (zb_detector)
+
+    int64_t last_seen_written; // last_seen_wall as the owner's store has it
     //  The owner's checkpoint queue of last-heard times (zb_fleet_heard_next):
     //  hosts in the order they were last checkpointed, oldest first.
     zb_fleet_host_t *heard_prev;
     zb_fleet_host_t *heard_next;
     int64_t heard_mono; // when it was last checkpointed, 0 not yet (new)
-    zb_fleet_host_state_t state;
     int64_t since_ms;
     int64_t outage_id;         // open host outage, 0 when none
     int64_t outage_started_ms; // its start
@@ -131,15 +139,11 @@ struct _zb_fleet_host_t {
     char displaced[ZB_INSTANCE_LEN + 1];       // the run `instance` took over from, "" none
     int64_t displaced_mono;                    // when it did
     int64_t displaced_interval_ms;             // the displaced run's beat interval
-    char rival[ZB_INSTANCE_LEN + 1]; // a proven name conflict: the other run, "" when none
-    int64_t rival_seen_mono;         // it was last heard (its messages dropped)
-    int64_t conflict_ms;             // wall ms the conflict was proven (names the episode)
-    bool conflict_loaded;            // a previous run left it in a conflict: alerted already
-    int64_t loaded_mono;             // when it was loaded (the above expires a window later)
-    zb_detector_t detector;          // its arrivals: the silence threshold (zb_detector)
-    zb_heap_node_t due;              // in the fleet's heap of deadlines
-    uint64_t datagrams;              // liveness datagrams heard (zb_fleet_heard)
-    int64_t threshold_written;       // the owner's: threshold and loss as its store has them
+    int64_t rival_seen_mono;                   // the rival was last heard (its messages dropped)
+    int64_t conflict_ms;       // wall ms the conflict was proven (names the episode)
+    int64_t loaded_mono;       // when it was loaded (conflict_loaded expires a window later)
+    uint64_t datagrams;        // liveness datagrams heard (zb_fleet_heard)
+    int64_t threshold_written; // the owner's: threshold and loss as its store has them
     double loss_written;
 };
 

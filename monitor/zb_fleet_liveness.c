@@ -79,7 +79,7 @@ void zb_fleet_set_detector(zb_fleet_t *self, int64_t min_ms, int64_t max_ms, dou
     assert(self && min_ms > 0 && max_ms >= min_ms && phi > 0);
     self->detector.min_ms = min_ms;
     self->detector.max_ms = max_ms;
-    self->detector.phi = phi;
+    zb_detector_config_phi(&self->detector, phi);
     s_deadlines_all(self);
 }
 

@@ -74,7 +74,8 @@ typedef struct {
     uint64_t taken;         // messages read from the socket
     uint64_t dropped;       // messages dropped: no room left
     uint64_t dropped_bytes; // ...their bytes
-    size_t held_bytes;      // bytes held now (both kinds)
+    size_t held_bytes;      // bytes held now (both kinds; what the loop took counts until
+                            // its next batch, at the latest when nothing is left)
 } zb_intake_stats_t;
 
 //  Starts reading sub (bound and subscribed) in a thread of its own; from

@@ -490,9 +490,9 @@ static void s_take_input(zb_monitor_t *self)
 {
     //  A pass ends after ZB_MONITOR_DRAIN_MS too: under a flood of large
     //  frames, what was taken is committed (and alerted) without waiting
-    //  for thousands more.
-    int64_t until = zb_time_mono_ms() + ZB_MONITOR_DRAIN_MS;
-    for (int i = 0; i < ZB_MONITOR_DRAIN && zb_time_mono_ms() < until; i++) {
+    //  for thousands more. That clock read is the message's time as well.
+    int64_t now = zb_time_mono_ms(), until = now + ZB_MONITOR_DRAIN_MS;
+    for (int i = 0; i < ZB_MONITOR_DRAIN && now < until; i++, now = zb_time_mono_ms()) {
         zb_msg_t *msg = NULL;
         char why[256] = "", user_id[64] = "";
         int rc = zb_intake_take(self->intake, &msg, user_id, sizeof(user_id), why, sizeof(why));
@@ -514,7 +514,7 @@ static void s_take_input(zb_monitor_t *self)
             zb_msg_destroy(&msg);
             continue;
         }
-        zb_monitor_handle(self, msg, zb_time_mono_ms(), zb_time_wall_ms());
+        zb_monitor_handle(self, msg, now, zb_time_wall_ms());
         zb_msg_destroy(&msg);
     }
 }

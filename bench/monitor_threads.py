@@ -1,0 +1,174 @@
+#!/usr/bin/python3
+"""Where one monitor's CPU goes, by thread, under zb-bench-load (issue 22).
+
+    bench/monitor_threads.py MONITOR LOADGEN [AGENTS [WINDOW_S]]
+    e.g. bench/monitor_threads.py build/bin/zbeat-monitor build/bench/bin/zb-bench-load 100000
+
+Starts MONITOR (its own database and port in a temporary directory, -v) and
+LOADGEN with AGENTS simulated hosts x 20 services at a 1 s beat, thin beats
+with a full one every 30, hosts joining at BENCH_RAMP_RATE a second (1,000).
+After the ramp and 6 s more, over WINDOW_S seconds (15) it prints for each
+thread of the monitor its CPU time (/proc/PID/task/TID/schedstat) per
+message the monitor took (its own counter: the -v "stats: messages=" line,
+every 5 s) and its system calls per message (perf stat --per-thread on the
+syscall tracepoints, which unlike perf trace does not slow the calls).
+PERF_RECORD=FILE records perf samples of the monitor for 5 s after the
+window. Needs root (perf). docs/benchmarks.md, "Monitor's own cost per
+message", has the results it gave.
+"""
+import collections
+import datetime
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+CALLS = ["poll", "epoll_wait", "recvfrom", "read", "write", "fcntl", "futex", "getpid",
+         "pwrite64", "pread64", "clock_nanosleep"]
+WARM_S = 6
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def threads(pid):
+    """tid -> (name, CPU ns) of every thread of pid."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                name = f.read().strip()
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                out[tid] = (name, int(f.read().split()[0]))
+        except OSError:
+            pass  # the thread ended
+    return out
+
+
+def taken_rate(log, w1, w2):
+    """Messages a second the monitor took between wall times w1 and w2,
+    from its stats lines (UTC timestamps)."""
+    points = []
+    with open(log) as f:
+        for m in re.finditer(r"^(\S+)Z .*stats: messages=(\d+)", f.read(), re.M):
+            t = datetime.datetime.fromisoformat(m.group(1)).replace(
+                tzinfo=datetime.timezone.utc).timestamp()
+            if w1 - 0.5 <= t <= w2 + 0.5:
+                points.append((t, int(m.group(2))))
+    if len(points) < 2:
+        return None
+    return (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    monitor_bin, load_bin = sys.argv[1], sys.argv[2]
+    agents = int(sys.argv[3]) if len(sys.argv) > 3 else 100000
+    window = float(sys.argv[4]) if len(sys.argv) > 4 else 15.0
+    rate = float(os.environ.get("BENCH_RAMP_RATE", "1000"))
+    ramp = agents / rate if agents > rate else 0.0
+    tmp = tempfile.mkdtemp(prefix="zb-threads-")
+    port = free_port()
+    cfg = os.path.join(tmp, "monitor.cfg")
+    with open(cfg, "w") as f:
+        f.write("monitor\n    max-hosts = %d\n" % (agents + 10))
+    log = os.path.join(tmp, "monitor.log")
+    with open(log, "w") as out:
+        monitor = subprocess.Popen([monitor_bin, "--db", os.path.join(tmp, "m.db"), "--bind",
+                                    "tcp://127.0.0.1:%d" % port, "-c", cfg, "-v"],
+                                   stdout=out, stderr=subprocess.STDOUT)
+    start = time.time()
+    while "monitor started" not in open(log).read():
+        if monitor.poll() is not None or time.time() - start > 20:
+            sys.exit("monitor did not start: " + open(log).read())
+        time.sleep(0.05)
+    total_s = ramp + WARM_S + window + 15
+    load = subprocess.Popen([load_bin, "--endpoint", "tcp://127.0.0.1:%d" % port,
+                             "--agents", str(agents), "--services", "20",
+                             "--duration-ms", str(int(total_s * 1000)),
+                             "--ramp-ms", str(int(ramp * 1000)), "--full-every", "30",
+                             "--marker-ms", "500"], stdout=subprocess.PIPE, text=True)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(l.strip() for l in load.stdout),
+                              daemon=True)
+    reader.start()
+    while not any(l.startswith("ready") for l in list(lines)):
+        if load.poll() is not None:
+            sys.exit("zb-bench-load ended before it was ready")
+        time.sleep(0.05)
+    ready = int([l for l in lines if l.startswith("ready")][0].split()[1]) / 1e6
+    while time.monotonic() < ready + ramp + WARM_S:
+        time.sleep(0.05)
+
+    stat_file = os.path.join(tmp, "stat.txt")
+    events = ["raw_syscalls:sys_enter"] + ["syscalls:sys_enter_" + c for c in CALLS]
+    load1 = open("/proc/loadavg").read().split()[0]
+    w1, t1, before = time.time(), time.monotonic(), threads(monitor.pid)
+    stat = subprocess.Popen(["perf", "stat", "--per-thread", "-x,", "-o", stat_file,
+                             "-e", ",".join(events), "-p", str(monitor.pid), "--",
+                             "sleep", str(window)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(window)
+    w2, t2, after = time.time(), time.monotonic(), threads(monitor.pid)
+    load2 = open("/proc/loadavg").read().split()[0]
+    stat.wait()
+    if os.environ.get("PERF_RECORD"):
+        subprocess.run(["perf", "record", "-g", "-s", "-p", str(monitor.pid), "-o",
+                        os.environ["PERF_RECORD"], "--", "sleep", "5"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(5.5)  # the stats line after the window
+    wall = t2 - t1
+    rate = taken_rate(log, w1, w2 + 5)
+    if not rate:
+        sys.exit("no stats lines in the window: " + log)
+    msgs = rate * wall
+    print("M=%d: %.0f msg/s taken over %.1f s, load average %s -> %s" % (
+        agents, rate, wall, load1, load2))
+    cpu_all = 0.0
+    for tid in sorted(after, key=int):
+        if tid not in before:
+            continue
+        cpu = (after[tid][1] - before[tid][1]) / 1e9
+        cpu_all += cpu
+        if cpu > 0.001:
+            print("  %-8s %-16s %5.1f%% of a core  %.2f us/msg" % (
+                tid, after[tid][0], 100 * cpu / wall, 1e6 * cpu / msgs))
+    print("  all      %5.1f%% of a core  %.2f us/msg" % (100 * cpu_all / wall, 1e6 * cpu_all / msgs))
+    calls = collections.defaultdict(dict)
+    with open(stat_file) as f:
+        for line in f:
+            fields = line.strip().split(",")
+            if len(fields) >= 4 and fields[1].isdigit():
+                calls[fields[0]][fields[3].split(":")[-1].replace("sys_enter_", "")] = \
+                    int(fields[1])
+    print("  system calls a message (perf stat):")
+    for name, counts in sorted(calls.items(), key=lambda kv: int(kv[0].rsplit("-", 1)[-1])):
+        n = counts.get("sys_enter", 0)
+        if n >= 20:
+            top = sorted(((k, v) for k, v in counts.items() if k != "sys_enter" and v),
+                         key=lambda kv: -kv[1])[:7]
+            print("    %-24s %.3f  (%s)" % (name, n / msgs, ", ".join(
+                "%s %.3f" % (k, v / msgs) for k, v in top)))
+    load.wait()
+    monitor.terminate()
+    monitor.wait(120)
+    m = re.search(r"monitor stopping: (.*)", open(log).read())
+    counters = dict(re.findall(r"(\w+)=(\d+)", m.group(1))) if m else {}
+    done = [l for l in lines if l.startswith("done")]
+    print("  %s; monitor: messages=%s seq_gaps=%s dropped=%s" % (
+        done[0] if done else "?", counters.get("messages"), counters.get("seq_gaps"),
+        counters.get("dropped")))
+
+
+if __name__ == "__main__":
+    main()
