@@ -19,8 +19,9 @@
     - with --no-track: malloc's own count (mallinfo2's in-use bytes: what
       was requested plus malloc's headers and rounding) and the RSS, per
       connection. With GnuTLS a held connection's state comes from
-      agent/zb_pool.c's mapped chunks, not malloc: only the RSS shows it. Tracking adds a header to every OpenSSL block, so the two
-      modes are run separately.
+      agent/zb_pool.c's mapped chunks, not malloc: only the RSS shows it.
+      Tracking adds a header to every OpenSSL block, so the two modes are
+      run separately.
 
     --verify CAFILE verifies the server's chain against CAFILE and its name
     (--name, default localhost), as a probe without `tls-verify = no`; the
