@@ -86,9 +86,7 @@ zb_stream_result_t zb_stream_read(int fd, zb_tls_t *tls, char *buf, size_t size,
 
 bool zb_stream_read_more(zb_tls_t *tls, int reads)
 {
-    if (!tls)
-        return reads < 1;
-    return reads < 16 || zb_tls_pending(tls);
+    return reads < 1 || (tls && zb_tls_pending(tls));
 }
 
 void zb_stream_drain(int fd, zb_tls_t *tls)

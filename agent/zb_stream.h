@@ -48,11 +48,13 @@ typedef enum {
 zb_stream_result_t zb_stream_read(int fd, zb_tls_t *tls, char *buf, size_t size, size_t *got,
                                   int *error, char *err, size_t esize);
 
-//  How many reads one readable event may make: a TLS record read whole
-//  may hold more than one read's worth, which the socket will not announce
-//  again, so a TLS connection is read until its session is empty (after
-//  16 reads only what it already holds, so that one busy connection
-//  cannot starve the loop); a connection in the clear once.
+//  How many reads one readable event may make: one, and then, for TLS,
+//  as long as the session holds read bytes (a record read whole may hold
+//  more than one read's worth, which the socket will not announce again).
+//  Whatever is still in the socket is announced again (the loop is
+//  level-triggered), so one busy connection cannot starve the loop, and no
+//  read is made only to learn that nothing is left: at 10,000 held HTTPS
+//  probes that read was a third of the agent's system calls.
 bool zb_stream_read_more(zb_tls_t *tls, int reads);
 
 //  Before a close that ends a check without holding the connection: what

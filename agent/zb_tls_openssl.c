@@ -328,7 +328,8 @@ zb_tls_status_t zb_tls_read(zb_tls_t *self, void *buf, size_t size, size_t *got,
 bool zb_tls_pending(zb_tls_t *self)
 {
     assert(self);
-    return SSL_pending(self->ssl) > 0;
+    //  Records read and not yet handed out, or read ahead and not yet opened.
+    return SSL_pending(self->ssl) > 0 || SSL_has_pending(self->ssl);
 }
 
 void zb_tls_shutdown(zb_tls_t *self)

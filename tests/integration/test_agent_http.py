@@ -143,10 +143,11 @@ class HttpTest(TlsCase):
         self.stop_agent(agent)
 
     def test_every_version_and_aead_cipher_keeps_its_connection(self):
-        # Once the handshake is done the agent carries the session's records
-        # itself (agent/zb_tls_record.c): each of TLS 1.2 and 1.3 with each
-        # cipher it carries, forced by nginx (OpenSSL), must keep one
-        # connection through many keep-alive requests, and say it carried it.
+        # Once the handshake is done the agent built with GnuTLS carries the
+        # session's records itself (agent/zb_tls_record.c): each of TLS 1.2
+        # and 1.3 with each cipher it carries, forced by nginx (OpenSSL),
+        # must keep one connection through many keep-alive requests, and say
+        # it carried it. Built with OpenSSL, the same requests through it.
         suites = {"AES-128-GCM": ("ECDHE-ECDSA-AES128-GCM-SHA256", "TLS_AES_128_GCM_SHA256"),
                   "AES-256-GCM": ("ECDHE-ECDSA-AES256-GCM-SHA384", "TLS_AES_256_GCM_SHA384"),
                   "CHACHA20-POLY1305": ("ECDHE-ECDSA-CHACHA20-POLY1305",
@@ -167,8 +168,9 @@ class HttpTest(TlsCase):
             zbtest.wait_for(lambda: any(n >= 20 for _, n, _ in access_lines(directory)), 30,
                             "20 requests on one connection to " + name)
             self.assertTrue(all(status == 200 for _, _, status in access_lines(directory)))
-            self.assertIn("TLS%s %s session with 127.0.0.1: records now carried" %
-                          (version, cipher), agent.output())
+            if os.environ.get("ZB_TLS", "gnutls") == "gnutls":
+                self.assertIn("TLS%s %s session with 127.0.0.1: records now carried" %
+                              (version, cipher), agent.output())
         self.assertEqual(self.downs(timeouts=False), [])
         self.stop_agent(agent)
 
