@@ -16,6 +16,7 @@
 #include <nettle/hkdf.h>
 #include <nettle/hmac.h>
 #include <nettle/memops.h>
+#include <nettle/nettle-meta.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,40 +132,21 @@ static void s_aead(zb_tls_aead_t aead, const uint8_t *key, const uint8_t nonce[1
                    const uint8_t *aad, size_t aad_len, bool seal, uint8_t *data, size_t len,
                    uint8_t tag[S_TAG])
 {
-    if (aead == ZB_TLS_CHACHA20_POLY1305) {
-        struct chacha_poly1305_ctx ctx;
-        chacha_poly1305_set_key(&ctx, key);
-        chacha_poly1305_set_nonce(&ctx, nonce);
-        chacha_poly1305_update(&ctx, aad_len, aad);
-        if (seal)
-            chacha_poly1305_encrypt(&ctx, len, data, data);
-        else
-            chacha_poly1305_decrypt(&ctx, len, data, data);
-        chacha_poly1305_digest(&ctx, S_TAG, tag);
-        explicit_bzero(&ctx, sizeof(ctx));
-    } else if (aead == ZB_TLS_AES_128_GCM) {
-        struct gcm_aes128_ctx ctx;
-        gcm_aes128_set_key(&ctx, key);
-        gcm_aes128_set_iv(&ctx, 12, nonce);
-        gcm_aes128_update(&ctx, aad_len, aad);
-        if (seal)
-            gcm_aes128_encrypt(&ctx, len, data, data);
-        else
-            gcm_aes128_decrypt(&ctx, len, data, data);
-        gcm_aes128_digest(&ctx, S_TAG, tag);
-        explicit_bzero(&ctx, sizeof(ctx));
-    } else {
-        struct gcm_aes256_ctx ctx;
-        gcm_aes256_set_key(&ctx, key);
-        gcm_aes256_set_iv(&ctx, 12, nonce);
-        gcm_aes256_update(&ctx, aad_len, aad);
-        if (seal)
-            gcm_aes256_encrypt(&ctx, len, data, data);
-        else
-            gcm_aes256_decrypt(&ctx, len, data, data);
-        gcm_aes256_digest(&ctx, S_TAG, tag);
-        explicit_bzero(&ctx, sizeof(ctx));
-    }
+    const struct nettle_aead *cipher = aead == ZB_TLS_CHACHA20_POLY1305 ? &nettle_chacha_poly1305
+                                       : aead == ZB_TLS_AES_128_GCM     ? &nettle_gcm_aes128
+                                                                        : &nettle_gcm_aes256;
+    union {
+        struct chacha_poly1305_ctx chacha;
+        struct gcm_aes128_ctx aes128;
+        struct gcm_aes256_ctx aes256;
+    } ctx;
+    assert(cipher->context_size <= sizeof(ctx) && cipher->nonce_size == 12);
+    (seal ? cipher->set_encrypt_key : cipher->set_decrypt_key)(&ctx, key);
+    cipher->set_nonce(&ctx, nonce);
+    cipher->update(&ctx, aad_len, aad);
+    (seal ? cipher->encrypt : cipher->decrypt)(&ctx, len, data, data);
+    cipher->digest(&ctx, S_TAG, tag);
+    explicit_bzero(&ctx, cipher->context_size);
 }
 
 //  TLS 1.2's additional data: the sequence number, then the record's type,
