@@ -52,6 +52,12 @@ http {{
 }}
 """
 
+def nginx_conf(ssl_extra="", **keys):
+    """NGINX_CONF filled in with keys; ssl_extra: more directives for the
+    TLS server (its protocols and ciphers)."""
+    return NGINX_CONF.format(ssl_extra=ssl_extra, **keys)
+
+
 CA_CONF = """[ca]
 default_ca = d
 [d]
@@ -129,7 +135,7 @@ class TlsCase(AgentCase):
         os.mkdir(directory)
         conf = os.path.join(directory, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(dir=directory, port=port, cert=cert or self.cert,
+            f.write(nginx_conf(dir=directory, port=port, cert=cert or self.cert,
                                       key=key or self.key, keepalive=keepalive,
                                       keepalive_timeout=keepalive_timeout, ssl_extra=ssl_extra,
                                       plain=self.plain_port))

@@ -11,7 +11,7 @@ import time
 import zbtest
 from agent_helpers import agent_config
 from monitor_helpers import AlertCase, WebhookReceiver, parse_rfc3339_ms
-from test_agent_tls import HTTP_PING, NGINX, NGINX_CONF, OPENSSL, make_cert, not_after
+from test_agent_tls import HTTP_PING, NGINX, nginx_conf, OPENSSL, make_cert, not_after
 from test_alert_alertmanager import AM_BIN, Alertmanager, notifications
 
 DAY = 86400
@@ -39,7 +39,7 @@ class CertAlertTest(AlertCase):
         os.mkdir(directory)
         conf = os.path.join(directory, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(dir=directory, port=self.nginx_port, cert=cert, key=key,
+            f.write(nginx_conf(dir=directory, port=self.nginx_port, cert=cert, key=key,
                                       keepalive=1000, keepalive_timeout="75s",
                                       plain=zbtest.free_port()))
         self.nginx_proc = self.start([NGINX, "-c", conf, "-p", directory],

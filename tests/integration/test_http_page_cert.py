@@ -9,7 +9,7 @@ import time
 
 import zbtest
 from agent_helpers import agent_config
-from test_agent_tls import HTTP_PING, NGINX, NGINX_CONF, OPENSSL, make_cert
+from test_agent_tls import HTTP_PING, NGINX, nginx_conf, OPENSSL, make_cert
 from test_http_page import PageCase
 
 DAY = 86400
@@ -28,7 +28,7 @@ class HttpPageCertTest(PageCase):
         os.mkdir(directory)
         conf = os.path.join(directory, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(dir=directory, port=port, cert=cert, key=key,
+            f.write(nginx_conf(dir=directory, port=port, cert=cert, key=key,
                                       keepalive=1000, keepalive_timeout="75s",
                                       plain=zbtest.free_port()))
         self.start([NGINX, "-c", conf, "-p", directory], "nginx-" + name)

@@ -11,7 +11,7 @@ import unittest
 import zbtest
 from agent_helpers import agent_config
 from http_helpers import HttpCase, check_metrics_text, sample
-from test_agent_tls import NGINX, NGINX_CONF, OPENSSL, HTTP_PING, make_cert, not_after
+from test_agent_tls import NGINX, nginx_conf, OPENSSL, HTTP_PING, make_cert, not_after
 
 
 @unittest.skipUnless(NGINX and OPENSSL, "nginx and openssl are needed (scripts/deps.sh)")
@@ -20,7 +20,7 @@ class MonitorTlsTest(HttpCase):
     def test_status_and_metrics_show_the_certificate_expiry(self):
         cert, key = make_cert(self.tmp, "good")
         port = zbtest.free_port()
-        conf = self.write("nginx.conf", NGINX_CONF.format(dir=self.tmp, port=port, cert=cert,
+        conf = self.write("nginx.conf", nginx_conf(dir=self.tmp, port=port, cert=cert,
                                                            key=key, keepalive=1000,
                                                            keepalive_timeout="75s",
                                                            plain=zbtest.free_port()))
