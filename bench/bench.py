@@ -32,6 +32,7 @@ import time
 import zmq
 
 import fleet_results
+from bench_proc import free_port, cpu_seconds, rss_kib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
@@ -118,12 +119,6 @@ def tool(name):
         if os.path.exists(path):
             return path
     sys.exit("bench: %s not built (run bench/run.sh)" % name)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(pred, timeout, what, step=0.005):
@@ -218,26 +213,6 @@ def cleanup():
                 proc.p.wait(5)
             except OSError:
                 pass
-
-
-def cpu_seconds(pid):
-    """CPU time of every thread of pid, from schedstat (ns resolution)."""
-    total = 0
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                total += int(f.read().split()[0])
-        except OSError:
-            pass
-    return total / 1e9
-
-
-def rss_kib(pid, field="VmRSS"):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def result(item, metric, value, floor=None, ratio=None, target="", met=None, note=""):

@@ -17,7 +17,6 @@ OLD_ZBEAT: another zbeat binary (e.g. one built from an older commit) timed
 the same way, side by side.
 """
 import os
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -30,6 +29,7 @@ import urllib.request
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(SOURCE, "tests", "integration"))
 from proxy_helpers import Proxy  # noqa: E402  (test_cli_remote.py's too)
+from bench_proc import free_port
 
 BUILD = os.environ.get("ZB_BUILD_DIR", os.path.join(SOURCE, "build"))
 SHARDS = int(os.environ.get("BENCH_FANOUT_SHARDS", 4))
@@ -44,12 +44,6 @@ def held_for(seconds):
         time.sleep(seconds)
         return True
     return hold
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_shard(tmp, n, procs):

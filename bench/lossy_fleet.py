@@ -55,6 +55,7 @@ BUILD = os.environ.get("ZB_BUILD_DIR", os.path.join(SOURCE, "build"))
 sys.path.insert(0, os.path.join(SOURCE, "tests", "faults"))
 import netns  # noqa: E402
 import zbtest  # noqa: E402  (netns put tests/integration on the path)
+from bench_proc import cpu_seconds  # noqa: E402
 
 PORTS = {"fixed": (7500, None), "udp": (7501, 7502)}  # ZeroMQ, datagrams
 
@@ -137,18 +138,15 @@ class LoadLog(threading.Thread):
             print("%s load average %.2f %.2f %.2f" % (utc(), la[0], la[1], la[2]), flush=True)
 
 
-def cpu_seconds(pids):
-    """utime + stime of these processes (their own threads included), s."""
-    tick = os.sysconf("SC_CLK_TCK")
+def cpu_seconds_of(pids):
+    """CPU time of these processes (their own threads included), s."""
     total = 0
     for pid in pids:
         try:
-            with open("/proc/%d/stat" % pid) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError, ValueError):
+            total += cpu_seconds(pid)
+        except OSError:
             pass  # gone: what it used is lost, a small undercount
-    return total / float(tick)
+    return total
 
 
 def pct(values, p):
@@ -322,16 +320,16 @@ def main():
             time.sleep(60)
             ws = int(time.time() * 1000)
             loadlog.mark()
-            cpu0 = {k.name: (cpu_seconds(k.pids()),
-                             cpu_seconds([net.shapers[n].proc.pid for n in k.links()
+            cpu0 = {k.name: (cpu_seconds_of(k.pids()),
+                             cpu_seconds_of([net.shapers[n].proc.pid for n in k.links()
                                           if n in net.shapers])) for k in kinds}
             print("%s loss %g%%: window of %.0f s starts; load average %s" % (
                 utc(), loss, SECONDS[loss], loadavg()), flush=True)
             t0 = time.monotonic()
             time.sleep(SECONDS[loss])
             window = time.monotonic() - t0
-            cpu1 = {k.name: (cpu_seconds(k.pids()),
-                             cpu_seconds([net.shapers[n].proc.pid for n in k.links()
+            cpu1 = {k.name: (cpu_seconds_of(k.pids()),
+                             cpu_seconds_of([net.shapers[n].proc.pid for n in k.links()
                                           if n in net.shapers])) for k in kinds}
             seen = loadlog.seen + [loadavg()[0]]
             drawn = {}

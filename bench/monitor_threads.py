@@ -20,24 +20,16 @@ import collections
 import datetime
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from bench_proc import free_port
 
 CALLS = ["poll", "epoll_wait", "recvfrom", "read", "write", "fcntl", "futex", "getpid",
          "pwrite64", "pread64", "clock_nanosleep"]
 WARM_S = 6
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def threads(pid):

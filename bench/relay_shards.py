@@ -19,11 +19,11 @@ to what its generator sent).
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+from bench_proc import free_port, cpu_seconds
 
 BUILD = os.environ.get("ZB_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "build"))
 HOSTS = int(os.environ.get("BENCH_SHARD_HOSTS", 1000000))
@@ -42,18 +42,6 @@ def tool(name):
         if os.path.exists(path):
             return path
     sys.exit("%s not built (bench/run.sh builds it)" % name)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mib(pid):

@@ -22,23 +22,10 @@ import tempfile
 import time
 
 import zmq
+from bench_proc import free_port, cpu_seconds
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("ZB_BUILD_DIR", os.path.join(HERE, "..", "build"))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def cpu_s(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main():
@@ -88,7 +75,7 @@ def main():
         while True:
             t = time.monotonic() - start
             if c0 is None and t >= warm:
-                c0, w0 = cpu_s(mon.pid), time.monotonic()
+                c0, w0 = cpu_seconds(mon.pid), time.monotonic()
             if t >= warm + seconds:
                 break
             carry += per_tick
@@ -103,7 +90,7 @@ def main():
             left = start + (int(t / tick) + 1) * tick - time.monotonic()
             if left > 0:
                 time.sleep(left)
-        c1, w1 = cpu_s(mon.pid), time.monotonic()
+        c1, w1 = cpu_seconds(mon.pid), time.monotonic()
         mon.send_signal(signal.SIGTERM)
         mon.wait(30)
         log.close()
