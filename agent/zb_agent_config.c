@@ -86,6 +86,10 @@ typedef struct s_text_slab_t {
 //  Returns size bytes from self's slabs, NULL when out of memory.
 static char *s_text_alloc(zb_agent_config_t *self, size_t size)
 {
+    //  Each block starts aligned for the compiled expect-status that may
+    //  open it (zb_http_status_range_t), as the slab's data does.
+    size_t align = _Alignof(zb_http_status_range_t);
+    size = (size + align - 1) & ~(align - 1);
     s_text_slab_t *slab = self->texts;
     if (!slab || slab->size - slab->used < size) {
         size_t want = size > ZB_TEXT_SLAB ? size : ZB_TEXT_SLAB;
@@ -273,11 +277,28 @@ static int s_load_probe(zb_config_t *config, zconfig_t *node, zb_agent_config_t 
     size_t ca_len = strlen(tls_ca), tls_name_len = strlen(tls_name);
     size_t status_len = strlen(expect_status);
     size_t fail_len = probe->reply == ZB_PROBE_REPLY_HTTP ? probe->expect_len : 0;
-    char *block = s_text_alloc(self, name_len + 1 + target_len + 1 + host_len + 1 +
-                                         probe->send_len + 1 + probe->expect_len + 1 + ca_len + 1 +
-                                         tls_name_len + 1 + status_len + 1 + fail_len);
-    if (!block)
+    //  expect-status compiled once, here, rather than read at every
+    //  response (zb_agent_config_http has checked it).
+    zb_http_status_range_t ranges[ZB_HTTP_STATUS_RANGES_MAX];
+    const char *unused;
+    int count = probe->reply == ZB_PROBE_REPLY_HTTP
+                    ? zb_http_status_compile(expect_status, ranges, &unused)
+                    : 0;
+    assert(count >= 0);
+    size_t codes_size = (size_t)count * sizeof(ranges[0]);
+    //  The ranges open the block (it starts aligned for them).
+    char *codes_block =
+        s_text_alloc(self, codes_size + name_len + 1 + target_len + 1 + host_len + 1 +
+                               probe->send_len + 1 + probe->expect_len + 1 + ca_len + 1 +
+                               tls_name_len + 1 + status_len + 1 + fail_len);
+    if (!codes_block)
         return zb_config_fail(config, NULL, "out of memory");
+    zb_http_status_range_t *codes = count ? (zb_http_status_range_t *)(void *)codes_block : NULL;
+    if (count)
+        memcpy(codes, ranges, codes_size);
+    probe->expect_codes = codes;
+    probe->expect_ranges = (uint8_t)count;
+    char *block = codes_block + codes_size;
     char *target_text = block + name_len + 1;
     char *host_text = target_text + target_len + 1;
     char *send_text = host_text + host_len + 1;

@@ -6,6 +6,7 @@
 #include "zb_listener.h"
 
 #include <assert.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,10 +144,19 @@ void zb_agent_config_test(bool verbose)
     assert(p->send_len == strlen(request) && memcmp(p->send, request, p->send_len) == 0);
     assert(p->reply == ZB_PROBE_REPLY_HTTP && p->tls && p->tls_verify && p->hold && p->http_head);
     assert(strcmp(p->expect_status, "2xx,301") == 0 && p->expect_len == 2 && p->expect_fail);
+    //  expect-status compiled at load: its ranges, aligned in the slab.
+    assert(p->expect_ranges == 2 &&
+           (uintptr_t)p->expect_codes % _Alignof(zb_http_status_range_t) == 0);
+    assert(p->expect_codes[0].lo == 200 && p->expect_codes[0].hi == 299);
+    assert(p->expect_codes[1].lo == 301 && p->expect_codes[1].hi == 301);
+    assert(zb_http_status_in(p->expect_codes, p->expect_ranges, 301) &&
+           !zb_http_status_in(p->expect_codes, p->expect_ranges, 302));
     p = &self->services[1].probe;
     assert(strstr(p->send, "\r\nHost: 10.0.0.1\r\n") && !p->tls && p->expect_len == 0);
     assert(strcmp(p->expect_status, "200-399") == 0 && !p->http_head);
+    assert(p->expect_ranges == 1 && p->expect_codes[0].lo == 200 && p->expect_codes[0].hi == 399);
     p = &self->services[2].probe;
+    assert(p->expect_ranges == 0 && !p->expect_codes); // not HTTP
     assert(p->reply == ZB_PROBE_REPLY_GREETING && !p->hold && p->send_len == 15);
     assert(p->expect_len == 4 && memcmp(p->expect, "SSH-", 4) == 0);
     p = &self->services[3].probe;

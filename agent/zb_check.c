@@ -180,7 +180,7 @@ static int s_http_judge(s_check_t *self, const zb_http_reply_t *http)
             http->close ? ", the server closes the connection" : ", kept alive",
             config->expect_len ? (http->body_found ? ", body text found" : ", body text NOT found")
                                : "");
-    if (!zb_http_status_match(config->expect_status, http->status)) {
+    if (!zb_http_status_in(config->expect_codes, config->expect_ranges, http->status)) {
         s_fail(self, "bad-response", "http: status %d, expected %s", http->status,
                config->expect_status);
         return -1;

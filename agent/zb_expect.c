@@ -84,9 +84,10 @@ static zb_expect_result_t s_http_judge(const zb_expect_t *self, const zb_probe_c
                                        char *error, size_t size)
 {
     const zb_http_reply_t *http = self->http;
-    const char *spec = config->expect_status;
-    if (!zb_http_status_match(spec, http->status))
-        return s_wrong(error, size, "http: status %d, expected %s", http->status, spec);
+    assert(config->expect_codes && config->expect_ranges > 0);
+    if (!zb_http_status_in(config->expect_codes, config->expect_ranges, http->status))
+        return s_wrong(error, size, "http: status %d, expected %s", http->status,
+                       config->expect_status);
     if (!http->body_found) {
         char text[ZB_PROBE_EXPECT_MAX * 4 + 8];
         zb_text_printable(config->expect, config->expect_len < 40 ? config->expect_len : 40, text,

@@ -18,6 +18,12 @@ static void s_config(zb_probe_config_t *config, zb_probe_reply_t reply, const ch
     config->expect = expect;
     config->expect_len = strlen(expect);
     config->expect_status = "2xx";
+    static zb_http_status_range_t ranges[ZB_HTTP_STATUS_RANGES_MAX];
+    const char *why;
+    int count = zb_http_status_compile(config->expect_status, ranges, &why);
+    assert(count == 1);
+    config->expect_codes = ranges;
+    config->expect_ranges = (uint8_t)count;
 }
 
 static zb_expect_result_t s_feed(zb_expect_t *expect, const zb_probe_config_t *config,

@@ -8,6 +8,7 @@
 #ifndef ZB_PROBE_CONFIG_H
 #define ZB_PROBE_CONFIG_H
 
+#include "zb_http_reply.h"
 #include "zb_net.h"
 
 #include <stdbool.h>
@@ -33,29 +34,31 @@ typedef enum {
 //  agent holds thousands of configs): whoever fills a config in owns them
 //  and keeps them as long as the config (zb_agent_config frees its own).
 typedef struct {
-    const char *name;           // the service; "" for a probe of no service
-    const char *target;         // "host:port" as configured, for messages
-    const char *host;           // its host part: a name, or a literal address
-    int port;                   // its port
-    bool literal;               // host is an address (addr): nothing to resolve
-    zb_net_addr_t addr;         // the literal address; zeroed for a name
-    int64_t resolve_ms;         // names: look up again this often; 0: the answer's TTL
-    bool hold;                  // keep the connection open between checks
-    bool listener_check;        // hold: also connect afresh beside each ping (refused: down)
-    const char *send;           // send_len bytes; never NULL, "" when unset
-    size_t send_len;            // 0: connection-only check
-    const char *expect;         // expect_len bytes; never NULL, "" when unset
-    size_t expect_len;          // 0: any reply byte will do
-    zb_probe_reply_t reply;     // how the reply is judged (check = postgres)
-    int64_t interval_ms;        // between checks
-    int64_t timeout_ms;         // for a connect or a reply; < interval_ms
-    int fails;                  // consecutive failures before down
-    bool tls;                   // a TLS handshake on every connect, pings inside the session
-    bool tls_verify;            // the chain and the name are verified
-    const char *tls_ca;         // CA file; never NULL, "" for the system's store
-    const char *tls_name;       // SNI and the name verified; never NULL, "" for host
-    bool http_head;             // HTTP: the request is HEAD (no body in the response)
-    const char *expect_status;  // HTTP: codes, ranges and classes; never NULL
+    const char *name;          // the service; "" for a probe of no service
+    const char *target;        // "host:port" as configured, for messages
+    const char *host;          // its host part: a name, or a literal address
+    int port;                  // its port
+    bool literal;              // host is an address (addr): nothing to resolve
+    zb_net_addr_t addr;        // the literal address; zeroed for a name
+    int64_t resolve_ms;        // names: look up again this often; 0: the answer's TTL
+    bool hold;                 // keep the connection open between checks
+    bool listener_check;       // hold: also connect afresh beside each ping (refused: down)
+    const char *send;          // send_len bytes; never NULL, "" when unset
+    size_t send_len;           // 0: connection-only check
+    const char *expect;        // expect_len bytes; never NULL, "" when unset
+    size_t expect_len;         // 0: any reply byte will do
+    zb_probe_reply_t reply;    // how the reply is judged (check = postgres)
+    int64_t interval_ms;       // between checks
+    int64_t timeout_ms;        // for a connect or a reply; < interval_ms
+    int fails;                 // consecutive failures before down
+    bool tls;                  // a TLS handshake on every connect, pings inside the session
+    bool tls_verify;           // the chain and the name are verified
+    const char *tls_ca;        // CA file; never NULL, "" for the system's store
+    const char *tls_name;      // SNI and the name verified; never NULL, "" for host
+    bool http_head;            // HTTP: the request is HEAD (no body in the response)
+    uint8_t expect_ranges;     // HTTP: how many in expect_codes (1 or more)
+    const char *expect_status; // HTTP: codes, ranges and classes as given; never NULL
+    const zb_http_status_range_t *expect_codes; // HTTP: expect_status compiled, or NULL
     const uint8_t *expect_fail; // HTTP: expect's search table (zb_http_body_table), or NULL
 } zb_probe_config_t;
 

@@ -428,7 +428,8 @@ static zb_tls_status_t s_status(zb_tls_t *self, int rc, const char *what, char *
 }
 
 //  Hands the session to zb_tls_record when its cipher is one it carries,
-//  and frees GnuTLS's. Anything else stays with GnuTLS.
+//  and frees GnuTLS's. Anything else stays with GnuTLS. Either way the
+//  caller forgets the secrets next.
 static void s_hand_over(zb_tls_t *self)
 {
     gnutls_session_t session = self->session;
@@ -474,7 +475,6 @@ static void s_hand_over(zb_tls_t *self)
     self->cipher = (uint8_t)cipher;
     zb_log_debug("tls: %s %s session with %s: records now carried by zb_tls_record",
                  gnutls_protocol_get_name(version), gnutls_cipher_get_name(cipher), self->name);
-    s_forget_secrets(self);
     gnutls_deinit(session);
     self->session = NULL;
     free(self->name); // GnuTLS's session pointed to it
@@ -494,6 +494,9 @@ zb_tls_status_t zb_tls_handshake(zb_tls_t *self, bool *verify_failed, char *err,
         self->done = true;
         s_end(self);
         s_hand_over(self);
+        //  Only the hand-over needs them: a session GnuTLS keeps (AES-CCM,
+        //  CBC) would hold them until its close, 200 bytes of secrets.
+        s_forget_secrets(self);
         return ZB_TLS_OK;
     }
     if (rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
@@ -616,6 +619,7 @@ struct _zb_tls_test_server_t {
     gnutls_x509_privkey_t key;
     gnutls_x509_crt_t cert;
     gnutls_certificate_credentials_t cred;
+    bool ccm; // TLS 1.3 with AES-128-CCM only (zb_tls_test_server_ccm)
 };
 
 zb_tls_test_server_t *zb_tls_test_server_new(const char *ca_path)
@@ -668,7 +672,11 @@ void zb_tls_test_serve(zb_tls_test_server_t *self, int fd)
 {
     gnutls_session_t session;
     assert(gnutls_init(&session, GNUTLS_SERVER) == 0);
-    assert(gnutls_set_default_priority(session) == 0);
+    if (self->ccm)
+        assert(gnutls_priority_set_direct(
+                   session, "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-CCM", NULL) == 0);
+    else
+        assert(gnutls_set_default_priority(session) == 0);
     assert(gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, self->cred) == 0);
     gnutls_transport_set_int(session, fd);
     int rc;
@@ -704,6 +712,16 @@ bool zb_tls_test_chacha(zb_tls_ctx_t *ctx, zb_tls_t *tls)
 bool zb_tls_test_carried(zb_tls_t *tls)
 {
     return tls->rec != NULL;
+}
+
+void zb_tls_test_server_ccm(zb_tls_test_server_t *self)
+{
+    self->ccm = true;
+}
+
+bool zb_tls_test_secrets(zb_tls_t *tls)
+{
+    return tls->secrets != NULL;
 }
 
 unsigned *zb_tls_test_ended(void)

@@ -26,9 +26,11 @@
 #define S_TAG 16          // every AEAD here has a 16-byte tag
 #define S_EXPLICIT 8      // TLS 1.2 AES-GCM: the nonce's explicit part, sent
 #define S_PLAIN_MAX 16384 // 2^14, the most a record carries
-//  The longest record either version allows on the way in: TLS 1.2's
-//  2^14 + 2048 (RFC 5246, 6.2.3) covers TLS 1.3's 2^14 + 256.
+//  The longest record each version allows on the way in, header included:
+//  2^14 + 2048 bytes after the header in TLS 1.2 (RFC 5246, 6.2.3),
+//  2^14 + 256 in TLS 1.3 (RFC 8446, 5.2). The buffer holds the longer.
 #define S_RECORD_MAX (S_HEADER + S_PLAIN_MAX + 2048)
+#define S_RECORD_MAX13 (S_HEADER + S_PLAIN_MAX + 256)
 
 enum { S_ALERT = 21, S_HANDSHAKE = 22, S_DATA = 23 }; // content types
 enum { S_HELLO_REQUEST = 0, S_NEW_SESSION_TICKET = 4, S_KEY_UPDATE = 24 };
@@ -94,6 +96,12 @@ void zb_tls_record_destroy(zb_tls_record_t **self_p)
 static size_t s_key_len(zb_tls_aead_t aead)
 {
     return aead == ZB_TLS_AES_128_GCM ? 16 : 32;
+}
+
+//  The longest record this session's version allows, header included.
+static size_t s_record_max(const zb_tls_record_t *self)
+{
+    return self->tls13 ? S_RECORD_MAX13 : S_RECORD_MAX;
 }
 
 static void s_put16(uint8_t *at, size_t value)
@@ -379,6 +387,16 @@ static zb_tls_status_t s_open(zb_tls_record_t *self, uint8_t *record, size_t len
         return ZB_TLS_ERROR;
     }
     self->rd.seq++;
+    //  The plaintext's limit, padding and TLS 1.3's inner type included
+    //  (RFC 8446, 5.4; RFC 5246, 6.2.1): a peer past it is told off with
+    //  record_overflow; the agent fails the read, as for any broken record.
+    if (body_len > S_PLAIN_MAX + (self->tls13 ? 1 : 0)) {
+        snprintf(err, errsize,
+                 "tls: read: a record of %zu bytes of plaintext, more than TLS allows "
+                 "(record_overflow)",
+                 body_len);
+        return ZB_TLS_ERROR;
+    }
     if (self->tls13) { // the real type is the last byte that is not padding
         while (body_len > 0 && body[body_len - 1] == 0)
             body_len--;
@@ -387,6 +405,19 @@ static zb_tls_status_t s_open(zb_tls_record_t *self, uint8_t *record, size_t len
             return ZB_TLS_ERROR;
         }
         type = body[--body_len];
+        //  A handshake message cut across records comes in records of its
+        //  own, one after the other (RFC 8446, 5.1). TLS 1.2 lets other
+        //  types in between (RFC 5246, 6.2.1).
+        if (type != S_HANDSHAKE && self->hs_have > 0) {
+            snprintf(err, errsize,
+                     "tls: read: a record (type %u) inside a handshake message cut across records",
+                     type);
+            return ZB_TLS_ERROR;
+        }
+    }
+    if (type == S_HANDSHAKE && body_len == 0) { // RFC 8446, 5.1; RFC 5246, 6.2.1
+        snprintf(err, errsize, "tls: read: an empty handshake record");
+        return ZB_TLS_ERROR;
     }
     if (type == S_DATA) {
         self->plain_off = (size_t)(body - self->in);
@@ -448,8 +479,8 @@ zb_tls_status_t zb_tls_record_read(zb_tls_record_t *self, void *buf, size_t size
         if (waiting >= S_HEADER) {
             uint8_t *record = self->in + self->used;
             size_t len = S_HEADER + ((size_t)record[3] << 8 | record[4]);
-            if (len > S_RECORD_MAX) {
-                snprintf(err, errsize, "tls: read: a record of %zu bytes", len);
+            if (len > s_record_max(self)) {
+                snprintf(err, errsize, "tls: read: a record of %zu bytes (record_overflow)", len);
                 return ZB_TLS_ERROR;
             }
             if (waiting >= len) {
@@ -473,6 +504,22 @@ zb_tls_status_t zb_tls_record_read(zb_tls_record_t *self, void *buf, size_t size
             continue;
         }
         s_compact(self);
+        if ((n == 0 || errno == ECONNRESET) && (self->in_len > 0 || self->hs_have > 0)) {
+            //  Between records, the end of the connection is a close, as
+            //  most servers make it (without close_notify); inside one,
+            //  what the server sent is lost: a failure, not a close.
+            if (self->in_len > 0)
+                snprintf(err, errsize,
+                         "tls: read: a truncated record (the connection %s after %zu bytes of "
+                         "it)",
+                         n == 0 ? "closed" : "was reset", self->in_len);
+            else
+                snprintf(err, errsize,
+                         "tls: read: a truncated handshake message (the connection %s between "
+                         "its records)",
+                         n == 0 ? "closed" : "was reset");
+            return ZB_TLS_ERROR;
+        }
         if (n == 0 || errno == ECONNRESET)
             return ZB_TLS_CLOSED;
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -493,7 +540,7 @@ bool zb_tls_record_pending(zb_tls_record_t *self)
     size_t len = S_HEADER + ((size_t)self->in[self->used + 3] << 8 | self->in[self->used + 4]);
     //  A whole record, or a header announcing one too long: either way the
     //  next read has something to say without the socket.
-    return waiting >= len || len > S_RECORD_MAX;
+    return waiting >= len || len > s_record_max(self);
 }
 
 size_t zb_tls_record_buffer(zb_tls_record_t *self)

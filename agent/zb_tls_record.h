@@ -15,7 +15,12 @@
     (the next traffic secret is derived here, as section 7.2 says), and
     TLS 1.3 NewSessionTicket and TLS 1.2 HelloRequest read past. The AEAD
     ciphers are nettle's (GnuTLS's own crypto library). Anything else a
-    server sends after the handshake fails the read with a message.
+    server sends after the handshake fails the read with a message, and
+    so does what the RFCs forbid: a record longer than its version allows
+    (record_overflow), another record between the parts of a TLS 1.3
+    handshake message, an empty handshake record. The connection's end
+    between records is a close (servers seldom send close_notify); inside
+    a record, or a handshake message, it is an error: bytes were lost.
 */
 #ifndef ZB_TLS_RECORD_H
 #define ZB_TLS_RECORD_H

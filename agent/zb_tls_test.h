@@ -34,6 +34,15 @@ bool zb_tls_test_chacha(zb_tls_ctx_t *ctx, zb_tls_t *tls);
 //  AEAD cipher) rather than by the library.
 bool zb_tls_test_carried(zb_tls_t *tls);
 
+//  Whether TLS 1.3 traffic secrets are held beside the session (GnuTLS:
+//  kept from the handshake for zb_tls_record; freed once it is over,
+//  whoever carries the session).
+bool zb_tls_test_secrets(zb_tls_t *tls);
+
+//  GnuTLS only: the server's next sessions are TLS 1.3 with AES-128-CCM,
+//  a cipher zb_tls_record does not carry (the session stays GnuTLS's).
+void zb_tls_test_server_ccm(zb_tls_test_server_t *self);
+
 //  The count of handshakes ended since zb_tls_trim last gave pages back:
 //  the test reads it, and sets it to make zb_tls_trim act.
 unsigned *zb_tls_test_ended(void);

@@ -73,8 +73,22 @@ zb_http_result_t zb_http_reply_eof(zb_http_reply_t *self);
 //  expect-status: comma-separated codes (200), ranges (200-399) and classes
 //  (3xx). Returns 0, or -1 with why set (a static string).
 int zb_http_status_check(const char *spec, const char **why);
-//  Whether status is in spec (a spec zb_http_status_check accepted).
-bool zb_http_status_match(const char *spec, int status);
+
+//  expect-status compiled once, when the config is loaded, so that a
+//  response's status is matched without reading the text again: its codes
+//  as ranges, in order, neither overlapping nor touching ("2xx,301" and
+//  "200-299, 301" give [200, 299], [301, 301]).
+typedef struct {
+    uint16_t lo, hi;
+} zb_http_status_range_t;
+
+#define ZB_HTTP_STATUS_RANGES_MAX 250 // codes 100 to 599, every other one
+
+//  Compiles spec into ranges (room for ZB_HTTP_STATUS_RANGES_MAX). Returns
+//  how many (1 or more), or -1 with why set, as zb_http_status_check.
+int zb_http_status_compile(const char *spec, zb_http_status_range_t *ranges, const char **why);
+//  Whether status is in the count ranges zb_http_status_compile made.
+bool zb_http_status_in(const zb_http_status_range_t *ranges, size_t count, int status);
 
 void zb_http_reply_test(bool verbose);
 

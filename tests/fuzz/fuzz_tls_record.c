@@ -17,7 +17,9 @@
                     1.3's zero padding; TLS 1.2 AES-GCM: bit 2 sends an
                     explicit nonce that is not the sequence number
         1 RAW       [len16][bytes] sent as they are (framing, MAC, length)
-        2 EOF       the server's end shuts down; nothing after is read
+        2 EOF       the server's end shuts down; nothing after is read.
+                    param bit 0: first a data record cut short, its first
+                    1 + (param >> 1) bytes sent
         3 PIECES    writes cut in pieces of a size from param bits 0-3;
                     bit 4 holds records back until the next PIECES, so
                     that several come in one read
@@ -32,12 +34,18 @@
     the data sealed, in order, and (unless raw bytes broke the framing)
     all of it; say why on ERROR; report nothing pending and hold no
     buffer when it is idle; answer KeyUpdate and write records the harness
-    can open with the keys it follows; close_notify at the end.
+    can open with the keys it follows; close_notify at the end. Refuse
+    what the RFCs forbid (plaintext past 2^14, TLS 1.3's inner type
+    aside; an empty handshake record; in TLS 1.3 another record between
+    the parts of a handshake message) and hand out nothing from there on.
+    At EOF after records sealed whole and all to be read past, CLOSED;
+    after a record cut short, ERROR.
 */
 #include "zb_tls_record.h"
 
 #include <assert.h>
 #include <errno.h>
+#include <stdint.h>
 #include <nettle/chacha-poly1305.h>
 #include <nettle/gcm.h>
 #include <nettle/hkdf.h>
@@ -85,6 +93,13 @@ typedef struct {
     bool free_hs;               // handshake bytes of the input's own were sealed
     bool alerts;                // an alert was sealed
     bool eof;                   // the server's end is shut
+    bool odd;                   // sealed what may end the session (not data, a ticket or a
+                                // good KeyUpdate), or what it must refuse
+    size_t refuse_at;           // expect_len when the first record to refuse was sealed
+    size_t cut;                 // s_seal sends only this many bytes of its record (0: all)
+    uint8_t hs_have;            // TLS 1.3: bytes of a handshake message's header sealed,
+    uint32_t hs_left;           // and of its body still to come (the reader's model)
+    uint8_t hs[4];              //
     bool done;                  // the reader said ERROR or CLOSED
     zb_tls_status_t last;       // its last status
 } s_run_t;
@@ -266,11 +281,38 @@ static uint8_t s_seal(s_run_t *run, uint8_t type, const uint8_t *content, size_t
     s_crypt(run->aead, run->srv.key, nonce, aad, run->tls13 ? 5 : 13, true, body, sealed,
             body + sealed);
     run->srv.seq++;
+    if (run->cut) { // the first bytes only, then the end: nothing to expect
+        s_emit(run, record, run->cut);
+        return type;
+    }
     //  What the reader makes of it (TLS 1.3: the last byte not zero is the
     //  type, so content ending in zeros with type 0 gives another type).
     if (run->tls13) {
         while (len > 0 && type == 0)
             type = content[--len];
+    }
+    //  What it must refuse: plaintext past 2^14 (2^14 + 1 with TLS 1.3's
+    //  type and padding), an empty handshake record, in TLS 1.3 another
+    //  type while a handshake message is cut across records.
+    bool refuse = sealed > 16384 + (run->tls13 ? 1u : 0u) || (type == 22 && len == 0) ||
+                  (run->tls13 && type != 22 && run->hs_have > 0);
+    if (refuse && !run->tainted && !run->done && run->refuse_at == SIZE_MAX)
+        run->refuse_at = run->expect_len;
+    run->odd |= refuse || (run->tls13 && type == 0);
+    for (size_t i = 0; run->tls13 && type == 22 && i < len;) { // as the reader reads them
+        if (run->hs_have < 4) {
+            run->hs[run->hs_have++] = content[i++];
+            if (run->hs_have == 4) {
+                run->hs_left = (uint32_t)run->hs[1] << 16 | (uint32_t)run->hs[2] << 8 | run->hs[3];
+                run->hs_have = run->hs_left ? 4 : 0;
+            }
+            continue;
+        }
+        size_t take = len - i < run->hs_left ? len - i : run->hs_left;
+        i += take;
+        run->hs_left -= (uint32_t)take;
+        if (run->hs_left == 0)
+            run->hs_have = 0;
     }
     if (type == 23) {
         memcpy(run->expect + run->expect_len, content, len);
@@ -368,6 +410,7 @@ static void s_drain(s_run_t *run)
         if (rc == ZB_TLS_OK) {
             assert(got > 0 && got <= run->size);
             assert(run->got + got <= run->expect_len);
+            assert(run->got + got <= run->refuse_at); // nothing from a refused record on
             assert(memcmp(run->expect + run->got, buf, got) == 0);
             run->got += got;
             continue;
@@ -422,6 +465,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     static s_run_t run;
     memset(&run, 0, sizeof(run));
+    run.refuse_at = SIZE_MAX;
     run.tls13 = data[0] & 1;
     run.aead = (zb_tls_aead_t)(((data[0] >> 1) & 3) % 3 + 1);
     run.size = sizes[(data[0] >> 3) & 7];
@@ -449,6 +493,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t len = s_take16(&p, end);
             type = s_seal(&run, type, p, len, pads[(param >> 2) & 7], param & 4);
             run.free_hs |= type == 22;
+            run.odd |= type != 23;
             p += len;
         } else if (op == 1) {
             size_t len = s_take16(&p, end);
@@ -459,12 +504,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             s_emit(&run, p, len);
             p += len;
         } else if (op == 2) {
+            bool cut = param & 1;
+            if (cut) {
+                static const uint8_t lost[] = "never read whole";
+                run.cut = 1 + (param >> 1); // at most 16 bytes of the 30 or more
+                s_seal(&run, 23, lost, sizeof(lost) - 1, 0, false);
+                run.cut = 0;
+            }
             s_flush(&run);
             if (!run.done) {
                 assert(shutdown(run.fd[1], SHUT_WR) == 0);
                 run.eof = true;
                 s_drain(&run);
                 assert(run.done);
+                //  A close between records; inside one, bytes were lost.
+                if (!run.tainted && !run.odd)
+                    assert(run.last == (cut ? ZB_TLS_ERROR : ZB_TLS_CLOSED));
             }
         } else if (op == 3) {
             run.piece = pieces[param & 15];
@@ -485,6 +540,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             p += len;
         } else if (op == 5) {
             uint8_t request = (param & 1) | (param >= 28 ? 2 : 0);
+            run.odd |= !run.tls13 || request > 1;
             uint8_t update[] = {24, 0, 0, 1, request};
             if (param & 2) {
                 s_seal(&run, 22, update, 2, 0, false);
@@ -514,6 +570,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             p += len;
         } else {
+            run.odd = true;
             uint8_t alert[2] = {2, 0}; // fatal, close_notify when the input ends
             for (int i = 0; i < 2 && p < end; i++)
                 alert[i] = *p++;
@@ -530,6 +587,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         s_hear(&run);
         assert(run.close_seen);
     }
+    //  A record to refuse was read, and refused (unless a close_notify
+    //  sealed before it ended the session first).
+    if (run.refuse_at != SIZE_MAX)
+        assert(run.done && (run.last == ZB_TLS_ERROR || run.alerts));
     //  Whatever ended the session came after the data sealed before it.
     if (!run.done || (run.eof && run.last == ZB_TLS_CLOSED && !run.alerts))
         assert(run.got >= run.expect_sure);
