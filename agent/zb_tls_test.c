@@ -40,8 +40,10 @@ static void s_test_wait(int fd, zb_tls_status_t status)
 
 //  Whether ChaCha20-Poly1305 came first in the last successful s_test_run.
 static bool s_test_chacha;
+#ifdef ZB_TLS_RECORD
 //  Whether the server's sessions stay with the library (zb_tls_test_server_ccm).
 static bool s_test_uncarried;
+#endif
 
 //  One client run against a fresh server: three pings, each answered;
 //  returns the handshake's verdict.
