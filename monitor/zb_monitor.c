@@ -14,6 +14,7 @@
     counters kept by zb_tally.
 */
 #include "zb_monitor.h"
+#include "zb_monitor_internal.h"
 #include "zb_intake.h"
 #include "zb_auth.h"
 #include "zb_dispatch.h"
@@ -45,57 +46,12 @@
 #define ZB_MONITOR_PRUNE_MS 3600000   // retention pass period
 #define ZB_MONITOR_PRUNE_BATCH 1000   // outages deleted per transaction
 #define ZB_MONITOR_ALERT_TICK_MS 1000 // silences re-read, flapping and reminders checked
-//  The monitor's row (its own liveness) is written this often (schema 5,
-//  docs/operations.md).
-#define ZB_MONITOR_ALIVE_MS 5000
-//  Hosts' last-heard times and replay reports live in memory; each host's
-//  is written at most this late (a crash loses at most this much of them),
-//  in batches every tick, of at most twice the fleet's share per tick:
-//  at 100,000 hosts one pass over all of them was a stall of seconds.
-#define ZB_MONITOR_HEARD_MS 30000
-#define ZB_MONITOR_HEARD_TICK_MS 1000
-#define ZB_MONITOR_DETECTOR_MS 5000 // detectors' thresholds written, when they moved
 //  After a pass could not begin its transaction (zb_monitor_begin), input
 //  is left unread this long before the next try.
 #define ZB_MONITOR_LOCKED_WAIT_MS 1000
 
 _Static_assert(ZB_MONITOR_MAX_HOSTS == ZB_FLEET_MAX_HOSTS, "one host cap");
 _Static_assert(ZB_MONITOR_MAX_SERVICES == ZB_FLEET_MAX_SERVICES, "one service cap");
-
-struct _zb_monitor_t {
-    zb_monitor_config_t config;  // a copy: the caller's may go away
-    zb_store_t *store;           // the database
-    zb_fleet_t *fleet;           // hosts, services, outage rules
-    zb_policy_t *policy;         // alerts
-    zb_series_t *series;         // round trips and outage counts (read by the HTTP server)
-    zb_auth_t *auth;             // while running: who may report for which host
-    zb_monitor_stats_t stats;    // counters, logged at exit
-    bool locked_out;             // zb_monitor_begin failed and has not succeeded since
-    bool paused;                 // input not read (locked out) until the retry
-    int64_t retry_mono;          // when a locked-out monitor tries again
-    int pass_timer;              // one-shot timer of the next sweep pass, or -1
-    int64_t pass_mono;           // when it fires
-    zb_inlet_errors_t malformed; // malformed input counted (stats.decode_errors) and logged
-    zloop_t *loop;               // while running
-    zsock_t *sub;                // while running
-    zb_intake_t *intake;         // reads sub in its own thread (bounded bytes)
-    int prune_timer;             // one-shot timer for the next prune batch, or -1
-    int64_t alert_tick_mono;     // when zb_policy_tick last ran
-    zb_stream_t *stream;        // the PUB stream (bound while running, when monitor/publish is set)
-    zb_record_t record;         // the fleet's sink: store, policy, stream
-    zb_dispatch_t *dispatch;    // while running
-    zb_replay_server_t *replay; // while running, when monitor/replay is set
-    zb_pulse_t *pulse;          // while running, when monitor/udp is set: liveness datagrams
-    int64_t detector_due;       // monotonic: the next walk over the detectors
-    int64_t started_wall;       // when zb_monitor_run began: the monitor row's
-    int hangup_fd;              // SIGHUP's signalfd (zb_reload), or -1
-    zb_monitor_hangup_fn *hangup; // called when it is readable
-    void *hangup_arg;
-
-    zb_orders_t *orders; // admin orders from the HTTP server, carried out in the loop
-
-    zb_tally_shared_t shared; // for other threads (the HTTP server): stats as of the last pass
-};
 
 //  --------------------------------------------------------------------------
 //  Input, at the clocks given
@@ -244,58 +200,6 @@ int zb_monitor_commit(zb_monitor_t *self)
     return ok ? 0 : -1;
 }
 
-//  One host's last-heard (and its agent run's sequence number), if it
-//  moved (zb_heard), counted.
-static void s_host_checkpoint(zb_monitor_t *self, zb_fleet_host_t *host)
-{
-    if (zb_heard_checkpoint(&self->record, host))
-        self->stats.heard_rows++;
-}
-
-//  Every host, committed: when the monitor stops. Not counted in the
-//  heard_* stats, which are the running cost.
-static void s_checkpoint(zb_monitor_t *self)
-{
-    uint64_t rows = self->stats.heard_rows;
-    for (zb_fleet_host_t *host = zb_fleet_first(self->fleet); host;
-         host = zb_fleet_next(self->fleet))
-        s_host_checkpoint(self, host);
-    self->stats.heard_rows = rows;
-    zb_monitor_commit(self);
-}
-
-//  The hosts checkpointed ZB_MONITOR_HEARD_MS ago or longer, from the
-//  fleet's queue (no walk over every host), at most twice the fleet's
-//  share of a tick: the hosts a restart stamped all at once spread out.
-//  Skipped while commits fail, as s_alive is.
-static void s_checkpoint_batch(zb_monitor_t *self)
-{
-    if (zb_store_kept(self->store) > 0 || zb_monitor_begin(self) != 0)
-        return;
-    int64_t start_us = zb_time_mono_us(), now = zb_time_mono_ms();
-    uint64_t rows = self->stats.heard_rows;
-    size_t most =
-        2 * zb_fleet_size(self->fleet) * ZB_MONITOR_HEARD_TICK_MS / ZB_MONITOR_HEARD_MS + 16;
-    zb_fleet_host_t *host;
-    for (size_t i = 0;
-         i < most && (host = zb_fleet_heard_next(self->fleet, now - ZB_MONITOR_HEARD_MS, now)); i++)
-        s_host_checkpoint(self, host);
-    if (now >= self->detector_due) { // sooner than last-heard: operators look for bad links
-        self->detector_due = now + ZB_MONITOR_DETECTOR_MS;
-        zb_heard_detectors(&self->record);
-    }
-    zb_monitor_commit(self);
-    zb_tally_heard(&self->stats, rows, start_us);
-}
-
-static int s_on_heard(zloop_t *loop, int timer_id, void *arg)
-{
-    (void)loop;
-    (void)timer_id;
-    s_checkpoint_batch(arg);
-    return 0;
-}
-
 //  --------------------------------------------------------------------------
 //  The monitor's own liveness, and how far behind agents' replay it is
 
@@ -325,33 +229,6 @@ int zb_monitor_replay_status(zb_monitor_t *self, const char *name, const char *i
         return -1;
     if (changed && zb_store_kept(self->store) == 0)
         zb_heard_write(&self->record, zb_fleet_host(self->fleet, name));
-    return 0;
-}
-
-//  Writes the monitor's row (stopped_ms -1 while running) and, stopping,
-//  what moved of hosts' last-seen times and replay reports. Skipped while commits fail:
-//  the kept writes must not grow with every pass, and a row that ages is
-//  the truth for readers (the monitor is not getting anything written).
-static void s_alive(zb_monitor_t *self, int64_t stopped_ms)
-{
-    if (!self->started_wall || zb_store_kept(self->store) > 0 || zb_monitor_begin(self) != 0)
-        return;
-    zb_heard_alive(&self->record, self->started_wall, ZB_MONITOR_ALIVE_MS, stopped_ms);
-    //  Stopping: every last-heard that moved; running, the batches do it.
-    if (stopped_ms >= 0)
-        s_checkpoint(self);
-    else
-        zb_monitor_commit(self);
-}
-
-static int s_on_alive(zloop_t *loop, int timer_id, void *arg)
-{
-    (void)loop;
-    (void)timer_id;
-    zb_monitor_t *self = arg;
-    s_alive(self, -1);
-    zb_tally_count(&self->stats, self->fleet, self->pulse);
-    zb_tally_log_debug(&self->stats);
     return 0;
 }
 
@@ -469,7 +346,7 @@ void zb_monitor_destroy(zb_monitor_t **self_p)
     if (!self)
         return;
     if (self->store && self->policy)
-        s_checkpoint(self);
+        zb_monitor_checkpoint(self);
     zb_policy_destroy(&self->policy);
     zb_store_destroy(&self->store);
     zb_fleet_destroy(&self->fleet);
@@ -770,16 +647,16 @@ int zb_monitor_run(zb_monitor_t *self)
         goto done;
     }
     s_schedule(self);
-    zloop_timer(self->loop, ZB_MONITOR_ALIVE_MS, 0, s_on_alive, self);
-    zloop_timer(self->loop, ZB_MONITOR_HEARD_TICK_MS, 0, s_on_heard, self);
+    zloop_timer(self->loop, ZB_MONITOR_ALIVE_MS, 0, zb_monitor_on_alive, self);
+    zloop_timer(self->loop, ZB_MONITOR_HEARD_TICK_MS, 0, zb_monitor_on_heard, self);
     self->started_wall = zb_time_wall_ms();
-    s_alive(self, -1);
+    zb_monitor_alive(self, -1);
     zloop_timer(self->loop, ZB_MONITOR_PRUNE_MS, 0, s_on_prune_period, self);
     self->prune_timer = zloop_timer(self->loop, 1, 1, s_on_prune, self);
     //  Returns on SIGINT/SIGTERM (czmq's handler sets zsys_interrupted).
     zloop_start(self->loop);
     s_drain(self);
-    s_alive(self, zb_time_wall_ms());
+    zb_monitor_alive(self, zb_time_wall_ms());
     zb_tally_count(&self->stats, self->fleet, self->pulse);
     zb_tally_log_stop(&self->stats, self->pulse != NULL);
     rc = 0;
