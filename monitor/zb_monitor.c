@@ -339,16 +339,22 @@ failed:
     return NULL;
 }
 
+void zb_monitor_close(zb_monitor_t *self)
+{
+    assert(self && !self->loop);
+    if (self->store && self->policy)
+        zb_monitor_checkpoint(self);
+    zb_policy_destroy(&self->policy);
+    zb_store_destroy(&self->store);
+}
+
 void zb_monitor_destroy(zb_monitor_t **self_p)
 {
     assert(self_p);
     zb_monitor_t *self = *self_p;
     if (!self)
         return;
-    if (self->store && self->policy)
-        zb_monitor_checkpoint(self);
-    zb_policy_destroy(&self->policy);
-    zb_store_destroy(&self->store);
+    zb_monitor_close(self);
     zb_fleet_destroy(&self->fleet);
     zb_stream_destroy(&self->stream);
     zb_series_destroy(&self->series);

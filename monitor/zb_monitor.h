@@ -33,6 +33,11 @@ typedef struct _zb_monitor_t zb_monitor_t;
 zb_monitor_t *zb_monitor_new(const zb_monitor_config_t *config, char *err, size_t errsize);
 
 //  Writes what is kept only in memory (last seen times), closes the store.
+//  After it only memory is left: zb_monitor_destroy frees it (a process
+//  about to exit may leave that to the system, see main.c).
+void zb_monitor_close(zb_monitor_t *self);
+
+//  zb_monitor_close, then frees everything.
 void zb_monitor_destroy(zb_monitor_t **self_p);
 
 //  Binds and runs until SIGINT/SIGTERM. Returns 0, or -1 when the socket
