@@ -45,6 +45,10 @@ struct _zb_monitor_t {
     zb_auth_t *auth;             // while running: who may report for which host
     zb_monitor_stats_t stats;    // counters, logged at exit
     bool locked_out;             // zb_monitor_begin failed and has not succeeded since
+    bool lock_told;              // ...and said so (the lock outlasted ZB_MONITOR_LOCK_MS)
+    int64_t lock_since;          // when the lock was first met, 0 when not waiting for it
+    bool stopping;               // the loop has ended: begins may wait for a lock
+    zb_msg_t *held;              // taken, to handle first once a transaction can begin
     bool paused;                 // input not read (locked out) until the retry
     int64_t retry_mono;          // when a locked-out monitor tries again
     int pass_timer;              // one-shot timer of the next sweep pass, or -1
