@@ -118,7 +118,7 @@ int main(int argc, char *argv[])
     int rc = zb_monitor_run(monitor) == 0 ? 0 : 1;
     zb_reload_destroy(&reload);
     //  Everything durable is written and the database closed here; what is
-    //  left is memory. Freed block by block it was most of a large shard's
+    //  left is memory. Freed block by block it was a third of a large shard's
     //  stop (1.7 s of 4.8 at 100,000 hosts x 20 services): the system takes
     //  it back at once. Leak checkers want every block freed.
     zb_monitor_close(monitor);
