@@ -18,6 +18,20 @@
 
 #define S_NAME "zbeat-monitor"
 
+//  Sanitizer builds free everything at exit, so leaks show (GCC and clang
+//  say so differently).
+#if defined(__SANITIZE_ADDRESS__)
+#define ZB_FREE_AT_EXIT 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ZB_FREE_AT_EXIT 1
+#endif
+#endif
+#ifndef ZB_FREE_AT_EXIT
+#define ZB_FREE_AT_EXIT 0
+static zb_monitor_t *s_monitor; // left to the system at exit
+#endif
+
 static void s_usage(FILE *out)
 {
     fprintf(out,
@@ -103,7 +117,16 @@ int main(int argc, char *argv[])
     }
     int rc = zb_monitor_run(monitor) == 0 ? 0 : 1;
     zb_reload_destroy(&reload);
+    //  Everything durable is written and the database closed here; what is
+    //  left is memory. Freed block by block it was a third of a large shard's
+    //  stop (1.7 s of 4.8 at 100,000 hosts x 20 services): the system takes
+    //  it back at once. Leak checkers want every block freed.
+    zb_monitor_close(monitor);
+#if ZB_FREE_AT_EXIT
     zb_monitor_destroy(&monitor);
+#else
+    s_monitor = monitor; // still reachable for valgrind, not lost
+#endif
     if (rc == 0)
         zb_log_info("monitor stopped");
     return rc;

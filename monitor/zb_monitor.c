@@ -14,6 +14,7 @@
     counters kept by zb_tally.
 */
 #include "zb_monitor.h"
+#include "zb_monitor_internal.h"
 #include "zb_intake.h"
 #include "zb_auth.h"
 #include "zb_dispatch.h"
@@ -45,57 +46,17 @@
 #define ZB_MONITOR_PRUNE_MS 3600000   // retention pass period
 #define ZB_MONITOR_PRUNE_BATCH 1000   // outages deleted per transaction
 #define ZB_MONITOR_ALERT_TICK_MS 1000 // silences re-read, flapping and reminders checked
-//  The monitor's row (its own liveness) is written this often (schema 5,
-//  docs/operations.md).
-#define ZB_MONITOR_ALIVE_MS 5000
-//  Hosts' last-heard times and replay reports live in memory; each host's
-//  is written at most this late (a crash loses at most this much of them),
-//  in batches every tick, of at most twice the fleet's share per tick:
-//  at 100,000 hosts one pass over all of them was a stall of seconds.
-#define ZB_MONITOR_HEARD_MS 30000
-#define ZB_MONITOR_HEARD_TICK_MS 1000
-#define ZB_MONITOR_DETECTOR_MS 5000 // detectors' thresholds written, when they moved
 //  After a pass could not begin its transaction (zb_monitor_begin), input
 //  is left unread this long before the next try.
 #define ZB_MONITOR_LOCKED_WAIT_MS 1000
+//  Another process's write lock is waited for this long (the store's busy
+//  timeout) before it is an error, tried again this often: in the loop,
+//  never asleep in it.
+#define ZB_MONITOR_LOCK_MS 5000
+#define ZB_MONITOR_LOCK_RETRY_MS 10
 
 _Static_assert(ZB_MONITOR_MAX_HOSTS == ZB_FLEET_MAX_HOSTS, "one host cap");
 _Static_assert(ZB_MONITOR_MAX_SERVICES == ZB_FLEET_MAX_SERVICES, "one service cap");
-
-struct _zb_monitor_t {
-    zb_monitor_config_t config;  // a copy: the caller's may go away
-    zb_store_t *store;           // the database
-    zb_fleet_t *fleet;           // hosts, services, outage rules
-    zb_policy_t *policy;         // alerts
-    zb_series_t *series;         // round trips and outage counts (read by the HTTP server)
-    zb_auth_t *auth;             // while running: who may report for which host
-    zb_monitor_stats_t stats;    // counters, logged at exit
-    bool locked_out;             // zb_monitor_begin failed and has not succeeded since
-    bool paused;                 // input not read (locked out) until the retry
-    int64_t retry_mono;          // when a locked-out monitor tries again
-    int pass_timer;              // one-shot timer of the next sweep pass, or -1
-    int64_t pass_mono;           // when it fires
-    zb_inlet_errors_t malformed; // malformed input counted (stats.decode_errors) and logged
-    zloop_t *loop;               // while running
-    zsock_t *sub;                // while running
-    zb_intake_t *intake;         // reads sub in its own thread (bounded bytes)
-    int prune_timer;             // one-shot timer for the next prune batch, or -1
-    int64_t alert_tick_mono;     // when zb_policy_tick last ran
-    zb_stream_t *stream;        // the PUB stream (bound while running, when monitor/publish is set)
-    zb_record_t record;         // the fleet's sink: store, policy, stream
-    zb_dispatch_t *dispatch;    // while running
-    zb_replay_server_t *replay; // while running, when monitor/replay is set
-    zb_pulse_t *pulse;          // while running, when monitor/udp is set: liveness datagrams
-    int64_t detector_due;       // monotonic: the next walk over the detectors
-    int64_t started_wall;       // when zb_monitor_run began: the monitor row's
-    int hangup_fd;              // SIGHUP's signalfd (zb_reload), or -1
-    zb_monitor_hangup_fn *hangup; // called when it is readable
-    void *hangup_arg;
-
-    zb_orders_t *orders; // admin orders from the HTTP server, carried out in the loop
-
-    zb_tally_shared_t shared; // for other threads (the HTTP server): stats as of the last pass
-};
 
 //  --------------------------------------------------------------------------
 //  Input, at the clocks given
@@ -151,8 +112,9 @@ static void s_share(zb_monitor_t *self, bool wrote, bool ok, int64_t took_us)
     if (wrote)
         zb_tally_commit(&self->stats, took_us);
     self->stats.tls_warn_ms = self->config.tls_warn_ms; // a reload may change it
+    self->stats.db_begins = zb_store_begins(self->store);
     zb_tally_share(&self->shared, &self->stats, wrote && ok, zb_store_kept(self->store),
-                   self->locked_out);
+                   self->lock_told);
 }
 
 static int s_on_readable(zloop_t *loop, zmq_pollitem_t *item, void *arg);
@@ -203,23 +165,38 @@ int zb_monitor_begin(zb_monitor_t *self)
 {
     assert(self);
     int64_t start = zb_time_mono_ms();
-    if (zb_store_begin(self->store) == 0) {
-        if (self->locked_out)
+    //  In the loop, a lock held by another process is not slept through
+    //  (the busy timeout would): it fails at once and is tried again by a
+    //  timer, input left unread, until it has lasted as long as the busy
+    //  timeout. Stopping (or outside the loop) it may wait.
+    int rc = self->loop && !self->stopping ? zb_store_try_begin(self->store)
+                                           : zb_store_begin(self->store);
+    if (rc == 0) {
+        if (self->lock_told)
             zb_log_warning("database writable again: reading input");
-        self->locked_out = false;
+        self->locked_out = self->lock_told = false;
+        self->lock_since = 0;
         s_pause(self, false);
         return 0;
     }
-    if (!self->locked_out)
+    if (rc == -2 && !self->lock_since)
+        self->lock_since = start;
+    if (rc == -2 && !self->lock_told && start - self->lock_since < ZB_MONITOR_LOCK_MS) {
+        self->locked_out = true;
+        self->retry_mono = start + ZB_MONITOR_LOCK_RETRY_MS;
+        s_pause(self, true);
+        s_schedule(self);
+        return -1;
+    }
+    if (!self->lock_told)
         zb_log_error("database: %s; input waits in the queues until it can be written",
                      zb_store_error(self->store));
-    self->locked_out = true;
+    self->locked_out = self->lock_told = true;
     self->stats.db_errors++;
     s_share(self, false, false, 0);
-    //  A lock held by another process fails after the busy timeout; an
-    //  error that fails at once (a read-only file) must not make the loop
-    //  spin on input it leaves unread: input is not read until a timer
-    //  tries again, as late as the busy timeout would have (nothing sleeps).
+    //  An error that fails at once (a read-only file) must not make the
+    //  loop spin on input it leaves unread: input is not read until a timer
+    //  tries again.
     self->retry_mono = start + ZB_MONITOR_LOCKED_WAIT_MS;
     s_pause(self, true);
     s_schedule(self);
@@ -242,58 +219,6 @@ int zb_monitor_commit(zb_monitor_t *self)
         zb_dispatch_poke(self->dispatch);
     s_schedule(self);
     return ok ? 0 : -1;
-}
-
-//  One host's last-heard (and its agent run's sequence number), if it
-//  moved (zb_heard), counted.
-static void s_host_checkpoint(zb_monitor_t *self, zb_fleet_host_t *host)
-{
-    if (zb_heard_checkpoint(&self->record, host))
-        self->stats.heard_rows++;
-}
-
-//  Every host, committed: when the monitor stops. Not counted in the
-//  heard_* stats, which are the running cost.
-static void s_checkpoint(zb_monitor_t *self)
-{
-    uint64_t rows = self->stats.heard_rows;
-    for (zb_fleet_host_t *host = zb_fleet_first(self->fleet); host;
-         host = zb_fleet_next(self->fleet))
-        s_host_checkpoint(self, host);
-    self->stats.heard_rows = rows;
-    zb_monitor_commit(self);
-}
-
-//  The hosts checkpointed ZB_MONITOR_HEARD_MS ago or longer, from the
-//  fleet's queue (no walk over every host), at most twice the fleet's
-//  share of a tick: the hosts a restart stamped all at once spread out.
-//  Skipped while commits fail, as s_alive is.
-static void s_checkpoint_batch(zb_monitor_t *self)
-{
-    if (zb_store_kept(self->store) > 0 || zb_monitor_begin(self) != 0)
-        return;
-    int64_t start_us = zb_time_mono_us(), now = zb_time_mono_ms();
-    uint64_t rows = self->stats.heard_rows;
-    size_t most =
-        2 * zb_fleet_size(self->fleet) * ZB_MONITOR_HEARD_TICK_MS / ZB_MONITOR_HEARD_MS + 16;
-    zb_fleet_host_t *host;
-    for (size_t i = 0;
-         i < most && (host = zb_fleet_heard_next(self->fleet, now - ZB_MONITOR_HEARD_MS, now)); i++)
-        s_host_checkpoint(self, host);
-    if (now >= self->detector_due) { // sooner than last-heard: operators look for bad links
-        self->detector_due = now + ZB_MONITOR_DETECTOR_MS;
-        zb_heard_detectors(&self->record);
-    }
-    zb_monitor_commit(self);
-    zb_tally_heard(&self->stats, rows, start_us);
-}
-
-static int s_on_heard(zloop_t *loop, int timer_id, void *arg)
-{
-    (void)loop;
-    (void)timer_id;
-    s_checkpoint_batch(arg);
-    return 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -328,37 +253,12 @@ int zb_monitor_replay_status(zb_monitor_t *self, const char *name, const char *i
     return 0;
 }
 
-//  Writes the monitor's row (stopped_ms -1 while running) and, stopping,
-//  what moved of hosts' last-seen times and replay reports. Skipped while commits fail:
-//  the kept writes must not grow with every pass, and a row that ages is
-//  the truth for readers (the monitor is not getting anything written).
-static void s_alive(zb_monitor_t *self, int64_t stopped_ms)
-{
-    if (!self->started_wall || zb_store_kept(self->store) > 0 || zb_monitor_begin(self) != 0)
-        return;
-    zb_heard_alive(&self->record, self->started_wall, ZB_MONITOR_ALIVE_MS, stopped_ms);
-    //  Stopping: every last-heard that moved; running, the batches do it.
-    if (stopped_ms >= 0)
-        s_checkpoint(self);
-    else
-        zb_monitor_commit(self);
-}
-
-static int s_on_alive(zloop_t *loop, int timer_id, void *arg)
-{
-    (void)loop;
-    (void)timer_id;
-    zb_monitor_t *self = arg;
-    s_alive(self, -1);
-    zb_tally_count(&self->stats, self->fleet, self->pulse);
-    zb_tally_log_debug(&self->stats);
-    return 0;
-}
-
 void zb_monitor_stats(zb_monitor_t *self, zb_monitor_stats_t *stats)
 {
     assert(self && stats);
     zb_tally_count(&self->stats, self->fleet, self->pulse);
+    if (self->store)
+        self->stats.db_begins = zb_store_begins(self->store);
     *stats = self->stats;
 }
 
@@ -462,17 +362,24 @@ failed:
     return NULL;
 }
 
+void zb_monitor_close(zb_monitor_t *self)
+{
+    assert(self && !self->loop);
+    if (self->store && self->policy)
+        zb_monitor_checkpoint(self);
+    zb_policy_destroy(&self->policy);
+    zb_store_destroy(&self->store);
+}
+
 void zb_monitor_destroy(zb_monitor_t **self_p)
 {
     assert(self_p);
     zb_monitor_t *self = *self_p;
     if (!self)
         return;
-    if (self->store && self->policy)
-        s_checkpoint(self);
-    zb_policy_destroy(&self->policy);
-    zb_store_destroy(&self->store);
+    zb_monitor_close(self);
     zb_fleet_destroy(&self->fleet);
+    zb_msg_destroy(&self->held);
     zb_stream_destroy(&self->stream);
     zb_series_destroy(&self->series);
     zb_orders_destroy(&self->orders);
@@ -484,8 +391,33 @@ void zb_monitor_destroy(zb_monitor_t **self_p)
 //  --------------------------------------------------------------------------
 //  The loop
 
+//  A message that changes memory alone: a thin beat of a known, alive host
+//  from the agent run and at the beat interval held (zb_fleet_handle then
+//  writes nothing: no host, service, outage or instance row). Anything
+//  else may write, and is handled only inside a transaction begun before
+//  it changes anything in memory: a locked database then loses nothing.
+static bool s_quiet(zb_monitor_t *self, const zb_msg_t *msg)
+{
+    if (msg->type != ZB_MSG_BEAT || !msg->thin)
+        return false;
+    zb_fleet_host_t *host = zb_fleet_host(self->fleet, msg->host);
+    return host && host->state == ZB_FLEET_ALIVE && host->interval_ms == msg->interval_ms &&
+           strcmp(host->instance, msg->instance) == 0;
+}
+
+int zb_monitor_take(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall)
+{
+    assert(self && msg);
+    if (!s_quiet(self, msg) && zb_monitor_begin(self) != 0)
+        return -1;
+    zb_monitor_handle(self, msg, now_mono, now_wall);
+    return 0;
+}
+
 //  Handles what the SUB socket holds, up to ZB_MONITOR_DRAIN messages,
-//  inside the pass's transaction (the caller begins and commits it).
+//  in the pass's transaction, begun at the first message that may write
+//  (the caller commits it, if begun). A message that could not begin one
+//  is held, and handled first when the database can be written.
 static void s_take_input(zb_monitor_t *self)
 {
     //  A pass ends after ZB_MONITOR_DRAIN_MS too: under a flood of large
@@ -493,28 +425,34 @@ static void s_take_input(zb_monitor_t *self)
     //  for thousands more. That clock read is the message's time as well.
     int64_t now = zb_time_mono_ms(), until = now + ZB_MONITOR_DRAIN_MS;
     for (int i = 0; i < ZB_MONITOR_DRAIN && now < until; i++, now = zb_time_mono_ms()) {
-        zb_msg_t *msg = NULL;
-        char why[256] = "", user_id[64] = "";
-        int rc = zb_intake_take(self->intake, &msg, user_id, sizeof(user_id), why, sizeof(why));
-        if (rc == -2)
+        zb_msg_t *msg = self->held; // passed the checks below when taken
+        self->held = NULL;
+        if (!msg) {
+            char why[256] = "", user_id[64] = "";
+            int rc = zb_intake_take(self->intake, &msg, user_id, sizeof(user_id), why, sizeof(why));
+            if (rc == -2)
+                break;
+            if (rc == -1) {
+                zb_inlet_malformed(&self->malformed, why);
+                continue;
+            }
+            //  A shard subscribes to its hosts' prefixes only, but a prefix of
+            //  a name matches longer names, and a relay or agent may send more.
+            if (!zb_monitor_owns(self, msg->host)) {
+                zb_msg_destroy(&msg);
+                continue;
+            }
+            //  Only the host bound to the sender's key (CURVE; zb_auth logs).
+            if (zb_auth_check(self->auth, user_id, msg->host) != 0) {
+                self->stats.rejected++;
+                zb_msg_destroy(&msg);
+                continue;
+            }
+        }
+        if (zb_monitor_take(self, msg, now, zb_time_wall_ms()) != 0) {
+            self->held = msg;
             break;
-        if (rc == -1) {
-            zb_inlet_malformed(&self->malformed, why);
-            continue;
         }
-        //  A shard subscribes to its hosts' prefixes only, but a prefix of a
-        //  name matches longer names, and a relay or agent may send more.
-        if (!zb_monitor_owns(self, msg->host)) {
-            zb_msg_destroy(&msg);
-            continue;
-        }
-        //  Only the host bound to the sender's key (CURVE; zb_auth logs).
-        if (zb_auth_check(self->auth, user_id, msg->host) != 0) {
-            self->stats.rejected++;
-            zb_msg_destroy(&msg);
-            continue;
-        }
-        zb_monitor_handle(self, msg, now, zb_time_wall_ms());
         zb_msg_destroy(&msg);
     }
 }
@@ -522,7 +460,7 @@ static void s_take_input(zb_monitor_t *self)
 //  One pass of input alone.
 static void s_drain(zb_monitor_t *self)
 {
-    if (!self->intake || zb_monitor_begin(self) != 0)
+    if (!self->intake)
         return;
     s_take_input(self);
     zb_monitor_commit(self);
@@ -544,14 +482,24 @@ static int s_on_pass(zloop_t *loop, int timer_id, void *arg)
     (void)timer_id;
     zb_monitor_t *self = arg;
     self->pass_timer = -1;
+    //  Locked out, this pass is the retry: it begins before anything else.
+    if (self->locked_out && zb_monitor_begin(self) != 0)
+        return 0;
     //  What is already queued counts before anyone is called silent: after
     //  a stall of the monitor itself, every host would look quiet.
-    if (zb_monitor_begin(self) != 0)
-        return 0;
     s_take_input(self);
+    if (self->held)
+        return 0; // could not begin: the retry is scheduled
     if (self->pulse)
-        zb_pulse_read(self->pulse);
-    zb_monitor_sweep(self, zb_time_mono_ms(), zb_time_wall_ms());
+        zb_pulse_read(self->pulse); // no transaction: moves deadlines alone
+    //  The sweep writes only when a host is due or the policy's tick is: a
+    //  pass that finds nothing due (a host heard since) begins nothing.
+    int64_t now = zb_time_mono_ms();
+    bool due = zb_fleet_deadline(self->fleet, now) <= now || self->alert_tick_mono == 0 ||
+               now - self->alert_tick_mono >= ZB_MONITOR_ALERT_TICK_MS;
+    if (due && zb_monitor_begin(self) != 0)
+        return 0;
+    zb_monitor_sweep(self, now, zb_time_wall_ms());
     zb_monitor_commit(self);
     s_orders_pass(self);
     return 0;
@@ -770,16 +718,17 @@ int zb_monitor_run(zb_monitor_t *self)
         goto done;
     }
     s_schedule(self);
-    zloop_timer(self->loop, ZB_MONITOR_ALIVE_MS, 0, s_on_alive, self);
-    zloop_timer(self->loop, ZB_MONITOR_HEARD_TICK_MS, 0, s_on_heard, self);
+    zloop_timer(self->loop, ZB_MONITOR_ALIVE_MS, 0, zb_monitor_on_alive, self);
+    zloop_timer(self->loop, ZB_MONITOR_HEARD_TICK_MS, 0, zb_monitor_on_heard, self);
     self->started_wall = zb_time_wall_ms();
-    s_alive(self, -1);
+    zb_monitor_alive(self, -1);
     zloop_timer(self->loop, ZB_MONITOR_PRUNE_MS, 0, s_on_prune_period, self);
     self->prune_timer = zloop_timer(self->loop, 1, 1, s_on_prune, self);
     //  Returns on SIGINT/SIGTERM (czmq's handler sets zsys_interrupted).
     zloop_start(self->loop);
+    self->stopping = true;
     s_drain(self);
-    s_alive(self, zb_time_wall_ms());
+    zb_monitor_alive(self, zb_time_wall_ms());
     zb_tally_count(&self->stats, self->fleet, self->pulse);
     zb_tally_log_stop(&self->stats, self->pulse != NULL);
     rc = 0;

@@ -33,6 +33,11 @@ typedef struct _zb_monitor_t zb_monitor_t;
 zb_monitor_t *zb_monitor_new(const zb_monitor_config_t *config, char *err, size_t errsize);
 
 //  Writes what is kept only in memory (last seen times), closes the store.
+//  After it only memory is left: zb_monitor_destroy frees it (a process
+//  about to exit may leave that to the system, see main.c).
+void zb_monitor_close(zb_monitor_t *self);
+
+//  zb_monitor_close, then frees everything.
 void zb_monitor_destroy(zb_monitor_t **self_p);
 
 //  Binds and runs until SIGINT/SIGTERM. Returns 0, or -1 when the socket
@@ -67,15 +72,23 @@ bool zb_monitor_owns(zb_monitor_t *self, const char *host);
 //  policy's tick when a second has passed since the last.
 void zb_monitor_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall);
 
-//  Starts a pass that may write, before it changes anything in memory:
-//  -1 when the database cannot be written now (another process holds its
-//  write lock past the busy timeout). The pass must then leave its input
-//  where it is (the queues, the agents' journals), so that no change is
-//  made in memory that the database would not get; the running monitor
-//  stops reading input and tries again from a timer (it never sleeps).
+//  Starts the transaction of a pass before its first change in memory that
+//  may write (a pass that writes nothing begins none): -1 when the
+//  database cannot be written now (another process holds its write lock,
+//  or an error). The pass must then leave its input where it is (the
+//  queues, the agents' journals), so that no change is made in memory that
+//  the database would not get; the running monitor stops reading input and
+//  tries again from a timer (it never sleeps), and says so once the lock
+//  has lasted the busy timeout (5 s). Begun already, it returns 0 at once.
 int zb_monitor_begin(zb_monitor_t *self);
 
-//  Commits the writes of this pass. Returns 0 or -1.
+//  One message of a pass: zb_monitor_handle, after zb_monitor_begin unless
+//  the message changes memory alone (a thin beat of a known host). -1
+//  when it could not begin: the message was not handled.
+int zb_monitor_take(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall);
+
+//  Commits the writes of this pass, if it began a transaction. Returns 0
+//  or -1.
 int zb_monitor_commit(zb_monitor_t *self);
 
 void zb_monitor_stats(zb_monitor_t *self, zb_monitor_stats_t *stats);

@@ -301,6 +301,70 @@ static void s_test_alerts(const char *dir)
     }
 }
 
+static int s_last_seen(const zb_store_host_t *host, void *arg)
+{
+    *(int64_t *)arg = host->last_seen_ms;
+    return 0;
+}
+
+//  A pass that writes nothing begins no transaction: a thin beat of a
+//  known host changes memory alone (zb_monitor_take); its last-heard is
+//  written by the checkpoint, here the one of zb_monitor_close.
+static void s_test_lazy(const char *dir)
+{
+    zb_monitor_config_t config;
+    zb_monitor_config_defaults(&config);
+    snprintf(config.db, sizeof(config.db), "%s/lazy.db", dir);
+    char err[512];
+    zb_monitor_t *monitor = zb_monitor_new(&config, err, sizeof(err));
+    assert(monitor);
+    zb_monitor_stats_t stats;
+    zb_monitor_stats(monitor, &stats);
+    uint64_t begun = stats.db_begins;
+    zb_msg_t *msg = s_beat("db-1", S_INSTANCE_A, 1, T0 + 1000, "pg=up@500");
+    assert(zb_monitor_take(monitor, msg, 1000, T0 + 1000) == 0);
+    zb_msg_destroy(&msg);
+    assert(zb_monitor_commit(monitor) == 0);
+    zb_monitor_stats(monitor, &stats);
+    assert(stats.db_begins == begun + 1 && stats.db_commits == 1);
+    for (uint64_t seq = 2; seq <= 4; seq++) {
+        msg = s_beat("db-1", S_INSTANCE_A, seq, T0 + (int64_t)seq * 1000, "");
+        msg->thin = true;
+        assert(zb_monitor_take(monitor, msg, (int64_t)seq * 1000, T0 + (int64_t)seq * 1000) == 0);
+        zb_msg_destroy(&msg);
+        assert(zb_monitor_commit(monitor) == 0);
+    }
+    zb_monitor_stats(monitor, &stats);
+    assert(stats.db_begins == begun + 1 && stats.db_commits == 1 && stats.messages == 4);
+    //  A thin beat at another interval may write (the host's row): begun.
+    msg = s_beat("db-1", S_INSTANCE_A, 5, T0 + 5000, "");
+    msg->thin = true;
+    msg->interval_ms = 2000;
+    assert(zb_monitor_take(monitor, msg, 5000, T0 + 5000) == 0);
+    zb_msg_destroy(&msg);
+    assert(zb_monitor_commit(monitor) == 0);
+    zb_monitor_stats(monitor, &stats);
+    assert(stats.db_begins == begun + 2 && stats.db_commits == 2);
+    msg = s_beat("db-1", S_INSTANCE_A, 6, T0 + 6000, "");
+    msg->thin = true;
+    msg->interval_ms = 2000;
+    assert(zb_monitor_take(monitor, msg, 6000, T0 + 6000) == 0);
+    zb_msg_destroy(&msg);
+    zb_monitor_close(monitor);
+    zb_monitor_destroy(&monitor);
+    zb_store_t *store = zb_store_open_readonly(config.db, err, sizeof(err));
+    assert(store);
+    int64_t seen = 0;
+    assert(zb_store_host_get(store, "db-1", s_last_seen, &seen) == 0 && seen == T0 + 6000);
+    zb_store_destroy(&store);
+    char path[sizeof(config.db) + 8];
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s%s", config.db, suffixes[i]);
+        unlink(path);
+    }
+}
+
 void zb_monitor_test(bool verbose)
 {
     if (!verbose)
@@ -429,6 +493,7 @@ void zb_monitor_test(bool verbose)
     assert(stats.dropped == dropped + 2); // two hosts known already
     zb_monitor_destroy(&monitor);
     s_test_alerts(dir);
+    s_test_lazy(dir);
 
     char path[sizeof(config.db) + 8];
     const char *suffixes[] = {"", "-wal", "-shm"};

@@ -101,9 +101,10 @@ void zb_tally_log_debug(const zb_monitor_stats_t *stats)
 {
     assert(stats);
     zb_log_debug("stats: messages=%" PRIu64 " decode_errors=%" PRIu64 " seq_gaps=%" PRIu64
-                 " stale=%" PRIu64 " dropped=%" PRIu64 " db_errors=%" PRIu64,
+                 " stale=%" PRIu64 " dropped=%" PRIu64 " db_errors=%" PRIu64 " db_begins=%" PRIu64
+                 " db_commits=%" PRIu64,
                  stats->messages, stats->decode_errors, stats->seq_gaps, stats->stale,
-                 stats->dropped, stats->db_errors);
+                 stats->dropped, stats->db_errors, stats->db_begins, stats->db_commits);
 }
 
 void zb_tally_log_stop(const zb_monitor_stats_t *stats, bool datagrams)

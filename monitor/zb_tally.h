@@ -40,6 +40,7 @@ typedef struct {
     uint64_t service_outages; // service outages opened since start
     uint64_t host_outages;    // host outages opened since start
     uint64_t db_commits;      // transactions that wrote, committed or failed
+    uint64_t db_begins;       // transactions begun (a pass that writes nothing begins none)
     uint64_t db_commit_us;    // time spent committing them
     uint64_t db_commit_buckets[ZB_MONITOR_COMMIT_BUCKETS]; // by time, bounds above
     bool db_ok;        // no write failed in the last pass that wrote (or tried to)

@@ -344,6 +344,7 @@ static int s_txn_open(zb_store_t *self)
         return -1;
     self->in_txn = true;
     self->replayed = false;
+    self->begins++;
     return 0;
 }
 
@@ -697,6 +698,26 @@ int zb_store_begin(zb_store_t *self)
 {
     assert(self);
     return s_txn_open(self);
+}
+
+int zb_store_try_begin(zb_store_t *self)
+{
+    assert(self);
+    //  No busy handler for this one statement: another process's write
+    //  lock fails it at once instead of sleeping in the caller's thread.
+    sqlite3_busy_timeout(self->db, 0);
+    int rc = s_txn_open(self);
+    int code = sqlite3_errcode(self->db) & 0xff;
+    sqlite3_busy_timeout(self->db, ZB_STORE_BUSY_MS);
+    if (rc != 0 && (code == SQLITE_BUSY || code == SQLITE_LOCKED))
+        return -2;
+    return rc;
+}
+
+uint64_t zb_store_begins(zb_store_t *self)
+{
+    assert(self);
+    return self->begins;
 }
 
 bool zb_store_pending(zb_store_t *self)

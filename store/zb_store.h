@@ -211,6 +211,12 @@ const char *zb_store_error(zb_store_t *self);
 //  caller that begins before it changes anything in memory never loses a
 //  write to a locked database: it can wait and try again with nothing done.
 int zb_store_begin(zb_store_t *self);
+//  As zb_store_begin without waiting: -2 at once while another process
+//  holds the write lock (the caller tries again later), -1 on another error.
+int zb_store_try_begin(zb_store_t *self);
+//  Transactions begun so far (by zb_store_begin or a write): the monitor's
+//  counter of them.
+uint64_t zb_store_begins(zb_store_t *self);
 
 //  Ends the transaction zb_store_begin or the write calls opened, if any.
 //  On failure the transaction is rolled back and -1 returned (the error is

@@ -116,6 +116,7 @@ struct _zb_store_t {
     bool in_txn;                 // a transaction is open, not yet committed
     bool wrote;                  // a write was made in it
     bool replayed;               // what a failed commit left was applied in it
+    uint64_t begins;             // transactions begun (zb_store_begins)
     int version;                 // PRAGMA user_version
     sqlite3_stmt *stmt[S_COUNT]; // prepared statements, NULL when not prepared
     char error[512];             // last error message

@@ -3,6 +3,7 @@
 */
 #include "zb_store_internal.h"
 #include "zb_schema.h"
+#include "zb_time.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -453,10 +454,15 @@ void zb_store_test(bool verbose)
     sqlite3_busy_timeout(store->db, 20);
     assert(zb_store_begin(store) == -1 && strstr(zb_store_error(store), "locked"));
     assert(!store->in_txn && !zb_store_pending(store) && zb_store_commit(store) == 0);
+    //  zb_store_try_begin: the same lock fails it at once (no busy wait).
+    sqlite3_busy_timeout(store->db, ZB_STORE_BUSY_MS);
+    int64_t tried = zb_time_mono_ms();
+    assert(zb_store_try_begin(store) == -2 && !store->in_txn);
+    assert(zb_time_mono_ms() - tried < ZB_STORE_BUSY_MS / 2);
     assert(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(other);
     sqlite3_busy_timeout(store->db, ZB_STORE_BUSY_MS);
-    assert(zb_store_begin(store) == 0 && zb_store_begin(store) == 0);
+    assert(zb_store_try_begin(store) == 0 && zb_store_begin(store) == 0);
     assert(zb_store_host_heard(store, "web-1", 1800, -1, 0, NULL) == 0);
     assert(zb_store_pending(store) && zb_store_commit(store) == 0 && !zb_store_pending(store));
 
