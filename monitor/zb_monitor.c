@@ -512,8 +512,12 @@ static int s_on_prune(zloop_t *loop, int timer_id, void *arg)
     (void)timer_id;
     zb_monitor_t *self = arg;
     self->prune_timer = -1;
-    if (zb_monitor_begin(self) != 0)
-        return 0; // the next period's prune tries again
+    if (zb_monitor_begin(self) != 0) {
+        //  Locked by another process, most often for moments (a CLI's
+        //  write): tried again soon, not a retention period later.
+        self->prune_timer = zloop_timer(loop, ZB_MONITOR_LOCKED_WAIT_MS, 1, s_on_prune, self);
+        return 0;
+    }
     int64_t before = zb_time_wall_ms() - self->config.retention_ms;
     int deleted = zb_store_prune(self->store, before, ZB_MONITOR_PRUNE_BATCH);
     if (deleted < 0)

@@ -149,6 +149,30 @@ class DurabilityTest(FaultCase):
         self.assertEqual(integrity(self.db), [("ok",)])
         self.assertTrue(self.monitor.alive())
 
+    def test_retention_pass_that_meets_a_lock_is_tried_again(self):
+        # The retention pass runs at start; another process's lock makes it
+        # fail at once (nothing sleeps in the loop). It is tried again once
+        # the lock is gone, not a retention period (an hour) later.
+        self.start_monitor()
+        self.stop_monitor()  # the schema is in place
+        con = sqlite3.connect(self.db, isolation_level=None, timeout=10)
+        self.addCleanup(con.close)
+        now = int(time.time() * 1000)
+        con.execute("INSERT INTO outages (kind, host, service, started_at_ms, ended_at_ms, "
+                    "end_reason) VALUES ('service', 'old', 'svc', ?, ?, 'up')",
+                    (now - 3 * 3600 * 1000, now - 2 * 3600 * 1000))
+        cfg = self.write("retention.cfg", "monitor\n    retention = 1h\n")
+        con.execute("BEGIN IMMEDIATE")
+        self.start_monitor(["-c", cfg], name="monitor-2")
+        zbtest.wait_for(lambda: "input waits" in self.monitor.output(), 20,
+                        "the monitor says it waits for the database")
+        self.assertNotIn("pruned", self.monitor.output())
+        con.execute("ROLLBACK")
+        zbtest.wait_for(lambda: con.execute("SELECT count(*) FROM outages").fetchone()[0] == 0,
+                        15, "the old outage pruned once the lock is gone")
+        self.assertIn("pruned 1 outages", self.monitor.output())
+        self.assertTrue(self.monitor.alive())
+
     def test_disk_full_then_space_returns(self):
         mnt = self.small_tmpfs()
         self.db = os.path.join(mnt, "zbeat.db")
