@@ -369,6 +369,7 @@ static void s_replay(zb_store_t *self)
 
 int zb_store_write_begin(zb_store_t *self)
 {
+    self->writes++;
     if (s_txn_open(self) != 0)
         return -1;
     s_replay(self);
@@ -718,6 +719,12 @@ uint64_t zb_store_begins(zb_store_t *self)
 {
     assert(self);
     return self->begins;
+}
+
+uint64_t zb_store_writes(zb_store_t *self)
+{
+    assert(self);
+    return self->writes;
 }
 
 bool zb_store_pending(zb_store_t *self)

@@ -217,6 +217,8 @@ int zb_store_try_begin(zb_store_t *self);
 //  Transactions begun so far (by zb_store_begin or a write): the monitor's
 //  counter of them.
 uint64_t zb_store_begins(zb_store_t *self);
+//  Write calls made so far: for a caller's check that some work wrote nothing.
+uint64_t zb_store_writes(zb_store_t *self);
 
 //  Ends the transaction zb_store_begin or the write calls opened, if any.
 //  On failure the transaction is rolled back and -1 returned (the error is

@@ -117,6 +117,7 @@ struct _zb_store_t {
     bool wrote;                  // a write was made in it
     bool replayed;               // what a failed commit left was applied in it
     uint64_t begins;             // transactions begun (zb_store_begins)
+    uint64_t writes;             // write calls (zb_store_writes)
     int version;                 // PRAGMA user_version
     sqlite3_stmt *stmt[S_COUNT]; // prepared statements, NULL when not prepared
     char error[512];             // last error message
