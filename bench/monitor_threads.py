@@ -61,7 +61,7 @@ def taken_rate(log, w1, w2):
     return (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
 
 
-def main():
+def run(procs):
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     monitor_bin, load_bin = sys.argv[1], sys.argv[2]
@@ -79,6 +79,7 @@ def main():
         monitor = subprocess.Popen([monitor_bin, "--db", os.path.join(tmp, "m.db"), "--bind",
                                     "tcp://127.0.0.1:%d" % port, "-c", cfg, "-v"],
                                    stdout=out, stderr=subprocess.STDOUT)
+    procs.append(monitor)
     start = time.time()
     while "monitor started" not in open(log).read():
         if monitor.poll() is not None or time.time() - start > 20:
@@ -90,6 +91,7 @@ def main():
                              "--duration-ms", str(int(total_s * 1000)),
                              "--ramp-ms", str(int(ramp * 1000)), "--full-every", "30",
                              "--marker-ms", "500"], stdout=subprocess.PIPE, text=True)
+    procs.append(load)
     lines = []
     reader = threading.Thread(target=lambda: lines.extend(l.strip() for l in load.stdout),
                               daemon=True)
@@ -160,6 +162,19 @@ def main():
     print("  %s; monitor: messages=%s seq_gaps=%s dropped=%s" % (
         done[0] if done else "?", counters.get("messages"), counters.get("seq_gaps"),
         counters.get("dropped")))
+
+
+def main():
+    procs = []
+    try:
+        run(procs)
+    finally:
+        # On every way out (sys.exit included): no monitor or load left
+        # running to weigh on the next run.
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 if __name__ == "__main__":
