@@ -583,27 +583,6 @@ bool zb_fleet_forget(zb_fleet_t *self, const char *name)
     return true;
 }
 
-//  In two steps, so that neither waits for memory: the host's slot in the
-//  table is fetched now, and its struct ZB_FLEET_HINT_LAG hints later,
-//  when the slot that says where it is has arrived.
-void zb_fleet_hint(void *fleet, const void *topic, size_t topic_len)
-{
-    zb_fleet_t *self = fleet;
-    assert(self && topic);
-    const char *dot = memchr(topic, '.', topic_len);
-    if (!dot)
-        return;
-    size_t len = topic_len - (size_t)(dot + 1 - (const char *)topic);
-    uint32_t hash = zb_table_hash(dot + 1, len);
-    zb_table_prefetch(self->hosts, hash);
-    uint32_t *slot = &self->hints[self->hint_next++ % ZB_FLEET_HINT_LAG];
-    const char *host = zb_table_guess(self->hosts, *slot);
-    *slot = hash;
-    //  What every message touches: the hot fields at its start.
-    for (size_t at = 0; host && at < offsetof(zb_fleet_host_t, last_seen_written); at += 64)
-        __builtin_prefetch(host + at);
-}
-
 zb_fleet_host_t *zb_fleet_host(zb_fleet_t *self, const char *name)
 {
     assert(self);

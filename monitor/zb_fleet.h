@@ -295,13 +295,6 @@ zb_fleet_host_t *zb_fleet_heard_next(zb_fleet_t *self, int64_t due_mono, int64_t
 //  False when it was not known.
 bool zb_fleet_forget(zb_fleet_t *self, const char *name);
 
-//  A message is coming whose topic ("beat.NAME", "event.NAME") is this:
-//  its host's struct is fetched into the cache now, so that handling it
-//  later finds it there (at 100,000 hosts the first touch of a host was a
-//  sixth of the loop's time). Changes nothing. Its arg is the fleet: it is
-//  the owner's zb_intake hint (zb_intake_set_hint).
-void zb_fleet_hint(void *fleet, const void *topic, size_t topic_len);
-
 //  Lookup and walks (no changes to the fleet while walking one host's
 //  services; hosts and services may be walked nested).
 zb_fleet_host_t *zb_fleet_host(zb_fleet_t *self, const char *name);

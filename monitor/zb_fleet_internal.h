@@ -23,8 +23,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#define ZB_FLEET_HINT_LAG 4 // zb_fleet_hint: hints between a slot fetched and its host
-
 struct _zb_fleet_t {
     const zb_fleet_sink_t *sink; // where effects go
     void *arg;                   // the sink's
@@ -40,10 +38,6 @@ struct _zb_fleet_t {
     //  deadline later without zb_fleet_deadline_set (made exact when it
     //  tops). Hosts that cannot go silent (silent, stopped) are not in it.
     zb_heap_t *due;
-    //  zb_fleet_hint's last ZB_FLEET_HINT_LAG hosts (hashes of their names),
-    //  their table slots fetched, their structs not yet.
-    uint32_t hints[ZB_FLEET_HINT_LAG];
-    unsigned hint_next;
     //  The checkpoint queue (zb_fleet_heard_next), through the hosts.
     zb_fleet_host_t *heard_head;
     zb_fleet_host_t *heard_tail;

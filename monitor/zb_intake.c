@@ -31,7 +31,6 @@
 #define S_ROUND_US 1000         // a round's length while busy
 #define S_CHUNK 64              // messages read before they are held, under one lock
 #define S_SPARE 1024            // items kept for reuse, on each side
-#define S_AHEAD 8               // small items hinted (and their JSON fetched) ahead of the take
 
 typedef struct _s_item_t s_item_t;
 struct _s_item_t {
@@ -118,12 +117,6 @@ struct _zb_intake_t {
     size_t small_done, large_done;
     s_list_t mine_spare;
     size_t mine_spare_count;
-    //  Fetching ahead: the last small item hinted, and how many items from
-    //  mine_small's head to it.
-    zb_intake_hint_fn *hint;
-    void *hint_arg;
-    s_item_t *hinted;
-    size_t hinted_count;
 };
 
 static void s_item_destroy(s_item_t **item_p)
@@ -435,47 +428,6 @@ static s_item_t *s_pick(zb_intake_t *self)
     return item ? item : s_list_pop(other);
 }
 
-void zb_intake_set_hint(zb_intake_t *self, zb_intake_hint_fn *hint, void *arg)
-{
-    assert(self);
-    self->hint = hint;
-    self->hint_arg = arg;
-}
-
-//  The small items up to S_AHEAD ahead of the next take: their JSON and
-//  (through the hint) what handling them touches are fetched into the
-//  cache while the loop handles the ones before. At 100,000 hosts each is
-//  a cold host and a text another core wrote; fetched one at a time as
-//  each message is handled, their misses were a quarter of the loop.
-static void s_fetch(zb_intake_t *self, s_item_t *item)
-{
-    if (item->count != 2)
-        return;
-    const char *json = zmq_msg_data(&item->frames[1]);
-    size_t size = zmq_msg_size(&item->frames[1]);
-    for (size_t at = 0; at < size && at < 256; at += 64)
-        __builtin_prefetch(json + at);
-    if (self->hint)
-        self->hint(self->hint_arg, zmq_msg_data(&item->frames[0]), zmq_msg_size(&item->frames[0]));
-}
-
-static void s_ahead(zb_intake_t *self, s_item_t *taken)
-{
-    if (taken == self->hinted) {
-        self->hinted = NULL;
-        self->hinted_count = 0;
-    } else if (!taken->large && self->hinted_count)
-        self->hinted_count--;
-    else if (!taken->large)
-        s_fetch(self, taken); // nothing was ahead of it: as it is taken
-    s_item_t *next = self->hinted ? self->hinted->next : self->mine_small.head;
-    for (; next && self->hinted_count < S_AHEAD; next = next->next) {
-        s_fetch(self, next);
-        self->hinted = next;
-        self->hinted_count++;
-    }
-}
-
 int zb_intake_take(zb_intake_t *self, zb_msg_t **msg_p, char *user_id, size_t user_id_size,
                    char *err, size_t errsize)
 {
@@ -487,7 +439,6 @@ int zb_intake_take(zb_intake_t *self, zb_msg_t **msg_p, char *user_id, size_t us
         return -2;
     }
     self->large_turn = !item->large;
-    s_ahead(self, item);
     *(item->large ? &self->large_done : &self->small_done) += item->bytes;
     if (user_id && user_id_size) {
         size_t len = strnlen(item->user_id, user_id_size - 1);
@@ -534,13 +485,6 @@ static void s_wait_taken(zb_intake_t *self, uint64_t n)
         zclock_sleep(5);
     } while (zb_time_mono_ms() < until);
     assert(false);
-}
-
-//  The test's hint: counts the messages hinted, each with its topic.
-static void s_test_hint(void *arg, const void *topic, size_t topic_len)
-{
-    assert(topic_len == 7 && memcmp(topic, "event.h", 7) == 0);
-    ++*(size_t *)arg;
 }
 
 void zb_intake_test(bool verbose)
@@ -599,9 +543,6 @@ void zb_intake_test(bool verbose)
     //  Many: more than a chunk and than the spares kept, taken in the
     //  order sent while the reader holds more; the items the loop is done
     //  with are reused. (In bursts within the PUB's send queue, 1,000.)
-    //  Each is hinted once, before it is taken, at most S_AHEAD ahead.
-    size_t hinted = 0, took = 0;
-    zb_intake_set_hint(intake, s_test_hint, &hinted);
     for (int round = 0; round < 6; round++) {
         for (int i = 1; i <= 500; i++) {
             char text[512];
@@ -622,8 +563,6 @@ void zb_intake_test(bool verbose)
                 continue;
             }
             assert(rc == 0 && msg->seq == next);
-            took++;
-            assert(hinted >= took && hinted <= took + S_AHEAD);
             zb_msg_destroy(&msg);
             next++;
         }
@@ -631,8 +570,7 @@ void zb_intake_test(bool verbose)
         assert(zmq_poll(&item, 1, 0) == 0);
     }
     zb_intake_stats(intake, &stats);
-    assert(stats.held_bytes == 0 && stats.dropped == 0 && hinted == 3000);
-    zb_intake_set_hint(intake, NULL, NULL);
+    assert(stats.held_bytes == 0 && stats.dropped == 0);
 
     //  Two large frames and a small one: the second large one does not fit
     //  and is dropped; the small one has its own room.

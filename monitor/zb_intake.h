@@ -90,12 +90,6 @@ void zb_intake_destroy(zb_intake_t **self_p);
 //  A descriptor readable while messages are held (for zloop_poller).
 int zb_intake_fd(zb_intake_t *self);
 
-//  Called with the topic of each small message a few takes before it is
-//  taken (the loop's thread, inside zb_intake_take), to fetch what handling
-//  it will touch (zb_fleet_hint). NULL: none.
-typedef void(zb_intake_hint_fn)(void *arg, const void *topic, size_t topic_len);
-void zb_intake_set_hint(zb_intake_t *self, zb_intake_hint_fn *hint, void *arg);
-
 //  Takes and decodes the oldest message held, as zb_msg_recv_nowait_user:
 //  0 with *msg_p, -1 malformed (reason in err), -2 none held.
 int zb_intake_take(zb_intake_t *self, zb_msg_t **msg_p, char *user_id, size_t user_id_size,

@@ -732,13 +732,13 @@ int zb_monitor_run(zb_monitor_t *self)
                     self->config.channel_count == 1 ? "" : "s");
     zb_log_info("monitor started: db %s, liveness %d, %zu hosts known", self->config.db,
                 self->config.liveness, zb_fleet_size(self->fleet));
-    self->intake = zb_intake_new(self->sub, 0, 0); // its thread alone reads the socket now
+    //  From here on the intake's thread alone reads the socket.
+    self->intake = zb_intake_new(self->sub, 0, 0);
     zmq_pollitem_t input = {NULL, self->intake ? zb_intake_fd(self->intake) : -1, ZMQ_POLLIN, 0};
     if (!self->intake || zloop_poller(self->loop, &input, s_on_readable, self) != 0) {
         zb_log_error("cannot start reading input");
         goto done;
     }
-    zb_intake_set_hint(self->intake, zb_fleet_hint, self->fleet); // hosts fetched ahead
     if (zb_auth_attach(self->auth, self->loop) != 0) {
         zb_log_error("cannot watch the allow-list");
         goto done;

@@ -32,14 +32,6 @@ static uint32_t s_hash(const char *key)
     return hash;
 }
 
-uint32_t zb_table_hash(const char *key, size_t len)
-{
-    uint32_t hash = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        hash = (hash ^ (unsigned char)key[i]) * 16777619u;
-    return hash;
-}
-
 //  The slot holding key, or the empty one where it would go.
 static size_t s_find(const zb_table_t *self, const char *key, uint32_t hash)
 {
@@ -99,22 +91,6 @@ void *zb_table_lookup(zb_table_t *self, const char *key)
 {
     assert(self && key);
     return self->slots[s_find(self, key, s_hash(key))].item;
-}
-
-void zb_table_prefetch(zb_table_t *self, uint32_t hash)
-{
-    assert(self);
-    __builtin_prefetch(&self->slots[hash & (self->capacity - 1)]);
-}
-
-void *zb_table_guess(zb_table_t *self, uint32_t hash)
-{
-    assert(self);
-    size_t mask = self->capacity - 1;
-    for (size_t i = hash & mask; self->slots[i].key; i = (i + 1) & mask)
-        if (self->slots[i].hash == hash)
-            return self->slots[i].item;
-    return NULL;
 }
 
 int zb_table_insert(zb_table_t *self, const char *key, void *item)
@@ -207,12 +183,8 @@ void zb_table_test(bool verbose)
         listed[i] = false;
     }
     zb_table_delete(table, "nobody");
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < N; i++)
         assert(zb_table_lookup(table, names[i]) == (listed[i] ? names[i] : NULL));
-        //  A guess by the name's bytes (not NUL-ended) finds the same.
-        if (listed[i])
-            assert(zb_table_guess(table, zb_table_hash(names[i], strlen(names[i]))) == names[i]);
-    }
     size_t walked = 0;
     for (char *name = zb_table_first(table); name; name = zb_table_next(table)) {
         int i = atoi(name + 5);
