@@ -575,16 +575,15 @@ static void s_test_thin(void)
     zb_fleet_destroy(&fleet);
 }
 
-//  Deadlines move lazily in the heap (zb_fleet_liveness.c): a beat leaves
-//  its host's key where it was, earlier than the deadline, and the host is
-//  put at its deadline when that key comes up. Whatever the heap holds,
-//  the effects must be the eager rule's, at the same moment: a host is
-//  silent the first ms after last heard + liveness x interval, never
+//  Deadlines in the heap (zb_fleet_liveness.c; once moved lazily, keys
+//  left early by beats and made exact at the top): whatever the heap
+//  holds, the effects must be the eager rule's, at the same moment: a host
+//  is silent the first ms after last heard + liveness x interval, never
 //  before, and the owner's next wake (zb_fleet_deadline) is always the
 //  nearest true deadline, never an early key. A clock run ms by ms, with
-//  an interval made longer (the key stays early) and shorter (it must move
-//  earlier at once), a gap of exactly the threshold, and the liveness
-//  lowered under a waiting host.
+//  an interval made longer and shorter (the deadline must move earlier at
+//  once), a gap of exactly the threshold, and the liveness lowered under a
+//  waiting host.
 #define S_LAZY_HOSTS 6
 static void s_test_lazy(void)
 {
