@@ -4,8 +4,8 @@
     must next be looked at (goes silent, a name conflict ends); a sweep pops
     only what is due instead of walking every host. zb_loop keeps its timers
     in one (the agent's probes, push deadlines). Nodes are embedded in their
-    owner's struct (no allocation per update) and know their position, so
-    moving a key is O(log n) and removal needs no search.
+    owner's struct (no allocation per update) and hold a handle to their
+    position, so moving a key is O(log n) and removal needs no search.
 */
 #ifndef ZB_HEAP_H
 #define ZB_HEAP_H
@@ -16,7 +16,7 @@
 
 typedef struct {
     int64_t key;  // when (monotonic ms)
-    size_t index; // position + 1 in the heap, 0 when not in it
+    size_t index; // 0 when not in the heap; else its handle there + 1 (the heap's own)
 } zb_heap_node_t;
 
 typedef struct _zb_heap_t zb_heap_t;

@@ -34,8 +34,9 @@ struct _zb_fleet_t {
     uint64_t writes;               // sink writes so far (to see if a message wrote)
     zb_detector_config_t detector; // bounds and phi of the hosts' detectors
     //  Hosts by when they must next be looked at (zb_fleet_liveness.c):
-    //  each key a lower bound, made exact when popped. Hosts that cannot go
-    //  silent (silent, stopped) are not in it.
+    //  each key its host's deadline, or earlier where a change made the
+    //  deadline later without zb_fleet_deadline_set (made exact when it
+    //  tops). Hosts that cannot go silent (silent, stopped) are not in it.
     zb_heap_t *due;
     //  The checkpoint queue (zb_fleet_heard_next), through the hosts.
     zb_fleet_host_t *heard_head;
@@ -101,8 +102,8 @@ void zb_fleet_conflict_sweep(zb_fleet_t *self, zb_fleet_host_t *host, int64_t no
 //  zb_fleet_liveness.c.
 //  When the host goes silent unless heard, INT64_MAX when it cannot.
 int64_t zb_fleet_silent_at(zb_fleet_t *self, zb_fleet_host_t *host);
-//  The host's place in the heap of deadlines: never later than its
-//  deadline, perhaps earlier (zb_fleet_liveness.c says why).
+//  The host's place in the heap of deadlines: its deadline, at once
+//  (zb_fleet_liveness.c says why not lazily).
 void zb_fleet_deadline_set(zb_fleet_t *self, zb_fleet_host_t *host);
 
 //  zb_fleet_checkpoint.c: a new host joins the checkpoint queue (at the

@@ -575,6 +575,84 @@ static void s_test_thin(void)
     zb_fleet_destroy(&fleet);
 }
 
+//  Deadlines in the heap (zb_fleet_liveness.c; once moved lazily, keys
+//  left early by beats and made exact at the top): whatever the heap
+//  holds, the effects must be the eager rule's, at the same moment: a host
+//  is silent the first ms after last heard + liveness x interval, never
+//  before, and the owner's next wake (zb_fleet_deadline) is always the
+//  nearest true deadline, never an early key. A clock run ms by ms, with
+//  an interval made longer and shorter (the deadline must move earlier at
+//  once), a gap of exactly the threshold, and the liveness lowered under a
+//  waiting host.
+#define S_LAZY_HOSTS 6
+static void s_test_lazy(void)
+{
+    zb_fleet_test_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&zb_fleet_test_sink, &sink, 3);
+    assert(fleet);
+    //  Beats: a host's times, and the interval each announces (0: the
+    //  one before); a list ends at 0. steady beats every second to the end.
+    static const struct {
+        const char *name;
+        int64_t at[12];
+        int64_t interval[12];
+        int64_t silent_at; // expected, 0 never
+    } hosts[S_LAZY_HOSTS] = {
+        {"steady", {0}, {1000}, 0},
+        {"stops", {1000, 2000, 5000, 8000, 10000}, {1000}, 10000 + 3000 + 1},
+        {"slower", {1000, 3000, 5000, 6000, 11000}, {1000, 0, 0, 5000}, 11000 + 15000 + 1},
+        {"faster", {1000, 6000, 7000, 7500, 8000}, {5000, 0, 500}, 8000 + 1500 + 1},
+        {"jitter", {1000, 3900, 6899, 9899}, {1000}, 9899 + 3000 + 1},
+        //  Liveness 3 -> 2 at 30000: 28000 + 2 x 1000 + 1.
+        {"late", {25000, 28000}, {1000}, 28000 + 2000 + 1},
+    };
+    int64_t last[S_LAZY_HOSTS] = {0}, interval[S_LAZY_HOSTS] = {0};
+    uint64_t seq[S_LAZY_HOSTS] = {0};
+    size_t next[S_LAZY_HOSTS] = {0};
+    int liveness = 3;
+    for (int64_t now = 1000; now <= 40000; now++) {
+        for (int h = 0; h < S_LAZY_HOSTS; h++) {
+            bool steady = h == 0 && now % 1000 == 0;
+            if (!steady && (h == 0 || hosts[h].at[next[h]] != now))
+                continue;
+            if (!steady && hosts[h].interval[next[h]])
+                interval[h] = hosts[h].interval[next[h]];
+            if (steady)
+                interval[h] = 1000;
+            next[h] += steady ? 0 : 1;
+            zb_msg_t *msg = s_thin(hosts[h].name, S_A, ++seq[h], now, 0xd1);
+            msg->interval_ms = interval[h];
+            s_live(fleet, msg, now);
+            last[h] = now;
+        }
+        if (now == 30000) {
+            liveness = 2;
+            zb_fleet_set_liveness(fleet, liveness);
+        }
+        //  The owner's next wake: the nearest true deadline of a live host.
+        int64_t expect = now + 86400000;
+        for (int h = 0; h < S_LAZY_HOSTS; h++) {
+            zb_fleet_host_t *host = zb_fleet_host(fleet, hosts[h].name);
+            int64_t at = last[h] + liveness * interval[h] + 1;
+            if (host && host->state == ZB_FLEET_ALIVE && at < expect)
+                expect = at;
+        }
+        assert(zb_fleet_deadline(fleet, now) == expect);
+        //  Swept every ms (an owner waking early changes nothing).
+        zb_fleet_sweep(fleet, now, T0 + now);
+        sink.log[0] = '\0';
+        for (int h = 0; h < S_LAZY_HOSTS; h++) {
+            zb_fleet_host_t *host = zb_fleet_host(fleet, hosts[h].name);
+            bool silent = host && host->state == ZB_FLEET_SILENT;
+            assert(silent == (hosts[h].silent_at && now >= hosts[h].silent_at));
+        }
+    }
+    zb_fleet_counts_t counts;
+    zb_fleet_counts(fleet, &counts);
+    assert(counts.host_outages == S_LAZY_HOSTS - 1 && counts.seq_gaps == 0);
+    zb_fleet_destroy(&fleet);
+}
+
 //  The checkpoint queue: oldest first, each host once per period, a new
 //  host stamped when first passed over, a forgotten one gone from it.
 static void s_test_heard(void)
@@ -650,6 +728,7 @@ void zb_fleet_test(bool verbose)
     s_test_restart();
     s_test_takeover();
     s_test_thin();
+    s_test_lazy();
     s_test_datagrams();
     s_test_heard();
 }
