@@ -339,6 +339,15 @@ void zb_fleet_event(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t *msg
 //  --------------------------------------------------------------------------
 //  Input
 
+bool zb_fleet_quiet(zb_fleet_t *self, const zb_msg_t *msg)
+{
+    if (msg->type != ZB_MSG_BEAT || !msg->thin)
+        return false;
+    zb_fleet_host_t *host = zb_fleet_host(self, msg->host);
+    return host && host->state == ZB_FLEET_ALIVE && host->interval_ms == msg->interval_ms &&
+           strcmp(host->instance, msg->instance) == 0;
+}
+
 void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall)
 {
     assert(self && msg);

@@ -3,6 +3,7 @@
     outages and keeps replay keys as the store would), checked in order.
 */
 #include "zb_fleet.h"
+#include "zb_fleet_internal.h"
 #include "zb_fleet_test.h"
 #include "zb_log.h"
 
@@ -73,10 +74,17 @@ static zb_msg_t *s_event(const char *host, const char *instance, uint64_t seq, c
     return msg;
 }
 
-//  Heard live at monotonic `mono` (wall T0 + mono).
+static int s_quiet_seen; // messages zb_fleet_quiet let in, over all the tests
+
+//  Heard live at monotonic `mono` (wall T0 + mono). A message that
+//  zb_fleet_quiet lets in without a transaction must write nothing.
 static void s_live(zb_fleet_t *fleet, zb_msg_t *msg, int64_t mono)
 {
+    bool quiet = zb_fleet_quiet(fleet, msg);
+    uint64_t writes = fleet->writes;
     zb_fleet_handle(fleet, msg, mono, T0 + mono);
+    assert(!quiet || fleet->writes == writes);
+    s_quiet_seen += quiet;
     zb_msg_destroy(&msg);
 }
 
@@ -731,4 +739,5 @@ void zb_fleet_test(bool verbose)
     s_test_lazy();
     s_test_datagrams();
     s_test_heard();
+    assert(s_quiet_seen > 0); // the thin beats above took the quiet way
 }

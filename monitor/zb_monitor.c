@@ -91,13 +91,19 @@ int zb_monitor_replay(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono,
     return zb_fleet_replay(self->fleet, msg, now_mono, now_wall);
 }
 
+//  When the policy's tick (and the forgetting of old heard keys) is next
+//  due: now on the first pass, then every ZB_MONITOR_ALERT_TICK_MS.
+static int64_t s_alert_tick_at(zb_monitor_t *self, int64_t now_mono)
+{
+    return self->alert_tick_mono ? self->alert_tick_mono + ZB_MONITOR_ALERT_TICK_MS : now_mono;
+}
+
 void zb_monitor_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall)
 {
     assert(self);
     s_clock(self, now_mono, now_wall);
     zb_fleet_sweep(self->fleet, now_mono, now_wall);
-    if (self->alert_tick_mono == 0 ||
-        now_mono - self->alert_tick_mono >= ZB_MONITOR_ALERT_TICK_MS) {
+    if (s_alert_tick_at(self, now_mono) <= now_mono) {
         self->alert_tick_mono = now_mono;
         zb_heard_forget(&self->record, now_wall);
         zb_policy_tick(self->policy, self->fleet);
@@ -131,8 +137,7 @@ static void s_schedule(zb_monitor_t *self)
     int64_t wake = self->retry_mono;
     if (!self->locked_out) {
         wake = zb_fleet_deadline(self->fleet, now);
-        int64_t tick =
-            self->alert_tick_mono ? self->alert_tick_mono + ZB_MONITOR_ALERT_TICK_MS : now;
+        int64_t tick = s_alert_tick_at(self, now);
         if (tick < wake)
             wake = tick;
     }
@@ -391,31 +396,18 @@ void zb_monitor_destroy(zb_monitor_t **self_p)
 //  --------------------------------------------------------------------------
 //  The loop
 
-//  A message that changes memory alone: a thin beat of a known, alive host
-//  from the agent run and at the beat interval held (zb_fleet_handle then
-//  writes nothing: no host, service, outage or instance row). Anything
-//  else may write, and is handled only inside a transaction begun before
-//  it changes anything in memory: a locked database then loses nothing.
-static bool s_quiet(zb_monitor_t *self, const zb_msg_t *msg)
-{
-    if (msg->type != ZB_MSG_BEAT || !msg->thin)
-        return false;
-    zb_fleet_host_t *host = zb_fleet_host(self->fleet, msg->host);
-    return host && host->state == ZB_FLEET_ALIVE && host->interval_ms == msg->interval_ms &&
-           strcmp(host->instance, msg->instance) == 0;
-}
-
 int zb_monitor_take(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall)
 {
     assert(self && msg);
-    bool quiet = s_quiet(self, msg);
+    //  A message that writes nothing is let in without a transaction.
+    bool quiet = zb_fleet_quiet(self->fleet, msg);
     if (!quiet && zb_monitor_begin(self) != 0)
         return -1;
     uint64_t writes = zb_store_writes(self->store);
     zb_monitor_handle(self, msg, now_mono, now_wall);
-    //  s_quiet must follow zb_fleet_handle: a message it lets in without a
-    //  transaction writes nothing (checked wherever asserts are on, the
-    //  suite's builds among them).
+    //  A message let in without a transaction wrote nothing (checked
+    //  wherever asserts are on, the suite's builds among them; the fleet's
+    //  self-test checks the same at the sink).
     assert(!quiet || zb_store_writes(self->store) == writes);
     (void)writes;
     return 0;
@@ -502,8 +494,7 @@ static int s_on_pass(zloop_t *loop, int timer_id, void *arg)
     //  The sweep writes only when a host is due or the policy's tick is: a
     //  pass that finds nothing due (a host heard since) begins nothing.
     int64_t now = zb_time_mono_ms();
-    bool due = zb_fleet_deadline(self->fleet, now) <= now || self->alert_tick_mono == 0 ||
-               now - self->alert_tick_mono >= ZB_MONITOR_ALERT_TICK_MS;
+    bool due = zb_fleet_deadline(self->fleet, now) <= now || s_alert_tick_at(self, now) <= now;
     if (due && zb_monitor_begin(self) != 0)
         return 0;
     zb_monitor_sweep(self, now, zb_time_wall_ms());
