@@ -10,7 +10,8 @@
       only (GET /api/v1/hosts?host=NAME,...), never for every host;
     - outages: newest first; one outage recorded by two monitors (same
       host, service and kind, starts within --dedup-window, by default
-      S_SAME_OUTAGE_MS) shows once, the ended record preferred;
+      S_SAME_OUTAGE_MS) shows once, the ended record preferred; each
+      monitor asked page by page up to --limit rows;
     - report: one row per host and service, the first monitor's that has it;
     - alerts: newest first, an alert ID seen twice shown once;
     - silence list: every monitor's; silence add and hosts forget go to each.
@@ -25,6 +26,7 @@
 #include "zb_text.h"
 #include "zb_time.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,8 @@
 #define S_MONITORS_MAX 16
 #define S_SAME_OUTAGE_MS 5000 // default --dedup-window: two records of one outage start this close
 #define S_EXIT_PARTIAL 3
+#define S_OUTAGES_PAGE 10000      // outages a request: the API's most (ZB_HTTP_LIMIT_MAX)
+#define S_OUTAGES_DEEPEST 1000000 // the API's deepest page start (ZB_HTTP_OFFSET_MAX)
 //  GET /api/v1/hosts?host=NAME,...: names in one question, at most (the
 //  monitor takes 1000) and bytes of the list (its request line and headers
 //  fit in 16 KiB).
@@ -495,6 +499,73 @@ done:
     return rc;
 }
 
+//  Asks every monitor for its outages page by page (the API gives at most
+//  S_OUTAGES_PAGE a request) until it has given want rows or a page comes
+//  back short; each monitor's rows become its answer. A monitor that fails
+//  a page is failed, its earlier pages dropped too. False when none answered.
+static bool s_ask_pages(s_remote_t *self, const char *path, int64_t want)
+{
+    json_t *rows[S_MONITORS_MAX] = {NULL};
+    bool more[S_MONITORS_MAX];
+    for (size_t m = 0; m < self->count; m++) {
+        json_decref(self->monitors[m].answer);
+        self->monitors[m].answer = NULL;
+        more[m] = !self->monitors[m].failed;
+    }
+    bool ok = true;
+    int64_t offset = 0;
+    for (; ok && offset < want && offset <= S_OUTAGES_DEEPEST; offset += S_OUTAGES_PAGE) {
+        int64_t page = want - offset < S_OUTAGES_PAGE ? want - offset : S_OUTAGES_PAGE;
+        char paged[1100], number[32];
+        snprintf(paged, sizeof(paged), "%s", path);
+        snprintf(number, sizeof(number), "%lld", (long long)page);
+        zb_cli_fetch_param(paged, sizeof(paged), "limit", number);
+        snprintf(number, sizeof(number), "%lld", (long long)offset);
+        zb_cli_fetch_param(paged, sizeof(paged), "offset", number);
+        zb_cli_request_t requests[S_MONITORS_MAX];
+        size_t n = 0;
+        for (size_t m = 0; ok && m < self->count; m++) {
+            if (!more[m] || self->monitors[m].failed)
+                continue;
+            ok = s_request(self, &requests[n], m, "GET", paged, NULL) == 0;
+            n += ok ? 1 : 0;
+        }
+        if (!ok || n == 0) {
+            s_requests_free(requests, n);
+            break;
+        }
+        s_round(self, requests, n);
+        for (size_t i = 0; i < n; i++) {
+            size_t m = requests[i].group;
+            json_t *answer = requests[i].answer;
+            more[m] = json_is_array(answer) && (int64_t)json_array_size(answer) == page;
+            if (!json_is_array(answer))
+                continue;
+            if (!rows[m])
+                rows[m] = json_array();
+            if (!rows[m] || json_array_extend(rows[m], answer) != 0) {
+                fprintf(stderr, ZB_CLI_NAME ": out of memory\n");
+                ok = false;
+            }
+        }
+        s_requests_free(requests, n);
+    }
+    bool any = false;
+    for (size_t m = 0; m < self->count; m++) {
+        if (ok && more[m] && offset > S_OUTAGES_DEEPEST && offset < want)
+            fprintf(stderr,
+                    ZB_CLI_NAME ": warning: %s: only its newest %lld outages are shown "
+                                "(narrow with --since, --until or --host)\n",
+                    self->monitors[m].url, (long long)offset);
+        if (ok && !self->monitors[m].failed && rows[m]) {
+            self->monitors[m].answer = rows[m];
+            any = true;
+        } else
+            json_decref(rows[m]);
+    }
+    return ok && any;
+}
+
 static int s_outages(s_remote_t *self)
 {
     const zb_cli_args_t *args = self->args;
@@ -510,12 +581,9 @@ static int s_outages(s_remote_t *self)
         s_param_time(path, sizeof(path), "until", q->until_ms, true);
     if (q->open_only)
         zb_cli_fetch_param(path, sizeof(path), "open", "true");
-    char limit[32];
-    //  The API pages (at most 10000); --limit beyond: the first 10000.
-    snprintf(limit, sizeof(limit), "%lld",
-             (long long)(q->limit && q->limit < 10000 ? q->limit : 10000));
-    zb_cli_fetch_param(path, sizeof(path), "limit", limit);
-    if (!s_ask_all(self, "GET", path, NULL))
+    //  Newest first everywhere: the merged list's first --limit rows are
+    //  among each monitor's first --limit.
+    if (!s_ask_pages(self, path, q->limit ? q->limit : INT64_MAX))
         return 1;
     json_t *rows = s_merge_outages(self, q->limit);
     int rc = zb_cli_outages_print(rows, args);

@@ -213,6 +213,38 @@ class CliRemoteTest(HttpCase):
         keys = [(r["host"], r["service"]) for r in json.loads(out)["rows"]]
         self.assertEqual(len(keys), len(set(keys)), out)
 
+    def test_outages_past_one_page(self):
+        """The API gives at most 10,000 outages a request: the CLI asks page
+        after page, so a remote answer is the local one, --limit or not."""
+        a, b = self.secure_monitor("a"), self.secure_monitor("b")
+        t = now_ms() - 3600000
+        for m, host, count in ((a, "web-1", 10050), (b, "db-1", 3)):
+            conn = sqlite3.connect(m["db"], timeout=30)
+            conn.executemany("INSERT INTO outages (kind, host, service, started_at_ms, "
+                             "ended_at_ms, reason, end_reason) VALUES "
+                             "('service', ?, 'redis', ?, ?, 'refused', 'up')",
+                             [(host, t - i * 10000, t - i * 10000 + 2000) for i in range(count)])
+            conn.commit()
+            conn.close()
+        rc, out, err = self.local(a, "outages", "--json")
+        self.assertEqual(rc, 0, err)
+        local = json.loads(out)
+        self.assertEqual(len(local), 10050)
+        rc, out, err = self.remote([a["url"]], "outages", "--json")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out), local)
+        rc, out, err = self.remote([a["url"]], "outages", "--json", "--limit", 10020)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out), local[:10020])
+        # Two monitors: every row of both, newest first.
+        rc, out, err = self.remote([a["url"], b["url"]], "outages", "--json")
+        self.assertEqual(rc, 0, err)
+        rows = json.loads(out)
+        self.assertEqual(len(rows), 10053)
+        self.assertEqual(sum(r["host"] == "db-1" for r in rows), 3)
+        starts = [r["started_at"] for r in rows]
+        self.assertEqual(starts, sorted(starts, reverse=True))
+
     def test_monitors_asked_at_once(self):
         """The first URL's monitor (b, behind a gate) answers only once a,
         the second, has been asked (a's debug log says so). Asked one after
