@@ -471,6 +471,12 @@ static int s_status(s_remote_t *self)
         mon->answer = requests[i].answer;
         requests[i].answer = NULL;
         complete = complete && !requests[i].more;
+        //  The API's largest page is a million rows (ZB_HTTP_STATUS_LIMIT_MAX).
+        if (mon->answer && requests[i].more)
+            fprintf(stderr,
+                    ZB_CLI_NAME ": warning: %s: only its first %zu rows are shown "
+                                "(narrow with --host, --service or --state)\n",
+                    mon->url, json_array_size(mon->answer));
     }
     if (s_lookup_owners(self, complete, &owners) != 0)
         goto done;
@@ -500,8 +506,8 @@ done:
 }
 
 //  Asks every monitor for its outages page by page (the API gives at most
-//  S_OUTAGES_PAGE a request) until it has given want rows or a page comes
-//  back short; each monitor's rows become its answer. A monitor that fails
+//  S_OUTAGES_PAGE a request) until it has given want rows or says it has
+//  no more (no next link); each monitor's rows become its answer. A monitor that fails
 //  a page is failed, its earlier pages dropped too. False when none answered.
 static bool s_ask_pages(s_remote_t *self, const char *path, int64_t want)
 {
@@ -538,7 +544,7 @@ static bool s_ask_pages(s_remote_t *self, const char *path, int64_t want)
         for (size_t i = 0; i < n; i++) {
             size_t m = requests[i].group;
             json_t *answer = requests[i].answer;
-            more[m] = json_is_array(answer) && (int64_t)json_array_size(answer) == page;
+            more[m] = json_is_array(answer) && requests[i].more;
             if (!json_is_array(answer))
                 continue;
             if (!rows[m])
