@@ -341,11 +341,17 @@ void zb_fleet_event(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t *msg
 
 bool zb_fleet_quiet(zb_fleet_t *self, const zb_msg_t *msg)
 {
-    if (msg->type != ZB_MSG_BEAT || !msg->thin)
+    if (msg->type != ZB_MSG_BEAT)
         return false;
     zb_fleet_host_t *host = zb_fleet_host(self, msg->host);
-    return host && host->state == ZB_FLEET_ALIVE && host->interval_ms == msg->interval_ms &&
-           strcmp(host->instance, msg->instance) == 0;
+    if (!host || host->state != ZB_FLEET_ALIVE || host->interval_ms != msg->interval_ms ||
+        strcmp(host->instance, msg->instance) != 0)
+        return false;
+    //  A thin beat never writes. A full one whose digest is the held one
+    //  repeats the table the services already follow: digest_known is
+    //  cleared by whatever moves them away from it (an event, a silence, a
+    //  stop, a replay, a new agent run).
+    return msg->thin || (msg->has_digest && host->digest_known && host->digest == msg->digest);
 }
 
 void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall)

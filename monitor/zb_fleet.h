@@ -239,9 +239,10 @@ int zb_fleet_heard(zb_fleet_t *self, const char *host, const char *instance, uin
 int64_t zb_fleet_threshold(zb_fleet_t *self, const zb_fleet_host_t *host);
 //  One decoded message from an agent (beat or event), heard at the clocks.
 void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall);
-//  True when zb_fleet_handle would change memory alone for msg: a thin
-//  beat of a known, alive host from the agent run and at the beat interval
-//  held (no host, service, outage or instance row written). Anything else
+//  True when zb_fleet_handle would change memory alone for msg: a beat of a
+//  known, alive host from the agent run and at the beat interval held, thin
+//  or full with the digest of the table its services follow (no host,
+//  service, outage or instance row written). Anything else
 //  may write, so its owner handles it inside a transaction begun before it
 //  changes anything in memory: a locked database then loses nothing.
 bool zb_fleet_quiet(zb_fleet_t *self, const zb_msg_t *msg);

@@ -556,11 +556,17 @@ static void s_test_thin(void)
     s_live(fleet, s_full("web", S_A, 11, 8000, "redis=up@6500", 0xd3), 8000);
     s_expect(&sink, "");
     assert(host->digest_known && host->digest == 0xd3);
+    //  The same table again, full (every N beats): writes nothing, and
+    //  zb_fleet_quiet says so (so the monitor begins no transaction).
+    zb_msg_t *again = s_full("web", S_A, 12, 8500, "redis=up@6500", 0xd3);
+    assert(zb_fleet_quiet(fleet, again));
+    s_live(fleet, again, 8500);
+    s_expect(&sink, "");
 
     //  Silent: services unknown. Back on a thin beat whose digest is the
     //  held one: alive again, the services stay unknown (the thin beat does
     //  not say what they are), until the next full beat.
-    zb_fleet_sweep(fleet, 8000 + 3001, T0 + 8000 + 3001);
+    zb_fleet_sweep(fleet, 8500 + 3001, T0 + 8500 + 3001);
     assert(host->state == ZB_FLEET_SILENT && redis->state == ZB_STATE_UNKNOWN);
     sink.log[0] = '\0';
     s_live(fleet, s_thin("web", S_A, 20, 12000, 0xd3), 12000);
@@ -569,7 +575,11 @@ static void s_test_thin(void)
     assert(host->state == ZB_FLEET_ALIVE && redis->state == ZB_STATE_UNKNOWN);
     zb_fleet_counts(fleet, &counts);
     assert(counts.thin_unsynced == 4);
-    s_live(fleet, s_full("web", S_A, 21, 13000, "redis=up@6500", 0xd3), 13000);
+    //  That full beat's digest is the held one, but the services no longer
+    //  follow it: not quiet.
+    again = s_full("web", S_A, 21, 13000, "redis=up@6500", 0xd3);
+    assert(!zb_fleet_quiet(fleet, again));
+    s_live(fleet, again, 13000);
     assert(redis->state == ZB_STATE_UP);
 
     //  A new agent run whose first full beat was lost: its thin beats
