@@ -1,7 +1,8 @@
-/*  zb_store: the connection (open, migrate, version), its transactions and
-    the redo log of writes kept after a failed commit. See zb_store.h; the
-    tables' reads and writes are in zb_store_fleet.c, zb_store_outage.c,
-    zb_store_alert.c and zb_store_silence.c.
+/*  zb_store: the connection (open, migrate, version) and its
+    transactions. See zb_store.h; the redo log of writes kept after a failed
+    commit is in zb_store_redo.c, the tables' reads and writes in
+    zb_store_fleet.c, zb_store_outage.c, zb_store_alert.c and
+    zb_store_silence.c.
 
     Every fixed statement is prepared once when the store opens and reset
     after each use; values are always bound, never formatted into SQL.
@@ -270,70 +271,6 @@ const char *zb_store_text_or_null(sqlite3_stmt *stmt, int column)
     return (const char *)sqlite3_column_text(stmt, column);
 }
 
-void zb_store_bind_text(sqlite3_stmt *stmt, int index, const char *text)
-{
-    if (text)
-        sqlite3_bind_text(stmt, index, text, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(stmt, index);
-}
-
-//  Keeps a write of the open transaction, as SQL with its values.
-static void s_redo_add(zb_store_t *self, sqlite3_stmt *stmt)
-{
-    char *sql = sqlite3_expanded_sql(stmt);
-    if (sql && self->redo_count == self->redo_alloc) {
-        size_t alloc = self->redo_alloc ? self->redo_alloc * 2 : 64;
-        char **redo = realloc(self->redo, alloc * sizeof(*redo));
-        if (redo) {
-            self->redo = redo;
-            self->redo_alloc = alloc;
-        }
-    }
-    if (!sql || self->redo_count == self->redo_alloc) {
-        //  Cannot be redone: this transaction must commit as a whole or
-        //  its writes are lost; say so rather than pretend.
-        zb_log_error("%s: out of memory recording a write for retry", self->path);
-        sqlite3_free(sql);
-        return;
-    }
-    self->redo[self->redo_count++] = sql;
-}
-
-static void s_redo_clear(zb_store_t *self)
-{
-    for (size_t i = 0; i < self->redo_count; i++)
-        sqlite3_free(self->redo[i]);
-    self->redo_count = 0;
-}
-
-int zb_store_step(zb_store_t *self, int which)
-{
-    sqlite3_stmt *stmt = self->stmt[which];
-    //  SQLite may roll a transaction back by itself after SQLITE_FULL or an
-    //  I/O error; a write now would commit on its own, out of order. Keep
-    //  it for the retry instead.
-    if (self->in_txn && which > S_ROLLBACK && sqlite3_get_autocommit(self->db)) {
-        self->redo_broken = true;
-        s_redo_add(self, stmt);
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
-        zb_store_set_error(self, "%s: transaction rolled back after an error", self->path);
-        return -1;
-    }
-    int rc = sqlite3_step(stmt);
-    int result = rc == SQLITE_DONE ? 0 : zb_store_fail(self, zb_store_sql[which]);
-    //  Writes inside a transaction (S_BEGIN, S_COMMIT, S_ROLLBACK come
-    //  before them) are kept until their commit succeeds.
-    if (result == 0 && self->in_txn && which > S_ROLLBACK) {
-        self->wrote = true;
-        s_redo_add(self, stmt);
-    }
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    return result;
-}
-
 //  Opens the batch transaction of a pass (zb_store_begin).
 static int s_txn_open(zb_store_t *self)
 {
@@ -348,31 +285,15 @@ static int s_txn_open(zb_store_t *self)
     return 0;
 }
 
-//  Before the first write of a transaction: what a failed commit lost goes
-//  first, every time, as later writes build on it (an outage opened then,
-//  closed now, keeps its row id). Not for a pass that writes nothing.
-static void s_replay(zb_store_t *self)
-{
-    if (!self->redo_pending || self->replayed)
-        return;
-    self->replayed = true;
-    for (size_t i = 0; i < self->redo_count; i++) {
-        char *errmsg = NULL;
-        if (sqlite3_exec(self->db, self->redo[i], NULL, NULL, &errmsg) != SQLITE_OK) {
-            zb_store_set_error(self, "%s: retry: %s", self->path, errmsg ? errmsg : "failed");
-            sqlite3_free(errmsg);
-            self->redo_broken = true;
-            break;
-        }
-    }
-}
-
 int zb_store_write_begin(zb_store_t *self)
 {
     self->writes++;
     if (s_txn_open(self) != 0)
         return -1;
-    s_replay(self);
+    //  What a failed commit lost goes first, every time, as later writes
+    //  build on it (an outage opened then, closed now, keeps its row id).
+    //  Not for a pass that writes nothing.
+    zb_store_redo_replay(self);
     return 0;
 }
 
@@ -392,6 +313,7 @@ static int s_prepare_all(zb_store_t *self)
                                &self->stmt[i], NULL) != SQLITE_OK)
             return zb_store_fail(self, "prepare");
     }
+    zb_store_redo_init(self);
     return 0;
 }
 
@@ -667,8 +589,7 @@ void zb_store_destroy(zb_store_t **self_p)
             zb_log_error("%s: %zu changes could not be written and are lost", self->path,
                          self->redo_count);
     }
-    s_redo_clear(self);
-    free(self->redo);
+    zb_store_redo_free(self);
     s_finalize_all(self);
     //  The last connection to close checkpoints and removes the WAL file.
     if (self->db && sqlite3_close(self->db) != SQLITE_OK)
@@ -765,7 +686,7 @@ int zb_store_commit(zb_store_t *self)
                            took, self->redo_count);
         }
         self->redo_pending = false;
-        s_redo_clear(self);
+        zb_store_redo_clear(self);
         return 0;
     }
     if (!self->redo_pending) {

@@ -18,7 +18,8 @@
     another application's SQLite file for ours, nor adds a schema to it.
 
     Implemented in store/: zb_store.c (the connection, migrations,
-    transactions, the redo log), zb_store_fleet.c (hosts, services,
+    transactions), zb_store_redo.c (the redo log of writes kept until their
+    commit succeeds, and the binds that fill it), zb_store_fleet.c (hosts, services,
     instances, the monitor's row), zb_store_outage.c (outages, replay,
     pruning, the outage query), zb_store_alert.c (outbox and deliveries),
     zb_store_silence.c.

@@ -21,29 +21,28 @@ int zb_store_alert_add_due(zb_store_t *self, const zb_store_alert_t *alert,
     assert(self && alert && alert->id && alert->trigger && alert->host && alert->payload);
     if (zb_store_write_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_ALERT_INSERT];
-    zb_store_bind_text(stmt, 1, alert->id);
-    sqlite3_bind_int64(stmt, 2, alert->created_at_ms);
-    zb_store_bind_text(stmt, 3, alert->trigger);
-    zb_store_bind_text(stmt, 4, alert->host);
-    zb_store_bind_text(stmt, 5, alert->service);
+    zb_store_bind_text(self, S_ALERT_INSERT, 1, alert->id);
+    zb_store_bind_int64(self, S_ALERT_INSERT, 2, alert->created_at_ms);
+    zb_store_bind_text(self, S_ALERT_INSERT, 3, alert->trigger);
+    zb_store_bind_text(self, S_ALERT_INSERT, 4, alert->host);
+    zb_store_bind_text(self, S_ALERT_INSERT, 5, alert->service);
     if (alert->outage_id > 0)
-        sqlite3_bind_int64(stmt, 6, alert->outage_id);
+        zb_store_bind_int64(self, S_ALERT_INSERT, 6, alert->outage_id);
     else
-        sqlite3_bind_null(stmt, 6);
-    zb_store_bind_text(stmt, 7, alert->payload);
+        zb_store_bind_null(self, S_ALERT_INSERT, 6);
+    zb_store_bind_text(self, S_ALERT_INSERT, 7, alert->payload);
     if (zb_store_step(self, S_ALERT_INSERT) != 0)
         return -1;
     //  The same id again (a replayed transition): delivered once already.
     if (sqlite3_changes(self->db) == 0)
         return 0;
     for (size_t i = 0; i < channel_count; i++) {
-        stmt = self->stmt[S_DELIVERY_INSERT];
-        zb_store_bind_text(stmt, 1, alert->id);
-        zb_store_bind_text(stmt, 2, channels[i]);
-        zb_store_bind_text(stmt, 3, held ? "held" : "pending");
-        sqlite3_bind_int64(stmt, 4, alert->created_at_ms);
-        sqlite3_bind_int64(stmt, 5, alert->created_at_ms + (delays_ms ? delays_ms[i] : 0));
+        zb_store_bind_text(self, S_DELIVERY_INSERT, 1, alert->id);
+        zb_store_bind_text(self, S_DELIVERY_INSERT, 2, channels[i]);
+        zb_store_bind_text(self, S_DELIVERY_INSERT, 3, held ? "held" : "pending");
+        zb_store_bind_int64(self, S_DELIVERY_INSERT, 4, alert->created_at_ms);
+        zb_store_bind_int64(self, S_DELIVERY_INSERT, 5,
+                            alert->created_at_ms + (delays_ms ? delays_ms[i] : 0));
         if (zb_store_step(self, S_DELIVERY_INSERT) != 0)
             return -1;
     }
@@ -55,9 +54,8 @@ int zb_store_alert_release(zb_store_t *self, const char *id, int64_t now_ms)
     assert(self && id);
     if (zb_store_write_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_ALERT_RELEASE];
-    zb_store_bind_text(stmt, 1, id);
-    sqlite3_bind_int64(stmt, 2, now_ms);
+    zb_store_bind_text(self, S_ALERT_RELEASE, 1, id);
+    zb_store_bind_int64(self, S_ALERT_RELEASE, 2, now_ms);
     if (zb_store_step(self, S_ALERT_RELEASE) != 0)
         return -1;
     return sqlite3_changes(self->db);
@@ -69,11 +67,10 @@ int zb_store_delivery_withhold(zb_store_t *self, const char *alert_id, const cha
     assert(self && alert_id && channel && why && *why);
     if (zb_store_write_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_DELIVERY_WITHHOLD];
-    zb_store_bind_text(stmt, 1, alert_id);
-    zb_store_bind_text(stmt, 2, channel);
-    zb_store_bind_text(stmt, 3, why);
-    sqlite3_bind_int64(stmt, 4, now_ms);
+    zb_store_bind_text(self, S_DELIVERY_WITHHOLD, 1, alert_id);
+    zb_store_bind_text(self, S_DELIVERY_WITHHOLD, 2, channel);
+    zb_store_bind_text(self, S_DELIVERY_WITHHOLD, 3, why);
+    zb_store_bind_int64(self, S_DELIVERY_WITHHOLD, 4, now_ms);
     if (zb_store_step(self, S_DELIVERY_WITHHOLD) != 0)
         return -1;
     return sqlite3_changes(self->db);
@@ -112,7 +109,7 @@ int zb_store_alert_get(zb_store_t *self, const char *id, zb_store_delivery_fn *f
 {
     assert(self && id && fn);
     sqlite3_stmt *stmt = self->stmt[S_ALERT_GET];
-    zb_store_bind_text(stmt, 1, id);
+    zb_store_bind_text(self, S_ALERT_GET, 1, id);
     return zb_store_walk(self, stmt, "alert", s_delivery_row, (void *)fn, arg);
 }
 
@@ -120,7 +117,7 @@ int zb_store_firing(zb_store_t *self, const char *channel, zb_store_delivery_fn 
 {
     assert(self && channel && fn);
     sqlite3_stmt *stmt = self->stmt[S_FIRING];
-    zb_store_bind_text(stmt, 1, channel);
+    zb_store_bind_text(self, S_FIRING, 1, channel);
     return zb_store_walk(self, stmt, "firing alerts", s_delivery_row, (void *)fn, arg);
 }
 
@@ -129,7 +126,7 @@ int zb_store_delivery_next(zb_store_t *self, const char *channel, zb_store_deliv
 {
     assert(self && channel && fn);
     sqlite3_stmt *stmt = self->stmt[S_DELIVERY_NEXT];
-    zb_store_bind_text(stmt, 1, channel);
+    zb_store_bind_text(self, S_DELIVERY_NEXT, 1, channel);
     return zb_store_walk(self, stmt, "next delivery", s_delivery_row, (void *)fn, arg);
 }
 
@@ -139,17 +136,16 @@ int zb_store_delivery_update(zb_store_t *self, const char *alert_id, const char 
     assert(self && alert_id && channel && update && update->status);
     if (zb_store_write_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_DELIVERY_UPDATE];
-    zb_store_bind_text(stmt, 1, alert_id);
-    zb_store_bind_text(stmt, 2, channel);
-    zb_store_bind_text(stmt, 3, update->status);
-    sqlite3_bind_int(stmt, 4, update->attempts);
-    sqlite3_bind_int64(stmt, 5, update->next_attempt_at_ms);
-    zb_store_bind_text(stmt, 6, update->last_error ? update->last_error : "");
+    zb_store_bind_text(self, S_DELIVERY_UPDATE, 1, alert_id);
+    zb_store_bind_text(self, S_DELIVERY_UPDATE, 2, channel);
+    zb_store_bind_text(self, S_DELIVERY_UPDATE, 3, update->status);
+    zb_store_bind_int64(self, S_DELIVERY_UPDATE, 4, update->attempts);
+    zb_store_bind_int64(self, S_DELIVERY_UPDATE, 5, update->next_attempt_at_ms);
+    zb_store_bind_text(self, S_DELIVERY_UPDATE, 6, update->last_error ? update->last_error : "");
     if (update->result >= 0)
-        sqlite3_bind_int64(stmt, 7, update->result);
+        zb_store_bind_int64(self, S_DELIVERY_UPDATE, 7, update->result);
     if (update->sent_at_ms >= 0)
-        sqlite3_bind_int64(stmt, 8, update->sent_at_ms);
+        zb_store_bind_int64(self, S_DELIVERY_UPDATE, 8, update->sent_at_ms);
     if (zb_store_step(self, S_DELIVERY_UPDATE) != 0) {
         zb_store_commit(self);
         return -1;
@@ -162,8 +158,8 @@ int zb_store_deliveries(zb_store_t *self, int64_t since_ms, int64_t limit, zb_st
 {
     assert(self && fn);
     sqlite3_stmt *stmt = self->stmt[S_DELIVERIES];
-    sqlite3_bind_int64(stmt, 1, since_ms);
-    sqlite3_bind_int64(stmt, 2, limit > 0 ? limit : -1);
+    zb_store_bind_int64(self, S_DELIVERIES, 1, since_ms);
+    zb_store_bind_int64(self, S_DELIVERIES, 2, limit > 0 ? limit : -1);
     return zb_store_walk(self, stmt, "alerts", s_delivery_row, (void *)fn, arg);
 }
 
@@ -172,13 +168,12 @@ int zb_store_episode_add(zb_store_t *self, const zb_store_episode_t *episode)
     assert(self && episode && episode->alert_id && episode->kind && episode->host);
     if (zb_store_write_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_EPISODE_ADD];
-    zb_store_bind_text(stmt, 1, episode->alert_id);
-    zb_store_bind_text(stmt, 2, episode->kind);
-    zb_store_bind_text(stmt, 3, episode->host);
-    zb_store_bind_text(stmt, 4, episode->service);
-    sqlite3_bind_int64(stmt, 5, episode->key_ms);
-    sqlite3_bind_int64(stmt, 6, episode->fired_at_ms);
+    zb_store_bind_text(self, S_EPISODE_ADD, 1, episode->alert_id);
+    zb_store_bind_text(self, S_EPISODE_ADD, 2, episode->kind);
+    zb_store_bind_text(self, S_EPISODE_ADD, 3, episode->host);
+    zb_store_bind_text(self, S_EPISODE_ADD, 4, episode->service);
+    zb_store_bind_int64(self, S_EPISODE_ADD, 5, episode->key_ms);
+    zb_store_bind_int64(self, S_EPISODE_ADD, 6, episode->fired_at_ms);
     if (zb_store_step(self, S_EPISODE_ADD) != 0)
         return -1;
     return sqlite3_changes(self->db);
@@ -189,9 +184,8 @@ int zb_store_episode_resolve(zb_store_t *self, const char *alert_id, int64_t now
     assert(self && alert_id);
     if (zb_store_write_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_EPISODE_RESOLVE];
-    zb_store_bind_text(stmt, 1, alert_id);
-    sqlite3_bind_int64(stmt, 2, now_ms);
+    zb_store_bind_text(self, S_EPISODE_RESOLVE, 1, alert_id);
+    zb_store_bind_int64(self, S_EPISODE_RESOLVE, 2, now_ms);
     if (zb_store_step(self, S_EPISODE_RESOLVE) != 0)
         return -1;
     return sqlite3_changes(self->db);

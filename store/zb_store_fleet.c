@@ -13,13 +13,12 @@ int zb_store_host_put(zb_store_t *self, const zb_store_host_t *host)
     assert(self && host && host->name && host->state);
     if (zb_store_write_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_HOST_PUT];
-    zb_store_bind_text(stmt, 1, host->name);
-    zb_store_bind_text(stmt, 2, host->state);
-    sqlite3_bind_int64(stmt, 3, host->since_ms);
-    zb_store_bind_text(stmt, 4, host->instance ? host->instance : "");
-    sqlite3_bind_int64(stmt, 5, host->interval_ms);
-    sqlite3_bind_int64(stmt, 6, host->last_seen_ms);
+    zb_store_bind_text(self, S_HOST_PUT, 1, host->name);
+    zb_store_bind_text(self, S_HOST_PUT, 2, host->state);
+    zb_store_bind_int64(self, S_HOST_PUT, 3, host->since_ms);
+    zb_store_bind_text(self, S_HOST_PUT, 4, host->instance ? host->instance : "");
+    zb_store_bind_int64(self, S_HOST_PUT, 5, host->interval_ms);
+    zb_store_bind_int64(self, S_HOST_PUT, 6, host->last_seen_ms);
     return zb_store_step(self, S_HOST_PUT);
 }
 
@@ -28,17 +27,16 @@ int zb_store_monitor_put(zb_store_t *self, const zb_store_monitor_t *monitor)
     assert(self && monitor);
     if (zb_store_write_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_MONITOR_PUT];
-    sqlite3_bind_int64(stmt, 1, monitor->pid);
-    zb_store_bind_text(stmt, 2, monitor->hostname ? monitor->hostname : "");
-    zb_store_bind_text(stmt, 3, monitor->version ? monitor->version : "");
-    sqlite3_bind_int64(stmt, 4, monitor->started_at_ms);
-    sqlite3_bind_int64(stmt, 5, monitor->heartbeat_at_ms);
-    sqlite3_bind_int64(stmt, 6, monitor->heartbeat_ms);
+    zb_store_bind_int64(self, S_MONITOR_PUT, 1, monitor->pid);
+    zb_store_bind_text(self, S_MONITOR_PUT, 2, monitor->hostname ? monitor->hostname : "");
+    zb_store_bind_text(self, S_MONITOR_PUT, 3, monitor->version ? monitor->version : "");
+    zb_store_bind_int64(self, S_MONITOR_PUT, 4, monitor->started_at_ms);
+    zb_store_bind_int64(self, S_MONITOR_PUT, 5, monitor->heartbeat_at_ms);
+    zb_store_bind_int64(self, S_MONITOR_PUT, 6, monitor->heartbeat_ms);
     if (monitor->stopped_at_ms >= 0)
-        sqlite3_bind_int64(stmt, 7, monitor->stopped_at_ms);
+        zb_store_bind_int64(self, S_MONITOR_PUT, 7, monitor->stopped_at_ms);
     else
-        sqlite3_bind_null(stmt, 7);
+        zb_store_bind_null(self, S_MONITOR_PUT, 7);
     return zb_store_step(self, S_MONITOR_PUT);
 }
 
@@ -49,14 +47,13 @@ int zb_store_host_heard(zb_store_t *self, const char *name, int64_t last_seen_ms
     assert(self && name && (replay_pending < 0 || replay_instance));
     if (zb_store_write_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_HOST_HEARD];
-    zb_store_bind_text(stmt, 1, name);
-    sqlite3_bind_int64(stmt, 2, last_seen_ms);
+    zb_store_bind_text(self, S_HOST_HEARD, 1, name);
+    zb_store_bind_int64(self, S_HOST_HEARD, 2, last_seen_ms);
     //  Bound NULL, coalesce() keeps the report the row has.
     if (replay_pending >= 0) {
-        sqlite3_bind_int64(stmt, 3, replay_pending);
-        sqlite3_bind_int64(stmt, 4, replay_reported_ms);
-        zb_store_bind_text(stmt, 5, replay_instance);
+        zb_store_bind_int64(self, S_HOST_HEARD, 3, replay_pending);
+        zb_store_bind_int64(self, S_HOST_HEARD, 4, replay_reported_ms);
+        zb_store_bind_text(self, S_HOST_HEARD, 5, replay_instance);
     }
     return zb_store_step(self, S_HOST_HEARD);
 }
@@ -66,11 +63,10 @@ int zb_store_host_detector(zb_store_t *self, const char *name, int64_t threshold
     assert(self && name);
     if (zb_store_write_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_HOST_DETECTOR];
-    zb_store_bind_text(stmt, 1, name);
-    sqlite3_bind_int64(stmt, 2, threshold_ms);
+    zb_store_bind_text(self, S_HOST_DETECTOR, 1, name);
+    zb_store_bind_int64(self, S_HOST_DETECTOR, 2, threshold_ms);
     if (loss >= 0)
-        sqlite3_bind_double(stmt, 3, loss);
+        zb_store_bind_double(self, S_HOST_DETECTOR, 3, loss);
     return zb_store_step(self, S_HOST_DETECTOR);
 }
 int zb_store_service_put(zb_store_t *self, const zb_store_service_t *service)
@@ -78,18 +74,17 @@ int zb_store_service_put(zb_store_t *self, const zb_store_service_t *service)
     assert(self && service && service->host && service->name && service->state);
     if (zb_store_write_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_SERVICE_PUT];
-    zb_store_bind_text(stmt, 1, service->host);
-    zb_store_bind_text(stmt, 2, service->name);
-    zb_store_bind_text(stmt, 3, service->kind ? service->kind : "");
-    zb_store_bind_text(stmt, 4, service->state);
-    sqlite3_bind_int64(stmt, 5, service->since_ms);
-    zb_store_bind_text(stmt, 6, service->reason ? service->reason : "");
-    zb_store_bind_text(stmt, 7, service->error ? service->error : "");
+    zb_store_bind_text(self, S_SERVICE_PUT, 1, service->host);
+    zb_store_bind_text(self, S_SERVICE_PUT, 2, service->name);
+    zb_store_bind_text(self, S_SERVICE_PUT, 3, service->kind ? service->kind : "");
+    zb_store_bind_text(self, S_SERVICE_PUT, 4, service->state);
+    zb_store_bind_int64(self, S_SERVICE_PUT, 5, service->since_ms);
+    zb_store_bind_text(self, S_SERVICE_PUT, 6, service->reason ? service->reason : "");
+    zb_store_bind_text(self, S_SERVICE_PUT, 7, service->error ? service->error : "");
     if (service->tls_expires_ms)
-        sqlite3_bind_int64(stmt, 8, service->tls_expires_ms);
+        zb_store_bind_int64(self, S_SERVICE_PUT, 8, service->tls_expires_ms);
     else
-        sqlite3_bind_null(stmt, 8);
+        zb_store_bind_null(self, S_SERVICE_PUT, 8);
     return zb_store_step(self, S_SERVICE_PUT);
 }
 
@@ -99,11 +94,10 @@ int zb_store_services_quiet(zb_store_t *self, const char *host, const char *stat
     assert(self && host && state && reason);
     if (zb_store_write_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_SERVICES_QUIET];
-    zb_store_bind_text(stmt, 1, host);
-    zb_store_bind_text(stmt, 2, state);
-    sqlite3_bind_int64(stmt, 3, since_ms);
-    zb_store_bind_text(stmt, 4, reason);
+    zb_store_bind_text(self, S_SERVICES_QUIET, 1, host);
+    zb_store_bind_text(self, S_SERVICES_QUIET, 2, state);
+    zb_store_bind_int64(self, S_SERVICES_QUIET, 3, since_ms);
+    zb_store_bind_text(self, S_SERVICES_QUIET, 4, reason);
     return zb_store_step(self, S_SERVICES_QUIET);
 }
 
@@ -112,9 +106,8 @@ int zb_store_service_delete(zb_store_t *self, const char *host, const char *name
     assert(self && host && name);
     if (zb_store_write_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_SERVICE_DELETE];
-    zb_store_bind_text(stmt, 1, host);
-    zb_store_bind_text(stmt, 2, name);
+    zb_store_bind_text(self, S_SERVICE_DELETE, 1, host);
+    zb_store_bind_text(self, S_SERVICE_DELETE, 2, name);
     return zb_store_step(self, S_SERVICE_DELETE);
 }
 
@@ -124,12 +117,12 @@ int zb_store_instance_put(zb_store_t *self, const char *host, const char *instan
     assert(self && host && instance);
     if (zb_store_write_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_INSTANCE_PUT];
-    zb_store_bind_text(stmt, 1, host);
-    zb_store_bind_text(stmt, 2, instance);
-    sqlite3_bind_int64(stmt, 3, first_seen_ms);
+    zb_store_bind_text(self, S_INSTANCE_PUT, 1, host);
+    zb_store_bind_text(self, S_INSTANCE_PUT, 2, instance);
+    zb_store_bind_int64(self, S_INSTANCE_PUT, 3, first_seen_ms);
     //  Sequence numbers fit comfortably: 2^63 messages is never reached.
-    sqlite3_bind_int64(stmt, 4, last_seq > INT64_MAX ? INT64_MAX : (int64_t)last_seq);
+    zb_store_bind_int64(self, S_INSTANCE_PUT, 4,
+                        last_seq > INT64_MAX ? INT64_MAX : (int64_t)last_seq);
     return zb_store_step(self, S_INSTANCE_PUT);
 }
 int zb_store_instance_seq(zb_store_t *self, const char *host, const char *instance, uint64_t *seq)
@@ -138,8 +131,8 @@ int zb_store_instance_seq(zb_store_t *self, const char *host, const char *instan
     sqlite3_stmt *stmt = self->stmt[S_INSTANCE_SEQ];
     if (!stmt)
         return -1;
-    zb_store_bind_text(stmt, 1, host);
-    zb_store_bind_text(stmt, 2, instance);
+    zb_store_bind_text(self, S_INSTANCE_SEQ, 1, host);
+    zb_store_bind_text(self, S_INSTANCE_SEQ, 2, instance);
     int rc = sqlite3_step(stmt);
     *seq = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(stmt, 0) : 0;
     sqlite3_reset(stmt);
@@ -204,7 +197,7 @@ int zb_store_host_get(zb_store_t *self, const char *name, zb_store_host_fn *fn, 
 {
     assert(self && name && fn);
     sqlite3_stmt *stmt = self->stmt[S_HOST_GET];
-    zb_store_bind_text(stmt, 1, name);
+    zb_store_bind_text(self, S_HOST_GET, 1, name);
     return zb_store_walk(self, stmt, "host", s_host_row, (void *)fn, arg);
 }
 

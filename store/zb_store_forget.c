@@ -6,9 +6,9 @@
 static int s_by_host(zb_store_t *self, int which, const char *host, int64_t now_ms)
 {
     sqlite3_stmt *stmt = self->stmt[which];
-    zb_store_bind_text(stmt, 1, host);
+    zb_store_bind_text(self, which, 1, host);
     if (sqlite3_bind_parameter_count(stmt) >= 2)
-        sqlite3_bind_int64(stmt, 2, now_ms);
+        zb_store_bind_int64(self, which, 2, now_ms);
     if (zb_store_step(self, which) != 0)
         return -1;
     return sqlite3_changes(self->db);

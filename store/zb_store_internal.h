@@ -121,16 +121,22 @@ struct _zb_store_t {
     int version;                 // PRAGMA user_version
     sqlite3_stmt *stmt[S_COUNT]; // prepared statements, NULL when not prepared
     char error[512];             // last error message
-    //  Redo: every write of the open transaction, as SQL with its values,
+    //  Redo (zb_store_redo.c): every write of the open transaction, kept
+    //  as its fixed statement and a copy of its bound values in one arena,
     //  so that a failed commit (disk full, I/O error) loses nothing: the
     //  next transaction applies them again first, in order (same row ids).
-    char **redo;
-    size_t redo_count;
-    size_t redo_alloc;
-    bool redo_pending;   // a commit failed: redo holds what it lost
-    bool redo_broken;    // this transaction cannot be committed as it is
-    int64_t retry_mono;  // next retry when no new write comes
-    int64_t failed_mono; // when the first commit of the current streak failed
+    unsigned char *redo;      // the arena: records, one per write
+    size_t redo_used;         // bytes of the writes kept (stepped)
+    size_t redo_alloc;        // bytes allocated
+    size_t redo_count;        // writes kept
+    size_t redo_open;         // bytes of the write being bound, after redo_used
+    int redo_which;           // its statement, -1 when none is being bound
+    bool redo_lost;           // out of memory binding it: it cannot be kept
+    bool redo_write[S_COUNT]; // the statement is a write the log keeps
+    bool redo_pending;        // a commit failed: redo holds what it lost
+    bool redo_broken;         // this transaction cannot be committed as it is
+    int64_t retry_mono;       // next retry when no new write comes
+    int64_t failed_mono;      // when the first commit of the current streak failed
 };
 
 //  The SQL of each fixed statement (zb_store.c).
@@ -148,11 +154,29 @@ int zb_store_write_begin(zb_store_t *self);
 //  the redo log, and resets it. Returns 0 or -1.
 int zb_store_step(zb_store_t *self, int which);
 
-//  Column text ("" for NULL), or NULL for NULL; text bound (NULL as NULL),
-//  borrowed until the statement is reset.
+//  Binds a value to parameter index of the fixed statement which. Every
+//  bind of a fixed statement goes through these: SQLite cannot give bound
+//  values back, so a write's values are copied for the redo log as they
+//  are bound (reads' are not). Text is borrowed until the statement is
+//  reset (SQLITE_STATIC); NULL text binds NULL.
+void zb_store_bind_int64(zb_store_t *self, int which, int index, int64_t value);
+void zb_store_bind_double(zb_store_t *self, int which, int index, double value);
+void zb_store_bind_text(zb_store_t *self, int which, int index, const char *text);
+void zb_store_bind_null(zb_store_t *self, int which, int index);
+
+//  The redo log (zb_store_redo.c): which statements it keeps (at prepare),
+//  what the open transaction keeps once its writes are stepped, applied
+//  again before the next write after a failed commit (zb_store_write_begin),
+//  emptied after a successful one, released when the store is destroyed.
+void zb_store_redo_init(zb_store_t *self);
+void zb_store_redo_replay(zb_store_t *self);
+void zb_store_redo_clear(zb_store_t *self);
+void zb_store_redo_free(zb_store_t *self);
+
+//  Column text ("" for NULL), or NULL for NULL, borrowed until the
+//  statement is reset.
 const char *zb_store_text(sqlite3_stmt *stmt, int column);
 const char *zb_store_text_or_null(sqlite3_stmt *stmt, int column);
-void zb_store_bind_text(sqlite3_stmt *stmt, int index, const char *text);
 
 //  Walks the rows of a prepared statement, handing each to row_fn with the
 //  caller's callback fn and arg; a non-zero return stops the walk and is

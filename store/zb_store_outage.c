@@ -14,16 +14,15 @@ int zb_store_outage_open(zb_store_t *self, const zb_store_outage_t *outage, int6
     assert(self && outage && outage->kind && outage->host && id_p);
     if (zb_store_write_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_OUTAGE_INSERT];
-    zb_store_bind_text(stmt, 1, outage->kind);
-    zb_store_bind_text(stmt, 2, outage->host);
-    zb_store_bind_text(stmt, 3, outage->service);
-    sqlite3_bind_int64(stmt, 4, outage->started_at_ms);
-    zb_store_bind_text(stmt, 5, outage->reason ? outage->reason : "");
-    zb_store_bind_text(stmt, 6, outage->error ? outage->error : "");
-    zb_store_bind_text(stmt, 7, outage->instance ? outage->instance : "");
-    sqlite3_bind_int(stmt, 8, outage->silenced ? 1 : 0);
-    sqlite3_bind_int(stmt, 9, outage->notified ? 1 : 0);
+    zb_store_bind_text(self, S_OUTAGE_INSERT, 1, outage->kind);
+    zb_store_bind_text(self, S_OUTAGE_INSERT, 2, outage->host);
+    zb_store_bind_text(self, S_OUTAGE_INSERT, 3, outage->service);
+    zb_store_bind_int64(self, S_OUTAGE_INSERT, 4, outage->started_at_ms);
+    zb_store_bind_text(self, S_OUTAGE_INSERT, 5, outage->reason ? outage->reason : "");
+    zb_store_bind_text(self, S_OUTAGE_INSERT, 6, outage->error ? outage->error : "");
+    zb_store_bind_text(self, S_OUTAGE_INSERT, 7, outage->instance ? outage->instance : "");
+    zb_store_bind_int64(self, S_OUTAGE_INSERT, 8, outage->silenced ? 1 : 0);
+    zb_store_bind_int64(self, S_OUTAGE_INSERT, 9, outage->notified ? 1 : 0);
     if (zb_store_step(self, S_OUTAGE_INSERT) != 0)
         return -1;
     if (sqlite3_changes(self->db) == 1) {
@@ -32,10 +31,10 @@ int zb_store_outage_open(zb_store_t *self, const zb_store_outage_t *outage, int6
             *started_p = outage->started_at_ms;
         return 1;
     }
-    stmt = self->stmt[S_OUTAGE_FIND_OPEN];
-    zb_store_bind_text(stmt, 1, outage->host);
-    zb_store_bind_text(stmt, 2, outage->kind);
-    zb_store_bind_text(stmt, 3, outage->service ? outage->service : "");
+    sqlite3_stmt *stmt = self->stmt[S_OUTAGE_FIND_OPEN];
+    zb_store_bind_text(self, S_OUTAGE_FIND_OPEN, 1, outage->host);
+    zb_store_bind_text(self, S_OUTAGE_FIND_OPEN, 2, outage->kind);
+    zb_store_bind_text(self, S_OUTAGE_FIND_OPEN, 3, outage->service ? outage->service : "");
     int rc = sqlite3_step(stmt);
     int result = 0;
     if (rc == SQLITE_ROW) {
@@ -60,11 +59,10 @@ int zb_store_replay_key(zb_store_t *self, const char *host, const char *instance
     assert(self && host && instance);
     if (zb_store_write_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_REPLAY_INSERT];
-    zb_store_bind_text(stmt, 1, host);
-    zb_store_bind_text(stmt, 2, instance);
-    sqlite3_bind_int64(stmt, 3, (int64_t)seq);
-    sqlite3_bind_int64(stmt, 4, now_ms);
+    zb_store_bind_text(self, S_REPLAY_INSERT, 1, host);
+    zb_store_bind_text(self, S_REPLAY_INSERT, 2, instance);
+    zb_store_bind_int64(self, S_REPLAY_INSERT, 3, (int64_t)seq);
+    zb_store_bind_int64(self, S_REPLAY_INSERT, 4, now_ms);
     if (zb_store_step(self, S_REPLAY_INSERT) != 0)
         return -1;
     return sqlite3_changes(self->db) == 1 ? 1 : 0;
@@ -75,9 +73,9 @@ int zb_store_replay_covered(zb_store_t *self, const char *host, const char *serv
     if (zb_store_write_begin(self) != 0)
         return -1;
     sqlite3_stmt *stmt = self->stmt[S_HISTORY_FIND];
-    zb_store_bind_text(stmt, 1, host);
-    zb_store_bind_text(stmt, 2, service);
-    sqlite3_bind_int64(stmt, 3, at_ms);
+    zb_store_bind_text(self, S_HISTORY_FIND, 1, host);
+    zb_store_bind_text(self, S_HISTORY_FIND, 2, service);
+    zb_store_bind_int64(self, S_HISTORY_FIND, 3, at_ms);
     int rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
@@ -93,10 +91,10 @@ static int s_replay_down_end(zb_store_t *self, const zb_store_outage_t *outage, 
                              int64_t *end_p, char *reason, size_t size)
 {
     sqlite3_stmt *stmt = self->stmt[S_REPLAY_END_FIND];
-    zb_store_bind_text(stmt, 1, outage->host);
-    zb_store_bind_text(stmt, 2, outage->service);
-    sqlite3_bind_int64(stmt, 3, outage->started_at_ms);
-    sqlite3_bind_int64(stmt, 4, bound_ms);
+    zb_store_bind_text(self, S_REPLAY_END_FIND, 1, outage->host);
+    zb_store_bind_text(self, S_REPLAY_END_FIND, 2, outage->service);
+    zb_store_bind_int64(self, S_REPLAY_END_FIND, 3, outage->started_at_ms);
+    zb_store_bind_int64(self, S_REPLAY_END_FIND, 4, bound_ms);
     int rc = sqlite3_step(stmt);
     *end_p = bound_ms;
     reason[0] = '\0';
@@ -109,10 +107,9 @@ static int s_replay_down_end(zb_store_t *self, const zb_store_outage_t *outage, 
     sqlite3_clear_bindings(stmt);
     if (rc != SQLITE_ROW)
         return rc == SQLITE_DONE ? 0 : zb_store_fail(self, "find replayed end");
-    stmt = self->stmt[S_REPLAY_END_TAKE];
-    zb_store_bind_text(stmt, 1, outage->host);
-    zb_store_bind_text(stmt, 2, outage->service);
-    sqlite3_bind_int64(stmt, 3, *end_p);
+    zb_store_bind_text(self, S_REPLAY_END_TAKE, 1, outage->host);
+    zb_store_bind_text(self, S_REPLAY_END_TAKE, 2, outage->service);
+    zb_store_bind_int64(self, S_REPLAY_END_TAKE, 3, *end_p);
     return zb_store_step(self, S_REPLAY_END_TAKE);
 }
 
@@ -127,16 +124,15 @@ int zb_store_replay_down(zb_store_t *self, const zb_store_outage_t *outage, int6
     char end_reason[64];
     if (s_replay_down_end(self, outage, bound_ms, &end, end_reason, sizeof(end_reason)) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_HISTORY_INSERT];
-    zb_store_bind_text(stmt, 1, outage->host);
-    zb_store_bind_text(stmt, 2, outage->service);
-    sqlite3_bind_int64(stmt, 3, outage->started_at_ms);
-    sqlite3_bind_int64(stmt, 4, end);
-    zb_store_bind_text(stmt, 5, outage->reason ? outage->reason : "");
-    zb_store_bind_text(stmt, 6, outage->error ? outage->error : "");
-    zb_store_bind_text(stmt, 7, outage->instance ? outage->instance : "");
+    zb_store_bind_text(self, S_HISTORY_INSERT, 1, outage->host);
+    zb_store_bind_text(self, S_HISTORY_INSERT, 2, outage->service);
+    zb_store_bind_int64(self, S_HISTORY_INSERT, 3, outage->started_at_ms);
+    zb_store_bind_int64(self, S_HISTORY_INSERT, 4, end);
+    zb_store_bind_text(self, S_HISTORY_INSERT, 5, outage->reason ? outage->reason : "");
+    zb_store_bind_text(self, S_HISTORY_INSERT, 6, outage->error ? outage->error : "");
+    zb_store_bind_text(self, S_HISTORY_INSERT, 7, outage->instance ? outage->instance : "");
     if (end_reason[0])
-        zb_store_bind_text(stmt, 8, end_reason);
+        zb_store_bind_text(self, S_HISTORY_INSERT, 8, end_reason);
     if (zb_store_step(self, S_HISTORY_INSERT) != 0)
         return -1;
     return 1;
@@ -148,21 +144,19 @@ int zb_store_replay_end(zb_store_t *self, const char *host, const char *service,
     assert(self && host && service && end_reason);
     if (zb_store_write_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_HISTORY_END];
-    zb_store_bind_text(stmt, 1, host);
-    zb_store_bind_text(stmt, 2, service);
-    sqlite3_bind_int64(stmt, 3, at_ms);
-    zb_store_bind_text(stmt, 4, end_reason);
+    zb_store_bind_text(self, S_HISTORY_END, 1, host);
+    zb_store_bind_text(self, S_HISTORY_END, 2, service);
+    zb_store_bind_int64(self, S_HISTORY_END, 3, at_ms);
+    zb_store_bind_text(self, S_HISTORY_END, 4, end_reason);
     if (zb_store_step(self, S_HISTORY_END) != 0)
         return -1;
     if (sqlite3_changes(self->db) > 0)
         return 1;
     //  Nothing to end: its down may still come (replayed out of order).
-    stmt = self->stmt[S_REPLAY_END_KEEP];
-    zb_store_bind_text(stmt, 1, host);
-    zb_store_bind_text(stmt, 2, service);
-    sqlite3_bind_int64(stmt, 3, at_ms);
-    zb_store_bind_text(stmt, 4, end_reason);
+    zb_store_bind_text(self, S_REPLAY_END_KEEP, 1, host);
+    zb_store_bind_text(self, S_REPLAY_END_KEEP, 2, service);
+    zb_store_bind_int64(self, S_REPLAY_END_KEEP, 3, at_ms);
+    zb_store_bind_text(self, S_REPLAY_END_KEEP, 4, end_reason);
     return zb_store_step(self, S_REPLAY_END_KEEP) != 0 ? -1 : 0;
 }
 
@@ -174,9 +168,9 @@ int zb_store_replay_split(zb_store_t *self, const zb_store_outage_t *outage, int
         return -1;
     int64_t at = outage->started_at_ms;
     sqlite3_stmt *stmt = self->stmt[S_HISTORY_SPAN];
-    zb_store_bind_text(stmt, 1, outage->host);
-    zb_store_bind_text(stmt, 2, outage->service);
-    sqlite3_bind_int64(stmt, 3, at);
+    zb_store_bind_text(self, S_HISTORY_SPAN, 1, outage->host);
+    zb_store_bind_text(self, S_HISTORY_SPAN, 2, outage->service);
+    zb_store_bind_int64(self, S_HISTORY_SPAN, 3, at);
     int rc = sqlite3_step(stmt);
     int64_t id = 0, started = at, ended = -1;
     char end_reason[64] = "";
@@ -196,22 +190,20 @@ int zb_store_replay_split(zb_store_t *self, const zb_store_outage_t *outage, int
     //  before): nothing merged.
     if (rc == SQLITE_DONE || started >= at)
         return 0;
-    stmt = self->stmt[S_HISTORY_CUT];
-    sqlite3_bind_int64(stmt, 1, id);
-    sqlite3_bind_int64(stmt, 2, at);
+    zb_store_bind_int64(self, S_HISTORY_CUT, 1, id);
+    zb_store_bind_int64(self, S_HISTORY_CUT, 2, at);
     if (zb_store_step(self, S_HISTORY_CUT) != 0)
         return -1;
-    stmt = self->stmt[S_HISTORY_SPLIT];
-    zb_store_bind_text(stmt, 1, outage->host);
-    zb_store_bind_text(stmt, 2, outage->service);
-    sqlite3_bind_int64(stmt, 3, at);
+    zb_store_bind_text(self, S_HISTORY_SPLIT, 1, outage->host);
+    zb_store_bind_text(self, S_HISTORY_SPLIT, 2, outage->service);
+    zb_store_bind_int64(self, S_HISTORY_SPLIT, 3, at);
     if (ended >= 0)
-        sqlite3_bind_int64(stmt, 4, ended);
-    zb_store_bind_text(stmt, 5, outage->reason ? outage->reason : "");
-    zb_store_bind_text(stmt, 6, outage->error ? outage->error : "");
+        zb_store_bind_int64(self, S_HISTORY_SPLIT, 4, ended);
+    zb_store_bind_text(self, S_HISTORY_SPLIT, 5, outage->reason ? outage->reason : "");
+    zb_store_bind_text(self, S_HISTORY_SPLIT, 6, outage->error ? outage->error : "");
     if (end_reason[0])
-        zb_store_bind_text(stmt, 7, end_reason);
-    zb_store_bind_text(stmt, 8, outage->instance ? outage->instance : "");
+        zb_store_bind_text(self, S_HISTORY_SPLIT, 7, end_reason);
+    zb_store_bind_text(self, S_HISTORY_SPLIT, 8, outage->instance ? outage->instance : "");
     if (zb_store_step(self, S_HISTORY_SPLIT) != 0)
         return -1;
     *cut_id_p = id;
@@ -224,10 +216,9 @@ int zb_store_outage_close(zb_store_t *self, int64_t id, int64_t ended_at_ms, con
     assert(self && end_reason);
     if (zb_store_write_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_OUTAGE_CLOSE];
-    sqlite3_bind_int64(stmt, 1, id);
-    sqlite3_bind_int64(stmt, 2, ended_at_ms);
-    zb_store_bind_text(stmt, 3, end_reason);
+    zb_store_bind_int64(self, S_OUTAGE_CLOSE, 1, id);
+    zb_store_bind_int64(self, S_OUTAGE_CLOSE, 2, ended_at_ms);
+    zb_store_bind_text(self, S_OUTAGE_CLOSE, 3, end_reason);
     if (zb_store_step(self, S_OUTAGE_CLOSE) != 0)
         return -1;
     return sqlite3_changes(self->db) > 0 ? 1 : 0;
@@ -238,32 +229,26 @@ int zb_store_prune(zb_store_t *self, int64_t before_ms, int batch)
     assert(self && batch > 0);
     if (zb_store_write_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_PRUNE_OUTAGES];
-    sqlite3_bind_int64(stmt, 1, before_ms);
-    sqlite3_bind_int(stmt, 2, batch);
+    zb_store_bind_int64(self, S_PRUNE_OUTAGES, 1, before_ms);
+    zb_store_bind_int64(self, S_PRUNE_OUTAGES, 2, batch);
     if (zb_store_step(self, S_PRUNE_OUTAGES) != 0)
         return -1;
     int deleted = sqlite3_changes(self->db);
-    stmt = self->stmt[S_PRUNE_INSTANCES];
-    sqlite3_bind_int64(stmt, 1, before_ms);
+    zb_store_bind_int64(self, S_PRUNE_INSTANCES, 1, before_ms);
     if (zb_store_step(self, S_PRUNE_INSTANCES) != 0)
         return -1;
-    stmt = self->stmt[S_PRUNE_REPLAYED];
-    sqlite3_bind_int64(stmt, 1, before_ms);
+    zb_store_bind_int64(self, S_PRUNE_REPLAYED, 1, before_ms);
     if (zb_store_step(self, S_PRUNE_REPLAYED) != 0)
         return -1;
-    stmt = self->stmt[S_PRUNE_REPLAY_ENDS];
-    sqlite3_bind_int64(stmt, 1, before_ms);
+    zb_store_bind_int64(self, S_PRUNE_REPLAY_ENDS, 1, before_ms);
     if (zb_store_step(self, S_PRUNE_REPLAY_ENDS) != 0)
         return -1;
-    stmt = self->stmt[S_PRUNE_EPISODES];
-    sqlite3_bind_int64(stmt, 1, before_ms);
+    zb_store_bind_int64(self, S_PRUNE_EPISODES, 1, before_ms);
     if (zb_store_step(self, S_PRUNE_EPISODES) != 0)
         return -1;
     for (int which = S_PRUNE_DELIVERIES; which <= S_PRUNE_ALERTS; which++) {
-        stmt = self->stmt[which];
-        sqlite3_bind_int64(stmt, 1, before_ms);
-        sqlite3_bind_int(stmt, 2, batch);
+        zb_store_bind_int64(self, which, 1, before_ms);
+        zb_store_bind_int64(self, which, 2, batch);
         if (zb_store_step(self, which) != 0)
             return -1;
     }
@@ -343,8 +328,14 @@ static int s_outages_prepare(zb_store_t *self, const zb_store_query_t *query, bo
     sqlite3_stmt *stmt = NULL;
     if (sqlite3_prepare_v2(self->db, sql, -1, &stmt, NULL) != SQLITE_OK)
         return zb_store_fail(self, "outages");
-    zb_store_bind_text(stmt, sqlite3_bind_parameter_index(stmt, ":host"), query->host);
-    zb_store_bind_text(stmt, sqlite3_bind_parameter_index(stmt, ":service"), query->service);
+    //  Not a fixed statement, nor a write: bound directly. A filter not
+    //  asked for has no parameter, and index 0 binds nothing.
+    if (query->host)
+        sqlite3_bind_text(stmt, sqlite3_bind_parameter_index(stmt, ":host"), query->host, -1,
+                          SQLITE_STATIC);
+    if (query->service)
+        sqlite3_bind_text(stmt, sqlite3_bind_parameter_index(stmt, ":service"), query->service, -1,
+                          SQLITE_STATIC);
     sqlite3_bind_int64(stmt, sqlite3_bind_parameter_index(stmt, ":until"), query->until_ms);
     sqlite3_bind_int64(stmt, sqlite3_bind_parameter_index(stmt, ":since"), query->since_ms);
     sqlite3_bind_int64(stmt, sqlite3_bind_parameter_index(stmt, ":limit"), query->limit);
@@ -386,9 +377,8 @@ int zb_store_outage_flag(zb_store_t *self, int64_t id, bool notified, bool silen
     assert(self);
     if (zb_store_write_begin(self) != 0)
         return -1;
-    sqlite3_stmt *stmt = self->stmt[S_OUTAGE_FLAG];
-    sqlite3_bind_int64(stmt, 1, id);
-    sqlite3_bind_int(stmt, 2, notified ? 1 : 0);
-    sqlite3_bind_int(stmt, 3, silenced ? 1 : 0);
+    zb_store_bind_int64(self, S_OUTAGE_FLAG, 1, id);
+    zb_store_bind_int64(self, S_OUTAGE_FLAG, 2, notified ? 1 : 0);
+    zb_store_bind_int64(self, S_OUTAGE_FLAG, 3, silenced ? 1 : 0);
     return zb_store_step(self, S_OUTAGE_FLAG);
 }

@@ -170,6 +170,152 @@ static void s_test_services_quiet(const char *dir)
     s_remove_db(path);
 }
 
+//  A commit hook that refuses every commit: SQLite rolls the transaction
+//  back and COMMIT fails, as it would on a full disk.
+static int s_refuse_commit(void *arg)
+{
+    (*(int *)arg)++;
+    return 1;
+}
+
+//  The redo log: the writes of a transaction whose commit failed (several
+//  statements; text with quotes, NULL, empty text, integers, a double, a
+//  text larger than the arena's first size) are applied again before the
+//  next transaction's own writes, in order: the same rows with the same
+//  ids, once, however many commits fail in a row.
+static void s_test_redo(const char *dir)
+{
+    char path[256];
+    zb_store_t *store = s_open_in(dir, "redo.db", path, sizeof(path));
+    //  A row before, so that the ids below do not start at 1.
+    zb_store_outage_t old = {.kind = "host", .host = "old", .started_at_ms = 100};
+    int64_t old_id = 0, id1 = 0, id2 = 0, id3 = 0, again = 0, silence_id = 0;
+    assert(zb_store_outage_open(store, &old, &old_id, NULL) == 1);
+    assert(zb_store_commit(store) == 0);
+
+    zb_store_host_t host = {.name = "web-'1'",
+                            .state = "alive",
+                            .since_ms = 1000,
+                            .instance = "00000000000000a1",
+                            .interval_ms = 5000,
+                            .last_seen_ms = 1500};
+    assert(zb_store_host_put(store, &host) == 0);
+    assert(zb_store_host_detector(store, "web-'1'", 7000, 1.0 / 3.0) == 0);
+    //  Bound NULL (coalesce keeps the row's), fewer values than parameters.
+    assert(zb_store_host_heard(store, "web-'1'", 1600, -1, 0, NULL) == 0);
+    zb_store_service_t service = {"web-'1'", "http", "http", "down", 1200, "it's down", NULL, 0};
+    assert(zb_store_service_put(store, &service) == 0);
+    zb_store_outage_t down = {.kind = "service",
+                              .host = "web-'1'",
+                              .service = "http",
+                              .started_at_ms = 1200,
+                              .reason = "it's down",
+                              .error = "timeout \xc3\xbc"};
+    assert(zb_store_outage_open(store, &down, &id1, NULL) == 1 && id1 == old_id + 1);
+    //  Already open: found by a read between the writes, nothing kept of it.
+    assert(zb_store_outage_open(store, &down, &again, NULL) == 0 && again == id1);
+    zb_store_outage_t gone = {.kind = "host", .host = "web-2", .started_at_ms = 1300};
+    assert(zb_store_outage_open(store, &gone, &id2, NULL) == 1 && id2 == id1 + 1);
+    assert(zb_store_outage_close(store, id2, 1400, "up") == 1);
+    zb_store_silence_t silence = {.host = "web-*", .starts_at_ms = 1000, .ends_at_ms = 9000};
+    assert(zb_store_silence_add(store, &silence, &silence_id) == 0);
+    size_t big = 300000; // larger than the arena's first 64 KiB
+    char *payload = malloc(big + 1);
+    assert(payload);
+    for (size_t i = 0; i < big; i++)
+        payload[i] = (char)('a' + i % 26);
+    payload[big] = '\0';
+    zb_store_alert_t alert = {.id = "a-1",
+                              .created_at_ms = 1250,
+                              .trigger = "down",
+                              .host = "web-'1'",
+                              .service = "http",
+                              .outage_id = id1,
+                              .payload = payload};
+    const char *channels[] = {"log", "hook"};
+    assert(zb_store_alert_add(store, &alert, channels, 2, false) == 1);
+    //  host, detector, heard, service, three outage inserts (the one
+    //  ignored is a write too), close, silence, alert, two deliveries.
+    const size_t writes = 12;
+    assert(store->redo_count == writes);
+
+    //  The commit fails: nothing written, everything kept.
+    int refused = 0;
+    sqlite3_commit_hook(store->db, s_refuse_commit, &refused);
+    assert(zb_store_commit(store) == -1 && refused == 1);
+    assert(zb_store_pending(store) && zb_store_kept(store) == writes);
+    assert(s_one(path, "SELECT count(*) FROM hosts") == 0);
+    assert(s_one(path, "SELECT count(*) FROM outages") == 1);
+    //  Fails again with a new write: the kept ones went first and stay
+    //  kept, the new one after them.
+    zb_store_outage_t third = {.kind = "host", .host = "web-3", .started_at_ms = 1500};
+    assert(zb_store_outage_open(store, &third, &id3, NULL) == 1 && id3 == id2 + 1);
+    assert(zb_store_commit(store) == -1 && refused == 2);
+    assert(zb_store_kept(store) == writes + 1);
+    assert(s_one(path, "SELECT count(*) FROM outages") == 1);
+    sqlite3_commit_hook(store->db, NULL, NULL);
+
+    //  The next transaction: its own write sees the replayed rows (the
+    //  outage opened two transactions ago keeps its id), then commits all.
+    assert(zb_store_outage_close(store, id1, 2000, "up") == 1);
+    assert(zb_store_commit(store) == 0);
+    assert(!zb_store_pending(store) && zb_store_kept(store) == 0 && store->redo_used == 0);
+    //  Each row once, exactly as written (the loss to the last bit).
+    assert(s_one(path, "SELECT count(*) FROM hosts WHERE name = 'web-''1''' AND state = 'alive' "
+                       "AND since_ms = 1000 AND instance = '00000000000000a1' AND "
+                       "interval_ms = 5000 AND last_seen_ms = 1600 AND replay_pending IS NULL "
+                       "AND silence_threshold_ms = 7000 AND datagram_loss = 1.0 / 3.0") == 1);
+    assert(s_one(path, "SELECT count(*) FROM services WHERE host = 'web-''1''' AND name = 'http' "
+                       "AND kind = 'http' AND state = 'down' AND since_ms = 1200 AND "
+                       "reason = 'it''s down' AND error = '' AND tls_expires_ms IS NULL") == 1);
+    assert(s_one(path, "SELECT count(*) FROM outages") == 4);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM outages WHERE id = %lld AND kind = 'service' AND "
+             "host = 'web-''1''' AND service = 'http' AND started_at_ms = 1200 AND "
+             "reason = 'it''s down' AND error = 'timeout \xc3\xbc' AND ended_at_ms = 2000 AND "
+             "end_reason = 'up'",
+             (long long)id1);
+    assert(s_one(path, sql) == 1);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM outages WHERE id = %lld AND host = 'web-2' AND "
+             "service IS NULL AND ended_at_ms = 1400 AND end_reason = 'up'",
+             (long long)id2);
+    assert(s_one(path, sql) == 1);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM outages WHERE id = %lld AND host = 'web-3' AND "
+             "ended_at_ms IS NULL",
+             (long long)id3);
+    assert(s_one(path, sql) == 1);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM silences WHERE id = %lld AND host = 'web-*' AND "
+             "service IS NULL AND starts_at_ms = 1000 AND ends_at_ms = 9000 AND reason = ''",
+             (long long)silence_id);
+    assert(s_one(path, "SELECT count(*) FROM silences") == 1 && s_one(path, sql) == 1);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM alerts WHERE id = 'a-1' AND outage_id = %lld AND "
+             "service = 'http' AND length(payload) = %zu AND substr(payload, 1, 3) = 'abc' AND "
+             "substr(payload, -3) = '%s'",
+             (long long)id1, big, payload + big - 3);
+    assert(s_one(path, "SELECT count(*) FROM alerts") == 1 && s_one(path, sql) == 1);
+    assert(s_one(path, "SELECT count(*) FROM deliveries WHERE alert_id = 'a-1' AND "
+                       "status = 'pending' AND queued_at_ms = 1250") == 2);
+
+    //  Kept writes alone (no new write comes) are retried after a while.
+    assert(zb_store_host_heard(store, "web-'1'", 1700, 3, 1650, "00000000000000a1") == 0);
+    sqlite3_commit_hook(store->db, s_refuse_commit, &refused);
+    assert(zb_store_commit(store) == -1 && zb_store_kept(store) == 1);
+    sqlite3_commit_hook(store->db, NULL, NULL);
+    store->retry_mono = 0; // the retry is due
+    assert(zb_store_commit(store) == 0 && zb_store_kept(store) == 0);
+    assert(s_one(path, "SELECT count(*) FROM hosts WHERE last_seen_ms = 1700 AND "
+                       "replay_pending = 3 AND replay_reported_ms = 1650 AND "
+                       "replay_instance = '00000000000000a1'") == 1);
+    free(payload);
+    zb_store_destroy(&store);
+    s_remove_db(path);
+}
+
 static void s_test_grace(const char *dir)
 {
     char path[256];
@@ -577,6 +723,7 @@ void zb_store_test(bool verbose)
     s_test_grace(dir);
     s_test_episodes(dir);
     s_test_services_quiet(dir);
+    s_test_redo(dir);
     s_remove_db(path);
     assert(rmdir(dir) == 0 || (printf("rmdir %s: %s\n", dir, strerror(errno)), 0));
 }
