@@ -58,6 +58,7 @@ typedef struct {
     zb_cli_format_t format;
     bool explain;
     zb_store_query_t query;
+    int64_t now_ms; // the wall clock once, at parse: relative times and report's window
 } zb_cli_args_t;
 
 //  zb_cli_args.c: the command line into args; 0, or the exit code (2 for
@@ -114,7 +115,8 @@ int zb_cli_hosts_print(const json_t *rows, const zb_cli_args_t *args);
 int zb_cli_alerts_print(const json_t *rows, const zb_cli_args_t *args);
 int zb_cli_silence_print(const json_t *rows, const zb_cli_args_t *args);
 //  report's window, for both: --since to --until, by default the 30 days
-//  before --until (or now). Returns 0, or 2 (said) when it is empty.
+//  before --until (or now: args->now_ms, which relative times count back
+//  from). Returns 0, or 2 (said) when it is empty.
 int zb_cli_report_window(const zb_cli_args_t *args, int64_t now, int64_t *since, int64_t *until);
 //  The report (zb_report_build's, or the API's) as args->format says.
 //  Returns the exit code: 1, said, when the output could not be written.

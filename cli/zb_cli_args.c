@@ -33,9 +33,11 @@ static const char *s_value(int argc, char *argv[], int *i, const char *name, boo
     return argv[++*i];
 }
 
-static int s_when(const char *flag, const char *text, int64_t *ms)
+//  A relative time counts back from the command's one now, which report's
+//  window ends at too: --since 1h is then exactly an hour.
+static int s_when(const char *flag, const char *text, int64_t now, int64_t *ms)
 {
-    if (zb_time_parse_when(text, zb_time_wall_ms(), ms) != 0)
+    if (zb_time_parse_when(text, now, ms) != 0)
         return zb_cli_bad("%s: \"%.80s\" is not a time (e.g. 2h, 30d, 2026-11-01T00:00:00Z)", flag,
                           text);
     return 0;
@@ -90,6 +92,7 @@ int zb_cli_parse(int argc, char *argv[], zb_cli_args_t *args)
     memset(args, 0, sizeof(*args));
     zb_store_query_init(&args->query);
     args->dedup_ms = -1;
+    args->now_ms = zb_time_wall_ms();
     bool json = false, csv = false;
     const char *extra = NULL;
     for (int i = 1; i < argc; i++) {
@@ -123,10 +126,10 @@ int zb_cli_parse(int argc, char *argv[], zb_cli_args_t *args)
         else if ((value = s_value(argc, argv, &i, "--reason", &missing)))
             args->reason = value;
         else if ((value = s_value(argc, argv, &i, "--since", &missing))) {
-            if (s_when("--since", value, &args->query.since_ms) != 0)
+            if (s_when("--since", value, args->now_ms, &args->query.since_ms) != 0)
                 return 2;
         } else if ((value = s_value(argc, argv, &i, "--until", &missing))) {
-            if (s_when("--until", value, &args->query.until_ms) != 0)
+            if (s_when("--until", value, args->now_ms, &args->query.until_ms) != 0)
                 return 2;
         } else if ((value = s_value(argc, argv, &i, "--limit", &missing))) {
             char *end;

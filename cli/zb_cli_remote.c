@@ -601,7 +601,7 @@ static int s_report(s_remote_t *self)
 {
     const zb_cli_args_t *args = self->args;
     int64_t since, until;
-    int rc = zb_cli_report_window(args, zb_time_wall_ms(), &since, &until);
+    int rc = zb_cli_report_window(args, args->now_ms, &since, &until);
     if (rc != 0)
         return rc;
     char path[1024] = "/api/v1/report";

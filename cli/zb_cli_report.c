@@ -3,7 +3,6 @@
 #include "zb_query.h"
 #include "zb_report.h"
 #include "zb_text.h"
-#include "zb_time.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -37,7 +36,7 @@ int zb_cli_report_print(const json_t *report, const zb_cli_args_t *args)
 //  report: availability per service and host (zb_report; docs/cli.md).
 int zb_cli_report(zb_store_t *store, const zb_cli_args_t *args)
 {
-    int64_t now = zb_time_wall_ms(), since, until;
+    int64_t now = args->now_ms, since, until;
     int rc = zb_cli_report_window(args, now, &since, &until);
     if (rc != 0)
         return rc;

@@ -257,7 +257,9 @@ class MonitorFakeAgentTest(MonitorCase):
         agent.set("redis", "up")
         agent.beat()
         t_down = now_ms()
-        agent.event("redis", "down")
+        # The event carries t_down itself: a default at_ms would be a
+        # second now, a millisecond later at times.
+        agent.event("redis", "down", at_ms=t_down)
         self.wait_outages(lambda r: r, 10, "outage open")
         self.monitor.stop(signal.SIGKILL)  # committed is committed
 

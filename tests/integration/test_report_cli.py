@@ -97,6 +97,11 @@ class ReportCliTest(HttpCase):
         silent_s = (parse_rfc3339_ms(silence["ended_at"]) -
                     parse_rfc3339_ms(silence["started_at"])) / 1000.0
         report = self.cli_json("report", "--since", "1h", "--host", "b-2")
+        # One now for the command: the window ends where "1h" counts back
+        # from (the API's too), not at a clock read a few ms after the parse.
+        self.assertEqual(report["window_s"], 3600)
+        self.assertEqual(parse_rfc3339_ms(report["until"]) - parse_rfc3339_ms(report["since"]),
+                         3600000)
         rows = rows_by_key(report)
         self.assertEqual(list(rows), [("b-2", None), ("b-2", "api"), ("b-2", "db")])
         host, api, db = rows[("b-2", None)], rows[("b-2", "api")], rows[("b-2", "db")]
