@@ -286,6 +286,13 @@ void zb_cli_fetch_param(char *query, size_t size, const char *name, const char *
     query[len] = '\0';
 }
 
+void zb_cli_fetch_param_int(char *query, size_t size, const char *name, int64_t value)
+{
+    char number[24];
+    snprintf(number, sizeof(number), "%lld", (long long)value);
+    zb_cli_fetch_param(query, size, name, number);
+}
+
 int zb_cli_fetch_password(const char *user, const char *password_file, char *password, size_t size)
 {
     if (password_file) {

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 //  Requests of one group (one monitor) in flight at once, at most.
 #define ZB_CLI_FETCH_GROUP_MAX 4
@@ -48,6 +49,8 @@ void zb_cli_fetch_run(zb_cli_fetch_t *self, zb_cli_request_t *requests, size_t c
 //  Appends "?name=value" or "&name=value" (value percent-encoded) to a
 //  path and query in a buffer of size bytes.
 void zb_cli_fetch_param(char *query, size_t size, const char *name, const char *value);
+//  The same with a number.
+void zb_cli_fetch_param_int(char *query, size_t size, const char *name, int64_t value);
 
 //  user's password: $ZBEAT_PASSWORD, or the first line of password_file
 //  (when not NULL). Returns 0, or the exit code (1, 2) having said why.

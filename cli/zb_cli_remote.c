@@ -505,10 +505,10 @@ done:
     return rc;
 }
 
-//  Asks every monitor for its outages page by page (the API gives at most
-//  S_OUTAGES_PAGE a request) until it has given want rows or says it has
-//  no more (no next link); each monitor's rows become its answer. A monitor that fails
-//  a page is failed, its earlier pages dropped too. False when none answered.
+//  Asks every monitor for its outages page by page (at most S_OUTAGES_PAGE
+//  a request) until it has given want rows or has no more (no next link);
+//  each one's rows become its answer. A monitor that fails a page is
+//  failed, its earlier pages dropped too. False when none answered.
 static bool s_ask_pages(s_remote_t *self, const char *path, int64_t want)
 {
     json_t *rows[S_MONITORS_MAX] = {NULL};
@@ -522,12 +522,10 @@ static bool s_ask_pages(s_remote_t *self, const char *path, int64_t want)
     int64_t offset = 0;
     for (; ok && offset < want && offset <= S_OUTAGES_DEEPEST; offset += S_OUTAGES_PAGE) {
         int64_t page = want - offset < S_OUTAGES_PAGE ? want - offset : S_OUTAGES_PAGE;
-        char paged[1100], number[32];
+        char paged[1100];
         snprintf(paged, sizeof(paged), "%s", path);
-        snprintf(number, sizeof(number), "%lld", (long long)page);
-        zb_cli_fetch_param(paged, sizeof(paged), "limit", number);
-        snprintf(number, sizeof(number), "%lld", (long long)offset);
-        zb_cli_fetch_param(paged, sizeof(paged), "offset", number);
+        zb_cli_fetch_param_int(paged, sizeof(paged), "limit", page);
+        zb_cli_fetch_param_int(paged, sizeof(paged), "offset", offset);
         zb_cli_request_t requests[S_MONITORS_MAX];
         size_t n = 0;
         for (size_t m = 0; ok && m < self->count; m++) {
@@ -536,11 +534,8 @@ static bool s_ask_pages(s_remote_t *self, const char *path, int64_t want)
             ok = s_request(self, &requests[n], m, "GET", paged, NULL) == 0;
             n += ok ? 1 : 0;
         }
-        if (!ok || n == 0) {
-            s_requests_free(requests, n);
-            break;
-        }
-        s_round(self, requests, n);
+        if (ok && n > 0)
+            s_round(self, requests, n);
         for (size_t i = 0; i < n; i++) {
             size_t m = requests[i].group;
             json_t *answer = requests[i].answer;
@@ -548,13 +543,15 @@ static bool s_ask_pages(s_remote_t *self, const char *path, int64_t want)
             if (!json_is_array(answer))
                 continue;
             if (!rows[m])
-                rows[m] = json_array();
-            if (!rows[m] || json_array_extend(rows[m], answer) != 0) {
+                rows[m] = json_incref(answer); // freed with the request otherwise
+            else if (json_array_extend(rows[m], answer) != 0) {
                 fprintf(stderr, ZB_CLI_NAME ": out of memory\n");
                 ok = false;
             }
         }
         s_requests_free(requests, n);
+        if (n == 0)
+            break;
     }
     bool any = false;
     for (size_t m = 0; m < self->count; m++) {
@@ -632,11 +629,8 @@ static int s_alerts(s_remote_t *self)
     char path[512] = "/api/v1/alerts";
     if (args->query.since_ms != ZB_STORE_NO_TIME)
         s_param_time(path, sizeof(path), "since", args->query.since_ms, false);
-    if (args->query.limit) {
-        char limit[32];
-        snprintf(limit, sizeof(limit), "%lld", (long long)args->query.limit);
-        zb_cli_fetch_param(path, sizeof(path), "limit", limit);
-    }
+    if (args->query.limit)
+        zb_cli_fetch_param_int(path, sizeof(path), "limit", args->query.limit);
     if (!s_ask_all(self, "GET", path, NULL))
         return 1;
     size_t count;
