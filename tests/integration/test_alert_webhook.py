@@ -16,7 +16,7 @@ class AlertWebhookTest(AlertCase):
         chat = WebhookReceiver(self)
         self.start_alerting([("pager", {"webhook": hook.url, "timeout": "5s"}),
                              ("chat", {"webhook": chat.url, "template": "slack"})])
-        agent = self.fake("web-1")
+        agent = self.fake("web-1", interval_ms=60000)  # not silent: no silent alert
         agent.set("redis", "up")
         agent.set("ssh", "up")
         agent.beat()
@@ -124,7 +124,7 @@ class AlertWebhookTest(AlertCase):
         hook.stop()
         channels = [("hook", {"webhook": hook.url, "backoff-max": "1s"})]
         self.start_alerting(channels)
-        agent = self.fake("web-1")
+        agent = self.fake("web-1", interval_ms=60000)  # not silent: no silent alert
         agent.set("redis", "up")
         agent.beat()
         self.wait_state("web-1", "redis", "up", 10)

@@ -105,9 +105,10 @@ class ReplayTest(FaultCase):
 
     def start_with_s_up(self):
         """A replaying monitor, and a fake agent web-1 whose service s is up
-        since a minute ago (t), seen: returns (agent, t)."""
+        since a minute ago (t), seen: returns (agent, t). A long interval:
+        a host outage (silent) would be among the exact outages checked."""
         self.start_replaying_monitor()
-        agent = self.fake("web-1")
+        agent = self.fake("web-1", interval_ms=3600000)
         t = now_ms() - 60000
         agent.set("s", "up", since_ms=t)
         agent.beat()

@@ -17,7 +17,7 @@ class HealthzDiskFullTest(HttpCase):
         mnt = self.small_tmpfs()
         self.db = os.path.join(mnt, "zbeat.db")
         self.start_http_monitor()
-        agent = self.fake("web-1", interval_ms=500)
+        agent = self.fake("web-1", interval_ms=3600000)  # never silent: s stays "up"
         agent.set("s", "up")
         agent.beat()
         self.wait_state("web-1", "s", "up", 10)

@@ -15,11 +15,19 @@ from monitor_helpers import MonitorCase, host_outages, log_times, now_ms, parse_
     service_outages
 
 
+#  The interval a fake agent announces when its host's silence is not what a
+#  test checks: the monitor flags a host silent after liveness x interval
+#  without a message, and a loaded machine can take 5 s (5 x the default 1 s)
+#  between two of a test's messages; a surprise host outage, silent alert or
+#  "unknown" service would then fail it.
+LONG = 3600000
+
+
 class MonitorFakeAgentTest(MonitorCase):
 
     def test_outage_from_events(self):
         self.start_monitor()
-        agent = self.fake("web-1")
+        agent = self.fake("web-1", interval_ms=LONG)
         agent.set("redis", "up")
         agent.set("ssh", "up")
         agent.beat()
@@ -55,7 +63,7 @@ class MonitorFakeAgentTest(MonitorCase):
 
     def test_beats_repair_lost_events(self):
         self.start_monitor()
-        agent = self.fake("web-1")
+        agent = self.fake("web-1", interval_ms=LONG)
         agent.set("redis", "up")
         agent.beat()
         self.wait_state("web-1", "redis", "up", 10)
@@ -80,7 +88,7 @@ class MonitorFakeAgentTest(MonitorCase):
 
     def test_sequence_gaps_and_stale_messages(self):
         self.start_monitor()
-        agent = self.fake("web-1")
+        agent = self.fake("web-1", interval_ms=LONG)
         agent.set("redis", "up")
         for _ in range(3):
             agent.beat()  # seq 1..3
@@ -102,7 +110,7 @@ class MonitorFakeAgentTest(MonitorCase):
 
     def test_agent_restart_keeps_outages_and_creates_none(self):
         self.start_monitor()
-        agent = self.fake("web-1")
+        agent = self.fake("web-1", interval_ms=LONG)
         agent.set("redis", "up")
         agent.set("ssh", "up")
         agent.set("old", "up")
@@ -136,7 +144,7 @@ class MonitorFakeAgentTest(MonitorCase):
 
     def test_removed_and_stopped_services_close_outages(self):
         self.start_monitor()
-        agent = self.fake("web-1")
+        agent = self.fake("web-1", interval_ms=LONG)
         for name in ("a", "b", "c"):
             agent.set(name, "up")
         agent.beat()
@@ -245,15 +253,18 @@ class MonitorFakeAgentTest(MonitorCase):
         self.wait_state("witness-1", None, "silent", 10)
         self.assertEqual(self.status()[("stop-1", None)]["state"], "stopped")
         self.assertEqual(host_outages(self.outages(), "stop-1"), [])
-        # Beats resume (a new run): alive again, still no outage.
+        # Beats resume (a new run): alive again, still no outage. The new
+        # run announces a long interval: at 200 ms the host would be silent
+        # (a host outage) 1 s on, less than the two CLI calls below can take.
         stopping.restart()
+        stopping.interval_ms = LONG
         stopping.beat()
         self.wait_state("stop-1", None, "alive", 10)
         self.assertEqual(host_outages(self.outages(), "stop-1"), [])
 
     def test_monitor_crash_keeps_one_outage(self):
         self.start_monitor()
-        agent = self.fake("web-1")
+        agent = self.fake("web-1", interval_ms=LONG)
         agent.set("redis", "up")
         agent.beat()
         t_down = now_ms()
@@ -273,7 +284,7 @@ class MonitorFakeAgentTest(MonitorCase):
 
     def test_malformed_input_is_counted_and_survived(self):
         self.start_monitor(["-v"])
-        agent = self.fake("web-1")
+        agent = self.fake("web-1", interval_ms=LONG)
         agent.set("redis", "up")
         agent.beat()
         self.wait_state("web-1", "redis", "up", 10)

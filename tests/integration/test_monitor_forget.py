@@ -19,8 +19,10 @@ class ForgetTest(HttpCase, AlertCase):
         replay = "tcp://127.0.0.1:%d" % zbtest.free_port()
         config = self.monitor_config(replay=replay)
         self.start_http_monitor(["-c", config, "-v"])
-        old = self.fake("old-1")
-        web = self.fake("web-1")
+        # Long intervals: neither host may go silent unasked (web-1 "alive"
+        # is what forget refuses; a silent host's services are "unknown").
+        old = self.fake("old-1", interval_ms=3600000)
+        web = self.fake("web-1", interval_ms=3600000)
         for agent in (old, web):
             agent.set("redis", "up")
             agent.beat()
@@ -93,7 +95,7 @@ class ForgetTest(HttpCase, AlertCase):
 
     def test_force_forgets_an_alive_host_that_comes_back_as_new(self):
         self.start_monitor()
-        web = self.fake("web-1")
+        web = self.fake("web-1", interval_ms=3600000)  # never silent here
         web.set("redis", "up")
         web.beat()
         self.wait_state("web-1", "redis", "up", 10)

@@ -9,6 +9,12 @@ from monitor_helpers import AlertCase, WebhookReceiver
 from test_alert_alertmanager import AM_BIN, Alertmanager, notifications, wait_resent
 
 
+#  The beat interval the fake agents announce: a stop is what these tests
+#  check, never a silence, which a loaded machine could otherwise bring
+#  (liveness x 1 s without a message: another alert, another state).
+LONG = 3600000
+
+
 class StoppedAlertTest(AlertCase):
 
     def stopped_alerts(self):
@@ -16,8 +22,8 @@ class StoppedAlertTest(AlertCase):
 
     def test_one_alert_for_a_host_stopped_for_good(self):
         self.start_alerting(stopped_alert="2s")
-        a = self.fake("a-1")
-        c = self.fake("c-1")
+        a = self.fake("a-1", interval_ms=LONG)
+        c = self.fake("c-1", interval_ms=LONG)
         for agent in (a, c):
             agent.set("redis", "up")
             agent.beat()
@@ -44,7 +50,7 @@ class StoppedAlertTest(AlertCase):
         self.assertTrue(alert["summary"].startswith("STOPPED host a-1"), alert)
         # b stops later: its alert comes 2 s on; by then a's would have
         # been repeated, if it were.
-        b = self.fake("b-1")
+        b = self.fake("b-1", interval_ms=LONG)
         b.beat()
         self.wait_state("b-1", None, "alive", 10)
         b.stop()
@@ -55,7 +61,7 @@ class StoppedAlertTest(AlertCase):
         self.start_alerting(stopped_alert="2s")
         c.beat()
         self.wait_state("c-1", None, "alive", 10)
-        d = self.fake("d-1")
+        d = self.fake("d-1", interval_ms=LONG)
         d.beat()
         self.wait_state("d-1", None, "alive", 10)
         d.stop()
@@ -64,14 +70,14 @@ class StoppedAlertTest(AlertCase):
 
     def test_zero_turns_it_off(self):
         self.start_alerting(stopped_alert="0", repeat="1s")
-        a = self.fake("a-1")
+        a = self.fake("a-1", interval_ms=LONG)
         a.beat()
         self.wait_state("a-1", None, "alive", 10)
         a.stop()
         self.wait_state("a-1", None, "stopped", 10)
         # Something later to wait for: an outage and its reminder (1 s on),
         # then 2 s more of ticks.
-        b = self.fake("b-1", interval_ms=3600000)
+        b = self.fake("b-1", interval_ms=LONG)
         b.set("redis", "up")
         b.beat()
         b.event("redis", "down")
@@ -86,8 +92,8 @@ class StoppedAlertTest(AlertCase):
         am = Alertmanager(self, hook.url)
         self.start_alerting([("am", {"alertmanager": am.url, "resend": "2s",
                                      "backoff-max": "1s"})], stopped_alert="1s")
-        a = self.fake("a-1")
-        b = self.fake("b-1")
+        a = self.fake("a-1", interval_ms=LONG)
+        b = self.fake("b-1", interval_ms=LONG)
         for agent in (a, b):
             agent.beat()
             self.wait_state(agent.host, None, "alive", 10)

@@ -147,7 +147,9 @@ class ForeignTest(ShardCase):
         replay = "tcp://127.0.0.1:%d" % zbtest.free_port()
         self.start_shard("a", extra="    replay = %s\n" % replay)
         self.endpoint = self.shard["a"]["endpoint"]
-        mine, other = self.fake("mail-1", subscribed=False), self.fake("mail-10", subscribed=False)
+        # Long intervals: mail-1 silent would show its services unknown.
+        mine = self.fake("mail-1", interval_ms=3600000, subscribed=False)
+        other = self.fake("mail-10", interval_ms=3600000, subscribed=False)
         for fake in (mine, other):
             wait_subscription(fake)
         other.set("redis", "up")
