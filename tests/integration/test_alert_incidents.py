@@ -16,14 +16,19 @@ class AlertIncidentTest(AlertCase):
     def test_silent_host_with_five_services_is_one_alert(self):
         hook = WebhookReceiver(self)
         self.start_alerting([("hook", {"webhook": hook.url})])
-        agent = self.fake("web-1", interval_ms=200)
+        # Its services seen up under a long interval first: at 200 ms the
+        # host could be silent (its services unknown) before the CLI has
+        # seen them up on a loaded machine.
+        agent = self.fake("web-1", interval_ms=3600000)
         names = ["s%d" % i for i in range(5)]
         for name in names:
             agent.set(name, "up")
         agent.beat()
-        self.wait_beating("web-1")
         self.wait_state("web-1", "s4", "up", 10)
-        # The agent goes quiet: the monitor flags the host after 3 x 200 ms.
+        # Then a beat announcing 200 ms, and the agent goes quiet: the
+        # monitor flags the host after 5 x 200 ms (and liveness-min, 1 s).
+        agent.interval_ms = 200
+        agent.beat()
         alerts = zbtest.wait_for(lambda: hook.alerts(), 10, "the silent alert")
         self.wait_delivered(1, 10, "delivered")
         self.assertEqual(triggers(hook.alerts()), [("silent", "web-1", None)])
@@ -36,7 +41,10 @@ class AlertIncidentTest(AlertCase):
         # Every alert of that sweep is in the database: only the one.
         self.assertEqual(len(self.alerts()), 1)
 
-        agent.beat()  # back
+        # Back, announcing a long interval: at 200 ms it would be silent
+        # again (a third alert) 1 s on, less than the checks below can take.
+        agent.interval_ms = 3600000
+        agent.beat()
         zbtest.wait_for(lambda: len(hook.alerts()) >= 2, 10, "the recovery")
         agent.event("marker", "up")
         self.wait_state("web-1", "marker", "up", 10)

@@ -15,7 +15,10 @@ class AlertStreamTest(AlertCase):
         zbtest.wait_for(lambda: "publishing alerts on tcp://127.0.0.1:%d" % port in
                         self.monitor.output(), 10, "the monitor publishing alerts")
         sub = StreamSub(self, "tcp://127.0.0.1:%d" % port)
-        agent = self.fake("web-1", interval_ms=200)
+        # A long interval until the host is to go silent: at 200 ms a stall
+        # of 1 s between two messages would bring a silent alert (and a
+        # recovery) before the ones checked here.
+        agent = self.fake("web-1", interval_ms=3600000)
         agent.set("redis", "up")
         agent.beat()
         self.wait_beating("web-1")
@@ -44,11 +47,17 @@ class AlertStreamTest(AlertCase):
         state = zbtest.wait_for(lambda: [s[1] for s in find("state.web-1.redis")
                                          if s[1]["to"] == "down"], 10, "redis: up -> down")
         self.assertEqual((state[0]["from"], state[0]["type"]), ("up", "state"))
-        # The host goes silent: one host alert, alert.web-1, and its state.
+        # A beat announcing 200 ms, then none: the host goes silent (5 x
+        # 200 ms on): one host alert, alert.web-1, and its state.
+        agent.interval_ms = 200
+        agent.beat()
         host_alert = zbtest.wait_for(lambda: find("alert.web-1"), 10, "alert.web-1")[0][1]
         self.assertEqual((host_alert["trigger"], host_alert["service"]), ("silent", None))
         host_state = zbtest.wait_for(lambda: find("state.web-1"), 10, "state.web-1")[0][1]
         self.assertEqual((host_state["from"], host_state["to"]), ("alive", "silent"))
+        # Back, announcing a long interval: not silent again before the
+        # count below.
+        agent.interval_ms = 3600000
         agent.beat()
         zbtest.wait_for(lambda: len(find("alert.web-1")) >= 2, 10, "the host's recovery")
         self.assertEqual(find("alert.web-1")[1][1]["trigger"], "recovered")

@@ -126,14 +126,19 @@ class CliRemoteTest(HttpCase):
 
     def test_remote_answers_as_local(self):
         a = self.secure_monitor("a")
-        web = self.agent(a, "web-1")
+        #  A long interval while redis is to be seen up: at 200 ms the host
+        #  could be silent (redis unknown) before the CLI saw it up.
+        web = self.agent(a, "web-1", interval_ms=3600000)
         start = now_ms() - 60000
         self.outage(a, web, "redis", start)
         self.wait_service(a, "web-1", "redis", "up")
         zbtest.wait_for(lambda: self.local(a, "outages", "--json")[1].count("redis") == 1, 15,
                         "the outage recorded")
-        #  The agent stops: once its host is silent nothing moves (the host
-        #  outage, open, grows: outages are asked of the service).
+        #  The agent stops (its last beat announcing 200 ms): once its host
+        #  is silent nothing moves (the host outage, open, grows: outages
+        #  are asked of the service).
+        web.interval_ms = 200
+        web.beat()
         zbtest.wait_for(lambda: '"silent"' in self.local(a, "hosts", "--json")[1], 15,
                         "web-1 silent")
         redis = ["--service", "redis"]
@@ -392,7 +397,7 @@ class CliRemoteTest(HttpCase):
 
     def test_forget_needs_admin(self):
         a = self.secure_monitor("a")
-        agent = self.agent(a, "old-1")
+        agent = self.agent(a, "old-1", interval_ms=3600000)  # stopped, never silent
         agent.set("svc", "up")
         agent.beat()
         self.wait_service(a, "old-1", "svc", "up")
