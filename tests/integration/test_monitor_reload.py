@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 
 import zbtest
-from monitor_helpers import AlertCase, StreamSub, host_outages
+from monitor_helpers import AlertCase, StreamSub, host_outages, parse_rfc3339_ms
 
 RECORD = """#!/bin/sh
 # Records one call: the alert JSON on stdin, one file per call; then takes
@@ -26,17 +26,20 @@ sleep "${1:-0}"
 
 class Beater:
     """Beats a fake agent every interval from its own thread until stopped;
-    .last is the monotonic time of the last beat sent."""
+    .last is the monotonic time of the last beat sent, .last_wall the wall
+    time just before it was sent."""
 
     def __init__(self, agent):
         self.agent = agent
         self.last = None
+        self.last_wall = None
         self.halt = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self):
         while not self.halt.is_set():
+            self.last_wall = time.time()
             self.agent.beat()
             self.last = time.monotonic()
             self.halt.wait(self.agent.interval_ms / 1000.0)
@@ -82,16 +85,27 @@ class MonitorReloadTest(AlertCase):
         self.assertTrue(self.monitor.alive(), "monitor died on SIGHUP:\n" + self.monitor.output())
 
     def silence_after(self, host, beater, timeout):
-        """Stops beating; seconds from the last beat until the host outage."""
+        """Stops beating; seconds from the last beat until the host outage
+        of the silence after it. (Had this process stalled for a whole
+        liveness between two beats, the monitor would rightly have flagged
+        an earlier silence, over since: not the one timed here.)"""
         last = beater.stop()
-        self.wait_outages(lambda rows: host_outages(rows, host), timeout, "%s silent" % host)
+        sent_ms = beater.last_wall * 1000 - 1
+
+        def after_last(rows):
+            return [o for o in host_outages(rows, host)
+                    if parse_rfc3339_ms(o["started_at"]) >= sent_ms]
+        self.wait_outages(after_last, timeout, "%s silent" % host)
         return time.monotonic() - last
 
     def redis_up(self):
-        """A fake agent, web-1, beating every 200 ms, its redis seen up."""
-        agent = self.fake("web-1", interval_ms=200)
+        """A fake agent, web-1, its redis seen up. A long beat interval: the
+        tests using it count alerts and states exactly, and a host silent
+        for want of a beat (a thread held up for liveness x 200 ms on a
+        loaded machine) would add a silent alert or make redis unknown."""
+        agent = self.fake("web-1", interval_ms=3600000)
         agent.set("redis", "up")
-        self.beat(agent)
+        agent.beat()
         self.wait_state("web-1", "redis", "up", 10)
         return agent
 
