@@ -3,6 +3,9 @@ time and its memory. Imported by bench.py and the stand-alone bench tools
 (they run from bench/, so it is on their path)."""
 import os
 import socket
+import subprocess
+import sys
+import time
 
 
 def free_port():
@@ -31,3 +34,25 @@ def rss_kib(pid, field="VmRSS"):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def start_monitor(monitor_bin, tmp, hosts, procs):
+    """A monitor of its own in tmp (database, config with max-hosts for
+    hosts, log monitor.log, -v) on a free port, appended to procs once
+    started; returns (process, port, log path)."""
+    port = free_port()
+    cfg = os.path.join(tmp, "monitor.cfg")
+    with open(cfg, "w") as f:
+        f.write("monitor\n    max-hosts = %d\n" % (hosts + 10))
+    log = os.path.join(tmp, "monitor.log")
+    with open(log, "w") as out:
+        monitor = subprocess.Popen([monitor_bin, "--db", os.path.join(tmp, "m.db"), "--bind",
+                                    "tcp://127.0.0.1:%d" % port, "-c", cfg, "-v"],
+                                   stdout=out, stderr=subprocess.STDOUT)
+    procs.append(monitor)
+    start = time.time()
+    while "monitor started" not in open(log).read():
+        if monitor.poll() is not None or time.time() - start > 20:
+            sys.exit("monitor did not start: " + open(log).read())
+        time.sleep(0.05)  # a poll of its log, not a synchronisation
+    return monitor, port, log

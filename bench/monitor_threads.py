@@ -25,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-from bench_proc import free_port
+from bench_proc import start_monitor
 
 CALLS = ["poll", "epoll_wait", "recvfrom", "read", "write", "fcntl", "futex", "getpid",
          "pwrite64", "pread64", "clock_nanosleep"]
@@ -70,21 +70,7 @@ def run(procs):
     rate = float(os.environ.get("BENCH_RAMP_RATE", "1000"))
     ramp = agents / rate if agents > rate else 0.0
     tmp = tempfile.mkdtemp(prefix="zb-threads-")
-    port = free_port()
-    cfg = os.path.join(tmp, "monitor.cfg")
-    with open(cfg, "w") as f:
-        f.write("monitor\n    max-hosts = %d\n" % (agents + 10))
-    log = os.path.join(tmp, "monitor.log")
-    with open(log, "w") as out:
-        monitor = subprocess.Popen([monitor_bin, "--db", os.path.join(tmp, "m.db"), "--bind",
-                                    "tcp://127.0.0.1:%d" % port, "-c", cfg, "-v"],
-                                   stdout=out, stderr=subprocess.STDOUT)
-    procs.append(monitor)
-    start = time.time()
-    while "monitor started" not in open(log).read():
-        if monitor.poll() is not None or time.time() - start > 20:
-            sys.exit("monitor did not start: " + open(log).read())
-        time.sleep(0.05)
+    monitor, port, log = start_monitor(monitor_bin, tmp, agents, procs)
     total_s = ramp + WARM_S + window + 15
     load = subprocess.Popen([load_bin, "--endpoint", "tcp://127.0.0.1:%d" % port,
                              "--agents", str(agents), "--services", "20",
