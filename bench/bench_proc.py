@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 
@@ -56,3 +57,23 @@ def start_monitor(monitor_bin, tmp, hosts, procs):
             sys.exit("monitor did not start: " + open(log).read())
         time.sleep(0.05)  # a poll of its log, not a synchronisation
     return monitor, port, log
+
+
+def start_load(load_bin, port, args, procs):
+    """zb-bench-load against 127.0.0.1:port with args, appended to procs;
+    waits for its "ready" line. Returns (process, its output lines so far,
+    kept growing by a reader thread, the monotonic time in s it was ready
+    at, by its own clock)."""
+    load = subprocess.Popen([load_bin, "--endpoint", "tcp://127.0.0.1:%d" % port] + args,
+                            stdout=subprocess.PIPE, text=True)
+    procs.append(load)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(l.strip() for l in load.stdout),
+                              daemon=True)
+    reader.start()
+    while not any(l.startswith("ready") for l in list(lines)):
+        if load.poll() is not None:
+            sys.exit("zb-bench-load ended before it was ready")
+        time.sleep(0.05)  # a poll of its output, not a synchronisation
+    ready = int([l for l in lines if l.startswith("ready")][0].split()[1]) / 1e6
+    return load, lines, ready

@@ -20,12 +20,10 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from bench_proc import start_monitor
+from bench_proc import start_load, start_monitor
 
 
 def run(procs, tmps):
@@ -42,22 +40,10 @@ def run(procs, tmps):
     monitor, port, log = start_monitor(monitor_bin, tmp, agents, procs)
     load1 = open("/proc/loadavg").read().split()[0]
     # The load outlives the stop: the monitor stops under it.
-    load = subprocess.Popen([load_bin, "--endpoint", "tcp://127.0.0.1:%d" % port,
-                             "--agents", str(agents), "--services", "20",
-                             "--interval-ms", str(interval_ms),
-                             "--duration-ms", str(int((ramp + hold + 120) * 1000)),
-                             "--ramp-ms", str(int(ramp * 1000)), "--full-every", "30"],
-                            stdout=subprocess.PIPE, text=True)
-    procs.append(load)
-    lines = []
-    reader = threading.Thread(target=lambda: lines.extend(l.strip() for l in load.stdout),
-                              daemon=True)
-    reader.start()
-    while not any(l.startswith("ready") for l in list(lines)):
-        if load.poll() is not None:
-            sys.exit("zb-bench-load ended before it was ready")
-        time.sleep(0.05)
-    ready = int([l for l in lines if l.startswith("ready")][0].split()[1]) / 1e6
+    load, _, ready = start_load(
+        load_bin, port, ["--agents", str(agents), "--services", "20", "--interval-ms",
+                         str(interval_ms), "--duration-ms", str(int((ramp + hold + 120) * 1000)),
+                         "--ramp-ms", str(int(ramp * 1000)), "--full-every", "30"], procs)
     while time.monotonic() < ready + ramp + hold:
         if monitor.poll() is not None:
             sys.exit("monitor ended early: " + log)

@@ -23,9 +23,8 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from bench_proc import start_monitor
+from bench_proc import start_load, start_monitor
 
 CALLS = ["poll", "epoll_wait", "recvfrom", "read", "write", "fcntl", "futex", "getpid",
          "pwrite64", "pread64", "clock_nanosleep"]
@@ -72,21 +71,10 @@ def run(procs):
     tmp = tempfile.mkdtemp(prefix="zb-threads-")
     monitor, port, log = start_monitor(monitor_bin, tmp, agents, procs)
     total_s = ramp + WARM_S + window + 15
-    load = subprocess.Popen([load_bin, "--endpoint", "tcp://127.0.0.1:%d" % port,
-                             "--agents", str(agents), "--services", "20",
-                             "--duration-ms", str(int(total_s * 1000)),
-                             "--ramp-ms", str(int(ramp * 1000)), "--full-every", "30",
-                             "--marker-ms", "500"], stdout=subprocess.PIPE, text=True)
-    procs.append(load)
-    lines = []
-    reader = threading.Thread(target=lambda: lines.extend(l.strip() for l in load.stdout),
-                              daemon=True)
-    reader.start()
-    while not any(l.startswith("ready") for l in list(lines)):
-        if load.poll() is not None:
-            sys.exit("zb-bench-load ended before it was ready")
-        time.sleep(0.05)
-    ready = int([l for l in lines if l.startswith("ready")][0].split()[1]) / 1e6
+    load, lines, ready = start_load(
+        load_bin, port, ["--agents", str(agents), "--services", "20", "--duration-ms",
+                         str(int(total_s * 1000)), "--ramp-ms", str(int(ramp * 1000)),
+                         "--full-every", "30", "--marker-ms", "500"], procs)
     while time.monotonic() < ready + ramp + WARM_S:
         time.sleep(0.05)
 
