@@ -282,13 +282,10 @@ void zb_fleet_host_silent(zb_fleet_t *self, zb_fleet_host_t *host, int64_t now_m
         self->sink->opened(self->arg, host, NULL);
 }
 
-zb_fleet_host_t *zb_fleet_host_get(zb_fleet_t *self, const char *name, int64_t now_wall,
-                                   bool *created)
+//  A host not listed yet, alive since now_wall; NULL over the cap or out of
+//  memory (counted or logged).
+static zb_fleet_host_t *s_host_add(zb_fleet_t *self, const char *name, int64_t now_wall)
 {
-    *created = false;
-    zb_fleet_host_t *host = zb_table_lookup(self->hosts, name);
-    if (host)
-        return host;
     if (zb_table_size(self->hosts) >= self->max_hosts) {
         self->counts.dropped++;
         if (!self->cap_logged)
@@ -296,15 +293,26 @@ zb_fleet_host_t *zb_fleet_host_get(zb_fleet_t *self, const char *name, int64_t n
         self->cap_logged = true;
         return NULL;
     }
-    host = s_host_new(self, name);
+    zb_fleet_host_t *host = s_host_new(self, name);
     if (!host) {
         zb_log_error("%s: out of memory", name);
         return NULL;
     }
     host->state = ZB_FLEET_ALIVE;
     host->since_ms = now_wall;
-    *created = true;
     zb_log_info("host new: %s", name);
+    return host;
+}
+
+zb_fleet_host_t *zb_fleet_host_get(zb_fleet_t *self, const char *name, int64_t now_wall,
+                                   bool *created)
+{
+    *created = false;
+    zb_fleet_host_t *host = zb_table_lookup(self->hosts, name);
+    if (host)
+        return host;
+    host = s_host_add(self, name, now_wall);
+    *created = host != NULL;
     return host;
 }
 
@@ -339,13 +347,13 @@ void zb_fleet_event(zb_fleet_t *self, zb_fleet_host_t *host, const zb_msg_t *msg
 //  --------------------------------------------------------------------------
 //  Input
 
-bool zb_fleet_quiet(zb_fleet_t *self, const zb_msg_t *msg)
+bool zb_fleet_quiet(zb_fleet_t *self, const zb_msg_t *msg, zb_fleet_host_t **host_p)
 {
-    if (msg->type != ZB_MSG_BEAT)
-        return false;
-    zb_fleet_host_t *host = zb_fleet_host(self, msg->host);
-    if (!host || host->state != ZB_FLEET_ALIVE || host->interval_ms != msg->interval_ms ||
-        strcmp(host->instance, msg->instance) != 0)
+    assert(self && msg && host_p);
+    //  The one lookup of the message: zb_fleet_handle takes what it found.
+    zb_fleet_host_t *host = *host_p = zb_table_lookup(self->hosts, msg->host);
+    if (msg->type != ZB_MSG_BEAT || !host || host->state != ZB_FLEET_ALIVE ||
+        host->interval_ms != msg->interval_ms || strcmp(host->instance, msg->instance) != 0)
         return false;
     //  A thin beat never writes. A full one whose digest is the held one
     //  repeats the table the services already follow: digest_known is
@@ -354,13 +362,18 @@ bool zb_fleet_quiet(zb_fleet_t *self, const zb_msg_t *msg)
     return msg->thin || (msg->has_digest && host->digest_known && host->digest == msg->digest);
 }
 
-void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall)
+void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, zb_fleet_host_t *host, int64_t now_mono,
+                     int64_t now_wall)
 {
     assert(self && msg);
     //  The decoder checked the names; a bad one here is a bug upstream.
     assert(zb_name_valid(msg->host));
-    bool dirty = false;
-    zb_fleet_host_t *host = zb_fleet_host_get(self, msg->host, now_wall, &dirty);
+    //  host is what zb_fleet_quiet found: checked by name, which is on a
+    //  line read next anyway, not by the second lookup this call saves.
+    assert(!host || strcmp(host->name, msg->host) == 0);
+    bool dirty = !host; // a new host's row is written
+    if (!host)
+        host = s_host_add(self, msg->host, now_wall);
     if (!host)
         return;
     if (strcmp(host->instance, msg->instance) == 0) {

@@ -1,12 +1,13 @@
 /*  zb_fleet: the monitor's picture of the fleet, as a pure state machine.
 
     Hosts (by name), each with its services (by name), their states and
-    open outages. Decoded messages and the clocks go in (zb_fleet_handle,
-    zb_fleet_replay, zb_fleet_sweep); every effect comes out, in order,
-    through the sink the owner gave: rows to write, outages to open and
-    close (the owner's store numbers them), state changes to publish, and
-    the moments the alerting policy acts on. No sockets, no SQL here: the
-    self-test scripts message sequences against a sink that records them.
+    open outages. Decoded messages and the clocks go in (zb_fleet_quiet
+    then zb_fleet_handle, zb_fleet_replay, zb_fleet_sweep); every effect
+    comes out, in order, through the sink the owner gave: rows to write,
+    outages to open and close (the owner's store numbers them), state
+    changes to publish, and the moments the alerting policy acts on. No
+    sockets, no SQL here: the self-test scripts message sequences against
+    a sink that records them.
 
     Outage rules (docs/operations.md has the user's version):
     - service down (event or beat) opens a service outage unless one is open;
@@ -237,15 +238,21 @@ int zb_fleet_heard(zb_fleet_t *self, const char *host, const char *instance, uin
 
 //  A host's current silence threshold (ms): how long it may be unheard.
 int64_t zb_fleet_threshold(zb_fleet_t *self, const zb_fleet_host_t *host);
-//  One decoded message from an agent (beat or event), heard at the clocks.
-void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall);
-//  True when zb_fleet_handle would change memory alone for msg: a beat of a
-//  known, alive host from the agent run and at the beat interval held, thin
-//  or full with the digest of the table its services follow (no host,
-//  service, outage or instance row written). Anything else
-//  may write, so its owner handles it inside a transaction begun before it
-//  changes anything in memory: a locked database then loses nothing.
-bool zb_fleet_quiet(zb_fleet_t *self, const zb_msg_t *msg);
+//  A decoded message from an agent (beat or event) takes two calls, which
+//  share one lookup of its host. First zb_fleet_quiet: it sets *host_p to
+//  the host msg names (NULL when not known) and returns true when
+//  zb_fleet_handle will change memory alone for msg: a beat of a known,
+//  alive host, from the agent run and at the beat interval held, thin, or
+//  full with the digest of the table its services follow. Such a message
+//  writes no row (host, service, outage or instance). Any other may write,
+//  so its owner handles it inside a transaction begun before anything
+//  changes in memory: a locked database then loses nothing.
+bool zb_fleet_quiet(zb_fleet_t *self, const zb_msg_t *msg, zb_fleet_host_t **host_p);
+//  Then zb_fleet_handle applies msg, heard at the clocks. host is what
+//  zb_fleet_quiet set, with no host added or forgotten since; when NULL,
+//  the host is new and is made (unless over the cap).
+void zb_fleet_handle(zb_fleet_t *self, const zb_msg_t *msg, zb_fleet_host_t *host, int64_t now_mono,
+                     int64_t now_wall);
 
 //  One transition replayed from an agent's journal (an event), applied at
 //  most once per (host, instance, seq) (sink->replay_key): newer than what

@@ -80,9 +80,11 @@ static int s_quiet_seen; // messages zb_fleet_quiet let in, over all the tests
 //  zb_fleet_quiet lets in without a transaction must write nothing.
 static void s_live(zb_fleet_t *fleet, zb_msg_t *msg, int64_t mono)
 {
-    bool quiet = zb_fleet_quiet(fleet, msg);
+    zb_fleet_host_t *host;
+    bool quiet = zb_fleet_quiet(fleet, msg, &host);
+    assert(host == zb_fleet_host(fleet, msg->host));
     uint64_t writes = fleet->writes;
-    zb_fleet_handle(fleet, msg, mono, T0 + mono);
+    zb_fleet_handle(fleet, msg, host, mono, T0 + mono);
     assert(!quiet || fleet->writes == writes);
     s_quiet_seen += quiet;
     zb_msg_destroy(&msg);
@@ -559,7 +561,8 @@ static void s_test_thin(void)
     //  The same table again, full (every N beats): writes nothing, and
     //  zb_fleet_quiet says so (so the monitor begins no transaction).
     zb_msg_t *again = s_full("web", S_A, 12, 8500, "redis=up@6500", 0xd3);
-    assert(zb_fleet_quiet(fleet, again));
+    zb_fleet_host_t *found;
+    assert(zb_fleet_quiet(fleet, again, &found) && found == host);
     s_live(fleet, again, 8500);
     s_expect(&sink, "");
 
@@ -578,7 +581,7 @@ static void s_test_thin(void)
     //  That full beat's digest is the held one, but the services no longer
     //  follow it: not quiet.
     again = s_full("web", S_A, 21, 13000, "redis=up@6500", 0xd3);
-    assert(!zb_fleet_quiet(fleet, again));
+    assert(!zb_fleet_quiet(fleet, again, &found) && found == host);
     s_live(fleet, again, 13000);
     assert(redis->state == ZB_STATE_UP);
 

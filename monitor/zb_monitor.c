@@ -67,15 +67,22 @@ static void s_clock(zb_monitor_t *self, int64_t now_mono, int64_t now_wall)
     zb_policy_clock(self->policy, now_mono, now_wall);
 }
 
-void zb_monitor_handle(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall)
+//  msg applied; host is its host as zb_fleet_quiet found it (NULL: new).
+static void s_handle(zb_monitor_t *self, const zb_msg_t *msg, zb_fleet_host_t *host,
+                     int64_t now_mono, int64_t now_wall)
 {
-    assert(self && msg);
     s_clock(self, now_mono, now_wall);
-    zb_fleet_handle(self->fleet, msg, now_mono, now_wall);
+    zb_fleet_handle(self->fleet, msg, host, now_mono, now_wall);
     //  Round trips for /metrics and the page (the database keeps none). A
     //  thin beat has none: the latest stay those of the last full beat.
     if (!msg->thin)
         zb_series_beat(self->series, msg, now_wall);
+}
+
+void zb_monitor_handle(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall)
+{
+    assert(self && msg);
+    s_handle(self, msg, zb_fleet_host(self->fleet, msg->host), now_mono, now_wall);
 }
 
 zb_series_t *zb_monitor_series(zb_monitor_t *self)
@@ -400,11 +407,13 @@ int zb_monitor_take(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono, i
 {
     assert(self && msg);
     //  A message that writes nothing is let in without a transaction.
-    bool quiet = zb_fleet_quiet(self->fleet, msg);
+    //  Its host is looked up once, here, and handed on.
+    zb_fleet_host_t *host;
+    bool quiet = zb_fleet_quiet(self->fleet, msg, &host);
     if (!quiet && zb_monitor_begin(self) != 0)
         return -1;
     uint64_t writes = zb_store_writes(self->store);
-    zb_monitor_handle(self, msg, now_mono, now_wall);
+    s_handle(self, msg, host, now_mono, now_wall);
     //  A message let in without a transaction wrote nothing (checked
     //  wherever asserts are on, the suite's builds among them; the fleet's
     //  self-test checks the same at the sink).

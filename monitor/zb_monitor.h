@@ -83,8 +83,9 @@ void zb_monitor_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall);
 int zb_monitor_begin(zb_monitor_t *self);
 
 //  One message of a pass: zb_monitor_handle, after zb_monitor_begin unless
-//  the message changes memory alone (a thin beat of a known host). -1
-//  when it could not begin: the message was not handled.
+//  the message changes memory alone (zb_fleet_quiet: a thin beat of a known
+//  host, or a full one repeating its table), with one lookup of its host.
+//  -1 when it could not begin: the message was not handled.
 int zb_monitor_take(zb_monitor_t *self, const zb_msg_t *msg, int64_t now_mono, int64_t now_wall);
 
 //  Commits the writes of this pass, if it began a transaction. Returns 0
