@@ -1,7 +1,9 @@
 /*  zb_store_redo: the redo log of the open transaction. Every write is
     kept until its commit succeeds, so that a failed commit (disk full, an
     I/O error) loses nothing: the next transaction applies the kept writes
-    again first, in order, and so gives the same rows the same ids.
+    again first, in order, and so gives the same rows the same ids. A
+    transaction SQLite rolls back by itself when a write fails (SQLITE_FULL,
+    an I/O error) is begun again at once the same way (s_reopen).
 
     A write is kept as the index of its fixed statement and a copy of the
     values bound to it, in one arena that grows by doubling and is reused
@@ -178,12 +180,15 @@ static void s_drop(zb_store_t *self)
     self->redo_open = 0;
 }
 
+static void s_reopen(zb_store_t *self);
+
 int zb_store_step(zb_store_t *self, int which)
 {
     sqlite3_stmt *stmt = self->stmt[which];
     //  SQLite may roll a transaction back by itself after SQLITE_FULL or an
-    //  I/O error; a write now would commit on its own, out of order. Keep
-    //  it for the retry instead.
+    //  I/O error, and s_reopen could not begin it again (or a read's error
+    //  did it); a write now would commit on its own, out of order. Keep it
+    //  for the retry instead.
     if (self->in_txn && which > S_ROLLBACK && sqlite3_get_autocommit(self->db)) {
         self->redo_broken = true;
         s_keep(self, which);
@@ -203,6 +208,8 @@ int zb_store_step(zb_store_t *self, int which)
         s_drop(self);
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
+    if (result != 0 && self->in_txn && which > S_ROLLBACK && sqlite3_get_autocommit(self->db))
+        s_reopen(self);
     return result;
 }
 
@@ -239,6 +246,20 @@ static int s_apply(zb_store_t *self, const s_record_t *record)
     return result;
 }
 
+//  Every kept write, in order; false when one fails (the rest not tried).
+static bool s_apply_all(zb_store_t *self)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < self->redo_count; i++) {
+        const s_record_t *record = (const s_record_t *)(self->redo + at);
+        assert(at + record->size <= self->redo_used);
+        if (s_apply(self, record) != 0)
+            return false;
+        at += record->size;
+    }
+    return true;
+}
+
 //  The kept writes, in order. They stay kept: the transaction that applies
 //  them commits them with its own writes, or fails and keeps them all.
 void zb_store_redo_replay(zb_store_t *self)
@@ -248,16 +269,45 @@ void zb_store_redo_replay(zb_store_t *self)
     self->replayed = true;
     //  Anything bound before the transaction began is not a kept write.
     s_drop(self);
-    size_t at = 0;
-    for (size_t i = 0; i < self->redo_count; i++) {
-        const s_record_t *record = (const s_record_t *)(self->redo + at);
-        assert(at + record->size <= self->redo_used);
-        if (s_apply(self, record) != 0) {
-            self->redo_broken = true;
-            break;
-        }
-        at += record->size;
+    if (!s_apply_all(self))
+        self->redo_broken = true;
+}
+
+//  The write just failed and SQLite rolled the open transaction back with
+//  it (SQLITE_FULL, an I/O error). It is begun again with the writes kept
+//  so far, in order (the same rows, the same ids), so that the writes after
+//  the failed one run where they would have, and their callers learn what
+//  they did: an outage's id, an alert inserted (its deliveries follow).
+//  Kept without running and reported failed, such a write would still be
+//  applied by the retry: an outage the fleet has no id for, never closed.
+//  When this fails too, the transaction is broken (zb_store_step keeps the
+//  writes after it, its commit fails, the retry applies them all).
+static void s_reopen(zb_store_t *self)
+{
+    if (self->redo_broken) // its replay failed: it cannot commit anyway
+        return;
+    //  The failed write's message is its caller's to log.
+    char error[sizeof(self->error)];
+    memcpy(error, self->error, sizeof(error));
+    //  Another process's lock is not waited for (it took it in the instant
+    //  since the rollback): the retry comes later.
+    sqlite3_busy_timeout(self->db, 0);
+    bool ok = sqlite3_step(self->stmt[S_BEGIN]) == SQLITE_DONE;
+    sqlite3_reset(self->stmt[S_BEGIN]);
+    sqlite3_busy_timeout(self->db, ZB_STORE_BUSY_MS);
+    if (ok) {
+        self->begins++;
+        ok = s_apply_all(self);
     }
+    if (!ok) {
+        zb_log_error("%s: a transaction rolled back after an error could not be begun again: "
+                     "%s; its writes are kept for the retry",
+                     self->path, sqlite3_errmsg(self->db));
+        if (!sqlite3_get_autocommit(self->db))
+            sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+        self->redo_broken = true;
+    }
+    memcpy(self->error, error, sizeof(error));
 }
 
 void zb_store_redo_clear(zb_store_t *self)

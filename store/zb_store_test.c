@@ -352,6 +352,11 @@ static int64_t s_pragma(zb_store_t *store, const char *sql)
     return value;
 }
 
+static void s_count_rollback(void *arg)
+{
+    (*(int *)arg)++;
+}
+
 static void s_page_limit(zb_store_t *store, int64_t pages)
 {
     char sql[64];
@@ -359,15 +364,26 @@ static void s_page_limit(zb_store_t *store, int64_t pages)
     assert(sqlite3_exec(store->db, sql, NULL, NULL, NULL) == SQLITE_OK);
 }
 
-//  SQLite rolling the transaction back by itself (after SQLITE_FULL here;
-//  an I/O error does the same): the writes before it are in the redo log,
-//  the one that failed is refused (its caller is told), and the ones after
-//  it are kept without running them, as run in autocommit they would
-//  commit alone, ahead of the rows they build on. The commit fails; once
-//  there is room, the retry writes every kept row once, in order, with the
-//  ids and values of a clean run of the same writes (the refused one left
-//  out).
-static void s_test_redo_rollback(const char *dir)
+//  Takes the write lock on a second connection the moment SQLite rolls the
+//  store's transaction back (its lock is free by then): the store cannot
+//  begin it again.
+static void s_take_lock(void *arg)
+{
+    assert(sqlite3_exec(arg, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+}
+
+//  SQLite rolling the transaction of a pass back by itself (after
+//  SQLITE_FULL here; an I/O error does the same). The write that failed is
+//  refused (its caller is told) and not kept. The transaction is begun
+//  again at once with the writes kept before it, and the pass goes on: the
+//  writes after it run where they would have, and say what they did (an
+//  outage's id). When it cannot be begun again (locked: another process
+//  took the write lock), the writes after it are kept without running (run
+//  in autocommit they would commit alone, ahead of the rows they build
+//  on), they fail, the commit fails, and the retry applies them all.
+//  Either way the database ends up row for row as a clean run of the same
+//  writes, the refused one left out: every row once, in order, same ids.
+static void s_test_redo_rollback(const char *dir, bool locked)
 {
     char path[256], clean_path[256];
     zb_store_t *clean = s_open_in(dir, "clean.db", clean_path, sizeof(clean_path));
@@ -406,9 +422,14 @@ static void s_test_redo_rollback(const char *dir)
     assert(zb_store_host_put(store, &host) == 0);
     assert(zb_store_outage_open(store, &down, &id1, NULL) == 1 && id1 == clean_id1);
     assert(store->redo_count == 2 && !sqlite3_get_autocommit(store->db));
+    sqlite3 *other = NULL;
+    if (locked) {
+        assert(sqlite3_open(path, &other) == SQLITE_OK);
+        sqlite3_rollback_hook(store->db, s_take_lock, other);
+    }
     //  A 1 MB alert: SQLITE_FULL. One row inserted OR IGNORE has no
     //  statement journal to undo it alone with, so SQLite rolls the whole
-    //  transaction back (checked: autocommit is on again).
+    //  transaction back (the hook says it did).
     size_t big = 1 << 20;
     char *payload = malloc(big + 1);
     assert(payload);
@@ -422,34 +443,47 @@ static void s_test_redo_rollback(const char *dir)
                               .outage_id = id1,
                               .payload = payload};
     const char *channels[] = {"log"};
+    int rolled_back = 0;
+    if (!locked)
+        sqlite3_rollback_hook(store->db, s_count_rollback, &rolled_back);
     assert(zb_store_alert_add(store, &alert, channels, 1, false) == -1);
-    assert(sqlite3_errcode(store->db) == SQLITE_FULL && strstr(zb_store_error(store), "full"));
-    assert(sqlite3_get_autocommit(store->db) && store->in_txn);
-    assert(store->redo_count == 2); // the refused write is not kept
+    assert(strstr(zb_store_error(store), "database or disk is full"));
+    sqlite3_rollback_hook(store->db, NULL, NULL);
+    assert(store->redo_count == 2 && store->in_txn); // the refused write is not kept
+
     //  The pass goes on: the close of an outage opened before the rollback
-    //  (run now, it would find no row), an outage opened after (run now, it
-    //  would commit alone and take the id of the one rolled back), a
-    //  host's last-heard. Each is kept and says the pass failed.
-    assert(zb_store_outage_close(store, id1, 2000, "up") == -1);
-    assert(strstr(zb_store_error(store), "transaction rolled back after an error"));
-    assert(zb_store_outage_open(store, &gone, &id2, NULL) == -1);
-    assert(zb_store_host_heard(store, "web-1", 1600, -1, 0, NULL) == -1);
+    //  (run alone, it would find no row), an outage opened after it (run
+    //  alone, it would commit on its own under the id of the one rolled
+    //  back), a host's last-heard.
     const size_t writes = 5;
-    assert(store->redo_count == writes && sqlite3_get_autocommit(store->db));
-    assert(s_one(path, "SELECT count(*) FROM outages") == 1);
-    assert(s_one(path, "SELECT count(*) FROM hosts") == 0);
-
-    //  The commit fails; nothing was written, everything after the refused
-    //  write kept with what came before it.
-    assert(zb_store_commit(store) == -1);
-    assert(zb_store_pending(store) && zb_store_kept(store) == writes);
-    assert(s_one(path, "SELECT count(*) FROM outages") == 1);
-    assert(s_one(path, "SELECT count(*) FROM hosts") == 0);
-
-    //  Room again: the retry writes what a clean run wrote.
-    s_page_limit(store, limit);
-    store->retry_mono = 0; // the retry is due
-    assert(zb_store_commit(store) == 0);
+    if (!locked) {
+        assert(rolled_back == 1 && !sqlite3_get_autocommit(store->db));
+        assert(zb_store_outage_close(store, id1, 2000, "up") == 1);
+        assert(zb_store_outage_open(store, &gone, &id2, NULL) == 1 && id2 == clean_id2);
+        assert(zb_store_host_heard(store, "web-1", 1600, -1, 0, NULL) == 0);
+        assert(store->redo_count == writes);
+        assert(zb_store_commit(store) == 0);
+    } else {
+        //  Not begun again (the lock is free again now): each write is
+        //  kept, and fails.
+        assert(sqlite3_get_autocommit(store->db) && store->redo_broken);
+        assert(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK);
+        sqlite3_close(other);
+        assert(zb_store_outage_close(store, id1, 2000, "up") == -1);
+        assert(strstr(zb_store_error(store), "transaction rolled back after an error"));
+        assert(zb_store_outage_open(store, &gone, &id2, NULL) == -1);
+        assert(zb_store_host_heard(store, "web-1", 1600, -1, 0, NULL) == -1);
+        assert(store->redo_count == writes && sqlite3_get_autocommit(store->db));
+        //  The commit fails: nothing was written, everything kept.
+        assert(zb_store_commit(store) == -1);
+        assert(zb_store_pending(store) && zb_store_kept(store) == writes);
+        assert(s_one(path, "SELECT count(*) FROM outages") == 1);
+        assert(s_one(path, "SELECT count(*) FROM hosts") == 0);
+        //  Room again: the retry.
+        s_page_limit(store, limit);
+        store->retry_mono = 0; // it is due
+        assert(zb_store_commit(store) == 0);
+    }
     assert(!zb_store_pending(store) && zb_store_kept(store) == 0 && store->redo_used == 0);
     zb_store_destroy(&store);
     const char *tables[] = {"outages", "hosts", "alerts", "deliveries"};
@@ -458,8 +492,8 @@ static void s_test_redo_rollback(const char *dir)
         s_dump(path, tables[i], got, sizeof(got));
         s_dump(clean_path, tables[i], want, sizeof(want));
         if (strcmp(got, want) != 0) {
-            printf("%s after the retry:\n%sa clean run's:\n%s", tables[i], got, want);
-            assert(!"the retry differs from a clean run");
+            printf("%s after the rollback:\n%sa clean run's:\n%s", tables[i], got, want);
+            assert(!"the database differs from a clean run's");
         }
     }
     char sql[256];
@@ -887,7 +921,8 @@ void zb_store_test(bool verbose)
     s_test_episodes(dir);
     s_test_services_quiet(dir);
     s_test_redo(dir);
-    s_test_redo_rollback(dir);
+    s_test_redo_rollback(dir, false);
+    s_test_redo_rollback(dir, true);
     s_remove_db(path);
     assert(rmdir(dir) == 0 || (printf("rmdir %s: %s\n", dir, strerror(errno)), 0));
 }
