@@ -141,10 +141,12 @@ def port_open(port):
 
 
 def pct(values, p):
-    """Percentile by nearest rank (p in 0..100) of a non-empty list."""
+    """Percentile by nearest rank (p in 0..100) of a non-empty list: the
+    smallest value with at least p% of the values at or below it (rank
+    ceil(p/100 * n); the p99 of 100 values is the 99th, not the largest)."""
     s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))
-    return s[k]
+    rank = math.ceil(p / 100.0 * len(s) - 1e-9)
+    return s[max(0, min(len(s) - 1, rank - 1))]
 
 
 # --------------------------------------------------------------------------
