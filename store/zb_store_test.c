@@ -84,6 +84,17 @@ static void s_sql(const char *path, const char *sql)
     sqlite3_close(db);
 }
 
+//  size letters, a to z over and over, and a NUL; the caller frees it.
+static char *s_payload(size_t size)
+{
+    char *payload = malloc(size + 1);
+    assert(payload);
+    for (size_t i = 0; i < size; i++)
+        payload[i] = (char)('a' + i % 26);
+    payload[size] = '\0';
+    return payload;
+}
+
 static int64_t s_one(const char *path, const char *sql)
 {
     sqlite3 *db = NULL;
@@ -220,11 +231,7 @@ static void s_test_redo(const char *dir)
     zb_store_silence_t silence = {.host = "web-*", .starts_at_ms = 1000, .ends_at_ms = 9000};
     assert(zb_store_silence_add(store, &silence, &silence_id) == 0);
     size_t big = 300000; // larger than the arena's first 64 KiB
-    char *payload = malloc(big + 1);
-    assert(payload);
-    for (size_t i = 0; i < big; i++)
-        payload[i] = (char)('a' + i % 26);
-    payload[big] = '\0';
+    char *payload = s_payload(big);
     zb_store_alert_t alert = {.id = "a-1",
                               .created_at_ms = 1250,
                               .trigger = "down",
@@ -430,11 +437,7 @@ static void s_test_redo_rollback(const char *dir, bool locked)
     //  A 1 MB alert: SQLITE_FULL. One row inserted OR IGNORE has no
     //  statement journal to undo it alone with, so SQLite rolls the whole
     //  transaction back (the hook says it did).
-    size_t big = 1 << 20;
-    char *payload = malloc(big + 1);
-    assert(payload);
-    memset(payload, 'x', big);
-    payload[big] = '\0';
+    char *payload = s_payload(1 << 20);
     zb_store_alert_t alert = {.id = "a-1",
                               .created_at_ms = 1250,
                               .trigger = "down",
