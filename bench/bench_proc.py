@@ -77,3 +77,23 @@ def start_load(load_bin, port, args, procs):
         time.sleep(0.05)  # a poll of its output, not a synchronisation
     ready = int([l for l in lines if l.startswith("ready")][0].split()[1]) / 1e6
     return load, lines, ready
+
+
+def start_relay(relay_bin, tmp, monitors, procs):
+    """A zbeat-relay (plaintext: libzmq's zmq_proxy) with its frontend on a
+    free port for the agents, its backend connecting to monitors (their
+    bind endpoints, comma-separated), log relay.log in tmp; appended to procs
+    once started. Returns (process, port, log path)."""
+    port = free_port()
+    log = os.path.join(tmp, "relay.log")
+    with open(log, "w") as out:
+        relay = subprocess.Popen([relay_bin, "--bind", "tcp://127.0.0.1:%d" % port,
+                                  "--monitor", monitors],
+                                 stdout=out, stderr=subprocess.STDOUT)
+    procs.append(relay)
+    start = time.time()
+    while "relay started" not in open(log).read():
+        if relay.poll() is not None or time.time() - start > 10:
+            sys.exit("relay did not start: " + open(log).read())
+        time.sleep(0.05)  # a poll of its log, not a synchronisation
+    return relay, port, log

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from bench_proc import free_port, cpu_seconds
+from bench_proc import free_port, cpu_seconds, start_relay
 
 BUILD = os.environ.get("ZB_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "build"))
 HOSTS = int(os.environ.get("BENCH_SHARD_HOSTS", 1000000))
@@ -103,11 +103,10 @@ def main():
             wait_for(lambda: "listening on" in text(p), 10, "shard %d" % n)
             p.http = http
             shards.append((p, port))
-        relay_port = free_port()
-        relay = start([tool("zbeat-relay"), "--bind", "tcp://127.0.0.1:%d" % relay_port,
-                       "--monitor", ",".join("tcp://127.0.0.1:%d" % port for _, port in shards)],
-                      "relay")
-        wait_for(lambda: "relay started" in text(relay), 10, "relay")
+        relay, relay_port, relay_log = start_relay(
+            tool("zbeat-relay"), tmp, ",".join("tcp://127.0.0.1:%d" % port for _, port in shards),
+            procs)
+        relay.log_path = relay_log  # read by text() as the others' logs are
         per = HOSTS // SHARDS
         ramp = per / RAMP_RATE if RAMP_RATE > 0 else 0.0
         # One generator for every shard's hosts (--groups names host i
