@@ -7,6 +7,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,8 +96,18 @@ static char *s_payload(size_t size)
     return payload;
 }
 
-static int64_t s_one(const char *path, const char *sql)
+//  The first column of the first row of a query (printf format) on the
+//  database at path, read on a connection of its own.
+static int64_t s_one(const char *path, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+static int64_t s_one(const char *path, const char *format, ...)
 {
+    char sql[1024];
+    va_list args;
+    va_start(args, format);
+    int n = vsnprintf(sql, sizeof(sql), format, args);
+    va_end(args);
+    assert(n >= 0 && (size_t)n < sizeof(sql));
     sqlite3 *db = NULL;
     sqlite3_stmt *stmt = NULL;
     assert(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
@@ -276,35 +287,31 @@ static void s_test_redo(const char *dir)
                        "AND kind = 'http' AND state = 'down' AND since_ms = 1200 AND "
                        "reason = 'it''s down' AND error = '' AND tls_expires_ms IS NULL") == 1);
     assert(s_one(path, "SELECT count(*) FROM outages") == 4);
-    char sql[512];
-    snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM outages WHERE id = %lld AND kind = 'service' AND "
-             "host = 'web-''1''' AND service = 'http' AND started_at_ms = 1200 AND "
-             "reason = 'it''s down' AND error = 'timeout \xc3\xbc' AND ended_at_ms = 2000 AND "
-             "end_reason = 'up'",
-             (long long)id1);
-    assert(s_one(path, sql) == 1);
-    snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM outages WHERE id = %lld AND host = 'web-2' AND "
-             "service IS NULL AND ended_at_ms = 1400 AND end_reason = 'up'",
-             (long long)id2);
-    assert(s_one(path, sql) == 1);
-    snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM outages WHERE id = %lld AND host = 'web-3' AND "
-             "ended_at_ms IS NULL",
-             (long long)id3);
-    assert(s_one(path, sql) == 1);
-    snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM silences WHERE id = %lld AND host = 'web-*' AND "
-             "service IS NULL AND starts_at_ms = 1000 AND ends_at_ms = 9000 AND reason = ''",
-             (long long)silence_id);
-    assert(s_one(path, "SELECT count(*) FROM silences") == 1 && s_one(path, sql) == 1);
-    snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM alerts WHERE id = 'a-1' AND outage_id = %lld AND "
-             "service = 'http' AND length(payload) = %zu AND substr(payload, 1, 3) = 'abc' AND "
-             "substr(payload, -3) = '%s'",
-             (long long)id1, big, payload + big - 3);
-    assert(s_one(path, "SELECT count(*) FROM alerts") == 1 && s_one(path, sql) == 1);
+    assert(s_one(path,
+                 "SELECT count(*) FROM outages WHERE id = %lld AND kind = 'service' AND "
+                 "host = 'web-''1''' AND service = 'http' AND started_at_ms = 1200 AND "
+                 "reason = 'it''s down' AND error = 'timeout \xc3\xbc' AND ended_at_ms = 2000 "
+                 "AND end_reason = 'up'",
+                 (long long)id1) == 1);
+    assert(s_one(path,
+                 "SELECT count(*) FROM outages WHERE id = %lld AND host = 'web-2' AND "
+                 "service IS NULL AND ended_at_ms = 1400 AND end_reason = 'up'",
+                 (long long)id2) == 1);
+    assert(s_one(path,
+                 "SELECT count(*) FROM outages WHERE id = %lld AND host = 'web-3' AND "
+                 "ended_at_ms IS NULL",
+                 (long long)id3) == 1);
+    assert(s_one(path, "SELECT count(*) FROM silences") == 1);
+    assert(s_one(path,
+                 "SELECT count(*) FROM silences WHERE id = %lld AND host = 'web-*' AND "
+                 "service IS NULL AND starts_at_ms = 1000 AND ends_at_ms = 9000 AND reason = ''",
+                 (long long)silence_id) == 1);
+    assert(s_one(path, "SELECT count(*) FROM alerts") == 1);
+    assert(s_one(path,
+                 "SELECT count(*) FROM alerts WHERE id = 'a-1' AND outage_id = %lld AND "
+                 "service = 'http' AND length(payload) = %zu AND substr(payload, 1, 3) = 'abc' "
+                 "AND substr(payload, -3) = '%s'",
+                 (long long)id1, big, payload + big - 3) == 1);
     assert(s_one(path, "SELECT count(*) FROM deliveries WHERE alert_id = 'a-1' AND "
                        "status = 'pending' AND queued_at_ms = 1250") == 2);
 
@@ -499,17 +506,15 @@ static void s_test_redo_rollback(const char *dir, bool locked)
             assert(!"the database differs from a clean run's");
         }
     }
-    char sql[256];
-    snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM outages WHERE id = %lld AND host = 'web-2' AND "
-             "ended_at_ms IS NULL",
-             (long long)(id1 + 1));
-    assert(s_one(path, "SELECT count(*) FROM outages") == 3 && s_one(path, sql) == 1);
-    snprintf(sql, sizeof(sql),
-             "SELECT count(*) FROM outages WHERE id = %lld AND service = 'http' AND "
-             "ended_at_ms = 2000 AND end_reason = 'up'",
-             (long long)id1);
-    assert(s_one(path, sql) == 1);
+    assert(s_one(path, "SELECT count(*) FROM outages") == 3);
+    assert(s_one(path,
+                 "SELECT count(*) FROM outages WHERE id = %lld AND host = 'web-2' AND "
+                 "ended_at_ms IS NULL",
+                 (long long)(id1 + 1)) == 1);
+    assert(s_one(path,
+                 "SELECT count(*) FROM outages WHERE id = %lld AND service = 'http' AND "
+                 "ended_at_ms = 2000 AND end_reason = 'up'",
+                 (long long)id1) == 1);
     assert(s_one(path, "SELECT last_seen_ms FROM hosts WHERE name = 'web-1'") == 1600);
     free(payload);
     s_remove_db(path);
