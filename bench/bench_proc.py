@@ -46,17 +46,25 @@ def start_monitor(monitor_bin, tmp, hosts, procs):
     with open(cfg, "w") as f:
         f.write("monitor\n    max-hosts = %d\n" % (hosts + 10))
     log = os.path.join(tmp, "monitor.log")
-    with open(log, "w") as out:
-        monitor = subprocess.Popen([monitor_bin, "--db", os.path.join(tmp, "m.db"), "--bind",
-                                    "tcp://127.0.0.1:%d" % port, "-c", cfg, "-v"],
-                                   stdout=out, stderr=subprocess.STDOUT)
-    procs.append(monitor)
-    start = time.time()
-    while "monitor started" not in open(log).read():
-        if monitor.poll() is not None or time.time() - start > 20:
-            sys.exit("monitor did not start: " + open(log).read())
-        time.sleep(0.05)  # a poll of its log, not a synchronisation
+    monitor = start_logged([monitor_bin, "--db", os.path.join(tmp, "m.db"), "--bind",
+                            "tcp://127.0.0.1:%d" % port, "-c", cfg, "-v"],
+                           log, "monitor started", 20, procs)
     return monitor, port, log
+
+
+def start_logged(argv, log, started, timeout_s, procs):
+    """argv with its output in the file log, appended to procs; returns
+    the process once the log holds the line started (exits the bench if it
+    ends first or timeout_s passes)."""
+    with open(log, "w") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    procs.append(proc)
+    start = time.time()
+    while started not in open(log).read():
+        if proc.poll() is not None or time.time() - start > timeout_s:
+            sys.exit("%s did not start: %s" % (os.path.basename(argv[0]), open(log).read()))
+        time.sleep(0.05)  # a poll of its log, not a synchronisation
+    return proc
 
 
 def start_load(load_bin, port, args, procs):
@@ -86,14 +94,6 @@ def start_relay(relay_bin, tmp, monitors, procs):
     once started. Returns (process, port, log path)."""
     port = free_port()
     log = os.path.join(tmp, "relay.log")
-    with open(log, "w") as out:
-        relay = subprocess.Popen([relay_bin, "--bind", "tcp://127.0.0.1:%d" % port,
-                                  "--monitor", monitors],
-                                 stdout=out, stderr=subprocess.STDOUT)
-    procs.append(relay)
-    start = time.time()
-    while "relay started" not in open(log).read():
-        if relay.poll() is not None or time.time() - start > 10:
-            sys.exit("relay did not start: " + open(log).read())
-        time.sleep(0.05)  # a poll of its log, not a synchronisation
+    relay = start_logged([relay_bin, "--bind", "tcp://127.0.0.1:%d" % port, "--monitor", monitors],
+                         log, "relay started", 10, procs)
     return relay, port, log
