@@ -191,7 +191,7 @@ def main():
             taken = int(stats["messages"]) + int(stats["dropped"])
             # Kept up: nothing lost, and the backlog gone within one beat
             # interval of the load's end (else the shard ran behind).
-            kept = (taken >= sent[n] and stats["dropped"] == "0"
+            kept = (sent[n] > 0 and taken >= sent[n] and stats["dropped"] == "0"
                     and p.drained_s <= INTERVAL / 1000.0)
             ok = ok and kept and stats["foreign"] == "0"
             print("shard s%d-*: sent %d, taken %d (%.1f%%), foreign %s, over the host cap %s, "

@@ -84,7 +84,7 @@ typedef struct {
     int64_t ramp_us;       // hosts start one after another over this long (0: all at once)
     int64_t silence_at_us; // from start: every silence_every-th host stops; -1: never
     int silence_every;
-    int groups; // > 1: hosts named per group (see the head of the file)
+    int groups; // > 0: hosts named per group (see the head of the file); 0: not given
 } s_options_t;
 
 static void s_template_free(s_template_t *t)
@@ -319,7 +319,7 @@ static int s_parse(int argc, char **argv, s_options_t *o)
                        .full_every = 1,
                        .silence_at_us = -1,
                        .silence_every = 10,
-                       .groups = 1};
+                       .groups = 0};
     static const struct option longs[] = {{"endpoint", required_argument, NULL, 'e'},
                                           {"agents", required_argument, NULL, 'm'},
                                           {"services", required_argument, NULL, 's'},
@@ -391,7 +391,7 @@ static int s_parse(int argc, char **argv, s_options_t *o)
     }
     if (!o->endpoint || o->agents < 1 || o->services < 0 || o->services > 1000 ||
         o->interval_us < 1000 || o->duration_us < 0 || o->full_every < 1 || o->ramp_us < 0 ||
-        o->silence_every < 1 || o->groups < 1 || o->groups > 1000)
+        o->silence_every < 1 || o->groups < 0 || o->groups > 1000)
         return -1;
     if (o->sockets <= 0 || o->sockets > o->agents)
         o->sockets = o->agents < 100 ? o->agents : 100;
@@ -414,14 +414,14 @@ int main(int argc, char **argv)
     char *buf = malloc(bufsize);
     s_host_t marker_host = {.seq = 0};
     uint64_t sent = 0, beats = 0, events = 0;
-    uint64_t *group_sent = calloc((size_t)o.groups, sizeof(*group_sent));
+    uint64_t *group_sent = calloc((size_t)(o.groups > 0 ? o.groups : 1), sizeof(*group_sent));
     int peers = 0;
-    if (!hosts || !socks || !buf)
+    if (!hosts || !socks || !buf || !group_sent)
         goto done;
 
     for (int i = 0; i < o.agents; i++) {
         s_host_t *host = &hosts[i];
-        if (o.groups > 1)
+        if (o.groups > 0)
             snprintf(host->name, sizeof(host->name), "%s%d-%06d", o.prefix, i % o.groups,
                      i / o.groups);
         else
@@ -525,7 +525,7 @@ int main(int argc, char **argv)
                 goto done;
             }
             sent++;
-            if (group_sent)
+            if (o.groups > 0)
                 group_sent[i % o.groups]++;
             beats += (uint64_t)o.services;
             if (now >= burst_at) {
@@ -576,7 +576,7 @@ int main(int argc, char **argv)
         sent++;
     }
     printf("progress %" PRId64 " %" PRIu64 "\n", zb_time_mono_us(), sent);
-    for (int g = 0; o.groups > 1 && group_sent && g < o.groups; g++)
+    for (int g = 0; g < o.groups; g++)
         printf("group %d sent=%" PRIu64 "\n", g, group_sent[g]);
     printf("done sent=%" PRIu64 " beats=%" PRIu64 " events=%" PRIu64 " late_max_us=%" PRId64
            " elapsed_us=%" PRId64 "\n",
