@@ -361,6 +361,7 @@ zb_http_t *zb_http_new(const char *address, const char *db, zb_monitor_t *monito
     self->monitor = monitor;
     atomic_init(&self->heavy, 0);
     self->metrics_auth = options->metrics_auth;
+    self->metrics_detail = options->metrics_detail;
     if (options->users && *options->users &&
         zb_http_users_reload(self, options->users, err, errsize) != 0)
         goto failed;

@@ -2,7 +2,7 @@
 
     GET /                the status page (monitor/www, embedded at build time)
     GET /healthz         200 while the ingest loop runs and the database takes writes
-    GET /metrics         Prometheus text format
+    GET /metrics         Prometheus text format (?detail=all|problems|none)
     GET /api/v1/status   the array of `zbeat status --json`
     GET /api/v1/outages  the array of `zbeat outages --json` (filters, pages)
     GET /api/v1/report   the object of `zbeat report --json`
@@ -71,6 +71,16 @@ extern const size_t zb_http_asset_count;
 //  65535 (0: any free port). Returns 0, or -1 with the reason in err.
 int zb_http_address_check(const char *address, char *err, size_t errsize);
 
+//  What /metrics says host by host and service by service (monitor
+//  metrics-detail, GET /metrics?detail=, docs/http.md): every row, the
+//  problems only (GET /api/v1/status?state=problems's rows), or none. The
+//  fleet's counts by state and the monitor's counters are there in all.
+typedef enum { ZB_HTTP_DETAIL_ALL, ZB_HTTP_DETAIL_PROBLEMS, ZB_HTTP_DETAIL_NONE } zb_http_detail_t;
+#define ZB_HTTP_DETAILS "all, problems, none"
+
+//  "all", "problems" or "none": its detail, or -1.
+int zb_http_detail_parse(const char *text);
+
 //  How the server guards itself; every field may be NULL/false (all of
 //  them: today's open, plain HTTP server, for loopback).
 typedef struct {
@@ -78,6 +88,8 @@ typedef struct {
     const char *tls_key;  // PEM private key file, with tls_cert
     const char *users;    // users file (zb_http_users.h): Basic authentication on
     bool metrics_auth;    // /metrics wants credentials too
+    //  /metrics without ?detail= (0: all).
+    zb_http_detail_t metrics_detail;
 } zb_http_options_t;
 
 //  Starts serving. db is the database's path (opened read-only per

@@ -37,6 +37,8 @@ struct _zb_http_t {
     bool metrics_auth;         // /metrics wants a user too
     char *tls_cert;            // PEM, kept while the daemon runs (MHD keeps the pointer)
     char *tls_key;             // PEM
+    //  What /metrics says host by host without ?detail=.
+    zb_http_detail_t metrics_detail;
 };
 
 //  A growing text buffer; after a failed allocation it stays failed.

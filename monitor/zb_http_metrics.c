@@ -1,9 +1,14 @@
 /*  zb_http_metrics: GET /healthz and GET /metrics (Prometheus text format,
     docs/http.md): the database's view of the fleet plus the running
     monitor's counters (zb_monitor_snapshot).
+
+    At 100,000 hosts the series of every host and service are a gigabyte
+    per scrape: the detail (zb_http_detail_t) keeps them to the problems,
+    or to none, while the counts by state (GET /api/v1/summary's) stay.
 */
 #include "zb_http_internal.h"
 #include "zb_proto.h"
+#include "zb_query.h"
 #include "zb_series.h"
 #include "zb_time.h"
 
@@ -61,12 +66,26 @@ typedef struct {
     zb_http_buf_t service_state;
     zb_http_buf_t service_since;
     zb_http_buf_t tls_expiry;
-    zb_http_buf_t service_rtt; // zb_series
-    zb_http_buf_t outages;     // zb_series
-    zb_series_t *series;       // the running monitor's, or NULL
-    int64_t open[2];           // open outages: service, host
+    zb_http_buf_t service_rtt;  // zb_series
+    zb_http_buf_t outages;      // zb_series
+    zb_series_t *series;        // the running monitor's, or NULL
+    int64_t open[2];            // open outages: service, host
+    zb_http_detail_t detail;    // which rows get series of their own
+    zb_query_filter_t problems; // GET /api/v1/status?state=problems's rows
+    zb_query_summary_t summary; // every row counted by state
     bool failed;
 } s_metrics_t;
+
+int zb_http_detail_parse(const char *text)
+{
+    static const char *const names[] = {[ZB_HTTP_DETAIL_ALL] = "all",
+                                        [ZB_HTTP_DETAIL_PROBLEMS] = "problems",
+                                        [ZB_HTTP_DETAIL_NONE] = "none"};
+    for (size_t i = 0; text && i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(text, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
 
 //  Label values escaped as the format says: \\, \" and \n.
 static void s_label(zb_http_buf_t *buf, const char *name, const char *value, bool first)
@@ -117,6 +136,10 @@ static void s_series_samples(s_metrics_t *m, const zb_store_status_t *row)
 static int s_on_metric_status(const zb_store_status_t *row, void *arg)
 {
     s_metrics_t *m = arg;
+    zb_query_summary_add(&m->summary, row);
+    if (m->detail == ZB_HTTP_DETAIL_NONE ||
+        (m->detail == ZB_HTTP_DETAIL_PROBLEMS && !zb_query_status_keeps(&m->problems, row)))
+        return 0;
     s_series_samples(m, row);
     if (!row->service) {
         //  A name conflict is alive: its authoritative agent run is heard.
@@ -207,6 +230,34 @@ static void s_family(zb_http_buf_t *out, const char *name, const char *type, con
             zb_http_buf_add(out, samples->data, samples->len);
         free(samples->data);
         *samples = (zb_http_buf_t){0};
+    }
+}
+
+//  A tally of GET /api/v1/summary as one gauge family: the known states
+//  first, each even at 0 (so that a series does not vanish while none is
+//  in it), then any other state the database holds.
+static void s_tally(zb_http_buf_t *out, const char *name, const char *help,
+                    const zb_query_tally_t *tally, const char *const *known)
+{
+    s_family(out, name, "gauge", help, NULL);
+    for (const char *const *state = known; *state; state++) {
+        int64_t count = 0;
+        for (size_t i = 0; i < tally->states; i++)
+            if (strcmp(tally->by_state[i].state, *state) == 0)
+                count = tally->by_state[i].count;
+        zb_http_buf_printf(out, "%s{", name);
+        s_label(out, "state", *state, true);
+        zb_http_buf_printf(out, "} %" PRId64 "\n", count);
+    }
+    for (size_t i = 0; i < tally->states; i++) {
+        const char *const *state = known;
+        while (*state && strcmp(*state, tally->by_state[i].state) != 0)
+            state++;
+        if (*state)
+            continue;
+        zb_http_buf_printf(out, "%s{", name);
+        s_label(out, "state", tally->by_state[i].state, true);
+        zb_http_buf_printf(out, "} %" PRId64 "\n", tally->by_state[i].count);
     }
 }
 
@@ -301,12 +352,21 @@ static void s_monitor_metrics(zb_http_buf_t *out, zb_monitor_t *monitor)
 
 enum MHD_Result zb_http_metrics(zb_http_req_t *req)
 {
-    static const char *const known[] = {NULL};
+    static const char *const known[] = {"detail", NULL};
     enum MHD_Result result;
     zb_store_t *store = zb_http_begin(req, known, &result);
     if (!store)
         return result;
-    s_metrics_t m = {.series = req->self->monitor ? zb_monitor_series(req->self->monitor) : NULL};
+    const char *asked = zb_http_arg(req, "detail");
+    int detail = asked ? zb_http_detail_parse(asked) : (int)req->self->metrics_detail;
+    if (detail < 0) {
+        zb_store_destroy(&store);
+        return zb_http_error(req, MHD_HTTP_BAD_REQUEST, "detail: \"%.80s\" is not one of %s", asked,
+                             ZB_HTTP_DETAILS);
+    }
+    s_metrics_t m = {.series = req->self->monitor ? zb_monitor_series(req->self->monitor) : NULL,
+                     .detail = (zb_http_detail_t)detail,
+                     .problems = {.states = "problems"}};
     s_deliveries_t *deliveries = calloc(1, sizeof(*deliveries));
     int rc = deliveries ? 0 : -1;
     if (rc == 0)
@@ -320,6 +380,13 @@ enum MHD_Result zb_http_metrics(zb_http_req_t *req)
     if (rc == 0) {
         s_family(&out, "zbeat_build_info", "gauge", "The running monitor's version.", NULL);
         zb_http_buf_printf(&out, "zbeat_build_info{version=\"%s\"} 1\n", ZB_VERSION);
+        static const char *const host_states[] = {"alive", "silent", "stopped", "name-conflict",
+                                                  NULL};
+        static const char *const service_states[] = {"up", "down", "unknown", "stopped", NULL};
+        s_tally(&out, "zbeat_hosts", "Hosts by state (GET /api/v1/summary's counts).",
+                &m.summary.hosts, host_states);
+        s_tally(&out, "zbeat_services", "Services by state (GET /api/v1/summary's counts).",
+                &m.summary.services, service_states);
         s_family(&out, "zbeat_host_alive", "gauge",
                  "1 while the host's agent is heard, 0 when it is silent or stopped.",
                  &m.host_alive);

@@ -285,7 +285,36 @@ void zb_http_test(bool verbose)
                           "service=\"redis\"} 1798761600\n"));
     assert(strstr(answer, "zbeat_outages_open{kind=\"service\"} 1\n"));
     assert(!strstr(answer, "zbeat_messages_total"));
+    //  The fleet's counts, every known state even at 0.
+    assert(strstr(answer, "# TYPE zbeat_hosts gauge\nzbeat_hosts{state=\"alive\"} 1\n"
+                          "zbeat_hosts{state=\"silent\"} 0\n"));
+    assert(strstr(answer, "zbeat_services{state=\"up\"} 0\nzbeat_services{state=\"down\"} 1\n"));
     free(answer);
+    //  The problems only: the down service, not the alive host; none: neither.
+    answer = s_get(port, "/metrics?detail=problems");
+    assert(s_status_of(answer) == 200 && !strstr(answer, "zbeat_host_alive{"));
+    assert(strstr(answer, "zbeat_service_up{host=\"web-1\",service=\"redis\"} 0\n"));
+    assert(strstr(answer, "zbeat_hosts{state=\"alive\"} 1\n"));
+    free(answer);
+    answer = s_get(port, "/metrics?detail=none");
+    assert(s_status_of(answer) == 200 && !strstr(answer, "zbeat_host_alive{"));
+    assert(!strstr(answer, "zbeat_service_up{") && !strstr(answer, "zbeat_service_state{"));
+    assert(strstr(answer, "zbeat_services{state=\"down\"} 1\n"));
+    assert(strstr(answer, "zbeat_outages_open{kind=\"service\"} 1\n"));
+    free(answer);
+    answer = s_get(port, "/metrics?detail=all");
+    assert(s_status_of(answer) == 200 && strstr(answer, "zbeat_host_alive{host=\"web-1\"} 1\n"));
+    free(answer);
+    assert(zb_http_detail_parse("problems") == ZB_HTTP_DETAIL_PROBLEMS);
+    assert(zb_http_detail_parse("") < 0 && zb_http_detail_parse("All") < 0);
+    assert(zb_http_detail_parse(NULL) < 0);
+    const char *bad_detail[] = {"/metrics?detail=some", "/metrics?detail",
+                                "/metrics?detail=none&detail=all", "/metrics?colour=red"};
+    for (size_t i = 0; i < sizeof(bad_detail) / sizeof(bad_detail[0]); i++) {
+        answer = s_get(port, bad_detail[i]);
+        assert(s_status_of(answer) == 400 && strstr(answer, "{\"error\":"));
+        free(answer);
+    }
     answer = s_get(port, "/healthz");
     assert(s_status_of(answer) == 503 && strstr(answer, "no ingest loop"));
     free(answer);

@@ -74,6 +74,7 @@ typedef struct {
     char http_tls_key[4096];  // its PEM key
     char http_users[4096];    // users file (bcrypt hashes, roles); "" = no authentication
     bool http_metrics_auth;   // /metrics wants credentials too
+    char metrics_detail[16];  // /metrics's series: all, problems, none (zb_http_detail_t)
     char cert[4096];          // the monitor's secret certificate: CURVE on; "" = plaintext
     char agents[4096];        // directory of admitted agents' public certificates (zb_auth)
     int flap_threshold;       // more transitions than this in the window is flapping; 0 = off

@@ -9,6 +9,7 @@
 #include "zb_auth.h"
 #include "zb_config.h"
 #include "zb_hostset.h"
+#include "zb_http.h"
 #include "zb_http_users.h"
 #include "zb_intake.h"
 #include "zb_monitor_config.h"
@@ -102,6 +103,12 @@ static void s_http_users_load(zb_monitor_config_t *self, zb_config_t *config, zc
     }
 }
 
+static const char *s_metrics_detail_check(const char *value, char *why, size_t size)
+{
+    (void)why, (void)size;
+    return zb_http_detail_parse(value) < 0 ? "is not one of " ZB_HTTP_DETAILS : NULL;
+}
+
 //  cert and agents are read together: one without the other is an error.
 static void s_auth_load(zb_monitor_config_t *self, zb_config_t *config, zconfig_t *section)
 {
@@ -182,6 +189,10 @@ static const s_directive_t s_directives[] = {
      .then = s_http_tls_pair},
     {.d = {"http-metrics-auth", ZB_CONFIG_BOOL, .dflt = false, S_FIELD(http_metrics_auth)},
      .then = s_http_users_load},
+    {.d = {"metrics-detail", ZB_CONFIG_STRING, .text = "all", S_FIELD(metrics_detail),
+           S_DOC("`all` / `problems` / `none`", NULL, NULL)},
+     .flags = S_EMPTY_GIVEN | S_QUOTE,
+     .problem = s_metrics_detail_check},
     {.d = {"cert", ZB_CONFIG_CODE, S_FIELD(cert),
            S_DOC("path", "none (plaintext)", "a secret certificate (`zbeat keygen --monitor`)")},
      .flags = S_RESTART},

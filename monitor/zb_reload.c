@@ -54,11 +54,13 @@ int zb_reload_config(const zb_reload_args_t *args, zb_monitor_config_t *config, 
     return 0;
 }
 
-//  The HTTP server's TLS and users settings.
+//  The HTTP server's TLS, users and /metrics settings.
 static zb_http_options_t s_http_options(const zb_monitor_config_t *config)
 {
+    int detail = zb_http_detail_parse(config->metrics_detail); // checked on reading
     return (zb_http_options_t){config->http_tls_cert, config->http_tls_key, config->http_users,
-                               config->http_metrics_auth};
+                               config->http_metrics_auth,
+                               detail < 0 ? ZB_HTTP_DETAIL_ALL : (zb_http_detail_t)detail};
 }
 
 static void s_on_hangup(void *arg)
@@ -157,6 +159,8 @@ static void s_http_restart(zb_reload_t *self, zb_monitor_config_t *config)
             snprintf(config->http_users, sizeof(config->http_users), "%s",
                      self->config->http_users);
             config->http_metrics_auth = self->config->http_metrics_auth;
+            snprintf(config->metrics_detail, sizeof(config->metrics_detail), "%s",
+                     self->config->metrics_detail);
             return;
         }
     }
@@ -189,15 +193,16 @@ int zb_reload_now(zb_reload_t *self)
         zb_log_error("reload rejected: %s; carrying on with the previous configuration", err);
         goto done;
     }
-    //  The database cannot differ (apply refused that): the address and TLS
-    //  restart the server (TLS: a renewed certificate file is read again);
-    //  a users file is re-read in place.
+    //  The database cannot differ (apply refused that): the address, TLS
+    //  and the other http keys restart the server (TLS: a renewed
+    //  certificate file is read again); a users file is re-read in place.
     bool tls = config->http[0] && config->http_tls_cert[0];
     if (strcmp(config->http, self->config->http) != 0 || tls ||
         strcmp(config->http_tls_cert, self->config->http_tls_cert) != 0 ||
         strcmp(config->http_tls_key, self->config->http_tls_key) != 0 ||
         strcmp(config->http_users, self->config->http_users) != 0 ||
-        config->http_metrics_auth != self->config->http_metrics_auth)
+        config->http_metrics_auth != self->config->http_metrics_auth ||
+        strcmp(config->metrics_detail, self->config->metrics_detail) != 0)
         s_http_restart(self, config);
     else if (self->http && config->http_users[0] &&
              zb_http_users_reload(self->http, config->http_users, err, sizeof(err)) != 0)
