@@ -164,6 +164,22 @@ static unsigned int s_change_refusal(zb_http_t *self, struct MHD_Connection *con
     return 0;
 }
 
+//  Answers that may be megabytes (a gigabyte for /metrics of 100,000 hosts)
+//  are built a few at a time, so that many greedy clients cannot make the
+//  monitor's memory balloon: one more is 503 at once.
+static enum MHD_Result s_limited(zb_http_req_t *req, atomic_int *building, int max,
+                                 enum MHD_Result (*answer)(zb_http_req_t *req))
+{
+    enum MHD_Result rc;
+    if (atomic_fetch_add(building, 1) >= max)
+        rc = zb_http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE,
+                           "busy: %d large answers in progress, try again", max);
+    else
+        rc = answer(req);
+    atomic_fetch_sub(building, 1);
+    return rc;
+}
+
 static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                     const char *method, const char *version,
                                     const char *upload_data, size_t *upload_data_size, void **state)
@@ -238,10 +254,11 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
                              ZB_HTTP_ARGS_MAX);
     if (strcmp(url, "/healthz") == 0)
         return zb_http_healthz(&req);
+    //  Every host and service, unless filtered: a gigabyte at 100,000 hosts.
     if (strcmp(url, "/metrics") == 0)
-        return zb_http_metrics(&req);
+        return s_limited(&req, &req.self->fleet, ZB_HTTP_FLEET_MAX, zb_http_metrics);
     if (strcmp(url, "/api/v1/status") == 0)
-        return zb_http_api_status(&req);
+        return s_limited(&req, &req.self->fleet, ZB_HTTP_FLEET_MAX, zb_http_api_status);
     if (strcmp(url, "/api/v1/summary") == 0)
         return zb_http_api_summary(&req);
     if (strcmp(url, "/api/v1/monitor") == 0)
@@ -254,20 +271,11 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
         return zb_http_api_silences(&req);
     bool outages = strcmp(url, "/api/v1/outages") == 0;
     bool alerts = strcmp(url, "/api/v1/alerts") == 0;
-    if (outages || alerts || strcmp(url, "/api/v1/report") == 0) {
-        //  These answers may be megabytes: a few at a time, so that many
-        //  greedy clients cannot make the monitor's memory balloon.
-        enum MHD_Result rc;
-        if (atomic_fetch_add(&req.self->heavy, 1) >= ZB_HTTP_HEAVY_MAX)
-            rc = zb_http_error(&req, MHD_HTTP_SERVICE_UNAVAILABLE,
-                               "busy: %d large answers in progress, try again", ZB_HTTP_HEAVY_MAX);
-        else
-            rc = outages  ? zb_http_api_outages(&req)
-                 : alerts ? zb_http_api_alerts(&req)
-                          : zb_http_api_report(&req);
-        atomic_fetch_sub(&req.self->heavy, 1);
-        return rc;
-    }
+    if (outages || alerts || strcmp(url, "/api/v1/report") == 0)
+        return s_limited(&req, &req.self->heavy, ZB_HTTP_HEAVY_MAX,
+                         outages  ? zb_http_api_outages
+                         : alerts ? zb_http_api_alerts
+                                  : zb_http_api_report);
     const zb_http_asset_t *asset = zb_http_page_find(url);
     if (asset)
         return zb_http_page_asset(&req, asset);
@@ -360,6 +368,7 @@ zb_http_t *zb_http_new(const char *address, const char *db, zb_monitor_t *monito
     }
     self->monitor = monitor;
     atomic_init(&self->heavy, 0);
+    atomic_init(&self->fleet, 0);
     self->metrics_auth = options->metrics_auth;
     self->metrics_detail = options->metrics_detail;
     if (options->users && *options->users &&

@@ -53,6 +53,7 @@ typedef struct _zb_http_t zb_http_t;
 #define ZB_HTTP_HOST_NAMES_MAX 1000      // GET /api/v1/hosts?host=NAME,...: names at most
 #define ZB_HTTP_HEALTHY_PASS_MS 2000     // /healthz: the ingest loop passed this recently
 #define ZB_HTTP_HEAVY_MAX 4              // outages and report answers built at once (more: 503)
+#define ZB_HTTP_FLEET_MAX 4              // /metrics and status answers built at once (more: 503)
 
 //  One file of the status page, embedded from monitor/www by
 //  monitor/embed_www.cmake (generated zb_www.c).

@@ -31,6 +31,7 @@ struct _zb_http_t {
     zb_monitor_t *monitor;     // live counters, or NULL
     int port;                  // where it listens
     atomic_int heavy;          // outages and report answers being built
+    atomic_int fleet;          // /metrics and status answers being built
     zb_http_guard_t *guard;    // total deadlines, free slots (slowloris)
     void *users_ref;           // who may ask (zb_http.c), or NULL: everyone (loopback only)
     pthread_mutex_t lock;      // guards users_ref: SIGHUP swaps it while requests read it

@@ -259,6 +259,21 @@ void zb_http_test(bool verbose)
     assert(s_status_of(answer) == 200);
     free(answer);
     atomic_store(&http->heavy, 0);
+    //  Too many whole-fleet answers in progress: the same, on their own count.
+    atomic_store(&http->fleet, ZB_HTTP_FLEET_MAX);
+    const char *fleet[] = {"/metrics", "/api/v1/status", "/api/v1/status?state=problems"};
+    for (size_t i = 0; i < sizeof(fleet) / sizeof(fleet[0]); i++) {
+        answer = s_get(port, fleet[i]);
+        assert(s_status_of(answer) == 503 && strstr(answer, "busy"));
+        free(answer);
+    }
+    answer = s_get(port, "/api/v1/outages");
+    assert(s_status_of(answer) == 200);
+    free(answer);
+    atomic_store(&http->fleet, 0);
+    answer = s_get(port, "/metrics");
+    assert(s_status_of(answer) == 200);
+    free(answer);
     answer = s_get(port, "/api/v1/report?since=1970-01-01T00:00:00Z");
     assert(s_status_of(answer) == 200 && strstr(answer, "\"rows\":[{\"host\":\"web-1\""));
     free(answer);
