@@ -207,8 +207,17 @@ int zb_cli_status(zb_store_t *store, const zb_cli_args_t *args)
     //  gives the same in those formats).
     if (args->format == ZB_CLI_TABLE)
         walk = zb_store_monitor(store, s_monitor_copy, &monitor);
+    //  Without host or service, the store counts (from its indexes of the
+    //  problems); then a filter of problem states walks the problems only
+    //  (host or service globs count rows the problems' walk has not).
+    if (walk == 0 && status.tally && !status.counted.host && !status.counted.service) {
+        walk = zb_query_summary_read(store, &status.summary);
+        status.tally = false;
+    }
     if (walk == 0)
-        walk = zb_store_status(store, s_status_row, &status);
+        walk = !status.tally && zb_query_states_problems_only(status.filter.states)
+                   ? zb_store_problems(store, s_status_row, &status)
+                   : zb_store_status(store, s_status_row, &status);
     int64_t counted = status.summary.hosts.total + status.summary.services.total;
     if (walk == 0 && args->format == ZB_CLI_TABLE) {
         char line[600];

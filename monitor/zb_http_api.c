@@ -113,11 +113,15 @@ enum MHD_Result zb_http_api_status(zb_http_req_t *req)
         zb_http_number("offset", offset, 0, ZB_HTTP_OFFSET_MAX, &skip, bad, sizeof(bad));
     rows.take = take;
     rows.skip = skip;
+    //  A filter of problem states (state=problems, down,silent) keeps
+    //  only rows of the problems' walk: the same rows, in the same order.
+    int (*walk)(zb_store_t *, zb_store_status_fn *, void *) =
+        zb_query_states_problems_only(rows.filter.states) ? zb_store_problems : zb_store_status;
     if (*bad)
         result = zb_http_error(req, MHD_HTTP_BAD_REQUEST, "%s", bad);
     else
-        result = s_rows_send(req, store, zb_store_status(store, s_on_status, &rows),
-                             "/api/v1/status", &rows, skip + take);
+        result = s_rows_send(req, store, walk(store, s_on_status, &rows), "/api/v1/status", &rows,
+                             skip + take);
     zb_store_destroy(&store);
     return result;
 }
@@ -125,7 +129,8 @@ enum MHD_Result zb_http_api_status(zb_http_req_t *req)
 //  --------------------------------------------------------------------------
 //  GET /api/v1/summary: hosts and services counted by state (host and
 //  service globs narrow it), so that a page or a script at 100,000 hosts
-//  need not read every row to say how many are down.
+//  need not read every row to say how many are down. Unfiltered, the
+//  store counts them from its indexes of the problems and one count(*).
 
 static int s_on_summary(const zb_store_status_t *row, void *arg)
 {
@@ -147,7 +152,9 @@ enum MHD_Result zb_http_api_summary(zb_http_req_t *req)
     char bad[300] = "";
     if (!s_filter_parse(req, &rows.filter, bad, sizeof(bad)))
         result = zb_http_error(req, MHD_HTTP_BAD_REQUEST, "%s", bad);
-    else if (zb_store_status(store, s_on_summary, &rows) < 0)
+    else if ((rows.filter.host || rows.filter.service || rows.filter.states
+                  ? zb_store_status(store, s_on_summary, &rows)
+                  : zb_query_summary_read(store, &summary)) < 0)
         result = zb_http_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", zb_store_error(store));
     else
         result = zb_http_send_json(req, MHD_HTTP_OK, zb_query_summary_json(&summary));

@@ -5,6 +5,8 @@
     At 100,000 hosts the series of every host and service are a gigabyte
     per scrape: the detail (zb_http_detail_t) keeps them to the problems,
     or to none, while the counts by state (GET /api/v1/summary's) stay.
+    Those two read the problems and the counts from the store's indexes of
+    the problems (schema 11), never every row.
 */
 #include "zb_http_internal.h"
 #include "zb_proto.h"
@@ -73,6 +75,7 @@ typedef struct {
     zb_http_detail_t detail;    // which rows get series of their own
     zb_query_filter_t problems; // GET /api/v1/status?state=problems's rows
     zb_query_summary_t summary; // every row counted by state
+    bool counted;               // ...by the store (zb_query_summary_read), not per row
     bool failed;
 } s_metrics_t;
 
@@ -136,7 +139,8 @@ static void s_series_samples(s_metrics_t *m, const zb_store_status_t *row)
 static int s_on_metric_status(const zb_store_status_t *row, void *arg)
 {
     s_metrics_t *m = arg;
-    zb_query_summary_add(&m->summary, row);
+    if (!m->counted)
+        zb_query_summary_add(&m->summary, row);
     if (m->detail == ZB_HTTP_DETAIL_NONE ||
         (m->detail == ZB_HTTP_DETAIL_PROBLEMS && !zb_query_status_keeps(&m->problems, row)))
         return 0;
@@ -369,7 +373,14 @@ enum MHD_Result zb_http_metrics(zb_http_req_t *req)
                      .problems = {.states = "problems"}};
     s_deliveries_t *deliveries = calloc(1, sizeof(*deliveries));
     int rc = deliveries ? 0 : -1;
-    if (rc == 0)
+    //  Short of every row's series, the counts and the problems' rows from
+    //  their indexes: in proportion to the problems, not to the fleet.
+    m.counted = m.detail != ZB_HTTP_DETAIL_ALL;
+    if (rc == 0 && m.counted)
+        rc = zb_query_summary_read(store, &m.summary);
+    if (rc == 0 && m.detail == ZB_HTTP_DETAIL_PROBLEMS)
+        rc = zb_store_problems(store, s_on_metric_status, &m);
+    else if (rc == 0 && m.detail == ZB_HTTP_DETAIL_ALL)
         rc = zb_store_status(store, s_on_metric_status, &m);
     if (rc == 0)
         rc = zb_store_open_outages(store, s_on_metric_outage, &m);

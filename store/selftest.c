@@ -6,6 +6,7 @@
 
 static const zb_selftest_t s_tests[] = {
     {"store", zb_store_test},
+    {"store_fleet", zb_store_fleet_test},
     {"query", zb_query_test},
     {"report", zb_report_test},
 };

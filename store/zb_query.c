@@ -86,6 +86,22 @@ bool zb_query_status_keeps(const zb_query_filter_t *filter, const zb_store_statu
     return true;
 }
 
+bool zb_query_states_problems_only(const char *states)
+{
+    if (!states)
+        return false;
+    for (const char *p = states;;) {
+        const char *comma = strchr(p, ',');
+        size_t item = comma ? (size_t)(comma - p) : strlen(p);
+        //  "up" and "alive" are what s_problem tells from the rest.
+        if ((item == 2 && strncmp(p, "up", 2) == 0) || (item == 5 && strncmp(p, "alive", 5) == 0))
+            return false;
+        if (!comma)
+            return true;
+        p = comma + 1;
+    }
+}
+
 bool zb_query_glob_valid(const char *text)
 {
     size_t len = strlen(text);
@@ -98,10 +114,12 @@ bool zb_query_glob_valid(const char *text)
     return true;
 }
 
-static void s_tally_add(zb_query_tally_t *tally, const char *state)
+//  count rows of state: the same tally as that many calls for one row
+//  (a state past ZB_QUERY_STATES_MAX goes to "other" whenever it comes).
+static void s_tally_add(zb_query_tally_t *tally, const char *state, int64_t count)
 {
-    tally->total++;
-    tally->problems += s_problem(state) ? 1 : 0;
+    tally->total += count;
+    tally->problems += s_problem(state) ? count : 0;
     size_t i = 0;
     while (i < tally->states && strcmp(tally->by_state[i].state, state) != 0)
         i++;
@@ -112,13 +130,25 @@ static void s_tally_add(zb_query_tally_t *tally, const char *state)
         tally->states++;
         snprintf(tally->by_state[i].state, sizeof(tally->by_state[i].state), "%s", state);
     }
-    tally->by_state[i].count++;
+    tally->by_state[i].count += count;
 }
 
 void zb_query_summary_add(zb_query_summary_t *summary, const zb_store_status_t *row)
 {
     s_tally_add(row->service ? &summary->services : &summary->hosts,
-                row->state ? row->state : "unknown");
+                row->state ? row->state : "unknown", 1);
+}
+
+static int s_on_count(bool service, const char *state, int64_t count, void *arg)
+{
+    zb_query_summary_t *summary = arg;
+    s_tally_add(service ? &summary->services : &summary->hosts, state, count);
+    return 0;
+}
+
+int zb_query_summary_read(zb_store_t *store, zb_query_summary_t *summary)
+{
+    return zb_store_counts(store, s_on_count, summary);
 }
 
 static json_t *s_tally_json(const zb_query_tally_t *tally)

@@ -38,6 +38,10 @@ typedef struct {
     const char *service;
 } zb_query_filter_t;
 bool zb_query_status_keeps(const zb_query_filter_t *filter, const zb_store_status_t *row);
+//  Whether states (a filter's, as above) keeps problems only: it lists
+//  "problems" or states other than up and alive, and nothing else. Such a
+//  filter needs only the rows of zb_store_problems.
+bool zb_query_states_problems_only(const char *states);
 //  Whether text is a glob of name characters and * ? [ ] !, 1..64 long.
 bool zb_query_glob_valid(const char *text);
 
@@ -60,6 +64,11 @@ typedef struct {
     zb_query_tally_t services;
 } zb_query_summary_t;
 void zb_query_summary_add(zb_query_summary_t *summary, const zb_store_status_t *row);
+//  The summary of every row, as zb_query_summary_add over all of
+//  zb_store_status would make it, from zb_store_counts (without reading
+//  every row). Returns what zb_store_counts returns (-1: see the store's
+//  error).
+int zb_query_summary_read(zb_store_t *store, zb_query_summary_t *summary);
 //  {"hosts": {"total": N, "problems": N, "states": {"alive": N, ...}},
 //   "services": {...}}
 json_t *zb_query_summary_json(const zb_query_summary_t *summary);

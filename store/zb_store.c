@@ -49,6 +49,22 @@ const char *const zb_store_sql[S_COUNT] = {
                  "ifnull(silence_threshold_ms, 0), ifnull(datagram_loss, -1) FROM hosts "
                  "UNION ALL SELECT host, name, state, since_ms, reason, error, "
                  "ifnull(tls_expires_ms, 0), 0, -1 FROM services ORDER BY 1, 2",
+    //  Schema 11: the rows of S_STATUS that are problems (zb_query's
+    //  "problems": neither up nor alive), from the partial indexes of the
+    //  problems only, named so that a change that cannot use them fails
+    //  here instead of reading the fleet (zb_store_fleet.c).
+    [S_PROBLEMS] = "SELECT name, NULL, state, since_ms, NULL, NULL, 0, "
+                   "ifnull(silence_threshold_ms, 0), ifnull(datagram_loss, -1) "
+                   "FROM hosts INDEXED BY hosts_problems WHERE state <> 'alive' AND state <> 'up' "
+                   "UNION ALL SELECT host, name, state, since_ms, reason, error, "
+                   "ifnull(tls_expires_ms, 0), 0, -1 FROM services INDEXED BY services_problems "
+                   "WHERE state <> 'up' AND state <> 'alive' ORDER BY 1, 2",
+    //  ...every entry of each index, by state then as S_STATUS orders them.
+    [S_HOST_PROBLEMS] = "SELECT state, name, NULL FROM hosts INDEXED BY hosts_problems "
+                        "WHERE state <> 'alive' ORDER BY state, name",
+    [S_SERVICE_PROBLEMS] = "SELECT state, host, name FROM services INDEXED BY services_problems "
+                           "WHERE state <> 'up' ORDER BY state, host, name",
+    [S_COUNTS] = "SELECT (SELECT count(*) FROM hosts), (SELECT count(*) FROM services)",
     [S_ALERT_GET] = "SELECT " S_DELIVERY_COLUMNS " FROM alerts a LEFT JOIN deliveries d "
                     "ON 0 WHERE a.id = ?1",
     //  What an alertmanager channel restates: opening alerts it was sent of

@@ -381,6 +381,20 @@ int zb_store_host_get(zb_store_t *self, const char *name, zb_store_host_fn *fn, 
 int zb_store_services(zb_store_t *self, zb_store_service_fn *fn, void *arg);
 int zb_store_open_outages(zb_store_t *self, zb_store_outage_fn *fn, void *arg);
 int zb_store_status(zb_store_t *self, zb_store_status_fn *fn, void *arg);
+//  The rows of zb_store_status that are problems, and only those: hosts and
+//  services in any state but alive and up (what zb_query_status_keeps
+//  keeps for the state "problems"), in the same order and shape. Read from
+//  schema 11's indexes of the problems: its cost follows the problems, not
+//  the fleet.
+int zb_store_problems(zb_store_t *self, zb_store_status_fn *fn, void *arg);
+//  Hosts (service false), then services, counted by state: fn is called
+//  once per state, each table's states in the order zb_store_status first
+//  shows them, so that adding the counts gives what counting every row of
+//  zb_store_status gives (zb_query_summary_read). The problems from their
+//  indexes, the rest (alive, up) as the table's count(*) less those, in one
+//  read transaction.
+typedef int(zb_store_count_fn)(bool service, const char *state, int64_t count, void *arg);
+int zb_store_counts(zb_store_t *self, zb_store_count_fn *fn, void *arg);
 //  The monitor's row with its summary of the hosts' replay reports (fn is
 //  called at most once: not when no monitor ran on schema 5 yet).
 typedef int(zb_store_monitor_fn)(const zb_store_monitor_t *monitor, void *arg);
@@ -394,5 +408,6 @@ int zb_store_outages_plan(zb_store_t *self, const zb_store_query_t *query, zb_st
                           void *arg);
 
 void zb_store_test(bool verbose);
+void zb_store_fleet_test(bool verbose);
 
 #endif

@@ -1,12 +1,15 @@
 /*  zb_store_fleet: the fleet's current state (hosts, services, agent
     instances, the monitor's own row, when each host was last heard) and
-    the reads of it (`zbeat status`, `zbeat hosts`, `zbeat monitor`).
-    See zb_store.h.
+    the reads of it (`zbeat status`, `zbeat hosts`, `zbeat monitor`), and
+    of its problems alone, from schema 11's indexes of them (what is wrong
+    and the counts by state, without reading every row). See zb_store.h.
 */
 #include "zb_store_internal.h"
 
 #include <assert.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 int zb_store_host_put(zb_store_t *self, const zb_store_host_t *host)
 {
@@ -233,4 +236,166 @@ int zb_store_monitor(zb_store_t *self, zb_store_monitor_fn *fn, void *arg)
 {
     assert(self && fn);
     return zb_store_walk(self, self->stmt[S_MONITOR], "monitor", s_monitor_row, (void *)fn, arg);
+}
+
+//  --------------------------------------------------------------------------
+//  The problems (schema 11): what is wrong, read from the partial indexes
+//  of the hosts not alive and the services not up, in proportion to the
+//  problems rather than to the fleet.
+
+int zb_store_problems(zb_store_t *self, zb_store_status_fn *fn, void *arg)
+{
+    assert(self && fn);
+    return zb_store_walk(self, self->stmt[S_PROBLEMS], "problems", s_status_row, (void *)fn, arg);
+}
+
+//  A state of the hosts or of the services, its count, and the first row
+//  zb_store_status shows in it (host, and service for a service).
+typedef struct {
+    char *state;
+    int64_t count;
+    char *host;
+    char *service;
+} s_count_t;
+
+typedef struct {
+    s_count_t *items;
+    size_t used;
+    size_t alloc;
+} s_counts_t;
+
+static void s_counts_free(s_counts_t *counts)
+{
+    for (size_t i = 0; i < counts->used; i++) {
+        free(counts->items[i].state);
+        free(counts->items[i].host);
+        free(counts->items[i].service);
+    }
+    free(counts->items);
+    *counts = (s_counts_t){0};
+}
+
+//  A state first seen at host/service (host NULL: never seen). 0, or -1
+//  when out of memory.
+static int s_counts_push(s_counts_t *counts, const char *state, int64_t count, const char *host,
+                         const char *service)
+{
+    if (counts->used == counts->alloc) {
+        size_t alloc = counts->alloc ? counts->alloc * 2 : 8;
+        s_count_t *items = realloc(counts->items, alloc * sizeof(*items));
+        if (!items)
+            return -1;
+        counts->items = items;
+        counts->alloc = alloc;
+    }
+    s_count_t *item = &counts->items[counts->used];
+    *item = (s_count_t){.state = strdup(state),
+                        .count = count,
+                        .host = host ? strdup(host) : NULL,
+                        .service = service ? strdup(service) : NULL};
+    if (!item->state || (host && !item->host) || (service && !item->service)) {
+        free(item->state);
+        free(item->host);
+        free(item->service);
+        return -1;
+    }
+    counts->used++;
+    return 0;
+}
+
+static int s_no_memory(zb_store_t *self)
+{
+    zb_store_set_error(self, "%s: counts: out of memory", self->path);
+    return -1;
+}
+
+//  As S_STATUS orders rows (BINARY collation: strcmp for text without NUL);
+//  a state never seen last.
+static int s_count_cmp(const void *a, const void *b)
+{
+    const s_count_t *x = a, *y = b;
+    if (!x->host || !y->host)
+        return (x->host == NULL) - (y->host == NULL);
+    int cmp = strcmp(x->host, y->host);
+    if (cmp == 0 && x->service && y->service)
+        cmp = strcmp(x->service, y->service);
+    return cmp;
+}
+
+//  One table's counts: its problem states from its index (which, key
+//  order, sorts each state's first row first), its healthy state (alive,
+//  up) as the rest of total, first seen at the first row of that state in
+//  zb_store_status's order (a walk that stops there: past as many problems
+//  as come before it).
+static int s_counts_table(zb_store_t *self, bool service, int64_t total, zb_store_count_fn *fn,
+                          void *arg)
+{
+    sqlite3_stmt *stmt = self->stmt[service ? S_SERVICE_PROBLEMS : S_HOST_PROBLEMS];
+    const char *healthy = service ? "up" : "alive";
+    s_counts_t counts = {0};
+    int64_t problems = 0;
+    int rc, result = 0;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *state = zb_store_text(stmt, 0);
+        problems++;
+        if (counts.used && strcmp(counts.items[counts.used - 1].state, state) == 0)
+            counts.items[counts.used - 1].count++;
+        else if (s_counts_push(&counts, state, 1, zb_store_text(stmt, 1),
+                               zb_store_text_or_null(stmt, 2)) != 0)
+            break;
+    }
+    if (rc == SQLITE_ROW)
+        result = s_no_memory(self);
+    else if (rc != SQLITE_DONE)
+        result = zb_store_fail(self, "counts");
+    sqlite3_reset(stmt);
+    if (result == 0 && total > problems) {
+        stmt = self->stmt[service ? S_SERVICES : S_HOSTS];
+        int state_column = service ? 3 : 1;
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+            if (strcmp(zb_store_text(stmt, state_column), healthy) == 0)
+                break;
+        bool found = rc == SQLITE_ROW;
+        if (!found && rc != SQLITE_DONE)
+            result = zb_store_fail(self, "counts");
+        else if (s_counts_push(&counts, healthy, total - problems,
+                               found ? zb_store_text(stmt, 0) : NULL,
+                               found && service ? zb_store_text(stmt, 1) : NULL) != 0)
+            result = s_no_memory(self);
+        sqlite3_reset(stmt);
+    }
+    if (result == 0 && counts.used)
+        qsort(counts.items, counts.used, sizeof(counts.items[0]), s_count_cmp);
+    for (size_t i = 0; result == 0 && i < counts.used; i++)
+        result = fn(service, counts.items[i].state, counts.items[i].count, arg);
+    s_counts_free(&counts);
+    return result;
+}
+
+int zb_store_counts(zb_store_t *self, zb_store_count_fn *fn, void *arg)
+{
+    assert(self && fn);
+    //  One snapshot: the healthy are the total less the problems.
+    bool own = sqlite3_get_autocommit(self->db) != 0;
+    if (own && sqlite3_exec(self->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return zb_store_fail(self, "counts");
+    sqlite3_stmt *stmt = self->stmt[S_COUNTS];
+    int64_t hosts = 0, services = 0;
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        hosts = sqlite3_column_int64(stmt, 0);
+        services = sqlite3_column_int64(stmt, 1);
+    }
+    sqlite3_reset(stmt);
+    int result = rc == SQLITE_ROW ? 0 : zb_store_fail(self, "counts");
+    if (result == 0)
+        result = s_counts_table(self, false, hosts, fn, arg);
+    if (result == 0)
+        result = s_counts_table(self, true, services, fn, arg);
+    if (own && sqlite3_exec(self->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+        if (result == 0)
+            result = zb_store_fail(self, "counts");
+    }
+    return result;
 }

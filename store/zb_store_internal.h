@@ -44,6 +44,10 @@ enum {
     S_MONITOR,
     S_FORGOTTEN,
     S_EPISODES_FIRING,
+    S_PROBLEMS,
+    S_HOST_PROBLEMS,
+    S_SERVICE_PROBLEMS,
+    S_COUNTS,
     S_READ_COUNT, // writers' statements follow
     S_BEGIN = S_READ_COUNT,
     S_COMMIT,
