@@ -691,13 +691,15 @@ def loadgen_progress(proc, at):
 
 
 def monitor_define(name):
-    """A number #defined in monitor/zb_monitor.c (a period an item must
-    outlast), read from the source rather than copied here."""
-    with open(os.path.join(SOURCE, "monitor", "zb_monitor.c")) as f:
-        match = re.search(r"^#define %s (\d+)\b" % re.escape(name), f.read(), re.M)
-    if not match:
-        raise RuntimeError("monitor/zb_monitor.c defines no %s" % name)
-    return int(match.group(1))
+    """A number #defined by the monitor's actor (a period an item must
+    outlast), read from its source rather than copied here."""
+    files = ("zb_monitor.c", "zb_monitor_internal.h")
+    for file in files:
+        with open(os.path.join(SOURCE, "monitor", file)) as f:
+            match = re.search(r"^#define %s (\d+)\b" % re.escape(name), f.read(), re.M)
+        if match:
+            return int(match.group(1))
+    raise RuntimeError("monitor/%s define no %s" % (" and ".join(files), name))
 
 
 def ramp_s(agents):
