@@ -268,11 +268,6 @@ void zb_store_fleet_test(bool verbose)
     s_check(store, verbose);
     zb_store_destroy(&store);
 
-    char side[300];
-    remove(path);
-    snprintf(side, sizeof(side), "%s-wal", path);
-    remove(side);
-    snprintf(side, sizeof(side), "%s-shm", path);
-    remove(side);
+    zb_store_test_remove(path);
     assert(rmdir(dir) == 0);
 }

@@ -189,4 +189,8 @@ typedef int(zb_store_row_fn)(sqlite3_stmt *stmt, void *fn, void *arg);
 int zb_store_walk(zb_store_t *self, sqlite3_stmt *stmt, const char *what, zb_store_row_fn *row_fn,
                   void *fn, void *arg);
 
+//  Self-tests (zb_store_test.c): removes a database with its -wal and -shm
+//  files.
+void zb_store_test_remove(const char *path);
+
 #endif

@@ -157,8 +157,7 @@ static zb_store_t *s_open_in(const char *dir, const char *name, char *path, size
     return store;
 }
 
-//  Removes a database with its -wal and -shm files.
-static void s_remove_db(const char *path)
+void zb_store_test_remove(const char *path)
 {
     char side[300];
     remove(path);
@@ -189,7 +188,7 @@ static void s_test_services_quiet(const char *dir)
     assert(s_one(path, "SELECT since_ms FROM services WHERE name = 'old'") == 500);
     assert(s_one(path, "SELECT count(*) FROM services WHERE host = 'db-1' AND state = 'up'") == 1);
     zb_store_destroy(&store);
-    s_remove_db(path);
+    zb_store_test_remove(path);
 }
 
 //  A commit hook that refuses every commit: SQLite rolls the transaction
@@ -327,7 +326,7 @@ static void s_test_redo(const char *dir)
                        "replay_instance = '00000000000000a1'") == 1);
     free(payload);
     zb_store_destroy(&store);
-    s_remove_db(path);
+    zb_store_test_remove(path);
 }
 
 //  A table's rows in rowid order, every column as text ("NULL" for none):
@@ -517,8 +516,8 @@ static void s_test_redo_rollback(const char *dir, bool locked)
                  (long long)id1) == 1);
     assert(s_one(path, "SELECT last_seen_ms FROM hosts WHERE name = 'web-1'") == 1600);
     free(payload);
-    s_remove_db(path);
-    s_remove_db(clean_path);
+    zb_store_test_remove(path);
+    zb_store_test_remove(clean_path);
 }
 
 static void s_test_grace(const char *dir)
@@ -569,7 +568,7 @@ static void s_test_grace(const char *dir)
     firing = 0;
     assert(zb_store_firing(store, "log", s_count_delivery, &firing) == 0 && firing == 0);
     zb_store_destroy(&store);
-    s_remove_db(path);
+    zb_store_test_remove(path);
 }
 
 static int s_count_episode(const zb_store_episode_t *episode, void *arg)
@@ -626,7 +625,7 @@ static void s_test_episodes(const char *dir)
     assert(zb_store_episode_add(store, &episode) == 1); // pruned: forgotten
     assert(zb_store_commit(store) == 0);
     zb_store_destroy(&store);
-    s_remove_db(path);
+    zb_store_test_remove(path);
 }
 
 void zb_store_test(bool verbose)
@@ -931,6 +930,6 @@ void zb_store_test(bool verbose)
     s_test_redo(dir);
     s_test_redo_rollback(dir, false);
     s_test_redo_rollback(dir, true);
-    s_remove_db(path);
+    zb_store_test_remove(path);
     assert(rmdir(dir) == 0 || (printf("rmdir %s: %s\n", dir, strerror(errno)), 0));
 }
