@@ -90,6 +90,11 @@ int zb_http_detail_parse(const char *text)
     return -1;
 }
 
+//  The states a host's and a service's series list, each with 1 for the
+//  current one and 0 for the others, and the fleet's counts list even at 0.
+static const char *const s_host_states[] = {"alive", "silent", "stopped", "name-conflict", NULL};
+static const char *const s_service_states[] = {"up", "down", "unknown", "stopped", NULL};
+
 //  Label values escaped as the format says: \\, \" and \n.
 static void s_label(zb_http_buf_t *buf, const char *name, const char *value, bool first)
 {
@@ -147,12 +152,11 @@ static int s_on_metric_status(const zb_store_status_t *row, void *arg)
     s_series_samples(m, row);
     if (!row->service) {
         //  A name conflict is alive: its authoritative agent run is heard.
-        static const char *const states[] = {"alive", "silent", "stopped", "name-conflict"};
         bool alive = strcmp(row->state, "alive") == 0 || strcmp(row->state, "name-conflict") == 0;
         s_sample(&m->host_alive, "zbeat_host_alive", row->host, NULL, NULL, alive ? "1" : "0");
-        for (size_t i = 0; i < 4; i++)
-            s_sample(&m->host_state, "zbeat_host_state", row->host, NULL, states[i],
-                     strcmp(row->state, states[i]) == 0 ? "1" : "0");
+        for (const char *const *state = s_host_states; *state; state++)
+            s_sample(&m->host_state, "zbeat_host_state", row->host, NULL, *state,
+                     strcmp(row->state, *state) == 0 ? "1" : "0");
         char value[48];
         if (row->silence_threshold_ms > 0) {
             snprintf(value, sizeof(value), "%.3f", (double)row->silence_threshold_ms / 1000.0);
@@ -165,12 +169,11 @@ static int s_on_metric_status(const zb_store_status_t *row, void *arg)
         }
         return 0;
     }
-    static const char *const states[] = {"up", "down", "unknown", "stopped"};
     s_sample(&m->service_up, "zbeat_service_up", row->host, row->service, NULL,
              strcmp(row->state, "up") == 0 ? "1" : "0");
-    for (size_t i = 0; i < 4; i++)
-        s_sample(&m->service_state, "zbeat_service_state", row->host, row->service, states[i],
-                 strcmp(row->state, states[i]) == 0 ? "1" : "0");
+    for (const char *const *state = s_service_states; *state; state++)
+        s_sample(&m->service_state, "zbeat_service_state", row->host, row->service, *state,
+                 strcmp(row->state, *state) == 0 ? "1" : "0");
     char since[48];
     snprintf(since, sizeof(since), "%.3f", (double)row->since_ms / 1000.0);
     s_sample(&m->service_since, "zbeat_service_state_since_seconds", row->host, row->service, NULL,
@@ -391,13 +394,10 @@ enum MHD_Result zb_http_metrics(zb_http_req_t *req)
     if (rc == 0) {
         s_family(&out, "zbeat_build_info", "gauge", "The running monitor's version.", NULL);
         zb_http_buf_printf(&out, "zbeat_build_info{version=\"%s\"} 1\n", ZB_VERSION);
-        static const char *const host_states[] = {"alive", "silent", "stopped", "name-conflict",
-                                                  NULL};
-        static const char *const service_states[] = {"up", "down", "unknown", "stopped", NULL};
         s_tally(&out, "zbeat_hosts", "Hosts by state (GET /api/v1/summary's counts).",
-                &m.summary.hosts, host_states);
+                &m.summary.hosts, s_host_states);
         s_tally(&out, "zbeat_services", "Services by state (GET /api/v1/summary's counts).",
-                &m.summary.services, service_states);
+                &m.summary.services, s_service_states);
         s_family(&out, "zbeat_host_alive", "gauge",
                  "1 while the host's agent is heard, 0 when it is silent or stopped.",
                  &m.host_alive);
