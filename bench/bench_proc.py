@@ -88,7 +88,7 @@ def start_load(load_bin, port, args, procs):
 
 
 def start_relay(relay_bin, tmp, monitors, procs):
-    """A zbeat-relay (plaintext: libzmq's zmq_proxy) with its frontend on a
+    """A zbeat-relay (plaintext) with its frontend on a
     free port for the agents, its backend connecting to monitors (their
     bind endpoints, comma-separated), log relay.log in tmp; appended to procs
     once started. Returns (process, port, log path)."""

@@ -14,7 +14,7 @@ every 5 s) and its system calls per message (perf stat --per-thread on the
 syscall tracepoints, which unlike perf trace does not slow the calls).
 PERF_RECORD=FILE records perf samples of the monitor for 5 s after the
 window. BENCH_RELAY=1 puts one zbeat-relay (the one beside MONITOR, in
-plaintext: libzmq's zmq_proxy) between LOADGEN and the monitor, wired as
+plaintext) between LOADGEN and the monitor, wired as
 relay_shards.py wires it (LOADGEN connects to the relay's frontend, the
 relay's backend connects to the monitor's bind endpoint, the monitor's
 subscriptions flow up through it): the monitor then receives every host over

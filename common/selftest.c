@@ -8,6 +8,7 @@
 #include "zb_line.h"
 #include "zb_log.h"
 #include "zb_loop.h"
+#include "zb_pace.h"
 #include "zb_proto.h"
 #include "zb_selftest.h"
 #include "zb_text.h"
@@ -26,6 +27,7 @@ static const zb_selftest_t s_tests[] = {
     {"hostset", zb_hostset_test},
     {"datagram", zb_datagram_test},
     {"daemon_args", zb_daemon_args_test},
+    {"pace", zb_pace_test},
 };
 
 ZB_SELFTEST_MAIN(s_tests)

@@ -8,6 +8,7 @@
 */
 #include "zb_intake.h"
 #include "zb_log.h"
+#include "zb_pace.h"
 #include "zb_time.h"
 
 #include <assert.h>
@@ -19,18 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
-#define S_POLL_MS 100           // the reader sees a stop request within this
-#define S_BATCH 1000            // messages read between two looks at the stop flag
-#define S_LOG_MS 10000          // drops are logged at most this often
-#define S_USER_ID_MAX 64        // a Z85 CURVE key is 40 characters
-#define S_BUSY_RATE 5000        // messages a second from which the reader takes rounds
-#define S_BUSY_WINDOW_US 100000 // over this long
-#define S_ROUND_US 1000         // a round's length while busy
-#define S_CHUNK 64              // messages read before they are held, under one lock
-#define S_SPARE 1024            // items kept for reuse, on each side
+#define S_POLL_MS 100    // the reader sees a stop request within this
+#define S_BATCH 1000     // messages read between two looks at the stop flag
+#define S_LOG_MS 10000   // drops are logged at most this often
+#define S_USER_ID_MAX 64 // a Z85 CURVE key is 40 characters
+#define S_CHUNK 64       // messages read before they are held, under one lock
+#define S_SPARE 1024     // items kept for reuse, on each side
 
 typedef struct _s_item_t s_item_t;
 struct _s_item_t {
@@ -248,54 +245,19 @@ static void s_hold(zb_intake_t *self, s_list_t *chunk)
         s_item_recycle(item, &self->reader_spare, NULL);
 }
 
-//  Whether the reader is busy: messages came at S_BUSY_RATE or faster over
-//  its last window (S_BUSY_WINDOW_US or longer: the verdict is
-//  taken when zmq_poll returns, at least every S_POLL_MS). Then it takes
-//  them in rounds S_ROUND_US apart instead of one wake-up each (as network
-//  cards moderate interrupts). Messages arriving one at a time cost three
-//  wake-ups each (ZeroMQ's I/O thread signals this one, which signals the
-//  loop): at 100,000 messages a second that is most of a core. In rounds,
-//  ZeroMQ signals once per round and the loop takes a round's messages in
-//  one pass.
-//  The cost: a round's messages go to the loop at once, but a message that
-//  arrives while the reader sleeps out the rest of a round waits for it, at
-//  most S_ROUND_US (1 ms). That happens only while the verdict is busy:
-//  during a spell of S_BUSY_RATE (5,000 messages a second) or more, and
-//  after it until a quieter window has been counted: the rest of the
-//  spell's window and the next one, each S_BUSY_WINDOW_US (100 ms) long as
-//  a rule, S_BUSY_WINDOW_US + S_POLL_MS at most (so up to 400 ms after the
-//  spell). A message on a fleet that was quiet over the last window is
-//  never held, nor one that arrives while the reader waits in zmq_poll: a
-//  lone event (a crash on a quiet fleet) goes to the loop as it arrives.
-typedef struct {
-    int64_t window_us; // start of the current window
-    uint64_t count;    // messages taken in it
-    bool busy;         // the last window's verdict
-} s_pace_t;
-
-static void s_pace(s_pace_t *pace, int taken, int64_t round_start_us)
-{
-    pace->count += (uint64_t)taken;
-    int64_t now = zb_time_mono_us();
-    if (now - pace->window_us >= S_BUSY_WINDOW_US) {
-        pace->busy =
-            pace->count * 1000000 >= (uint64_t)S_BUSY_RATE * (uint64_t)(now - pace->window_us);
-        pace->window_us = now;
-        pace->count = 0;
-    }
-    int64_t rest = round_start_us + S_ROUND_US - now;
-    if (pace->busy && taken > 0 && rest > 0) {
-        struct timespec ts = {0, (long)rest * 1000};
-        nanosleep(&ts, NULL);
-    }
-}
-
+//  The reader takes input in rounds while it comes fast (zb_pace: one
+//  wake-up a round instead of three a message: ZeroMQ's I/O thread
+//  signals this one, which signals the loop). A message arriving while the
+//  reader sleeps out a round waits at most ZB_PACE_ROUND_US (1 ms); on a
+//  fleet that was quiet over the last window (under 5,000 messages a
+//  second) none is held, so a lone event goes to the loop as it arrives.
 static void *s_reader(void *arg)
 {
     zb_intake_t *self = arg;
     void *sock = zsock_resolve(self->sub);
     zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
-    s_pace_t pace = {.window_us = zb_time_mono_us()};
+    zb_pace_t pace;
+    zb_pace_init(&pace);
     while (!atomic_load(&self->stopping)) {
         if (zmq_poll(&item, 1, S_POLL_MS) < 0) {
             if (zmq_errno() == ETERM)
@@ -319,7 +281,7 @@ static void *s_reader(void *arg)
         }
         if (chunked)
             s_hold(self, &chunk);
-        s_pace(&pace, taken, round_start);
+        zb_pace_round(&pace, taken, round_start);
     }
     return NULL;
 }

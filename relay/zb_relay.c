@@ -2,14 +2,14 @@
 #include "zb_relay.h"
 #include "zb_auth.h"
 #include "zb_log.h"
+#include "zb_pace.h"
 #include "zb_proto.h"
+#include "zb_time.h"
 
 #include <assert.h>
 #include <czmq.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +28,7 @@ struct _zb_relay_t {
     int sigfd;                // SIGINT, SIGTERM
     zb_relay_stats_t stats;
     int64_t malformed_log_mono; // when a malformed message was last logged
+    zb_pace_t pace;             // agents' input in rounds while it comes fast
 };
 
 void zb_relay_block(void)
@@ -174,81 +175,8 @@ void zb_relay_stats(zb_relay_t *self, zb_relay_stats_t *stats)
 }
 
 //  --------------------------------------------------------------------------
-//  Plaintext: libzmq's own proxy, steered from here.
-
-typedef struct {
-    zb_relay_t *relay;
-    void *control; // the proxy's end of the control pair
-    int rc;
-} s_proxy_t;
-
-static void *s_proxy_thread(void *arg)
-{
-    s_proxy_t *proxy = arg;
-    proxy->rc = zmq_proxy_steerable(zsock_resolve(proxy->relay->xsub),
-                                    zsock_resolve(proxy->relay->xpub), NULL, proxy->control);
-    return NULL;
-}
-
-//  Waits for SIGINT or SIGTERM. Returns the signal, or -1.
-static int s_wait_signal(int fd)
-{
-    struct pollfd item = {fd, POLLIN, 0};
-    while (poll(&item, 1, -1) < 0)
-        if (errno != EINTR)
-            return -1;
-    struct signalfd_siginfo info;
-    if (read(fd, &info, sizeof(info)) != sizeof(info))
-        return -1;
-    return (int)info.ssi_signo;
-}
-
-static int s_run_proxy(zb_relay_t *self)
-{
-    char endpoint[64];
-    snprintf(endpoint, sizeof(endpoint), "@inproc://zb-relay-control-%p", (void *)self);
-    zsock_t *steer = zsock_new_pair(endpoint); // binds
-    zsock_t *control = zsock_new(ZMQ_PAIR);
-    if (!steer || !control || zsock_connect(control, "%s", endpoint + 1) != 0) {
-        zb_log_error("cannot create the proxy's control pair");
-        zsock_destroy(&control);
-        zsock_destroy(&steer);
-        return -1;
-    }
-    s_proxy_t proxy = {self, zsock_resolve(control), 0};
-    pthread_t thread;
-    if (pthread_create(&thread, NULL, s_proxy_thread, &proxy) != 0) {
-        zb_log_error("cannot start the proxy thread");
-        zsock_destroy(&control);
-        zsock_destroy(&steer);
-        return -1;
-    }
-    zb_log_info("relay started (plaintext: libzmq's zmq_proxy)");
-    int sig = s_wait_signal(self->sigfd);
-    //  The proxy's counters (frames in and out at both ends), then its end.
-    zstr_send(steer, "STATISTICS");
-    zsock_set_rcvtimeo(steer, 2000);
-    zmsg_t *reply = zmsg_recv(steer);
-    uint64_t values[8] = {0};
-    zframe_t *frame = reply ? zmsg_first(reply) : NULL;
-    for (int i = 0; i < 8 && frame; i++, frame = zmsg_next(reply))
-        if (zframe_size(frame) == sizeof(uint64_t))
-            memcpy(&values[i], zframe_data(frame), sizeof(uint64_t));
-    zmsg_destroy(&reply);
-    //  Messages (not frames) from agents, and subscriptions from monitors.
-    self->stats.forwarded = values[0];
-    self->stats.subscriptions = values[4];
-    zstr_send(steer, "TERMINATE");
-    pthread_join(thread, NULL);
-    zsock_destroy(&control);
-    zsock_destroy(&steer);
-    zb_log_info("relay stopping (signal %d): forwarded=%" PRIu64 " subscriptions=%" PRIu64, sig,
-                self->stats.forwarded, self->stats.subscriptions);
-    return proxy.rc == 0 ? 0 : -1;
-}
-
-//  --------------------------------------------------------------------------
-//  CURVE: the same moves, with the sender's key checked against the topic.
+//  The loop: messages down, subscriptions up, each message's host checked
+//  against the sender's key under CURVE.
 
 //  The host of a topic "<kind>.<host>", into host; false when there is none.
 static bool s_topic_host(zmq_msg_t *topic, char *host)
@@ -276,17 +204,18 @@ static void s_malformed(zb_relay_t *self, int count)
                    count, self->stats.malformed);
 }
 
-//  One message from an agent: passed on when its topic's host is its key's.
+//  One message from an agent: passed on when it has the two frames of one,
+//  and under CURVE when its topic's host is its key's.
 static void s_agent_message(zb_relay_t *self, zmq_msg_t *frames, int count)
 {
     char host[ZB_NAME_MAX + 1];
-    if (count != 2 || !s_topic_host(&frames[0], host)) {
+    if (count != 2 || (self->auth && !s_topic_host(&frames[0], host))) {
         s_malformed(self, count);
         return;
     }
-    const char *user_id = zmq_msg_gets(&frames[0], "User-Id");
+    const char *user_id = self->auth ? zmq_msg_gets(&frames[0], "User-Id") : NULL;
     //  zb_auth counts and logs a refusal.
-    if (zb_auth_check(self->auth, user_id ? user_id : "", host) != 0) {
+    if (self->auth && zb_auth_check(self->auth, user_id ? user_id : "", host) != 0) {
         self->stats.refused++;
         return;
     }
@@ -297,12 +226,17 @@ static void s_agent_message(zb_relay_t *self, zmq_msg_t *frames, int count)
         self->stats.forwarded++;
 }
 
+//  Agents' messages, in rounds while they come fast (zb_pace): the
+//  monitors' connections then carry a round's messages in one write each,
+//  and their readers wake once a round, not once a message.
 static int s_on_agents(zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
     zb_relay_t *self = arg;
     void *sock = zsock_resolve(reader);
-    for (int i = 0; i < ZB_RELAY_BATCH; i++) {
+    int64_t round_start = zb_time_mono_us();
+    int taken = 0;
+    for (; taken < ZB_RELAY_BATCH; taken++) {
         zmq_msg_t frames[2];
         int count = zb_msg_recv_frames(sock, ZMQ_DONTWAIT, frames);
         if (count == 0)
@@ -311,6 +245,7 @@ static int s_on_agents(zloop_t *loop, zsock_t *reader, void *arg)
         for (int f = 0; f < count && f < 2; f++)
             zmq_msg_close(&frames[f]);
     }
+    zb_pace_round(&self->pace, taken, round_start);
     return 0;
 }
 
@@ -347,33 +282,32 @@ static int s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     return -1; // ends the loop
 }
 
-static int s_run_checked(zb_relay_t *self)
+int zb_relay_run(zb_relay_t *self)
 {
+    assert(self);
     zloop_t *loop = zloop_new();
     zmq_pollitem_t signals = {NULL, self->sigfd, ZMQ_POLLIN, 0};
     int rc = -1;
     if (!loop || zloop_reader(loop, self->xsub, s_on_agents, self) != 0 ||
         zloop_reader(loop, self->xpub, s_on_monitors, self) != 0 ||
         zloop_poller(loop, &signals, s_on_signal, self) != 0 ||
-        zb_auth_attach(self->auth, loop) != 0)
+        (self->auth && zb_auth_attach(self->auth, loop) != 0))
         zb_log_error("cannot start the relay's loop");
     else {
-        zb_log_info("relay started (CURVE: every message's host checked against its key)");
+        zb_log_info("relay started (%s)",
+                    self->auth ? "CURVE: every message's host checked against its key"
+                               : "plaintext");
+        zb_pace_init(&self->pace);
         zloop_start(loop);
         rc = 0;
     }
     zloop_destroy(&loop);
-    zb_auth_stats_t auth;
-    zb_auth_stats(self->auth, &auth);
+    zb_auth_stats_t auth = {0};
+    if (self->auth)
+        zb_auth_stats(self->auth, &auth);
     zb_log_info("relay stopped: forwarded=%" PRIu64 " refused=%" PRIu64 " malformed=%" PRIu64
                 " subscriptions=%" PRIu64 " handshakes_refused=%" PRIu64,
                 self->stats.forwarded, self->stats.refused, self->stats.malformed,
                 self->stats.subscriptions, auth.refused);
     return rc;
-}
-
-int zb_relay_run(zb_relay_t *self)
-{
-    assert(self);
-    return self->auth ? s_run_checked(self) : s_run_proxy(self);
 }

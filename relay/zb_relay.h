@@ -9,12 +9,15 @@
     libzmq's own filtering sends every shard its hosts only. Nothing is
     decoded, queued or stored here.
 
-    Plaintext, the relay is libzmq's zmq_proxy_steerable, in a thread of
-    its own. With CURVE (relay/cert) a proxy cannot check who sent what: it
-    moves frames without their metadata. So the relay runs the same loop
-    itself (subscriptions down to up, messages up to down) and checks every
-    message on the way: the agent's key, admitted by zb_auth exactly as a
-    monitor admits it, must be bound to the host in the message's topic.
+    The relay runs zmq_proxy's loop itself (subscriptions from XPUB to
+    XSUB, messages from XSUB to XPUB), for two reasons a proxy cannot meet.
+    With CURVE (relay/cert) it checks every message on the way: the
+    agent's key, admitted by zb_auth exactly as a monitor admits it, must
+    be bound to the host in the message's topic (zmq_proxy moves frames
+    without their metadata). And it takes agents' messages in rounds while
+    they come fast (zb_pace), so each monitor's connection carries a
+    round's messages in one write: libzmq 4.3's proxy polls once a message,
+    and a fleet's beats arrive one at a time (docs/benchmarks.md).
     The monitors admit the relay's own key for the hosts its certificate
     in their allow-list names (the `relay` metadata), and check the body's
     host against the topic as they always do. docs/security.md.
@@ -54,7 +57,5 @@ int zb_relay_run(zb_relay_t *self);
 void zb_relay_block(void);
 
 void zb_relay_stats(zb_relay_t *self, zb_relay_stats_t *stats);
-
-void zb_relay_test(bool verbose);
 
 #endif
