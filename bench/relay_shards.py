@@ -132,9 +132,13 @@ def main():
         gen_cpu, gen_at = 0.0, t0
         while gen.poll() is None and time.monotonic() < t0 + SECONDS + 120:
             try:
-                gen_cpu, gen_at = cpu_seconds(gen.pid) - gen0, time.monotonic()
+                sample = cpu_seconds(gen.pid) - gen0
             except (OSError, IndexError):
-                pass  # it has just ended: keep the last full sample
+                sample = -1.0  # it has just ended: keep the last full sample
+            # A sample that went down missed threads that were ending (a
+            # negative figure was printed once): only a full one counts.
+            if sample >= gen_cpu:
+                gen_cpu, gen_at = sample, time.monotonic()
             time.sleep(0.5)
         gen.wait(timeout=120)
         elapsed = time.monotonic() - t0

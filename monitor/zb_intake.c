@@ -37,6 +37,7 @@ struct _s_item_t {
     char user_id[S_USER_ID_MAX]; // the connection's CURVE key, "" in plaintext
     size_t bytes;                // what it holds, for the budget
     bool large;                  // counted against the large budget
+    int64_t read_ms;             // when the reader took it (its round's start, mono)
 };
 
 typedef struct {
@@ -271,6 +272,7 @@ static void *s_reader(void *arg)
             s_item_t *msg = s_item_recv(self, sock);
             if (!msg)
                 break;
+            msg->read_ms = round_start / 1000;
             s_list_push(&chunk, msg);
             //  Held in chunks: the loop may start on the first while this
             //  thread reads the rest of a round.
@@ -423,6 +425,24 @@ int zb_intake_take(zb_intake_t *self, zb_msg_t **msg_p, char *user_id, size_t us
     return rc;
 }
 
+//  The older of a kind's two lists' heads: the loop's batch is older than
+//  what the reader held since. Under the lock.
+static int64_t s_oldest(const s_list_t *mine, const s_list_t *held)
+{
+    const s_item_t *item = mine->head ? mine->head : held->head;
+    return item ? item->read_ms : INT64_MAX;
+}
+
+int64_t zb_intake_oldest(zb_intake_t *self)
+{
+    assert(self);
+    pthread_mutex_lock(&self->lock);
+    int64_t small = s_oldest(&self->mine_small, &self->small);
+    int64_t large = s_oldest(&self->mine_large, &self->large);
+    pthread_mutex_unlock(&self->lock);
+    return small < large ? small : large;
+}
+
 void zb_intake_stats(zb_intake_t *self, zb_intake_stats_t *stats)
 {
     assert(self && stats);
@@ -485,6 +505,8 @@ void zb_intake_test(bool verbose)
     char err[256], user_id[64];
     zb_msg_t *msg = NULL;
     assert(zb_intake_take(intake, &msg, user_id, sizeof(user_id), err, sizeof(err)) == -2);
+    assert(zb_intake_oldest(intake) == INT64_MAX);
+    int64_t sent_ms = zb_time_mono_ms();
     const char *event =
         "{\"v\":1,\"type\":\"event\",\"host\":\"h\",\"instance\":\"0123456789abcdef\","
         "\"seq\":1,\"time_ms\":1,\"service\":\"s\",\"from\":\"up\",\"to\":\"down\","
@@ -494,6 +516,9 @@ void zb_intake_test(bool verbose)
         zstr_send(pub, event);
     }
     s_wait_taken(intake, 3);
+    //  Held since the reader took them: after they were sent, not later than now.
+    int64_t oldest = zb_intake_oldest(intake);
+    assert(oldest >= sent_ms && oldest <= zb_time_mono_ms());
     zb_intake_stats_t stats;
     zb_intake_stats(intake, &stats);
     //  The descriptor is readable while something is held.
@@ -507,6 +532,7 @@ void zb_intake_test(bool verbose)
     }
     assert(taken == 3);
     assert(zmq_poll(&item, 1, 0) == 0);
+    assert(zb_intake_oldest(intake) == INT64_MAX);
 
     //  Many: more than a chunk and than the spares kept, taken in the
     //  order sent while the reader holds more; the items the loop is done

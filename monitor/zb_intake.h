@@ -95,6 +95,11 @@ int zb_intake_fd(zb_intake_t *self);
 int zb_intake_take(zb_intake_t *self, zb_msg_t **msg_p, char *user_id, size_t user_id_size,
                    char *err, size_t errsize);
 
+//  When the reader took the oldest message still held (monotonic ms; a
+//  round's messages share its start), INT64_MAX when none is: the loop has
+//  seen everything read before then. The loop's, like zb_intake_take.
+int64_t zb_intake_oldest(zb_intake_t *self);
+
 void zb_intake_stats(zb_intake_t *self, zb_intake_stats_t *stats);
 
 void zb_intake_test(bool verbose);

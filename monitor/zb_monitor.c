@@ -105,11 +105,25 @@ static int64_t s_alert_tick_at(zb_monitor_t *self, int64_t now_mono)
     return self->alert_tick_mono ? self->alert_tick_mono + ZB_MONITOR_ALERT_TICK_MS : now_mono;
 }
 
+//  Until when the loop has heard everything: now, or just before the
+//  oldest message its input still holds. A host is judged silent as of
+//  then, not now: its beat may wait in that backlog (the loop behind a
+//  locked database, a checkpoint, a fleet joining faster than it writes),
+//  and calling every host silent whose beat waits there would bury the
+//  monitor in outages it must then close, deeper behind. A host that is
+//  silent is so flagged once the loop has read up to its deadline.
+static int64_t s_heard_until(zb_monitor_t *self, int64_t now_mono)
+{
+    int64_t oldest = self->intake ? zb_intake_oldest(self->intake) : INT64_MAX;
+    return oldest <= now_mono ? oldest - 1 : now_mono;
+}
+
 void zb_monitor_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall)
 {
     assert(self);
     s_clock(self, now_mono, now_wall);
-    zb_fleet_sweep(self->fleet, now_mono, now_wall);
+    int64_t heard = s_heard_until(self, now_mono);
+    zb_fleet_sweep(self->fleet, heard, now_wall - (now_mono - heard));
     if (s_alert_tick_at(self, now_mono) <= now_mono) {
         self->alert_tick_mono = now_mono;
         zb_heard_forget(&self->record, now_wall);
@@ -502,8 +516,8 @@ static int s_on_pass(zloop_t *loop, int timer_id, void *arg)
         zb_pulse_read(self->pulse); // no transaction: moves deadlines alone
     //  The sweep writes only when a host is due or the policy's tick is: a
     //  pass that finds nothing due (a host heard since) begins nothing.
-    int64_t now = zb_time_mono_ms();
-    bool due = zb_fleet_deadline(self->fleet, now) <= now || s_alert_tick_at(self, now) <= now;
+    int64_t now = zb_time_mono_ms(), heard = s_heard_until(self, now);
+    bool due = zb_fleet_deadline(self->fleet, now) <= heard || s_alert_tick_at(self, now) <= now;
     if (due && zb_monitor_begin(self) != 0)
         return 0;
     zb_monitor_sweep(self, now, zb_time_wall_ms());

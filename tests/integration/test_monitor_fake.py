@@ -2,11 +2,15 @@
 from events and from beats, sequence gaps, stale messages, agent restarts,
 host silence and planned stops, a monitor crash, malformed input."""
 
+import copy
 import json
 import re
+import secrets
 import signal
 import socket
+import sqlite3
 import time
+import urllib.request
 
 import zmq
 
@@ -236,6 +240,67 @@ class MonitorFakeAgentTest(MonitorCase):
         self.assertEqual(status[("quiet-1", "redis")]["state"], "up")
         self.assertEqual(status[("quiet-1", "ssh")]["state"], "down")
         self.assertIsNone(service_outages(rows, service="ssh")[0]["ended_at"])
+
+    def test_hosts_in_a_backlog_are_not_called_silent(self):
+        """A host is judged silent as of the oldest message the monitor has
+        not read yet, not as of now: while another process holds the
+        database, input waits (a thousands of hosts' beats); once it is
+        free, a pass reads 2,000 messages and then sweeps. Judged as of
+        now, the hosts whose beats still waited were flagged silent (and
+        came back a moment later)."""
+        cfg = self.write("monitor.cfg", "monitor\n    liveness = 3\n    liveness-max = 6s\n")
+        http = zbtest.free_port()
+        self.start_monitor(["-c", cfg, "--http", "127.0.0.1:%d" % http])
+
+        def taken():
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics?detail=none" % http,
+                                        timeout=10) as r:
+                return int(re.search(rb"^zbeat_messages_total (\d+)", r.read(), re.M)[1])
+        agent = self.fake("web-0", interval_ms=2000)
+        agent.set("s", "up")
+        hosts = [agent]
+        for i in range(1, 2500):  # on the same socket: one fake agent per host
+            h = copy.copy(agent)
+            h.host, h.instance, h.seq = "web-%d" % i, secrets.token_hex(8), 0
+            h.services = dict(agent.services)
+            hosts.append(h)
+
+        sent = [0]
+
+        def round_of_beats():
+            for h in hosts:
+                h.beat()
+            sent[0] += len(hosts)
+        round_of_beats()
+        zbtest.wait_for(lambda: len(self.cli_json("hosts")) == len(hosts), 20,
+                        "every host known")
+        con = sqlite3.connect(self.db, isolation_level=None, timeout=10)
+        self.addCleanup(con.close)
+        con.execute("BEGIN IMMEDIATE")
+        # A change the monitor must write: from here on its input waits.
+        agent.event("s", "down")
+        sent[0] += 1
+        zbtest.wait_for(lambda: "input waits" in self.monitor.output(), 20,
+                        "the monitor says it waits for the database")
+        # Beats keep coming for longer than a host's threshold (3 x 2 s)...
+        until = time.monotonic() + 9
+        while time.monotonic() < until:
+            round_of_beats()
+            time.sleep(0.5)  # the agents' pacing (every host well within its 2 s)
+        # ...then the database is free, and the beats still come until the
+        # monitor has read all that waited.
+        waited = sent[0]
+        con.execute("ROLLBACK")
+
+        def caught_up():
+            round_of_beats()
+            return taken() >= waited
+        zbtest.wait_for(caught_up, 30, "the backlog read")
+        self.assertIn("database writable again", self.monitor.output())
+        silent = re.findall(r"host silent: \S+", self.monitor.output())
+        self.assertEqual(len(silent), 0, silent[:5])
+        self.assertEqual(host_outages(self.outages()), [])
+        self.assertEqual(len(service_outages(self.outages(), "web-0", "s")), 1)
 
     def test_planned_stop_is_not_an_outage(self):
         self.start_monitor()
