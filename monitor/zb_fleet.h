@@ -229,6 +229,12 @@ void zb_fleet_set_max_hosts(zb_fleet_t *self, size_t max_hosts);
 //  until set: 1 s, 10 s, 8.
 void zb_fleet_set_detector(zb_fleet_t *self, int64_t min_ms, int64_t max_ms, double phi);
 
+//  The owner's input dropped messages, the last at at_mono (its input
+//  was full): any of them may have been any host's, so no alive host is
+//  silent before a threshold has passed since then. While input is being
+//  dropped, no host is flagged silent: the monitor cannot tell.
+void zb_fleet_input_lost(zb_fleet_t *self, int64_t at_mono);
+
 //  A liveness datagram (zb_pulse): the host's current agent run (instance)
 //  is alive at now_mono. Returns 0 when it counted, -1 when the host is
 //  unknown, not alive (a silent host comes back with its next message, which

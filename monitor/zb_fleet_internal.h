@@ -38,6 +38,7 @@ struct _zb_fleet_t {
     //  deadline later without zb_fleet_deadline_set (made exact when it
     //  tops). Hosts that cannot go silent (silent, stopped) are not in it.
     zb_heap_t *due;
+    int64_t lost_mono; // when the owner's input last dropped messages (zb_fleet_input_lost)
     //  The checkpoint queue (zb_fleet_heard_next), through the hosts.
     zb_fleet_host_t *heard_head;
     zb_fleet_host_t *heard_tail;

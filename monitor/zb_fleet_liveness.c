@@ -17,12 +17,24 @@ int64_t zb_fleet_threshold(zb_fleet_t *self, const zb_fleet_host_t *host)
 }
 
 //  When the host goes silent unless heard (strictly past its threshold:
-//  the first ms after), INT64_MAX when it cannot.
+//  the first ms after), INT64_MAX when it cannot. Input dropped since it
+//  was last heard counts as heard then: it may have been the host's.
 int64_t zb_fleet_silent_at(zb_fleet_t *self, zb_fleet_host_t *host)
 {
     if (host->state != ZB_FLEET_ALIVE)
         return INT64_MAX;
-    return host->last_seen_mono + zb_fleet_threshold(self, host) + 1;
+    int64_t heard = host->last_seen_mono > self->lost_mono ? host->last_seen_mono : self->lost_mono;
+    return heard + zb_fleet_threshold(self, host) + 1;
+}
+
+//  Every alive host's deadline moves later; the heap's keys, now early, are
+//  made exact as they come to its top (s_top_exact), as after any change
+//  that makes a deadline later.
+void zb_fleet_input_lost(zb_fleet_t *self, int64_t at_mono)
+{
+    assert(self);
+    if (at_mono > self->lost_mono)
+        self->lost_mono = at_mono;
 }
 
 //  The nearest of its silence and its name conflict's deadlines: the sweep

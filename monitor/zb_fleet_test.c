@@ -737,6 +737,36 @@ static void s_test_datagrams(void)
     zb_fleet_destroy(&fleet);
 }
 
+//  Input the owner dropped may have been any host's: no host is silent
+//  before a threshold since the last drop, and then it is.
+static void s_test_lost(void)
+{
+    zb_fleet_test_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&zb_fleet_test_sink, &sink, 3);
+    assert(fleet);
+    s_live(fleet, s_beat("web", S_A, 1, 1000, "redis=up@500"), 1000);
+    s_live(fleet, s_beat("db", S_B, 1, 1000, "pg=up@500"), 2500);
+    sink.log[0] = '\0';
+    assert(zb_fleet_deadline(fleet, 2500) == 1000 + 3 * 1000 + 1);
+    //  A drop at 2000: both deadlines move to 2000 + 3000 at least.
+    zb_fleet_input_lost(fleet, 2000);
+    zb_fleet_input_lost(fleet, 1500); // an older report changes nothing
+    zb_fleet_sweep(fleet, 4001, T0 + 4001);
+    s_expect(&sink, "");
+    assert(zb_fleet_host(fleet, "web")->state == ZB_FLEET_ALIVE);
+    assert(zb_fleet_deadline(fleet, 4001) == 2000 + 3 * 1000 + 1);
+    zb_fleet_sweep(fleet, 5000, T0 + 5000);
+    s_expect(&sink, "");
+    //  Past it: web is silent from when it was last heard, not the drop;
+    //  db, heard after the drop, keeps its own deadline.
+    zb_fleet_sweep(fleet, 5001, T0 + 5001);
+    assert(zb_fleet_host(fleet, "web")->state == ZB_FLEET_SILENT);
+    assert(zb_fleet_host(fleet, "db")->state == ZB_FLEET_ALIVE);
+    assert(strstr(sink.log, "open #1 web/-@1000:silent;"));
+    assert(zb_fleet_deadline(fleet, 5001) == 2500 + 3 * 1000 + 1);
+    zb_fleet_destroy(&fleet);
+}
+
 void zb_fleet_test(bool verbose)
 {
     if (!verbose)
@@ -752,5 +782,6 @@ void zb_fleet_test(bool verbose)
     s_test_lazy();
     s_test_datagrams();
     s_test_heard();
+    s_test_lost();
     assert(s_quiet_seen > 0); // the thin beats above took the quiet way
 }

@@ -288,6 +288,10 @@ static void s_monitor_metrics(zb_http_buf_t *out, zb_monitor_t *monitor)
               "Messages whose sequence number was not after the last one seen.", st.stale);
     s_counter(out, "zbeat_dropped_messages_total",
               "Messages dropped over the host or service caps.", st.dropped);
+    s_counter(out, "zbeat_input_dropped_messages_total",
+              "Messages read but dropped, the input's held bytes full: the monitor is behind or "
+              "flooded, and flags no host silent meanwhile.",
+              st.input_dropped);
     s_counter(out, "zbeat_conflict_messages_total",
               "Messages dropped from a second agent run claiming a host's name.", st.conflicts);
     s_counter(out, "zbeat_thin_beats_total",

@@ -203,6 +203,7 @@ static bool s_hold_one(zb_intake_t *self, s_item_t *item)
         self->stats.dropped_bytes += item->bytes;
         self->unlogged++;
         int64_t now = zb_time_mono_ms();
+        self->stats.dropped_mono = now;
         if (!self->log_mono || now - self->log_mono >= S_LOG_MS) {
             zb_log_warning("input: dropped %" PRIu64 " %s messages that did not fit in the %zu "
                            "bytes held (%" PRIu64 " in all): a peer floods the monitor?",
@@ -564,7 +565,7 @@ void zb_intake_test(bool verbose)
         assert(zmq_poll(&item, 1, 0) == 0);
     }
     zb_intake_stats(intake, &stats);
-    assert(stats.held_bytes == 0 && stats.dropped == 0);
+    assert(stats.held_bytes == 0 && stats.dropped == 0 && stats.dropped_mono == 0);
 
     //  Two large frames and a small one: the second large one does not fit
     //  and is dropped; the small one has its own room.
@@ -583,6 +584,7 @@ void zb_intake_test(bool verbose)
     s_wait_taken(intake, stats.taken + 4);
     zb_intake_stats(intake, &stats);
     assert(stats.dropped == 1 && stats.dropped_bytes > big);
+    assert(stats.dropped_mono > 0 && stats.dropped_mono <= zb_time_mono_ms());
     //  Small and large in turn, the last taken being small: the large one
     //  (junk JSON), then the small ones in order.
     assert(zb_intake_take(intake, &msg, NULL, 0, err, sizeof(err)) == -1);

@@ -76,6 +76,7 @@ typedef struct {
     uint64_t dropped_bytes; // ...their bytes
     size_t held_bytes;      // bytes held now (both kinds; what the loop took counts until
                             // its next batch, at the latest when nothing is left)
+    int64_t dropped_mono;   // when the last was dropped (monotonic ms), 0: none yet
 } zb_intake_stats_t;
 
 //  Starts reading sub (bound and subscribed) in a thread of its own; from

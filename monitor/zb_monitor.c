@@ -112,9 +112,16 @@ static int64_t s_alert_tick_at(zb_monitor_t *self, int64_t now_mono)
 //  and calling every host silent whose beat waits there would bury the
 //  monitor in outages it must then close, deeper behind. A host that is
 //  silent is so flagged once the loop has read up to its deadline.
+//  Input dropped because its bytes were full is told to the fleet: any
+//  dropped message may have been any host's beat (zb_fleet_input_lost).
 static int64_t s_heard_until(zb_monitor_t *self, int64_t now_mono)
 {
-    int64_t oldest = self->intake ? zb_intake_oldest(self->intake) : INT64_MAX;
+    if (!self->intake)
+        return now_mono;
+    zb_intake_stats_t input;
+    zb_intake_stats(self->intake, &input);
+    zb_fleet_input_lost(self->fleet, input.dropped_mono);
+    int64_t oldest = zb_intake_oldest(self->intake);
     return oldest <= now_mono ? oldest - 1 : now_mono;
 }
 
@@ -131,11 +138,22 @@ void zb_monitor_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall)
     }
 }
 
+//  The counters of the fleet, the datagram reader and the input.
+static void s_count(zb_monitor_t *self)
+{
+    zb_tally_count(&self->stats, self->fleet, self->pulse);
+    if (self->intake) {
+        zb_intake_stats_t input;
+        zb_intake_stats(self->intake, &input);
+        self->stats.input_dropped = input.dropped;
+    }
+}
+
 //  Ends a pass: times the commit when it wrote, and copies the counters
 //  where other threads can read them (zb_monitor_snapshot).
 static void s_share(zb_monitor_t *self, bool wrote, bool ok, int64_t took_us)
 {
-    zb_tally_count(&self->stats, self->fleet, self->pulse);
+    s_count(self);
     if (wrote)
         zb_tally_commit(&self->stats, took_us);
     self->stats.tls_warn_ms = self->config.tls_warn_ms; // a reload may change it
@@ -282,7 +300,7 @@ int zb_monitor_replay_status(zb_monitor_t *self, const char *name, const char *i
 void zb_monitor_stats(zb_monitor_t *self, zb_monitor_stats_t *stats)
 {
     assert(self && stats);
-    zb_tally_count(&self->stats, self->fleet, self->pulse);
+    s_count(self);
     if (self->store)
         self->stats.db_begins = zb_store_begins(self->store);
     *stats = self->stats;
@@ -754,7 +772,7 @@ int zb_monitor_run(zb_monitor_t *self)
     self->stopping = true;
     s_drain(self);
     zb_monitor_alive(self, zb_time_wall_ms());
-    zb_tally_count(&self->stats, self->fleet, self->pulse);
+    s_count(self);
     zb_tally_log_stop(&self->stats, self->pulse != NULL);
     rc = 0;
 done:

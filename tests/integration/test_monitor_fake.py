@@ -241,67 +241,6 @@ class MonitorFakeAgentTest(MonitorCase):
         self.assertEqual(status[("quiet-1", "ssh")]["state"], "down")
         self.assertIsNone(service_outages(rows, service="ssh")[0]["ended_at"])
 
-    def test_hosts_in_a_backlog_are_not_called_silent(self):
-        """A host is judged silent as of the oldest message the monitor has
-        not read yet, not as of now: while another process holds the
-        database, input waits (a thousands of hosts' beats); once it is
-        free, a pass reads 2,000 messages and then sweeps. Judged as of
-        now, the hosts whose beats still waited were flagged silent (and
-        came back a moment later)."""
-        cfg = self.write("monitor.cfg", "monitor\n    liveness = 3\n    liveness-max = 6s\n")
-        http = zbtest.free_port()
-        self.start_monitor(["-c", cfg, "--http", "127.0.0.1:%d" % http])
-
-        def taken():
-            with urllib.request.urlopen("http://127.0.0.1:%d/metrics?detail=none" % http,
-                                        timeout=10) as r:
-                return int(re.search(rb"^zbeat_messages_total (\d+)", r.read(), re.M)[1])
-        agent = self.fake("web-0", interval_ms=2000)
-        agent.set("s", "up")
-        hosts = [agent]
-        for i in range(1, 2500):  # on the same socket: one fake agent per host
-            h = copy.copy(agent)
-            h.host, h.instance, h.seq = "web-%d" % i, secrets.token_hex(8), 0
-            h.services = dict(agent.services)
-            hosts.append(h)
-
-        sent = [0]
-
-        def round_of_beats():
-            for h in hosts:
-                h.beat()
-            sent[0] += len(hosts)
-        round_of_beats()
-        zbtest.wait_for(lambda: len(self.cli_json("hosts")) == len(hosts), 20,
-                        "every host known")
-        con = sqlite3.connect(self.db, isolation_level=None, timeout=10)
-        self.addCleanup(con.close)
-        con.execute("BEGIN IMMEDIATE")
-        # A change the monitor must write: from here on its input waits.
-        agent.event("s", "down")
-        sent[0] += 1
-        zbtest.wait_for(lambda: "input waits" in self.monitor.output(), 20,
-                        "the monitor says it waits for the database")
-        # Beats keep coming for longer than a host's threshold (3 x 2 s)...
-        until = time.monotonic() + 9
-        while time.monotonic() < until:
-            round_of_beats()
-            time.sleep(0.5)  # the agents' pacing (every host well within its 2 s)
-        # ...then the database is free, and the beats still come until the
-        # monitor has read all that waited.
-        waited = sent[0]
-        con.execute("ROLLBACK")
-
-        def caught_up():
-            round_of_beats()
-            return taken() >= waited
-        zbtest.wait_for(caught_up, 30, "the backlog read")
-        self.assertIn("database writable again", self.monitor.output())
-        silent = re.findall(r"host silent: \S+", self.monitor.output())
-        self.assertEqual(len(silent), 0, silent[:5])
-        self.assertEqual(host_outages(self.outages()), [])
-        self.assertEqual(len(service_outages(self.outages(), "web-0", "s")), 1)
-
     def test_planned_stop_is_not_an_outage(self):
         self.start_monitor()
         stopping = self.fake("stop-1", interval_ms=200)
@@ -419,6 +358,124 @@ class MonitorFakeAgentTest(MonitorCase):
         # Neither decoder messages nor agents' texts put control characters
         # into the log.
         self.assertNotIn("\x1b", self.monitor.output())
+
+
+class LockedFleet:
+    """2,500 fake hosts on one socket (web-0's: one fake agent per host),
+    beating every 0.5 s against a 3 x 2 s threshold, and a monitor whose
+    database another process can lock (its input then waits)."""
+
+    def __init__(self, case, count=2500):
+        self.case = case
+        cfg = case.write("monitor.cfg", "monitor\n    liveness = 3\n    liveness-max = 6s\n")
+        self.http = zbtest.free_port()
+        case.start_monitor(["-c", cfg, "--http", "127.0.0.1:%d" % self.http])
+        self.agent = case.fake("web-0", interval_ms=2000)
+        self.agent.set("s", "up")
+        self.hosts = [self.agent]
+        for i in range(1, count):
+            self.hosts.append(self.clone("web-%d" % i))
+        self.sent = 0
+        self.beat_all()
+        zbtest.wait_for(lambda: len(case.cli_json("hosts")) == len(self.hosts), 20,
+                        "every host known")
+        self.con = sqlite3.connect(case.db, isolation_level=None, timeout=10)
+        case.addCleanup(self.con.close)
+
+    def clone(self, host):
+        h = copy.copy(self.agent)
+        h.host, h.instance, h.seq = host, secrets.token_hex(8), 0
+        h.services = dict(self.agent.services)
+        return h
+
+    def beat_all(self, hosts=None):
+        for h in hosts or self.hosts:
+            h.beat()
+        self.sent += len(hosts or self.hosts)
+
+    def metric(self, name):
+        url = "http://127.0.0.1:%d/metrics?detail=none" % self.http
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return int(re.search(rb"^%s (\d+)" % name.encode(), r.read(), re.M)[1])
+
+    def lock(self):
+        """Locks the database, then sends a change the monitor must write:
+        from there on its input waits."""
+        self.con.execute("BEGIN IMMEDIATE")
+        self.agent.event("s", "down")
+        self.sent += 1
+        zbtest.wait_for(lambda: "input waits" in self.case.monitor.output(), 20,
+                        "the monitor says it waits for the database")
+
+    def unlock_and_catch_up(self):
+        """Frees the database; beats go on until the monitor has read or
+        dropped every message sent before."""
+        waited = self.sent
+        self.con.execute("ROLLBACK")
+
+        def caught_up():
+            self.beat_all()
+            return (self.metric("zbeat_messages_total") +
+                    self.metric("zbeat_input_dropped_messages_total") >= waited)
+        zbtest.wait_for(caught_up, 60, "the backlog read")
+        self.case.assertIn("database writable again", self.case.monitor.output())
+
+    def assert_none_silent(self):
+        silent = re.findall(r"host silent: \S+", self.case.monitor.output())
+        self.case.assertEqual(len(silent), 0, silent[:5])
+        outages = self.case.outages()
+        self.case.assertEqual(host_outages(outages), [])
+        self.case.assertEqual(len(service_outages(outages, "web-0", "s")), 1)
+
+
+class BacklogTest(MonitorCase):
+    def test_hosts_in_a_backlog_are_not_called_silent(self):
+        """A host is judged silent as of the oldest message the monitor has
+        not read yet, not as of now: while another process holds the
+        database, input waits (thousands of hosts' beats); once it is free,
+        a pass reads 2,000 messages and then sweeps. Judged as of now, the
+        hosts whose beats still waited were flagged silent (and came back a
+        moment later)."""
+        fleet = LockedFleet(self)
+        fleet.lock()
+        # Beats keep coming for longer than a host's threshold.
+        until = time.monotonic() + 9
+        while time.monotonic() < until:
+            fleet.beat_all()
+            time.sleep(0.5)  # the agents' pacing (every host well within its 2 s)
+        fleet.unlock_and_catch_up()
+        self.assertEqual(fleet.metric("zbeat_input_dropped_messages_total"), 0)
+        fleet.assert_none_silent()
+
+    def test_hosts_whose_beats_were_dropped_are_not_called_silent(self):
+        """Input the monitor dropped (its held bytes full) may have been any
+        host's beat, so no host is silent within its threshold of the last
+        drop. z-1 beats throughout, but every one of its beats comes after
+        the input is full and is dropped: judged on what was read, it was
+        flagged silent once the backlog was."""
+        fleet = LockedFleet(self)
+        z = fleet.clone("z-1")
+        fleet.beat_all([z])
+        zbtest.wait_for(lambda: [h for h in self.cli_json("hosts") if h["host"] == "z-1"], 20,
+                        "z-1 known")
+        fleet.lock()
+        deadline = time.monotonic() + 60 * zbtest.SLOW
+        while fleet.metric("zbeat_input_dropped_messages_total") == 0:
+            self.assertLess(time.monotonic(), deadline, "the input never filled")
+            fleet.beat_all()
+        # Longer than z-1's threshold, every beat of it dropped.
+        until = time.monotonic() + 8
+        while time.monotonic() < until:
+            fleet.beat_all()
+            fleet.beat_all([z])
+            time.sleep(0.5)  # the agents' pacing
+        fleet.hosts.append(z)
+        fleet.unlock_and_catch_up()
+        self.assertGreater(fleet.metric("zbeat_input_dropped_messages_total"), 0)
+        fleet.assert_none_silent()
+        stats = self.stop_monitor()
+        self.assertGreater(stats["input_dropped"], 0)
+
 
 
 if __name__ == "__main__":
