@@ -201,11 +201,14 @@ def main():
             kept = (sent[n] > 0 and taken >= sent[n] and stats["dropped"] == "0"
                     and p.drained_s <= INTERVAL / 1000.0)
             ok = ok and kept and stats["foreign"] == "0"
+            silent = len(re.findall(r" host silent: ", text(p)))
             print("shard s%d-*: sent %d, taken %d (%.1f%%), foreign %s, over the host cap %s, "
+                  "input dropped %s, hosts flagged silent %d, "
                   "cpu %.0f%% of a core, rss %.0f MiB (%.0f B/host), backlog drained %.1f s after the "
                   "load %s"
                   % (n, sent[n], taken, 100.0 * taken / max(sent[n], 1), stats["foreign"],
-                     stats["dropped"], 100 * cpu[p.pid] / elapsed, rss[p.pid],
+                     stats["dropped"], stats.get("input_dropped", "?"), silent,
+                     100 * cpu[p.pid] / elapsed, rss[p.pid],
                      rss[p.pid] * 1048576.0 / (HOSTS // SHARDS), p.drained_s,
                      "kept up" if kept else "BEHIND" if taken >= sent[n] else "LOST MESSAGES"))
         print("result: %s" % ("every shard kept up, only its own hosts reached it" if ok
