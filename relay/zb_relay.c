@@ -204,21 +204,33 @@ static void s_malformed(zb_relay_t *self, int count)
                    count, self->stats.malformed);
 }
 
+//  Under CURVE: whether the topic's host is the one the sender's key is
+//  bound to (zb_auth counts and logs a refusal).
+static bool s_sender_owns(zb_relay_t *self, zmq_msg_t *frames)
+{
+    char host[ZB_NAME_MAX + 1];
+    if (!s_topic_host(&frames[0], host)) {
+        s_malformed(self, 2);
+        return false;
+    }
+    const char *user_id = zmq_msg_gets(&frames[0], "User-Id");
+    if (zb_auth_check(self->auth, user_id ? user_id : "", host) != 0) {
+        self->stats.refused++;
+        return false;
+    }
+    return true;
+}
+
 //  One message from an agent: passed on when it has the two frames of one,
 //  and under CURVE when its topic's host is its key's.
 static void s_agent_message(zb_relay_t *self, zmq_msg_t *frames, int count)
 {
-    char host[ZB_NAME_MAX + 1];
-    if (count != 2 || (self->auth && !s_topic_host(&frames[0], host))) {
+    if (count != 2) {
         s_malformed(self, count);
         return;
     }
-    const char *user_id = self->auth ? zmq_msg_gets(&frames[0], "User-Id") : NULL;
-    //  zb_auth counts and logs a refusal.
-    if (self->auth && zb_auth_check(self->auth, user_id ? user_id : "", host) != 0) {
-        self->stats.refused++;
+    if (self->auth && !s_sender_owns(self, frames))
         return;
-    }
     void *xpub = zsock_resolve(self->xpub);
     //  XPUB never blocks: a monitor whose queue is full loses the message,
     //  as it would behind zmq_proxy.
