@@ -9,9 +9,12 @@
     last window) instead sleeps out the rest of a round after draining, so
     ZeroMQ signals it once a round and it passes a round's messages on at
     once. The cost: a message that arrives while the reader sleeps waits
-    for the round's end, at most ZB_PACE_ROUND_US. A reader that was quiet
-    over its last window never sleeps, so a lone event on a quiet fleet
-    goes on as it arrives.
+    for the round's end, at most ZB_PACE_ROUND_US. Rounds go on after a
+    spell of fast input until a quieter window has been counted: the rest
+    of the spell's window and the next one (ZB_PACE_BUSY_WINDOW_US each as
+    a rule; longer when the reader's poll returns late, so a few hundred ms
+    at most). A reader that was quiet over its last window never sleeps, so
+    a lone event on a quiet fleet goes on as it arrives.
 
     Used by the monitor's input thread (zb_intake) and the relay's loop. */
 #ifndef ZB_PACE_H
