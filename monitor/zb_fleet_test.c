@@ -748,7 +748,8 @@ static void s_test_lost(void)
     s_live(fleet, s_beat("db", S_B, 1, 1000, "pg=up@500"), 2500);
     sink.log[0] = '\0';
     assert(zb_fleet_deadline(fleet, 2500) == 1000 + 3 * 1000 + 1);
-    //  A drop at 2000: both deadlines move to 2000 + 3000 at least.
+    //  A drop at 2000: no host is silent before 2000 + 3000 (web was due
+    //  at 4001; db, heard at 2500, is due later anyway).
     zb_fleet_input_lost(fleet, 2000);
     zb_fleet_input_lost(fleet, 1500); // an older report changes nothing
     zb_fleet_sweep(fleet, 4001, T0 + 4001);
