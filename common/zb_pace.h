@@ -5,7 +5,7 @@
     a message when messages arrive one at a time, and so does every thread
     behind it (ZeroMQ's I/O thread signals the reader, which signals its
     consumer): at 100,000 messages a second that is most of a core. A
-    reader that is busy (S_BUSY_RATE messages a second or more over its
+    reader that is busy (ZB_PACE_BUSY_RATE messages a second or more over its
     last window) instead sleeps out the rest of a round after draining, so
     ZeroMQ signals it once a round and it passes a round's messages on at
     once. The cost: a message that arrives while the reader sleeps waits

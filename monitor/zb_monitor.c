@@ -125,17 +125,22 @@ static int64_t s_heard_until(zb_monitor_t *self, int64_t now_mono)
     return oldest <= now_mono ? oldest - 1 : now_mono;
 }
 
-void zb_monitor_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall)
+//  The sweep with heard from s_heard_until, which the pass has read once.
+static void s_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall, int64_t heard)
 {
-    assert(self);
     s_clock(self, now_mono, now_wall);
-    int64_t heard = s_heard_until(self, now_mono);
     zb_fleet_sweep(self->fleet, heard, now_wall - (now_mono - heard));
     if (s_alert_tick_at(self, now_mono) <= now_mono) {
         self->alert_tick_mono = now_mono;
         zb_heard_forget(&self->record, now_wall);
         zb_policy_tick(self->policy, self->fleet);
     }
+}
+
+void zb_monitor_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall)
+{
+    assert(self);
+    s_sweep(self, now_mono, now_wall, s_heard_until(self, now_mono));
 }
 
 //  The counters of the fleet, the datagram reader and the input.
@@ -538,7 +543,7 @@ static int s_on_pass(zloop_t *loop, int timer_id, void *arg)
     bool due = zb_fleet_deadline(self->fleet, now) <= heard || s_alert_tick_at(self, now) <= now;
     if (due && zb_monitor_begin(self) != 0)
         return 0;
-    zb_monitor_sweep(self, now, zb_time_wall_ms());
+    s_sweep(self, now, zb_time_wall_ms(), heard);
     zb_monitor_commit(self);
     s_orders_pass(self);
     return 0;
