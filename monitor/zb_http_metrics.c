@@ -292,6 +292,10 @@ static void s_monitor_metrics(zb_http_buf_t *out, zb_monitor_t *monitor)
               "Messages read but dropped, the input's held bytes full: the monitor is behind or "
               "flooded, and flags no host silent meanwhile.",
               st.input_dropped);
+    s_counter(out, "zbeat_input_stalls_total",
+              "Times the monitor stood still (stopped, paused) for over a second, its input "
+              "unread: no host is flagged silent on what came meanwhile.",
+              st.input_stalls);
     s_counter(out, "zbeat_conflict_messages_total",
               "Messages dropped from a second agent run claiming a host's name.", st.conflicts);
     s_counter(out, "zbeat_thin_beats_total",

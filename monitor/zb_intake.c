@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #define S_POLL_MS 100    // the reader sees a stop request within this
+#define S_STALL_MS 1000  // not woken for S_POLL_MS and this long: the process stood still
 #define S_BATCH 1000     // messages read between two looks at the stop flag
 #define S_LOG_MS 10000   // drops are logged at most this often
 #define S_USER_ID_MAX 64 // a Z85 CURVE key is 40 characters
@@ -104,6 +105,7 @@ struct _zb_intake_t {
     zb_intake_stats_t stats; // counters
     uint64_t unlogged;       // drops not logged yet
     int64_t log_mono;        // when drops were last logged
+    int64_t awake_mono;      // when the reader last woke
 
     //  The reader's alone.
     s_list_t reader_spare;
@@ -253,6 +255,28 @@ static void s_hold(zb_intake_t *self, s_list_t *chunk)
 //  reader sleeps out a round waits at most ZB_PACE_ROUND_US (1 ms); on a
 //  fleet that was quiet over the last window (under 5,000 messages a
 //  second) none is held, so a lone event goes to the loop as it arrives.
+//  Each time the reader wakes. Later than its poll can sleep by
+//  S_STALL_MS, the whole process stood still (SIGSTOP, a paused VM, a swap
+//  storm): what hosts sent meanwhile waits unread in the kernel and
+//  ZeroMQ, and counts as lost input, as drops do (stats.stalled_mono).
+static void s_wake(zb_intake_t *self)
+{
+    int64_t now = zb_time_mono_ms();
+    pthread_mutex_lock(&self->lock);
+    int64_t idle = self->awake_mono ? now - self->awake_mono : 0;
+    bool stalled = idle > S_POLL_MS + S_STALL_MS;
+    if (stalled) {
+        self->stats.stalls++;
+        self->stats.stalled_mono = now;
+    }
+    self->awake_mono = now;
+    pthread_mutex_unlock(&self->lock);
+    if (stalled)
+        zb_log_warning("input: not read for %" PRId64 " ms (the monitor stood still?): no host is "
+                       "judged silent on what came meanwhile",
+                       idle);
+}
+
 static void *s_reader(void *arg)
 {
     zb_intake_t *self = arg;
@@ -266,6 +290,7 @@ static void *s_reader(void *arg)
                 break;
             continue; // EINTR
         }
+        s_wake(self);
         int64_t round_start = zb_time_mono_us();
         int taken = 0, chunked = 0;
         s_list_t chunk = {NULL, NULL};
@@ -434,14 +459,29 @@ static int64_t s_oldest(const s_list_t *mine, const s_list_t *held)
     return item ? item->read_ms : INT64_MAX;
 }
 
-int64_t zb_intake_oldest(zb_intake_t *self)
+//  zb_intake_seen, under the lock.
+static int64_t s_seen(zb_intake_t *self, int64_t now_mono, int64_t *lost_mono)
 {
-    assert(self);
-    pthread_mutex_lock(&self->lock);
+    *lost_mono = self->stats.dropped_mono > self->stats.stalled_mono ? self->stats.dropped_mono
+                                                                     : self->stats.stalled_mono;
     int64_t small = s_oldest(&self->mine_small, &self->small);
     int64_t large = s_oldest(&self->mine_large, &self->large);
+    int64_t seen = small < large ? small : large;
+    //  The reader late to wake: the process stood still, and the reader
+    //  will count it as such (s_wake) once it runs.
+    if (self->awake_mono && now_mono - self->awake_mono > S_POLL_MS + S_STALL_MS &&
+        self->awake_mono < seen)
+        seen = self->awake_mono;
+    return seen;
+}
+
+int64_t zb_intake_seen(zb_intake_t *self, int64_t now_mono, int64_t *lost_mono)
+{
+    assert(self && lost_mono);
+    pthread_mutex_lock(&self->lock);
+    int64_t seen = s_seen(self, now_mono, lost_mono);
     pthread_mutex_unlock(&self->lock);
-    return small < large ? small : large;
+    return seen;
 }
 
 void zb_intake_stats(zb_intake_t *self, zb_intake_stats_t *stats)
@@ -454,6 +494,13 @@ void zb_intake_stats(zb_intake_t *self, zb_intake_stats_t *stats)
 
 //  --------------------------------------------------------------------------
 //  Self-test: a real PUB and SUB over tcp.
+
+//  zb_intake_seen now, without what was lost.
+static int64_t s_seen_now(zb_intake_t *self)
+{
+    int64_t lost;
+    return zb_intake_seen(self, zb_time_mono_ms(), &lost);
+}
 
 //  Waits (polling the descriptor) until n more messages were taken by the
 //  reader, or fails after 5 s.
@@ -506,7 +553,7 @@ void zb_intake_test(bool verbose)
     char err[256], user_id[64];
     zb_msg_t *msg = NULL;
     assert(zb_intake_take(intake, &msg, user_id, sizeof(user_id), err, sizeof(err)) == -2);
-    assert(zb_intake_oldest(intake) == INT64_MAX);
+    assert(s_seen_now(intake) == INT64_MAX);
     int64_t sent_ms = zb_time_mono_ms();
     const char *event =
         "{\"v\":1,\"type\":\"event\",\"host\":\"h\",\"instance\":\"0123456789abcdef\","
@@ -518,7 +565,7 @@ void zb_intake_test(bool verbose)
     }
     s_wait_taken(intake, 3);
     //  Held since the reader took them: after they were sent, not later than now.
-    int64_t oldest = zb_intake_oldest(intake);
+    int64_t oldest = s_seen_now(intake);
     assert(oldest >= sent_ms && oldest <= zb_time_mono_ms());
     zb_intake_stats_t stats;
     zb_intake_stats(intake, &stats);
@@ -533,7 +580,7 @@ void zb_intake_test(bool verbose)
     }
     assert(taken == 3);
     assert(zmq_poll(&item, 1, 0) == 0);
-    assert(zb_intake_oldest(intake) == INT64_MAX);
+    assert(s_seen_now(intake) == INT64_MAX);
 
     //  Many: more than a chunk and than the spares kept, taken in the
     //  order sent while the reader holds more; the items the loop is done
@@ -597,6 +644,25 @@ void zb_intake_test(bool verbose)
     zb_intake_stats(intake, &stats);
     assert(stats.held_bytes == 0);
     free(junk);
+
+    //  The reader woken later than it can sleep: the process stood still.
+    //  Until it wakes, the loop has seen input only up to its last wake;
+    //  from then on what came meanwhile counts as lost.
+    int64_t lost, now = zb_time_mono_ms();
+    assert(zb_intake_seen(intake, now, &lost) == INT64_MAX && lost == stats.dropped_mono);
+    pthread_mutex_lock(&intake->lock);
+    int64_t awake = intake->awake_mono;
+    intake->awake_mono -= S_POLL_MS + S_STALL_MS + 500; // as if asleep since
+    assert(s_seen(intake, now, &lost) == awake - S_POLL_MS - S_STALL_MS - 500);
+    pthread_mutex_unlock(&intake->lock);
+    int64_t until = zb_time_mono_ms() + 5000;
+    for (zb_intake_stats(intake, &stats); stats.stalls == 0; zb_intake_stats(intake, &stats)) {
+        assert(zb_time_mono_ms() < until);
+        zclock_sleep(1);
+    }
+    assert(stats.stalls == 1 && stats.stalled_mono >= now);
+    assert(zb_intake_seen(intake, zb_time_mono_ms(), &lost) == INT64_MAX);
+    assert(lost == stats.stalled_mono);
     zsock_destroy(&pub);
     zb_intake_destroy(&intake);
     zb_intake_destroy(&intake);

@@ -77,6 +77,8 @@ typedef struct {
     size_t held_bytes;      // bytes held now (both kinds; what the loop took counts until
                             // its next batch, at the latest when nothing is left)
     int64_t dropped_mono;   // when the last was dropped (monotonic ms), 0: none yet
+    uint64_t stalls;        // times the process stood still, input unread (zb_intake_seen)
+    int64_t stalled_mono;   // when the reader woke from the last (monotonic ms), 0: none
 } zb_intake_stats_t;
 
 //  Starts reading sub (bound and subscribed) in a thread of its own; from
@@ -96,10 +98,13 @@ int zb_intake_fd(zb_intake_t *self);
 int zb_intake_take(zb_intake_t *self, zb_msg_t **msg_p, char *user_id, size_t user_id_size,
                    char *err, size_t errsize);
 
-//  When the reader took the oldest message still held (monotonic ms; a
-//  round's messages share its start), INT64_MAX when none is: the loop has
-//  seen everything read before then. The loop's, like zb_intake_take.
-int64_t zb_intake_oldest(zb_intake_t *self);
+//  Before when the loop has seen all input (monotonic ms): when the reader
+//  took the oldest message still held (a round's messages share its
+//  start), or when it last woke if that is later than it can sleep (the
+//  process stood still); INT64_MAX when neither holds anything back.
+//  *lost_mono: when input was last lost, dropped or left unread while the
+//  process stood still (0: never); read at the same moment. The loop's.
+int64_t zb_intake_seen(zb_intake_t *self, int64_t now_mono, int64_t *lost_mono);
 
 void zb_intake_stats(zb_intake_t *self, zb_intake_stats_t *stats);
 

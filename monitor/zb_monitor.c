@@ -106,23 +106,22 @@ static int64_t s_alert_tick_at(zb_monitor_t *self, int64_t now_mono)
 }
 
 //  Until when the loop has heard everything: now, or just before the
-//  oldest message its input still holds. A host is judged silent as of
+//  oldest message its input still holds (zb_intake_seen). A host is judged silent as of
 //  then, not now: its beat may wait in that backlog (the loop behind a
 //  locked database, a checkpoint, a fleet joining faster than it writes),
 //  and calling every host silent whose beat waits there would bury the
 //  monitor in outages it must then close, deeper behind. A host that is
 //  silent is so flagged once the loop has read up to its deadline.
-//  Input dropped because its bytes were full is told to the fleet: any
-//  dropped message may have been any host's beat (zb_fleet_input_lost).
+//  Input lost (dropped because its bytes were full, or left unread while
+//  the process stood still) is told to the fleet: any message lost may
+//  have been any host's beat (zb_fleet_input_lost).
 static int64_t s_heard_until(zb_monitor_t *self, int64_t now_mono)
 {
     if (!self->intake)
         return now_mono;
-    zb_intake_stats_t input;
-    zb_intake_stats(self->intake, &input);
-    zb_fleet_input_lost(self->fleet, input.dropped_mono);
-    int64_t oldest = zb_intake_oldest(self->intake);
-    return oldest <= now_mono ? oldest - 1 : now_mono;
+    int64_t lost, seen = zb_intake_seen(self->intake, now_mono, &lost);
+    zb_fleet_input_lost(self->fleet, lost);
+    return seen <= now_mono ? seen - 1 : now_mono;
 }
 
 //  The sweep with heard from s_heard_until, which the pass has read once.
@@ -151,6 +150,7 @@ static void s_count(zb_monitor_t *self)
         zb_intake_stats_t input;
         zb_intake_stats(self->intake, &input);
         self->stats.input_dropped = input.dropped;
+        self->stats.input_stalls = input.stalls;
     }
 }
 

@@ -114,11 +114,11 @@ void zb_tally_log_stop(const zb_monitor_stats_t *stats, bool datagrams)
                 " stale=%" PRIu64 " dropped=%" PRIu64 " db_errors=%" PRIu64 " rejected=%" PRIu64
                 " conflicts=%" PRIu64 " foreign=%" PRIu64 " thin=%" PRIu64 " thin_unsynced=%" PRIu64
                 " heard_rows=%" PRIu64 " heard_us=%" PRIu64 " heard_us_max=%" PRIu64
-                " input_dropped=%" PRIu64,
+                " input_dropped=%" PRIu64 " input_stalls=%" PRIu64,
                 stats->messages, stats->decode_errors, stats->seq_gaps, stats->stale,
                 stats->dropped, stats->db_errors, stats->rejected, stats->conflicts, stats->foreign,
                 stats->thin, stats->thin_unsynced, stats->heard_rows, stats->heard_us,
-                stats->heard_us_max, stats->input_dropped);
+                stats->heard_us_max, stats->input_dropped, stats->input_stalls);
     if (datagrams)
         zb_log_info("datagrams: read=%" PRIu64 " accepted=%" PRIu64 " malformed=%" PRIu64
                     " forged=%" PRIu64 " plain=%" PRIu64 " replayed=%" PRIu64 " unknown=%" PRIu64,

@@ -37,6 +37,7 @@ typedef struct {
     uint64_t rejected;      // refused by zb_auth: a host not bound to the sender's key
     uint64_t foreign;       // for a host outside monitor/hosts (a shard's), dropped
     uint64_t input_dropped; // read but not held: the input's bytes were full (zb_intake)
+    uint64_t input_stalls;  // times input went unread: the process stood still (zb_intake)
     //  For the HTTP server's /metrics and /healthz (zb_monitor_snapshot):
     uint64_t service_outages; // service outages opened since start
     uint64_t host_outages;    // host outages opened since start

@@ -420,12 +420,14 @@ class LockedFleet:
         zbtest.wait_for(caught_up, 60, "the backlog read")
         self.case.assertIn("database writable again", self.case.monitor.output())
 
-    def assert_none_silent(self):
+    def assert_none_silent(self, events=1):
+        """No host flagged silent, and events outages of web-0's s (lock()
+        makes one)."""
         silent = re.findall(r"host silent: \S+", self.case.monitor.output())
         self.case.assertEqual(len(silent), 0, silent[:5])
         outages = self.case.outages()
         self.case.assertEqual(host_outages(outages), [])
-        self.case.assertEqual(len(service_outages(outages, "web-0", "s")), 1)
+        self.case.assertEqual(len(service_outages(outages, "web-0", "s")), events)
 
 
 class BacklogTest(MonitorCase):
@@ -475,6 +477,33 @@ class BacklogTest(MonitorCase):
         fleet.assert_none_silent()
         stats = self.stop_monitor()
         self.assertGreater(stats["input_dropped"], 0)
+
+    def test_hosts_are_not_called_silent_after_the_monitor_stood_still(self):
+        """A monitor stopped (SIGSTOP, a paused VM, a swap storm) for longer
+        than a threshold has not read what hosts sent meanwhile: it waits in
+        the kernel and ZeroMQ, where the backlog rule cannot see it. On
+        waking, a pass ran before the input was read and flagged every host
+        silent. Now what came in while it stood still counts as lost input,
+        as drops do: no host is silent within its threshold of the wake."""
+        fleet = LockedFleet(self)
+        self.monitor.send_signal(signal.SIGSTOP)
+        self.addCleanup(self.monitor.send_signal, signal.SIGCONT)
+        until = time.monotonic() + 9  # longer than a host's 6 s threshold
+        while time.monotonic() < until:
+            fleet.beat_all()
+            time.sleep(0.5)  # the agents' pacing
+        self.monitor.send_signal(signal.SIGCONT)
+        # One socket carries every host, in order: once a marker sent after
+        # the wake is recorded, all sent before it was read or dropped.
+        fleet.agent.set("zz-marker", "up")
+
+        def marked():
+            fleet.beat_all()
+            return self.status().get(("web-0", "zz-marker"))
+        zbtest.wait_for(marked, 60, "the monitor reads past its wake")
+        fleet.assert_none_silent(events=0)
+        self.assertGreaterEqual(fleet.metric("zbeat_input_stalls_total"), 1)
+        self.assertRegex(self.monitor.output(), r"input: not read for \d+ ms")
 
 
 
