@@ -34,6 +34,7 @@ static void s_service_free(void *item)
 {
     zb_fleet_service_t *service = item;
     free(service->alert.flaps);
+    free(service->error);
     free(service);
 }
 
@@ -62,10 +63,11 @@ static zb_fleet_host_t *s_host_new(zb_fleet_t *self, const char *name)
 
 static zb_fleet_service_t *s_service_new(zb_fleet_host_t *host, const char *name)
 {
-    zb_fleet_service_t *service = calloc(1, sizeof(*service));
+    size_t len = strnlen(name, ZB_NAME_MAX);
+    zb_fleet_service_t *service = calloc(1, sizeof(*service) + len + 1);
     if (!service)
         return NULL;
-    snprintf(service->name, sizeof(service->name), "%s", name);
+    memcpy(service->name, name, len);
     service->state = ZB_STATE_UNKNOWN;
     if (zb_table_insert(host->services, service->name, service) != 0) {
         free(service);
@@ -174,6 +176,23 @@ static void s_service_remove(zb_fleet_t *self, zb_fleet_host_t *host, zb_fleet_s
     zb_table_delete(host->services, service->name);
 }
 
+//  A service's error, at most ZB_ERROR_MAX bytes. Every beat repeats it:
+//  the same text is neither freed nor copied. Out of memory the service
+//  keeps none; its state and reason, which outages follow, stand.
+static void s_error_set(zb_fleet_service_t *service, const char *error)
+{
+    size_t len = error ? strnlen(error, ZB_ERROR_MAX) : 0;
+    if (service->error && len && strncmp(service->error, error, len) == 0 &&
+        service->error[len] == '\0')
+        return;
+    free(service->error);
+    service->error = len ? malloc(len + 1) : NULL;
+    if (service->error) {
+        memcpy(service->error, error, len);
+        service->error[len] = '\0';
+    }
+}
+
 //  Moves a service to `to`, as an event or a beat reported it.
 void zb_fleet_service_apply(zb_fleet_t *self, zb_fleet_host_t *host, zb_fleet_service_t *service,
                             zb_state_t to, int64_t at_ms, const char *kind, const char *reason,
@@ -190,7 +209,7 @@ void zb_fleet_service_apply(zb_fleet_t *self, zb_fleet_host_t *host, zb_fleet_se
     if (kind && *kind)
         zb_fleet_copy(service->kind, sizeof(service->kind), kind);
     zb_fleet_copy(service->reason, sizeof(service->reason), reason);
-    zb_fleet_copy(service->error, sizeof(service->error), error);
+    s_error_set(service, error);
     //  Flapping counts changes between up and down only: unknown (a host
     //  silent, an agent restarting) is not the service changing its mind.
     if ((from == ZB_STATE_UP && to == ZB_STATE_DOWN) ||
@@ -260,7 +279,7 @@ static void s_host_quiet(zb_fleet_t *self, zb_fleet_host_t *host, zb_fleet_host_
         service->state = ZB_STATE_UNKNOWN;
         service->since_ms = since_ms;
         zb_fleet_copy(service->reason, sizeof(service->reason), s_host_state_names[state]);
-        service->error[0] = '\0';
+        s_error_set(service, NULL);
         changed = true;
     }
     if (changed) {
@@ -506,7 +525,7 @@ zb_fleet_service_t *zb_fleet_load_service(zb_fleet_t *self, const char *name_hos
     service->since_ms = since_ms;
     zb_fleet_copy(service->kind, sizeof(service->kind), kind);
     zb_fleet_copy(service->reason, sizeof(service->reason), reason);
-    zb_fleet_copy(service->error, sizeof(service->error), error);
+    s_error_set(service, error);
     //  Known before its first beat, so a certificate alert survives a restart.
     service->tls_expires = tls_expires;
     if (tls_expires)

@@ -82,19 +82,28 @@ typedef struct {
     int64_t cert_ms;      // a service's: notAfter (ms) of the certificate alerted (or found so)
 } zb_fleet_marks_t;
 
+//  A fleet holds millions of these (100,000 hosts x 20): the texts most
+//  services leave empty or short are not kept at their longest. An error
+//  is kept apart, only while there is one; the name is as long as it is.
 typedef struct {
-    char name[ZB_NAME_MAX + 1];
     char kind[ZB_KIND_MAX + 1];
     zb_state_t state;
     int64_t since_ms;
     char reason[ZB_REASON_MAX + 1];
-    char error[ZB_ERROR_MAX + 1];
+    char *error;               // NULL when none (zb_fleet_service_error)
     int64_t outage_id;         // open service outage, 0 when none
     int64_t outage_started_ms; // its start
     bool listed;               // seen in the beat being reconciled
     int64_t tls_expires;       // TLS probes: the certificate's notAfter (Unix s); 0 none
     zb_fleet_marks_t alert;    // the alerting policy's
+    char name[];               // at most ZB_NAME_MAX bytes
 } zb_fleet_service_t;
+
+//  A service's error, "" when none.
+static inline const char *zb_fleet_service_error(const zb_fleet_service_t *service)
+{
+    return service->error ? service->error : "";
+}
 
 typedef struct _zb_fleet_host_t zb_fleet_host_t;
 struct _zb_fleet_host_t {

@@ -768,6 +768,43 @@ static void s_test_lost(void)
     zb_fleet_destroy(&fleet);
 }
 
+//  The texts a service keeps at their length: an error only while there
+//  is one, at most ZB_ERROR_MAX bytes, the same one again not copied
+//  again; a name of ZB_NAME_MAX bytes whole.
+static void s_test_texts(void)
+{
+    zb_fleet_test_sink_t sink = {0};
+    zb_fleet_t *fleet = zb_fleet_new(&zb_fleet_test_sink, &sink, 3);
+    assert(fleet);
+    char name[ZB_NAME_MAX + 1], list[ZB_NAME_MAX + 32];
+    memset(name, 'n', ZB_NAME_MAX);
+    name[ZB_NAME_MAX] = '\0';
+    snprintf(list, sizeof(list), "redis=up@500,%s=up@500", name);
+    s_live(fleet, s_beat("web", S_A, 1, 1000, list), 1000);
+    zb_fleet_host_t *host = zb_fleet_host(fleet, "web");
+    assert(host && zb_table_lookup(host->services, name));
+    zb_fleet_service_t *service = zb_table_lookup(host->services, "redis");
+    assert(service && strcmp(service->name, "redis") == 0);
+    assert(!service->error && strcmp(zb_fleet_service_error(service), "") == 0);
+    const char *refused = "connect: Connection refused";
+    zb_fleet_service_apply(fleet, host, service, ZB_STATE_DOWN, T0 + 1100, "probe", "refused",
+                           refused);
+    const char *kept = service->error;
+    assert(kept && kept != refused && strcmp(kept, refused) == 0);
+    zb_fleet_service_apply(fleet, host, service, ZB_STATE_DOWN, T0 + 1200, "probe", "refused",
+                           refused);
+    assert(service->error == kept);
+    char longer[ZB_ERROR_MAX + 50];
+    memset(longer, 'e', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = '\0';
+    zb_fleet_service_apply(fleet, host, service, ZB_STATE_DOWN, T0 + 1300, "probe", "refused",
+                           longer);
+    assert(strlen(service->error) == ZB_ERROR_MAX && service->error[0] == 'e');
+    zb_fleet_service_apply(fleet, host, service, ZB_STATE_UP, T0 + 1400, "probe", "ok", "");
+    assert(!service->error);
+    zb_fleet_destroy(&fleet);
+}
+
 void zb_fleet_test(bool verbose)
 {
     if (!verbose)
@@ -784,5 +821,6 @@ void zb_fleet_test(bool verbose)
     s_test_datagrams();
     s_test_heard();
     s_test_lost();
+    s_test_texts();
     assert(s_quiet_seen > 0); // the thin beats above took the quiet way
 }

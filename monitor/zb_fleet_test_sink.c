@@ -49,7 +49,7 @@ static void s_services_quiet(void *arg, zb_fleet_host_t *host, int64_t since_ms,
     for (zb_fleet_service_t *service = zb_fleet_service_first(host); service;
          service = zb_fleet_service_next(host))
         if (service->state == ZB_STATE_UNKNOWN && service->since_ms == since_ms &&
-            strcmp(service->reason, reason) == 0 && !service->error[0])
+            strcmp(service->reason, reason) == 0 && !service->error)
             s_service_put(arg, host, service);
 }
 

@@ -39,7 +39,7 @@ static void s_service_put(void *arg, zb_fleet_host_t *host, zb_fleet_service_t *
         .state = zb_state_name(service->state),
         .since_ms = service->since_ms,
         .reason = service->reason,
-        .error = service->error,
+        .error = zb_fleet_service_error(service),
         .tls_expires_ms = service->tls_expires * 1000,
     };
     zb_record_result(self, zb_store_service_put(self->store, &row));
