@@ -249,12 +249,6 @@ static void s_hold(zb_intake_t *self, s_list_t *chunk)
         s_item_recycle(item, &self->reader_spare, NULL);
 }
 
-//  The reader takes input in rounds while it comes fast (zb_pace: one
-//  wake-up a round instead of three a message: ZeroMQ's I/O thread
-//  signals this one, which signals the loop). A message arriving while the
-//  reader sleeps out a round waits at most ZB_PACE_ROUND_US (1 ms); on a
-//  fleet that was quiet over the last window (under 5,000 messages a
-//  second) none is held, so a lone event goes to the loop as it arrives.
 //  Each time the reader wakes. Later than its poll can sleep by
 //  S_STALL_MS, the whole process stood still (SIGSTOP, a paused VM, a swap
 //  storm): what hosts sent meanwhile waits unread in the kernel and
@@ -277,6 +271,12 @@ static void s_wake(zb_intake_t *self)
                        idle);
 }
 
+//  The reader takes input in rounds while it comes fast (zb_pace: one
+//  wake-up a round instead of three a message: ZeroMQ's I/O thread
+//  signals this one, which signals the loop). A message arriving while the
+//  reader sleeps out a round waits at most ZB_PACE_ROUND_US (1 ms); on a
+//  fleet that was quiet over the last window (under 5,000 messages a
+//  second) none is held, so a lone event goes to the loop as it arrives.
 static void *s_reader(void *arg)
 {
     zb_intake_t *self = arg;

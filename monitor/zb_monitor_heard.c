@@ -33,17 +33,23 @@ void zb_monitor_checkpoint(zb_monitor_t *self)
 //  fleet's queue (no walk over every host), at most twice the fleet's
 //  share of a tick: the hosts a restart stamped all at once spread out.
 //  Skipped while commits fail, as s_alive is.
+//  Twice as late while the monitor is behind its input: last-heard times
+//  matter to a restart only, and a batch costs as much as thousands of
+//  beats (fleets joining four shards on two cores put them further behind,
+//  docs/benchmarks.md). While it is, hosts written a minute ago are due.
 static void s_checkpoint_batch(zb_monitor_t *self)
 {
     if (zb_store_kept(self->store) > 0 || zb_monitor_begin(self) != 0)
         return;
-    int64_t start_us = zb_time_mono_us(), now = zb_time_mono_ms();
+    int64_t start_us = zb_time_mono_us(), now = zb_time_mono_ms(), lost;
+    bool behind =
+        self->intake && zb_intake_seen(self->intake, now, &lost) < now - ZB_MONITOR_BEHIND_MS;
+    int64_t before = now - (behind ? 2 : 1) * ZB_MONITOR_HEARD_MS;
     uint64_t rows = self->stats.heard_rows;
     size_t most =
         2 * zb_fleet_size(self->fleet) * ZB_MONITOR_HEARD_TICK_MS / ZB_MONITOR_HEARD_MS + 16;
     zb_fleet_host_t *host;
-    for (size_t i = 0;
-         i < most && (host = zb_fleet_heard_next(self->fleet, now - ZB_MONITOR_HEARD_MS, now)); i++)
+    for (size_t i = 0; i < most && (host = zb_fleet_heard_next(self->fleet, before, now)); i++)
         s_host_checkpoint(self, host);
     if (now >= self->detector_due) { // sooner than last-heard: operators look for bad links
         self->detector_due = now + ZB_MONITOR_DETECTOR_MS;

@@ -34,6 +34,9 @@
 //  at 100,000 hosts one pass over all of them was a stall of seconds.
 #define ZB_MONITOR_HEARD_MS 30000
 #define ZB_MONITOR_HEARD_TICK_MS 1000
+//  Behind its input by this much (the oldest message held), the monitor
+//  writes last-heard times twice as late (zb_monitor_heard.c).
+#define ZB_MONITOR_BEHIND_MS 1000
 #define ZB_MONITOR_DETECTOR_MS 5000 // detectors' thresholds written, when they moved
 
 struct _zb_monitor_t {
