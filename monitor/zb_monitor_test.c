@@ -4,7 +4,9 @@
 */
 #include "zb_monitor.h"
 #include "zb_log.h"
+#include "zb_monitor_internal.h"
 #include "zb_store.h"
+#include "zb_time.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -365,6 +367,89 @@ static void s_test_lazy(const char *dir)
     }
 }
 
+//  Sets every host's last checkpoint ago_ms back, after a beat that moved
+//  its last-heard (at mono: something to write).
+static void s_heard_ago(zb_monitor_t *monitor, const char *hosts[], int count, uint64_t seq,
+                        int64_t ago_ms)
+{
+    int64_t now = zb_time_mono_ms();
+    for (int i = 0; i < count; i++) {
+        s_feed(monitor, s_beat(hosts[i], S_INSTANCE_A, seq, T0 + (int64_t)seq * 1000, "s=up@500"),
+               (int64_t)seq * 1000);
+        zb_fleet_host(monitor->fleet, hosts[i])->heard_mono = now - ago_ms;
+    }
+}
+
+//  The rows one checkpoint batch writes.
+static uint64_t s_heard_batch(zb_monitor_t *monitor)
+{
+    zb_monitor_stats_t stats;
+    zb_monitor_stats(monitor, &stats);
+    uint64_t rows = stats.heard_rows;
+    zb_monitor_on_heard(NULL, 0, monitor);
+    zb_monitor_stats(monitor, &stats);
+    return stats.heard_rows - rows;
+}
+
+//  Behind its input (a message held over ZB_MONITOR_BEHIND_MS), the
+//  monitor writes last-heard times twice as late: hosts written 45 s ago
+//  wait, hosts written 65 s ago do not; caught up, 45 s is due.
+static void s_test_heard_behind(const char *dir)
+{
+    zb_monitor_config_t config;
+    zb_monitor_config_defaults(&config);
+    snprintf(config.db, sizeof(config.db), "%s/behind.db", dir);
+    char err[512];
+    zb_monitor_t *monitor = zb_monitor_new(&config, err, sizeof(err));
+    assert(monitor);
+    const char *hosts[] = {"h-1", "h-2", "h-3"};
+    for (int i = 0; i < 3; i++)
+        s_feed(monitor, s_beat(hosts[i], S_INSTANCE_A, 1, T0 + 1000, "s=up@500"), 1000);
+    zb_monitor_on_heard(NULL, 0, monitor); // the new hosts take their place in the queue
+    //  One message held for over ZB_MONITOR_BEHIND_MS: the monitor is behind.
+    zsock_t *sub = zsock_new(ZMQ_SUB);
+    assert(sub);
+    zsock_set_subscribe(sub, "");
+    int port = zsock_bind(sub, "tcp://127.0.0.1:*");
+    assert(port > 0);
+    zb_intake_t *intake = zb_intake_new(sub, 0, 0);
+    zsock_t *pub = zsock_new(ZMQ_XPUB);
+    assert(intake && pub && zsock_connect(pub, "tcp://127.0.0.1:%d", port) == 0);
+    zsock_set_rcvtimeo(pub, 5000);
+    zframe_t *subscription = zframe_recv(pub); // sent before it is subscribed, it is lost
+    assert(subscription);
+    zframe_destroy(&subscription);
+    zstr_sendx(pub, "beat.h-1", "{}", NULL);
+    int64_t lost, until = zb_time_mono_ms() + 10000;
+    while (zb_intake_seen(intake, zb_time_mono_ms(), &lost) >=
+           zb_time_mono_ms() - ZB_MONITOR_BEHIND_MS) {
+        assert(zb_time_mono_ms() < until);
+        zclock_sleep(10);
+    }
+    monitor->intake = intake;
+    s_heard_ago(monitor, hosts, 3, 2, 45000);
+    assert(s_heard_batch(monitor) == 0);
+    s_heard_ago(monitor, hosts, 3, 3, 65000);
+    assert(s_heard_batch(monitor) == 3);
+    //  Caught up: 45 s ago is due again.
+    zb_msg_t *msg = NULL;
+    assert(zb_intake_take(intake, &msg, NULL, 0, err, sizeof(err)) == -1); // "{}" is no message
+    assert(zb_intake_seen(intake, zb_time_mono_ms(), &lost) == INT64_MAX);
+    s_heard_ago(monitor, hosts, 3, 4, 45000);
+    assert(s_heard_batch(monitor) == 3);
+    monitor->intake = NULL;
+    zb_intake_destroy(&intake);
+    zsock_destroy(&pub);
+    zsock_destroy(&sub);
+    zb_monitor_destroy(&monitor);
+    char path[sizeof(config.db) + 8];
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s%s", config.db, suffixes[i]);
+        unlink(path);
+    }
+}
+
 void zb_monitor_test(bool verbose)
 {
     if (!verbose)
@@ -494,6 +579,7 @@ void zb_monitor_test(bool verbose)
     zb_monitor_destroy(&monitor);
     s_test_alerts(dir);
     s_test_lazy(dir);
+    s_test_heard_behind(dir);
 
     char path[sizeof(config.db) + 8];
     const char *suffixes[] = {"", "-wal", "-shm"};
