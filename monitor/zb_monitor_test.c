@@ -9,6 +9,7 @@
 #include "zb_time.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,28 @@ static void s_feed(zb_monitor_t *self, zb_msg_t *msg, int64_t mono)
     zb_monitor_handle(self, msg, mono, T0 + mono);
     zb_msg_destroy(&msg);
     assert(zb_monitor_commit(self) == 0);
+}
+
+//  A monitor with the default settings on dir/name (config: its copy).
+static zb_monitor_t *s_monitor_at(zb_monitor_config_t *config, const char *dir, const char *name)
+{
+    zb_monitor_config_defaults(config);
+    snprintf(config->db, sizeof(config->db), "%s/%s", dir, name);
+    char err[512];
+    zb_monitor_t *monitor = zb_monitor_new(config, err, sizeof(err));
+    assert(monitor);
+    return monitor;
+}
+
+//  Removes a test's database and its WAL files.
+static void s_db_remove(const char *db)
+{
+    char path[PATH_MAX + 8];
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s%s", db, suffixes[i]);
+        unlink(path);
+    }
 }
 
 typedef struct {
@@ -296,11 +319,7 @@ static void s_test_alerts(const char *dir)
                                "web-1/-/5/recovered@x=pending;web-1/ssh/4/recovered@x=pending;"
                                "db-1/pg/6/down@y=pending;app-1/x/7/down@-=-;");
     zb_monitor_destroy(&monitor);
-    const char *suffixes[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof(path), "%s%s", config.db, suffixes[i]);
-        unlink(path);
-    }
+    s_db_remove(config.db);
 }
 
 static int s_last_seen(const zb_store_host_t *host, void *arg)
@@ -315,11 +334,8 @@ static int s_last_seen(const zb_store_host_t *host, void *arg)
 static void s_test_lazy(const char *dir)
 {
     zb_monitor_config_t config;
-    zb_monitor_config_defaults(&config);
-    snprintf(config.db, sizeof(config.db), "%s/lazy.db", dir);
+    zb_monitor_t *monitor = s_monitor_at(&config, dir, "lazy.db");
     char err[512];
-    zb_monitor_t *monitor = zb_monitor_new(&config, err, sizeof(err));
-    assert(monitor);
     zb_monitor_stats_t stats;
     zb_monitor_stats(monitor, &stats);
     uint64_t begun = stats.db_begins;
@@ -359,12 +375,7 @@ static void s_test_lazy(const char *dir)
     int64_t seen = 0;
     assert(zb_store_host_get(store, "db-1", s_last_seen, &seen) == 0 && seen == T0 + 6000);
     zb_store_destroy(&store);
-    char path[sizeof(config.db) + 8];
-    const char *suffixes[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof(path), "%s%s", config.db, suffixes[i]);
-        unlink(path);
-    }
+    s_db_remove(config.db);
 }
 
 //  Sets every host's last checkpoint ago_ms back, after a beat that moved
@@ -397,11 +408,8 @@ static uint64_t s_heard_batch(zb_monitor_t *monitor)
 static void s_test_heard_behind(const char *dir)
 {
     zb_monitor_config_t config;
-    zb_monitor_config_defaults(&config);
-    snprintf(config.db, sizeof(config.db), "%s/behind.db", dir);
+    zb_monitor_t *monitor = s_monitor_at(&config, dir, "behind.db");
     char err[512];
-    zb_monitor_t *monitor = zb_monitor_new(&config, err, sizeof(err));
-    assert(monitor);
     const char *hosts[] = {"h-1", "h-2", "h-3"};
     for (int i = 0; i < 3; i++)
         s_feed(monitor, s_beat(hosts[i], S_INSTANCE_A, 1, T0 + 1000, "s=up@500"), 1000);
@@ -442,12 +450,7 @@ static void s_test_heard_behind(const char *dir)
     zsock_destroy(&pub);
     zsock_destroy(&sub);
     zb_monitor_destroy(&monitor);
-    char path[sizeof(config.db) + 8];
-    const char *suffixes[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof(path), "%s%s", config.db, suffixes[i]);
-        unlink(path);
-    }
+    s_db_remove(config.db);
 }
 
 void zb_monitor_test(bool verbose)
@@ -581,11 +584,6 @@ void zb_monitor_test(bool verbose)
     s_test_lazy(dir);
     s_test_heard_behind(dir);
 
-    char path[sizeof(config.db) + 8];
-    const char *suffixes[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof(path), "%s%s", config.db, suffixes[i]);
-        unlink(path);
-    }
+    s_db_remove(config.db);
     assert(rmdir(dir) == 0);
 }

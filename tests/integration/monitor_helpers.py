@@ -39,9 +39,12 @@ class FakeAgent:
     receives the monitor's subscription, so the test knows when sending
     starts to count (NOTES-zeromq: a PUB drops what it sends before)."""
 
-    def __init__(self, endpoint, host, interval_ms=1000, instance=None):
+    def __init__(self, endpoint, host, interval_ms=1000, instance=None, sndhwm=None):
         self.ctx = zmq.Context.instance()
         self.sock = self.ctx.socket(zmq.XPUB)
+        if sndhwm is not None:
+            #  Before connect: the pipe takes the value it is made with.
+            self.sock.setsockopt(zmq.SNDHWM, sndhwm)
         #  Every subscription, also a restarted monitor's repeat of one the
         #  kept pipe still holds (a connecting socket keeps its pipe).
         self.sock.setsockopt(zmq.XPUB_VERBOSE, 1)
@@ -162,8 +165,8 @@ class MonitorCase(zbtest.TestCase):
         self.assertTrue(m, "no stats line in the monitor log")
         return {k: int(v) for k, v in (kv.split("=") for kv in m[-1].split())}
 
-    def fake(self, host, interval_ms=1000, subscribed=True):
-        agent = FakeAgent(self.endpoint, host, interval_ms)
+    def fake(self, host, interval_ms=1000, subscribed=True, sndhwm=None):
+        agent = FakeAgent(self.endpoint, host, interval_ms, sndhwm=sndhwm)
         self.fakes.append(agent)
         if subscribed:
             agent.wait_subscribed()
