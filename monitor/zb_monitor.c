@@ -106,12 +106,13 @@ static int64_t s_alert_tick_at(zb_monitor_t *self, int64_t now_mono)
 }
 
 //  Until when the loop has heard everything: now, or just before the
-//  oldest message its input still holds (zb_intake_seen). A host is judged silent as of
-//  then, not now: its beat may wait in that backlog (the loop behind a
-//  locked database, a checkpoint, a fleet joining faster than it writes),
-//  and calling every host silent whose beat waits there would bury the
-//  monitor in outages it must then close, deeper behind. A host that is
-//  silent is so flagged once the loop has read up to its deadline.
+//  oldest message its input still holds (zb_intake_seen). A host is
+//  judged silent as of then, not now: its beat may wait in that backlog
+//  (the loop behind a locked database, a checkpoint, a fleet joining
+//  faster than it writes), and calling every host silent whose beat waits
+//  there would bury the monitor in outages it must then close, deeper
+//  behind. A host that is silent is so flagged once the loop has read up
+//  to its deadline.
 //  Input lost (dropped because its bytes were full, or left unread while
 //  the process stood still) is told to the fleet: any message lost may
 //  have been any host's beat (zb_fleet_input_lost).
