@@ -29,6 +29,9 @@
 #define S_USER_ID_MAX 64 // a Z85 CURVE key is 40 characters
 #define S_CHUNK 64       // messages read before they are held, under one lock
 #define S_SPARE 1024     // items kept for reuse, on each side
+//  A reader later to wake than this stood still: one limit for s_wake and
+//  s_seen, which must agree.
+#define S_LATE_MS (S_POLL_MS + S_STALL_MS)
 
 typedef struct _s_item_t s_item_t;
 struct _s_item_t {
@@ -258,7 +261,7 @@ static void s_wake(zb_intake_t *self)
     int64_t now = zb_time_mono_ms();
     pthread_mutex_lock(&self->lock);
     int64_t idle = self->awake_mono ? now - self->awake_mono : 0;
-    bool stalled = idle > S_POLL_MS + S_STALL_MS;
+    bool stalled = idle > S_LATE_MS;
     if (stalled) {
         self->stats.stalls++;
         self->stats.stalled_mono = now;
@@ -469,8 +472,7 @@ static int64_t s_seen(zb_intake_t *self, int64_t now_mono, int64_t *lost_mono)
     int64_t seen = small < large ? small : large;
     //  The reader late to wake: the process stood still, and the reader
     //  will count it as such (s_wake) once it runs.
-    if (self->awake_mono && now_mono - self->awake_mono > S_POLL_MS + S_STALL_MS &&
-        self->awake_mono < seen)
+    if (self->awake_mono && now_mono - self->awake_mono > S_LATE_MS && self->awake_mono < seen)
         seen = self->awake_mono;
     return seen;
 }
@@ -652,8 +654,8 @@ void zb_intake_test(bool verbose)
     assert(zb_intake_seen(intake, now, &lost) == INT64_MAX && lost == stats.dropped_mono);
     pthread_mutex_lock(&intake->lock);
     int64_t awake = intake->awake_mono;
-    intake->awake_mono -= S_POLL_MS + S_STALL_MS + 500; // as if asleep since
-    assert(s_seen(intake, now, &lost) == awake - S_POLL_MS - S_STALL_MS - 500);
+    intake->awake_mono -= S_LATE_MS + 500; // as if asleep since
+    assert(s_seen(intake, now, &lost) == awake - S_LATE_MS - 500);
     pthread_mutex_unlock(&intake->lock);
     int64_t until = zb_time_mono_ms() + 5000;
     for (zb_intake_stats(intake, &stats); stats.stalls == 0; zb_intake_stats(intake, &stats)) {
