@@ -24,6 +24,7 @@
 
 #define S_POLL_MS 100    // the reader sees a stop request within this
 #define S_STALL_MS 1000  // not woken for S_POLL_MS and this long: the process stood still
+#define S_STUCK_MS 5000  // the loop running this long while the reader is late: the reader is stuck
 #define S_BATCH 1000     // messages read between two looks at the stop flag
 #define S_LOG_MS 10000   // drops are logged at most this often
 #define S_USER_ID_MAX 64 // a Z85 CURVE key is 40 characters
@@ -108,7 +109,6 @@ struct _zb_intake_t {
     zb_intake_stats_t stats; // counters
     uint64_t unlogged;       // drops not logged yet
     int64_t log_mono;        // when drops were last logged
-    int64_t awake_mono;      // when the reader last woke
 
     //  The reader's alone.
     s_list_t reader_spare;
@@ -120,6 +120,8 @@ struct _zb_intake_t {
     size_t small_done, large_done;
     s_list_t mine_spare;
     size_t mine_spare_count;
+    int64_t late_awake; // the reader's last wake when the loop found it late
+    int64_t late_mono;  // ...and when the loop found it so
 };
 
 static void s_item_destroy(s_item_t **item_p)
@@ -260,13 +262,13 @@ static void s_wake(zb_intake_t *self)
 {
     int64_t now = zb_time_mono_ms();
     pthread_mutex_lock(&self->lock);
-    int64_t idle = self->awake_mono ? now - self->awake_mono : 0;
+    int64_t idle = self->stats.awake_mono ? now - self->stats.awake_mono : 0;
     bool stalled = idle > S_LATE_MS;
     if (stalled) {
         self->stats.stalls++;
         self->stats.stalled_mono = now;
     }
-    self->awake_mono = now;
+    self->stats.awake_mono = now;
     pthread_mutex_unlock(&self->lock);
     if (stalled)
         zb_log_warning("input: not read for %" PRId64 " ms (the monitor stood still?): no host is "
@@ -283,6 +285,7 @@ static void s_wake(zb_intake_t *self)
 static void *s_reader(void *arg)
 {
     zb_intake_t *self = arg;
+    pthread_setname_np(pthread_self(), "zbeat-input"); // for top -H, perf, and the tests
     void *sock = zsock_resolve(self->sub);
     zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
     zb_pace_t pace;
@@ -471,9 +474,19 @@ static int64_t s_seen(zb_intake_t *self, int64_t now_mono, int64_t *lost_mono)
     int64_t large = s_oldest(&self->mine_large, &self->large);
     int64_t seen = small < large ? small : large;
     //  The reader late to wake: the process stood still, and the reader
-    //  will count it as such (s_wake) once it runs.
-    if (self->awake_mono && now_mono - self->awake_mono > S_LATE_MS && self->awake_mono < seen)
-        seen = self->awake_mono;
+    //  will count it as such (s_wake) once it runs. Then it runs at once;
+    //  if the loop has run S_STUCK_MS since it found the reader late, the
+    //  reader itself is stuck, and holding silences back any longer would
+    //  hide every host that dies (/healthz reports it: stats.awake_mono).
+    int64_t awake = self->stats.awake_mono;
+    if (awake && now_mono - awake > S_LATE_MS && awake < seen) {
+        if (self->late_awake != awake) {
+            self->late_awake = awake;
+            self->late_mono = now_mono;
+        }
+        if (now_mono - self->late_mono <= S_STUCK_MS)
+            seen = awake;
+    }
     return seen;
 }
 
@@ -653,9 +666,13 @@ void zb_intake_test(bool verbose)
     int64_t lost, now = zb_time_mono_ms();
     assert(zb_intake_seen(intake, now, &lost) == INT64_MAX && lost == stats.dropped_mono);
     pthread_mutex_lock(&intake->lock);
-    int64_t awake = intake->awake_mono;
-    intake->awake_mono -= S_LATE_MS + 500; // as if asleep since
+    int64_t awake = intake->stats.awake_mono;
+    intake->stats.awake_mono -= S_LATE_MS + 500; // as if asleep since
     assert(s_seen(intake, now, &lost) == awake - S_LATE_MS - 500);
+    //  Still late after the loop has run S_STUCK_MS: the reader is stuck,
+    //  not the process stopped, and silences are no longer held back.
+    assert(s_seen(intake, now + S_STUCK_MS, &lost) == awake - S_LATE_MS - 500);
+    assert(s_seen(intake, now + S_STUCK_MS + 1, &lost) == INT64_MAX);
     pthread_mutex_unlock(&intake->lock);
     int64_t until = zb_time_mono_ms() + 5000;
     for (zb_intake_stats(intake, &stats); stats.stalls == 0; zb_intake_stats(intake, &stats)) {

@@ -79,6 +79,7 @@ typedef struct {
     int64_t dropped_mono;   // when the last was dropped (monotonic ms), 0: none yet
     uint64_t stalls;        // times the process stood still, input unread (zb_intake_seen)
     int64_t stalled_mono;   // when the reader woke from the last (monotonic ms), 0: none
+    int64_t awake_mono;     // when the reader last woke (monotonic ms): at least every 100 ms
 } zb_intake_stats_t;
 
 //  Starts reading sub (bound and subscribed) in a thread of its own; from
@@ -101,7 +102,9 @@ int zb_intake_take(zb_intake_t *self, zb_msg_t **msg_p, char *user_id, size_t us
 //  Before when the loop has seen all input (monotonic ms): when the reader
 //  took the oldest message still held (a round's messages share its
 //  start), or when it last woke if that is later than it can sleep (the
-//  process stood still); INT64_MAX when neither holds anything back.
+//  process stood still; not once the loop has run 5 s since it found the
+//  reader late: then the reader is stuck); INT64_MAX when neither holds
+//  anything back.
 //  *lost_mono: when input was last lost, dropped or left unread while the
 //  process stood still (0: never); read at the same moment. The loop's.
 int64_t zb_intake_seen(zb_intake_t *self, int64_t now_mono, int64_t *lost_mono);

@@ -152,6 +152,7 @@ static void s_count(zb_monitor_t *self)
         zb_intake_stats(self->intake, &input);
         self->stats.input_dropped = input.dropped;
         self->stats.input_stalls = input.stalls;
+        self->stats.input_awake_mono = input.awake_mono;
     }
 }
 

@@ -47,6 +47,8 @@ typedef struct {
     uint64_t db_commit_buckets[ZB_MONITOR_COMMIT_BUCKETS]; // by time, bounds above
     bool db_ok;        // no write failed in the last pass that wrote (or tried to)
     int64_t pass_mono; // monotonic ms at the end of the last loop pass, 0 before the first
+    //  When the input's reader last woke, as of that pass; 0: no reader.
+    int64_t input_awake_mono;
 
     uint64_t kept_writes; // changes kept in memory after failed commits (zb_store_kept)
     int64_t tls_warn_ms;  // monitor/tls-warn as configured now (the status page's badges)

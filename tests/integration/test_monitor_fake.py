@@ -10,6 +10,7 @@ import signal
 import socket
 import sqlite3
 import time
+import urllib.error
 import urllib.request
 
 import zmq
@@ -508,6 +509,43 @@ class BacklogTest(MonitorCase):
         self.assertGreaterEqual(fleet.metric("zbeat_input_stalls_total"), 1)
         self.assertRegex(self.monitor.output(), r"input: not read for \d+ ms")
 
+
+    def test_a_stuck_input_thread_is_reported_and_hosts_go_silent(self):
+        """The input thread stuck while the rest of the monitor runs (held
+        by ptrace here): nothing is read, so no host is heard. The rule
+        above held every silence back for as long as the thread did not
+        wake, and /healthz said ok: a host that died was never flagged.
+        Now the loop judges silence without the thread once it has run 5 s
+        since finding it late, and /healthz reports it."""
+        cfg = self.write("monitor.cfg", "monitor\n    liveness = 3\n    liveness-max = 3s\n")
+        http = zbtest.free_port()
+        self.start_monitor(["-c", cfg, "--http", "127.0.0.1:%d" % http])
+        agent = self.fake("web-0")
+        agent.set("s", "up")
+        self.resync(agent)
+
+        def healthz():
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % http, timeout=10) as r:
+                    return r.status, r.read().decode()
+            except urllib.error.HTTPError as e:
+                return e.code, e.read().decode()
+
+        def beating(check):
+            agent.beat()
+            return check()
+        self.assertEqual(healthz(), (200, "ok\n"))
+        with zbtest.FrozenThread(self.monitor.pid, "zbeat-input"):
+            # The host beats on, unread.
+            zbtest.wait_for(lambda: beating(lambda: "input thread stuck" in healthz()[1]), 30,
+                            "/healthz: input thread stuck")
+            self.assertEqual(healthz()[0], 503)
+            zbtest.wait_for(lambda: beating(lambda: "host silent: web-0" in self.monitor.output()),
+                            30, "web-0 flagged silent")
+        zbtest.wait_for(lambda: beating(lambda: healthz() == (200, "ok\n")), 30,
+                        "/healthz ok again")
+        self.resync(agent)
+        self.wait_state("web-0", "s", "up", 10)
 
 
 if __name__ == "__main__":

@@ -112,6 +112,42 @@ def die_with_parent():
     _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
 
 
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_LIBC.ptrace.restype = ctypes.c_long
+_LIBC.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+_PTRACE_DETACH, _PTRACE_SEIZE, _PTRACE_INTERRUPT = 17, 0x4206, 0x4207
+_WALL = 0x40000000
+
+
+class FrozenThread:
+    """with FrozenThread(pid, name): one thread of a running process (by
+    its name in /proc), and only it, held stopped by ptrace while the rest
+    runs; let go at the end of the block, or when this process dies. Stop
+    the process only after the block: its threads may wait for this one."""
+
+    def __init__(self, pid, name, timeout=10):
+        def tid():
+            for t in os.listdir("/proc/%d/task" % pid):
+                with open("/proc/%d/task/%s/comm" % (pid, t)) as f:
+                    if f.read().strip() == name:
+                        return int(t)
+        self.tid = wait_for(tid, timeout, "thread %s of %d" % (name, pid))
+
+    def _ptrace(self, request):
+        if _LIBC.ptrace(request, self.tid, None, None) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, "ptrace(%d, %d): %s" % (request, self.tid, os.strerror(err)))
+
+    def __enter__(self):
+        self._ptrace(_PTRACE_SEIZE)
+        self._ptrace(_PTRACE_INTERRUPT)
+        os.waitpid(self.tid, _WALL)  # until it has stopped
+        return self
+
+    def __exit__(self, *exc):
+        self._ptrace(_PTRACE_DETACH)
+
+
 class Proc:
     """A child process with its output in a log file."""
 
