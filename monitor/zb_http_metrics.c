@@ -35,18 +35,14 @@ enum MHD_Result zb_http_healthz(zb_http_req_t *req)
         zb_monitor_stats_t stats;
         zb_monitor_snapshot(req->self->monitor, &stats);
         int64_t age = zb_time_mono_ms() - stats.pass_mono;
-        //  The input's reader wakes at least every 100 ms; later than that
-        //  at the loop's last pass, it is stuck (the loop judges silence
-        //  without it after a while: zb_intake_seen).
-        int64_t unread = stats.input_awake_mono ? stats.pass_mono - stats.input_awake_mono : 0;
         if (stats.pass_mono == 0)
             zb_http_buf_printf(&buf, "ingest loop not started\n");
         else if (age > ZB_HTTP_HEALTHY_PASS_MS)
             zb_http_buf_printf(&buf, "ingest loop stalled: last pass %.1fs ago\n",
                                (double)age / 1000.0);
-        else if (unread > ZB_HTTP_HEALTHY_PASS_MS)
+        else if (stats.input.stuck)
             zb_http_buf_printf(&buf, "input thread stuck: not woken for %.1fs\n",
-                               (double)unread / 1000.0);
+                               (double)(stats.pass_mono - stats.input.awake_mono) / 1000.0);
         else if (stats.kept_writes > 0)
             zb_http_buf_printf(&buf,
                                "database: %" PRIu64 " changes not written, kept for a retry\n",
@@ -298,11 +294,11 @@ static void s_monitor_metrics(zb_http_buf_t *out, zb_monitor_t *monitor)
     s_counter(out, "zbeat_input_dropped_messages_total",
               "Messages read but dropped, the input's held bytes full: the monitor is behind or "
               "flooded, and flags no host silent meanwhile.",
-              st.input_dropped);
+              st.input.dropped);
     s_counter(out, "zbeat_input_stalls_total",
               "Times the monitor stood still (stopped, paused) for over a second, its input "
               "unread: no host is flagged silent on what came meanwhile.",
-              st.input_stalls);
+              st.input.stalls);
     s_counter(out, "zbeat_conflict_messages_total",
               "Messages dropped from a second agent run claiming a host's name.", st.conflicts);
     s_counter(out, "zbeat_thin_beats_total",

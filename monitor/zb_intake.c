@@ -269,6 +269,7 @@ static void s_wake(zb_intake_t *self)
         self->stats.stalled_mono = now;
     }
     self->stats.awake_mono = now;
+    self->stats.stuck = false;
     pthread_mutex_unlock(&self->lock);
     if (stalled)
         zb_log_warning("input: not read for %" PRId64 " ms (the monitor stood still?): no host is "
@@ -484,7 +485,8 @@ static int64_t s_seen(zb_intake_t *self, int64_t now_mono, int64_t *lost_mono)
             self->late_awake = awake;
             self->late_mono = now_mono;
         }
-        if (now_mono - self->late_mono <= S_STUCK_MS)
+        self->stats.stuck = now_mono - self->late_mono > S_STUCK_MS;
+        if (!self->stats.stuck)
             seen = awake;
     }
     return seen;
@@ -672,14 +674,16 @@ void zb_intake_test(bool verbose)
     //  Still late after the loop has run S_STUCK_MS: the reader is stuck,
     //  not the process stopped, and silences are no longer held back.
     assert(s_seen(intake, now + S_STUCK_MS, &lost) == awake - S_LATE_MS - 500);
+    assert(!intake->stats.stuck);
     assert(s_seen(intake, now + S_STUCK_MS + 1, &lost) == INT64_MAX);
+    assert(intake->stats.stuck);
     pthread_mutex_unlock(&intake->lock);
     int64_t until = zb_time_mono_ms() + 5000;
     for (zb_intake_stats(intake, &stats); stats.stalls == 0; zb_intake_stats(intake, &stats)) {
         assert(zb_time_mono_ms() < until);
         zclock_sleep(1);
     }
-    assert(stats.stalls == 1 && stats.stalled_mono >= now);
+    assert(stats.stalls == 1 && stats.stalled_mono >= now && !stats.stuck);
     assert(zb_intake_seen(intake, zb_time_mono_ms(), &lost) == INT64_MAX);
     assert(lost == stats.stalled_mono);
     zsock_destroy(&pub);

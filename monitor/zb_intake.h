@@ -80,6 +80,7 @@ typedef struct {
     uint64_t stalls;        // times the process stood still, input unread (zb_intake_seen)
     int64_t stalled_mono;   // when the reader woke from the last (monotonic ms), 0: none
     int64_t awake_mono;     // when the reader last woke (monotonic ms): at least every 100 ms
+    bool stuck;             // it has not since, and zb_intake_seen no longer waits for it
 } zb_intake_stats_t;
 
 //  Starts reading sub (bound and subscribed) in a thread of its own; from

@@ -147,13 +147,8 @@ void zb_monitor_sweep(zb_monitor_t *self, int64_t now_mono, int64_t now_wall)
 static void s_count(zb_monitor_t *self)
 {
     zb_tally_count(&self->stats, self->fleet, self->pulse);
-    if (self->intake) {
-        zb_intake_stats_t input;
-        zb_intake_stats(self->intake, &input);
-        self->stats.input_dropped = input.dropped;
-        self->stats.input_stalls = input.stalls;
-        self->stats.input_awake_mono = input.awake_mono;
-    }
+    if (self->intake)
+        zb_intake_stats(self->intake, &self->stats.input);
 }
 
 //  Ends a pass: times the commit when it wrote, and copies the counters

@@ -118,7 +118,7 @@ void zb_tally_log_stop(const zb_monitor_stats_t *stats, bool datagrams)
                 stats->messages, stats->decode_errors, stats->seq_gaps, stats->stale,
                 stats->dropped, stats->db_errors, stats->rejected, stats->conflicts, stats->foreign,
                 stats->thin, stats->thin_unsynced, stats->heard_rows, stats->heard_us,
-                stats->heard_us_max, stats->input_dropped, stats->input_stalls);
+                stats->heard_us_max, stats->input.dropped, stats->input.stalls);
     if (datagrams)
         zb_log_info("datagrams: read=%" PRIu64 " accepted=%" PRIu64 " malformed=%" PRIu64
                     " forged=%" PRIu64 " plain=%" PRIu64 " replayed=%" PRIu64 " unknown=%" PRIu64,

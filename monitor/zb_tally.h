@@ -7,6 +7,7 @@
 #define ZB_TALLY_H
 
 #include "zb_fleet.h"
+#include "zb_intake.h"
 #include "zb_pulse.h"
 
 #include <pthread.h>
@@ -22,22 +23,21 @@
     }
 
 typedef struct {
-    uint64_t messages;      // decoded and accepted
-    uint64_t decode_errors; // malformed, dropped
-    uint64_t seq_gaps;      // messages missed, from sequence numbers
-    uint64_t stale;         // seq not after the last seen of the same instance
-    uint64_t dropped;       // over the host/service caps
-    uint64_t conflicts;     // of a rival agent run claiming a host's name, dropped
-    uint64_t thin;          // thin beats (protocol v2) applied: liveness only
-    uint64_t thin_unsynced; // of which the digest was not the table held
-    uint64_t heard_rows;    // hosts' last-heard checkpointed while running (batches)
-    uint64_t heard_us;      // time spent writing and committing them
-    uint64_t heard_us_max;  // the longest single checkpoint batch
-    uint64_t db_errors;     // failed commits
-    uint64_t rejected;      // refused by zb_auth: a host not bound to the sender's key
-    uint64_t foreign;       // for a host outside monitor/hosts (a shard's), dropped
-    uint64_t input_dropped; // read but not held: the input's bytes were full (zb_intake)
-    uint64_t input_stalls;  // times input went unread: the process stood still (zb_intake)
+    uint64_t messages;       // decoded and accepted
+    uint64_t decode_errors;  // malformed, dropped
+    uint64_t seq_gaps;       // messages missed, from sequence numbers
+    uint64_t stale;          // seq not after the last seen of the same instance
+    uint64_t dropped;        // over the host/service caps
+    uint64_t conflicts;      // of a rival agent run claiming a host's name, dropped
+    uint64_t thin;           // thin beats (protocol v2) applied: liveness only
+    uint64_t thin_unsynced;  // of which the digest was not the table held
+    uint64_t heard_rows;     // hosts' last-heard checkpointed while running (batches)
+    uint64_t heard_us;       // time spent writing and committing them
+    uint64_t heard_us_max;   // the longest single checkpoint batch
+    uint64_t db_errors;      // failed commits
+    uint64_t rejected;       // refused by zb_auth: a host not bound to the sender's key
+    uint64_t foreign;        // for a host outside monitor/hosts (a shard's), dropped
+    zb_intake_stats_t input; // the input's (zb_intake): dropped, stalls, the reader stuck
     //  For the HTTP server's /metrics and /healthz (zb_monitor_snapshot):
     uint64_t service_outages; // service outages opened since start
     uint64_t host_outages;    // host outages opened since start
@@ -47,8 +47,6 @@ typedef struct {
     uint64_t db_commit_buckets[ZB_MONITOR_COMMIT_BUCKETS]; // by time, bounds above
     bool db_ok;        // no write failed in the last pass that wrote (or tried to)
     int64_t pass_mono; // monotonic ms at the end of the last loop pass, 0 before the first
-    //  When the input's reader last woke, as of that pass; 0: no reader.
-    int64_t input_awake_mono;
 
     uint64_t kept_writes; // changes kept in memory after failed commits (zb_store_kept)
     int64_t tls_warn_ms;  // monitor/tls-warn as configured now (the status page's badges)
