@@ -478,15 +478,15 @@ static int64_t s_seen(zb_intake_t *self, int64_t now_mono, int64_t *lost_mono)
     //  will count it as such (s_wake) once it runs. Then it runs at once;
     //  if the loop has run S_STUCK_MS since it found the reader late, the
     //  reader itself is stuck, and holding silences back any longer would
-    //  hide every host that dies (/healthz reports it: stats.awake_mono).
+    //  hide every host that dies (/healthz reports it: stats.stuck).
     int64_t awake = self->stats.awake_mono;
-    if (awake && now_mono - awake > S_LATE_MS && awake < seen) {
+    if (awake && now_mono - awake > S_LATE_MS) {
         if (self->late_awake != awake) {
             self->late_awake = awake;
             self->late_mono = now_mono;
         }
         self->stats.stuck = now_mono - self->late_mono > S_STUCK_MS;
-        if (!self->stats.stuck)
+        if (!self->stats.stuck && awake < seen)
             seen = awake;
     }
     return seen;
