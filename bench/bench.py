@@ -808,12 +808,12 @@ def ingest_step(m, decode_floor=False, seconds=None):
                 heard_us=cnt.get("heard_us", 0), heard_us_max=cnt.get("heard_us_max", 0),
                 thin=cnt.get("thin", 0))
     log("  M=%d: %.0f msg/s = %.0f beats/s; CPU us/msg %s; monitor %.0f%% of a core; "
-        "gaps %s dropped %s processed %s/%d, floor received %s; lag p50 %.0f max %.0f end %.0f ms; "
-        "loadgen late max %.0f ms; RSS %.0f MiB (%.0f B/host); last-heard %d rows, longest "
-        "batch %.0f ms -> %s" % (
+        "gaps %s dropped %s (input %s) processed %s/%d, floor received %s; lag p50 %.0f max %.0f "
+        "end %.0f ms; loadgen late max %.0f ms; RSS %.0f MiB (%.0f B/host); last-heard %d rows, "
+        "longest batch %.0f ms -> %s" % (
             m, rate, rate * svc, {k: round(v, 1) for k, v in step["us_per_msg"].items()},
             100 * step["monitor_cpu"], cnt.get("seq_gaps"), cnt.get("dropped"),
-            cnt.get("messages"), sent, received, p50_lag * 1000, max_lag * 1000, end_lag * 1000,
+            cnt.get("input_dropped"), cnt.get("messages"), sent, received, p50_lag * 1000, max_lag * 1000, end_lag * 1000,
             late * 1000, rss / 1024.0, step["rss_per_host"], step["heard_rows"],
             step["heard_us_max"] / 1000.0,
             "keeps up" if keeps_up else "FALLS BEHIND"))
@@ -860,9 +860,9 @@ def bench_ingest():
         s = steps[-1]
         result("3 ingest", "first step that falls behind: M=%d" % s["agents"],
                "%.0f beats/s offered" % s["beat_rate"], None, None, "", None,
-               "gaps %s, dropped %s, processed %s of %d, lag p50 %.0f ms, end %.0f ms" % (
+               "gaps %s, dropped %s (input %s), processed %s of %d, lag p50 %.0f ms, end %.0f ms" % (
                    s["counters"].get("seq_gaps"), s["counters"].get("dropped"),
-                   s["counters"].get("messages"), s["sent"], s["p50_lag"] * 1000,
+                   s["counters"].get("input_dropped"), s["counters"].get("messages"), s["sent"], s["p50_lag"] * 1000,
                    s["end_lag"] * 1000))
     attrib = None
     if CFG["ingest_attrib"] and best:

@@ -119,18 +119,27 @@ _PTRACE_DETACH, _PTRACE_SEIZE, _PTRACE_INTERRUPT = 17, 0x4206, 0x4207
 _WALL = 0x40000000
 
 
+#   System calls a thread waits in for a while (poll, ppoll, and the
+#   restart_syscall a poll or a sleep resumes with after a ptrace stop), by
+#   architecture: a thread stopped in one holds none of its own locks.
+POLL_SYSCALLS = {"x86_64": {7, 271, 219}, "aarch64": {73, 128}}.get(os.uname().machine, set())
+
+
 class FrozenThread:
     """with FrozenThread(pid, name): one thread of a running process (by
     its name in /proc), and only it, held stopped by ptrace while the rest
     runs; let go at the end of the block, or when this process dies. Stop
-    the process only after the block: its threads may wait for this one."""
+    the process only after the block: its threads may wait for this one.
+    syscalls: stop it only while it waits in one of these (e.g.
+    POLL_SYSCALLS); stopped elsewhere, it is let go and stopped again."""
 
-    def __init__(self, pid, name, timeout=10):
+    def __init__(self, pid, name, syscalls=None, timeout=10):
         def tid():
             for t in os.listdir("/proc/%d/task" % pid):
                 with open("/proc/%d/task/%s/comm" % (pid, t)) as f:
                     if f.read().strip() == name:
                         return int(t)
+        self.pid, self.syscalls, self.timeout = pid, syscalls, timeout
         self.tid = wait_for(tid, timeout, "thread %s of %d" % (name, pid))
 
     def _ptrace(self, request):
@@ -138,10 +147,20 @@ class FrozenThread:
             err = ctypes.get_errno()
             raise OSError(err, "ptrace(%d, %d): %s" % (request, self.tid, os.strerror(err)))
 
-    def __enter__(self):
+    def _stop(self):
         self._ptrace(_PTRACE_SEIZE)
         self._ptrace(_PTRACE_INTERRUPT)
         os.waitpid(self.tid, _WALL)  # until it has stopped
+        if self.syscalls is None:
+            return True
+        with open("/proc/%d/task/%d/syscall" % (self.pid, self.tid)) as f:
+            if int(f.read().split()[0]) in self.syscalls:
+                return True
+        self._ptrace(_PTRACE_DETACH)
+        return False
+
+    def __enter__(self):
+        wait_for(self._stop, self.timeout, "thread %d stopped in %s" % (self.tid, self.syscalls))
         return self
 
     def __exit__(self, *exc):
