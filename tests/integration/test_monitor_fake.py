@@ -509,14 +509,13 @@ class BacklogTest(MonitorCase):
         self.assertGreaterEqual(fleet.metric("zbeat_input_stalls_total"), 1)
         self.assertRegex(self.monitor.output(), r"input: not read for \d+ ms")
 
-
     def test_a_stuck_input_thread_is_reported_and_hosts_go_silent(self):
         """The input thread stuck while the rest of the monitor runs (held
         by ptrace here): nothing is read, so no host is heard. The
-        stood-still rule above held every silence back for as long as the thread did not
-        wake, and /healthz said ok: a host that died was never flagged.
-        Now the loop judges silence without the thread once it has run 5 s
-        since finding it late, and /healthz reports it."""
+        stood-still rule above held every silence back for as long as the
+        thread did not wake, and /healthz said ok: a host that died was
+        never flagged. Now the loop judges silence without the thread once
+        it has run 5 s since finding it late, and /healthz reports it."""
         cfg = self.write("monitor.cfg", "monitor\n    liveness = 3\n    liveness-max = 3s\n")
         http = zbtest.free_port()
         self.start_monitor(["-c", cfg, "--http", "127.0.0.1:%d" % http])

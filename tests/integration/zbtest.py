@@ -101,7 +101,8 @@ def port_open(port, host="127.0.0.1"):
 
 #   Looked up once here: the child between fork and exec should do no more
 #   than call it.
-_PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_PRCTL = _LIBC.prctl
 _PR_SET_PDEATHSIG = 1
 
 
@@ -112,7 +113,6 @@ def die_with_parent():
     _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
 
 
-_LIBC = ctypes.CDLL(None, use_errno=True)
 _LIBC.ptrace.restype = ctypes.c_long
 _LIBC.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
 _PTRACE_DETACH, _PTRACE_SEIZE, _PTRACE_INTERRUPT = 17, 0x4206, 0x4207
